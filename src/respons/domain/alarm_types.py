@@ -1,0 +1,92 @@
+"""The alarm taxonomy: what can happen to a service recipient, and how urgent it is.
+
+Each alarm type belongs to a category (the categories that agreements cover and that
+statistics count) and has a default priority. Where the Norwegian welfare-technology hub
+(VKP) defines an alert code for the type, it is recorded so that an EPJ/FHIR export can
+use it. The codes given here are the ones named in the project's own documents
+(4.1 fall, 4.11 fire, 4.13 button press, 4.15 door opened); the other types carry no
+code until they are checked against the published VKP code system, rather than a guessed one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import IntEnum, StrEnum
+
+
+class Category(StrEnum):
+    ASSISTANCE = "assistance"
+    FALL = "fall"
+    SENSOR = "sensor"
+    FIRE = "fire"
+    MEDICATION = "medication"
+    LOCATION = "location"
+    TECHNICAL = "technical"
+    MEASUREMENT = "measurement"
+    SUPERVISION = "supervision"
+
+
+class Priority(IntEnum):
+    """Lower number is more urgent; the queue sorts on it first."""
+
+    CRITICAL = 1  # life or property at risk now: fall, fire
+    HIGH = 2  # the recipient asks for help
+    NORMAL = 3  # sensor events that need a look
+    LOW = 4  # technical and planned work
+
+    @property
+    def vkp_severity(self) -> int:
+        """VKP severity: 3 red, 2 yellow, 1 green."""
+        return {Priority.CRITICAL: 3, Priority.HIGH: 3, Priority.NORMAL: 2, Priority.LOW: 1}[self]
+
+
+@dataclass(frozen=True)
+class AlarmType:
+    code: str
+    category: Category
+    priority: Priority
+    label_nb: str
+    label_en: str
+    vkp_code: str | None = None
+
+
+_TYPES = [
+    AlarmType("button_press", Category.ASSISTANCE, Priority.HIGH, "Alarmknapp trykket", "Alarm button pressed", "4.13"),
+    AlarmType("voice_call", Category.ASSISTANCE, Priority.HIGH, "Taleoppringning", "Voice call from recipient"),
+    AlarmType("fall", Category.FALL, Priority.CRITICAL, "Fall", "Fall detected", "4.1"),
+    AlarmType("door_opened", Category.SENSOR, Priority.NORMAL, "Dør åpnet", "Door opened", "4.15"),
+    AlarmType("bed_exit", Category.SENSOR, Priority.NORMAL, "Ute av seng", "Out of bed"),
+    AlarmType("inactivity", Category.SENSOR, Priority.HIGH, "Manglende aktivitet", "No activity"),
+    AlarmType("fire", Category.FIRE, Priority.CRITICAL, "Brann/røyk", "Fire or smoke", "4.11"),
+    AlarmType("medication_missed", Category.MEDICATION, Priority.NORMAL, "Medisin ikke tatt", "Medication missed"),
+    AlarmType("geofence_exit", Category.LOCATION, Priority.HIGH, "Utenfor trygg sone", "Left safe zone"),
+    AlarmType("battery_low", Category.TECHNICAL, Priority.LOW, "Lavt batteri", "Battery low"),
+    AlarmType("power_lost", Category.TECHNICAL, Priority.LOW, "Strømbrudd", "Mains power lost"),
+    AlarmType("device_silent", Category.TECHNICAL, Priority.LOW, "Mistet kontakt", "Device silent (lost contact)"),
+    AlarmType("device_fault", Category.TECHNICAL, Priority.LOW, "Teknisk feil", "Device fault"),
+    AlarmType("measurement_deviation", Category.MEASUREMENT, Priority.NORMAL, "Avvik i måling", "Measurement out of range"),
+    AlarmType("supervision_due", Category.SUPERVISION, Priority.NORMAL, "Digitalt tilsyn", "Digital supervision due"),
+]
+
+ALARM_TYPES: dict[str, AlarmType] = {t.code: t for t in _TYPES}
+
+
+class UnknownAlarmType(ValueError):
+    def __init__(self, code: str):
+        known = ", ".join(sorted(ALARM_TYPES))
+        super().__init__(f"Unknown alarm type {code!r}. Known types: {known}.")
+        self.code = code
+
+
+def alarm_type(code: str) -> AlarmType:
+    try:
+        return ALARM_TYPES[code]
+    except KeyError:
+        raise UnknownAlarmType(code) from None
+
+
+def by_vkp_code(vkp_code: str) -> AlarmType:
+    for t in _TYPES:
+        if t.vkp_code == vkp_code:
+            return t
+    raise UnknownAlarmType(vkp_code)

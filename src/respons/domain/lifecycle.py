@@ -1,0 +1,156 @@
+"""The alarm lifecycle as an explicit state machine over append-only timeline events.
+
+An alarm's state is never stored on its own: it is the fold of its events
+(DESIGN.md invariant 2). ``apply`` is the single rule book: it either returns the next
+projection or raises ``IllegalTransition`` with a message an operator can act on.
+The store keeps a copy of the projection on the alarm row for fast queue queries and
+writes it in the same transaction as the event, so the two cannot disagree.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, Iterable
+
+
+class State(StrEnum):
+    RECEIVED = "received"  # committed by intake, not yet placed anywhere
+    QUEUED = "queued"  # waiting in the response centre's queue
+    ANSWERED = "answered"  # an operator has taken it and is working on it
+    RESOLVED = "resolved"  # an outcome is recorded; follow-up may still be documented
+    CLOSED = "closed"  # finished; only the history remains
+
+
+class EventKind(StrEnum):
+    RECEIVED = "received"
+    QUEUED = "queued"
+    ANSWERED = "answered"
+    NOTE = "note"
+    ANSWER_TIME_EXCEEDED = "answer_time_exceeded"
+    RESOLVED = "resolved"
+    CLOSED = "closed"
+
+
+class Outcome(StrEnum):
+    RESOLVED_AT_CENTRE = "resolved_at_centre"
+    HOME_CARE_DISPATCHED = "home_care_dispatched"
+    EMERGENCY_SERVICES = "emergency_services"
+    NEXT_OF_KIN = "next_of_kin"
+    TECHNICIAN = "technician"
+    FALSE_ALARM = "false_alarm"
+
+
+OPEN_STATES = frozenset({State.RECEIVED, State.QUEUED, State.ANSWERED, State.RESOLVED})
+WAITING_STATES = frozenset({State.RECEIVED, State.QUEUED})
+
+
+class IllegalTransition(Exception):
+    """The event is not allowed in the alarm's current state."""
+
+    def __init__(self, kind: EventKind, state: State | None, message: str):
+        super().__init__(message)
+        self.kind = kind
+        self.state = state
+
+
+@dataclass(frozen=True)
+class Event:
+    kind: EventKind
+    at: datetime
+    actor: str
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class AlarmProjection:
+    state: State
+    received_at: datetime
+    seq: int = 1  # number of events folded in
+    answered_at: datetime | None = None
+    answered_by: str | None = None
+    resolved_at: datetime | None = None
+    outcome: Outcome | None = None
+    closed_at: datetime | None = None
+    answer_time_exceeded: bool = False
+
+    def answer_seconds(self, now: datetime) -> float:
+        """The answer clock: time from receipt to answer, or to ``now`` while waiting."""
+        end = self.answered_at or now
+        return max(0.0, (end - self.received_at).total_seconds())
+
+
+# Which states each event may follow. RECEIVED is special: it starts a timeline.
+_ALLOWED_FROM: dict[EventKind, frozenset[State]] = {
+    EventKind.QUEUED: frozenset({State.RECEIVED}),
+    EventKind.ANSWERED: frozenset({State.QUEUED}),
+    EventKind.NOTE: frozenset(OPEN_STATES),
+    EventKind.ANSWER_TIME_EXCEEDED: frozenset({State.QUEUED}),
+    EventKind.RESOLVED: frozenset({State.ANSWERED}),
+    EventKind.CLOSED: frozenset({State.RESOLVED}),
+}
+
+_REFUSAL_HINTS: dict[EventKind, str] = {
+    EventKind.QUEUED: "only a newly received alarm can be queued",
+    EventKind.ANSWERED: "only an alarm waiting in the queue can be answered",
+    EventKind.NOTE: "a closed alarm cannot be changed",
+    EventKind.ANSWER_TIME_EXCEEDED: "the answer deadline only applies while the alarm waits in the queue",
+    EventKind.RESOLVED: "answer the alarm before recording an outcome",
+    EventKind.CLOSED: "record an outcome (resolve) before closing",
+}
+
+
+def start(event: Event) -> AlarmProjection:
+    if event.kind is not EventKind.RECEIVED:
+        raise IllegalTransition(event.kind, None, "A timeline must start with a 'received' event.")
+    return AlarmProjection(state=State.RECEIVED, received_at=event.at)
+
+
+def apply(alarm: AlarmProjection, event: Event) -> AlarmProjection:
+    """Return the projection after ``event``, or raise ``IllegalTransition``."""
+    if event.kind is EventKind.RECEIVED:
+        raise IllegalTransition(event.kind, alarm.state, "The alarm has already been received.")
+    if alarm.state not in _ALLOWED_FROM[event.kind]:
+        raise IllegalTransition(
+            event.kind,
+            alarm.state,
+            f"Cannot {event.kind.value.replace('_', ' ')}: the alarm is {alarm.state.value}; "
+            f"{_REFUSAL_HINTS[event.kind]}.",
+        )
+    seq = alarm.seq + 1
+    match event.kind:
+        case EventKind.QUEUED:
+            return replace(alarm, seq=seq, state=State.QUEUED)
+        case EventKind.ANSWERED:
+            return replace(alarm, seq=seq, state=State.ANSWERED, answered_at=event.at, answered_by=event.actor)
+        case EventKind.NOTE:
+            if not str(event.data.get("text", "")).strip():
+                raise IllegalTransition(event.kind, alarm.state, "A note needs some text.")
+            return replace(alarm, seq=seq)
+        case EventKind.ANSWER_TIME_EXCEEDED:
+            return replace(alarm, seq=seq, answer_time_exceeded=True)
+        case EventKind.RESOLVED:
+            try:
+                outcome = Outcome(event.data.get("outcome"))
+            except ValueError:
+                known = ", ".join(o.value for o in Outcome)
+                raise IllegalTransition(
+                    event.kind, alarm.state, f"Unknown outcome {event.data.get('outcome')!r}. Known outcomes: {known}."
+                ) from None
+            return replace(alarm, seq=seq, state=State.RESOLVED, resolved_at=event.at, outcome=outcome)
+        case EventKind.CLOSED:
+            return replace(alarm, seq=seq, state=State.CLOSED, closed_at=event.at)
+    raise AssertionError(f"unhandled event kind {event.kind}")  # pragma: no cover
+
+
+def fold(events: Iterable[Event]) -> AlarmProjection:
+    """Rebuild an alarm's projection from its whole timeline."""
+    iterator = iter(events)
+    try:
+        projection = start(next(iterator))
+    except StopIteration:
+        raise IllegalTransition(EventKind.RECEIVED, None, "An alarm without events has no state.") from None
+    for event in iterator:
+        projection = apply(projection, event)
+    return projection

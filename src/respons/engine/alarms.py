@@ -1,0 +1,238 @@
+"""Application services for alarms: each function is a unit of work for the journal.
+
+They take an open write Connection and ``now``; the domain decides, these functions
+load and store. Every state change goes through ``append_event``, which writes the
+timeline event and the refreshed projection in the same transaction.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import IntegrityError
+
+from respons.domain import lifecycle
+from respons.domain.alarm_types import AlarmType
+from respons.domain.lifecycle import AlarmProjection, Event, EventKind, Outcome, State
+from respons.engine import timers
+from respons.store.db import is_postgres
+from respons.store.tables import alarm_events, alarms, staff
+
+ANSWER_DEADLINE = "answer_deadline"
+
+
+class AlarmNotFound(LookupError):
+    def __init__(self, alarm_id: str):
+        super().__init__(f"No alarm with id {alarm_id!r}.")
+        self.alarm_id = alarm_id
+
+
+class UnknownStaff(LookupError):
+    pass
+
+
+class IdempotencyConflict(Exception):
+    """The key was used before for a different request."""
+
+    def __init__(self, key: str, alarm_id: str):
+        super().__init__(
+            f"Idempotency key {key!r} was already used for a different alarm ({alarm_id}). "
+            "Use a new key for a new alarm; resend the identical request to retry."
+        )
+        self.alarm_id = alarm_id
+
+
+@dataclass(frozen=True)
+class NewAlarm:
+    municipality_id: int
+    recipient_id: int | None
+    device_id: int | None
+    alarm_type: AlarmType
+    source: str
+    actor: str  # who delivered it: "device:TA-0001", "http:vendor"
+    occurred_at: datetime
+    payload: dict[str, Any] | None = None
+    idempotency_scope: str | None = None
+    idempotency_key: str | None = None
+    fingerprint: str | None = None
+
+
+@dataclass(frozen=True)
+class Received:
+    alarm_id: str
+    duplicate: bool
+    state: State
+    received_at: datetime
+
+
+def receive(conn: Connection, new: NewAlarm, *, now: datetime, answer_deadline: timedelta) -> Received:
+    """Store a new alarm, or recognise a retransmit of one we already have."""
+    if new.idempotency_key is not None:
+        existing = _find_by_idempotency(conn, new)
+        if existing is not None:
+            return existing
+    alarm_id = str(uuid.uuid4())
+    received = Event(EventKind.RECEIVED, now, new.actor, {"source": new.source, "occurred_at": new.occurred_at.isoformat()})
+    projection = lifecycle.start(received)
+    try:
+        # Savepoint: if another node committed the same key a moment ago, only this insert
+        # is undone and we answer with the alarm it created.
+        with conn.begin_nested():
+            conn.execute(
+                insert(alarms).values(
+                    id=alarm_id,
+                    municipality_id=new.municipality_id,
+                    recipient_id=new.recipient_id,
+                    device_id=new.device_id,
+                    type=new.alarm_type.code,
+                    category=new.alarm_type.category.value,
+                    priority=int(new.alarm_type.priority),
+                    source=new.source,
+                    occurred_at=new.occurred_at,
+                    received_at=now,
+                    payload=new.payload,
+                    idempotency_scope=new.idempotency_scope,
+                    idempotency_key=new.idempotency_key,
+                    request_fingerprint=new.fingerprint,
+                    **_projection_columns(projection),
+                )
+            )
+    except IntegrityError:
+        existing = _find_by_idempotency(conn, new) if new.idempotency_key is not None else None
+        if existing is None:
+            raise
+        return existing
+    _insert_event(conn, alarm_id, 1, received)
+    # Routing comes with the routing issue; until then every alarm goes to the centre.
+    projection = append_event(
+        conn, alarm_id, Event(EventKind.QUEUED, now, "system:routing", {"to": "response_centre"})
+    )
+    timers.schedule(conn, ANSWER_DEADLINE, alarm_id=alarm_id, due_at=now + answer_deadline, now=now)
+    return Received(alarm_id=alarm_id, duplicate=False, state=projection.state, received_at=now)
+
+
+def _find_by_idempotency(conn: Connection, new: NewAlarm) -> Received | None:
+    row = conn.execute(
+        select(alarms.c.id, alarms.c.state, alarms.c.received_at, alarms.c.request_fingerprint).where(
+            alarms.c.idempotency_scope == new.idempotency_scope, alarms.c.idempotency_key == new.idempotency_key
+        )
+    ).first()
+    if row is None:
+        return None
+    if new.fingerprint is not None and row.request_fingerprint not in (None, new.fingerprint):
+        raise IdempotencyConflict(new.idempotency_key, row.id)
+    return Received(alarm_id=row.id, duplicate=True, state=State(row.state), received_at=row.received_at)
+
+
+def append_event(conn: Connection, alarm_id: str, event: Event) -> AlarmProjection:
+    """Apply ``event`` to the alarm through the domain's rules and store both."""
+    query = select(alarms).where(alarms.c.id == alarm_id)
+    if is_postgres(conn):
+        # Two nodes answering the same alarm: the second waits here, then sees ANSWERED.
+        query = query.with_for_update()
+    row = conn.execute(query).first()
+    if row is None:
+        raise AlarmNotFound(alarm_id)
+    after = lifecycle.apply(projection_from_row(row), event)
+    _insert_event(conn, alarm_id, after.seq, event)
+    conn.execute(update(alarms).where(alarms.c.id == alarm_id).values(**_projection_columns(after)))
+    return after
+
+
+def answer(conn: Connection, alarm_id: str, *, staff_id: int, now: datetime) -> AlarmProjection:
+    actor = _operator_actor(conn, staff_id)
+    projection = append_event(conn, alarm_id, Event(EventKind.ANSWERED, now, actor))
+    timers.cancel(conn, ANSWER_DEADLINE, alarm_id=alarm_id)
+    return projection
+
+
+def add_note(conn: Connection, alarm_id: str, *, staff_id: int, text: str, now: datetime) -> AlarmProjection:
+    actor = _operator_actor(conn, staff_id)
+    return append_event(conn, alarm_id, Event(EventKind.NOTE, now, actor, {"text": text}))
+
+
+def resolve(
+    conn: Connection, alarm_id: str, *, staff_id: int, outcome: Outcome, note: str | None, now: datetime
+) -> AlarmProjection:
+    actor = _operator_actor(conn, staff_id)
+    data: dict[str, Any] = {"outcome": outcome.value}
+    if note:
+        data["note"] = note
+    return append_event(conn, alarm_id, Event(EventKind.RESOLVED, now, actor, data))
+
+
+def close(conn: Connection, alarm_id: str, *, staff_id: int, now: datetime) -> AlarmProjection:
+    actor = _operator_actor(conn, staff_id)
+    return append_event(conn, alarm_id, Event(EventKind.CLOSED, now, actor))
+
+
+def on_answer_deadline(conn: Connection, alarm_id: str, now: datetime) -> None:
+    """Timer handler: the alarm has waited longer than the answer deadline."""
+    row = conn.execute(select(alarms.c.state, alarms.c.received_at).where(alarms.c.id == alarm_id)).first()
+    if row is None or row.state != State.QUEUED:
+        return  # answered (or gone) in the meantime: the deadline no longer applies
+    waited = (now - row.received_at).total_seconds()
+    append_event(
+        conn,
+        alarm_id,
+        Event(EventKind.ANSWER_TIME_EXCEEDED, now, "system:timer", {"waited_seconds": round(waited, 1)}),
+    )
+
+
+timers.register(ANSWER_DEADLINE, on_answer_deadline)
+
+
+def load_timeline(conn: Connection, alarm_id: str) -> list[Event]:
+    rows = conn.execute(
+        select(alarm_events).where(alarm_events.c.alarm_id == alarm_id).order_by(alarm_events.c.seq)
+    ).all()
+    return [Event(EventKind(r.kind), r.at, r.actor, r.data) for r in rows]
+
+
+def projection_from_row(row) -> AlarmProjection:
+    return AlarmProjection(
+        state=State(row.state),
+        received_at=row.received_at,
+        seq=row.seq,
+        answered_at=row.answered_at,
+        answered_by=row.answered_by,
+        resolved_at=row.resolved_at,
+        outcome=Outcome(row.outcome) if row.outcome else None,
+        closed_at=row.closed_at,
+        answer_time_exceeded=row.answer_time_exceeded,
+    )
+
+
+def _projection_columns(p: AlarmProjection) -> dict[str, Any]:
+    return {
+        "state": p.state.value,
+        "seq": p.seq,
+        "answered_at": p.answered_at,
+        "answered_by": p.answered_by,
+        "resolved_at": p.resolved_at,
+        "outcome": p.outcome.value if p.outcome else None,
+        "closed_at": p.closed_at,
+        "answer_time_exceeded": p.answer_time_exceeded,
+    }
+
+
+def _insert_event(conn: Connection, alarm_id: str, seq: int, event: Event) -> None:
+    conn.execute(
+        insert(alarm_events).values(
+            alarm_id=alarm_id, seq=seq, kind=event.kind.value, at=event.at, actor=event.actor, data=event.data
+        )
+    )
+
+
+def _operator_actor(conn: Connection, staff_id: int) -> str:
+    row = conn.execute(select(staff.c.role, staff.c.active).where(staff.c.id == staff_id)).first()
+    if row is None or not row.active:
+        raise UnknownStaff(f"No active staff member with id {staff_id}.")
+    if row.role != "operator":
+        raise UnknownStaff(f"Staff member {staff_id} is a {row.role}, not an operator.")
+    return f"staff:{staff_id}"

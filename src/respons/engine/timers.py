@@ -1,0 +1,151 @@
+"""Timers that live in the database (DESIGN.md invariant 4).
+
+A timer is a row with ``due_at``. The worker works in two steps, each its own commit:
+
+1. *claim*: due timers (and claims whose lease ran out because a node died) are marked
+   ``claimed`` with a fresh ``fence`` value. On PostgreSQL the candidates are locked with
+   ``FOR UPDATE SKIP LOCKED`` so nodes sharing the database never claim the same row; on
+   SQLite the journal is the only writer, so the conditional UPDATE is enough.
+2. *fire*: ``UPDATE … SET state='fired' WHERE id=? AND fence=? AND state='claimed'``.
+   Only if that changed a row does the handler run, in the same transaction. A worker
+   with a stale fence (the timer was cancelled, rescheduled or re-claimed by another
+   node after its lease ran out) changes nothing and does nothing.
+
+Because timers are rows, a timer that fell due while the server was down is simply
+found by the first poll after restart.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Callable
+
+from sqlalchemy import and_, insert, or_, select, update
+from sqlalchemy.engine import Connection
+
+from respons.clock import Clock
+from respons.store.db import is_postgres
+from respons.store.tables import timers
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[Connection, str, datetime], None]
+_HANDLERS: dict[str, Handler] = {}
+
+LIVE = ("pending", "claimed")
+
+
+def register(kind: str, handler: Handler) -> None:
+    _HANDLERS[kind] = handler
+
+
+def schedule(conn: Connection, kind: str, *, alarm_id: str | None, due_at: datetime, now: datetime) -> int:
+    result = conn.execute(
+        insert(timers).values(kind=kind, alarm_id=alarm_id, due_at=due_at, state="pending", fence=0, created_at=now)
+    )
+    return result.inserted_primary_key[0]
+
+
+def cancel(conn: Connection, kind: str, *, alarm_id: str) -> int:
+    """Cancel live timers of ``kind`` for the alarm; bumping the fence voids any claim."""
+    result = conn.execute(
+        update(timers)
+        .where(timers.c.kind == kind, timers.c.alarm_id == alarm_id, timers.c.state.in_(LIVE))
+        .values(state="cancelled", fence=timers.c.fence + 1)
+    )
+    return result.rowcount
+
+
+@dataclass(frozen=True)
+class Claim:
+    timer_id: int
+    fence: int
+    kind: str
+    alarm_id: str | None
+
+
+def claim_due(conn: Connection, *, now: datetime, node: str, lease: timedelta, limit: int = 100) -> list[Claim]:
+    due = or_(
+        and_(timers.c.state == "pending", timers.c.due_at <= now),
+        and_(timers.c.state == "claimed", timers.c.lease_until < now),
+    )
+    candidates = select(timers.c.id).where(due).order_by(timers.c.due_at).limit(limit)
+    if is_postgres(conn):
+        candidates = candidates.with_for_update(skip_locked=True)
+    token = str(uuid.uuid4())
+    rows = conn.execute(
+        update(timers)
+        .where(timers.c.id.in_(candidates.scalar_subquery()), due)
+        .values(state="claimed", fence=timers.c.fence + 1, claim_token=token, claimed_by=node, lease_until=now + lease)
+        .returning(timers.c.id, timers.c.fence, timers.c.kind, timers.c.alarm_id)
+    ).all()
+    return [Claim(r.id, r.fence, r.kind, r.alarm_id) for r in rows]
+
+
+def fire(conn: Connection, claim: Claim, *, now: datetime) -> bool:
+    """Run the claimed timer's handler once; return False if the claim went stale."""
+    result = conn.execute(
+        update(timers)
+        .where(timers.c.id == claim.timer_id, timers.c.fence == claim.fence, timers.c.state == "claimed")
+        .values(state="fired", fired_at=now)
+    )
+    if result.rowcount != 1:
+        return False
+    handler = _HANDLERS.get(claim.kind)
+    if handler is None:
+        raise LookupError(f"no handler registered for timer kind {claim.kind!r}")
+    handler(conn, claim.alarm_id, now)
+    return True
+
+
+class TimerWorker:
+    """Polls for due timers and fires them through the journal."""
+
+    def __init__(self, journal, clock: Clock, *, node: str, poll_seconds: float, lease_seconds: float):
+        self._journal = journal
+        self._clock = clock
+        self._node = node
+        self._poll = poll_seconds
+        self._lease = timedelta(seconds=lease_seconds)
+        self._task: asyncio.Task | None = None
+        self.fired = 0
+
+    def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._loop(), name="respons-timers")
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+
+    async def run_once(self) -> int:
+        claims = await self._journal.run(
+            lambda conn: claim_due(conn, now=self._clock(), node=self._node, lease=self._lease)
+        )
+        fired = 0
+        for claim in claims:
+            try:
+                if await self._journal.run(lambda conn, c=claim: fire(conn, c, now=self._clock())):
+                    fired += 1
+            except Exception:
+                # The claim stays; another poll retries it when the lease runs out.
+                log.exception("timer %s (%s) failed to fire", claim.timer_id, claim.kind)
+        self.fired += fired
+        return fired
+
+    async def _loop(self) -> None:
+        while True:
+            try:
+                await self.run_once()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("timer poll failed; retrying")
+            await asyncio.sleep(self._poll)

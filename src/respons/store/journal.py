@@ -1,0 +1,165 @@
+"""The journal writer: group commit for every write that answers somebody.
+
+Senders hand the journal a unit of work (a function of a Connection). One thread collects
+the units that arrive within a short window, runs them in one transaction, commits once,
+and only then resolves each sender's future. So a 202 or an ACK is never sent before its
+event is on disk (DESIGN.md invariant 1), and concurrent senders share the cost of one
+fsync instead of paying one each.
+
+Each unit runs in its own SAVEPOINT: a unit that raises (an illegal transition, a unique
+violation) is rolled back alone and its sender gets the exception, while the rest of the
+batch commits. If the commit itself fails, every sender in the batch gets
+``JournalUnavailable`` and no ACK.
+
+On SQLite this thread is also the only writer of the process, which removes
+"database is locked" errors between our own writers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import queue
+import threading
+import time
+from concurrent.futures import Future, InvalidStateError
+from dataclasses import dataclass, field
+from typing import Any, Callable, TypeVar
+
+from sqlalchemy import Engine
+from sqlalchemy.engine import Connection
+
+from respons.store.db import WRITE
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+Work = Callable[[Connection], T]
+
+_STOP = object()
+
+
+class JournalUnavailable(RuntimeError):
+    """The batch could not be committed; nothing in it was acknowledged."""
+
+
+class JournalClosed(RuntimeError):
+    pass
+
+
+@dataclass
+class _Item:
+    work: Work
+    future: Future = field(default_factory=Future)
+
+
+@dataclass
+class JournalStats:
+    batches: int = 0
+    units: int = 0
+    largest_batch: int = 0
+
+
+class Journal:
+    def __init__(self, engine: Engine, *, window_ms: float = 2.0, max_batch: int = 500):
+        self._engine = engine
+        self._window = window_ms / 1000.0
+        self._max_batch = max_batch
+        self._queue: queue.Queue[Any] = queue.Queue()
+        self._thread = threading.Thread(target=self._run, name="respons-journal", daemon=True)
+        self._closed = False
+        self.stats = JournalStats()
+
+    def start(self) -> "Journal":
+        self._thread.start()
+        return self
+
+    def close(self, timeout: float = 10.0) -> None:
+        """Commit what is queued, then stop."""
+        if self._closed:
+            return
+        self._closed = True
+        self._queue.put(_STOP)
+        self._thread.join(timeout)
+
+    def submit(self, work: Work[T]) -> "Future[T]":
+        if self._closed:
+            raise JournalClosed("the journal is closed")
+        item = _Item(work)
+        self._queue.put(item)
+        return item.future
+
+    async def run(self, work: Work[T]) -> T:
+        # The unit is written even if the awaiting request is cancelled (the client hung
+        # up): it may be an alarm, and the sender will retry with its idempotency key.
+        return await asyncio.wrap_future(self.submit(work))
+
+    def run_sync(self, work: Work[T], timeout: float | None = 30.0) -> T:
+        return self.submit(work).result(timeout)
+
+    # --- the writer thread ------------------------------------------------------------
+
+    def _run(self) -> None:
+        stopping = False
+        while not stopping:
+            first = self._queue.get()
+            if first is _STOP:
+                break
+            batch = [first]
+            deadline = time.monotonic() + self._window
+            while len(batch) < self._max_batch:
+                remaining = deadline - time.monotonic()
+                try:
+                    item = self._queue.get(timeout=remaining) if remaining > 0 else self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if item is _STOP:
+                    stopping = True
+                    break
+                batch.append(item)
+            self._commit(batch)
+        # Anything submitted after the stop marker still gets written.
+        leftovers = []
+        while True:
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if item is not _STOP:
+                leftovers.append(item)
+        if leftovers:
+            self._commit(leftovers)
+
+    def _commit(self, batch: list[_Item]) -> None:
+        outcomes: list[tuple[_Item, Any, BaseException | None]] = []
+        try:
+            with self._engine.connect().execution_options(**WRITE) as conn:
+                with conn.begin():
+                    for item in batch:
+                        try:
+                            with conn.begin_nested():
+                                result = item.work(conn)
+                            outcomes.append((item, result, None))
+                        except Exception as exc:  # the unit's own failure, rolled back alone
+                            outcomes.append((item, None, exc))
+        except Exception as exc:
+            log.exception("journal commit of %d units failed; none is acknowledged", len(batch))
+            failure = JournalUnavailable(f"the database did not commit: {exc.__class__.__name__}: {exc}")
+            for item in batch:
+                _settle(item.future, None, failure)
+            return
+        self.stats.batches += 1
+        self.stats.units += len(batch)
+        self.stats.largest_batch = max(self.stats.largest_batch, len(batch))
+        for item, result, error in outcomes:
+            _settle(item.future, result, error)
+
+
+def _settle(future: Future, result: Any, error: BaseException | None) -> None:
+    try:
+        if error is not None:
+            future.set_exception(error)
+        else:
+            future.set_result(result)
+    except InvalidStateError:
+        pass  # the sender cancelled; the work is committed regardless

@@ -1,0 +1,95 @@
+"""Read models for the operator API: the queue and one alarm with its timeline."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import case, select
+from sqlalchemy.engine import Connection
+
+from respons.domain.alarm_types import ALARM_TYPES
+from respons.domain.lifecycle import OPEN_STATES, WAITING_STATES, State
+from respons.store.tables import alarm_events, alarms, municipalities, recipients, zones
+
+
+def queue(conn: Connection, *, now: datetime, states: set[State] | None = None, limit: int = 200) -> list[dict]:
+    """Open alarms: the waiting ones first, then by priority, then oldest first.
+
+    Waiting (unanswered) alarms come before ones an operator already holds, so the top
+    of the list is always the next alarm to answer.
+    """
+    wanted = sorted(s.value for s in (states or OPEN_STATES))
+    waiting = [s.value for s in WAITING_STATES]
+    rows = conn.execute(
+        select(
+            alarms,
+            municipalities.c.name.label("municipality"),
+            recipients.c.given_name,
+            recipients.c.family_name,
+            recipients.c.address,
+            recipients.c.city,
+            zones.c.name.label("zone"),
+        )
+        .join(municipalities, municipalities.c.id == alarms.c.municipality_id)
+        .outerjoin(recipients, recipients.c.id == alarms.c.recipient_id)
+        .outerjoin(zones, zones.c.id == recipients.c.zone_id)
+        .where(alarms.c.state.in_(wanted))
+        .order_by(
+            case((alarms.c.state.in_(waiting), 0), else_=1),
+            alarms.c.priority,
+            alarms.c.received_at,
+        )
+        .limit(limit)
+    ).all()
+    return [_summary(r, now) for r in rows]
+
+
+def _summary(r, now: datetime) -> dict:
+    t = ALARM_TYPES[r.type]
+    end = r.answered_at or now
+    return {
+        "id": r.id,
+        "type": r.type,
+        "label": t.label_nb,
+        "category": r.category,
+        "priority": r.priority,
+        "state": r.state,
+        "municipality": r.municipality,
+        "recipient": (f"{r.given_name} {r.family_name}" if r.given_name else None),
+        "address": (f"{r.address}, {r.city}" if r.address else None),
+        "zone": r.zone,
+        "occurred_at": r.occurred_at,
+        "received_at": r.received_at,
+        "answered_at": r.answered_at,
+        "answer_seconds": round(max(0.0, (end - r.received_at).total_seconds()), 1),
+        "answer_time_exceeded": r.answer_time_exceeded,
+    }
+
+
+def alarm_detail(conn: Connection, alarm_id: str, *, now: datetime) -> dict | None:
+    row = conn.execute(
+        select(
+            alarms,
+            municipalities.c.name.label("municipality"),
+            recipients.c.given_name,
+            recipients.c.family_name,
+            recipients.c.address,
+            recipients.c.city,
+            zones.c.name.label("zone"),
+        )
+        .join(municipalities, municipalities.c.id == alarms.c.municipality_id)
+        .outerjoin(recipients, recipients.c.id == alarms.c.recipient_id)
+        .outerjoin(zones, zones.c.id == recipients.c.zone_id)
+        .where(alarms.c.id == alarm_id)
+    ).first()
+    if row is None:
+        return None
+    detail = _summary(row, now)
+    detail.update(outcome=row.outcome, resolved_at=row.resolved_at, closed_at=row.closed_at, payload=row.payload)
+    detail["timeline"] = [
+        {"seq": e.seq, "kind": e.kind, "at": e.at, "actor": e.actor, "data": e.data}
+        for e in conn.execute(
+            select(alarm_events).where(alarm_events.c.alarm_id == alarm_id).order_by(alarm_events.c.seq)
+        )
+    ]
+    return detail

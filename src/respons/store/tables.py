@@ -1,0 +1,271 @@
+"""The schema, as SQLAlchemy Core tables. Alembic migrations are written against this.
+
+Every row of personal data carries ``municipality_id`` (DESIGN.md invariant 5), so that
+the access issue can scope every query by it without joins.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CheckConstraint,
+    Column,
+    Date,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    SmallInteger,
+    String,
+    Table,
+    Text,
+    Time,
+    UniqueConstraint,
+    text,
+)
+
+from respons.store.types import UTCDateTime
+
+# Stable constraint names so migrations can refer to them on both databases.
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+# --- organisations -------------------------------------------------------------------
+
+centres = Table(
+    "centres",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("phone", String(20)),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+municipalities = Table(
+    "municipalities",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("number", String(4), nullable=False, unique=True),  # kommunenummer, e.g. 4204
+    Column("name", String(100), nullable=False),
+    Column("population", Integer, nullable=False),
+    Column("role", String(12), nullable=False),  # host | cooperating
+    Column("centre_id", Integer, ForeignKey("centres.id"), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    CheckConstraint("role in ('host', 'cooperating')", name="role"),
+    CheckConstraint("population >= 0", name="population"),
+)
+
+agreements = Table(
+    "agreements",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("municipality_id", Integer, ForeignKey("municipalities.id"), nullable=False, index=True),
+    Column("centre_id", Integer, ForeignKey("centres.id"), nullable=False),
+    Column("valid_from", Date, nullable=False),
+    Column("valid_to", Date),  # open-ended when NULL
+    Column("notes", Text),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+# An agreement is a set of time windows, each with its own service model (seed 000 §8:
+# a municipality may combine full response by day with routing by night).
+agreement_windows = Table(
+    "agreement_windows",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("agreement_id", Integer, ForeignKey("agreements.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("service_model", SmallInteger, nullable=False),  # 1 full, 2 routing with backup, 3 routing only
+    Column("weekdays", String(7), nullable=False, server_default="1234567"),  # ISO weekdays, Oslo time
+    Column("starts", Time, nullable=False),  # local Oslo wall-clock time
+    Column("ends", Time, nullable=False),  # may be before ``starts``: the window runs past midnight
+    Column("categories", JSON, nullable=False),  # alarm categories covered
+    Column("escalation_minutes", Integer),  # model 2: no answer within N minutes -> centre
+    CheckConstraint("service_model in (1, 2, 3)", name="service_model"),
+)
+
+zones = Table(
+    "zones",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("municipality_id", Integer, ForeignKey("municipalities.id"), nullable=False, index=True),
+    Column("code", String(20), nullable=False),
+    Column("name", String(100), nullable=False),
+    UniqueConstraint("municipality_id", "code", name="uq_zones_municipality_code"),
+)
+
+# --- people ------------------------------------------------------------------------------
+
+recipients = Table(
+    "recipients",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("municipality_id", Integer, ForeignKey("municipalities.id"), nullable=False, index=True),
+    Column("zone_id", Integer, ForeignKey("zones.id")),
+    Column("national_id", String(11), nullable=False, unique=True),
+    Column("given_name", String(100), nullable=False),
+    Column("family_name", String(100), nullable=False),
+    Column("birth_date", Date, nullable=False),
+    Column("phone", String(20)),
+    Column("address", String(200), nullable=False),
+    Column("postal_code", String(4), nullable=False),
+    Column("city", String(100), nullable=False),
+    Column("latitude", Float),
+    Column("longitude", Float),
+    Column("key_box", Text),  # where the key box is and how to open it
+    Column("language", String(8), nullable=False, server_default="nb"),
+    Column("response_notes", Text),  # what a responder must know: hearing, dog, door code
+    Column("active", Boolean, nullable=False, server_default=text("true")),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
+contacts = Table(
+    "contacts",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("municipality_id", Integer, ForeignKey("municipalities.id"), nullable=False, index=True),
+    Column("recipient_id", Integer, ForeignKey("recipients.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("name", String(200), nullable=False),
+    Column("relation", String(50), nullable=False),
+    Column("phone", String(20), nullable=False),  # E.164
+    Column("priority", SmallInteger, nullable=False),  # 1 is called first
+    Column("receives_alarms", Boolean, nullable=False, server_default=text("false")),
+    Column("notes", Text),
+)
+
+devices = Table(
+    "devices",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("municipality_id", Integer, ForeignKey("municipalities.id"), nullable=False, index=True),
+    Column("recipient_id", Integer, ForeignKey("recipients.id"), index=True),
+    Column("kind", String(40), nullable=False),  # safety_alarm, fall_sensor, door_sensor, smoke_detector, …
+    Column("protocol", String(20), nullable=False),  # http, sia_dc09, scaip, mqtt
+    Column("identity", String(100), nullable=False, unique=True),  # what the device calls itself
+    Column("heartbeat_interval_s", Integer),
+    Column("heartbeat_grace_s", Integer),
+    Column("last_seen_at", UTCDateTime),
+    # Precomputed deadline (Healthchecks' alert_after): last_seen + interval + grace.
+    Column("alert_after", UTCDateTime),
+    Column("active", Boolean, nullable=False, server_default=text("true")),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+staff = Table(
+    "staff",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("municipality_id", Integer, ForeignKey("municipalities.id"), nullable=False, index=True),
+    Column("name", String(200), nullable=False),
+    Column("role", String(20), nullable=False),  # operator, responder, technician
+    Column("competence", String(40), nullable=False),  # nurse, health_worker, assistant, technician
+    Column("phone", String(20)),
+    Column("zone_id", Integer, ForeignKey("zones.id")),
+    Column("active", Boolean, nullable=False, server_default=text("true")),
+    CheckConstraint("role in ('operator', 'responder', 'technician')", name="role"),
+)
+
+# --- alarms ------------------------------------------------------------------------------
+
+alarms = Table(
+    "alarms",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("municipality_id", Integer, ForeignKey("municipalities.id"), nullable=False, index=True),
+    Column("recipient_id", Integer, ForeignKey("recipients.id"), index=True),
+    Column("device_id", Integer, ForeignKey("devices.id")),
+    Column("type", String(40), nullable=False),
+    Column("category", String(20), nullable=False),
+    Column("priority", SmallInteger, nullable=False),
+    Column("source", String(20), nullable=False),  # http, sia_dc09, scaip, mqtt, simulator
+    Column("occurred_at", UTCDateTime, nullable=False),
+    Column("received_at", UTCDateTime, nullable=False),
+    Column("payload", JSON),
+    # Retransmits are recognised by (scope, key): the scope is the sender's identity.
+    Column("idempotency_scope", String(120)),
+    Column("idempotency_key", String(200)),
+    Column("request_fingerprint", String(64)),
+    # Projection of the timeline, written in the same transaction as each event.
+    Column("state", String(12), nullable=False),
+    Column("seq", Integer, nullable=False),
+    Column("answered_at", UTCDateTime),
+    Column("answered_by", String(100)),
+    Column("resolved_at", UTCDateTime),
+    Column("outcome", String(30)),
+    Column("closed_at", UTCDateTime),
+    Column("answer_time_exceeded", Boolean, nullable=False, server_default=text("false")),
+    UniqueConstraint("idempotency_scope", "idempotency_key", name="uq_alarms_idempotency"),
+)
+Index("ix_alarms_queue", alarms.c.state, alarms.c.priority, alarms.c.received_at)
+
+alarm_events = Table(
+    "alarm_events",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("alarm_id", String(36), ForeignKey("alarms.id"), nullable=False),
+    Column("seq", Integer, nullable=False),
+    Column("kind", String(30), nullable=False),
+    Column("at", UTCDateTime, nullable=False),
+    Column("actor", String(100), nullable=False),
+    Column("data", JSON, nullable=False),
+    UniqueConstraint("alarm_id", "seq", name="uq_alarm_events_alarm_seq"),
+)
+
+# --- timers ------------------------------------------------------------------------------
+
+# A timer is a row with due_at (DESIGN.md invariant 4). ``fence`` increases on every claim
+# and every cancel, so a worker holding an old fence can never act on the timer.
+timers = Table(
+    "timers",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("kind", String(40), nullable=False),
+    Column("alarm_id", String(36), ForeignKey("alarms.id"), index=True),
+    Column("due_at", UTCDateTime, nullable=False),
+    Column("state", String(12), nullable=False),  # pending, claimed, fired, cancelled
+    Column("fence", Integer, nullable=False, server_default="0"),
+    Column("claim_token", String(36)),
+    Column("claimed_by", String(100)),
+    Column("lease_until", UTCDateTime),
+    Column("fired_at", UTCDateTime),
+    Column("created_at", UTCDateTime, nullable=False),
+    CheckConstraint("state in ('pending', 'claimed', 'fired', 'cancelled')", name="state"),
+)
+# Only live timers are indexed: the fired and cancelled history does not slow the poll.
+Index(
+    "ix_timers_live_due",
+    timers.c.due_at,
+    sqlite_where=timers.c.state.in_(["pending", "claimed"]),
+    postgresql_where=timers.c.state.in_(["pending", "claimed"]),
+)
+
+# --- quarantine --------------------------------------------------------------------------
+
+# Input we could not turn into an alarm. It may still be someone who needs help, so it
+# is kept, with the reason, for an administrator (nothing is thrown away).
+quarantine = Table(
+    "quarantine",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("received_at", UTCDateTime, nullable=False, index=True),
+    Column("source", String(20), nullable=False),
+    Column("remote_addr", String(64)),
+    Column("reason", String(40), nullable=False),
+    Column("message", Text, nullable=False),
+    Column("content_type", String(100)),
+    Column("headers", JSON, nullable=False),
+    Column("body", LargeBinary, nullable=False),
+    Column("handled_at", UTCDateTime),
+    Column("handled_by", String(100)),
+    Column("handled_note", Text),
+)

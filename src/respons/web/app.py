@@ -1,0 +1,85 @@
+"""The FastAPI application: wires settings, store, journal and timer worker together."""
+
+from __future__ import annotations
+
+import logging
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.responses import RedirectResponse
+from sqlalchemy import text
+
+import respons.engine.alarms  # noqa: F401  (registers the alarm timer handlers)
+from respons import __version__
+from respons.clock import Clock, system_clock
+from respons.engine.timers import TimerWorker
+from respons.settings import Settings, get_settings
+from respons.store.db import make_engine
+from respons.store.journal import Journal
+from respons.web.api import admin, intake, operator
+from respons.web.runtime import Runtime, node_name
+
+log = logging.getLogger(__name__)
+
+DESCRIPTION = """
+Respons receives alarms from safety alarms, sensors and vendor platforms and puts them
+in front of the response centre.
+
+* **Intake** — `POST /api/v1/alarms` answers 202 only after the alarm is durably committed.
+* **Operator** — the queue, one alarm with its timeline, and answer / note / resolve / close.
+* **Admin** — the quarantine of input that could not become an alarm.
+"""
+
+
+def create_app(settings: Settings | None = None, clock: Clock = system_clock, *, run_timers: bool = True) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        engine = make_engine(settings.database_url)
+        journal = Journal(engine, window_ms=settings.journal_window_ms, max_batch=settings.journal_max_batch).start()
+        worker = TimerWorker(
+            journal,
+            clock,
+            node=node_name(settings),
+            poll_seconds=settings.timer_poll_seconds,
+            lease_seconds=settings.timer_lease_seconds,
+        )
+        app.state.runtime = Runtime(settings=settings, engine=engine, journal=journal, clock=clock, timers=worker)
+        if run_timers:
+            worker.start()
+        try:
+            yield
+        finally:
+            await worker.stop()
+            journal.close()
+            engine.dispose()
+
+    app = FastAPI(
+        title="Respons",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        openapi_tags=[
+            {"name": "intake", "description": "Alarms from devices and vendor platforms."},
+            {"name": "operator", "description": "The response centre's work."},
+            {"name": "admin", "description": "Administration."},
+            {"name": "health", "description": "Liveness for load balancers and monitoring."},
+        ],
+    )
+    app.include_router(intake.router)
+    app.include_router(operator.router)
+    app.include_router(admin.router)
+
+    @app.get("/", include_in_schema=False)
+    def root():
+        return RedirectResponse("/docs")
+
+    @app.get("/healthz", tags=["health"], summary="Is this node able to reach its database?")
+    def healthz():
+        rt = app.state.runtime
+        with rt.engine.connect() as conn:
+            conn.execute(text("select 1"))
+        return {"status": "ok", "version": __version__, "journal": vars(rt.journal.stats), "timers_fired": rt.timers.fired}
+
+    return app
