@@ -159,6 +159,11 @@ def describe_validation_errors(errors: list[dict[str, Any]]) -> list[dict[str, s
     """Pydantic's errors, phrased for a vendor's developer."""
     problems = []
     for error in errors:
+        if error.get("type") == "json_invalid":
+            position = error.get("loc", ("body", "?"))[-1]
+            reason = error.get("ctx", {}).get("error", "malformed")
+            problems.append({"field": "(body)", "problem": f"not valid JSON ({reason} at character {position})"})
+            continue
         location = [str(part) for part in error.get("loc", ()) if part != "body"]
         message = str(error.get("msg", "invalid")).removeprefix("Value error, ")
         problems.append({"field": ".".join(location) or "(body)", "problem": message})

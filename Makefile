@@ -1,0 +1,34 @@
+# The two commands a new user needs: `make demo` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+INSTALLED := $(VENV)/.installed
+
+.PHONY: demo test install serve bench clean
+
+$(INSTALLED): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[test]"
+	touch $(INSTALLED)
+
+install: $(INSTALLED)
+
+## demo: install, migrate, seed demo data, serve on http://127.0.0.1:8080 with simulated alarms
+demo: $(INSTALLED)
+	$(BIN)/respons migrate
+	$(BIN)/respons demo
+	$(BIN)/respons serve --simulate
+
+## test: install and run the whole suite (SQLite always; PostgreSQL when reachable)
+test: $(INSTALLED)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+serve: $(INSTALLED)
+	$(BIN)/respons serve
+
+bench: $(INSTALLED)
+	$(BIN)/python bench/intake_http.py --db both
+
+clean:
+	rm -rf $(VENV) var .pytest_cache

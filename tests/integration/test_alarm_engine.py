@@ -1,0 +1,166 @@
+"""Alarm services on a real database: lifecycle, timeline as truth, idempotency."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from respons.domain import lifecycle
+from respons.domain.alarm_types import alarm_type
+from respons.domain.lifecycle import EventKind, IllegalTransition, Outcome, State
+from respons.engine import alarms as service
+from respons.store import queries
+from respons.store.journal import Journal
+from respons.store.tables import alarm_events, alarms, timers
+from tests.factories import T0, seed_registry
+
+DEADLINE = timedelta(seconds=60)
+
+
+@pytest.fixture
+def registry(engine):
+    return seed_registry(engine)
+
+
+@pytest.fixture
+def journal(engine):
+    j = Journal(engine, window_ms=1).start()
+    yield j
+    j.close()
+
+
+def new_alarm(registry, type_code="button_press", key=None, fingerprint="f1", recipient_index=0):
+    return service.NewAlarm(
+        municipality_id=registry.municipality_ids[0],
+        recipient_id=registry.recipient_ids[recipient_index],
+        device_id=None,
+        alarm_type=alarm_type(type_code),
+        source="http",
+        actor="device:TA-test",
+        occurred_at=T0 - timedelta(seconds=2),
+        idempotency_scope="test" if key else None,
+        idempotency_key=key,
+        fingerprint=fingerprint,
+    )
+
+
+def receive(journal, registry, at=T0, **kw):
+    return journal.run_sync(lambda c: service.receive(c, new_alarm(registry, **kw), now=at, answer_deadline=DEADLINE))
+
+
+def stored_projection(engine, alarm_id):
+    with engine.connect() as conn:
+        row = conn.execute(select(alarms).where(alarms.c.id == alarm_id)).one()
+        return service.projection_from_row(row), service.load_timeline(conn, alarm_id)
+
+
+def test_received_alarm_is_queued_with_timeline_and_answer_deadline(engine, journal, registry):
+    r = receive(journal, registry)
+    assert not r.duplicate and r.state is State.QUEUED
+    projection, timeline = stored_projection(engine, r.alarm_id)
+    assert [e.kind for e in timeline] == [EventKind.RECEIVED, EventKind.QUEUED]
+    assert projection == lifecycle.fold(timeline)
+    with engine.connect() as conn:
+        timer = conn.execute(select(timers).where(timers.c.alarm_id == r.alarm_id)).one()
+    assert timer.state == "pending" and timer.due_at == T0 + DEADLINE
+
+
+def test_full_operator_flow_keeps_projection_equal_to_timeline(engine, journal, registry):
+    r = receive(journal, registry)
+    op = registry.operator_id
+    journal.run_sync(lambda c: service.answer(c, r.alarm_id, staff_id=op, now=T0 + timedelta(seconds=25)))
+    journal.run_sync(lambda c: service.add_note(c, r.alarm_id, staff_id=op, text="Snakket med bruker", now=T0 + timedelta(seconds=40)))
+    journal.run_sync(
+        lambda c: service.resolve(c, r.alarm_id, staff_id=op, outcome=Outcome.NEXT_OF_KIN, note="Datter kommer", now=T0 + timedelta(seconds=90))
+    )
+    final = journal.run_sync(lambda c: service.close(c, r.alarm_id, staff_id=op, now=T0 + timedelta(seconds=120)))
+    projection, timeline = stored_projection(engine, r.alarm_id)
+    assert final.state is State.CLOSED
+    assert projection == lifecycle.fold(timeline) == final
+    assert [e.actor for e in timeline[2:]] == [f"staff:{op}"] * 4
+    assert projection.answer_seconds(now=T0 + timedelta(hours=1)) == 25
+    with engine.connect() as conn:
+        timer_state = conn.execute(select(timers.c.state).where(timers.c.alarm_id == r.alarm_id)).scalar_one()
+    assert timer_state == "cancelled", "answering must cancel the answer deadline"
+
+
+def test_illegal_transition_changes_nothing(engine, journal, registry):
+    r = receive(journal, registry)
+    with pytest.raises(IllegalTransition, match="answer the alarm before"):
+        journal.run_sync(
+            lambda c: service.resolve(c, r.alarm_id, staff_id=registry.operator_id, outcome=Outcome.FALSE_ALARM, note=None, now=T0)
+        )
+    projection, timeline = stored_projection(engine, r.alarm_id)
+    assert projection.state is State.QUEUED and len(timeline) == 2
+
+
+def test_second_operator_cannot_answer_an_answered_alarm(journal, registry):
+    r = receive(journal, registry)
+    journal.run_sync(lambda c: service.answer(c, r.alarm_id, staff_id=registry.operator_id, now=T0))
+    with pytest.raises(IllegalTransition, match="is answered"):
+        journal.run_sync(lambda c: service.answer(c, r.alarm_id, staff_id=registry.operator_id, now=T0))
+
+
+def test_only_operators_act_as_operators(journal, registry):
+    r = receive(journal, registry)
+    with pytest.raises(service.UnknownStaff, match="is a responder, not an operator"):
+        journal.run_sync(lambda c: service.answer(c, r.alarm_id, staff_id=registry.responder_id, now=T0))
+    with pytest.raises(service.UnknownStaff, match="No active staff member"):
+        journal.run_sync(lambda c: service.answer(c, r.alarm_id, staff_id=999999, now=T0))
+
+
+def test_unknown_alarm_is_reported(journal, registry):
+    with pytest.raises(service.AlarmNotFound):
+        journal.run_sync(lambda c: service.answer(c, "no-such-alarm", staff_id=registry.operator_id, now=T0))
+
+
+def test_retransmit_with_same_key_returns_same_alarm(engine, journal, registry):
+    first = receive(journal, registry, key="k-1")
+    again = receive(journal, registry, at=T0 + timedelta(seconds=5), key="k-1")
+    assert again.alarm_id == first.alarm_id and again.duplicate
+    with engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(alarms)).scalar_one() == 1
+        assert conn.execute(select(func.count()).select_from(alarm_events)).scalar_one() == 2
+
+
+def test_same_key_in_one_batch_makes_one_alarm(engine, registry):
+    journal = Journal(engine, window_ms=100).start()
+    try:
+        futures = [
+            journal.submit(lambda c: service.receive(c, new_alarm(registry, key="same"), now=T0, answer_deadline=DEADLINE))
+            for _ in range(5)
+        ]
+        results = [f.result(10) for f in futures]
+    finally:
+        journal.close()
+    assert len({r.alarm_id for r in results}) == 1
+    assert sum(not r.duplicate for r in results) == 1
+
+
+def test_reused_key_with_different_content_is_a_conflict(journal, registry):
+    receive(journal, registry, key="k-2", fingerprint="a")
+    with pytest.raises(service.IdempotencyConflict, match="already used for a different alarm"):
+        receive(journal, registry, key="k-2", fingerprint="b")
+
+
+def test_queue_orders_waiting_first_then_priority_then_age(engine, journal, registry):
+    oldest_button = receive(journal, registry, at=T0, type_code="button_press")
+    battery = receive(journal, registry, at=T0 + timedelta(seconds=1), type_code="battery_low")
+    fall = receive(journal, registry, at=T0 + timedelta(seconds=2), type_code="fall")
+    newer_button = receive(journal, registry, at=T0 + timedelta(seconds=3), type_code="button_press")
+    answered_fall = receive(journal, registry, at=T0 - timedelta(seconds=30), type_code="fall")
+    journal.run_sync(lambda c: service.answer(c, answered_fall.alarm_id, staff_id=registry.operator_id, now=T0 + timedelta(seconds=4)))
+    with engine.connect() as conn:
+        items = queries.queue(conn, now=T0 + timedelta(seconds=10))
+    assert [i["id"] for i in items] == [
+        fall.alarm_id,
+        oldest_button.alarm_id,
+        newer_button.alarm_id,
+        battery.alarm_id,
+        answered_fall.alarm_id,
+    ]
+    assert items[0]["answer_seconds"] == 8.0  # still waiting: the clock runs to now
+    assert items[-1]["answer_seconds"] == 34.0  # answered: the clock stopped
+    assert items[0]["recipient"] and items[0]["municipality"] == "Testkommune 0"

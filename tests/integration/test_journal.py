@@ -1,0 +1,116 @@
+"""The journal writer: group commit, per-unit failure isolation, and no ACK without a commit."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from sqlalchemy import func, insert, select, text
+
+from respons.store.journal import Journal, JournalUnavailable
+from respons.store.tables import centres
+from tests.factories import T0
+
+
+def add_centre(name: str):
+    def work(conn):
+        return conn.execute(insert(centres).values(name=name, created_at=T0)).inserted_primary_key[0]
+
+    return work
+
+
+def count_centres(engine) -> int:
+    with engine.connect() as conn:
+        return conn.execute(select(func.count()).select_from(centres)).scalar_one()
+
+
+def test_concurrent_units_share_commits_and_all_land(engine):
+    journal = Journal(engine, window_ms=20).start()
+    try:
+        futures = []
+        barrier = threading.Barrier(40)
+
+        def sender(i: int):
+            barrier.wait()
+            futures.append(journal.submit(add_centre(f"c{i}")))
+
+        threads = [threading.Thread(target=sender, args=(i,)) for i in range(40)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        ids = [f.result(timeout=10) for f in futures]
+    finally:
+        journal.close()
+    assert len(set(ids)) == 40
+    assert count_centres(engine) == 40
+    assert journal.stats.units == 40
+    assert journal.stats.batches < 40, "40 simultaneous units should have shared commits"
+
+
+def test_a_failing_unit_is_rolled_back_alone(engine):
+    journal = Journal(engine, window_ms=50).start()
+
+    def broken(conn):
+        conn.execute(insert(centres).values(name="half-written", created_at=T0))
+        raise ValueError("domain refused")
+
+    try:
+        good_before = journal.submit(add_centre("before"))
+        bad = journal.submit(broken)
+        good_after = journal.submit(add_centre("after"))
+        assert good_before.result(10) and good_after.result(10)
+        with pytest.raises(ValueError, match="domain refused"):
+            bad.result(10)
+    finally:
+        journal.close()
+    with engine.connect() as conn:
+        names = set(conn.execute(select(centres.c.name)).scalars())
+    assert names == {"before", "after"}
+
+
+def test_a_failed_commit_acknowledges_nobody(engine):
+    """If COMMIT itself fails, every sender in the batch gets JournalUnavailable and nothing is stored."""
+    if engine.dialect.name == "postgresql":
+        with engine.begin() as conn:
+            conn.execute(
+                text(
+                    "CREATE TABLE commit_breaker (centre_id integer REFERENCES centres(id) "
+                    "DEFERRABLE INITIALLY DEFERRED)"
+                )
+            )
+
+        def breaks_at_commit(conn):
+            conn.execute(text("INSERT INTO commit_breaker VALUES (987654)"))
+    else:
+
+        def breaks_at_commit(conn):
+            # Deferred foreign keys are only checked at COMMIT.
+            conn.execute(text("PRAGMA defer_foreign_keys = ON"))
+            conn.execute(
+                text(
+                    "INSERT INTO zones (municipality_id, code, name) VALUES (987654, 'X', 'dangling')"
+                )
+            )
+
+    journal = Journal(engine, window_ms=100).start()
+    try:
+        innocent = journal.submit(add_centre("innocent"))
+        breaker = journal.submit(breaks_at_commit)
+        for future in (innocent, breaker):
+            with pytest.raises(JournalUnavailable, match="did not commit"):
+                future.result(10)
+        # The journal keeps working after a failed batch.
+        assert journal.run_sync(add_centre("later"))
+    finally:
+        journal.close()
+    with engine.connect() as conn:
+        assert set(conn.execute(select(centres.c.name)).scalars()) == {"later"}
+
+
+def test_close_writes_what_was_queued(engine):
+    journal = Journal(engine, window_ms=1).start()
+    futures = [journal.submit(add_centre(f"q{i}")) for i in range(25)]
+    journal.close()
+    assert all(f.result(1) for f in futures)
+    assert count_centres(engine) == 25

@@ -1,0 +1,117 @@
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from respons.domain.lifecycle import (
+    AlarmProjection,
+    Event,
+    EventKind,
+    IllegalTransition,
+    Outcome,
+    State,
+    apply,
+    fold,
+    start,
+)
+
+T0 = datetime(2026, 11, 23, 2, 14, tzinfo=timezone.utc)
+
+
+def ev(kind: EventKind, seconds: float = 0, actor: str = "staff:1", **data) -> Event:
+    return Event(kind, T0 + timedelta(seconds=seconds), actor, data)
+
+
+def happy_path() -> list[Event]:
+    return [
+        ev(EventKind.RECEIVED, 0, "device:TA-1"),
+        ev(EventKind.QUEUED, 0, "system:routing"),
+        ev(EventKind.ANSWERED, 31),
+        ev(EventKind.NOTE, 40, text="Bruker har falt, ikke skadet"),
+        ev(EventKind.RESOLVED, 95, outcome="home_care_dispatched"),
+        ev(EventKind.CLOSED, 400),
+    ]
+
+
+def test_happy_path_folds_to_closed_with_times_and_outcome():
+    p = fold(happy_path())
+    assert p.state is State.CLOSED
+    assert p.seq == 6
+    assert p.answered_at == T0 + timedelta(seconds=31)
+    assert p.answered_by == "staff:1"
+    assert p.outcome is Outcome.HOME_CARE_DISPATCHED
+    assert p.closed_at == T0 + timedelta(seconds=400)
+    assert p.answer_seconds(now=T0 + timedelta(hours=5)) == 31
+
+
+def test_answer_clock_runs_while_waiting():
+    p = fold(happy_path()[:2])
+    assert p.state is State.QUEUED
+    assert p.answer_seconds(now=T0 + timedelta(seconds=75)) == 75
+
+
+def test_timeline_must_start_with_received():
+    with pytest.raises(IllegalTransition, match="must start"):
+        start(ev(EventKind.QUEUED))
+
+
+def test_cannot_receive_twice():
+    with pytest.raises(IllegalTransition, match="already been received"):
+        apply(start(ev(EventKind.RECEIVED)), ev(EventKind.RECEIVED))
+
+
+@pytest.mark.parametrize(
+    "prefix_length, kind, message",
+    [
+        (2, EventKind.RESOLVED, "answer the alarm before recording an outcome"),
+        (2, EventKind.CLOSED, "record an outcome"),
+        (3, EventKind.ANSWERED, "only an alarm waiting in the queue can be answered"),
+        (3, EventKind.ANSWER_TIME_EXCEEDED, "only applies while the alarm waits"),
+        (6, EventKind.NOTE, "a closed alarm cannot be changed"),
+        (1, EventKind.ANSWERED, "only an alarm waiting in the queue"),
+    ],
+)
+def test_illegal_transitions_are_refused_with_a_clear_reason(prefix_length, kind, message):
+    projection = fold(happy_path()[:prefix_length])
+    data = {"outcome": "false_alarm"} if kind is EventKind.RESOLVED else {"text": "x"}
+    with pytest.raises(IllegalTransition, match=message) as info:
+        apply(projection, ev(kind, 500, **data))
+    assert info.value.state is projection.state
+
+
+def test_unknown_outcome_is_refused():
+    answered = fold(happy_path()[:3])
+    with pytest.raises(IllegalTransition, match="Unknown outcome 'went_home'"):
+        apply(answered, ev(EventKind.RESOLVED, outcome="went_home"))
+
+
+def test_empty_note_is_refused():
+    with pytest.raises(IllegalTransition, match="needs some text"):
+        apply(fold(happy_path()[:3]), ev(EventKind.NOTE, text="   "))
+
+
+def test_answer_time_exceeded_marks_the_alarm_but_keeps_it_waiting():
+    p = apply(fold(happy_path()[:2]), ev(EventKind.ANSWER_TIME_EXCEEDED, 60, "system:timer"))
+    assert p.state is State.QUEUED
+    assert p.answer_time_exceeded
+    assert apply(p, ev(EventKind.ANSWERED, 70)).answer_time_exceeded  # the mark stays for statistics
+
+
+@given(st.lists(st.sampled_from(list(EventKind)), max_size=12))
+def test_any_event_sequence_either_folds_or_is_refused_and_seq_counts_events(kinds):
+    """Property: the state machine never ends in an undefined state, and a refused event changes nothing."""
+    projection: AlarmProjection = start(ev(EventKind.RECEIVED))
+    applied = 1
+    for i, kind in enumerate(kinds):
+        data = {"outcome": "resolved_at_centre", "text": "note"}
+        try:
+            after = apply(projection, ev(kind, i + 1, **data))
+        except IllegalTransition:
+            continue
+        applied += 1
+        assert after.seq == applied
+        assert after.state in State
+        if projection.state is State.CLOSED:
+            pytest.fail("a closed alarm accepted an event")
+        projection = after
