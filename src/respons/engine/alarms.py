@@ -78,7 +78,11 @@ def receive(conn: Connection, new: NewAlarm, *, now: datetime, answer_deadline: 
             return existing
     alarm_id = str(uuid.uuid4())
     received = Event(EventKind.RECEIVED, now, new.actor, {"source": new.source, "occurred_at": new.occurred_at.isoformat()})
-    projection = lifecycle.start(received)
+    # Routing comes with the routing issue; until then every alarm goes to the centre.
+    queued = Event(EventKind.QUEUED, now, "system:routing", {"to": "response_centre"})
+    # Both events are folded here and the row is inserted once with the final projection,
+    # instead of inserting and then updating it on the hot path.
+    projection = lifecycle.apply(lifecycle.start(received), queued)
     try:
         # Savepoint: if another node committed the same key a moment ago, only this insert
         # is undone and we answer with the alarm it created.
@@ -108,10 +112,7 @@ def receive(conn: Connection, new: NewAlarm, *, now: datetime, answer_deadline: 
             raise
         return existing
     _insert_event(conn, alarm_id, 1, received)
-    # Routing comes with the routing issue; until then every alarm goes to the centre.
-    projection = append_event(
-        conn, alarm_id, Event(EventKind.QUEUED, now, "system:routing", {"to": "response_centre"})
-    )
+    _insert_event(conn, alarm_id, 2, queued)
     timers.schedule(conn, ANSWER_DEADLINE, alarm_id=alarm_id, due_at=now + answer_deadline, now=now)
     return Received(alarm_id=alarm_id, duplicate=False, state=projection.state, received_at=now)
 
