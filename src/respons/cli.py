@@ -45,6 +45,8 @@ def serve(
     host = host or settings.host
     port = port or settings.port
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # One line per simulated request would bury the server's own messages.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     console.print(f"Respons on [bold]http://{host}:{port}[/bold]  (API docs: http://{host}:{port}/docs, database: {_safe_url(settings.database_url)})")
     if simulate:
         from respons.demo.simulate import start_background_simulator

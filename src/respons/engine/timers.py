@@ -45,9 +45,12 @@ def register(kind: str, handler: Handler) -> None:
 
 def schedule(conn: Connection, kind: str, *, alarm_id: str | None, due_at: datetime, now: datetime) -> int:
     result = conn.execute(
-        insert(timers).values(kind=kind, alarm_id=alarm_id, due_at=due_at, state="pending", fence=0, created_at=now)
+        _INSERT_TIMER, dict(kind=kind, alarm_id=alarm_id, due_at=due_at, state="pending", fence=0, created_at=now)
     )
     return result.inserted_primary_key[0]
+
+
+_INSERT_TIMER = insert(timers)
 
 
 def cancel(conn: Connection, kind: str, *, alarm_id: str) -> int:
