@@ -56,6 +56,7 @@ from rich.table import Table
 from sqlalchemy import create_engine, func, insert, select, text
 from sqlalchemy.engine import Engine, make_url
 
+from respons.auth import accounts
 from respons.domain.alarm_types import alarm_type
 from respons.domain.identity import synthetic_national_id
 from respons.intake.http import AlarmIn, receive_http_alarm
@@ -182,6 +183,10 @@ def source_digests() -> dict[str, str]:
 # --- fixture ---------------------------------------------------------------------------
 
 
+# Set by insert_fixture: the intake token every sender presents.
+AUTH_HEADERS: dict[str, str] = {}
+
+
 def insert_fixture(engine: Engine, n_recipients: int, seed: int = 42) -> dict[str, Any]:
     """One centre, one municipality, n synthetic recipients with one ``http`` device each."""
     rng = random.Random(seed)
@@ -228,6 +233,11 @@ def insert_fixture(engine: Engine, n_recipients: int, seed: int = 42) -> dict[st
             ],
         )
         device_rows = conn.execute(select(devices.c.id, devices.c.recipient_id)).all()
+        # The intake needs an API token of the devices' municipality, as a vendor would hold.
+        AUTH_HEADERS["Authorization"] = "Bearer " + accounts.create_token(
+            conn, name="Benchmark vendor", municipality_id=municipality_id, purpose="intake", actor="bench",
+            created_by=None, now=now,
+        )[1]
     return {
         "municipality_id": municipality_id,
         "identities": identities,
@@ -302,7 +312,8 @@ def unit_of_work_rate(engine: Engine, fixture: dict[str, Any], seconds: float) -
             with conn.begin():
                 with conn.begin_nested():
                     receive_http_alarm(
-                        conn, alarm, raw, idempotency_key=alarm.idempotency_key, now=now,
+                        conn, alarm, raw, municipality_id=fixture["municipality_id"],
+                        idempotency_key=alarm.idempotency_key, now=now,
                         answer_deadline=timedelta(days=1),
                     )
             n += 1
@@ -407,7 +418,9 @@ class RawHTTPConnection:
         assert self.reader is not None and self.writer is not None
         head = (
             f"{method} {path} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\n"
-            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
+            + "".join(f"{k}: {v}\r\n" for k, v in AUTH_HEADERS.items())
+            + "\r\n"
         ).encode()
         self.writer.write(head + body)
         status_line = await self.reader.readline()
@@ -457,7 +470,8 @@ class HttpxConnection:
 
     async def request(self, method: str, path: str, body: bytes = b"") -> tuple[int, bytes]:
         response = await self.client.request(
-            method, path, content=body or None, headers={"Content-Type": "application/json"} if body else None
+            method, path, content=body or None,
+            headers={"Content-Type": "application/json", **AUTH_HEADERS} if body else dict(AUTH_HEADERS)
         )
         return response.status_code, response.content
 

@@ -11,8 +11,12 @@ from datetime import date, datetime, timedelta, timezone
 
 from sqlalchemy import Engine, insert
 
+from respons.auth import accounts, totp
+from respons.domain.access import Role
 from respons.domain.identity import synthetic_national_id
-from respons.store.tables import centres, devices, municipalities, recipients, staff, zones
+from respons.store.tables import agreements, centres, devices, municipalities, recipients, staff, zones
+
+PASSWORD = "correct horse battery staple"
 
 
 class FakeClock:
@@ -39,11 +43,19 @@ class Registry:
     device_identities: list[str]
     operator_id: int
     responder_id: int
+    intake_tokens: dict[int, str]  # municipality id -> API token (purpose intake)
+    devices_by_municipality: dict[int, list[str]]
+
+    def token_for_device(self, identity: str) -> str:
+        for municipality_id, identities in self.devices_by_municipality.items():
+            if identity in identities:
+                return self.intake_tokens[municipality_id]
+        raise KeyError(identity)
 
 
 def seed_registry(engine: Engine, *, municipalities_count: int = 2, recipients_per: int = 3, now: datetime = T0) -> Registry:
     rng = random.Random(7)
-    registry = Registry([], [], [], 0, 0)
+    registry = Registry([], [], [], 0, 0, {}, {})
     with engine.begin() as conn:
         centre_id = conn.execute(insert(centres).values(name="Testsenteret", created_at=now)).inserted_primary_key[0]
         for m in range(municipalities_count):
@@ -58,6 +70,11 @@ def seed_registry(engine: Engine, *, municipalities_count: int = 2, recipients_p
                 )
             ).inserted_primary_key[0]
             registry.municipality_ids.append(mid)
+            registry.devices_by_municipality[mid] = []
+            conn.execute(insert(agreements).values(municipality_id=mid, centre_id=centre_id, valid_from=date(2025, 1, 1), created_at=now))
+            registry.intake_tokens[mid] = accounts.create_token(
+                conn, name=f"Vendor for {mid}", municipality_id=mid, purpose="intake", actor="test", created_by=None, now=now
+            )[1]
             zid = conn.execute(insert(zones).values(municipality_id=mid, code=f"Z{m}", name=f"Sone {m}")).inserted_primary_key[0]
             for r in range(recipients_per):
                 rid = conn.execute(
@@ -88,6 +105,7 @@ def seed_registry(engine: Engine, *, municipalities_count: int = 2, recipients_p
                     )
                 )
                 registry.device_identities.append(identity)
+                registry.devices_by_municipality[mid].append(identity)
         first = registry.municipality_ids[0]
         registry.operator_id = conn.execute(
             insert(staff).values(municipality_id=first, name="Olga Operatør", role="operator", competence="nurse")
@@ -96,3 +114,32 @@ def seed_registry(engine: Engine, *, municipalities_count: int = 2, recipients_p
             insert(staff).values(municipality_id=first, name="Rune Responder", role="responder", competence="nurse")
         ).inserted_primary_key[0]
     return registry
+
+
+@dataclass(frozen=True)
+class TestUser:
+    id: int
+    username: str
+    totp_secret: str | None
+
+
+def add_user(engine: Engine, username: str, grants: list[tuple[Role, int | None]], *, totp_enrolled: bool | None = None, now: datetime = T0) -> TestUser:
+    """A user with the given role grants; administrators get a TOTP secret unless told otherwise."""
+    if totp_enrolled is None:
+        totp_enrolled = any(role.is_admin for role, _ in grants)
+    secret = totp.new_secret() if totp_enrolled else None
+    with engine.begin() as conn:
+        user_id = accounts.create_user(conn, username=username, display_name=username.title(), password=PASSWORD, now=now, totp_secret=secret)
+        for role, municipality_id in grants:
+            accounts.grant_role(conn, user_id=user_id, role=role, municipality_id=municipality_id, actor="test", now=now)
+    return TestUser(user_id, username, secret)
+
+
+def log_in(client, user: TestUser, clock) -> dict[str, str]:
+    """Log ``client`` in as ``user``; return the headers that unsafe requests need (CSRF)."""
+    body = {"username": user.username, "password": PASSWORD}
+    if user.totp_secret:
+        body["totp"] = totp.code_at(user.totp_secret, clock())
+    response = client.post("/api/v1/auth/login", json=body)
+    assert response.status_code == 200, response.text
+    return {"X-CSRF-Token": response.json()["csrf_token"]}

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import logging
+from datetime import datetime, time, timedelta, timezone
 from typing import Optional
+from zoneinfo import ZoneInfo
 
 import typer
 from rich.console import Console
+from rich.table import Table
+from rich.text import Text
 
 from respons.settings import get_settings
 
@@ -94,6 +99,78 @@ def simulate(
 
     settings = get_settings()
     run_simulator(url, speed=speed, duration=duration, seed=seed, database_url=settings.database_url, console=console)
+
+
+audit_app = typer.Typer(
+    help="Check and search the audit log (access logging required by Normen).",
+    no_args_is_help=True,
+)
+app.add_typer(audit_app, name="audit")
+
+
+@audit_app.command("verify")
+def audit_verify() -> None:
+    """Check the audit log's hash chain; exit 1 and name the first broken record if it is not intact."""
+    from respons.auth.audit import verify_engine
+    from respons.store.db import make_engine
+
+    engine = make_engine(get_settings().database_url)
+    try:
+        result = verify_engine(engine)
+    finally:
+        engine.dispose()
+    if not result.ok:
+        # style= rather than markup: the message is data and must print as written.
+        console.print(f"Audit log NOT intact: {result.problem}", style="bold red", markup=False)
+        raise typer.Exit(1)
+    head = result.head_hash or ""
+    console.print(f"Audit log intact: {result.checked} records, head {head[:16]}…", style="green", markup=False)
+
+
+@audit_app.command("search")
+def audit_search(
+    recipient: Optional[int] = typer.Option(None, "--recipient", help="Service recipient id."),
+    actor: Optional[str] = typer.Option(None, "--actor", help="Who acted, e.g. user:12 or token:4."),
+    since: Optional[datetime] = typer.Option(None, "--since", formats=["%Y-%m-%d"], help="First day (local time), YYYY-MM-DD."),
+    until: Optional[datetime] = typer.Option(None, "--until", formats=["%Y-%m-%d"], help="Last day, included (local time), YYYY-MM-DD."),
+    action: Optional[str] = typer.Option(None, "--action", help="e.g. read_recipient, login_failed."),
+    limit: int = typer.Option(500, help="At most this many records, newest first."),
+) -> None:
+    """List audit records, newest first. Days are calendar days in RESPONS_TIMEZONE."""
+    from respons.auth.audit import search
+    from respons.store.db import make_engine
+
+    settings = get_settings()
+    zone = ZoneInfo(settings.timezone)
+    # An auditor asking for "until 23 November" means the whole of that day.
+    start = _local_midnight(since, zone) if since else None
+    end = _local_midnight(until + timedelta(days=1), zone) if until else None
+    engine = make_engine(settings.database_url)
+    try:
+        with engine.connect() as conn:
+            records = search(conn, actor=actor, recipient_id=recipient, start=start, end=end, action=action, limit=limit)
+    finally:
+        engine.dispose()
+    console.print(_audit_table(records, zone))
+    more = " (the limit; there may be more)" if len(records) == limit else ""
+    console.print(f"{len(records)} audit records, newest first{more}", markup=False)
+
+
+def _local_midnight(day: datetime, zone: ZoneInfo) -> datetime:
+    return datetime.combine(day.date(), time(0), tzinfo=zone).astimezone(timezone.utc)
+
+
+def _audit_table(records: list[dict], zone: ZoneInfo) -> Table:
+    table = Table("#", "Time", "Actor", "Action", "Municipality", "Recipient", "Alarm", "Purpose", "Details")
+    for r in records:
+        cells = (
+            r["seq"], r["at"].astimezone(zone).strftime("%Y-%m-%d %H:%M:%S"), r["actor"], r["action"],
+            r["municipality_id"], r["recipient_id"], r["alarm_id"], r["purpose"],
+            json.dumps(r["details"], ensure_ascii=False, sort_keys=True),
+        )
+        # Text, not str: a cell holding "[red]" is data, not Rich markup.
+        table.add_row(*(Text("" if c is None else str(c)) for c in cells))
+    return table
 
 
 def _safe_url(url: str) -> str:

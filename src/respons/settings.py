@@ -35,6 +35,11 @@ class Settings(BaseSettings):
 
     timezone: str = "Europe/Oslo"
 
+    # Browser sessions: server-side, expiring; the cookie is HttpOnly, SameSite=Strict and
+    # Secure (browsers treat http://localhost as secure, so the demo works without TLS).
+    session_hours: float = 12.0
+    cookie_secure: bool = True
+
 
 @lru_cache
 def get_settings() -> Settings:

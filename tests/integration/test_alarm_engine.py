@@ -69,17 +69,17 @@ def test_received_alarm_is_queued_with_timeline_and_answer_deadline(engine, jour
 
 def test_full_operator_flow_keeps_projection_equal_to_timeline(engine, journal, registry):
     r = receive(journal, registry)
-    op = registry.operator_id
-    journal.run_sync(lambda c: service.answer(c, r.alarm_id, staff_id=op, now=T0 + timedelta(seconds=25)))
-    journal.run_sync(lambda c: service.add_note(c, r.alarm_id, staff_id=op, text="Snakket med bruker", now=T0 + timedelta(seconds=40)))
+    op = "user:1"
+    journal.run_sync(lambda c: service.answer(c, r.alarm_id, actor=op, visible_to=None, now=T0 + timedelta(seconds=25)))
+    journal.run_sync(lambda c: service.add_note(c, r.alarm_id, actor=op, visible_to=None, text="Snakket med bruker", now=T0 + timedelta(seconds=40)))
     journal.run_sync(
-        lambda c: service.resolve(c, r.alarm_id, staff_id=op, outcome=Outcome.NEXT_OF_KIN, note="Datter kommer", now=T0 + timedelta(seconds=90))
+        lambda c: service.resolve(c, r.alarm_id, actor=op, visible_to=None, outcome=Outcome.NEXT_OF_KIN, note="Datter kommer", now=T0 + timedelta(seconds=90))
     )
-    final = journal.run_sync(lambda c: service.close(c, r.alarm_id, staff_id=op, now=T0 + timedelta(seconds=120)))
+    final = journal.run_sync(lambda c: service.close(c, r.alarm_id, actor=op, visible_to=None, now=T0 + timedelta(seconds=120)))
     projection, timeline = stored_projection(engine, r.alarm_id)
     assert final.state is State.CLOSED
     assert projection == lifecycle.fold(timeline) == final
-    assert [e.actor for e in timeline[2:]] == [f"staff:{op}"] * 4
+    assert [e.actor for e in timeline[2:]] == [op] * 4
     assert projection.answer_seconds(now=T0 + timedelta(hours=1)) == 25
     with engine.connect() as conn:
         timer_state = conn.execute(select(timers.c.state).where(timers.c.alarm_id == r.alarm_id)).scalar_one()
@@ -90,7 +90,7 @@ def test_illegal_transition_changes_nothing(engine, journal, registry):
     r = receive(journal, registry)
     with pytest.raises(IllegalTransition, match="answer the alarm before"):
         journal.run_sync(
-            lambda c: service.resolve(c, r.alarm_id, staff_id=registry.operator_id, outcome=Outcome.FALSE_ALARM, note=None, now=T0)
+            lambda c: service.resolve(c, r.alarm_id, actor="user:1", visible_to=None, outcome=Outcome.FALSE_ALARM, note=None, now=T0)
         )
     projection, timeline = stored_projection(engine, r.alarm_id)
     assert projection.state is State.QUEUED and len(timeline) == 2
@@ -98,22 +98,23 @@ def test_illegal_transition_changes_nothing(engine, journal, registry):
 
 def test_second_operator_cannot_answer_an_answered_alarm(journal, registry):
     r = receive(journal, registry)
-    journal.run_sync(lambda c: service.answer(c, r.alarm_id, staff_id=registry.operator_id, now=T0))
+    journal.run_sync(lambda c: service.answer(c, r.alarm_id, actor="user:1", visible_to=None, now=T0))
     with pytest.raises(IllegalTransition, match="is answered"):
-        journal.run_sync(lambda c: service.answer(c, r.alarm_id, staff_id=registry.operator_id, now=T0))
+        journal.run_sync(lambda c: service.answer(c, r.alarm_id, actor="user:1", visible_to=None, now=T0))
 
 
-def test_only_operators_act_as_operators(journal, registry):
-    r = receive(journal, registry)
-    with pytest.raises(service.UnknownStaff, match="is a responder, not an operator"):
-        journal.run_sync(lambda c: service.answer(c, r.alarm_id, staff_id=registry.responder_id, now=T0))
-    with pytest.raises(service.UnknownStaff, match="No active staff member"):
-        journal.run_sync(lambda c: service.answer(c, r.alarm_id, staff_id=999999, now=T0))
+def test_an_alarm_outside_the_callers_municipalities_is_not_found(journal, registry):
+    r = receive(journal, registry)  # an alarm of the first municipality
+    other = frozenset({registry.municipality_ids[1]})
+    with pytest.raises(service.AlarmNotFound):
+        journal.run_sync(lambda c: service.answer(c, r.alarm_id, actor="user:2", visible_to=other, now=T0))
+    own = frozenset({registry.municipality_ids[0]})
+    assert journal.run_sync(lambda c: service.answer(c, r.alarm_id, actor="user:2", visible_to=own, now=T0)).state is State.ANSWERED
 
 
 def test_unknown_alarm_is_reported(journal, registry):
     with pytest.raises(service.AlarmNotFound):
-        journal.run_sync(lambda c: service.answer(c, "no-such-alarm", staff_id=registry.operator_id, now=T0))
+        journal.run_sync(lambda c: service.answer(c, "no-such-alarm", actor="user:1", visible_to=None, now=T0))
 
 
 def test_retransmit_with_same_key_returns_same_alarm(engine, journal, registry):
@@ -151,9 +152,9 @@ def test_queue_orders_waiting_first_then_priority_then_age(engine, journal, regi
     fall = receive(journal, registry, at=T0 + timedelta(seconds=2), type_code="fall")
     newer_button = receive(journal, registry, at=T0 + timedelta(seconds=3), type_code="button_press")
     answered_fall = receive(journal, registry, at=T0 - timedelta(seconds=30), type_code="fall")
-    journal.run_sync(lambda c: service.answer(c, answered_fall.alarm_id, staff_id=registry.operator_id, now=T0 + timedelta(seconds=4)))
+    journal.run_sync(lambda c: service.answer(c, answered_fall.alarm_id, actor="user:1", visible_to=None, now=T0 + timedelta(seconds=4)))
     with engine.connect() as conn:
-        items = queries.queue(conn, now=T0 + timedelta(seconds=10))
+        items = queries.queue(conn, now=T0 + timedelta(seconds=10), in_municipalities=frozenset(registry.municipality_ids))
     assert [i["id"] for i in items] == [
         fall.alarm_id,
         oldest_button.alarm_id,

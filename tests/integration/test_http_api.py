@@ -12,7 +12,8 @@ from sqlalchemy import func, select
 from respons.settings import Settings
 from respons.store.tables import alarms, quarantine
 from respons.web.app import create_app
-from tests.factories import T0, FakeClock, seed_registry
+from respons.domain.access import Role
+from tests.factories import T0, FakeClock, add_user, log_in, seed_registry
 
 
 @pytest.fixture
@@ -28,8 +29,23 @@ def registry(engine):
 @pytest.fixture
 def client(migrated_url, registry, clock):
     app = create_app(Settings(database_url=migrated_url, journal_window_ms=1), clock, run_timers=False)
-    with TestClient(app) as c:
+    with TestClient(app, base_url="https://testserver") as c:
+        c.headers["Authorization"] = f"Bearer {registry.intake_tokens[registry.municipality_ids[0]]}"
         yield c
+
+
+@pytest.fixture
+def operator_headers(client, engine, clock):
+    """Log the client in as an operator; bearer auth is dropped so the session is used."""
+    del client.headers["Authorization"]
+    user = add_user(engine, "olga", [(Role.OPERATOR, None)])
+    return log_in(client, user, clock)
+
+
+def post_alarm(client, registry, **body):
+    return client.post(
+        "/api/v1/alarms", json=alarm_body(registry, **body), headers={"Authorization": f"Bearer {registry.intake_tokens[registry.municipality_ids[0]]}"}
+    )
 
 
 def alarm_body(registry, **overrides):
@@ -53,6 +69,9 @@ def test_valid_alarm_is_accepted_and_queued(client, registry, engine):
     assert response.status_code == 202, response.text
     body = response.json()
     assert body["state"] == "queued" and body["duplicate"] is False
+    del client.headers["Authorization"]
+    operator = add_user(engine, "olga", [(Role.OPERATOR, None)])
+    log_in(client, operator, lambda: T0)
     queue = client.get("/api/v1/queue").json()
     assert [item["id"] for item in queue] == [body["alarm_id"]]
     assert queue[0]["type"] == "fall" and queue[0]["priority"] == 1
@@ -105,7 +124,7 @@ def test_unknown_device_is_422_with_a_clear_message_and_kept(client, registry, e
         ('{"type": "fall", "occurred_at": "2026-11-23T01:00:00Z"}', "(body)", "exactly one of `device` or `recipient_id`"),
     ],
 )
-def test_bad_payload_is_422_naming_the_problem_and_kept(client, engine, body, field, problem):
+def test_bad_payload_is_422_naming_the_problem_and_kept(client, engine, clock, body, field, problem):
     response = client.post("/api/v1/alarms", content=body, headers={"content-type": "application/json"})
     assert response.status_code == 422
     error = response.json()
@@ -113,6 +132,8 @@ def test_bad_payload_is_422_naming_the_problem_and_kept(client, engine, body, fi
     assert any(p["field"] == field and problem in p["problem"] for p in error["problems"]), error
     kept = quarantined(engine)
     assert len(kept) == 1 and kept[0].body == body.encode() and kept[0].reason == "invalid_payload"
+    del client.headers["Authorization"]
+    log_in(client, add_user(engine, "hanne", [(Role.HOST_ADMIN, None)]), clock)
     listed = client.get("/api/v1/admin/quarantine").json()
     assert listed[0]["id"] == error["quarantine_id"] and listed[0]["body"] == body
 
@@ -124,32 +145,34 @@ def test_recipient_id_instead_of_device(client, registry):
     assert response.status_code == 202, response.text
 
 
-def test_operator_flow_over_http(client, registry, clock):
-    alarm_id = client.post("/api/v1/alarms", json=alarm_body(registry)).json()["alarm_id"]
-    op = {"operator_id": registry.operator_id}
+def test_operator_flow_over_http(client, registry, clock, operator_headers):
+    alarm_id = post_alarm(client, registry).json()["alarm_id"]
+    h = operator_headers
     clock.advance(seconds=12)
-    assert client.post(f"/api/v1/alarms/{alarm_id}/answer", json=op).json()["state"] == "answered"
-    assert client.post(f"/api/v1/alarms/{alarm_id}/notes", json={**op, "text": "Ringte datter"}).status_code == 200
-    refused = client.post(f"/api/v1/alarms/{alarm_id}/close", json=op)
+    assert client.post(f"/api/v1/alarms/{alarm_id}/answer", headers=h).json()["state"] == "answered"
+    assert client.post(f"/api/v1/alarms/{alarm_id}/notes", json={"text": "Ringte datter"}, headers=h).status_code == 200
+    refused = client.post(f"/api/v1/alarms/{alarm_id}/close", headers=h)
     assert refused.status_code == 409 and refused.json()["error"] == "illegal_transition"
     assert "record an outcome" in refused.json()["message"]
-    resolved = client.post(f"/api/v1/alarms/{alarm_id}/resolve", json={**op, "outcome": "next_of_kin"})
+    resolved = client.post(f"/api/v1/alarms/{alarm_id}/resolve", json={"outcome": "next_of_kin"}, headers=h)
     assert resolved.json() == {"alarm_id": alarm_id, "state": "resolved", "seq": 5}
-    assert client.post(f"/api/v1/alarms/{alarm_id}/close", json=op).json()["state"] == "closed"
+    assert client.post(f"/api/v1/alarms/{alarm_id}/close", headers=h).json()["state"] == "closed"
 
     detail = client.get(f"/api/v1/alarms/{alarm_id}").json()
     assert [e["kind"] for e in detail["timeline"]] == ["received", "queued", "answered", "note", "resolved", "closed"]
+    me = client.get("/api/v1/auth/me").json()["user_id"]
+    assert {e["actor"] for e in detail["timeline"][2:]} == {f"user:{me}"}
     assert detail["answer_seconds"] == 12.0 and detail["outcome"] == "next_of_kin"
     assert client.get("/api/v1/queue").json() == [], "a closed alarm leaves the queue"
 
 
-def test_operator_errors_are_specific(client, registry):
-    alarm_id = client.post("/api/v1/alarms", json=alarm_body(registry)).json()["alarm_id"]
-    assert client.post("/api/v1/alarms/nope/answer", json={"operator_id": registry.operator_id}).status_code == 404
+def test_operator_errors_are_specific(client, registry, operator_headers):
+    alarm_id = post_alarm(client, registry).json()["alarm_id"]
+    assert client.post("/api/v1/alarms/nope/answer", headers=operator_headers).status_code == 404
     assert client.get("/api/v1/alarms/nope").json()["error"] == "alarm_not_found"
-    wrong_role = client.post(f"/api/v1/alarms/{alarm_id}/answer", json={"operator_id": registry.responder_id})
-    assert wrong_role.status_code == 422 and wrong_role.json()["error"] == "unknown_operator"
-    bad_outcome = client.post(f"/api/v1/alarms/{alarm_id}/resolve", json={"operator_id": registry.operator_id, "outcome": "shrug"})
+    without_csrf = client.post(f"/api/v1/alarms/{alarm_id}/answer")
+    assert without_csrf.status_code == 403 and "X-CSRF-Token" in without_csrf.json()["message"]
+    bad_outcome = client.post(f"/api/v1/alarms/{alarm_id}/resolve", json={"outcome": "shrug"}, headers=operator_headers)
     assert bad_outcome.status_code == 422
 
 

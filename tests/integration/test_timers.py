@@ -71,7 +71,7 @@ def test_due_answer_deadline_fires_once_and_marks_the_alarm(engine, journal, reg
 def test_cancel_after_claim_voids_the_claim_through_the_fence(engine, journal, registry):
     r = receive(journal, registry)
     claims = claim(journal, T0 + DEADLINE)
-    journal.run_sync(lambda c: service.answer(c, r.alarm_id, staff_id=registry.operator_id, now=T0 + DEADLINE))
+    journal.run_sync(lambda c: service.answer(c, r.alarm_id, actor="user:1", visible_to=None, now=T0 + DEADLINE))
     assert not fire(journal, claims[0], T0 + DEADLINE + timedelta(seconds=1))
     assert EventKind.ANSWER_TIME_EXCEEDED not in timeline_kinds(engine, r.alarm_id)
 
@@ -120,7 +120,7 @@ def test_a_timer_due_while_the_server_was_down_fires_after_restart(engine, regis
 def test_deadline_for_an_answered_alarm_does_nothing(engine, journal, registry):
     r = receive(journal, registry)
     journal.run_sync(lambda c: service.on_answer_deadline(c, r.alarm_id, T0 + DEADLINE))  # still queued: marks it
-    journal.run_sync(lambda c: service.answer(c, r.alarm_id, staff_id=registry.operator_id, now=T0 + DEADLINE))
+    journal.run_sync(lambda c: service.answer(c, r.alarm_id, actor="user:1", visible_to=None, now=T0 + DEADLINE))
     journal.run_sync(lambda c: service.on_answer_deadline(c, r.alarm_id, T0 + DEADLINE * 2))
     kinds = timeline_kinds(engine, r.alarm_id)
     assert kinds.count(EventKind.ANSWER_TIME_EXCEEDED) == 1 and kinds[-1] is EventKind.ANSWERED

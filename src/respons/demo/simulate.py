@@ -25,6 +25,7 @@ import httpx
 from rich.console import Console
 from sqlalchemy import func, select
 
+from respons.auth import accounts
 from respons.demo import traffic
 from respons.store.db import make_engine
 from respons.store.tables import devices
@@ -46,6 +47,7 @@ RETRYABLE_STATUS = {408, 429}
 class Fleet:
     devices: list[tuple[str, str]]  # (identity, kind) of devices worn by someone
     recipients: int
+    municipality_of: dict[str, int]  # device identity -> municipality id
 
 
 def load_fleet(database_url: str) -> Fleet:
@@ -55,12 +57,47 @@ def load_fleet(database_url: str) -> Fleet:
         with engine.connect() as conn:
             in_use = (devices.c.recipient_id.is_not(None)) & (devices.c.active.is_(True))
             rows = conn.execute(
-                select(devices.c.identity, devices.c.kind).where(in_use).order_by(devices.c.id)
+                select(devices.c.identity, devices.c.kind, devices.c.municipality_id).where(in_use).order_by(devices.c.id)
             ).all()
             recipients = conn.execute(select(func.count(func.distinct(devices.c.recipient_id))).where(in_use)).scalar_one()
     finally:
         engine.dispose()
-    return Fleet(devices=[(r.identity, r.kind) for r in rows], recipients=recipients)
+    return Fleet(
+        devices=[(r.identity, r.kind) for r in rows],
+        recipients=recipients,
+        municipality_of={r.identity: r.municipality_id for r in rows},
+    )
+
+
+def issue_tokens(database_url: str, municipality_ids: set[int], run_id: str) -> dict[int, tuple[int, str]]:
+    """One intake token per municipality, as each municipality's vendor would hold.
+
+    The simulator has database access (it is an administrator's tool), so it issues its
+    own tokens for the run, audited like any other, and revokes them when it stops.
+    """
+    engine = make_engine(database_url)
+    try:
+        with engine.begin() as conn:
+            now = datetime.now(timezone.utc)
+            return {
+                mid: accounts.create_token(
+                    conn, name=f"Simulator {run_id}", municipality_id=mid, purpose="intake", actor="system:simulator",
+                    created_by=None, now=now,
+                )
+                for mid in sorted(municipality_ids)
+            }
+    finally:
+        engine.dispose()
+
+
+def revoke_tokens(database_url: str, tokens: dict[int, tuple[int, str]]) -> None:
+    engine = make_engine(database_url)
+    try:
+        with engine.begin() as conn:
+            for token_id, _ in tokens.values():
+                accounts.revoke_token(conn, token_id, actor="system:simulator", now=datetime.now(timezone.utc))
+    finally:
+        engine.dispose()
 
 
 def run_simulator(
@@ -93,6 +130,7 @@ def run_simulator(
     # Part of every key, so that a second run with the same seed never reuses a key
     # for a different alarm (the server would answer 409 and quarantine it).
     run_id = sim_start.strftime("%Y%m%dT%H%M%S%fZ")
+    tokens = issue_tokens(database_url, set(fleet.municipality_of.values()), run_id)
     per_day = traffic.alarms_per_recipient_day * fleet.recipients
     _say(console, f"Simulating about {per_day:.0f} alarms a day from {fleet.recipients} recipients "
                   f"({len(fleet.devices)} devices) at {speed:g}× real time → {url}"
@@ -111,7 +149,8 @@ def run_simulator(
                     "payload": {"simulated_at": _iso(alarm.at)},
                 }
                 counts["sent"] += 1
-                response = _deliver(client, body, stop, deadline)
+                token = tokens[fleet.municipality_of[alarm.device]][1]
+                response = _deliver(client, body, {"Authorization": f"Bearer {token}"}, stop, deadline)
                 if response is None:
                     break
                 accepted = response.status_code == 202
@@ -119,6 +158,8 @@ def run_simulator(
                 _report(console, n, alarm, response, accepted)
     except KeyboardInterrupt:
         pass
+    finally:
+        revoke_tokens(database_url, tokens)
     _say(console, f"Simulator stopped: {counts['sent']} sent, {counts['accepted']} accepted, "
                   f"{counts['rejected']} rejected.")
     return counts
@@ -171,7 +212,9 @@ def _wait_until(target: float, stop: threading.Event, deadline: float | None) ->
     return not stop.is_set()
 
 
-def _deliver(client: httpx.Client, body: dict, stop: threading.Event, deadline: float | None) -> httpx.Response | None:
+def _deliver(
+    client: httpx.Client, body: dict, headers: dict[str, str], stop: threading.Event, deadline: float | None
+) -> httpx.Response | None:
     """POST until the server gives a final answer; None if stopped while retrying.
 
     Only a final answer (2xx or a 4xx other than timeout/rate limit) ends the loop:
@@ -181,7 +224,7 @@ def _deliver(client: httpx.Client, body: dict, stop: threading.Event, deadline: 
     delay = RETRY_FIRST_DELAY
     while True:
         try:
-            response = client.post(ALARMS_PATH, json=body)
+            response = client.post(ALARMS_PATH, json=body, headers=headers)
             if response.status_code < 500 and response.status_code not in RETRYABLE_STATUS:
                 return response
             problem = f"HTTP {response.status_code}"

@@ -21,7 +21,7 @@ from respons.domain.alarm_types import AlarmType
 from respons.domain.lifecycle import AlarmProjection, Event, EventKind, Outcome, State
 from respons.engine import timers
 from respons.store.db import is_postgres
-from respons.store.tables import alarm_events, alarms, staff
+from respons.store.tables import alarm_events, alarms
 
 ANSWER_DEADLINE = "answer_deadline"
 
@@ -30,10 +30,6 @@ class AlarmNotFound(LookupError):
     def __init__(self, alarm_id: str):
         super().__init__(f"No alarm with id {alarm_id!r}.")
         self.alarm_id = alarm_id
-
-
-class UnknownStaff(LookupError):
-    pass
 
 
 class IdempotencyConflict(Exception):
@@ -130,14 +126,20 @@ def _find_by_idempotency(conn: Connection, new: NewAlarm) -> Received | None:
     return Received(alarm_id=row.id, duplicate=True, state=State(row.state), received_at=row.received_at)
 
 
-def append_event(conn: Connection, alarm_id: str, event: Event) -> AlarmProjection:
-    """Apply ``event`` to the alarm through the domain's rules and store both."""
+def append_event(
+    conn: Connection, alarm_id: str, event: Event, *, visible_to: frozenset[int] | None = None
+) -> AlarmProjection:
+    """Apply ``event`` to the alarm through the domain's rules and store both.
+
+    ``visible_to``: the municipalities the caller may act in; an alarm outside them is
+    reported as not found (None: no restriction, for the system's own events).
+    """
     query = select(alarms).where(alarms.c.id == alarm_id)
     if is_postgres(conn):
         # Two nodes answering the same alarm: the second waits here, then sees ANSWERED.
         query = query.with_for_update()
     row = conn.execute(query).first()
-    if row is None:
+    if row is None or (visible_to is not None and row.municipality_id not in visible_to):
         raise AlarmNotFound(alarm_id)
     after = lifecycle.apply(projection_from_row(row), event)
     _insert_event(conn, alarm_id, after.seq, event)
@@ -145,31 +147,36 @@ def append_event(conn: Connection, alarm_id: str, event: Event) -> AlarmProjecti
     return after
 
 
-def answer(conn: Connection, alarm_id: str, *, staff_id: int, now: datetime) -> AlarmProjection:
-    actor = _operator_actor(conn, staff_id)
-    projection = append_event(conn, alarm_id, Event(EventKind.ANSWERED, now, actor))
+def answer(conn: Connection, alarm_id: str, *, actor: str, visible_to: frozenset[int] | None, now: datetime) -> AlarmProjection:
+    projection = append_event(conn, alarm_id, Event(EventKind.ANSWERED, now, actor), visible_to=visible_to)
     timers.cancel(conn, ANSWER_DEADLINE, alarm_id=alarm_id)
     return projection
 
 
-def add_note(conn: Connection, alarm_id: str, *, staff_id: int, text: str, now: datetime) -> AlarmProjection:
-    actor = _operator_actor(conn, staff_id)
-    return append_event(conn, alarm_id, Event(EventKind.NOTE, now, actor, {"text": text}))
+def add_note(
+    conn: Connection, alarm_id: str, *, actor: str, visible_to: frozenset[int] | None, text: str, now: datetime
+) -> AlarmProjection:
+    return append_event(conn, alarm_id, Event(EventKind.NOTE, now, actor, {"text": text}), visible_to=visible_to)
 
 
 def resolve(
-    conn: Connection, alarm_id: str, *, staff_id: int, outcome: Outcome, note: str | None, now: datetime
+    conn: Connection,
+    alarm_id: str,
+    *,
+    actor: str,
+    visible_to: frozenset[int] | None,
+    outcome: Outcome,
+    note: str | None,
+    now: datetime,
 ) -> AlarmProjection:
-    actor = _operator_actor(conn, staff_id)
     data: dict[str, Any] = {"outcome": outcome.value}
     if note:
         data["note"] = note
-    return append_event(conn, alarm_id, Event(EventKind.RESOLVED, now, actor, data))
+    return append_event(conn, alarm_id, Event(EventKind.RESOLVED, now, actor, data), visible_to=visible_to)
 
 
-def close(conn: Connection, alarm_id: str, *, staff_id: int, now: datetime) -> AlarmProjection:
-    actor = _operator_actor(conn, staff_id)
-    return append_event(conn, alarm_id, Event(EventKind.CLOSED, now, actor))
+def close(conn: Connection, alarm_id: str, *, actor: str, visible_to: frozenset[int] | None, now: datetime) -> AlarmProjection:
+    return append_event(conn, alarm_id, Event(EventKind.CLOSED, now, actor), visible_to=visible_to)
 
 
 def on_answer_deadline(conn: Connection, alarm_id: str, now: datetime) -> None:
@@ -234,12 +241,3 @@ def _event_row(alarm_id: str, seq: int, event: Event) -> dict[str, Any]:
 
 def _insert_event(conn: Connection, alarm_id: str, seq: int, event: Event) -> None:
     conn.execute(_INSERT_EVENT, _event_row(alarm_id, seq, event))
-
-
-def _operator_actor(conn: Connection, staff_id: int) -> str:
-    row = conn.execute(select(staff.c.role, staff.c.active).where(staff.c.id == staff_id)).first()
-    if row is None or not row.active:
-        raise UnknownStaff(f"No active staff member with id {staff_id}.")
-    if row.role != "operator":
-        raise UnknownStaff(f"Staff member {staff_id} is a {row.role}, not an operator.")
-    return f"staff:{staff_id}"

@@ -99,11 +99,12 @@ def receive_http_alarm(
     alarm: AlarmIn,
     raw: RawInput,
     *,
+    municipality_id: int,
     idempotency_key: str | None,
     now: datetime,
     answer_deadline: timedelta,
 ) -> alarm_service.Received | Rejected:
-    target = _identify(conn, alarm)
+    target = _identify(conn, alarm, municipality_id)
     if isinstance(target, str):
         qid = quarantine.keep(conn, raw, reason="unknown_device", message=target, now=now)
         return Rejected(422, "unknown_device", target, qid)
@@ -129,29 +130,37 @@ def receive_http_alarm(
 
 
 def _scope(alarm: AlarmIn) -> str:
-    # Keys are unique per sender identity, so two vendors cannot collide.
+    # Keys are unique per device (or recipient), so two vendors cannot collide.
     return f"http:device:{alarm.device}" if alarm.device else f"http:recipient:{alarm.recipient_id}"
 
 
-def _identify(conn: Connection, alarm: AlarmIn) -> tuple[int, int | None, int | None] | str:
-    """Return (municipality, recipient, device), or a message saying why not."""
+def _identify(conn: Connection, alarm: AlarmIn, municipality_id: int) -> tuple[int, int | None, int | None] | str:
+    """Return (municipality, recipient, device), or a message saying why not.
+
+    Only devices and recipients of the sender's municipality (its API token's) count: a
+    device of another municipality is "unknown" to this sender, so a token cannot be used
+    to raise alarms elsewhere, nor to learn which identities exist there.
+    """
     if alarm.device is not None:
         row = conn.execute(
             select(devices.c.id, devices.c.municipality_id, devices.c.recipient_id).where(
-                devices.c.identity == alarm.device
+                devices.c.identity == alarm.device, devices.c.municipality_id == municipality_id
             )
         ).first()
         if row is None:
             return (
-                f"Unknown device {alarm.device!r}: no device with this identity is registered. "
-                "Register it (with its recipient) in Respons, or check the identity the platform sends."
+                f"Unknown device {alarm.device!r}: no device with this identity is registered for the "
+                "municipality of your API token. Register it (with its recipient) in Respons, or check the identity "
+                "the platform sends and the token it uses."
             )
         return row.municipality_id, row.recipient_id, row.id
     row = conn.execute(
-        select(recipients.c.id, recipients.c.municipality_id).where(recipients.c.id == alarm.recipient_id)
+        select(recipients.c.id, recipients.c.municipality_id).where(
+            recipients.c.id == alarm.recipient_id, recipients.c.municipality_id == municipality_id
+        )
     ).first()
     if row is None:
-        return f"Unknown recipient_id {alarm.recipient_id}: no service recipient with this id."
+        return f"Unknown recipient_id {alarm.recipient_id}: no service recipient with this id in the municipality of your API token."
     return row.municipality_id, row.id, None
 
 

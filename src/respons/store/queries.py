@@ -12,7 +12,9 @@ from respons.domain.lifecycle import OPEN_STATES, WAITING_STATES, State
 from respons.store.tables import alarm_events, alarms, municipalities, recipients, zones
 
 
-def queue(conn: Connection, *, now: datetime, states: set[State] | None = None, limit: int = 200) -> list[dict]:
+def queue(
+    conn: Connection, *, now: datetime, in_municipalities: frozenset[int], states: set[State] | None = None, limit: int = 200
+) -> list[dict]:
     """Open alarms: the waiting ones first, then by priority, then oldest first.
 
     Waiting (unanswered) alarms come before ones an operator already holds, so the top
@@ -33,7 +35,7 @@ def queue(conn: Connection, *, now: datetime, states: set[State] | None = None, 
         .join(municipalities, municipalities.c.id == alarms.c.municipality_id)
         .outerjoin(recipients, recipients.c.id == alarms.c.recipient_id)
         .outerjoin(zones, zones.c.id == recipients.c.zone_id)
-        .where(alarms.c.state.in_(wanted))
+        .where(alarms.c.state.in_(wanted), alarms.c.municipality_id.in_(sorted(in_municipalities)))
         .order_by(
             case((alarms.c.state.in_(waiting), 0), else_=1),
             alarms.c.priority,
@@ -49,6 +51,8 @@ def _summary(r, now: datetime) -> dict:
     end = r.answered_at or now
     return {
         "id": r.id,
+        "municipality_id": r.municipality_id,
+        "recipient_id": r.recipient_id,
         "type": r.type,
         "label": t.label_nb,
         "category": r.category,
@@ -66,7 +70,8 @@ def _summary(r, now: datetime) -> dict:
     }
 
 
-def alarm_detail(conn: Connection, alarm_id: str, *, now: datetime) -> dict | None:
+def alarm_detail(conn: Connection, alarm_id: str, *, now: datetime, in_municipalities: frozenset[int]) -> dict | None:
+    """One alarm with its timeline, or None if missing or outside ``in_municipalities``."""
     row = conn.execute(
         select(
             alarms,
@@ -80,7 +85,7 @@ def alarm_detail(conn: Connection, alarm_id: str, *, now: datetime) -> dict | No
         .join(municipalities, municipalities.c.id == alarms.c.municipality_id)
         .outerjoin(recipients, recipients.c.id == alarms.c.recipient_id)
         .outerjoin(zones, zones.c.id == recipients.c.zone_id)
-        .where(alarms.c.id == alarm_id)
+        .where(alarms.c.id == alarm_id, alarms.c.municipality_id.in_(sorted(in_municipalities)))
     ).first()
     if row is None:
         return None

@@ -269,3 +269,109 @@ quarantine = Table(
     Column("handled_by", String(100)),
     Column("handled_note", Text),
 )
+
+# --- access: users, roles, sessions, tokens, audit -----------------------------------------
+
+users = Table(
+    "users",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("username", String(100), nullable=False, unique=True),  # stored lower-case
+    Column("display_name", String(200), nullable=False),
+    Column("password_hash", String(200), nullable=False),  # argon2id, PHC string
+    Column("totp_secret", String(64)),  # base32; set = two-factor enrolled
+    Column("staff_id", Integer, ForeignKey("staff.id")),
+    Column("active", Boolean, nullable=False, server_default=text("true")),
+    Column("failed_logins", Integer, nullable=False, server_default="0"),
+    Column("locked_until", UTCDateTime),
+    Column("last_login_at", UTCDateTime),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+# A person can hold roles in several municipalities. municipality_id NULL means the role
+# is held at the response centre (host administrator, operator, centre-wide auditor).
+role_grants = Table(
+    "role_grants",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("role", String(30), nullable=False),
+    Column("municipality_id", Integer, ForeignKey("municipalities.id")),
+    Column("granted_at", UTCDateTime, nullable=False),
+    UniqueConstraint("user_id", "role", "municipality_id", name="uq_role_grants_user_role_municipality"),
+    CheckConstraint(
+        "role in ('host_admin', 'operator', 'responder', 'technician', 'municipality_admin', 'auditor')", name="role"
+    ),
+)
+
+# Server-side sessions. Only the SHA-256 of the cookie value is stored, so a copy of the
+# database does not hand out live sessions.
+sessions = Table(
+    "sessions",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("csrf_token", String(64), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+    Column("revoked_at", UTCDateTime),
+    Column("remote_addr", String(64)),
+    Column("user_agent", String(300)),
+)
+
+api_tokens = Table(
+    "api_tokens",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("prefix", String(16), nullable=False),  # shown in lists so people can tell tokens apart
+    Column("name", String(200), nullable=False),
+    Column("municipality_id", Integer, ForeignKey("municipalities.id"), nullable=False, index=True),
+    Column("purpose", String(20), nullable=False),  # intake, integration
+    Column("created_by", Integer, ForeignKey("users.id")),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("revoked_at", UTCDateTime),
+    Column("last_used_at", UTCDateTime),
+    CheckConstraint("purpose in ('intake', 'integration')", name="purpose"),
+)
+
+# Failed log-ins by address, for the per-address limit (per-account state is on users).
+login_failures = Table(
+    "login_failures",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("at", UTCDateTime, nullable=False),
+    Column("username", String(100), nullable=False),
+    Column("remote_addr", String(64), nullable=False),
+)
+Index("ix_login_failures_addr_at", login_failures.c.remote_addr, login_failures.c.at)
+
+# The audit log: append-only, each record hash-chained to the one before it
+# (Normen requires access logging). ``seq`` is gapless so a deleted record shows.
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=False),
+    Column("at", UTCDateTime, nullable=False),
+    Column("actor", String(100), nullable=False),  # user:12, token:4, system
+    Column("action", String(40), nullable=False),
+    Column("municipality_id", Integer),
+    Column("recipient_id", Integer),
+    Column("alarm_id", String(36)),
+    Column("purpose", String(200)),
+    Column("details", JSON, nullable=False),
+    Column("prev_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False),
+)
+Index("ix_audit_log_recipient", audit_log.c.recipient_id, audit_log.c.at)
+Index("ix_audit_log_actor", audit_log.c.actor, audit_log.c.at)
+
+# One row: the chain's head. Appenders lock it (FOR UPDATE on PostgreSQL) so two nodes
+# can never both extend the chain from the same record.
+audit_head = Table(
+    "audit_head",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("seq", Integer, nullable=False),
+    Column("hash", String(64), nullable=False),
+)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import logging
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
-from fastapi.responses import RedirectResponse
+from fastapi import Depends, FastAPI, HTTPException
+from fastapi.responses import JSONResponse, RedirectResponse
 from sqlalchemy import text
 
 import respons.engine.alarms  # noqa: F401  (registers the alarm timer handlers)
@@ -16,7 +16,8 @@ from respons.engine.timers import TimerWorker
 from respons.settings import Settings, get_settings
 from respons.store.db import make_engine
 from respons.store.journal import Journal
-from respons.web.api import admin, intake, operator
+from respons.web.access import public
+from respons.web.api import access_admin, admin, auth, intake, operator
 from respons.web.runtime import Runtime, node_name
 
 log = logging.getLogger(__name__)
@@ -63,6 +64,7 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock, *,
         openapi_tags=[
             {"name": "intake", "description": "Alarms from devices and vendor platforms."},
             {"name": "operator", "description": "The response centre's work."},
+            {"name": "auth", "description": "Log-in with a session cookie; two-factor for administrators."},
             {"name": "admin", "description": "Administration."},
             {"name": "health", "description": "Liveness for load balancers and monitoring."},
         ],
@@ -70,12 +72,20 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock, *,
     app.include_router(intake.router)
     app.include_router(operator.router)
     app.include_router(admin.router)
+    app.include_router(auth.router)
+    app.include_router(access_admin.router)
+
+    @app.exception_handler(HTTPException)
+    async def http_error(request, exc: HTTPException):
+        # Our errors carry {"error", "message"} as detail; keep the API's one error shape.
+        body = exc.detail if isinstance(exc.detail, dict) else {"error": "http_error", "message": str(exc.detail)}
+        return JSONResponse(status_code=exc.status_code, content=body, headers=getattr(exc, "headers", None))
 
     @app.get("/", include_in_schema=False)
     def root():
         return RedirectResponse("/docs")
 
-    @app.get("/healthz", tags=["health"], summary="Is this node able to reach its database?")
+    @app.get("/healthz", tags=["health"], summary="Is this node able to reach its database?", dependencies=[Depends(public())])
     def healthz():
         rt = app.state.runtime
         with rt.engine.connect() as conn:

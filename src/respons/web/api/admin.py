@@ -5,10 +5,12 @@ from __future__ import annotations
 import base64
 from datetime import datetime
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel
 
+from respons.domain.access import Role
 from respons.store import quarantine
+from respons.web.access import access
 from respons.web.runtime import runtime
 
 router = APIRouter(prefix="/api/v1/admin", tags=["admin"])
@@ -26,7 +28,13 @@ class QuarantinedOut(BaseModel):
     body_encoding: str
 
 
-@router.get("/quarantine", response_model=list[QuarantinedOut], summary="Input kept in quarantine")
+@router.get(
+    "/quarantine",
+    response_model=list[QuarantinedOut],
+    summary="Input kept in quarantine",
+    # Quarantined input may hold personal data of any municipality: host administrators only.
+    dependencies=[Depends(access(Role.HOST_ADMIN))],
+)
 def list_quarantine(request: Request, limit: int = Query(100, ge=1, le=1000)):
     """Requests that could not become an alarm, newest first, with the reason and the raw body."""
     with runtime(request).engine.connect() as conn:

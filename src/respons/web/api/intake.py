@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Callable
 
-from fastapi import APIRouter, Header, Request
+from fastapi import APIRouter, Depends, Header, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from pydantic import BaseModel
@@ -15,8 +15,12 @@ from respons.intake.http import AlarmIn, Rejected, describe_validation_errors, r
 from respons.store import quarantine
 from respons.store.journal import JournalUnavailable
 from respons.store.quarantine import RawInput
+from respons.web.access import Principal, access
 from respons.web.errors import ErrorOut, error_response
 from respons.web.runtime import runtime
+
+# Vendor platforms and gateways use an API token with purpose "intake".
+intake_access = access(token_purpose="intake")
 
 
 class QuarantiningRoute(APIRoute):
@@ -34,6 +38,9 @@ class QuarantiningRoute(APIRoute):
             try:
                 return await handler(request)
             except RequestValidationError as exc:
+                # FastAPI parses JSON before it runs dependencies; check the sender first,
+                # so that nobody without a token can fill the quarantine.
+                await intake_access(request)
                 problems = describe_validation_errors(exc.errors())
                 message = "The alarm was not accepted: " + "; ".join(f"{p['field']}: {p['problem']}" for p in problems)
                 rt = runtime(request)
@@ -67,10 +74,13 @@ class AlarmAccepted(BaseModel):
     description=(
         "Answers **202 only after the alarm is durably committed**. Retrying with the same idempotency key "
         "(body field or `Idempotency-Key` header) returns the same `alarm_id` with `duplicate: true`. "
+        "Needs an API token with purpose `intake` (`Authorization: Bearer rsp_…`); only devices of the "
+        "token's municipality are accepted. "
         "A request that cannot become an alarm is kept in quarantine for an administrator and answered "
         "with 4xx, a message, and the `quarantine_id`. 503 means nothing was stored: retry."
     ),
     responses={
+        401: {"model": ErrorOut, "description": "No valid API token (`Authorization: Bearer rsp_…`)."},
         409: {"model": ErrorOut, "description": "The idempotency key was used before for a different alarm."},
         422: {"model": ErrorOut, "description": "Invalid payload or unknown device; kept in quarantine."},
         503: {"model": ErrorOut, "description": "The database did not commit; nothing was stored. Retry."},
@@ -80,6 +90,7 @@ async def post_alarm(
     alarm: AlarmIn,
     request: Request,
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)] = None,
+    principal: Principal = Depends(intake_access),
 ):
     rt = runtime(request)
     raw = _raw_input(request, await request.body())
@@ -96,7 +107,13 @@ async def post_alarm(
     try:
         result = await rt.journal.run(
             lambda conn: receive_http_alarm(
-                conn, alarm, raw, idempotency_key=key, now=rt.clock(), answer_deadline=rt.answer_deadline
+                conn,
+                alarm,
+                raw,
+                municipality_id=principal.token.municipality_id,
+                idempotency_key=key,
+                now=rt.clock(),
+                answer_deadline=rt.answer_deadline,
             )
         )
     except JournalUnavailable as exc:

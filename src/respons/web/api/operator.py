@@ -1,7 +1,8 @@
 """The response centre's API: the queue, one alarm, and the operator's actions.
 
-Until the access issue lands, the operator names themself with ``operator_id`` (a staff
-member with the operator role); the actor on every event is that staff member.
+Only operators; each sees the municipalities whose agreement sends alarms to the centre
+(``Scope.alarms``). The actor on every event is the logged-in user. Opening an alarm shows
+recipient data and is therefore written to the audit log before the data is returned.
 """
 
 from __future__ import annotations
@@ -9,14 +10,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Callable
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from pydantic import BaseModel, Field
 
+from respons.auth import audit
+from respons.domain.access import Role
 from respons.domain.lifecycle import IllegalTransition, Outcome, State
 from respons.engine import alarms as alarm_service
 from respons.store import queries
 from respons.store.journal import JournalUnavailable
 from respons.web.errors import ErrorOut, error_response
+from respons.web.access import Principal, access
 from respons.web.runtime import runtime
 
 router = APIRouter(prefix="/api/v1", tags=["operator"])
@@ -26,6 +30,8 @@ AlarmId = Path(description="The alarm's id, as returned by the intake.")
 
 class QueueItem(BaseModel):
     id: str
+    municipality_id: int
+    recipient_id: int | None
     type: str
     label: str
     category: str
@@ -58,15 +64,11 @@ class AlarmDetail(QueueItem):
     timeline: list[TimelineEvent]
 
 
-class OperatorAction(BaseModel):
-    operator_id: int = Field(description="Staff id of the operator doing this.", examples=[1])
-
-
-class NoteIn(OperatorAction):
+class NoteIn(BaseModel):
     text: str = Field(min_length=1, max_length=4000, examples=["Bruker sier hun har falt, men er ikke skadet."])
 
 
-class ResolveIn(OperatorAction):
+class ResolveIn(BaseModel):
     outcome: Outcome = Field(examples=["resolved_at_centre"])
     note: str | None = Field(None, max_length=4000, examples=["Snakket med bruker; trenger ikke hjelp."])
 
@@ -80,71 +82,84 @@ class StateOut(BaseModel):
 _ERRORS = {
     404: {"model": ErrorOut, "description": "No such alarm."},
     409: {"model": ErrorOut, "description": "Not allowed in the alarm's current state."},
-    422: {"model": ErrorOut, "description": "Invalid request or unknown operator."},
+    422: {"model": ErrorOut, "description": "Invalid request."},
     503: {"model": ErrorOut, "description": "The database did not commit; nothing changed. Retry."},
 }
+
+
+operator_only = access(Role.OPERATOR)
 
 
 @router.get("/queue", response_model=list[QueueItem], summary="The response centre's queue")
 def get_queue(
     request: Request,
+    principal: Principal = Depends(operator_only),
     state: list[State] | None = Query(None, description="Only these states (default: all open)."),
     limit: int = Query(200, ge=1, le=1000),
 ):
     """Open alarms: unanswered first, then by priority (1 is most urgent), then oldest first."""
     rt = runtime(request)
     with rt.engine.connect() as conn:
-        return queries.queue(conn, now=rt.clock(), states=set(state) if state else None, limit=limit)
+        return queries.queue(
+            conn, now=rt.clock(), in_municipalities=principal.scope.alarms, states=set(state) if state else None, limit=limit
+        )
 
 
 @router.get("/alarms/{alarm_id}", response_model=AlarmDetail, responses={404: _ERRORS[404]}, summary="One alarm with its timeline")
-def get_alarm(request: Request, alarm_id: str = AlarmId):
+async def get_alarm(request: Request, alarm_id: str = AlarmId, principal: Principal = Depends(operator_only)):
     rt = runtime(request)
     with rt.engine.connect() as conn:
-        detail = queries.alarm_detail(conn, alarm_id, now=rt.clock())
+        detail = queries.alarm_detail(conn, alarm_id, now=rt.clock(), in_municipalities=principal.scope.alarms)
     if detail is None:
         return error_response(404, "alarm_not_found", f"No alarm with id {alarm_id!r}.")
+    if detail["recipient_id"] is not None:
+        # Normen: every look at a person's record leaves a trace, committed before it is shown.
+        await rt.journal.run(
+            lambda conn: audit.append(
+                conn, now=rt.clock(), actor=principal.actor, action=audit.READ_RECIPIENT,
+                municipality_id=detail["municipality_id"], recipient_id=detail["recipient_id"], alarm_id=alarm_id,
+                purpose="alarm", details={},
+            )
+        )
     return detail
 
 
 @router.post("/alarms/{alarm_id}/answer", response_model=StateOut, responses=_ERRORS, summary="Answer an alarm")
-async def answer(body: OperatorAction, request: Request, alarm_id: str = AlarmId):
-    return await _act(request, alarm_id, lambda conn, now: alarm_service.answer(conn, alarm_id, staff_id=body.operator_id, now=now))
+async def answer(request: Request, alarm_id: str = AlarmId, principal: Principal = Depends(operator_only)):
+    return await _act(request, alarm_id, principal, lambda conn, now, who: alarm_service.answer(conn, alarm_id, now=now, **who))
 
 
 @router.post("/alarms/{alarm_id}/notes", response_model=StateOut, responses=_ERRORS, summary="Add a note to the timeline")
-async def note(body: NoteIn, request: Request, alarm_id: str = AlarmId):
+async def note(body: NoteIn, request: Request, alarm_id: str = AlarmId, principal: Principal = Depends(operator_only)):
     return await _act(
-        request, alarm_id, lambda conn, now: alarm_service.add_note(conn, alarm_id, staff_id=body.operator_id, text=body.text, now=now)
+        request, alarm_id, principal, lambda conn, now, who: alarm_service.add_note(conn, alarm_id, text=body.text, now=now, **who)
     )
 
 
 @router.post("/alarms/{alarm_id}/resolve", response_model=StateOut, responses=_ERRORS, summary="Record the outcome")
-async def resolve(body: ResolveIn, request: Request, alarm_id: str = AlarmId):
+async def resolve(body: ResolveIn, request: Request, alarm_id: str = AlarmId, principal: Principal = Depends(operator_only)):
     return await _act(
         request,
         alarm_id,
-        lambda conn, now: alarm_service.resolve(
-            conn, alarm_id, staff_id=body.operator_id, outcome=body.outcome, note=body.note, now=now
-        ),
+        principal,
+        lambda conn, now, who: alarm_service.resolve(conn, alarm_id, outcome=body.outcome, note=body.note, now=now, **who),
     )
 
 
 @router.post("/alarms/{alarm_id}/close", response_model=StateOut, responses=_ERRORS, summary="Close a resolved alarm")
-async def close(body: OperatorAction, request: Request, alarm_id: str = AlarmId):
-    return await _act(request, alarm_id, lambda conn, now: alarm_service.close(conn, alarm_id, staff_id=body.operator_id, now=now))
+async def close(request: Request, alarm_id: str = AlarmId, principal: Principal = Depends(operator_only)):
+    return await _act(request, alarm_id, principal, lambda conn, now, who: alarm_service.close(conn, alarm_id, now=now, **who))
 
 
-async def _act(request: Request, alarm_id: str, action: Callable):
+async def _act(request: Request, alarm_id: str, principal: Principal, action: Callable):
     rt = runtime(request)
+    who = {"actor": principal.actor, "visible_to": principal.scope.alarms}
     try:
-        projection = await rt.journal.run(lambda conn: action(conn, rt.clock()))
+        projection = await rt.journal.run(lambda conn: action(conn, rt.clock(), who))
     except alarm_service.AlarmNotFound as exc:
         return error_response(404, "alarm_not_found", str(exc))
     except IllegalTransition as exc:
         return error_response(409, "illegal_transition", str(exc), state=exc.state.value if exc.state else None)
-    except alarm_service.UnknownStaff as exc:
-        return error_response(422, "unknown_operator", str(exc))
     except JournalUnavailable as exc:
         return error_response(503, "journal_unavailable", f"Nothing changed; retry. ({exc})", headers={"Retry-After": "1"})
     return StateOut(alarm_id=alarm_id, state=projection.state, seq=projection.seq)

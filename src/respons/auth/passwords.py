@@ -1,0 +1,35 @@
+"""Password hashing with argon2id (argon2-cffi's defaults follow RFC 9106's recommendation)."""
+
+from __future__ import annotations
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+
+_hasher = PasswordHasher()
+
+# Verified against when the user does not exist, so a missing account costs as much time
+# as a wrong password (no timing oracle for user names).
+_DUMMY_HASH = _hasher.hash("respons-no-such-user")
+
+MIN_LENGTH = 12
+
+
+class WeakPassword(ValueError):
+    pass
+
+
+def hash_password(password: str) -> str:
+    if len(password) < MIN_LENGTH:
+        raise WeakPassword(f"A password needs at least {MIN_LENGTH} characters.")
+    return _hasher.hash(password)
+
+
+def verify_password(password_hash: str | None, password: str) -> bool:
+    try:
+        return _hasher.verify(password_hash or _DUMMY_HASH, password) and password_hash is not None
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        return False
+
+
+def needs_rehash(password_hash: str) -> bool:
+    return _hasher.check_needs_rehash(password_hash)

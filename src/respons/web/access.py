@@ -1,0 +1,131 @@
+"""Authentication and access policy for every route.
+
+Each API route declares its policy with ``Depends(access(...))`` or ``Depends(public())``.
+The policy object is attached to the dependency so that the isolation test can read it off
+the application's route table: a route without a declared policy fails that test.
+
+Credentials:
+- ``Authorization: Bearer rsp_…``: an API token, scoped to one municipality and one purpose.
+  Tokens are for integrations (the intake), never for people's routes.
+- the ``respons_session`` cookie: a server-side session. Requests that change something must
+  also carry the session's CSRF token in ``X-CSRF-Token`` (a cross-site form cannot read it).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+from fastapi import HTTPException, Request
+from sqlalchemy import select
+
+from respons.auth import accounts
+from respons.clock import OSLO
+from respons.domain.access import AgreementPeriod, Grant, Role, Scope, derive_scope
+from respons.store.tables import agreements
+from respons.web.runtime import runtime
+
+SESSION_COOKIE = "respons_session"
+CSRF_HEADER = "X-CSRF-Token"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+@dataclass(frozen=True)
+class Policy:
+    roles: frozenset[Role] = frozenset()  # any of these (users)
+    token_purpose: str | None = None  # API tokens with this purpose
+    authenticated: bool = True  # False: public
+    any_user: bool = False  # any logged-in user, whatever their roles
+
+    def describe(self) -> str:
+        if not self.authenticated:
+            return "public"
+        if self.token_purpose:
+            return f"API token ({self.token_purpose})"
+        if self.any_user:
+            return "any logged-in user"
+        return "roles: " + ", ".join(sorted(r.value for r in self.roles))
+
+
+@dataclass(frozen=True)
+class Principal:
+    kind: str  # user | token
+    id: int
+    grants: frozenset[Grant]
+    scope: Scope
+    token: accounts.TokenInfo | None = None
+    session: accounts.SessionInfo | None = None
+
+    @property
+    def actor(self) -> str:
+        return f"{self.kind}:{self.id}"
+
+    def holds(self, *roles: Role) -> bool:
+        return any(g.role in roles for g in self.grants)
+
+
+_EMPTY_SCOPE = Scope(alarms=frozenset(), registry=frozenset(), audit=frozenset())
+
+
+def access(*roles: Role, token_purpose: str | None = None, any_user: bool = False) -> Callable:
+    policy = Policy(roles=frozenset(roles), token_purpose=token_purpose, any_user=any_user)
+
+    async def dependency(request: Request) -> Principal:
+        principal = _authenticate(request, policy)
+        request.state.principal = principal
+        return principal
+
+    dependency.respons_policy = policy  # read by the isolation test
+    return dependency
+
+
+def public() -> Callable:
+    async def dependency() -> None:
+        return None
+
+    dependency.respons_policy = Policy(authenticated=False)
+    return dependency
+
+
+def not_found(what: str = "resource") -> HTTPException:
+    """Outside the caller's scope looks exactly like missing: no existence oracle."""
+    return HTTPException(404, detail={"error": "not_found", "message": f"No such {what}."})
+
+
+def _authenticate(request: Request, policy: Policy) -> Principal:
+    rt = runtime(request)
+    authorization = request.headers.get("authorization", "")
+    with rt.engine.connect() as conn:
+        if authorization.lower().startswith("bearer "):
+            token = accounts.token_for(conn, authorization[7:].strip())
+            if token is None:
+                raise _unauthorized("The API token is unknown or revoked.")
+            if policy.token_purpose is None or token.purpose != policy.token_purpose:
+                raise _forbidden("This API token cannot be used here.")
+            return Principal("token", token.token_id, frozenset(), _EMPTY_SCOPE, token=token)
+
+        if policy.token_purpose is not None:
+            raise _unauthorized(f"Send an API token with purpose {policy.token_purpose!r}: Authorization: Bearer rsp_…")
+        cookie = request.cookies.get(SESSION_COOKIE)
+        session = accounts.session_for(conn, cookie, now=rt.clock()) if cookie else None
+        if session is None:
+            raise _unauthorized("Log in first (your session is missing or has expired).")
+        if request.method not in SAFE_METHODS and request.headers.get(CSRF_HEADER) != session.csrf_token:
+            raise _forbidden(f"Missing or wrong {CSRF_HEADER} header for this session.")
+        grants = accounts.grants_of(conn, session.user_id)
+        periods = [
+            AgreementPeriod(r.municipality_id, r.valid_from, r.valid_to)
+            for r in conn.execute(select(agreements.c.municipality_id, agreements.c.valid_from, agreements.c.valid_to))
+        ]
+    if not policy.any_user and not any(g.role in policy.roles for g in grants):
+        raise _forbidden("Your roles do not give access to this.")
+    today = rt.clock().astimezone(OSLO).date()
+    return Principal("user", session.user_id, grants, derive_scope(grants, periods, today=today), session=session)
+
+
+def _unauthorized(message: str) -> HTTPException:
+    return HTTPException(401, detail={"error": "unauthenticated", "message": message}, headers={"WWW-Authenticate": "Bearer"})
+
+
+def _forbidden(message: str) -> HTTPException:
+    return HTTPException(403, detail={"error": "forbidden", "message": message})

@@ -1,0 +1,119 @@
+"""Administration of users, roles and API tokens.
+
+Host administrators manage users and roles everywhere. API tokens can be issued by the host
+administrator or by the municipality's own administrator, for that municipality only.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from fastapi import APIRouter, Depends, Path, Request
+from pydantic import BaseModel, Field
+
+from respons.auth import accounts
+from respons.domain.access import Role
+from respons.web.access import Principal, access, not_found
+from respons.web.errors import ErrorOut, error_response
+from respons.web.runtime import runtime
+
+router = APIRouter(prefix="/api/v1/admin", tags=["admin"])
+
+host_admin = access(Role.HOST_ADMIN)
+token_admin = access(Role.HOST_ADMIN, Role.MUNICIPALITY_ADMIN)
+
+
+class UserIn(BaseModel):
+    username: str = Field(min_length=2, max_length=100, pattern=r"^[A-Za-z0-9._@-]+$")
+    display_name: str = Field(min_length=1, max_length=200)
+    password: str = Field(min_length=12, max_length=200)
+
+
+class GrantIn(BaseModel):
+    role: Role
+    municipality_id: int | None = None
+
+
+class TokenIn(BaseModel):
+    name: str = Field(min_length=1, max_length=200, examples=["Leverandør X – trygghetsalarmer"])
+    municipality_id: int
+    purpose: str = Field("intake", pattern="^(intake|integration)$")
+
+
+class TokenOut(BaseModel):
+    id: int
+    token: str = Field(description="Shown once. Store it in the integration's secret store.")
+    municipality_id: int
+    purpose: str
+    created_at: datetime
+
+
+@router.post("/users", status_code=201, responses={409: {"model": ErrorOut}}, summary="Create a user")
+async def create_user(body: UserIn, request: Request, principal: Principal = Depends(host_admin)):
+    rt = runtime(request)
+    try:
+        user_id = await rt.journal.run(
+            lambda conn: _create_user_audited(conn, body, principal.actor, rt.clock())
+        )
+    except accounts.AccountError as exc:
+        return error_response(409, "user_exists", str(exc))
+    return {"id": user_id, "username": body.username.lower()}
+
+
+def _create_user_audited(conn, body: UserIn, actor: str, now: datetime) -> int:
+    from respons.auth import audit
+
+    user_id = accounts.create_user(conn, username=body.username, display_name=body.display_name, password=body.password, now=now)
+    audit.append(conn, now=now, actor=actor, action=audit.CREATE, details={"user_id": user_id, "username": body.username.lower()})
+    return user_id
+
+
+@router.post("/users/{user_id}/roles", status_code=201, responses={422: {"model": ErrorOut}}, summary="Grant a role")
+async def grant_role(body: GrantIn, request: Request, user_id: int = Path(), principal: Principal = Depends(host_admin)):
+    rt = runtime(request)
+    try:
+        await rt.journal.run(
+            lambda conn: accounts.grant_role(
+                conn, user_id=user_id, role=body.role, municipality_id=body.municipality_id, actor=principal.actor, now=rt.clock()
+            )
+        )
+    except accounts.AccountError as exc:
+        return error_response(422, "invalid_grant", str(exc))
+    return {"user_id": user_id, "role": body.role.value, "municipality_id": body.municipality_id}
+
+
+@router.post("/tokens", status_code=201, response_model=TokenOut, summary="Issue an API token")
+async def create_token(body: TokenIn, request: Request, principal: Principal = Depends(token_admin)):
+    if not (principal.scope.all_municipalities or body.municipality_id in principal.scope.registry):
+        raise not_found("municipality")
+    rt = runtime(request)
+    now = rt.clock()
+    creator = principal.id if principal.kind == "user" else None
+    token_id, token = await rt.journal.run(
+        lambda conn: accounts.create_token(
+            conn, name=body.name, municipality_id=body.municipality_id, purpose=body.purpose, actor=principal.actor,
+            created_by=creator, now=now,
+        )
+    )
+    return TokenOut(id=token_id, token=token, municipality_id=body.municipality_id, purpose=body.purpose, created_at=now)
+
+
+@router.delete("/tokens/{token_id}", status_code=204, summary="Revoke an API token")
+async def revoke_token(request: Request, token_id: int = Path(), principal: Principal = Depends(token_admin)):
+    rt = runtime(request)
+
+    def revoke(conn):
+        from sqlalchemy import select
+
+        from respons.store.tables import api_tokens
+
+        row = conn.execute(select(api_tokens.c.municipality_id).where(api_tokens.c.id == token_id)).first()
+        if row is None or not (principal.scope.all_municipalities or row.municipality_id in principal.scope.registry):
+            return False
+        return accounts.revoke_token(conn, token_id, actor=principal.actor, now=rt.clock())
+
+    if not await rt.journal.run(revoke):
+        raise not_found("token")
+    from fastapi import Response
+
+    return Response(status_code=204)
