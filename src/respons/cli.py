@@ -80,7 +80,7 @@ def demo(
         summary = seed_demo(engine, now=system_clock(), seed=seed, recipients=recipients, reset=reset, console=console)
     finally:
         engine.dispose()
-    console.print(summary)
+    console.print(summary, soft_wrap=True, highlight=False)
 
 
 @app.command()
@@ -161,7 +161,10 @@ def _local_midnight(day: datetime, zone: ZoneInfo) -> datetime:
 
 
 def _audit_table(records: list[dict], zone: ZoneInfo) -> Table:
-    table = Table("#", "Time", "Actor", "Action", "Municipality", "Recipient", "Alarm", "Purpose", "Details")
+    table = Table()
+    for header in ("#", "Time", "Actor", "Action", "Mun.", "Recip.", "Alarm", "Purpose", "Details"):
+        # fold, not the default ellipsis: an auditor must see every character of a record.
+        table.add_column(header, overflow="fold")
     for r in records:
         cells = (
             r["seq"], r["at"].astimezone(zone).strftime("%Y-%m-%d %H:%M:%S"), r["actor"], r["action"],

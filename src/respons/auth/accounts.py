@@ -179,9 +179,13 @@ def _refuse(conn, username, remote_addr, now, refusal: LoginRefused, *, user=Non
             if failures >= ACCOUNT_FAILURE_LIMIT:
                 values.update(failed_logins=0, locked_until=now + ACCOUNT_LOCK)
             conn.execute(update(users).where(users.c.id == user.id).values(**values))
+    # The audit log can never be edited, and people do type their password into the user
+    # name field: a name that matches no account is kept only as a hash (enough to tell
+    # one guessed name from another in an investigation).
+    who = {"username": username} if user is not None else {"username_sha256": _sha256(username)[:16]}
     audit.append(
         conn, now=now, actor=f"user:{user.id}" if user is not None else "anonymous", action=audit.LOGIN_FAILED,
-        details={"username": username, "remote_addr": remote_addr, "reason": refusal.reason},
+        details={**who, "remote_addr": remote_addr, "reason": refusal.reason},
     )
     return refusal
 

@@ -26,6 +26,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from sqlalchemy import Engine, Table, func, insert, select, text
 from sqlalchemy.engine import Connection
 
+from respons.auth.audit import GENESIS_HASH
+from respons.store.tables import audit_head
+from respons.demo.users import describe_demo_users, seed_demo_users
 from respons.domain.alarm_types import Category
 from respons.domain.identity import synthetic_national_id
 from respons.domain.phones import InvalidPhoneNumber, normalise_phone
@@ -279,17 +282,22 @@ def seed_demo(
         if reset:
             _delete_everything(conn)
         elif conn.execute(select(func.count()).select_from(municipalities)).scalar_one():
-            return "Demo data is already there (the database has municipalities); use --reset to recreate it."
+            return (
+                "Demo data is already there (the database has municipalities); use --reset to recreate it.\n"
+                + describe_demo_users(now=now)
+            )
         seeder = _Seeder(conn, random.Random(seed), now)
         with _progress(console) as progress:
             counts = seeder.run(recipients, progress)
         if is_postgres(conn):
             _move_sequences_past_explicit_ids(conn, EXPLICIT_ID_TABLES)
+        seed_demo_users(conn, now=now)
     return (
         f"Demo data: {counts['centres']} centre, {counts['municipalities']} municipalities, "
         f"{counts['recipients']} recipients, {counts['devices']} devices ({counts['spare_devices']} spare), "
         f"{counts['contacts']} contacts, {counts['staff']} staff. "
-        "All people are invented; national identity numbers are synthetic (month + 80)."
+        "All people are invented; national identity numbers are synthetic (month + 80).\n"
+        + describe_demo_users(now=now)
     )
 
 
@@ -313,6 +321,8 @@ def spread_by_population(total: int, populations: Sequence[int], minimum: int = 
 def _delete_everything(conn: Connection) -> None:
     for table in reversed(metadata.sorted_tables):
         conn.execute(table.delete())
+    # A new demo starts a new audit chain from the genesis head (as migration 0002 does).
+    conn.execute(insert(audit_head).values(id=1, seq=0, hash=GENESIS_HASH))
 
 
 def _move_sequences_past_explicit_ids(conn: Connection, tables: Sequence[Table]) -> None:

@@ -17,7 +17,7 @@ from respons.settings import Settings, get_settings
 from respons.store.db import make_engine
 from respons.store.journal import Journal
 from respons.web.access import public
-from respons.web.api import access_admin, admin, auth, intake, operator
+from respons.web.api import access_admin, admin, audit, auth, intake, operator
 from respons.web.runtime import Runtime, node_name
 
 log = logging.getLogger(__name__)
@@ -66,6 +66,7 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock, *,
             {"name": "operator", "description": "The response centre's work."},
             {"name": "auth", "description": "Log-in with a session cookie; two-factor for administrators."},
             {"name": "admin", "description": "Administration."},
+            {"name": "audit", "description": "The hash-chained audit log, for auditors."},
             {"name": "health", "description": "Liveness for load balancers and monitoring."},
         ],
     )
@@ -74,6 +75,7 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock, *,
     app.include_router(admin.router)
     app.include_router(auth.router)
     app.include_router(access_admin.router)
+    app.include_router(audit.router)
 
     @app.exception_handler(HTTPException)
     async def http_error(request, exc: HTTPException):
@@ -81,7 +83,7 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock, *,
         body = exc.detail if isinstance(exc.detail, dict) else {"error": "http_error", "message": str(exc.detail)}
         return JSONResponse(status_code=exc.status_code, content=body, headers=getattr(exc, "headers", None))
 
-    @app.get("/", include_in_schema=False)
+    @app.get("/", include_in_schema=False, dependencies=[Depends(public())])
     def root():
         return RedirectResponse("/docs")
 

@@ -1,0 +1,187 @@
+"""Log-in, sessions, tokens and audited reads over HTTP, on both databases."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from respons.auth import audit, totp
+from respons.domain.access import Role
+from respons.settings import Settings
+from respons.store.tables import alarms, audit_log
+from respons.web.app import create_app
+from tests.factories import PASSWORD, T0, FakeClock, add_user, log_in, seed_registry
+
+
+@pytest.fixture
+def clock():
+    return FakeClock(T0)
+
+
+@pytest.fixture
+def registry(engine):
+    return seed_registry(engine)
+
+
+@pytest.fixture
+def client(migrated_url, registry, clock):
+    app = create_app(Settings(database_url=migrated_url, session_hours=8), clock, run_timers=False)
+    with TestClient(app, base_url="https://testserver") as c:
+        yield c
+
+
+def login(client, username, password=PASSWORD, code=None):
+    body = {"username": username, "password": password}
+    if code:
+        body["totp"] = code
+    return client.post("/api/v1/auth/login", json=body)
+
+
+def audit_actions(engine):
+    with engine.connect() as conn:
+        return [(r.action, r.actor) for r in conn.execute(select(audit_log).order_by(audit_log.c.seq))]
+
+
+def test_account_is_locked_after_repeated_failures_even_for_the_right_password(client, engine, clock):
+    user = add_user(engine, "olga", [(Role.OPERATOR, None)])
+    for _ in range(5):
+        assert login(client, "olga", "wrong password!").json()["error"] == "bad_credentials"
+    locked = login(client, "olga")
+    assert locked.status_code == 429 and locked.json()["error"] == "locked"
+    assert "locked" in locked.json()["message"] and int(locked.headers["Retry-After"]) > 0
+    clock.advance(minutes=16)
+    assert login(client, "olga").status_code == 200, "the lock expires"
+    assert ("login_failed", f"user:{user.id}") in audit_actions(engine)
+
+
+def test_an_address_that_fails_too_often_is_refused_for_every_account(client, engine):
+    add_user(engine, "olga", [(Role.OPERATOR, None)])
+    for i in range(20):
+        login(client, f"guess{i}", "wrong password!")
+    refused = login(client, "olga")
+    assert refused.status_code == 429 and refused.json()["error"] == "address_limited"
+
+
+def test_unknown_user_and_wrong_password_look_the_same(client, engine):
+    add_user(engine, "olga", [(Role.OPERATOR, None)])
+    assert login(client, "nobody").json() == login(client, "olga", "wrong password!").json()
+
+
+def test_administrators_must_use_two_factor(client, engine, clock):
+    admin = add_user(engine, "hanne", [(Role.HOST_ADMIN, None)])
+    assert login(client, "hanne").json()["error"] == "totp_required"
+    assert login(client, "hanne", code="000000").json()["error"] == "bad_totp"
+    assert login(client, "hanne", code=totp.code_at(admin.totp_secret, clock())).status_code == 200
+
+
+def test_administrator_without_two_factor_cannot_log_in(client, engine):
+    add_user(engine, "kari", [(Role.MUNICIPALITY_ADMIN, 1)], totp_enrolled=False)
+    refused = login(client, "kari")
+    assert refused.status_code == 401 and refused.json()["error"] == "totp_enrolment_required"
+
+
+def test_session_cookie_is_hardened_and_dead_after_logout(client, engine, clock):
+    user = add_user(engine, "olga", [(Role.OPERATOR, None)])
+    response = login(client, "olga")
+    cookie = response.headers["set-cookie"].lower()
+    assert "httponly" in cookie and "secure" in cookie and "samesite=strict" in cookie
+    stolen = client.cookies.get("respons_session")
+    csrf = {"X-CSRF-Token": response.json()["csrf_token"]}
+    assert client.get("/api/v1/queue").status_code == 200
+    assert client.post("/api/v1/auth/logout", headers=csrf).status_code == 204
+    client.cookies.set("respons_session", stolen, domain="testserver")
+    assert client.get("/api/v1/queue").status_code == 401, "a logged-out session must not come back"
+    assert ("logout", f"user:{user.id}") in audit_actions(engine)
+
+
+def test_session_expires(client, engine, clock):
+    add_user(engine, "olga", [(Role.OPERATOR, None)])
+    assert login(client, "olga").status_code == 200
+    clock.advance(hours=7, minutes=59)
+    assert client.get("/api/v1/queue").status_code == 200
+    clock.advance(minutes=2)
+    assert client.get("/api/v1/queue").status_code == 401
+
+
+def test_log_in_rotates_the_session(client, engine):
+    add_user(engine, "olga", [(Role.OPERATOR, None)])
+    login(client, "olga")
+    first = client.cookies.get("respons_session")
+    login(client, "olga")
+    assert client.cookies.get("respons_session") != first
+
+
+def test_token_of_one_municipality_cannot_raise_alarms_for_another(client, registry, engine):
+    a, b = registry.municipality_ids
+    device_of_b = registry.devices_by_municipality[b][0]
+    body = {"device": device_of_b, "type": "fall", "occurred_at": "2026-11-23T01:59:00Z"}
+    refused = client.post("/api/v1/alarms", json=body, headers={"Authorization": f"Bearer {registry.intake_tokens[a]}"})
+    assert refused.status_code == 422 and refused.json()["error"] == "unknown_device"
+    accepted = client.post("/api/v1/alarms", json=body, headers={"Authorization": f"Bearer {registry.intake_tokens[b]}"})
+    assert accepted.status_code == 202
+    with engine.connect() as conn:
+        assert conn.execute(select(alarms.c.municipality_id)).scalars().all() == [b]
+
+
+def test_revoked_and_unknown_tokens_are_refused(client, registry, engine, clock):
+    a = registry.municipality_ids[0]
+    body = {"device": registry.devices_by_municipality[a][0], "type": "fall", "occurred_at": "2026-11-23T01:59:00Z"}
+    assert client.post("/api/v1/alarms", json=body).status_code == 401
+    assert client.post("/api/v1/alarms", json=body, headers={"Authorization": "Bearer rsp_made-up"}).status_code == 401
+    admin = add_user(engine, "hanne", [(Role.HOST_ADMIN, None)])
+    csrf = log_in(client, admin, clock)
+    issued = client.post("/api/v1/admin/tokens", json={"name": "Leverandør", "municipality_id": a}, headers=csrf).json()
+    token_headers = {"Authorization": f"Bearer {issued['token']}"}
+    assert client.post("/api/v1/alarms", json=body, headers=token_headers).status_code == 202
+    assert client.delete(f"/api/v1/admin/tokens/{issued['id']}", headers=csrf).status_code == 204
+    assert client.post("/api/v1/alarms", json=body, headers=token_headers).status_code == 401
+    actions = [a for a, _ in audit_actions(engine)]
+    assert "token_create" in actions and "token_revoke" in actions
+
+
+def test_unauthenticated_garbage_is_not_quarantined(client, engine):
+    response = client.post("/api/v1/alarms", content=b"{not json", headers={"content-type": "application/json"})
+    assert response.status_code == 401
+    from respons.store.tables import quarantine
+
+    with engine.connect() as conn:
+        assert conn.execute(select(quarantine)).all() == []
+
+
+def test_opening_an_alarm_writes_an_audited_read_before_showing_it(client, registry, engine, clock):
+    a = registry.municipality_ids[0]
+    body = {"device": registry.devices_by_municipality[a][0], "type": "fall", "occurred_at": "2026-11-23T01:59:00Z"}
+    alarm_id = client.post("/api/v1/alarms", json=body, headers={"Authorization": f"Bearer {registry.intake_tokens[a]}"}).json()["alarm_id"]
+    operator = add_user(engine, "olga", [(Role.OPERATOR, None)])
+    log_in(client, operator, clock)
+    assert client.get(f"/api/v1/alarms/{alarm_id}").status_code == 200
+    with engine.connect() as conn:
+        reads = audit.search(conn, actor=f"user:{operator.id}", action=audit.READ_RECIPIENT)
+        assert audit.verify(conn).ok
+    assert len(reads) == 1
+    assert reads[0]["alarm_id"] == alarm_id and reads[0]["recipient_id"] == registry.recipient_ids[0]
+    assert reads[0]["purpose"] == "alarm"
+
+
+def test_auditor_searches_reads_of_own_municipality_only(client, registry, engine, clock):
+    a, b = registry.municipality_ids
+    with engine.begin() as conn:
+        for mid, rid in ((a, registry.recipient_ids[0]), (b, registry.recipient_ids[-1])):
+            audit.append(conn, now=clock(), actor="user:77", action=audit.READ_RECIPIENT, municipality_id=mid,
+                         recipient_id=rid, purpose="alarm")
+    auditor = add_user(engine, "rita", [(Role.AUDITOR, a)])
+    log_in(client, auditor, clock)
+    found = client.get("/api/v1/audit", params={"actor": "user:77", "since": "2026-11-23", "until": "2026-11-23"}).json()
+    assert [(r["municipality_id"], r["recipient_id"]) for r in found] == [(a, registry.recipient_ids[0])]
+    assert client.get("/api/v1/audit", params={"actor": "user:77", "since": "2026-11-24"}).json() == []
+
+
+def test_a_name_that_matches_no_account_is_not_kept_in_clear(client, engine):
+    login(client, "my secret password", "x")
+    with engine.connect() as conn:
+        record = audit.search(conn, action=audit.LOGIN_FAILED)[0]
+    assert "my secret password" not in str(record)
+    assert record["details"]["username_sha256"]

@@ -1,0 +1,288 @@
+"""Isolation matrix, generated from the application's own route table.
+
+For every API route, every role (plus an anonymous caller and an intake API token), and a
+resource of a municipality outside the caller's scope, the answer must be as specified:
+401 without credentials, 403 for a role the route does not admit, 404 for a foreign
+resource (no existence oracle), and no personal data of the foreign municipality in any
+response. Every route must also be listed in ``ROUTES`` with the policy it declares, so
+adding a route without deciding its access makes this test fail.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import Callable
+
+import pytest
+from fastapi.routing import APIRoute
+from fastapi.testclient import TestClient
+from sqlalchemy import select, update
+
+from respons.domain.access import Role
+from respons.domain.alarm_types import alarm_type
+from respons.engine import alarms as service
+from respons.settings import Settings
+from respons.store.tables import agreements, recipients
+from respons.web.app import create_app
+from tests.factories import T0, FakeClock, add_user, log_in, seed_registry
+
+
+@dataclass(frozen=True)
+class Route:
+    policy: str
+    call: Callable  # (client, world, principal) -> response
+    # Status a permitted caller gets with a foreign resource (default: 404), per role name.
+    permitted: dict[str, set[int]] = field(default_factory=dict)
+    default_permitted: frozenset[int] = frozenset({404})
+
+
+def _alarm_action(action: str, body: dict | None = None):
+    return lambda c, w, p: c.post(f"/api/v1/alarms/{w.foreign_alarm(p)}/{action}", json=body, headers=p.headers)
+
+
+ROUTES: dict[tuple[str, str], Route] = {
+    ("POST", "/api/v1/alarms"): Route(
+        "API token (intake)",
+        lambda c, w, p: c.post(
+            "/api/v1/alarms",
+            json={"device": w.foreign_device, "type": "fall", "occurred_at": "2026-11-23T01:59:00Z"},
+            headers=p.headers,
+        ),
+        default_permitted=frozenset({422}),  # unknown_device: a foreign device does not exist for this token
+    ),
+    ("GET", "/api/v1/queue"): Route("roles: operator", lambda c, w, p: c.get("/api/v1/queue", headers=p.headers),
+                                    default_permitted=frozenset({200})),
+    ("GET", "/api/v1/alarms/{alarm_id}"): Route(
+        "roles: operator", lambda c, w, p: c.get(f"/api/v1/alarms/{w.foreign_alarm(p)}", headers=p.headers)
+    ),
+    ("POST", "/api/v1/alarms/{alarm_id}/answer"): Route("roles: operator", _alarm_action("answer")),
+    ("POST", "/api/v1/alarms/{alarm_id}/notes"): Route("roles: operator", _alarm_action("notes", {"text": "x"})),
+    ("POST", "/api/v1/alarms/{alarm_id}/resolve"): Route("roles: operator", _alarm_action("resolve", {"outcome": "false_alarm"})),
+    ("POST", "/api/v1/alarms/{alarm_id}/close"): Route("roles: operator", _alarm_action("close")),
+    ("GET", "/api/v1/admin/quarantine"): Route(
+        "roles: host_admin", lambda c, w, p: c.get("/api/v1/admin/quarantine", headers=p.headers),
+        default_permitted=frozenset({200}),
+    ),
+    ("POST", "/api/v1/admin/users"): Route(
+        "roles: host_admin",
+        lambda c, w, p: c.post(
+            "/api/v1/admin/users",
+            json={"username": f"new-{p.name}", "display_name": "Ny", "password": "a long enough password"},
+            headers=p.headers,
+        ),
+        default_permitted=frozenset({201}),
+    ),
+    ("POST", "/api/v1/admin/users/{user_id}/roles"): Route(
+        "roles: host_admin",
+        lambda c, w, p: c.post(
+            f"/api/v1/admin/users/{w.plain_user_id}/roles",
+            json={"role": "responder", "municipality_id": w.foreign_municipality(p)},
+            headers=p.headers,
+        ),
+        default_permitted=frozenset({201}),  # the host administrator manages every municipality
+    ),
+    ("POST", "/api/v1/admin/tokens"): Route(
+        "roles: host_admin, municipality_admin",
+        lambda c, w, p: c.post(
+            "/api/v1/admin/tokens", json={"name": "x", "municipality_id": w.foreign_municipality(p)}, headers=p.headers
+        ),
+        permitted={"host_admin": {201}},
+    ),
+    ("DELETE", "/api/v1/admin/tokens/{token_id}"): Route(
+        "roles: host_admin, municipality_admin",
+        lambda c, w, p: c.delete(f"/api/v1/admin/tokens/{w.foreign_token_id(p)}", headers=p.headers),
+        permitted={"host_admin": {204}},
+    ),
+    ("GET", "/api/v1/audit"): Route(
+        "roles: auditor, host_admin",
+        lambda c, w, p: c.get(f"/api/v1/audit?recipient_id={w.foreign_recipient(p)}", headers=p.headers),
+        default_permitted=frozenset({200}),
+    ),
+    ("GET", "/api/v1/auth/me"): Route("any logged-in user", lambda c, w, p: c.get("/api/v1/auth/me", headers=p.headers),
+                                      default_permitted=frozenset({200})),
+    ("POST", "/api/v1/auth/login"): Route(
+        "public", lambda c, w, p: c.post("/api/v1/auth/login", json={"username": "nobody", "password": "wrong"}),
+        default_permitted=frozenset({401}),
+    ),
+    ("GET", "/healthz"): Route("public", lambda c, w, p: c.get("/healthz"), default_permitted=frozenset({200})),
+    ("GET", "/"): Route("public", lambda c, w, p: c.get("/", follow_redirects=False), default_permitted=frozenset({307})),
+    # Last: it ends the caller's session.
+    ("POST", "/api/v1/auth/logout"): Route("any logged-in user", lambda c, w, p: c.post("/api/v1/auth/logout", headers=p.headers),
+                                           default_permitted=frozenset({204})),
+}
+
+
+def api_routes(routes):
+    """Every APIRoute, also inside included routers (FastAPI >= 0.16x wraps those lazily)."""
+    for route in routes:
+        if isinstance(route, APIRoute):
+            yield route
+        elif hasattr(route, "original_router"):
+            yield from api_routes(route.original_router.routes)
+        elif hasattr(route, "routes"):
+            yield from api_routes(route.routes)
+
+
+def declared_policies(app) -> dict[tuple[str, str], str]:
+    found = {}
+    for route in api_routes(app.routes):
+        policies = [d.call.respons_policy for d in route.dependant.dependencies if hasattr(d.call, "respons_policy")]
+        assert len(policies) == 1, f"{route.methods} {route.path} declares {len(policies)} access policies; it needs exactly one"
+        for method in route.methods:
+            found[(method, route.path)] = policies[0].describe()
+    # Cross-check with the published contract, so a route the walk above missed still fails.
+    published = {(m.upper(), path) for path, ops in app.openapi()["paths"].items() for m in ops}
+    assert published <= set(found), f"routes not inspected: {sorted(published - set(found))}"
+    return found
+
+
+@dataclass
+class Principal:
+    name: str
+    role: Role | None  # None: anonymous or an API token
+    headers: dict[str, str]
+    centre_level: bool
+
+
+@dataclass
+class World:
+    registry: object
+    served: int  # municipality A: the principals' own
+    other: int  # municipality B: served by the centre, not A
+    unserved: int  # municipality F: agreement ended, foreign to the centre
+    alarms: dict[int, str]
+    tokens: dict[int, int]
+    plain_user_id: int
+    secrets: dict[int, list[str]]
+    recipient_of: dict[int, int]  # municipality -> personal data that must not leak
+
+    @property
+    def foreign_device(self) -> str:
+        return self.registry.devices_by_municipality[self.other][0]
+
+    def foreign_municipality(self, p: Principal) -> int:
+        return self.unserved if p.centre_level else self.other
+
+    def foreign_alarm(self, p: Principal) -> str:
+        return self.alarms[self.foreign_municipality(p)]
+
+    def foreign_recipient(self, p: Principal) -> int:
+        return self.recipient_of[self.foreign_municipality(p)]
+
+    def foreign_token_id(self, p: Principal) -> int:
+        return self.tokens[self.foreign_municipality(p)]
+
+
+@pytest.fixture
+def world(engine):
+    registry = seed_registry(engine, municipalities_count=3, recipients_per=2)
+    a, b, f = registry.municipality_ids
+    with engine.begin() as conn:
+        conn.execute(update(agreements).where(agreements.c.municipality_id == f).values(valid_to=date(2025, 6, 30)))
+        alarms = {}
+        for mid, rid in zip(registry.municipality_ids, registry.recipient_ids[::2]):
+            new = service.NewAlarm(mid, rid, None, alarm_type("fall"), "http", "test", T0)
+            alarms[mid] = service.receive(conn, new, now=T0, answer_deadline=timedelta(seconds=60)).alarm_id
+        secrets = {
+            mid: [v for r in conn.execute(select(recipients).where(recipients.c.municipality_id == mid))
+                  for v in (r.national_id, r.family_name, r.address)]
+            for mid in registry.municipality_ids
+        }
+        from respons.store.tables import api_tokens
+
+        tokens = {r.municipality_id: r.id for r in conn.execute(select(api_tokens.c.id, api_tokens.c.municipality_id))}
+        # Every municipality has had its recipient's record read, so an audit search that
+        # ignored scope would show foreign records (checked in the matrix).
+        from respons.auth import audit
+
+        recipient_of = dict(zip(registry.municipality_ids, registry.recipient_ids[::2]))
+        for mid, rid in recipient_of.items():
+            audit.append(conn, now=T0, actor="user:999", action=audit.READ_RECIPIENT, municipality_id=mid, recipient_id=rid,
+                         alarm_id=alarms[mid], purpose="alarm", details={"secret": f"audit-secret-{mid}"})
+            secrets[mid].append(f"audit-secret-{mid}")
+    plain = add_user(engine, "plain", [])
+    return World(registry, a, b, f, alarms, tokens, plain.id, secrets, recipient_of)
+
+
+ROLE_GRANTS = {
+    Role.HOST_ADMIN: None,
+    Role.OPERATOR: None,
+    Role.AUDITOR: "a",
+    Role.MUNICIPALITY_ADMIN: "a",
+    Role.RESPONDER: "a",
+    Role.TECHNICIAN: "a",
+}
+
+
+def test_every_route_declares_the_access_that_was_decided_for_it(migrated_url):
+    app = create_app(Settings(database_url=migrated_url), run_timers=False)
+    declared = declared_policies(app)
+    assert set(declared) == set(ROUTES), (
+        f"routes without a decision: {sorted(set(declared) - set(ROUTES))}; "
+        f"decided but gone: {sorted(set(ROUTES) - set(declared))}"
+    )
+    for key, route in ROUTES.items():
+        assert declared[key] == route.policy, f"{key}: declares {declared[key]!r}, decided {route.policy!r}"
+
+
+def test_isolation_matrix(migrated_url, engine, world):
+    clock = FakeClock(T0)
+    app = create_app(Settings(database_url=migrated_url), clock, run_timers=False)
+    declared = declared_policies(app)
+    with TestClient(app, base_url="https://testserver") as anonymous_client:
+        principals: list[tuple[Principal, TestClient]] = [
+            (Principal("anonymous", None, {}, centre_level=True), anonymous_client),
+            (
+                Principal("intake-token-A", None, {"Authorization": f"Bearer {world.registry.intake_tokens[world.served]}"}, centre_level=False),
+                anonymous_client,
+            ),
+        ]
+        extra_clients = []
+        for role, where in ROLE_GRANTS.items():
+            client = TestClient(app, base_url="https://testserver")
+            extra_clients.append(client)
+            user = add_user(engine, role.value, [(role, world.served if where else None)])
+            headers = log_in(client, user, clock)
+            principals.append((Principal(role.value, role, headers, centre_level=where is None), client))
+
+        failures = []
+        for key, route in ROUTES.items():
+            policy = declared[key]
+            for principal, client in principals:
+                response = route.call(client, world, principal)
+                expected = _expected(policy, route, principal)
+                if response.status_code not in expected:
+                    failures.append(f"{key[0]} {key[1]} as {principal.name}: {response.status_code} not in {sorted(expected)}: {response.text[:160]}")
+                leaked = [s for s in world.secrets[world.foreign_municipality(principal)] if s in response.text]
+                if leaked and principal.role is not Role.HOST_ADMIN:
+                    failures.append(f"{key[0]} {key[1]} as {principal.name}: foreign personal data in the response: {leaked}")
+        for client in extra_clients:
+            client.close()
+    assert not failures, "\n".join(failures)
+
+
+def _expected(policy: str, route: Route, principal: Principal) -> set[int]:
+    if policy == "public":
+        return set(route.default_permitted)
+    if principal.name == "anonymous":
+        return {401}
+    if principal.role is None:  # the intake token
+        return set(route.default_permitted) if policy.startswith("API token") else {403}
+    if policy.startswith("API token"):
+        return {401}  # a person's session is not an API token
+    admitted = policy == "any logged-in user" or principal.role.value in policy.removeprefix("roles: ").split(", ")
+    if not admitted:
+        return {403}
+    return route.permitted.get(principal.role.value, set(route.default_permitted))
+
+
+def test_operator_sees_served_municipalities_and_not_an_ended_agreement(migrated_url, engine, world):
+    clock = FakeClock(T0)
+    app = create_app(Settings(database_url=migrated_url), clock, run_timers=False)
+    with TestClient(app, base_url="https://testserver") as client:
+        log_in(client, add_user(engine, "olga", [(Role.OPERATOR, None)]), clock)
+        queue_ids = {item["id"] for item in client.get("/api/v1/queue").json()}
+        assert queue_ids == {world.alarms[world.served], world.alarms[world.other]}
+        assert client.get(f"/api/v1/alarms/{world.alarms[world.served]}").status_code == 200
+        assert client.get(f"/api/v1/alarms/{world.alarms[world.unserved]}").status_code == 404
