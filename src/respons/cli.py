@@ -156,6 +156,119 @@ def audit_search(
     console.print(f"{len(records)} audit records, newest first{more}", markup=False)
 
 
+user_app = typer.Typer(help="People who log in: create users, grant roles, enrol two-factor log-in.", no_args_is_help=True)
+token_app = typer.Typer(help="API tokens for vendor platforms and integrations.", no_args_is_help=True)
+app.add_typer(user_app, name="user")
+app.add_typer(token_app, name="token")
+
+
+@user_app.command("create")
+def user_create(
+    username: str = typer.Argument(..., help="Log-in name (letters, digits, . _ @ -)."),
+    name: str = typer.Option(..., "--name", help="Full name, as colleagues know it."),
+    role: str = typer.Option(..., "--role", help="host_admin, operator, responder, technician, municipality_admin or auditor."),
+    municipality: Optional[str] = typer.Option(None, "--municipality", help="Kommunenummer, for roles held in a municipality."),
+    password: str = typer.Option(..., prompt=True, hide_input=True, confirmation_prompt=True, envvar="RESPONS_NEW_PASSWORD",
+                                 help="At least 12 characters (prompted if not given)."),
+) -> None:
+    """Create a user with one role. Administrators are enrolled in two-factor log-in at once."""
+    from respons.auth import accounts, totp
+    from respons.domain.access import Role
+
+    try:
+        role_value = Role(role)
+    except ValueError:
+        raise typer.BadParameter(f"unknown role {role!r}; choose one of {', '.join(r.value for r in Role)}") from None
+    with _write() as (conn, now):
+        municipality_id = _municipality_id(conn, municipality)
+        secret = totp.new_secret() if role_value.is_admin else None
+        try:
+            user_id = accounts.create_user(conn, username=username, display_name=name, password=password, now=now, totp_secret=secret)
+            accounts.grant_role(conn, user_id=user_id, role=role_value, municipality_id=municipality_id, actor="system:cli", now=now)
+        except ValueError as exc:
+            console.print(f"[red]{exc}[/red]")
+            raise typer.Exit(1) from None
+    console.print(f"[green]Created user {username} ({role_value.value}).[/green]")
+    if secret:
+        _print_totp(username, secret)
+
+
+@user_app.command("totp")
+def user_totp(username: str = typer.Argument(..., help="The user to enrol (or re-enrol) in two-factor log-in.")) -> None:
+    """Give a user a new two-factor secret; the old one stops working."""
+    from sqlalchemy import update
+
+    from respons.auth import audit, totp
+    from respons.store.tables import users
+
+    secret = totp.new_secret()
+    with _write() as (conn, now):
+        changed = conn.execute(update(users).where(users.c.username == username.lower()).values(totp_secret=secret))
+        if changed.rowcount != 1:
+            console.print(f"[red]No user named {username!r}.[/red]")
+            raise typer.Exit(1)
+        audit.append(conn, now=now, actor="system:cli", action=audit.UPDATE, details={"username": username.lower(), "fields": ["totp_secret"]})
+    _print_totp(username, secret)
+
+
+@token_app.command("create")
+def token_create(
+    municipality: str = typer.Option(..., "--municipality", help="Kommunenummer the token may send alarms for."),
+    name: str = typer.Option(..., "--name", help="Who holds it, e.g. the vendor and product."),
+    purpose: str = typer.Option("intake", "--purpose", help="intake (alarms) or integration."),
+) -> None:
+    """Issue an API token. It is shown once; only its hash is stored."""
+    from respons.auth import accounts
+
+    with _write() as (conn, now):
+        municipality_id = _municipality_id(conn, municipality)
+        token_id, token = accounts.create_token(
+            conn, name=name, municipality_id=municipality_id, purpose=purpose, actor="system:cli", created_by=None, now=now
+        )
+    console.print(f"Token {token_id} for kommune {municipality} ({purpose}). Shown once — store it now:")
+    console.print(token, highlight=False, soft_wrap=True)
+
+
+def _write():
+    """A write transaction for CLI commands, with ``now`` from the clock."""
+    from contextlib import contextmanager
+
+    from respons.clock import system_clock
+    from respons.store.db import make_engine, write_transaction
+
+    @contextmanager
+    def transaction():
+        engine = make_engine(get_settings().database_url)
+        try:
+            with write_transaction(engine) as conn:
+                yield conn, system_clock()
+        finally:
+            engine.dispose()
+
+    return transaction()
+
+
+def _municipality_id(conn, number: Optional[str]) -> Optional[int]:
+    from sqlalchemy import select
+
+    from respons.store.tables import municipalities
+
+    if number is None:
+        return None
+    found = conn.execute(select(municipalities.c.id).where(municipalities.c.number == number)).scalar()
+    if found is None:
+        console.print(f"[red]No municipality with kommunenummer {number}.[/red]")
+        raise typer.Exit(1)
+    return found
+
+
+def _print_totp(username: str, secret: str) -> None:
+    from respons.auth import totp
+
+    console.print(f"Two-factor secret for {username}: [bold]{secret}[/bold]")
+    console.print(f"Authenticator app URI: {totp.provisioning_uri(secret, username)}", highlight=False, soft_wrap=True)
+
+
 def _local_midnight(day: datetime, zone: ZoneInfo) -> datetime:
     return datetime.combine(day.date(), time(0), tzinfo=zone).astimezone(timezone.utc)
 

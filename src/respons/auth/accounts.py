@@ -149,7 +149,7 @@ def log_in(
             return _refuse(conn, username, remote_addr, now, LoginRefused(
                 "totp_enrolment_required",
                 "Administrators must use two-factor log-in, and this account has none set up. "
-                "Ask the host administrator to enrol it (respons user totp).",
+                "Ask the host administrator to enrol it (`respons user totp <name>`).",
             ), user=user, count=False)
         if not totp_code:
             return LoginRefused("totp_required", "Enter the six-digit code from your authenticator app.")

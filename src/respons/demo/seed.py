@@ -26,13 +26,14 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from sqlalchemy import Engine, Table, func, insert, select, text
 from sqlalchemy.engine import Connection
 
+
 from respons.auth.audit import GENESIS_HASH
 from respons.store.tables import audit_head
 from respons.demo.users import describe_demo_users, seed_demo_users
 from respons.domain.alarm_types import Category
 from respons.domain.identity import synthetic_national_id
 from respons.domain.phones import InvalidPhoneNumber, normalise_phone
-from respons.store.db import is_postgres
+from respons.store.db import is_postgres, write_transaction
 from respons.store.tables import (
     agreement_windows,
     agreements,
@@ -278,7 +279,7 @@ def seed_demo(
     if recipients < 0:
         raise ValueError("recipients must not be negative")
     now = now.astimezone(timezone.utc)
-    with engine.begin() as conn:
+    with write_transaction(engine) as conn:
         if reset:
             _delete_everything(conn)
         elif conn.execute(select(func.count()).select_from(municipalities)).scalar_one():

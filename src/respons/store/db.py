@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import Connection
 
@@ -43,6 +45,15 @@ def _configure_sqlite(engine: Engine) -> None:
             connection.exec_driver_sql("BEGIN IMMEDIATE")
         else:
             connection.exec_driver_sql("BEGIN")
+
+
+@contextmanager
+def write_transaction(engine: Engine):
+    """A write transaction outside the journal (CLI tools, seeding): BEGIN IMMEDIATE on SQLite,
+    so a second process never fails half-way when it upgrades a read lock."""
+    with engine.connect().execution_options(**WRITE) as conn:
+        with conn.begin():
+            yield conn
 
 
 def is_postgres(engine_or_connection) -> bool:
