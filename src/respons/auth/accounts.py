@@ -157,6 +157,7 @@ def log_in(
             return _refuse(conn, username, remote_addr, now, LoginRefused("bad_totp", "Wrong or expired two-factor code."), user=user)
 
     conn.execute(update(users).where(users.c.id == user.id).values(failed_logins=0, locked_until=None, last_login_at=now))
+    _purge_stale(conn, now=now)
     session_token = secrets.token_urlsafe(32)
     csrf_token = secrets.token_urlsafe(32)
     expires_at = now + session_ttl
@@ -220,8 +221,11 @@ def log_out(conn: Connection, session_id: str, *, user_id: int, now: datetime) -
     audit.append(conn, now=now, actor=f"user:{user_id}", action=audit.LOGOUT, details={})
 
 
-def purge_expired_sessions(conn: Connection, *, now: datetime) -> int:
-    return conn.execute(delete(sessions).where(sessions.c.expires_at < now - timedelta(days=30))).rowcount
+def _purge_stale(conn: Connection, *, now: datetime) -> None:
+    # Done at each successful log-in, which is rare enough to be free and frequent enough
+    # to keep both tables small, without another background job.
+    conn.execute(delete(sessions).where(sessions.c.expires_at < now - timedelta(days=30)))
+    conn.execute(delete(login_failures).where(login_failures.c.at < now - timedelta(days=1)))
 
 
 # --- API tokens ----------------------------------------------------------------------------

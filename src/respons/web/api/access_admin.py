@@ -8,11 +8,13 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from fastapi import APIRouter, Depends, Path, Request
+from fastapi import APIRouter, Depends, Path, Request, Response
 from pydantic import BaseModel, Field
+from sqlalchemy import select
 
-from respons.auth import accounts
+from respons.auth import accounts, audit
 from respons.domain.access import Role
+from respons.store.tables import api_tokens
 from respons.web.access import Principal, access, not_found
 from respons.web.errors import ErrorOut, error_response
 from respons.web.runtime import runtime
@@ -61,8 +63,6 @@ async def create_user(body: UserIn, request: Request, principal: Principal = Dep
 
 
 def _create_user_audited(conn, body: UserIn, actor: str, now: datetime) -> int:
-    from respons.auth import audit
-
     user_id = accounts.create_user(conn, username=body.username, display_name=body.display_name, password=body.password, now=now)
     audit.append(conn, now=now, actor=actor, action=audit.CREATE, details={"user_id": user_id, "username": body.username.lower()})
     return user_id
@@ -103,10 +103,6 @@ async def revoke_token(request: Request, token_id: int = Path(), principal: Prin
     rt = runtime(request)
 
     def revoke(conn):
-        from sqlalchemy import select
-
-        from respons.store.tables import api_tokens
-
         row = conn.execute(select(api_tokens.c.municipality_id).where(api_tokens.c.id == token_id)).first()
         if row is None or not (principal.scope.all_municipalities or row.municipality_id in principal.scope.registry):
             return False
@@ -114,6 +110,4 @@ async def revoke_token(request: Request, token_id: int = Path(), principal: Prin
 
     if not await rt.journal.run(revoke):
         raise not_found("token")
-    from fastapi import Response
-
     return Response(status_code=204)
