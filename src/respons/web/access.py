@@ -16,7 +16,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
-from fastapi import HTTPException, Request
+from fastapi import Depends, HTTPException, Request
+from fastapi.security import APIKeyCookie, HTTPBearer
 from sqlalchemy import select
 
 from respons.auth import accounts
@@ -66,11 +67,19 @@ class Principal:
 
 _EMPTY_SCOPE = Scope(alarms=frozenset(), registry=frozenset(), audit=frozenset())
 
+# Declared so that the OpenAPI document (and /docs) shows how each route authenticates;
+# the checking itself is done by _authenticate.
+_bearer = HTTPBearer(auto_error=False, scheme_name="apiToken", description="API token `rsp_…` (vendor platforms)")
+_cookie = APIKeyCookie(
+    name=SESSION_COOKIE, auto_error=False, scheme_name="session", description="Session cookie from POST /api/v1/auth/login"
+)
+
 
 def access(*roles: Role, token_purpose: str | None = None, any_user: bool = False) -> Callable:
     policy = Policy(roles=frozenset(roles), token_purpose=token_purpose, any_user=any_user)
+    scheme = _bearer if token_purpose else _cookie
 
-    async def dependency(request: Request) -> Principal:
+    async def dependency(request: Request, _credentials=Depends(scheme)) -> Principal:
         principal = _authenticate(request, policy)
         request.state.principal = principal
         return principal

@@ -40,7 +40,7 @@ class QuarantiningRoute(APIRoute):
             except RequestValidationError as exc:
                 # FastAPI parses JSON before it runs dependencies; check the sender first,
                 # so that nobody without a token can fill the quarantine.
-                await intake_access(request)
+                await intake_access(request, None)
                 problems = describe_validation_errors(exc.errors())
                 message = "The alarm was not accepted: " + "; ".join(f"{p['field']}: {p['problem']}" for p in problems)
                 rt = runtime(request)
