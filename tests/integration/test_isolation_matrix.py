@@ -10,6 +10,7 @@ adding a route without deciding its access makes this test fail.
 
 from __future__ import annotations
 
+import random
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Callable
@@ -21,6 +22,7 @@ from sqlalchemy import select, update
 
 from respons.domain.access import Role
 from respons.domain.alarm_types import alarm_type
+from respons.domain.identity import synthetic_national_id
 from respons.engine import alarms as service
 from respons.settings import Settings
 from respons.store.tables import agreements, recipients
@@ -39,6 +41,15 @@ class Route:
 
 def _alarm_action(action: str, body: dict | None = None):
     return lambda c, w, p: c.post(f"/api/v1/alarms/{w.foreign_alarm(p)}/{action}", json=body, headers=p.headers)
+
+
+_REGISTRY = "roles: host_admin, municipality_admin"
+
+
+def _fresh_national_id() -> str:
+    """A valid synthetic national id nobody in the world has, so the answer reflects access."""
+    rng = random.Random()
+    return synthetic_national_id(date(1930, 1, 1) + timedelta(days=rng.randrange(25000)), rng)
 
 
 ROUTES: dict[tuple[str, str], Route] = {
@@ -98,6 +109,109 @@ ROUTES: dict[tuple[str, str], Route] = {
         "roles: auditor, host_admin",
         lambda c, w, p: c.get(f"/api/v1/audit?recipient_id={w.foreign_recipient(p)}", headers=p.headers),
         default_permitted=frozenset({200}),
+    ),
+    # Registry administration: a municipality administrator gets 404 for a foreign
+    # municipality or recipient (lists included); the host administrator manages them all.
+    ("GET", "/api/v1/registry/recipients"): Route(
+        _REGISTRY,
+        lambda c, w, p: c.get(f"/api/v1/registry/recipients?municipality_id={w.foreign_municipality(p)}", headers=p.headers),
+        permitted={"host_admin": {200}},
+    ),
+    ("GET", "/api/v1/registry/recipients/{recipient_id}"): Route(
+        _REGISTRY,
+        lambda c, w, p: c.get(f"/api/v1/registry/recipients/{w.foreign_recipient(p)}", headers=p.headers),
+        permitted={"host_admin": {200}},
+    ),
+    ("POST", "/api/v1/registry/recipients"): Route(
+        _REGISTRY,
+        lambda c, w, p: c.post(
+            "/api/v1/registry/recipients",
+            json={"municipality_id": w.foreign_municipality(p), "national_id": _fresh_national_id(), "given_name": "Ny",
+                  "family_name": "Mottaker", "address": "Nyveien 1", "postal_code": "4600", "city": "Testby",
+                  "phone": "912 34 567"},
+            headers=p.headers,
+        ),
+        permitted={"host_admin": {201}},
+    ),
+    ("PATCH", "/api/v1/registry/recipients/{recipient_id}"): Route(
+        _REGISTRY,
+        lambda c, w, p: c.patch(f"/api/v1/registry/recipients/{w.foreign_recipient(p)}", json={"city": "Nyby"}, headers=p.headers),
+        permitted={"host_admin": {200}},
+    ),
+    ("POST", "/api/v1/registry/recipients/{recipient_id}/contacts"): Route(
+        _REGISTRY,
+        lambda c, w, p: c.post(
+            f"/api/v1/registry/recipients/{w.foreign_recipient(p)}/contacts",
+            json={"name": "Kari Nordmann", "relation": "datter", "phone": "912 34 567", "priority": 1},
+            headers=p.headers,
+        ),
+        permitted={"host_admin": {201}},
+    ),
+    ("POST", "/api/v1/registry/devices"): Route(
+        _REGISTRY,
+        lambda c, w, p: c.post(
+            "/api/v1/registry/devices",
+            json={"municipality_id": w.foreign_municipality(p), "recipient_id": w.foreign_recipient(p), "kind": "safety_alarm",
+                  "protocol": "http", "identity": f"NEW-{p.name}"},
+            headers=p.headers,
+        ),
+        permitted={"host_admin": {201}},
+    ),
+    ("GET", "/api/v1/registry/devices"): Route(
+        _REGISTRY,
+        lambda c, w, p: c.get(f"/api/v1/registry/devices?municipality_id={w.foreign_municipality(p)}", headers=p.headers),
+        permitted={"host_admin": {200}},
+    ),
+    ("POST", "/api/v1/registry/zones"): Route(
+        _REGISTRY,
+        lambda c, w, p: c.post(
+            "/api/v1/registry/zones", json={"municipality_id": w.foreign_municipality(p), "code": f"N-{p.name}", "name": "Ny sone"},
+            headers=p.headers,
+        ),
+        permitted={"host_admin": {201}},
+    ),
+    ("GET", "/api/v1/registry/zones"): Route(
+        _REGISTRY,
+        lambda c, w, p: c.get(f"/api/v1/registry/zones?municipality_id={w.foreign_municipality(p)}", headers=p.headers),
+        permitted={"host_admin": {200}},
+    ),
+    ("POST", "/api/v1/registry/staff"): Route(
+        _REGISTRY,
+        lambda c, w, p: c.post(
+            "/api/v1/registry/staff",
+            json={"municipality_id": w.foreign_municipality(p), "name": "Nils Nattevakt", "role": "responder", "competence": "nurse"},
+            headers=p.headers,
+        ),
+        permitted={"host_admin": {201}},
+    ),
+    ("GET", "/api/v1/registry/staff"): Route(
+        _REGISTRY,
+        lambda c, w, p: c.get(f"/api/v1/registry/staff?municipality_id={w.foreign_municipality(p)}", headers=p.headers),
+        permitted={"host_admin": {200}},
+    ),
+    ("POST", "/api/v1/registry/municipalities"): Route(
+        "roles: host_admin",
+        lambda c, w, p: c.post(
+            "/api/v1/registry/municipalities",
+            json={"number": f"{8000 + len(p.name)}", "name": f"Ny kommune {p.name}", "population": 1200},
+            headers=p.headers,
+        ),
+        default_permitted=frozenset({201}),
+    ),
+    ("GET", "/api/v1/registry/municipalities"): Route(
+        "roles: host_admin", lambda c, w, p: c.get("/api/v1/registry/municipalities", headers=p.headers),
+        default_permitted=frozenset({200}),
+    ),
+    ("POST", "/api/v1/registry/agreements"): Route(
+        "roles: host_admin",
+        lambda c, w, p: c.post(
+            "/api/v1/registry/agreements",
+            json={"municipality_id": w.foreign_municipality(p), "valid_from": "2027-01-01",
+                  "windows": [{"service_model": 2, "weekdays": "12345", "starts": "08:00", "ends": "16:00",
+                               "categories": ["assistance", "fall"], "escalation_minutes": 5}]},
+            headers=p.headers,
+        ),
+        default_permitted=frozenset({201}),  # the host administrator manages every municipality
     ),
     ("GET", "/api/v1/auth/me"): Route("any logged-in user", lambda c, w, p: c.get("/api/v1/auth/me", headers=p.headers),
                                       default_permitted=frozenset({200})),

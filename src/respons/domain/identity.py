@@ -20,7 +20,11 @@ SYNTHETIC_MONTH_OFFSET = 80
 
 
 class InvalidNationalId(ValueError):
-    pass
+    """``reason`` is stable (length, check_digits, birth_date, future) for translated messages."""
+
+    def __init__(self, reason: str, message: str):
+        super().__init__(message)
+        self.reason = reason
 
 
 @dataclass(frozen=True)
@@ -34,18 +38,18 @@ def parse_national_id(raw: str, *, today: date) -> NationalId:
     """Validate a national identity number; ``today`` rules out birth dates in the future."""
     number = fnr.compact(raw)
     if len(number) != 11 or not number.isdigit():
-        raise InvalidNationalId("A national identity number has exactly 11 digits.")
+        raise InvalidNationalId("length", "A national identity number has exactly 11 digits.")
     if number[9] != fnr.calc_check_digit1(number) or number[10] != fnr.calc_check_digit2(number):
-        raise InvalidNationalId("The check digits of the national identity number do not match.")
+        raise InvalidNationalId("check_digits", "The check digits of the national identity number do not match.")
     month = int(number[2:4])
     synthetic = month > SYNTHETIC_MONTH_OFFSET
     as_real = number[:2] + f"{month - SYNTHETIC_MONTH_OFFSET:02d}" + number[4:] if synthetic else number
     try:
         birth_date = fnr.get_birth_date(as_real)
     except ValidationError as exc:
-        raise InvalidNationalId(f"The national identity number holds no valid birth date ({exc}).") from None
+        raise InvalidNationalId("birth_date", f"The national identity number holds no valid birth date ({exc}).") from None
     if birth_date > today:
-        raise InvalidNationalId("The birth date in the national identity number is in the future.")
+        raise InvalidNationalId("future", "The birth date in the national identity number is in the future.")
     return NationalId(number=number, birth_date=birth_date, synthetic=synthetic)
 
 

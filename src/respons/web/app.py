@@ -17,7 +17,7 @@ from respons.settings import Settings, get_settings
 from respons.store.db import make_engine
 from respons.store.journal import Journal
 from respons.web.access import public
-from respons.web.api import access_admin, admin, audit, auth, intake, operator
+from respons.web.api import access_admin, admin, audit, auth, intake, operator, registry
 from respons.web.runtime import Runtime, node_name
 
 log = logging.getLogger(__name__)
@@ -76,6 +76,7 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock, *,
     app.include_router(auth.router)
     app.include_router(access_admin.router)
     app.include_router(audit.router)
+    app.include_router(registry.router)
 
     @app.exception_handler(HTTPException)
     async def http_error(request, exc: HTTPException):
