@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
@@ -13,17 +11,7 @@ from respons.domain.access import Role
 from respons.settings import Settings
 from respons.store.tables import alarms, audit_log
 from respons.web.app import create_app
-from tests.factories import PASSWORD, T0, FakeClock, add_user, log_in, seed_registry
-
-
-@pytest.fixture
-def clock():
-    return FakeClock(T0)
-
-
-@pytest.fixture
-def registry(engine):
-    return seed_registry(engine)
+from tests.factories import PASSWORD, add_user, log_in
 
 
 @pytest.fixture

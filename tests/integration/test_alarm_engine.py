@@ -14,21 +14,9 @@ from respons.engine import alarms as service
 from respons.store import queries
 from respons.store.journal import Journal
 from respons.store.tables import alarm_events, alarms, timers
-from tests.factories import T0, seed_registry
+from tests.factories import T0
 
 DEADLINE = timedelta(seconds=60)
-
-
-@pytest.fixture
-def registry(engine):
-    return seed_registry(engine)
-
-
-@pytest.fixture
-def journal(engine):
-    j = Journal(engine, window_ms=1).start()
-    yield j
-    j.close()
 
 
 def new_alarm(registry, type_code="button_press", key=None, fingerprint="f1", recipient_index=0):

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-from datetime import timedelta
-
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
@@ -13,17 +11,7 @@ from respons.settings import Settings
 from respons.store.tables import alarms, quarantine
 from respons.web.app import create_app
 from respons.domain.access import Role
-from tests.factories import T0, FakeClock, add_user, log_in, seed_registry
-
-
-@pytest.fixture
-def clock():
-    return FakeClock(T0)
-
-
-@pytest.fixture
-def registry(engine):
-    return seed_registry(engine)
+from tests.factories import T0, add_user, log_in
 
 
 @pytest.fixture

@@ -16,14 +16,9 @@ from respons.domain.identity import synthetic_national_id
 from respons.settings import Settings
 from respons.store.tables import agreement_windows, audit_log, recipients
 from respons.web.app import create_app
-from tests.factories import T0, FakeClock, add_user, log_in, seed_registry
+from tests.factories import add_user, log_in, seed_registry
 
 RECIPIENTS = "/api/v1/registry/recipients"
-
-
-@pytest.fixture
-def clock():
-    return FakeClock(T0)
 
 
 @pytest.fixture

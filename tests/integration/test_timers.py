@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 
-import pytest
 from sqlalchemy import select
 
 from respons.domain.lifecycle import EventKind, State
@@ -14,23 +13,11 @@ from respons.engine import timers
 from respons.engine.timers import TimerWorker
 from respons.store.journal import Journal
 from respons.store.tables import timers as timer_table
-from tests.factories import T0, FakeClock, seed_registry
+from tests.factories import T0, FakeClock
 from tests.integration.test_alarm_engine import new_alarm
 
 LEASE = timedelta(seconds=30)
 DEADLINE = timedelta(seconds=60)
-
-
-@pytest.fixture
-def registry(engine):
-    return seed_registry(engine)
-
-
-@pytest.fixture
-def journal(engine):
-    j = Journal(engine, window_ms=1).start()
-    yield j
-    j.close()
 
 
 def receive(journal, registry, at=T0):

@@ -17,7 +17,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validato
 from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
-from respons.domain.alarm_types import ALARM_TYPES, AlarmType, UnknownAlarmType, alarm_type, by_vkp_code
+from respons.domain.alarm_types import ALARM_TYPES, UnknownAlarmType, alarm_type, by_vkp_code
 from respons.engine import alarms as alarm_service
 from respons.store import quarantine
 from respons.store.quarantine import RawInput

@@ -12,17 +12,9 @@ from respons.domain.lifecycle import OPEN_STATES, WAITING_STATES, State
 from respons.store.tables import alarm_events, alarms, municipalities, recipients, zones
 
 
-def queue(
-    conn: Connection, *, now: datetime, in_municipalities: frozenset[int], states: set[State] | None = None, limit: int = 200
-) -> list[dict]:
-    """Open alarms: the waiting ones first, then by priority, then oldest first.
-
-    Waiting (unanswered) alarms come before ones an operator already holds, so the top
-    of the list is always the next alarm to answer.
-    """
-    wanted = sorted(s.value for s in (states or OPEN_STATES))
-    waiting = [s.value for s in WAITING_STATES]
-    rows = conn.execute(
+def _alarms_with_people():
+    """Alarms with what an operator sees at a glance: municipality, person, address, zone."""
+    return (
         select(
             alarms,
             municipalities.c.name.label("municipality"),
@@ -35,6 +27,21 @@ def queue(
         .join(municipalities, municipalities.c.id == alarms.c.municipality_id)
         .outerjoin(recipients, recipients.c.id == alarms.c.recipient_id)
         .outerjoin(zones, zones.c.id == recipients.c.zone_id)
+    )
+
+
+def queue(
+    conn: Connection, *, now: datetime, in_municipalities: frozenset[int], states: set[State] | None = None, limit: int = 200
+) -> list[dict]:
+    """Open alarms: the waiting ones first, then by priority, then oldest first.
+
+    Waiting (unanswered) alarms come before ones an operator already holds, so the top
+    of the list is always the next alarm to answer.
+    """
+    wanted = sorted(s.value for s in (states or OPEN_STATES))
+    waiting = [s.value for s in WAITING_STATES]
+    rows = conn.execute(
+        _alarms_with_people()
         .where(alarms.c.state.in_(wanted), alarms.c.municipality_id.in_(sorted(in_municipalities)))
         .order_by(
             case((alarms.c.state.in_(waiting), 0), else_=1),
@@ -73,18 +80,7 @@ def _summary(r, now: datetime) -> dict:
 def alarm_detail(conn: Connection, alarm_id: str, *, now: datetime, in_municipalities: frozenset[int]) -> dict | None:
     """One alarm with its timeline, or None if missing or outside ``in_municipalities``."""
     row = conn.execute(
-        select(
-            alarms,
-            municipalities.c.name.label("municipality"),
-            recipients.c.given_name,
-            recipients.c.family_name,
-            recipients.c.address,
-            recipients.c.city,
-            zones.c.name.label("zone"),
-        )
-        .join(municipalities, municipalities.c.id == alarms.c.municipality_id)
-        .outerjoin(recipients, recipients.c.id == alarms.c.recipient_id)
-        .outerjoin(zones, zones.c.id == recipients.c.zone_id)
+        _alarms_with_people()
         .where(alarms.c.id == alarm_id, alarms.c.municipality_id.in_(sorted(in_municipalities)))
     ).first()
     if row is None:
