@@ -153,3 +153,18 @@ def test_queue_orders_waiting_first_then_priority_then_age(engine, journal, regi
     assert items[0]["answer_seconds"] == 8.0  # still waiting: the clock runs to now
     assert items[-1]["answer_seconds"] == 34.0  # answered: the clock stopped
     assert items[0]["recipient"] and items[0]["municipality"] == "Testkommune 0"
+
+
+def test_alarm_changes_are_announced_for_the_live_views(engine, registry):
+    published = []
+    journal = Journal(engine, window_ms=1, on_commit=published.extend).start()
+    try:
+        r = receive(journal, registry)
+        journal.run_sync(lambda c: service.answer(c, r.alarm_id, actor="user:1", visible_to=None, now=T0))
+    finally:
+        journal.close()
+    assert [(c["alarm_id"], c["event"], c["state"], c["seq"]) for c in published] == [
+        (r.alarm_id, "queued", "queued", 2),
+        (r.alarm_id, "answered", "answered", 3),
+    ]
+    assert {c["municipality_id"] for c in published} == {registry.municipality_ids[0]}

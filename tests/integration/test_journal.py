@@ -69,13 +69,13 @@ def test_a_failing_unit_is_rolled_back_alone(engine):
     assert names == {"before", "after"}
 
 
-def test_a_failed_commit_acknowledges_nobody(engine):
-    """If COMMIT itself fails, every sender in the batch gets JournalUnavailable and nothing is stored."""
+def commit_breaker(engine):
+    """A unit of work that runs fine but makes the COMMIT of its batch fail."""
     if engine.dialect.name == "postgresql":
         with engine.begin() as conn:
             conn.execute(
                 text(
-                    "CREATE TABLE commit_breaker (centre_id integer REFERENCES centres(id) "
+                    "CREATE TABLE IF NOT EXISTS commit_breaker (centre_id integer REFERENCES centres(id) "
                     "DEFERRABLE INITIALLY DEFERRED)"
                 )
             )
@@ -87,11 +87,14 @@ def test_a_failed_commit_acknowledges_nobody(engine):
         def breaks_at_commit(conn):
             # Deferred foreign keys are only checked at COMMIT.
             conn.execute(text("PRAGMA defer_foreign_keys = ON"))
-            conn.execute(
-                text(
-                    "INSERT INTO zones (municipality_id, code, name) VALUES (987654, 'X', 'dangling')"
-                )
-            )
+            conn.execute(text("INSERT INTO zones (municipality_id, code, name) VALUES (987654, 'X', 'dangling')"))
+
+    return breaks_at_commit
+
+
+def test_a_failed_commit_acknowledges_nobody(engine):
+    """If COMMIT itself fails, every sender in the batch gets JournalUnavailable and nothing is stored."""
+    breaks_at_commit = commit_breaker(engine)
 
     journal = Journal(engine, window_ms=100).start()
     try:
@@ -114,3 +117,53 @@ def test_close_writes_what_was_queued(engine):
     journal.close()
     assert all(f.result(1) for f in futures)
     assert count_centres(engine) == 25
+
+
+def test_only_committed_units_are_published_and_only_after_commit(engine):
+    from respons.store.journal import announce
+
+    published: list[tuple[list, int]] = []
+
+    def on_commit(changes):
+        # Called after COMMIT: the rows are already visible to a new connection.
+        published.append(([c["name"] for c in changes], count_centres(engine)))
+
+    def announced_centre(name: str, fail: bool = False):
+        def work(conn):
+            conn.execute(insert(centres).values(name=name, created_at=T0))
+            announce(conn, {"name": name})
+            if fail:
+                raise ValueError("refused")
+
+        return work
+
+    journal = Journal(engine, window_ms=100, on_commit=on_commit).start()
+    try:
+        ok = journal.submit(announced_centre("a"))
+        bad = journal.submit(announced_centre("b", fail=True))
+        ok2 = journal.submit(announced_centre("c"))
+        ok.result(10), ok2.result(10)
+        with pytest.raises(ValueError):
+            bad.result(10)
+    finally:
+        journal.close()
+    assert published == [(["a", "c"], 2)]
+
+
+def test_a_failed_commit_publishes_nothing(engine):
+    from respons.store.journal import announce
+
+    published = []
+    breaker = commit_breaker(engine)
+
+    def announced_then_broken(conn):
+        announce(conn, {"name": "ghost"})
+        breaker(conn)
+
+    journal = Journal(engine, window_ms=1, on_commit=published.append).start()
+    try:
+        with pytest.raises(JournalUnavailable):
+            journal.submit(announced_then_broken).result(10)
+    finally:
+        journal.close()
+    assert published == []

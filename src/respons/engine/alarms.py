@@ -21,6 +21,7 @@ from respons.domain.alarm_types import AlarmType
 from respons.domain.lifecycle import AlarmProjection, Event, EventKind, Outcome, State
 from respons.engine import timers
 from respons.store.db import is_postgres
+from respons.store.journal import announce
 from respons.store.tables import alarm_events, alarms
 
 ANSWER_DEADLINE = "answer_deadline"
@@ -109,6 +110,7 @@ def receive(conn: Connection, new: NewAlarm, *, now: datetime, answer_deadline: 
             raise
         return existing
     conn.execute(_INSERT_EVENT, [_event_row(alarm_id, 1, received), _event_row(alarm_id, 2, queued)])
+    _announce(conn, alarm_id, new.municipality_id, projection, EventKind.QUEUED)
     timers.schedule(conn, ANSWER_DEADLINE, alarm_id=alarm_id, due_at=now + answer_deadline, now=now)
     return Received(alarm_id=alarm_id, duplicate=False, state=projection.state, received_at=now)
 
@@ -144,7 +146,16 @@ def append_event(
     after = lifecycle.apply(projection_from_row(row), event)
     _insert_event(conn, alarm_id, after.seq, event)
     conn.execute(update(alarms).where(alarms.c.id == alarm_id).values(**_projection_columns(after)))
+    _announce(conn, alarm_id, row.municipality_id, after, event.kind)
     return after
+
+
+def _announce(conn: Connection, alarm_id: str, municipality_id: int, p: AlarmProjection, kind: EventKind) -> None:
+    # Enough for a screen to decide whether it cares (scope) and what to refetch.
+    announce(
+        conn,
+        {"alarm_id": alarm_id, "municipality_id": municipality_id, "event": kind.value, "state": p.state.value, "seq": p.seq},
+    )
 
 
 def answer(conn: Connection, alarm_id: str, *, actor: str, visible_to: frozenset[int] | None, now: datetime) -> AlarmProjection:

@@ -13,6 +13,10 @@ batch commits. If the commit itself fails, every sender in the batch gets
 
 On SQLite this thread is also the only writer of the process, which removes
 "database is locked" errors between our own writers.
+
+Units announce what they changed with ``announce(conn, change)``. The journal hands the
+changes of the units that committed to ``on_commit`` *after* the COMMIT, so a live view can
+never show an alarm that is not durable, nor one whose unit was rolled back.
 """
 
 from __future__ import annotations
@@ -60,9 +64,25 @@ class JournalStats:
     largest_batch: int = 0
 
 
+_CHANGES = "respons_changes"
+
+
+def announce(conn: Connection, change: dict[str, Any]) -> None:
+    """Record a change for the live feed; published only if this unit commits."""
+    conn.info.setdefault(_CHANGES, []).append(change)
+
+
 class Journal:
-    def __init__(self, engine: Engine, *, window_ms: float = 2.0, max_batch: int = 500):
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        window_ms: float = 2.0,
+        max_batch: int = 500,
+        on_commit: Callable[[list[dict[str, Any]]], None] | None = None,
+    ):
         self._engine = engine
+        self._on_commit = on_commit
         self._window = window_ms / 1000.0
         self._max_batch = max_batch
         self._queue: queue.Queue[Any] = queue.Queue()
@@ -139,16 +159,23 @@ class Journal:
 
     def _commit(self, batch: list[_Item]) -> None:
         outcomes: list[tuple[_Item, Any, BaseException | None]] = []
+        changes: list[dict[str, Any]] = []
         try:
             with self._engine.connect().execution_options(**WRITE) as conn:
-                with conn.begin():
-                    for item in batch:
-                        try:
-                            with conn.begin_nested():
-                                result = item.work(conn)
-                            outcomes.append((item, result, None))
-                        except Exception as exc:  # the unit's own failure, rolled back alone
-                            outcomes.append((item, None, exc))
+                conn.info[_CHANGES] = changes
+                try:
+                    with conn.begin():
+                        for item in batch:
+                            announced = len(changes)
+                            try:
+                                with conn.begin_nested():
+                                    result = item.work(conn)
+                                outcomes.append((item, result, None))
+                            except Exception as exc:  # the unit's own failure, rolled back alone
+                                del changes[announced:]  # and so are its announcements
+                                outcomes.append((item, None, exc))
+                finally:
+                    conn.info.pop(_CHANGES, None)  # the pooled connection outlives the batch
         except Exception as exc:
             log.exception("journal commit of %d units failed; none is acknowledged", len(batch))
             failure = JournalUnavailable(f"the database did not commit: {exc.__class__.__name__}: {exc}")
@@ -160,6 +187,11 @@ class Journal:
         self.stats.largest_batch = max(self.stats.largest_batch, len(batch))
         for item, result, error in outcomes:
             _settle(item.future, result, error)
+        if changes and self._on_commit is not None:
+            try:
+                self._on_commit(changes)
+            except Exception:  # a live view must never break the write path
+                log.exception("publishing %d committed changes failed", len(changes))
 
 
 def _settle(future: Future, result: Any, error: BaseException | None) -> None:

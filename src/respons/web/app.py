@@ -12,6 +12,7 @@ from sqlalchemy import text
 import respons.engine.alarms  # noqa: F401  (registers the alarm timer handlers)
 from respons import __version__
 from respons.clock import Clock, system_clock
+from respons.engine.live import LiveBus
 from respons.engine.timers import TimerWorker
 from respons.settings import Settings, get_settings
 from respons.store.db import make_engine
@@ -38,7 +39,10 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock, *,
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         engine = make_engine(settings.database_url)
-        journal = Journal(engine, window_ms=settings.journal_window_ms, max_batch=settings.journal_max_batch).start()
+        live = LiveBus()
+        journal = Journal(
+            engine, window_ms=settings.journal_window_ms, max_batch=settings.journal_max_batch, on_commit=live.publish
+        ).start()
         worker = TimerWorker(
             journal,
             clock,
@@ -46,7 +50,7 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock, *,
             poll_seconds=settings.timer_poll_seconds,
             lease_seconds=settings.timer_lease_seconds,
         )
-        app.state.runtime = Runtime(settings=settings, engine=engine, journal=journal, clock=clock, timers=worker)
+        app.state.runtime = Runtime(settings=settings, engine=engine, journal=journal, clock=clock, timers=worker, live=live)
         if run_timers:
             worker.start()
         try:

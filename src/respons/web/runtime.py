@@ -11,6 +11,7 @@ from fastapi import Request
 from sqlalchemy import Engine
 
 from respons.clock import Clock
+from respons.engine.live import LiveBus
 from respons.engine.timers import TimerWorker
 from respons.settings import Settings
 from respons.store.journal import Journal
@@ -23,6 +24,7 @@ class Runtime:
     journal: Journal
     clock: Clock
     timers: TimerWorker
+    live: LiveBus
 
     @property
     def answer_deadline(self) -> timedelta:
