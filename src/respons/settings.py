@@ -38,6 +38,11 @@ class Settings(BaseSettings):
     # Browser sessions: server-side, expiring; the cookie is HttpOnly, SameSite=Strict and
     # Secure (browsers treat http://localhost as secure, so the demo works without TLS).
     session_hours: float = 12.0
+    # A server-sent events stream ends after this long and the browser reconnects (EventSource
+    # does so by itself): proxies and load balancers drop very long requests anyway, and a
+    # reconnect re-checks the session.
+    sse_max_seconds: float = 300.0
+    sse_keepalive_seconds: float = 15.0
     cookie_secure: bool = True
 
 

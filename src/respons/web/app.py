@@ -18,7 +18,7 @@ from respons.settings import Settings, get_settings
 from respons.store.db import make_engine
 from respons.store.journal import Journal
 from respons.web.access import public
-from respons.web.api import access_admin, admin, audit, auth, intake, operator, registry
+from respons.web.api import access_admin, admin, audit, auth, intake, live, operator, registry
 from respons.web.runtime import Runtime, node_name
 
 log = logging.getLogger(__name__)
@@ -76,6 +76,7 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock, *,
     )
     app.include_router(intake.router)
     app.include_router(operator.router)
+    app.include_router(live.router)
     app.include_router(admin.router)
     app.include_router(auth.router)
     app.include_router(access_admin.router)

@@ -1,0 +1,70 @@
+"""Server-sent events from a real server process over a real socket."""
+
+from __future__ import annotations
+
+import json
+import threading
+from datetime import date, datetime, timezone
+
+import httpx
+import pytest
+from sqlalchemy import update
+
+from respons.domain.access import Role
+from respons.store.tables import agreements
+from tests.chaos.server import ServerProcess, free_port
+from tests.factories import PASSWORD, add_user, seed_registry
+
+pytestmark = pytest.mark.slow
+
+
+def read_events(client: httpx.Client, url: str, into: list[tuple[str, dict]], connected: threading.Event) -> None:
+    with client.stream("GET", url + "/api/v1/queue/events") as response:
+        assert response.status_code == 200
+        assert response.headers["content-type"].startswith("text/event-stream")
+        kind = None
+        for line in response.iter_lines():
+            connected.set()
+            if line.startswith("event: "):
+                kind = line[7:]
+            elif line.startswith("data: ") and kind:
+                into.append((kind, json.loads(line[6:])))
+
+
+def test_operator_stream_carries_committed_changes_in_scope_only(migrated_url, engine, tmp_path):
+    registry = seed_registry(engine)
+    served, ended = registry.municipality_ids
+    with engine.begin() as conn:
+        conn.execute(update(agreements).where(agreements.c.municipality_id == ended).values(valid_to=date(2025, 6, 30)))
+    add_user(engine, "olga", [(Role.OPERATOR, None)])
+    server = ServerProcess(migrated_url, free_port(), tmp_path / "server.log", cookie_secure="false", sse_max_seconds=4, sse_keepalive_seconds=0.5)
+    server.start()
+    try:
+        operator = httpx.Client(base_url=server.url, timeout=10)
+        csrf = {"X-CSRF-Token": operator.post("/api/v1/auth/login", json={"username": "olga", "password": PASSWORD}).json()["csrf_token"]}
+        events: list[tuple[str, dict]] = []
+        connected = threading.Event()
+        reader = threading.Thread(target=read_events, args=(operator, server.url, events, connected), daemon=True)
+        reader.start()
+        assert connected.wait(5), "the stream should start with a retry hint"
+
+        def post(municipality_id: int) -> str:
+            device = registry.devices_by_municipality[municipality_id][0]
+            body = {"device": device, "type": "fall", "occurred_at": datetime.now(timezone.utc).isoformat()}
+            headers = {"Authorization": f"Bearer {registry.intake_tokens[municipality_id]}"}
+            response = httpx.post(server.url + "/api/v1/alarms", json=body, headers=headers)
+            assert response.status_code == 202, response.text
+            return response.json()["alarm_id"]
+
+        foreign = post(ended)
+        mine = post(served)
+        assert httpx.Client(base_url=server.url, cookies=operator.cookies).post(
+            f"/api/v1/alarms/{mine}/answer", headers=csrf
+        ).status_code == 200
+        reader.join(10)  # the stream ends by itself after sse_max_seconds
+        assert not reader.is_alive()
+    finally:
+        server.stop()
+    assert [(k, e["alarm_id"], e["event"]) for k, e in events] == [("alarm", mine, "queued"), ("alarm", mine, "answered")]
+    assert all(e["alarm_id"] != foreign for _, e in events)
+    assert all(set(e) == {"alarm_id", "municipality_id", "event", "state", "seq"} for _, e in events), "no personal data"
