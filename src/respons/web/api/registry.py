@@ -238,16 +238,7 @@ async def add_contact(body: ContactIn, request: Request, recipient_id: int = Pat
 
 @router.post("/devices", status_code=201, summary="Register a device", responses=ERRORS)
 async def add_device(body: DeviceIn, request: Request, principal: Principal = Depends(registry_admin)):
-    now = runtime(request).clock()
-    values = body.model_dump(exclude={"municipality_id"})
-    result = await _run(
-        request,
-        lambda conn: service.add_device(conn, values, municipality_id=body.municipality_id, allowed=_allowed(principal), now=now,
-                                        actor=principal.actor),
-    )
-    if isinstance(result, _Failure):
-        return result.response
-    return {"id": result, "municipality_id": body.municipality_id, "identity": body.identity}
+    return await _create_in_municipality(request, body, principal, service.add_device, identity=body.identity)
 
 
 @router.get("/devices", summary="List devices", responses=ERRORS)
@@ -260,16 +251,7 @@ def list_devices(request: Request, municipality_id: int | None = Query(None), pr
 
 @router.post("/zones", status_code=201, summary="Create a zone", responses=ERRORS)
 async def add_zone(body: ZoneIn, request: Request, principal: Principal = Depends(registry_admin)):
-    now = runtime(request).clock()
-    values = body.model_dump(exclude={"municipality_id"})
-    result = await _run(
-        request,
-        lambda conn: service.add_zone(conn, values, municipality_id=body.municipality_id, allowed=_allowed(principal), now=now,
-                                      actor=principal.actor),
-    )
-    if isinstance(result, _Failure):
-        return result.response
-    return {"id": result, "municipality_id": body.municipality_id}
+    return await _create_in_municipality(request, body, principal, service.add_zone)
 
 
 @router.get("/zones", summary="List zones", responses=ERRORS)
@@ -279,16 +261,21 @@ def list_zones(request: Request, municipality_id: int | None = Query(None), prin
 
 @router.post("/staff", status_code=201, summary="Add a staff member", responses=ERRORS)
 async def add_staff(body: StaffIn, request: Request, principal: Principal = Depends(registry_admin)):
+    return await _create_in_municipality(request, body, principal, service.add_staff)
+
+
+async def _create_in_municipality(request: Request, body, principal: Principal, add, **shown):
+    """Create a zone, staff member or device in ``body.municipality_id`` (404 outside scope)."""
     now = runtime(request).clock()
     values = body.model_dump(exclude={"municipality_id"})
     result = await _run(
         request,
-        lambda conn: service.add_staff(conn, values, municipality_id=body.municipality_id, allowed=_allowed(principal), now=now,
-                                       actor=principal.actor),
+        lambda conn: add(conn, values, municipality_id=body.municipality_id, allowed=_allowed(principal), now=now,
+                         actor=principal.actor),
     )
     if isinstance(result, _Failure):
         return result.response
-    return {"id": result, "municipality_id": body.municipality_id}
+    return {"id": result, "municipality_id": body.municipality_id, **shown}
 
 
 @router.get("/staff", summary="List staff", responses=ERRORS)
