@@ -173,3 +173,20 @@ def test_a_name_that_matches_no_account_is_not_kept_in_clear(client, engine):
         record = audit.search(conn, action=audit.LOGIN_FAILED)[0]
     assert "my secret password" not in str(record)
     assert record["details"]["username_sha256"]
+
+
+def test_a_hash_with_old_argon2_parameters_is_upgraded_at_log_in(client, engine):
+    from argon2 import PasswordHasher
+
+    from respons.auth import passwords
+    from respons.store.tables import users
+
+    user = add_user(engine, "olga", [(Role.OPERATOR, None)])
+    weak = PasswordHasher(time_cost=1, memory_cost=8192).hash(PASSWORD)
+    with engine.begin() as conn:
+        conn.execute(users.update().where(users.c.id == user.id).values(password_hash=weak))
+    assert login(client, "olga").status_code == 200
+    with engine.connect() as conn:
+        upgraded = conn.execute(select(users.c.password_hash).where(users.c.id == user.id)).scalar_one()
+    assert upgraded != weak and not passwords.needs_rehash(upgraded)
+    assert passwords.verify_password(upgraded, PASSWORD)

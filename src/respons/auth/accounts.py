@@ -97,6 +97,7 @@ class LoginRefused(Exception):
 @dataclass(frozen=True)
 class LoggedIn:
     user_id: int
+    grants: frozenset[Grant]
     session_token: str  # the cookie value, shown once
     csrf_token: str
     expires_at: datetime
@@ -156,7 +157,11 @@ def log_in(
         if not totp.verify_code(user.totp_secret, totp_code, now=now):
             return _refuse(conn, username, remote_addr, now, LoginRefused("bad_totp", "Wrong or expired two-factor code."), user=user)
 
-    conn.execute(update(users).where(users.c.id == user.id).values(failed_logins=0, locked_until=None, last_login_at=now))
+    values = {"failed_logins": 0, "locked_until": None, "last_login_at": now}
+    if passwords.needs_rehash(user.password_hash):
+        # The only moment we hold the password: bring its hash up to today's argon2 parameters.
+        values["password_hash"] = passwords.hash_password(password)
+    conn.execute(update(users).where(users.c.id == user.id).values(**values))
     _purge_stale(conn, now=now)
     session_token = secrets.token_urlsafe(32)
     csrf_token = secrets.token_urlsafe(32)
@@ -168,7 +173,7 @@ def log_in(
         )
     )
     audit.append(conn, now=now, actor=f"user:{user.id}", action=audit.LOGIN, details={"remote_addr": remote_addr})
-    return LoggedIn(user.id, session_token, csrf_token, expires_at)
+    return LoggedIn(user.id, grants, session_token, csrf_token, expires_at)
 
 
 def _refuse(conn, username, remote_addr, now, refusal: LoginRefused, *, user=None, count: bool = True) -> LoginRefused:

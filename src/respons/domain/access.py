@@ -54,9 +54,6 @@ class Scope:
     audit: frozenset[int] | None  # None: the whole audit log (centre auditor / host admin)
     all_municipalities: bool = False  # host administrator: manages every municipality
 
-    def sees_alarm_of(self, municipality_id: int) -> bool:
-        return municipality_id in self.alarms
-
 
 def derive_scope(grants: frozenset[Grant], agreements: list[AgreementPeriod], *, today: date) -> Scope:
     """Derive the caller's scope.

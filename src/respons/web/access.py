@@ -61,9 +61,6 @@ class Principal:
     def actor(self) -> str:
         return f"{self.kind}:{self.id}"
 
-    def holds(self, *roles: Role) -> bool:
-        return any(g.role in roles for g in self.grants)
-
 
 _EMPTY_SCOPE = Scope(alarms=frozenset(), registry=frozenset(), audit=frozenset())
 

@@ -66,10 +66,8 @@ async def login(body: LoginIn, request: Request, response: Response):
         SESSION_COOKIE, result.session_token, max_age=int(rt.settings.session_hours * 3600), httponly=True,
         secure=rt.settings.cookie_secure, samesite="strict", path="/",
     )
-    with rt.engine.connect() as conn:
-        grants = accounts.grants_of(conn, result.user_id)
     return MeOut(
-        user_id=result.user_id, grants=[GrantOut(role=g.role.value, municipality_id=g.municipality_id) for g in grants],
+        user_id=result.user_id, grants=[GrantOut(role=g.role.value, municipality_id=g.municipality_id) for g in result.grants],
         csrf_token=result.csrf_token, expires_at=result.expires_at,
     )
 
