@@ -37,6 +37,25 @@ class Route:
     # Status a permitted caller gets with a foreign resource (default: 404), per role name.
     permitted: dict[str, set[int]] = field(default_factory=dict)
     default_permitted: frozenset[int] = frozenset({404})
+    # What a caller without credentials gets: 401 from the API, a redirect to /login from pages.
+    anonymous: frozenset[int] = frozenset({401})
+
+
+def _page(path: str | Callable, *, method: str = "GET", data: dict | None = None, **kwargs) -> Callable:
+    """A call to a browser page: redirects are answers here, not something to follow."""
+
+    def call(c, w, p):
+        url = path(w, p) if callable(path) else path
+        headers = p.headers
+        if method == "GET":
+            return c.get(url, headers=headers, follow_redirects=False)
+        return c.post(url, data=data, headers=headers, follow_redirects=False)
+
+    return call
+
+
+def PageRoute(policy: str, call: Callable, **kwargs) -> Route:
+    return Route(policy, call, anonymous=frozenset({303}), **kwargs)
 
 
 def _alarm_action(action: str, body: dict | None = None):
@@ -225,7 +244,25 @@ ROUTES: dict[tuple[str, str], Route] = {
         default_permitted=frozenset({401}),
     ),
     ("GET", "/healthz"): Route("public", lambda c, w, p: c.get("/healthz"), default_permitted=frozenset({200})),
-    ("GET", "/"): Route("public", lambda c, w, p: c.get("/", follow_redirects=False), default_permitted=frozenset({307})),
+    # ---- Pages shared by everyone (web/login.py) ----
+    ("GET", "/"): Route("public", _page("/"), default_permitted=frozenset({303})),
+    ("GET", "/login"): Route("public", _page("/login"), default_permitted=frozenset({200})),
+    # Without the log-in form's double-submit cookie the form is refused (cross-site post).
+    ("POST", "/login"): Route("public", _page("/login", method="POST", data={"username": "x", "password": "y"}),
+                              default_permitted=frozenset({403})),
+    ("POST", "/language"): Route("public", _page("/language", method="POST", data={"lang": "en", "next": "/"}),
+                                 default_permitted=frozenset({303})),
+    # A wrong CSRF token: refused for everyone logged in, so the session survives for the rows below.
+    ("POST", "/logout"): PageRoute(
+        "any logged-in user",
+        lambda c, w, p: c.post("/logout", headers={**p.headers, "X-CSRF-Token": "wrong"}, follow_redirects=False),
+        default_permitted=frozenset({403}),
+    ),
+    # ---- Operator console pages (web/console) ----
+    ("GET", "/console"): PageRoute("roles: operator", _page("/console"), default_permitted=frozenset({200})),
+    # ---- Registry pages (web/admin) ----
+    ("GET", "/admin/registry"): PageRoute("roles: host_admin, municipality_admin", _page("/admin/registry"),
+                                          default_permitted=frozenset({200})),
     # Last: it ends the caller's session.
     ("POST", "/api/v1/auth/logout"): Route("any logged-in user", lambda c, w, p: c.post("/api/v1/auth/logout", headers=p.headers),
                                            default_permitted=frozenset({204})),
@@ -385,7 +422,7 @@ def _expected(policy: str, route: Route, principal: Principal) -> set[int]:
     if policy == "public":
         return set(route.default_permitted)
     if principal.name == "anonymous":
-        return {401}
+        return set(route.anonymous)
     if principal.role is None:  # the intake token
         return set(route.default_permitted) if policy.startswith("API token") else {403}
     if policy.startswith("API token"):

@@ -6,7 +6,8 @@ import logging
 from contextlib import asynccontextmanager
 
 from fastapi import Depends, FastAPI, HTTPException
-from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
 
 import respons.engine.alarms  # noqa: F401  (registers the alarm timer handlers)
@@ -18,7 +19,11 @@ from respons.settings import Settings, get_settings
 from respons.store.db import make_engine
 from respons.store.journal import Journal
 from respons.web.access import public
+from respons.web import login
+from respons.web.admin import pages as admin_pages
 from respons.web.api import access_admin, admin, audit, auth, intake, live, operator, registry
+from respons.web.console import pages as console_pages
+from respons.web.pages import STATIC_DIR, install_page_handlers
 from respons.web.runtime import Runtime, node_name
 
 log = logging.getLogger(__name__)
@@ -82,16 +87,18 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock, *,
     app.include_router(access_admin.router)
     app.include_router(audit.router)
     app.include_router(registry.router)
+    app.include_router(login.router)
+    app.include_router(console_pages.router)
+    app.include_router(admin_pages.router)
+    # Vendored, never a CDN: the console must work on a closed hospital network.
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    install_page_handlers(app)
 
     @app.exception_handler(HTTPException)
     async def http_error(request, exc: HTTPException):
         # Our errors carry {"error", "message"} as detail; keep the API's one error shape.
         body = exc.detail if isinstance(exc.detail, dict) else {"error": "http_error", "message": str(exc.detail)}
         return JSONResponse(status_code=exc.status_code, content=body, headers=getattr(exc, "headers", None))
-
-    @app.get("/", include_in_schema=False, dependencies=[Depends(public())])
-    def root():
-        return RedirectResponse("/docs")
 
     @app.get("/healthz", tags=["health"], summary="Is this node able to reach its database?", dependencies=[Depends(public())])
     def healthz():

@@ -1,0 +1,133 @@
+"""The log-in page, log-out, the language choice and the front door (``/``).
+
+The log-in form is protected against cross-site submission by a double-submit token: a
+random value in a short-lived cookie and in a hidden field, which a foreign site can
+neither read nor set. (The session cookie itself is ``SameSite=Strict``.) The work is the
+same ``accounts.log_in`` as the JSON API, so lockout and audit behave identically.
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import timedelta
+
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import RedirectResponse
+
+from respons.auth import accounts
+from respons.store.journal import JournalUnavailable
+from respons.web import i18n
+from respons.web.access import SESSION_COOKIE, Principal, _authenticate, Policy
+from respons.web.pages import home_for, page_access, render
+from respons.web.access import public
+from respons.web.runtime import runtime
+
+router = APIRouter(include_in_schema=False)
+
+LOGIN_CSRF_COOKIE = "respons_login_csrf"
+
+
+def _safe_next(value: str | None) -> str | None:
+    # Only paths on this site: "//evil.example" and "https://…" would be open redirects.
+    if value and value.startswith("/") and not value.startswith("//") and "\\" not in value:
+        return value
+    return None
+
+
+def _login_page(request: Request, *, status_code: int = 200, error: str | None = None, username: str = "",
+                next_path: str | None = None, show_totp: bool = False):
+    token = secrets.token_urlsafe(24)
+    if error is not None and error in i18n.CATALOGUE:
+        error = i18n.translator(i18n.language_of(request))(error)
+    response = render(
+        request, "login.html", status_code=status_code, error=error, username=username,
+        next_path=_safe_next(next_path) or "", login_csrf=token, show_totp=show_totp,
+    )
+    response.set_cookie(LOGIN_CSRF_COOKIE, token, max_age=3600, httponly=True, samesite="strict", path="/login",
+                        secure=runtime(request).settings.cookie_secure)
+    return response
+
+
+@router.get("/login", dependencies=[Depends(public())])
+def login_form(request: Request, next: str | None = None):
+    return _login_page(request, next_path=next, error="login.expired" if next else None)
+
+
+@router.post("/login", dependencies=[Depends(public())])
+async def login_submit(
+    request: Request,
+    username: str = Form("", max_length=100),
+    password: str = Form("", max_length=200),
+    totp: str = Form("", max_length=10),
+    login_csrf: str = Form(""),
+    next: str = Form(""),
+):
+    t = i18n.translator(i18n.language_of(request))
+    cookie = request.cookies.get(LOGIN_CSRF_COOKIE, "")
+    if not cookie or not secrets.compare_digest(cookie, login_csrf):
+        return _login_page(request, status_code=403, error="login.csrf", username=username, next_path=next)
+    rt = runtime(request)
+    address = request.client.host if request.client else "unknown"
+    try:
+        result = await rt.journal.run(
+            lambda conn: accounts.log_in(
+                conn, username=username, password=password, totp_code=totp or None, remote_addr=address,
+                user_agent=request.headers.get("user-agent"), now=rt.clock(),
+                session_ttl=timedelta(hours=rt.settings.session_hours),
+            )
+        )
+    except JournalUnavailable:
+        return _login_page(request, status_code=503, error="login.unavailable", username=username, next_path=next)
+    if isinstance(result, accounts.LoginRefused):
+        status = 429 if result.reason in ("locked", "address_limited") else 401
+        minutes = max(1, round((result.retry_after or 60) / 60))
+        message = t(f"login.refused.{result.reason}", minutes=minutes)
+        return _login_page(
+            request, status_code=status, error=message, username=username, next_path=next,
+            show_totp=result.reason in ("totp_required", "bad_totp"),
+        )
+    destination = _safe_next(next) or _home_after_login(result)
+    response = RedirectResponse(destination, status_code=303)
+    response.set_cookie(
+        SESSION_COOKIE, result.session_token, max_age=int(rt.settings.session_hours * 3600), httponly=True,
+        secure=rt.settings.cookie_secure, samesite="strict", path="/",
+    )
+    response.delete_cookie(LOGIN_CSRF_COOKIE, path="/login")
+    return response
+
+
+def _home_after_login(result: accounts.LoggedIn) -> str:
+    from respons.domain.access import Scope
+
+    empty = Scope(alarms=frozenset(), registry=frozenset(), audit=frozenset())
+    return home_for(Principal("user", result.user_id, frozenset(result.grants), empty))
+
+
+@router.post("/logout")
+async def logout(request: Request, principal: Principal = Depends(page_access(any_user=True))):
+    rt = runtime(request)
+    session = principal.session
+    await rt.journal.run(lambda conn: accounts.log_out(conn, session.session_id, user_id=principal.id, now=rt.clock()))
+    response = RedirectResponse("/login", status_code=303)
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    if request.headers.get("HX-Request"):
+        response.headers["HX-Redirect"] = "/login"
+    return response
+
+
+@router.post("/language", dependencies=[Depends(public())])
+def choose_language(request: Request, lang: str = Form(...), next: str = Form("/")):
+    response = RedirectResponse(_safe_next(next) or "/", status_code=303)
+    if lang in i18n.LANGUAGES:
+        response.set_cookie(i18n.LANGUAGE_COOKIE, lang, max_age=365 * 24 * 3600, samesite="lax", path="/")
+    return response
+
+
+@router.get("/", dependencies=[Depends(public())])
+def front_door(request: Request):
+    """Logged in: your working screen. Otherwise: the log-in page."""
+    try:
+        principal = _authenticate(request, Policy(any_user=True))
+    except Exception:  # noqa: BLE001 - any refusal means "not logged in" here
+        return RedirectResponse("/login", status_code=303)
+    return RedirectResponse(home_for(principal), status_code=303)
