@@ -28,6 +28,7 @@ class EventKind(StrEnum):
     QUEUED = "queued"
     ANSWERED = "answered"
     NOTE = "note"
+    ACTION = "action"  # something the operator did: a call and its result, a dispatch
     ANSWER_TIME_EXCEEDED = "answer_time_exceeded"
     RESOLVED = "resolved"
     CLOSED = "closed"
@@ -40,6 +41,27 @@ class Outcome(StrEnum):
     NEXT_OF_KIN = "next_of_kin"
     TECHNICIAN = "technician"
     FALSE_ALARM = "false_alarm"
+
+
+class Action(StrEnum):
+    """What an operator does for an alarm; each is recorded on the timeline."""
+
+    CALL_RECIPIENT = "call_recipient"
+    CALL_CONTACT = "call_contact"
+    DISPATCH_HOME_CARE = "dispatch_home_care"
+    CALL_EMERGENCY_SERVICES = "call_emergency_services"  # 113 / AMK
+    NOTIFY_TECHNICIAN = "notify_technician"
+
+
+CALLS = frozenset({Action.CALL_RECIPIENT, Action.CALL_CONTACT})
+
+
+class CallResult(StrEnum):
+    # Telephony integration comes later; until then the operator records the result.
+    ANSWERED = "answered"
+    NO_ANSWER = "no_answer"
+    BUSY = "busy"
+    WRONG_NUMBER = "wrong_number"
 
 
 OPEN_STATES = frozenset({State.RECEIVED, State.QUEUED, State.ANSWERED, State.RESOLVED})
@@ -86,6 +108,8 @@ _ALLOWED_FROM: dict[EventKind, frozenset[State]] = {
     EventKind.QUEUED: frozenset({State.RECEIVED}),
     EventKind.ANSWERED: frozenset({State.QUEUED}),
     EventKind.NOTE: frozenset(OPEN_STATES),
+    # Follow-up after the outcome is recorded (calling next of kin afterwards) is still work.
+    EventKind.ACTION: frozenset({State.ANSWERED, State.RESOLVED}),
     EventKind.ANSWER_TIME_EXCEEDED: frozenset({State.QUEUED}),
     EventKind.RESOLVED: frozenset({State.ANSWERED}),
     EventKind.CLOSED: frozenset({State.RESOLVED}),
@@ -95,6 +119,7 @@ _REFUSAL_HINTS: dict[EventKind, str] = {
     EventKind.QUEUED: "only a newly received alarm can be queued",
     EventKind.ANSWERED: "only an alarm waiting in the queue can be answered",
     EventKind.NOTE: "a closed alarm cannot be changed",
+    EventKind.ACTION: "answer the alarm before acting on it; a closed alarm cannot be changed",
     EventKind.ANSWER_TIME_EXCEEDED: "the answer deadline only applies while the alarm waits in the queue",
     EventKind.RESOLVED: "answer the alarm before recording an outcome",
     EventKind.CLOSED: "record an outcome (resolve) before closing",
@@ -128,6 +153,9 @@ def apply(alarm: AlarmProjection, event: Event) -> AlarmProjection:
             if not str(event.data.get("text", "")).strip():
                 raise IllegalTransition(event.kind, alarm.state, "A note needs some text.")
             return replace(alarm, seq=seq)
+        case EventKind.ACTION:
+            _check_action(event, alarm.state)
+            return replace(alarm, seq=seq)
         case EventKind.ANSWER_TIME_EXCEEDED:
             return replace(alarm, seq=seq, answer_time_exceeded=True)
         case EventKind.RESOLVED:
@@ -142,6 +170,22 @@ def apply(alarm: AlarmProjection, event: Event) -> AlarmProjection:
         case EventKind.CLOSED:
             return replace(alarm, seq=seq, state=State.CLOSED, closed_at=event.at)
     raise AssertionError(f"unhandled event kind {event.kind}")  # pragma: no cover
+
+
+def _check_action(event: Event, state: State) -> None:
+    try:
+        action = Action(event.data.get("action"))
+    except ValueError:
+        known = ", ".join(a.value for a in Action)
+        raise IllegalTransition(event.kind, state, f"Unknown action {event.data.get('action')!r}. Known actions: {known}.") from None
+    if action in CALLS:
+        try:
+            CallResult(event.data.get("result"))
+        except ValueError:
+            known = ", ".join(r.value for r in CallResult)
+            raise IllegalTransition(event.kind, state, f"A call needs its result. Known results: {known}.") from None
+    if action is Action.CALL_CONTACT and not event.data.get("contact_id"):
+        raise IllegalTransition(event.kind, state, "Say which contact was called.")
 
 
 def fold(events: Iterable[Event]) -> AlarmProjection:

@@ -17,12 +17,13 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
 from respons.domain import lifecycle
+from respons.domain.lifecycle import IllegalTransition
 from respons.domain.alarm_types import AlarmType
-from respons.domain.lifecycle import AlarmProjection, Event, EventKind, Outcome, State
+from respons.domain.lifecycle import Action, AlarmProjection, CallResult, Event, EventKind, Outcome, State
 from respons.engine import timers
 from respons.store.db import is_postgres
 from respons.store.journal import announce
-from respons.store.tables import alarm_events, alarms
+from respons.store.tables import alarm_events, alarms, contacts
 
 ANSWER_DEADLINE = "answer_deadline"
 
@@ -110,7 +111,7 @@ def receive(conn: Connection, new: NewAlarm, *, now: datetime, answer_deadline: 
             raise
         return existing
     conn.execute(_INSERT_EVENT, [_event_row(alarm_id, 1, received), _event_row(alarm_id, 2, queued)])
-    _announce(conn, alarm_id, new.municipality_id, projection, EventKind.QUEUED)
+    _announce(conn, alarm_id, new.municipality_id, projection, EventKind.QUEUED, priority=int(new.alarm_type.priority))
     timers.schedule(conn, ANSWER_DEADLINE, alarm_id=alarm_id, due_at=now + answer_deadline, now=now)
     return Received(alarm_id=alarm_id, duplicate=False, state=projection.state, received_at=now)
 
@@ -146,15 +147,17 @@ def append_event(
     after = lifecycle.apply(projection_from_row(row), event)
     _insert_event(conn, alarm_id, after.seq, event)
     conn.execute(update(alarms).where(alarms.c.id == alarm_id).values(**_projection_columns(after)))
-    _announce(conn, alarm_id, row.municipality_id, after, event.kind)
+    _announce(conn, alarm_id, row.municipality_id, after, event.kind, priority=row.priority)
     return after
 
 
-def _announce(conn: Connection, alarm_id: str, municipality_id: int, p: AlarmProjection, kind: EventKind) -> None:
-    # Enough for a screen to decide whether it cares (scope) and what to refetch.
+def _announce(conn: Connection, alarm_id: str, municipality_id: int, p: AlarmProjection, kind: EventKind, *, priority: int) -> None:
+    # Enough for a screen to decide whether it cares (scope), what to refetch, and which
+    # sound to play; never personal data.
     announce(
         conn,
-        {"alarm_id": alarm_id, "municipality_id": municipality_id, "event": kind.value, "state": p.state.value, "seq": p.seq},
+        {"alarm_id": alarm_id, "municipality_id": municipality_id, "event": kind.value, "state": p.state.value,
+         "seq": p.seq, "priority": priority},
     )
 
 
@@ -188,6 +191,41 @@ def resolve(
 
 def close(conn: Connection, alarm_id: str, *, actor: str, visible_to: frozenset[int] | None, now: datetime) -> AlarmProjection:
     return append_event(conn, alarm_id, Event(EventKind.CLOSED, now, actor), visible_to=visible_to)
+
+
+def record_action(
+    conn: Connection,
+    alarm_id: str,
+    *,
+    action: Action,
+    actor: str,
+    visible_to: frozenset[int] | None,
+    now: datetime,
+    result: CallResult | None = None,
+    contact_id: int | None = None,
+    text: str | None = None,
+) -> AlarmProjection:
+    """A call with its result, a dispatch, a call to 113, a message to the technician."""
+    data: dict[str, Any] = {"action": action.value}
+    if result is not None:
+        data["result"] = result.value
+    if contact_id is not None:
+        municipality_id = conn.execute(select(alarms.c.municipality_id).where(alarms.c.id == alarm_id)).scalar_one_or_none()
+        if municipality_id is None or (visible_to is not None and municipality_id not in visible_to):
+            raise AlarmNotFound(alarm_id)
+        contact = conn.execute(
+            select(contacts.c.name, contacts.c.phone)
+            .select_from(contacts.join(alarms, alarms.c.recipient_id == contacts.c.recipient_id))
+            .where(contacts.c.id == contact_id, alarms.c.id == alarm_id)
+        ).first()
+        if contact is None:
+            # Only the alarm's own recipient's contacts: the id must not reach someone else's.
+            raise IllegalTransition(EventKind.ACTION, None, f"Contact {contact_id} is not a contact of this alarm's recipient.")
+        # Name and number as they were at the time: the contact list may change later.
+        data.update(contact_id=contact_id, contact_name=contact.name, phone=contact.phone)
+    if text:
+        data["text"] = text
+    return append_event(conn, alarm_id, Event(EventKind.ACTION, now, actor, data), visible_to=visible_to)
 
 
 def on_answer_deadline(conn: Connection, alarm_id: str, now: datetime) -> None:

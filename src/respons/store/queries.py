@@ -4,12 +4,24 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from datetime import timedelta
+
 from sqlalchemy import case, select
 from sqlalchemy.engine import Connection
 
 from respons.domain.alarm_types import ALARM_TYPES
 from respons.domain.lifecycle import OPEN_STATES, WAITING_STATES, State
-from respons.store.tables import alarm_events, alarms, municipalities, recipients, zones
+from respons.store.tables import (
+    alarm_events,
+    alarms,
+    contacts,
+    devices,
+    municipalities,
+    planned_visits,
+    recipients,
+    users,
+    zones,
+)
 
 
 def _alarms_with_people():
@@ -72,6 +84,7 @@ def _summary(r, now: datetime) -> dict:
         "occurred_at": r.occurred_at,
         "received_at": r.received_at,
         "answered_at": r.answered_at,
+        "answered_by": r.answered_by,
         "answer_seconds": round(max(0.0, (end - r.received_at).total_seconds()), 1),
         "answer_time_exceeded": r.answer_time_exceeded,
     }
@@ -94,3 +107,66 @@ def alarm_detail(conn: Connection, alarm_id: str, *, now: datetime, in_municipal
         )
     ]
     return detail
+
+
+def actor_names(conn: Connection, actors: set[str | None]) -> dict[str, str]:
+    """Display names for timeline actors ("user:12" -> "Kari Operatør"); others keep their id."""
+    user_ids = {int(a.split(":", 1)[1]) for a in actors if a and a.startswith("user:") and a[5:].isdigit()}
+    if not user_ids:
+        return {}
+    rows = conn.execute(select(users.c.id, users.c.display_name).where(users.c.id.in_(sorted(user_ids))))
+    return {f"user:{r.id}": r.display_name for r in rows}
+
+
+def with_taker_names(conn: Connection, items: list[dict]) -> list[dict]:
+    """Add ``answered_by_name``: who has taken each alarm, so no two operators work one."""
+    names = actor_names(conn, {i.get("answered_by") for i in items})
+    for item in items:
+        item["answered_by_name"] = names.get(item.get("answered_by") or "", item.get("answered_by"))
+    return items
+
+
+def recipient_card(conn: Connection, recipient_id: int, *, now: datetime, exclude_alarm: str | None = None) -> dict | None:
+    """What the operator needs to decide: the person, how to reach and enter, devices,
+    planned visits around now, and the last alarms with their outcomes.
+
+    The caller has already checked scope (through the alarm) and writes the audit record.
+    """
+    person = conn.execute(
+        select(recipients, zones.c.name.label("zone"))
+        .outerjoin(zones, zones.c.id == recipients.c.zone_id)
+        .where(recipients.c.id == recipient_id)
+    ).first()
+    if person is None:
+        return None
+    card = dict(person._mapping)
+    card["contacts"] = [
+        dict(r._mapping)
+        for r in conn.execute(
+            select(contacts).where(contacts.c.recipient_id == recipient_id).order_by(contacts.c.priority, contacts.c.id)
+        )
+    ]
+    card["devices"] = [
+        {**dict(r._mapping), "overdue": bool(r.alert_after and r.alert_after < now)}
+        for r in conn.execute(select(devices).where(devices.c.recipient_id == recipient_id).order_by(devices.c.id))
+    ]
+    card["visits"] = [
+        dict(r._mapping)
+        for r in conn.execute(
+            select(planned_visits)
+            .where(
+                planned_visits.c.recipient_id == recipient_id,
+                planned_visits.c.starts_at >= now - timedelta(hours=12),
+                planned_visits.c.starts_at <= now + timedelta(hours=24),
+            )
+            .order_by(planned_visits.c.starts_at)
+        )
+    ]
+    recent = select(alarms).where(alarms.c.recipient_id == recipient_id)
+    if exclude_alarm:
+        recent = recent.where(alarms.c.id != exclude_alarm)
+    card["recent_alarms"] = [
+        {**dict(r._mapping), "label": ALARM_TYPES[r.type].label_nb}
+        for r in conn.execute(recent.order_by(alarms.c.received_at.desc()).limit(10))
+    ]
+    return card

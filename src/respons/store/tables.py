@@ -177,6 +177,22 @@ staff = Table(
 
 # --- alarms ------------------------------------------------------------------------------
 
+# Planned home-care visits, when the municipality shares them (later from its EPJ): the
+# operator sees whether someone is on the way anyway before dispatching.
+planned_visits = Table(
+    "planned_visits",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("municipality_id", Integer, ForeignKey("municipalities.id"), nullable=False, index=True),
+    Column("recipient_id", Integer, ForeignKey("recipients.id", ondelete="CASCADE"), nullable=False),
+    Column("starts_at", UTCDateTime, nullable=False),
+    Column("ends_at", UTCDateTime),
+    Column("service", String(100), nullable=False),  # "Hjemmesykepleie: medisiner", "Trygghetsbesøk"
+    Column("notes", Text),
+    Index("ix_planned_visits_recipient_starts", "recipient_id", "starts_at"),
+)
+
+
 alarms = Table(
     "alarms",
     metadata,

@@ -115,3 +115,41 @@ def test_any_event_sequence_either_folds_or_is_refused_and_seq_counts_events(kin
         if projection.state is State.CLOSED:
             pytest.fail("a closed alarm accepted an event")
         projection = after
+
+
+# --- operator actions -------------------------------------------------------------------
+
+
+def answered() -> AlarmProjection:
+    return fold(happy_path()[:3])
+
+
+def test_a_recorded_call_with_its_result_is_a_timeline_event_that_keeps_the_state():
+    after = apply(answered(), ev(EventKind.ACTION, 50, action="call_recipient", result="no_answer"))
+    assert after.state is State.ANSWERED
+    assert after.seq == answered().seq + 1
+
+
+@pytest.mark.parametrize(
+    "data, complaint",
+    [
+        ({"action": "call_recipient"}, "needs its result"),
+        ({"action": "call_contact", "result": "answered"}, "which contact"),
+        ({"action": "teleport"}, "Unknown action"),
+        ({"action": "call_recipient", "result": "maybe"}, "needs its result"),
+    ],
+)
+def test_an_incomplete_or_unknown_action_is_refused_with_what_is_missing(data, complaint):
+    with pytest.raises(IllegalTransition, match=complaint):
+        apply(answered(), ev(EventKind.ACTION, 50, **data))
+
+
+def test_acting_requires_the_alarm_to_be_answered_and_not_closed():
+    queued = fold(happy_path()[:2])
+    with pytest.raises(IllegalTransition, match="answer the alarm before acting"):
+        apply(queued, ev(EventKind.ACTION, 5, action="dispatch_home_care"))
+    closed = fold(happy_path())
+    with pytest.raises(IllegalTransition):
+        apply(closed, ev(EventKind.ACTION, 500, action="notify_technician"))
+    resolved = fold(happy_path()[:5])
+    assert apply(resolved, ev(EventKind.ACTION, 120, action="call_contact", contact_id=3, result="answered")).state is State.RESOLVED

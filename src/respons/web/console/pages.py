@@ -1,18 +1,263 @@
-"""The operator console: the live queue, the alarm card and the operator's actions."""
+"""The operator console: the live queue, the alarm card and the operator's actions.
+
+One page (``/console``) holds the queue and the card. The browser keeps it current from
+the server-sent events of ``/api/v1/queue/events``: each event names one alarm, and
+``console.js`` fetches just that row (``/console/queue/rows/{id}``) and puts it where the
+queue order says, so a queue of thousands stays quick (bench/console_queue.py).
+
+The card has two parts. The recipient's record is rendered once when the card is opened,
+and that read is written to the audit log before it is shown. The alarm's own work (state,
+actions, timeline: ``#alarm-work``) is re-rendered after each action and when another
+operator changes the alarm, without re-reading the record.
+
+Every action goes through the same alarm services as the JSON API; refusals (409: already
+taken, 404: outside your municipalities) come back as the work section with a message.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Request
+from typing import Callable
 
+from fastapi import APIRouter, Depends, Form, Request, Response
+from fastapi.responses import HTMLResponse
+
+from respons.auth import audit
 from respons.domain.access import Role
+from respons.domain.alarm_types import ALARM_TYPES
+from respons.domain.lifecycle import OPEN_STATES, Action, CallResult, IllegalTransition, Outcome, State
+from respons.engine import alarms as alarm_service
+from respons.store import queries
+from respons.store.journal import JournalUnavailable
+from respons.web import i18n
 from respons.web.access import Principal
+from respons.web.console import words  # noqa: F401  (registers the console's i18n keys)
 from respons.web.pages import page_access, render
+from respons.web.runtime import runtime
 
 router = APIRouter(prefix="/console", include_in_schema=False)
 
 operator_page = page_access(Role.OPERATOR)
 
+# The console shows every open alarm; above this the oldest low-priority ones are cut and
+# the page says so (a centre with this many open alarms has a bigger problem).
+QUEUE_LIMIT = 5000
+
+
+def _context(request: Request) -> dict:
+    lang = i18n.language_of(request)
+    return {
+        "type_label": lambda code: getattr(ALARM_TYPES[code], "label_nb" if lang == "nb" else "label_en"),
+        "outcomes": [o.value for o in Outcome],
+        "call_results": [r.value for r in CallResult],
+        "answer_warning_seconds": 45,
+        "answer_deadline_seconds": runtime(request).settings.answer_deadline_seconds,
+    }
+
+
+def _queue(request: Request, principal: Principal, *, alarm_id: str | None = None) -> list[dict]:
+    rt = runtime(request)
+    with rt.engine.connect() as conn:
+        if alarm_id is None:
+            items = queries.queue(conn, now=rt.clock(), in_municipalities=principal.scope.alarms, limit=QUEUE_LIMIT)
+        else:
+            detail = queries.alarm_detail(conn, alarm_id, now=rt.clock(), in_municipalities=principal.scope.alarms)
+            items = [detail] if detail else []
+        return queries.with_taker_names(conn, items)
+
 
 @router.get("")
 def console(request: Request, principal: Principal = Depends(operator_page)):
-    return render(request, "console/console.html")
+    items = _queue(request, principal)
+    return render(request, "console/console.html", items=items, limit=QUEUE_LIMIT, **_context(request))
+
+
+@router.get("/queue")
+def queue_rows(request: Request, principal: Principal = Depends(operator_page)):
+    """The whole queue body: after a reconnect or a ``reload`` event (missed updates)."""
+    items = _queue(request, principal)
+    return render(request, "console/_queue_body.html", items=items, **_context(request))
+
+
+@router.get("/queue/rows/{alarm_id}")
+def queue_row(request: Request, alarm_id: str, principal: Principal = Depends(operator_page)):
+    """One row, or 204 when the alarm has left the queue (closed)."""
+    items = _queue(request, principal, alarm_id=alarm_id)
+    if not items:
+        return _not_found(request)
+    if State(items[0]["state"]) not in OPEN_STATES:
+        return Response(status_code=204)
+    return render(request, "console/_row.html", item=items[0], **_context(request))
+
+
+@router.get("/alarms/{alarm_id}")
+async def card(request: Request, alarm_id: str, principal: Principal = Depends(operator_page)):
+    """The alarm card (an audited read of the recipient's record). Without htmx: the
+    whole console with this card open, so a link to an alarm works."""
+    return await _card_response(request, alarm_id, principal)
+
+
+@router.get("/alarms/{alarm_id}/work")
+def work(request: Request, alarm_id: str, principal: Principal = Depends(operator_page)):
+    """State, actions and timeline only: refreshed live, no personal record in it."""
+    return _work_response(request, alarm_id, principal)
+
+
+@router.post("/alarms/{alarm_id}/answer")
+async def answer(request: Request, alarm_id: str, principal: Principal = Depends(operator_page)):
+    refusal = await _act(request, alarm_id, principal, lambda conn, now, who: alarm_service.answer(conn, alarm_id, now=now, **who))
+    if refusal is not None:
+        return refusal
+    # Taking an alarm opens its card: that is the moment the operator needs the record.
+    return await _card_response(request, alarm_id, principal)
+
+
+@router.post("/alarms/{alarm_id}/notes")
+async def note(request: Request, alarm_id: str, text: str = Form("", max_length=4000),
+               principal: Principal = Depends(operator_page)):
+    if not text.strip():
+        return _work_response(request, alarm_id, principal, status_code=422, error_key="console.error.note_empty")
+    return await _act_then_work(
+        request, alarm_id, principal, lambda conn, now, who: alarm_service.add_note(conn, alarm_id, text=text.strip(), now=now, **who)
+    )
+
+
+@router.post("/alarms/{alarm_id}/actions")
+async def act(
+    request: Request,
+    alarm_id: str,
+    action: str = Form(...),
+    whom: str = Form(""),
+    result: str = Form(""),
+    text: str = Form("", max_length=4000),
+    principal: Principal = Depends(operator_page),
+):
+    """``action=call`` with ``whom`` = ``recipient`` or ``contact:<id>`` records a call."""
+    try:
+        contact = None
+        if action == "call":
+            chosen = Action.CALL_CONTACT if whom.startswith("contact:") else Action.CALL_RECIPIENT
+            contact = int(whom.removeprefix("contact:")) if chosen is Action.CALL_CONTACT else None
+        else:
+            chosen = Action(action)
+        call_result = CallResult(result) if result else None
+    except ValueError:
+        return _work_response(request, alarm_id, principal, status_code=422, error_key="console.error.action_invalid")
+    return await _act_then_work(
+        request, alarm_id, principal,
+        lambda conn, now, who: alarm_service.record_action(
+            conn, alarm_id, action=chosen, result=call_result, contact_id=contact, text=text.strip() or None, now=now, **who
+        ),
+    )
+
+
+@router.post("/alarms/{alarm_id}/resolve")
+async def resolve(request: Request, alarm_id: str, outcome: str = Form(""), note: str = Form("", max_length=4000),
+                  principal: Principal = Depends(operator_page)):
+    try:
+        chosen = Outcome(outcome)
+    except ValueError:
+        return _work_response(request, alarm_id, principal, status_code=422, error_key="console.error.outcome_missing")
+    return await _act_then_work(
+        request, alarm_id, principal,
+        lambda conn, now, who: alarm_service.resolve(conn, alarm_id, outcome=chosen, note=note.strip() or None, now=now, **who),
+    )
+
+
+@router.post("/alarms/{alarm_id}/close")
+async def close(request: Request, alarm_id: str, principal: Principal = Depends(operator_page)):
+    return await _act_then_work(request, alarm_id, principal,
+                                lambda conn, now, who: alarm_service.close(conn, alarm_id, now=now, **who))
+
+
+# --- helpers ----------------------------------------------------------------------------------
+
+
+async def _act(request: Request, alarm_id: str, principal: Principal, action: Callable) -> HTMLResponse | None:
+    """Run ``action`` as a unit of work; on refusal return the work section saying why."""
+    rt = runtime(request)
+    who = {"actor": principal.actor, "visible_to": principal.scope.alarms}
+    try:
+        await rt.journal.run(lambda conn: action(conn, rt.clock(), who))
+    except alarm_service.AlarmNotFound:
+        return _not_found(request)
+    except IllegalTransition as exc:
+        return _work_response(request, alarm_id, principal, status_code=409, error_text=str(exc), refused=exc)
+    except JournalUnavailable:
+        return _work_response(request, alarm_id, principal, status_code=503, error_key="error.503")
+    return None
+
+
+async def _act_then_work(request: Request, alarm_id: str, principal: Principal, action: Callable) -> HTMLResponse:
+    refusal = await _act(request, alarm_id, principal, action)
+    return refusal or _work_response(request, alarm_id, principal)
+
+
+def _load_work(request: Request, alarm_id: str, principal: Principal) -> dict | None:
+    rt = runtime(request)
+    with rt.engine.connect() as conn:
+        detail = queries.alarm_detail(conn, alarm_id, now=rt.clock(), in_municipalities=principal.scope.alarms)
+        if detail is None:
+            return None
+        names = queries.actor_names(conn, {e["actor"] for e in detail["timeline"]} | {detail.get("answered_by")})
+    detail["actor_names"] = names
+    detail["answered_by_name"] = names.get(detail.get("answered_by") or "", detail.get("answered_by"))
+    detail["mine"] = detail.get("answered_by") == principal.actor
+    return detail
+
+
+def _work_response(request: Request, alarm_id: str, principal: Principal, *, status_code: int = 200,
+                   error_key: str | None = None, error_text: str | None = None, refused=None) -> HTMLResponse:
+    alarm = _load_work(request, alarm_id, principal)
+    if alarm is None:
+        return _not_found(request)
+    error = _refusal_text(request, alarm, refused) if refused is not None else error_text
+    if error_key:
+        error = i18n.translator(i18n.language_of(request))(error_key)
+    return render(request, "console/_work.html", status_code=status_code, alarm=alarm, error=error,
+                  contacts=_contacts_for_work(request, alarm), **_context(request))
+
+
+def _contacts_for_work(request: Request, alarm: dict) -> list[dict]:
+    # The call form lists the contacts by name; names only, the record itself is on the card.
+    if alarm["recipient_id"] is None:
+        return []
+    rt = runtime(request)
+    with rt.engine.connect() as conn:
+        card = queries.recipient_card(conn, alarm["recipient_id"], now=rt.clock(), exclude_alarm=alarm["id"])
+    return card["contacts"] if card else []
+
+
+def _refusal_text(request: Request, alarm: dict, exc: IllegalTransition) -> str:
+    t = i18n.translator(i18n.language_of(request))
+    if alarm["state"] != State.QUEUED.value and alarm.get("answered_by_name") and not alarm["mine"]:
+        return t("console.error.taken_by", name=alarm["answered_by_name"])
+    return t("console.error.refused", reason=str(exc))
+
+
+async def _card_response(request: Request, alarm_id: str, principal: Principal, status_code: int = 200) -> HTMLResponse:
+    rt = runtime(request)
+    alarm = _load_work(request, alarm_id, principal)
+    if alarm is None:
+        return _not_found(request)
+    person = None
+    if alarm["recipient_id"] is not None:
+        # Normen: every look at a person's record leaves a trace, committed before it is shown.
+        await rt.journal.run(
+            lambda conn: audit.append(
+                conn, now=rt.clock(), actor=principal.actor, action=audit.READ_RECIPIENT,
+                municipality_id=alarm["municipality_id"], recipient_id=alarm["recipient_id"], alarm_id=alarm_id,
+                purpose="alarm", details={"via": "console"},
+            )
+        )
+        with rt.engine.connect() as conn:
+            person = queries.recipient_card(conn, alarm["recipient_id"], now=rt.clock(), exclude_alarm=alarm_id)
+    context = dict(alarm=alarm, person=person, contacts=person["contacts"] if person else [], error=None, **_context(request))
+    if request.headers.get("HX-Request"):
+        return render(request, "console/_card.html", status_code=status_code, **context)
+    items = _queue(request, principal)
+    return render(request, "console/console.html", status_code=status_code, items=items, limit=QUEUE_LIMIT,
+                  open_card=True, **context)
+
+
+def _not_found(request: Request) -> HTMLResponse:
+    return render(request, "console/_gone.html", status_code=404)
