@@ -204,24 +204,49 @@
     return card ? card.dataset.alarmId : null;
   }
 
-  function refreshWork(id) {
+  async function refreshWork(id, change) {
     const work = $("#alarm-work");
     if (!work || work.dataset.alarmId !== id) return;
-    // Someone else changed the alarm: refresh its state and timeline, unless the operator
-    // is typing here (then on leaving the field), so no half-written note is lost.
-    if (work.contains(document.activeElement) && /^(TEXTAREA|INPUT)$/.test(document.activeElement.tagName)
-        && document.activeElement.value) {
-      work.dataset.stale = "1";
+    if (change && Number(change.seq) <= Number(work.dataset.seq)) return;  // our own action: already shown
+    const response = await fetch("/console/alarms/" + encodeURIComponent(id) + "/work", {
+      credentials: "same-origin", headers: { "HX-Request": "true" },
+    });
+    if (!response.ok) return;
+    const holder = document.createElement("div");
+    holder.innerHTML = await response.text();
+    const fresh = holder.querySelector("#alarm-work");
+    const current = $("#alarm-work");
+    if (!fresh || !current || current.dataset.alarmId !== id) return;
+    if (fresh.dataset.state === current.dataset.state) {
+      // Same state, so the same forms: replace only what changed (heading and timeline),
+      // never the forms, where the operator may be choosing or typing right now.
+      current.querySelector("#work-heading").replaceWith(fresh.querySelector("#work-heading"));
+      current.querySelector("#timeline").replaceWith(fresh.querySelector("#timeline"));
+      current.dataset.seq = fresh.dataset.seq;
       return;
     }
-    htmx.ajax("GET", "/console/alarms/" + encodeURIComponent(id) + "/work", { target: "#alarm-work", swap: "outerHTML" });
+    if (current.contains(document.activeElement) && /^(TEXTAREA|INPUT)$/.test(document.activeElement.tagName)
+        && document.activeElement.value) {
+      // A new state brings other forms; wait until the operator leaves the field they are
+      // writing in, so no half-written note is lost.
+      current.dataset.stale = "1";
+      return;
+    }
+    current.replaceWith(fresh);
+    htmx.process(fresh);
   }
 
   function answer() {
-    const button = $("#answer-button");
-    if (button) { button.click(); return; }
-    if (state.selectedId && !openAlarmId()) {
-      htmx.ajax("POST", "/console/alarms/" + encodeURIComponent(state.selectedId) + "/answer", { target: "#card-pane", swap: "innerHTML" });
+    // The open card's alarm if it waits; otherwise the selected row's.
+    const work = $("#alarm-work");
+    const id = work && work.querySelector("#answer-button") ? work.dataset.alarmId : (openAlarmId() ? null : state.selectedId);
+    if (id) htmx.ajax("POST", "/console/alarms/" + encodeURIComponent(id) + "/answer", { target: "#card-pane", swap: "innerHTML" });
+  }
+
+  function closeAlarm() {
+    const work = $("#alarm-work");
+    if (work && work.querySelector("#close-button")) {
+      htmx.ajax("POST", "/console/alarms/" + encodeURIComponent(work.dataset.alarmId) + "/close", { target: "#alarm-work", swap: "outerHTML" });
     }
   }
 
@@ -271,7 +296,7 @@
       a: () => answer(),
       m: () => focusField("#note-text"),
       u: () => focusField("#outcome"),
-      l: () => { const b = $("#close-button"); if (b) b.click(); },
+      l: () => closeAlarm(),
       j: () => move(1), ArrowDown: () => move(1),
       k: () => move(-1), ArrowUp: () => move(-1),
       "?": () => $("#help").showModal(),
@@ -293,7 +318,7 @@
       state.rowUpdates.push({ id: change.alarm_id, ms: performance.now() - received });
       if (state.rowUpdates.length > 1000) state.rowUpdates.shift();
     });
-    if (openAlarmId() === change.alarm_id) refreshWork(change.alarm_id);
+    if (openAlarmId() === change.alarm_id) refreshWork(change.alarm_id, change);
   }
 
   function setLive(up) {
