@@ -1,0 +1,160 @@
+"""The console's pages on both databases: queue order, the audited card, refusals."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import func, insert, select
+
+from respons.auth import audit
+from respons.domain.access import Role
+from respons.domain.alarm_types import alarm_type
+from respons.engine import alarms as service
+from respons.settings import Settings
+from respons.store.tables import alarm_events, audit_log, contacts, planned_visits
+from respons.web.app import create_app
+from tests.factories import T0, add_user, log_in
+
+HX = {"HX-Request": "true"}
+
+
+@pytest.fixture
+def app(migrated_url, clock):
+    return create_app(Settings(database_url=migrated_url, cookie_secure=False), clock, run_timers=False)
+
+
+@pytest.fixture
+def alarms(engine, registry, clock):
+    """Three waiting alarms of different priority and age, oldest first."""
+    made = {}
+    with engine.begin() as conn:
+        for n, (code, rid) in enumerate([("door_opened", 0), ("fall", 1), ("button_press", 2)]):
+            new = service.NewAlarm(registry.municipality_ids[0], registry.recipient_ids[rid], None, alarm_type(code), "http",
+                                   "test", T0)
+            made[code] = service.receive(conn, new, now=T0 + timedelta(seconds=n), answer_deadline=timedelta(seconds=60)).alarm_id
+    clock.advance(seconds=50)
+    return made
+
+
+def operator(app, engine, clock, name):
+    client = TestClient(app, base_url="https://testserver")
+    client.__enter__()
+    user = add_user(engine, name, [(Role.OPERATOR, None)])
+    headers = log_in(client, user, clock)
+    return client, {**headers, **HX}, user
+
+
+def reads(engine, alarm_id):
+    with engine.connect() as conn:
+        return conn.execute(select(func.count()).select_from(audit_log).where(
+            audit_log.c.action == audit.READ_RECIPIENT, audit_log.c.alarm_id == alarm_id)).scalar_one()
+
+
+def test_queue_shows_waiting_alarms_by_priority_then_age_with_a_running_clock(app, engine, clock, alarms):
+    client, headers, _ = operator(app, engine, clock, "anne")
+    page = client.get("/console")
+    assert page.status_code == 200
+    order = re.findall(r'id="row-([0-9a-f-]+)"', page.text)
+    assert order == [alarms["fall"], alarms["button_press"], alarms["door_opened"]]
+    # The clock as the server saw it at render time; the browser counts on from there.
+    assert 'data-answer-seconds="50.0"' in page.text  # the oldest waited 50 s
+    client.post(f"/console/alarms/{alarms['door_opened']}/answer", headers=headers)
+    order = re.findall(r'id="row-([0-9a-f-]+)"', client.get("/console").text)
+    assert order[-1] == alarms["door_opened"], "an alarm someone holds goes below the waiting ones"
+    client.__exit__(None, None, None)
+
+
+def test_opening_the_card_is_an_audited_read_and_the_live_work_refresh_is_not(app, engine, clock, registry, alarms):
+    alarm_id = alarms["fall"]
+    with engine.begin() as conn:
+        conn.execute(insert(contacts).values(municipality_id=registry.municipality_ids[0], recipient_id=registry.recipient_ids[1],
+                                             name="Kari Nordmann", relation="datter", phone="+4740000001", priority=1))
+        conn.execute(insert(planned_visits).values(municipality_id=registry.municipality_ids[0],
+                                                   recipient_id=registry.recipient_ids[1], starts_at=T0 + timedelta(hours=3),
+                                                   service="Trygghetsbesøk"))
+    client, headers, user = operator(app, engine, clock, "anne")
+    assert reads(engine, alarm_id) == 0
+    card = client.get(f"/console/alarms/{alarm_id}", headers=HX)
+    assert card.status_code == 200
+    assert "Kari Nordmann" in card.text and "Trygghetsbesøk" in card.text and "Testveien 2" in card.text
+    assert reads(engine, alarm_id) == 1
+    with engine.connect() as conn:
+        actor = conn.execute(select(audit_log.c.actor).where(audit_log.c.alarm_id == alarm_id)).scalar_one()
+    assert actor == f"user:{user.id}"
+
+    work = client.get(f"/console/alarms/{alarm_id}/work", headers=HX)
+    assert work.status_code == 200 and 'id="timeline"' in work.text
+    assert "Testveien" not in work.text, "the live refresh carries no record"
+    assert reads(engine, alarm_id) == 1
+    # Without htmx (a link, a reload): the whole console with that card open, audited too.
+    full = client.get(f"/console/alarms/{alarm_id}")
+    assert 'id="queue"' in full.text and 'id="card"' in full.text
+    assert reads(engine, alarm_id) == 2
+    client.__exit__(None, None, None)
+
+
+def test_a_second_operator_is_told_who_has_the_alarm(app, engine, clock, alarms):
+    anne, anne_headers, _ = operator(app, engine, clock, "anne")
+    bjorn, bjorn_headers, _ = operator(app, engine, clock, "bjorn")
+    assert anne.post(f"/console/alarms/{alarms['fall']}/answer", headers=anne_headers).status_code == 200
+    refused = bjorn.post(f"/console/alarms/{alarms['fall']}/answer", headers=bjorn_headers)
+    assert refused.status_code == 409
+    assert "Alarmen er allerede tatt av Anne." in refused.text
+    row = bjorn.get(f"/console/queue/rows/{alarms['fall']}")
+    assert "Tatt av Anne" in row.text
+    anne.__exit__(None, None, None)
+    bjorn.__exit__(None, None, None)
+
+
+def test_actions_are_validated_and_recorded_on_the_timeline(app, engine, clock, registry, alarms):
+    alarm_id = alarms["fall"]
+    with engine.begin() as conn:
+        own = conn.execute(insert(contacts).values(
+            municipality_id=registry.municipality_ids[0], recipient_id=registry.recipient_ids[1], name="Kari Nordmann",
+            relation="datter", phone="+4740000001", priority=1)).inserted_primary_key[0]
+        stranger = conn.execute(insert(contacts).values(
+            municipality_id=registry.municipality_ids[0], recipient_id=registry.recipient_ids[0], name="Fremmed Person",
+            relation="sønn", phone="+4740000009", priority=1)).inserted_primary_key[0]
+    client, headers, _ = operator(app, engine, clock, "anne")
+    url = f"/console/alarms/{alarm_id}"
+
+    early = client.post(url + "/actions", data={"action": "dispatch_home_care"}, headers=headers)
+    assert early.status_code == 409, "act only on an alarm you have answered"
+    client.post(url + "/answer", headers=headers)
+
+    wrong = client.post(url + "/actions", data={"action": "call", "whom": f"contact:{stranger}", "result": "answered"},
+                        headers=headers)
+    assert wrong.status_code == 409 and "Fremmed" not in wrong.text
+    assert client.post(url + "/notes", data={"text": "   "}, headers=headers).status_code == 422
+    no_outcome = client.post(url + "/resolve", data={"outcome": ""}, headers=headers)
+    assert no_outcome.status_code == 422 and "Velg et utfall." in no_outcome.text
+
+    called = client.post(url + "/actions", data={"action": "call", "whom": f"contact:{own}", "result": "no_answer"},
+                         headers=headers)
+    assert called.status_code == 200 and "Ringte Kari Nordmann (+4740000001) – Svarte ikke" in called.text
+    assert client.post(url + "/actions", data={"action": "call_emergency_services"}, headers=headers).status_code == 200
+    assert client.post(url + "/resolve", data={"outcome": "emergency_services", "note": "AMK sendte ambulanse"},
+                       headers=headers).status_code == 200
+    closed = client.post(url + "/close", headers=headers)
+    assert closed.status_code == 200 and "Alarmen er lukket." in closed.text
+    assert client.get(f"/console/queue/rows/{alarm_id}").status_code == 204
+
+    with engine.connect() as conn:
+        events = conn.execute(select(alarm_events.c.kind, alarm_events.c.data).where(alarm_events.c.alarm_id == alarm_id)
+                              .order_by(alarm_events.c.seq)).all()
+    assert [e.kind for e in events] == ["received", "queued", "answered", "action", "action", "resolved", "closed"]
+    assert events[3].data == {"action": "call_contact", "result": "no_answer", "contact_id": own,
+                              "contact_name": "Kari Nordmann", "phone": "+4740000001"}
+    client.__exit__(None, None, None)
+
+
+def test_the_console_speaks_english_when_chosen(app, engine, clock, alarms):
+    client, headers, _ = operator(app, engine, clock, "anne")
+    client.cookies.set("respons_lang", "en")
+    page = client.get("/console")
+    assert "Alarm queue" in page.text and "Fall detected" in page.text and 'lang="en"' in page.text
+    assert "Alarmkø" not in page.text
+    client.__exit__(None, None, None)
