@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: demo test install serve bench clean
+.PHONY: demo test install serve bench screenshots clean
 
 $(INSTALLED): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -29,6 +29,10 @@ serve: $(INSTALLED)
 
 bench: $(INSTALLED)
 	$(BIN)/python bench/intake_http.py --db both
+
+## screenshots: regenerate docs/screenshots/*.png (1920x1080) in real Chromium
+screenshots: $(INSTALLED)
+	$(BIN)/python scripts/screenshots.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache

@@ -260,9 +260,102 @@ ROUTES: dict[tuple[str, str], Route] = {
     ),
     # ---- Operator console pages (web/console) ----
     ("GET", "/console"): PageRoute("roles: operator", _page("/console"), default_permitted=frozenset({200})),
+    ("GET", "/console/queue"): PageRoute("roles: operator", _page("/console/queue"), default_permitted=frozenset({200})),
+    ("GET", "/console/queue/rows/{alarm_id}"): PageRoute(
+        "roles: operator", _page(lambda w, p: f"/console/queue/rows/{w.foreign_alarm(p)}")),
+    ("GET", "/console/alarms/{alarm_id}"): PageRoute("roles: operator", _page(lambda w, p: f"/console/alarms/{w.foreign_alarm(p)}")),
+    ("GET", "/console/alarms/{alarm_id}/work"): PageRoute(
+        "roles: operator", _page(lambda w, p: f"/console/alarms/{w.foreign_alarm(p)}/work")),
+    ("POST", "/console/alarms/{alarm_id}/answer"): PageRoute(
+        "roles: operator", _page(lambda w, p: f"/console/alarms/{w.foreign_alarm(p)}/answer", method="POST")),
+    ("POST", "/console/alarms/{alarm_id}/notes"): PageRoute(
+        "roles: operator", _page(lambda w, p: f"/console/alarms/{w.foreign_alarm(p)}/notes", method="POST", data={"text": "x"})),
+    ("POST", "/console/alarms/{alarm_id}/actions"): PageRoute(
+        "roles: operator",
+        _page(lambda w, p: f"/console/alarms/{w.foreign_alarm(p)}/actions", method="POST", data={"action": "notify_technician"})),
+    ("POST", "/console/alarms/{alarm_id}/resolve"): PageRoute(
+        "roles: operator",
+        _page(lambda w, p: f"/console/alarms/{w.foreign_alarm(p)}/resolve", method="POST", data={"outcome": "false_alarm"})),
+    ("POST", "/console/alarms/{alarm_id}/close"): PageRoute(
+        "roles: operator", _page(lambda w, p: f"/console/alarms/{w.foreign_alarm(p)}/close", method="POST")),
     # ---- Registry pages (web/admin) ----
-    ("GET", "/admin/registry"): PageRoute("roles: host_admin, municipality_admin", _page("/admin/registry"),
-                                          default_permitted=frozenset({200})),
+    ("GET", "/admin/registry"): PageRoute(_REGISTRY, _page("/admin/registry"), default_permitted=frozenset({200})),
+    # A foreign municipality's pages and records: 404 for its administrator, shown to the host administrator.
+    ("GET", "/admin/registry/{municipality_id}"): PageRoute(
+        _REGISTRY, _page(lambda w, p: f"/admin/registry/{w.foreign_municipality(p)}"), permitted={"host_admin": {200}},
+    ),
+    ("GET", "/admin/registry/{municipality_id}/recipients"): PageRoute(
+        _REGISTRY, _page(lambda w, p: f"/admin/registry/{w.foreign_municipality(p)}/recipients"), permitted={"host_admin": {200}},
+    ),
+    ("GET", "/admin/registry/{municipality_id}/recipients/new"): PageRoute(
+        _REGISTRY, _page(lambda w, p: f"/admin/registry/{w.foreign_municipality(p)}/recipients/new"),
+        permitted={"host_admin": {200}},
+    ),
+    ("POST", "/admin/registry/{municipality_id}/recipients"): PageRoute(
+        _REGISTRY,
+        lambda c, w, p: c.post(
+            f"/admin/registry/{w.foreign_municipality(p)}/recipients",
+            data={"national_id": _fresh_national_id(), "given_name": "Ny", "family_name": "Mottaker", "address": "Nyveien 1",
+                  "postal_code": "4600", "city": "Testby", "phone": "912 34 567", "language": "nb"},
+            headers=p.headers, follow_redirects=False,
+        ),
+        permitted={"host_admin": {303}},
+    ),
+    ("GET", "/admin/registry/recipients/{recipient_id}"): PageRoute(
+        _REGISTRY, _page(lambda w, p: f"/admin/registry/recipients/{w.foreign_recipient(p)}"), permitted={"host_admin": {200}},
+    ),
+    ("POST", "/admin/registry/recipients/{recipient_id}"): PageRoute(
+        _REGISTRY,
+        lambda c, w, p: c.post(f"/admin/registry/recipients/{w.foreign_recipient(p)}", data={"city": "Nyby"}, headers=p.headers,
+                               follow_redirects=False),
+        permitted={"host_admin": {303}},
+    ),
+    ("POST", "/admin/registry/recipients/{recipient_id}/contacts"): PageRoute(
+        _REGISTRY,
+        lambda c, w, p: c.post(
+            f"/admin/registry/recipients/{w.foreign_recipient(p)}/contacts",
+            data={"name": "Kari Nordmann", "relation": "datter", "phone": "912 34 567", "priority": "1"},
+            headers=p.headers, follow_redirects=False,
+        ),
+        permitted={"host_admin": {303}},
+    ),
+    ("GET", "/admin/registry/{municipality_id}/devices"): PageRoute(
+        _REGISTRY, _page(lambda w, p: f"/admin/registry/{w.foreign_municipality(p)}/devices"), permitted={"host_admin": {200}},
+    ),
+    ("POST", "/admin/registry/{municipality_id}/devices"): PageRoute(
+        _REGISTRY,
+        lambda c, w, p: c.post(
+            f"/admin/registry/{w.foreign_municipality(p)}/devices",
+            data={"kind": "safety_alarm", "protocol": "http", "identity": f"PAGE-{p.name}",
+                  "recipient_id": str(w.foreign_recipient(p))},
+            headers=p.headers, follow_redirects=False,
+        ),
+        permitted={"host_admin": {303}},
+    ),
+    ("GET", "/admin/registry/{municipality_id}/zones"): PageRoute(
+        _REGISTRY, _page(lambda w, p: f"/admin/registry/{w.foreign_municipality(p)}/zones"), permitted={"host_admin": {200}},
+    ),
+    ("POST", "/admin/registry/{municipality_id}/zones"): PageRoute(
+        _REGISTRY,
+        lambda c, w, p: c.post(f"/admin/registry/{w.foreign_municipality(p)}/zones", data={"code": f"P-{p.name}", "name": "Ny sone"},
+                               headers=p.headers, follow_redirects=False),
+        permitted={"host_admin": {303}},
+    ),
+    ("GET", "/admin/registry/{municipality_id}/staff"): PageRoute(
+        _REGISTRY, _page(lambda w, p: f"/admin/registry/{w.foreign_municipality(p)}/staff"), permitted={"host_admin": {200}},
+    ),
+    ("POST", "/admin/registry/{municipality_id}/staff"): PageRoute(
+        _REGISTRY,
+        lambda c, w, p: c.post(
+            f"/admin/registry/{w.foreign_municipality(p)}/staff",
+            data={"name": "Nils Nattevakt", "role": "responder", "competence": "nurse"},
+            headers=p.headers, follow_redirects=False,
+        ),
+        permitted={"host_admin": {303}},
+    ),
+    ("GET", "/admin/registry/{municipality_id}/completeness"): PageRoute(
+        _REGISTRY, _page(lambda w, p: f"/admin/registry/{w.foreign_municipality(p)}/completeness"), permitted={"host_admin": {200}},
+    ),
     # Last: it ends the caller's session.
     ("POST", "/api/v1/auth/logout"): Route("any logged-in user", lambda c, w, p: c.post("/api/v1/auth/logout", headers=p.headers),
                                            default_permitted=frozenset({204})),

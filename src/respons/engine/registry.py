@@ -17,10 +17,11 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from typing import Any, Iterable
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, case, func, insert, select, update
 
 from respons.auth import audit
 from respons.domain.alarm_types import Category
+from respons.domain.completeness import Gap, RecipientFacts, gaps, is_blank
 from respons.domain.identity import InvalidNationalId, parse_national_id
 from respons.domain.phones import InvalidPhoneNumber, normalise_phone
 from respons.store.tables import (
@@ -230,6 +231,14 @@ def _recipient_row(conn: Connection, recipient_id: int, allowed: frozenset[int] 
     return row
 
 
+def recipient_municipality(conn: Connection, recipient_id: int, allowed: frozenset[int] | None) -> int:
+    """The recipient's municipality, without reading (or auditing) the record itself."""
+    row = conn.execute(select(recipients.c.municipality_id).where(recipients.c.id == recipient_id)).first()
+    if row is None or not _visible(allowed, row.municipality_id):
+        raise NotFound("recipient")
+    return row.municipality_id
+
+
 def update_recipient(conn: Connection, recipient_id: int, values: dict[str, Any], *, allowed: frozenset[int] | None,
                      now: datetime, today: date, actor: str) -> list[str]:
     row = _recipient_row(conn, recipient_id, allowed)
@@ -270,7 +279,9 @@ def _municipality_filter(conn: Connection, column, municipality_id: int | None, 
     return column.in_(sorted(allowed))
 
 
-def list_recipients(conn: Connection, *, municipality_id: int | None, allowed: frozenset[int] | None) -> list[dict[str, Any]]:
+def list_recipients(conn: Connection, *, municipality_id: int | None, allowed: frozenset[int] | None,
+                    search: str | None = None) -> list[dict[str, Any]]:
+    """Recipients without national ids, addresses or notes; ``search`` matches part of the name."""
     where = _municipality_filter(conn, recipients.c.municipality_id, municipality_id, allowed)
     query = (
         select(recipients.c.id, recipients.c.municipality_id, recipients.c.given_name, recipients.c.family_name,
@@ -279,6 +290,9 @@ def list_recipients(conn: Connection, *, municipality_id: int | None, allowed: f
         .where(where)
         .order_by(recipients.c.family_name, recipients.c.given_name, recipients.c.id)
     )
+    if search and search.strip():
+        full_name = func.lower(recipients.c.given_name + " " + recipients.c.family_name)
+        query = query.where(full_name.contains(search.strip().lower(), autoescape=True))
     return [
         {
             "id": r.id,
@@ -470,6 +484,12 @@ def list_municipalities(conn: Connection) -> list[dict[str, Any]]:
     return [dict(r._mapping) for r in conn.execute(select(municipalities).order_by(municipalities.c.number))]
 
 
+def get_municipality(conn: Connection, municipality_id: int, allowed: frozenset[int] | None) -> dict[str, Any]:
+    require_municipality(conn, municipality_id, allowed)
+    row = conn.execute(select(municipalities).where(municipalities.c.id == municipality_id)).one()
+    return dict(row._mapping)
+
+
 def add_agreement(conn: Connection, values: dict[str, Any], *, municipality_id: int, now: datetime, actor: str) -> int:
     row = conn.execute(select(municipalities.c.id, municipalities.c.centre_id).where(municipalities.c.id == municipality_id)).first()
     if row is None:
@@ -518,3 +538,94 @@ def add_agreement(conn: Connection, values: dict[str, Any], *, municipality_id: 
                  details={"entity": "agreement", "agreement_id": agreement_id, "windows": len(list(windows)),
                           "fields": sorted(k for k in ("valid_from", "valid_to", "notes", "windows") if values.get(k) is not None)})
     return agreement_id
+
+
+# --- overview and completeness (read-only: lists, no one person's full record) ---------------
+
+
+def registry_counts(conn: Connection, *, municipality_id: int, allowed: frozenset[int] | None) -> dict[str, int]:
+    """How much one municipality has registered (active rows only)."""
+    require_municipality(conn, municipality_id, allowed)
+
+    def count(table, *where) -> int:
+        query = select(func.count()).select_from(table).where(table.c.municipality_id == municipality_id, *where)
+        return conn.execute(query).scalar_one()
+
+    return {
+        "recipients": count(recipients, recipients.c.active.is_(True)),
+        "inactive_recipients": count(recipients, recipients.c.active.is_(False)),
+        "contacts": count(contacts),
+        "devices": count(devices, devices.c.active.is_(True)),
+        "zones": count(zones),
+        "staff": count(staff, staff.c.active.is_(True)),
+    }
+
+
+def completeness(conn: Connection, *, municipality_id: int, allowed: frozenset[int] | None) -> list[dict[str, Any]]:
+    """Active recipients whose registration lacks what the centre needs, with the gaps.
+
+    Three set-based queries whatever the number of recipients (no query per recipient);
+    the rule itself is ``domain.completeness.gaps``.
+    """
+    require_municipality(conn, municipality_id, allowed)
+    contact_counts = {
+        r.recipient_id: (r.total, r.with_phone)
+        for r in conn.execute(
+            select(contacts.c.recipient_id, func.count().label("total"),
+                   func.count(case((contacts.c.phone != "", 1))).label("with_phone"))
+            .where(contacts.c.municipality_id == municipality_id)
+            .group_by(contacts.c.recipient_id)
+        )
+    }
+    device_counts = {
+        r.recipient_id: r.total
+        for r in conn.execute(
+            select(devices.c.recipient_id, func.count().label("total"))
+            .where(devices.c.municipality_id == municipality_id, devices.c.active.is_(True), devices.c.recipient_id.is_not(None))
+            .group_by(devices.c.recipient_id)
+        )
+    }
+    query = (
+        select(recipients.c.id, recipients.c.given_name, recipients.c.family_name, recipients.c.phone, recipients.c.key_box,
+               recipients.c.zone_id, recipients.c.latitude, recipients.c.longitude,
+               zones.c.code.label("zone_code"), zones.c.name.label("zone_name"))
+        .select_from(recipients.outerjoin(zones, zones.c.id == recipients.c.zone_id))
+        .where(recipients.c.municipality_id == municipality_id, recipients.c.active.is_(True))
+        .order_by(recipients.c.family_name, recipients.c.given_name, recipients.c.id)
+    )
+    report = []
+    for r in conn.execute(query):
+        total_contacts, contacts_with_phone = contact_counts.get(r.id, (0, 0))
+        facts = RecipientFacts(
+            active=True,
+            has_phone=not is_blank(r.phone),
+            contacts=total_contacts,
+            contacts_with_phone=contacts_with_phone,
+            has_key_box=not is_blank(r.key_box),
+            active_devices=device_counts.get(r.id, 0),
+            has_zone=r.zone_id is not None,
+            has_coordinates=r.latitude is not None and r.longitude is not None,
+        )
+        found: list[Gap] = gaps(facts)
+        if found:
+            report.append({
+                "id": r.id,
+                "name": f"{r.given_name} {r.family_name}",
+                "zone": None if r.zone_id is None else {"id": r.zone_id, "code": r.zone_code, "name": r.zone_name},
+                "gaps": found,
+            })
+    return report
+
+
+def record_gaps(record: dict[str, Any]) -> list[Gap]:
+    """The same rule for one record as ``read_recipient`` returns it (with contacts and devices)."""
+    return gaps(RecipientFacts(
+        active=bool(record["active"]),
+        has_phone=not is_blank(record["phone"]),
+        contacts=len(record["contacts"]),
+        contacts_with_phone=sum(1 for c in record["contacts"] if not is_blank(c["phone"])),
+        has_key_box=not is_blank(record["key_box"]),
+        active_devices=sum(1 for d in record["devices"] if d["active"]),
+        has_zone=record["zone_id"] is not None,
+        has_coordinates=record["latitude"] is not None and record["longitude"] is not None,
+    ))

@@ -1,0 +1,110 @@
+"""Regenerate the console screenshots in docs/screenshots/ (1920×1080, real Chromium).
+
+    make screenshots
+
+A throw-away demo database (synthetic people only), a real server, a night-shift queue
+with alarms of every age and priority, then the queue and one alarm's card as the
+operator sees them. Run it after changing the console's look; commit the PNGs.
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # the browser harness lives with the tests
+
+from playwright.sync_api import expect, sync_playwright  # noqa: E402
+from sqlalchemy import create_engine, select  # noqa: E402
+
+from respons.auth import accounts  # noqa: E402
+from respons.demo.seed import seed_demo  # noqa: E402
+from respons.domain.access import Role  # noqa: E402
+from respons.domain.alarm_types import alarm_type  # noqa: E402
+from respons.engine import alarms as service  # noqa: E402
+from respons.store.migrate import upgrade  # noqa: E402
+from respons.store.tables import devices, planned_visits  # noqa: E402
+from tests.browser.harness import VIEWPORT, Account, launch, log_in  # noqa: E402
+from tests.chaos.server import ServerProcess, free_port  # noqa: E402
+
+OUT = ROOT / "docs" / "screenshots"
+# (type, seconds waited, answered by the other operator?)
+NIGHT = [
+    ("fall", 71, False), ("button_press", 52, False), ("button_press", 38, False), ("fire", 12, False),
+    ("inactivity", 95, True), ("door_opened", 30, False), ("bed_exit", 8, False), ("medication_missed", 240, True),
+    ("battery_low", 600, False), ("device_silent", 1500, False), ("geofence_exit", 20, False), ("button_press", 140, True),
+]
+
+
+def build_world(database_url: str) -> tuple[str, list[str]]:
+    upgrade(database_url)
+    engine = create_engine(database_url)
+    now = datetime.now(timezone.utc)
+    seed_demo(engine, now=now, recipients=600)
+    with engine.begin() as conn:
+        colleague = accounts.create_user(conn, username="kari", display_name="Kari Nattevakt", password="demo-kari-2026-night",
+                                         now=now)
+        accounts.grant_role(conn, user_id=colleague, role=Role.OPERATOR, municipality_id=None, actor="screenshots", now=now)
+        # People with a planned visit make the richest card: put the oldest alarm on one.
+        # Spread over the municipalities: every k-th of them.
+        everyone = conn.execute(select(planned_visits.c.recipient_id).distinct().order_by(planned_visits.c.recipient_id)).scalars().all()
+        with_visits = everyone[:: max(1, len(everyone) // len(NIGHT))][: len(NIGHT)]
+        owned = conn.execute(
+            select(devices.c.id, devices.c.municipality_id, devices.c.recipient_id, devices.c.identity)
+            .where(devices.c.recipient_id.in_(with_visits))
+        ).all()
+        made = []
+        for (code, waited, taken), device in zip(NIGHT, owned):
+            received = now - timedelta(seconds=waited)
+            new = service.NewAlarm(device.municipality_id, device.recipient_id, device.id, alarm_type(code), "http",
+                                   f"device:{device.identity}", received)
+            alarm_id = service.receive(conn, new, now=received, answer_deadline=timedelta(seconds=60)).alarm_id
+            if taken:
+                service.answer(conn, alarm_id, actor=f"user:{colleague}", visible_to=None, now=received + timedelta(seconds=25))
+            made.append(alarm_id)
+    engine.dispose()
+    return now.isoformat(), made
+
+
+def main() -> None:
+    OUT.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        database_url = f"sqlite:///{tmp}/screenshots.db"
+        build_world(database_url)
+        server = ServerProcess(database_url, free_port(), Path(tmp) / "server.log")
+        server.start()
+        try:
+            with sync_playwright() as p:
+                browser = launch(p)
+                page = browser.new_context(viewport=VIEWPORT, locale="nb-NO").new_page()
+                log_in(page, server.url, Account("operator", "demo-operator-2026"))
+                expect(page.locator("#live-status")).to_have_attribute("data-live", "up", timeout=10_000)
+                page.locator("#queue").focus()
+                page.keyboard.press("j")
+                page.wait_for_timeout(1200)  # one tick of the answer clocks
+                page.screenshot(path=str(OUT / "console-queue.png"))
+
+                page.keyboard.press("n")
+                page.keyboard.press("a")
+                expect(page.locator("#work-state")).to_have_text("Besvart", timeout=10_000)
+                page.select_option("#call-result", "no_answer")
+                page.click("#call-form button[type=submit]")
+                expect(page.locator("#timeline li[data-kind=action]")).to_have_count(1, timeout=10_000)
+                page.fill("#note-text", "Bruker svarer ikke på telefon. Ringer pårørende.")
+                page.keyboard.press("Control+Enter")
+                expect(page.locator("#timeline li[data-kind=note]")).to_have_count(1, timeout=10_000)
+                page.keyboard.press("Escape")
+                page.wait_for_timeout(300)
+                page.screenshot(path=str(OUT / "console-card.png"))
+                browser.close()
+        finally:
+            server.stop()
+    for name in ("console-queue.png", "console-card.png"):
+        print(f"wrote {OUT / name}")
+
+
+if __name__ == "__main__":
+    main()

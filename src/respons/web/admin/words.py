@@ -1,0 +1,156 @@
+"""The registry pages' words (bokmål, English).
+
+Validation messages are not here: the registry engine writes them in Norwegian
+(``engine/registry.py``), and they are shown as it wrote them.
+"""
+
+from respons.domain.completeness import Gap
+from respons.web.i18n import register
+
+register(
+    {
+        # Navigation and overview
+        "admin.title": ("Register", "Registry"),
+        "admin.nav": ("Registeret", "The registry"),
+        "admin.nav.overview": ("Oversikt", "Overview"),
+        "admin.nav.recipients": ("Tjenestemottakere", "Service recipients"),
+        "admin.nav.devices": ("Enheter", "Devices"),
+        "admin.nav.zones": ("Soner", "Zones"),
+        "admin.nav.staff": ("Ansatte", "Staff"),
+        "admin.nav.completeness": ("Mangelfull registrering", "Incomplete registrations"),
+        "admin.nav.choose": ("Bytt kommune", "Change municipality"),
+        "admin.choose.title": ("Velg kommune", "Choose a municipality"),
+        "admin.choose.intro": (
+            "Velg kommunen hvis register du vil se eller endre.",
+            "Choose the municipality whose registry you want to see or change.",
+        ),
+        "admin.choose.none": ("Du administrerer ingen kommuner.", "You do not administer any municipality."),
+        "admin.municipality": ("Kommune", "Municipality"),
+        "admin.municipality.label": ("{name} ({number})", "{name} ({number})"),
+        "admin.overview.title": ("Register for {name}", "Registry of {name}"),
+        "admin.overview.counts": ("Registrert", "Registered"),
+        "admin.overview.recipients": ("Aktive tjenestemottakere", "Active service recipients"),
+        "admin.overview.inactive": ("Avsluttede tjenestemottakere", "Former service recipients"),
+        "admin.overview.contacts": ("Kontaktpersoner", "Contact persons"),
+        "admin.overview.devices": ("Aktive enheter", "Active devices"),
+        "admin.overview.zones": ("Soner", "Zones"),
+        "admin.overview.staff": ("Aktive ansatte", "Active staff"),
+        "admin.overview.incomplete": ("Mangelfullt registrert", "Incompletely registered"),
+        "admin.overview.incomplete_note": (
+            "Kommunen har ansvar for at tjenestemottakerne er korrekt registrert med relevante og oppdaterte opplysninger.",
+            "The municipality is responsible for registering its service recipients correctly, with relevant and current details.",
+        ),
+        "admin.overview.see_report": ("Se hva som mangler", "See what is missing"),
+        # Forms in general
+        "admin.form.has_errors": ("Skjemaet har feil. Rett opp og lagre igjen:", "The form has errors. Correct them and save again:"),
+        "admin.form.saved": ("Lagret.", "Saved."),
+        "admin.form.conflict": (
+            "Endringen kolliderer med en annen registrering.",
+            "The change collides with another registration.",
+        ),
+        "admin.problem.number": ("Må være et tall, for eksempel 58,1467", "Must be a number, for example 58.1467"),
+        "admin.problem.choice": ("Ugyldig valg", "Invalid choice"),
+        "admin.choose_none": ("– ingen –", "– none –"),
+        "admin.search": ("Søk på navn", "Search by name"),
+        "admin.search.submit": ("Søk", "Search"),
+        "admin.search.clear": ("Vis alle", "Show all"),
+        "admin.search.count": ("{count} treff", "{count} found"),
+        "admin.empty": ("Ingen ennå.", "None yet."),
+        "admin.active": ("Aktiv", "Active"),
+        "admin.inactive": ("Avsluttet", "Inactive"),
+        # Recipients
+        "admin.recipients.title": ("Tjenestemottakere", "Service recipients"),
+        "admin.recipients.new": ("Ny tjenestemottaker", "New service recipient"),
+        "admin.recipients.none_found": ("Ingen tjenestemottakere passer søket.", "No service recipients match the search."),
+        "admin.recipient.details": ("Opplysninger", "Details"),
+        "admin.recipient.back": ("Tilbake til listen", "Back to the list"),
+        "admin.recipient.audited": (
+            "Visningen av denne journalen er logget.",
+            "Viewing this record has been logged.",
+        ),
+        "admin.recipient.gaps": ("Dette mangler i registreringen", "Missing from the registration"),
+        "admin.recipient.complete": ("Registreringen har det responssenteret trenger.", "The registration has what the centre needs."),
+        "admin.field.name": ("Navn", "Name"),
+        "admin.field.given_name": ("Fornavn", "Given name"),
+        "admin.field.family_name": ("Etternavn", "Family name"),
+        "admin.field.national_id": ("Fødselsnummer", "National identity number"),
+        "admin.field.national_id.hint": ("11 sifre (fødselsnummer eller D-nummer).", "11 digits (birth number or D number)."),
+        "admin.field.phone": ("Telefon", "Phone"),
+        "admin.field.phone.hint": ("Norsk nummer, eller med landskode (+46 …).", "Norwegian number, or with country code (+46 …)."),
+        "admin.field.address": ("Adresse", "Address"),
+        "admin.field.postal_code": ("Postnummer", "Postal code"),
+        "admin.field.city": ("Poststed", "City"),
+        "admin.field.zone": ("Sone", "Zone"),
+        "admin.field.latitude": ("Breddegrad", "Latitude"),
+        "admin.field.longitude": ("Lengdegrad", "Longitude"),
+        "admin.field.coordinates.hint": ("Desimalgrader, for eksempel 58,1467 og 7,9956.", "Decimal degrees, for example 58.1467 and 7.9956."),
+        "admin.field.key_box": ("Nøkkelboks", "Key box"),
+        "admin.field.key_box.hint": (
+            "Hvor nøkkelboksen er og hvordan den åpnes.",
+            "Where the key box is and how to open it.",
+        ),
+        "admin.field.language": ("Språk", "Language"),
+        "admin.field.language.hint": ("Språkkode, for eksempel nb, nn, se eller en.", "Language code, for example nb, nn, se or en."),
+        "admin.field.response_notes": ("Merknader for responstjenesten", "Notes for the response service"),
+        "admin.field.response_notes.hint": (
+            "Det den som rykker ut må vite: hørsel, hund, dørkode.",
+            "What a responder must know: hearing, a dog, the door code.",
+        ),
+        "admin.field.active": ("Aktiv tjenestemottaker", "Active service recipient"),
+        # Contacts
+        "admin.contacts.title": ("Kontaktpersoner", "Contact persons"),
+        "admin.contacts.add": ("Legg til kontaktperson", "Add a contact person"),
+        "admin.field.relation": ("Relasjon", "Relation"),
+        "admin.field.relation.hint": ("For eksempel datter, sønn, nabo.", "For example daughter, son, neighbour."),
+        "admin.field.priority": ("Prioritet", "Priority"),
+        "admin.field.priority.hint": ("1 ringes først.", "1 is called first."),
+        "admin.field.receives_alarms": ("Mottar alarmer direkte", "Receives alarms directly"),
+        "admin.field.notes": ("Merknader", "Notes"),
+        # Devices
+        "admin.devices.title": ("Enheter", "Devices"),
+        "admin.devices.add": ("Registrer enhet", "Register a device"),
+        "admin.devices.add_for": ("Registrer enhet for denne tjenestemottakeren", "Register a device for this recipient"),
+        "admin.field.kind": ("Type", "Kind"),
+        "admin.field.kind.hint": ("For eksempel safety_alarm, fall_sensor, door_sensor.", "For example safety_alarm, fall_sensor, door_sensor."),
+        "admin.field.protocol": ("Protokoll", "Protocol"),
+        "admin.field.identity": ("Identitet", "Identity"),
+        "admin.field.identity.hint": ("Det enheten kaller seg selv (serienummer).", "What the device calls itself (serial number)."),
+        "admin.field.recipient": ("Tjenestemottaker", "Service recipient"),
+        "admin.field.heartbeat_interval_s": ("Livstegn hvert (sekunder)", "Heartbeat every (seconds)"),
+        "admin.field.heartbeat_grace_s": ("Slingringsmonn (sekunder)", "Grace (seconds)"),
+        "admin.field.last_seen": ("Sist hørt fra", "Last heard from"),
+        "admin.devices.spare": ("Ikke utlevert", "Not assigned"),
+        # Zones
+        "admin.zones.title": ("Soner", "Zones"),
+        "admin.zones.add": ("Opprett sone", "Create a zone"),
+        "admin.field.code": ("Kode", "Code"),
+        # Staff
+        "admin.staff.title": ("Ansatte", "Staff"),
+        "admin.staff.add": ("Legg til ansatt", "Add a staff member"),
+        "admin.field.role": ("Rolle", "Role"),
+        "admin.field.competence": ("Kompetanse", "Competence"),
+        "admin.field.competence.hint": ("For eksempel nurse, health_worker, assistant.", "For example nurse, health_worker, assistant."),
+        "admin.staff_role.operator": ("Operatør", "Operator"),
+        "admin.staff_role.responder": ("Hjemmetjenesten", "Home care"),
+        "admin.staff_role.technician": ("Tekniker", "Technician"),
+        # Completeness report
+        "admin.completeness.title": ("Mangelfull registrering", "Incomplete registrations"),
+        "admin.completeness.intro": (
+            "Aktive tjenestemottakere som mangler noe responssenteret trenger for å hjelpe dem. "
+            "Etter avtalen er det kommunens ansvar at registreringen er korrekt og oppdatert.",
+            "Active service recipients whose registration lacks something the centre needs to help them. "
+            "Under the agreement, correct and current registration is the municipality's duty.",
+        ),
+        "admin.completeness.none": ("Alle aktive tjenestemottakere er fullstendig registrert.", "Every active service recipient is fully registered."),
+        "admin.completeness.count": ("{count} av {total} aktive tjenestemottakere mangler noe.",
+                                     "{count} of {total} active service recipients lack something."),
+        "admin.completeness.missing": ("Mangler", "Missing"),
+        "admin.gap." + Gap.NO_ACTIVE_DEVICE: ("Ingen aktiv alarm eller sensor", "No active alarm or sensor"),
+        "admin.gap." + Gap.NO_ZONE: ("Ingen sone (alarmen kan ikke rutes)", "No zone (the alarm cannot be routed)"),
+        "admin.gap." + Gap.NO_KEY_BOX: ("Ingen opplysninger om nøkkelboks", "No key box details"),
+        "admin.gap." + Gap.NO_CONTACT: ("Ingen kontaktperson", "No contact person"),
+        "admin.gap." + Gap.NO_REACHABLE_CONTACT: ("Ingen kontaktperson med telefon", "No contact person with a phone"),
+        "admin.gap." + Gap.NO_COORDINATES: ("Ingen kartposisjon (koordinater)", "No map position (coordinates)"),
+        "admin.gap." + Gap.NO_PHONE: ("Ingen telefon til tjenestemottakeren", "No phone number for the recipient"),
+    }
+)

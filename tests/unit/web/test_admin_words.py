@@ -1,0 +1,34 @@
+"""Every word the registry pages show is in the catalogue, in both languages."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from respons.domain.completeness import Gap
+from respons.web import i18n
+from respons.web.admin import pages  # noqa: F401  (registers the words)
+
+TEMPLATES = Path(pages.__file__).parent / "templates" / "admin"
+
+
+def test_every_literal_key_in_the_admin_templates_is_registered():
+    used = set()
+    for template in TEMPLATES.glob("*.html"):
+        used |= set(re.findall(r"""\bt\(\s*['"]([\w.]+)['"]""", template.read_text(encoding="utf-8")))
+    assert used, "the pattern finds the keys"
+    # A key ending in "." is a prefix completed in the template (gaps, staff roles): checked below.
+    assert sorted(k for k in used if k not in i18n.CATALOGUE and not k.endswith(".")) == []
+
+
+def test_every_gap_and_staff_role_has_words_in_both_languages():
+    keys = [f"admin.gap.{gap}" for gap in Gap] + [f"admin.staff_role.{role}" for role in ("operator", "responder", "technician")]
+    for key in keys:
+        bokmal, english = i18n.CATALOGUE[key]
+        assert bokmal.strip() and english.strip() and bokmal != english
+
+
+def test_admin_words_are_filled_in():
+    for key, (bokmal, english) in i18n.CATALOGUE.items():
+        if key.startswith("admin."):
+            assert bokmal.strip() and english.strip(), key
