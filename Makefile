@@ -29,6 +29,7 @@ serve: $(INSTALLED)
 
 bench: $(INSTALLED)
 	$(BIN)/python bench/intake_http.py --db both
+	$(BIN)/python bench/console_queue.py --sizes 20,2000
 
 ## screenshots: regenerate docs/screenshots/*.png (1920x1080) in real Chromium
 screenshots: $(INSTALLED)

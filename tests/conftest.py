@@ -85,3 +85,9 @@ def engine(migrated_url):
     engine = make_engine(migrated_url)
     yield engine
     engine.dispose()
+
+
+def pytest_collection_modifyitems(config, items):
+    """Browser tests last: they are the slowest, and Playwright's sync API holds an asyncio
+    loop in the main thread while it runs (see tests/browser/conftest.py)."""
+    items.sort(key=lambda item: "tests/browser/" in str(item.fspath).replace("\\", "/"))

@@ -34,7 +34,10 @@ def _unavailable() -> str | None:
     return None if path else reason
 
 
-@pytest.fixture(scope="session")
+# Module scope, not session: Playwright's sync API keeps an asyncio loop running in this
+# thread while it is open, and other tests call asyncio.run(). The browser tests also run
+# last (tests/conftest.py), so that loop is gone before the rest need theirs.
+@pytest.fixture(scope="module")
 def playwright_instance():
     problem = _unavailable()
     if problem:
@@ -47,7 +50,7 @@ def playwright_instance():
         yield p
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(playwright_instance):
     b = launch(playwright_instance)
     yield b

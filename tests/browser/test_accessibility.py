@@ -43,6 +43,7 @@ def test_log_in_page(new_page, world):
 
 def test_console_with_the_queue_and_an_answered_alarms_card(new_page, world):
     page = new_page()
+    page.clock.install()
     log_in(page, world.url, world.operators[0])
     expect(page.locator("#live-status")).to_have_attribute("data-live", "up", timeout=LIVE)
     waiting = world.send_alarm(type="button_press", device=world.registry.device_identities[1])
@@ -53,7 +54,7 @@ def test_console_with_the_queue_and_an_answered_alarms_card(new_page, world):
     page.keyboard.press("a")
     expect(page.locator("#work-state")).to_have_text("Besvart", timeout=LIVE)
     # Let the clocks reach warning and red, so their colours are checked too.
-    page.evaluate("""document.querySelectorAll('tr[data-waiting="1"]').forEach(r => r.dataset.answerSeconds = '61')""")
+    page.clock.fast_forward(61_000)
     expect(page.locator(f"#row-{waiting} .clock")).to_have_class(re.compile("is-late"), timeout=3000)
     assert_accessible(page, "console")
 

@@ -67,4 +67,4 @@ def test_operator_stream_carries_committed_changes_in_scope_only(migrated_url, e
         server.stop()
     assert [(k, e["alarm_id"], e["event"]) for k, e in events] == [("alarm", mine, "queued"), ("alarm", mine, "answered")]
     assert all(e["alarm_id"] != foreign for _, e in events)
-    assert all(set(e) == {"alarm_id", "municipality_id", "event", "state", "seq"} for _, e in events), "no personal data"
+    assert all(set(e) == {"alarm_id", "municipality_id", "event", "state", "seq", "priority"} for _, e in events), "no personal data"

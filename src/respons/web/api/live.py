@@ -1,11 +1,11 @@
 """Server-sent events: the operator's queue changes as they are committed.
 
-The console (issue 4) opens ``GET /api/v1/queue/events`` with EventSource and refetches the
-queue or one alarm when an event arrives. Events carry ids and states only, never personal
-data: the refetch goes through the scoped, audited endpoints.
+The console opens ``GET /api/v1/queue/events`` with EventSource and refetches the row or
+the alarm an event names. Events carry ids, states and the alarm's priority (which sound to
+play), never personal data: the refetch goes through the scoped, audited endpoints.
 
 Event types:
-- ``alarm``: ``{"alarm_id", "municipality_id", "event", "state", "seq"}``, one per committed
+- ``alarm``: ``{"alarm_id", "municipality_id", "event", "state", "seq", "priority"}``, one per committed
   timeline event in the caller's scope;
 - ``reload``: updates were lost (the reader was too slow): refetch the whole queue;
 - comments (``: keepalive``) keep idle connections open through proxies.
