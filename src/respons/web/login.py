@@ -15,11 +15,11 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse
 
 from respons.auth import accounts
+from respons.domain.access import Scope
 from respons.store.journal import JournalUnavailable
 from respons.web import i18n
-from respons.web.access import SESSION_COOKIE, Principal, _authenticate, Policy
+from respons.web.access import SESSION_COOKIE, Policy, Principal, _authenticate, public
 from respons.web.pages import home_for, page_access, render
-from respons.web.access import public
 from respons.web.runtime import runtime
 
 router = APIRouter(include_in_schema=False)
@@ -97,8 +97,7 @@ async def login_submit(
 
 
 def _home_after_login(result: accounts.LoggedIn) -> str:
-    from respons.domain.access import Scope
-
+    # Where to land depends on the roles only; the scope is derived on the next request.
     empty = Scope(alarms=frozenset(), registry=frozenset(), audit=frozenset())
     return home_for(Principal("user", result.user_id, frozenset(result.grants), empty))
 
