@@ -18,6 +18,7 @@ from typing import Any, Iterable
 class State(StrEnum):
     RECEIVED = "received"  # committed by intake, not yet placed anywhere
     QUEUED = "queued"  # waiting in the response centre's queue
+    OFFERED = "offered"  # offered to home care (a zone) or technicians; the first to accept takes it
     ANSWERED = "answered"  # an operator has taken it and is working on it
     RESOLVED = "resolved"  # an outcome is recorded; follow-up may still be documented
     CLOSED = "closed"  # finished; only the history remains
@@ -26,6 +27,11 @@ class State(StrEnum):
 class EventKind(StrEnum):
     RECEIVED = "received"
     QUEUED = "queued"
+    OFFERED = "offered"  # (again) to everyone logged in to a zone, or to the technicians
+    DECLINED = "declined"  # one responder said no; the offer stands for the others
+    ESCALATED = "escalated"  # nobody accepted in time: to the centre, with its history
+    HANDED_BACK = "handed_back"  # a responder gives the alarm back to the centre
+    KIN_NOTIFIED = "kin_notified"  # sent straight to next of kin by SMS
     ANSWERED = "answered"
     NOTE = "note"
     ACTION = "action"  # something the operator did: a call and its result, a dispatch
@@ -51,6 +57,10 @@ class Action(StrEnum):
     DISPATCH_HOME_CARE = "dispatch_home_care"
     CALL_EMERGENCY_SERVICES = "call_emergency_services"  # 113 / AMK
     NOTIFY_TECHNICIAN = "notify_technician"
+    # The home-care worker's mission, as they report it from the app.
+    EN_ROUTE = "en_route"
+    ARRIVED = "arrived"
+    DONE = "done"
 
 
 CALLS = frozenset({Action.CALL_RECIPIENT, Action.CALL_CONTACT})
@@ -64,7 +74,8 @@ class CallResult(StrEnum):
     WRONG_NUMBER = "wrong_number"
 
 
-OPEN_STATES = frozenset({State.RECEIVED, State.QUEUED, State.ANSWERED, State.RESOLVED})
+OPEN_STATES = frozenset({State.RECEIVED, State.QUEUED, State.OFFERED, State.ANSWERED, State.RESOLVED})
+# Waiting for the centre: the answer clock runs for these.
 WAITING_STATES = frozenset({State.RECEIVED, State.QUEUED})
 
 
@@ -90,6 +101,7 @@ class AlarmProjection:
     state: State
     received_at: datetime
     seq: int = 1  # number of events folded in
+    queued_at: datetime | None = None  # when it (last) reached the centre's queue
     answered_at: datetime | None = None
     answered_by: str | None = None
     resolved_at: datetime | None = None
@@ -98,15 +110,21 @@ class AlarmProjection:
     answer_time_exceeded: bool = False
 
     def answer_seconds(self, now: datetime) -> float:
-        """The answer clock: time from receipt to answer, or to ``now`` while waiting."""
+        """The centre's answer clock: from reaching its queue (receipt, escalation or
+        hand-back) to the answer, or to ``now`` while waiting."""
         end = self.answered_at or now
-        return max(0.0, (end - self.received_at).total_seconds())
+        return max(0.0, (end - (self.queued_at or self.received_at)).total_seconds())
 
 
 # Which states each event may follow. RECEIVED is special: it starts a timeline.
 _ALLOWED_FROM: dict[EventKind, frozenset[State]] = {
     EventKind.QUEUED: frozenset({State.RECEIVED}),
-    EventKind.ANSWERED: frozenset({State.QUEUED}),
+    EventKind.OFFERED: frozenset({State.RECEIVED, State.OFFERED}),
+    EventKind.DECLINED: frozenset({State.OFFERED}),
+    EventKind.ESCALATED: frozenset({State.OFFERED, State.RECEIVED}),
+    EventKind.HANDED_BACK: frozenset({State.ANSWERED}),
+    EventKind.KIN_NOTIFIED: frozenset({State.RECEIVED}),
+    EventKind.ANSWERED: frozenset({State.QUEUED, State.OFFERED}),
     EventKind.NOTE: frozenset(OPEN_STATES),
     # Follow-up after the outcome is recorded (calling next of kin afterwards) is still work.
     EventKind.ACTION: frozenset({State.ANSWERED, State.RESOLVED}),
@@ -117,7 +135,12 @@ _ALLOWED_FROM: dict[EventKind, frozenset[State]] = {
 
 _REFUSAL_HINTS: dict[EventKind, str] = {
     EventKind.QUEUED: "only a newly received alarm can be queued",
-    EventKind.ANSWERED: "only an alarm waiting in the queue can be answered",
+    EventKind.OFFERED: "only a new or still offered alarm can be offered",
+    EventKind.DECLINED: "only an offered alarm can be declined",
+    EventKind.ESCALATED: "only an alarm nobody has accepted escalates",
+    EventKind.HANDED_BACK: "only an alarm someone has taken can be handed back",
+    EventKind.KIN_NOTIFIED: "next of kin are notified when the alarm arrives",
+    EventKind.ANSWERED: "only a waiting or offered alarm can be answered or accepted",
     EventKind.NOTE: "a closed alarm cannot be changed",
     EventKind.ACTION: "answer the alarm before acting on it; a closed alarm cannot be changed",
     EventKind.ANSWER_TIME_EXCEEDED: "the answer deadline only applies while the alarm waits in the queue",
@@ -145,8 +168,19 @@ def apply(alarm: AlarmProjection, event: Event) -> AlarmProjection:
         )
     seq = alarm.seq + 1
     match event.kind:
-        case EventKind.QUEUED:
-            return replace(alarm, seq=seq, state=State.QUEUED)
+        case EventKind.QUEUED | EventKind.ESCALATED:
+            return replace(alarm, seq=seq, state=State.QUEUED, queued_at=event.at)
+        case EventKind.OFFERED:
+            return replace(alarm, seq=seq, state=State.OFFERED)
+        case EventKind.DECLINED:
+            return replace(alarm, seq=seq)
+        case EventKind.KIN_NOTIFIED:
+            # Next of kin have it: taken, by the routing on their behalf.
+            return replace(alarm, seq=seq, state=State.ANSWERED, answered_at=event.at, answered_by=event.actor)
+        case EventKind.HANDED_BACK:
+            # Back in the centre's queue: nobody holds it any more, and the centre's answer
+            # clock starts from the hand-back.
+            return replace(alarm, seq=seq, state=State.QUEUED, queued_at=event.at, answered_at=None, answered_by=None)
         case EventKind.ANSWERED:
             return replace(alarm, seq=seq, state=State.ANSWERED, answered_at=event.at, answered_by=event.actor)
         case EventKind.NOTE:

@@ -20,12 +20,16 @@ from respons.domain import lifecycle
 from respons.domain.lifecycle import IllegalTransition
 from respons.domain.alarm_types import AlarmType
 from respons.domain.lifecycle import Action, AlarmProjection, CallResult, Event, EventKind, Outcome, State
+from respons.domain.routing import Target as RouteTarget
 from respons.engine import timers
 from respons.store.db import is_postgres
 from respons.store.journal import announce
 from respons.store.tables import alarm_events, alarms, contacts
 
 ANSWER_DEADLINE = "answer_deadline"
+# Escalated and handed-back alarms get the centre's standard deadline (Helsedirektoratet:
+# answered within 60 s); the configured one is passed in by the intake for new alarms.
+DEFAULT_ANSWER_DEADLINE = timedelta(seconds=60)
 
 
 class AlarmNotFound(LookupError):
@@ -74,13 +78,20 @@ def receive(conn: Connection, new: NewAlarm, *, now: datetime, answer_deadline: 
         existing = _find_by_idempotency(conn, new)
         if existing is not None:
             return existing
+    from respons.engine import routing  # routing builds on this module's services
+
     alarm_id = str(uuid.uuid4())
     received = Event(EventKind.RECEIVED, now, new.actor, {"source": new.source, "occurred_at": new.occurred_at.isoformat()})
-    # Routing comes with the routing issue; until then every alarm goes to the centre.
-    queued = Event(EventKind.QUEUED, now, "system:routing", {"to": "response_centre"})
-    # Both events are folded here and the row is inserted once with the final projection,
-    # instead of inserting and then updating it on the hot path.
-    projection = lifecycle.apply(lifecycle.start(received), queued)
+    plan = routing.plan_for(conn, municipality_id=new.municipality_id, recipient_id=new.recipient_id,
+                            category=new.alarm_type.category.value, device_kind=None, now=now)
+    to_centre = plan.first.target is RouteTarget.CENTRE
+    projection = lifecycle.start(received)
+    if to_centre:
+        # The common case, folded here so the row is inserted once with its final
+        # projection instead of inserted and then updated on the hot path.
+        queued = Event(EventKind.QUEUED, now, "system:routing", {"to": "response_centre", "step": 0,
+                                                                  "reason": plan.reason.value})
+        projection = lifecycle.apply(projection, queued)
     try:
         # Savepoint: if another node committed the same key a moment ago, only this insert
         # is undone and we answer with the alarm it created.
@@ -102,6 +113,8 @@ def receive(conn: Connection, new: NewAlarm, *, now: datetime, answer_deadline: 
                     idempotency_scope=new.idempotency_scope,
                     idempotency_key=new.idempotency_key,
                     request_fingerprint=new.fingerprint,
+                    route=plan.to_json(),
+                    route_step=0,
                     **_projection_columns(projection),
                 ),
             )
@@ -110,10 +123,22 @@ def receive(conn: Connection, new: NewAlarm, *, now: datetime, answer_deadline: 
         if existing is None:
             raise
         return existing
-    conn.execute(_INSERT_EVENT, [_event_row(alarm_id, 1, received), _event_row(alarm_id, 2, queued)])
-    _announce(conn, alarm_id, new.municipality_id, projection, EventKind.QUEUED, priority=int(new.alarm_type.priority))
-    timers.schedule(conn, ANSWER_DEADLINE, alarm_id=alarm_id, due_at=now + answer_deadline, now=now)
+    if to_centre:
+        conn.execute(_INSERT_EVENT, [_event_row(alarm_id, 1, received), _event_row(alarm_id, 2, queued)])
+        _announce(conn, alarm_id, new.municipality_id, projection, EventKind.QUEUED, priority=int(new.alarm_type.priority))
+        timers.schedule(conn, ANSWER_DEADLINE, alarm_id=alarm_id, due_at=now + answer_deadline, now=now)
+    else:
+        conn.execute(_INSERT_EVENT, [_event_row(alarm_id, 1, received)])
+        routing.enter_step(conn, alarm_id, 0, now)
+        projection = projection_from_row(conn.execute(select(alarms).where(alarms.c.id == alarm_id)).one())
     return Received(alarm_id=alarm_id, duplicate=False, state=projection.state, received_at=now)
+
+
+def start_answer_deadline(conn: Connection, alarm_id: str, now: datetime, deadline: timedelta | None = None) -> None:
+    """The centre's answer clock starts when an alarm reaches its queue (also by escalation
+    or hand-back); the deadline timer marks it if nobody answers in time."""
+    timers.cancel(conn, ANSWER_DEADLINE, alarm_id=alarm_id)
+    timers.schedule(conn, ANSWER_DEADLINE, alarm_id=alarm_id, due_at=now + (deadline or DEFAULT_ANSWER_DEADLINE), now=now)
 
 
 def _find_by_idempotency(conn: Connection, new: NewAlarm) -> Received | None:
@@ -230,10 +255,10 @@ def record_action(
 
 def on_answer_deadline(conn: Connection, alarm_id: str, now: datetime) -> None:
     """Timer handler: the alarm has waited longer than the answer deadline."""
-    row = conn.execute(select(alarms.c.state, alarms.c.received_at).where(alarms.c.id == alarm_id)).first()
+    row = conn.execute(select(alarms.c.state, alarms.c.received_at, alarms.c.queued_at).where(alarms.c.id == alarm_id)).first()
     if row is None or row.state != State.QUEUED:
         return  # answered (or gone) in the meantime: the deadline no longer applies
-    waited = (now - row.received_at).total_seconds()
+    waited = (now - (row.queued_at or row.received_at)).total_seconds()
     append_event(
         conn,
         alarm_id,
@@ -256,6 +281,7 @@ def projection_from_row(row) -> AlarmProjection:
         state=State(row.state),
         received_at=row.received_at,
         seq=row.seq,
+        queued_at=row.queued_at,
         answered_at=row.answered_at,
         answered_by=row.answered_by,
         resolved_at=row.resolved_at,
@@ -269,6 +295,7 @@ def _projection_columns(p: AlarmProjection) -> dict[str, Any]:
     return {
         "state": p.state.value,
         "seq": p.seq,
+        "queued_at": p.queued_at,
         "answered_at": p.answered_at,
         "answered_by": p.answered_by,
         "resolved_at": p.resolved_at,

@@ -68,6 +68,7 @@ def queue(
 def _summary(r, now: datetime) -> dict:
     t = ALARM_TYPES[r.type]
     end = r.answered_at or now
+    start = r.queued_at or r.received_at
     return {
         "id": r.id,
         "municipality_id": r.municipality_id,
@@ -85,7 +86,9 @@ def _summary(r, now: datetime) -> dict:
         "received_at": r.received_at,
         "answered_at": r.answered_at,
         "answered_by": r.answered_by,
-        "answer_seconds": round(max(0.0, (end - r.received_at).total_seconds()), 1),
+        "answer_seconds": round(max(0.0, (end - start).total_seconds()), 1),
+        "route_step": r.route_step,
+        "route": r.route,
         "answer_time_exceeded": r.answer_time_exceeded,
     }
 

@@ -75,6 +75,7 @@ agreements = Table(
     Column("valid_to", Date),  # open-ended when NULL
     Column("notes", Text),
     Column("created_at", UTCDateTime, nullable=False),
+    Column("resend_seconds", Integer),  # routing: offer again this often (default 60)
 )
 
 # An agreement is a set of time windows, each with its own service model (seed 000 §8:
@@ -100,6 +101,8 @@ zones = Table(
     Column("municipality_id", Integer, ForeignKey("municipalities.id"), nullable=False, index=True),
     Column("code", String(20), nullable=False),
     Column("name", String(100), nullable=False),
+    # Staffed housing (bemannet bolig): its alarms go to its own staff first.
+    Column("staffed_housing", Boolean, nullable=False, server_default=text("false")),
     UniqueConstraint("municipality_id", "code", name="uq_zones_municipality_code"),
 )
 
@@ -124,6 +127,8 @@ recipients = Table(
     Column("key_box", Text),  # where the key box is and how to open it
     Column("language", String(8), nullable=False, server_default="nb"),
     Column("response_notes", Text),  # what a responder must know: hearing, dog, door code
+    # Alarm categories that go straight to next of kin by SMS (chosen by the municipality).
+    Column("kin_categories", JSON),
     Column("active", Boolean, nullable=False, server_default=text("true")),
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
@@ -214,8 +219,12 @@ alarms = Table(
     # Projection of the timeline, written in the same transaction as each event.
     Column("state", String(12), nullable=False),
     Column("seq", Integer, nullable=False),
+    Column("queued_at", UTCDateTime),  # reached the centre's queue (receipt, escalation, hand-back)
     Column("answered_at", UTCDateTime),
     Column("answered_by", String(100)),
+    # The routing plan frozen when the alarm arrived, and the step it is on.
+    Column("route", JSON),
+    Column("route_step", Integer),
     Column("resolved_at", UTCDateTime),
     Column("outcome", String(30)),
     Column("closed_at", UTCDateTime),
@@ -223,6 +232,39 @@ alarms = Table(
     UniqueConstraint("idempotency_scope", "idempotency_key", name="uq_alarms_idempotency"),
 )
 Index("ix_alarms_queue", alarms.c.state, alarms.c.priority, alarms.c.received_at)
+
+# Who is on duty where: a home-care worker logs in to one or more zones (a night shift can
+# cover merged zones) and out again; technicians log in to their municipality.
+responder_presence = Table(
+    "responder_presence",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("user_id", Integer, ForeignKey("users.id"), nullable=False),
+    Column("municipality_id", Integer, ForeignKey("municipalities.id"), nullable=False),
+    Column("zone_id", Integer, ForeignKey("zones.id")),  # NULL: technicians of the municipality
+    Column("role", String(20), nullable=False),  # responder | technician
+    Column("logged_in_at", UTCDateTime, nullable=False),
+    Column("logged_out_at", UTCDateTime),
+    Index("ix_responder_presence_zone_open", "zone_id", "logged_out_at"),
+    Index("ix_responder_presence_user", "user_id", "logged_out_at"),
+)
+
+# Text messages, written in the same transaction as the event that sends them; a provider
+# delivers them afterwards (the local provider only records them).
+sms_outbox = Table(
+    "sms_outbox",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("alarm_id", String(36), ForeignKey("alarms.id")),
+    Column("municipality_id", Integer, ForeignKey("municipalities.id"), nullable=False),
+    Column("to_phone", String(20), nullable=False),
+    Column("body", Text, nullable=False),
+    Column("status", String(12), nullable=False),  # queued | sent | failed
+    Column("provider", String(40)),
+    Column("sent_at", UTCDateTime),
+    Column("error", Text),
+)
 
 alarm_events = Table(
     "alarm_events",

@@ -66,10 +66,10 @@ def test_cannot_receive_twice():
     [
         (2, EventKind.RESOLVED, "answer the alarm before recording an outcome"),
         (2, EventKind.CLOSED, "record an outcome"),
-        (3, EventKind.ANSWERED, "only an alarm waiting in the queue can be answered"),
+        (3, EventKind.ANSWERED, "only a waiting or offered alarm can be answered"),
         (3, EventKind.ANSWER_TIME_EXCEEDED, "only applies while the alarm waits"),
         (6, EventKind.NOTE, "a closed alarm cannot be changed"),
-        (1, EventKind.ANSWERED, "only an alarm waiting in the queue"),
+        (1, EventKind.ANSWERED, "only a waiting or offered alarm"),
     ],
 )
 def test_illegal_transitions_are_refused_with_a_clear_reason(prefix_length, kind, message):

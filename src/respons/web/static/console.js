@@ -136,6 +136,7 @@
 
   function paintClock(row, now) {
     const c = clockOf(row);
+    if (!c.el) return;  // alarms with home care have no centre answer clock
     const seconds = c.waiting ? c.base + (now - c.t0) / 1000 : c.base;
     const whole = Math.floor(seconds);
     const text = Math.floor(whole / 60) + ":" + String(whole % 60).padStart(2, "0");

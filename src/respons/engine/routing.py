@@ -1,0 +1,289 @@
+"""Routing and escalation: walking an alarm's frozen routing plan with database timers.
+
+When an alarm arrives, ``plan_for`` loads the municipality's agreement rules and asks the
+pure ``domain.routing.plan_route`` for a plan; the plan is stored on the alarm (``route``)
+and never re-read from the agreement again, so editing an agreement changes only alarms
+that arrive afterwards. ``enter_step`` carries out one step:
+
+- centre: ``queued`` / ``escalated`` event, and the centre's answer deadline starts;
+- zone / technicians: ``offered`` to everyone on duty there, a resend timer, and (when the
+  step has a time limit) an escalation timer to the next step;
+- next of kin: an SMS through the provider (recorded in ``sms_outbox`` in the same
+  transaction), then the alarm is resolved and closed as handled by next of kin; without a
+  contact who takes alarms, on to the next step (the centre).
+
+Both timers carry the step they belong to in their kind (``route_resend:0``), and accept,
+escalation and hand-back cancel them, which bumps their fence: a timer from a step the
+alarm has left can never act (DESIGN.md invariant 4). A restart finds pending timers in the
+database and carries on where the chain was.
+
+Accepting is ``answered`` from ``offered``: the journal (SQLite) or ``FOR UPDATE``
+(PostgreSQL) serialises two responders, the domain refuses the second, and the refusal
+names who has it.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, insert, or_, select, update
+from sqlalchemy.engine import Connection
+
+from respons.domain import routing
+from respons.domain.lifecycle import Event, EventKind, Outcome, State
+from respons.domain.routing import AgreementRules, AlarmFacts, RoutingPlan, Step, Target, Window
+from respons.engine import alarms as alarm_service
+from respons.engine import timers
+from respons.integrations import sms
+from respons.store.tables import (
+    agreement_windows,
+    agreements,
+    alarm_events,
+    alarms,
+    contacts,
+    recipients,
+    responder_presence,
+    users,
+    zones,
+)
+
+RESEND = "route_resend"
+ESCALATE = "route_escalate"
+SYSTEM = "system:routing"
+
+
+# --- the plan --------------------------------------------------------------------------------
+
+
+def load_rules(conn: Connection, municipality_id: int, today: date) -> AgreementRules | None:
+    """The agreement in force for the municipality on ``today`` (Oslo date), as data."""
+    agreement = conn.execute(
+        select(agreements).where(
+            agreements.c.municipality_id == municipality_id,
+            agreements.c.valid_from <= today,
+            or_(agreements.c.valid_to.is_(None), agreements.c.valid_to >= today),
+        ).order_by(agreements.c.valid_from.desc())
+    ).first()
+    if agreement is None:
+        return None
+    windows = tuple(
+        Window(routing.ServiceModel(w.service_model), w.starts, w.ends, frozenset(w.categories), w.weekdays,
+               w.escalation_minutes)
+        for w in conn.execute(select(agreement_windows).where(agreement_windows.c.agreement_id == agreement.id)
+                              .order_by(agreement_windows.c.id))
+    )
+    staffed = frozenset(conn.execute(select(zones.c.id).where(zones.c.municipality_id == municipality_id,
+                                                              zones.c.staffed_housing.is_(True))).scalars())
+    kin = {
+        r.id: frozenset(r.kin_categories)
+        for r in conn.execute(select(recipients.c.id, recipients.c.kin_categories).where(
+            recipients.c.municipality_id == municipality_id, recipients.c.kin_categories.is_not(None)))
+        if r.kin_categories
+    }
+    return AgreementRules(windows=windows, resend_seconds=agreement.resend_seconds or routing.DEFAULT_RESEND_SECONDS,
+                          staffed_housing_zones=staffed, next_of_kin=kin)
+
+
+def plan_for(conn: Connection, *, municipality_id: int, recipient_id: int | None, category: str,
+             device_kind: str | None, now: datetime) -> RoutingPlan:
+    zone_id = None
+    if recipient_id is not None:
+        zone_id = conn.execute(select(recipients.c.zone_id).where(recipients.c.id == recipient_id)).scalar_one_or_none()
+    rules = load_rules(conn, municipality_id, routing.oslo_date(now))
+    return routing.plan_route(AlarmFacts(category, recipient_id, zone_id, device_kind), rules, now)
+
+
+# --- walking the plan --------------------------------------------------------------------------
+
+
+def enter_step(conn: Connection, alarm_id: str, index: int, now: datetime, *, escalation: bool = False) -> None:
+    row = conn.execute(select(alarms.c.route, alarms.c.municipality_id, alarms.c.recipient_id)
+                       .where(alarms.c.id == alarm_id)).one()
+    plan = RoutingPlan.from_json(row.route)
+    step = plan.steps[index]
+    conn.execute(update(alarms).where(alarms.c.id == alarm_id).values(route_step=index))
+    _cancel_step_timers(conn, alarm_id)
+    if step.target is Target.CENTRE:
+        kind = EventKind.ESCALATED if escalation else EventKind.QUEUED
+        alarm_service.append_event(conn, alarm_id, Event(kind, now, SYSTEM, {"to": "response_centre", "step": index}))
+        alarm_service.start_answer_deadline(conn, alarm_id, now)
+        return
+    if step.target is Target.NEXT_OF_KIN:
+        if _notify_next_of_kin(conn, alarm_id, row.municipality_id, row.recipient_id, now):
+            return
+        return enter_step(conn, alarm_id, index + 1, now, escalation=True)
+    _offer(conn, alarm_id, index, step, row.municipality_id, now, round_=1)
+    if step.seconds is not None and index + 1 < len(plan.steps):
+        timers.schedule(conn, f"{ESCALATE}:{index}", alarm_id=alarm_id, due_at=now + timedelta(seconds=step.seconds), now=now)
+
+
+def _offer(conn: Connection, alarm_id: str, index: int, step: Step, municipality_id: int, now: datetime, *, round_: int) -> None:
+    on_duty = on_duty_for(conn, step, municipality_id)
+    data: dict[str, Any] = {"target": step.target.value, "zone_id": step.zone_id, "to": on_duty, "round": round_,
+                            "step": index}
+    alarm_service.append_event(conn, alarm_id, Event(EventKind.OFFERED, now, SYSTEM, data))
+    if step.resend_seconds:
+        timers.schedule(conn, f"{RESEND}:{index}", alarm_id=alarm_id, due_at=now + timedelta(seconds=step.resend_seconds),
+                        now=now)
+
+
+def on_duty_for(conn: Connection, step: Step, municipality_id: int) -> list[int]:
+    """User ids logged in where the step points: the zone, or the municipality's technicians."""
+    query = select(responder_presence.c.user_id).where(responder_presence.c.logged_out_at.is_(None))
+    if step.target is Target.TECHNICIANS:
+        query = query.where(responder_presence.c.role == "technician", responder_presence.c.municipality_id == municipality_id)
+    else:
+        query = query.where(responder_presence.c.role == "responder", responder_presence.c.zone_id == step.zone_id)
+    return sorted(set(conn.execute(query).scalars()))
+
+
+def _cancel_step_timers(conn: Connection, alarm_id: str) -> None:
+    row = conn.execute(select(alarms.c.route).where(alarms.c.id == alarm_id)).scalar_one()
+    for index in range(len(row["steps"]) if row else 0):
+        timers.cancel(conn, f"{RESEND}:{index}", alarm_id=alarm_id)
+        timers.cancel(conn, f"{ESCALATE}:{index}", alarm_id=alarm_id)
+
+
+def _current(conn: Connection, alarm_id: str):
+    return conn.execute(select(alarms.c.state, alarms.c.route, alarms.c.route_step, alarms.c.municipality_id)
+                        .where(alarms.c.id == alarm_id)).first()
+
+
+def _on_resend(index: int):
+    def handler(conn: Connection, alarm_id: str, now: datetime) -> None:
+        row = _current(conn, alarm_id)
+        if row is None or row.state != State.OFFERED or row.route_step != index:
+            return  # accepted, escalated or gone meanwhile
+        step = RoutingPlan.from_json(row.route).steps[index]
+        last_round = conn.execute(select(alarm_events.c.data).where(
+            alarm_events.c.alarm_id == alarm_id, alarm_events.c.kind == EventKind.OFFERED.value)
+            .order_by(alarm_events.c.seq.desc()).limit(1)).scalar_one()
+        _offer(conn, alarm_id, index, step, row.municipality_id, now, round_=int(last_round.get("round", 1)) + 1)
+
+    return handler
+
+
+def _on_escalate(index: int):
+    def handler(conn: Connection, alarm_id: str, now: datetime) -> None:
+        row = _current(conn, alarm_id)
+        if row is None or row.state != State.OFFERED or row.route_step != index:
+            return
+        enter_step(conn, alarm_id, index + 1, now, escalation=True)
+
+    return handler
+
+
+# Timer kinds carry the step index; a plan has at most a handful of steps.
+MAX_STEPS = 8
+for _index in range(MAX_STEPS):
+    timers.register(f"{RESEND}:{_index}", _on_resend(_index))
+    timers.register(f"{ESCALATE}:{_index}", _on_escalate(_index))
+
+
+# --- responders ----------------------------------------------------------------------------------
+
+
+class NotOnDuty(Exception):
+    """The user is not logged in where the alarm is offered."""
+
+
+def accept(conn: Connection, alarm_id: str, *, user_id: int, now: datetime, visible_to: frozenset[int]):
+    """The first responder to accept gets the alarm; everyone else is refused by the domain."""
+    row = _current(conn, alarm_id)
+    if row is None or row.municipality_id not in visible_to:
+        raise alarm_service.AlarmNotFound(alarm_id)
+    projection = alarm_service.append_event(conn, alarm_id, Event(EventKind.ANSWERED, now, f"user:{user_id}",
+                                                                  {"via": "responder_app"}), visible_to=visible_to)
+    _cancel_step_timers(conn, alarm_id)
+    return projection
+
+
+def decline(conn: Connection, alarm_id: str, *, user_id: int, now: datetime, visible_to: frozenset[int], reason: str | None):
+    return alarm_service.append_event(conn, alarm_id, Event(EventKind.DECLINED, now, f"user:{user_id}",
+                                                            {"reason": reason} if reason else {}), visible_to=visible_to)
+
+
+def hand_back(conn: Connection, alarm_id: str, *, user_id: int, now: datetime, visible_to: frozenset[int], reason: str | None):
+    """A responder gives the alarm to the centre: back in its queue with the whole history."""
+    row = conn.execute(select(alarms.c.answered_by, alarms.c.municipality_id).where(alarms.c.id == alarm_id)).first()
+    if row is None or row.municipality_id not in visible_to:
+        raise alarm_service.AlarmNotFound(alarm_id)
+    if row.answered_by != f"user:{user_id}":
+        from respons.domain.lifecycle import IllegalTransition
+
+        raise IllegalTransition(EventKind.HANDED_BACK, None, "Only the responder who has the alarm can hand it back.")
+    projection = alarm_service.append_event(conn, alarm_id, Event(EventKind.HANDED_BACK, now, f"user:{user_id}",
+                                                                  {"reason": reason} if reason else {}), visible_to=visible_to)
+    alarm_service.start_answer_deadline(conn, alarm_id, now)
+    return projection
+
+
+def log_in_to_zones(conn: Connection, *, user_id: int, zone_ids: list[int], role: str, now: datetime,
+                    municipality_ids: frozenset[int]) -> list[int]:
+    """Replace the user's presence with these zones (a night shift may cover several)."""
+    log_out(conn, user_id=user_id, now=now)
+    rows = conn.execute(select(zones.c.id, zones.c.municipality_id).where(zones.c.id.in_(zone_ids))).all()
+    allowed = [r for r in rows if r.municipality_id in municipality_ids]
+    if len(allowed) != len(set(zone_ids)):
+        raise alarm_service.AlarmNotFound("zone")  # a zone outside the user's municipalities looks missing
+    if allowed:
+        conn.execute(insert(responder_presence), [
+            dict(user_id=user_id, municipality_id=r.municipality_id, zone_id=r.id, role=role, logged_in_at=now)
+            for r in allowed
+        ])
+    return [r.id for r in allowed]
+
+
+def log_in_as_technician(conn: Connection, *, user_id: int, municipality_id: int, now: datetime) -> None:
+    log_out(conn, user_id=user_id, now=now)
+    conn.execute(insert(responder_presence).values(user_id=user_id, municipality_id=municipality_id, zone_id=None,
+                                                   role="technician", logged_in_at=now))
+
+
+def log_out(conn: Connection, *, user_id: int, now: datetime) -> None:
+    conn.execute(update(responder_presence).where(responder_presence.c.user_id == user_id,
+                                                  responder_presence.c.logged_out_at.is_(None)).values(logged_out_at=now))
+
+
+def colleagues(conn: Connection, zone_ids: list[int]) -> list[dict]:
+    """Who is logged in to these zones, with their competence (from the staff register)."""
+    from respons.store.tables import staff
+
+    rows = conn.execute(
+        select(users.c.id, users.c.display_name, responder_presence.c.zone_id, zones.c.name.label("zone"))
+        .join(users, users.c.id == responder_presence.c.user_id)
+        .join(zones, zones.c.id == responder_presence.c.zone_id)
+        .where(responder_presence.c.logged_out_at.is_(None), responder_presence.c.zone_id.in_(zone_ids))
+        .order_by(zones.c.name, users.c.display_name)
+    ).all()
+    competence = {r.name: r.competence for r in conn.execute(select(staff.c.name, staff.c.competence))}
+    return [{"user_id": r.id, "name": r.display_name, "zone_id": r.zone_id, "zone": r.zone,
+             "competence": competence.get(r.display_name)} for r in rows]
+
+
+# --- next of kin -------------------------------------------------------------------------------------
+
+
+def _notify_next_of_kin(conn: Connection, alarm_id: str, municipality_id: int, recipient_id: int | None,
+                        now: datetime) -> bool:
+    if recipient_id is None:
+        return False
+    kin = conn.execute(select(contacts).where(contacts.c.recipient_id == recipient_id, contacts.c.receives_alarms.is_(True))
+                       .order_by(contacts.c.priority)).all()
+    if not kin:
+        return False
+    alarm = conn.execute(select(alarms.c.type, recipients.c.given_name, recipients.c.address)
+                         .join(recipients, recipients.c.id == alarms.c.recipient_id).where(alarms.c.id == alarm_id)).one()
+    from respons.domain.alarm_types import ALARM_TYPES
+
+    body = (f"Respons: {ALARM_TYPES[alarm.type].label_nb} hos {alarm.given_name}, {alarm.address}. "
+            "Du er satt opp til å ta slike varsler. Ring 113 ved akutt fare.")
+    sent = [sms.send(conn, to_phone=c.phone, body=body, alarm_id=alarm_id, municipality_id=municipality_id, now=now) for c in kin]
+    alarm_service.append_event(conn, alarm_id, Event(EventKind.KIN_NOTIFIED, now, SYSTEM, {
+        "contacts": [{"contact_id": c.id, "name": c.name, "phone": c.phone} for c in kin], "sms_ids": sent}))
+    # The next of kin take it from here: the alarm is resolved and closed by the system,
+    # with the outcome on record for statistics.
+    alarm_service.append_event(conn, alarm_id, Event(EventKind.RESOLVED, now, SYSTEM, {"outcome": Outcome.NEXT_OF_KIN.value}))
+    alarm_service.append_event(conn, alarm_id, Event(EventKind.CLOSED, now, SYSTEM))
+    return True
