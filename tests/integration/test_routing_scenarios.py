@@ -1,0 +1,299 @@
+"""Routing and escalation scenarios with a fake clock, on SQLite and PostgreSQL.
+
+Each scenario sets the municipality's agreement windows, logs responders in to zones, sends
+an alarm through ``receive`` and moves the clock, firing every timer that falls due exactly
+as the timer worker would (claim, then fire with the fence). Minutes of escalation run in
+milliseconds.
+"""
+
+from __future__ import annotations
+
+import threading
+from datetime import datetime, time, timedelta, timezone
+
+import pytest
+from sqlalchemy import delete, func, insert, select, update
+
+from respons.domain.access import Role
+from respons.domain.alarm_types import alarm_type
+from respons.domain.lifecycle import EventKind, IllegalTransition, State
+from respons.engine import alarms as service
+from respons.engine import routing, timers
+from respons.store.journal import Journal
+from respons.store.tables import (
+    agreement_windows,
+    agreements,
+    alarms,
+    contacts,
+    recipients,
+    sms_outbox,
+    zones,
+)
+from tests.factories import T0, FakeClock, add_user
+
+CARE = ["assistance", "fall", "sensor"]
+LEASE = timedelta(seconds=30)
+
+
+class Scenario:
+    def __init__(self, engine, journal, registry, clock):
+        self.engine, self.journal, self.registry, self.clock = engine, journal, registry, clock
+        self.municipality = registry.municipality_ids[0]
+        self.recipient = registry.recipient_ids[0]
+        with engine.connect() as conn:
+            self.zone = conn.execute(select(zones.c.id).where(zones.c.municipality_id == self.municipality)).scalar_one()
+        self.scope = frozenset(registry.municipality_ids)
+
+    def windows(self, *windows: dict, resend_seconds: int | None = None) -> None:
+        with self.engine.begin() as conn:
+            agreement = conn.execute(select(agreements.c.id).where(agreements.c.municipality_id == self.municipality)).scalar_one()
+            conn.execute(delete(agreement_windows).where(agreement_windows.c.agreement_id == agreement))
+            conn.execute(insert(agreement_windows), [{"agreement_id": agreement, "weekdays": "1234567", **w} for w in windows])
+            conn.execute(update(agreements).where(agreements.c.id == agreement).values(resend_seconds=resend_seconds))
+
+    def responder(self, name: str, *, zones_: list[int] | None = None, technician: bool = False) -> int:
+        role = Role.TECHNICIAN if technician else Role.RESPONDER
+        user = add_user(self.engine, name, [(role, self.municipality)])
+        if technician:
+            self.journal.run_sync(lambda c: routing.log_in_as_technician(c, user_id=user.id, municipality_id=self.municipality,
+                                                                         now=self.clock()))
+        else:
+            self.journal.run_sync(lambda c: routing.log_in_to_zones(c, user_id=user.id, zone_ids=zones_ or [self.zone],
+                                                                    role="responder", now=self.clock(),
+                                                                    municipality_ids=self.scope))
+        return user.id
+
+    def alarm(self, code: str = "button_press", recipient: int | None = None) -> str:
+        new = service.NewAlarm(self.municipality, recipient or self.recipient, None, alarm_type(code), "http", "test",
+                               self.clock())
+        return self.journal.run_sync(lambda c: service.receive(c, new, now=self.clock(),
+                                                               answer_deadline=timedelta(seconds=60))).alarm_id
+
+    def advance(self, seconds: float) -> None:
+        """Move the clock second by second, firing what falls due, as the worker would."""
+        end = self.clock() + timedelta(seconds=seconds)
+        while self.clock() < end:
+            self.clock.advance(seconds=min(1, (end - self.clock()).total_seconds()))
+            for claim in self.journal.run_sync(lambda c: timers.claim_due(c, now=self.clock(), node="n1", lease=LEASE)):
+                self.journal.run_sync(lambda c: timers.fire(c, claim, now=self.clock()))
+
+    def state(self, alarm_id: str) -> State:
+        with self.engine.connect() as conn:
+            return State(conn.execute(select(alarms.c.state).where(alarms.c.id == alarm_id)).scalar_one())
+
+    def events(self, alarm_id: str) -> list[tuple[str, dict]]:
+        with self.engine.connect() as conn:
+            return [(e.kind.value, e.data) for e in service.load_timeline(conn, alarm_id)]
+
+    def kinds(self, alarm_id: str) -> list[str]:
+        return [k for k, _ in self.events(alarm_id)]
+
+
+@pytest.fixture
+def world(engine, registry):
+    clock = FakeClock(datetime(2026, 11, 23, 12, 0, tzinfo=timezone.utc))  # 13:00 in Oslo
+    journal = Journal(engine, window_ms=1).start()
+    yield Scenario(engine, journal, registry, clock)
+    journal.close()
+
+
+def full_day(model: int, categories=CARE, escalation_minutes=None) -> dict:
+    return {"service_model": model, "starts": time(0), "ends": time(0), "categories": categories,
+            "escalation_minutes": escalation_minutes}
+
+
+def test_full_response_puts_the_alarm_in_the_centres_queue(world):
+    world.windows(full_day(1))
+    world.responder("hilde")
+    alarm_id = world.alarm()
+    assert world.state(alarm_id) is State.QUEUED
+    assert world.kinds(alarm_id) == ["received", "queued"]
+
+
+def test_routing_with_backup_offers_the_zone_resends_and_escalates_after_four_minutes(world):
+    world.windows(full_day(2))
+    hilde, per = world.responder("hilde"), world.responder("per")
+    alarm_id = world.alarm()
+    assert world.state(alarm_id) is State.OFFERED
+    offered = world.events(alarm_id)[1][1]
+    assert offered["to"] == sorted([hilde, per]) and offered["zone_id"] == world.zone and offered["round"] == 1
+
+    world.advance(239)
+    assert world.state(alarm_id) is State.OFFERED
+    rounds = [d["round"] for k, d in world.events(alarm_id) if k == "offered"]
+    assert rounds == [1, 2, 3, 4], "offered again every 60 s"
+
+    world.advance(1)
+    assert world.state(alarm_id) is State.QUEUED
+    assert world.kinds(alarm_id)[-1] == "escalated"
+    world.advance(600)
+    assert world.kinds(alarm_id).count("offered") == 4, "nothing is offered after escalation"
+    assert "answer_time_exceeded" in world.kinds(alarm_id), "the centre's answer clock started at the escalation"
+
+
+def test_nobody_logged_in_means_escalation_to_the_centre_after_the_backup_time(world):
+    world.windows(full_day(2))
+    alarm_id = world.alarm()
+    assert world.events(alarm_id)[1][1]["to"] == []
+    world.advance(240)
+    assert world.state(alarm_id) is State.QUEUED and world.kinds(alarm_id)[-1] == "escalated"
+
+
+def test_routing_without_backup_goes_round_until_someone_accepts(world):
+    world.windows(full_day(3), resend_seconds=120)
+    hilde = world.responder("hilde")
+    alarm_id = world.alarm()
+    world.advance(30 * 60)
+    assert world.state(alarm_id) is State.OFFERED
+    assert world.kinds(alarm_id).count("offered") == 16  # at 0, 2, 4, … 30 minutes
+    world.journal.run_sync(lambda c: routing.accept(c, alarm_id, user_id=hilde, now=world.clock(), visible_to=world.scope))
+    world.advance(600)
+    assert world.state(alarm_id) is State.ANSWERED
+    assert world.kinds(alarm_id).count("offered") == 16, "accepting stops the resending"
+
+
+def test_hybrid_agreement_backup_by_day_full_response_at_night_across_the_spring_dst_change(world):
+    world.windows(
+        {"service_model": 2, "starts": time(7), "ends": time(23), "categories": CARE, "escalation_minutes": 4},
+        {"service_model": 1, "starts": time(23), "ends": time(7), "categories": CARE, "escalation_minutes": None},
+    )
+    world.responder("hilde")
+    world.clock.now = datetime(2026, 3, 28, 5, 30, tzinfo=timezone.utc)  # 06:30 CET: night
+    assert world.state(world.alarm()) is State.QUEUED
+    world.clock.now = datetime(2026, 3, 29, 5, 30, tzinfo=timezone.utc)  # 07:30 CEST: day, the first morning of summer time
+    day = world.alarm()
+    assert world.state(day) is State.OFFERED
+    world.clock.now = datetime(2026, 10, 25, 5, 30, tzinfo=timezone.utc)  # 06:30 CET after the autumn change: night
+    assert world.state(world.alarm()) is State.QUEUED
+
+
+def test_two_responders_accept_at_once_and_exactly_one_gets_the_alarm(world):
+    world.windows(full_day(2))
+    responders = [world.responder("hilde"), world.responder("per")]
+    alarm_id = world.alarm()
+    outcomes: list[object] = []
+    barrier = threading.Barrier(2)
+
+    def accept(user_id):
+        barrier.wait()
+        try:
+            world.journal.run_sync(lambda c: routing.accept(c, alarm_id, user_id=user_id, now=world.clock(),
+                                                            visible_to=world.scope))
+            outcomes.append(user_id)
+        except IllegalTransition as exc:
+            outcomes.append(exc)
+
+    threads = [threading.Thread(target=accept, args=(r,)) for r in responders]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+    winners = [o for o in outcomes if isinstance(o, int)]
+    assert len(winners) == 1 and len(outcomes) == 2
+    with world.engine.connect() as conn:
+        assert conn.execute(select(alarms.c.answered_by).where(alarms.c.id == alarm_id)).scalar_one() == f"user:{winners[0]}"
+    world.advance(300)
+    assert world.state(alarm_id) is State.ANSWERED, "the escalation timer was cancelled by the accept"
+
+
+def test_a_declined_offer_stands_for_the_others(world):
+    world.windows(full_day(2))
+    hilde, per = world.responder("hilde"), world.responder("per")
+    alarm_id = world.alarm()
+    world.journal.run_sync(lambda c: routing.decline(c, alarm_id, user_id=hilde, now=world.clock(), visible_to=world.scope,
+                                                     reason="opptatt hos annen bruker"))
+    assert world.state(alarm_id) is State.OFFERED
+    world.journal.run_sync(lambda c: routing.accept(c, alarm_id, user_id=per, now=world.clock(), visible_to=world.scope))
+    assert world.state(alarm_id) is State.ANSWERED
+
+
+def test_a_responder_hands_the_alarm_back_to_the_centre_with_its_history(world):
+    world.windows(full_day(2))
+    hilde, per = world.responder("hilde"), world.responder("per")
+    alarm_id = world.alarm()
+    world.journal.run_sync(lambda c: routing.accept(c, alarm_id, user_id=hilde, now=world.clock(), visible_to=world.scope))
+    with pytest.raises(IllegalTransition, match="Only the responder who has the alarm"):
+        world.journal.run_sync(lambda c: routing.hand_back(c, alarm_id, user_id=per, now=world.clock(), visible_to=world.scope,
+                                                           reason=None))
+    world.advance(30)
+    world.journal.run_sync(lambda c: routing.hand_back(c, alarm_id, user_id=hilde, now=world.clock(), visible_to=world.scope,
+                                                       reason="Trenger ambulanse"))
+    assert world.state(alarm_id) is State.QUEUED
+    assert world.kinds(alarm_id) == ["received", "offered", "answered", "handed_back"]
+    world.advance(61)
+    assert world.kinds(alarm_id)[-1] == "answer_time_exceeded", "the centre's answer clock starts at the hand-back"
+
+
+def test_chosen_alarms_go_to_next_of_kin_by_sms(world):
+    world.windows(full_day(1))
+    with world.engine.begin() as conn:
+        conn.execute(update(recipients).where(recipients.c.id == world.recipient).values(kin_categories=["sensor"]))
+        conn.execute(insert(contacts).values(municipality_id=world.municipality, recipient_id=world.recipient,
+                                             name="Kari Nordmann", relation="datter", phone="+4740000001", priority=1,
+                                             receives_alarms=True))
+    alarm_id = world.alarm("door_opened")
+    assert world.state(alarm_id) is State.CLOSED
+    assert world.kinds(alarm_id) == ["received", "kin_notified", "resolved", "closed"]
+    with world.engine.connect() as conn:
+        messages = conn.execute(select(sms_outbox.c.to_phone, sms_outbox.c.body, sms_outbox.c.alarm_id)).all()
+        assert conn.execute(select(alarms.c.outcome).where(alarms.c.id == alarm_id)).scalar_one() == "next_of_kin"
+    assert [(m.to_phone, m.alarm_id) for m in messages] == [("+4740000001", alarm_id)]
+    assert "Dør åpnet" in messages[0].body
+    # Other categories follow the agreement as usual.
+    assert world.state(world.alarm("button_press")) is State.QUEUED
+
+
+def test_next_of_kin_without_a_contact_who_takes_alarms_falls_back_to_the_centre(world):
+    world.windows(full_day(1))
+    with world.engine.begin() as conn:
+        conn.execute(update(recipients).where(recipients.c.id == world.recipient).values(kin_categories=["sensor"]))
+    alarm_id = world.alarm("door_opened")
+    assert world.state(alarm_id) is State.QUEUED and world.kinds(alarm_id)[-1] == "escalated"
+    with world.engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(sms_outbox)).scalar_one() == 0
+
+
+def test_technical_alarms_go_to_the_municipalitys_technicians(world):
+    world.windows(full_day(1), full_day(2, ["technical"], escalation_minutes=30))
+    world.responder("hilde")
+    tech = world.responder("tore", technician=True)
+    alarm_id = world.alarm("battery_low")
+    offered = world.events(alarm_id)[1][1]
+    assert world.state(alarm_id) is State.OFFERED and offered["target"] == "technicians" and offered["to"] == [tech]
+    world.journal.run_sync(lambda c: routing.accept(c, alarm_id, user_id=tech, now=world.clock(), visible_to=world.scope))
+    assert world.state(alarm_id) is State.ANSWERED
+
+
+def test_editing_the_agreement_does_not_change_a_running_alarm(world):
+    world.windows(full_day(2))
+    alarm_id = world.alarm()
+    world.windows(full_day(2, escalation_minutes=10))
+    world.advance(240)
+    assert world.state(alarm_id) is State.QUEUED, "the 4-minute chain frozen at arrival still applies"
+    later = world.alarm()
+    world.advance(240)
+    assert world.state(later) is State.OFFERED
+
+
+def test_a_restart_in_the_middle_of_the_chain_resumes_it_without_losing_or_repeating_a_step(world, engine):
+    world.windows(full_day(2))
+    world.responder("hilde")
+    alarm_id = world.alarm()
+    world.advance(60)  # round 2 sent
+    # Node 1 claims the next resend and dies before firing it.
+    world.clock.advance(seconds=60)
+    dead = world.journal.run_sync(lambda c: timers.claim_due(c, now=world.clock(), node="dead", lease=LEASE))
+    assert [c.kind for c in dead] == ["route_resend:0"]
+    world.journal.close()
+
+    # The restarted node: a new journal on the same database. The claim's lease runs out and
+    # the resend is taken over; the dead node's claim can never fire afterwards.
+    world.journal = Journal(engine, window_ms=1).start()
+    world.advance(LEASE.total_seconds() + 1)
+    assert not world.journal.run_sync(lambda c: timers.fire(c, dead[0], now=world.clock()))
+    world.advance(240 - 120 - LEASE.total_seconds() - 1)
+    kinds = world.kinds(alarm_id)
+    assert kinds.count("offered") == 4 and kinds.count("escalated") == 1
+    assert [d["round"] for k, d in world.events(alarm_id) if k == "offered"] == [1, 2, 3, 4]
+    world.advance(600)
+    assert world.kinds(alarm_id).count("escalated") == 1
