@@ -63,6 +63,7 @@ def _alarm_action(action: str, body: dict | None = None):
 
 
 _REGISTRY = "roles: host_admin, municipality_admin"
+_RESPONDER = "roles: responder, technician"
 
 
 def _fresh_national_id() -> str:
@@ -278,6 +279,26 @@ ROUTES: dict[tuple[str, str], Route] = {
         _page(lambda w, p: f"/console/alarms/{w.foreign_alarm(p)}/resolve", method="POST", data={"outcome": "false_alarm"})),
     ("POST", "/console/alarms/{alarm_id}/close"): PageRoute(
         "roles: operator", _page(lambda w, p: f"/console/alarms/{w.foreign_alarm(p)}/close", method="POST")),
+    # ---- Responder app (web/responder) ----
+    ("GET", "/app"): PageRoute(_RESPONDER, _page("/app"), default_permitted=frozenset({200})),
+    ("GET", "/app/offers"): PageRoute(_RESPONDER, _page("/app/offers"), default_permitted=frozenset({200})),
+    ("POST", "/app/duty"): PageRoute(_RESPONDER, _page("/app/duty", method="POST", data={}), default_permitted=frozenset({303})),
+    ("POST", "/app/duty/off"): PageRoute(_RESPONDER, _page("/app/duty/off", method="POST"), default_permitted=frozenset({303})),
+    ("GET", "/app/events"): PageRoute(_RESPONDER, _page("/app/events"), default_permitted=frozenset({200})),
+    ("GET", "/app/sw.js"): Route("public", _page("/app/sw.js"), default_permitted=frozenset({200})),
+    ("GET", "/app/alarms/{alarm_id}"): PageRoute(_RESPONDER, _page(lambda w, p: f"/app/alarms/{w.foreign_alarm(p)}")),
+    ("POST", "/app/alarms/{alarm_id}/accept"): PageRoute(
+        _RESPONDER, _page(lambda w, p: f"/app/alarms/{w.foreign_alarm(p)}/accept", method="POST")),
+    ("POST", "/app/alarms/{alarm_id}/decline"): PageRoute(
+        _RESPONDER, _page(lambda w, p: f"/app/alarms/{w.foreign_alarm(p)}/decline", method="POST")),
+    ("POST", "/app/alarms/{alarm_id}/hand-back"): PageRoute(
+        _RESPONDER, _page(lambda w, p: f"/app/alarms/{w.foreign_alarm(p)}/hand-back", method="POST")),
+    ("POST", "/app/alarms/{alarm_id}/status"): PageRoute(
+        _RESPONDER, _page(lambda w, p: f"/app/alarms/{w.foreign_alarm(p)}/status", method="POST", data={"status": "en_route"})),
+    ("POST", "/app/alarms/{alarm_id}/notes"): PageRoute(
+        _RESPONDER, _page(lambda w, p: f"/app/alarms/{w.foreign_alarm(p)}/notes", method="POST", data={"text": "x"})),
+    ("POST", "/app/alarms/{alarm_id}/call"): PageRoute(
+        _RESPONDER, _page(lambda w, p: f"/app/alarms/{w.foreign_alarm(p)}/call", method="POST", data={"result": "answered"})),
     # ---- Registry pages (web/admin) ----
     ("GET", "/admin/registry"): PageRoute(_REGISTRY, _page("/admin/registry"), default_permitted=frozenset({200})),
     # A foreign municipality's pages and records: 404 for its administrator, shown to the host administrator.

@@ -21,6 +21,7 @@ from respons.store.journal import Journal
 from respons.web.access import public
 from respons.web import login
 from respons.web.admin import pages as admin_pages
+from respons.web.responder import pages as responder_app
 from respons.web.api import access_admin, admin, audit, auth, intake, live, operator, registry
 from respons.web.console import pages as console_pages
 from respons.web.pages import STATIC_DIR, install_page_handlers
@@ -90,6 +91,7 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock, *,
     app.include_router(login.router)
     app.include_router(console_pages.router)
     app.include_router(admin_pages.router)
+    app.include_router(responder_app.router)
     # Vendored, never a CDN: the console must work on a closed hospital network.
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     install_page_handlers(app)

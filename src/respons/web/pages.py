@@ -29,7 +29,7 @@ from respons.web.access import Policy, Principal, _authenticate, _cookie
 from respons.web.runtime import runtime
 
 WEB = Path(__file__).parent
-TEMPLATE_DIRS = [WEB / "templates", WEB / "console" / "templates", WEB / "admin" / "templates"]
+TEMPLATE_DIRS = [WEB / "templates", WEB / "console" / "templates", WEB / "admin" / "templates", WEB / "responder" / "templates"]
 STATIC_DIR = WEB / "static"
 
 environment = Environment(
@@ -108,6 +108,8 @@ def home_for(principal: Principal) -> str:
         return "/console"
     if roles & {Role.HOST_ADMIN, Role.MUNICIPALITY_ADMIN}:
         return "/admin/registry"
+    if roles & {Role.RESPONDER, Role.TECHNICIAN}:
+        return "/app"
     return "/docs"
 
 

@@ -1,0 +1,311 @@
+"""The responder app: the phone that home-care workers and technicians carry.
+
+Mobile-first pages (installable as a PWA: ``/static/app.webmanifest`` and ``/app/sw.js``).
+A worker logs in to one or more zones (a night shift covers merged zones) and sees the
+alarms offered there, live (``/app/events``, server-sent events with ids only), with a loud
+alert and vibration that repeats until they look. The first to accept gets the alarm
+(``engine.routing.accept``); the others see at once who took it. Then: call the recipient,
+report en route / arrived / done, write what was done, or hand the alarm back to the centre.
+Every step is a timeline event the centre sees live in its console.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from pathlib import Path
+
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response, StreamingResponse
+from sqlalchemy import select
+
+from respons.auth import audit
+from respons.domain.access import Role
+from respons.domain.alarm_types import ALARM_TYPES
+from respons.domain.lifecycle import Action, CallResult, IllegalTransition, Outcome, State
+from respons.domain.routing import RoutingPlan, Target
+from respons.engine import alarms as alarm_service
+from respons.engine import routing
+from respons.store import queries
+from respons.store.tables import alarms, responder_presence, zones
+from respons.web import i18n
+from respons.web.access import Principal, public
+from respons.web.responder import words  # noqa: F401  (registers the app's words)
+from respons.web.pages import STATIC_DIR, page_access, render
+from respons.web.runtime import runtime
+
+router = APIRouter(prefix="/app", include_in_schema=False)
+
+responder_page = page_access(Role.RESPONDER, Role.TECHNICIAN)
+
+
+def _municipalities(principal: Principal) -> frozenset[int]:
+    return frozenset(g.municipality_id for g in principal.grants
+                     if g.role in (Role.RESPONDER, Role.TECHNICIAN) and g.municipality_id is not None)
+
+
+def _is_technician(principal: Principal) -> bool:
+    return any(g.role is Role.TECHNICIAN for g in principal.grants)
+
+
+def _duty(conn, user_id: int) -> list[dict]:
+    rows = conn.execute(
+        select(responder_presence.c.zone_id, responder_presence.c.role, responder_presence.c.municipality_id,
+               zones.c.name.label("zone"))
+        .outerjoin(zones, zones.c.id == responder_presence.c.zone_id)
+        .where(responder_presence.c.user_id == user_id, responder_presence.c.logged_out_at.is_(None))
+    ).all()
+    return [dict(r._mapping) for r in rows]
+
+
+def _offers_and_mine(conn, principal: Principal, duty: list[dict], now) -> tuple[list[dict], list[dict]]:
+    """Alarms offered where I am on duty, and alarms I have taken."""
+    mine_actor = principal.actor
+    zone_ids = {d["zone_id"] for d in duty if d["zone_id"] is not None}
+    tech_in = {d["municipality_id"] for d in duty if d["role"] == "technician"}
+    rows = conn.execute(
+        select(alarms.c.id, alarms.c.state, alarms.c.route, alarms.c.route_step, alarms.c.answered_by,
+               alarms.c.municipality_id)
+        .where(alarms.c.municipality_id.in_(sorted(_municipalities(principal))),
+               alarms.c.state.in_([State.OFFERED.value, State.ANSWERED.value, State.RESOLVED.value]))
+    ).all()
+    offered_ids, mine_ids = [], []
+    for r in rows:
+        if r.state == State.OFFERED and r.route:
+            step = RoutingPlan.from_json(r.route).steps[r.route_step or 0]
+            if (step.target is Target.ZONE and step.zone_id in zone_ids) or (
+                    step.target is Target.TECHNICIANS and r.municipality_id in tech_in):
+                offered_ids.append(r.id)
+        elif r.answered_by == mine_actor:
+            mine_ids.append(r.id)
+    allowed = _municipalities(principal)
+    return _summaries(conn, offered_ids, now, allowed), _summaries(conn, mine_ids, now, allowed)
+
+
+def _summaries(conn, ids: list[str], now, allowed: frozenset[int]) -> list[dict]:
+    items = [i for i in (queries.alarm_detail(conn, a, now=now, in_municipalities=allowed) for a in ids) if i]
+    items.sort(key=lambda i: (i["priority"], i["received_at"]))
+    return queries.with_taker_names(conn, items)
+
+
+def _context(request: Request) -> dict:
+    lang = i18n.language_of(request)
+    return {"type_label": lambda code: getattr(ALARM_TYPES[code], "label_nb" if lang == "nb" else "label_en"),
+            "call_results": [r.value for r in CallResult]}
+
+
+def _home_data(request: Request, principal: Principal) -> dict:
+    rt = runtime(request)
+    with rt.engine.connect() as conn:
+        duty = _duty(conn, principal.id)
+        offers, mine = _offers_and_mine(conn, principal, duty, rt.clock())
+        zone_ids = [d["zone_id"] for d in duty if d["zone_id"] is not None]
+        team = routing.colleagues(conn, zone_ids) if zone_ids else []
+        choices = conn.execute(select(zones.c.id, zones.c.name, zones.c.municipality_id)
+                               .where(zones.c.municipality_id.in_(sorted(_municipalities(principal))))
+                               .order_by(zones.c.name)).all()
+    return dict(duty=duty, offers=offers, mine=mine, team=[c for c in team if c["user_id"] != principal.id],
+                zone_choices=[dict(z._mapping) for z in choices], technician=_is_technician(principal),
+                **_context(request))
+
+
+@router.get("")
+def home(request: Request, principal: Principal = Depends(responder_page)):
+    return render(request, "responder/home.html", **_home_data(request, principal))
+
+
+@router.get("/offers")
+def offers(request: Request, principal: Principal = Depends(responder_page)):
+    """The live part of the home screen, refetched on every event."""
+    return render(request, "responder/_lists.html", **_home_data(request, principal))
+
+
+@router.post("/duty")
+async def go_on_duty(request: Request, principal: Principal = Depends(responder_page)):
+    form = await request.form()
+    zone_ids = [int(z) for z in form.getlist("zone_id") if str(z).isdigit()]
+    rt = runtime(request)
+    allowed = _municipalities(principal)
+    try:
+        if form.get("technician") and _is_technician(principal):
+            await rt.journal.run(lambda conn: routing.log_in_as_technician(
+                conn, user_id=principal.id, municipality_id=min(allowed), now=rt.clock()))
+        else:
+            await rt.journal.run(lambda conn: routing.log_in_to_zones(
+                conn, user_id=principal.id, zone_ids=zone_ids, role="responder", now=rt.clock(), municipality_ids=allowed))
+    except alarm_service.AlarmNotFound:
+        return render(request, "error.html", status_code=404, message_key="error.404")
+    return _back_home(request)
+
+
+@router.post("/duty/off")
+async def go_off_duty(request: Request, principal: Principal = Depends(responder_page)):
+    rt = runtime(request)
+    await rt.journal.run(lambda conn: routing.log_out(conn, user_id=principal.id, now=rt.clock()))
+    return _back_home(request)
+
+
+def _back_home(request: Request) -> Response:
+    if request.headers.get("HX-Request"):
+        return HTMLResponse("", headers={"HX-Redirect": "/app"})
+    return RedirectResponse("/app", status_code=303)
+
+
+@router.get("/alarms/{alarm_id}")
+async def alarm_page(request: Request, alarm_id: str, principal: Principal = Depends(responder_page)):
+    rt = runtime(request)
+    allowed = _municipalities(principal)
+    with rt.engine.connect() as conn:
+        detail = queries.alarm_detail(conn, alarm_id, now=rt.clock(), in_municipalities=allowed)
+        if detail is not None:
+            queries.with_taker_names(conn, [detail])
+    if detail is None or not _may_see(detail, principal):
+        return render(request, "error.html", status_code=404, message_key="error.404")
+    person = None
+    if detail["recipient_id"] is not None:
+        # The worker is about to go to this person: the read is audited like the centre's.
+        await rt.journal.run(lambda conn: audit.append(
+            conn, now=rt.clock(), actor=principal.actor, action=audit.READ_RECIPIENT,
+            municipality_id=detail["municipality_id"], recipient_id=detail["recipient_id"], alarm_id=alarm_id,
+            purpose="alarm", details={"via": "responder_app"}))
+        with rt.engine.connect() as conn:
+            person = queries.recipient_card(conn, detail["recipient_id"], now=rt.clock(), exclude_alarm=alarm_id)
+    return render(request, "responder/alarm.html", alarm=detail, person=person, mine=detail.get("answered_by") == principal.actor,
+                  error=None, **_context(request))
+
+
+def _may_see(detail: dict, principal: Principal) -> bool:
+    # Offered alarms in my municipalities, or ones I hold. (Zone membership is checked on
+    # accept; seeing an offer in your own municipality is what the shift needs.)
+    return detail["state"] == State.OFFERED.value or detail.get("answered_by") == principal.actor
+
+
+@router.post("/alarms/{alarm_id}/accept")
+async def accept(request: Request, alarm_id: str, principal: Principal = Depends(responder_page)):
+    rt = runtime(request)
+    return await _act(request, alarm_id, principal, lambda conn: routing.accept(
+        conn, alarm_id, user_id=principal.id, now=rt.clock(), visible_to=_municipalities(principal)))
+
+
+@router.post("/alarms/{alarm_id}/decline")
+async def decline(request: Request, alarm_id: str, principal: Principal = Depends(responder_page)):
+    rt = runtime(request)
+    refusal = await _act(request, alarm_id, principal, lambda conn: routing.decline(
+        conn, alarm_id, user_id=principal.id, now=rt.clock(), visible_to=_municipalities(principal), reason=None))
+    return refusal if refusal.status_code != 200 else _back_home(request)
+
+
+@router.post("/alarms/{alarm_id}/hand-back")
+async def hand_back(request: Request, alarm_id: str, reason: str = Form("", max_length=400),
+                    principal: Principal = Depends(responder_page)):
+    rt = runtime(request)
+    refusal = await _act(request, alarm_id, principal, lambda conn: routing.hand_back(
+        conn, alarm_id, user_id=principal.id, now=rt.clock(), visible_to=_municipalities(principal), reason=reason or None))
+    return refusal if refusal.status_code != 200 else _back_home(request)
+
+
+@router.post("/alarms/{alarm_id}/status")
+async def status(request: Request, alarm_id: str, status: str = Form(...), note: str = Form("", max_length=4000),
+                 principal: Principal = Depends(responder_page)):
+    """En route, arrived, done. Done resolves and closes the alarm with what was done."""
+    rt = runtime(request)
+    try:
+        action = Action(status)
+    except ValueError:
+        action = None
+    if action not in (Action.EN_ROUTE, Action.ARRIVED, Action.DONE):
+        return render(request, "error.html", status_code=422, message_key="app.error.unknown")
+    visible = _municipalities(principal)
+
+    def work(conn):
+        now = rt.clock()
+        alarm_service.record_action(conn, alarm_id, action=action, actor=principal.actor, visible_to=visible, now=now,
+                                    text=note.strip() or None)
+        if action is Action.DONE:
+            alarm_service.resolve(conn, alarm_id, actor=principal.actor, visible_to=visible,
+                                  outcome=Outcome.HOME_CARE_DISPATCHED, note=note.strip() or None, now=now)
+            alarm_service.close(conn, alarm_id, actor=principal.actor, visible_to=visible, now=now)
+
+    refusal = await _act(request, alarm_id, principal, work)
+    if refusal.status_code == 200 and action is Action.DONE:
+        return _back_home(request)
+    return refusal
+
+
+@router.post("/alarms/{alarm_id}/notes")
+async def note(request: Request, alarm_id: str, text: str = Form("", max_length=4000),
+               principal: Principal = Depends(responder_page)):
+    rt = runtime(request)
+    return await _act(request, alarm_id, principal, lambda conn: alarm_service.add_note(
+        conn, alarm_id, actor=principal.actor, visible_to=_municipalities(principal), text=text.strip(), now=rt.clock()))
+
+
+@router.post("/alarms/{alarm_id}/call")
+async def call(request: Request, alarm_id: str, result: str = Form(...), principal: Principal = Depends(responder_page)):
+    rt = runtime(request)
+    try:
+        outcome = CallResult(result)
+    except ValueError:
+        return render(request, "error.html", status_code=422, message_key="app.error.unknown")
+    return await _act(request, alarm_id, principal, lambda conn: alarm_service.record_action(
+        conn, alarm_id, action=Action.CALL_RECIPIENT, result=outcome, actor=principal.actor,
+        visible_to=_municipalities(principal), now=rt.clock()))
+
+
+async def _act(request: Request, alarm_id: str, principal: Principal, work) -> HTMLResponse:
+    """Run the unit of work, then show the alarm again (with the refusal, if any)."""
+    rt = runtime(request)
+    error = None
+    status_code = 200
+    try:
+        await rt.journal.run(work)
+    except alarm_service.AlarmNotFound:
+        return render(request, "error.html", status_code=404, message_key="error.404")
+    except IllegalTransition as exc:
+        status_code = 409
+        error = str(exc)
+    with rt.engine.connect() as conn:
+        detail = queries.alarm_detail(conn, alarm_id, now=rt.clock(), in_municipalities=_municipalities(principal))
+        if detail is None:
+            return render(request, "error.html", status_code=404, message_key="error.404")
+        queries.with_taker_names(conn, [detail])
+    if status_code == 409 and detail.get("answered_by") and detail["answered_by"] != principal.actor:
+        error = i18n.translator(i18n.language_of(request))("app.taken_by", name=detail["answered_by_name"])
+    return render(request, "responder/_work.html", status_code=status_code, alarm=detail,
+                  mine=detail.get("answered_by") == principal.actor, error=error, **_context(request))
+
+
+@router.get("/events")
+async def events(request: Request, principal: Principal = Depends(responder_page)):
+    """Changes to alarms in my municipalities (ids and states only); the page refetches."""
+    rt = runtime(request)
+    mine = _municipalities(principal)
+    subscription = rt.live.subscribe(lambda change: change.get("municipality_id") in mine)
+
+    async def stream():
+        ends = time.monotonic() + rt.settings.sse_max_seconds
+        try:
+            yield "retry: 2000\n\n"
+            while (remaining := ends - time.monotonic()) > 0:
+                change = await subscription.next(timeout=min(rt.settings.sse_keepalive_seconds, remaining))
+                if change is not None:
+                    yield f"event: alarm\ndata: {json.dumps(change, separators=(',', ':'))}\n\n"
+                elif await request.is_disconnected():
+                    return
+                else:
+                    yield ": keepalive\n\n"
+        except asyncio.CancelledError:
+            raise
+        finally:
+            rt.live.unsubscribe(subscription)
+
+    return StreamingResponse(stream(), media_type="text/event-stream",
+                             headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
+
+
+@router.get("/sw.js", dependencies=[Depends(public())])
+def service_worker():
+    # Served from /app/ so its scope is the app; it caches nothing an alarm depends on.
+    return FileResponse(Path(STATIC_DIR) / "app-sw.js", media_type="text/javascript",
+                        headers={"Cache-Control": "no-cache"})
