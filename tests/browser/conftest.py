@@ -138,7 +138,7 @@ def new_page(browser, request, tmp_path):
     contexts, pages = [], []
 
     def make(**kwargs):
-        context = browser.new_context(viewport={"width": 1920, "height": 1080}, locale="nb-NO", **kwargs)
+        context = browser.new_context(**{"viewport": {"width": 1920, "height": 1080}, "locale": "nb-NO", **kwargs})
         contexts.append(context)
         page = context.new_page()
         page.on("console", lambda message: print(f"[browser console] {message.type}: {message.text}"))

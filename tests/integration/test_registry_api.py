@@ -256,4 +256,13 @@ def test_municipalities_and_agreements_are_for_the_host_admin(host_admin, munici
     with engine.connect() as conn:
         models = sorted(r.service_model for r in conn.execute(select(agreement_windows).where(agreement_windows.c.agreement_id == done.json()["id"])))
     assert models == [1, 2]
+    # Routing without backup may name a last resort; full response never escalates; equal
+    # times are the whole day.
+    whole_day = {"service_model": 3, "weekdays": "1234567", "starts": "00:00", "ends": "00:00", "categories": ["sensor"]}
+    last_resort = host_admin.post("/api/v1/registry/agreements", json={
+        **agreement, "valid_from": "2027-06-01", "windows": [{**whole_day, "escalation_minutes": 15}]})
+    assert last_resort.status_code == 201, last_resort.text
+    refused = host_admin.post("/api/v1/registry/agreements", json={
+        **agreement, "valid_from": "2027-07-01", "windows": [{**whole_day, "service_model": 1, "escalation_minutes": 15}]})
+    assert refused.status_code == 422 and refused.json()["problems"][0]["field"] == "windows.0.escalation_minutes"
     assert {r.details["entity"] for r in audit_records(engine, action=audit.CREATE, municipality_id=mid)} == {"municipality", "agreement"}

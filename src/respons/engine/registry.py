@@ -512,16 +512,18 @@ def add_agreement(conn: Connection, values: dict[str, Any], *, municipality_id: 
             problems.add(f"{where}.weekdays", "Ukedagene skrives som sifre 1–7 (1 er mandag), hver høyst én gang")
         if not isinstance(window.get("starts"), time) or not isinstance(window.get("ends"), time):
             problems.add(f"{where}.starts", "Start og slutt må være klokkeslett")
-        elif window["starts"] == window["ends"]:
-            problems.add(f"{where}.ends", "Start og slutt kan ikke være like")
+        # starts == ends is the whole day (domain.routing.Window), as the demo agreements use.
         categories = window.get("categories") or []
         if not categories or any(c not in ALARM_CATEGORIES for c in categories):
             problems.add(f"{where}.categories", "Kategoriene må være blant " + ", ".join(ALARM_CATEGORIES))
         escalation = window.get("escalation_minutes")
         if model == 2 and (not isinstance(escalation, int) or escalation < 1):
             problems.add(f"{where}.escalation_minutes", "Tjenestemodell 2 krever eskalering etter et antall minutter (1 eller mer)")
-        elif model != 2 and escalation is not None:
-            problems.add(f"{where}.escalation_minutes", "Eskalering brukes bare med tjenestemodell 2")
+        elif model == 1 and escalation is not None:
+            # Model 3 may name a last resort (the centre after N minutes); model 1 is the centre already.
+            problems.add(f"{where}.escalation_minutes", "Full respons går rett til responssenteret og eskaleres ikke")
+        elif model == 3 and escalation is not None and (not isinstance(escalation, int) or escalation < 1):
+            problems.add(f"{where}.escalation_minutes", "Siste utvei må være et antall minutter (1 eller mer)")
     notes = values.get("notes")
     problems.raise_any()
     agreement_id = conn.execute(

@@ -1,0 +1,109 @@
+"""The responder app on a phone and the operator console side by side, in real Chromium."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, time, timezone
+
+from playwright.sync_api import expect
+from sqlalchemy import create_engine, delete, insert, select, update
+
+from respons.domain.access import Role
+from respons.store.tables import agreement_windows, agreements
+from tests.browser.harness import Account, log_in
+from tests.factories import PASSWORD, add_user
+
+LIVE = 10_000
+PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True, "device_scale_factor": 2}
+
+
+def routing_with_backup(world, *, backup_minutes: int, resend_seconds: int) -> None:
+    """The municipality's agreement: home care first, the centre as backup, all day."""
+    engine = create_engine(world.database_url)
+    municipality = world.registry.municipality_ids[0]
+    with engine.begin() as conn:
+        agreement = conn.execute(select(agreements.c.id).where(agreements.c.municipality_id == municipality)).scalar_one()
+        conn.execute(delete(agreement_windows).where(agreement_windows.c.agreement_id == agreement))
+        conn.execute(insert(agreement_windows).values(
+            agreement_id=agreement, service_model=2, weekdays="1234567", starts=time(0), ends=time(0),
+            categories=["assistance", "fall", "sensor"], escalation_minutes=backup_minutes))
+        conn.execute(update(agreements).where(agreements.c.id == agreement).values(resend_seconds=resend_seconds))
+    engine.dispose()
+
+
+def responder(world, name: str) -> Account:
+    engine = create_engine(world.database_url)
+    user = add_user(engine, name, [(Role.RESPONDER, world.registry.municipality_ids[0])], now=datetime.now(timezone.utc))
+    engine.dispose()
+    return Account(user.username, PASSWORD)
+
+
+def test_an_alarm_offered_to_the_zone_is_accepted_on_the_phone_and_followed_on_the_console(new_page, world):
+    routing_with_backup(world, backup_minutes=4, resend_seconds=30)
+    phone = new_page(**PHONE)
+    log_in(phone, world.url, responder(world, "hilde"))
+    expect(phone).to_have_url(re.compile(r"/app$"))
+    phone.check("input[name=zone_id]")
+    phone.click("#duty-form button[type=submit]")
+    expect(phone.locator("#duty-zones")).to_contain_text("Sone 0", timeout=LIVE)
+    expect(phone.locator("#offers")).to_have_attribute("data-count", "0")
+
+    console = new_page()
+    log_in(console, world.url, world.operators[0])
+    expect(console.locator("#live-status")).to_have_attribute("data-live", "up", timeout=LIVE)
+
+    alarm_id = world.send_alarm(type="button_press")
+    # The phone: the offer arrives live, with an alert that keeps sounding until seen.
+    expect(phone.locator(f"#offer-{alarm_id}")).to_be_visible(timeout=LIVE)
+    expect(phone.locator("#app-alert")).to_be_visible()
+    phone.wait_for_function("window.responsApp.alerts >= 2", timeout=LIVE)  # it repeats
+    phone.click("#app-seen")
+    expect(phone.locator("#app-alert")).to_be_hidden()
+    # The console: visible as being with home care, not waiting for the centre.
+    row = console.locator(f"#row-{alarm_id}")
+    expect(row).to_contain_text("Hos hjemmetjenesten", timeout=LIVE)
+    row.click()
+    expect(console.locator("#work-state")).to_have_text("Hos hjemmetjenesten")
+
+    phone.click(f"#offer-{alarm_id} a")
+    expect(phone.locator("#app-work")).to_contain_text("Tilbudt")
+    expect(phone.locator("body")).to_contain_text("Testveien 1")
+    phone.click("#accept-button")
+    expect(phone.locator("#app-state")).to_have_text("Besvart", timeout=LIVE)
+    expect(row).to_contain_text("Tatt av Hilde", timeout=LIVE)
+
+    phone.click("#status-en_route")
+    expect(phone.locator("#app-timeline")).to_contain_text("På vei", timeout=LIVE)
+    expect(console.locator("#timeline")).to_contain_text("På vei", timeout=LIVE)
+    phone.click("#status-arrived")
+    expect(console.locator("#timeline")).to_contain_text("Fremme hos bruker", timeout=LIVE)
+    phone.fill("#done-note", "Hjalp bruker opp fra gulvet. Ingen skader.")
+    phone.click("#status-done")
+    expect(phone).to_have_url(re.compile(r"/app$"), timeout=LIVE)
+    expect(row).to_have_count(0, timeout=LIVE)
+
+
+def test_an_alarm_nobody_accepts_escalates_to_the_console_after_the_backup_time(new_page, world):
+    routing_with_backup(world, backup_minutes=1, resend_seconds=20)
+    phone = new_page(**PHONE)
+    log_in(phone, world.url, responder(world, "per"))
+    phone.check("input[name=zone_id]")
+    phone.click("#duty-form button[type=submit]")
+    expect(phone.locator("#duty-zones")).to_be_visible(timeout=LIVE)
+
+    console = new_page()
+    log_in(console, world.url, world.operators[0])
+    expect(console.locator("#live-status")).to_have_attribute("data-live", "up", timeout=LIVE)
+    alarm_id = world.send_alarm(type="fall")
+    expect(phone.locator(f"#offer-{alarm_id}")).to_be_visible(timeout=LIVE)
+    row = console.locator(f"#row-{alarm_id}")
+    expect(row).to_contain_text("Hos hjemmetjenesten", timeout=LIVE)
+
+    # Nobody accepts: after one minute it is the centre's, waiting, with its history.
+    expect(row).to_contain_text("Venter", timeout=80_000)
+    expect(row).to_have_attribute("data-waiting", "1")
+    row.click()
+    timeline = console.locator("#timeline")
+    expect(timeline).to_contain_text("Tilbudt")
+    expect(timeline).to_contain_text("Eskalert til responssenteret")
+    expect(phone.locator(f"#offer-{alarm_id}")).to_have_count(0, timeout=LIVE)
