@@ -30,6 +30,10 @@ class Settings(BaseSettings):
 
     # Helsedirektoratet's requirement: 95 % of alarms answered within 60 s.
     answer_deadline_seconds: float = 60.0
+    # Home care dispatched by the centre must accept within / report done within these
+    # (then the console flags the alarm: missing response).
+    mission_accept_minutes: float = 5
+    mission_complete_minutes: float = 60
     timer_poll_seconds: float = 0.5
     timer_lease_seconds: float = 30.0
 

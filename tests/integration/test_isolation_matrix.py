@@ -289,6 +289,8 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("GET", "/app/alarms/{alarm_id}"): PageRoute(_RESPONDER, _page(lambda w, p: f"/app/alarms/{w.foreign_alarm(p)}")),
     ("POST", "/app/alarms/{alarm_id}/accept"): PageRoute(
         _RESPONDER, _page(lambda w, p: f"/app/alarms/{w.foreign_alarm(p)}/accept", method="POST")),
+    ("POST", "/app/alarms/{alarm_id}/mission/accept"): PageRoute(
+        _RESPONDER, _page(lambda w, p: f"/app/alarms/{w.foreign_alarm(p)}/mission/accept", method="POST")),
     ("POST", "/app/alarms/{alarm_id}/decline"): PageRoute(
         _RESPONDER, _page(lambda w, p: f"/app/alarms/{w.foreign_alarm(p)}/decline", method="POST")),
     ("POST", "/app/alarms/{alarm_id}/hand-back"): PageRoute(

@@ -20,6 +20,7 @@ from respons.domain.lifecycle import EventKind, IllegalTransition, State
 from respons.engine import alarms as service
 from respons.engine import routing, timers
 from respons.store.journal import Journal
+from respons.store.tables import timers as timer_table
 from respons.store.tables import (
     agreement_windows,
     agreements,
@@ -70,12 +71,22 @@ class Scenario:
                                                                answer_deadline=timedelta(seconds=60))).alarm_id
 
     def advance(self, seconds: float) -> None:
-        """Move the clock second by second, firing what falls due, as the worker would."""
+        """Move the clock to each moment a timer falls due (or a claim's lease runs out),
+        firing it there as the worker would, then on to the end."""
         end = self.clock() + timedelta(seconds=seconds)
-        while self.clock() < end:
-            self.clock.advance(seconds=min(1, (end - self.clock()).total_seconds()))
+        while True:
             for claim in self.journal.run_sync(lambda c: timers.claim_due(c, now=self.clock(), node="n1", lease=LEASE)):
                 self.journal.run_sync(lambda c: timers.fire(c, claim, now=self.clock()))
+            with self.engine.connect() as conn:
+                due = conn.execute(select(func.min(timer_table.c.due_at)).where(timer_table.c.state == "pending")).scalar()
+                lease = conn.execute(select(func.min(timer_table.c.lease_until)).where(timer_table.c.state == "claimed")).scalar()
+            # A claim is taken over only once its lease has run out (strictly after).
+            moments = [t for t in (due, lease + timedelta(milliseconds=1) if lease else None) if t is not None]
+            upcoming = min(moments) if moments else None
+            if upcoming is None or upcoming > end:
+                self.clock.now = end
+                return
+            self.clock.now = max(self.clock(), upcoming)
 
     def state(self, alarm_id: str) -> State:
         with self.engine.connect() as conn:
@@ -297,3 +308,73 @@ def test_a_restart_in_the_middle_of_the_chain_resumes_it_without_losing_or_repea
     assert [d["round"] for k, d in world.events(alarm_id) if k == "offered"] == [1, 2, 3, 4]
     world.advance(600)
     assert world.kinds(alarm_id).count("escalated") == 1
+
+
+# --- missing response: home care dispatched by the centre ----------------------------------
+
+
+def dispatched(world) -> str:
+    """An alarm the centre answered and sent home care to (5 min to accept, 60 to finish)."""
+    from respons.engine import missions
+
+    world.windows(full_day(1))
+    alarm_id = world.alarm("fall")
+    world.journal.run_sync(lambda c: service.answer(c, alarm_id, actor="user:999", visible_to=None, now=world.clock()))
+    world.journal.run_sync(lambda c: missions.dispatch(c, alarm_id, actor="user:999", visible_to=None, now=world.clock(),
+                                                       accept_within=timedelta(minutes=5),
+                                                       complete_within=timedelta(minutes=60)))
+    return alarm_id
+
+
+def missing(world, alarm_id) -> list[str]:
+    return [d["missing"] for k, d in world.events(alarm_id) if k == "missing_response"]
+
+
+def flagged(world, alarm_id) -> bool:
+    with world.engine.connect() as conn:
+        return conn.execute(select(alarms.c.missing_response).where(alarms.c.id == alarm_id)).scalar_one()
+
+
+def test_a_dispatched_mission_nobody_accepts_is_flagged_to_the_centre(world):
+    world.responder("hilde")
+    alarm_id = dispatched(world)
+    world.advance(299)
+    assert missing(world, alarm_id) == [] and not flagged(world, alarm_id)
+    world.advance(1)
+    assert missing(world, alarm_id) == ["not_accepted"] and flagged(world, alarm_id)
+
+
+def test_an_accepted_mission_not_reported_done_in_time_is_flagged(world):
+    from respons.engine import missions
+
+    hilde, per = world.responder("hilde"), world.responder("per")
+    alarm_id = dispatched(world)
+    world.advance(120)
+    world.journal.run_sync(lambda c: missions.accept(c, alarm_id, user_id=hilde, now=world.clock(), visible_to=world.scope))
+    with pytest.raises(IllegalTransition, match="already been accepted"):
+        world.journal.run_sync(lambda c: missions.accept(c, alarm_id, user_id=per, now=world.clock(), visible_to=world.scope))
+    world.journal.run_sync(lambda c: missions.report(c, alarm_id, user_id=hilde, action=routing_action("en_route"),
+                                                     now=world.clock(), visible_to=world.scope))
+    world.advance(60 * 60)
+    assert missing(world, alarm_id) == ["not_completed"]
+
+
+def test_a_mission_accepted_and_done_in_time_raises_nothing(world):
+    from respons.engine import missions
+
+    hilde = world.responder("hilde")
+    alarm_id = dispatched(world)
+    world.advance(60)
+    world.journal.run_sync(lambda c: missions.accept(c, alarm_id, user_id=hilde, now=world.clock(), visible_to=world.scope))
+    world.advance(20 * 60)
+    world.journal.run_sync(lambda c: missions.report(c, alarm_id, user_id=hilde, action=routing_action("done"),
+                                                     now=world.clock(), visible_to=world.scope, text="Hjalp bruker opp"))
+    world.advance(2 * 60 * 60)
+    assert missing(world, alarm_id) == [] and not flagged(world, alarm_id)
+    assert world.kinds(alarm_id)[-3:] == ["action", "mission_accepted", "action"]
+
+
+def routing_action(name: str):
+    from respons.domain.lifecycle import Action
+
+    return Action(name)

@@ -32,6 +32,8 @@ class EventKind(StrEnum):
     ESCALATED = "escalated"  # nobody accepted in time: to the centre, with its history
     HANDED_BACK = "handed_back"  # a responder gives the alarm back to the centre
     KIN_NOTIFIED = "kin_notified"  # sent straight to next of kin by SMS
+    MISSION_ACCEPTED = "mission_accepted"  # home care took the mission the centre dispatched
+    MISSING_RESPONSE = "missing_response"  # a dispatched mission was not accepted/completed in time
     ANSWERED = "answered"
     NOTE = "note"
     ACTION = "action"  # something the operator did: a call and its result, a dispatch
@@ -108,6 +110,7 @@ class AlarmProjection:
     outcome: Outcome | None = None
     closed_at: datetime | None = None
     answer_time_exceeded: bool = False
+    missing_response: bool = False  # the centre must look: home care has not responded
 
     def answer_seconds(self, now: datetime) -> float:
         """The centre's answer clock: from reaching its queue (receipt, escalation or
@@ -124,6 +127,8 @@ _ALLOWED_FROM: dict[EventKind, frozenset[State]] = {
     EventKind.ESCALATED: frozenset({State.OFFERED, State.RECEIVED}),
     EventKind.HANDED_BACK: frozenset({State.ANSWERED}),
     EventKind.KIN_NOTIFIED: frozenset({State.RECEIVED}),
+    EventKind.MISSION_ACCEPTED: frozenset({State.ANSWERED, State.RESOLVED}),
+    EventKind.MISSING_RESPONSE: frozenset({State.ANSWERED, State.RESOLVED}),
     EventKind.ANSWERED: frozenset({State.QUEUED, State.OFFERED}),
     EventKind.NOTE: frozenset(OPEN_STATES),
     # Follow-up after the outcome is recorded (calling next of kin afterwards) is still work.
@@ -140,6 +145,8 @@ _REFUSAL_HINTS: dict[EventKind, str] = {
     EventKind.ESCALATED: "only an alarm nobody has accepted escalates",
     EventKind.HANDED_BACK: "only an alarm someone has taken can be handed back",
     EventKind.KIN_NOTIFIED: "next of kin are notified when the alarm arrives",
+    EventKind.MISSION_ACCEPTED: "only a dispatched mission of an open alarm can be accepted",
+    EventKind.MISSING_RESPONSE: "missing response only concerns a mission of an open alarm",
     EventKind.ANSWERED: "only a waiting or offered alarm can be answered or accepted",
     EventKind.NOTE: "a closed alarm cannot be changed",
     EventKind.ACTION: "answer the alarm before acting on it; a closed alarm cannot be changed",
@@ -172,8 +179,10 @@ def apply(alarm: AlarmProjection, event: Event) -> AlarmProjection:
             return replace(alarm, seq=seq, state=State.QUEUED, queued_at=event.at)
         case EventKind.OFFERED:
             return replace(alarm, seq=seq, state=State.OFFERED)
-        case EventKind.DECLINED:
+        case EventKind.DECLINED | EventKind.MISSION_ACCEPTED:
             return replace(alarm, seq=seq)
+        case EventKind.MISSING_RESPONSE:
+            return replace(alarm, seq=seq, missing_response=True)
         case EventKind.KIN_NOTIFIED:
             # Next of kin have it: taken, by the routing on their behalf.
             return replace(alarm, seq=seq, state=State.ANSWERED, answered_at=event.at, answered_by=event.actor)

@@ -288,6 +288,7 @@ def projection_from_row(row) -> AlarmProjection:
         outcome=Outcome(row.outcome) if row.outcome else None,
         closed_at=row.closed_at,
         answer_time_exceeded=row.answer_time_exceeded,
+        missing_response=row.missing_response,
     )
 
 
@@ -302,6 +303,7 @@ def _projection_columns(p: AlarmProjection) -> dict[str, Any]:
         "outcome": p.outcome.value if p.outcome else None,
         "closed_at": p.closed_at,
         "answer_time_exceeded": p.answer_time_exceeded,
+        "missing_response": p.missing_response,
     }
 
 

@@ -89,6 +89,8 @@ def _summary(r, now: datetime) -> dict:
         "answer_seconds": round(max(0.0, (end - start).total_seconds()), 1),
         "route_step": r.route_step,
         "route": r.route,
+        "mission": r.mission,
+        "missing_response": r.missing_response,
         "answer_time_exceeded": r.answer_time_exceeded,
     }
 
@@ -119,6 +121,11 @@ def actor_names(conn: Connection, actors: set[str | None]) -> dict[str, str]:
         return {}
     rows = conn.execute(select(users.c.id, users.c.display_name).where(users.c.id.in_(sorted(user_ids))))
     return {f"user:{r.id}": r.display_name for r in rows}
+
+
+def actor_names_for(engine, actors: set[str | None]) -> dict[str, str]:
+    with engine.connect() as conn:
+        return actor_names(conn, actors)
 
 
 def with_taker_names(conn: Connection, items: list[dict]) -> list[dict]:

@@ -225,6 +225,10 @@ alarms = Table(
     # The routing plan frozen when the alarm arrived, and the step it is on.
     Column("route", JSON),
     Column("route_step", Integer),
+    # Home care dispatched by the centre: {zone_id, dispatched_at/by, accepted_at/by, done_at,
+    # accept_by, complete_by}, kept with the events that change it.
+    Column("mission", JSON),
+    Column("missing_response", Boolean, nullable=False, server_default=text("false")),
     Column("resolved_at", UTCDateTime),
     Column("outcome", String(30)),
     Column("closed_at", UTCDateTime),

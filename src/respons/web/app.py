@@ -11,6 +11,8 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
 
 import respons.engine.alarms  # noqa: F401  (registers the alarm timer handlers)
+import respons.engine.missions  # noqa: F401  (mission deadlines)
+import respons.engine.routing  # noqa: F401  (resend and escalation timers)
 from respons import __version__
 from respons.clock import Clock, system_clock
 from respons.engine.live import LiveBus

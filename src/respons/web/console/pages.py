@@ -16,6 +16,7 @@ taken, 404: outside your municipalities) come back as the work section with a me
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Callable
 
 from fastapi import APIRouter, Depends, Form, Request, Response
@@ -26,6 +27,7 @@ from respons.domain.access import Role
 from respons.domain.alarm_types import ALARM_TYPES
 from respons.domain.lifecycle import OPEN_STATES, Action, CallResult, IllegalTransition, Outcome, State
 from respons.engine import alarms as alarm_service
+from respons.engine import missions
 from respons.store import queries
 from respons.store.journal import JournalUnavailable
 from respons.web import i18n
@@ -142,6 +144,17 @@ async def act(
         call_result = CallResult(result) if result else None
     except ValueError:
         return _work_response(request, alarm_id, principal, status_code=422, error_key="console.error.action_invalid")
+    if chosen is Action.DISPATCH_HOME_CARE:
+        # A mission for the recipient's zone, with deadlines: the centre is told if home
+        # care does not accept or finish in time (engine/missions.py).
+        settings = runtime(request).settings
+        return await _act_then_work(
+            request, alarm_id, principal,
+            lambda conn, now, who: missions.dispatch(
+                conn, alarm_id, now=now, text=text.strip() or None,
+                accept_within=timedelta(minutes=settings.mission_accept_minutes),
+                complete_within=timedelta(minutes=settings.mission_complete_minutes), **who),
+        )
     return await _act_then_work(
         request, alarm_id, principal,
         lambda conn, now, who: alarm_service.record_action(

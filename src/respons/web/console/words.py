@@ -29,6 +29,9 @@ register(
         "console.state.resolved": ("Utfall registrert", "Outcome recorded"),
         "console.state.closed": ("Lukket", "Closed"),
         "console.taken_by": ("Tatt av {name}", "Taken by {name}"),
+        "console.missing_response": ("Mangler respons", "No response"),
+        "console.event.mission_accepted": ("Oppdraget tatt av hjemmetjenesten", "Mission accepted by home care"),
+        "console.event.missing_response": ("Mangler respons fra hjemmetjenesten", "No response from home care"),
         "console.taken_by_you": ("Tatt av deg", "Taken by you"),
         "console.unknown_recipient": ("Ukjent bruker", "Unknown recipient"),
         "console.card.empty": (

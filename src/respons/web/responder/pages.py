@@ -26,6 +26,7 @@ from respons.domain.alarm_types import ALARM_TYPES
 from respons.domain.lifecycle import Action, CallResult, IllegalTransition, Outcome, State
 from respons.domain.routing import RoutingPlan, Target
 from respons.engine import alarms as alarm_service
+from respons.engine import missions
 from respons.engine import routing
 from respons.store import queries
 from respons.store.tables import alarms, responder_presence, zones
@@ -71,6 +72,18 @@ def _offers_and_mine(conn, principal: Principal, duty: list[dict], now) -> tuple
                alarms.c.state.in_([State.OFFERED.value, State.ANSWERED.value, State.RESOLVED.value]))
     ).all()
     offered_ids, mine_ids = [], []
+    missions_open = conn.execute(
+        select(alarms.c.id, alarms.c.mission).where(
+            alarms.c.municipality_id.in_(sorted(_municipalities(principal))), alarms.c.mission.is_not(None),
+            alarms.c.state.in_([State.ANSWERED.value, State.RESOLVED.value]))
+    ).all()
+    for m in missions_open:
+        if m.mission.get("done_at"):
+            continue
+        if m.mission.get("accepted_by") == mine_actor:
+            mine_ids.append(m.id)
+        elif not m.mission.get("accepted_by") and m.mission.get("zone_id") in zone_ids:
+            offered_ids.append(m.id)  # home care dispatched by the centre, waiting to be taken
     for r in rows:
         if r.state == State.OFFERED and r.route:
             step = RoutingPlan.from_json(r.route).steps[r.route_step or 0]
@@ -171,20 +184,37 @@ async def alarm_page(request: Request, alarm_id: str, principal: Principal = Dep
             purpose="alarm", details={"via": "responder_app"}))
         with rt.engine.connect() as conn:
             person = queries.recipient_card(conn, detail["recipient_id"], now=rt.clock(), exclude_alarm=alarm_id)
-    return render(request, "responder/alarm.html", alarm=detail, person=person, mine=detail.get("answered_by") == principal.actor,
-                  error=None, **_context(request))
+    return render(request, "responder/alarm.html", alarm=detail, person=person, error=None,
+                  **_work_context(detail, principal), **_context(request))
 
 
 def _may_see(detail: dict, principal: Principal) -> bool:
-    # Offered alarms in my municipalities, or ones I hold. (Zone membership is checked on
-    # accept; seeing an offer in your own municipality is what the shift needs.)
-    return detail["state"] == State.OFFERED.value or detail.get("answered_by") == principal.actor
+    # Offered alarms and dispatched missions in my municipalities, or ones I hold.
+    mission = detail.get("mission") or {}
+    return (detail["state"] == State.OFFERED.value or detail.get("answered_by") == principal.actor
+            or (mission and not mission.get("done_at")))
+
+
+def _work_context(detail: dict, principal: Principal) -> dict:
+    mission = detail.get("mission") or {}
+    return {
+        "mine": detail.get("answered_by") == principal.actor,
+        "mission_open": bool(mission) and not mission.get("accepted_by") and not mission.get("done_at"),
+        "mission_mine": bool(mission) and mission.get("accepted_by") == principal.actor and not mission.get("done_at"),
+    }
 
 
 @router.post("/alarms/{alarm_id}/accept")
 async def accept(request: Request, alarm_id: str, principal: Principal = Depends(responder_page)):
     rt = runtime(request)
     return await _act(request, alarm_id, principal, lambda conn: routing.accept(
+        conn, alarm_id, user_id=principal.id, now=rt.clock(), visible_to=_municipalities(principal)))
+
+
+@router.post("/alarms/{alarm_id}/mission/accept")
+async def accept_mission(request: Request, alarm_id: str, principal: Principal = Depends(responder_page)):
+    rt = runtime(request)
+    return await _act(request, alarm_id, principal, lambda conn: missions.accept(
         conn, alarm_id, user_id=principal.id, now=rt.clock(), visible_to=_municipalities(principal)))
 
 
@@ -220,6 +250,12 @@ async def status(request: Request, alarm_id: str, status: str = Form(...), note:
 
     def work(conn):
         now = rt.clock()
+        holder = conn.execute(select(alarms.c.answered_by).where(alarms.c.id == alarm_id)).scalar_one_or_none()
+        if holder != principal.actor:
+            # A mission the centre dispatched: report on it; the centre closes the alarm.
+            missions.report(conn, alarm_id, user_id=principal.id, action=action, now=now, visible_to=visible,
+                            text=note.strip() or None)
+            return
         alarm_service.record_action(conn, alarm_id, action=action, actor=principal.actor, visible_to=visible, now=now,
                                     text=note.strip() or None)
         if action is Action.DONE:
@@ -270,10 +306,12 @@ async def _act(request: Request, alarm_id: str, principal: Principal, work) -> H
         if detail is None:
             return render(request, "error.html", status_code=404, message_key="error.404")
         queries.with_taker_names(conn, [detail])
-    if status_code == 409 and detail.get("answered_by") and detail["answered_by"] != principal.actor:
-        error = i18n.translator(i18n.language_of(request))("app.taken_by", name=detail["answered_by_name"])
-    return render(request, "responder/_work.html", status_code=status_code, alarm=detail,
-                  mine=detail.get("answered_by") == principal.actor, error=error, **_context(request))
+    taker = (detail.get("mission") or {}).get("accepted_by") or detail.get("answered_by")
+    if status_code == 409 and taker and taker != principal.actor:
+        names = queries.actor_names_for(rt.engine, {taker})
+        error = i18n.translator(i18n.language_of(request))("app.taken_by", name=names.get(taker, taker))
+    return render(request, "responder/_work.html", status_code=status_code, alarm=detail, error=error,
+                  **_work_context(detail, principal), **_context(request))
 
 
 @router.get("/events")

@@ -23,6 +23,7 @@ register(
         "app.alert": ("Ny alarm!", "New alarm!"),
         "app.open": ("Åpne", "Open"),
         "app.accept": ("Ta oppdraget", "Accept"),
+        "app.mission": ("Responssenteret ber hjemmetjenesten rykke ut.", "The response centre asks home care to go."),
         "app.decline": ("Kan ikke", "Decline"),
         "app.taken_by": ("Tatt av {name}.", "Taken by {name}."),
         "app.call": ("Ring bruker", "Call the recipient"),

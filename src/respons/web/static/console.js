@@ -347,7 +347,10 @@
     const arrived = Date.now();
     if (event.detail.type === "reload") { reloadQueue(); return; }
     const change = JSON.parse(event.detail.data);
-    if (change.event === "queued") play(change.priority === 1 ? "critical" : "alarm");
+    if (change.event === "queued" || change.event === "escalated" || change.event === "handed_back") {
+      play(change.priority === 1 ? "critical" : "alarm");
+    }
+    if (change.event === "missing_response") play("critical");  // help has not arrived
     refreshRow(change.alarm_id).then(() => {
       state.rowUpdates.push({ id: change.alarm_id, ms: performance.now() - received, arrived, event: change.event });
       if (state.rowUpdates.length > 1000) state.rowUpdates.shift();

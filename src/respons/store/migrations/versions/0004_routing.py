@@ -1,4 +1,4 @@
-"""routing: frozen plans on alarms, staffed housing, next of kin, responder presence, SMS outbox
+"""routing: frozen plans on alarms, missions, staffed housing, next of kin, responder presence, SMS outbox
 
 Revision ID: 0004
 Revises: 0003
@@ -25,6 +25,8 @@ def upgrade() -> None:
         batch.add_column(sa.Column('queued_at', respons.store.types.UTCDateTime(), nullable=True))
         batch.add_column(sa.Column('route', sa.JSON(), nullable=True))
         batch.add_column(sa.Column('route_step', sa.Integer(), nullable=True))
+        batch.add_column(sa.Column('mission', sa.JSON(), nullable=True))
+        batch.add_column(sa.Column('missing_response', sa.Boolean(), server_default=sa.text('false'), nullable=False))
     op.create_table('responder_presence',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('user_id', sa.Integer(), nullable=False),
@@ -63,6 +65,8 @@ def downgrade() -> None:
     op.drop_index('ix_responder_presence_zone_open', table_name='responder_presence')
     op.drop_table('responder_presence')
     with op.batch_alter_table('alarms') as batch:
+        batch.drop_column('missing_response')
+        batch.drop_column('mission')
         batch.drop_column('route_step')
         batch.drop_column('route')
         batch.drop_column('queued_at')

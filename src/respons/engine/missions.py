@@ -1,0 +1,98 @@
+"""Missions: home care dispatched by the centre, and the alert when they do not respond.
+
+When an operator dispatches home care for an alarm the centre holds, the mission is
+offered to everyone on duty in the recipient's zone (the responder app lists it). It must
+be **accepted** within ``accept_within`` and **completed** (reported done) within
+``complete_within``; both limits are frozen onto the mission when it is dispatched. Each is
+a database timer; when one falls due and the mission has not got that far, a
+``missing_response`` event marks the alarm, and the console flags it on the queue with the
+critical sound (seed 000: the centre must know when help does not arrive).
+
+Accepting is first-wins, like accepting a routed alarm: the second responder is refused
+and told who has it.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.engine import Connection
+
+from respons.domain.lifecycle import Action, Event, EventKind, IllegalTransition
+from respons.engine import alarms as alarm_service
+from respons.engine import timers
+from respons.store.tables import alarms, recipients
+
+ACCEPT_DEADLINE = "mission_accept"
+COMPLETE_DEADLINE = "mission_complete"
+
+
+def dispatch(conn: Connection, alarm_id: str, *, actor: str, visible_to: frozenset[int] | None, now: datetime,
+             accept_within: timedelta, complete_within: timedelta, text: str | None = None):
+    row = conn.execute(select(alarms.c.municipality_id, recipients.c.zone_id)
+                       .outerjoin(recipients, recipients.c.id == alarms.c.recipient_id).where(alarms.c.id == alarm_id)).first()
+    if row is None or (visible_to is not None and row.municipality_id not in visible_to):
+        raise alarm_service.AlarmNotFound(alarm_id)
+    projection = alarm_service.record_action(conn, alarm_id, action=Action.DISPATCH_HOME_CARE, actor=actor,
+                                             visible_to=visible_to, now=now, text=text)
+    mission = {"zone_id": row.zone_id, "dispatched_at": now.isoformat(), "dispatched_by": actor,
+               "accept_by": (now + accept_within).isoformat(), "complete_by": (now + complete_within).isoformat(),
+               "accepted_at": None, "accepted_by": None, "done_at": None}
+    conn.execute(update(alarms).where(alarms.c.id == alarm_id).values(mission=mission))
+    for kind in (ACCEPT_DEADLINE, COMPLETE_DEADLINE):
+        timers.cancel(conn, kind, alarm_id=alarm_id)  # a new dispatch replaces the old mission's limits
+    timers.schedule(conn, ACCEPT_DEADLINE, alarm_id=alarm_id, due_at=now + accept_within, now=now)
+    timers.schedule(conn, COMPLETE_DEADLINE, alarm_id=alarm_id, due_at=now + complete_within, now=now)
+    return projection
+
+
+def _mission(conn: Connection, alarm_id: str, visible_to: frozenset[int] | None):
+    row = conn.execute(select(alarms.c.mission, alarms.c.municipality_id).where(alarms.c.id == alarm_id)).first()
+    if row is None or (visible_to is not None and row.municipality_id not in visible_to):
+        raise alarm_service.AlarmNotFound(alarm_id)
+    return row.mission
+
+
+def accept(conn: Connection, alarm_id: str, *, user_id: int, now: datetime, visible_to: frozenset[int]):
+    mission = _mission(conn, alarm_id, visible_to)
+    if not mission or mission.get("done_at"):
+        raise IllegalTransition(EventKind.MISSION_ACCEPTED, None, "There is no open mission for this alarm.")
+    if mission.get("accepted_by"):
+        raise IllegalTransition(EventKind.MISSION_ACCEPTED, None, "The mission has already been accepted.")
+    actor = f"user:{user_id}"
+    projection = alarm_service.append_event(conn, alarm_id, Event(EventKind.MISSION_ACCEPTED, now, actor), visible_to=visible_to)
+    conn.execute(update(alarms).where(alarms.c.id == alarm_id).values(
+        mission={**mission, "accepted_at": now.isoformat(), "accepted_by": actor}))
+    timers.cancel(conn, ACCEPT_DEADLINE, alarm_id=alarm_id)
+    return projection
+
+
+def report(conn: Connection, alarm_id: str, *, user_id: int, action: Action, now: datetime, visible_to: frozenset[int],
+           text: str | None = None):
+    """En route / arrived / done from the responder who accepted the mission."""
+    mission = _mission(conn, alarm_id, visible_to)
+    actor = f"user:{user_id}"
+    if not mission or mission.get("accepted_by") != actor:
+        raise IllegalTransition(EventKind.ACTION, None, "Only the responder who accepted the mission can report on it.")
+    projection = alarm_service.record_action(conn, alarm_id, action=action, actor=actor, visible_to=visible_to, now=now,
+                                             text=text)
+    if action is Action.DONE:
+        conn.execute(update(alarms).where(alarms.c.id == alarm_id).values(mission={**mission, "done_at": now.isoformat()}))
+        timers.cancel(conn, COMPLETE_DEADLINE, alarm_id=alarm_id)
+    return projection
+
+
+def _on_deadline(field: str, missing: str):
+    def handler(conn: Connection, alarm_id: str, now: datetime) -> None:
+        row = conn.execute(select(alarms.c.mission, alarms.c.state).where(alarms.c.id == alarm_id)).first()
+        if row is None or not row.mission or row.mission.get(field) or row.state not in ("answered", "resolved"):
+            return  # responded in time, or the alarm is closed
+        alarm_service.append_event(conn, alarm_id, Event(EventKind.MISSING_RESPONSE, now, "system:timer",
+                                                         {"missing": missing, "zone_id": row.mission.get("zone_id")}))
+
+    return handler
+
+
+timers.register(ACCEPT_DEADLINE, _on_deadline("accepted_at", "not_accepted"))
+timers.register(COMPLETE_DEADLINE, _on_deadline("done_at", "not_completed"))
