@@ -49,7 +49,8 @@ class Scenario:
         with self.engine.begin() as conn:
             agreement = conn.execute(select(agreements.c.id).where(agreements.c.municipality_id == self.municipality)).scalar_one()
             conn.execute(delete(agreement_windows).where(agreement_windows.c.agreement_id == agreement))
-            conn.execute(insert(agreement_windows), [{"agreement_id": agreement, "weekdays": "1234567", **w} for w in windows])
+            conn.execute(insert(agreement_windows), [{"agreement_id": agreement, "weekdays": "1234567", "device_kinds": None, **w}
+                                                     for w in windows])
             conn.execute(update(agreements).where(agreements.c.id == agreement).values(resend_seconds=resend_seconds))
 
     def responder(self, name: str, *, zones_: list[int] | None = None, technician: bool = False) -> int:
@@ -378,3 +379,18 @@ def routing_action(name: str):
     from respons.domain.lifecycle import Action
 
     return Action(name)
+
+
+def test_a_window_for_certain_device_kinds_routes_only_their_alarms(world):
+    from respons.store.tables import devices
+
+    world.windows({**full_day(2), "device_kinds": ["safety_alarm"]}, full_day(1))
+    world.responder("hilde")
+    with world.engine.connect() as conn:
+        device = conn.execute(select(devices.c.id).where(devices.c.recipient_id == world.recipient)).scalar_one()
+    from_device = service.NewAlarm(world.municipality, world.recipient, device, alarm_type("button_press"), "http", "test",
+                                   world.clock())
+    routed = world.journal.run_sync(lambda c: service.receive(c, from_device, now=world.clock(),
+                                                              answer_deadline=timedelta(seconds=60))).alarm_id
+    assert world.state(routed) is State.OFFERED
+    assert world.state(world.alarm()) is State.QUEUED, "without that device kind: the next window, full response"

@@ -82,6 +82,10 @@ class Window:
     categories: frozenset[str]
     weekdays: str = "1234567"  # ISO weekdays (1 = Monday) on which the window *starts*
     escalation_minutes: int | None = None  # model 2: backup time; model 3: last resort
+    device_kinds: frozenset[str] | None = None  # only alarms from these device kinds; None: any
+
+    def applies_to(self, category: str, device_kind: str | None) -> bool:
+        return category in self.categories and (self.device_kinds is None or device_kind in self.device_kinds)
 
     def covers(self, local: datetime) -> bool:
         """Is the Oslo wall-clock moment ``local`` inside this window?"""
@@ -152,11 +156,11 @@ class RoutingPlan:
 CENTRE_ONLY = (Step(Target.CENTRE),)
 
 
-def window_at(rules: AgreementRules, category: str, now: datetime) -> Window | None:
-    """The first window that covers ``category`` at ``now`` (Oslo wall-clock time)."""
+def window_at(rules: AgreementRules, category: str, now: datetime, device_kind: str | None = None) -> Window | None:
+    """The first window that covers ``category`` (from ``device_kind``) at ``now`` (Oslo time)."""
     local = now.astimezone(OSLO)
     for window in rules.windows:
-        if category in window.categories and window.covers(local):
+        if window.applies_to(category, device_kind) and window.covers(local):
             return window
     return None
 
@@ -173,7 +177,7 @@ def plan_route(alarm: AlarmFacts, rules: AgreementRules | None, now: datetime) -
     if alarm.category in kin_categories:
         return RoutingPlan((Step(Target.NEXT_OF_KIN, seconds=0), Step(Target.CENTRE)), Reason.NEXT_OF_KIN)
 
-    window = window_at(rules, alarm.category, now)
+    window = window_at(rules, alarm.category, now, alarm.device_kind)
     if alarm.zone_id is not None and alarm.zone_id in rules.staffed_housing_zones and alarm.category != TECHNICAL:
         backup = 60 * ((window.escalation_minutes if window else None) or DEFAULT_BACKUP_MINUTES)
         return RoutingPlan((Step(Target.ZONE, backup, rules.resend_seconds, alarm.zone_id), Step(Target.CENTRE)),

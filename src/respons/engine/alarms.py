@@ -83,7 +83,7 @@ def receive(conn: Connection, new: NewAlarm, *, now: datetime, answer_deadline: 
     alarm_id = str(uuid.uuid4())
     received = Event(EventKind.RECEIVED, now, new.actor, {"source": new.source, "occurred_at": new.occurred_at.isoformat()})
     plan = routing.plan_for(conn, municipality_id=new.municipality_id, recipient_id=new.recipient_id,
-                            category=new.alarm_type.category.value, device_kind=None, now=now)
+                            category=new.alarm_type.category.value, device_id=new.device_id, now=now)
     to_centre = plan.first.target is RouteTarget.CENTRE
     projection = lifecycle.start(received)
     if to_centre:

@@ -535,6 +535,7 @@ def add_agreement(conn: Connection, values: dict[str, Any], *, municipality_id: 
             agreement_id=agreement_id, service_model=window["service_model"], weekdays=window["weekdays"],
             starts=window["starts"], ends=window["ends"], categories=list(window["categories"]),
             escalation_minutes=window.get("escalation_minutes"),
+            device_kinds=list(window["device_kinds"]) if window.get("device_kinds") else None,
         ))
     audit.append(conn, now=now, actor=actor, action=audit.CREATE, municipality_id=municipality_id,
                  details={"entity": "agreement", "agreement_id": agreement_id, "windows": len(list(windows)),

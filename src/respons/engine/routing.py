@@ -42,6 +42,7 @@ from respons.store.tables import (
     alarm_events,
     alarms,
     contacts,
+    devices,
     recipients,
     responder_presence,
     users,
@@ -69,7 +70,7 @@ def load_rules(conn: Connection, municipality_id: int, today: date) -> Agreement
         return None
     windows = tuple(
         Window(routing.ServiceModel(w.service_model), w.starts, w.ends, frozenset(w.categories), w.weekdays,
-               w.escalation_minutes)
+               w.escalation_minutes, frozenset(w.device_kinds) if w.device_kinds else None)
         for w in conn.execute(select(agreement_windows).where(agreement_windows.c.agreement_id == agreement.id)
                               .order_by(agreement_windows.c.id))
     )
@@ -86,8 +87,11 @@ def load_rules(conn: Connection, municipality_id: int, today: date) -> Agreement
 
 
 def plan_for(conn: Connection, *, municipality_id: int, recipient_id: int | None, category: str,
-             device_kind: str | None, now: datetime) -> RoutingPlan:
+             device_id: int | None, now: datetime) -> RoutingPlan:
     zone_id = None
+    device_kind = None
+    if device_id is not None:
+        device_kind = conn.execute(select(devices.c.kind).where(devices.c.id == device_id)).scalar_one_or_none()
     if recipient_id is not None:
         zone_id = conn.execute(select(recipients.c.zone_id).where(recipients.c.id == recipient_id)).scalar_one_or_none()
     rules = load_rules(conn, municipality_id, routing.oslo_date(now))

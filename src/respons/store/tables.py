@@ -91,6 +91,7 @@ agreement_windows = Table(
     Column("ends", Time, nullable=False),  # may be before ``starts``: the window runs past midnight
     Column("categories", JSON, nullable=False),  # alarm categories covered
     Column("escalation_minutes", Integer),  # model 2: no answer within N minutes -> centre
+    Column("device_kinds", JSON),  # only alarms from these device kinds; NULL: every device
     CheckConstraint("service_model in (1, 2, 3)", name="service_model"),
 )
 

@@ -150,3 +150,13 @@ def test_every_moment_of_the_hybrid_day_has_exactly_one_model_and_the_plan_survi
 def test_now_must_carry_its_timezone():
     with pytest.raises(ValueError):
         plan_route(alarm(), HYBRID, datetime(2026, 3, 29, 5, 30))
+
+
+def test_a_window_can_be_limited_to_device_kinds():
+    # Fall sensors go to home care; a fall reported from the button goes to the centre.
+    by_device = rules(Window(ServiceModel.ROUTING_WITH_BACKUP, *ALL_DAY, CARE, device_kinds=frozenset({"fall_sensor"})),
+                      Window(ServiceModel.FULL_RESPONSE, *ALL_DAY, CARE))
+    from_sensor = AlarmFacts("fall", 1, ZONE, device_kind="fall_sensor")
+    from_button = AlarmFacts("fall", 1, ZONE, device_kind="safety_alarm")
+    assert plan_route(from_sensor, by_device, NOON).first.target is Target.ZONE
+    assert plan_route(from_button, by_device, NOON).steps == (Step(Target.CENTRE),)

@@ -128,6 +128,8 @@ class WindowIn(BaseModel):
     ends: time
     categories: list[str]
     escalation_minutes: int | None = Field(None, description="Required for service model 2.")
+    device_kinds: list[str] | None = Field(
+        None, description="Only alarms from these device kinds (e.g. fall_sensor); none: every device.")
 
 
 class AgreementIn(BaseModel):

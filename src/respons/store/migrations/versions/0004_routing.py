@@ -21,6 +21,8 @@ def upgrade() -> None:
         batch.add_column(sa.Column('kin_categories', sa.JSON(), nullable=True))
     with op.batch_alter_table('agreements') as batch:
         batch.add_column(sa.Column('resend_seconds', sa.Integer(), nullable=True))
+    with op.batch_alter_table('agreement_windows') as batch:
+        batch.add_column(sa.Column('device_kinds', sa.JSON(), nullable=True))
     with op.batch_alter_table('alarms') as batch:
         batch.add_column(sa.Column('queued_at', respons.store.types.UTCDateTime(), nullable=True))
         batch.add_column(sa.Column('route', sa.JSON(), nullable=True))
@@ -70,6 +72,8 @@ def downgrade() -> None:
         batch.drop_column('route_step')
         batch.drop_column('route')
         batch.drop_column('queued_at')
+    with op.batch_alter_table('agreement_windows') as batch:
+        batch.drop_column('device_kinds')
     with op.batch_alter_table('agreements') as batch:
         batch.drop_column('resend_seconds')
     with op.batch_alter_table('recipients') as batch:
