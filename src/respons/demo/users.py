@@ -30,7 +30,8 @@ class DemoUser:
 DEMO_USERS = (
     DemoUser("vertsadmin", "Vera Vertsadmin", Role.HOST_ADMIN, None, "demo-vertsadmin-2026", "JBSWY3DPEHPK3PXPDEMOVERT"),
     DemoUser("operator", "Olga Operatør", Role.OPERATOR, None, "demo-operator-2026"),
-    DemoUser("hjemmetjeneste", "Henrik Hjemmetjeneste", Role.RESPONDER, "4204", "demo-hjemmetjeneste-2026"),
+    # In Farsund, which routes to home care all day (the 4-minute pilot), so the demo shows offers.
+    DemoUser("hjemmetjeneste", "Henrik Hjemmetjeneste", Role.RESPONDER, "4206", "demo-hjemmetjeneste-2026"),
     DemoUser("tekniker", "Tor Tekniker", Role.TECHNICIAN, "4204", "demo-tekniker-2026"),
     DemoUser("kommuneadmin", "Kari Kommuneadmin", Role.MUNICIPALITY_ADMIN, "4223", "demo-kommuneadmin-2026", "JBSWY3DPEHPK3PXPDEMOKOMM"),
     DemoUser("revisor", "Rita Revisor", Role.AUDITOR, None, "demo-revisor-2026"),
