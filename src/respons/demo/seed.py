@@ -150,7 +150,8 @@ MUNICIPALITIES: tuple[MunicipalitySpec, ...] = (
         "4216", "Birkenes", 5_300, "cooperating", 58.3336, 8.2322, "4760", "Birkeland",
         ("Birkeland", "Herefoss og Engesland"),
         (
-            Window(3, DAY, (Category.SENSOR,)),
+            # Last resort: the centre after 30 minutes if nobody on duty takes it.
+            Window(3, DAY, (Category.SENSOR,), escalation_minutes=30),
             Window(1, NIGHT, (Category.SENSOR,)),
             Window(1, ALL_DAY, CARE_EXCEPT_SENSOR + TECHNICAL),
         ),
