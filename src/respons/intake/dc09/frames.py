@@ -1,0 +1,151 @@
+"""DC-09 frames: splitting a byte stream, parsing one frame, and building the answers.
+
+A frame is ``LF crc(4 hex) 0LLL "id" seq [Rrcvr] Lpref #acct [data] [x-data…] [_timestamp] CR``.
+``crc`` and ``LLL`` (length, 3 hex after a literal ``0``) cover the *message*: from the
+opening quote of the id token through the timestamp. The timestamp is
+``_HH:MM:SS,MM-DD-YYYY`` in UTC.
+
+Answers (``ACK``, ``NAK``, ``DUH``) echo the sequence number, receiver, prefix and account.
+A ``NAK`` carries the receiver's own time, so a device with a wrong clock can correct it.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from enum import StrEnum
+
+from respons.intake.dc09.crc import crc16_arc
+
+LF, CR = 0x0A, 0x0D
+MAX_FRAME = 2048  # bytes between LF and CR; a longer run is noise and is dropped
+TIMESTAMP_FORMAT = "%H:%M:%S,%m-%d-%Y"
+DEFAULT_WINDOW = (timedelta(seconds=-40), timedelta(seconds=20))  # DC-09: −40 s / +20 s
+
+
+class Answer(StrEnum):
+    ACK = "ACK"
+    NAK = "NAK"  # the frame was damaged or stale: send it again (with a corrected clock)
+    DUH = "DUH"  # understood as a frame, but not what it says: do not resend as is
+
+
+class FrameSplitter:
+    """Cut a TCP byte stream into frames. Copes with several frames in one read and one
+    frame split across reads; bytes outside LF…CR are skipped and counted."""
+
+    def __init__(self) -> None:
+        self._buffer = bytearray()
+        self.skipped = 0
+
+    def feed(self, data: bytes) -> list[bytes]:
+        self._buffer += data
+        frames = []
+        while True:
+            start = self._buffer.find(LF)
+            if start < 0:
+                self.skipped += len(self._buffer)
+                self._buffer.clear()
+                return frames
+            if start:
+                self.skipped += start
+                del self._buffer[:start]
+            end = self._buffer.find(CR)
+            if end < 0:
+                if len(self._buffer) > MAX_FRAME:
+                    self.skipped += len(self._buffer)
+                    self._buffer.clear()
+                return frames
+            frames.append(bytes(self._buffer[: end + 1]))
+            del self._buffer[: end + 1]
+
+
+_HEADER = re.compile(
+    rb'^\n(?P<crc>[0-9A-Fa-f]{4})0(?P<length>[0-9A-Fa-f]{3})(?P<message>".*)\r$', re.S
+)
+_MESSAGE = re.compile(
+    r'^"(?P<star>\*)?(?P<token>[A-Z0-9-]{1,12})"(?P<seq>\d{4})(?:R(?P<receiver>[0-9A-Fa-f]{1,6}))?'
+    r"L(?P<prefix>[0-9A-Fa-f]{1,6})#(?P<account>[0-9A-Fa-f]{3,16})"
+    r"\[(?P<data>[^\[\]]*)\](?P<xdata>(?:\[[^\[\]]*\])*)(?:_(?P<timestamp>[^\r]*))?$",
+    re.S,
+)
+
+
+@dataclass(frozen=True)
+class Frame:
+    token: str  # SIA-DCS, ADM-CID, NULL, …
+    encrypted: bool
+    sequence: str
+    receiver: str | None
+    prefix: str
+    account: str
+    data: str
+    xdata: tuple[str, ...] = ()
+    timestamp: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """What to answer instead of ACK, and why (for the log and the quarantine)."""
+
+    answer: Answer
+    reason: str
+    frame: Frame | None = None  # when the frame got far enough to echo its fields
+    header: dict = field(default_factory=dict)
+
+
+def parse(raw: bytes, *, now: datetime, window: tuple[timedelta, timedelta] = DEFAULT_WINDOW) -> Frame | Refusal:
+    """One frame (LF…CR) → ``Frame``, or a ``Refusal`` naming the answer. Never raises."""
+    header = _HEADER.match(raw)
+    if header is None:
+        return Refusal(Answer.NAK, "not a DC-09 frame (LF crc 0LLL \"…\" CR)")
+    message = header["message"]
+    if int(header["length"], 16) != len(message):
+        return Refusal(Answer.NAK, f"length {int(header['length'], 16)} does not match the message's {len(message)} bytes")
+    if int(header["crc"], 16) != crc16_arc(message):
+        return Refusal(Answer.NAK, "CRC does not match")
+    try:
+        text = message.decode("ascii")
+    except UnicodeDecodeError:
+        return Refusal(Answer.DUH, "the message is not ASCII")
+    fields = _MESSAGE.match(text)
+    if fields is None:
+        return Refusal(Answer.DUH, "the message's fields (id, sequence, L-prefix, #account, [data]) are not as DC-09 defines")
+    stamp = None
+    if fields["timestamp"] is not None:
+        try:
+            stamp = datetime.strptime(fields["timestamp"], TIMESTAMP_FORMAT).replace(tzinfo=timezone.utc)
+        except ValueError:
+            return Refusal(Answer.DUH, f"timestamp {fields['timestamp']!r} is not HH:MM:SS,MM-DD-YYYY")
+    frame = Frame(
+        token=fields["token"], encrypted=bool(fields["star"]), sequence=fields["seq"], receiver=fields["receiver"],
+        prefix=fields["prefix"], account=fields["account"].upper(), data=fields["data"],
+        xdata=tuple(x for x in re.findall(r"\[([^\[\]]*)\]", fields["xdata"] or "")), timestamp=stamp,
+    )
+    if frame.encrypted and stamp is None:
+        return Refusal(Answer.NAK, "an encrypted frame must carry a timestamp", frame)
+    if stamp is not None and not (window[0] <= stamp - now <= window[1]):
+        return Refusal(Answer.NAK, f"timestamp {stamp:%H:%M:%S} is outside the window around the receiver's time", frame)
+    return frame
+
+
+def build(token: str, *, sequence: str, account: str, prefix: str = "0", receiver: str | None = None,
+          data: str = "", xdata: tuple[str, ...] = (), timestamp: datetime | None = None) -> bytes:
+    """A frame as a sender or this receiver writes it (answers, tests, the benchmark)."""
+    message = f'"{token}"{sequence}' + (f"R{receiver}" if receiver else "") + f"L{prefix}#{account}[{data}]"
+    message += "".join(f"[{x}]" for x in xdata)
+    if timestamp is not None:
+        message += "_" + timestamp.astimezone(timezone.utc).strftime(TIMESTAMP_FORMAT)
+    body = message.encode("ascii")
+    if len(body) > 0xFFF:
+        raise ValueError("a DC-09 message is at most 4095 bytes")
+    return b"\n" + f"{crc16_arc(body):04X}0{len(body):03X}".encode("ascii") + body + b"\r"
+
+
+def answer(kind: Answer, frame: Frame | None, *, now: datetime) -> bytes:
+    """ACK/NAK/DUH for ``frame``. A NAK always carries the receiver's time; without a frame
+    to echo (it could not be read) the answer uses sequence 0000 and account 000."""
+    if frame is None:
+        return build(kind.value, sequence="0000", account="000", timestamp=now)
+    return build(kind.value, sequence=frame.sequence, account=frame.account, prefix=frame.prefix,
+                 receiver=frame.receiver, timestamp=now if kind is Answer.NAK or frame.timestamp else None)
