@@ -32,6 +32,8 @@ class Settings(BaseSettings):
     answer_deadline_seconds: float = 60.0
     # Home care dispatched by the centre must accept within / report done within these
     # (then the console flags the alarm: missing response).
+    # SIA DC-09 receiver (TCP and UDP on the same port, on RESPONS_HOST); None: not started.
+    dc09_port: int | None = None
     mission_accept_minutes: float = 5
     mission_complete_minutes: float = 60
     timer_poll_seconds: float = 0.5

@@ -17,6 +17,7 @@ from respons import __version__
 from respons.clock import Clock, system_clock
 from respons.engine.live import LiveBus
 from respons.engine.timers import TimerWorker
+from respons.intake.dc09.receiver import Receiver
 from respons.settings import Settings, get_settings
 from respons.store.db import make_engine
 from respons.store.journal import Journal
@@ -61,9 +62,16 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock, *,
         app.state.runtime = Runtime(settings=settings, engine=engine, journal=journal, clock=clock, timers=worker, live=live)
         if run_timers:
             worker.start()
+        dc09 = None
+        if settings.dc09_port is not None:
+            dc09 = Receiver(journal, clock, answer_deadline_seconds=settings.answer_deadline_seconds)
+            await dc09.start(settings.host, settings.dc09_port, settings.dc09_port)
+            log.info("SIA DC-09 receiver on %s:%s (TCP and UDP)", settings.host, dc09.tcp_port)
         try:
             yield
         finally:
+            if dc09 is not None:
+                await dc09.stop()
             await worker.stop()
             journal.close()
             engine.dispose()

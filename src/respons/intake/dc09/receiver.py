@@ -1,0 +1,199 @@
+"""The DC-09 receiver: TCP and UDP listeners around the pure codec.
+
+Each frame is parsed (``frames.parse``), and what it says is done in **one unit of work
+through the journal writer**; the answer is written to the socket only after that unit is
+committed (DESIGN.md invariant 1). So:
+
+- an alarm (``ADM-CID`` / ``SIA-DCS``) becomes an alarm; a retransmitted frame (the same
+  account, sequence number and content) is recognised by its idempotency key and answered
+  ACK again without a second alarm;
+- a heartbeat (``NULL`` link test, or a periodic-test code) marks the device as seen;
+- a restore is written on the device's open alarm of the same type as a note;
+- an unknown account, an unknown event code or unreadable event data is kept in quarantine
+  for an administrator and answered ``DUH``, so the panel tries its backup path;
+- a damaged or stale frame is answered ``NAK`` (with the receiver's time) and not kept: the
+  sender will send it again.
+
+Device registration binds a device to DC-09 with ``protocol = sia_dc09`` and
+``identity = <account>`` (hex, as the panel sends it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import desc, select, update
+from sqlalchemy.engine import Connection
+
+from respons.clock import Clock
+from respons.domain.alarm_types import alarm_type
+from respons.domain.lifecycle import OPEN_STATES
+from respons.engine import alarms as alarm_service
+from respons.intake.dc09 import contact_id as codes
+from respons.intake.dc09.frames import Answer, Frame, FrameSplitter, Refusal, answer, parse
+from respons.store import quarantine
+from respons.store.journal import Journal, JournalUnavailable
+from respons.store.tables import alarms, devices
+
+log = logging.getLogger(__name__)
+
+SOURCE = "sia_dc09"
+DEFAULT_DEADLINE_SECONDS = 60
+
+
+@dataclass(frozen=True)
+class Outcome:
+    answer: Answer
+    what: str  # alarm | duplicate | heartbeat | restore | quarantined | refused
+    alarm_id: str | None = None
+
+
+def handle(conn: Connection, frame: Frame, raw: bytes, *, now: datetime, remote: str | None,
+           answer_deadline_seconds: float = DEFAULT_DEADLINE_SECONDS) -> Outcome:
+    """The unit of work for one readable frame."""
+    device = conn.execute(select(devices).where(devices.c.protocol == SOURCE, devices.c.identity == frame.account,
+                                                devices.c.active.is_(True))).first()
+    if device is None:
+        _keep(conn, raw, remote, "unknown_account", f"No active DC-09 device with account {frame.account}.", now)
+        return Outcome(Answer.DUH, "quarantined")
+    if frame.token == "NULL":
+        _seen(conn, device, now)
+        return Outcome(Answer.ACK, "heartbeat")
+    try:
+        if frame.token == "ADM-CID":
+            event = codes.contact_id(frame.data)
+        elif frame.token == "SIA-DCS":
+            event = codes.sia_dcs(frame.data)
+        else:
+            _keep(conn, raw, remote, "unknown_token", f"DC-09 message type {frame.token!r} is not handled.", now)
+            return Outcome(Answer.DUH, "quarantined")
+    except codes.Unreadable as exc:
+        _keep(conn, raw, remote, "unreadable_event", str(exc), now)
+        return Outcome(Answer.DUH, "quarantined")
+    _seen(conn, device, now)
+    if event.meaning is codes.Meaning.HEARTBEAT:
+        return Outcome(Answer.ACK, "heartbeat")
+    if event.alarm_type is None:
+        _keep(conn, raw, remote, "unknown_event_code", f"Event code {event.code} has no meaning in Respons yet.", now)
+        return Outcome(Answer.DUH, "quarantined")
+    if event.meaning is codes.Meaning.RESTORE:
+        return _restore(conn, device, event, now)
+    new = alarm_service.NewAlarm(
+        municipality_id=device.municipality_id, recipient_id=device.recipient_id, device_id=device.id,
+        alarm_type=alarm_type(event.alarm_type), source=SOURCE, actor=f"device:{device.identity}",
+        occurred_at=frame.timestamp or now,
+        payload={"dc09": {"token": frame.token, "sequence": frame.sequence, "code": event.code, "zone": event.zone,
+                          "group": event.group, "xdata": list(frame.xdata)}},
+        # A retransmit repeats account, sequence and content: the same key, the same alarm.
+        idempotency_scope=f"{SOURCE}:{frame.account}",
+        idempotency_key=f"{frame.sequence}:{hashlib.sha256((frame.data + str(frame.timestamp)).encode()).hexdigest()[:24]}",
+        fingerprint=hashlib.sha256(raw).hexdigest(),
+    )
+    received = alarm_service.receive(conn, new, now=now, answer_deadline=timedelta(seconds=answer_deadline_seconds))
+    return Outcome(Answer.ACK, "duplicate" if received.duplicate else "alarm", received.alarm_id)
+
+
+def _seen(conn: Connection, device, now: datetime) -> None:
+    values = {"last_seen_at": now}
+    if device.heartbeat_interval_s:
+        values["alert_after"] = now + timedelta(seconds=device.heartbeat_interval_s + (device.heartbeat_grace_s or 0))
+    conn.execute(update(devices).where(devices.c.id == device.id).values(**values))
+
+
+def _restore(conn: Connection, device, event: codes.Event, now: datetime) -> Outcome:
+    open_alarm = conn.execute(
+        select(alarms.c.id).where(alarms.c.device_id == device.id, alarms.c.type == event.alarm_type,
+                                  alarms.c.state.in_([s.value for s in OPEN_STATES]))
+        .order_by(desc(alarms.c.received_at)).limit(1)
+    ).scalar_one_or_none()
+    if open_alarm is not None:
+        alarm_service.add_note(conn, open_alarm, actor=f"device:{device.identity}", visible_to=None, now=now,
+                               text=f"Gjenopprettet (restore) fra enheten: kode {event.code}.")
+    return Outcome(Answer.ACK, "restore", open_alarm)
+
+
+def _keep(conn: Connection, raw: bytes, remote: str | None, reason: str, message: str, now: datetime) -> None:
+    quarantine.keep(conn, quarantine.RawInput(source=SOURCE, body=raw, content_type="application/x-sia-dc09",
+                                              remote_addr=remote), reason=reason, message=message, now=now)
+
+
+class Receiver:
+    """TCP and UDP listeners; each frame's answer is sent after its unit is committed."""
+
+    def __init__(self, journal: Journal, clock: Clock, *, answer_deadline_seconds: float = DEFAULT_DEADLINE_SECONDS):
+        self.journal = journal
+        self.clock = clock
+        self.answer_deadline_seconds = answer_deadline_seconds
+        self._servers: list = []
+        self.tcp_port: int | None = None
+        self.udp_port: int | None = None
+
+    async def answer_for(self, raw: bytes, remote: str | None) -> bytes | None:
+        now = self.clock()
+        result = parse(raw, now=now)
+        if isinstance(result, Refusal):
+            return answer(result.answer, result.frame, now=now)
+        try:
+            outcome = await self.journal.run(lambda conn: handle(conn, result, raw, now=now, remote=remote,
+                                                                 answer_deadline_seconds=self.answer_deadline_seconds))
+        except JournalUnavailable:
+            # Nothing was stored: say nothing, and the panel sends the frame again.
+            log.warning("DC-09 frame from %s not answered: the journal did not commit", remote)
+            return None
+        return answer(outcome.answer, result, now=self.clock())
+
+    async def start(self, host: str, tcp_port: int, udp_port: int | None = None) -> None:
+        server = await asyncio.start_server(self._tcp_client, host, tcp_port)
+        self._servers.append(server)
+        self.tcp_port = server.sockets[0].getsockname()[1]
+        if udp_port is not None:
+            loop = asyncio.get_running_loop()
+            transport, _ = await loop.create_datagram_endpoint(lambda: _Udp(self), local_addr=(host, udp_port))
+            self._servers.append(transport)
+            self.udp_port = transport.get_extra_info("sockname")[1]
+
+    async def stop(self) -> None:
+        for server in self._servers:
+            server.close()
+            if hasattr(server, "wait_closed"):
+                await server.wait_closed()
+        self._servers.clear()
+
+    async def _tcp_client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        peer = writer.get_extra_info("peername")
+        remote = peer[0] if peer else None
+        splitter = FrameSplitter()
+        try:
+            while data := await reader.read(4096):
+                # Frames of one connection are answered in order, each after its commit.
+                for raw in splitter.feed(data):
+                    reply = await self.answer_for(raw, remote)
+                    if reply is not None:
+                        writer.write(reply)
+                        await writer.drain()
+        except (ConnectionError, asyncio.IncompleteReadError):
+            pass
+        finally:
+            writer.close()
+
+
+class _Udp(asyncio.DatagramProtocol):
+    def __init__(self, receiver: Receiver):
+        self.receiver = receiver
+        self.transport = None
+
+    def connection_made(self, transport) -> None:
+        self.transport = transport
+
+    def datagram_received(self, data: bytes, addr) -> None:
+        async def reply() -> None:
+            for raw in FrameSplitter().feed(data):
+                answer_bytes = await self.receiver.answer_for(raw, addr[0])
+                if answer_bytes is not None:
+                    self.transport.sendto(answer_bytes, addr)
+
+        asyncio.get_running_loop().create_task(reply())

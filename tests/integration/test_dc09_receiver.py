@@ -1,0 +1,124 @@
+"""The DC-09 receiver over real TCP and UDP sockets, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime, timedelta, timezone
+
+from sqlalchemy import func, insert, select
+
+from respons.intake.dc09.frames import Frame, FrameSplitter, build, parse
+from respons.intake.dc09.receiver import Receiver
+from respons.store.tables import alarm_events, alarms, devices, quarantine
+from tests.factories import FakeClock
+
+NOW = datetime(2026, 11, 23, 2, 14, 7, tzinfo=timezone.utc)
+ACCOUNT = "1A2B"
+
+
+def register(engine, registry) -> int:
+    with engine.begin() as conn:
+        return conn.execute(insert(devices).values(
+            municipality_id=registry.municipality_ids[0], recipient_id=registry.recipient_ids[0], kind="safety_alarm",
+            protocol="sia_dc09", identity=ACCOUNT, heartbeat_interval_s=3600, heartbeat_grace_s=300, created_at=NOW,
+        )).inserted_primary_key[0]
+
+
+def cid(sequence: str, data: str = f"#{ACCOUNT}|1101 01 015", *, account: str = ACCOUNT, stamp=NOW) -> bytes:
+    return build("ADM-CID", sequence=sequence, account=account, prefix="0", receiver="1", data=data, timestamp=stamp)
+
+
+async def exchange_tcp(port: int, payloads: list[bytes], expect: int) -> list[Frame]:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    for payload in payloads:
+        writer.write(payload)
+        await writer.drain()
+        await asyncio.sleep(0.01)  # separate reads, so a frame can arrive in pieces
+    splitter, answers = FrameSplitter(), []
+    while len(answers) < expect:
+        data = await asyncio.wait_for(reader.read(4096), 10)
+        assert data, "the receiver closed the connection"
+        answers += [parse(raw, now=NOW) for raw in splitter.feed(data)]
+    writer.close()
+    return answers
+
+
+def run(journal, scenario):
+    async def main():
+        receiver = Receiver(journal, FakeClock(NOW))
+        await receiver.start("127.0.0.1", 0, 0)
+        try:
+            return await scenario(receiver)
+        finally:
+            await receiver.stop()
+
+    return asyncio.run(main())
+
+
+def count(engine, table, *where) -> int:
+    with engine.connect() as conn:
+        return conn.execute(select(func.count()).select_from(table).where(*where)).scalar_one()
+
+
+def test_coalesced_and_split_frames_are_each_answered_after_commit_and_a_retransmit_makes_no_second_alarm(
+        engine, registry, journal):
+    device_id = register(engine, registry)
+    alarm = cid("0001")
+    heartbeat = build("NULL", sequence="0002", account=ACCOUNT, prefix="0", receiver="1", timestamp=NOW)
+    fire = cid("0003", f"#{ACCOUNT}|1110 01 002")
+    # Two frames in one write, then one frame in two writes, then the first frame again.
+    payloads = [alarm + heartbeat, fire[:17], fire[17:], alarm]
+    answers = run(journal, lambda r: exchange_tcp(r.tcp_port, payloads, 4))
+    assert [(a.token, a.sequence, a.account) for a in answers] == [
+        ("ACK", "0001", ACCOUNT), ("ACK", "0002", ACCOUNT), ("ACK", "0003", ACCOUNT), ("ACK", "0001", ACCOUNT)]
+    with engine.connect() as conn:
+        stored = conn.execute(select(alarms.c.type, alarms.c.source, alarms.c.device_id).order_by(alarms.c.received_at)).all()
+        seen = conn.execute(select(devices.c.last_seen_at, devices.c.alert_after).where(devices.c.id == device_id)).one()
+    assert sorted(s.type for s in stored) == ["button_press", "fire"], "the retransmit made no second alarm"
+    assert {s.source for s in stored} == {"sia_dc09"} and {s.device_id for s in stored} == {device_id}
+    assert seen.last_seen_at == NOW and seen.alert_after == NOW + timedelta(seconds=3900)
+
+
+def test_every_refusal_is_answered_and_unknown_accounts_are_kept(engine, registry, journal):
+    register(engine, registry)
+    good = cid("0010")
+    bad_crc = good[:1] + b"0000" + good[5:]
+    stale = cid("0011", stamp=NOW - timedelta(seconds=41))
+    stranger = cid("0012", "#FFFF|1101 01 001", account="FFFF")
+    unknown_code = cid("0013", f"#{ACCOUNT}|1999 01 001")
+    unreadable = build("SIA-DCS", sequence="0014", account=ACCOUNT, prefix="0", data="???", timestamp=NOW)
+    answers = run(journal, lambda r: exchange_tcp(r.tcp_port, [bad_crc, stale, stranger, unknown_code, unreadable], 5))
+    assert [a.token for a in answers] == ["NAK", "NAK", "DUH", "DUH", "DUH"]
+    assert answers[1].timestamp == NOW, "a NAK for a stale frame carries the receiver's time"
+    assert count(engine, alarms) == 0
+    with engine.connect() as conn:
+        kept = [r.reason for r in conn.execute(select(quarantine.c.reason).order_by(quarantine.c.received_at))]
+    assert sorted(kept) == ["unknown_account", "unknown_event_code", "unreadable_event"]
+
+
+def test_udp_frames_are_answered_and_a_restore_annotates_the_open_alarm(engine, registry, journal):
+    register(engine, registry)
+
+    async def scenario(receiver):
+        loop = asyncio.get_running_loop()
+        replies: asyncio.Queue = asyncio.Queue()
+
+        class Client(asyncio.DatagramProtocol):
+            def datagram_received(self, data, addr):
+                replies.put_nowait(data)
+
+        transport, _ = await loop.create_datagram_endpoint(Client, remote_addr=("127.0.0.1", receiver.udp_port))
+        got = []
+        for frame in (cid("0020"), cid("0021", f"#{ACCOUNT}|3101 01 015")):
+            transport.sendto(frame)
+            got.append(parse(await asyncio.wait_for(replies.get(), 10), now=NOW))
+        transport.close()
+        return got
+
+    answers = run(journal, scenario)
+    assert [(a.token, a.sequence) for a in answers] == [("ACK", "0020"), ("ACK", "0021")]
+    with engine.connect() as conn:
+        alarm_id = conn.execute(select(alarms.c.id)).scalar_one()
+        notes = conn.execute(select(alarm_events.c.data).where(alarm_events.c.alarm_id == alarm_id,
+                                                               alarm_events.c.kind == "note")).scalars().all()
+    assert len(notes) == 1 and "restore" in notes[0]["text"]
