@@ -16,7 +16,7 @@ from sqlalchemy import delete, func, insert, select, update
 
 from respons.domain.access import Role
 from respons.domain.alarm_types import alarm_type
-from respons.domain.lifecycle import EventKind, IllegalTransition, State
+from respons.domain.lifecycle import IllegalTransition, State
 from respons.engine import alarms as service
 from respons.engine import routing, timers
 from respons.store.journal import Journal
@@ -30,7 +30,7 @@ from respons.store.tables import (
     sms_outbox,
     zones,
 )
-from tests.factories import T0, FakeClock, add_user
+from tests.factories import FakeClock, add_user
 
 CARE = ["assistance", "fall", "sensor"]
 LEASE = timedelta(seconds=30)

@@ -13,16 +13,12 @@ Event types:
 
 from __future__ import annotations
 
-import asyncio
-import json
-import time
-
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import StreamingResponse
 
 from respons.domain.access import Role
 from respons.web.access import Principal, access
-from respons.web.runtime import runtime
+from respons.web.sse import change_stream
 
 router = APIRouter(prefix="/api/v1", tags=["operator"])
 
@@ -34,30 +30,5 @@ router = APIRouter(prefix="/api/v1", tags=["operator"])
     responses={200: {"content": {"text/event-stream": {}}, "description": "An event stream; see the module docs."}},
 )
 async def queue_events(request: Request, principal: Principal = Depends(access(Role.OPERATOR))):
-    rt = runtime(request)
     in_scope = principal.scope.alarms
-    subscription = rt.live.subscribe(lambda change: change.get("municipality_id") in in_scope)
-
-    async def stream():
-        ends = time.monotonic() + rt.settings.sse_max_seconds
-        try:
-            yield "retry: 2000\n\n"
-            while (remaining := ends - time.monotonic()) > 0:
-                change = await subscription.next(timeout=min(rt.settings.sse_keepalive_seconds, remaining))
-                if subscription.overflowed:
-                    subscription.overflowed = False
-                    yield "event: reload\ndata: {}\n\n"
-                if change is not None:
-                    yield f"event: alarm\ndata: {json.dumps(change, separators=(',', ':'))}\n\n"
-                elif await request.is_disconnected():
-                    return
-                else:
-                    yield ": keepalive\n\n"
-        except asyncio.CancelledError:
-            raise
-        finally:
-            rt.live.unsubscribe(subscription)
-
-    return StreamingResponse(
-        stream(), media_type="text/event-stream", headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
-    )
+    return change_stream(request, lambda change: change.get("municipality_id") in in_scope)

@@ -11,13 +11,10 @@ Every step is a timeline event the centre sees live in its console.
 
 from __future__ import annotations
 
-import asyncio
-import json
-import time
 from pathlib import Path
 
 from fastapi import APIRouter, Depends, Form, Request
-from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response, StreamingResponse
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
 
 from respons.auth import audit
@@ -35,6 +32,7 @@ from respons.web.access import Principal, public
 from respons.web.responder import words  # noqa: F401  (registers the app's words)
 from respons.web.pages import STATIC_DIR, page_access, render
 from respons.web.runtime import runtime
+from respons.web.sse import change_stream
 
 router = APIRouter(prefix="/app", include_in_schema=False)
 
@@ -317,29 +315,8 @@ async def _act(request: Request, alarm_id: str, principal: Principal, work) -> H
 @router.get("/events")
 async def events(request: Request, principal: Principal = Depends(responder_page)):
     """Changes to alarms in my municipalities (ids and states only); the page refetches."""
-    rt = runtime(request)
     mine = _municipalities(principal)
-    subscription = rt.live.subscribe(lambda change: change.get("municipality_id") in mine)
-
-    async def stream():
-        ends = time.monotonic() + rt.settings.sse_max_seconds
-        try:
-            yield "retry: 2000\n\n"
-            while (remaining := ends - time.monotonic()) > 0:
-                change = await subscription.next(timeout=min(rt.settings.sse_keepalive_seconds, remaining))
-                if change is not None:
-                    yield f"event: alarm\ndata: {json.dumps(change, separators=(',', ':'))}\n\n"
-                elif await request.is_disconnected():
-                    return
-                else:
-                    yield ": keepalive\n\n"
-        except asyncio.CancelledError:
-            raise
-        finally:
-            rt.live.unsubscribe(subscription)
-
-    return StreamingResponse(stream(), media_type="text/event-stream",
-                             headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
+    return change_stream(request, lambda change: change.get("municipality_id") in mine)
 
 
 @router.get("/sw.js", dependencies=[Depends(public())])
