@@ -91,3 +91,14 @@ def pytest_collection_modifyitems(config, items):
     """Browser tests last: they are the slowest, and Playwright's sync API holds an asyncio
     loop in the main thread while it runs (see tests/browser/conftest.py)."""
     items.sort(key=lambda item: "tests/browser/" in str(item.fspath).replace("\\", "/"))
+
+
+@pytest.fixture(autouse=True)
+def _fresh_routing_rules():
+    """Agreement rules are cached per process (engine/routing.py); every test has its own
+    database, so no test may see another's."""
+    from respons.engine import routing
+
+    routing.forget_rules()
+    yield
+    routing.forget_rules()

@@ -52,6 +52,7 @@ class Scenario:
             conn.execute(insert(agreement_windows), [{"agreement_id": agreement, "weekdays": "1234567", "device_kinds": None, **w}
                                                      for w in windows])
             conn.execute(update(agreements).where(agreements.c.id == agreement).values(resend_seconds=resend_seconds))
+        routing.forget_rules()  # edited behind the registry's back: drop this process's copy
 
     def responder(self, name: str, *, zones_: list[int] | None = None, technician: bool = False) -> int:
         role = Role.TECHNICIAN if technician else Role.RESPONDER

@@ -537,6 +537,9 @@ def add_agreement(conn: Connection, values: dict[str, Any], *, municipality_id: 
             escalation_minutes=window.get("escalation_minutes"),
             device_kinds=list(window["device_kinds"]) if window.get("device_kinds") else None,
         ))
+    from respons.engine import routing  # the new agreement applies to the next alarm on this node
+
+    routing.forget_rules(municipality_id)
     audit.append(conn, now=now, actor=actor, action=audit.CREATE, municipality_id=municipality_id,
                  details={"entity": "agreement", "agreement_id": agreement_id, "windows": len(list(windows)),
                           "fields": sorted(k for k in ("valid_from", "valid_to", "notes", "windows") if values.get(k) is not None)})

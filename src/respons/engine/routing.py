@@ -24,10 +24,12 @@ names who has it.
 
 from __future__ import annotations
 
+import dataclasses
+import time
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import insert, or_, select, update
+from sqlalchemy import and_, bindparam, insert, or_, select, update
 from sqlalchemy.engine import Connection
 
 from respons.domain import routing
@@ -58,7 +60,8 @@ SYSTEM = "system:routing"
 
 
 def load_rules(conn: Connection, municipality_id: int, today: date) -> AgreementRules | None:
-    """The agreement in force for the municipality on ``today`` (Oslo date), as data."""
+    """The agreement in force for the municipality on ``today`` (Oslo date), as data.
+    (Next-of-kin choices are the recipient's; ``plan_for`` adds them per alarm.)"""
     agreement = conn.execute(
         select(agreements).where(
             agreements.c.municipality_id == municipality_id,
@@ -76,25 +79,56 @@ def load_rules(conn: Connection, municipality_id: int, today: date) -> Agreement
     )
     staffed = frozenset(conn.execute(select(zones.c.id).where(zones.c.municipality_id == municipality_id,
                                                               zones.c.staffed_housing.is_(True))).scalars())
-    kin = {
-        r.id: frozenset(r.kin_categories)
-        for r in conn.execute(select(recipients.c.id, recipients.c.kin_categories).where(
-            recipients.c.municipality_id == municipality_id, recipients.c.kin_categories.is_not(None)))
-        if r.kin_categories
-    }
     return AgreementRules(windows=windows, resend_seconds=agreement.resend_seconds or routing.DEFAULT_RESEND_SECONDS,
-                          staffed_housing_zones=staffed, next_of_kin=kin)
+                          staffed_housing_zones=staffed)
+
+
+# Agreement rules change seldom and are read for every arriving alarm: each node keeps them
+# for RULES_TTL_SECONDS (measured in bench/intake_http.py: reading them per alarm halved the
+# intake rate). A change through the registry clears this node's copy at once; other nodes
+# follow within the TTL. Running alarms are unaffected either way (their plan is frozen).
+RULES_TTL_SECONDS = 10.0
+_rules_cache: dict[tuple[int, date], tuple[float, AgreementRules | None]] = {}
+
+
+def forget_rules(municipality_id: int | None = None) -> None:
+    """Drop cached agreement rules (one municipality's, or all)."""
+    for key in [k for k in _rules_cache if municipality_id is None or k[0] == municipality_id]:
+        _rules_cache.pop(key, None)
+
+
+def _cached_rules(conn: Connection, municipality_id: int, today: date) -> AgreementRules | None:
+    key = (municipality_id, today)
+    hit = _rules_cache.get(key)
+    if hit is not None and hit[0] > time.monotonic():
+        return hit[1]
+    rules = load_rules(conn, municipality_id, today)
+    _rules_cache[key] = (time.monotonic() + RULES_TTL_SECONDS, rules)
+    return rules
+
+
+_PERSON_AND_DEVICE = (
+    select(recipients.c.zone_id, recipients.c.kin_categories, devices.c.kind)
+    .select_from(recipients.outerjoin(devices, and_(devices.c.id == bindparam("device_id"),
+                                                     devices.c.recipient_id == recipients.c.id)))
+    .where(recipients.c.id == bindparam("recipient_id"))
+)
 
 
 def plan_for(conn: Connection, *, municipality_id: int, recipient_id: int | None, category: str,
              device_id: int | None, now: datetime) -> RoutingPlan:
-    zone_id = None
-    device_kind = None
-    if device_id is not None:
-        device_kind = conn.execute(select(devices.c.kind).where(devices.c.id == device_id)).scalar_one_or_none()
+    zone_id = device_kind = None
+    kin: frozenset[str] = frozenset()
     if recipient_id is not None:
-        zone_id = conn.execute(select(recipients.c.zone_id).where(recipients.c.id == recipient_id)).scalar_one_or_none()
-    rules = load_rules(conn, municipality_id, routing.oslo_date(now))
+        # One round trip for the recipient's zone and next-of-kin choice and the device's kind.
+        person = conn.execute(_PERSON_AND_DEVICE, {"recipient_id": recipient_id, "device_id": device_id}).first()
+        if person is not None:
+            zone_id, kin, device_kind = person.zone_id, frozenset(person.kin_categories or ()), person.kind
+    elif device_id is not None:
+        device_kind = conn.execute(select(devices.c.kind).where(devices.c.id == device_id)).scalar_one_or_none()
+    rules = _cached_rules(conn, municipality_id, routing.oslo_date(now))
+    if rules is not None and kin:
+        rules = dataclasses.replace(rules, next_of_kin={recipient_id: kin})
     return routing.plan_route(AlarmFacts(category, recipient_id, zone_id, device_kind), rules, now)
 
 
