@@ -205,11 +205,12 @@ class SessionInfo:
     user_id: int
     csrf_token: str
     expires_at: datetime
+    display_name: str = ""  # for the pages' top bar; read in the same query
 
 
 def session_for(conn: Connection, token: str, *, now: datetime) -> SessionInfo | None:
     row = conn.execute(
-        select(sessions.c.id, sessions.c.user_id, sessions.c.csrf_token, sessions.c.expires_at)
+        select(sessions.c.id, sessions.c.user_id, sessions.c.csrf_token, sessions.c.expires_at, users.c.display_name)
         .join(users, users.c.id == sessions.c.user_id)
         .where(
             sessions.c.id == _sha256(token),
@@ -218,7 +219,7 @@ def session_for(conn: Connection, token: str, *, now: datetime) -> SessionInfo |
             users.c.active.is_(True),
         )
     ).first()
-    return SessionInfo(row.id, row.user_id, row.csrf_token, row.expires_at) if row else None
+    return SessionInfo(row.id, row.user_id, row.csrf_token, row.expires_at, row.display_name) if row else None
 
 
 def log_out(conn: Connection, session_id: str, *, user_id: int, now: datetime) -> None:

@@ -12,9 +12,9 @@ that arrive afterwards. ``enter_step`` carries out one step:
   transaction), then the alarm is resolved and closed as handled by next of kin; without a
   contact who takes alarms, on to the next step (the centre).
 
-Both timers carry the step they belong to in their kind (``route_resend:0``), and accept,
-escalation and hand-back cancel them, which bumps their fence: a timer from a step the
-alarm has left can never act (DESIGN.md invariant 4). A restart finds pending timers in the
+Entering a step, accepting and escalating cancel the running resend and escalation timers,
+which bumps their fence: a timer from a step the alarm has left can never act (DESIGN.md
+invariant 4), so a firing timer always belongs to the alarm's current step. A restart finds pending timers in the
 database and carries on where the chain was.
 
 Accepting is ``answered`` from ``offered``: the journal (SQLite) or ``FOR UPDATE``
@@ -33,7 +33,8 @@ from sqlalchemy import and_, bindparam, insert, or_, select, update
 from sqlalchemy.engine import Connection
 
 from respons.domain import routing
-from respons.domain.lifecycle import Event, EventKind, Outcome, State
+from respons.domain.alarm_types import ALARM_TYPES
+from respons.domain.lifecycle import Event, EventKind, IllegalTransition, Outcome, State
 from respons.domain.routing import AgreementRules, AlarmFacts, RoutingPlan, Step, Target, Window
 from respons.engine import alarms as alarm_service
 from respons.engine import timers
@@ -47,6 +48,7 @@ from respons.store.tables import (
     devices,
     recipients,
     responder_presence,
+    staff,
     users,
     zones,
 )
@@ -141,7 +143,7 @@ def enter_step(conn: Connection, alarm_id: str, index: int, now: datetime, *, es
     plan = RoutingPlan.from_json(row.route)
     step = plan.steps[index]
     conn.execute(update(alarms).where(alarms.c.id == alarm_id).values(route_step=index))
-    _cancel_step_timers(conn, alarm_id)
+    _cancel_route_timers(conn, alarm_id)
     if step.target is Target.CENTRE:
         kind = EventKind.ESCALATED if escalation else EventKind.QUEUED
         alarm_service.append_event(conn, alarm_id, Event(kind, now, SYSTEM, {"to": "response_centre", "step": index}))
@@ -153,7 +155,7 @@ def enter_step(conn: Connection, alarm_id: str, index: int, now: datetime, *, es
         return enter_step(conn, alarm_id, index + 1, now, escalation=True)
     _offer(conn, alarm_id, index, step, row.municipality_id, now, round_=1)
     if step.seconds is not None and index + 1 < len(plan.steps):
-        timers.schedule(conn, f"{ESCALATE}:{index}", alarm_id=alarm_id, due_at=now + timedelta(seconds=step.seconds), now=now)
+        timers.schedule(conn, ESCALATE, alarm_id=alarm_id, due_at=now + timedelta(seconds=step.seconds), now=now)
 
 
 def _offer(conn: Connection, alarm_id: str, index: int, step: Step, municipality_id: int, now: datetime, *, round_: int) -> None:
@@ -162,8 +164,7 @@ def _offer(conn: Connection, alarm_id: str, index: int, step: Step, municipality
                             "step": index}
     alarm_service.append_event(conn, alarm_id, Event(EventKind.OFFERED, now, SYSTEM, data))
     if step.resend_seconds:
-        timers.schedule(conn, f"{RESEND}:{index}", alarm_id=alarm_id, due_at=now + timedelta(seconds=step.resend_seconds),
-                        now=now)
+        timers.schedule(conn, RESEND, alarm_id=alarm_id, due_at=now + timedelta(seconds=step.resend_seconds), now=now)
 
 
 def on_duty_for(conn: Connection, step: Step, municipality_id: int) -> list[int]:
@@ -176,11 +177,9 @@ def on_duty_for(conn: Connection, step: Step, municipality_id: int) -> list[int]
     return sorted(set(conn.execute(query).scalars()))
 
 
-def _cancel_step_timers(conn: Connection, alarm_id: str) -> None:
-    row = conn.execute(select(alarms.c.route).where(alarms.c.id == alarm_id)).scalar_one()
-    for index in range(len(row["steps"]) if row else 0):
-        timers.cancel(conn, f"{RESEND}:{index}", alarm_id=alarm_id)
-        timers.cancel(conn, f"{ESCALATE}:{index}", alarm_id=alarm_id)
+def _cancel_route_timers(conn: Connection, alarm_id: str) -> None:
+    timers.cancel(conn, RESEND, alarm_id=alarm_id)
+    timers.cancel(conn, ESCALATE, alarm_id=alarm_id)
 
 
 def _current(conn: Connection, alarm_id: str):
@@ -188,35 +187,27 @@ def _current(conn: Connection, alarm_id: str):
                         .where(alarms.c.id == alarm_id)).first()
 
 
-def _on_resend(index: int):
-    def handler(conn: Connection, alarm_id: str, now: datetime) -> None:
-        row = _current(conn, alarm_id)
-        if row is None or row.state != State.OFFERED or row.route_step != index:
-            return  # accepted, escalated or gone meanwhile
-        step = RoutingPlan.from_json(row.route).steps[index]
-        last_round = conn.execute(select(alarm_events.c.data).where(
-            alarm_events.c.alarm_id == alarm_id, alarm_events.c.kind == EventKind.OFFERED.value)
-            .order_by(alarm_events.c.seq.desc()).limit(1)).scalar_one()
-        _offer(conn, alarm_id, index, step, row.municipality_id, now, round_=int(last_round.get("round", 1)) + 1)
-
-    return handler
+def _on_resend(conn: Connection, alarm_id: str, now: datetime) -> None:
+    row = _current(conn, alarm_id)
+    if row is None or row.state != State.OFFERED:
+        return  # accepted or gone meanwhile
+    index = row.route_step or 0
+    last_round = conn.execute(select(alarm_events.c.data).where(
+        alarm_events.c.alarm_id == alarm_id, alarm_events.c.kind == EventKind.OFFERED.value)
+        .order_by(alarm_events.c.seq.desc()).limit(1)).scalar_one()
+    step = RoutingPlan.from_json(row.route).steps[index]
+    _offer(conn, alarm_id, index, step, row.municipality_id, now, round_=int(last_round.get("round", 1)) + 1)
 
 
-def _on_escalate(index: int):
-    def handler(conn: Connection, alarm_id: str, now: datetime) -> None:
-        row = _current(conn, alarm_id)
-        if row is None or row.state != State.OFFERED or row.route_step != index:
-            return
-        enter_step(conn, alarm_id, index + 1, now, escalation=True)
-
-    return handler
+def _on_escalate(conn: Connection, alarm_id: str, now: datetime) -> None:
+    row = _current(conn, alarm_id)
+    if row is None or row.state != State.OFFERED:
+        return
+    enter_step(conn, alarm_id, (row.route_step or 0) + 1, now, escalation=True)
 
 
-# Timer kinds carry the step index; a plan has at most a handful of steps.
-MAX_STEPS = 8
-for _index in range(MAX_STEPS):
-    timers.register(f"{RESEND}:{_index}", _on_resend(_index))
-    timers.register(f"{ESCALATE}:{_index}", _on_escalate(_index))
+timers.register(RESEND, _on_resend)
+timers.register(ESCALATE, _on_escalate)
 
 
 # --- responders ----------------------------------------------------------------------------------
@@ -233,7 +224,7 @@ def accept(conn: Connection, alarm_id: str, *, user_id: int, now: datetime, visi
         raise alarm_service.AlarmNotFound(alarm_id)
     projection = alarm_service.append_event(conn, alarm_id, Event(EventKind.ANSWERED, now, f"user:{user_id}",
                                                                   {"via": "responder_app"}), visible_to=visible_to)
-    _cancel_step_timers(conn, alarm_id)
+    _cancel_route_timers(conn, alarm_id)
     return projection
 
 
@@ -248,8 +239,6 @@ def hand_back(conn: Connection, alarm_id: str, *, user_id: int, now: datetime, v
     if row is None or row.municipality_id not in visible_to:
         raise alarm_service.AlarmNotFound(alarm_id)
     if row.answered_by != f"user:{user_id}":
-        from respons.domain.lifecycle import IllegalTransition
-
         raise IllegalTransition(EventKind.HANDED_BACK, None, "Only the responder who has the alarm can hand it back.")
     projection = alarm_service.append_event(conn, alarm_id, Event(EventKind.HANDED_BACK, now, f"user:{user_id}",
                                                                   {"reason": reason} if reason else {}), visible_to=visible_to)
@@ -286,8 +275,6 @@ def log_out(conn: Connection, *, user_id: int, now: datetime) -> None:
 
 def colleagues(conn: Connection, zone_ids: list[int]) -> list[dict]:
     """Who is logged in to these zones, with their competence (from the staff register)."""
-    from respons.store.tables import staff
-
     rows = conn.execute(
         select(users.c.id, users.c.display_name, responder_presence.c.zone_id, zones.c.name.label("zone"))
         .join(users, users.c.id == responder_presence.c.user_id)
@@ -313,8 +300,6 @@ def _notify_next_of_kin(conn: Connection, alarm_id: str, municipality_id: int, r
         return False
     alarm = conn.execute(select(alarms.c.type, recipients.c.given_name, recipients.c.address)
                          .join(recipients, recipients.c.id == alarms.c.recipient_id).where(alarms.c.id == alarm_id)).one()
-    from respons.domain.alarm_types import ALARM_TYPES
-
     body = (f"Respons: {ALARM_TYPES[alarm.type].label_nb} hos {alarm.given_name}, {alarm.address}. "
             "Du er satt opp til å ta slike varsler. Ring 113 ved akutt fare.")
     sent = [sms.send(conn, to_phone=c.phone, body=body, alarm_id=alarm_id, municipality_id=municipality_id, now=now) for c in kin]

@@ -95,6 +95,14 @@ def _summary(r, now: datetime) -> dict:
     }
 
 
+def queue_item(conn: Connection, alarm_id: str, *, now: datetime, in_municipalities: frozenset[int]) -> dict | None:
+    """One row of the queue (no timeline): what the console fetches for every live change."""
+    row = conn.execute(
+        _alarms_with_people().where(alarms.c.id == alarm_id, alarms.c.municipality_id.in_(sorted(in_municipalities)))
+    ).first()
+    return _summary(row, now) if row is not None else None
+
+
 def alarm_detail(conn: Connection, alarm_id: str, *, now: datetime, in_municipalities: frozenset[int]) -> dict | None:
     """One alarm with its timeline, or None if missing or outside ``in_municipalities``."""
     row = conn.execute(
@@ -123,17 +131,22 @@ def actor_names(conn: Connection, actors: set[str | None]) -> dict[str, str]:
     return {f"user:{r.id}": r.display_name for r in rows}
 
 
-def actor_names_for(engine, actors: set[str | None]) -> dict[str, str]:
-    with engine.connect() as conn:
-        return actor_names(conn, actors)
-
-
 def with_taker_names(conn: Connection, items: list[dict]) -> list[dict]:
     """Add ``answered_by_name``: who has taken each alarm, so no two operators work one."""
     names = actor_names(conn, {i.get("answered_by") for i in items})
     for item in items:
         item["answered_by_name"] = names.get(item.get("answered_by") or "", item.get("answered_by"))
     return items
+
+
+def contacts_of(conn: Connection, recipient_id: int) -> list[dict]:
+    """The recipient's contacts, first to call first."""
+    return [
+        dict(r._mapping)
+        for r in conn.execute(
+            select(contacts).where(contacts.c.recipient_id == recipient_id).order_by(contacts.c.priority, contacts.c.id)
+        )
+    ]
 
 
 def recipient_card(conn: Connection, recipient_id: int, *, now: datetime, exclude_alarm: str | None = None) -> dict | None:
@@ -150,12 +163,7 @@ def recipient_card(conn: Connection, recipient_id: int, *, now: datetime, exclud
     if person is None:
         return None
     card = dict(person._mapping)
-    card["contacts"] = [
-        dict(r._mapping)
-        for r in conn.execute(
-            select(contacts).where(contacts.c.recipient_id == recipient_id).order_by(contacts.c.priority, contacts.c.id)
-        )
-    ]
+    card["contacts"] = contacts_of(conn, recipient_id)
     card["devices"] = [
         {**dict(r._mapping), "overdue": bool(r.alert_after and r.alert_after < now)}
         for r in conn.execute(select(devices).where(devices.c.recipient_id == recipient_id).order_by(devices.c.id))

@@ -15,7 +15,6 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse
 
 from respons.auth import accounts
-from respons.domain.access import Scope
 from respons.store.journal import JournalUnavailable
 from respons.web import i18n
 from respons.web.access import SESSION_COOKIE, Policy, Principal, _authenticate, public
@@ -86,7 +85,7 @@ async def login_submit(
             request, status_code=status, error=message, username=username, next_path=next,
             show_totp=result.reason in ("totp_required", "bad_totp"),
         )
-    destination = _safe_next(next) or _home_after_login(result)
+    destination = _safe_next(next) or home_for(result.grants)
     response = RedirectResponse(destination, status_code=303)
     response.set_cookie(
         SESSION_COOKIE, result.session_token, max_age=int(rt.settings.session_hours * 3600), httponly=True,
@@ -94,12 +93,6 @@ async def login_submit(
     )
     response.delete_cookie(LOGIN_CSRF_COOKIE, path="/login")
     return response
-
-
-def _home_after_login(result: accounts.LoggedIn) -> str:
-    # Where to land depends on the roles only; the scope is derived on the next request.
-    empty = Scope(alarms=frozenset(), registry=frozenset(), audit=frozenset())
-    return home_for(Principal("user", result.user_id, frozenset(result.grants), empty))
 
 
 @router.post("/logout")
@@ -129,4 +122,4 @@ def front_door(request: Request):
         principal = _authenticate(request, Policy(any_user=True))
     except Exception:  # noqa: BLE001 - any refusal means "not logged in" here
         return RedirectResponse("/login", status_code=303)
-    return RedirectResponse(home_for(principal), status_code=303)
+    return RedirectResponse(home_for(principal.grants), status_code=303)

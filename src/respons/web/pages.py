@@ -19,14 +19,10 @@ from urllib.parse import quote
 from fastapi import Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
-from sqlalchemy import select
-
 from respons.clock import OSLO
 from respons.domain.access import Role
-from respons.store.tables import users
 from respons.web import i18n
 from respons.web.access import Policy, Principal, _authenticate, _cookie
-from respons.web.runtime import runtime
 
 WEB = Path(__file__).parent
 TEMPLATE_DIRS = [WEB / "templates", WEB / "console" / "templates", WEB / "admin" / "templates", WEB / "responder" / "templates"]
@@ -78,11 +74,6 @@ def page_access(*roles: Role, any_user: bool = False) -> Callable:
     return dependency
 
 
-def user_name(request: Request, user_id: int) -> str:
-    with runtime(request).engine.connect() as conn:
-        return conn.execute(select(users.c.display_name).where(users.c.id == user_id)).scalar_one_or_none() or ""
-
-
 def render(request: Request, template: str, status_code: int = 200, headers: dict | None = None, **context: Any) -> HTMLResponse:
     lang = i18n.language_of(request)
     principal: Principal | None = getattr(request.state, "principal", None)
@@ -94,16 +85,16 @@ def render(request: Request, template: str, status_code: int = 200, headers: dic
         "principal": principal,
         "csrf_token": principal.session.csrf_token if principal and principal.session else "",
         "roles": {g.role.value for g in principal.grants} if principal else set(),
-        "user_name": context.pop("user_name", None)
-        or (user_name(request, principal.id) if principal and principal.kind == "user" else ""),
+        # From the session lookup: rendering a fragment costs no extra query.
+        "user_name": principal.session.display_name if principal and principal.session else "",
     }
     html = environment.get_template(template).render(**base, **context)
     return HTMLResponse(html, status_code=status_code, headers=headers)
 
 
-def home_for(principal: Principal) -> str:
-    """Where a person lands after log-in: their working screen."""
-    roles = {g.role for g in principal.grants}
+def home_for(grants) -> str:
+    """Where a person lands after log-in: their working screen, by their roles."""
+    roles = {g.role for g in grants}
     if Role.OPERATOR in roles:
         return "/console"
     if roles & {Role.HOST_ADMIN, Role.MUNICIPALITY_ADMIN}:

@@ -12,7 +12,7 @@ A ``NAK`` carries the receiver's own time, so a device with a wrong clock can co
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from enum import StrEnum
 
@@ -91,7 +91,6 @@ class Refusal:
     answer: Answer
     reason: str
     frame: Frame | None = None  # when the frame got far enough to echo its fields
-    header: dict = field(default_factory=dict)
 
 
 def parse(raw: bytes, *, now: datetime, window: tuple[timedelta, timedelta] = DEFAULT_WINDOW) -> Frame | Refusal:

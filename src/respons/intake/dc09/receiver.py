@@ -23,7 +23,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import desc, select, update
@@ -45,24 +44,17 @@ SOURCE = "sia_dc09"
 DEFAULT_DEADLINE_SECONDS = 60
 
 
-@dataclass(frozen=True)
-class Outcome:
-    answer: Answer
-    what: str  # alarm | duplicate | heartbeat | restore | quarantined | refused
-    alarm_id: str | None = None
-
-
 def handle(conn: Connection, frame: Frame, raw: bytes, *, now: datetime, remote: str | None,
-           answer_deadline_seconds: float = DEFAULT_DEADLINE_SECONDS) -> Outcome:
-    """The unit of work for one readable frame."""
+           answer_deadline_seconds: float = DEFAULT_DEADLINE_SECONDS) -> Answer:
+    """The unit of work for one readable frame; returns what to answer once it is committed."""
     device = conn.execute(select(devices).where(devices.c.protocol == SOURCE, devices.c.identity == frame.account,
                                                 devices.c.active.is_(True))).first()
     if device is None:
         _keep(conn, raw, remote, "unknown_account", f"No active DC-09 device with account {frame.account}.", now)
-        return Outcome(Answer.DUH, "quarantined")
+        return Answer.DUH
     if frame.token == "NULL":
         _seen(conn, device, now)
-        return Outcome(Answer.ACK, "heartbeat")
+        return Answer.ACK
     try:
         if frame.token == "ADM-CID":
             event = codes.contact_id(frame.data)
@@ -70,16 +62,16 @@ def handle(conn: Connection, frame: Frame, raw: bytes, *, now: datetime, remote:
             event = codes.sia_dcs(frame.data)
         else:
             _keep(conn, raw, remote, "unknown_token", f"DC-09 message type {frame.token!r} is not handled.", now)
-            return Outcome(Answer.DUH, "quarantined")
+            return Answer.DUH
     except codes.Unreadable as exc:
         _keep(conn, raw, remote, "unreadable_event", str(exc), now)
-        return Outcome(Answer.DUH, "quarantined")
+        return Answer.DUH
     _seen(conn, device, now)
     if event.meaning is codes.Meaning.HEARTBEAT:
-        return Outcome(Answer.ACK, "heartbeat")
+        return Answer.ACK
     if event.alarm_type is None:
         _keep(conn, raw, remote, "unknown_event_code", f"Event code {event.code} has no meaning in Respons yet.", now)
-        return Outcome(Answer.DUH, "quarantined")
+        return Answer.DUH
     if event.meaning is codes.Meaning.RESTORE:
         return _restore(conn, device, event, now)
     new = alarm_service.NewAlarm(
@@ -93,8 +85,9 @@ def handle(conn: Connection, frame: Frame, raw: bytes, *, now: datetime, remote:
         idempotency_key=f"{frame.sequence}:{hashlib.sha256((frame.data + str(frame.timestamp)).encode()).hexdigest()[:24]}",
         fingerprint=hashlib.sha256(raw).hexdigest(),
     )
-    received = alarm_service.receive(conn, new, now=now, answer_deadline=timedelta(seconds=answer_deadline_seconds))
-    return Outcome(Answer.ACK, "duplicate" if received.duplicate else "alarm", received.alarm_id)
+    # A retransmit finds the alarm it made before (duplicate) and is simply acknowledged again.
+    alarm_service.receive(conn, new, now=now, answer_deadline=timedelta(seconds=answer_deadline_seconds))
+    return Answer.ACK
 
 
 def _seen(conn: Connection, device, now: datetime) -> None:
@@ -104,7 +97,7 @@ def _seen(conn: Connection, device, now: datetime) -> None:
     conn.execute(update(devices).where(devices.c.id == device.id).values(**values))
 
 
-def _restore(conn: Connection, device, event: codes.Event, now: datetime) -> Outcome:
+def _restore(conn: Connection, device, event: codes.Event, now: datetime) -> Answer:
     open_alarm = conn.execute(
         select(alarms.c.id).where(alarms.c.device_id == device.id, alarms.c.type == event.alarm_type,
                                   alarms.c.state.in_([s.value for s in OPEN_STATES]))
@@ -113,7 +106,7 @@ def _restore(conn: Connection, device, event: codes.Event, now: datetime) -> Out
     if open_alarm is not None:
         alarm_service.add_note(conn, open_alarm, actor=f"device:{device.identity}", visible_to=None, now=now,
                                text=f"Gjenopprettet (restore) fra enheten: kode {event.code}.")
-    return Outcome(Answer.ACK, "restore", open_alarm)
+    return Answer.ACK
 
 
 def _keep(conn: Connection, raw: bytes, remote: str | None, reason: str, message: str, now: datetime) -> None:
@@ -138,13 +131,13 @@ class Receiver:
         if isinstance(result, Refusal):
             return answer(result.answer, result.frame, now=now)
         try:
-            outcome = await self.journal.run(lambda conn: handle(conn, result, raw, now=now, remote=remote,
+            reply = await self.journal.run(lambda conn: handle(conn, result, raw, now=now, remote=remote,
                                                                  answer_deadline_seconds=self.answer_deadline_seconds))
         except JournalUnavailable:
             # Nothing was stored: say nothing, and the panel sends the frame again.
             log.warning("DC-09 frame from %s not answered: the journal did not commit", remote)
             return None
-        return answer(outcome.answer, result, now=self.clock())
+        return answer(reply, result, now=self.clock())
 
     async def start(self, host: str, tcp_port: int, udp_port: int | None = None) -> None:
         server = await asyncio.start_server(self._tcp_client, host, tcp_port)

@@ -62,8 +62,8 @@ def _queue(request: Request, principal: Principal, *, alarm_id: str | None = Non
         if alarm_id is None:
             items = queries.queue(conn, now=rt.clock(), in_municipalities=principal.scope.alarms, limit=QUEUE_LIMIT)
         else:
-            detail = queries.alarm_detail(conn, alarm_id, now=rt.clock(), in_municipalities=principal.scope.alarms)
-            items = [detail] if detail else []
+            item = queries.queue_item(conn, alarm_id, now=rt.clock(), in_municipalities=principal.scope.alarms)
+            items = [item] if item else []
         return queries.with_taker_names(conn, items)
 
 
@@ -234,10 +234,8 @@ def _contacts_for_work(request: Request, alarm: dict) -> list[dict]:
     # The call form lists the contacts by name; names only, the record itself is on the card.
     if alarm["recipient_id"] is None:
         return []
-    rt = runtime(request)
-    with rt.engine.connect() as conn:
-        card = queries.recipient_card(conn, alarm["recipient_id"], now=rt.clock(), exclude_alarm=alarm["id"])
-    return card["contacts"] if card else []
+    with runtime(request).engine.connect() as conn:
+        return queries.contacts_of(conn, alarm["recipient_id"])
 
 
 def _refusal_text(request: Request, alarm: dict, exc: IllegalTransition) -> str:

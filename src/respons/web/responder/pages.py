@@ -95,7 +95,7 @@ def _offers_and_mine(conn, principal: Principal, duty: list[dict], now) -> tuple
 
 
 def _summaries(conn, ids: list[str], now, allowed: frozenset[int]) -> list[dict]:
-    items = [i for i in (queries.alarm_detail(conn, a, now=now, in_municipalities=allowed) for a in ids) if i]
+    items = [i for i in (queries.queue_item(conn, a, now=now, in_municipalities=allowed) for a in ids) if i]
     items.sort(key=lambda i: (i["priority"], i["received_at"]))
     return queries.with_taker_names(conn, items)
 
@@ -304,10 +304,11 @@ async def _act(request: Request, alarm_id: str, principal: Principal, work) -> H
         if detail is None:
             return render(request, "error.html", status_code=404, message_key="error.404")
         queries.with_taker_names(conn, [detail])
-    taker = (detail.get("mission") or {}).get("accepted_by") or detail.get("answered_by")
-    if status_code == 409 and taker and taker != principal.actor:
-        names = queries.actor_names_for(rt.engine, {taker})
-        error = i18n.translator(i18n.language_of(request))("app.taken_by", name=names.get(taker, taker))
+        # Refused because someone else has it (the alarm, or the centre's mission): say who.
+        taker = (detail.get("mission") or {}).get("accepted_by") or detail.get("answered_by")
+        if status_code == 409 and taker and taker != principal.actor:
+            name = queries.actor_names(conn, {taker}).get(taker, taker)
+            error = i18n.translator(i18n.language_of(request))("app.taken_by", name=name)
     return render(request, "responder/_work.html", status_code=status_code, alarm=detail, error=error,
                   **_work_context(detail, principal), **_context(request))
 
