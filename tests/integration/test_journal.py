@@ -7,7 +7,7 @@ import threading
 import pytest
 from sqlalchemy import func, insert, select, text
 
-from respons.store.journal import Journal, JournalUnavailable
+from respons.store.journal import Journal, JournalUnavailable, Lane
 from respons.store.tables import centres
 from tests.factories import T0
 
@@ -167,3 +167,40 @@ def test_a_failed_commit_publishes_nothing(engine):
     finally:
         journal.close()
     assert published == []
+
+
+def test_life_safety_units_overtake_queued_technical_traffic(engine):
+    """A fall queued behind a storm of "mains lost" frames is committed in the next batch."""
+    journal = Journal(engine, window_ms=0, max_batch=3).start()
+    release, started, ran = threading.Event(), threading.Event(), []
+
+    def blocker(conn):
+        started.set()
+        release.wait(10)
+
+    def unit(name):
+        def work(conn):
+            ran.append(name)
+        return work
+
+    try:
+        first = journal.submit(blocker)
+        started.wait(10)  # the writer is busy: everything below waits in the queue
+        technical = [journal.submit(unit(f"power_lost {i}"), lane=Lane.TECHNICAL) for i in range(6)]
+        operator = journal.submit(unit("operator note"))
+        fall = journal.submit(unit("fall"), lane=Lane.LIFE)
+        release.set()
+        for future in [first, *technical, operator, fall]:
+            future.result(timeout=10)
+    finally:
+        journal.close()
+    assert ran[:2] == ["fall", "operator note"]
+    assert ran[2:] == [f"power_lost {i}" for i in range(6)], "first come, first served within a lane"
+
+
+def test_close_commits_every_lane_queued_before_it(engine):
+    journal = Journal(engine, window_ms=0).start()
+    futures = [journal.submit(add_centre(f"c{lane.name}"), lane=lane) for lane in Lane]
+    journal.close()
+    assert all(f.done() and not f.exception() for f in futures)
+    assert count_centres(engine) == len(Lane)

@@ -35,7 +35,7 @@ from respons.engine import alarms as alarm_service
 from respons.intake.dc09 import contact_id as codes
 from respons.intake.dc09.frames import Answer, Frame, FrameSplitter, Refusal, answer, parse
 from respons.store import quarantine
-from respons.store.journal import Journal, JournalUnavailable
+from respons.store.journal import Journal, JournalUnavailable, Lane
 from respons.store.tables import alarms, devices
 
 log = logging.getLogger(__name__)
@@ -90,6 +90,21 @@ def handle(conn: Connection, frame: Frame, raw: bytes, *, now: datetime, remote:
     return Answer.ACK
 
 
+def lane_of(frame: Frame) -> Lane:
+    """Link tests and technical events wait behind alarms; anything unreadable could be one."""
+    if frame.token == "NULL":
+        return Lane.TECHNICAL
+    try:
+        event = codes.contact_id(frame.data) if frame.token == "ADM-CID" else codes.sia_dcs(frame.data)
+    except codes.Unreadable:
+        return Lane.LIFE
+    if event.meaning is codes.Meaning.HEARTBEAT:
+        return Lane.TECHNICAL
+    if event.alarm_type is None:
+        return Lane.LIFE
+    return Lane.for_alarm(alarm_type(event.alarm_type))
+
+
 def _seen(conn: Connection, device, now: datetime) -> None:
     values = {"last_seen_at": now}
     if device.heartbeat_interval_s:
@@ -132,7 +147,8 @@ class Receiver:
             return answer(result.answer, result.frame, now=now)
         try:
             reply = await self.journal.run(lambda conn: handle(conn, result, raw, now=now, remote=remote,
-                                                                 answer_deadline_seconds=self.answer_deadline_seconds))
+                                                                 answer_deadline_seconds=self.answer_deadline_seconds),
+                                           lane=lane_of(result))
         except JournalUnavailable:
             # Nothing was stored: say nothing, and the panel sends the frame again.
             log.warning("DC-09 frame from %s not answered: the journal did not commit", remote)

@@ -13,7 +13,8 @@ from pydantic import BaseModel
 from respons.domain.lifecycle import State
 from respons.intake.http import AlarmIn, Rejected, describe_validation_errors, receive_http_alarm
 from respons.store import quarantine
-from respons.store.journal import JournalUnavailable
+from respons.domain.alarm_types import alarm_type
+from respons.store.journal import JournalUnavailable, Lane
 from respons.store.quarantine import RawInput
 from respons.web.access import Principal, access
 from respons.web.errors import ErrorOut, error_response
@@ -114,7 +115,8 @@ async def post_alarm(
                 idempotency_key=key,
                 now=rt.clock(),
                 answer_deadline=rt.answer_deadline,
-            )
+            ),
+            lane=Lane.for_alarm(alarm_type(alarm.type)),
         )
     except JournalUnavailable as exc:
         return _unavailable(exc)
