@@ -16,19 +16,25 @@ NOW = datetime(2026, 11, 23, 2, 14, 7, tzinfo=timezone.utc)
 ACCOUNT = "1A2B"
 
 
-def register(engine, registry) -> int:
+KEY = bytes.fromhex("8E0F6A3D2C1B4A5968778695A4B3C2D1")
+
+
+def register(engine, registry, *, account: str = ACCOUNT, key: bytes | None = None) -> int:
     with engine.begin() as conn:
         return conn.execute(insert(devices).values(
             municipality_id=registry.municipality_ids[0], recipient_id=registry.recipient_ids[0], kind="safety_alarm",
-            protocol="sia_dc09", identity=ACCOUNT, heartbeat_interval_s=3600, heartbeat_grace_s=300, created_at=NOW,
+            protocol="sia_dc09", identity=account, heartbeat_interval_s=3600, heartbeat_grace_s=300, created_at=NOW,
+            dc09_key=key.hex().upper() if key else None,
         )).inserted_primary_key[0]
 
 
-def cid(sequence: str, data: str = f"#{ACCOUNT}|1101 01 015", *, account: str = ACCOUNT, stamp=NOW) -> bytes:
-    return build("ADM-CID", sequence=sequence, account=account, prefix="0", receiver="1", data=data, timestamp=stamp)
+def cid(sequence: str, data: str = f"#{ACCOUNT}|1101 01 015", *, account: str = ACCOUNT, stamp=NOW,
+        key: bytes | None = None) -> bytes:
+    return build("ADM-CID", sequence=sequence, account=account, prefix="0", receiver="1", data=data, timestamp=stamp,
+                 key=key)
 
 
-async def exchange_tcp(port: int, payloads: list[bytes], expect: int) -> list[Frame]:
+async def exchange_tcp(port: int, payloads: list[bytes], expect: int, *, key: bytes | None = None) -> list[Frame]:
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     for payload in payloads:
         writer.write(payload)
@@ -38,7 +44,7 @@ async def exchange_tcp(port: int, payloads: list[bytes], expect: int) -> list[Fr
     while len(answers) < expect:
         data = await asyncio.wait_for(reader.read(4096), 10)
         assert data, "the receiver closed the connection"
-        answers += [parse(raw, now=NOW) for raw in splitter.feed(data)]
+        answers += [parse(raw, now=NOW, key=key) for raw in splitter.feed(data)]
     writer.close()
     return answers
 
@@ -87,13 +93,16 @@ def test_every_refusal_is_answered_and_unknown_accounts_are_kept(engine, registr
     stranger = cid("0012", "#FFFF|1101 01 001", account="FFFF")
     unknown_code = cid("0013", f"#{ACCOUNT}|1999 01 001")
     unreadable = build("SIA-DCS", sequence="0014", account=ACCOUNT, prefix="0", data="???", timestamp=NOW)
-    answers = run(journal, lambda r: exchange_tcp(r.tcp_port, [bad_crc, stale, stranger, unknown_code, unreadable], 5))
-    assert [a.token for a in answers] == ["NAK", "NAK", "DUH", "DUH", "DUH"]
+    encrypted_without_key = cid("0015", key=KEY)
+    answers = run(journal, lambda r: exchange_tcp(
+        r.tcp_port, [bad_crc, stale, stranger, unknown_code, unreadable, encrypted_without_key], 6))
+    assert [a.token for a in answers] == ["NAK", "NAK", "DUH", "DUH", "DUH", "DUH"]
     assert answers[1].timestamp == NOW, "a NAK for a stale frame carries the receiver's time"
     assert count(engine, alarms) == 0
     with engine.connect() as conn:
         kept = [r.reason for r in conn.execute(select(quarantine.c.reason).order_by(quarantine.c.received_at))]
-    assert sorted(kept) == ["unknown_account", "unknown_event_code", "unreadable_event"]
+    assert sorted(kept) == ["unknown_account", "unknown_event_code", "unreadable_event", "unreadable_frame"], \
+        "what could be an alarm is kept; damaged and stale frames are sent again by the panel"
 
 
 def test_udp_frames_are_answered_and_a_restore_annotates_the_open_alarm(engine, registry, journal):
@@ -122,3 +131,18 @@ def test_udp_frames_are_answered_and_a_restore_annotates_the_open_alarm(engine, 
         notes = conn.execute(select(alarm_events.c.data).where(alarm_events.c.alarm_id == alarm_id,
                                                                alarm_events.c.kind == "note")).scalars().all()
     assert len(notes) == 1 and "restore" in notes[0]["text"]
+
+
+def test_encrypted_frames_of_a_keyed_account_become_alarms_and_are_acknowledged_encrypted(engine, registry, journal):
+    device_id = register(engine, registry, key=KEY)
+    alarm, again = cid("0030", key=KEY), cid("0030", key=KEY)  # a retransmit: new random pad, same content
+    link_test = build("NULL", sequence="0031", account=ACCOUNT, prefix="0", receiver="1", timestamp=NOW, key=KEY)
+    clear = cid("0032")  # an encrypted account's clear frame is still read (some panels fall back)
+    answers = run(journal, lambda r: exchange_tcp(r.tcp_port, [alarm, again, link_test, clear], 4, key=KEY))
+    assert [(a.token, a.encrypted, a.sequence) for a in answers] == [
+        ("ACK", True, "0030"), ("ACK", True, "0030"), ("ACK", True, "0031"), ("ACK", False, "0032")]
+    assert all(a.timestamp == NOW for a in answers[:3]), "an encrypted ACK carries the receiver's time"
+    with engine.connect() as conn:
+        stored = conn.execute(select(alarms.c.type, alarms.c.device_id, alarms.c.payload)).all()
+    assert sorted(s.payload["dc09"]["sequence"] for s in stored) == ["0030", "0032"], "the retransmit made no second alarm"
+    assert {(s.type, s.device_id) for s in stored} == {("button_press", device_id)}

@@ -14,7 +14,7 @@ from respons.auth import audit
 from respons.domain.access import Role
 from respons.domain.identity import synthetic_national_id
 from respons.settings import Settings
-from respons.store.tables import agreement_windows, audit_log, recipients
+from respons.store.tables import agreement_windows, audit_log, devices, recipients
 from respons.web.app import create_app
 from tests.factories import add_user, log_in, seed_registry
 
@@ -215,6 +215,32 @@ def test_contacts_and_devices(municipality_admin, engine, own, foreign, registry
     assert "TA-NEW-1" in {d["identity"] for d in listed} and all(d["municipality_id"] == own for d in listed)
     assert municipality_admin.get(f"/api/v1/registry/devices?municipality_id={foreign}").status_code == 404
     assert {r.details["entity"] for r in audit_records(engine, action=audit.CREATE, recipient_id=rid)} == {"recipient", "contact", "device"}
+
+
+def test_protocol_identities_are_checked_and_a_dc09_key_is_never_read_back(municipality_admin, own, engine):
+    devices_url = "/api/v1/registry/devices"
+    rid = municipality_admin.post(RECIPIENTS, json=recipient_body(own, new_id())).json()["id"]
+    key = "8e0f6a3d2c1b4a5968778695a4b3c2d1"
+    panel = {"municipality_id": own, "recipient_id": rid, "kind": "safety_alarm", "protocol": "sia_dc09",
+             "identity": "5c4a", "dc09_key": key, "heartbeat_interval_s": 3600, "heartbeat_grace_s": 300}
+    created = municipality_admin.post(devices_url, json=panel)
+    assert created.status_code == 201
+    sensor = {"municipality_id": own, "recipient_id": rid, "kind": "fall_sensor", "protocol": "mqtt",
+              "identity": "fall-77", "base_unit_id": created.json()["id"]}
+    assert municipality_admin.post(devices_url, json=sensor).status_code == 201
+    bad = municipality_admin.post(devices_url, json={**panel, "identity": "XYZ", "dc09_key": "1234"})
+    assert bad.status_code == 422
+    assert {p["field"] for p in bad.json()["problems"]} == {"identity", "dc09_key"}
+    bad_mqtt = municipality_admin.post(devices_url, json={**sensor, "identity": "a/b", "dc09_key": key, "base_unit_id": 999999})
+    assert {p["field"] for p in bad_mqtt.json()["problems"]} == {"identity", "dc09_key", "base_unit_id"}
+    listed = {d["identity"]: d for d in municipality_admin.get(f"{devices_url}?municipality_id={own}").json()}
+    assert listed["5C4A"]["encrypted"] is True and "dc09_key" not in listed["5C4A"], "the account is stored as the panel sends it"
+    assert listed["fall-77"]["encrypted"] is False and listed["fall-77"]["base_unit_id"] == listed["5C4A"]["id"]
+    record = municipality_admin.get(f"{RECIPIENTS}/{rid}").json()
+    assert all("dc09_key" not in d for d in record["devices"]) and key not in str(record)
+    with engine.connect() as conn:
+        stored = conn.execute(select(devices.c.dc09_key, devices.c.alert_after).where(devices.c.identity == "5C4A")).one()
+    assert stored.dc09_key == key.upper() and stored.alert_after is not None, "supervision starts at registration"
 
 
 def test_zones_and_staff(municipality_admin, own, engine):

@@ -40,6 +40,9 @@ class EventKind(StrEnum):
     ANSWER_TIME_EXCEEDED = "answer_time_exceeded"
     RESOLVED = "resolved"
     CLOSED = "closed"
+    # The cause went away by itself and nobody has to act: a silent device reported again,
+    # or a power-failure storm's member alarm closed with its group. Ends the alarm.
+    CLEARED = "cleared"
 
 
 class Outcome(StrEnum):
@@ -49,6 +52,11 @@ class Outcome(StrEnum):
     NEXT_OF_KIN = "next_of_kin"
     TECHNICIAN = "technician"
     FALSE_ALARM = "false_alarm"
+    CLEARED = "cleared"  # the condition ended by itself (see EventKind.CLEARED)
+
+
+# What a person can record; "cleared" is the system's word for a cause that went away.
+OPERATOR_OUTCOMES = tuple(o for o in Outcome if o is not Outcome.CLEARED)
 
 
 class Action(StrEnum):
@@ -136,6 +144,7 @@ _ALLOWED_FROM: dict[EventKind, frozenset[State]] = {
     EventKind.ANSWER_TIME_EXCEEDED: frozenset({State.QUEUED}),
     EventKind.RESOLVED: frozenset({State.ANSWERED}),
     EventKind.CLOSED: frozenset({State.RESOLVED}),
+    EventKind.CLEARED: frozenset(OPEN_STATES),
 }
 
 _REFUSAL_HINTS: dict[EventKind, str] = {
@@ -153,6 +162,7 @@ _REFUSAL_HINTS: dict[EventKind, str] = {
     EventKind.ANSWER_TIME_EXCEEDED: "the answer deadline only applies while the alarm waits in the queue",
     EventKind.RESOLVED: "answer the alarm before recording an outcome",
     EventKind.CLOSED: "record an outcome (resolve) before closing",
+    EventKind.CLEARED: "the alarm is already closed",
 }
 
 
@@ -209,9 +219,17 @@ def apply(alarm: AlarmProjection, event: Event) -> AlarmProjection:
                 raise IllegalTransition(
                     event.kind, alarm.state, f"Unknown outcome {event.data.get('outcome')!r}. Known outcomes: {known}."
                 ) from None
+            if outcome not in OPERATOR_OUTCOMES:
+                raise IllegalTransition(event.kind, alarm.state, "'cleared' is recorded by the system when the cause "
+                                        "goes away; choose what was done.")
             return replace(alarm, seq=seq, state=State.RESOLVED, resolved_at=event.at, outcome=outcome)
         case EventKind.CLOSED:
             return replace(alarm, seq=seq, state=State.CLOSED, closed_at=event.at)
+        case EventKind.CLEARED:
+            # An outcome recorded by a person (resolved first) is kept.
+            outcome = alarm.outcome or Outcome(event.data.get("outcome", Outcome.CLEARED.value))
+            return replace(alarm, seq=seq, state=State.CLOSED, closed_at=event.at, outcome=outcome,
+                           resolved_at=alarm.resolved_at or event.at)
     raise AssertionError(f"unhandled event kind {event.kind}")  # pragma: no cover
 
 

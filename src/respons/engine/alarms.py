@@ -214,6 +214,15 @@ def resolve(
     return append_event(conn, alarm_id, Event(EventKind.RESOLVED, now, actor, data), visible_to=visible_to)
 
 
+def clear(conn: Connection, alarm_id: str, *, actor: str, now: datetime, reason: str,
+          outcome: Outcome = Outcome.CLEARED) -> AlarmProjection:
+    """The system ends an alarm whose cause went away (see EventKind.CLEARED); its timers stop."""
+    projection = append_event(conn, alarm_id, Event(EventKind.CLEARED, now, actor, {"reason": reason,
+                                                                                   "outcome": outcome.value}))
+    timers.cancel_all(conn, alarm_id=alarm_id)
+    return projection
+
+
 def close(conn: Connection, alarm_id: str, *, actor: str, visible_to: frozenset[int] | None, now: datetime) -> AlarmProjection:
     return append_event(conn, alarm_id, Event(EventKind.CLOSED, now, actor), visible_to=visible_to)
 

@@ -14,7 +14,8 @@ Messages in ``Invalid`` problems are in Norwegian bokmål: they are shown to peo
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime, time
+import re
+from datetime import date, datetime, time, timedelta
 from typing import Any, Iterable
 
 from sqlalchemy import Connection, case, func, insert, select, update
@@ -24,6 +25,8 @@ from respons.domain.alarm_types import Category
 from respons.domain.completeness import Gap, RecipientFacts, gaps, is_blank
 from respons.domain.identity import InvalidNationalId, parse_national_id
 from respons.domain.phones import InvalidPhoneNumber, normalise_phone
+from respons.store import queries
+from respons.intake.dc09.crypto import BadKey, parse_key  # pure: the key format DC-09 defines
 from respons.store.tables import (
     agreement_windows,
     agreements,
@@ -263,9 +266,7 @@ def read_recipient(conn: Connection, recipient_id: int, *, allowed: frozenset[in
             select(contacts).where(contacts.c.recipient_id == recipient_id).order_by(contacts.c.priority, contacts.c.id)
         )
     ]
-    record["devices"] = [
-        dict(r._mapping) for r in conn.execute(select(devices).where(devices.c.recipient_id == recipient_id).order_by(devices.c.id))
-    ]
+    record["devices"] = queries.device_rows(conn, devices.c.recipient_id == recipient_id)
     return record
 
 
@@ -346,8 +347,11 @@ def add_device(conn: Connection, values: dict[str, Any], *, municipality_id: int
     values = dict(values)
     _text(values, "kind", "Type", problems, max_length=40, required=True)
     _text(values, "identity", "Identitet", problems, max_length=100, required=True)
-    if values.get("protocol") not in DEVICE_PROTOCOLS:
+    _text(values, "dc09_key", "DC-09-nøkkel", problems, max_length=80, required=False)
+    protocol = values.get("protocol")
+    if protocol not in DEVICE_PROTOCOLS:
         problems.add("protocol", "Ukjent protokoll; gyldige er " + ", ".join(DEVICE_PROTOCOLS))
+    _protocol_identity(values, protocol, problems)
     for name in ("heartbeat_interval_s", "heartbeat_grace_s"):
         value = values.get(name)
         if value is not None and (not isinstance(value, int) or value < 1):
@@ -359,27 +363,62 @@ def add_device(conn: Connection, values: dict[str, Any], *, municipality_id: int
         ).first()
         if found is None:
             problems.add("recipient_id", "Ukjent tjenestemottaker i denne kommunen")
+    base_unit_id = values.get("base_unit_id")
+    if base_unit_id is not None:
+        found = conn.execute(
+            select(devices.c.id).where(devices.c.id == base_unit_id, devices.c.municipality_id == municipality_id)
+        ).first()
+        if found is None:
+            problems.add("base_unit_id", "Ukjent basestasjon i denne kommunen")
     problems.raise_any()
     if conn.execute(select(devices.c.id).where(devices.c.identity == values["identity"])).first() is not None:
         raise Conflict("duplicate_device", "Det finnes allerede en enhet med denne identiteten.")
+    watched = values.get("heartbeat_interval_s")
     device_id = conn.execute(
         insert(devices).values(
-            municipality_id=municipality_id, recipient_id=recipient_id, kind=values["kind"], protocol=values["protocol"],
-            identity=values["identity"], heartbeat_interval_s=values.get("heartbeat_interval_s"),
-            heartbeat_grace_s=values.get("heartbeat_grace_s"), created_at=now,
+            municipality_id=municipality_id, recipient_id=recipient_id, kind=values["kind"], protocol=protocol,
+            identity=values["identity"], heartbeat_interval_s=watched,
+            heartbeat_grace_s=values.get("heartbeat_grace_s"), dc09_key=values.get("dc09_key"),
+            base_unit_id=base_unit_id, created_at=now,
+            # Supervision starts at registration: a device that never reports is also silent.
+            alert_after=now + timedelta(seconds=watched + (values.get("heartbeat_grace_s") or 0)) if watched else None,
         )
     ).inserted_primary_key[0]
     audit.append(conn, now=now, actor=actor, action=audit.CREATE, municipality_id=municipality_id, recipient_id=recipient_id,
                  purpose=ADMINISTRATION,
                  details={"entity": "device", "device_id": device_id,
                           "fields": sorted(k for k in ("recipient_id", "kind", "protocol", "identity", "heartbeat_interval_s",
-                                                       "heartbeat_grace_s") if values.get(k) is not None)})
+                                                       "heartbeat_grace_s", "dc09_key", "base_unit_id")
+                                           if values.get(k) is not None)})
     return device_id
 
 
+_DC09_ACCOUNT = re.compile(r"^[0-9A-F]{3,16}$")
+_MQTT_DEVICE = re.compile(r"^[^/+#\s]{1,100}$")
+
+
+def _protocol_identity(values: dict[str, Any], protocol: str | None, problems: "_Problems") -> None:
+    """What each protocol calls a device, checked where an administrator types it (see docs/protocols.md)."""
+    identity = values.get("identity")
+    if protocol == "sia_dc09" and identity:
+        values["identity"] = identity = identity.upper()
+        if not _DC09_ACCOUNT.match(identity):
+            problems.add("identity", "En DC-09-konto er 3–16 heksadesimale tegn (0-9, A-F)")
+    if protocol == "mqtt" and identity and not _MQTT_DEVICE.match(identity):
+        problems.add("identity", "En MQTT-enhets-ID kan ikke inneholde /, +, # eller mellomrom (den er et ledd i emnet)")
+    key = values.get("dc09_key")
+    if key:
+        if protocol != "sia_dc09":
+            problems.add("dc09_key", "Bare DC-09-enheter har nøkkel")
+        else:
+            try:
+                values["dc09_key"] = parse_key(key).hex().upper()
+            except BadKey as exc:
+                problems.add("dc09_key", str(exc))
+
+
 def list_devices(conn: Connection, *, municipality_id: int | None, allowed: frozenset[int] | None) -> list[dict[str, Any]]:
-    where = _municipality_filter(conn, devices.c.municipality_id, municipality_id, allowed)
-    return [dict(r._mapping) for r in conn.execute(select(devices).where(where).order_by(devices.c.id))]
+    return queries.device_rows(conn, _municipality_filter(conn, devices.c.municipality_id, municipality_id, allowed))
 
 
 # --- zones -----------------------------------------------------------------------------------

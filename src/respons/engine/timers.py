@@ -63,6 +63,16 @@ def cancel(conn: Connection, kind: str, *, alarm_id: str) -> int:
     return result.rowcount
 
 
+def cancel_all(conn: Connection, *, alarm_id: str) -> int:
+    """Cancel every live timer of the alarm (it ended): answer clock, routing, missions."""
+    result = conn.execute(
+        update(timers)
+        .where(timers.c.alarm_id == alarm_id, timers.c.state.in_(LIVE))
+        .values(state="cancelled", fence=timers.c.fence + 1)
+    )
+    return result.rowcount
+
+
 @dataclass(frozen=True)
 class Claim:
     timer_id: int

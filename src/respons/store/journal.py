@@ -119,6 +119,10 @@ class Journal:
         self._closed = False
         self.stats = JournalStats()
 
+    @property
+    def engine(self) -> Engine:
+        return self._engine
+
     def start(self) -> "Journal":
         self._thread.start()
         return self

@@ -165,8 +165,8 @@ def recipient_card(conn: Connection, recipient_id: int, *, now: datetime, exclud
     card = dict(person._mapping)
     card["contacts"] = contacts_of(conn, recipient_id)
     card["devices"] = [
-        {**dict(r._mapping), "overdue": bool(r.alert_after and r.alert_after < now)}
-        for r in conn.execute(select(devices).where(devices.c.recipient_id == recipient_id).order_by(devices.c.id))
+        {**r, "overdue": bool(r["silent_since"] or (r["alert_after"] and r["alert_after"] < now))}
+        for r in device_rows(conn, devices.c.recipient_id == recipient_id)
     ]
     card["visits"] = [
         dict(r._mapping)
@@ -188,3 +188,11 @@ def recipient_card(conn: Connection, recipient_id: int, *, now: datetime, exclud
         for r in conn.execute(recent.order_by(alarms.c.received_at.desc()).limit(10))
     ]
     return card
+
+
+def device_rows(conn: Connection, *where) -> list[dict]:
+    """Devices as screens and the API show them: never the DC-09 key (it is entered once and
+    not read back), only whether there is one."""
+    shown = [c for c in devices.c if c.name != "dc09_key"]
+    query = select(*shown, devices.c.dc09_key.is_not(None).label("encrypted")).where(*where).order_by(devices.c.id)
+    return [dict(r._mapping) for r in conn.execute(query)]

@@ -162,10 +162,21 @@ devices = Table(
     Column("heartbeat_grace_s", Integer),
     Column("last_seen_at", UTCDateTime),
     # Precomputed deadline (Healthchecks' alert_after): last_seen + interval + grace.
+    # NULL while the device is silent (its lost-contact alarm is out) or not supervised, so
+    # the index holds only the devices being watched.
     Column("alert_after", UTCDateTime),
     Column("active", Boolean, nullable=False, server_default=text("true")),
     Column("created_at", UTCDateTime, nullable=False),
+    # SIA DC-09 encryption: the account's AES key (128/192/256 bit) as hex. Write-only in
+    # the API: a panel is configured with it once; nobody reads it back.
+    Column("dc09_key", String(64)),
+    # A peripheral (fall sensor, smoke detector) reports through its base unit: when the
+    # base unit is silent, the peripherals' silence is its consequence, not a second fault.
+    Column("base_unit_id", Integer, ForeignKey("devices.id")),
+    Column("silent_since", UTCDateTime),
+    Column("silent_alarm_id", String(36)),  # the open lost-contact alarm; NULL if inhibited
 )
+Index("ix_devices_alert_after", devices.c.alert_after)
 
 staff = Table(
     "staff",
@@ -234,9 +245,13 @@ alarms = Table(
     Column("outcome", String(30)),
     Column("closed_at", UTCDateTime),
     Column("answer_time_exceeded", Boolean, nullable=False, server_default=text("false")),
+    # A power-failure storm: the municipality's AC-loss alarms are members of one group
+    # alarm (the leader, whose group_id is NULL) and are shown and closed through it.
+    Column("group_id", String(36), ForeignKey("alarms.id")),
     UniqueConstraint("idempotency_scope", "idempotency_key", name="uq_alarms_idempotency"),
 )
 Index("ix_alarms_queue", alarms.c.state, alarms.c.priority, alarms.c.received_at)
+Index("ix_alarms_group", alarms.c.group_id)
 
 # Who is on duty where: a home-care worker logs in to one or more zones (a night shift can
 # cover merged zones) and out again; technicians log in to their municipality.

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from respons.intake.dc09.contact_id import Meaning, Unreadable, contact_id, sia_dcs
 from respons.intake.dc09.crc import crc16_arc
+from respons.intake.dc09.crypto import BadKey, parse_key
 from respons.intake.dc09.frames import Answer, Frame, FrameSplitter, Refusal, answer, build, parse
 
 NOW = datetime(2026, 11, 23, 2, 14, 7, tzinfo=timezone.utc)
@@ -79,9 +80,63 @@ def test_what_is_a_frame_but_not_understood_is_answered_duh(message, why):
     assert isinstance(refusal, Refusal) and refusal.answer is Answer.DUH and why in refusal.reason
 
 
-def test_an_encrypted_frame_without_a_timestamp_is_refused():
-    refusal = parse(build("*ADM-CID", sequence="0001", account="1234", data="00"), now=NOW)
-    assert refusal.answer is Answer.NAK and "timestamp" in refusal.reason
+KEYS = {bits: bytes(range(bits // 8)) for bits in (128, 192, 256)}
+
+
+@pytest.mark.parametrize("bits", sorted(KEYS))
+def test_an_encrypted_frame_round_trips_with_the_accounts_key(bits):
+    sent = frame(key=KEYS[bits], xdata=("X007E59.43",))
+    assert b'"*ADM-CID"' in sent and b"1101 01 015" not in sent, "the content travels encrypted"
+    parsed = parse(sent, now=NOW, key=KEYS[bits])
+    assert parsed == Frame("ADM-CID", True, "0042", "1", "0", "1234", "#1234|1101 01 015", ("X007E59.43",), NOW)
+
+
+def test_random_pad_makes_equal_messages_encrypt_differently():
+    one, two = frame(key=KEYS[128]), frame(key=KEYS[128])
+    assert one != two
+    assert parse(one, now=NOW, key=KEYS[128]) == parse(two, now=NOW, key=KEYS[128])
+
+
+def test_an_encrypted_frame_without_a_key_or_with_the_wrong_key_is_answered_duh():
+    sent = frame(key=KEYS[128])
+    no_key = parse(sent, now=NOW)
+    assert no_key.answer is Answer.DUH and "has no DC-09 key" in no_key.reason
+    assert no_key.frame.account == "1234" and no_key.frame.sequence == "0042", "the DUH can echo the frame"
+    wrong = parse(sent, now=NOW, key=KEYS[256])
+    assert wrong.answer is Answer.DUH and "could not decrypt" in wrong.reason
+
+
+def test_an_encrypted_frame_must_carry_a_timestamp_and_is_held_to_the_window():
+    with pytest.raises(ValueError):
+        frame(key=KEYS[128], timestamp=None)
+    stale = parse(frame(key=KEYS[128], timestamp=NOW - timedelta(seconds=41)), now=NOW, key=KEYS[128])
+    assert stale.answer is Answer.NAK and "window" in stale.reason
+
+
+def test_the_ack_of_an_encrypted_frame_is_encrypted_and_a_nak_is_not():
+    parsed = parse(frame(key=KEYS[128]), now=NOW, key=KEYS[128])
+    ack = answer(Answer.ACK, parsed, now=NOW, key=KEYS[128])
+    assert ack.count(b'"*ACK"') == 1
+    opened = parse(ack, now=NOW, key=KEYS[128])
+    assert (opened.token, opened.encrypted, opened.sequence, opened.timestamp) == ("ACK", True, "0042", NOW)
+    nak = parse(answer(Answer.NAK, parsed, now=NOW, key=KEYS[128]), now=NOW)
+    assert (nak.token, nak.encrypted, nak.timestamp) == ("NAK", False, NOW)
+
+
+def test_keys_are_entered_as_hex_of_the_right_length():
+    assert parse_key("00 01 02 03 04 05 06 07 08 09 0a 0b 0c 0d 0e 0f") == KEYS[128]
+    for bad in ("0011", "zz" * 16, "ABCDEF0123456789"):
+        with pytest.raises(BadKey):
+            parse_key(bad)
+
+
+@settings(max_examples=200, deadline=None)
+@given(data=st.text(alphabet=st.characters(min_codepoint=0x20, max_codepoint=0x7E, exclude_characters="[]"), max_size=80),
+       bits=st.sampled_from(sorted(KEYS)))
+def test_any_content_round_trips_encrypted(data, bits):
+    parsed = parse(build("SIA-DCS", sequence="0001", account="ABC", data=data, timestamp=NOW, key=KEYS[bits]),
+                   now=NOW, key=KEYS[bits])
+    assert isinstance(parsed, Frame) and parsed.data == data and parsed.encrypted
 
 
 def test_ack_echoes_sequence_receiver_prefix_and_account():

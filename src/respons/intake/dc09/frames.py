@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from enum import StrEnum
 
+from respons.intake.dc09 import crypto
 from respons.intake.dc09.crc import crc16_arc
 
 LF, CR = 0x0A, 0x0D
@@ -63,12 +64,27 @@ class FrameSplitter:
 _HEADER = re.compile(
     rb'^\n(?P<crc>[0-9A-Fa-f]{4})0(?P<length>[0-9A-Fa-f]{3})(?P<message>".*)\r$', re.S
 )
-_MESSAGE = re.compile(
+_ENVELOPE = re.compile(
     r'^"(?P<star>\*)?(?P<token>[A-Z0-9-]{1,12})"(?P<seq>\d{4})(?:R(?P<receiver>[0-9A-Fa-f]{1,6}))?'
-    r"L(?P<prefix>[0-9A-Fa-f]{1,6})#(?P<account>[0-9A-Fa-f]{3,16})"
-    r"\[(?P<data>[^\[\]]*)\](?P<xdata>(?:\[[^\[\]]*\])*)(?:_(?P<timestamp>[^\r]*))?$",
+    r"L(?P<prefix>[0-9A-Fa-f]{1,6})#(?P<account>[0-9A-Fa-f]{3,16})\[(?P<rest>[^\r]*)$",
     re.S,
 )
+# What follows the "[" of a clear frame, or of a decrypted one.
+_CONTENT = re.compile(r"^(?P<data>[^\[\]]*)\](?P<xdata>(?:\[[^\[\]]*\])*)(?:_(?P<timestamp>[^\r]*))?$", re.S)
+_ENCRYPTED = re.compile(r"^[0-9A-Fa-f]+$")
+
+
+@dataclass(frozen=True)
+class Envelope:
+    """A frame whose CRC and length are right, read as far as it can be without a key."""
+
+    token: str
+    encrypted: bool
+    sequence: str
+    receiver: str | None
+    prefix: str
+    account: str
+    rest: str  # after the "[": clear content, or the ciphertext's hex
 
 
 @dataclass(frozen=True)
@@ -93,8 +109,8 @@ class Refusal:
     frame: Frame | None = None  # when the frame got far enough to echo its fields
 
 
-def parse(raw: bytes, *, now: datetime, window: tuple[timedelta, timedelta] = DEFAULT_WINDOW) -> Frame | Refusal:
-    """One frame (LF…CR) → ``Frame``, or a ``Refusal`` naming the answer. Never raises."""
+def read(raw: bytes) -> Envelope | Refusal:
+    """Check CRC and length and read the clear header fields. Never raises."""
     header = _HEADER.match(raw)
     if header is None:
         return Refusal(Answer.NAK, "not a DC-09 frame (LF crc 0LLL \"…\" CR)")
@@ -107,7 +123,30 @@ def parse(raw: bytes, *, now: datetime, window: tuple[timedelta, timedelta] = DE
         text = message.decode("ascii")
     except UnicodeDecodeError:
         return Refusal(Answer.DUH, "the message is not ASCII")
-    fields = _MESSAGE.match(text)
+    fields = _ENVELOPE.match(text)
+    if fields is None:
+        return Refusal(Answer.DUH, "the message's fields (id, sequence, L-prefix, #account, [data]) are not as DC-09 defines")
+    return Envelope(token=fields["token"], encrypted=bool(fields["star"]), sequence=fields["seq"],
+                    receiver=fields["receiver"], prefix=fields["prefix"], account=fields["account"].upper(),
+                    rest=fields["rest"])
+
+
+def open_envelope(envelope: Envelope, *, now: datetime, key: bytes | None = None,
+                  window: tuple[timedelta, timedelta] = DEFAULT_WINDOW) -> Frame | Refusal:
+    """Decrypt (with the account's key) and check the content and the time window."""
+    echo = Frame(envelope.token, envelope.encrypted, envelope.sequence, envelope.receiver, envelope.prefix,
+                 envelope.account, "")
+    content = envelope.rest
+    if envelope.encrypted:
+        if key is None:
+            return Refusal(Answer.DUH, f"encrypted frame, but account {envelope.account} has no DC-09 key", echo)
+        if not _ENCRYPTED.match(content):
+            return Refusal(Answer.DUH, "the encrypted part is not hex", echo)
+        try:
+            content = crypto.decrypt(content, key)
+        except crypto.Undecryptable as exc:
+            return Refusal(Answer.DUH, f"could not decrypt: {exc}", echo)
+    fields = _CONTENT.match(content)
     if fields is None:
         return Refusal(Answer.DUH, "the message's fields (id, sequence, L-prefix, #account, [data]) are not as DC-09 defines")
     stamp = None
@@ -117,8 +156,8 @@ def parse(raw: bytes, *, now: datetime, window: tuple[timedelta, timedelta] = DE
         except ValueError:
             return Refusal(Answer.DUH, f"timestamp {fields['timestamp']!r} is not HH:MM:SS,MM-DD-YYYY")
     frame = Frame(
-        token=fields["token"], encrypted=bool(fields["star"]), sequence=fields["seq"], receiver=fields["receiver"],
-        prefix=fields["prefix"], account=fields["account"].upper(), data=fields["data"],
+        token=envelope.token, encrypted=envelope.encrypted, sequence=envelope.sequence, receiver=envelope.receiver,
+        prefix=envelope.prefix, account=envelope.account, data=fields["data"],
         xdata=tuple(x for x in re.findall(r"\[([^\[\]]*)\]", fields["xdata"] or "")), timestamp=stamp,
     )
     if frame.encrypted and stamp is None:
@@ -128,23 +167,42 @@ def parse(raw: bytes, *, now: datetime, window: tuple[timedelta, timedelta] = DE
     return frame
 
 
+def parse(raw: bytes, *, now: datetime, key: bytes | None = None,
+          window: tuple[timedelta, timedelta] = DEFAULT_WINDOW) -> Frame | Refusal:
+    """One frame (LF…CR) → ``Frame``, or a ``Refusal`` naming the answer. Never raises."""
+    envelope = read(raw)
+    if isinstance(envelope, Refusal):
+        return envelope
+    return open_envelope(envelope, now=now, key=key, window=window)
+
+
 def build(token: str, *, sequence: str, account: str, prefix: str = "0", receiver: str | None = None,
-          data: str = "", xdata: tuple[str, ...] = (), timestamp: datetime | None = None) -> bytes:
-    """A frame as a sender or this receiver writes it (answers, tests, the benchmark)."""
-    message = f'"{token}"{sequence}' + (f"R{receiver}" if receiver else "") + f"L{prefix}#{account}[{data}]"
-    message += "".join(f"[{x}]" for x in xdata)
+          data: str = "", xdata: tuple[str, ...] = (), timestamp: datetime | None = None,
+          key: bytes | None = None) -> bytes:
+    """A frame as a sender or this receiver writes it (answers, tests, the benchmark).
+    With ``key`` it is encrypted (and must carry a timestamp)."""
+    content = f"{data}]" + "".join(f"[{x}]" for x in xdata)
     if timestamp is not None:
-        message += "_" + timestamp.astimezone(timezone.utc).strftime(TIMESTAMP_FORMAT)
+        content += "_" + timestamp.astimezone(timezone.utc).strftime(TIMESTAMP_FORMAT)
+    if key is not None:
+        if timestamp is None:
+            raise ValueError("an encrypted DC-09 frame carries a timestamp")
+        token, content = "*" + token, crypto.encrypt(content, key)
+    message = f'"{token}"{sequence}' + (f"R{receiver}" if receiver else "") + f"L{prefix}#{account}[{content}"
     body = message.encode("ascii")
     if len(body) > 0xFFF:
         raise ValueError("a DC-09 message is at most 4095 bytes")
     return b"\n" + f"{crc16_arc(body):04X}0{len(body):03X}".encode("ascii") + body + b"\r"
 
 
-def answer(kind: Answer, frame: Frame | None, *, now: datetime) -> bytes:
+def answer(kind: Answer, frame: Frame | None, *, now: datetime, key: bytes | None = None) -> bytes:
     """ACK/NAK/DUH for ``frame``. A NAK always carries the receiver's time; without a frame
-    to echo (it could not be read) the answer uses sequence 0000 and account 000."""
+    to echo (it could not be read) the answer uses sequence 0000 and account 000. The ACK of
+    an encrypted frame is encrypted with the same key (NAK and DUH are sent in clear: the
+    sender may not share our key, which is what they may be about)."""
     if frame is None:
         return build(kind.value, sequence="0000", account="000", timestamp=now)
+    encrypt = kind is Answer.ACK and frame.encrypted and key is not None
     return build(kind.value, sequence=frame.sequence, account=frame.account, prefix=frame.prefix,
-                 receiver=frame.receiver, timestamp=now if kind is Answer.NAK or frame.timestamp else None)
+                 receiver=frame.receiver, key=key if encrypt else None,
+                 timestamp=now if kind is Answer.NAK or frame.timestamp or encrypt else None)

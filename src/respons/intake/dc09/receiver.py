@@ -11,11 +11,15 @@ committed (DESIGN.md invariant 1). So:
 - a restore is written on the device's open alarm of the same type as a note;
 - an unknown account, an unknown event code or unreadable event data is kept in quarantine
   for an administrator and answered ``DUH``, so the panel tries its backup path;
+- a frame that is a frame but cannot be understood (bad fields, encrypted without a key
+  we know, wrong key) is kept in quarantine too and answered ``DUH``;
 - a damaged or stale frame is answered ``NAK`` (with the receiver's time) and not kept: the
   sender will send it again.
 
 Device registration binds a device to DC-09 with ``protocol = sia_dc09`` and
-``identity = <account>`` (hex, as the panel sends it).
+``identity = <account>`` (hex, as the panel sends it), and for encrypted accounts the AES
+key (``devices.dc09_key``, hex). Keys are read through a small cache (``KeyRing``) so an
+encrypted frame costs no extra query in the common case.
 """
 
 from __future__ import annotations
@@ -23,17 +27,21 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import time
 from datetime import datetime, timedelta
 
 from sqlalchemy import desc, select, update
+from sqlalchemy import Engine
 from sqlalchemy.engine import Connection
 
 from respons.clock import Clock
 from respons.domain.alarm_types import alarm_type
 from respons.domain.lifecycle import OPEN_STATES
 from respons.engine import alarms as alarm_service
+from respons.engine import supervision
 from respons.intake.dc09 import contact_id as codes
-from respons.intake.dc09.frames import Answer, Frame, FrameSplitter, Refusal, answer, parse
+from respons.intake.dc09.crypto import BadKey, parse_key
+from respons.intake.dc09.frames import Answer, Frame, FrameSplitter, Refusal, answer, open_envelope, read
 from respons.store import quarantine
 from respons.store.journal import Journal, JournalUnavailable, Lane
 from respons.store.tables import alarms, devices
@@ -83,7 +91,8 @@ def handle(conn: Connection, frame: Frame, raw: bytes, *, now: datetime, remote:
         # A retransmit repeats account, sequence and content: the same key, the same alarm.
         idempotency_scope=f"{SOURCE}:{frame.account}",
         idempotency_key=f"{frame.sequence}:{hashlib.sha256((frame.data + str(frame.timestamp)).encode()).hexdigest()[:24]}",
-        fingerprint=hashlib.sha256(raw).hexdigest(),
+        # Over what the frame says, not its bytes: an encrypted retransmit has a new random pad.
+        fingerprint=hashlib.sha256(repr((frame.token, frame.data, frame.xdata, frame.timestamp)).encode()).hexdigest(),
     )
     # A retransmit finds the alarm it made before (duplicate) and is simply acknowledged again.
     alarm_service.receive(conn, new, now=now, answer_deadline=timedelta(seconds=answer_deadline_seconds))
@@ -106,10 +115,7 @@ def lane_of(frame: Frame) -> Lane:
 
 
 def _seen(conn: Connection, device, now: datetime) -> None:
-    values = {"last_seen_at": now}
-    if device.heartbeat_interval_s:
-        values["alert_after"] = now + timedelta(seconds=device.heartbeat_interval_s + (device.heartbeat_grace_s or 0))
-    conn.execute(update(devices).where(devices.c.id == device.id).values(**values))
+    supervision.seen(conn, device, now)
 
 
 def _restore(conn: Connection, device, event: codes.Event, now: datetime) -> Answer:
@@ -129,6 +135,33 @@ def _keep(conn: Connection, raw: bytes, remote: str | None, reason: str, message
                                               remote_addr=remote), reason=reason, message=message, now=now)
 
 
+class KeyRing:
+    """Accounts' AES keys, read from the devices table and kept for ``ttl`` seconds, so a
+    changed or new key is in use within that time without a query per frame."""
+
+    def __init__(self, engine: Engine, *, ttl: float = 10.0):
+        self._engine = engine
+        self._ttl = ttl
+        self._keys: dict[str, tuple[float, bytes | None]] = {}
+
+    def key(self, account: str) -> bytes | None:
+        cached = self._keys.get(account)
+        if cached is not None and cached[0] > time.monotonic():
+            return cached[1]
+        with self._engine.connect() as conn:
+            hex_key = conn.execute(select(devices.c.dc09_key).where(
+                devices.c.protocol == SOURCE, devices.c.identity == account, devices.c.active.is_(True))).scalar()
+        try:
+            key = parse_key(hex_key) if hex_key else None
+        except BadKey:
+            log.error("DC-09 account %s has an unusable key in the register", account)
+            key = None
+        if len(self._keys) > 100_000:  # bounded: a scan of random accounts cannot grow it forever
+            self._keys.clear()
+        self._keys[account] = (time.monotonic() + self._ttl, key)
+        return key
+
+
 class Receiver:
     """TCP and UDP listeners; each frame's answer is sent after its unit is committed."""
 
@@ -136,16 +169,28 @@ class Receiver:
         self.journal = journal
         self.clock = clock
         self.answer_deadline_seconds = answer_deadline_seconds
+        self.keys = KeyRing(journal.engine)
         self._servers: list = []
         self.tcp_port: int | None = None
         self.udp_port: int | None = None
 
     async def answer_for(self, raw: bytes, remote: str | None) -> bytes | None:
         now = self.clock()
-        result = parse(raw, now=now)
-        if isinstance(result, Refusal):
-            return answer(result.answer, result.frame, now=now)
+        envelope = read(raw)
+        key = None
+        if isinstance(envelope, Refusal):
+            result = envelope
+        else:
+            if envelope.encrypted:
+                key = await asyncio.to_thread(self.keys.key, envelope.account)
+            result = open_envelope(envelope, now=now, key=key)
         try:
+            if isinstance(result, Refusal):
+                if result.answer is Answer.DUH:
+                    # A frame we cannot understand may still be somebody's alarm: keep it.
+                    await self.journal.run(lambda conn: _keep(conn, raw, remote, "unreadable_frame", result.reason, now),
+                                           lane=Lane.LIFE)
+                return answer(result.answer, result.frame, now=now)
             reply = await self.journal.run(lambda conn: handle(conn, result, raw, now=now, remote=remote,
                                                                  answer_deadline_seconds=self.answer_deadline_seconds),
                                            lane=lane_of(result))
@@ -153,7 +198,7 @@ class Receiver:
             # Nothing was stored: say nothing, and the panel sends the frame again.
             log.warning("DC-09 frame from %s not answered: the journal did not commit", remote)
             return None
-        return answer(reply, result, now=self.clock())
+        return answer(reply, result, now=self.clock(), key=key)
 
     async def start(self, host: str, tcp_port: int, udp_port: int | None = None) -> None:
         server = await asyncio.start_server(self._tcp_client, host, tcp_port)

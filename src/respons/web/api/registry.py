@@ -91,10 +91,16 @@ class DeviceIn(BaseModel):
     municipality_id: int
     recipient_id: int | None = None
     kind: str = Field(examples=["safety_alarm"])
-    protocol: str = Field(examples=["http"])
-    identity: str
-    heartbeat_interval_s: int | None = None
+    protocol: str = Field(examples=["http"], description="http, sia_dc09, scaip or mqtt.")
+    identity: str = Field(description="What the device calls itself: a serial number (http), the SIA account "
+                          "(sia_dc09, 3–16 hex), the SCAIP controller id (scaip), the device id in the MQTT topic (mqtt).")
+    heartbeat_interval_s: int | None = Field(None, description="Expected time between heartbeats; supervision raises "
+                                             "'lost contact' after interval + grace without a sign of life.")
     heartbeat_grace_s: int | None = None
+    dc09_key: str | None = Field(None, description="SIA DC-09 AES key as 32/48/64 hex digits (encrypted accounts). "
+                                 "Write-only: never shown again.")
+    base_unit_id: int | None = Field(None, description="The base unit a peripheral reports through: its silence "
+                                     "inhibits the peripheral's own lost-contact alarm.")
 
 
 class ZoneIn(BaseModel):

@@ -25,7 +25,7 @@ from fastapi.responses import HTMLResponse
 from respons.auth import audit
 from respons.domain.access import Role
 from respons.domain.alarm_types import ALARM_TYPES
-from respons.domain.lifecycle import OPEN_STATES, Action, CallResult, IllegalTransition, Outcome, State
+from respons.domain.lifecycle import OPEN_STATES, OPERATOR_OUTCOMES, Action, CallResult, IllegalTransition, Outcome, State
 from respons.engine import alarms as alarm_service
 from respons.engine import missions
 from respons.store import queries
@@ -49,7 +49,7 @@ def _context(request: Request) -> dict:
     lang = i18n.language_of(request)
     return {
         "type_label": lambda code: getattr(ALARM_TYPES[code], "label_nb" if lang == "nb" else "label_en"),
-        "outcomes": [o.value for o in Outcome],
+        "outcomes": [o.value for o in OPERATOR_OUTCOMES],
         "call_results": [r.value for r in CallResult],
         "answer_warning_seconds": 45,
         "answer_deadline_seconds": runtime(request).settings.answer_deadline_seconds,

@@ -1,0 +1,156 @@
+"""Device supervision: every device with a heartbeat interval is expected to show a sign of
+life (a heartbeat, a link test, any message) within ``interval + grace``.
+
+The deadline is precomputed (Healthchecks' ``alert_after``) whenever a device is seen, and
+an index on it lets the sweep find the silent devices without looking at the others. A
+silent device raises one technical alarm, *lost contact* (``device_silent``), which routing
+gives to the technicians (or the centre); while it is out, ``alert_after`` is NULL (so the
+device leaves the index) and ``silent_since``/``silent_alarm_id`` say why. When the device
+is heard again, its lost-contact alarm is closed as *cleared*.
+
+A peripheral (fall sensor, smoke detector) reports through its base unit. When the base
+unit is silent, the peripherals go quiet as a consequence: they are marked silent without
+an alarm of their own (inhibited), so the technician sees one fault, not six. When the base
+unit returns, its peripherals get a fresh interval to report in.
+
+Each function is a unit of work for the journal; the sweep runs in the technical lane, so a
+thousand silent devices never delay an assistance alarm.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import datetime, timedelta
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.engine import Connection, Row
+
+from respons.clock import Clock
+from respons.domain.alarm_types import alarm_type
+from respons.domain.lifecycle import IllegalTransition
+from respons.engine import alarms as alarm_service
+from respons.store.db import is_postgres
+from respons.store.journal import Journal, Lane
+from respons.store.tables import devices
+
+log = logging.getLogger(__name__)
+
+SOURCE = "supervision"
+ACTOR = "system:supervision"
+LOST_CONTACT = alarm_type("device_silent")
+SWEEP_LIMIT = 200
+
+
+def deadline(device: Row, now: datetime) -> datetime | None:
+    if not device.heartbeat_interval_s:
+        return None
+    return now + timedelta(seconds=device.heartbeat_interval_s + (device.heartbeat_grace_s or 0))
+
+
+def seen(conn: Connection, device: Row, now: datetime) -> None:
+    """A sign of life from ``device`` (a row of ``devices``): push its deadline on, and if it
+    was silent, clear its lost-contact alarm and wake the peripherals it silenced."""
+    values = {"last_seen_at": now, "alert_after": deadline(device, now)}
+    if device.silent_since is not None:
+        values.update(silent_since=None, silent_alarm_id=None)
+    conn.execute(update(devices).where(devices.c.id == device.id).values(**values))
+    if device.silent_since is None:
+        return
+    if device.silent_alarm_id is not None:
+        try:
+            alarm_service.clear(conn, device.silent_alarm_id, actor=f"device:{device.identity}", now=now,
+                                reason="device_back_in_contact")
+        except IllegalTransition:
+            pass  # somebody closed it already
+    _wake_peripherals(conn, device.id, now)
+
+
+def _wake_peripherals(conn: Connection, base_unit_id: int, now: datetime) -> None:
+    inhibited = conn.execute(select(devices).where(
+        devices.c.base_unit_id == base_unit_id, devices.c.silent_since.is_not(None),
+        devices.c.silent_alarm_id.is_(None))).all()
+    for peripheral in inhibited:
+        # A full interval to report through the base unit again; if it does not, it is
+        # silent in its own right and raises its own alarm.
+        conn.execute(update(devices).where(devices.c.id == peripheral.id).values(
+            silent_since=None, alert_after=deadline(peripheral, now)))
+
+
+def sweep(conn: Connection, now: datetime, *, answer_deadline: timedelta, limit: int = SWEEP_LIMIT) -> int:
+    """Raise lost contact for devices past their deadline; returns how many were handled.
+
+    Base units are handled before peripherals, so a peripheral whose base unit fell silent in
+    the same sweep is inhibited rather than alarmed.
+    """
+    query = (select(devices)
+             .where(devices.c.alert_after <= now, devices.c.active.is_(True))
+             .order_by(devices.c.base_unit_id.is_not(None), devices.c.alert_after)
+             .limit(limit))
+    if is_postgres(conn):
+        # Nodes sweeping together never take the same device (the idempotency key would
+        # stop a second alarm anyway).
+        query = query.with_for_update(skip_locked=True)
+    due = conn.execute(query).all()
+    for device in due:
+        if device.base_unit_id is not None and _base_unit_silent(conn, device.base_unit_id, now):
+            conn.execute(update(devices).where(devices.c.id == device.id).values(
+                alert_after=None, silent_since=now, silent_alarm_id=None))
+            continue
+        received = alarm_service.receive(conn, alarm_service.NewAlarm(
+            municipality_id=device.municipality_id, recipient_id=device.recipient_id, device_id=device.id,
+            alarm_type=LOST_CONTACT, source=SOURCE, actor=ACTOR, occurred_at=device.alert_after,
+            payload={"supervision": {"last_seen_at": device.last_seen_at.isoformat() if device.last_seen_at else None,
+                                     "interval_s": device.heartbeat_interval_s, "grace_s": device.heartbeat_grace_s}},
+            idempotency_scope=f"{SOURCE}:{device.id}", idempotency_key=device.alert_after.isoformat(),
+        ), now=now, answer_deadline=answer_deadline)
+        conn.execute(update(devices).where(devices.c.id == device.id).values(
+            alert_after=None, silent_since=now, silent_alarm_id=received.alarm_id))
+    return len(due)
+
+
+def _base_unit_silent(conn: Connection, base_unit_id: int, now: datetime) -> bool:
+    return conn.execute(select(devices.c.id).where(
+        devices.c.id == base_unit_id,
+        or_(devices.c.silent_since.is_not(None), devices.c.alert_after <= now))).first() is not None
+
+
+class SupervisionWorker:
+    """Sweeps for silent devices every ``poll_seconds``, through the journal's technical lane."""
+
+    def __init__(self, journal: Journal, clock: Clock, *, poll_seconds: float, answer_deadline: timedelta):
+        self._journal = journal
+        self._clock = clock
+        self._poll = poll_seconds
+        self._answer_deadline = answer_deadline
+        self._task: asyncio.Task | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._loop(), name="respons-supervision")
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+
+    async def run_once(self) -> int:
+        total = 0
+        while True:
+            handled = await self._journal.run(
+                lambda conn: sweep(conn, self._clock(), answer_deadline=self._answer_deadline), lane=Lane.TECHNICAL)
+            total += handled
+            if handled < SWEEP_LIMIT:
+                return total
+
+    async def _loop(self) -> None:
+        while True:
+            try:
+                await self.run_once()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("supervision sweep failed; retrying")
+            await asyncio.sleep(self._poll)
