@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
+BENCH_INSTALLED := $(VENV)/.installed-bench
 
 .PHONY: demo test install serve bench screenshots clean
 
@@ -13,6 +14,11 @@ $(INSTALLED): pyproject.toml
 	touch $(INSTALLED)
 
 install: $(INSTALLED)
+
+# The benchmarks also need the bench extra (pysiaalarm, the DC-09 reference); test and demo do not.
+$(BENCH_INSTALLED): $(INSTALLED) pyproject.toml
+	$(BIN)/python -m pip install --quiet -e ".[test,bench]"
+	touch $(BENCH_INSTALLED)
 
 ## demo: install, migrate, seed demo data, serve on http://127.0.0.1:8080 with simulated alarms
 demo: $(INSTALLED)
@@ -27,9 +33,10 @@ test: $(INSTALLED)
 serve: $(INSTALLED)
 	$(BIN)/respons serve
 
-bench: $(INSTALLED)
+bench: $(BENCH_INSTALLED)
 	$(BIN)/python bench/intake_http.py --db both
 	$(BIN)/python bench/console_queue.py --sizes 20,2000
+	$(BIN)/python bench/dc09_receiver.py --db both
 
 ## screenshots: regenerate docs/screenshots/*.png (1920x1080) in real Chromium
 screenshots: $(INSTALLED)

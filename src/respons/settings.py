@@ -34,9 +34,25 @@ class Settings(BaseSettings):
     # (then the console flags the alarm: missing response).
     # SIA DC-09 receiver (TCP and UDP on the same port, on RESPONS_HOST); None: not started.
     dc09_port: int | None = None
+    # SCAIP receiver (SIP MESSAGE over TCP and UDP on the same port, on RESPONS_HOST); None: not started.
+    scaip_port: int | None = None
+    # MQTT intake for sensors (docs/mqtt.md): mqtt://host:1883 or mqtts://host:8883; None: not started.
+    mqtt_url: str | None = None
+    # Topic filters, as JSON in the environment: RESPONS_MQTT_TOPICS='["respons/+/sensors/+/+"]'.
+    mqtt_topics: list[str] = ["respons/+/sensors/+/+"]
+    # Fixed, so the broker keeps this node's session (and its QoS 1 messages) while it is down;
+    # give each node of a cluster its own.
+    mqtt_client_id: str = "respons"
+    mqtt_username: str | None = None
+    mqtt_password: str | None = None
+    # How long the broker keeps the session and its messages after Respons disconnects.
+    mqtt_session_expiry_seconds: int = 7 * 24 * 3600
     mission_accept_minutes: float = 5
     mission_complete_minutes: float = 60
     timer_poll_seconds: float = 0.5
+    # How often silent devices are looked for (each device's own interval and grace decide
+    # when it is silent; this only bounds how late the lost-contact alarm can be).
+    supervision_poll_seconds: float = 5.0
     timer_lease_seconds: float = 30.0
 
     timezone: str = "Europe/Oslo"

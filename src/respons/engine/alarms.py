@@ -21,7 +21,7 @@ from respons.domain.lifecycle import IllegalTransition
 from respons.domain.alarm_types import AlarmType
 from respons.domain.lifecycle import Action, AlarmProjection, CallResult, Event, EventKind, Outcome, State
 from respons.domain.routing import Target as RouteTarget
-from respons.engine import timers
+from respons.engine import storms, timers
 from respons.store.db import is_postgres
 from respons.store.journal import announce
 from respons.store.tables import alarm_events, alarms, contacts
@@ -82,10 +82,13 @@ def receive(conn: Connection, new: NewAlarm, *, now: datetime, answer_deadline: 
 
     alarm_id = str(uuid.uuid4())
     received = Event(EventKind.RECEIVED, now, new.actor, {"source": new.source, "occurred_at": new.occurred_at.isoformat()})
+    projection = lifecycle.start(received)
+    leader = _storm_leader(conn, new, now=now, answer_deadline=answer_deadline)
+    if leader is not None:
+        return _receive_member(conn, new, alarm_id, received, projection, leader, now=now)
     plan = routing.plan_for(conn, municipality_id=new.municipality_id, recipient_id=new.recipient_id,
                             category=new.alarm_type.category.value, device_id=new.device_id, now=now)
     to_centre = plan.first.target is RouteTarget.CENTRE
-    projection = lifecycle.start(received)
     if to_centre:
         # The common case, folded here so the row is inserted once with its final
         # projection instead of inserted and then updated on the hot path.
@@ -131,6 +134,47 @@ def receive(conn: Connection, new: NewAlarm, *, now: datetime, answer_deadline: 
         conn.execute(_INSERT_EVENT, [_event_row(alarm_id, 1, received)])
         routing.enter_step(conn, alarm_id, 0, now)
         projection = projection_from_row(conn.execute(select(alarms).where(alarms.c.id == alarm_id)).one())
+    return Received(alarm_id=alarm_id, duplicate=False, state=projection.state, received_at=now)
+
+
+def _storm_leader(conn: Connection, new: NewAlarm, *, now: datetime, answer_deadline: timedelta) -> str | None:
+    """The group alarm this AC loss joins, if its municipality is in a power-failure storm."""
+    if new.alarm_type.code != storms.STORM_TYPE or new.source == storms.SOURCE:
+        return None
+    leader = storms.open_leader(conn, new.municipality_id)
+    if leader is not None:
+        return leader
+    recent = storms.recent_ungrouped(conn, new.municipality_id, now)
+    if len(recent) + 1 < storms.THRESHOLD:
+        return None
+    leader = receive(conn, NewAlarm(
+        municipality_id=new.municipality_id, recipient_id=None, device_id=None, alarm_type=new.alarm_type,
+        source=storms.SOURCE, actor=storms.ACTOR, occurred_at=now,
+        payload={"storm": {"threshold": storms.THRESHOLD, "window_minutes": storms.WINDOW.total_seconds() / 60}},
+    ), now=now, answer_deadline=answer_deadline).alarm_id
+    storms.join(conn, leader, recent, municipality_id=new.municipality_id, now=now)
+    return leader
+
+
+def _receive_member(conn: Connection, new: NewAlarm, alarm_id: str, received: Event, projection: AlarmProjection,
+                    leader: str, *, now: datetime) -> Received:
+    """A storm member: stored like any alarm, but neither routed nor timed; its leader is."""
+    try:
+        with conn.begin_nested():
+            conn.execute(_INSERT_ALARM, dict(
+                id=alarm_id, municipality_id=new.municipality_id, recipient_id=new.recipient_id,
+                device_id=new.device_id, type=new.alarm_type.code, category=new.alarm_type.category.value,
+                priority=int(new.alarm_type.priority), source=new.source, occurred_at=new.occurred_at,
+                received_at=now, payload=new.payload, idempotency_scope=new.idempotency_scope,
+                idempotency_key=new.idempotency_key, request_fingerprint=new.fingerprint, group_id=leader,
+                **_projection_columns(projection)))
+    except IntegrityError:
+        existing = _find_by_idempotency(conn, new) if new.idempotency_key is not None else None
+        if existing is None:
+            raise
+        return existing
+    conn.execute(_INSERT_EVENT, [_event_row(alarm_id, 1, received)])
+    storms.join(conn, leader, [], municipality_id=new.municipality_id, now=now)
     return Received(alarm_id=alarm_id, duplicate=False, state=projection.state, received_at=now)
 
 
@@ -220,11 +264,19 @@ def clear(conn: Connection, alarm_id: str, *, actor: str, now: datetime, reason:
     projection = append_event(conn, alarm_id, Event(EventKind.CLEARED, now, actor, {"reason": reason,
                                                                                    "outcome": outcome.value}))
     timers.cancel_all(conn, alarm_id=alarm_id)
+    _close_storm_members(conn, alarm_id, projection, now)
     return projection
 
 
 def close(conn: Connection, alarm_id: str, *, actor: str, visible_to: frozenset[int] | None, now: datetime) -> AlarmProjection:
-    return append_event(conn, alarm_id, Event(EventKind.CLOSED, now, actor), visible_to=visible_to)
+    projection = append_event(conn, alarm_id, Event(EventKind.CLOSED, now, actor), visible_to=visible_to)
+    _close_storm_members(conn, alarm_id, projection, now)
+    return projection
+
+
+def _close_storm_members(conn: Connection, alarm_id: str, projection: AlarmProjection, now: datetime) -> None:
+    if conn.execute(select(alarms.c.source).where(alarms.c.id == alarm_id)).scalar() == storms.SOURCE:
+        storms.clear_members(conn, alarm_id, outcome=projection.outcome, now=now)
 
 
 def record_action(

@@ -11,6 +11,7 @@ from sqlalchemy.engine import Connection
 
 from respons.domain.alarm_types import ALARM_TYPES
 from respons.domain.lifecycle import OPEN_STATES, WAITING_STATES, State
+from respons.engine import storms
 from respons.store.tables import (
     alarm_events,
     alarms,
@@ -54,7 +55,9 @@ def queue(
     waiting = [s.value for s in WAITING_STATES]
     rows = conn.execute(
         _alarms_with_people()
-        .where(alarms.c.state.in_(wanted), alarms.c.municipality_id.in_(sorted(in_municipalities)))
+        # A power-failure storm's members are shown through their group alarm (engine/storms.py).
+        .where(alarms.c.state.in_(wanted), alarms.c.municipality_id.in_(sorted(in_municipalities)),
+               alarms.c.group_id.is_(None))
         .order_by(
             case((alarms.c.state.in_(waiting), 0), else_=1),
             alarms.c.priority,
@@ -62,10 +65,11 @@ def queue(
         )
         .limit(limit)
     ).all()
-    return [_summary(r, now) for r in rows]
+    members = storms.member_counts(conn, [r.id for r in rows if r.source == storms.SOURCE])
+    return [_summary(r, now, members.get(r.id)) for r in rows]
 
 
-def _summary(r, now: datetime) -> dict:
+def _summary(r, now: datetime, members: int | None = None) -> dict:
     t = ALARM_TYPES[r.type]
     end = r.answered_at or now
     start = r.queued_at or r.received_at
@@ -92,6 +96,9 @@ def _summary(r, now: datetime) -> dict:
         "mission": r.mission,
         "missing_response": r.missing_response,
         "answer_time_exceeded": r.answer_time_exceeded,
+        "group_id": r.group_id,
+        # A storm's group alarm: how many devices' AC-loss alarms it holds.
+        "members": members if r.source == storms.SOURCE else None,
     }
 
 
@@ -100,7 +107,9 @@ def queue_item(conn: Connection, alarm_id: str, *, now: datetime, in_municipalit
     row = conn.execute(
         _alarms_with_people().where(alarms.c.id == alarm_id, alarms.c.municipality_id.in_(sorted(in_municipalities)))
     ).first()
-    return _summary(row, now) if row is not None else None
+    if row is None:
+        return None
+    return _summary(row, now, storms.member_counts(conn, [row.id]).get(row.id, 0) if row.source == storms.SOURCE else None)
 
 
 def alarm_detail(conn: Connection, alarm_id: str, *, now: datetime, in_municipalities: frozenset[int]) -> dict | None:
@@ -111,7 +120,7 @@ def alarm_detail(conn: Connection, alarm_id: str, *, now: datetime, in_municipal
     ).first()
     if row is None:
         return None
-    detail = _summary(row, now)
+    detail = _summary(row, now, storms.member_counts(conn, [row.id]).get(row.id, 0) if row.source == storms.SOURCE else None)
     detail.update(outcome=row.outcome, resolved_at=row.resolved_at, closed_at=row.closed_at, payload=row.payload)
     detail["timeline"] = [
         {"seq": e.seq, "kind": e.kind, "at": e.at, "actor": e.actor, "data": e.data}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from contextlib import asynccontextmanager
+from datetime import timedelta
 
 from fastapi import Depends, FastAPI, HTTPException
 from fastapi.responses import JSONResponse
@@ -16,8 +17,11 @@ import respons.engine.routing  # noqa: F401  (resend and escalation timers)
 from respons import __version__
 from respons.clock import Clock, system_clock
 from respons.engine.live import LiveBus
+from respons.engine.supervision import SupervisionWorker
 from respons.engine.timers import TimerWorker
 from respons.intake.dc09.receiver import Receiver
+from respons.intake.scaip.receiver import Receiver as ScaipReceiver
+from respons.intake.mqtt.receiver import Broker as MqttBroker, Receiver as MqttReceiver
 from respons.settings import Settings, get_settings
 from respons.store.db import make_engine
 from respons.store.journal import Journal
@@ -60,18 +64,40 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock, *,
             lease_seconds=settings.timer_lease_seconds,
         )
         app.state.runtime = Runtime(settings=settings, engine=engine, journal=journal, clock=clock, timers=worker, live=live)
+        supervisor = SupervisionWorker(journal, clock, poll_seconds=settings.supervision_poll_seconds,
+                                       answer_deadline=timedelta(seconds=settings.answer_deadline_seconds))
         if run_timers:
             worker.start()
+            supervisor.start()
         dc09 = None
         if settings.dc09_port is not None:
             dc09 = Receiver(journal, clock, answer_deadline_seconds=settings.answer_deadline_seconds)
             await dc09.start(settings.host, settings.dc09_port, settings.dc09_port)
             log.info("SIA DC-09 receiver on %s:%s (TCP and UDP)", settings.host, dc09.tcp_port)
+        scaip = None
+        if settings.scaip_port is not None:
+            scaip = ScaipReceiver(journal, clock, answer_deadline_seconds=settings.answer_deadline_seconds)
+            await scaip.start(settings.host, settings.scaip_port, settings.scaip_port)
+            log.info("SCAIP receiver on %s:%s (SIP over TCP and UDP)", settings.host, scaip.tcp_port)
+        mqtt = None
+        if settings.mqtt_url:
+            mqtt = MqttReceiver(journal, clock, MqttBroker.from_url(settings.mqtt_url, username=settings.mqtt_username,
+                                                                    password=settings.mqtt_password),
+                                client_id=settings.mqtt_client_id, topics=settings.mqtt_topics,
+                                session_expiry_seconds=settings.mqtt_session_expiry_seconds,
+                                answer_deadline_seconds=settings.answer_deadline_seconds)
+            await mqtt.start()
+            log.info("MQTT intake from %s as %r", settings.mqtt_url.split("@")[-1], settings.mqtt_client_id)
         try:
             yield
         finally:
+            if mqtt is not None:
+                await mqtt.stop()  # before the journal closes: what it committed is acknowledged
+            if scaip is not None:
+                await scaip.stop()
             if dc09 is not None:
                 await dc09.stop()
+            await supervisor.stop()
             await worker.stop()
             journal.close()
             engine.dispose()

@@ -10,7 +10,7 @@ import pytest
 from respons.domain.lifecycle import Action, CallResult, EventKind, Outcome, State
 from respons.web import i18n
 from respons.web.console import pages  # noqa: F401  (registers the words)
-from respons.web.responder import pages as _responder  # noqa: F401  (base.html names the app)
+from respons.web.responder import pages as _responder  # noqa: F401,E501  (base.html names the app)
 
 WEB = Path(pages.__file__).parent.parent
 TEMPLATES = list((WEB / "console" / "templates").rglob("*.html")) + list((WEB / "templates").glob("*.html"))

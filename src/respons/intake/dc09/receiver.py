@@ -30,8 +30,7 @@ import logging
 import time
 from datetime import datetime, timedelta
 
-from sqlalchemy import desc, select, update
-from sqlalchemy import Engine
+from sqlalchemy import Engine, desc, select
 from sqlalchemy.engine import Connection
 
 from respons.clock import Clock

@@ -86,8 +86,8 @@ def queue_row(request: Request, alarm_id: str, principal: Principal = Depends(op
     items = _queue(request, principal, alarm_id=alarm_id)
     if not items:
         return _not_found(request)
-    if State(items[0]["state"]) not in OPEN_STATES:
-        return Response(status_code=204)
+    if State(items[0]["state"]) not in OPEN_STATES or items[0]["group_id"]:
+        return Response(status_code=204)  # closed, or now shown through its storm group
     return render(request, "console/_row.html", item=items[0], **_context(request))
 
 

@@ -67,7 +67,8 @@ def _offers_and_mine(conn, principal: Principal, duty: list[dict], now) -> tuple
         select(alarms.c.id, alarms.c.state, alarms.c.route, alarms.c.route_step, alarms.c.answered_by,
                alarms.c.municipality_id)
         .where(alarms.c.municipality_id.in_(sorted(_municipalities(principal))),
-               alarms.c.state.in_([State.OFFERED.value, State.ANSWERED.value, State.RESOLVED.value]))
+               alarms.c.state.in_([State.OFFERED.value, State.ANSWERED.value, State.RESOLVED.value]),
+               alarms.c.group_id.is_(None))  # storm members are offered through their group alarm
     ).all()
     offered_ids, mine_ids = [], []
     missions_open = conn.execute(
