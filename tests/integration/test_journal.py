@@ -204,3 +204,62 @@ def test_close_commits_every_lane_queued_before_it(engine):
     journal.close()
     assert all(f.done() and not f.exception() for f in futures)
     assert count_centres(engine) == len(Lane)
+
+
+def test_a_batch_is_written_without_savepoints_and_again_isolated_when_a_unit_fails(engine):
+    journal = Journal(engine, window_ms=0).start()
+    release, started = threading.Event(), threading.Event()
+
+    def blocker(conn):
+        started.set()
+        release.wait(10)
+
+    def broken(conn):
+        conn.execute(insert(centres).values(name="half-written", created_at=T0))
+        raise ValueError("domain refused")
+
+    try:
+        journal.submit(blocker)
+        started.wait(10)
+        good = [journal.submit(add_centre(f"good {i}")) for i in range(3)]
+        bad = journal.submit(broken)
+        release.set()
+        assert all(f.result(10) for f in good)
+        with pytest.raises(ValueError, match="domain refused"):
+            bad.result(10)
+        assert journal.stats.rewritten_batches == 1, "the batch of four was written again, each unit isolated"
+        lone = journal.submit(broken)
+        with pytest.raises(ValueError):
+            lone.result(10)
+        assert journal.stats.rewritten_batches == 1, "a lone unit is its own transaction: nothing to write again"
+    finally:
+        journal.close()
+    with engine.connect() as conn:
+        names = set(conn.execute(select(centres.c.name)).scalars())
+    assert names == {"good 0", "good 1", "good 2"}
+
+
+def test_technical_traffic_is_committed_in_short_batches(engine):
+    """A storm's frames go in batches of at most max_technical units, so an alarm arriving
+    during a storm waits for one short batch, not for five hundred AC-loss frames."""
+    journal = Journal(engine, window_ms=0, max_batch=50, max_technical=4).start()
+    release, started, sizes = threading.Event(), threading.Event(), []
+
+    def blocker(conn):
+        started.set()
+        release.wait(10)
+
+    def technical(conn):
+        sizes.append(journal.stats.batches)
+
+    try:
+        journal.submit(blocker)
+        started.wait(10)
+        futures = [journal.submit(technical, lane=Lane.TECHNICAL) for _ in range(10)]
+        release.set()
+        for f in futures:
+            f.result(10)
+    finally:
+        journal.close()
+    per_batch = [sizes.count(b) for b in sorted(set(sizes))]
+    assert per_batch == [4, 4, 2]

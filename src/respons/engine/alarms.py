@@ -12,9 +12,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import IntegrityError
 
 from respons.domain import lifecycle
 from respons.domain.lifecycle import IllegalTransition
@@ -73,7 +72,14 @@ class Received:
 
 
 def receive(conn: Connection, new: NewAlarm, *, now: datetime, answer_deadline: timedelta) -> Received:
-    """Store a new alarm, or recognise a retransmit of one we already have."""
+    """Store a new alarm, or recognise a retransmit of one we already have.
+
+    Two nodes committing the same idempotency key at the same moment: the unique constraint
+    makes the second insert fail, the journal rolls back that unit alone, the sender gets no
+    answer and retries, and the retry finds the first node's alarm. (A savepoint or
+    ``ON CONFLICT`` here would handle it in place, but cost every alarm on the hot path for
+    a race that needs two nodes and one device retransmitting within milliseconds.)
+    """
     if new.idempotency_key is not None:
         existing = _find_by_idempotency(conn, new)
         if existing is not None:
@@ -95,37 +101,28 @@ def receive(conn: Connection, new: NewAlarm, *, now: datetime, answer_deadline: 
         queued = Event(EventKind.QUEUED, now, "system:routing", {"to": "response_centre", "step": 0,
                                                                   "reason": plan.reason.value})
         projection = lifecycle.apply(projection, queued)
-    try:
-        # Savepoint: if another node committed the same key a moment ago, only this insert
-        # is undone and we answer with the alarm it created.
-        with conn.begin_nested():
-            conn.execute(
-                _INSERT_ALARM,
-                dict(
-                    id=alarm_id,
-                    municipality_id=new.municipality_id,
-                    recipient_id=new.recipient_id,
-                    device_id=new.device_id,
-                    type=new.alarm_type.code,
-                    category=new.alarm_type.category.value,
-                    priority=int(new.alarm_type.priority),
-                    source=new.source,
-                    occurred_at=new.occurred_at,
-                    received_at=now,
-                    payload=new.payload,
-                    idempotency_scope=new.idempotency_scope,
-                    idempotency_key=new.idempotency_key,
-                    request_fingerprint=new.fingerprint,
-                    route=plan.to_json(),
-                    route_step=0,
-                    **_projection_columns(projection),
-                ),
-            )
-    except IntegrityError:
-        existing = _find_by_idempotency(conn, new) if new.idempotency_key is not None else None
-        if existing is None:
-            raise
-        return existing
+    conn.execute(
+        _INSERT_ALARM,
+        dict(
+            id=alarm_id,
+            municipality_id=new.municipality_id,
+            recipient_id=new.recipient_id,
+            device_id=new.device_id,
+            type=new.alarm_type.code,
+            category=new.alarm_type.category.value,
+            priority=int(new.alarm_type.priority),
+            source=new.source,
+            occurred_at=new.occurred_at,
+            received_at=now,
+            payload=new.payload,
+            idempotency_scope=new.idempotency_scope,
+            idempotency_key=new.idempotency_key,
+            request_fingerprint=new.fingerprint,
+            route=plan.to_json(),
+            route_step=0,
+            **_projection_columns(projection),
+        ),
+    )
     if to_centre:
         conn.execute(_INSERT_EVENT, [_event_row(alarm_id, 1, received), _event_row(alarm_id, 2, queued)])
         _announce(conn, alarm_id, new.municipality_id, projection, EventKind.QUEUED, priority=int(new.alarm_type.priority))
@@ -159,20 +156,13 @@ def _storm_leader(conn: Connection, new: NewAlarm, *, now: datetime, answer_dead
 def _receive_member(conn: Connection, new: NewAlarm, alarm_id: str, received: Event, projection: AlarmProjection,
                     leader: str, *, now: datetime) -> Received:
     """A storm member: stored like any alarm, but neither routed nor timed; its leader is."""
-    try:
-        with conn.begin_nested():
-            conn.execute(_INSERT_ALARM, dict(
-                id=alarm_id, municipality_id=new.municipality_id, recipient_id=new.recipient_id,
-                device_id=new.device_id, type=new.alarm_type.code, category=new.alarm_type.category.value,
-                priority=int(new.alarm_type.priority), source=new.source, occurred_at=new.occurred_at,
-                received_at=now, payload=new.payload, idempotency_scope=new.idempotency_scope,
-                idempotency_key=new.idempotency_key, request_fingerprint=new.fingerprint, group_id=leader,
-                **_projection_columns(projection)))
-    except IntegrityError:
-        existing = _find_by_idempotency(conn, new) if new.idempotency_key is not None else None
-        if existing is None:
-            raise
-        return existing
+    conn.execute(_INSERT_ALARM, dict(
+        id=alarm_id, municipality_id=new.municipality_id, recipient_id=new.recipient_id,
+        device_id=new.device_id, type=new.alarm_type.code, category=new.alarm_type.category.value,
+        priority=int(new.alarm_type.priority), source=new.source, occurred_at=new.occurred_at,
+        received_at=now, payload=new.payload, idempotency_scope=new.idempotency_scope,
+        idempotency_key=new.idempotency_key, request_fingerprint=new.fingerprint, group_id=leader,
+        **_projection_columns(projection)))
     conn.execute(_INSERT_EVENT, [_event_row(alarm_id, 1, received)])
     storms.join(conn, leader, [], municipality_id=new.municipality_id, now=now)
     return Received(alarm_id=alarm_id, duplicate=False, state=projection.state, received_at=now)
@@ -185,12 +175,12 @@ def start_answer_deadline(conn: Connection, alarm_id: str, now: datetime, deadli
     timers.schedule(conn, ANSWER_DEADLINE, alarm_id=alarm_id, due_at=now + (deadline or DEFAULT_ANSWER_DEADLINE), now=now)
 
 
+_BY_IDEMPOTENCY = select(alarms.c.id, alarms.c.state, alarms.c.received_at, alarms.c.request_fingerprint).where(
+    alarms.c.idempotency_scope == bindparam("scope"), alarms.c.idempotency_key == bindparam("key"))
+
+
 def _find_by_idempotency(conn: Connection, new: NewAlarm) -> Received | None:
-    row = conn.execute(
-        select(alarms.c.id, alarms.c.state, alarms.c.received_at, alarms.c.request_fingerprint).where(
-            alarms.c.idempotency_scope == new.idempotency_scope, alarms.c.idempotency_key == new.idempotency_key
-        )
-    ).first()
+    row = conn.execute(_BY_IDEMPOTENCY, {"scope": new.idempotency_scope, "key": new.idempotency_key}).first()
     if row is None:
         return None
     if new.fingerprint is not None and row.request_fingerprint not in (None, new.fingerprint):

@@ -20,6 +20,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select, update
 from sqlalchemy.engine import Connection
 
+from respons.domain.alarm_types import alarm_type
 from respons.domain.lifecycle import OPEN_STATES, Outcome
 from respons.engine import timers
 from respons.store.db import is_postgres
@@ -32,23 +33,33 @@ ACTOR = "system:storm"
 THRESHOLD = 5  # this many AC-loss alarms (the new one included) within WINDOW make a storm
 WINDOW = timedelta(minutes=10)
 _OPEN = sorted(s.value for s in OPEN_STATES)
+_PRIORITY = int(alarm_type(STORM_TYPE).priority)
 
 
 def open_leader(conn: Connection, municipality_id: int) -> str | None:
-    query = select(alarms.c.id).where(
-        alarms.c.municipality_id == municipality_id, alarms.c.source == SOURCE, alarms.c.state.in_(_OPEN))
+    # Asked on every AC loss, so it must stay cheap as the table grows: only open storm
+    # alarms (a handful at most) are read, through ix_alarms_source_state, and the
+    # municipality is picked here. Filtering on municipality in SQL lets SQLite's planner
+    # prefer the municipality index and walk all of its alarms.
+    query = select(alarms.c.id, alarms.c.municipality_id).where(alarms.c.source == SOURCE, alarms.c.state.in_(_OPEN))
     if is_postgres(conn):
-        # Two nodes receiving AC loss for one municipality at once: one creates the leader,
-        # the other waits here and joins it.
+        # A node adding a member waits for another that is closing the group right now.
         query = query.with_for_update()
-    return conn.execute(query.limit(1)).scalar()
+    for leader_id, leader_municipality in conn.execute(query):
+        if leader_municipality == municipality_id:
+            return leader_id
+    return None
 
 
 def recent_ungrouped(conn: Connection, municipality_id: int, now: datetime) -> list[str]:
-    return list(conn.execute(select(alarms.c.id).where(
-        alarms.c.municipality_id == municipality_id, alarms.c.type == STORM_TYPE, alarms.c.source != SOURCE,
-        alarms.c.group_id.is_(None), alarms.c.state.in_(_OPEN), alarms.c.received_at >= now - WINDOW,
-    ).order_by(alarms.c.received_at)).scalars())
+    # Read through the queue index (open state, priority, received in the window): the open
+    # technical alarms of the last minutes, never a municipality's whole history.
+    rows = conn.execute(select(alarms.c.id, alarms.c.municipality_id, alarms.c.type, alarms.c.source, alarms.c.group_id)
+                        .where(alarms.c.state.in_(_OPEN), alarms.c.priority == _PRIORITY,
+                               alarms.c.received_at >= now - WINDOW)
+                        .order_by(alarms.c.received_at))
+    return [r.id for r in rows if r.municipality_id == municipality_id and r.type == STORM_TYPE
+            and r.source != SOURCE and r.group_id is None]
 
 
 def join(conn: Connection, leader_id: str, member_ids: list[str], *, municipality_id: int, now: datetime) -> None:

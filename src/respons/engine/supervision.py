@@ -23,7 +23,7 @@ import asyncio
 import logging
 from datetime import datetime, timedelta
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.engine import Connection, Row
 
 from respons.clock import Clock
@@ -48,15 +48,27 @@ def deadline(device: Row, now: datetime) -> datetime | None:
     return now + timedelta(seconds=device.heartbeat_interval_s + (device.heartbeat_grace_s or 0))
 
 
+# A device that talks often (a panel with a link test every 90 s, a busy sensor) would cost a
+# write per message. Its deadline is only moved when that gains more than this: the
+# lost-contact alarm can then come at most this much early, never late.
+REFRESH_AFTER = timedelta(seconds=60)
+
+_SEEN = update(devices).where(devices.c.id == bindparam("device_id")).values(
+    last_seen_at=bindparam("now"), alert_after=bindparam("alert_after"))
+
+
 def seen(conn: Connection, device: Row, now: datetime) -> None:
     """A sign of life from ``device`` (a row of ``devices``): push its deadline on, and if it
     was silent, clear its lost-contact alarm and wake the peripherals it silenced."""
-    values = {"last_seen_at": now, "alert_after": deadline(device, now)}
-    if device.silent_since is not None:
-        values.update(silent_since=None, silent_alarm_id=None)
-    conn.execute(update(devices).where(devices.c.id == device.id).values(**values))
+    new_deadline = deadline(device, now)
     if device.silent_since is None:
+        fresh = device.last_seen_at is not None and now - device.last_seen_at < REFRESH_AFTER
+        if fresh and device.alert_after is not None and new_deadline is not None:
+            return  # seen a moment ago: the deadline stands within REFRESH_AFTER
+        conn.execute(_SEEN, {"device_id": device.id, "now": now, "alert_after": new_deadline})
         return
+    conn.execute(update(devices).where(devices.c.id == device.id).values(
+        last_seen_at=now, alert_after=new_deadline, silent_since=None, silent_alarm_id=None))
     if device.silent_alarm_id is not None:
         try:
             alarm_service.clear(conn, device.silent_alarm_id, actor=f"device:{device.identity}", now=now,

@@ -30,7 +30,7 @@ import logging
 import time
 from datetime import datetime, timedelta
 
-from sqlalchemy import Engine, desc, select
+from sqlalchemy import Engine, bindparam, desc, select
 from sqlalchemy.engine import Connection
 
 from respons.clock import Clock
@@ -51,11 +51,14 @@ SOURCE = "sia_dc09"
 DEFAULT_DEADLINE_SECONDS = 60
 
 
+_DEVICE = select(devices).where(devices.c.protocol == SOURCE, devices.c.identity == bindparam("account"),
+                                devices.c.active.is_(True))
+
+
 def handle(conn: Connection, frame: Frame, raw: bytes, *, now: datetime, remote: str | None,
            answer_deadline_seconds: float = DEFAULT_DEADLINE_SECONDS) -> Answer:
     """The unit of work for one readable frame; returns what to answer once it is committed."""
-    device = conn.execute(select(devices).where(devices.c.protocol == SOURCE, devices.c.identity == frame.account,
-                                                devices.c.active.is_(True))).first()
+    device = conn.execute(_DEVICE, {"account": frame.account}).first()
     if device is None:
         _keep(conn, raw, remote, "unknown_account", f"No active DC-09 device with account {frame.account}.", now)
         return Answer.DUH
@@ -196,6 +199,11 @@ class Receiver:
         except JournalUnavailable:
             # Nothing was stored: say nothing, and the panel sends the frame again.
             log.warning("DC-09 frame from %s not answered: the journal did not commit", remote)
+            return None
+        except Exception:
+            # The unit was rolled back (a bug, or another node storing the same retransmit at
+            # the same instant): no ACK, so the panel sends it again; the connection stays.
+            log.exception("DC-09 frame from %s not answered: its unit of work failed", remote)
             return None
         return answer(reply, result, now=self.clock(), key=key)
 

@@ -26,9 +26,11 @@ def upgrade() -> None:
         batch.add_column(sa.Column('group_id', sa.String(length=36), nullable=True))
         batch.create_foreign_key(op.f('fk_alarms_group_id_alarms'), 'alarms', ['group_id'], ['id'])
     op.create_index('ix_alarms_group', 'alarms', ['group_id'], unique=False)
+    op.create_index('ix_alarms_source_state', 'alarms', ['source', 'state'], unique=False)
 
 
 def downgrade() -> None:
+    op.drop_index('ix_alarms_source_state', table_name='alarms')
     op.drop_index('ix_alarms_group', table_name='alarms')
     with op.batch_alter_table('alarms') as batch:
         batch.drop_constraint(op.f('fk_alarms_group_id_alarms'), type_='foreignkey')
