@@ -55,6 +55,7 @@ import argparse
 import asyncio
 import json
 import os
+import random
 import resource
 import signal
 import subprocess
@@ -274,11 +275,16 @@ async def _panel(reader, writer, account: str, role: str, clock: dict[str, float
                  acked: Counter, errors: Counter) -> None:
     kinds = frame_kinds(role)
     perf = time.perf_counter
-    await asyncio.sleep(max(0.0, clock["start"] - perf()))
+    interval = clock["interval"]  # 0: closed loop; else one frame per interval (paced, like real panels)
+    next_at = clock["start"] + (random.random() * interval if interval else 0.0)
+    await asyncio.sleep(max(0.0, next_at - perf()))
     measure_from, end = clock["measure_from"], clock["end"]
     latencies = window[role]
     n = 0
     while perf() < end:
+        if interval:
+            await asyncio.sleep(max(0.0, next_at - perf()))
+            next_at += interval
         kind = kinds[n % len(kinds)]
         sequence = f"{n % 9999 + 1:04d}"
         frame = make_frame(kind, account, sequence, n, datetime.now(timezone.utc))
@@ -314,7 +320,8 @@ async def _load(config: dict[str, Any]) -> dict[str, Any]:
         go = json.loads(await loop.run_in_executor(None, sys.stdin.readline))
         # Epoch times from the orchestrator -> this process's perf_counter.
         offset = time.perf_counter() - time.time()
-        clock = {"start": go["start"] + offset, "measure_from": go["measure_from"] + offset, "end": go["end"] + offset}
+        clock = {"start": go["start"] + offset, "measure_from": go["measure_from"] + offset, "end": go["end"] + offset,
+                 "interval": go.get("interval", 0.0)}
         window: dict[str, list[float]] = {"alarm": [], "assistance": [], "technical": []}
         acked: Counter = Counter()
         errors: Counter = Counter()
@@ -422,7 +429,7 @@ def panels_for(scenario: str, accounts: list[str], assist: int) -> list[list[str
 
 
 def run_load(server: ServerProcess, panels: list[list[str]], procs: int, warmup: float, seconds: float,
-             workdir: Path) -> dict[str, Any]:
+             workdir: Path, rate: float = 0.0) -> dict[str, Any]:
     from intake_http import machine_cpu_times
 
     shares = [share for share in (panels[i::procs] for i in range(procs)) if share]
@@ -435,7 +442,8 @@ def run_load(server: ServerProcess, panels: list[list[str]], procs: int, warmup:
                 raise RuntimeError(f"a load process connected {connected} of {len(share)}")
         connect_s = time.time() - t0
         start = time.time() + 0.5
-        times = {"start": start, "measure_from": start + warmup, "end": start + warmup + seconds}
+        times = {"start": start, "measure_from": start + warmup, "end": start + warmup + seconds,
+                 "interval": len(panels) / rate if rate else 0.0}
         for load in loads:
             load.go(times)
         time.sleep(max(0.0, times["measure_from"] - time.time()))
@@ -617,7 +625,8 @@ def bench_database(kind: str, args: argparse.Namespace, workdir: Path, out) -> d
             reference = ServerProcess("pysiaalarm", {"accounts": accounts, "connections": len(panels)}, workdir)
             cleanup.callback(reference.stop)
             reference.start()
-            entry["reference"] = run_load(reference, panels, args.load_procs, args.warmup_seconds, args.seconds, workdir)
+            entry["reference"] = run_load(reference, panels, args.load_procs, args.warmup_seconds, args.seconds, workdir,
+                                          args.rate)
             entry["reference"]["server_counts"] = (reference.stop() or {}).get("counts")
 
             before = stored_alarms(url)
@@ -626,7 +635,7 @@ def bench_database(kind: str, args: argparse.Namespace, workdir: Path, out) -> d
                                                "max_batch": args.max_batch}, workdir)
             cleanup.callback(server.stop)
             server.start()
-            entry["respons"] = run_load(server, panels, args.load_procs, args.warmup_seconds, args.seconds, workdir)
+            entry["respons"] = run_load(server, panels, args.load_procs, args.warmup_seconds, args.seconds, workdir, args.rate)
             final = server.stop()
             entry["respons"]["final_journal_stats"] = (final or {}).get("journal")
 
@@ -742,6 +751,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         "connections, 1101/1100 assistance alarms on a few; latency reported per class")
     parser.add_argument("--storm-assist", type=int, default=None,
                         help="connections sending assistance alarms in the storm (default: 2 %% of --connections, at least 1)")
+    parser.add_argument("--rate", type=float, default=0.0,
+                        help="paced panels: this many frames/s in all (each panel sends every connections/rate s, "
+                             "or as soon as its previous ACK came if that is later); 0: closed loop, as fast as ACKs come")
     parser.add_argument("--load-procs", type=int, default=2, help="load generator processes (asyncio each)")
     parser.add_argument("--window-ms", type=float, default=2.0, help="journal group-commit window")
     parser.add_argument("--max-batch", type=int, default=500, help="journal max units per commit")

@@ -20,6 +20,11 @@ under a power-failure storm a fall alarm is committed in the next batch, never b
 thousands of "mains lost" frames (issue 6, priority under load). Within a lane, first come
 first served.
 
+A unit must have no effect outside its connection (anything for the outside world goes to an
+outbox table and leaves after the commit): a batch is first written without a savepoint per
+unit and, if one unit raises, rolled back and written again with each unit isolated, so a
+unit can run twice.
+
 Units announce what they changed with ``announce(conn, change)``. The journal hands the
 changes of the units that committed to ``on_commit`` *after* the COMMIT, so a live view can
 never show an alarm that is not durable, nor one whose unit was rolled back.
