@@ -146,3 +146,14 @@ def test_encrypted_frames_of_a_keyed_account_become_alarms_and_are_acknowledged_
         stored = conn.execute(select(alarms.c.type, alarms.c.device_id, alarms.c.payload)).all()
     assert sorted(s.payload["dc09"]["sequence"] for s in stored) == ["0030", "0032"], "the retransmit made no second alarm"
     assert {(s.type, s.device_id) for s in stored} == {("button_press", device_id)}
+
+
+def test_a_frame_encrypted_with_the_wrong_key_is_answered_duh_and_kept(engine, registry, journal):
+    register(engine, registry, key=KEY)
+    wrong = bytes.fromhex("00112233445566778899AABBCCDDEEFF")
+    answers = run(journal, lambda r: exchange_tcp(r.tcp_port, [cid("0040", key=wrong)], 1))
+    assert [(a.token, a.encrypted, a.sequence) for a in answers] == [("DUH", False, "0040")]
+    assert count(engine, alarms) == 0
+    with engine.connect() as conn:
+        kept = conn.execute(select(quarantine.c.reason, quarantine.c.message)).all()
+    assert [k.reason for k in kept] == ["unreadable_frame"] and "could not decrypt" in kept[0].message
