@@ -156,6 +156,84 @@ def audit_search(
     console.print(f"{len(records)} audit records, newest first{more}", markup=False)
 
 
+report_app = typer.Typer(help="Statistics and reports for municipalities (key figures from the alarm timeline).",
+                         no_args_is_help=True)
+app.add_typer(report_app, name="report")
+
+
+@report_app.command("figures")
+def report_figures(
+    municipality: str = typer.Option(..., "--municipality", help="Kommunenummer, e.g. 4206."),
+    period: str = typer.Option("month", "--period", help="day, week, month, half_year or year."),
+    on: Optional[datetime] = typer.Option(None, "--date", formats=["%Y-%m-%d"],
+                                          help="A day in the period (Oslo calendar); default today."),
+    minutes_per_cleared: float = typer.Option(30.0, "--minutes-per-cleared-alarm",
+                                              help="Home-care minutes an alarm cleared at the centre saves."),
+    as_json: bool = typer.Option(False, "--json", help="Print the figures as JSON."),
+) -> None:
+    """Key figures of one municipality for one Oslo calendar period. The export is audited."""
+    from dataclasses import asdict
+
+    from respons.auth import audit
+    from respons.clock import system_clock
+    from respons.domain.statistics import OSLO, Period, key_figures, period_bounds, period_of
+    from respons.store.statistics import alarm_facts
+
+    try:
+        chosen = Period(period)
+    except ValueError:
+        console.print(f"[red]Unknown period {period!r}; use one of {', '.join(p.value for p in Period)}.[/red]")
+        raise typer.Exit(2)
+    now = system_clock()
+    day = on.date() if on else now.astimezone(OSLO).date()
+    first = period_of(datetime.combine(day, time(12), tzinfo=OSLO), chosen)
+    start, end = period_bounds(first, chosen)
+    with _write() as (conn, _):
+        municipality_id = _municipality_id(conn, municipality)
+        facts = alarm_facts(conn, municipality_ids=frozenset({municipality_id}), start=start, end=end)
+        audit.append(conn, now=now, actor="cli", action=audit.EXPORT, municipality_id=municipality_id,
+                     purpose="statistics", details={"report": "key_figures", "period": chosen.value,
+                                                    "from": first.isoformat()})
+    figures = key_figures(facts, now=now, minutes_per_cleared_alarm=minutes_per_cleared)
+    if as_json:
+        document = {"municipality": municipality, "period": chosen.value, "from": first.isoformat(), **asdict(figures),
+                    "share_answered_within_target": figures.share_answered_within_target,
+                    "clearance_rate": figures.clearance_rate, "escalation_share": figures.escalation_share}
+        typer.echo(json.dumps(document, default=str, ensure_ascii=False, indent=2))
+        return
+    console.print(_figures_table(figures, title=f"Kommune {municipality}, {chosen.value} from {first.isoformat()}"))
+
+
+def _figures_table(k, *, title: str) -> Table:
+    def share(value) -> str:
+        return "–" if value is None else f"{value * 100:.1f} %"
+
+    def seconds(d) -> str:
+        if not d.count:
+            return "–"
+        return f"median {d.median:.0f} s, p90 {d.p90:.0f} s, max {d.max:.0f} s ({d.count})"
+
+    table = Table(title=title, show_header=False)
+    rows = [
+        ("Alarms received", str(k.received)),
+        ("Answered within 60 s (target 95 %)", f"{share(k.share_answered_within_target)} of {k.to_centre}"
+                                               + (f" ({k.pending_answer} waiting)" if k.pending_answer else "")),
+        ("Answer time", seconds(k.answer_seconds)),
+        ("Cleared at the centre (avklaringsrate)", f"{share(k.clearance_rate)} of {k.resolved_by_centre}"),
+        ("Dispatches", ", ".join(f"{name}: {n}" for name, n in k.dispatches.items())),
+        ("Routed directly / escalated to the centre", f"{k.routed_direct} / {k.escalated} ({share(k.escalation_share)})"),
+        ("Home care: accepted after", seconds(k.accept_seconds)),
+        ("Home care: arrived after", seconds(k.arrival_seconds)),
+        ("Missing responses", str(k.missing_responses)),
+        ("Technical alarms / devices lost", f"{k.technical} / {k.devices_lost}"),
+        ("Hours saved for home care", f"{k.hours_saved:.1f}"),
+        ("By category", ", ".join(f"{c}: {n}" for c, n in sorted(k.by_category.items()))),
+    ]
+    for name, value in rows:
+        table.add_row(name, value)
+    return table
+
+
 user_app = typer.Typer(help="People who log in: create users, grant roles, enrol two-factor log-in.", no_args_is_help=True)
 token_app = typer.Typer(help="API tokens for vendor platforms and integrations.", no_args_is_help=True)
 app.add_typer(user_app, name="user")

@@ -1,0 +1,62 @@
+"""`respons report figures` against a real database: the figures of one Oslo month, audited."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from sqlalchemy import select
+from typer.testing import CliRunner
+
+from respons.auth import audit
+from respons.cli import app
+from respons.domain.alarm_types import alarm_type
+from respons.engine import alarms as service
+from respons.settings import get_settings
+from respons.store.tables import audit_log
+from tests.factories import seed_registry
+
+
+@pytest.fixture
+def cli(migrated_url, monkeypatch):
+    monkeypatch.setenv("RESPONS_DATABASE_URL", migrated_url)
+    get_settings.cache_clear()
+    yield CliRunner()
+    get_settings.cache_clear()
+
+
+def receive(engine, municipality_id, recipient_id, at, kind="button_press"):
+    with engine.begin() as conn:
+        return service.receive(conn, service.NewAlarm(municipality_id, recipient_id, None, alarm_type(kind), "http", "test", at),
+                               now=at, answer_deadline=timedelta(seconds=60)).alarm_id
+
+
+def test_the_figures_of_one_oslo_month_are_printed_and_the_export_audited(cli, engine):
+    registry = seed_registry(engine)
+    mid, other = registry.municipality_ids[:2]
+    rid = registry.recipient_ids[0]
+    # 31 October 23:30 in Oslo is 22:30 UTC: October. 1 November 00:30 Oslo is 31 October 23:30 UTC: November.
+    receive(engine, mid, rid, datetime(2026, 10, 31, 22, 30, tzinfo=timezone.utc))
+    november = [receive(engine, mid, rid, datetime(2026, 10, 31, 23, 30, tzinfo=timezone.utc)),
+                receive(engine, mid, rid, datetime(2026, 11, 12, 8, 0, tzinfo=timezone.utc), "fall")]
+    answered_at = datetime(2026, 11, 12, 8, 0, 45, tzinfo=timezone.utc)
+    with engine.begin() as conn:
+        service.answer(conn, november[1], actor="user:1", visible_to=None, now=answered_at)
+    receive(engine, other, registry.recipient_ids[-1], datetime(2026, 11, 12, 9, 0, tzinfo=timezone.utc))
+
+    result = cli.invoke(app, ["report", "figures", "--municipality", "9000", "--period", "month", "--date", "2026-11-15",
+                              "--json"])
+    assert result.exit_code == 0, result.output
+    figures = json.loads(result.output)
+    assert figures["from"] == "2026-11-01" and figures["received"] == 2
+    assert figures["by_type"] == {"button_press": 1, "fall": 1}
+    assert figures["answered_within_target"] == 1 and figures["to_centre"] == 2, "45 s in time; the other never answered"
+    assert figures["answer_seconds"]["median"] == 45
+    with engine.connect() as conn:
+        exported = conn.execute(select(audit_log).where(audit_log.c.action == audit.EXPORT)).all()
+    assert [(e.actor, e.municipality_id, e.purpose) for e in exported] == [("cli", mid, "statistics")]
+
+    table = cli.invoke(app, ["report", "figures", "--municipality", "9000", "--date", "2026-11-15"])
+    assert table.exit_code == 0 and "Answered within 60 s" in table.output and "50.0 %" in table.output
+    assert cli.invoke(app, ["report", "figures", "--municipality", "9000", "--period", "fortnight"]).exit_code == 2

@@ -1,0 +1,85 @@
+"""Key figures from a real timeline on SQLite and PostgreSQL: alarms driven through the
+engine (centre, dispatch, direct routing, escalation) with a fake clock, read back as facts,
+and every figure checked against a hand count."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from respons.domain.lifecycle import Outcome
+from respons.domain.statistics import key_figures
+from respons.engine import alarms as service
+from respons.engine import missions, routing
+from respons.store.statistics import alarm_facts
+from tests.integration.test_routing_scenarios import full_day, routing_action, world  # noqa: F401  (fixture)
+
+OPERATOR = "user:999"
+
+
+def answer(world, alarm_id):
+    world.journal.run_sync(lambda c: service.answer(c, alarm_id, actor=OPERATOR, visible_to=None, now=world.clock()))
+
+
+def resolve(world, alarm_id, outcome: Outcome):
+    world.journal.run_sync(lambda c: service.resolve(c, alarm_id, actor=OPERATOR, visible_to=None, outcome=outcome,
+                                                     note=None, now=world.clock()))
+
+
+def test_key_figures_of_a_real_timeline_match_a_hand_count(world):
+    start = world.clock()
+    hilde = world.responder("hilde")
+    world.windows(full_day(1))
+
+    cleared = world.alarm()  # answered after 20 s, resolved at the centre
+    world.advance(20)
+    answer(world, cleared)
+    resolve(world, cleared, Outcome.RESOLVED_AT_CENTRE)
+
+    fall = world.alarm("fall")  # answered after 50 s; home care accepts 2 minutes after the dispatch
+    received_fall = world.clock()
+    world.advance(50)
+    answer(world, fall)
+    world.journal.run_sync(lambda c: missions.dispatch(c, fall, actor=OPERATOR, visible_to=None, now=world.clock(),
+                                                       accept_within=timedelta(minutes=5),
+                                                       complete_within=timedelta(minutes=60)))
+    world.advance(120)
+    world.journal.run_sync(lambda c: missions.accept(c, fall, user_id=hilde, now=world.clock(), visible_to=world.scope))
+    resolve(world, fall, Outcome.HOME_CARE_DISPATCHED)
+    world.clock.now = received_fall + timedelta(minutes=20)
+    world.journal.run_sync(lambda c: missions.report(c, fall, user_id=hilde, action=routing_action("arrived"),
+                                                     now=world.clock(), visible_to=world.scope))
+
+    late = world.alarm()  # answered after 90 s: a false alarm
+    world.advance(90)
+    answer(world, late)
+    resolve(world, late, Outcome.FALSE_ALARM)
+
+    world.windows(full_day(2))  # routing with backup from here on
+    direct = world.alarm()  # offered to the zone, taken after 30 s
+    world.advance(30)
+    world.journal.run_sync(lambda c: routing.accept(c, direct, user_id=hilde, now=world.clock(), visible_to=world.scope))
+
+    world.journal.run_sync(lambda c: routing.log_out(c, user_id=hilde, now=world.clock()))
+    escalated = world.alarm()  # nobody on duty: to the centre after 4 minutes, answered 30 s later
+    world.advance(240)
+    world.advance(30)
+    answer(world, escalated)
+    resolve(world, escalated, Outcome.EMERGENCY_SERVICES)
+    world.advance(600)
+
+    with world.engine.connect() as conn:
+        facts = alarm_facts(conn, municipality_ids=world.scope, start=start, end=world.clock())
+    k = key_figures(facts, now=world.clock(), minutes_per_cleared_alarm=30)
+    assert k.received == 5 and k.by_type == {"button_press": 4, "fall": 1}
+    assert (k.to_centre, k.answered_within_target, k.pending_answer) == (4, 3, 0), "20, 50 and 30 s in time; 90 s late"
+    assert (k.answer_seconds.median, k.answer_seconds.max) == (40, 90)
+    assert (k.resolved_by_centre, k.cleared_at_centre, k.clearance_rate) == (4, 2, 0.5)
+    assert k.dispatches == {"home_care_dispatched": 1, "emergency_services": 1, "next_of_kin": 0, "technician": 0}
+    assert (k.routed_direct, k.escalated) == (2, 1)
+    assert (k.accept_seconds.count, k.accept_seconds.median, k.accept_seconds.max) == (2, 75, 120), \
+        "120 s from the dispatch; 30 s from the offer"
+    assert (k.arrival_seconds.count, k.arrival_seconds.max) == (1, pytest.approx(20 * 60))
+    assert k.hours_saved == 1.0
+    assert k.frequent_recipients == [(world.recipient, 5)]
