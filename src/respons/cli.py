@@ -174,10 +174,9 @@ def report_figures(
     """Key figures of one municipality for one Oslo calendar period. The export is audited."""
     from dataclasses import asdict
 
-    from respons.auth import audit
     from respons.clock import system_clock
-    from respons.domain.statistics import OSLO, Period, key_figures, period_bounds, period_of
-    from respons.store.statistics import alarm_facts
+    from respons.domain.statistics import OSLO, Period
+    from respons.engine import statistics
 
     try:
         chosen = Period(period)
@@ -185,16 +184,12 @@ def report_figures(
         console.print(f"[red]Unknown period {period!r}; use one of {', '.join(p.value for p in Period)}.[/red]")
         raise typer.Exit(2)
     now = system_clock()
-    day = on.date() if on else now.astimezone(OSLO).date()
-    first = period_of(datetime.combine(day, time(12), tzinfo=OSLO), chosen)
-    start, end = period_bounds(first, chosen)
     with _write() as (conn, _):
-        municipality_id = _municipality_id(conn, municipality)
-        facts = alarm_facts(conn, municipality_ids=frozenset({municipality_id}), start=start, end=end)
-        audit.append(conn, now=now, actor="cli", action=audit.EXPORT, municipality_id=municipality_id,
-                     purpose="statistics", details={"report": "key_figures", "period": chosen.value,
-                                                    "from": first.isoformat()})
-    figures = key_figures(facts, now=now, minutes_per_cleared_alarm=minutes_per_cleared)
+        wanted = statistics.PeriodRequest.containing(_municipality_id(conn, municipality), chosen,
+                                                     on.date() if on else now.astimezone(OSLO).date())
+        statistics.record_export(conn, wanted, actor="cli", what="key_figures", now=now)
+        figures = statistics.figures(conn, wanted, now=now, minutes_per_cleared_alarm=minutes_per_cleared)
+    first = wanted.first_day
     if as_json:
         document = {"municipality": municipality, "period": chosen.value, "from": first.isoformat(), **asdict(figures),
                     "share_answered_within_target": figures.share_answered_within_target,

@@ -117,6 +117,8 @@ def keyboard_walk(page, *, max_steps: int = 200) -> list[dict]:
         )
         if info is None:
             continue
+        if stops and info["key"] == stops[-1]["key"]:
+            continue  # the next part of the same control (a date input's day, month, year)
         if info["key"] in seen:
             break
         seen.add(info["key"])

@@ -82,3 +82,20 @@ def test_registry_pages(new_page, world):
         page.goto(url)
         assert_accessible(page, href)
     assert len(visited) >= 5, f"expected the registry's pages to be linked from the overview, found {sorted(visited)}"
+
+
+def test_statistics_dashboard_and_its_drill_down(new_page, world):
+    """A municipality administrator opens the dashboard, sees this month's alarms counted,
+    follows the drill-down to the alarms behind the figures and comes back."""
+    world.send_alarm(type="fall")
+    page = new_page()
+    log_in(page, world.url, world.municipality_admin)
+    page.goto(world.url + "/stats")
+    expect(page.locator("[data-figure=received]")).not_to_have_text("0")
+    assert_accessible(page, "statistics dashboard")
+    page.get_by_role("link", name="Se alarmene", exact=True).click()
+    expect(page).to_have_url(re.compile(r"/stats/alarms\?.*show=all"))
+    expect(page.locator("#drill-down tbody tr").first).to_be_visible()
+    assert_accessible(page, "statistics drill-down")
+    page.get_by_role("link", name="Tilbake til statistikken").click()
+    expect(page.locator("#key-figures")).to_be_visible()

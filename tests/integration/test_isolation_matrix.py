@@ -64,6 +64,7 @@ def _alarm_action(action: str, body: dict | None = None):
 
 _REGISTRY = "roles: host_admin, municipality_admin"
 _RESPONDER = "roles: responder, technician"
+_STATISTICS = "roles: auditor, host_admin, municipality_admin"
 
 
 def _fresh_national_id() -> str:
@@ -134,6 +135,20 @@ ROUTES: dict[tuple[str, str], Route] = {
         "roles: auditor, host_admin",
         lambda c, w, p: c.get(f"/api/v1/audit?recipient_id={w.foreign_recipient(p)}", headers=p.headers),
         default_permitted=frozenset({200}),
+    ),
+    # Statistics: the host and the centre's auditor see every municipality that has or had an
+    # agreement (the ended one too: yearly reports cover it); municipality roles see their own.
+    ("GET", "/api/v1/statistics/key-figures"): Route(
+        _STATISTICS,
+        lambda c, w, p: c.get(f"/api/v1/statistics/key-figures?municipality_id={w.foreign_municipality(p)}",
+                              headers=p.headers),
+        permitted={"host_admin": {200}},
+    ),
+    ("GET", "/api/v1/statistics/alarms.csv"): Route(
+        _STATISTICS,
+        lambda c, w, p: c.get(f"/api/v1/statistics/alarms.csv?municipality_id={w.foreign_municipality(p)}",
+                              headers=p.headers),
+        permitted={"host_admin": {200}},
     ),
     # Registry administration: a municipality administrator gets 404 for a foreign
     # municipality or recipient (lists included); the host administrator manages them all.
@@ -260,6 +275,14 @@ ROUTES: dict[tuple[str, str], Route] = {
         default_permitted=frozenset({403}),
     ),
     # ---- Operator console pages (web/console) ----
+    ("GET", "/stats"): PageRoute(
+        _STATISTICS, _page(lambda w, p: f"/stats?municipality_id={w.foreign_municipality(p)}"),
+        permitted={"host_admin": {200}},
+    ),
+    ("GET", "/stats/alarms"): PageRoute(
+        _STATISTICS, _page(lambda w, p: f"/stats/alarms?municipality_id={w.foreign_municipality(p)}&show=all"),
+        permitted={"host_admin": {200}},
+    ),
     ("GET", "/console"): PageRoute("roles: operator", _page("/console"), default_permitted=frozenset({200})),
     ("GET", "/console/queue"): PageRoute("roles: operator", _page("/console/queue"), default_permitted=frozenset({200})),
     ("GET", "/console/queue/rows/{alarm_id}"): PageRoute(

@@ -53,6 +53,10 @@ class Scope:
     registry: frozenset[int]  # recipients, contacts, devices, zones, staff (administration)
     audit: frozenset[int] | None  # None: the whole audit log (centre auditor / host admin)
     all_municipalities: bool = False  # host administrator: manages every municipality
+    # Key figures and reports: the host and the centre's auditors see every municipality that
+    # has or had an agreement (a yearly report covers ended ones too); a municipality's
+    # administrator and auditor see their own.
+    statistics: frozenset[int] = frozenset()
 
 
 def derive_scope(grants: frozenset[Grant], agreements: list[AgreementPeriod], *, today: date) -> Scope:
@@ -69,6 +73,8 @@ def derive_scope(grants: frozenset[Grant], agreements: list[AgreementPeriod], *,
     alarms: set[int] = set()
     registry: set[int] = set()
     audit: set[int] | None = set()
+    statistics: set[int] = set()
+    every = {a.municipality_id for a in agreements}
     all_municipalities = False
     for grant in grants:
         match grant.role:
@@ -76,15 +82,18 @@ def derive_scope(grants: frozenset[Grant], agreements: list[AgreementPeriod], *,
                 alarms |= served
             case Role.HOST_ADMIN:
                 all_municipalities = True
-                registry |= {a.municipality_id for a in agreements}
+                registry |= every
+                statistics |= every
                 audit = None
             case Role.MUNICIPALITY_ADMIN:
                 if grant.municipality_id is not None:
                     registry.add(grant.municipality_id)
+                    statistics.add(grant.municipality_id)
             case Role.RESPONDER | Role.TECHNICIAN:
                 if grant.municipality_id is not None:
                     alarms.add(grant.municipality_id)
             case Role.AUDITOR:
+                statistics |= every if grant.municipality_id is None else {grant.municipality_id}
                 if grant.municipality_id is None:
                     audit = None
                 elif audit is not None:
@@ -94,4 +103,5 @@ def derive_scope(grants: frozenset[Grant], agreements: list[AgreementPeriod], *,
         registry=frozenset(registry),
         audit=None if audit is None else frozenset(audit),
         all_municipalities=all_municipalities,
+        statistics=frozenset(statistics),
     )

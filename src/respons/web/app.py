@@ -29,7 +29,8 @@ from respons.web.access import public
 from respons.web import login
 from respons.web.admin import pages as admin_pages
 from respons.web.responder import pages as responder_app
-from respons.web.api import access_admin, admin, audit, auth, intake, live, operator, registry
+from respons.web.statistics import pages as statistics_pages
+from respons.web.api import access_admin, admin, audit, auth, intake, live, operator, registry, statistics
 from respons.web.console import pages as console_pages
 from respons.web.pages import STATIC_DIR, install_page_handlers
 from respons.web.runtime import Runtime, node_name
@@ -113,6 +114,7 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock, *,
             {"name": "auth", "description": "Log-in with a session cookie; two-factor for administrators."},
             {"name": "admin", "description": "Administration."},
             {"name": "audit", "description": "The hash-chained audit log, for auditors."},
+            {"name": "statistics", "description": "Key figures and exports per municipality (audited)."},
             {"name": "health", "description": "Liveness for load balancers and monitoring."},
         ],
     )
@@ -124,10 +126,12 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock, *,
     app.include_router(access_admin.router)
     app.include_router(audit.router)
     app.include_router(registry.router)
+    app.include_router(statistics.router)
     app.include_router(login.router)
     app.include_router(console_pages.router)
     app.include_router(admin_pages.router)
     app.include_router(responder_app.router)
+    app.include_router(statistics_pages.router)
     # Vendored, never a CDN: the console must work on a closed hospital network.
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     install_page_handlers(app)

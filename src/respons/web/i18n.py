@@ -36,6 +36,7 @@ register(
         "app.tagline": ("Responssenter for velferdsteknologi", "Response centre for welfare technology"),
         "nav.console": ("Alarmmottak", "Alarm console"),
         "nav.registry": ("Register", "Registry"),
+        "nav.statistics": ("Statistikk", "Statistics"),
         "nav.logout": ("Logg ut", "Log out"),
         "nav.language": ("Språk", "Language"),
         "nav.skip": ("Hopp til innhold", "Skip to content"),

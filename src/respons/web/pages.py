@@ -25,7 +25,8 @@ from respons.web import i18n
 from respons.web.access import Policy, Principal, _authenticate, _cookie
 
 WEB = Path(__file__).parent
-TEMPLATE_DIRS = [WEB / "templates", WEB / "console" / "templates", WEB / "admin" / "templates", WEB / "responder" / "templates"]
+TEMPLATE_DIRS = [WEB / "templates", WEB / "console" / "templates", WEB / "admin" / "templates", WEB / "responder" / "templates",
+                 WEB / "statistics" / "templates"]
 STATIC_DIR = WEB / "static"
 
 environment = Environment(
@@ -101,6 +102,8 @@ def home_for(grants) -> str:
         return "/admin/registry"
     if roles & {Role.RESPONDER, Role.TECHNICIAN}:
         return "/app"
+    if Role.AUDITOR in roles:
+        return "/stats"
     return "/docs"
 
 

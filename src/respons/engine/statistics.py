@@ -1,0 +1,87 @@
+"""Statistics reads as units the web and the CLI share: check the scope, write the audit
+record (committed before anything is shown, as for every read of the register), read the
+facts of one Oslo period, and compute the figures."""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass
+from datetime import date, datetime, timezone
+
+from sqlalchemy import select
+from sqlalchemy.engine import Connection
+
+from respons.auth import audit
+from respons.domain.statistics import OSLO, AlarmFact, KeyFigures, Period, key_figures, period_bounds, period_of
+from respons.store.statistics import alarm_facts
+from respons.store.tables import municipalities
+
+PURPOSE = "statistics"
+
+
+@dataclass(frozen=True)
+class PeriodRequest:
+    municipality_id: int
+    period: Period
+    first_day: date
+
+    @classmethod
+    def containing(cls, municipality_id: int, period: Period, day: date) -> "PeriodRequest":
+        return cls(municipality_id, period, period_of(datetime(day.year, day.month, day.day, 12, tzinfo=OSLO), period))
+
+    @property
+    def bounds(self) -> tuple[datetime, datetime]:
+        return period_bounds(self.first_day, self.period)
+
+
+def record_export(conn: Connection, request: PeriodRequest, *, actor: str, what: str, now: datetime) -> None:
+    audit.append(conn, now=now, actor=actor, action=audit.EXPORT, municipality_id=request.municipality_id,
+                 purpose=PURPOSE, details={"report": what, "period": request.period.value,
+                                           "from": request.first_day.isoformat()})
+
+
+def facts(conn: Connection, request: PeriodRequest) -> list[AlarmFact]:
+    start, end = request.bounds
+    return alarm_facts(conn, municipality_ids=frozenset({request.municipality_id}), start=start, end=end)
+
+
+def figures(conn: Connection, request: PeriodRequest, *, now: datetime, minutes_per_cleared_alarm: float) -> KeyFigures:
+    return key_figures(facts(conn, request), now=now, minutes_per_cleared_alarm=minutes_per_cleared_alarm)
+
+
+def municipality_names(conn: Connection, ids: frozenset[int]) -> dict[int, tuple[str, str]]:
+    rows = conn.execute(select(municipalities.c.id, municipalities.c.number, municipalities.c.name)
+                        .where(municipalities.c.id.in_(sorted(ids))).order_by(municipalities.c.name))
+    return {r.id: (r.number, r.name) for r in rows}
+
+
+# The CSV for Power BI and spreadsheets: one row per alarm. The column names are a contract
+# (docs/statistics.md): add new ones at the end, never rename. No names or national ids.
+CSV_COLUMNS = (
+    "alarm_id", "municipality_number", "zone_id", "type", "category", "received_at_utc", "received_at_oslo",
+    "queued_at_utc", "answered_at_utc", "answer_seconds", "answered_within_60s", "answered_by_centre", "outcome",
+    "routed_direct", "escalated", "home_care_asked_at_utc", "home_care_accepted_at_utc", "arrived_at_utc",
+    "missing_response",
+)
+
+
+def facts_csv(rows: list[AlarmFact], municipality_number: str) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(CSV_COLUMNS)
+
+    def utc(moment: datetime | None) -> str:
+        return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ") if moment else ""
+
+    for f in rows:
+        answer = (f.answered_at - f.queued_at).total_seconds() if f.answered_by_centre and f.queued_at else None
+        writer.writerow([
+            f.alarm_id, municipality_number, f.zone_id if f.zone_id is not None else "", f.type, f.category,
+            utc(f.received_at), f.received_at.astimezone(OSLO).strftime("%Y-%m-%dT%H:%M:%S%z"), utc(f.queued_at),
+            utc(f.answered_at), "" if answer is None else f"{answer:.1f}",
+            "" if answer is None else str(answer <= 60).lower(), str(f.answered_by_centre).lower(), f.outcome or "",
+            str(f.routed_direct).lower(), str(f.escalated).lower(), utc(f.home_care_asked_at),
+            utc(f.mission_accepted_at), utc(f.arrived_at), str(f.missing_response).lower(),
+        ])
+    return out.getvalue()

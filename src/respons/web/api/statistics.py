@@ -1,0 +1,72 @@
+"""Key figures and the per-alarm export for municipalities, their administrators and the
+host (docs/statistics.md). Each request is an export of a municipality's data and is written
+to the audit log before the answer is sent."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from datetime import date
+from typing import Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import Response
+
+from respons.domain.access import Role
+from respons.domain.statistics import OSLO, Period
+from respons.engine import statistics as service
+from respons.web.access import Principal, access, not_found
+from respons.web.errors import ErrorOut
+from respons.web.runtime import runtime
+
+router = APIRouter(prefix="/api/v1/statistics", tags=["statistics"])
+STATISTICS_ROLES = (Role.HOST_ADMIN, Role.MUNICIPALITY_ADMIN, Role.AUDITOR)
+MINUTES_PER_CLEARED_ALARM = 30.0
+ERRORS = {404: {"model": ErrorOut, "description": "No such municipality in your statistics scope."}}
+
+
+async def _request(request: Request, principal: Principal, municipality_id: int, period: Period, on: date | None,
+                   what: str) -> service.PeriodRequest:
+    if municipality_id not in principal.scope.statistics:
+        raise not_found("municipality")
+    rt = runtime(request)
+    wanted = service.PeriodRequest.containing(municipality_id, period, on or rt.clock().astimezone(OSLO).date())
+    await rt.journal.run(lambda conn: service.record_export(conn, wanted, actor=principal.actor, what=what, now=rt.clock()))
+    return wanted
+
+
+@router.get("/key-figures", summary="Key figures of one municipality for one Oslo period", responses=ERRORS)
+async def key_figures(
+    request: Request,
+    municipality_id: int = Query(...),
+    period: Period = Query(Period.MONTH),
+    on: date | None = Query(None, alias="date", description="A day in the period (Oslo calendar); default today."),
+    principal: Principal = Depends(access(*STATISTICS_ROLES)),
+) -> dict[str, Any]:
+    wanted = await _request(request, principal, municipality_id, period, on, "key_figures")
+    rt = runtime(request)
+    with rt.engine.connect() as conn:
+        k = service.figures(conn, wanted, now=rt.clock(), minutes_per_cleared_alarm=MINUTES_PER_CLEARED_ALARM)
+    body = asdict(k)
+    body.pop("frequent_recipients")  # who calls most is for the municipality's own follow-up, not an export
+    return {"municipality_id": municipality_id, "period": period.value, "from": wanted.first_day.isoformat(),
+            **body, "share_answered_within_target": k.share_answered_within_target, "clearance_rate": k.clearance_rate,
+            "escalation_share": k.escalation_share}
+
+
+@router.get("/alarms.csv", summary="One row per alarm of one municipality and Oslo period (for Power BI)",
+            responses={**ERRORS, 200: {"content": {"text/csv": {}}}})
+async def alarms_csv(
+    request: Request,
+    municipality_id: int = Query(...),
+    period: Period = Query(Period.MONTH),
+    on: date | None = Query(None, alias="date"),
+    principal: Principal = Depends(access(*STATISTICS_ROLES)),
+) -> Response:
+    wanted = await _request(request, principal, municipality_id, period, on, "alarms_csv")
+    rt = runtime(request)
+    with rt.engine.connect() as conn:
+        rows = service.facts(conn, wanted)
+        number = service.municipality_names(conn, frozenset({municipality_id}))[municipality_id][0]
+    name = f"respons-{number}-{period.value}-{wanted.first_day.isoformat()}.csv"
+    return Response(service.facts_csv(rows, number), media_type="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": f'attachment; filename="{name}"'})

@@ -1,0 +1,91 @@
+"""Statistics dashboards in the browser: a municipality's key figures for an Oslo period,
+with a bar chart by hour of day, the CSV for Power BI, and a drill-down to the alarms behind
+a figure. The host and the centre's auditors choose any municipality; a municipality's
+administrator or auditor sees their own (``Scope.statistics``). Every page is an export of
+the municipality's data and is written to the audit log before it is shown.
+
+The chart is SVG drawn on the server: no chart library, nothing to load, readable without
+JavaScript, and each bar carries its number as text for screen readers.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from fastapi import APIRouter, Depends, Query, Request
+
+from respons.domain.access import Role
+from respons.domain.alarm_types import ALARM_TYPES
+from respons.domain.statistics import ANSWER_TARGET_SECONDS, OSLO, Period
+from respons.engine import statistics as service
+from respons.web.access import Principal
+from respons.web.api.statistics import MINUTES_PER_CLEARED_ALARM
+from respons.web.pages import PageRefused, page_access, render
+from respons.web.runtime import runtime
+from respons.web.console import words as _console_words  # noqa: F401  (outcome names)
+from respons.web.statistics import words  # noqa: F401  (registers the pages' words)
+
+router = APIRouter(prefix="/stats", include_in_schema=False)
+statistics_page = page_access(Role.HOST_ADMIN, Role.MUNICIPALITY_ADMIN, Role.AUDITOR)
+
+
+async def _chosen(request: Request, principal: Principal, municipality_id: int | None, period: Period, on: date | None,
+                  what: str) -> tuple[service.PeriodRequest, dict[int, tuple[str, str]]]:
+    rt = runtime(request)
+    with rt.engine.connect() as conn:
+        names = service.municipality_names(conn, principal.scope.statistics)
+    if not names:
+        raise PageRefused(403, "error.403")
+    if municipality_id is None:
+        municipality_id = next(iter(names))
+    if municipality_id not in names:
+        raise PageRefused(404, "error.404")
+    wanted = service.PeriodRequest.containing(municipality_id, period, on or rt.clock().astimezone(OSLO).date())
+    await rt.journal.run(lambda conn: service.record_export(conn, wanted, actor=principal.actor, what=what, now=rt.clock()))
+    return wanted, names
+
+
+def _query(wanted: service.PeriodRequest) -> str:
+    return f"municipality_id={wanted.municipality_id}&period={wanted.period.value}&date={wanted.first_day.isoformat()}"
+
+
+@router.get("")
+async def dashboard(request: Request, municipality_id: int | None = Query(None), period: Period = Query(Period.MONTH),
+                    on: date | None = Query(None, alias="date"), principal: Principal = Depends(statistics_page)):
+    wanted, names = await _chosen(request, principal, municipality_id, period, on, "dashboard")
+    rt = runtime(request)
+    with rt.engine.connect() as conn:
+        figures = service.figures(conn, wanted, now=rt.clock(), minutes_per_cleared_alarm=MINUTES_PER_CLEARED_ALARM)
+    peak = max(figures.by_hour.values(), default=0)
+    return render(request, "statistics/dashboard.html", wanted=wanted, names=names, k=figures, peak=peak,
+                  periods=list(Period), query=_query(wanted), minutes=MINUTES_PER_CLEARED_ALARM,
+                  type_label=_type_label(request))
+
+
+@router.get("/alarms")
+async def alarms(request: Request, municipality_id: int = Query(...), period: Period = Query(Period.MONTH),
+                 on: date | None = Query(None, alias="date"), show: str = Query("all", pattern="^(all|late)$"),
+                 principal: Principal = Depends(statistics_page)):
+    """The alarms behind a figure: times, types, answer times and outcomes; no names."""
+    wanted, names = await _chosen(request, principal, municipality_id, period, on, f"drill_down:{show}")
+    rt = runtime(request)
+    now = rt.clock()
+    with rt.engine.connect() as conn:
+        rows = service.facts(conn, wanted)
+    if show == "late":
+        rows = [f for f in rows if f.queued_at is not None and not _in_time(f, now)]
+    return render(request, "statistics/alarms.html", wanted=wanted, names=names, rows=rows, show=show,
+                  query=_query(wanted), oslo=OSLO, type_label=_type_label(request))
+
+
+def _in_time(fact, now) -> bool:
+    if fact.answered_by_centre and fact.answered_at is not None:
+        return (fact.answered_at - fact.queued_at).total_seconds() <= ANSWER_TARGET_SECONDS
+    return (now - fact.queued_at).total_seconds() <= ANSWER_TARGET_SECONDS  # still waiting within the target
+
+
+def _type_label(request: Request):
+    from respons.web import i18n
+
+    english = i18n.language_of(request) == "en"
+    return lambda code: (ALARM_TYPES[code].label_en if english else ALARM_TYPES[code].label_nb) if code in ALARM_TYPES else code

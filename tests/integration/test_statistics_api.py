@@ -1,0 +1,93 @@
+"""Statistics over HTTP on both databases: the figures of an Oslo period, the CSV read back,
+scope, and the audit record of every export."""
+
+from __future__ import annotations
+
+import csv
+import io
+from contextlib import ExitStack
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from respons.auth import audit
+from respons.domain.access import Role
+from respons.domain.alarm_types import alarm_type
+from respons.engine import alarms as service
+from respons.engine.statistics import CSV_COLUMNS
+from respons.settings import Settings
+from respons.store.tables import audit_log
+from respons.web.app import create_app
+from tests.factories import FakeClock, add_user, log_in, seed_registry
+
+NOW = datetime(2026, 12, 2, 9, 0, tzinfo=timezone.utc)
+
+
+@pytest.fixture
+def world(engine):
+    registry = seed_registry(engine)
+    own, foreign = registry.municipality_ids[:2]
+
+    def alarm(municipality, at, kind="button_press", answered_after=None):
+        with engine.begin() as conn:
+            alarm_id = service.receive(conn, service.NewAlarm(municipality, None, None, alarm_type(kind), "http", "test", at),
+                                       now=at, answer_deadline=timedelta(seconds=60)).alarm_id
+            if answered_after is not None:
+                service.answer(conn, alarm_id, actor="user:1", visible_to=None, now=at + timedelta(seconds=answered_after))
+        return alarm_id
+
+    alarm(own, datetime(2026, 10, 31, 22, 59, tzinfo=timezone.utc))  # 23:59 on 31 October in Oslo
+    november = [alarm(own, datetime(2026, 10, 31, 23, 1, tzinfo=timezone.utc), answered_after=12),  # 00:01 on 1 November
+                alarm(own, datetime(2026, 11, 20, 14, 0, tzinfo=timezone.utc), "fall", answered_after=75)]
+    alarm(foreign, datetime(2026, 11, 20, 14, 0, tzinfo=timezone.utc))
+    return own, foreign, november
+
+
+@pytest.fixture
+def client(migrated_url, engine):
+    clock = FakeClock(NOW)
+    app = create_app(Settings(database_url=migrated_url), clock, run_timers=False)
+
+    with ExitStack() as stack:
+        def as_user(name, grants):
+            c = stack.enter_context(TestClient(app, base_url="https://testserver"))
+            c.headers.update(log_in(c, add_user(engine, name, grants), clock))
+            return c
+
+        yield as_user
+
+
+def test_a_municipality_reads_its_own_month_and_exports_it_for_power_bi(world, client, engine):
+    own, foreign, november = world
+    marit = client("marit", [(Role.MUNICIPALITY_ADMIN, own)])
+    figures = marit.get(f"/api/v1/statistics/key-figures?municipality_id={own}&period=month&date=2026-11-15").json()
+    assert (figures["from"], figures["received"], figures["by_type"]) == ("2026-11-01", 2, {"button_press": 1, "fall": 1})
+    assert (figures["to_centre"], figures["answered_within_target"], figures["share_answered_within_target"]) == (2, 1, 0.5)
+    assert "frequent_recipients" not in figures
+
+    response = marit.get(f"/api/v1/statistics/alarms.csv?municipality_id={own}&period=month&date=2026-11-15")
+    assert response.status_code == 200 and response.headers["content-type"].startswith("text/csv")
+    assert response.headers["content-disposition"] == 'attachment; filename="respons-9000-month-2026-11-01.csv"'
+    rows = list(csv.DictReader(io.StringIO(response.text)))
+    assert tuple(rows[0]) == CSV_COLUMNS
+    assert [(r["alarm_id"], r["received_at_oslo"], r["answer_seconds"], r["answered_within_60s"]) for r in rows] == [
+        (november[0], "2026-11-01T00:01:00+0100", "12.0", "true"),
+        (november[1], "2026-11-20T15:00:00+0100", "75.0", "false"),
+    ]
+
+    assert marit.get(f"/api/v1/statistics/key-figures?municipality_id={foreign}").status_code == 404
+    with engine.connect() as conn:
+        exports = conn.execute(select(audit_log.c.actor, audit_log.c.municipality_id, audit_log.c.details)
+                               .where(audit_log.c.action == audit.EXPORT)).all()
+    assert [(e.municipality_id, e.details["report"]) for e in exports] == [(own, "key_figures"), (own, "alarms_csv")], \
+        "both exports audited; the refused one is not an export"
+
+
+def test_the_host_sees_every_municipality(world, client):
+    own, foreign, _ = world
+    hanne = client("hanne", [(Role.HOST_ADMIN, None)])
+    for municipality in (own, foreign):
+        figures = hanne.get(f"/api/v1/statistics/key-figures?municipality_id={municipality}&date=2026-11-15").json()
+        assert figures["received"] == (2 if municipality == own else 1)

@@ -1,0 +1,92 @@
+"""The statistics pages on both databases: a municipality's dashboard in both languages,
+the drill-down to the alarms behind "not answered within 60 s", scope, and the audit."""
+
+from __future__ import annotations
+
+import re
+from contextlib import ExitStack
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from respons.auth import audit
+from respons.domain.access import Role
+from respons.domain.alarm_types import alarm_type
+from respons.engine import alarms as service
+from respons.settings import Settings
+from respons.store.tables import audit_log
+from respons.web import i18n
+from respons.web.app import create_app
+from tests.factories import FakeClock, add_user, log_in, seed_registry
+
+NOW = datetime(2026, 11, 23, 9, 0, tzinfo=timezone.utc)
+NB = i18n.translator("nb", strict=True)
+
+
+@pytest.fixture
+def world(engine):
+    registry = seed_registry(engine)
+    own, foreign = registry.municipality_ids[:2]
+    ids = []
+    for minutes, answered_after, kind in ((10, 20, "button_press"), (20, 95, "fall"), (30, None, "button_press")):
+        at = NOW - timedelta(hours=2, minutes=-minutes)
+        with engine.begin() as conn:
+            alarm_id = service.receive(conn, service.NewAlarm(own, registry.recipient_ids[0], None, alarm_type(kind), "http",
+                                                              "test", at), now=at, answer_deadline=timedelta(seconds=60)).alarm_id
+            if answered_after is not None:
+                service.answer(conn, alarm_id, actor="user:1", visible_to=None, now=at + timedelta(seconds=answered_after))
+        ids.append(alarm_id)
+    return own, foreign, ids
+
+
+@pytest.fixture
+def browser(migrated_url, engine):
+    clock = FakeClock(NOW)
+    app = create_app(Settings(database_url=migrated_url), clock, run_timers=False)
+    with ExitStack() as stack:
+        def as_user(name, grants):
+            client = stack.enter_context(TestClient(app, base_url="https://testserver"))
+            client.headers.update(log_in(client, add_user(engine, name, grants), clock))
+            return client
+
+        yield as_user
+
+
+def test_the_dashboard_shows_the_municipalitys_figures_and_drills_down_to_the_late_alarms(world, browser, engine):
+    own, foreign, (quick, slow, waiting) = world
+    marit = browser("marit", [(Role.MUNICIPALITY_ADMIN, own)])
+    page = marit.get("/stats")  # the own municipality, this month
+    assert page.status_code == 200
+    html = page.text
+    assert re.search(r'data-figure="received">3<', html)
+    assert NB("stats.within.value", share="33.3 %", total=3) in html, "20 s in time; 95 s and an unanswered one late"
+    assert "/stats/alarms?municipality_id=" in html and "show=late" in html
+    assert '<a href="/stats" aria-current="page">' in html, "the main navigation names the page"
+
+    late = marit.get(f"/stats/alarms?municipality_id={own}&period=month&date=2026-11-23&show=late")
+    assert late.status_code == 200
+    listed = re.findall(r'data-alarm-id="([^"]+)"', late.text)
+    assert listed == [slow, waiting]
+    assert "Test0" not in late.text, "the drill-down shows no names"
+
+    marit.cookies.set("respons_lang", "en")
+    assert "Answered within 60 seconds" in marit.get("/stats").text
+
+    assert marit.get(f"/stats?municipality_id={foreign}").status_code == 404
+    with engine.connect() as conn:
+        reports = [r.details["report"] for r in conn.execute(select(audit_log.c.details)
+                                                             .where(audit_log.c.action == audit.EXPORT)
+                                                             .order_by(audit_log.c.seq))]
+    assert reports == ["dashboard", "drill_down:late", "dashboard"], "every page shown is logged; the refused one is not"
+
+
+def test_the_host_chooses_among_every_municipality(world, browser):
+    own, foreign, _ = world
+    hanne = browser("hanne", [(Role.HOST_ADMIN, None)])
+    page = hanne.get(f"/stats?municipality_id={foreign}&period=year&date=2026-06-01")
+    assert page.status_code == 200
+    options = re.findall(r'<option value="(\d+)"', page.text)
+    assert {int(o) for o in options} >= {own, foreign}
+    assert re.search(r'data-figure="received">0<', page.text)
