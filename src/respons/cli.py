@@ -65,6 +65,8 @@ def demo(
     recipients: int = typer.Option(3000, help="How many synthetic service recipients to create."),
     seed: int = typer.Option(1, help="Random seed: the same seed gives the same people."),
     reset: bool = typer.Option(False, "--reset", help="Delete all existing data first."),
+    history_days: int = typer.Option(120, "--history-days", help="Days of invented, handled alarms before today "
+                                     "(for the statistics); 0 for none."),
 ) -> None:
     """Fill the database with a demo response centre: municipalities, people, devices, staff.
 
@@ -77,7 +79,8 @@ def demo(
     settings = get_settings()
     engine = make_engine(settings.database_url)
     try:
-        summary = seed_demo(engine, now=system_clock(), seed=seed, recipients=recipients, reset=reset, console=console)
+        summary = seed_demo(engine, now=system_clock(), seed=seed, recipients=recipients, reset=reset, console=console,
+                            history_days=history_days)
     finally:
         engine.dispose()
     console.print(summary, soft_wrap=True, highlight=False)

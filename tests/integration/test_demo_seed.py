@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import logging
+import random
 import socket
 import threading
 import time
 from collections import Counter, defaultdict
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import pytest
 import uvicorn
@@ -257,3 +258,39 @@ def test_the_simulator_explains_what_to_do_when_there_are_no_devices(engine, mig
     result = run_simulator("http://127.0.0.1:9", speed=1, duration=1, seed=1, database_url=migrated_url, console=Console(width=200))
     assert result == {"sent": 0, "accepted": 0, "rejected": 0}
     assert "respons demo" in capsys.readouterr().out
+
+
+def test_the_demo_history_is_handled_alarms_whose_rows_are_their_timelines(engine):
+    from collections import defaultdict
+
+    from respons.domain.lifecycle import fold
+    from respons.domain.statistics import Period, key_figures
+    from respons.store.statistics import alarm_facts
+    from respons.engine import statistics
+    from respons.engine.alarms import load_timeline, projection_from_row
+
+    summary = seed(engine, history_days=60)
+    assert "handled alarms over the last 60 days" in summary
+    with engine.connect() as conn:
+        rows = conn.execute(select(alarms)).all()
+        assert len(rows) > 150 and {r.state for r in rows} == {"closed"}
+        assert max(r.received_at for r in rows) < NOW and min(r.received_at for r in rows) >= NOW - timedelta(days=60)
+        for row in random.Random(5).sample(rows, 40):
+            assert projection_from_row(row) == fold(load_timeline(conn, row.id)), "the row is its timeline's projection"
+        ids = {m.number: m.id for m in conn.execute(select(municipalities.c.number, municipalities.c.id))}
+        month = statistics.PeriodRequest.containing(ids["4206"], Period.MONTH, (NOW - timedelta(days=20)).date())
+        farsund = statistics.figures(conn, month, now=NOW, minutes_per_cleared_alarm=30)
+        month_k = statistics.PeriodRequest.containing(ids["4204"], Period.MONTH, (NOW - timedelta(days=20)).date())
+        kristiansand = statistics.figures(conn, month_k, now=NOW, minutes_per_cleared_alarm=30)
+        everything = key_figures(alarm_facts(conn, municipality_ids=frozenset(ids.values()), start=NOW - timedelta(days=61),
+                                             end=NOW), now=NOW)
+        per_municipality = defaultdict(int)
+        for r in rows:
+            per_municipality[r.municipality_id] += 1
+    assert set(per_municipality) == set(ids.values()), "every municipality has history"
+    # Farsund routes care alarms to home care with the centre as backup; Kristiansand does not.
+    assert farsund.routed_direct > 0 and 0 < farsund.escalated < farsund.routed_direct
+    assert kristiansand.routed_direct == 0 and kristiansand.received > 0
+    assert 0.85 < everything.share_answered_within_target < 1.0
+    assert 0.4 < everything.clearance_rate < 0.8
+    assert everything.arrival_seconds.count > 0 and everything.accept_seconds.count > 0

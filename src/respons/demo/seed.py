@@ -285,8 +285,12 @@ def seed_demo(
     recipients: int = 3000,
     reset: bool = False,
     console: Console | None = None,
+    history_days: int = 0,
 ) -> str:
-    """Fill a migrated database with a demo response centre; return a short summary."""
+    """Fill a migrated database with a demo response centre; return a short summary.
+
+    ``history_days``: invent that many days of handled alarms before ``now``
+    (``demo/history.py``), so the statistics pages have months to show."""
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
     if recipients < 0:
@@ -306,13 +310,27 @@ def seed_demo(
         if is_postgres(conn):
             _move_sequences_past_explicit_ids(conn, EXPLICIT_ID_TABLES)
         seed_demo_users(conn, now=now)
+        history = _history(conn, now=now, days=history_days, seed=seed) if history_days else 0
     return (
         f"Demo data: {counts['centres']} centre, {counts['municipalities']} municipalities, "
         f"{counts['recipients']} recipients, {counts['devices']} devices ({counts['spare_devices']} spare), "
-        f"{counts['contacts']} contacts, {counts['staff']} staff, {counts['planned_visits']} planned visits. "
+        f"{counts['contacts']} contacts, {counts['staff']} staff, {counts['planned_visits']} planned visits"
+        + (f", {history} handled alarms over the last {history_days} days. " if history else ". ") +
         "All people are invented; national identity numbers are synthetic (month + 80).\n"
         + describe_demo_users(now=now)
     )
+
+
+def _history(conn: Connection, *, now: datetime, days: int, seed: int) -> int:
+    from respons.demo.history import Staff, seed_history
+    from respons.store.tables import role_grants
+
+    def actors(role: str) -> tuple[str, ...]:
+        ids = conn.execute(select(role_grants.c.user_id).where(role_grants.c.role == role).order_by(role_grants.c.user_id))
+        return tuple(f"user:{i}" for i in ids.scalars())
+
+    staff = Staff(operators=actors("operator") or ("user:0",), responders=actors("responder"))
+    return seed_history(conn, now=now, days=days, rng=random.Random(seed * 7919), specs=MUNICIPALITIES, staff=staff)
 
 
 def spread_by_population(total: int, populations: Sequence[int], minimum: int = MIN_RECIPIENTS_PER_MUNICIPALITY) -> list[int]:

@@ -120,7 +120,7 @@ def receive(conn: Connection, new: NewAlarm, *, now: datetime, answer_deadline: 
             request_fingerprint=new.fingerprint,
             route=plan.to_json(),
             route_step=0,
-            **_projection_columns(projection),
+            **projection_columns(projection),
         ),
     )
     if to_centre:
@@ -162,7 +162,7 @@ def _receive_member(conn: Connection, new: NewAlarm, alarm_id: str, received: Ev
         priority=int(new.alarm_type.priority), source=new.source, occurred_at=new.occurred_at,
         received_at=now, payload=new.payload, idempotency_scope=new.idempotency_scope,
         idempotency_key=new.idempotency_key, request_fingerprint=new.fingerprint, group_id=leader,
-        **_projection_columns(projection)))
+        **projection_columns(projection)))
     conn.execute(_INSERT_EVENT, [_event_row(alarm_id, 1, received)])
     storms.join(conn, leader, [], municipality_id=new.municipality_id, now=now)
     return Received(alarm_id=alarm_id, duplicate=False, state=projection.state, received_at=now)
@@ -205,7 +205,7 @@ def append_event(
         raise AlarmNotFound(alarm_id)
     after = lifecycle.apply(projection_from_row(row), event)
     _insert_event(conn, alarm_id, after.seq, event)
-    conn.execute(update(alarms).where(alarms.c.id == alarm_id).values(**_projection_columns(after)))
+    conn.execute(update(alarms).where(alarms.c.id == alarm_id).values(**projection_columns(after)))
     _announce(conn, alarm_id, row.municipality_id, after, event.kind, priority=row.priority)
     return after
 
@@ -343,7 +343,7 @@ def projection_from_row(row) -> AlarmProjection:
     )
 
 
-def _projection_columns(p: AlarmProjection) -> dict[str, Any]:
+def projection_columns(p: AlarmProjection) -> dict[str, Any]:
     return {
         "state": p.state.value,
         "seq": p.seq,
