@@ -43,7 +43,7 @@ def build_world(database_url: str) -> tuple[str, list[str]]:
     upgrade(database_url)
     engine = create_engine(database_url)
     now = datetime.now(timezone.utc)
-    seed_demo(engine, now=now, recipients=600)
+    seed_demo(engine, now=now, recipients=600, history_days=120)
     with engine.begin() as conn:
         colleague = accounts.create_user(conn, username="kari", display_name="Kari Nattevakt", password="demo-kari-2026-night",
                                          now=now)
@@ -99,10 +99,20 @@ def main() -> None:
                 page.keyboard.press("Escape")
                 page.wait_for_timeout(300)
                 page.screenshot(path=str(OUT / "console-card.png"))
+
+                # The statistics an auditor lands on: last month in the host municipality.
+                stats = browser.new_context(viewport=VIEWPORT, locale="nb-NO").new_page()
+                log_in(stats, server.url, Account("revisor", "demo-revisor-2026"))
+                stats.select_option("#stats-municipality", label="Kristiansand (4204)")
+                last_month = (datetime.now(timezone.utc).replace(day=1) - timedelta(days=1)).date().isoformat()
+                stats.fill("#stats-date", last_month)
+                stats.click(".stats-choose button[type=submit]")
+                expect(stats.locator("#key-figures")).to_be_visible(timeout=10_000)
+                stats.screenshot(path=str(OUT / "statistics.png"), full_page=True)
                 browser.close()
         finally:
             server.stop()
-    for name in ("console-queue.png", "console-card.png"):
+    for name in ("console-queue.png", "console-card.png", "statistics.png"):
         print(f"wrote {OUT / name}")
 
 

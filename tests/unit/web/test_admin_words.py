@@ -32,3 +32,25 @@ def test_admin_words_are_filled_in():
     for key, (bokmal, english) in i18n.CATALOGUE.items():
         if key.startswith("admin."):
             assert bokmal.strip() and english.strip(), key
+
+
+def test_every_alarm_category_has_a_name_on_the_statistics_pages():
+    from respons.domain.alarm_types import Category
+    from respons.web import i18n
+    from respons.web.statistics import words  # noqa: F401
+
+    for language in i18n.LANGUAGES:
+        t = i18n.translator(language, strict=True)
+        assert all(t(f"category.{c.value}") for c in Category)
+
+
+def test_every_literal_key_in_the_statistics_templates_is_registered():
+    from respons.web.statistics import pages as statistics_pages
+
+    used = set()
+    for template in (Path(statistics_pages.__file__).parent / "templates" / "statistics").glob("*.html"):
+        used |= set(re.findall(r"""\bt\(\s*['"]([\w.]+)['"]""", template.read_text(encoding="utf-8")))
+    assert len(used) > 20, "the pattern finds the keys"
+    assert sorted(k for k in used if k not in i18n.CATALOGUE and not k.endswith(".")) == []
+    for period in ("day", "week", "month", "half_year", "year"):
+        assert f"stats.period.{period}" in i18n.CATALOGUE
