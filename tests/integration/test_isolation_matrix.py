@@ -65,6 +65,7 @@ def _alarm_action(action: str, body: dict | None = None):
 _REGISTRY = "roles: host_admin, municipality_admin"
 _RESPONDER = "roles: responder, technician"
 _STATISTICS = "roles: auditor, host_admin, municipality_admin"
+_DEVIATION_READERS = "roles: auditor, host_admin, municipality_admin, operator"
 
 
 def _fresh_national_id() -> str:
@@ -148,6 +149,36 @@ ROUTES: dict[tuple[str, str], Route] = {
         _STATISTICS,
         lambda c, w, p: c.get(f"/api/v1/statistics/alarms.csv?municipality_id={w.foreign_municipality(p)}",
                               headers=p.headers),
+        permitted={"host_admin": {200}},
+    ),
+    # Deviations: operators see and register them where they serve (the ended agreement is
+    # foreign to them); the host sees every municipality; handling is for administrators.
+    ("GET", "/api/v1/deviations"): Route(
+        _DEVIATION_READERS,
+        lambda c, w, p: c.get(f"/api/v1/deviations?municipality_id={w.foreign_municipality(p)}", headers=p.headers),
+        permitted={"host_admin": {200}},
+    ),
+    ("GET", "/api/v1/deviations/summary"): Route(
+        _STATISTICS,
+        lambda c, w, p: c.get(f"/api/v1/deviations/summary?year=2026&municipality_id={w.foreign_municipality(p)}",
+                              headers=p.headers),
+        permitted={"host_admin": {200}},
+    ),
+    ("POST", "/api/v1/deviations"): Route(
+        "roles: host_admin, municipality_admin, operator",
+        lambda c, w, p: c.post("/api/v1/deviations", json={"municipality_id": w.foreign_municipality(p), "category": "other",
+                                                           "title": "x"}, headers=p.headers),
+        permitted={"host_admin": {201}},
+    ),
+    ("GET", "/api/v1/deviations/{deviation_id}"): Route(
+        _DEVIATION_READERS,
+        lambda c, w, p: c.get(f"/api/v1/deviations/{w.foreign_deviation(p)}", headers=p.headers),
+        permitted={"host_admin": {200}},
+    ),
+    ("POST", "/api/v1/deviations/{deviation_id}/events"): Route(
+        _REGISTRY,
+        lambda c, w, p: c.post(f"/api/v1/deviations/{w.foreign_deviation(p)}/events", json={"kind": "action", "text": "x"},
+                               headers=p.headers),
         permitted={"host_admin": {200}},
     ),
     # Registry administration: a municipality administrator gets 404 for a foreign
@@ -451,6 +482,7 @@ class World:
     plain_user_id: int
     secrets: dict[int, list[str]]
     recipient_of: dict[int, int]  # municipality -> personal data that must not leak
+    deviations: dict[int, int]
 
     @property
     def foreign_device(self) -> str:
@@ -467,6 +499,9 @@ class World:
 
     def foreign_token_id(self, p: Principal) -> int:
         return self.tokens[self.foreign_municipality(p)]
+
+    def foreign_deviation(self, p: Principal) -> int:
+        return self.deviations[self.foreign_municipality(p)]
 
 
 @pytest.fixture
@@ -496,8 +531,15 @@ def world(engine):
             audit.append(conn, now=T0, actor="user:999", action=audit.READ_RECIPIENT, municipality_id=mid, recipient_id=rid,
                          alarm_id=alarms[mid], purpose="alarm", details={"secret": f"audit-secret-{mid}"})
             secrets[mid].append(f"audit-secret-{mid}")
+        from respons.engine import deviations as deviation_service
+
+        deviations = {mid: deviation_service.register(conn, municipality_id=mid, category="other", actor="user:999",
+                                                      title=f"deviation-secret-{mid}", now=T0)
+                      for mid in registry.municipality_ids}
+        for mid in registry.municipality_ids:
+            secrets[mid].append(f"deviation-secret-{mid}")
     plain = add_user(engine, "plain", [])
-    return World(registry, a, b, f, alarms, tokens, plain.id, secrets, recipient_of)
+    return World(registry, a, b, f, alarms, tokens, plain.id, secrets, recipient_of, deviations)
 
 
 ROLE_GRANTS = {

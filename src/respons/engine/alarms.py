@@ -18,6 +18,7 @@ from sqlalchemy.engine import Connection
 from respons.domain import lifecycle
 from respons.domain.lifecycle import IllegalTransition
 from respons.domain.alarm_types import AlarmType
+from respons.domain.deviations import DeviationCategory
 from respons.domain.lifecycle import Action, AlarmProjection, CallResult, Event, EventKind, Outcome, State
 from respons.domain.routing import Target as RouteTarget
 from respons.engine import storms, timers
@@ -223,6 +224,13 @@ def _announce(conn: Connection, alarm_id: str, municipality_id: int, p: AlarmPro
 def answer(conn: Connection, alarm_id: str, *, actor: str, visible_to: frozenset[int] | None, now: datetime) -> AlarmProjection:
     projection = append_event(conn, alarm_id, Event(EventKind.ANSWERED, now, actor), visible_to=visible_to)
     timers.cancel(conn, ANSWER_DEADLINE, alarm_id=alarm_id)
+    if projection.queued_at is not None:
+        from respons.engine import deviations  # deviations read alarms; this is the one way back
+
+        if now - projection.queued_at > deviations.ANSWER_TIME_THRESHOLD:
+            seconds = round((now - projection.queued_at).total_seconds())
+            deviations.propose(conn, alarm_id=alarm_id, category=DeviationCategory.ANSWER_TIME, now=now,
+                               title=f"Alarmen ble besvart etter {seconds} sekunder", data={"answer_seconds": seconds})
     return projection
 
 

@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select, update
 from sqlalchemy.engine import Connection
 
+from respons.domain.deviations import DeviationCategory
 from respons.domain.lifecycle import Action, Event, EventKind, IllegalTransition
 from respons.engine import alarms as alarm_service
 from respons.engine import timers
@@ -90,8 +91,17 @@ def _on_deadline(field: str, missing: str):
             return  # responded in time, or the alarm is closed
         alarm_service.append_event(conn, alarm_id, Event(EventKind.MISSING_RESPONSE, now, "system:timer",
                                                          {"missing": missing, "zone_id": row.mission.get("zone_id")}))
+        # For the committee: proposed as a deviation, for a person to confirm or dismiss.
+        from respons.engine import deviations
+
+        deviations.propose(conn, alarm_id=alarm_id, category=DeviationCategory.MISSING_RESPONSE, now=now,
+                           title=MISSING_TITLES[missing], data={"missing": missing})
 
     return handler
+
+
+MISSING_TITLES = {"not_accepted": "Hjemmetjenesten tok ikke oppdraget i tide",
+                  "not_completed": "Hjemmetjenesten meldte ikke oppdraget utført i tide"}
 
 
 timers.register(ACCEPT_DEADLINE, _on_deadline("accepted_at", "not_accepted"))

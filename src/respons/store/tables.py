@@ -302,6 +302,46 @@ alarm_events = Table(
     UniqueConstraint("alarm_id", "seq", name="uq_alarm_events_alarm_seq"),
 )
 
+# --- deviation reports (avvik) ----------------------------------------------------------------
+
+# A deviation is its timeline (deviation_events); the row carries its projection for lists,
+# as alarms do. A system proposal for an alarm is unique per (alarm, category), so the same
+# missing response cannot be proposed twice.
+deviations = Table(
+    "deviations",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("municipality_id", Integer, ForeignKey("municipalities.id"), nullable=False, index=True),
+    Column("alarm_id", String(36), ForeignKey("alarms.id")),
+    Column("category", String(30), nullable=False),
+    Column("severity", String(10), nullable=False),
+    Column("state", String(15), nullable=False),
+    Column("seq", Integer, nullable=False),
+    Column("title", String(200), nullable=False),
+    Column("description", Text),
+    Column("proposed_by_system", Boolean, nullable=False, server_default=text("false")),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("created_by", String(100), nullable=False),
+    Column("assigned_to", String(100)),
+    Column("closed_at", UTCDateTime),
+    Column("conclusion", Text),
+    UniqueConstraint("alarm_id", "category", name="uq_deviations_alarm_category"),
+)
+Index("ix_deviations_created", deviations.c.municipality_id, deviations.c.created_at)
+
+deviation_events = Table(
+    "deviation_events",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("deviation_id", Integer, ForeignKey("deviations.id"), nullable=False),
+    Column("seq", Integer, nullable=False),
+    Column("kind", String(20), nullable=False),
+    Column("at", UTCDateTime, nullable=False),
+    Column("actor", String(100), nullable=False),
+    Column("data", JSON, nullable=False),
+    UniqueConstraint("deviation_id", "seq", name="uq_deviation_events_seq"),
+)
+
 # --- timers ------------------------------------------------------------------------------
 
 # A timer is a row with due_at (DESIGN.md invariant 4). ``fence`` increases on every claim

@@ -61,6 +61,9 @@ class Principal:
     def actor(self) -> str:
         return f"{self.kind}:{self.id}"
 
+    def has(self, role: Role) -> bool:
+        return any(g.role is role for g in self.grants)
+
 
 _EMPTY_SCOPE = Scope(alarms=frozenset(), registry=frozenset(), audit=frozenset())
 

@@ -30,7 +30,7 @@ from respons.web import login
 from respons.web.admin import pages as admin_pages
 from respons.web.responder import pages as responder_app
 from respons.web.statistics import pages as statistics_pages
-from respons.web.api import access_admin, admin, audit, auth, intake, live, operator, registry, statistics
+from respons.web.api import access_admin, admin, audit, auth, deviations, intake, live, operator, registry, statistics
 from respons.web.console import pages as console_pages
 from respons.web.pages import STATIC_DIR, install_page_handlers
 from respons.web.runtime import Runtime, node_name
@@ -115,6 +115,7 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock, *,
             {"name": "admin", "description": "Administration."},
             {"name": "audit", "description": "The hash-chained audit log, for auditors."},
             {"name": "statistics", "description": "Key figures and exports per municipality (audited)."},
+            {"name": "deviations", "description": "Deviation reports (avvik): register, handle, summarise."},
             {"name": "health", "description": "Liveness for load balancers and monitoring."},
         ],
     )
@@ -127,6 +128,7 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock, *,
     app.include_router(audit.router)
     app.include_router(registry.router)
     app.include_router(statistics.router)
+    app.include_router(deviations.router)
     app.include_router(login.router)
     app.include_router(console_pages.router)
     app.include_router(admin_pages.router)

@@ -1,0 +1,135 @@
+"""Deviation reports as units of work: register, propose (from the system), confirm,
+dismiss, assign, act, close; lists, one deviation with its timeline, and the year's
+summary for the collaboration committee. The rules are in ``domain/deviations.py``.
+
+Proposals come from two places in the engine: a mission whose home care did not accept or
+finish in time (``missions``), and an alarm answered later than ``ANSWER_TIME_THRESHOLD``
+(``alarms.answer``). A proposal is unique per alarm and category, so a second timer or a
+retry never proposes the same deviation twice.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.engine import Connection
+
+from respons.domain import deviations as rules
+from respons.domain.deviations import (
+    Deviation,
+    DeviationCategory,
+    DeviationEvent,
+    DeviationEventKind,
+    DeviationState,
+    IllegalDeviationChange,
+    Severity,
+)
+from respons.domain.statistics import OSLO
+from respons.store.db import is_postgres
+from respons.store.tables import alarms, deviation_events, deviations
+
+# An answer later than this is proposed as a deviation (the target is 60 s; twice that is a
+# case the committee should look at). A municipality may agree on another figure later.
+ANSWER_TIME_THRESHOLD = timedelta(seconds=120)
+SYSTEM = "system:deviations"
+
+
+class DeviationNotFound(LookupError):
+    pass
+
+
+def register(conn: Connection, *, municipality_id: int, category: str, title: str, severity: str = "medium",
+             description: str | None = None, alarm_id: str | None = None, actor: str, now: datetime) -> int:
+    if alarm_id is not None:
+        found = conn.execute(select(alarms.c.municipality_id).where(alarms.c.id == alarm_id)).scalar()
+        if found != municipality_id:
+            raise IllegalDeviationChange("The alarm is not one of this municipality's.")
+    event = DeviationEvent(DeviationEventKind.REGISTERED, now, actor,
+                           {"category": category, "severity": severity, "title": title})
+    return _insert(conn, rules.start(event), event, municipality_id=municipality_id, alarm_id=alarm_id,
+                   description=description, system=False)
+
+
+def propose(conn: Connection, *, alarm_id: str, category: DeviationCategory, title: str, now: datetime,
+            data: dict[str, Any] | None = None) -> int | None:
+    """A deviation the system suggests from an alarm; None if it was proposed before."""
+    if conn.execute(select(deviations.c.id).where(deviations.c.alarm_id == alarm_id,
+                                                  deviations.c.category == category.value)).first() is not None:
+        return None
+    municipality_id = conn.execute(select(alarms.c.municipality_id).where(alarms.c.id == alarm_id)).scalar_one()
+    event = DeviationEvent(DeviationEventKind.PROPOSED, now, SYSTEM,
+                           {"category": category.value, "severity": Severity.MEDIUM.value, "title": title, **(data or {})})
+    return _insert(conn, rules.start(event), event, municipality_id=municipality_id, alarm_id=alarm_id,
+                   description=None, system=True)
+
+
+def _insert(conn: Connection, deviation: Deviation, event: DeviationEvent, *, municipality_id: int,
+            alarm_id: str | None, description: str | None, system: bool) -> int:
+    deviation_id = conn.execute(insert(deviations).values(
+        municipality_id=municipality_id, alarm_id=alarm_id, description=description, proposed_by_system=system,
+        created_by=event.actor, **_columns(deviation))).inserted_primary_key[0]
+    _insert_event(conn, deviation_id, 1, event)
+    return deviation_id
+
+
+def change(conn: Connection, deviation_id: int, kind: DeviationEventKind, *, actor: str, data: dict[str, Any],
+           now: datetime, allowed: frozenset[int]) -> Deviation:
+    query = select(deviations).where(deviations.c.id == deviation_id)
+    if is_postgres(conn):
+        query = query.with_for_update()
+    row = conn.execute(query).first()
+    if row is None or row.municipality_id not in allowed:
+        raise DeviationNotFound(deviation_id)
+    event = DeviationEvent(kind, now, actor, data)
+    after = rules.apply(_projection(row), event)
+    _insert_event(conn, deviation_id, after.seq, event)
+    conn.execute(update(deviations).where(deviations.c.id == deviation_id).values(**_columns(after)))
+    return after
+
+
+def listing(conn: Connection, *, municipality_ids: frozenset[int], open_only: bool = False) -> list[dict]:
+    query = select(deviations).where(deviations.c.municipality_id.in_(sorted(municipality_ids)))
+    if open_only:
+        query = query.where(deviations.c.state.in_([s.value for s in rules.OPEN]))
+    return [dict(r._mapping) for r in conn.execute(query.order_by(deviations.c.created_at.desc()))]
+
+
+def detail(conn: Connection, deviation_id: int, *, municipality_ids: frozenset[int]) -> dict | None:
+    row = conn.execute(select(deviations).where(deviations.c.id == deviation_id)).first()
+    if row is None or row.municipality_id not in municipality_ids:
+        return None
+    out = dict(row._mapping)
+    out["timeline"] = [dict(e._mapping) for e in conn.execute(
+        select(deviation_events.c.seq, deviation_events.c.kind, deviation_events.c.at, deviation_events.c.actor,
+               deviation_events.c.data).where(deviation_events.c.deviation_id == deviation_id)
+        .order_by(deviation_events.c.seq))]
+    return out
+
+
+def year_summary(conn: Connection, *, municipality_ids: frozenset[int], year: int) -> rules.YearSummary:
+    """Deviations registered or proposed in the Oslo calendar year."""
+    start = datetime(year, 1, 1, tzinfo=OSLO)
+    end = datetime(year + 1, 1, 1, tzinfo=OSLO)
+    rows = conn.execute(select(deviations).where(
+        deviations.c.municipality_id.in_(sorted(municipality_ids)), deviations.c.created_at >= start,
+        deviations.c.created_at < end)).all()
+    return rules.summarise([(_projection(r), r.proposed_by_system) for r in rows])
+
+
+def _projection(row) -> Deviation:
+    return Deviation(DeviationState(row.state), row.seq, DeviationCategory(row.category), Severity(row.severity),
+                     row.title, row.created_at, row.assigned_to, row.closed_at, row.conclusion)
+
+
+def _columns(d: Deviation) -> dict[str, Any]:
+    return {"state": d.state.value, "seq": d.seq, "category": d.category.value, "severity": d.severity.value,
+            "title": d.title, "created_at": d.created_at, "assigned_to": d.assigned_to, "closed_at": d.closed_at,
+            "conclusion": d.conclusion}
+
+
+def _insert_event(conn: Connection, deviation_id: int, seq: int, event: DeviationEvent) -> None:
+    conn.execute(insert(deviation_events).values(deviation_id=deviation_id, seq=seq, kind=event.kind.value, at=event.at,
+                                                 actor=event.actor, data=event.data))
+
