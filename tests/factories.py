@@ -6,6 +6,7 @@ Only synthetic people: national ids come from ``synthetic_national_id`` (month +
 from __future__ import annotations
 
 import random
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 
@@ -143,3 +144,18 @@ def log_in(client, user: TestUser, clock) -> dict[str, str]:
     response = client.post("/api/v1/auth/login", json=body)
     assert response.status_code == 200, response.text
     return {"X-CSRF-Token": response.json()["csrf_token"]}
+
+
+@contextmanager
+def people_logged_in(app, engine: Engine, clock):
+    """``as_user(name, grants)`` → a TestClient (app started) logged in as a new user with the
+    grants; every client is closed at the end."""
+    from fastapi.testclient import TestClient
+
+    with ExitStack() as stack:
+        def as_user(name: str, grants: list[tuple[Role, int | None]]):
+            client = stack.enter_context(TestClient(app, base_url="https://testserver"))
+            client.headers.update(log_in(client, add_user(engine, name, grants), clock))
+            return client
+
+        yield as_user

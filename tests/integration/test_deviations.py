@@ -3,11 +3,9 @@ audit, proposals from a late answer and a missing response (once each), the year
 
 from __future__ import annotations
 
-from contextlib import ExitStack
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from respons.auth import audit
@@ -17,7 +15,7 @@ from respons.engine import alarms as service
 from respons.settings import Settings
 from respons.store.tables import audit_log, deviations
 from respons.web.app import create_app
-from tests.factories import FakeClock, add_user, log_in, seed_registry
+from tests.factories import FakeClock, people_logged_in, seed_registry
 from tests.integration.test_routing_scenarios import dispatched, world  # noqa: F401  (fixture)
 
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=timezone.utc)
@@ -28,12 +26,7 @@ def people(migrated_url, engine):
     registry = seed_registry(engine)
     clock = FakeClock(NOW)
     app = create_app(Settings(database_url=migrated_url), clock, run_timers=False)
-    with ExitStack() as stack:
-        def as_user(name, grants):
-            client = stack.enter_context(TestClient(app, base_url="https://testserver"))
-            client.headers.update(log_in(client, add_user(engine, name, grants), clock))
-            return client
-
+    with people_logged_in(app, engine, clock) as as_user:
         yield registry, as_user
 
 

@@ -5,11 +5,9 @@ from __future__ import annotations
 
 import csv
 import io
-from contextlib import ExitStack
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from respons.auth import audit
@@ -20,7 +18,7 @@ from respons.engine.statistics import CSV_COLUMNS
 from respons.settings import Settings
 from respons.store.tables import audit_log
 from respons.web.app import create_app
-from tests.factories import FakeClock, add_user, log_in, seed_registry
+from tests.factories import FakeClock, people_logged_in, seed_registry
 
 NOW = datetime(2026, 12, 2, 9, 0, tzinfo=timezone.utc)
 
@@ -50,12 +48,7 @@ def client(migrated_url, engine):
     clock = FakeClock(NOW)
     app = create_app(Settings(database_url=migrated_url), clock, run_timers=False)
 
-    with ExitStack() as stack:
-        def as_user(name, grants):
-            c = stack.enter_context(TestClient(app, base_url="https://testserver"))
-            c.headers.update(log_in(c, add_user(engine, name, grants), clock))
-            return c
-
+    with people_logged_in(app, engine, clock) as as_user:
         yield as_user
 
 

@@ -19,7 +19,6 @@ thousand silent devices never delay an assistance alarm.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from datetime import datetime, timedelta
 
@@ -30,6 +29,7 @@ from respons.clock import Clock
 from respons.domain.alarm_types import alarm_type
 from respons.domain.lifecycle import IllegalTransition
 from respons.engine import alarms as alarm_service
+from respons.engine.periodic import PeriodicWorker
 from respons.store.db import is_postgres
 from respons.store.journal import Journal, Lane
 from respons.store.tables import devices
@@ -127,26 +127,16 @@ def _base_unit_silent(conn: Connection, base_unit_id: int, now: datetime) -> boo
         or_(devices.c.silent_since.is_not(None), devices.c.alert_after <= now))).first() is not None
 
 
-class SupervisionWorker:
+class SupervisionWorker(PeriodicWorker):
     """Sweeps for silent devices every ``poll_seconds``, through the journal's technical lane."""
 
+    name = "respons-supervision"
+
     def __init__(self, journal: Journal, clock: Clock, *, poll_seconds: float, answer_deadline: timedelta):
+        super().__init__(poll_seconds=poll_seconds)
         self._journal = journal
         self._clock = clock
-        self._poll = poll_seconds
         self._answer_deadline = answer_deadline
-        self._task: asyncio.Task | None = None
-
-    def start(self) -> None:
-        self._task = asyncio.get_running_loop().create_task(self._loop(), name="respons-supervision")
-
-    async def stop(self) -> None:
-        if self._task:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
 
     async def run_once(self) -> int:
         total = 0
@@ -156,13 +146,3 @@ class SupervisionWorker:
             total += handled
             if handled < SWEEP_LIMIT:
                 return total
-
-    async def _loop(self) -> None:
-        while True:
-            try:
-                await self.run_once()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("supervision sweep failed; retrying")
-            await asyncio.sleep(self._poll)

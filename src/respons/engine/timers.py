@@ -17,7 +17,6 @@ found by the first poll after restart.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import uuid
 from dataclasses import dataclass
@@ -28,6 +27,7 @@ from sqlalchemy import and_, insert, or_, select, update
 from sqlalchemy.engine import Connection
 
 from respons.clock import Clock
+from respons.engine.periodic import PeriodicWorker
 from respons.store.db import is_postgres
 from respons.store.tables import timers
 
@@ -115,28 +115,18 @@ def fire(conn: Connection, claim: Claim, *, now: datetime) -> bool:
     return True
 
 
-class TimerWorker:
+class TimerWorker(PeriodicWorker):
     """Polls for due timers and fires them through the journal."""
 
+    name = "respons-timers"
+
     def __init__(self, journal, clock: Clock, *, node: str, poll_seconds: float, lease_seconds: float):
+        super().__init__(poll_seconds=poll_seconds)
         self._journal = journal
         self._clock = clock
         self._node = node
-        self._poll = poll_seconds
         self._lease = timedelta(seconds=lease_seconds)
-        self._task: asyncio.Task | None = None
         self.fired = 0
-
-    def start(self) -> None:
-        self._task = asyncio.get_running_loop().create_task(self._loop(), name="respons-timers")
-
-    async def stop(self) -> None:
-        if self._task:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
 
     async def run_once(self) -> int:
         claims = await self._journal.run(
@@ -152,13 +142,3 @@ class TimerWorker:
                 log.exception("timer %s (%s) failed to fire", claim.timer_id, claim.kind)
         self.fired += fired
         return fired
-
-    async def _loop(self) -> None:
-        while True:
-            try:
-                await self.run_once()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("timer poll failed; retrying")
-            await asyncio.sleep(self._poll)

@@ -4,11 +4,9 @@ the drill-down to the alarms behind "not answered within 60 s", scope, and the a
 from __future__ import annotations
 
 import re
-from contextlib import ExitStack
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from respons.auth import audit
@@ -19,7 +17,7 @@ from respons.settings import Settings
 from respons.store.tables import audit_log
 from respons.web import i18n
 from respons.web.app import create_app
-from tests.factories import FakeClock, add_user, log_in, seed_registry
+from tests.factories import FakeClock, people_logged_in, seed_registry
 
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=timezone.utc)
 NB = i18n.translator("nb", strict=True)
@@ -45,12 +43,7 @@ def world(engine):
 def browser(migrated_url, engine):
     clock = FakeClock(NOW)
     app = create_app(Settings(database_url=migrated_url), clock, run_timers=False)
-    with ExitStack() as stack:
-        def as_user(name, grants):
-            client = stack.enter_context(TestClient(app, base_url="https://testserver"))
-            client.headers.update(log_in(client, add_user(engine, name, grants), clock))
-            return client
-
+    with people_logged_in(app, engine, clock) as as_user:
         yield as_user
 
 

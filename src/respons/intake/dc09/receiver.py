@@ -39,6 +39,7 @@ from respons.domain.lifecycle import OPEN_STATES
 from respons.engine import alarms as alarm_service
 from respons.engine import supervision
 from respons.intake.dc09 import contact_id as codes
+from respons.intake.listeners import Listener
 from respons.intake.dc09.crypto import BadKey, parse_key
 from respons.intake.dc09.frames import Answer, Frame, FrameSplitter, Refusal, answer, open_envelope, read
 from respons.store import quarantine
@@ -164,17 +165,15 @@ class KeyRing:
         return key
 
 
-class Receiver:
+class Receiver(Listener):
     """TCP and UDP listeners; each frame's answer is sent after its unit is committed."""
 
     def __init__(self, journal: Journal, clock: Clock, *, answer_deadline_seconds: float = DEFAULT_DEADLINE_SECONDS):
+        super().__init__()
         self.journal = journal
         self.clock = clock
         self.answer_deadline_seconds = answer_deadline_seconds
         self.keys = KeyRing(journal.engine)
-        self._servers: list = []
-        self.tcp_port: int | None = None
-        self.udp_port: int | None = None
 
     async def answer_for(self, raw: bytes, remote: str | None) -> bytes | None:
         now = self.clock()
@@ -207,22 +206,9 @@ class Receiver:
             return None
         return answer(reply, result, now=self.clock(), key=key)
 
-    async def start(self, host: str, tcp_port: int, udp_port: int | None = None) -> None:
-        server = await asyncio.start_server(self._tcp_client, host, tcp_port)
-        self._servers.append(server)
-        self.tcp_port = server.sockets[0].getsockname()[1]
-        if udp_port is not None:
-            loop = asyncio.get_running_loop()
-            transport, _ = await loop.create_datagram_endpoint(lambda: _Udp(self), local_addr=(host, udp_port))
-            self._servers.append(transport)
-            self.udp_port = transport.get_extra_info("sockname")[1]
-
-    async def stop(self) -> None:
-        for server in self._servers:
-            server.close()
-            if hasattr(server, "wait_closed"):
-                await server.wait_closed()
-        self._servers.clear()
+    async def _datagram(self, data: bytes, remote: str) -> list[bytes]:
+        answers = [await self.answer_for(raw, remote) for raw in FrameSplitter().feed(data)]
+        return [a for a in answers if a is not None]
 
     async def _tcp_client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         peer = writer.get_extra_info("peername")
@@ -240,21 +226,3 @@ class Receiver:
             pass
         finally:
             writer.close()
-
-
-class _Udp(asyncio.DatagramProtocol):
-    def __init__(self, receiver: Receiver):
-        self.receiver = receiver
-        self.transport = None
-
-    def connection_made(self, transport) -> None:
-        self.transport = transport
-
-    def datagram_received(self, data: bytes, addr) -> None:
-        async def reply() -> None:
-            for raw in FrameSplitter().feed(data):
-                answer_bytes = await self.receiver.answer_for(raw, addr[0])
-                if answer_bytes is not None:
-                    self.transport.sendto(answer_bytes, addr)
-
-        asyncio.get_running_loop().create_task(reply())

@@ -46,6 +46,7 @@ from respons.domain.alarm_types import alarm_type
 from respons.domain.lifecycle import OPEN_STATES
 from respons.engine import alarms as alarm_service
 from respons.engine import supervision
+from respons.intake.listeners import Listener
 from respons.intake.scaip import sip
 from respons.intake.scaip.codes import Event, Meaning, classify
 from respons.intake.scaip.messages import (
@@ -165,16 +166,14 @@ def _keep(conn: Connection, request: sip.Request, remote: str | None, reason: st
                     reason=reason[:40], message=message, now=now)
 
 
-class Receiver:
+class Receiver(Listener):
     """SIP over TCP and UDP; each MESSAGE's 200 OK is sent after its unit is committed."""
 
     def __init__(self, journal: Journal, clock: Clock, *, answer_deadline_seconds: float = DEFAULT_DEADLINE_SECONDS):
+        super().__init__()
         self.journal = journal
         self.clock = clock
         self.answer_deadline_seconds = answer_deadline_seconds
-        self._servers: list = []
-        self.tcp_port: int | None = None
-        self.udp_port: int | None = None
 
     async def answer_for(self, raw: bytes, remote: str | None, *, datagram: bool = False) -> bytes | None:
         """The bytes to send back for one SIP message, or None to stay silent."""
@@ -215,22 +214,11 @@ class Receiver:
         return sip.response(request, 200, body=build_mrs(message.ref, reply.status, reply.text),
                             content_type=CONTENT_TYPE)
 
-    async def start(self, host: str, tcp_port: int, udp_port: int | None = None) -> None:
-        server = await asyncio.start_server(self._tcp_client, host, tcp_port)
-        self._servers.append(server)
-        self.tcp_port = server.sockets[0].getsockname()[1]
-        if udp_port is not None:
-            loop = asyncio.get_running_loop()
-            transport, _ = await loop.create_datagram_endpoint(lambda: _Udp(self), local_addr=(host, udp_port))
-            self._servers.append(transport)
-            self.udp_port = transport.get_extra_info("sockname")[1]
-
-    async def stop(self) -> None:
-        for server in self._servers:
-            server.close()
-            if hasattr(server, "wait_closed"):
-                await server.wait_closed()
-        self._servers.clear()
+    async def _datagram(self, data: bytes, remote: str) -> list[bytes]:
+        if not data.strip(b"\r\n"):
+            return []  # a CRLF keep-alive
+        answer = await self.answer_for(data, remote, datagram=True)
+        return [answer] if answer is not None else []
 
     async def _tcp_client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         peer = writer.get_extra_info("peername")
@@ -251,27 +239,3 @@ class Receiver:
             pass
         finally:
             writer.close()
-
-
-class _Udp(asyncio.DatagramProtocol):
-    def __init__(self, receiver: Receiver):
-        self.receiver = receiver
-        self.transport = None
-        self._tasks: set[asyncio.Task] = set()  # the loop keeps only weak references to tasks
-
-    def connection_made(self, transport) -> None:
-        self.transport = transport
-
-    def datagram_received(self, data: bytes, addr) -> None:
-        if not data.strip(b"\r\n"):
-            return  # a CRLF keep-alive
-
-        async def reply() -> None:
-            answer = await self.receiver.answer_for(data, addr[0], datagram=True)
-            if answer is not None:
-                # To the source address (RFC 3581 rport): devices sit behind NAT.
-                self.transport.sendto(answer, addr)
-
-        task = asyncio.get_running_loop().create_task(reply())
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
