@@ -202,6 +202,45 @@ def report_figures(
     console.print(_figures_table(figures, title=f"Kommune {municipality}, {chosen.value} from {first.isoformat()}"))
 
 
+@report_app.command("file")
+def report_file(
+    municipality: str = typer.Option(..., "--municipality", help="Kommunenummer, e.g. 4206."),
+    period: str = typer.Option("month", "--period", help="month, half_year or year (also day, week)."),
+    on: Optional[datetime] = typer.Option(None, "--date", formats=["%Y-%m-%d"],
+                                          help="A day in the period (Oslo calendar); default today."),
+    file_format: str = typer.Option("pdf", "--format", help="pdf or xlsx."),
+    out: Optional[str] = typer.Option(None, "--out", help="File to write; default respons-<number>-<period>-<from>.<format>."),
+    minutes_per_cleared: float = typer.Option(30.0, "--minutes-per-cleared-alarm"),
+) -> None:
+    """Write one municipality's report for one Oslo period as PDF or XLSX. The export is audited."""
+    from pathlib import Path
+
+    from respons.clock import system_clock
+    from respons.domain.statistics import OSLO, Period
+    from respons.engine import statistics
+    from respons.reports import model, pdf, xlsx
+
+    if file_format not in ("pdf", "xlsx"):
+        console.print(f"[red]Unknown format {file_format!r}; use pdf or xlsx.[/red]")
+        raise typer.Exit(2)
+    try:
+        chosen = Period(period)
+    except ValueError:
+        console.print(f"[red]Unknown period {period!r}; use one of {', '.join(p.value for p in Period)}.[/red]")
+        raise typer.Exit(2)
+    now = system_clock()
+    with console.status("Reading the period's alarms …"), _write() as (conn, _):
+        wanted = statistics.PeriodRequest.containing(_municipality_id(conn, municipality), chosen,
+                                                     on.date() if on else now.astimezone(OSLO).date())
+        statistics.record_export(conn, wanted, actor="cli", what=f"report_{file_format}", now=now)
+        report = model.build(conn, wanted, now=now, minutes_per_cleared_alarm=minutes_per_cleared)
+    with console.status(f"Writing the {file_format.upper()} …"):
+        body = pdf.render(report) if file_format == "pdf" else xlsx.render(report)
+    path = Path(out or f"respons-{report.municipality_number}-{chosen.value}-{wanted.first_day.isoformat()}.{file_format}")
+    path.write_bytes(body)
+    console.print(f"Wrote {path} ({len(body):,} bytes): {report.title}, {report.figures.received} alarms.", markup=False)
+
+
 def _figures_table(k, *, title: str) -> Table:
     def share(value) -> str:
         return "–" if value is None else f"{value * 100:.1f} %"

@@ -60,3 +60,23 @@ def test_the_figures_of_one_oslo_month_are_printed_and_the_export_audited(cli, e
     table = cli.invoke(app, ["report", "figures", "--municipality", "9000", "--date", "2026-11-15"])
     assert table.exit_code == 0 and "Answered within 60 s" in table.output and "50.0 %" in table.output
     assert cli.invoke(app, ["report", "figures", "--municipality", "9000", "--period", "fortnight"]).exit_code == 2
+
+
+def test_a_yearly_report_file_is_written_and_reads_back(cli, engine, tmp_path):
+    import openpyxl
+    from pypdf import PdfReader
+
+    registry = seed_registry(engine)
+    receive(engine, registry.municipality_ids[0], registry.recipient_ids[0], datetime(2026, 3, 3, 8, 0, tzinfo=timezone.utc))
+    target = tmp_path / "aar.pdf"
+    result = cli.invoke(app, ["report", "file", "--municipality", "9000", "--period", "year", "--date", "2026-05-01",
+                              "--out", str(target)])
+    assert result.exit_code == 0, result.output
+    text = PdfReader(target).pages[0].extract_text()
+    assert "Responstjenesten for Testkommune 0: 2026" in text and "Alarmer mottatt" in text
+    sheet = tmp_path / "aar.xlsx"
+    assert cli.invoke(app, ["report", "file", "--municipality", "9000", "--period", "year", "--date", "2026-05-01",
+                            "--format", "xlsx", "--out", str(sheet)]).exit_code == 0
+    months = [r[:2] for r in openpyxl.load_workbook(sheet)["Måneder"].iter_rows(min_row=2, values_only=True)]
+    assert months == [("mars 2026", 1)]
+    assert cli.invoke(app, ["report", "file", "--municipality", "9000", "--format", "docx"]).exit_code == 2

@@ -145,6 +145,12 @@ ROUTES: dict[tuple[str, str], Route] = {
                               headers=p.headers),
         permitted={"host_admin": {200}},
     ),
+    ("GET", "/api/v1/statistics/report.{file_format}"): Route(
+        _STATISTICS,
+        lambda c, w, p: c.get(f"/api/v1/statistics/report.pdf?municipality_id={w.foreign_municipality(p)}",
+                              headers=p.headers),
+        permitted={"host_admin": {200}},
+    ),
     ("GET", "/api/v1/statistics/alarms.csv"): Route(
         _STATISTICS,
         lambda c, w, p: c.get(f"/api/v1/statistics/alarms.csv?municipality_id={w.foreign_municipality(p)}",

@@ -84,3 +84,29 @@ def test_the_host_sees_every_municipality(world, client):
     for municipality in (own, foreign):
         figures = hanne.get(f"/api/v1/statistics/key-figures?municipality_id={municipality}&date=2026-11-15").json()
         assert figures["received"] == (2 if municipality == own else 1)
+
+
+def test_the_half_year_report_as_pdf_and_xlsx_read_back(world, client, engine):
+    import openpyxl
+    from pypdf import PdfReader
+
+    own, _, november = world
+    marit = client("marit", [(Role.MUNICIPALITY_ADMIN, own)])
+    query = f"municipality_id={own}&period=half_year&date=2026-11-15"
+    pdf = marit.get(f"/api/v1/statistics/report.pdf?{query}")
+    assert pdf.status_code == 200 and pdf.headers["content-type"] == "application/pdf"
+    assert pdf.headers["content-disposition"] == 'attachment; filename="respons-9000-half_year-2026-07-01.pdf"'
+    text = " ".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf.content)).pages)
+    assert "Responstjenesten for Testkommune 0: 2. halvår 2026" in text
+    assert "Besvart innen 60 sekunder" in text and "33,3 % av 3" in text, "October's unanswered alarm is in the half year too"
+    assert "Alarmer per måned" in text and "Hva tallene betyr" in text
+
+    workbook = openpyxl.load_workbook(io.BytesIO(marit.get(f"/api/v1/statistics/report.xlsx?{query}").content))
+    assert workbook.sheetnames == ["Nøkkeltall", "Måneder", "Alarmer"]
+    figures = {row[0]: row[1] for row in workbook["Nøkkeltall"].iter_rows(min_row=3, values_only=True)}
+    assert figures["Alarmer mottatt"] == "3"
+    months = list(workbook["Måneder"].iter_rows(min_row=2, values_only=True))
+    assert [(m[0], m[1]) for m in months] == [("oktober 2026", 1), ("november 2026", 2)]
+    alarms = list(workbook["Alarmer"].iter_rows(values_only=True))
+    assert tuple(alarms[0]) == CSV_COLUMNS and {r[0] for r in alarms[1:]} >= set(november)
+    assert marit.get(f"/api/v1/statistics/report.doc?{query}").status_code == 404

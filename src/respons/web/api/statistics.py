@@ -14,6 +14,7 @@ from fastapi.responses import Response
 from respons.domain.access import Role
 from respons.domain.statistics import OSLO, Period
 from respons.engine import statistics as service
+from respons.reports import model, pdf, xlsx
 from respons.web.access import Principal, access, not_found
 from respons.web.errors import ErrorOut
 from respons.web.runtime import runtime
@@ -22,6 +23,7 @@ router = APIRouter(prefix="/api/v1/statistics", tags=["statistics"])
 STATISTICS_ROLES = (Role.HOST_ADMIN, Role.MUNICIPALITY_ADMIN, Role.AUDITOR)
 MINUTES_PER_CLEARED_ALARM = 30.0
 ERRORS = {404: {"model": ErrorOut, "description": "No such municipality in your statistics scope."}}
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 async def _request(request: Request, principal: Principal, municipality_id: int, period: Period, on: date | None,
@@ -70,3 +72,24 @@ async def alarms_csv(
     name = f"respons-{number}-{period.value}-{wanted.first_day.isoformat()}.csv"
     return Response(service.facts_csv(rows, number), media_type="text/csv; charset=utf-8",
                     headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
+@router.get("/report.{file_format}", summary="The period's report as PDF or XLSX",
+            responses={**ERRORS, 200: {"content": {"application/pdf": {}, XLSX: {}}}})
+async def report_file(
+    request: Request,
+    file_format: str,
+    municipality_id: int = Query(...),
+    period: Period = Query(Period.MONTH),
+    on: date | None = Query(None, alias="date"),
+    principal: Principal = Depends(access(*STATISTICS_ROLES)),
+) -> Response:
+    if file_format not in ("pdf", "xlsx"):
+        raise not_found("report format")
+    wanted = await _request(request, principal, municipality_id, period, on, f"report_{file_format}")
+    rt = runtime(request)
+    with rt.engine.connect() as conn:
+        report = model.build(conn, wanted, now=rt.clock(), minutes_per_cleared_alarm=MINUTES_PER_CLEARED_ALARM)
+    body, media = (pdf.render(report), "application/pdf") if file_format == "pdf" else (xlsx.render(report), XLSX)
+    name = f"respons-{report.municipality_number}-{period.value}-{wanted.first_day.isoformat()}.{file_format}"
+    return Response(body, media_type=media, headers={"Content-Disposition": f'attachment; filename="{name}"'})

@@ -39,6 +39,8 @@ register(
         "stats.none": ("Ingen", "None"),
         "stats.csv": ("Last ned alarmene (CSV, for Power BI)", "Download the alarms (CSV, for Power BI)"),
         "stats.drill": ("Se alarmene", "See the alarms"),
+        "stats.pdf": ("Rapport (PDF)", "Report (PDF)"),
+        "stats.xlsx": ("Rapport med alarmer (Excel)", "Report with alarms (Excel)"),
         "stats.drill.late": ("Se alarmene som ikke ble besvart innen 60 s", "See the alarms not answered within 60 s"),
         "stats.alarms.title": ("Alarmene bak tallene", "The alarms behind the figures"),
         "stats.alarms.all": ("Alle alarmer i perioden", "Every alarm in the period"),

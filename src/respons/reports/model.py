@@ -1,0 +1,101 @@
+"""What a report says: the figures of one municipality and period, month by month for longer
+periods, and an explanation of each figure in plain Norwegian (docs/statistics.md has the
+definitions)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from sqlalchemy.engine import Connection
+
+from respons.domain.statistics import AlarmFact, KeyFigures, Period, breakdown, by_period, key_figures
+from respons.engine import statistics
+
+MONTHS_NB = ("januar", "februar", "mars", "april", "mai", "juni", "juli", "august", "september", "oktober",
+             "november", "desember")
+PERIOD_NB = {Period.DAY: "dag", Period.WEEK: "uke", Period.MONTH: "måned", Period.HALF_YEAR: "halvår", Period.YEAR: "år"}
+
+EXPLANATIONS = (
+    ("Alarmer mottatt", "Alle alarmer fra kommunens tjenestemottakere i perioden, regnet etter når de kom inn (norsk tid)."),
+    ("Besvart innen 60 sekunder", "Andelen av alarmene responssenteret skulle besvare som ble besvart innen 60 sekunder "
+     "etter at de kom i køen. Helsedirektoratet anbefaler minst 95 %."),
+    ("Svartid", "Median, 90-prosentil og lengste tid fra alarmen kom i køen til en operatør svarte."),
+    ("Avklart av responssenteret", "Andelen alarmer med utfall der responssenteret løste saken selv, uten å sende noen "
+     "(avklaringsrate; 50–70 % er vanlig)."),
+    ("Utrykninger og varsling", "Hvor mange alarmer som endte med hjemmetjenesten, 113/AMK, pårørende eller tekniker."),
+    ("Direkterutet / eskalert", "Alarmer som først gikk rett til hjemmetjenesten, og hvor mange av dem som likevel "
+     "måtte til responssenteret."),
+    ("Hjemmetjenesten", "Tid fra hjemmetjenesten ble bedt om å rykke ut til noen tok oppdraget, og fra alarmen kom til "
+     "de var fremme."),
+    ("Timer spart", "Alarmer avklart av responssenteret ganget med tiden en utrykning ville tatt for hjemmetjenesten."),
+)
+
+
+@dataclass(frozen=True)
+class Report:
+    municipality: str
+    municipality_number: str
+    period: Period
+    first_day: date
+    title: str
+    figures: KeyFigures
+    months: list[tuple[date, KeyFigures]]  # month by month for half years and years
+    facts: list[AlarmFact]
+    minutes_per_cleared_alarm: float
+
+
+def period_title(period: Period, first_day: date) -> str:
+    match period:
+        case Period.MONTH:
+            return f"{MONTHS_NB[first_day.month - 1]} {first_day.year}"
+        case Period.HALF_YEAR:
+            return f"{'1.' if first_day.month == 1 else '2.'} halvår {first_day.year}"
+        case Period.YEAR:
+            return str(first_day.year)
+        case Period.WEEK:
+            return f"uke {first_day.isocalendar().week} {first_day.isocalendar().year}"
+    return first_day.isoformat()
+
+
+def build(conn: Connection, request: statistics.PeriodRequest, *, now: datetime,
+          minutes_per_cleared_alarm: float) -> Report:
+    facts = statistics.facts(conn, request)
+    number, name = statistics.municipality_names(conn, frozenset({request.municipality_id}))[request.municipality_id]
+    months: list[tuple[date, KeyFigures]] = []
+    if request.period in (Period.HALF_YEAR, Period.YEAR):
+        by_month = breakdown(facts, by_period(Period.MONTH), now=now, minutes_per_cleared_alarm=minutes_per_cleared_alarm)
+        months = sorted(by_month.items())
+    return Report(
+        municipality=name, municipality_number=number, period=request.period, first_day=request.first_day,
+        title=f"Responstjenesten for {name}: {period_title(request.period, request.first_day)}",
+        figures=key_figures(facts, now=now, minutes_per_cleared_alarm=minutes_per_cleared_alarm), months=months,
+        facts=facts, minutes_per_cleared_alarm=minutes_per_cleared_alarm,
+    )
+
+
+def share(value: float | None) -> str:
+    return "–" if value is None else f"{value * 100:.1f} %".replace(".", ",")
+
+
+def key_rows(k: KeyFigures) -> list[tuple[str, str]]:
+    """The figures as (name, value) rows, in the order the explanations follow."""
+    def seconds(d) -> str:
+        return "–" if not d.count else f"median {d.median:.0f} s, 90 % innen {d.p90:.0f} s, lengste {d.max:.0f} s"
+
+    return [
+        ("Alarmer mottatt", str(k.received)),
+        ("Besvart innen 60 sekunder", f"{share(k.share_answered_within_target)} av {k.to_centre}"),
+        ("Svartid", seconds(k.answer_seconds)),
+        ("Avklart av responssenteret", f"{share(k.clearance_rate)} av {k.resolved_by_centre}"),
+        ("Utrykninger og varsling", f"hjemmetjenesten {k.dispatches.get('home_care_dispatched', 0)}, "
+                                    f"113/AMK {k.dispatches.get('emergency_services', 0)}, "
+                                    f"pårørende {k.dispatches.get('next_of_kin', 0)}, "
+                                    f"tekniker {k.dispatches.get('technician', 0)}"),
+        ("Direkterutet / eskalert", f"{k.routed_direct} / {k.escalated} ({share(k.escalation_share)})"),
+        ("Hjemmetjenesten tok oppdraget etter", seconds(k.accept_seconds)),
+        ("Hjemmetjenesten var fremme etter", seconds(k.arrival_seconds)),
+        ("Manglende respons", str(k.missing_responses)),
+        ("Tekniske alarmer / enheter uten kontakt", f"{k.technical} / {k.devices_lost}"),
+        ("Timer spart for hjemmetjenesten", f"{k.hours_saved:.1f}".replace(".", ",")),
+    ]

@@ -1,0 +1,61 @@
+"""The report as an XLSX workbook: a sheet of key figures, one of months (for half years and
+years) and one row per alarm with the CSV's columns (``engine/statistics.CSV_COLUMNS``)."""
+
+from __future__ import annotations
+
+import io
+from datetime import timezone
+
+from openpyxl import Workbook
+from openpyxl.styles import Font
+
+from respons.domain.statistics import OSLO, Period
+from respons.engine.statistics import CSV_COLUMNS
+from respons.reports.model import Report, key_rows, period_title
+
+
+def render(report: Report) -> bytes:
+    book = Workbook()
+    figures = book.active
+    figures.title = "Nøkkeltall"
+    figures.append([report.title])
+    figures["A1"].font = Font(bold=True, size=14)
+    figures.append([])
+    for name, value in key_rows(report.figures):
+        figures.append([name, value])
+    figures.column_dimensions["A"].width = 42
+    figures.column_dimensions["B"].width = 70
+
+    if report.months:
+        months = book.create_sheet("Måneder")
+        months.append(["Måned", "Alarmer mottatt", "Til responssenteret", "Besvart innen 60 s", "Andel innen 60 s",
+                       "Avklart av senteret", "Avklaringsrate", "Timer spart"])
+        for first_day, k in report.months:
+            months.append([period_title(Period.MONTH, first_day), k.received, k.to_centre,
+                           k.answered_within_target, k.share_answered_within_target, k.cleared_at_centre,
+                           k.clearance_rate, k.hours_saved])
+        for row in months.iter_rows(min_row=2, min_col=5, max_col=5):
+            row[0].number_format = "0.0%"
+        for row in months.iter_rows(min_row=2, min_col=7, max_col=7):
+            row[0].number_format = "0.0%"
+
+    alarms = book.create_sheet("Alarmer")
+    alarms.append(list(CSV_COLUMNS))
+    for f in report.facts:
+        answer = (f.answered_at - f.queued_at).total_seconds() if f.answered_by_centre and f.queued_at else None
+        alarms.append([
+            f.alarm_id, report.municipality_number, f.zone_id, f.type, f.category, _naive_utc(f.received_at),
+            f.received_at.astimezone(OSLO).strftime("%Y-%m-%dT%H:%M:%S%z"),
+            _naive_utc(f.queued_at), _naive_utc(f.answered_at), answer, None if answer is None else answer <= 60,
+            f.answered_by_centre, f.outcome, f.routed_direct, f.escalated, _naive_utc(f.home_care_asked_at),
+            _naive_utc(f.mission_accepted_at), _naive_utc(f.arrived_at), f.missing_response,
+        ])
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
+def _naive_utc(moment):
+    # Spreadsheets have no time zones: UTC, as the column names say.
+    return moment.astimezone(timezone.utc).replace(tzinfo=None) if moment else None
+
