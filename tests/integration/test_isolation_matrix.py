@@ -151,6 +151,11 @@ ROUTES: dict[tuple[str, str], Route] = {
                               headers=p.headers),
         permitted={"host_admin": {200}},
     ),
+    # Each caller's yearly report covers their own statistics scope: nothing foreign to ask for.
+    ("GET", "/api/v1/statistics/yearly-report.{file_format}"): Route(
+        _STATISTICS, lambda c, w, p: c.get("/api/v1/statistics/yearly-report.xlsx?year=2026", headers=p.headers),
+        default_permitted=frozenset({200}),
+    ),
     ("GET", "/api/v1/statistics/alarms.csv"): Route(
         _STATISTICS,
         lambda c, w, p: c.get(f"/api/v1/statistics/alarms.csv?municipality_id={w.foreign_municipality(p)}",

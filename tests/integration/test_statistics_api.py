@@ -110,3 +110,26 @@ def test_the_half_year_report_as_pdf_and_xlsx_read_back(world, client, engine):
     alarms = list(workbook["Alarmer"].iter_rows(values_only=True))
     assert tuple(alarms[0]) == CSV_COLUMNS and {r[0] for r in alarms[1:]} >= set(november)
     assert marit.get(f"/api/v1/statistics/report.doc?{query}").status_code == 404
+
+
+def test_the_yearly_report_across_municipalities_covers_the_callers_scope(world, client, engine):
+    import openpyxl
+    from pypdf import PdfReader
+
+    from respons.engine import deviations
+
+    own, foreign, _ = world
+    with engine.begin() as conn:
+        deviations.register(conn, municipality_id=own, category="cooperation", title="Avtale ikke fulgt", actor="user:1",
+                            now=datetime(2026, 5, 5, tzinfo=timezone.utc))
+    hanne = client("hanne", [(Role.HOST_ADMIN, None)])
+    book = openpyxl.load_workbook(io.BytesIO(hanne.get("/api/v1/statistics/yearly-report.xlsx?year=2026").content))
+    rows = {r[1]: r for r in book["2026"].iter_rows(min_row=2, values_only=True)}
+    assert (rows["Testkommune 0"][2], rows["Testkommune 1"][2], rows["Samlet"][2]) == (3, 1, 4)
+    assert [tuple(r) for r in book["Avvik"].iter_rows(max_row=1, values_only=True)] == [("Avvik", 1)]
+    text = PdfReader(io.BytesIO(hanne.get("/api/v1/statistics/yearly-report.pdf?year=2026").content)).pages[0].extract_text()
+    assert "Responstjenesten i samarbeidet: 2026" in text and "Testkommune 1 (9001)" in text and "Samlet" in text
+
+    marit = client("marit", [(Role.MUNICIPALITY_ADMIN, own)])
+    book = openpyxl.load_workbook(io.BytesIO(marit.get("/api/v1/statistics/yearly-report.xlsx?year=2026").content))
+    assert {r[1] for r in book["2026"].iter_rows(min_row=2, values_only=True)} == {"Testkommune 0", "Samlet"}

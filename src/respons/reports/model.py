@@ -9,6 +9,7 @@ from datetime import date, datetime
 
 from sqlalchemy.engine import Connection
 
+from respons.domain.deviations import YearSummary
 from respons.domain.statistics import AlarmFact, KeyFigures, Period, breakdown, by_period, key_figures
 from respons.engine import statistics
 
@@ -99,3 +100,32 @@ def key_rows(k: KeyFigures) -> list[tuple[str, str]]:
         ("Tekniske alarmer / enheter uten kontakt", f"{k.technical} / {k.devices_lost}"),
         ("Timer spart for hjemmetjenesten", f"{k.hours_saved:.1f}".replace(".", ",")),
     ]
+
+
+@dataclass(frozen=True)
+class YearReport:
+    """The yearly report across the collaboration: one row per municipality, the totals, and
+    the year's deviations for the committee."""
+
+    year: int
+    title: str
+    rows: list[tuple[str, str, KeyFigures]]  # (number, name, figures), by name
+    total: KeyFigures
+    deviations: YearSummary
+
+
+def build_year(conn: Connection, municipality_ids: frozenset[int], year: int, *, now: datetime,
+               minutes_per_cleared_alarm: float) -> YearReport:
+    from respons.domain.statistics import OSLO
+    from respons.engine import deviations
+    from respons.store.statistics import alarm_facts
+
+    names = statistics.municipality_names(conn, municipality_ids)
+    start, end = datetime(year, 1, 1, tzinfo=OSLO), datetime(year + 1, 1, 1, tzinfo=OSLO)
+    facts = alarm_facts(conn, municipality_ids=frozenset(names), start=start, end=end)
+    per = breakdown(facts, lambda f: f.municipality_id, now=now, minutes_per_cleared_alarm=minutes_per_cleared_alarm)
+    empty = key_figures([], now=now)
+    rows = [(number, name, per.get(mid, empty)) for mid, (number, name) in names.items()]
+    return YearReport(year=year, title=f"Responstjenesten i samarbeidet: {year}", rows=rows,
+                      total=key_figures(facts, now=now, minutes_per_cleared_alarm=minutes_per_cleared_alarm),
+                      deviations=deviations.year_summary(conn, municipality_ids=frozenset(names), year=year))

@@ -65,3 +65,40 @@ def _chart(report: Report, styles) -> list:
     return [Paragraph(heading, styles["Heading2"]), drawing]
 
 
+
+
+def render_year(report) -> bytes:
+    """The yearly report across the collaboration (``model.YearReport``)."""
+    from respons.reports.model import share
+
+    out = io.BytesIO()
+    doc = SimpleDocTemplate(out, pagesize=A4, title=report.title, author="Respons", leftMargin=1.5 * cm,
+                            rightMargin=1.5 * cm, topMargin=2 * cm, bottomMargin=2 * cm)
+    styles = getSampleStyleSheet()
+    header = ["Kommune", "Alarmer", "Innen 60 s", "Avklart", "Direkterutet", "Eskalert", "Timer spart"]
+
+    def line(name, k):
+        return [name, str(k.received), share(k.share_answered_within_target), share(k.clearance_rate),
+                str(k.routed_direct), str(k.escalated), f"{k.hours_saved:.0f}"]
+
+    data = [header] + [line(f"{name} ({number})", k) for number, name, k in report.rows] + [line("Samlet", report.total)]
+    table = Table(data, repeatRows=1)
+    table.setStyle(TableStyle([
+        ("FONTNAME", (0, 0), (-1, 0), "Helvetica-Bold"), ("FONTNAME", (0, -1), (-1, -1), "Helvetica-Bold"),
+        ("FONTSIZE", (0, 0), (-1, -1), 9), ("LINEBELOW", (0, 0), (-1, -1), 0.25, colors.grey),
+        ("ALIGN", (1, 0), (-1, -1), "RIGHT"),
+    ]))
+    d = report.deviations
+    story = [Paragraph(report.title, styles["Title"]), table, Spacer(1, 0.6 * cm),
+             Paragraph("Avvik", styles["Heading2"]),
+             Paragraph(f"{d.total} avvik registrert ({d.proposed_by_system} foreslått av systemet og bekreftet eller under "
+                       f"vurdering); {d.dismissed} forslag avvist.", styles["Normal"])]
+    if d.by_category:
+        story.append(Table([["Kategori", "Antall"]] + [[c, str(n)] for c, n in sorted(d.by_category.items())],
+                           style=TableStyle([("FONTSIZE", (0, 0), (-1, -1), 9),
+                                             ("FONTNAME", (0, 0), (-1, 0), "Helvetica-Bold")])))
+    story += [Spacer(1, 0.4 * cm), Paragraph("Hva tallene betyr", styles["Heading2"])]
+    for name, text in EXPLANATIONS:
+        story.append(Paragraph(f"<b>{name}.</b> {text}", styles["Normal"]))
+    doc.build(story)
+    return out.getvalue()

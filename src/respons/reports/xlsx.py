@@ -59,3 +59,26 @@ def _naive_utc(moment):
     # Spreadsheets have no time zones: UTC, as the column names say.
     return moment.astimezone(timezone.utc).replace(tzinfo=None) if moment else None
 
+
+
+def render_year(report) -> bytes:
+    book = Workbook()
+    sheet = book.active
+    sheet.title = str(report.year)
+    sheet.append(["Kommunenummer", "Kommune", "Alarmer mottatt", "Til responssenteret", "Besvart innen 60 s",
+                  "Andel innen 60 s", "Avklart av senteret", "Avklaringsrate", "Direkterutet", "Eskalert",
+                  "Manglende respons", "Timer spart"])
+    for number, name, k in [*report.rows, ("", "Samlet", report.total)]:
+        sheet.append([number, name, k.received, k.to_centre, k.answered_within_target, k.share_answered_within_target,
+                      k.cleared_at_centre, k.clearance_rate, k.routed_direct, k.escalated, k.missing_responses,
+                      k.hours_saved])
+    deviations = book.create_sheet("Avvik")
+    d = report.deviations
+    deviations.append(["Avvik", d.total])
+    deviations.append(["Foreslått av systemet", d.proposed_by_system])
+    deviations.append(["Forslag avvist", d.dismissed])
+    for category, n in sorted(d.by_category.items()):
+        deviations.append([f"Kategori: {category}", n])
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()

@@ -93,3 +93,29 @@ async def report_file(
     body, media = (pdf.render(report), "application/pdf") if file_format == "pdf" else (xlsx.render(report), XLSX)
     name = f"respons-{report.municipality_number}-{period.value}-{wanted.first_day.isoformat()}.{file_format}"
     return Response(body, media_type=media, headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
+@router.get("/yearly-report.{file_format}", summary="The year across every municipality in scope, PDF or XLSX",
+            responses={200: {"content": {"application/pdf": {}, XLSX: {}}}})
+async def yearly_report(
+    request: Request,
+    file_format: str,
+    year: int = Query(..., ge=2000, le=2100),
+    principal: Principal = Depends(access(*STATISTICS_ROLES)),
+) -> Response:
+    if file_format not in ("pdf", "xlsx"):
+        raise not_found("report format")
+    rt = runtime(request)
+    scope = principal.scope.statistics
+
+    def record(conn):
+        for municipality_id in sorted(scope):
+            service.record_export(conn, service.PeriodRequest(municipality_id, Period.YEAR, date(year, 1, 1)),
+                                  actor=principal.actor, what=f"yearly_report_{file_format}", now=rt.clock())
+
+    await rt.journal.run(record)
+    with rt.engine.connect() as conn:
+        report = model.build_year(conn, scope, year, now=rt.clock(), minutes_per_cleared_alarm=MINUTES_PER_CLEARED_ALARM)
+    body, media = (pdf.render_year(report), "application/pdf") if file_format == "pdf" else (xlsx.render_year(report), XLSX)
+    return Response(body, media_type=media,
+                    headers={"Content-Disposition": f'attachment; filename="respons-{year}.{file_format}"'})
