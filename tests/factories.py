@@ -82,10 +82,10 @@ def seed_registry(engine: Engine, *, municipalities_count: int = 2, recipients_p
                     insert(recipients).values(
                         municipality_id=mid,
                         zone_id=zid,
-                        national_id=synthetic_national_id(date(1935 + r, 1 + m, 10), rng),
+                        national_id=synthetic_national_id(date(1935 + r, 1 + m % 12, 10 + m // 12), rng),
                         given_name=f"Test{r}",
                         family_name=f"Person{m}",
-                        birth_date=date(1935 + r, 1 + m, 10),
+                        birth_date=date(1935 + r, 1 + m % 12, 10 + m // 12),
                         address=f"Testveien {m * 100 + r + 1}",
                         postal_code="4600",
                         city="Testby",

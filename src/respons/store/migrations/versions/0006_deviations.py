@@ -1,4 +1,4 @@
-"""deviation reports (avvik): deviations and their timelines
+"""deviation reports (avvik): deviations and their timelines; an index for statistics
 
 Revision ID: 0006
 Revises: 0005
@@ -50,9 +50,11 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_deviation_events')),
     sa.UniqueConstraint('deviation_id', 'seq', name='uq_deviation_events_seq')
     )
+    op.create_index('ix_alarms_municipality_received', 'alarms', ['municipality_id', 'received_at'], unique=False)
 
 
 def downgrade() -> None:
+    op.drop_index('ix_alarms_municipality_received', table_name='alarms')
     op.drop_table('deviation_events')
     op.drop_index('ix_deviations_created', table_name='deviations')
     op.drop_index(op.f('ix_deviations_municipality_id'), table_name='deviations')
