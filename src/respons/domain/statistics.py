@@ -141,6 +141,40 @@ class KeyFigures:
         return self.escalated / self.routed_direct if self.routed_direct else None
 
 
+@dataclass(frozen=True)
+class Counts:
+    """The additive part of the key figures, as a database can sum them for many alarms at
+    once (``store/statistics.counts_by_municipality``): what the yearly table across the
+    collaboration needs. Same names and meanings as in ``KeyFigures``."""
+
+    received: int = 0
+    to_centre: int = 0
+    answered_within_target: int = 0
+    pending_answer: int = 0
+    resolved_by_centre: int = 0
+    cleared_at_centre: int = 0
+    routed_direct: int = 0
+    escalated: int = 0
+    missing_responses: int = 0
+    minutes_per_cleared_alarm: float = DEFAULT_MINUTES_PER_CLEARED_ALARM
+
+    share_answered_within_target = property(lambda self: self.answered_within_target / self.to_centre
+                                            if self.to_centre else None)
+    clearance_rate = property(lambda self: self.cleared_at_centre / self.resolved_by_centre
+                              if self.resolved_by_centre else None)
+    escalation_share = property(lambda self: self.escalated / self.routed_direct if self.routed_direct else None)
+
+    @property
+    def hours_saved(self) -> float:
+        return round(self.cleared_at_centre * self.minutes_per_cleared_alarm / 60.0, 1)
+
+    def __add__(self, other: "Counts") -> "Counts":
+        fields = ("received", "to_centre", "answered_within_target", "pending_answer", "resolved_by_centre",
+                  "cleared_at_centre", "routed_direct", "escalated", "missing_responses")
+        return Counts(**{f: getattr(self, f) + getattr(other, f) for f in fields},
+                      minutes_per_cleared_alarm=self.minutes_per_cleared_alarm)
+
+
 # The counts that must add up across any breakdown (tests use this list).
 ADDITIVE = ("received", "to_centre", "answered_within_target", "pending_answer", "resolved_by_centre", "cleared_at_centre",
             "routed_direct", "escalated", "missing_responses", "technical", "devices_lost")

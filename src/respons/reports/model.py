@@ -10,7 +10,7 @@ from datetime import date, datetime
 from sqlalchemy.engine import Connection
 
 from respons.domain.deviations import YearSummary
-from respons.domain.statistics import AlarmFact, KeyFigures, Period, breakdown, by_period, key_figures
+from respons.domain.statistics import AlarmFact, Counts, KeyFigures, Period, breakdown, by_period, key_figures
 from respons.engine import statistics
 
 MONTHS_NB = ("januar", "februar", "mars", "april", "mai", "juni", "juli", "august", "september", "oktober",
@@ -109,8 +109,8 @@ class YearReport:
 
     year: int
     title: str
-    rows: list[tuple[str, str, KeyFigures]]  # (number, name, figures), by name
-    total: KeyFigures
+    rows: list[tuple[str, str, Counts]]  # (number, name, counts), by name
+    total: Counts
     deviations: YearSummary
 
 
@@ -118,14 +118,14 @@ def build_year(conn: Connection, municipality_ids: frozenset[int], year: int, *,
                minutes_per_cleared_alarm: float) -> YearReport:
     from respons.domain.statistics import OSLO
     from respons.engine import deviations
-    from respons.store.statistics import alarm_facts
+    from respons.store.statistics import counts_by_municipality
 
     names = statistics.municipality_names(conn, municipality_ids)
     start, end = datetime(year, 1, 1, tzinfo=OSLO), datetime(year + 1, 1, 1, tzinfo=OSLO)
-    facts = alarm_facts(conn, municipality_ids=frozenset(names), start=start, end=end)
-    per = breakdown(facts, lambda f: f.municipality_id, now=now, minutes_per_cleared_alarm=minutes_per_cleared_alarm)
-    empty = key_figures([], now=now)
+    per = counts_by_municipality(conn, municipality_ids=frozenset(names), start=start, end=end, now=now,
+                                 minutes_per_cleared_alarm=minutes_per_cleared_alarm)
+    empty = Counts(minutes_per_cleared_alarm=minutes_per_cleared_alarm)
     rows = [(number, name, per.get(mid, empty)) for mid, (number, name) in names.items()]
-    return YearReport(year=year, title=f"Responstjenesten i samarbeidet: {year}", rows=rows,
-                      total=key_figures(facts, now=now, minutes_per_cleared_alarm=minutes_per_cleared_alarm),
+    total = sum((counts for _, _, counts in rows), empty)
+    return YearReport(year=year, title=f"Responstjenesten i samarbeidet: {year}", rows=rows, total=total,
                       deviations=deviations.year_summary(conn, municipality_ids=frozenset(names), year=year))
