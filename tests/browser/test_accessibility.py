@@ -99,3 +99,20 @@ def test_statistics_dashboard_and_its_drill_down(new_page, world):
     assert_accessible(page, "statistics drill-down")
     page.get_by_role("link", name="Tilbake til statistikken").click()
     expect(page.locator("#key-figures")).to_be_visible()
+
+
+def test_deviation_pages(new_page, world):
+    """A municipality administrator registers a deviation in the form and handles it."""
+    page = new_page()
+    log_in(page, world.url, world.municipality_admin)
+    page.goto(world.url + "/deviations")
+    assert_accessible(page, "deviation list with the form")
+    page.fill("#dev-title", "Nøkkelboks med feil kode")
+    page.select_option("#dev-category", "documentation")
+    page.click("#new-deviation button[type=submit]")
+    expect(page).to_have_url(re.compile(r"/deviations/\d+$"))
+    expect(page.locator("#deviation-state")).to_have_text("Registrert")
+    assert_accessible(page, "deviation page")
+    page.fill("#close-conclusion", "Koden rettet i registeret")
+    page.click("#close-form button[type=submit]")
+    expect(page.locator("#deviation-state")).to_have_text("Lukket")

@@ -49,7 +49,7 @@ def _page(path: str | Callable, *, method: str = "GET", data: dict | None = None
         headers = p.headers
         if method == "GET":
             return c.get(url, headers=headers, follow_redirects=False)
-        return c.post(url, data=data, headers=headers, follow_redirects=False)
+        return c.post(url, data=data(w, p) if callable(data) else data, headers=headers, follow_redirects=False)
 
     return call
 
@@ -324,6 +324,20 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("GET", "/stats/alarms"): PageRoute(
         _STATISTICS, _page(lambda w, p: f"/stats/alarms?municipality_id={w.foreign_municipality(p)}&show=all"),
         permitted={"host_admin": {200}},
+    ),
+    ("GET", "/deviations"): PageRoute(_DEVIATION_READERS, _page("/deviations?show=all"), default_permitted=frozenset({200})),
+    ("POST", "/deviations"): PageRoute(
+        _DEVIATION_READERS,
+        _page("/deviations", method="POST",
+              data=lambda w, p: {"municipality_id": w.foreign_municipality(p), "category": "other", "title": "x"}),
+        default_permitted=frozenset({404}), permitted={"auditor": {403}, "host_admin": {200, 303}},
+    ),
+    ("GET", "/deviations/{deviation_id}"): PageRoute(
+        _DEVIATION_READERS, _page(lambda w, p: f"/deviations/{w.foreign_deviation(p)}"), permitted={"host_admin": {200}},
+    ),
+    ("POST", "/deviations/{deviation_id}/events"): PageRoute(
+        _REGISTRY, _page(lambda w, p: f"/deviations/{w.foreign_deviation(p)}/events", method="POST"),
+        permitted={"host_admin": {200, 303, 409, 422}},
     ),
     ("GET", "/console"): PageRoute("roles: operator", _page("/console"), default_permitted=frozenset({200})),
     ("GET", "/console/queue"): PageRoute("roles: operator", _page("/console/queue"), default_permitted=frozenset({200})),

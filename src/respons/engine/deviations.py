@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import insert, select, update
 from sqlalchemy.engine import Connection
 
+from respons.auth import audit
 from respons.domain import deviations as rules
 from respons.domain.deviations import (
     Deviation,
@@ -48,8 +49,11 @@ def register(conn: Connection, *, municipality_id: int, category: str, title: st
             raise IllegalDeviationChange("The alarm is not one of this municipality's.")
     event = DeviationEvent(DeviationEventKind.REGISTERED, now, actor,
                            {"category": category, "severity": severity, "title": title})
-    return _insert(conn, rules.start(event), event, municipality_id=municipality_id, alarm_id=alarm_id,
-                   description=description, system=False)
+    deviation_id = _insert(conn, rules.start(event), event, municipality_id=municipality_id, alarm_id=alarm_id,
+                           description=description, system=False)
+    audit.append(conn, now=now, actor=actor, action=audit.CREATE, municipality_id=municipality_id, alarm_id=alarm_id,
+                 details={"entity": "deviation", "deviation_id": deviation_id, "category": category})
+    return deviation_id
 
 
 def propose(conn: Connection, *, alarm_id: str, category: DeviationCategory, title: str, now: datetime,
@@ -86,7 +90,15 @@ def change(conn: Connection, deviation_id: int, kind: DeviationEventKind, *, act
     after = rules.apply(_projection(row), event)
     _insert_event(conn, deviation_id, after.seq, event)
     conn.execute(update(deviations).where(deviations.c.id == deviation_id).values(**_columns(after)))
+    audit.append(conn, now=now, actor=actor, action=audit.UPDATE, municipality_id=row.municipality_id,
+                 details={"entity": "deviation", "deviation_id": deviation_id, "change": CHANGE_NAMES[kind]})
     return after
+
+
+# What the API and the pages call each change (``kind`` in ``POST …/events``).
+CHANGES = {"confirm": DeviationEventKind.REGISTERED, "dismiss": DeviationEventKind.DISMISSED,
+           "assign": DeviationEventKind.ASSIGNED, "action": DeviationEventKind.ACTION, "close": DeviationEventKind.CLOSED}
+CHANGE_NAMES = {kind: name for name, kind in CHANGES.items()}
 
 
 def listing(conn: Connection, *, municipality_ids: frozenset[int], open_only: bool = False) -> list[dict]:

@@ -37,6 +37,7 @@ register(
         "nav.console": ("Alarmmottak", "Alarm console"),
         "nav.registry": ("Register", "Registry"),
         "nav.statistics": ("Statistikk", "Statistics"),
+        "nav.deviations": ("Avvik", "Deviations"),
         "nav.logout": ("Logg ut", "Log out"),
         "nav.language": ("Språk", "Language"),
         "nav.skip": ("Hopp til innhold", "Skip to content"),

@@ -14,9 +14,8 @@ from typing import Any, Literal
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field
 
-from respons.auth import audit
 from respons.domain.access import Role
-from respons.domain.deviations import DeviationCategory, DeviationEventKind, IllegalDeviationChange, Severity
+from respons.domain.deviations import DeviationCategory, IllegalDeviationChange, Severity
 from respons.engine import deviations as service
 from respons.store.journal import JournalUnavailable
 from respons.web.access import Principal, access, not_found
@@ -59,10 +58,6 @@ class ChangeIn(BaseModel):
     severity: Severity | None = Field(None, description="confirm: a corrected severity.")
 
 
-_KINDS = {"confirm": DeviationEventKind.REGISTERED, "dismiss": DeviationEventKind.DISMISSED,
-          "assign": DeviationEventKind.ASSIGNED, "action": DeviationEventKind.ACTION, "close": DeviationEventKind.CLOSED}
-
-
 @router.get("", summary="Deviations of the caller's municipalities, newest first")
 def list_deviations(request: Request, municipality_id: int | None = Query(None), open_only: bool = Query(False, alias="open"),
                     principal: Principal = Depends(access(*READERS))) -> list[dict[str, Any]]:
@@ -94,14 +89,9 @@ async def register(body: DeviationIn, request: Request, principal: Principal = D
     rt = runtime(request)
 
     def work(conn):
-        now = rt.clock()
-        deviation_id = service.register(conn, municipality_id=body.municipality_id, category=body.category.value,
-                                        severity=body.severity.value, title=body.title, description=body.description,
-                                        alarm_id=body.alarm_id, actor=principal.actor, now=now)
-        audit.append(conn, now=now, actor=principal.actor, action=audit.CREATE, municipality_id=body.municipality_id,
-                     alarm_id=body.alarm_id, details={"entity": "deviation", "deviation_id": deviation_id,
-                                                      "category": body.category.value})
-        return deviation_id
+        return service.register(conn, municipality_id=body.municipality_id, category=body.category.value,
+                                severity=body.severity.value, title=body.title, description=body.description,
+                                alarm_id=body.alarm_id, actor=principal.actor, now=rt.clock())
 
     try:
         return {"id": await rt.journal.run(work)}
@@ -127,12 +117,8 @@ async def change(deviation_id: int, body: ChangeIn, request: Request, principal:
                               "severity": body.severity.value if body.severity else None}.items() if v is not None}
 
     def work(conn):
-        now = rt.clock()
-        after = service.change(conn, deviation_id, _KINDS[body.kind], actor=principal.actor, data=data, now=now,
-                               allowed=_handling_scope(principal))
-        audit.append(conn, now=now, actor=principal.actor, action=audit.UPDATE,
-                     details={"entity": "deviation", "deviation_id": deviation_id, "change": body.kind})
-        return after
+        return service.change(conn, deviation_id, service.CHANGES[body.kind], actor=principal.actor, data=data,
+                              now=rt.clock(), allowed=_handling_scope(principal))
 
     try:
         after = await rt.journal.run(work)

@@ -1,0 +1,104 @@
+"""Deviation reports in the browser: the list, registering one, and handling it to a
+conclusion. The same units of work, scope and audit as the API (``web/api/deviations.py``,
+``engine/deviations.py``); a refused form comes back with the reason (422/409) and the typed
+values kept; a saved one answers with ``HX-Redirect``."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import RedirectResponse, Response
+
+from respons.domain.deviations import DeviationCategory, DeviationState, IllegalDeviationChange, Severity
+from respons.engine import deviations as service
+from respons.engine import statistics
+from respons.store.journal import JournalUnavailable
+from respons.web.access import Principal
+from respons.web.api.deviations import HANDLERS, READERS, REGISTRARS, _handling_scope, _scope
+from respons.web.deviations import words  # noqa: F401  (registers the pages' words)
+from respons.web.pages import PageRefused, page_access, render
+from respons.web.runtime import runtime
+
+router = APIRouter(prefix="/deviations", include_in_schema=False)
+readers = page_access(*READERS)
+
+
+def _context(request: Request, principal: Principal) -> dict:
+    with runtime(request).engine.connect() as conn:
+        names = statistics.municipality_names(conn, _scope(principal))
+    return {"names": names, "categories": list(DeviationCategory), "severities": list(Severity),
+            "can_register": any(principal.has(r) for r in REGISTRARS), "can_handle": any(principal.has(r) for r in HANDLERS)}
+
+
+def _done(request: Request, url: str) -> Response:
+    if request.headers.get("HX-Request"):
+        return Response(status_code=200, headers={"HX-Redirect": url})
+    return RedirectResponse(url, status_code=303)
+
+
+@router.get("")
+def listing(request: Request, show: str = Query("open", pattern="^(open|all)$"), principal: Principal = Depends(readers)):
+    with runtime(request).engine.connect() as conn:
+        rows = service.listing(conn, municipality_ids=_scope(principal), open_only=show == "open")
+    return render(request, "deviations/list.html", rows=rows, show=show, typed={}, error=None,
+                  **_context(request, principal))
+
+
+@router.post("")
+async def register(request: Request, principal: Principal = Depends(readers)):
+    if not any(principal.has(r) for r in REGISTRARS):
+        raise PageRefused(403, "error.403")
+    form = await request.form()
+    typed = {k: str(form.get(k, "")).strip() for k in ("municipality_id", "category", "severity", "title", "description",
+                                                      "alarm_id")}
+    context = _context(request, principal)
+    try:
+        municipality_id = int(typed["municipality_id"])
+    except ValueError:
+        municipality_id = -1
+    if municipality_id not in context["names"]:
+        raise PageRefused(404, "error.404")
+    rt = runtime(request)
+    try:
+        deviation_id = await rt.journal.run(lambda conn: service.register(
+            conn, municipality_id=municipality_id, category=typed["category"], severity=typed["severity"] or "medium",
+            title=typed["title"], description=typed["description"] or None, alarm_id=typed["alarm_id"] or None,
+            actor=principal.actor, now=rt.clock()))
+    except (IllegalDeviationChange, JournalUnavailable) as exc:
+        with rt.engine.connect() as conn:
+            rows = service.listing(conn, municipality_ids=_scope(principal), open_only=True)
+        return render(request, "deviations/list.html", status_code=422, rows=rows, show="open", typed=typed,
+                      error=str(exc), **context)
+    return _done(request, f"/deviations/{deviation_id}")
+
+
+@router.get("/{deviation_id}")
+def detail(request: Request, deviation_id: int, principal: Principal = Depends(readers)):
+    return _detail(request, principal, deviation_id)
+
+
+def _detail(request: Request, principal: Principal, deviation_id: int, *, error: str | None = None, status_code: int = 200):
+    with runtime(request).engine.connect() as conn:
+        found = service.detail(conn, deviation_id, municipality_ids=_scope(principal))
+    if found is None:
+        raise PageRefused(404, "error.404")
+    handles = found["municipality_id"] in _handling_scope(principal)
+    return render(request, "deviations/detail.html", status_code=status_code, d=found, error=error, handles=handles,
+                  State=DeviationState, **_context(request, principal))
+
+
+@router.post("/{deviation_id}/events")
+async def change(request: Request, deviation_id: int, principal: Principal = Depends(page_access(*HANDLERS))):
+    form = await request.form()
+    kind = str(form.get("kind", ""))
+    if kind not in service.CHANGES:
+        return _detail(request, principal, deviation_id, error=f"Unknown change {kind!r}.", status_code=422)
+    data = {k: str(form[k]).strip() for k in ("to", "text", "conclusion", "reason", "severity") if form.get(k)}
+    rt = runtime(request)
+    try:
+        await rt.journal.run(lambda conn: service.change(conn, deviation_id, service.CHANGES[kind], actor=principal.actor,
+                                                         data=data, now=rt.clock(), allowed=_handling_scope(principal)))
+    except service.DeviationNotFound:
+        raise PageRefused(404, "error.404") from None
+    except IllegalDeviationChange as exc:
+        return _detail(request, principal, deviation_id, error=str(exc), status_code=409)
+    return _done(request, f"/deviations/{deviation_id}")
