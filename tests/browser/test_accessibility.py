@@ -99,6 +99,9 @@ def test_statistics_dashboard_and_its_drill_down(new_page, world):
     assert_accessible(page, "statistics drill-down")
     page.get_by_role("link", name="Tilbake til statistikken").click()
     expect(page.locator("#key-figures")).to_be_visible()
+    page.get_by_role("link", name="Rapport", exact=True).click()
+    expect(page.locator("#report-figures")).to_be_visible()
+    assert_accessible(page, "statistics report page")
 
 
 def test_deviation_pages(new_page, world):

@@ -321,6 +321,10 @@ ROUTES: dict[tuple[str, str], Route] = {
         _STATISTICS, _page(lambda w, p: f"/stats?municipality_id={w.foreign_municipality(p)}"),
         permitted={"host_admin": {200}},
     ),
+    ("GET", "/stats/report"): PageRoute(
+        _STATISTICS, _page(lambda w, p: f"/stats/report?municipality_id={w.foreign_municipality(p)}&period=year"),
+        permitted={"host_admin": {200}},
+    ),
     ("GET", "/stats/alarms"): PageRoute(
         _STATISTICS, _page(lambda w, p: f"/stats/alarms?municipality_id={w.foreign_municipality(p)}&show=all"),
         permitted={"host_admin": {200}},

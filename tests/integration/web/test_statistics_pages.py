@@ -83,3 +83,13 @@ def test_the_host_chooses_among_every_municipality(world, browser):
     options = re.findall(r'<option value="(\d+)"', page.text)
     assert {int(o) for o in options} >= {own, foreign}
     assert re.search(r'data-figure="received">0<', page.text)
+
+
+def test_the_report_page_explains_every_figure(world, browser):
+    own, _, _ = world
+    marit = browser("marit", [(Role.MUNICIPALITY_ADMIN, own)])
+    page = marit.get(f"/stats/report?municipality_id={own}&period=half_year&date=2026-11-23")
+    assert page.status_code == 200
+    assert "Responstjenesten for Testkommune 0: 2. halvår 2026" in page.text
+    assert "Hva tallene betyr" in page.text and "Helsedirektoratet anbefaler minst 95 %" in page.text
+    assert re.findall(r"<tr><td>(\w+ 2026)</td><td>(\d+)</td>", page.text) == [("november 2026", "3")]

@@ -89,3 +89,23 @@ def _type_label(request: Request):
 
     english = i18n.language_of(request) == "en"
     return lambda code: (ALARM_TYPES[code].label_en if english else ALARM_TYPES[code].label_nb) if code in ALARM_TYPES else code
+
+
+@router.get("/report")
+async def report(request: Request, municipality_id: int = Query(...), period: Period = Query(Period.MONTH),
+                 on: date | None = Query(None, alias="date"), principal: Principal = Depends(statistics_page)):
+    """The period's report as a page to read or print: the PDF's content, in the browser."""
+    from respons.reports import model
+
+    wanted, names = await _chosen(request, principal, municipality_id, period, on, "report_html")
+    rt = runtime(request)
+    with rt.engine.connect() as conn:
+        built = model.build(conn, wanted, now=rt.clock(), minutes_per_cleared_alarm=MINUTES_PER_CLEARED_ALARM)
+    if built.months:
+        bars = [(model.MONTHS_NB[d.month - 1][:3], k.received) for d, k in built.months]
+    else:
+        bars = [(f"{h:02d}", built.figures.by_hour.get(h, 0)) for h in range(24)]
+    return render(request, "statistics/report.html", report=built, rows=model.key_rows(built.figures),
+                  explanations=model.EXPLANATIONS, bars=bars, peak=max((n for _, n in bars), default=0),
+                  query=_query(wanted), months=[(model.period_title(Period.MONTH, d), k) for d, k in built.months],
+                  share=model.share)

@@ -39,6 +39,7 @@ register(
         "stats.none": ("Ingen", "None"),
         "stats.csv": ("Last ned alarmene (CSV, for Power BI)", "Download the alarms (CSV, for Power BI)"),
         "stats.drill": ("Se alarmene", "See the alarms"),
+        "stats.report": ("Rapport", "Report"),
         "stats.pdf": ("Rapport (PDF)", "Report (PDF)"),
         "stats.xlsx": ("Rapport med alarmer (Excel)", "Report with alarms (Excel)"),
         "stats.drill.late": ("Se alarmene som ikke ble besvart innen 60 s", "See the alarms not answered within 60 s"),
