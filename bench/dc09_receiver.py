@@ -575,34 +575,14 @@ def expected_alarms(acked_total: dict[str, int]) -> dict[str, int]:
 
 
 def bench_database(kind: str, args: argparse.Namespace, workdir: Path, out) -> dict[str, Any]:
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.engine import make_url
-
-    from intake_http import database_facts, filesystem_of
+    from intake_http import database_facts, fresh_database
     from respons.store.db import make_engine
     from respons.store.migrate import upgrade
 
     result: dict[str, Any] = {"db": kind, "started_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
     with ExitStack() as cleanup:
-        if kind == "sqlite":
-            path = workdir / "respons-dc09-bench.db"
-            url = f"sqlite:///{path}"
-            result["database_location"] = {"path": str(path), "filesystem": filesystem_of(workdir)}
-        else:
-            admin = create_engine(args.pg_admin_url, isolation_level="AUTOCOMMIT")
-            cleanup.callback(admin.dispose)
-            name = f"respons_bench_{uuid.uuid4().hex[:10]}"
-            with admin.connect() as conn:
-                conn.execute(text(f'CREATE DATABASE "{name}"'))
-
-            def drop(name=name):
-                with admin.connect() as conn:
-                    conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-                out.print(f"[dim]dropped database {name}[/dim]")
-
-            cleanup.callback(drop)
-            url = make_url(args.pg_admin_url).set(database=name).render_as_string(hide_password=False)
-            result["database_location"] = {"database": name}
+        url, result["database_location"] = fresh_database(kind, cleanup, pg_admin_url=args.pg_admin_url,
+                                                          sqlite_path=workdir / "respons-dc09-bench.db")
 
         out.rule(f"[bold]DC-09 receiver on {kind}")
         out.print(f"migrating and registering {args.connections} DC-09 devices …")

@@ -624,6 +624,27 @@ def database_facts(engine: Engine) -> dict[str, Any]:
         return facts
 
 
+def fresh_database(kind: str, cleanup: ExitStack, *, pg_admin_url: str, sqlite_path: Path) -> tuple[str, dict[str, Any]]:
+    """A new, empty database for one run: a SQLite file at ``sqlite_path``, or a PostgreSQL
+    database created through ``pg_admin_url`` and dropped when ``cleanup`` closes (also after a
+    failure or Ctrl-C). Returns its URL and where it is, for the result."""
+    if kind == "sqlite":
+        return f"sqlite:///{sqlite_path}", {"path": str(sqlite_path), "filesystem": filesystem_of(sqlite_path.parent)}
+    admin = create_engine(pg_admin_url, isolation_level="AUTOCOMMIT")
+    cleanup.callback(admin.dispose)
+    name = f"respons_bench_{uuid.uuid4().hex[:10]}"
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+
+    def drop() -> None:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        console.print(f"[dim]dropped database {name}[/dim]")
+
+    cleanup.callback(drop)
+    return make_url(pg_admin_url).set(database=name).render_as_string(hide_password=False), {"database": name}
+
+
 def bench_database(kind: str, args: argparse.Namespace, workdir: Path, run_id: str) -> dict[str, Any]:
     started_at = datetime.now(timezone.utc)
     result: dict[str, Any] = {
@@ -644,25 +665,8 @@ def bench_database(kind: str, args: argparse.Namespace, workdir: Path, run_id: s
         "source_sha256": source_digests(),
     }
     with ExitStack() as cleanup:
-        if kind == "sqlite":
-            path = workdir / "respons-bench.db"
-            url = f"sqlite:///{path}"
-            result["database_location"] = {"path": str(path), "filesystem": filesystem_of(workdir)}
-        else:
-            admin = create_engine(args.pg_admin_url, isolation_level="AUTOCOMMIT")
-            cleanup.callback(admin.dispose)
-            name = f"respons_bench_{uuid.uuid4().hex[:10]}"
-            with admin.connect() as conn:
-                conn.execute(text(f'CREATE DATABASE "{name}"'))
-
-            def drop(name=name):
-                with admin.connect() as conn:
-                    conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-                console.print(f"[dim]dropped database {name}[/dim]")
-
-            cleanup.callback(drop)
-            url = make_url(args.pg_admin_url).set(database=name).render_as_string(hide_password=False)
-            result["database_location"] = {"database": name}
+        url, result["database_location"] = fresh_database(kind, cleanup, pg_admin_url=args.pg_admin_url,
+                                                          sqlite_path=workdir / "respons-bench.db")
 
         console.rule(f"[bold]{kind}")
         console.print("migrating and inserting the fixture …")

@@ -30,6 +30,7 @@ import json
 import random
 import statistics as stats
 import sys
+import tempfile
 import time
 import uuid
 from contextlib import ExitStack
@@ -41,8 +42,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from rich.console import Console  # noqa: E402
 from rich.progress import Progress  # noqa: E402
-from sqlalchemy import create_engine, func, insert, select, text  # noqa: E402
-from sqlalchemy.engine import make_url  # noqa: E402
+from sqlalchemy import func, insert, select, text  # noqa: E402
 
 from respons.demo.traffic import HOURLY_WEIGHTS  # noqa: E402
 from respons.domain.statistics import OSLO, Period  # noqa: E402
@@ -140,28 +140,13 @@ def timed(fn, runs: int) -> dict:
 
 
 def bench(kind: str, args) -> dict:
+    from intake_http import fresh_database
     from tests.factories import seed_registry
 
     rng = random.Random(args.seed)
     with ExitStack() as cleanup:
-        if kind == "sqlite":
-            workdir = Path(args.tmpdir or "/tmp") / f"respons-bench-reports-{uuid.uuid4().hex[:8]}"
-            workdir.mkdir(parents=True)
-            cleanup.callback(lambda: [p.unlink() for p in workdir.iterdir()] and workdir.rmdir())
-            url = f"sqlite:///{workdir / 'reports.db'}"
-        else:
-            admin = create_engine(args.pg_admin_url, isolation_level="AUTOCOMMIT")
-            cleanup.callback(admin.dispose)
-            name = f"respons_bench_{uuid.uuid4().hex[:10]}"
-            with admin.connect() as conn:
-                conn.execute(text(f'CREATE DATABASE "{name}"'))
-
-            def drop(name=name):
-                with admin.connect() as conn:
-                    conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-
-            cleanup.callback(drop)
-            url = make_url(args.pg_admin_url).set(database=name).render_as_string(hide_password=False)
+        workdir = Path(cleanup.enter_context(tempfile.TemporaryDirectory(dir=args.tmpdir)))
+        url, _ = fresh_database(kind, cleanup, pg_admin_url=args.pg_admin_url, sqlite_path=workdir / "reports.db")
         upgrade(url)
         engine = make_engine(url)
         cleanup.callback(engine.dispose)

@@ -80,6 +80,23 @@ class AlarmFact:
     arrived_at: datetime | None = None  # ... and reported arriving
     missing_response: bool = False
 
+    @property
+    def answer_seconds(self) -> float | None:
+        """From reaching the centre's queue to the centre's answer; None if it did not answer."""
+        if self.queued_at is None or self.answered_at is None or not self.answered_by_centre:
+            return None
+        return max(0.0, (self.answered_at - self.queued_at).total_seconds())
+
+    def answer_status(self, now: datetime) -> str | None:
+        """``in_time``, ``late``, ``pending`` (waiting, still within the target) or None
+        (never reached the centre's queue)."""
+        if self.queued_at is None:
+            return None
+        if self.answer_seconds is not None:
+            return "in_time" if self.answer_seconds <= ANSWER_TARGET_SECONDS else "late"
+        # Unanswered past the target (or taken by someone else): not in time.
+        return "late" if (now - self.queued_at).total_seconds() > ANSWER_TARGET_SECONDS else "pending"
+
 
 @dataclass(frozen=True)
 class Distribution:
@@ -200,16 +217,14 @@ def key_figures(facts: Iterable[AlarmFact], *, now: datetime,
         by_weekday[local.isoweekday()] += 1
         if f.recipient_id is not None:
             per_recipient[f.recipient_id] += 1
-        if f.queued_at is not None:
-            if f.answered_at is not None and f.answered_by_centre:
-                to_centre += 1
-                seconds = max(0.0, (f.answered_at - f.queued_at).total_seconds())
-                answer_seconds.append(seconds)
-                within += seconds <= ANSWER_TARGET_SECONDS
-            elif (now - f.queued_at).total_seconds() > ANSWER_TARGET_SECONDS:
-                to_centre += 1  # unanswered past the target (or taken by someone else): not in time
-            else:
-                pending += 1  # waiting, still within the target: not counted either way yet
+        status = f.answer_status(now)
+        if status == "pending":
+            pending += 1  # waiting, still within the target: not counted either way yet
+        elif status is not None:
+            to_centre += 1
+            within += status == "in_time"
+        if f.answer_seconds is not None:
+            answer_seconds.append(f.answer_seconds)
         if f.answered_by_centre and f.outcome is not None:
             resolved += 1
             cleared += f.outcome in CLEARED_AT_CENTRE

@@ -66,22 +66,34 @@ CSV_COLUMNS = (
 )
 
 
+def fact_values(f: AlarmFact, municipality_number: str) -> list:
+    """One alarm's values in ``CSV_COLUMNS`` order, typed (aware datetimes, bools, numbers,
+    None for *does not apply*); the CSV and the XLSX each write them in their own way."""
+    answer = f.answer_seconds
+    return [
+        f.alarm_id, municipality_number, f.zone_id, f.type, f.category, f.received_at,
+        f.received_at.astimezone(OSLO).strftime("%Y-%m-%dT%H:%M:%S%z"), f.queued_at, f.answered_at, answer,
+        None if answer is None else answer <= 60, f.answered_by_centre, f.outcome, f.routed_direct, f.escalated,
+        f.home_care_asked_at, f.mission_accepted_at, f.arrived_at, f.missing_response,
+    ]
+
+
 def facts_csv(rows: list[AlarmFact], municipality_number: str) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(CSV_COLUMNS)
-
-    def utc(moment: datetime | None) -> str:
-        return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ") if moment else ""
-
     for f in rows:
-        answer = (f.answered_at - f.queued_at).total_seconds() if f.answered_by_centre and f.queued_at else None
-        writer.writerow([
-            f.alarm_id, municipality_number, f.zone_id if f.zone_id is not None else "", f.type, f.category,
-            utc(f.received_at), f.received_at.astimezone(OSLO).strftime("%Y-%m-%dT%H:%M:%S%z"), utc(f.queued_at),
-            utc(f.answered_at), "" if answer is None else f"{answer:.1f}",
-            "" if answer is None else str(answer <= 60).lower(), str(f.answered_by_centre).lower(), f.outcome or "",
-            str(f.routed_direct).lower(), str(f.escalated).lower(), utc(f.home_care_asked_at),
-            utc(f.mission_accepted_at), utc(f.arrived_at), str(f.missing_response).lower(),
-        ])
+        writer.writerow([_csv_text(v) for v in fact_values(f, municipality_number)])
     return out.getvalue()
+
+
+def _csv_text(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, datetime):
+        return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    if isinstance(value, float):
+        return f"{value:.1f}"
+    return str(value)

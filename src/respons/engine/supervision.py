@@ -19,7 +19,6 @@ thousand silent devices never delay an assistance alarm.
 
 from __future__ import annotations
 
-import logging
 from datetime import datetime, timedelta
 
 from sqlalchemy import bindparam, or_, select, update
@@ -34,7 +33,6 @@ from respons.store.db import is_postgres
 from respons.store.journal import Journal, Lane
 from respons.store.tables import devices
 
-log = logging.getLogger(__name__)
 
 SOURCE = "supervision"
 ACTOR = "system:supervision"

@@ -4,13 +4,13 @@ years) and one row per alarm with the CSV's columns (``engine/statistics.CSV_COL
 from __future__ import annotations
 
 import io
-from datetime import timezone
+from datetime import datetime, timezone
 
 from openpyxl import Workbook
 from openpyxl.styles import Font
 
-from respons.domain.statistics import OSLO, Period
-from respons.engine.statistics import CSV_COLUMNS
+from respons.domain.statistics import Period
+from respons.engine.statistics import CSV_COLUMNS, fact_values
 from respons.reports.model import Report, key_rows, period_title
 
 
@@ -42,14 +42,8 @@ def render(report: Report) -> bytes:
     alarms = book.create_sheet("Alarmer")
     alarms.append(list(CSV_COLUMNS))
     for f in report.facts:
-        answer = (f.answered_at - f.queued_at).total_seconds() if f.answered_by_centre and f.queued_at else None
-        alarms.append([
-            f.alarm_id, report.municipality_number, f.zone_id, f.type, f.category, _naive_utc(f.received_at),
-            f.received_at.astimezone(OSLO).strftime("%Y-%m-%dT%H:%M:%S%z"),
-            _naive_utc(f.queued_at), _naive_utc(f.answered_at), answer, None if answer is None else answer <= 60,
-            f.answered_by_centre, f.outcome, f.routed_direct, f.escalated, _naive_utc(f.home_care_asked_at),
-            _naive_utc(f.mission_accepted_at), _naive_utc(f.arrived_at), f.missing_response,
-        ])
+        alarms.append([_naive_utc(v) if isinstance(v, datetime) else v
+                       for v in fact_values(f, report.municipality_number)])
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()

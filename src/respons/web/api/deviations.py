@@ -30,12 +30,12 @@ ERRORS = {404: {"model": ErrorOut}, 409: {"model": ErrorOut, "description": "Not
           422: {"model": ErrorOut}}
 
 
-def _scope(principal: Principal) -> frozenset[int]:
+def deviation_scope(principal: Principal) -> frozenset[int]:
     """Municipality roles and the host: statistics scope; operators: the municipalities they serve."""
     return principal.scope.statistics | (principal.scope.alarms if principal.has(Role.OPERATOR) else frozenset())
 
 
-def _handling_scope(principal: Principal) -> frozenset[int]:
+def handling_scope(principal: Principal) -> frozenset[int]:
     return principal.scope.statistics if principal.has(Role.HOST_ADMIN) or principal.has(Role.MUNICIPALITY_ADMIN) \
         else frozenset()
 
@@ -61,7 +61,7 @@ class ChangeIn(BaseModel):
 @router.get("", summary="Deviations of the caller's municipalities, newest first")
 def list_deviations(request: Request, municipality_id: int | None = Query(None), open_only: bool = Query(False, alias="open"),
                     principal: Principal = Depends(access(*READERS))) -> list[dict[str, Any]]:
-    scope = _scope(principal)
+    scope = deviation_scope(principal)
     if municipality_id is not None:
         if municipality_id not in scope:
             raise not_found("municipality")
@@ -84,7 +84,7 @@ def summary(request: Request, year: int = Query(..., ge=2000, le=2100), municipa
 
 @router.post("", status_code=201, summary="Register a deviation", responses=ERRORS)
 async def register(body: DeviationIn, request: Request, principal: Principal = Depends(access(*REGISTRARS))):
-    if body.municipality_id not in _scope(principal):
+    if body.municipality_id not in deviation_scope(principal):
         raise not_found("municipality")
     rt = runtime(request)
 
@@ -104,7 +104,7 @@ async def register(body: DeviationIn, request: Request, principal: Principal = D
 @router.get("/{deviation_id}", summary="One deviation with its timeline", responses=ERRORS)
 def read(deviation_id: int, request: Request, principal: Principal = Depends(access(*READERS))) -> dict[str, Any]:
     with runtime(request).engine.connect() as conn:
-        found = service.detail(conn, deviation_id, municipality_ids=_scope(principal))
+        found = service.detail(conn, deviation_id, municipality_ids=deviation_scope(principal))
     if found is None:
         raise not_found("deviation")
     return found
@@ -118,7 +118,7 @@ async def change(deviation_id: int, body: ChangeIn, request: Request, principal:
 
     def work(conn):
         return service.change(conn, deviation_id, service.CHANGES[body.kind], actor=principal.actor, data=data,
-                              now=rt.clock(), allowed=_handling_scope(principal))
+                              now=rt.clock(), allowed=handling_scope(principal))
 
     try:
         after = await rt.journal.run(work)

@@ -13,7 +13,7 @@ from respons.engine import deviations as service
 from respons.engine import statistics
 from respons.store.journal import JournalUnavailable
 from respons.web.access import Principal
-from respons.web.api.deviations import HANDLERS, READERS, REGISTRARS, _handling_scope, _scope
+from respons.web.api.deviations import HANDLERS, READERS, REGISTRARS, handling_scope, deviation_scope
 from respons.web.deviations import words  # noqa: F401  (registers the pages' words)
 from respons.web.pages import PageRefused, page_access, render
 from respons.web.runtime import runtime
@@ -24,7 +24,7 @@ readers = page_access(*READERS)
 
 def _context(request: Request, principal: Principal) -> dict:
     with runtime(request).engine.connect() as conn:
-        names = statistics.municipality_names(conn, _scope(principal))
+        names = statistics.municipality_names(conn, deviation_scope(principal))
     return {"names": names, "categories": list(DeviationCategory), "severities": list(Severity),
             "can_register": any(principal.has(r) for r in REGISTRARS), "can_handle": any(principal.has(r) for r in HANDLERS)}
 
@@ -38,7 +38,7 @@ def _done(request: Request, url: str) -> Response:
 @router.get("")
 def listing(request: Request, show: str = Query("open", pattern="^(open|all)$"), principal: Principal = Depends(readers)):
     with runtime(request).engine.connect() as conn:
-        rows = service.listing(conn, municipality_ids=_scope(principal), open_only=show == "open")
+        rows = service.listing(conn, municipality_ids=deviation_scope(principal), open_only=show == "open")
     return render(request, "deviations/list.html", rows=rows, show=show, typed={}, error=None,
                   **_context(request, principal))
 
@@ -65,7 +65,7 @@ async def register(request: Request, principal: Principal = Depends(readers)):
             actor=principal.actor, now=rt.clock()))
     except (IllegalDeviationChange, JournalUnavailable) as exc:
         with rt.engine.connect() as conn:
-            rows = service.listing(conn, municipality_ids=_scope(principal), open_only=True)
+            rows = service.listing(conn, municipality_ids=deviation_scope(principal), open_only=True)
         return render(request, "deviations/list.html", status_code=422, rows=rows, show="open", typed=typed,
                       error=str(exc), **context)
     return _done(request, f"/deviations/{deviation_id}")
@@ -78,10 +78,10 @@ def detail(request: Request, deviation_id: int, principal: Principal = Depends(r
 
 def _detail(request: Request, principal: Principal, deviation_id: int, *, error: str | None = None, status_code: int = 200):
     with runtime(request).engine.connect() as conn:
-        found = service.detail(conn, deviation_id, municipality_ids=_scope(principal))
+        found = service.detail(conn, deviation_id, municipality_ids=deviation_scope(principal))
     if found is None:
         raise PageRefused(404, "error.404")
-    handles = found["municipality_id"] in _handling_scope(principal)
+    handles = found["municipality_id"] in handling_scope(principal)
     return render(request, "deviations/detail.html", status_code=status_code, d=found, error=error, handles=handles,
                   State=DeviationState, **_context(request, principal))
 
@@ -96,7 +96,7 @@ async def change(request: Request, deviation_id: int, principal: Principal = Dep
     rt = runtime(request)
     try:
         await rt.journal.run(lambda conn: service.change(conn, deviation_id, service.CHANGES[kind], actor=principal.actor,
-                                                         data=data, now=rt.clock(), allowed=_handling_scope(principal)))
+                                                         data=data, now=rt.clock(), allowed=handling_scope(principal)))
     except service.DeviationNotFound:
         raise PageRefused(404, "error.404") from None
     except IllegalDeviationChange as exc:

@@ -16,7 +16,7 @@ from fastapi import APIRouter, Depends, Query, Request
 
 from respons.domain.access import Role
 from respons.domain.alarm_types import ALARM_TYPES
-from respons.domain.statistics import ANSWER_TARGET_SECONDS, OSLO, Period
+from respons.domain.statistics import OSLO, Period
 from respons.engine import statistics as service
 from respons.web.access import Principal
 from respons.web.api.statistics import MINUTES_PER_CLEARED_ALARM
@@ -73,15 +73,9 @@ async def alarms(request: Request, municipality_id: int = Query(...), period: Pe
     with rt.engine.connect() as conn:
         rows = service.facts(conn, wanted)
     if show == "late":
-        rows = [f for f in rows if f.queued_at is not None and not _in_time(f, now)]
+        rows = [f for f in rows if f.answer_status(now) == "late"]
     return render(request, "statistics/alarms.html", wanted=wanted, names=names, rows=rows, show=show,
                   query=_query(wanted), oslo=OSLO, type_label=_type_label(request))
-
-
-def _in_time(fact, now) -> bool:
-    if fact.answered_by_centre and fact.answered_at is not None:
-        return (fact.answered_at - fact.queued_at).total_seconds() <= ANSWER_TARGET_SECONDS
-    return (now - fact.queued_at).total_seconds() <= ANSWER_TARGET_SECONDS  # still waiting within the target
 
 
 def _type_label(request: Request):
