@@ -103,11 +103,13 @@ def generate(engine, registry, total_events: int, rng: random.Random) -> dict:
                        "reason": "service_model", "service_model": 1},
                 route_step=0, mission=None, missing_response=False, state="closed", seq=5, queued_at=at,
                 answered_at=answered, answered_by="user:1", resolved_at=resolved, outcome=outcome, closed_at=closed,
-                answer_time_exceeded=(answered - at).total_seconds() > 60))
+                answer_time_exceeded=(answered - at).total_seconds() > 60, arrived_at=None))
             events = [("received", at, {"source": "bench"}), ("queued", at, {"to": "response_centre"}),
                       ("answered", answered, {}), ("resolved", resolved, {"outcome": outcome}), ("closed", closed, {})]
             if dispatch:  # the arrival replaces nothing: a sixth event for a fifth of the alarms
-                events.insert(3, ("action", answered + timedelta(minutes=rng.uniform(10, 25)), {"action": "arrived"}))
+                arrived = answered + timedelta(minutes=rng.uniform(10, 25))
+                alarm_rows[-1]["arrived_at"] = arrived
+                events.insert(3, ("action", arrived, {"action": "arrived"}))
             event_rows += [dict(alarm_id=alarm_id, seq=s, kind=k, at=t, actor="user:1", data=d)
                            for s, (k, t, d) in enumerate(events, start=1)]
             if len(alarm_rows) >= CHUNK:

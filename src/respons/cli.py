@@ -233,12 +233,57 @@ def report_file(
         wanted = statistics.PeriodRequest.containing(_municipality_id(conn, municipality), chosen,
                                                      on.date() if on else now.astimezone(OSLO).date())
         statistics.record_export(conn, wanted, actor="cli", what=f"report_{file_format}", now=now)
-        report = model.build(conn, wanted, now=now, minutes_per_cleared_alarm=minutes_per_cleared)
+        report = model.build(conn, wanted, now=now, minutes_per_cleared_alarm=minutes_per_cleared,
+                             per_alarm=file_format == "xlsx")
     with console.status(f"Writing the {file_format.upper()} …"):
         body = pdf.render(report) if file_format == "pdf" else xlsx.render(report)
     path = Path(out or f"respons-{report.municipality_number}-{chosen.value}-{wanted.first_day.isoformat()}.{file_format}")
     path.write_bytes(body)
     console.print(f"Wrote {path} ({len(body):,} bytes): {report.title}, {report.figures.received} alarms.", markup=False)
+
+
+@report_app.command("collaboration")
+def report_collaboration(
+    year: int = typer.Option(..., "--year", min=2000, max=2100, help="The calendar year (Oslo)."),
+    municipality: Optional[list[str]] = typer.Option(None, "--municipality",
+                                                     help="Kommunenummer; repeat for several. Default: every one."),
+    file_format: str = typer.Option("pdf", "--format", help="pdf or xlsx."),
+    out: Optional[str] = typer.Option(None, "--out", help="File to write; default respons-<year>.<format>."),
+    minutes_per_cleared: float = typer.Option(30.0, "--minutes-per-cleared-alarm"),
+) -> None:
+    """Write the yearly report across the collaboration (one row per municipality, the totals
+    and the year's deviations) as PDF or XLSX. Audited as an export of every municipality in it."""
+    from datetime import date
+    from pathlib import Path
+
+    from sqlalchemy import select
+
+    from respons.clock import system_clock
+    from respons.domain.statistics import Period
+    from respons.engine import statistics
+    from respons.reports import model, pdf, xlsx
+    from respons.store.tables import municipalities
+
+    if file_format not in ("pdf", "xlsx"):
+        console.print(f"[red]Unknown format {file_format!r}; use pdf or xlsx.[/red]")
+        raise typer.Exit(2)
+    now = system_clock()
+    with console.status(f"Summing {year} …") as status, _write() as (conn, _):
+        if municipality:
+            scope = frozenset(_municipality_id(conn, number) for number in municipality)
+        else:
+            scope = frozenset(conn.execute(select(municipalities.c.id)).scalars())
+        for municipality_id in sorted(scope):
+            statistics.record_export(conn, statistics.PeriodRequest(municipality_id, Period.YEAR, date(year, 1, 1)),
+                                     actor="cli", what=f"yearly_report_{file_format}", now=now)
+        status.update(f"Summing {year} for {len(scope)} municipalities …")
+        report = model.build_year(conn, scope, year, now=now, minutes_per_cleared_alarm=minutes_per_cleared)
+    with console.status(f"Writing the {file_format.upper()} …"):
+        body = pdf.render_year(report) if file_format == "pdf" else xlsx.render_year(report)
+    path = Path(out or f"respons-{year}.{file_format}")
+    path.write_bytes(body)
+    console.print(f"Wrote {path} ({len(body):,} bytes): {report.title}, {len(report.rows)} municipalities, "
+                  f"{report.total.received} alarms, {report.deviations.total} deviations.", markup=False)
 
 
 def _figures_table(k, *, title: str) -> Table:

@@ -102,6 +102,10 @@ def test_statistics_dashboard_and_its_drill_down(new_page, world):
     page.get_by_role("link", name="Rapport", exact=True).click()
     expect(page.locator("#report-figures")).to_be_visible()
     assert_accessible(page, "statistics report page")
+    page.goto(world.url + "/stats")
+    page.locator("#by-category tbody tr", has_text="Fall").get_by_role("link").click()  # drill into the fall
+    expect(page).to_have_url(re.compile(r"/stats/alarms\?.*category=fall"))
+    expect(page.locator("#drill-down tbody tr")).to_have_count(1)
 
 
 def test_deviation_pages(new_page, world):

@@ -80,3 +80,32 @@ def test_a_yearly_report_file_is_written_and_reads_back(cli, engine, tmp_path):
     months = [r[:2] for r in openpyxl.load_workbook(sheet)["Måneder"].iter_rows(min_row=2, values_only=True)]
     assert months == [("mars 2026", 1)]
     assert cli.invoke(app, ["report", "file", "--municipality", "9000", "--format", "docx"]).exit_code == 2
+
+
+def test_the_yearly_report_across_the_collaboration_is_written_and_every_municipality_audited(cli, engine, tmp_path):
+    import openpyxl
+    from pypdf import PdfReader
+
+    registry = seed_registry(engine)
+    first, second = registry.municipality_ids[:2]
+    receive(engine, first, registry.recipient_ids[0], datetime(2026, 3, 3, 8, 0, tzinfo=timezone.utc))
+    receive(engine, second, registry.recipient_ids[-1], datetime(2026, 6, 3, 8, 0, tzinfo=timezone.utc))
+    receive(engine, second, registry.recipient_ids[-1], datetime(2025, 12, 31, 22, 30, tzinfo=timezone.utc))  # 23:30 in Oslo: 2025
+    sheet = tmp_path / "samarbeid.xlsx"
+    result = cli.invoke(app, ["report", "collaboration", "--year", "2026", "--format", "xlsx", "--out", str(sheet)])
+    assert result.exit_code == 0, result.output
+    assert "2 municipalities, 2 alarms" in result.output
+    rows = {r[1]: r[2] for r in openpyxl.load_workbook(sheet)["2026"].iter_rows(min_row=2, values_only=True)}
+    assert rows == {"Testkommune 0": 1, "Testkommune 1": 1, "Samlet": 2}
+    with engine.connect() as conn:
+        exported = conn.execute(select(audit_log.c.municipality_id, audit_log.c.details)
+                                .where(audit_log.c.action == audit.EXPORT)).all()
+    assert sorted((e.municipality_id, e.details["report"]) for e in exported) == [
+        (first, "yearly_report_xlsx"), (second, "yearly_report_xlsx")]
+
+    target = tmp_path / "samarbeid.pdf"
+    only = cli.invoke(app, ["report", "collaboration", "--year", "2026", "--municipality", "9001", "--out", str(target)])
+    assert only.exit_code == 0, only.output
+    text = PdfReader(target).pages[0].extract_text()
+    assert "Testkommune 1 (9001)" in text and "Testkommune 0" not in text
+    assert cli.invoke(app, ["report", "collaboration", "--year", "2026", "--municipality", "0000"]).exit_code == 1

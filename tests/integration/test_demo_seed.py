@@ -294,26 +294,3 @@ def test_the_demo_history_is_handled_alarms_whose_rows_are_their_timelines(engin
     assert 0.85 < everything.share_answered_within_target < 1.0
     assert 0.4 < everything.clearance_rate < 0.8
     assert everything.arrival_seconds.count > 0 and everything.accept_seconds.count > 0
-
-
-def test_the_databases_sums_agree_with_the_domains_figures_on_the_demo_history(engine):
-    """The yearly report sums in SQL (store/statistics.counts_by_municipality); the dashboard
-    computes in Python (domain/statistics.key_figures). On the same alarms they must agree."""
-    from respons.domain.statistics import ADDITIVE, key_figures
-    from respons.store.statistics import alarm_facts, counts_by_municipality
-
-    seed(engine, history_days=45)
-    with engine.connect() as conn:
-        ids = frozenset(conn.execute(select(municipalities.c.id)).scalars())
-        start, end = NOW - timedelta(days=46), NOW
-        # "now" inside the history, so some alarms are still waiting and some are pending.
-        now = NOW - timedelta(days=10)
-        facts = [f for f in alarm_facts(conn, municipality_ids=ids, start=start, end=end)]
-        sums = counts_by_municipality(conn, municipality_ids=ids, start=start, end=end, now=now,
-                                      minutes_per_cleared_alarm=30)
-    for municipality_id in ids:
-        expected = key_figures([f for f in facts if f.municipality_id == municipality_id], now=now)
-        got = sums[municipality_id]
-        for name in ADDITIVE:
-            if hasattr(got, name):
-                assert getattr(got, name) == getattr(expected, name), (municipality_id, name)

@@ -13,6 +13,7 @@ from respons.domain.statistics import key_figures
 from respons.engine import alarms as service
 from respons.engine import missions, routing
 from respons.store.statistics import alarm_facts
+from tests.integration.test_statistics_sql import assert_database_agrees
 from tests.integration.test_routing_scenarios import full_day, routing_action, world  # noqa: F401  (fixture)
 
 OPERATOR = "user:999"
@@ -83,3 +84,5 @@ def test_key_figures_of_a_real_timeline_match_a_hand_count(world):
     assert (k.arrival_seconds.count, k.arrival_seconds.max) == (1, pytest.approx(20 * 60))
     assert k.hours_saved == 1.0
     assert k.frequent_recipients == [(world.recipient, 5)]
+    with world.engine.connect() as conn:  # the database's sums say the same, for every breakdown
+        assert_database_agrees(conn, world.scope, start, world.clock(), world.clock())

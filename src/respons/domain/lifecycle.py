@@ -119,6 +119,7 @@ class AlarmProjection:
     closed_at: datetime | None = None
     answer_time_exceeded: bool = False
     missing_response: bool = False  # the centre must look: home care has not responded
+    arrived_at: datetime | None = None  # home care first reported arriving (the statistics' arrival time)
 
     def answer_seconds(self, now: datetime) -> float:
         """The centre's answer clock: from reaching its queue (receipt, escalation or
@@ -208,6 +209,8 @@ def apply(alarm: AlarmProjection, event: Event) -> AlarmProjection:
             return replace(alarm, seq=seq)
         case EventKind.ACTION:
             _check_action(event, alarm.state)
+            if event.data.get("action") == Action.ARRIVED and alarm.arrived_at is None:
+                return replace(alarm, seq=seq, arrived_at=event.at)
             return replace(alarm, seq=seq)
         case EventKind.ANSWER_TIME_EXCEEDED:
             return replace(alarm, seq=seq, answer_time_exceeded=True)

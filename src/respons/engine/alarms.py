@@ -348,6 +348,7 @@ def projection_from_row(row) -> AlarmProjection:
         closed_at=row.closed_at,
         answer_time_exceeded=row.answer_time_exceeded,
         missing_response=row.missing_response,
+        arrived_at=row.arrived_at,
     )
 
 
@@ -363,6 +364,7 @@ def projection_columns(p: AlarmProjection) -> dict[str, Any]:
         "closed_at": p.closed_at,
         "answer_time_exceeded": p.answer_time_exceeded,
         "missing_response": p.missing_response,
+        "arrived_at": p.arrived_at,
     }
 
 

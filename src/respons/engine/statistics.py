@@ -8,14 +8,15 @@ import csv
 import io
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
+from typing import Hashable
 
 from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
 from respons.auth import audit
-from respons.domain.statistics import OSLO, AlarmFact, KeyFigures, Period, key_figures, period_bounds, period_of
-from respons.store.statistics import alarm_facts
-from respons.store.tables import municipalities
+from respons.domain.statistics import OSLO, AlarmFact, KeyFigures, Period, period_bounds, period_of
+from respons.store.statistics import Grouping, alarm_facts, key_figures_by
+from respons.store.tables import municipalities, zones
 
 PURPOSE = "statistics"
 
@@ -47,7 +48,23 @@ def facts(conn: Connection, request: PeriodRequest) -> list[AlarmFact]:
 
 
 def figures(conn: Connection, request: PeriodRequest, *, now: datetime, minutes_per_cleared_alarm: float) -> KeyFigures:
-    return key_figures(facts(conn, request), now=now, minutes_per_cleared_alarm=minutes_per_cleared_alarm)
+    start, end = request.bounds
+    return key_figures_by(conn, municipality_ids=frozenset({request.municipality_id}), start=start, end=end, now=now,
+                          minutes_per_cleared_alarm=minutes_per_cleared_alarm)[None]
+
+
+def breakdown(conn: Connection, request: PeriodRequest, by: Grouping, *, now: datetime,
+              minutes_per_cleared_alarm: float) -> dict[Hashable, KeyFigures]:
+    """The figures of the request's period split by zone, category or shorter periods."""
+    start, end = request.bounds
+    return key_figures_by(conn, municipality_ids=frozenset({request.municipality_id}), start=start, end=end, now=now,
+                          by=by, minutes_per_cleared_alarm=minutes_per_cleared_alarm)
+
+
+def zone_names(conn: Connection, municipality_id: int) -> dict[int, str]:
+    rows = conn.execute(select(zones.c.id, zones.c.name).where(zones.c.municipality_id == municipality_id)
+                        .order_by(zones.c.name))
+    return {r.id: r.name for r in rows}
 
 
 def municipality_names(conn: Connection, ids: frozenset[int]) -> dict[int, tuple[str, str]]:

@@ -10,7 +10,7 @@ from datetime import date, datetime
 from sqlalchemy.engine import Connection
 
 from respons.domain.deviations import YearSummary
-from respons.domain.statistics import AlarmFact, Counts, KeyFigures, Period, breakdown, by_period, key_figures
+from respons.domain.statistics import AlarmFact, Counts, KeyFigures, Period
 from respons.engine import statistics
 
 MONTHS_NB = ("januar", "februar", "mars", "april", "mai", "juni", "juli", "august", "september", "oktober",
@@ -42,8 +42,8 @@ class Report:
     title: str
     figures: KeyFigures
     months: list[tuple[date, KeyFigures]]  # month by month for half years and years
-    facts: list[AlarmFact]
     minutes_per_cleared_alarm: float
+    alarms: list[AlarmFact] | None = None  # one per alarm, for the XLSX's sheet (``per_alarm``)
 
 
 def period_title(period: Period, first_day: date) -> str:
@@ -59,19 +59,22 @@ def period_title(period: Period, first_day: date) -> str:
     return first_day.isoformat()
 
 
-def build(conn: Connection, request: statistics.PeriodRequest, *, now: datetime,
-          minutes_per_cleared_alarm: float) -> Report:
-    facts = statistics.facts(conn, request)
+def build(conn: Connection, request: statistics.PeriodRequest, *, now: datetime, minutes_per_cleared_alarm: float,
+          per_alarm: bool = False) -> Report:
+    """The report's figures, summed by the database; ``per_alarm`` also reads every alarm
+    (the XLSX has a sheet of them; the PDF and the page do not need them)."""
     number, name = statistics.municipality_names(conn, frozenset({request.municipality_id}))[request.municipality_id]
     months: list[tuple[date, KeyFigures]] = []
     if request.period in (Period.HALF_YEAR, Period.YEAR):
-        by_month = breakdown(facts, by_period(Period.MONTH), now=now, minutes_per_cleared_alarm=minutes_per_cleared_alarm)
+        by_month = statistics.breakdown(conn, request, Period.MONTH, now=now,
+                                        minutes_per_cleared_alarm=minutes_per_cleared_alarm)
         months = sorted(by_month.items())
     return Report(
         municipality=name, municipality_number=number, period=request.period, first_day=request.first_day,
         title=f"Responstjenesten for {name}: {period_title(request.period, request.first_day)}",
-        figures=key_figures(facts, now=now, minutes_per_cleared_alarm=minutes_per_cleared_alarm), months=months,
-        facts=facts, minutes_per_cleared_alarm=minutes_per_cleared_alarm,
+        figures=statistics.figures(conn, request, now=now, minutes_per_cleared_alarm=minutes_per_cleared_alarm),
+        months=months, minutes_per_cleared_alarm=minutes_per_cleared_alarm,
+        alarms=statistics.facts(conn, request) if per_alarm else None,
     )
 
 

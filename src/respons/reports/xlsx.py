@@ -1,5 +1,6 @@
 """The report as an XLSX workbook: a sheet of key figures, one of months (for half years and
-years) and one row per alarm with the CSV's columns (``engine/statistics.CSV_COLUMNS``)."""
+years) and, when the report was built ``per_alarm``, one row per alarm with the CSV's columns
+(``engine/statistics.CSV_COLUMNS``)."""
 
 from __future__ import annotations
 
@@ -39,11 +40,12 @@ def render(report: Report) -> bytes:
         for row in months.iter_rows(min_row=2, min_col=7, max_col=7):
             row[0].number_format = "0.0%"
 
-    alarms = book.create_sheet("Alarmer")
-    alarms.append(list(CSV_COLUMNS))
-    for f in report.facts:
-        alarms.append([_naive_utc(v) if isinstance(v, datetime) else v
-                       for v in fact_values(f, report.municipality_number)])
+    if report.alarms is not None:
+        alarms = book.create_sheet("Alarmer")
+        alarms.append(list(CSV_COLUMNS))
+        for f in report.alarms:
+            alarms.append([_naive_utc(v) if isinstance(v, datetime) else v
+                           for v in fact_values(f, report.municipality_number)])
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()

@@ -1,53 +1,71 @@
-"""Reading alarm facts for the key figures (domain/statistics.py) from the alarm rows.
+"""Reading the key figures (domain/statistics.py) from the alarm rows.
 
 One row per alarm: the ``alarms`` row carries the projection of its timeline (received,
-queued, answered, outcome, mission), so the figures need the timeline only for the home
-care's arrival (the first *arrived* action). A storm's group alarm (source ``storm``) is
-left out: it only groups its members, which are counted as the device reports they are.
+queued, answered, outcome, arrival) and the mission, so nothing here reads the timeline
+itself. A storm's group alarm (source ``storm``) is left out: it only groups its members,
+which are counted as the device reports they are.
+
+Two ways to the same figures:
+
+- ``alarm_facts`` turns each alarm into an ``AlarmFact`` for the domain's ``key_figures``:
+  the drill-down, the per-alarm CSV and XLSX, and the tests' reference.
+- ``key_figures_by`` and ``counts_by_municipality`` let the database sum: a large
+  municipality's month is tens of thousands of alarms, the yearly report across the
+  collaboration millions, and turning each into a Python object was most of a report's time.
+  They spell the domain's definitions in SQL; tests hold the two to the same figures on the
+  same alarms, on both databases (tests/integration/test_statistics_sql.py).
 """
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from collections import Counter, defaultdict
+from datetime import date, datetime, timedelta, timezone
+from typing import Any, Callable, Hashable, Iterator
 
-from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy import DateTime, Integer, and_, case, cast, func, literal, or_, select
 from sqlalchemy.engine import Connection
 
 from respons.domain.routing import Target
-from respons.domain.statistics import ANSWER_TARGET_SECONDS, CLEARED_AT_CENTRE, AlarmFact, Counts
+from respons.domain.statistics import (
+    ANSWER_TARGET_SECONDS,
+    CLEARED_AT_CENTRE,
+    DEFAULT_MINUTES_PER_CLEARED_ALARM,
+    DISPATCH_OUTCOMES,
+    OSLO,
+    AlarmFact,
+    Counts,
+    Distribution,
+    KeyFigures,
+    Period,
+    period_bounds,
+    period_of,
+)
 from respons.engine import storms
-from respons.store.tables import alarm_events, alarms, recipients
+from respons.store.tables import alarms, recipients
+
+# A breakdown the database can group by: one total (None), a column, or Oslo periods.
+Grouping = str | Period | None
+GROUPINGS = (None, "municipality", "zone", "category", *Period)
 
 
 def alarm_facts(conn: Connection, *, municipality_ids: frozenset[int], start: datetime, end: datetime) -> list[AlarmFact]:
-    """Facts for alarms received in [start, end) in the given municipalities.
+    """Facts for alarms received in [start, end) in the given municipalities, oldest first.
 
     The route's first target and the mission's times are read as text by the database (JSON
-    paths), not as whole JSON documents: a month of a large municipality is tens of thousands
-    of rows, and decoding every plan and mission in Python was most of the time."""
+    paths), not as whole JSON documents: decoding every plan and mission in Python was most
+    of the time."""
     rows = conn.execute(
-        select(alarms.c.id, alarms.c.municipality_id, recipients.c.zone_id, alarms.c.recipient_id, alarms.c.type,
-               alarms.c.category, alarms.c.received_at, alarms.c.queued_at, alarms.c.answered_at, alarms.c.outcome,
-               alarms.c.closed_at, alarms.c.missing_response,
-               alarms.c.route[("steps", 0, "target")].as_string().label("first_target"),
-               alarms.c.mission["dispatched_at"].as_string().label("dispatched_at"),
-               alarms.c.mission["accepted_at"].as_string().label("accepted_at"),
-               _first_arrival().label("arrived_at"))
-        .outerjoin(recipients, recipients.c.id == alarms.c.recipient_id)
-        .where(alarms.c.municipality_id.in_(sorted(municipality_ids)), alarms.c.received_at >= start,
-               alarms.c.received_at < end, alarms.c.source != storms.SOURCE)
+        _in_scope(select(alarms.c.id, alarms.c.municipality_id, recipients.c.zone_id, alarms.c.recipient_id,
+                         alarms.c.type, alarms.c.category, alarms.c.received_at, alarms.c.queued_at,
+                         alarms.c.answered_at, alarms.c.outcome, alarms.c.closed_at, alarms.c.missing_response,
+                         alarms.c.arrived_at, _first_target().label("first_target"),
+                         _mission_time("dispatched_at").label("dispatched_at"),
+                         _mission_time("accepted_at").label("accepted_at"))
+                  .outerjoin(recipients, recipients.c.id == alarms.c.recipient_id),
+                  municipality_ids, start, end)
         .order_by(alarms.c.received_at)
     ).all()
     return [_fact(r) for r in rows]
-
-
-def _first_arrival():
-    # Per alarm, through the timeline's (alarm_id, seq) index: a report reads the timelines of
-    # its own alarms only, however many million events the table holds.
-    action = alarm_events.c.data["action"].as_string()  # JSON access, spelled per database by SQLAlchemy
-    return (select(func.min(alarm_events.c.at))
-            .where(alarm_events.c.alarm_id == alarms.c.id, alarm_events.c.kind == "action", action == "arrived")
-            .scalar_subquery())
 
 
 def _fact(r) -> AlarmFact:
@@ -74,42 +92,257 @@ def _fact(r) -> AlarmFact:
 
 def counts_by_municipality(conn: Connection, *, municipality_ids: frozenset[int], start: datetime, end: datetime,
                            now: datetime, minutes_per_cleared_alarm: float) -> dict[int, Counts]:
-    """The additive key figures per municipality, summed by the database in one pass: the
-    yearly report across 40 municipalities reads millions of alarms and must not turn each
-    into a Python object. The same definitions as ``domain.statistics.key_figures`` (a test
-    compares the two on the same alarms)."""
+    """The additive key figures per municipality in one pass: what the yearly table across
+    the collaboration needs, without the distributions and breakdowns of ``key_figures_by``."""
+    sums = {key: s for key, _, s in _sum_rows(conn, "municipality", municipality_ids, start, end, now)}
+    return {key: Counts(received=s["received"], to_centre=s["to_centre"], answered_within_target=s["within"],
+                        pending_answer=s["pending"], resolved_by_centre=s["resolved"], cleared_at_centre=s["cleared"],
+                        routed_direct=s["direct"], escalated=s["escalated"], missing_responses=s["missing"],
+                        minutes_per_cleared_alarm=minutes_per_cleared_alarm)
+            for key, s in sums.items()}
+
+
+def key_figures_by(conn: Connection, *, municipality_ids: frozenset[int], start: datetime, end: datetime,
+                   now: datetime, by: Grouping = None,
+                   minutes_per_cleared_alarm: float = DEFAULT_MINUTES_PER_CLEARED_ALARM,
+                   frequent_top: int = 10) -> dict[Hashable, KeyFigures]:
+    """The key figures of the alarms received in [start, end), per part of a breakdown (the
+    domain's ``breakdown``; parts without alarms are absent), or as one total under the key
+    None (``by=None``; present even without alarms, like ``key_figures`` of nothing).
+
+    Three passes over the period's rows (through ``ix_alarms_municipality_received``): the
+    sums by type, category, Oslo hour and weekday; the frequent recipients; and the three
+    time distributions the percentiles need, one small column each."""
+    # One pass for the sums and the counts by type, category, Oslo hour and weekday: a few
+    # hundred groups, added up here (every count is a sum, so the order does not matter).
+    hour, weekday = _oslo_hour_and_weekday(conn, start, end)
+    sums: dict[Hashable, Counter] = defaultdict(Counter)
+    by_type: dict[Hashable, Counter] = defaultdict(Counter)
+    by_category: dict[Hashable, Counter] = defaultdict(Counter)
+    by_hour: dict[Hashable, Counter] = defaultdict(Counter)
+    by_weekday: dict[Hashable, Counter] = defaultdict(Counter)
+    detail = (alarms.c.type, alarms.c.category, hour.label("hour"), weekday.label("weekday"))
+    for k, (type_, category, local_hour, iso_weekday), group in _sum_rows(conn, by, municipality_ids, start, end, now,
+                                                                        detail):
+        sums[k].update(group)
+        n = group["received"]
+        by_type[k][type_] += n
+        by_category[k][category] += n
+        by_hour[k][int(local_hour)] += n
+        by_weekday[k][int(iso_weekday)] += n
+    if by is None and None not in sums:
+        sums[None] = Counter()
+    key, decode = _grouping(conn, by, start, end)
+    keys = [] if key is None else [key]
+
+    def grouped(*columns, where=None):
+        query = _in_scope(select(*keys, *columns), municipality_ids, start, end, join_recipients=by == "zone")
+        if where is not None:
+            query = query.where(where)
+        return query.group_by(*keys, *columns)
+
+    def key_of(row) -> Hashable:
+        return decode(row[0]) if keys else None
+
+    frequent: dict[Hashable, list[tuple[int, int]]] = defaultdict(list)
+    rank = func.row_number().over(partition_by=None if key is None else key.element,
+                                  order_by=(func.count().desc(), alarms.c.recipient_id))
+    ranked = (grouped(alarms.c.recipient_id, where=alarms.c.recipient_id.is_not(None))
+              .add_columns(func.count().label("n"), rank.label("rank"))
+              .subquery())
+    for row in conn.execute(select(ranked).where(ranked.c.rank <= frequent_top)
+                            .order_by(*([ranked.c[0]] if keys else []), ranked.c.rank)):
+        frequent[key_of(row)].append((row.recipient_id, row.n))
+
+    answers: dict[Hashable, list[float]] = defaultdict(list)
+    accepts: dict[Hashable, list[float]] = defaultdict(list)
+    arrivals: dict[Hashable, list[float]] = defaultdict(list)
+    times = _in_scope(select(*keys, _answer_seconds(conn), _accept_seconds(conn), _arrival_seconds(conn)),
+                      municipality_ids, start, end, join_recipients=by == "zone")
+    for row in conn.execute(times.where(or_(alarms.c.answered_at.is_not(None), alarms.c.arrived_at.is_not(None)))):
+        k = key_of(row)
+        for values, seconds in ((answers, row[-3]), (accepts, row[-2]), (arrivals, row[-1])):
+            if seconds is not None:
+                values[k].append(max(0.0, float(seconds)))
+
+    figures = {}
+    for k, s in sums.items():
+        dispatches = {o: s[f"dispatch_{o}"] for o in DISPATCH_OUTCOMES}
+        figures[k] = KeyFigures(
+            received=s["received"], by_type=dict(by_type[k]), by_category=dict(by_category[k]),
+            by_hour=dict(by_hour[k]), by_weekday=dict(by_weekday[k]), to_centre=s["to_centre"],
+            answered_within_target=s["within"], pending_answer=s["pending"],
+            answer_seconds=Distribution.of(answers[k]), resolved_by_centre=s["resolved"],
+            cleared_at_centre=s["cleared"], dispatches=dispatches, routed_direct=s["direct"],
+            escalated=s["escalated"], accept_seconds=Distribution.of(accepts[k]),
+            arrival_seconds=Distribution.of(arrivals[k]), missing_responses=s["missing"],
+            technical=s["technical"], devices_lost=s["devices_lost"],
+            hours_saved=round(s["cleared"] * minutes_per_cleared_alarm / 60.0, 1),
+            frequent_recipients=frequent[k],
+        )
+    return figures
+
+
+# --- the domain's definitions, spelled in SQL -------------------------------------------
+
+
+def _sum_rows(conn: Connection, by: Grouping, municipality_ids: frozenset[int], start: datetime, end: datetime,
+              now: datetime, detail: tuple = ()) -> Iterator[tuple[Hashable, tuple, dict[str, int]]]:
+    """The additive figures summed per key and ``detail`` columns: (key, detail values, sums)."""
     answered_by_centre = and_(alarms.c.queued_at.is_not(None), alarms.c.answered_at.is_not(None))
     in_time = and_(answered_by_centre, _seconds(conn, alarms.c.answered_at, alarms.c.queued_at) <= ANSWER_TARGET_SECONDS)
-    late_waiting = and_(alarms.c.queued_at.is_not(None), alarms.c.answered_at.is_(None),
-                        alarms.c.queued_at < now - timedelta(seconds=ANSWER_TARGET_SECONDS))
-    pending = and_(alarms.c.queued_at.is_not(None), alarms.c.answered_at.is_(None),
-                   alarms.c.queued_at >= now - timedelta(seconds=ANSWER_TARGET_SECONDS))
+    waiting = and_(alarms.c.queued_at.is_not(None), alarms.c.answered_at.is_(None))
+    late_waiting = and_(waiting, alarms.c.queued_at < now - timedelta(seconds=ANSWER_TARGET_SECONDS))
+    pending = and_(waiting, alarms.c.queued_at >= now - timedelta(seconds=ANSWER_TARGET_SECONDS))
     resolved = and_(answered_by_centre, alarms.c.outcome.is_not(None))
-    direct = func.coalesce(alarms.c.route[("steps", 0, "target")].as_string(), "centre") != "centre"
+    direct = _routed_direct()
 
     def total(condition):
-        return func.sum(case((condition, 1), else_=0))
+        return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
 
-    rows = conn.execute(
-        select(alarms.c.municipality_id, func.count().label("received"),
-               total(or_(answered_by_centre, late_waiting)).label("to_centre"), total(in_time).label("within"),
-               total(pending).label("pending"), total(resolved).label("resolved"),
-               total(and_(resolved, alarms.c.outcome.in_(sorted(CLEARED_AT_CENTRE)))).label("cleared"),
-               total(direct).label("direct"), total(and_(direct, alarms.c.queued_at.is_not(None))).label("escalated"),
-               total(alarms.c.missing_response.is_(True)).label("missing"))
-        .where(alarms.c.municipality_id.in_(sorted(municipality_ids)), alarms.c.received_at >= start,
-               alarms.c.received_at < end, alarms.c.source != storms.SOURCE)
-        .group_by(alarms.c.municipality_id)
-    ).all()
-    return {r.municipality_id: Counts(
-        received=r.received, to_centre=int(r.to_centre), answered_within_target=int(r.within),
-        pending_answer=int(r.pending), resolved_by_centre=int(r.resolved), cleared_at_centre=int(r.cleared),
-        routed_direct=int(r.direct), escalated=int(r.escalated), missing_responses=int(r.missing),
-        minutes_per_cleared_alarm=minutes_per_cleared_alarm) for r in rows}
+    columns = {
+        "received": func.count(),
+        "to_centre": total(or_(answered_by_centre, late_waiting)),
+        "within": total(in_time),
+        "pending": total(pending),
+        "resolved": total(resolved),
+        "cleared": total(and_(resolved, alarms.c.outcome.in_(sorted(CLEARED_AT_CENTRE)))),
+        "direct": total(direct),
+        "escalated": total(and_(direct, alarms.c.queued_at.is_not(None))),
+        "missing": total(alarms.c.missing_response.is_(True)),
+        "technical": total(alarms.c.category == "technical"),
+        "devices_lost": total(alarms.c.type == "device_silent"),
+        **{f"dispatch_{o}": total(alarms.c.outcome == o) for o in DISPATCH_OUTCOMES},
+    }
+    key, decode = _grouping(conn, by, start, end)
+    keys = [] if key is None else [key]
+    query = _in_scope(select(*keys, *detail, *(c.label(name) for name, c in columns.items())), municipality_ids,
+                      start, end, join_recipients=by == "zone").group_by(*keys, *detail)
+    for row in conn.execute(query):
+        if row.received:  # without GROUP BY, no alarms is one row of zeros
+            yield (decode(row[0]) if keys else None, tuple(row[len(keys):len(keys) + len(detail)]),
+                   {name: int(row._mapping[name]) for name in columns})
+
+
+def _in_scope(query, municipality_ids: frozenset[int], start: datetime, end: datetime, *, join_recipients: bool = False):
+    if join_recipients:
+        query = query.select_from(alarms.outerjoin(recipients, recipients.c.id == alarms.c.recipient_id))
+    return query.where(alarms.c.municipality_id.in_(sorted(municipality_ids)), alarms.c.received_at >= start,
+                       alarms.c.received_at < end, alarms.c.source != storms.SOURCE)
+
+
+def _first_target():
+    return alarms.c.route[("steps", 0, "target")].as_string()
+
+
+def _routed_direct():
+    return func.coalesce(_first_target(), Target.CENTRE.value) != Target.CENTRE.value
+
+
+def _mission_time(name: str):
+    return alarms.c.mission[name].as_string()
+
+
+def _answer_seconds(conn: Connection):
+    return case((and_(alarms.c.queued_at.is_not(None), alarms.c.answered_at.is_not(None)),
+                 _seconds(conn, alarms.c.answered_at, alarms.c.queued_at)))
+
+
+def _accept_seconds(conn: Connection):
+    # As AlarmFact: from the centre's dispatch to a home-care worker taking the mission, or,
+    # routed directly and never queued, from receipt to the responder taking the offer.
+    dispatched, accepted = _mission_time("dispatched_at"), _mission_time("accepted_at")
+    return case(
+        (dispatched.is_not(None),
+         case((accepted.is_not(None), _seconds(conn, _instant(conn, accepted), _instant(conn, dispatched))))),
+        (and_(_routed_direct(), alarms.c.queued_at.is_(None), alarms.c.answered_at.is_not(None)),
+         _seconds(conn, alarms.c.answered_at, alarms.c.received_at)),
+    )
+
+
+def _arrival_seconds(conn: Connection):
+    return case((alarms.c.arrived_at.is_not(None), _seconds(conn, alarms.c.arrived_at, alarms.c.received_at)))
+
+
+# --- what the two databases spell differently --------------------------------------------
 
 
 def _seconds(conn: Connection, later, earlier):
-    # Time arithmetic is the one thing the two databases spell differently.
     if conn.dialect.name == "postgresql":
         return func.extract("epoch", later - earlier)
-    return (func.julianday(later) - func.julianday(earlier)) * 86400.0
+    # SQLite's date functions work in milliseconds; rounding keeps whole-second differences
+    # exact (julianday's double would make 60 s into 60.000004 and late).
+    return func.round((func.julianday(later) - func.julianday(earlier)) * 86400.0, 3)
+
+
+def _instant(conn: Connection, iso_text):
+    """A timestamp written into JSON as ISO 8601 text (the mission's times)."""
+    if conn.dialect.name == "postgresql":
+        return cast(iso_text, DateTime(timezone=True))
+    return iso_text  # julianday() reads ISO 8601 with its offset
+
+
+def _oslo_hour_and_weekday(conn: Connection, start: datetime, end: datetime):
+    """The Oslo hour of day (0–23) and ISO weekday (1–7) of receipt, as SQL expressions."""
+    if conn.dialect.name == "postgresql":
+        local = func.timezone("Europe/Oslo", alarms.c.received_at)
+        return func.extract("hour", local), func.extract("isodow", local)
+    # SQLite has no time zones: add the Oslo offset of the stretch of [start, end) the alarm
+    # falls in (standard or summer time; tzdata decides where they change).
+    stretches = oslo_offsets(start, end)
+    offset = (literal(f"+{stretches[0][1]} seconds") if len(stretches) == 1 else
+              case(*((alarms.c.received_at < until, f"+{seconds} seconds") for until, seconds in stretches[:-1]),
+                   else_=f"+{stretches[-1][1]} seconds"))
+    weekday = cast(func.strftime("%w", alarms.c.received_at, offset), Integer)  # 0 = Sunday
+    return (cast(func.strftime("%H", alarms.c.received_at, offset), Integer),
+            case((weekday == 0, 7), else_=weekday))
+
+
+def oslo_offsets(start: datetime, end: datetime) -> list[tuple[datetime | None, int]]:
+    """[start, end) cut where Oslo's UTC offset changes: (until, offset seconds) per stretch,
+    the last one open (until None). Oslo's changes fall on whole UTC hours, so an hourly walk
+    finds them all; a year is 8,760 steps."""
+    utc = timezone.utc
+    moment = start.astimezone(utc).replace(minute=0, second=0, microsecond=0)
+    current = int(moment.astimezone(OSLO).utcoffset().total_seconds())
+    stretches: list[tuple[datetime | None, int]] = []
+    while moment < end:
+        offset = int(moment.astimezone(OSLO).utcoffset().total_seconds())
+        if offset != current:
+            stretches.append((moment, current))
+            current = offset
+        moment += timedelta(hours=1)
+    stretches.append((None, current))
+    return stretches
+
+
+def _grouping(conn: Connection, by: Grouping, start: datetime, end: datetime) -> tuple[Any, Callable[[Any], Hashable]]:
+    """The key column of a breakdown (labelled; None for one total) and how to read its
+    value back."""
+    identity: Callable[[Any], Hashable] = lambda value: value  # noqa: E731
+    match by:
+        case None:
+            return None, identity
+        case "municipality":
+            return alarms.c.municipality_id.label("key"), identity
+        case "zone":
+            return recipients.c.zone_id.label("key"), identity
+        case "category":
+            return alarms.c.category.label("key"), identity
+        case Period():
+            first_days = _period_starts(start, end, by)
+            if len(first_days) > 400:
+                raise ValueError(f"{len(first_days)} {by.value} periods are too many for one breakdown")
+            # Every period gets its WHEN (also the last), so a single period is still a CASE:
+            # PostgreSQL refuses a bare constant in GROUP BY.
+            bucket = case(*((alarms.c.received_at < period_bounds(day, by)[1], index)
+                            for index, day in enumerate(first_days)), else_=len(first_days) - 1)
+            return bucket.label("key"), lambda index: first_days[int(index)]
+    raise ValueError(f"cannot break key figures down by {by!r}; choose one of {GROUPINGS}")
+
+
+def _period_starts(start: datetime, end: datetime, period: Period) -> list[date]:
+    days = [period_of(start, period)]
+    while period_bounds(days[-1], period)[1] < end:
+        days.append(period_bounds(days[-1], period)[1].astimezone(OSLO).date())
+    return days

@@ -245,6 +245,7 @@ alarms = Table(
     Column("outcome", String(30)),
     Column("closed_at", UTCDateTime),
     Column("answer_time_exceeded", Boolean, nullable=False, server_default=text("false")),
+    Column("arrived_at", UTCDateTime),  # home care's first 'arrived' on the timeline
     # A power-failure storm: the municipality's AC-loss alarms are members of one group
     # alarm (the leader, whose group_id is NULL) and are shown and closed through it.
     Column("group_id", String(36), ForeignKey("alarms.id")),

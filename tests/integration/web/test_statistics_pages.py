@@ -93,3 +93,33 @@ def test_the_report_page_explains_every_figure(world, browser):
     assert "Responstjenesten for Testkommune 0: 2. halvår 2026" in page.text
     assert "Hva tallene betyr" in page.text and "Helsedirektoratet anbefaler minst 95 %" in page.text
     assert re.findall(r"<tr><td>(\w+ 2026)</td><td>(\d+)</td>", page.text) == [("november 2026", "3")]
+
+
+def test_the_dashboard_breaks_the_figures_down_by_zone_and_category_and_drills_into_each(world, browser, engine):
+    from respons.store.tables import recipients, zones
+
+    own, _, (quick, slow, waiting) = world
+    with engine.connect() as conn:
+        zone_id, zone_name = conn.execute(select(zones.c.id, zones.c.name).join(recipients, recipients.c.zone_id == zones.c.id)
+                                          .where(recipients.c.municipality_id == own)).first()
+    marit = browser("marit", [(Role.MUNICIPALITY_ADMIN, own)])
+    html = marit.get("/stats").text
+
+    def part(table: str, name: str) -> tuple[str, str]:
+        section = html[html.index(f'id="{table}"'):]
+        section = section[:section.index("</table>")]
+        row = re.search(rf'<th scope="row">{re.escape(name)}</th>\s*<td><a href="([^"]+)">(\d+)</a>', section)
+        assert row, (table, name)
+        return row.group(1).replace("&amp;", "&"), row.group(2)
+
+    link, received = part("by-zone", zone_name)
+    assert received == "3" and f"zone={zone_id}" in link
+    assert re.findall(r'data-alarm-id="([^"]+)"', marit.get(link).text) == [quick, slow, waiting]
+    assert part("by-category", NB("category.assistance"))[1] == "2"
+    link, received = part("by-category", NB(f"category.{alarm_type('fall').category.value}"))
+    assert received == "1"
+    drilled = marit.get(link).text
+    assert re.findall(r'data-alarm-id="([^"]+)"', drilled) == [slow]
+    assert "/stats/alarms" in link and NB("stats.alarms.category", category=NB("category.fall")) in drilled
+    assert marit.get(f"/stats/alarms?municipality_id={own}&zone=none").status_code == 200
+    assert marit.get(f"/stats/alarms?municipality_id={own}&zone=DROP").status_code == 422

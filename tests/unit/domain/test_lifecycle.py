@@ -130,6 +130,14 @@ def test_a_recorded_call_with_its_result_is_a_timeline_event_that_keeps_the_stat
     assert after.seq == answered().seq + 1
 
 
+def test_the_first_arrival_of_home_care_is_kept_and_a_second_does_not_move_it():
+    p = apply(answered(), ev(EventKind.ACTION, 60, action="en_route"))
+    assert p.arrived_at is None
+    p = apply(p, ev(EventKind.ACTION, 600, action="arrived"))
+    p = apply(p, ev(EventKind.ACTION, 900, action="arrived"))
+    assert p.arrived_at == T0 + timedelta(seconds=600)
+
+
 @pytest.mark.parametrize(
     "data, complaint",
     [

@@ -89,7 +89,8 @@ async def report_file(
     wanted = await _request(request, principal, municipality_id, period, on, f"report_{file_format}")
     rt = runtime(request)
     with rt.engine.connect() as conn:
-        report = model.build(conn, wanted, now=rt.clock(), minutes_per_cleared_alarm=MINUTES_PER_CLEARED_ALARM)
+        report = model.build(conn, wanted, now=rt.clock(), minutes_per_cleared_alarm=MINUTES_PER_CLEARED_ALARM,
+                             per_alarm=file_format == "xlsx")
     body, media = (pdf.render(report), "application/pdf") if file_format == "pdf" else (xlsx.render(report), XLSX)
     name = f"respons-{report.municipality_number}-{period.value}-{wanted.first_day.isoformat()}.{file_format}"
     return Response(body, media_type=media, headers={"Content-Disposition": f'attachment; filename="{name}"'})

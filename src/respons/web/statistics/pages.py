@@ -18,6 +18,7 @@ from respons.domain.access import Role
 from respons.domain.alarm_types import ALARM_TYPES
 from respons.domain.statistics import OSLO, Period
 from respons.engine import statistics as service
+from respons.web import i18n
 from respons.web.access import Principal
 from respons.web.api.statistics import MINUTES_PER_CLEARED_ALARM
 from respons.web.pages import PageRefused, page_access, render
@@ -54,33 +55,50 @@ async def dashboard(request: Request, municipality_id: int | None = Query(None),
                     on: date | None = Query(None, alias="date"), principal: Principal = Depends(statistics_page)):
     wanted, names = await _chosen(request, principal, municipality_id, period, on, "dashboard")
     rt = runtime(request)
+    now = rt.clock()
     with rt.engine.connect() as conn:
-        figures = service.figures(conn, wanted, now=rt.clock(), minutes_per_cleared_alarm=MINUTES_PER_CLEARED_ALARM)
+        figures = service.figures(conn, wanted, now=now, minutes_per_cleared_alarm=MINUTES_PER_CLEARED_ALARM)
+        by_zone = service.breakdown(conn, wanted, "zone", now=now, minutes_per_cleared_alarm=MINUTES_PER_CLEARED_ALARM)
+        by_category = service.breakdown(conn, wanted, "category", now=now,
+                                        minutes_per_cleared_alarm=MINUTES_PER_CLEARED_ALARM)
+        zones = service.zone_names(conn, wanted.municipality_id)
     peak = max(figures.by_hour.values(), default=0)
+    t = i18n.translator(i18n.language_of(request))
+    # (label, drill-down key, figures): zones by name with recipients without a zone last.
+    zone_parts = [(zones.get(z, t("stats.no_zone")) if z is not None else t("stats.no_zone"), "none" if z is None else z,
+                   part) for z, part in sorted(by_zone.items(), key=lambda kv: (kv[0] is None, zones.get(kv[0], "")))]
+    category_parts = [(t(f"category.{c}"), c, part) for c, part in sorted(by_category.items())]
     return render(request, "statistics/dashboard.html", wanted=wanted, names=names, k=figures, peak=peak,
                   periods=list(Period), query=_query(wanted), minutes=MINUTES_PER_CLEARED_ALARM,
-                  type_label=_type_label(request))
+                  type_label=_type_label(request), zone_parts=zone_parts, category_parts=category_parts)
 
 
 @router.get("/alarms")
 async def alarms(request: Request, municipality_id: int = Query(...), period: Period = Query(Period.MONTH),
                  on: date | None = Query(None, alias="date"), show: str = Query("all", pattern="^(all|late)$"),
+                 zone: str | None = Query(None, pattern=r"^(\d+|none)$"), category: str | None = Query(None),
                  principal: Principal = Depends(statistics_page)):
-    """The alarms behind a figure: times, types, answer times and outcomes; no names."""
+    """The alarms behind a figure (all, or those not answered in time; of one zone or
+    category): times, types, answer times and outcomes; no names."""
     wanted, names = await _chosen(request, principal, municipality_id, period, on, f"drill_down:{show}")
     rt = runtime(request)
     now = rt.clock()
     with rt.engine.connect() as conn:
         rows = service.facts(conn, wanted)
+        zones = service.zone_names(conn, wanted.municipality_id)
     if show == "late":
         rows = [f for f in rows if f.answer_status(now) == "late"]
+    if zone is not None:
+        zone_id = None if zone == "none" else int(zone)
+        rows = [f for f in rows if f.zone_id == zone_id]
+    if category is not None:
+        rows = [f for f in rows if f.category == category]
     return render(request, "statistics/alarms.html", wanted=wanted, names=names, rows=rows, show=show,
-                  query=_query(wanted), oslo=OSLO, type_label=_type_label(request))
+                  query=_query(wanted), oslo=OSLO, type_label=_type_label(request), zone=zone, zones=zones,
+                  category=category)
 
 
 def _type_label(request: Request):
-    from respons.web import i18n
-
     english = i18n.language_of(request) == "en"
     return lambda code: (ALARM_TYPES[code].label_en if english else ALARM_TYPES[code].label_nb) if code in ALARM_TYPES else code
 
