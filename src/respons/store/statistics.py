@@ -110,9 +110,9 @@ def key_figures_by(conn: Connection, *, municipality_ids: frozenset[int], start:
     domain's ``breakdown``; parts without alarms are absent), or as one total under the key
     None (``by=None``; present even without alarms, like ``key_figures`` of nothing).
 
-    Three passes over the period's rows (through ``ix_alarms_municipality_received``): the
-    sums by type, category, Oslo hour and weekday; the frequent recipients; and the three
-    time distributions the percentiles need, one small column each."""
+    Two passes over the period's rows (through ``ix_alarms_municipality_received``): the
+    sums by type, category, Oslo hour and weekday; then each alarm's recipient and three
+    times (a few small numbers per alarm) for the frequent recipients and the percentiles."""
     # One pass for the sums and the counts by type, category, Oslo hour and weekday: a few
     # hundred groups, added up here (every count is a sum, so the order does not matter).
     hour, weekday = _oslo_hour_and_weekday(conn, start, end)
@@ -132,35 +132,21 @@ def key_figures_by(conn: Connection, *, municipality_ids: frozenset[int], start:
         by_weekday[k][int(iso_weekday)] += n
     if by is None and None not in sums:
         sums[None] = Counter()
+    # The second pass: per alarm, its recipient and its three times (answer, acceptance,
+    # arrival): the medians and percentiles need the values, and the frequent recipients are
+    # counted from the same rows rather than in a third pass.
     key, decode = _grouping(conn, by, start, end)
     keys = [] if key is None else [key]
-
-    def grouped(*columns, where=None):
-        query = _in_scope(select(*keys, *columns), municipality_ids, start, end, join_recipients=by == "zone")
-        if where is not None:
-            query = query.where(where)
-        return query.group_by(*keys, *columns)
-
-    def key_of(row) -> Hashable:
-        return decode(row[0]) if keys else None
-
-    frequent: dict[Hashable, list[tuple[int, int]]] = defaultdict(list)
-    rank = func.row_number().over(partition_by=None if key is None else key.element,
-                                  order_by=(func.count().desc(), alarms.c.recipient_id))
-    ranked = (grouped(alarms.c.recipient_id, where=alarms.c.recipient_id.is_not(None))
-              .add_columns(func.count().label("n"), rank.label("rank"))
-              .subquery())
-    for row in conn.execute(select(ranked).where(ranked.c.rank <= frequent_top)
-                            .order_by(*([ranked.c[0]] if keys else []), ranked.c.rank)):
-        frequent[key_of(row)].append((row.recipient_id, row.n))
-
+    per_recipient: dict[Hashable, Counter] = defaultdict(Counter)
     answers: dict[Hashable, list[float]] = defaultdict(list)
     accepts: dict[Hashable, list[float]] = defaultdict(list)
     arrivals: dict[Hashable, list[float]] = defaultdict(list)
-    times = _in_scope(select(*keys, _answer_seconds(conn), _accept_seconds(conn), _arrival_seconds(conn)),
-                      municipality_ids, start, end, join_recipients=by == "zone")
-    for row in conn.execute(times.where(or_(alarms.c.answered_at.is_not(None), alarms.c.arrived_at.is_not(None)))):
-        k = key_of(row)
+    times = _in_scope(select(*keys, alarms.c.recipient_id, _answer_seconds(conn), _accept_seconds(conn),
+                             _arrival_seconds(conn)), municipality_ids, start, end, join_recipients=by == "zone")
+    for row in conn.execute(times):
+        k = decode(row[0]) if keys else None
+        if row[-4] is not None:
+            per_recipient[k][row[-4]] += 1
         for values, seconds in ((answers, row[-3]), (accepts, row[-2]), (arrivals, row[-1])):
             if seconds is not None:
                 values[k].append(max(0.0, float(seconds)))
@@ -178,7 +164,7 @@ def key_figures_by(conn: Connection, *, municipality_ids: frozenset[int], start:
             arrival_seconds=Distribution.of(arrivals[k]), missing_responses=s["missing"],
             technical=s["technical"], devices_lost=s["devices_lost"],
             hours_saved=round(s["cleared"] * minutes_per_cleared_alarm / 60.0, 1),
-            frequent_recipients=frequent[k],
+            frequent_recipients=sorted(per_recipient[k].items(), key=lambda kv: (-kv[1], kv[0]))[:frequent_top],
         )
     return figures
 
