@@ -35,6 +35,7 @@ from respons.store.tables import (
     devices,
     municipalities,
     recipients,
+    service_periods,
     staff,
     zones,
 )
@@ -222,6 +223,8 @@ def create_recipient(conn: Connection, values: dict[str, Any], *, municipality_i
     recipient_id = conn.execute(
         insert(recipients).values(**values, municipality_id=municipality_id, created_at=now, updated_at=now)
     ).inserted_primary_key[0]
+    if values["active"]:
+        _start_service(conn, recipient_id, today)
     audit.append(conn, now=now, actor=actor, action=audit.CREATE, municipality_id=municipality_id, recipient_id=recipient_id,
                  purpose=ADMINISTRATION, details={"entity": "recipient", "fields": sorted(k for k, v in values.items() if v is not None)})
     return recipient_id
@@ -250,9 +253,25 @@ def update_recipient(conn: Connection, recipient_id: int, values: dict[str, Any]
     changed = sorted(k for k, v in values.items() if getattr(row, k) != v)
     if changed:
         conn.execute(update(recipients).where(recipients.c.id == recipient_id).values(**values, updated_at=now))
+        if "active" in changed:
+            (_start_service if values["active"] else _end_service)(conn, recipient_id, today)
         audit.append(conn, now=now, actor=actor, action=audit.UPDATE, municipality_id=row.municipality_id, recipient_id=recipient_id,
                      purpose=ADMINISTRATION, details={"entity": "recipient", "fields": changed})
     return changed
+
+
+# The invoice counts active users day by day from these periods ([starts_on, ends_on), Oslo
+# dates): deactivating ends today's period, reactivating opens a new one.
+def _start_service(conn: Connection, recipient_id: int, today: date) -> None:
+    conn.execute(insert(service_periods).values(recipient_id=recipient_id, starts_on=today))
+
+
+def _end_service(conn: Connection, recipient_id: int, today: date) -> None:
+    open_period = conn.execute(select(service_periods.c.id, service_periods.c.starts_on).where(
+        service_periods.c.recipient_id == recipient_id, service_periods.c.ends_on.is_(None))).first()
+    if open_period is not None:
+        conn.execute(update(service_periods).where(service_periods.c.id == open_period.id)
+                     .values(ends_on=max(today, open_period.starts_on)))
 
 
 def read_recipient(conn: Connection, recipient_id: int, *, allowed: frozenset[int] | None, now: datetime, actor: str) -> dict[str, Any]:

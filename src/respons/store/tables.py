@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     CheckConstraint,
     Column,
@@ -498,4 +499,108 @@ audit_head = Table(
     Column("id", Integer, primary_key=True),
     Column("seq", Integer, nullable=False),
     Column("hash", String(64), nullable=False),
+)
+
+
+# --- economy (docs/economy.md) ---------------------------------------------------------------
+
+# When a recipient had the service: the invoice counts active users day by day from these.
+# [starts_on, ends_on) in Oslo dates; a deactivated recipient's period ends the day they were
+# deactivated, and reactivation opens a new one (engine/registry.py keeps them).
+service_periods = Table(
+    "service_periods",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("recipient_id", Integer, ForeignKey("recipients.id", ondelete="CASCADE"), nullable=False),
+    Column("starts_on", Date, nullable=False),
+    Column("ends_on", Date),
+    CheckConstraint("ends_on is null or ends_on >= starts_on", name="ordered"),
+)
+Index("ix_service_periods_recipient", service_periods.c.recipient_id, service_periods.c.starts_on)
+
+# An agreement's price model for a stretch of time: components as data (domain/pricing.py),
+# prices in the base year, indexed by the deflators for later years.
+price_models = Table(
+    "price_models",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("agreement_id", Integer, ForeignKey("agreements.id"), nullable=False, index=True),
+    Column("valid_from", Date, nullable=False),  # the first day of a month
+    Column("valid_to", Date),  # exclusive; open-ended when NULL
+    Column("base_year", Integer, nullable=False),
+    Column("components", JSON, nullable=False),
+    Column("notes", Text),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("created_by", String(100), nullable=False),
+)
+
+# Money is stored as whole øre (BIGINT): exact on both databases, where SQLite has no decimal type.
+budgets = Table(
+    "budgets",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("centre_id", Integer, ForeignKey("centres.id"), nullable=False),
+    Column("year", Integer, nullable=False),
+    Column("name", String(60), nullable=False),
+    Column("amount_ore", BigInteger, nullable=False),
+    Column("fixed_share", String(8), nullable=False),  # a decimal fraction as text, e.g. "0.41"
+    UniqueConstraint("centre_id", "year", "name", name="uq_budgets_centre_year_name"),
+)
+
+# The municipal deflator (kommunal deflator) by year, as a decimal fraction in text ("0.043").
+deflators = Table(
+    "deflators",
+    metadata,
+    Column("year", Integer, primary_key=True, autoincrement=False),
+    Column("rate", String(10), nullable=False),
+    Column("source", Text),
+)
+
+# An invoice run: every municipality's lines for whole Oslo months. A draft can be discarded;
+# an approved run is immutable (refused in engine/invoicing.py and by database triggers,
+# migration 0008).
+invoice_runs = Table(
+    "invoice_runs",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("centre_id", Integer, ForeignKey("centres.id"), nullable=False),
+    Column("period_first", Date, nullable=False),
+    Column("months", Integer, nullable=False),
+    Column("state", String(10), nullable=False),
+    Column("total_ore", BigInteger, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("created_by", String(100), nullable=False),
+    Column("approved_at", UTCDateTime),
+    Column("approved_by", String(100)),
+    CheckConstraint("state in ('draft', 'approved')", name="state"),
+)
+Index("ix_invoice_runs_period", invoice_runs.c.centre_id, invoice_runs.c.period_first)
+
+invoice_lines = Table(
+    "invoice_lines",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("run_id", Integer, ForeignKey("invoice_runs.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("municipality_id", Integer, ForeignKey("municipalities.id"), nullable=False),
+    Column("price_model_id", Integer, ForeignKey("price_models.id"), nullable=False),
+    Column("component", Integer, nullable=False),
+    Column("kind", String(20), nullable=False),
+    Column("description", String(200), nullable=False),
+    Column("quantity", String(20), nullable=False),  # decimal text: user-months, events, inhabitants
+    Column("unit", String(20), nullable=False),
+    Column("unit_price_ore", BigInteger),
+    Column("amount_ore", BigInteger, nullable=False),
+    Column("due_on", Date),
+    # What the line counted, to find it again: alarm types and bounds, device kinds, budget.
+    Column("basis", JSON, nullable=False),
+)
+
+# The recipients behind a per-user line and their active days in the period, kept with the
+# run: the registry changes later, the invoice must still show whom it counted.
+invoice_line_recipients = Table(
+    "invoice_line_recipients",
+    metadata,
+    Column("line_id", Integer, ForeignKey("invoice_lines.id", ondelete="CASCADE"), primary_key=True),
+    Column("recipient_id", Integer, ForeignKey("recipients.id"), primary_key=True),
+    Column("days", Integer, nullable=False),
 )

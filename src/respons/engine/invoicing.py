@@ -1,0 +1,232 @@
+"""Invoice runs: every municipality's lines for whole months, stored, approved, compared.
+
+A run is computed from the price models in force (``store/economy.models_in_force``), the
+active user-days and the events of the period, and the centre's budgets for the year. A
+draft run can be computed again (it is replaced); an approved run is immutable: the engine
+refuses to change it and the database's triggers refuse any write to it (migration 0008).
+Computing a period that has an approved run stores nothing and returns the differences
+instead, so a late registration shows up as a difference for a person to settle, never as a
+silently changed invoice.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from fractions import Fraction
+
+from sqlalchemy import delete, insert, select, update
+from sqlalchemy.engine import Connection
+
+from respons.auth import audit
+from respons.domain.pricing import (
+    BudgetShare,
+    InvoicePeriod,
+    Line,
+    PerEvent,
+    PerUserMonth,
+    PriceModelError,
+    Usage,
+    lines_for,
+    split_budget,
+)
+from respons.store import economy
+from respons.store.tables import invoice_line_recipients, invoice_lines, invoice_runs
+
+PURPOSE = "invoicing"
+
+
+class InvoiceRefused(Exception):
+    """A run that cannot be made or changed, with a message for a person."""
+
+
+@dataclass(frozen=True)
+class ComputedLine:
+    municipality_id: int
+    price_model_id: int
+    line: Line
+    basis: dict
+    recipients: dict[int, int] = field(default_factory=dict)  # recipient -> active days (per-user lines)
+
+
+@dataclass(frozen=True)
+class Difference:
+    municipality_id: int
+    description: str
+    approved: Decimal | None  # None: a new line
+    now: Decimal | None  # None: the line is gone
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    run_id: int | None  # the stored draft; None when the period is approved and only compared
+    approved_run_id: int | None
+    total: Decimal
+    lines: int
+    differences: list[Difference]
+
+
+def compute(conn: Connection, centre_id: int, period: InvoicePeriod) -> list[ComputedLine]:
+    if period.month_starts()[-1].year != period.first.year:
+        raise InvoiceRefused("En fakturaperiode må ligge innenfor ett kalenderår (budsjetter og indeks er per år).")
+    try:
+        in_force = economy.models_in_force(conn, centre_id, period)
+    except PriceModelError as error:
+        raise InvoiceRefused(str(error)) from None
+    if not in_force:
+        raise InvoiceRefused("Ingen kommuner har en prismodell som gjelder i perioden.")
+    ids = [m.municipality_id for m in in_force]
+    filters = {c.device_kinds for m in in_force for c in m.model.components if isinstance(c, PerUserMonth)}
+    days = economy.active_days(conn, ids, period, filters)
+    events = economy.events_by_type(conn, ids, period)
+    people = economy.populations(conn, ids)
+    deflators = economy.deflator_table(conn)
+    shares = _budget_shares(conn, centre_id, period, in_force, people)
+    computed: list[ComputedLine] = []
+    for m in in_force:
+        usage = Usage(population=people[m.municipality_id],
+                      user_days={f: days[(m.municipality_id, f)].by_month for f in filters},
+                      events=events.get(m.municipality_id, {}))
+        try:
+            lines = lines_for(m.model, usage, period, deflators=deflators, budget_shares=shares.get(m.municipality_id))
+        except ValueError as error:
+            raise InvoiceRefused(str(error)) from None
+        for line in lines:
+            component = m.model.components[line.component]
+            basis: dict = {"kind": line.kind, "period": [period.first.isoformat(), period.end.isoformat()]}
+            recipients: dict[int, int] = {}
+            match component:
+                case PerUserMonth():
+                    basis["device_kinds"] = sorted(component.device_kinds) if component.device_kinds else None
+                    recipients = days[(m.municipality_id, component.device_kinds)].by_recipient
+                case PerEvent():
+                    basis["alarm_types"] = sorted(component.alarm_types)
+                case BudgetShare():
+                    basis["budget"] = component.budget
+            computed.append(ComputedLine(m.municipality_id, m.price_model_id, line, basis, recipients))
+    return computed
+
+
+def _budget_shares(conn: Connection, centre_id: int, period: InvoicePeriod, in_force, people) -> dict[int, dict[int, Decimal]]:
+    """Each participant's share of each budget its model takes part in, by component index."""
+    year_budgets = economy.year_budgets(conn, centre_id, period.first.year)
+    participants: dict[str, list[tuple[int, int]]] = {}
+    for m in in_force:
+        for index, component in enumerate(m.model.components):
+            if isinstance(component, BudgetShare):
+                participants.setdefault(component.budget, []).append((m.municipality_id, index))
+    shares: dict[int, dict[int, Decimal]] = {}
+    for name, members in participants.items():
+        if name not in year_budgets:
+            raise InvoiceRefused(f"Budsjettet «{name}» for {period.first.year} er ikke lagt inn.")
+        split = split_budget(year_budgets[name], {mid: people[mid] for mid, _ in members},
+                             fraction_of_year=Fraction(period.months, 12))
+        for mid, index in members:
+            shares.setdefault(mid, {})[index] = split[mid]
+    return shares
+
+
+def run(conn: Connection, centre_id: int, period: InvoicePeriod, *, actor: str, now: datetime) -> RunOutcome:
+    """Compute the period and store it as a draft (replacing an earlier draft), or, if the
+    period is approved, compare and store nothing."""
+    computed = compute(conn, centre_id, period)
+    total = sum((c.line.amount for c in computed), Decimal(0))
+    existing = conn.execute(select(invoice_runs.c.id, invoice_runs.c.state).where(
+        invoice_runs.c.centre_id == centre_id, invoice_runs.c.period_first == period.first,
+        invoice_runs.c.months == period.months)).all()
+    approved = next((r.id for r in existing if r.state == "approved"), None)
+    if approved is not None:
+        return RunOutcome(None, approved, total, len(computed), differences(stored_lines(conn, approved), computed))
+    for r in existing:  # an earlier draft of the same period is replaced
+        conn.execute(delete(invoice_runs).where(invoice_runs.c.id == r.id))
+    run_id = conn.execute(insert(invoice_runs).values(
+        centre_id=centre_id, period_first=period.first, months=period.months, state="draft", total_ore=_ore(total),
+        created_at=now, created_by=actor)).inserted_primary_key[0]
+    _store_lines(conn, run_id, computed)
+    audit.append(conn, now=now, actor=actor, action=audit.CREATE, purpose=PURPOSE,
+                 details={"entity": "invoice_run", "run": run_id, "from": period.first.isoformat(),
+                          "months": period.months, "total": str(total), "replaced_drafts": [r.id for r in existing]})
+    return RunOutcome(run_id, None, total, len(computed), [])
+
+
+def _store_lines(conn: Connection, run_id: int, computed: list[ComputedLine]) -> None:
+    # Lines one by one for their ids; the recipients behind them (up to every recipient of the
+    # collaboration) in one executemany per line.
+    for c in computed:
+        line = c.line
+        line_id = conn.execute(insert(invoice_lines).values(
+            run_id=run_id, municipality_id=c.municipality_id, price_model_id=c.price_model_id, component=line.component,
+            kind=line.kind, description=line.description, quantity=str(line.quantity), unit=line.unit,
+            unit_price_ore=None if line.unit_price is None else _ore(line.unit_price), amount_ore=_ore(line.amount),
+            due_on=line.due_on, basis=c.basis)).inserted_primary_key[0]
+        if c.recipients:
+            conn.execute(insert(invoice_line_recipients),
+                         [{"line_id": line_id, "recipient_id": rid, "days": days} for rid, days in c.recipients.items()])
+
+
+def approve(conn: Connection, run_id: int, *, actor: str, now: datetime) -> None:
+    row = conn.execute(select(invoice_runs.c.state).where(invoice_runs.c.id == run_id)).first()
+    if row is None:
+        raise InvoiceRefused("Fakturakjøringen finnes ikke.")
+    if row.state == "approved":
+        raise InvoiceRefused("Fakturakjøringen er allerede godkjent og kan ikke endres.")
+    conn.execute(update(invoice_runs).where(invoice_runs.c.id == run_id)
+                 .values(state="approved", approved_at=now, approved_by=actor))
+    audit.append(conn, now=now, actor=actor, action=audit.UPDATE, purpose=PURPOSE,
+                 details={"entity": "invoice_run", "run": run_id, "state": "approved"})
+
+
+def discard(conn: Connection, run_id: int, *, actor: str, now: datetime) -> None:
+    row = conn.execute(select(invoice_runs.c.state).where(invoice_runs.c.id == run_id)).first()
+    if row is None:
+        raise InvoiceRefused("Fakturakjøringen finnes ikke.")
+    if row.state == "approved":
+        raise InvoiceRefused("En godkjent fakturakjøring kan ikke slettes.")
+    conn.execute(delete(invoice_runs).where(invoice_runs.c.id == run_id))
+    audit.append(conn, now=now, actor=actor, action=audit.DELETE, purpose=PURPOSE,
+                 details={"entity": "invoice_run", "run": run_id})
+
+
+@dataclass(frozen=True)
+class StoredLine:
+    id: int
+    municipality_id: int
+    component: int
+    kind: str
+    description: str
+    quantity: Decimal
+    unit: str
+    unit_price: Decimal | None
+    amount: Decimal
+    due_on: date | None
+    basis: dict
+
+
+def stored_lines(conn: Connection, run_id: int, municipality_ids: frozenset[int] | None = None) -> list[StoredLine]:
+    query = select(invoice_lines).where(invoice_lines.c.run_id == run_id).order_by(
+        invoice_lines.c.municipality_id, invoice_lines.c.component)
+    if municipality_ids is not None:
+        query = query.where(invoice_lines.c.municipality_id.in_(sorted(municipality_ids)))
+    return [StoredLine(r.id, r.municipality_id, r.component, r.kind, r.description, Decimal(r.quantity), r.unit,
+                       None if r.unit_price_ore is None else Decimal(r.unit_price_ore) / 100,
+                       Decimal(r.amount_ore) / 100, r.due_on, r.basis) for r in conn.execute(query)]
+
+
+def differences(approved: list[StoredLine], computed: list[ComputedLine]) -> list[Difference]:
+    """Line by line (municipality, component), what changed since the approved run."""
+    before = {(s.municipality_id, s.component): s for s in approved}
+    after = {(c.municipality_id, c.line.component): c for c in computed}
+    found = []
+    for key in sorted(set(before) | set(after)):
+        old, new = before.get(key), after.get(key)
+        old_amount = old.amount if old else None
+        new_amount = new.line.amount if new else None
+        if old_amount != new_amount:
+            description = (new.line.description if new else old.description)
+            found.append(Difference(key[0], description, old_amount, new_amount))
+    return found
+
+
+def _ore(amount: Decimal) -> int:
+    return int((amount * 100).to_integral_value())

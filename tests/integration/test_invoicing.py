@@ -1,0 +1,197 @@
+"""Invoice runs on SQLite and PostgreSQL: a January computed by hand from the register and the
+timeline, its drill-down, approval, immutability (engine and database), a late registration
+shown as a difference, and the refusals."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta, timezone
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import delete, insert, select, update
+from sqlalchemy.exc import DBAPIError
+
+from respons.domain.pricing import InvoicePeriod
+from respons.engine import invoicing, registry as registry_service
+from respons.store import economy
+from respons.store.tables import (
+    agreements,
+    alarms,
+    budgets,
+    deflators,
+    invoice_line_recipients,
+    invoice_lines,
+    invoice_runs,
+    municipalities,
+    price_models,
+    recipients,
+    service_periods,
+)
+from tests.factories import seed_registry, synthetic_national_id
+
+UTC = timezone.utc
+NOW = datetime(2026, 2, 3, 9, 0, tzinfo=UTC)
+JANUARY = InvoicePeriod(date(2026, 1, 1), 1)
+D = Decimal
+
+
+@pytest.fixture
+def economy_world(engine):
+    registry = seed_registry(engine)
+    a, b = registry.municipality_ids[:2]
+    with engine.begin() as conn:
+        centre_id = conn.execute(select(municipalities.c.centre_id).where(municipalities.c.id == a)).scalar_one()
+        conn.execute(update(municipalities).where(municipalities.c.id == a).values(population=30_000))
+        owner = dict(conn.execute(select(recipients.c.id, recipients.c.municipality_id)).all())
+        people = {m: sorted(r for r, mid in owner.items() if mid == m) for m in (a, b)}
+        agreement = dict(conn.execute(select(agreements.c.municipality_id, agreements.c.id)).all())
+        # A: one recipient all January, one from the 11th (21 days), one until the 21st (20 days).
+        # B: all three all month.
+        conn.execute(insert(service_periods), [
+            dict(recipient_id=people[a][0], starts_on=date(2025, 6, 1), ends_on=None),
+            dict(recipient_id=people[a][1], starts_on=date(2026, 1, 11), ends_on=None),
+            dict(recipient_id=people[a][2], starts_on=date(2025, 3, 1), ends_on=date(2026, 1, 21)),
+            *[dict(recipient_id=r, starts_on=date(2025, 1, 1), ends_on=None) for r in people[b]],
+        ])
+        conn.execute(insert(price_models), [
+            dict(agreement_id=agreement[a], valid_from=date(2025, 1, 1), base_year=2025, created_at=NOW, created_by="test",
+                 components=[{"kind": "per_user_month", "price": "106.97", "label": "Full responstjeneste"},
+                             {"kind": "per_event", "price": "12.50", "label": "GPS og digitalt tilsyn",
+                              "alarm_types": ["geofence_exit", "supervision_due"]},
+                             {"kind": "budget_share", "budget": "svartjeneste"},
+                             {"kind": "per_inhabitant", "price": "3.00", "due": "01-15"}]),
+            dict(agreement_id=agreement[b], valid_from=date(2026, 1, 1), base_year=2026, created_at=NOW, created_by="test",
+                 components=[{"kind": "per_user_month", "price": "32.74", "label": "Kun backup"},
+                             {"kind": "budget_share", "budget": "svartjeneste"}]),
+        ])
+        conn.execute(insert(budgets).values(centre_id=centre_id, year=2026, name="svartjeneste", amount_ore=120_000_000,
+                                            fixed_share="0.41"))
+        conn.execute(insert(deflators).values(year=2026, rate="0.043", source="test"))
+        events = [("geofence_exit", datetime(2025, 12, 31, 23, 30, tzinfo=UTC)),  # 00:30 on 1 January in Oslo
+                  ("geofence_exit", datetime(2026, 1, 12, 8, 0, tzinfo=UTC)),
+                  ("supervision_due", datetime(2026, 1, 20, 2, 0, tzinfo=UTC)),
+                  ("supervision_due", datetime(2026, 1, 31, 23, 30, tzinfo=UTC)),  # 1 February in Oslo
+                  ("button_press", datetime(2026, 1, 5, 8, 0, tzinfo=UTC))]  # not priced per event
+        conn.execute(insert(alarms), [dict(
+            id=f"e-{i}", municipality_id=a, recipient_id=people[a][0], type=kind, category="location", priority=2,
+            source="test", occurred_at=at, received_at=at, state="closed", seq=1) for i, (kind, at) in enumerate(events)])
+    return centre_id, a, b, people
+
+
+def lines_of(conn, run_id):
+    return [(line.municipality_id, line.description, line.quantity, line.amount, line.due_on)
+            for line in invoicing.stored_lines(conn, run_id)]
+
+
+def test_a_january_is_invoiced_as_counted_by_hand_and_each_line_drills_down(engine, economy_world):
+    centre_id, a, b, people = economy_world
+    with engine.begin() as conn:
+        outcome = invoicing.run(conn, centre_id, JANUARY, actor="user:1", now=NOW)
+    assert outcome.run_id is not None and outcome.differences == []
+    with engine.connect() as conn:
+        lines = lines_of(conn, outcome.run_id)
+        # A's prices are from 2025 and indexed by 4.3 %: 106.97 → 111.57, 12.50 → 13.04, 3.00 → 3.13.
+        # Users: 31 + 21 + 20 = 72 days of a 31-day month = 2.32 months × 111.57 = 259.13.
+        # Events: two GPS alarms (one at 00:30 on 1 January) and one supervision alarm (the one at
+        # 00:30 on 1 February is February's) = 3 × 13.04. Budget 1,200,000 a year: January's
+        # 100,000 is 41,000 in equal halves and 59,000 by population 30,000 : 10,000.
+        assert lines == [
+            (a, "Full responstjeneste", D("2.32"), D("259.13"), None),
+            (a, "GPS og digitalt tilsyn", D(3), D("39.12"), None),
+            (a, "Andel av budsjett", D(0), D("64750.00"), None),
+            (a, "Samarbeidsavgift per innbygger", D(30_000), D("93900.00"), date(2026, 1, 15)),
+            (b, "Kun backup", D("3.00"), D("98.22"), None),
+            (b, "Andel av budsjett", D(0), D("35250.00"), None),
+        ]
+        assert outcome.total == sum(line[3] for line in lines) == D("194296.47")
+        users, events = invoicing.stored_lines(conn, outcome.run_id)[:2]
+        counted = dict(conn.execute(select(invoice_line_recipients.c.recipient_id, invoice_line_recipients.c.days)
+                                    .where(invoice_line_recipients.c.line_id == users.id)).all())
+        assert counted == {people[a][0]: 31, people[a][1]: 21, people[a][2]: 20}
+        behind = economy.events_counted(conn, a, events.basis["alarm_types"], JANUARY)
+        assert [e.id for e in behind] == ["e-0", "e-1", "e-2"]
+
+    with engine.begin() as conn:  # computing the draft again replaces it
+        again = invoicing.run(conn, centre_id, JANUARY, actor="user:1", now=NOW)
+    with engine.connect() as conn:
+        assert conn.execute(select(invoice_runs.c.id)).scalars().all() == [again.run_id]
+
+
+def test_an_approved_run_cannot_be_altered_and_a_late_registration_shows_as_a_difference(engine, economy_world):
+    centre_id, a, b, people = economy_world
+    with engine.begin() as conn:
+        run_id = invoicing.run(conn, centre_id, JANUARY, actor="user:1", now=NOW).run_id
+        invoicing.approve(conn, run_id, actor="user:2", now=NOW)
+    with engine.begin() as conn:
+        with pytest.raises(invoicing.InvoiceRefused, match="allerede godkjent"):
+            invoicing.approve(conn, run_id, actor="user:2", now=NOW)
+        with pytest.raises(invoicing.InvoiceRefused, match="kan ikke slettes"):
+            invoicing.discard(conn, run_id, actor="user:2", now=NOW)
+
+    line_id = min(line.id for line in invoicing.stored_lines(engine.connect(), run_id))
+    for statement in (
+        update(invoice_lines).where(invoice_lines.c.run_id == run_id).values(amount_ore=0),
+        delete(invoice_lines).where(invoice_lines.c.id == line_id),
+        update(invoice_runs).where(invoice_runs.c.id == run_id).values(total_ore=0),
+        update(invoice_runs).where(invoice_runs.c.id == run_id).values(state="draft"),
+        delete(invoice_runs).where(invoice_runs.c.id == run_id),
+        update(invoice_line_recipients).where(invoice_line_recipients.c.line_id == line_id).values(days=1),
+        insert(invoice_line_recipients).values(line_id=line_id, recipient_id=people[b][0], days=5),
+        insert(invoice_lines).values(run_id=run_id, municipality_id=a, price_model_id=1, component=9, kind="per_event",
+                                     description="snuck in", quantity="1", unit="x", amount_ore=100, basis={}),
+    ):
+        with pytest.raises(DBAPIError, match="approved invoice run cannot be changed"):
+            with engine.begin() as conn:
+                conn.execute(statement)
+    with engine.connect() as conn:
+        assert sum(line[3] for line in lines_of(conn, run_id)) == D("194296.47"), "nothing changed"
+
+    # A recipient registered late, from 20 January: computing January again stores nothing
+    # and shows the difference: (72 + 12) / 31 months × 111.57 = 302.32.
+    with engine.begin() as conn:
+        late = conn.execute(insert(recipients).values(
+            municipality_id=a, national_id="01813512345", given_name="Sen", family_name="Registrert",
+            birth_date=date(1935, 1, 1), address="Testveien 9", postal_code="4600", city="Testby", created_at=NOW,
+            updated_at=NOW)).inserted_primary_key[0]
+        conn.execute(insert(service_periods).values(recipient_id=late, starts_on=date(2026, 1, 20)))
+        outcome = invoicing.run(conn, centre_id, JANUARY, actor="user:1", now=NOW)
+    assert (outcome.run_id, outcome.approved_run_id) == (None, run_id)
+    assert outcome.differences == [invoicing.Difference(a, "Full responstjeneste", D("259.13"), D("302.32"))]
+    with engine.connect() as conn:
+        assert conn.execute(select(invoice_runs.c.id)).scalars().all() == [run_id]
+
+
+def test_runs_that_cannot_be_made_are_refused_with_the_reason(engine, economy_world):
+    centre_id, a, b, _ = economy_world
+    with engine.begin() as conn:
+        with pytest.raises(invoicing.InvoiceRefused, match="ett kalenderår"):
+            invoicing.run(conn, centre_id, InvoicePeriod(date(2026, 12, 1), 2), actor="user:1", now=NOW)
+        with pytest.raises(invoicing.InvoiceRefused, match="«svartjeneste» for 2027"):
+            invoicing.run(conn, centre_id, InvoicePeriod(date(2027, 1, 1), 1), actor="user:1", now=NOW)
+        # B's model starts 1 January 2026: a run over December and January would span it.
+        conn.execute(insert(price_models).values(
+            agreement_id=conn.execute(select(agreements.c.id).where(agreements.c.municipality_id == a)).scalar_one(),
+            valid_from=date(2026, 3, 1), base_year=2026, created_at=NOW, created_by="test",
+            components=[{"kind": "per_user_month", "price": "100.00"}]))
+        conn.execute(update(price_models).where(price_models.c.valid_from == date(2025, 1, 1))
+                     .values(valid_to=date(2026, 3, 1)))
+        with pytest.raises(invoicing.InvoiceRefused, match="endres i perioden"):
+            invoicing.run(conn, centre_id, InvoicePeriod(date(2026, 1, 1), 6), actor="user:1", now=NOW)
+
+
+def test_the_register_keeps_service_periods_when_recipients_come_and_go(engine, economy_world):
+    _, a, _, _ = economy_world
+    import random
+
+    values = dict(national_id=synthetic_national_id(date(1940, 5, 5), random.Random(3)), given_name="Ny", family_name="Bruker", address="Testveien 10",
+                  postal_code="4600", city="Testby")
+    with engine.begin() as conn:
+        rid = registry_service.create_recipient(conn, values, municipality_id=a, allowed=None, now=NOW,
+                                                today=date(2026, 2, 3), actor="user:1")
+        registry_service.update_recipient(conn, rid, {"active": False}, allowed=None, now=NOW + timedelta(days=7),
+                                          today=date(2026, 2, 10), actor="user:1")
+        registry_service.update_recipient(conn, rid, {"active": True}, allowed=None, now=NOW + timedelta(days=20),
+                                          today=date(2026, 2, 23), actor="user:1")
+        periods = conn.execute(select(service_periods.c.starts_on, service_periods.c.ends_on)
+                               .where(service_periods.c.recipient_id == rid).order_by(service_periods.c.starts_on)).all()
+    assert [tuple(p) for p in periods] == [(date(2026, 2, 3), date(2026, 2, 10)), (date(2026, 2, 23), None)]
