@@ -120,6 +120,12 @@ def test_recipients_are_spread_over_municipalities_with_synthetic_national_ids(s
     assert len(per_municipality) == count(engine, municipalities)
     assert min(per_municipality.values()) >= RECIPIENTS // len(per_municipality)  # the floor when there are few
     assert all(p.created_at == NOW for p in people)
+    from respons.store.tables import service_periods
+
+    periods = rows(engine, select(service_periods))
+    assert sorted(p.recipient_id for p in periods) == sorted(p.id for p in people), "one open period each, for invoices"
+    assert all(p.ends_on is None and p.starts_on < NOW.date() for p in periods)
+    assert any((NOW.date() - p.starts_on).days < 90 for p in periods), "some started lately: part months"
 
 
 def test_every_recipient_has_a_safety_alarm_and_device_identities_are_unique(seeded):

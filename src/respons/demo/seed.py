@@ -44,6 +44,7 @@ from respons.store.tables import (
     municipalities,
     planned_visits,
     recipients,
+    service_periods,
     staff,
     zones,
 )
@@ -424,6 +425,7 @@ class _Seeder:
         self.device_serial = {kind: 0 for kind in DEVICE_PREFIX}
         self.counts = {k: 0 for k in ("centres", "municipalities", "recipients", "devices", "spare_devices", "contacts", "staff", "planned_visits")}
         self.visit_rng = random.Random(4711)
+        self.service_rng = random.Random(4712)
 
     def _max_id(self, table: Table) -> int:
         return self.conn.execute(select(func.coalesce(func.max(table.c.id), 0))).scalar_one()
@@ -493,10 +495,11 @@ class _Seeder:
         devices_in_use = 0
         for start in range(0, count, RECIPIENT_CHUNK):
             size = min(RECIPIENT_CHUNK, count - start)
-            people, contact_rows, chunk_devices, visits = [], [], [], []
+            people, contact_rows, chunk_devices, visits, periods = [], [], [], [], []
             for _ in range(size):
                 row, person, elderly = self._recipient_row(spec, municipality_id, zone_ids)
                 people.append(row)
+                periods.append(self._service_period_row(row))
                 contact_rows.extend(self._contact_rows(row, person, elderly))
                 chunk_devices.extend(self._device_rows(row))
                 visits.extend(self._visit_rows(row))
@@ -505,6 +508,7 @@ class _Seeder:
             self._insert(contacts, contact_rows)
             self._insert(devices, chunk_devices)
             self._insert(planned_visits, visits)
+            self._insert(service_periods, periods)
             devices_in_use += len(chunk_devices)
             self.counts["recipients"] += size
             self.counts["contacts"] += len(contact_rows)
@@ -514,6 +518,15 @@ class _Seeder:
         self._insert(devices, spares)
         self.counts["devices"] += len(spares)
         self.counts["spare_devices"] += len(spares)
+
+    # -- service periods
+
+    def _service_period_row(self, recipient: dict) -> dict:
+        # Its own generator, as for the visits. Most have had the service for years; one in
+        # twenty started in the last three months, so a demo invoice has part months in it.
+        rng = self.service_rng
+        days_ago = rng.randrange(1, 90) if rng.random() < 0.05 else rng.randrange(365, 6 * 365)
+        return {"recipient_id": recipient["id"], "starts_on": self.today - timedelta(days=days_ago), "ends_on": None}
 
     # -- planned visits
 
