@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from respons.cli_invoice import invoice_app
 from respons.settings import get_settings
 
 app = typer.Typer(
@@ -162,6 +163,7 @@ def audit_search(
 report_app = typer.Typer(help="Statistics and reports for municipalities (key figures from the alarm timeline).",
                          no_args_is_help=True)
 app.add_typer(report_app, name="report")
+app.add_typer(invoice_app, name="invoice")
 
 
 @report_app.command("figures")

@@ -179,6 +179,18 @@ def test_runs_that_cannot_be_made_are_refused_with_the_reason(engine, economy_wo
             invoicing.run(conn, centre_id, InvoicePeriod(date(2026, 1, 1), 6), actor="user:1", now=NOW)
 
 
+def test_a_day_of_service_counts_once_however_it_was_registered(engine, economy_world):
+    _, a, _, people = economy_world
+    with engine.begin() as conn:  # overlapping and touching periods for the one-from-the-11th
+        conn.execute(insert(service_periods), [
+            dict(recipient_id=people[a][1], starts_on=date(2026, 1, 5), ends_on=date(2026, 1, 15)),
+            dict(recipient_id=people[a][1], starts_on=date(2026, 1, 1), ends_on=date(2026, 1, 5)),
+        ])
+        days = economy.active_days(conn, [a], JANUARY, [None])[(a, None)]
+    assert days.by_recipient[people[a][1]] == 31, "1–4, 5–14 and 11–31 January: every day once"
+    assert days.by_month == {date(2026, 1, 1): 31 + 31 + 20}
+
+
 def test_the_register_keeps_service_periods_when_recipients_come_and_go(engine, economy_world):
     _, a, _, _ = economy_world
     import random

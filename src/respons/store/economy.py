@@ -108,16 +108,21 @@ def active_days(conn: Connection, municipality_ids: Iterable[int], period: Invoi
         .where(recipients.c.municipality_id.in_(ids), service_periods.c.starts_on < period.end,
                or_(service_periods.c.ends_on.is_(None), service_periods.c.ends_on > period.first))
     ).all()
-    months = [(first, _next_month(first)) for first in period.month_starts()]
-    per_recipient_month: dict[int, dict[date, int]] = defaultdict(lambda: defaultdict(int))
+    stretches: dict[int, list[tuple[date, date]]] = defaultdict(list)
     municipality_of: dict[int, int] = {}
     for r in rows:
         municipality_of[r.recipient_id] = r.municipality_id
-        ends = r.ends_on or period.end
-        for first, end in months:
-            days = (min(ends, end) - max(r.starts_on, first)).days
-            if days > 0:
-                per_recipient_month[r.recipient_id][first] += days
+        stretches[r.recipient_id].append((max(r.starts_on, period.first), min(r.ends_on or period.end, period.end)))
+    months = [(first, _next_month(first)) for first in period.month_starts()]
+    per_recipient_month: dict[int, dict[date, int]] = {}
+    for recipient_id, spans in stretches.items():
+        by_month: dict[date, int] = defaultdict(int)
+        for starts, ends in _merged(spans):  # a day of service counts once, however it was registered
+            for first, end in months:
+                days = (min(ends, end) - max(starts, first)).days
+                if days > 0:
+                    by_month[first] += days
+        per_recipient_month[recipient_id] = by_month
     result: dict[tuple[int, UserFilter], ActiveDays] = {}
     for user_filter in set(filters):
         keep = None if user_filter is None else _recipients_with_devices(conn, ids, user_filter)
@@ -131,6 +136,16 @@ def active_days(conn: Connection, municipality_ids: Iterable[int], period: Invoi
                 days.by_month[first] += n
             days.by_recipient[recipient_id] = sum(by_month.values())
     return result
+
+
+def _merged(spans: list[tuple[date, date]]) -> list[tuple[date, date]]:
+    merged: list[tuple[date, date]] = []
+    for starts, ends in sorted(spans):
+        if merged and starts <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], ends))
+        else:
+            merged.append((starts, ends))
+    return merged
 
 
 def _recipients_with_devices(conn: Connection, municipality_ids: list[int], kinds: frozenset[str]) -> set[int]:
