@@ -123,3 +123,42 @@ def test_deviation_pages(new_page, world):
     page.fill("#close-conclusion", "Koden rettet i registeret")
     page.click("#close-form button[type=submit]")
     expect(page.locator("#deviation-state")).to_have_text("Lukket")
+
+
+def test_economy_pages(new_page, world):
+    """The host administrator computes last month's invoices in the form, opens a line to
+    see whom it counted, approves the run, and the planner shows shifts and cost."""
+    from datetime import date, datetime, timezone
+
+    from sqlalchemy import create_engine, insert, select
+
+    from respons.store.tables import agreements, price_models, service_periods
+
+    engine = create_engine(world.database_url)
+    with engine.begin() as conn:
+        for agreement in conn.execute(select(agreements.c.id)).scalars():
+            conn.execute(insert(price_models).values(
+                agreement_id=agreement, valid_from=date(2025, 1, 1), base_year=2026, created_by="test",
+                created_at=datetime.now(timezone.utc), components=[{"kind": "per_user_month", "price": "100.00",
+                                                                   "label": "Full responstjeneste"}]))
+        conn.execute(insert(service_periods), [dict(recipient_id=r, starts_on=date(2025, 1, 1))
+                                               for r in world.registry.recipient_ids])
+    engine.dispose()
+    page = new_page()
+    log_in(page, world.url, world.admin)
+    page.goto(world.url + "/economy")
+    assert_accessible(page, "economy overview")
+    page.get_by_label("Første måned").fill("2026-01")
+    page.get_by_role("button", name="Beregn").click()
+    expect(page).to_have_url(re.compile(r"/economy/runs/\d+$"))
+    expect(page.locator("#run-total")).to_have_text("600,00")  # two municipalities × three users × 100 NOK
+    assert_accessible(page, "invoice run")
+    page.locator("table.invoice-lines").first.get_by_role("link", name="Full responstjeneste").click()
+    expect(page.locator("#line-recipients tbody tr")).to_have_count(3)
+    assert_accessible(page, "invoice line")
+    page.get_by_role("link", name="Tilbake til kjøringen").click()
+    page.get_by_role("button", name="Godkjenn").click()
+    expect(page.locator("h1")).to_contain_text("(godkjent)")
+    page.goto(world.url + "/economy/planner")
+    expect(page.locator("[data-figure=staff]")).to_have_text("11")
+    assert_accessible(page, "staffing planner")

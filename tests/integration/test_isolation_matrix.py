@@ -462,6 +462,31 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("GET", "/admin/registry/{municipality_id}/completeness"): PageRoute(
         _REGISTRY, _page(lambda w, p: f"/admin/registry/{w.foreign_municipality(p)}/completeness"), permitted={"host_admin": {200}},
     ),
+    # ---- Economy pages (web/economy): the host's runs; a municipality's approved, own lines ----
+    ("GET", "/economy"): PageRoute(_REGISTRY, _page("/economy"), default_permitted=frozenset({200})),
+    ("POST", "/economy/runs"): PageRoute(
+        "roles: host_admin", _page("/economy/runs", method="POST", data={"from": "2026-13", "months": "1"}),
+        default_permitted=frozenset({422}),
+    ),
+    ("GET", "/economy/runs/{run_id}"): PageRoute(
+        _REGISTRY, _page(lambda w, p: f"/economy/runs/{w.foreign_invoice_run(p)}"), permitted={"host_admin": {200}},
+    ),
+    ("GET", "/economy/runs/{run_id}/export.{file_format}"): PageRoute(
+        _REGISTRY, _page(lambda w, p: f"/economy/runs/{w.foreign_invoice_run(p)}/export.csv"), permitted={"host_admin": {200}},
+    ),
+    # Approved already: the host is refused with the reason, everyone else may not try.
+    ("POST", "/economy/runs/{run_id}/approve"): PageRoute(
+        "roles: host_admin", _page(lambda w, p: f"/economy/runs/{w.foreign_invoice_run(p)}/approve", method="POST"),
+        default_permitted=frozenset({409}),
+    ),
+    ("POST", "/economy/runs/{run_id}/discard"): PageRoute(
+        "roles: host_admin", _page(lambda w, p: f"/economy/runs/{w.foreign_invoice_run(p)}/discard", method="POST"),
+        default_permitted=frozenset({409}),
+    ),
+    ("GET", "/economy/lines/{line_id}"): PageRoute(
+        _REGISTRY, _page(lambda w, p: f"/economy/lines/{w.foreign_invoice_line(p)}"), permitted={"host_admin": {200}},
+    ),
+    ("GET", "/economy/planner"): PageRoute("roles: host_admin", _page("/economy/planner"), default_permitted=frozenset({200})),
     # Last: it ends the caller's session.
     ("POST", "/api/v1/auth/logout"): Route("any logged-in user", lambda c, w, p: c.post("/api/v1/auth/logout", headers=p.headers),
                                            default_permitted=frozenset({204})),
@@ -512,6 +537,8 @@ class World:
     secrets: dict[int, list[str]]
     recipient_of: dict[int, int]  # municipality -> personal data that must not leak
     deviations: dict[int, int]
+    invoice_runs: dict[int, int]  # municipality -> an approved run with only its lines
+    invoice_lines: dict[int, int]
 
     @property
     def foreign_device(self) -> str:
@@ -531,6 +558,12 @@ class World:
 
     def foreign_deviation(self, p: Principal) -> int:
         return self.deviations[self.foreign_municipality(p)]
+
+    def foreign_invoice_run(self, p: Principal) -> int:
+        return self.invoice_runs[self.foreign_municipality(p)]
+
+    def foreign_invoice_line(self, p: Principal) -> int:
+        return self.invoice_lines[self.foreign_municipality(p)]
 
 
 @pytest.fixture
@@ -567,8 +600,38 @@ def world(engine):
                       for mid in registry.municipality_ids}
         for mid in registry.municipality_ids:
             secrets[mid].append(f"deviation-secret-{mid}")
+        invoice_runs, invoice_lines = _approved_invoices(conn, registry, recipient_of)
     plain = add_user(engine, "plain", [])
-    return World(registry, a, b, f, alarms, tokens, plain.id, secrets, recipient_of, deviations)
+    return World(registry, a, b, f, alarms, tokens, plain.id, secrets, recipient_of, deviations, invoice_runs,
+                 invoice_lines)
+
+
+def _approved_invoices(conn, registry, recipient_of) -> tuple[dict[int, int], dict[int, int]]:
+    """Per municipality an approved run whose one line counts its recipient (by name on the
+    line's page: personal data that must not reach another municipality)."""
+    from sqlalchemy import insert
+
+    from respons.store.tables import invoice_line_recipients, invoice_lines, invoice_runs, municipalities, price_models
+
+    runs, lines = {}, {}
+    for index, mid in enumerate(registry.municipality_ids):
+        agreement = conn.execute(select(agreements.c.id).where(agreements.c.municipality_id == mid)).scalar_one()
+        centre = conn.execute(select(municipalities.c.centre_id).where(municipalities.c.id == mid)).scalar_one()
+        model = conn.execute(insert(price_models).values(
+            agreement_id=agreement, valid_from=date(2025, 1, 1), base_year=2025, created_at=T0, created_by="test",
+            components=[{"kind": "per_user_month", "price": "100.00"}])).inserted_primary_key[0]
+        run = conn.execute(insert(invoice_runs).values(
+            centre_id=centre, period_first=date(2025, index + 1, 1), months=1, state="draft", total_ore=10000,
+            created_at=T0, created_by="test")).inserted_primary_key[0]
+        line = conn.execute(insert(invoice_lines).values(
+            run_id=run, municipality_id=mid, price_model_id=model, component=0, kind="per_user_month",
+            description="Brukere", quantity="1.00", unit="brukermåneder", unit_price_ore=10000, amount_ore=10000,
+            basis={"kind": "per_user_month"})).inserted_primary_key[0]
+        conn.execute(insert(invoice_line_recipients).values(line_id=line, recipient_id=recipient_of[mid], days=31))
+        conn.execute(update(invoice_runs).where(invoice_runs.c.id == run).values(state="approved", approved_at=T0,
+                                                                                 approved_by="test"))
+        runs[mid], lines[mid] = run, line
+    return runs, lines
 
 
 ROLE_GRANTS = {

@@ -64,6 +64,10 @@ def allocate(total: Decimal, weights: Mapping[Hashable, Fraction | int]) -> dict
     return {key: Decimal(floors[key]) * ORE for key in weights}
 
 
+class PriceModelError(ValueError):
+    """A stored or submitted price model that cannot be used, with a message for a person."""
+
+
 # --- indexation -----------------------------------------------------------------------------
 
 
@@ -74,11 +78,12 @@ class Deflators:
     rates: Mapping[int, Decimal]
 
     def index(self, price: Decimal, *, base_year: int, year: int) -> Decimal:
+        # Norwegian messages: they reach the host administrator who must enter the missing year.
         if year < base_year:
-            raise ValueError(f"a price from {base_year} cannot be used for {year}")
+            raise PriceModelError(f"En pris fra {base_year} kan ikke brukes for {year}.")
         for y in range(base_year + 1, year + 1):
             if y not in self.rates:
-                raise ValueError(f"no deflator for {y}: enter it before invoicing {year}")
+                raise PriceModelError(f"Mangler kommunal deflator for {y}; legg den inn før du fakturerer {year}.")
             price = round_nok(price * (ONE + self.rates[y]))
         return price
 
@@ -263,10 +268,6 @@ def split_budget(budget: Budget, populations: Mapping[Hashable, int], *, fractio
 
 
 # --- price models as stored data ------------------------------------------------------------
-
-
-class PriceModelError(ValueError):
-    """A stored or submitted price model that cannot be used, with a message for a person."""
 
 
 def component_to_data(component: Component) -> dict:

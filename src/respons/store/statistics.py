@@ -332,3 +332,16 @@ def _period_starts(start: datetime, end: datetime, period: Period) -> list[date]
     while period_bounds(days[-1], period)[1] < end:
         days.append(period_bounds(days[-1], period)[1].astimezone(OSLO).date())
     return days
+
+
+def centre_load_by_hour(conn: Connection, *, start: datetime, end: datetime) -> tuple[dict[int, int], float | None]:
+    """For the staffing planner: the alarms that reached the centre's queue in [start, end)
+    by Oslo hour of receipt, and the mean handling time (answer to outcome) of those the
+    centre answered and resolved, in seconds (None without any)."""
+    reached = and_(alarms.c.received_at >= start, alarms.c.received_at < end, alarms.c.source != storms.SOURCE,
+                   alarms.c.queued_at.is_not(None))
+    hour, _ = _oslo_hour_and_weekday(conn, start, end)
+    by_hour = {int(h): n for h, n in conn.execute(select(hour.label("hour"), func.count()).where(reached).group_by(hour))}
+    handling = conn.execute(select(func.avg(_seconds(conn, alarms.c.resolved_at, alarms.c.answered_at))).where(
+        reached, alarms.c.answered_at.is_not(None), alarms.c.resolved_at.is_not(None))).scalar()
+    return by_hour, None if handling is None else float(handling)

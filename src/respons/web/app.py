@@ -31,6 +31,7 @@ from respons.web.admin import pages as admin_pages
 from respons.web.responder import pages as responder_app
 from respons.web.statistics import pages as statistics_pages
 from respons.web.deviations import pages as deviation_pages
+from respons.web.economy import pages as economy_pages
 from respons.web.api import access_admin, admin, audit, auth, deviations, intake, live, operator, registry, statistics
 from respons.web.console import pages as console_pages
 from respons.web.pages import STATIC_DIR, install_page_handlers
@@ -136,6 +137,7 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock, *,
     app.include_router(responder_app.router)
     app.include_router(statistics_pages.router)
     app.include_router(deviation_pages.router)
+    app.include_router(economy_pages.router)
     # Vendored, never a CDN: the console must work on a closed hospital network.
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     install_page_handlers(app)

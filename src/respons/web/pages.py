@@ -26,7 +26,7 @@ from respons.web.access import Policy, Principal, _authenticate, _cookie
 
 WEB = Path(__file__).parent
 TEMPLATE_DIRS = [WEB / "templates", WEB / "console" / "templates", WEB / "admin" / "templates", WEB / "responder" / "templates",
-                 WEB / "statistics" / "templates", WEB / "deviations" / "templates"]
+                 WEB / "statistics" / "templates", WEB / "deviations" / "templates", WEB / "economy" / "templates"]
 STATIC_DIR = WEB / "static"
 
 environment = Environment(

@@ -103,9 +103,9 @@ def test_prices_are_indexed_by_the_deflator_year_by_year_to_the_ore():
     assert deflators.index(D("100.00"), base_year=2024, year=2024) == D("100.00")
     assert deflators.index(D("100.00"), base_year=2024, year=2025) == D("104.30")
     assert deflators.index(D("100.00"), base_year=2024, year=2026) == D("107.95"), "104.30 × 1.035 = 107.9505"
-    with pytest.raises(ValueError, match="no deflator for 2027"):
+    with pytest.raises(ValueError, match="Mangler kommunal deflator for 2027"):
         deflators.index(D("100.00"), base_year=2024, year=2027)
-    with pytest.raises(ValueError, match="cannot be used for 2023"):
+    with pytest.raises(ValueError, match="kan ikke brukes for 2023"):
         deflators.index(D("100.00"), base_year=2024, year=2023)
 
 

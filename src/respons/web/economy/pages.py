@@ -1,0 +1,203 @@
+"""Economy in the browser (docs/economy.md): invoice runs for the host administrator (compute,
+check, approve, export, drill down to the users and events behind a line), read-only invoices
+for each municipality's administrator (approved runs, their own lines only), and the staffing
+planner. The same units of work as the CLI (``engine/invoicing.py``); every action is audited
+there."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import RedirectResponse, Response
+from sqlalchemy import select
+
+from respons.auth import audit
+from respons.domain.access import Role
+from respons.domain.pricing import InvoicePeriod
+from respons.engine import invoicing, staffing_plans
+from respons.reports import invoices
+from respons.reports.model import MONTHS_NB
+from respons.store import economy
+from respons.store.journal import JournalUnavailable
+from respons.store.tables import centres, invoice_line_recipients, invoice_lines, invoice_runs, recipients
+from respons.web.access import Principal
+from respons.web.economy import words  # noqa: F401  (registers the pages' words)
+from respons.web.pages import PageRefused, page_access, render
+from respons.web.runtime import runtime
+
+router = APIRouter(prefix="/economy", include_in_schema=False)
+host = page_access(Role.HOST_ADMIN)
+readers = page_access(Role.HOST_ADMIN, Role.MUNICIPALITY_ADMIN)
+
+
+def invoice_scope(principal: Principal) -> frozenset[int] | None:
+    """None: every municipality (the host administrator); else the administrator's own."""
+    return None if principal.has(Role.HOST_ADMIN) else principal.scope.registry
+
+
+def _done(request: Request, url: str) -> Response:
+    if request.headers.get("HX-Request"):
+        return Response(status_code=200, headers={"HX-Redirect": url})
+    return RedirectResponse(url, status_code=303)
+
+
+def _runs(conn, scope: frozenset[int] | None):
+    query = select(invoice_runs).order_by(invoice_runs.c.period_first.desc(), invoice_runs.c.id.desc())
+    if scope is not None:
+        query = query.where(invoice_runs.c.state == "approved")
+    return conn.execute(query).all()
+
+
+@router.get("")
+def overview(request: Request, principal: Principal = Depends(readers)):
+    """The host's runs (drafts too) and the form for a new one; a municipality's approved
+    invoices with its own totals."""
+    scope = invoice_scope(principal)
+    today = runtime(request).clock().date()
+    with runtime(request).engine.connect() as conn:
+        rows = []
+        for run in _runs(conn, scope):
+            document = invoices.load(conn, run.id, scope)
+            if scope is not None and not document.lines:
+                continue  # an approved run without this municipality's lines
+            rows.append((run, document))
+    last_month = (today.replace(day=1) - timedelta(days=1)).replace(day=1)
+    return render(request, "economy/overview.html", rows=rows, host=scope is None, error=None,
+                  typed={"from": last_month.strftime("%Y-%m"), "months": "1"}, months_nb=MONTHS_NB)
+
+
+@router.post("/runs")
+async def create_run(request: Request, principal: Principal = Depends(host)):
+    form = await request.form()
+    typed = {"from": str(form.get("from", "")).strip(), "months": str(form.get("months", "1")).strip()}
+    rt = runtime(request)
+    try:
+        year, month = (int(part) for part in typed["from"].split("-"))
+        period = InvoicePeriod(date(year, month, 1), int(typed["months"]))
+    except ValueError:
+        return _overview_with_error(request, principal, typed, "economy.error.period")
+    try:
+        outcome = await rt.journal.run(lambda conn: invoicing.run(conn, _centre_id(conn), period, actor=principal.actor,
+                                                                  now=rt.clock()))
+    except (invoicing.InvoiceRefused, JournalUnavailable) as refused:
+        return _overview_with_error(request, principal, typed, str(refused))
+    if outcome.run_id is None:
+        with rt.engine.connect() as conn:
+            document = invoices.load(conn, outcome.approved_run_id)
+        return render(request, "economy/differences.html", outcome=outcome, document=document)
+    return _done(request, f"/economy/runs/{outcome.run_id}")
+
+
+def _overview_with_error(request: Request, principal: Principal, typed: dict, error: str):
+    from respons.web import i18n
+
+    t = i18n.translator(i18n.language_of(request))
+    with runtime(request).engine.connect() as conn:
+        rows = [(run, invoices.load(conn, run.id)) for run in _runs(conn, None)]
+    return render(request, "economy/overview.html", status_code=422, rows=rows, host=True, typed=typed,
+                  error=t(error) if error.startswith("economy.") else error, months_nb=MONTHS_NB)
+
+
+def _centre_id(conn) -> int:
+    ids = conn.execute(select(centres.c.id)).scalars().all()
+    if len(ids) != 1:
+        raise invoicing.InvoiceRefused(f"Det er {len(ids)} responssentre; velg med kommandolinjen (--centre).")
+    return ids[0]
+
+
+def _visible_run(conn, run_id: int, scope: frozenset[int] | None):
+    """The run as this caller may see it, or 404: a municipality sees approved runs that
+    have lines of its own."""
+    document = invoices.load(conn, run_id, scope)
+    if document is None or (scope is not None and (document.state != "approved" or not document.lines)):
+        raise PageRefused(404, "error.404")
+    return document
+
+
+@router.get("/runs/{run_id}")
+def run_page(request: Request, run_id: int, principal: Principal = Depends(readers)):
+    scope = invoice_scope(principal)
+    with runtime(request).engine.connect() as conn:
+        document = _visible_run(conn, run_id, scope)
+    return render(request, "economy/run.html", document=document, host=scope is None, error=None)
+
+
+@router.post("/runs/{run_id}/approve")
+async def approve(request: Request, run_id: int, principal: Principal = Depends(host)):
+    return await _change(request, principal, run_id, invoicing.approve, f"/economy/runs/{run_id}")
+
+
+@router.post("/runs/{run_id}/discard")
+async def discard(request: Request, run_id: int, principal: Principal = Depends(host)):
+    return await _change(request, principal, run_id, invoicing.discard, "/economy")
+
+
+async def _change(request: Request, principal: Principal, run_id: int, unit, done_url: str):
+    rt = runtime(request)
+    with rt.engine.connect() as conn:
+        _visible_run(conn, run_id, None)
+    try:
+        await rt.journal.run(lambda conn: unit(conn, run_id, actor=principal.actor, now=rt.clock()))
+    except (invoicing.InvoiceRefused, JournalUnavailable) as refused:
+        with rt.engine.connect() as conn:
+            document = _visible_run(conn, run_id, None)
+        return render(request, "economy/run.html", status_code=409, document=document, host=True, error=str(refused))
+    return _done(request, done_url)
+
+
+@router.get("/runs/{run_id}/export.{file_format}")
+def export(request: Request, run_id: int, file_format: str, principal: Principal = Depends(readers)):
+    renderers = {"pdf": ("application/pdf", invoices.to_pdf),
+                 "xlsx": ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", invoices.to_xlsx),
+                 "csv": ("text/csv; charset=utf-8", invoices.to_csv)}
+    if file_format not in renderers:
+        raise PageRefused(404, "error.404")
+    with runtime(request).engine.connect() as conn:
+        document = _visible_run(conn, run_id, invoice_scope(principal))
+    media, renderer = renderers[file_format]
+    return Response(renderer(document), media_type=media,
+                    headers={"Content-Disposition": f'attachment; filename="respons-faktura-{run_id}.{file_format}"'})
+
+
+@router.get("/lines/{line_id}")
+async def line_page(request: Request, line_id: int, principal: Principal = Depends(readers)):
+    """What a line counted: the recipients (by name) and their active days, or the alarms.
+    Names are personal data: the look is written to the audit log before it is shown."""
+    scope = invoice_scope(principal)
+    rt = runtime(request)
+    with rt.engine.connect() as conn:
+        found = conn.execute(select(invoice_lines.c.run_id, invoice_lines.c.municipality_id)
+                             .where(invoice_lines.c.id == line_id)).first()
+        if found is None or (scope is not None and found.municipality_id not in scope):
+            raise PageRefused(404, "error.404")
+        document = _visible_run(conn, found.run_id, scope)
+        line = next(line for line in document.lines if line.id == line_id)
+        people, events = [], []
+        if line.kind == "per_user_month":
+            people = conn.execute(
+                select(recipients.c.id, recipients.c.given_name, recipients.c.family_name, invoice_line_recipients.c.days)
+                .join(invoice_line_recipients, invoice_line_recipients.c.recipient_id == recipients.c.id)
+                .where(invoice_line_recipients.c.line_id == line_id)
+                .order_by(recipients.c.family_name, recipients.c.given_name)).all()
+        elif line.kind == "per_event":
+            events = economy.events_counted(conn, line.municipality_id, line.basis["alarm_types"],
+                                            InvoicePeriod(document.first, document.months))
+    await rt.journal.run(lambda conn: audit.append(
+        conn, now=rt.clock(), actor=principal.actor, action=audit.EXPORT, municipality_id=line.municipality_id,
+        purpose=invoicing.PURPOSE, details={"entity": "invoice_line", "line": line_id, "recipients": len(people)}))
+    return render(request, "economy/line.html", document=document, line=line, people=people, events=events)
+
+
+@router.get("/planner")
+def planner(request: Request, days: int = Query(90, ge=7, le=366), target_share: float = Query(0.95, gt=0, lt=1),
+            target_seconds: int = Query(60, ge=5, le=600), minimum: int = Query(2, ge=1, le=10),
+            principal: Principal = Depends(host)):
+    """Operators per hour and shift from the measured alarms, and what the staff costs."""
+    rt = runtime(request)
+    with rt.engine.connect() as conn:
+        measured = staffing_plans.measured(conn, now=rt.clock(), days=days)
+    plan = staffing_plans.plan(measured, target_share=target_share, target_seconds=target_seconds, minimum=minimum)
+    return render(request, "economy/planner.html", measured=measured, plan=plan, days=days, target_share=target_share,
+                  target_seconds=target_seconds, minimum=minimum,
+                  peak=max(plan.operators_by_hour, default=0))

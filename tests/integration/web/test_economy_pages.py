@@ -1,0 +1,96 @@
+"""The economy pages on both databases: the host computes, checks, drills into and approves a
+January; a municipality's administrator sees only approved runs and only its own lines;
+computing an approved period shows differences; the staffing planner."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+
+import pytest
+from sqlalchemy import select
+
+from respons.auth import audit
+
+from respons.domain.access import Role
+from respons.settings import Settings
+from respons.store.tables import audit_log
+from respons.web.app import create_app
+from tests.factories import FakeClock, people_logged_in
+from tests.integration.test_invoicing import NOW, economy_world  # noqa: F401  (fixture)
+
+HTMX = {"HX-Request": "true"}
+
+
+@pytest.fixture
+def browser(migrated_url, engine, economy_world):
+    app = create_app(Settings(database_url=migrated_url), FakeClock(NOW), run_timers=False)
+    with people_logged_in(app, engine, FakeClock(NOW)) as as_user:
+        yield as_user
+
+
+def test_the_host_computes_checks_and_approves_and_a_municipality_sees_its_own_approved_invoice(browser, economy_world,
+                                                                                              engine):
+    _, a, b, people = economy_world
+    hanne = browser("hanne", [(Role.HOST_ADMIN, None)])
+    overview = hanne.get("/economy")
+    assert overview.status_code == 200 and 'id="new-run"' in overview.text and 'value="2026-01"' in overview.text
+    refused = hanne.post("/economy/runs", data={"from": "januar", "months": "1"}, headers=HTMX)
+    assert refused.status_code == 422 and "ÅÅÅÅ-MM" in refused.text
+    too_long = hanne.post("/economy/runs", data={"from": "2026-12", "months": "2"}, headers=HTMX)
+    assert too_long.status_code == 422 and "ett kalenderår" in too_long.text
+
+    made = hanne.post("/economy/runs", data={"from": "2026-01", "months": "1"}, headers=HTMX)
+    run_url = made.headers["HX-Redirect"]
+    run_id = int(re.fullmatch(r"/economy/runs/(\d+)", run_url).group(1))
+    page = hanne.get(run_url).text
+    assert "Faktura for responstjenesten: januar 2026 (utkast)" in page
+    assert re.search(r'id="run-total">194 296,47<', page)
+    assert page.count('class="data invoice-lines"') == 2 and 'id="approve-run"' in page
+
+    line_ids = [int(i) for i in re.findall(r'data-line-id="(\d+)"', page)]
+    users = hanne.get(f"/economy/lines/{line_ids[0]}").text
+    counted = dict(re.findall(r'data-recipient-id="(\d+)"><td>[^<]+</td><td class="number">(\d+)<', users))
+    assert counted == {str(people[a][0]): "31", str(people[a][1]): "21", str(people[a][2]): "20"}
+    events = hanne.get(f"/economy/lines/{line_ids[1]}").text
+    assert re.findall(r'data-alarm-id="([^"]+)"', events) == ["e-0", "e-1", "e-2"]
+    with engine.connect() as conn:  # the names behind a line are personal data: the look is logged
+        looks = conn.execute(select(audit_log.c.municipality_id, audit_log.c.details)
+                             .where(audit_log.c.action == audit.EXPORT)).all()
+    assert [(m, d["line"], d["recipients"]) for m, d in looks] == [(a, line_ids[0], 3), (a, line_ids[1], 0)]
+
+    marit = browser("marit", [(Role.MUNICIPALITY_ADMIN, b)])
+    assert "Ingen godkjente fakturaer" in marit.get("/economy").text, "a draft is the host's"
+    assert marit.get(run_url).status_code == 404
+    assert marit.post(f"/economy/runs/{run_id}/approve", headers=HTMX).status_code == 403
+
+    approved = hanne.post(f"/economy/runs/{run_id}/approve", headers=HTMX)
+    assert approved.headers["HX-Redirect"] == run_url
+    assert "(godkjent)" in hanne.get(run_url).text and 'id="approve-run"' not in hanne.get(run_url).text
+    again = hanne.post(f"/economy/runs/{run_id}/approve", headers=HTMX)
+    assert again.status_code == 409 and "allerede godkjent" in again.text
+
+    own = marit.get(run_url).text
+    assert "Testkommune 1" in own and "Testkommune 0" not in own and "Full responstjeneste" not in own
+    assert re.search(r'id="run-total">35 348,22<', own)
+    assert marit.get(f"/economy/lines/{line_ids[0]}").status_code == 404, "another municipality's line"
+    exported = marit.get(f"/economy/runs/{run_id}/export.csv")
+    assert {r["municipality_number"] for r in csv.DictReader(io.StringIO(exported.text))} == {"9001"}
+    assert marit.get(f"/economy/runs/{run_id}/export.doc").status_code == 404
+
+    same = hanne.post("/economy/runs", data={"from": "2026-01", "months": "1"}, headers=HTMX)
+    assert same.status_code == 200 and "alle linjene like" in same.text
+
+
+def test_the_staffing_planner_turns_measured_alarms_into_shifts_staff_and_cost(browser, economy_world):
+    hanne = browser("hanne", [(Role.HOST_ADMIN, None)])
+    page = hanne.get("/economy/planner?days=30&minimum=2").text
+    # No alarm reached the centre in the 30 days: every hour gets the minimum of two, so
+    # 2-2-2: 336 h a week, 336 / 37.5 = 8.96 → 9 FTE, 9 × 1.2 = 10.8 → 11 staff.
+    assert re.findall(r'data-shift="(\w+)">(\d+)<', page) == [("day", "2"), ("evening", "2"), ("night", "2")]
+    assert re.search(r'data-figure="staff">11<', page)
+    assert re.search(r'data-figure="yearly-cost">8 567 640 NOK<', page), "11 × 778,876.37"
+    assert "antatt" in page, "no handling time measured: the assumed one is said"
+    marit = browser("marit", [(Role.MUNICIPALITY_ADMIN, economy_world[2])])
+    assert marit.get("/economy/planner").status_code == 403
