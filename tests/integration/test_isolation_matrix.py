@@ -487,6 +487,13 @@ ROUTES: dict[tuple[str, str], Route] = {
         _REGISTRY, _page(lambda w, p: f"/economy/lines/{w.foreign_invoice_line(p)}"), permitted={"host_admin": {200}},
     ),
     ("GET", "/economy/planner"): PageRoute("roles: host_admin", _page("/economy/planner"), default_permitted=frozenset({200})),
+    ("GET", "/economy/prices"): PageRoute("roles: host_admin", _page("/economy/prices"), default_permitted=frozenset({200})),
+    ("POST", "/economy/prices"): PageRoute("roles: host_admin", _page("/economy/prices", method="POST", data={}),
+                                           default_permitted=frozenset({422})),
+    ("POST", "/economy/budgets"): PageRoute("roles: host_admin", _page("/economy/budgets", method="POST", data={}),
+                                            default_permitted=frozenset({422})),
+    ("POST", "/economy/deflators"): PageRoute("roles: host_admin", _page("/economy/deflators", method="POST", data={}),
+                                              default_permitted=frozenset({422})),
     # Last: it ends the caller's session.
     ("POST", "/api/v1/auth/logout"): Route("any logged-in user", lambda c, w, p: c.post("/api/v1/auth/logout", headers=p.headers),
                                            default_permitted=frozenset({204})),

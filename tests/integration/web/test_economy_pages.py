@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+from datetime import date
 
 import pytest
 from sqlalchemy import select
@@ -94,3 +95,48 @@ def test_the_staffing_planner_turns_measured_alarms_into_shifts_staff_and_cost(b
     assert "antatt" in page, "no handling time measured: the assumed one is said"
     marit = browser("marit", [(Role.MUNICIPALITY_ADMIN, economy_world[2])])
     assert marit.get("/economy/planner").status_code == 403
+
+
+def test_the_host_keeps_price_models_budgets_and_deflators(browser, economy_world, engine):
+    from respons.store.tables import budgets, deflators, price_models
+
+    _, a, b, _ = economy_world
+    hanne = browser("hanne", [(Role.HOST_ADMIN, None)])
+    page = hanne.get("/economy/prices").text
+    assert "Full responstjeneste: 106.97 kr per bruker per måned" in page
+    assert "GPS og digitalt tilsyn: 12.50 kr per hendelse (geofence_exit, supervision_due)" in page
+    assert "Samarbeidsavgift per innbygger: 3.00 kr per innbygger, forfall 15.01" in page
+
+    def add(components: str, valid_from: str = "2026-03"):
+        return hanne.post("/economy/prices", data={"municipality_id": b, "valid_from": valid_from, "base_year": "2026",
+                                                   "components": components}, headers=HTMX)
+
+    assert "JSON-liste" in add("not json").text
+    assert "Ukjent priskomponent &#39;per_hour&#39;" in add('[{"kind": "per_hour", "price": "1"}]').text
+    assert add('[{"kind": "per_user_month", "price": "35.00", "label": "Kun backup"}]').headers["HX-Redirect"] == "/economy/prices"
+    with engine.connect() as conn:
+        b_models = conn.execute(select(price_models.c.valid_from, price_models.c.valid_to)
+                                .order_by(price_models.c.valid_from)).all()[-2:]
+    assert [tuple(m) for m in b_models] == [(date(2026, 1, 1), date(2026, 3, 1)), (date(2026, 3, 1), None)], \
+        "the new model ends the one before"
+
+    saved = hanne.post("/economy/budgets", data={"year": "2027", "name": "systemer", "amount": "400 000,00",
+                                                 "fixed_share": "0,15"}, headers=HTMX)
+    assert saved.headers["HX-Redirect"] == "/economy/prices"
+    assert hanne.post("/economy/deflators", data={"deflator_year": "2027", "percent": "3,5"}, headers=HTMX).status_code == 200
+    assert "i prosent" in hanne.post("/economy/deflators", data={"deflator_year": "2027", "percent": "mye"},
+                                     headers=HTMX).text
+    with engine.connect() as conn:
+        assert conn.execute(select(budgets.c.amount_ore, budgets.c.fixed_share).where(budgets.c.year == 2027)).one() == (
+            40_000_000, "0.15")
+        assert conn.execute(select(deflators.c.rate).where(deflators.c.year == 2027)).scalar_one() == "0.035"
+
+    # Once January is approved, its prices and its year's budgets and deflator stay as they were.
+    run_id = int(hanne.post("/economy/runs", data={"from": "2026-01", "months": "1"}, headers=HTMX)
+                 .headers["HX-Redirect"].rsplit("/", 1)[1])
+    hanne.post(f"/economy/runs/{run_id}/approve", headers=HTMX)
+    late = hanne.post("/economy/prices", data={"municipality_id": a, "valid_from": "2026-01", "base_year": "2026",
+                                               "components": '[{"kind": "per_user_month", "price": "1.00"}]'}, headers=HTMX)
+    assert late.status_code == 422 and "til og med 01.2026 er fakturert og godkjent" in late.text
+    refused = hanne.post("/economy/deflators", data={"deflator_year": "2026", "percent": "9"}, headers=HTMX)
+    assert refused.status_code == 422 and "godkjent" in refused.text

@@ -20,7 +20,7 @@ from respons.reports import invoices
 from respons.reports.model import MONTHS_NB
 from respons.store import economy
 from respons.store.journal import JournalUnavailable
-from respons.store.tables import centres, invoice_line_recipients, invoice_lines, invoice_runs, recipients
+from respons.store.tables import centres, invoice_line_recipients, invoice_lines, invoice_runs, municipalities, recipients
 from respons.web.access import Principal
 from respons.web.economy import words  # noqa: F401  (registers the pages' words)
 from respons.web.pages import PageRefused, page_access, render
@@ -201,3 +201,119 @@ def planner(request: Request, days: int = Query(90, ge=7, le=366), target_share:
     return render(request, "economy/planner.html", measured=measured, plan=plan, days=days, target_share=target_share,
                   target_seconds=target_seconds, minimum=minimum,
                   peak=max(plan.operators_by_hour, default=0))
+
+
+# --- price models, budgets and deflators ------------------------------------------------------
+
+EXAMPLE_COMPONENTS = ('[{"kind": "per_user_month", "price": "106.97", "label": "Full responstjeneste"},\n'
+                      ' {"kind": "per_event", "price": "12.50", "alarm_types": ["geofence_exit"], "label": "GPS"},\n'
+                      ' {"kind": "budget_share", "budget": "svartjeneste"},\n'
+                      ' {"kind": "per_inhabitant", "price": "3.00", "due": "01-15"}]')
+
+
+def describe(component) -> str:
+    """A component in a sentence (Norwegian), for the price model list."""
+    from respons.domain.pricing import BudgetShare, PerEvent, PerInhabitant, PerUserMonth
+
+    match component:
+        case PerUserMonth():
+            share = f" × {component.share * 100:.0f} %" if component.share != 1 else ""
+            kinds = f", brukere med {', '.join(sorted(component.device_kinds))}" if component.device_kinds else ""
+            return f"{component.label}: {component.price} kr per bruker per måned{share}{kinds}"
+        case PerEvent():
+            return f"{component.label}: {component.price} kr per hendelse ({', '.join(sorted(component.alarm_types))})"
+        case BudgetShare():
+            return f"{component.label}: andel av budsjettet «{component.budget}»"
+        case PerInhabitant():
+            return (f"{component.label}: {component.price} kr per innbygger, forfall "
+                    f"{component.due_day:02d}.{component.due_month:02d}")
+    return str(component)
+
+
+def _prices_page(request: Request, *, status_code: int = 200, error: str | None = None, typed: dict | None = None):
+    from respons.engine import price_models as prices
+    from respons.engine.statistics import municipality_names
+
+    with runtime(request).engine.connect() as conn:
+        models = prices.listing(conn)
+        budget_rows, deflator_rows = prices.year_rows(conn)
+        names = municipality_names(conn, frozenset(conn.execute(select(municipalities.c.id)).scalars()))
+    year = runtime(request).clock().year
+    typed = {"valid_from": f"{year + 1}-01", "base_year": str(year + 1), "components": EXAMPLE_COMPONENTS,
+             "year": str(year + 1), **(typed or {})}
+    return render(request, "economy/prices.html", status_code=status_code, models=models, describe=describe,
+                  budgets=budget_rows, deflators=deflator_rows, names=names, error=error, typed=typed)
+
+
+@router.get("/prices")
+def prices_page(request: Request, principal: Principal = Depends(host)):
+    return _prices_page(request)
+
+
+@router.post("/prices")
+async def add_price_model(request: Request, principal: Principal = Depends(host)):
+    import json
+
+    from respons.domain.pricing import PriceModelError
+    from respons.engine import price_models as prices
+
+    form = await request.form()
+    typed = {k: str(form.get(k, "")).strip() for k in ("municipality_id", "valid_from", "base_year", "components")}
+    rt = runtime(request)
+    try:
+        year, month = (int(part) for part in typed["valid_from"].split("-"))
+        components = json.loads(typed["components"])
+        if not isinstance(components, list) or not all(isinstance(c, dict) for c in components):
+            raise ValueError
+        municipality_id, base_year = int(typed["municipality_id"]), int(typed["base_year"])
+    except ValueError:
+        return _prices_page(request, status_code=422, typed=typed,
+                            error="Velg kommune, skriv fra-måned som ÅÅÅÅ-MM, basisår, og komponentene som en JSON-liste.")
+    try:
+        await rt.journal.run(lambda conn: prices.add_model(
+            conn, municipality_id=municipality_id, valid_from=date(year, month, 1), base_year=base_year,
+            components=components, actor=principal.actor, now=rt.clock()))
+    except (PriceModelError, JournalUnavailable) as refused:
+        return _prices_page(request, status_code=422, typed=typed, error=str(refused))
+    return _done(request, "/economy/prices")
+
+
+@router.post("/budgets")
+async def set_budget(request: Request, principal: Principal = Depends(host)):
+    from respons.domain.pricing import PriceModelError
+    from respons.engine import price_models as prices
+
+    form = await request.form()
+    typed = {k: str(form.get(k, "")).strip() for k in ("year", "name", "amount", "fixed_share")}
+    rt = runtime(request)
+    try:
+        year = int(typed["year"])
+        await rt.journal.run(lambda conn: prices.set_budget(
+            conn, centre_id=_centre_id(conn), year=year, name=typed["name"], amount=typed["amount"],
+            fixed_share=typed["fixed_share"], actor=principal.actor, now=rt.clock()))
+    except ValueError as refused:  # PriceModelError is one
+        message = str(refused) if isinstance(refused, PriceModelError) else "Året skrives med fire sifre."
+        return _prices_page(request, status_code=422, typed=typed, error=message)
+    except (invoicing.InvoiceRefused, JournalUnavailable) as refused:
+        return _prices_page(request, status_code=422, typed=typed, error=str(refused))
+    return _done(request, "/economy/prices")
+
+
+@router.post("/deflators")
+async def set_deflator(request: Request, principal: Principal = Depends(host)):
+    from respons.domain.pricing import PriceModelError
+    from respons.engine import price_models as prices
+
+    form = await request.form()
+    typed = {k: str(form.get(k, "")).strip() for k in ("deflator_year", "percent", "source")}
+    rt = runtime(request)
+    try:
+        year = int(typed["deflator_year"])
+        await rt.journal.run(lambda conn: prices.set_deflator(
+            conn, year=year, percent=typed["percent"], source=typed["source"], actor=principal.actor, now=rt.clock()))
+    except ValueError as refused:
+        message = str(refused) if isinstance(refused, PriceModelError) else "Året skrives med fire sifre."
+        return _prices_page(request, status_code=422, typed=typed, error=message)
+    except JournalUnavailable as refused:
+        return _prices_page(request, status_code=422, typed=typed, error=str(refused))
+    return _done(request, "/economy/prices")

@@ -58,6 +58,30 @@ register(
         "economy.differences.none": ("Beregnet på nytt er alle linjene like.", "Computed again, every line is the same."),
         "economy.approved_amount": ("Godkjent", "Approved"),
         "economy.now_amount": ("Nå", "Now"),
+        "economy.prices": ("Prismodeller, budsjetter og deflator", "Price models, budgets and deflator"),
+        "economy.models": ("Prismodeller", "Price models"),
+        "economy.models.none": ("Ingen prismodeller ennå.", "No price models yet."),
+        "economy.models.new": ("Ny prismodell", "New price model"),
+        "economy.models.hint": ("Gjelder fra den første dagen i måneden og avslutter kommunens forrige modell. Prisene "
+                                "gis i basisåret og indekseres med kommunal deflator for senere år. Komponentene: "
+                                "per_user_month, per_event, budget_share og per_inhabitant (se dokumentasjonen).",
+                                "Applies from the first day of the month and ends the municipality's previous model. "
+                                "Prices are given in the base year and indexed by the municipal deflator for later "
+                                "years. Components: per_user_month, per_event, budget_share and per_inhabitant (see "
+                                "the documentation)."),
+        "economy.municipality": ("Kommune", "Municipality"),
+        "economy.valid": ("Gjelder", "Valid"),
+        "economy.valid_from": ("Gjelder fra måned", "Valid from month"),
+        "economy.base_year": ("Basisår", "Base year"),
+        "economy.components": ("Komponenter", "Components"),
+        "economy.save": ("Lagre", "Save"),
+        "economy.budgets": ("Budsjetter som fordeles", "Budgets to be split"),
+        "economy.year": ("År", "Year"),
+        "economy.amount": ("Beløp (kr)", "Amount (NOK)"),
+        "economy.fixed_share": ("Fast andel (0–1)", "Fixed share (0–1)"),
+        "economy.deflators": ("Kommunal deflator", "Municipal deflator"),
+        "economy.percent": ("Prosent", "Per cent"),
+        "economy.source": ("Kilde", "Source"),
         "economy.planner": ("Bemanningsplan", "Staffing plan"),
         "economy.planner.hint": ("Operatører per time etter Erlang C, fra alarmene som kom til responssenteret de "
                                  "siste {days} dagene (et gjennomsnittsdøgn), med lønnsmodellen fra "
