@@ -300,3 +300,37 @@ def test_the_demo_history_is_handled_alarms_whose_rows_are_their_timelines(engin
     assert 0.85 < everything.share_answered_within_target < 1.0
     assert 0.4 < everything.clearance_rate < 0.8
     assert everything.arrival_seconds.count > 0 and everything.accept_seconds.count > 0
+
+
+def test_the_demo_can_be_invoiced_and_reset_after_an_approved_run(engine):
+    """Every demo agreement has a price model, the years have budgets and (example)
+    deflators, so last month can be invoiced; and a reset removes approved runs, which
+    nothing else may (their guards are put back)."""
+    from datetime import date
+
+    from sqlalchemy.exc import DBAPIError
+
+    from respons.domain.pricing import InvoicePeriod
+    from respons.engine import invoicing
+    from respons.store.tables import invoice_runs
+
+    seed(engine)
+    with engine.begin() as conn:
+        centre_id = conn.execute(select(municipalities.c.centre_id)).scalars().first()
+        outcome = invoicing.run(conn, centre_id, InvoicePeriod(date(2026, 10, 1), 1), actor="test", now=NOW)
+        invoicing.approve(conn, outcome.run_id, actor="test", now=NOW)
+        lines = invoicing.stored_lines(conn, outcome.run_id)
+    names = dict(rows(engine, select(municipalities.c.id, municipalities.c.name)))
+    assert {names[line.municipality_id] for line in lines} == set(names.values())
+    assert {names[line.municipality_id] for line in lines if line.description == "Kun backup"} == {"Farsund"}
+    assert sum(line.amount for line in lines if line.kind == "budget_share") == 3_000_000 / 12 == 250_000
+    assert outcome.total > 250_000
+
+    seed(engine, reset=True)
+    assert count(engine, invoice_runs) == 0
+    with engine.begin() as conn:  # the guards are back
+        run_id = invoicing.run(conn, centre_id, InvoicePeriod(date(2026, 10, 1), 1), actor="test", now=NOW).run_id
+        invoicing.approve(conn, run_id, actor="test", now=NOW)
+    with pytest.raises(DBAPIError, match="approved invoice run cannot be changed"):
+        with engine.begin() as conn:
+            conn.execute(invoice_runs.delete())

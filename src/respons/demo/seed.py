@@ -37,12 +37,15 @@ from respons.store.db import is_postgres, write_transaction
 from respons.store.tables import (
     agreement_windows,
     agreements,
+    budgets,
     centres,
     contacts,
+    deflators,
     devices,
     metadata,
     municipalities,
     planned_visits,
+    price_models,
     recipients,
     service_periods,
     staff,
@@ -50,6 +53,7 @@ from respons.store.tables import (
 )
 
 CENTRE_NAME = "Kristiansand responssenter"
+DEMO_BUDGET = "systemer"
 AGREEMENT_START = date(2025, 1, 1)
 MIN_RECIPIENTS_PER_MUNICIPALITY = 150
 RECIPIENT_CHUNK = 500
@@ -352,10 +356,30 @@ def spread_by_population(total: int, populations: Sequence[int], minimum: int = 
 
 
 def _delete_everything(conn: Connection) -> None:
+    _delete_invoices(conn)
     for table in reversed(metadata.sorted_tables):
         conn.execute(table.delete())
     # A new demo starts a new audit chain from the genesis head (as migration 0002 does).
     conn.execute(insert(audit_head).values(id=1, seq=0, hash=GENESIS_HASH))
+
+
+def _delete_invoices(conn: Connection) -> None:
+    """Approved invoice runs are guarded by triggers against every DELETE (migration 0008); a
+    demo reset is the one place that may remove them. PostgreSQL's TRUNCATE fires no row
+    triggers; SQLite has no TRUNCATE, so its guards are dropped and put back as they were, in
+    the same transaction."""
+    tables = "invoice_line_recipients, invoice_lines, invoice_runs"
+    if is_postgres(conn):
+        conn.execute(text(f"TRUNCATE {tables}"))
+        return
+    guards = conn.execute(text("SELECT name, sql FROM sqlite_master WHERE type = 'trigger' "
+                               "AND tbl_name IN ('invoice_runs', 'invoice_lines', 'invoice_line_recipients')")).all()
+    for name, _ in guards:
+        conn.execute(text(f'DROP TRIGGER "{name}"'))
+    for table in tables.split(", "):
+        conn.execute(text(f"DELETE FROM {table}"))
+    for _, sql in guards:
+        conn.execute(text(sql))
 
 
 def _move_sequences_past_explicit_ids(conn: Connection, tables: Sequence[Table]) -> None:
@@ -444,6 +468,7 @@ class _Seeder:
     def run(self, total_recipients: int, progress) -> dict[str, int]:
         task = progress.add_task("Creating demo recipients", total=total_recipients)
         centre_id = self._centre()
+        self._economy_years(centre_id)
         shares = spread_by_population(total_recipients, [m.population for m in MUNICIPALITIES])
         for spec, n_recipients in zip(MUNICIPALITIES, shares):
             municipality_id = self._municipality(spec, centre_id)
@@ -478,8 +503,34 @@ class _Seeder:
             }
             for w in spec.windows
         ])
+        self._price_model(spec, agreement_id)
         self.counts["municipalities"] += 1
         return municipality_id
+
+    # -- economy: a price model per agreement, a budget to split and deflators (docs/economy.md)
+
+    def _price_model(self, spec: MunicipalitySpec, agreement_id: int) -> None:
+        backup_only = all(w.service_model == 2 for w in spec.windows if Category.ASSISTANCE in w.categories)
+        components = [
+            {"kind": "per_user_month", "price": "32.74" if backup_only else "106.97",
+             "label": "Kun backup" if backup_only else "Full responstjeneste"},
+            {"kind": "per_event", "price": "12.50", "label": "GPS og digitalt tilsyn",
+             "alarm_types": ["geofence_exit", "supervision_due"]},
+            {"kind": "budget_share", "budget": DEMO_BUDGET, "label": "Andel av systemkostnader"},
+        ]
+        if spec.role == "cooperating":
+            components.append({"kind": "per_inhabitant", "price": "3.00", "due": "01-15"})
+        self._insert(price_models, [{"agreement_id": agreement_id, "valid_from": AGREEMENT_START,
+                                     "base_year": AGREEMENT_START.year, "components": components,
+                                     "notes": "Demo", "created_at": self.now, "created_by": "demo"}])
+
+    def _economy_years(self, centre_id: int) -> None:
+        years = range(AGREEMENT_START.year, self.today.year + 1)
+        self._insert(budgets, [{"centre_id": centre_id, "year": y, "name": DEMO_BUDGET, "amount_ore": 300_000_000,
+                                "fixed_share": "0.15"} for y in years])
+        # Example rates, not the published deflator: an administrator enters the real ones.
+        self._insert(deflators, [{"year": y, "rate": "0.043", "source": "Demo: eksempel, ikke publisert deflator"}
+                                 for y in years if y > AGREEMENT_START.year])
 
     def _zones(self, spec: MunicipalitySpec, municipality_id: int) -> list[int]:
         rows = [
