@@ -36,3 +36,24 @@ def measured(conn: Connection, *, now: datetime, days: int) -> Measured:
 def plan(measured: Measured, *, target_share: float, target_seconds: float, minimum: int) -> staffing.StaffingPlan:
     return staffing.plan(measured.arrivals_by_hour, measured.handling_seconds, target_share=target_share,
                          target_seconds=target_seconds, minimum=minimum)
+
+
+def measured_volumes(conn: Connection, *, year: int) -> tuple[int, int]:
+    """Units (recipients with the service on the year's last day, or today for this year) and
+    alarms received in the year (Oslo), for the cost per unit and per alarm."""
+    from datetime import date
+
+    from sqlalchemy import func, or_, select
+
+    from respons.store import economy
+    from respons.store.tables import alarms, service_periods
+    from respons.domain.pricing import InvoicePeriod
+
+    start, end = economy.period_instants(InvoicePeriod(date(year, 1, 1), 12))
+    on = date(year, 12, 31)
+    units = conn.execute(select(func.count(func.distinct(service_periods.c.recipient_id))).where(
+        service_periods.c.starts_on <= on, or_(service_periods.c.ends_on.is_(None), service_periods.c.ends_on > on))
+    ).scalar_one()
+    received = conn.execute(select(func.count()).select_from(alarms).where(
+        alarms.c.received_at >= start, alarms.c.received_at < end)).scalar_one()
+    return units, received

@@ -93,6 +93,13 @@ def test_the_staffing_planner_turns_measured_alarms_into_shifts_staff_and_cost(b
     assert re.search(r'data-figure="staff">11<', page)
     assert re.search(r'data-figure="yearly-cost">8 567 640 NOK<', page), "11 × 778,876.37"
     assert "antatt" in page, "no handling time measured: the assumed one is said"
+    # Cost per unit and alarm: five recipients with the service on 31 December 2026 (one left
+    # on 21 January), and the five alarms received in 2026 in Oslo (one at 00:30 on 1 January);
+    # in 2025, none of either.
+    costs = hanne.get("/economy/planner?days=30&year=2026&other_costs=432360").text
+    assert re.search(r'data-figure="per-unit">1 800 000,00 NOK<', costs), "(8,567,640 + 432,360) / 5"
+    assert re.search(r'data-figure="per-alarm">1 800 000,00 NOK<', costs)
+    assert re.search(r'data-figure="per-alarm">–<', hanne.get("/economy/planner?year=2024").text)
     marit = browser("marit", [(Role.MUNICIPALITY_ADMIN, economy_world[2])])
     assert marit.get("/economy/planner").status_code == 403
 

@@ -7,6 +7,7 @@ there."""
 from __future__ import annotations
 
 from datetime import date, timedelta
+from decimal import Decimal
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import RedirectResponse, Response
@@ -192,15 +193,23 @@ async def line_page(request: Request, line_id: int, principal: Principal = Depen
 @router.get("/planner")
 def planner(request: Request, days: int = Query(90, ge=7, le=366), target_share: float = Query(0.95, gt=0, lt=1),
             target_seconds: int = Query(60, ge=5, le=600), minimum: int = Query(2, ge=1, le=10),
+            year: int | None = Query(None, ge=2000, le=2100), other_costs: Decimal = Query(Decimal(0), ge=0),
             principal: Principal = Depends(host)):
-    """Operators per hour and shift from the measured alarms, and what the staff costs."""
+    """Operators per hour and shift from the measured alarms, what the staff costs, and the
+    cost per unit and per alarm that gives with the year's measured volumes (seed 001's
+    comparison of real centres)."""
+    from respons.domain.costs import CentreCosts, cost_figures
+
     rt = runtime(request)
+    year = year or rt.clock().year
     with rt.engine.connect() as conn:
         measured = staffing_plans.measured(conn, now=rt.clock(), days=days)
+        units, alarms_in_year = staffing_plans.measured_volumes(conn, year=year)
     plan = staffing_plans.plan(measured, target_share=target_share, target_seconds=target_seconds, minimum=minimum)
+    costs = cost_figures(CentreCosts(plan.yearly_cost, goods_and_services=other_costs), units=units, alarms=alarms_in_year)
     return render(request, "economy/planner.html", measured=measured, plan=plan, days=days, target_share=target_share,
-                  target_seconds=target_seconds, minimum=minimum,
-                  peak=max(plan.operators_by_hour, default=0))
+                  target_seconds=target_seconds, minimum=minimum, peak=max(plan.operators_by_hour, default=0),
+                  year=year, other_costs=other_costs, costs=costs)
 
 
 # --- price models, budgets and deflators ------------------------------------------------------

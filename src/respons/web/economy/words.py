@@ -105,6 +105,18 @@ register(
         "economy.planner.fte": ("Årsverk", "Full-time equivalents"),
         "economy.planner.staff": ("Ansatte (med 20 % buffer)", "Staff (with a 20 % buffer)"),
         "economy.planner.per_operator": ("Lønnsutgift per operatør", "Salary cost per operator"),
+        "economy.costs": ("Kostnad per enhet og per alarm", "Cost per unit and per alarm"),
+        "economy.costs.hint": ("Lønnsutgiftene over pluss andre kostnader (varer og tjenester, standardiserte "
+                               "utgifter), delt på årets målte volum: tjenestemottakere ved årets slutt og mottatte "
+                               "alarmer.", "The salary costs above plus other costs (goods and services, "
+                               "standardised costs), divided by the year's measured volumes: recipients at the end "
+                               "of the year and alarms received."),
+        "economy.costs.other": ("Andre kostnader (kr)", "Other costs (NOK)"),
+        "economy.costs.total": ("Totale årlige kostnader", "Total yearly costs"),
+        "economy.costs.units": ("Brukere / alarmenheter", "Users / alarm units"),
+        "economy.costs.alarms": ("Innkommende alarmer i året", "Incoming alarms in the year"),
+        "economy.costs.per_unit": ("Kostnad per bruker", "Cost per user"),
+        "economy.costs.per_alarm": ("Kostnad per innkommende alarm", "Cost per incoming alarm"),
         "economy.planner.total": ("Lønnsutgifter i året", "Salary costs a year"),
     }
 )
