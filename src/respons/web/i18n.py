@@ -38,6 +38,7 @@ register(
         "nav.registry": ("Register", "Registry"),
         "nav.statistics": ("Statistikk", "Statistics"),
         "nav.deviations": ("Avvik", "Deviations"),
+        "nav.economy": ("Økonomi", "Economy"),
         "nav.logout": ("Logg ut", "Log out"),
         "nav.language": ("Språk", "Language"),
         "nav.skip": ("Hopp til innhold", "Skip to content"),

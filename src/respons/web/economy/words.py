@@ -4,7 +4,6 @@ from respons.web.i18n import register
 
 register(
     {
-        "nav.economy": ("Økonomi", "Economy"),
         "economy.title": ("Økonomi og faktura", "Economy and invoices"),
         "economy.runs": ("Fakturakjøringer", "Invoice runs"),
         "economy.invoices": ("Fakturaer", "Invoices"),
