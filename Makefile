@@ -38,6 +38,7 @@ bench: $(BENCH_INSTALLED)
 	$(BIN)/python bench/console_queue.py --sizes 20,2000
 	$(BIN)/python bench/dc09_receiver.py --db both
 	$(BIN)/python bench/reports.py --db both
+	$(BIN)/python bench/invoices.py --db both
 
 ## screenshots: regenerate docs/screenshots/*.png (1920x1080) in real Chromium
 screenshots: $(INSTALLED)
