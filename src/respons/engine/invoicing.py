@@ -130,7 +130,14 @@ def _budget_shares(conn: Connection, centre_id: int, period: InvoicePeriod, in_f
 def run(conn: Connection, centre_id: int, period: InvoicePeriod, *, actor: str, now: datetime) -> RunOutcome:
     """Compute the period and store it as a draft (replacing an earlier draft), or, if the
     period is approved, compare and store nothing."""
-    computed = compute(conn, centre_id, period)
+    return store(conn, centre_id, period, compute(conn, centre_id, period), actor=actor, now=now)
+
+
+def store(conn: Connection, centre_id: int, period: InvoicePeriod, computed: list[ComputedLine], *, actor: str,
+          now: datetime) -> RunOutcome:
+    """The writing half of ``run``: a server computes on a read connection first and holds
+    the write lock only for this (on SQLite the alarm journal waits for it). Whether the
+    period is approved is decided here, inside the write transaction."""
     total = sum((c.line.amount for c in computed), Decimal(0))
     existing = conn.execute(select(invoice_runs.c.id, invoice_runs.c.state).where(
         invoice_runs.c.centre_id == centre_id, invoice_runs.c.period_first == period.first,
