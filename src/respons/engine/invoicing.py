@@ -79,7 +79,8 @@ def compute(conn: Connection, centre_id: int, period: InvoicePeriod) -> list[Com
     ids = [m.municipality_id for m in in_force]
     filters = {c.device_kinds for m in in_force for c in m.model.components if isinstance(c, PerUserMonth)}
     days = economy.active_days(conn, ids, period, filters)
-    events = economy.events_by_type(conn, ids, period)
+    priced = {t for m in in_force for c in m.model.components if isinstance(c, PerEvent) for t in c.alarm_types}
+    events = economy.events_by_type(conn, ids, period, priced)
     people = economy.populations(conn, ids)
     deflators = economy.deflator_table(conn)
     shares = _budget_shares(conn, centre_id, period, in_force, people)

@@ -108,38 +108,55 @@ def active_days(conn: Connection, municipality_ids: Iterable[int], period: Invoi
         .where(recipients.c.municipality_id.in_(ids), service_periods.c.starts_on < period.end,
                or_(service_periods.c.ends_on.is_(None), service_periods.c.ends_on > period.first))
     ).all()
-    stretches: dict[int, list[tuple[date, date]]] = defaultdict(list)
+    # Days as ordinals: a run reads every recipient of the collaboration, and date objects in
+    # the inner loop were most of its time.
+    first, end = period.first.toordinal(), period.end.toordinal()
+    stretches: dict[int, list[tuple[int, int]]] = defaultdict(list)
     municipality_of: dict[int, int] = {}
     for r in rows:
-        municipality_of[r.recipient_id] = r.municipality_id
-        stretches[r.recipient_id].append((max(r.starts_on, period.first), min(r.ends_on or period.end, period.end)))
-    months = [(first, _next_month(first)) for first in period.month_starts()]
-    per_recipient_month: dict[int, dict[date, int]] = {}
-    for recipient_id, spans in stretches.items():
-        by_month: dict[date, int] = defaultdict(int)
-        for starts, ends in _merged(spans):  # a day of service counts once, however it was registered
-            for first, end in months:
-                days = (min(ends, end) - max(starts, first)).days
-                if days > 0:
-                    by_month[first] += days
-        per_recipient_month[recipient_id] = by_month
+        starts, ends = max(r.starts_on.toordinal(), first), min(r.ends_on.toordinal() if r.ends_on else end, end)
+        if starts < ends:
+            municipality_of[r.recipient_id] = r.municipality_id
+            stretches[r.recipient_id].append((starts, ends))
+    # A day of service counts once, however it was registered (overlapping periods merged).
+    served = {recipient_id: _merged(spans) for recipient_id, spans in stretches.items()}
+    month_starts = period.month_starts()
+    month_index = [0] * (end - first)  # day of the period -> index of its month
+    for i, month in enumerate(month_starts):
+        start = month.toordinal() - first
+        stop = (_next_month(month).toordinal() - first)
+        month_index[start:stop] = [i] * (stop - start)
     result: dict[tuple[int, UserFilter], ActiveDays] = {}
     for user_filter in set(filters):
         keep = None if user_filter is None else _recipients_with_devices(conn, ids, user_filter)
-        for municipality_id in ids:
-            result[(municipality_id, user_filter)] = ActiveDays(defaultdict(int), {})
-        for recipient_id, by_month in per_recipient_month.items():
+        # Per municipality, +1 where a stretch starts and -1 where it ends; the running sum is
+        # the users active each day, added up per month.
+        changes: dict[int, list[int]] = {mid: [0] * (end - first + 1) for mid in ids}
+        by_recipient: dict[int, dict[int, int]] = {mid: {} for mid in ids}
+        for recipient_id, spans in served.items():
             if keep is not None and recipient_id not in keep:
                 continue
-            days = result[(municipality_of[recipient_id], user_filter)]
-            for first, n in by_month.items():
-                days.by_month[first] += n
-            days.by_recipient[recipient_id] = sum(by_month.values())
+            mid = municipality_of[recipient_id]
+            delta = changes[mid]
+            total = 0
+            for starts, ends in spans:
+                delta[starts - first] += 1
+                delta[ends - first] -= 1
+                total += ends - starts
+            by_recipient[mid][recipient_id] = total
+        for mid in ids:
+            by_month = [0] * len(month_starts)
+            active = 0
+            for day, change in enumerate(changes[mid][:-1]):
+                active += change
+                by_month[month_index[day]] += active
+            result[(mid, user_filter)] = ActiveDays({m: n for m, n in zip(month_starts, by_month) if n},
+                                                    by_recipient[mid])
     return result
 
 
-def _merged(spans: list[tuple[date, date]]) -> list[tuple[date, date]]:
-    merged: list[tuple[date, date]] = []
+def _merged(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    merged: list[tuple[int, int]] = []
     for starts, ends in sorted(spans):
         if merged and starts <= merged[-1][1]:
             merged[-1] = (merged[-1][0], max(merged[-1][1], ends))
@@ -165,14 +182,20 @@ def period_instants(period: InvoicePeriod) -> tuple[datetime, datetime]:
     return (datetime.combine(period.first, time(0), tzinfo=OSLO), datetime.combine(period.end, time(0), tzinfo=OSLO))
 
 
-def events_by_type(conn: Connection, municipality_ids: Iterable[int], period: InvoicePeriod) -> dict[int, dict[str, int]]:
-    """Alarms received in the period by municipality and type (a storm's group alarm is not a
-    device's event and is left out, as in the statistics)."""
+def events_by_type(conn: Connection, municipality_ids: Iterable[int], period: InvoicePeriod,
+                   alarm_types: Iterable[str]) -> dict[int, dict[str, int]]:
+    """Alarms of the priced types received in the period by municipality and type (a storm's
+    group alarm is not a device's event and is left out, as in the statistics). The index
+    ``ix_alarms_municipality_received`` carries type and source, so this reads the index
+    only, not a year of alarm rows."""
+    types = sorted(set(alarm_types))
+    if not types:
+        return {}
     start, end = period_instants(period)
     rows = conn.execute(
         select(alarms.c.municipality_id, alarms.c.type, func.count())
         .where(alarms.c.municipality_id.in_(sorted(municipality_ids)), alarms.c.received_at >= start,
-               alarms.c.received_at < end, alarms.c.source != storms.SOURCE)
+               alarms.c.received_at < end, alarms.c.type.in_(types), alarms.c.source != storms.SOURCE)
         .group_by(alarms.c.municipality_id, alarms.c.type)
     ).all()
     counted: dict[int, dict[str, int]] = defaultdict(dict)

@@ -257,8 +257,11 @@ Index("ix_alarms_group", alarms.c.group_id)
 # Finds a municipality's open storm group alarm on every AC loss (engine/storms.py): storms are
 # rare, so (source, state) narrows to a handful of rows however large the table grows.
 Index("ix_alarms_source_state", alarms.c.source, alarms.c.state)
-# Statistics and reports read one municipality's alarms of a period.
-Index("ix_alarms_municipality_received", alarms.c.municipality_id, alarms.c.received_at)
+# Statistics and reports read one municipality's alarms of a period; invoices count a year's
+# alarms by type from the index alone (type and source never change, so carrying them costs
+# nothing when an alarm's state does).
+Index("ix_alarms_municipality_received", alarms.c.municipality_id, alarms.c.received_at, alarms.c.type,
+      alarms.c.source)
 
 # Who is on duty where: a home-care worker logs in to one or more zones (a night shift can
 # cover merged zones) and out again; technicians log in to their municipality.
