@@ -19,7 +19,6 @@ from respons.store.tables import (
     alarms,
     budgets,
     deflators,
-    invoice_line_recipients,
     invoice_lines,
     invoice_runs,
     municipalities,
@@ -105,8 +104,7 @@ def test_a_january_is_invoiced_as_counted_by_hand_and_each_line_drills_down(engi
         ]
         assert outcome.total == sum(line[3] for line in lines) == D("194296.47")
         users, events = invoicing.stored_lines(conn, outcome.run_id)[:2]
-        counted = dict(conn.execute(select(invoice_line_recipients.c.recipient_id, invoice_line_recipients.c.days)
-                                    .where(invoice_line_recipients.c.line_id == users.id)).all())
+        counted = invoicing.counted_recipients(conn, users.id)
         assert counted == {people[a][0]: 31, people[a][1]: 21, people[a][2]: 20}
         behind = economy.events_counted(conn, a, events.basis["alarm_types"], JANUARY)
         assert [e.id for e in behind] == ["e-0", "e-1", "e-2"]
@@ -135,8 +133,7 @@ def test_an_approved_run_cannot_be_altered_and_a_late_registration_shows_as_a_di
         update(invoice_runs).where(invoice_runs.c.id == run_id).values(total_ore=0),
         update(invoice_runs).where(invoice_runs.c.id == run_id).values(state="draft"),
         delete(invoice_runs).where(invoice_runs.c.id == run_id),
-        update(invoice_line_recipients).where(invoice_line_recipients.c.line_id == line_id).values(days=1),
-        insert(invoice_line_recipients).values(line_id=line_id, recipient_id=people[b][0], days=5),
+        update(invoice_lines).where(invoice_lines.c.id == line_id).values(recipients=[[people[b][0], 5]]),
         insert(invoice_lines).values(run_id=run_id, municipality_id=a, price_model_id=1, component=9, kind="per_event",
                                      description="snuck in", quantity="1", unit="x", amount_ore=100, basis={}),
     ):

@@ -618,7 +618,7 @@ def _approved_invoices(conn, registry, recipient_of) -> tuple[dict[int, int], di
     line's page: personal data that must not reach another municipality)."""
     from sqlalchemy import insert
 
-    from respons.store.tables import invoice_line_recipients, invoice_lines, invoice_runs, municipalities, price_models
+    from respons.store.tables import invoice_lines, invoice_runs, municipalities, price_models
 
     runs, lines = {}, {}
     for index, mid in enumerate(registry.municipality_ids):
@@ -633,8 +633,7 @@ def _approved_invoices(conn, registry, recipient_of) -> tuple[dict[int, int], di
         line = conn.execute(insert(invoice_lines).values(
             run_id=run, municipality_id=mid, price_model_id=model, component=0, kind="per_user_month",
             description="Brukere", quantity="1.00", unit="brukermåneder", unit_price_ore=10000, amount_ore=10000,
-            basis={"kind": "per_user_month"})).inserted_primary_key[0]
-        conn.execute(insert(invoice_line_recipients).values(line_id=line, recipient_id=recipient_of[mid], days=31))
+            basis={"kind": "per_user_month"}, recipients=[[recipient_of[mid], 31]])).inserted_primary_key[0]
         conn.execute(update(invoice_runs).where(invoice_runs.c.id == run).values(state="approved", approved_at=T0,
                                                                                  approved_by="test"))
         runs[mid], lines[mid] = run, line

@@ -368,12 +368,12 @@ def _delete_invoices(conn: Connection) -> None:
     demo reset is the one place that may remove them. PostgreSQL's TRUNCATE fires no row
     triggers; SQLite has no TRUNCATE, so its guards are dropped and put back as they were, in
     the same transaction."""
-    tables = "invoice_line_recipients, invoice_lines, invoice_runs"
+    tables = "invoice_lines, invoice_runs"
     if is_postgres(conn):
         conn.execute(text(f"TRUNCATE {tables}"))
         return
     guards = conn.execute(text("SELECT name, sql FROM sqlite_master WHERE type = 'trigger' "
-                               "AND tbl_name IN ('invoice_runs', 'invoice_lines', 'invoice_line_recipients')")).all()
+                               "AND tbl_name IN ('invoice_runs', 'invoice_lines')")).all()
     for name, _ in guards:
         conn.execute(text(f'DROP TRIGGER "{name}"'))
     for table in tables.split(", "):

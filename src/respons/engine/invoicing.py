@@ -32,7 +32,7 @@ from respons.domain.pricing import (
     split_budget,
 )
 from respons.store import economy
-from respons.store.tables import invoice_line_recipients, invoice_lines, invoice_runs
+from respons.store.tables import invoice_lines, invoice_runs
 
 PURPOSE = "invoicing"
 
@@ -159,18 +159,13 @@ def store(conn: Connection, centre_id: int, period: InvoicePeriod, computed: lis
 
 
 def _store_lines(conn: Connection, run_id: int, computed: list[ComputedLine]) -> None:
-    # Lines one by one for their ids; the recipients behind them (up to every recipient of the
-    # collaboration) in one executemany per line.
-    for c in computed:
-        line = c.line
-        line_id = conn.execute(insert(invoice_lines).values(
-            run_id=run_id, municipality_id=c.municipality_id, price_model_id=c.price_model_id, component=line.component,
-            kind=line.kind, description=line.description, quantity=str(line.quantity), unit=line.unit,
-            unit_price_ore=None if line.unit_price is None else _ore(line.unit_price), amount_ore=_ore(line.amount),
-            due_on=line.due_on, basis=c.basis)).inserted_primary_key[0]
-        if c.recipients:
-            conn.execute(insert(invoice_line_recipients),
-                         [{"line_id": line_id, "recipient_id": rid, "days": days} for rid, days in c.recipients.items()])
+    conn.execute(insert(invoice_lines), [dict(
+        run_id=run_id, municipality_id=c.municipality_id, price_model_id=c.price_model_id, component=c.line.component,
+        kind=c.line.kind, description=c.line.description, quantity=str(c.line.quantity), unit=c.line.unit,
+        unit_price_ore=None if c.line.unit_price is None else _ore(c.line.unit_price), amount_ore=_ore(c.line.amount),
+        due_on=c.line.due_on, basis=c.basis,
+        recipients=sorted([rid, days] for rid, days in c.recipients.items()) if c.line.kind == "per_user_month" else None,
+    ) for c in computed])
 
 
 def approve(conn: Connection, run_id: int, *, actor: str, now: datetime) -> None:
@@ -212,13 +207,21 @@ class StoredLine:
 
 
 def stored_lines(conn: Connection, run_id: int, municipality_ids: frozenset[int] | None = None) -> list[StoredLine]:
-    query = select(invoice_lines).where(invoice_lines.c.run_id == run_id).order_by(
+    """The run's lines, without the recipients they counted (``counted_recipients``)."""
+    columns = [c for c in invoice_lines.c if c.name != "recipients"]
+    query = select(*columns).where(invoice_lines.c.run_id == run_id).order_by(
         invoice_lines.c.municipality_id, invoice_lines.c.component)
     if municipality_ids is not None:
         query = query.where(invoice_lines.c.municipality_id.in_(sorted(municipality_ids)))
     return [StoredLine(r.id, r.municipality_id, r.component, r.kind, r.description, Decimal(r.quantity), r.unit,
                        None if r.unit_price_ore is None else Decimal(r.unit_price_ore) / 100,
                        Decimal(r.amount_ore) / 100, r.due_on, r.basis) for r in conn.execute(query)]
+
+
+def counted_recipients(conn: Connection, line_id: int) -> dict[int, int]:
+    """The recipients a per-user line counted and their active days (empty for other lines)."""
+    stored = conn.execute(select(invoice_lines.c.recipients).where(invoice_lines.c.id == line_id)).scalar()
+    return {int(rid): int(days) for rid, days in stored or []}
 
 
 def differences(approved: list[StoredLine], computed: list[ComputedLine]) -> list[Difference]:

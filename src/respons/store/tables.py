@@ -596,14 +596,10 @@ invoice_lines = Table(
     Column("due_on", Date),
     # What the line counted, to find it again: alarm types and bounds, device kinds, budget.
     Column("basis", JSON, nullable=False),
-)
-
-# The recipients behind a per-user line and their active days in the period, kept with the
-# run: the registry changes later, the invoice must still show whom it counted.
-invoice_line_recipients = Table(
-    "invoice_line_recipients",
-    metadata,
-    Column("line_id", Integer, ForeignKey("invoice_lines.id", ondelete="CASCADE"), primary_key=True),
-    Column("recipient_id", Integer, ForeignKey("recipients.id"), primary_key=True),
-    Column("days", Integer, nullable=False),
+    # A per-user line's recipients and their active days, [[recipient_id, days], …], kept with
+    # the line: the register changes later, the invoice must still show whom it counted. One
+    # JSON value, not a row per recipient: a run counts every recipient of the collaboration,
+    # and 120,000 rows (each checked by foreign keys and the approval guard) were most of
+    # the time it took to store one.
+    Column("recipients", JSON),
 )

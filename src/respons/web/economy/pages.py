@@ -23,7 +23,7 @@ from respons.reports.model import MONTHS_NB
 from respons.store import economy
 from respons.store.db import write_transaction
 from respons.store.journal import JournalUnavailable
-from respons.store.tables import centres, invoice_line_recipients, invoice_lines, invoice_runs, municipalities, recipients
+from respons.store.tables import centres, invoice_lines, invoice_runs, municipalities, recipients
 from respons.web.access import Principal
 from respons.web.economy import words  # noqa: F401  (registers the pages' words)
 from respons.web.pages import PageRefused, page_access, render
@@ -186,11 +186,14 @@ async def line_page(request: Request, line_id: int, principal: Principal = Depen
         line = next(line for line in document.lines if line.id == line_id)
         people, events = [], []
         if line.kind == "per_user_month":
-            people = conn.execute(
-                select(recipients.c.id, recipients.c.given_name, recipients.c.family_name, invoice_line_recipients.c.days)
-                .join(invoice_line_recipients, invoice_line_recipients.c.recipient_id == recipients.c.id)
-                .where(invoice_line_recipients.c.line_id == line_id)
-                .order_by(recipients.c.family_name, recipients.c.given_name)).all()
+            days = invoicing.counted_recipients(conn, line_id)
+            ids = sorted(days)
+            names = []
+            for start in range(0, len(ids), 5000):  # SQLite allows some 32,000 parameters a statement
+                names += conn.execute(select(recipients.c.id, recipients.c.given_name, recipients.c.family_name)
+                                      .where(recipients.c.id.in_(ids[start:start + 5000]))).all()
+            people = sorted(((r.id, r.given_name, r.family_name, days[r.id]) for r in names),
+                            key=lambda p: (p[2], p[1], p[0]))
         elif line.kind == "per_event":
             events = economy.events_counted(conn, line.municipality_id, line.basis["alarm_types"],
                                             InvoicePeriod(document.first, document.months))

@@ -1,8 +1,8 @@
 """economy: service periods, price models, budgets, deflators and invoice runs
 
 Approved invoice runs are immutable: besides the engine's refusal, triggers refuse any
-change to an approved run, its lines and the recipients behind them, so no code path (nor a
-hand-written UPDATE) can alter an invoice that has been sent.
+change to an approved run and its lines (with the recipients each line counted), so no code
+path (nor a hand-written UPDATE) can alter an invoice that has been sent.
 
 Revision ID: 0008
 Revises: 0007
@@ -96,20 +96,13 @@ def upgrade() -> None:
     sa.Column('amount_ore', sa.BigInteger(), nullable=False),
     sa.Column('due_on', sa.Date(), nullable=True),
     sa.Column('basis', sa.JSON(), nullable=False),
+    sa.Column('recipients', sa.JSON(), nullable=True),
     sa.ForeignKeyConstraint(['municipality_id'], ['municipalities.id'], name=op.f('fk_invoice_lines_municipality_id_municipalities')),
     sa.ForeignKeyConstraint(['price_model_id'], ['price_models.id'], name=op.f('fk_invoice_lines_price_model_id_price_models')),
     sa.ForeignKeyConstraint(['run_id'], ['invoice_runs.id'], name=op.f('fk_invoice_lines_run_id_invoice_runs'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_invoice_lines'))
     )
     op.create_index(op.f('ix_invoice_lines_run_id'), 'invoice_lines', ['run_id'], unique=False)
-    op.create_table('invoice_line_recipients',
-    sa.Column('line_id', sa.Integer(), nullable=False),
-    sa.Column('recipient_id', sa.Integer(), nullable=False),
-    sa.Column('days', sa.Integer(), nullable=False),
-    sa.ForeignKeyConstraint(['line_id'], ['invoice_lines.id'], name=op.f('fk_invoice_line_recipients_line_id_invoice_lines'), ondelete='CASCADE'),
-    sa.ForeignKeyConstraint(['recipient_id'], ['recipients.id'], name=op.f('fk_invoice_line_recipients_recipient_id_recipients')),
-    sa.PrimaryKeyConstraint('line_id', 'recipient_id', name=op.f('pk_invoice_line_recipients'))
-    )
     _backfill_service_periods(service_periods)
     if op.get_bind().dialect.name == "postgresql":
         _postgresql_triggers()
@@ -143,8 +136,6 @@ def _backfill_service_periods(service_periods) -> None:
 def _sqlite_triggers() -> None:
     refuse = f"BEGIN SELECT RAISE(ABORT, '{FINAL}'); END"
     run_of_line = "(SELECT state FROM invoice_runs WHERE id = {line}.run_id)"
-    run_of_recipient = ("(SELECT r.state FROM invoice_runs r JOIN invoice_lines l ON l.run_id = r.id "
-                        "WHERE l.id = {row}.line_id)")
     statements = [
         f"CREATE TRIGGER invoice_runs_final_update BEFORE UPDATE ON invoice_runs WHEN OLD.state = 'approved' {refuse}",
         f"CREATE TRIGGER invoice_runs_final_delete BEFORE DELETE ON invoice_runs WHEN OLD.state = 'approved' {refuse}",
@@ -154,50 +145,48 @@ def _sqlite_triggers() -> None:
         f"WHEN {run_of_line.format(line='OLD')} = 'approved' {refuse}",
         f"CREATE TRIGGER invoice_lines_final_delete BEFORE DELETE ON invoice_lines "
         f"WHEN {run_of_line.format(line='OLD')} = 'approved' {refuse}",
-        f"CREATE TRIGGER invoice_line_recipients_final_insert BEFORE INSERT ON invoice_line_recipients "
-        f"WHEN {run_of_recipient.format(row='NEW')} = 'approved' {refuse}",
-        f"CREATE TRIGGER invoice_line_recipients_final_update BEFORE UPDATE ON invoice_line_recipients "
-        f"WHEN {run_of_recipient.format(row='OLD')} = 'approved' {refuse}",
-        f"CREATE TRIGGER invoice_line_recipients_final_delete BEFORE DELETE ON invoice_line_recipients "
-        f"WHEN {run_of_recipient.format(row='OLD')} = 'approved' {refuse}",
     ]
     for statement in statements:
         op.execute(statement)
 
 
 def _postgresql_triggers() -> None:
+    # The run itself: a row trigger (a run is one row). Its lines: one check per statement
+    # over the rows it touched (a transition table), not a query per row.
     op.execute(f"""
         CREATE FUNCTION invoice_run_is_final() RETURNS trigger LANGUAGE plpgsql AS $$
-        DECLARE
-            row_state text;
         BEGIN
-            IF TG_TABLE_NAME = 'invoice_runs' THEN
-                row_state := OLD.state;
-            ELSIF TG_TABLE_NAME = 'invoice_lines' THEN
-                SELECT state INTO row_state FROM invoice_runs
-                 WHERE id = CASE WHEN TG_OP = 'INSERT' THEN NEW.run_id ELSE OLD.run_id END;
-            ELSE
-                SELECT r.state INTO row_state FROM invoice_runs r JOIN invoice_lines l ON l.run_id = r.id
-                 WHERE l.id = CASE WHEN TG_OP = 'INSERT' THEN NEW.line_id ELSE OLD.line_id END;
-            END IF;
-            IF row_state = 'approved' THEN
+            IF OLD.state = 'approved' THEN
                 RAISE EXCEPTION '{FINAL}' USING ERRCODE = 'integrity_constraint_violation';
             END IF;
             RETURN CASE WHEN TG_OP = 'DELETE' THEN OLD ELSE NEW END;
         END $$""")
     op.execute("CREATE TRIGGER invoice_runs_final BEFORE UPDATE OR DELETE ON invoice_runs "
                "FOR EACH ROW EXECUTE FUNCTION invoice_run_is_final()")
-    for table in ("invoice_lines", "invoice_line_recipients"):
-        op.execute(f"CREATE TRIGGER {table}_final BEFORE INSERT OR UPDATE OR DELETE ON {table} "
-                   f"FOR EACH ROW EXECUTE FUNCTION invoice_run_is_final()")
+    op.execute(f"""
+        CREATE FUNCTION invoice_lines_are_final() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            IF EXISTS (SELECT 1 FROM touched t JOIN invoice_runs r ON r.id = t.run_id WHERE r.state = 'approved') THEN
+                RAISE EXCEPTION '{FINAL}' USING ERRCODE = 'integrity_constraint_violation';
+            END IF;
+            RETURN NULL;
+        END $$""")
+    # One trigger per event: a trigger with a transition table has one event. An UPDATE is
+    # checked on the rows before (changing an approved line) and after (moving a line in).
+    for name, event, transition in (("insert", "INSERT", "NEW"), ("delete", "DELETE", "OLD"),
+                                    ("update_old", "UPDATE", "OLD"), ("update_new", "UPDATE", "NEW")):
+        op.execute(f"CREATE TRIGGER invoice_lines_final_{name} AFTER {event} ON invoice_lines "
+                   f"REFERENCING {transition} TABLE AS touched FOR EACH STATEMENT "
+                   f"EXECUTE FUNCTION invoice_lines_are_final()")
 
 
 def downgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
-        for table in ("invoice_line_recipients", "invoice_lines", "invoice_runs"):
-            op.execute(f"DROP TRIGGER IF EXISTS {table}_final ON {table}")
+        op.execute("DROP TRIGGER IF EXISTS invoice_runs_final ON invoice_runs")
+        for name in ("insert", "delete", "update_old", "update_new"):
+            op.execute(f"DROP TRIGGER IF EXISTS invoice_lines_final_{name} ON invoice_lines")
+        op.execute("DROP FUNCTION IF EXISTS invoice_lines_are_final()")
         op.execute("DROP FUNCTION IF EXISTS invoice_run_is_final()")
-    op.drop_table('invoice_line_recipients')
     op.drop_index(op.f('ix_invoice_lines_run_id'), table_name='invoice_lines')
     op.drop_table('invoice_lines')
     op.drop_index('ix_invoice_runs_period', table_name='invoice_runs')
