@@ -28,7 +28,6 @@ from __future__ import annotations
 import argparse
 import json
 import random
-import statistics as stats
 import sys
 import tempfile
 import time
@@ -40,6 +39,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from reports import municipality_shares, timed  # noqa: E402  (the reports benchmark's helpers)
 from rich.console import Console  # noqa: E402
 from sqlalchemy import func, insert, select, text  # noqa: E402
 
@@ -67,12 +67,6 @@ YEAR = 2025
 CHUNK = 20_000
 PRICED_TYPES = ("geofence_exit", "supervision_due", "door_opened", "bed_exit")
 OTHER_TYPES = ("button_press", "button_press", "button_press", "fall", "battery_low", "device_silent")
-
-
-def shares(n: int) -> list[float]:
-    rest = [1 / (i + 2) for i in range(n - 1)]
-    scale = 0.75 / sum(rest)
-    return [0.25] + [r * scale for r in rest]
 
 
 def build(engine, args, rng: random.Random) -> dict:
@@ -109,7 +103,7 @@ def build(engine, args, rng: random.Random) -> dict:
             dict(centre_id=centre_id, year=YEAR, name="systemer", amount_ore=400_000_000, fixed_share="0.15")])
         conn.execute(insert(deflators).values(year=YEAR, rate="0.043", source="bench"))
 
-    weights = shares(args.municipalities)
+    weights = municipality_shares(args.municipalities)
     national_ids: set[str] = set()
     recipient_rows, device_rows, period_rows = [], [], []
     owners: list[int] = []
@@ -169,15 +163,6 @@ def _flush(engine, rows: list) -> None:
         with engine.begin() as conn:
             conn.execute(insert(alarms), rows)
         rows.clear()
-
-
-def timed(fn, runs: int) -> dict:
-    seconds = []
-    for _ in range(runs):
-        t0 = time.perf_counter()
-        fn()
-        seconds.append(time.perf_counter() - t0)
-    return {"runs_s": [round(s, 3) for s in seconds], "median_s": round(stats.median(seconds), 3)}
 
 
 def bench(kind: str, args) -> dict:
