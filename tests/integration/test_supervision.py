@@ -144,3 +144,27 @@ def test_the_sweep_finds_due_devices_through_the_deadline_index(engine, registry
         plan = " ".join(str(r[-1]) for r in conn.execute(text(
             "EXPLAIN QUERY PLAN SELECT id FROM devices WHERE alert_after <= :now AND active"), {"now": DUE}))
     assert "ix_devices_alert_after" in plan
+
+
+def test_an_http_alarm_is_a_sign_of_life_that_pushes_the_deadline_and_clears_lost_contact(engine, registry):
+    """Vendor platforms send alarms over HTTP and no heartbeats: each alarm shows the device
+    is alive (a demo running longer than a day no longer fills up with lost contact)."""
+    from respons.intake.http import AlarmIn, receive_http_alarm
+    from respons.store.quarantine import RawInput
+
+    def http_alarm(identity: str, at):
+        with engine.begin() as conn:
+            return receive_http_alarm(conn, AlarmIn(device=identity, type="button_press", occurred_at=at),
+                                      RawInput("http", b"{}"), municipality_id=registry.municipality_ids[0],
+                                      idempotency_key=None, now=at, answer_deadline=DEADLINE)
+
+    quiet, lost = add_device(engine, registry, "HTTP-1", protocol="http"), add_device(engine, registry, "HTTP-2", protocol="http")
+    halfway = T0 + timedelta(seconds=INTERVAL // 2)
+    http_alarm("HTTP-1", halfway)
+    assert device(engine, quiet).alert_after == halfway + timedelta(seconds=INTERVAL + GRACE)
+    assert sweep(engine, DUE + timedelta(seconds=1)) == 1, "HTTP-1 was heard halfway; only HTTP-2 is silent"
+    back = DUE + timedelta(minutes=5)
+    http_alarm("HTTP-2", back)
+    (alarm,) = lost_contact(engine)
+    assert (alarm.device_id, alarm.state, alarm.outcome) == (lost, "closed", "cleared")
+    assert device(engine, lost).silent_since is None

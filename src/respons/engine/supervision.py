@@ -61,8 +61,10 @@ def seen(conn: Connection, device: Row, now: datetime) -> None:
     new_deadline = deadline(device, now)
     if device.silent_since is None:
         fresh = device.last_seen_at is not None and now - device.last_seen_at < REFRESH_AFTER
-        if fresh and device.alert_after is not None and new_deadline is not None:
-            return  # seen a moment ago: the deadline stands within REFRESH_AFTER
+        if fresh and (device.alert_after is None) == (new_deadline is None):
+            # Seen a moment ago: the deadline stands within REFRESH_AFTER (or there is none:
+            # an unsupervised device's last_seen_at is not worth a write per message).
+            return
         conn.execute(_SEEN, {"device_id": device.id, "now": now, "alert_after": new_deadline})
         return
     conn.execute(update(devices).where(devices.c.id == device.id).values(

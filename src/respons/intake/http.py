@@ -19,6 +19,7 @@ from sqlalchemy.engine import Connection
 
 from respons.domain.alarm_types import ALARM_TYPES, UnknownAlarmType, alarm_type, by_vkp_code
 from respons.engine import alarms as alarm_service
+from respons.engine import supervision
 from respons.store import quarantine
 from respons.store.quarantine import RawInput
 from respons.store.tables import devices, recipients
@@ -104,7 +105,7 @@ def receive_http_alarm(
     now: datetime,
     answer_deadline: timedelta,
 ) -> alarm_service.Received | Rejected:
-    target = _identify(conn, alarm, municipality_id)
+    target = _identify(conn, alarm, municipality_id, now)
     if isinstance(target, str):
         qid = quarantine.keep(conn, raw, reason="unknown_device", message=target, now=now)
         return Rejected(422, "unknown_device", target, qid)
@@ -134,7 +135,8 @@ def _scope(alarm: AlarmIn) -> str:
     return f"http:device:{alarm.device}" if alarm.device else f"http:recipient:{alarm.recipient_id}"
 
 
-def _identify(conn: Connection, alarm: AlarmIn, municipality_id: int) -> tuple[int, int | None, int | None] | str:
+def _identify(conn: Connection, alarm: AlarmIn, municipality_id: int, now: datetime
+              ) -> tuple[int, int | None, int | None] | str:
     """Return (municipality, recipient, device), or a message saying why not.
 
     Only devices and recipients of the sender's municipality (its API token's) count: a
@@ -143,9 +145,7 @@ def _identify(conn: Connection, alarm: AlarmIn, municipality_id: int) -> tuple[i
     """
     if alarm.device is not None:
         row = conn.execute(
-            select(devices.c.id, devices.c.municipality_id, devices.c.recipient_id).where(
-                devices.c.identity == alarm.device, devices.c.municipality_id == municipality_id
-            )
+            select(devices).where(devices.c.identity == alarm.device, devices.c.municipality_id == municipality_id)
         ).first()
         if row is None:
             return (
@@ -153,6 +153,9 @@ def _identify(conn: Connection, alarm: AlarmIn, municipality_id: int) -> tuple[i
                 "municipality of your API token. Register it (with its recipient) in Respons, or check the identity "
                 "the platform sends and the token it uses."
             )
+        # An alarm is a sign of life, as a heartbeat is on the other protocols: it pushes the
+        # device's deadline on and clears a lost-contact alarm (engine/supervision.py).
+        supervision.seen(conn, row, now)
         return row.municipality_id, row.recipient_id, row.id
     row = conn.execute(
         select(recipients.c.id, recipients.c.municipality_id).where(
