@@ -183,13 +183,18 @@ class Counts:
 
     @property
     def hours_saved(self) -> float:
-        return round(self.cleared_at_centre * self.minutes_per_cleared_alarm / 60.0, 1)
+        return hours_saved(self.cleared_at_centre, self.minutes_per_cleared_alarm)
 
     def __add__(self, other: "Counts") -> "Counts":
         fields = ("received", "to_centre", "answered_within_target", "pending_answer", "resolved_by_centre",
                   "cleared_at_centre", "routed_direct", "escalated", "missing_responses")
         return Counts(**{f: getattr(self, f) + getattr(other, f) for f in fields},
                       minutes_per_cleared_alarm=self.minutes_per_cleared_alarm)
+
+
+def hours_saved(cleared_at_centre: int, minutes_per_cleared_alarm: float) -> float:
+    """Home-care hours the centre saved: each alarm it cleared is a call-out not made."""
+    return round(cleared_at_centre * minutes_per_cleared_alarm / 60.0, 1)
 
 
 # The counts that must add up across any breakdown (tests use this list).
@@ -246,7 +251,7 @@ def key_figures(facts: Iterable[AlarmFact], *, now: datetime,
         dispatches=dict(dispatches), routed_direct=direct, escalated=escalated,
         accept_seconds=Distribution.of(accept_seconds), arrival_seconds=Distribution.of(arrival_seconds),
         missing_responses=missing, technical=technical, devices_lost=lost,
-        hours_saved=round(cleared * minutes_per_cleared_alarm / 60.0, 1),
+        hours_saved=hours_saved(cleared, minutes_per_cleared_alarm),
         frequent_recipients=sorted(per_recipient.items(), key=lambda kv: (-kv[1], kv[0]))[:frequent_top],
     )
 

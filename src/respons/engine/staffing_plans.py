@@ -5,12 +5,16 @@ outcome); then the domain's Erlang C plan (domain/staffing.py, docs/staffing.md)
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
+from sqlalchemy import func, or_, select
 from sqlalchemy.engine import Connection
 
 from respons.domain import staffing
+from respons.domain.pricing import InvoicePeriod
+from respons.store import economy
 from respons.store.statistics import centre_load_by_hour
+from respons.store.tables import alarms, service_periods
 
 # Without measured handling times (a new centre) the planner assumes three minutes a call.
 ASSUMED_HANDLING_SECONDS = 180.0
@@ -41,14 +45,6 @@ def plan(measured: Measured, *, target_share: float, target_seconds: float, mini
 def measured_volumes(conn: Connection, *, year: int) -> tuple[int, int]:
     """Units (recipients with the service on the year's last day, or today for this year) and
     alarms received in the year (Oslo), for the cost per unit and per alarm."""
-    from datetime import date
-
-    from sqlalchemy import func, or_, select
-
-    from respons.store import economy
-    from respons.store.tables import alarms, service_periods
-    from respons.domain.pricing import InvoicePeriod
-
     start, end = economy.period_instants(InvoicePeriod(date(year, 1, 1), 12))
     on = date(year, 12, 31)
     units = conn.execute(select(func.count(func.distinct(service_periods.c.recipient_id))).where(

@@ -13,6 +13,7 @@ from decimal import Decimal
 from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
+from respons.domain.pricing import InvoicePeriod
 from respons.engine.invoicing import StoredLine, stored_lines
 from respons.reports.model import MONTHS_NB
 from respons.store.tables import invoice_runs, municipalities
@@ -27,13 +28,16 @@ class InvoiceDocument:
     state: str
     first: date
     months: int
-    end: date
     names: dict[int, tuple[str, str]]  # municipality id -> (number, name)
     lines: list[StoredLine]
 
     @property
+    def end(self) -> date:
+        return InvoicePeriod(self.first, self.months).end
+
+    @property
     def title(self) -> str:
-        last = date(self.end.year - (self.end.month == 1), (self.end.month - 2) % 12 + 1, 1)
+        last = InvoicePeriod(self.first, self.months).month_starts()[-1]
         span = (f"{MONTHS_NB[self.first.month - 1]} {self.first.year}" if self.months == 1 else
                 f"{MONTHS_NB[self.first.month - 1]}–{MONTHS_NB[last.month - 1]} {last.year}")
         state = "godkjent" if self.state == "approved" else "utkast"
@@ -53,8 +57,6 @@ class InvoiceDocument:
 
 def load(conn: Connection, run_id: int, municipality_ids: frozenset[int] | None = None) -> InvoiceDocument | None:
     """The run as a document, limited to ``municipality_ids`` (a municipality sees its own)."""
-    from respons.domain.pricing import InvoicePeriod
-
     run = conn.execute(select(invoice_runs).where(invoice_runs.c.id == run_id)).first()
     if run is None:
         return None
@@ -63,8 +65,7 @@ def load(conn: Connection, run_id: int, municipality_ids: frozenset[int] | None 
     names = {r.id: (r.number, r.name) for r in conn.execute(
         select(municipalities.c.id, municipalities.c.number, municipalities.c.name)
         .where(municipalities.c.id.in_(sorted(ids))))}
-    period = InvoicePeriod(run.period_first, run.months)
-    return InvoiceDocument(run.id, run.state, run.period_first, run.months, period.end, names, lines)
+    return InvoiceDocument(run.id, run.state, run.period_first, run.months, names, lines)
 
 
 def _nok(amount: Decimal | None) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, time
 from decimal import Decimal
 from typing import Iterable
 
@@ -124,7 +124,7 @@ def active_days(conn: Connection, municipality_ids: Iterable[int], period: Invoi
     month_index = [0] * (end - first)  # day of the period -> index of its month
     for i, month in enumerate(month_starts):
         start = month.toordinal() - first
-        stop = (_next_month(month).toordinal() - first)
+        stop = InvoicePeriod(month, 1).end.toordinal() - first
         month_index[start:stop] = [i] * (stop - start)
     result: dict[tuple[int, UserFilter], ActiveDays] = {}
     for user_filter in set(filters):
@@ -173,12 +173,8 @@ def _recipients_with_devices(conn: Connection, municipality_ids: list[int], kind
     ).scalars())
 
 
-def _next_month(first: date) -> date:
-    return (first.replace(day=28) + timedelta(days=4)).replace(day=1)
-
-
 def period_instants(period: InvoicePeriod) -> tuple[datetime, datetime]:
-    """The UTC instants of the period's Oslo midnights."""
+    """The period's bounds as instants: midnight in Oslo on its first and end days."""
     return (datetime.combine(period.first, time(0), tzinfo=OSLO), datetime.combine(period.end, time(0), tzinfo=OSLO))
 
 

@@ -37,6 +37,7 @@ from respons.domain.statistics import (
     Distribution,
     KeyFigures,
     Period,
+    hours_saved,
     period_bounds,
     period_of,
 )
@@ -163,7 +164,7 @@ def key_figures_by(conn: Connection, *, municipality_ids: frozenset[int], start:
             escalated=s["escalated"], accept_seconds=Distribution.of(accepts[k]),
             arrival_seconds=Distribution.of(arrivals[k]), missing_responses=s["missing"],
             technical=s["technical"], devices_lost=s["devices_lost"],
-            hours_saved=round(s["cleared"] * minutes_per_cleared_alarm / 60.0, 1),
+            hours_saved=hours_saved(s["cleared"], minutes_per_cleared_alarm),
             frequent_recipients=sorted(per_recipient[k].items(), key=lambda kv: (-kv[1], kv[0]))[:frequent_top],
         )
     return figures

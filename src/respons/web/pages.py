@@ -17,7 +17,7 @@ from typing import Any, Callable
 from urllib.parse import quote
 
 from fastapi import Depends, HTTPException, Request
-from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from respons.clock import OSLO
 from respons.domain.access import Role
@@ -118,3 +118,10 @@ def install_page_handlers(app) -> None:
     @app.exception_handler(PageRefused)
     async def refused(request: Request, exc: PageRefused):
         return render(request, "error.html", status_code=exc.status, message_key=exc.message_key)
+
+
+def done(request: Request, url: str) -> Response:
+    """After a saved form: htmx follows ``HX-Redirect``; a plain request gets a 303."""
+    if request.headers.get("HX-Request"):
+        return Response(status_code=200, headers={"HX-Redirect": url})
+    return RedirectResponse(url, status_code=303)

@@ -22,7 +22,6 @@ from datetime import date
 from typing import Any, Callable
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import RedirectResponse, Response
 from markupsafe import Markup
 from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
@@ -34,7 +33,7 @@ from respons.store.journal import JournalUnavailable
 from respons.web import i18n
 from respons.web.access import Principal
 from respons.web.admin import words  # noqa: F401  (registers the registry pages' i18n keys)
-from respons.web.pages import PageRefused, page_access, render
+from respons.web.pages import PageRefused, done, page_access, render
 from respons.web.runtime import runtime
 
 router = APIRouter(prefix="/admin/registry", include_in_schema=False)
@@ -199,12 +198,6 @@ async def _save(request: Request, work: Callable[[Connection], Any]) -> Saved:
         return Saved(status=409, problems=[{"field": "", "problem": _t(request)("admin.form.conflict")}])
 
 
-def _done(request: Request, url: str) -> Response:
-    """After a save: htmx follows ``HX-Redirect``; a plain request gets a 303."""
-    if request.headers.get("HX-Request"):
-        return Response(status_code=200, headers={"HX-Redirect": url})
-    return RedirectResponse(url, status_code=303)
-
 
 def _work_in_municipality(request: Request, principal: Principal, municipality_id: int) -> dict[str, Any]:
     """The municipality (404 outside the caller's scope) and what every page around it shows."""
@@ -287,7 +280,7 @@ async def create_recipient(request: Request, municipality_id: int, principal: Pr
         form = Form("r", RECIPIENT_FIELDS, typed, saved.problems)
         return render(request, "admin/_recipient_form.html", status_code=saved.status, form=form,
                       action=f"{frame['base']}/recipients", editing=False, zone_options=_zone_options(request, principal, municipality_id))
-    return _done(request, f"/admin/registry/recipients/{saved.id}?saved=1")
+    return done(request, f"/admin/registry/recipients/{saved.id}?saved=1")
 
 
 @router.get("/recipients/{recipient_id}")
@@ -329,7 +322,7 @@ async def update_recipient(request: Request, recipient_id: int, principal: Princ
         return render(request, "admin/_recipient_form.html", status_code=saved.status, form=form,
                       action=f"/admin/registry/recipients/{recipient_id}", editing=True,
                       zone_options=_zone_options(request, principal, municipality_id))
-    return _done(request, f"/admin/registry/recipients/{recipient_id}?saved=1")
+    return done(request, f"/admin/registry/recipients/{recipient_id}?saved=1")
 
 
 @router.post("/recipients/{recipient_id}/contacts")
@@ -347,7 +340,7 @@ async def add_contact(request: Request, recipient_id: int, principal: Principal 
         form = Form("c", CONTACT_FIELDS, typed, saved.problems)
         return render(request, "admin/_contact_form.html", status_code=saved.status, contact_form=form,
                       action=f"/admin/registry/recipients/{recipient_id}/contacts")
-    return _done(request, f"/admin/registry/recipients/{recipient_id}?saved=1#contacts")
+    return done(request, f"/admin/registry/recipients/{recipient_id}?saved=1#contacts")
 
 
 # --- devices, zones, staff ---------------------------------------------------------------------
@@ -369,7 +362,7 @@ async def add_device(request: Request, municipality_id: int, principal: Principa
     if saved.problems:
         return _devices_page(request, principal, frame, Form("d", DEVICE_FIELDS, typed, saved.problems),
                              template="admin/_device_form.html", status_code=saved.status)
-    return _done(request, f"{frame['base']}/devices?saved=1")
+    return done(request, f"{frame['base']}/devices?saved=1")
 
 
 def _devices_page(request: Request, principal: Principal, frame: dict, form: Form, *,
@@ -398,7 +391,7 @@ async def add_zone(request: Request, municipality_id: int, principal: Principal 
     if saved.problems:
         return _zones_page(request, principal, frame, Form("z", ZONE_FIELDS, typed, saved.problems),
                            template="admin/_zone_form.html", status_code=saved.status)
-    return _done(request, f"{frame['base']}/zones?saved=1")
+    return done(request, f"{frame['base']}/zones?saved=1")
 
 
 def _zones_page(request: Request, principal: Principal, frame: dict, form: Form, *,
@@ -422,7 +415,7 @@ async def add_staff(request: Request, municipality_id: int, principal: Principal
     if saved.problems:
         return _staff_page(request, principal, frame, Form("s", STAFF_FIELDS, typed, saved.problems),
                            template="admin/_staff_form.html", status_code=saved.status)
-    return _done(request, f"{frame['base']}/staff?saved=1")
+    return done(request, f"{frame['base']}/staff?saved=1")
 
 
 def _staff_page(request: Request, principal: Principal, frame: dict, form: Form, *,

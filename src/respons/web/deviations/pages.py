@@ -6,7 +6,6 @@ values kept; a saved one answers with ``HX-Redirect``."""
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import RedirectResponse, Response
 
 from respons.domain.deviations import DeviationCategory, DeviationState, IllegalDeviationChange, Severity
 from respons.engine import deviations as service
@@ -15,7 +14,7 @@ from respons.store.journal import JournalUnavailable
 from respons.web.access import Principal
 from respons.web.api.deviations import HANDLERS, READERS, REGISTRARS, handling_scope, deviation_scope
 from respons.web.deviations import words  # noqa: F401  (registers the pages' words)
-from respons.web.pages import PageRefused, page_access, render
+from respons.web.pages import PageRefused, done, page_access, render
 from respons.web.runtime import runtime
 
 router = APIRouter(prefix="/deviations", include_in_schema=False)
@@ -28,11 +27,6 @@ def _context(request: Request, principal: Principal) -> dict:
     return {"names": names, "categories": list(DeviationCategory), "severities": list(Severity),
             "can_register": any(principal.has(r) for r in REGISTRARS), "can_handle": any(principal.has(r) for r in HANDLERS)}
 
-
-def _done(request: Request, url: str) -> Response:
-    if request.headers.get("HX-Request"):
-        return Response(status_code=200, headers={"HX-Redirect": url})
-    return RedirectResponse(url, status_code=303)
 
 
 @router.get("")
@@ -68,7 +62,7 @@ async def register(request: Request, principal: Principal = Depends(readers)):
             rows = service.listing(conn, municipality_ids=deviation_scope(principal), open_only=True)
         return render(request, "deviations/list.html", status_code=422, rows=rows, show="open", typed=typed,
                       error=str(exc), **context)
-    return _done(request, f"/deviations/{deviation_id}")
+    return done(request, f"/deviations/{deviation_id}")
 
 
 @router.get("/{deviation_id}")
@@ -101,4 +95,4 @@ async def change(request: Request, deviation_id: int, principal: Principal = Dep
         raise PageRefused(404, "error.404") from None
     except IllegalDeviationChange as exc:
         return _detail(request, principal, deviation_id, error=str(exc), status_code=409)
-    return _done(request, f"/deviations/{deviation_id}")
+    return done(request, f"/deviations/{deviation_id}")

@@ -6,27 +6,39 @@ there."""
 
 from __future__ import annotations
 
+import json
 from datetime import date, timedelta
 from decimal import Decimal
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 from sqlalchemy import select
 
 from respons.auth import audit
 from respons.domain.access import Role
-from respons.domain.pricing import InvoicePeriod
+from respons.domain.costs import CentreCosts, cost_figures
+from respons.domain.pricing import (
+    BudgetShare,
+    InvoicePeriod,
+    PerEvent,
+    PerInhabitant,
+    PerUserMonth,
+    PriceModelError,
+)
 from respons.engine import invoicing, staffing_plans
+from respons.engine import price_models as prices
+from respons.engine.statistics import municipality_names
 from respons.reports import invoices
 from respons.reports.model import MONTHS_NB
 from respons.store import economy
 from respons.store.db import write_transaction
 from respons.store.journal import JournalUnavailable
 from respons.store.tables import centres, invoice_lines, invoice_runs, municipalities, recipients
+from respons.web import i18n
 from respons.web.access import Principal
 from respons.web.economy import words  # noqa: F401  (registers the pages' words)
-from respons.web.pages import PageRefused, page_access, render
+from respons.web.pages import PageRefused, done, page_access, render
 from respons.web.runtime import runtime
 
 router = APIRouter(prefix="/economy", include_in_schema=False)
@@ -39,11 +51,6 @@ def invoice_scope(principal: Principal) -> frozenset[int] | None:
     return None if principal.has(Role.HOST_ADMIN) else principal.scope.registry
 
 
-def _done(request: Request, url: str) -> Response:
-    if request.headers.get("HX-Request"):
-        return Response(status_code=200, headers={"HX-Redirect": url})
-    return RedirectResponse(url, status_code=303)
-
 
 def _runs(conn, scope: frozenset[int] | None):
     query = select(invoice_runs).order_by(invoice_runs.c.period_first.desc(), invoice_runs.c.id.desc())
@@ -54,9 +61,13 @@ def _runs(conn, scope: frozenset[int] | None):
 
 @router.get("")
 def overview(request: Request, principal: Principal = Depends(readers)):
+    return _overview_page(request, invoice_scope(principal))
+
+
+def _overview_page(request: Request, scope: frozenset[int] | None, *, typed: dict | None = None,
+                   error: str | None = None, status_code: int = 200):
     """The host's runs (drafts too) and the form for a new one; a municipality's approved
     invoices with its own totals."""
-    scope = invoice_scope(principal)
     today = runtime(request).clock().date()
     with runtime(request).engine.connect() as conn:
         rows = []
@@ -66,8 +77,9 @@ def overview(request: Request, principal: Principal = Depends(readers)):
                 continue  # an approved run without this municipality's lines
             rows.append((run, document))
     last_month = (today.replace(day=1) - timedelta(days=1)).replace(day=1)
-    return render(request, "economy/overview.html", rows=rows, host=scope is None, error=None,
-                  typed={"from": last_month.strftime("%Y-%m"), "months": "1"}, months_nb=MONTHS_NB)
+    typed = typed or {"from": last_month.strftime("%Y-%m"), "months": "1"}
+    return render(request, "economy/overview.html", status_code=status_code, rows=rows, host=scope is None,
+                  error=error, typed=typed, months_nb=MONTHS_NB)
 
 
 @router.post("/runs")
@@ -79,7 +91,7 @@ async def create_run(request: Request, principal: Principal = Depends(host)):
         year, month = (int(part) for part in typed["from"].split("-"))
         period = InvoicePeriod(date(year, month, 1), int(typed["months"]))
     except ValueError:
-        return _overview_with_error(request, principal, typed, "economy.error.period")
+        return _overview_with_error(request, typed, "economy.error.period")
     # Not through the alarm journal: a run reads every recipient and a year of alarms. It is
     # computed on a read connection and stored in a short write transaction of its own.
     def compute_and_store():
@@ -92,22 +104,18 @@ async def create_run(request: Request, principal: Principal = Depends(host)):
     try:
         outcome = await run_in_threadpool(compute_and_store)
     except invoicing.InvoiceRefused as refused:
-        return _overview_with_error(request, principal, typed, str(refused))
+        return _overview_with_error(request, typed, str(refused))
     if outcome.run_id is None:
         with rt.engine.connect() as conn:
             document = invoices.load(conn, outcome.approved_run_id)
         return render(request, "economy/differences.html", outcome=outcome, document=document)
-    return _done(request, f"/economy/runs/{outcome.run_id}")
+    return done(request, f"/economy/runs/{outcome.run_id}")
 
 
-def _overview_with_error(request: Request, principal: Principal, typed: dict, error: str):
-    from respons.web import i18n
-
-    t = i18n.translator(i18n.language_of(request))
-    with runtime(request).engine.connect() as conn:
-        rows = [(run, invoices.load(conn, run.id)) for run in _runs(conn, None)]
-    return render(request, "economy/overview.html", status_code=422, rows=rows, host=True, typed=typed,
-                  error=t(error) if error.startswith("economy.") else error, months_nb=MONTHS_NB)
+def _overview_with_error(request: Request, typed: dict, error: str):
+    if error.startswith("economy."):
+        error = i18n.translator(i18n.language_of(request))(error)
+    return _overview_page(request, None, typed=typed, error=error, status_code=422)
 
 
 def _centre_id(conn) -> int:
@@ -154,7 +162,7 @@ async def _change(request: Request, principal: Principal, run_id: int, unit, don
         with rt.engine.connect() as conn:
             document = _visible_run(conn, run_id, None)
         return render(request, "economy/run.html", status_code=409, document=document, host=True, error=str(refused))
-    return _done(request, done_url)
+    return done(request, done_url)
 
 
 @router.get("/runs/{run_id}/export.{file_format}")
@@ -211,8 +219,6 @@ def planner(request: Request, days: int = Query(90, ge=7, le=366), target_share:
     """Operators per hour and shift from the measured alarms, what the staff costs, and the
     cost per unit and per alarm that gives with the year's measured volumes (seed 001's
     comparison of real centres)."""
-    from respons.domain.costs import CentreCosts, cost_figures
-
     rt = runtime(request)
     year = year or rt.clock().year
     with rt.engine.connect() as conn:
@@ -235,8 +241,6 @@ EXAMPLE_COMPONENTS = ('[{"kind": "per_user_month", "price": "106.97", "label": "
 
 def describe(component) -> str:
     """A component in a sentence (Norwegian), for the price model list."""
-    from respons.domain.pricing import BudgetShare, PerEvent, PerInhabitant, PerUserMonth
-
     match component:
         case PerUserMonth():
             share = f" × {component.share * 100:.0f} %" if component.share != 1 else ""
@@ -253,9 +257,6 @@ def describe(component) -> str:
 
 
 def _prices_page(request: Request, *, status_code: int = 200, error: str | None = None, typed: dict | None = None):
-    from respons.engine import price_models as prices
-    from respons.engine.statistics import municipality_names
-
     with runtime(request).engine.connect() as conn:
         models = prices.listing(conn)
         budget_rows, deflator_rows = prices.year_rows(conn)
@@ -274,11 +275,6 @@ def prices_page(request: Request, principal: Principal = Depends(host)):
 
 @router.post("/prices")
 async def add_price_model(request: Request, principal: Principal = Depends(host)):
-    import json
-
-    from respons.domain.pricing import PriceModelError
-    from respons.engine import price_models as prices
-
     form = await request.form()
     typed = {k: str(form.get(k, "")).strip() for k in ("municipality_id", "valid_from", "base_year", "components")}
     rt = runtime(request)
@@ -297,14 +293,11 @@ async def add_price_model(request: Request, principal: Principal = Depends(host)
             components=components, actor=principal.actor, now=rt.clock()))
     except (PriceModelError, JournalUnavailable) as refused:
         return _prices_page(request, status_code=422, typed=typed, error=str(refused))
-    return _done(request, "/economy/prices")
+    return done(request, "/economy/prices")
 
 
 @router.post("/budgets")
 async def set_budget(request: Request, principal: Principal = Depends(host)):
-    from respons.domain.pricing import PriceModelError
-    from respons.engine import price_models as prices
-
     form = await request.form()
     typed = {k: str(form.get(k, "")).strip() for k in ("year", "name", "amount", "fixed_share")}
     rt = runtime(request)
@@ -318,14 +311,11 @@ async def set_budget(request: Request, principal: Principal = Depends(host)):
         return _prices_page(request, status_code=422, typed=typed, error=message)
     except (invoicing.InvoiceRefused, JournalUnavailable) as refused:
         return _prices_page(request, status_code=422, typed=typed, error=str(refused))
-    return _done(request, "/economy/prices")
+    return done(request, "/economy/prices")
 
 
 @router.post("/deflators")
 async def set_deflator(request: Request, principal: Principal = Depends(host)):
-    from respons.domain.pricing import PriceModelError
-    from respons.engine import price_models as prices
-
     form = await request.form()
     typed = {k: str(form.get(k, "")).strip() for k in ("deflator_year", "percent", "source")}
     rt = runtime(request)
@@ -338,4 +328,4 @@ async def set_deflator(request: Request, principal: Principal = Depends(host)):
         return _prices_page(request, status_code=422, typed=typed, error=message)
     except JournalUnavailable as refused:
         return _prices_page(request, status_code=422, typed=typed, error=str(refused))
-    return _done(request, "/economy/prices")
+    return done(request, "/economy/prices")
