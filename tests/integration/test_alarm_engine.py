@@ -168,3 +168,49 @@ def test_alarm_changes_are_announced_for_the_live_views(engine, registry):
         (r.alarm_id, "answered", "answered", 3),
     ]
     assert {c["municipality_id"] for c in published} == {registry.municipality_ids[0]}
+
+
+# --- take-over and notes after close (issue 14) -----------------------------------------------
+
+
+def test_take_over_is_on_the_timeline_and_only_the_holder_may_finish(engine, journal, registry):
+    r = receive(journal, registry)
+    first, second = "user:1", "user:2"
+    journal.run_sync(lambda c: service.answer(c, r.alarm_id, actor=first, visible_to=None, now=T0 + timedelta(seconds=20)))
+    with pytest.raises(service.NotHolder) as refused:
+        journal.run_sync(lambda c: service.resolve(c, r.alarm_id, actor=second, visible_to=None,
+                                                   outcome=Outcome.FALSE_ALARM, note=None, now=T0 + timedelta(seconds=30)))
+    assert refused.value.holder == first
+    # A colleague's note is still welcome (handover), and does not take the alarm.
+    journal.run_sync(lambda c: service.add_note(c, r.alarm_id, actor=second, visible_to=None, text="Ringer datter",
+                                                now=T0 + timedelta(seconds=35)))
+    taken = journal.run_sync(lambda c: service.take_over(c, r.alarm_id, actor=second, visible_to=None,
+                                                         now=T0 + timedelta(seconds=40)))
+    assert taken.answered_by == second
+    with pytest.raises(service.NotHolder):
+        journal.run_sync(lambda c: service.close(c, r.alarm_id, actor=first, visible_to=None, now=T0 + timedelta(seconds=45)))
+    journal.run_sync(lambda c: service.resolve(c, r.alarm_id, actor=second, visible_to=None,
+                                               outcome=Outcome.FALSE_ALARM, note=None, now=T0 + timedelta(seconds=50)))
+    projection, timeline = stored_projection(engine, r.alarm_id)
+    assert projection == lifecycle.fold(timeline)
+    assert [(e.kind, e.actor) for e in timeline[2:]] == [
+        (EventKind.ANSWERED, first), (EventKind.NOTE, second), (EventKind.TAKEN_OVER, second), (EventKind.RESOLVED, second)]
+    assert timeline[4].data == {"from": first}
+    assert projection.answer_seconds(now=T0 + timedelta(hours=1)) == 20  # the first answer counts
+
+
+def test_a_note_saved_after_a_colleague_closed_the_alarm_is_kept_as_an_addendum(engine, journal, registry):
+    r = receive(journal, registry)
+    op = "user:1"
+    journal.run_sync(lambda c: service.answer(c, r.alarm_id, actor=op, visible_to=None, now=T0 + timedelta(seconds=20)))
+    journal.run_sync(lambda c: service.resolve(c, r.alarm_id, actor=op, visible_to=None,
+                                               outcome=Outcome.RESOLVED_AT_CENTRE, note=None, now=T0 + timedelta(seconds=30)))
+    journal.run_sync(lambda c: service.close(c, r.alarm_id, actor=op, visible_to=None, now=T0 + timedelta(seconds=40)))
+    after = journal.run_sync(lambda c: service.add_note(c, r.alarm_id, actor="user:2", visible_to=None,
+                                                        text="Bruker ringte tilbake, alt vel", now=T0 + timedelta(seconds=90)))
+    assert after.state is State.CLOSED
+    projection, timeline = stored_projection(engine, r.alarm_id)
+    assert projection == lifecycle.fold(timeline)
+    assert timeline[-1].kind is EventKind.NOTE
+    assert timeline[-1].data == {"text": "Bruker ringte tilbake, alt vel", "addendum": True}
+    assert projection.closed_at == T0 + timedelta(seconds=40)

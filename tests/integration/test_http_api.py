@@ -11,7 +11,7 @@ from respons.settings import Settings
 from respons.store.tables import alarms, quarantine
 from respons.web.app import create_app
 from respons.domain.access import Role
-from tests.factories import T0, add_user, log_in
+from tests.factories import T0, add_user, log_in, people_logged_in
 
 
 @pytest.fixture
@@ -173,3 +173,24 @@ def test_openapi_documents_intake_and_operator_endpoints_with_examples(client):
     assert {"202", "409", "422", "503"} <= set(intake["responses"])
     assert spec["components"]["schemas"]["AlarmIn"]["examples"][0]["type"] == "fall"
     assert client.get("/docs").status_code == 200
+
+
+def test_a_colleague_must_take_over_before_finishing_and_the_take_over_is_on_the_timeline(migrated_url, registry, engine, clock):
+    app = create_app(Settings(database_url=migrated_url, journal_window_ms=1), clock, run_timers=False)
+    with people_logged_in(app, engine, clock) as as_user:
+        first, second = as_user("olga", [(Role.OPERATOR, None)]), as_user("per", [(Role.OPERATOR, None)])
+        alarm_id = post_alarm(first, registry).json()["alarm_id"]
+        assert first.post(f"/api/v1/alarms/{alarm_id}/answer").json()["state"] == "answered"
+        first_id = first.get("/api/v1/auth/me").json()["user_id"]
+
+        refused = second.post(f"/api/v1/alarms/{alarm_id}/resolve", json={"outcome": "false_alarm"})
+        assert refused.status_code == 409
+        assert refused.json()["error"] == "held_by_colleague" and refused.json()["holder"] == f"user:{first_id}"
+        assert second.post(f"/api/v1/alarms/{alarm_id}/notes", json={"text": "Overtar etter vaktskifte"}).status_code == 200
+        assert second.post(f"/api/v1/alarms/{alarm_id}/take-over").json()["state"] == "answered"
+        assert second.post(f"/api/v1/alarms/{alarm_id}/resolve", json={"outcome": "false_alarm"}).status_code == 200
+        assert first.post(f"/api/v1/alarms/{alarm_id}/close").json()["error"] == "held_by_colleague"
+
+        timeline = second.get(f"/api/v1/alarms/{alarm_id}").json()["timeline"]
+        assert [e["kind"] for e in timeline] == ["received", "queued", "answered", "note", "taken_over", "resolved"]
+        assert timeline[4]["data"] == {"from": f"user:{first_id}"}

@@ -35,6 +35,9 @@ class EventKind(StrEnum):
     MISSION_ACCEPTED = "mission_accepted"  # home care took the mission the centre dispatched
     MISSING_RESPONSE = "missing_response"  # a dispatched mission was not accepted/completed in time
     ANSWERED = "answered"
+    # Another operator takes over an alarm a colleague holds (shift handover, a colleague
+    # gone home): from then on they are the holder; the answer time stays the first answer's.
+    TAKEN_OVER = "taken_over"
     NOTE = "note"
     ACTION = "action"  # something the operator did: a call and its result, a dispatch
     ANSWER_TIME_EXCEEDED = "answer_time_exceeded"
@@ -98,6 +101,14 @@ class IllegalTransition(Exception):
         self.state = state
 
 
+class NotHolder(IllegalTransition):
+    """An operator tried to finish an alarm a colleague holds without taking it over."""
+
+    def __init__(self, kind: EventKind, state: State, holder: str):
+        super().__init__(kind, state, f"Cannot {kind.value}: {holder} holds the alarm; take it over first.")
+        self.holder = holder
+
+
 @dataclass(frozen=True)
 class Event:
     kind: EventKind
@@ -139,7 +150,10 @@ _ALLOWED_FROM: dict[EventKind, frozenset[State]] = {
     EventKind.MISSION_ACCEPTED: frozenset({State.ANSWERED, State.RESOLVED}),
     EventKind.MISSING_RESPONSE: frozenset({State.ANSWERED, State.RESOLVED}),
     EventKind.ANSWERED: frozenset({State.QUEUED, State.OFFERED}),
-    EventKind.NOTE: frozenset(OPEN_STATES),
+    EventKind.TAKEN_OVER: frozenset({State.ANSWERED, State.RESOLVED}),
+    # Documentation after close is normal (the operator finishes writing after a colleague
+    # closed the alarm); such a note must be marked as an addendum (see ``note``).
+    EventKind.NOTE: frozenset(OPEN_STATES | {State.CLOSED}),
     # Follow-up after the outcome is recorded (calling next of kin afterwards) is still work.
     EventKind.ACTION: frozenset({State.ANSWERED, State.RESOLVED}),
     EventKind.ANSWER_TIME_EXCEEDED: frozenset({State.QUEUED}),
@@ -158,7 +172,8 @@ _REFUSAL_HINTS: dict[EventKind, str] = {
     EventKind.MISSION_ACCEPTED: "only a dispatched mission of an open alarm can be accepted",
     EventKind.MISSING_RESPONSE: "missing response only concerns a mission of an open alarm",
     EventKind.ANSWERED: "only a waiting or offered alarm can be answered or accepted",
-    EventKind.NOTE: "a closed alarm cannot be changed",
+    EventKind.TAKEN_OVER: "only an alarm someone holds can be taken over",
+    EventKind.NOTE: "a closed alarm takes notes only as addenda",
     EventKind.ACTION: "answer the alarm before acting on it; a closed alarm cannot be changed",
     EventKind.ANSWER_TIME_EXCEEDED: "the answer deadline only applies while the alarm waits in the queue",
     EventKind.RESOLVED: "answer the alarm before recording an outcome",
@@ -203,9 +218,16 @@ def apply(alarm: AlarmProjection, event: Event) -> AlarmProjection:
             return replace(alarm, seq=seq, state=State.QUEUED, queued_at=event.at, answered_at=None, answered_by=None)
         case EventKind.ANSWERED:
             return replace(alarm, seq=seq, state=State.ANSWERED, answered_at=event.at, answered_by=event.actor)
+        case EventKind.TAKEN_OVER:
+            if event.actor == alarm.answered_by:
+                raise IllegalTransition(event.kind, alarm.state, "You already hold this alarm.")
+            return replace(alarm, seq=seq, answered_by=event.actor)
         case EventKind.NOTE:
             if not str(event.data.get("text", "")).strip():
                 raise IllegalTransition(event.kind, alarm.state, "A note needs some text.")
+            if alarm.state is State.CLOSED and not event.data.get("addendum"):
+                raise IllegalTransition(event.kind, alarm.state, "Cannot note: the alarm is closed; "
+                                        "a note after close is an addendum.")
             return replace(alarm, seq=seq)
         case EventKind.ACTION:
             _check_action(event, alarm.state)
@@ -234,6 +256,32 @@ def apply(alarm: AlarmProjection, event: Event) -> AlarmProjection:
             return replace(alarm, seq=seq, state=State.CLOSED, closed_at=event.at, outcome=outcome,
                            resolved_at=alarm.resolved_at or event.at)
     raise AssertionError(f"unhandled event kind {event.kind}")  # pragma: no cover
+
+
+def note(alarm: AlarmProjection, at: datetime, actor: str, text: str) -> Event:
+    """A note on the alarm as it is now: on a closed alarm it is an addendum, so a note typed
+    while a colleague closed the alarm is kept and the timeline says it came after."""
+    data: dict[str, Any] = {"text": text}
+    if alarm.state is State.CLOSED:
+        data["addendum"] = True
+    return Event(EventKind.NOTE, at, actor, data)
+
+
+# Events that finish an operator's work on the alarm: only its holder may record them.
+_HOLDER_ONLY = frozenset({EventKind.RESOLVED, EventKind.CLOSED})
+
+
+def check_holder(alarm: AlarmProjection, event: Event) -> None:
+    """Refuse a person's outcome or close on an alarm another person holds.
+
+    Policy for new events, not a rule of the fold: timelines written before take-over
+    existed must still fold. Notes and actions by colleagues stay allowed (handover); a
+    holder that is the system (next of kin notified by routing) binds nobody.
+    """
+    holder = alarm.answered_by
+    if (event.kind in _HOLDER_ONLY and holder is not None and holder != event.actor
+            and holder.startswith("user:") and event.actor.startswith("user:")):
+        raise NotHolder(event.kind, alarm.state, holder)
 
 
 def _check_action(event: Event, state: State) -> None:

@@ -10,13 +10,13 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Callable
 
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.engine import Connection
 
 from respons.domain import lifecycle
-from respons.domain.lifecycle import IllegalTransition
+from respons.domain.lifecycle import IllegalTransition, NotHolder  # noqa: F401  (NotHolder: refused for the web layer)
 from respons.domain.alarm_types import AlarmType
 from respons.domain.deviations import DeviationCategory
 from respons.domain.lifecycle import Action, AlarmProjection, CallResult, Event, EventKind, Outcome, State
@@ -190,9 +190,17 @@ def _find_by_idempotency(conn: Connection, new: NewAlarm) -> Received | None:
 
 
 def append_event(
-    conn: Connection, alarm_id: str, event: Event, *, visible_to: frozenset[int] | None = None
+    conn: Connection,
+    alarm_id: str,
+    event: Event | Callable[[AlarmProjection], Event],
+    *,
+    visible_to: frozenset[int] | None = None,
 ) -> AlarmProjection:
     """Apply ``event`` to the alarm through the domain's rules and store both.
+
+    ``event`` may be a function of the alarm's current projection, read under the row lock,
+    for events whose content depends on the state (a note after close is an addendum): a
+    colleague's close committed a moment earlier is then seen, not raced.
 
     ``visible_to``: the municipalities the caller may act in; an alarm outside them is
     reported as not found (None: no restriction, for the system's own events).
@@ -204,7 +212,11 @@ def append_event(
     row = conn.execute(query).first()
     if row is None or (visible_to is not None and row.municipality_id not in visible_to):
         raise AlarmNotFound(alarm_id)
-    after = lifecycle.apply(projection_from_row(row), event)
+    before = projection_from_row(row)
+    if callable(event):
+        event = event(before)
+    lifecycle.check_holder(before, event)
+    after = lifecycle.apply(before, event)
     _insert_event(conn, alarm_id, after.seq, event)
     conn.execute(update(alarms).where(alarms.c.id == alarm_id).values(**projection_columns(after)))
     _announce(conn, alarm_id, row.municipality_id, after, event.kind, priority=row.priority)
@@ -237,7 +249,15 @@ def answer(conn: Connection, alarm_id: str, *, actor: str, visible_to: frozenset
 def add_note(
     conn: Connection, alarm_id: str, *, actor: str, visible_to: frozenset[int] | None, text: str, now: datetime
 ) -> AlarmProjection:
-    return append_event(conn, alarm_id, Event(EventKind.NOTE, now, actor, {"text": text}), visible_to=visible_to)
+    """A note; on a closed alarm it is kept as an addendum (the returned state says closed)."""
+    return append_event(conn, alarm_id, lambda alarm: lifecycle.note(alarm, now, actor, text), visible_to=visible_to)
+
+
+def take_over(conn: Connection, alarm_id: str, *, actor: str, visible_to: frozenset[int] | None,
+              now: datetime) -> AlarmProjection:
+    """An operator takes an alarm a colleague holds; the former holder sees it live."""
+    return append_event(conn, alarm_id, lambda alarm: Event(EventKind.TAKEN_OVER, now, actor,
+                                                            {"from": alarm.answered_by}), visible_to=visible_to)
 
 
 def resolve(

@@ -9,10 +9,13 @@ from respons.domain.lifecycle import (
     Event,
     EventKind,
     IllegalTransition,
+    NotHolder,
     Outcome,
     State,
     apply,
+    check_holder,
     fold,
+    note,
     start,
 )
 
@@ -68,7 +71,7 @@ def test_cannot_receive_twice():
         (2, EventKind.CLOSED, "record an outcome"),
         (3, EventKind.ANSWERED, "only a waiting or offered alarm can be answered"),
         (3, EventKind.ANSWER_TIME_EXCEEDED, "only applies while the alarm waits"),
-        (6, EventKind.NOTE, "a closed alarm cannot be changed"),
+        (6, EventKind.NOTE, "a note after close is an addendum"),
         (1, EventKind.ANSWERED, "only a waiting or offered alarm"),
     ],
 )
@@ -112,8 +115,8 @@ def test_any_event_sequence_either_folds_or_is_refused_and_seq_counts_events(kin
         applied += 1
         assert after.seq == applied
         assert after.state in State
-        if projection.state is State.CLOSED:
-            pytest.fail("a closed alarm accepted an event")
+        if projection.state is State.CLOSED and not (kind is EventKind.NOTE and after.state is State.CLOSED):
+            pytest.fail("a closed alarm accepted an event other than an addendum note")
         projection = after
 
 
@@ -161,3 +164,56 @@ def test_acting_requires_the_alarm_to_be_answered_and_not_closed():
         apply(closed, ev(EventKind.ACTION, 500, action="notify_technician"))
     resolved = fold(happy_path()[:5])
     assert apply(resolved, ev(EventKind.ACTION, 120, action="call_contact", contact_id=3, result="answered")).state is State.RESOLVED
+
+
+# --- notes after close, take-over, who may finish ------------------------------------------
+
+
+def test_a_note_on_a_closed_alarm_is_an_addendum_that_keeps_it_closed():
+    closed = fold(happy_path())
+    event = note(closed, T0 + timedelta(seconds=500), "user:1", "Skrevet etter lukking")
+    assert event.data == {"text": "Skrevet etter lukking", "addendum": True}
+    after = apply(closed, event)
+    assert after.state is State.CLOSED
+    assert after.seq == closed.seq + 1
+    assert after.closed_at == closed.closed_at
+
+
+def test_a_note_on_an_open_alarm_is_not_an_addendum():
+    assert "addendum" not in note(answered(), T0, "user:1", "x").data
+
+
+def test_taking_over_makes_the_actor_the_holder_and_keeps_the_answer_time():
+    held = fold(happy_path()[:3])  # answered by staff:1 at 31 s
+    after = apply(held, ev(EventKind.TAKEN_OVER, 60, "user:2", **{"from": "staff:1"}))
+    assert after.answered_by == "user:2"
+    assert after.answered_at == held.answered_at
+    assert after.state is State.ANSWERED
+    with pytest.raises(IllegalTransition, match="already hold"):
+        apply(after, ev(EventKind.TAKEN_OVER, 70, "user:2"))
+
+
+@pytest.mark.parametrize("prefix", [1, 2, 6])
+def test_only_a_held_alarm_can_be_taken_over(prefix):
+    with pytest.raises(IllegalTransition, match="only an alarm someone holds"):
+        apply(fold(happy_path()[:prefix]), ev(EventKind.TAKEN_OVER, 60, "user:2"))
+
+
+def test_an_operator_cannot_resolve_or_close_a_colleagues_alarm_but_may_note_and_act():
+    held = apply(fold(happy_path()[:2]), ev(EventKind.ANSWERED, 31, "user:1"))
+    for kind, data in ((EventKind.RESOLVED, {"outcome": "false_alarm"}), (EventKind.CLOSED, {})):
+        with pytest.raises(NotHolder) as info:
+            check_holder(held, ev(kind, 50, "user:2", **data))
+        assert info.value.holder == "user:1"
+    check_holder(held, ev(EventKind.NOTE, 50, "user:2", text="x"))
+    check_holder(held, ev(EventKind.ACTION, 50, "user:2", action="call_recipient", result="answered"))
+    check_holder(held, ev(EventKind.RESOLVED, 50, "user:1", outcome="false_alarm"))
+    taken = apply(held, ev(EventKind.TAKEN_OVER, 60, "user:2"))
+    check_holder(taken, ev(EventKind.RESOLVED, 70, "user:2", outcome="false_alarm"))
+    with pytest.raises(NotHolder):
+        check_holder(taken, ev(EventKind.RESOLVED, 70, "user:1", outcome="false_alarm"))
+
+
+def test_a_holder_that_is_the_system_binds_nobody():
+    kin = apply(fold(happy_path()[:1]), ev(EventKind.KIN_NOTIFIED, 5, "system:routing"))
+    check_holder(kin, ev(EventKind.RESOLVED, 50, "user:2", outcome="next_of_kin"))

@@ -15,7 +15,7 @@ from pydantic import BaseModel, Field
 
 from respons.auth import audit
 from respons.domain.access import Role
-from respons.domain.lifecycle import IllegalTransition, Outcome, State
+from respons.domain.lifecycle import IllegalTransition, NotHolder, Outcome, State
 from respons.engine import alarms as alarm_service
 from respons.store import queries
 from respons.store.journal import JournalUnavailable
@@ -146,6 +146,13 @@ async def resolve(body: ResolveIn, request: Request, alarm_id: str = AlarmId, pr
     )
 
 
+@router.post("/alarms/{alarm_id}/take-over", response_model=StateOut, responses=_ERRORS,
+             summary="Take over an alarm a colleague holds (recorded on the timeline)")
+async def take_over(request: Request, alarm_id: str = AlarmId, principal: Principal = Depends(operator_only)):
+    return await _act(request, alarm_id, principal,
+                      lambda conn, now, who: alarm_service.take_over(conn, alarm_id, now=now, **who))
+
+
 @router.post("/alarms/{alarm_id}/close", response_model=StateOut, responses=_ERRORS, summary="Close a resolved alarm")
 async def close(request: Request, alarm_id: str = AlarmId, principal: Principal = Depends(operator_only)):
     return await _act(request, alarm_id, principal, lambda conn, now, who: alarm_service.close(conn, alarm_id, now=now, **who))
@@ -158,6 +165,8 @@ async def _act(request: Request, alarm_id: str, principal: Principal, action: Ca
         projection = await rt.journal.run(lambda conn: action(conn, rt.clock(), who))
     except alarm_service.AlarmNotFound as exc:
         return error_response(404, "alarm_not_found", str(exc))
+    except NotHolder as exc:
+        return error_response(409, "held_by_colleague", str(exc), state=exc.state.value, holder=exc.holder)
     except IllegalTransition as exc:
         return error_response(409, "illegal_transition", str(exc), state=exc.state.value if exc.state else None)
     except JournalUnavailable as exc:
