@@ -64,7 +64,9 @@ class Settings(BaseSettings):
     # does so by itself): proxies and load balancers drop very long requests anyway, and a
     # reconnect re-checks the session.
     sse_max_seconds: float = 300.0
-    sse_keepalive_seconds: float = 15.0
+    # Every stream sends a heartbeat this often; the console and the app show "live" only
+    # while heartbeats arrive, so a dead node or link shows as disconnected within seconds.
+    sse_heartbeat_seconds: float = 3.0
     cookie_secure: bool = True
 
 

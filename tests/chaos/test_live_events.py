@@ -37,7 +37,7 @@ def test_operator_stream_carries_committed_changes_in_scope_only(migrated_url, e
     with engine.begin() as conn:
         conn.execute(update(agreements).where(agreements.c.municipality_id == ended).values(valid_to=date(2025, 6, 30)))
     add_user(engine, "olga", [(Role.OPERATOR, None)])
-    server = ServerProcess(migrated_url, free_port(), tmp_path / "server.log", cookie_secure="false", sse_max_seconds=4, sse_keepalive_seconds=0.5)
+    server = ServerProcess(migrated_url, free_port(), tmp_path / "server.log", cookie_secure="false", sse_max_seconds=4, sse_heartbeat_seconds=0.5)
     server.start()
     try:
         operator = httpx.Client(base_url=server.url, timeout=10)
@@ -65,6 +65,10 @@ def test_operator_stream_carries_committed_changes_in_scope_only(migrated_url, e
         assert not reader.is_alive()
     finally:
         server.stop()
-    assert [(k, e["alarm_id"], e["event"]) for k, e in events] == [("alarm", mine, "queued"), ("alarm", mine, "answered")]
-    assert all(e["alarm_id"] != foreign for _, e in events)
-    assert all(set(e) == {"alarm_id", "municipality_id", "event", "state", "seq", "priority"} for _, e in events), "no personal data"
+    alarms = [e for k, e in events if k == "alarm"]
+    assert [(e["alarm_id"], e["event"]) for e in alarms] == [(mine, "queued"), (mine, "answered")]
+    assert all(e["alarm_id"] != foreign for e in alarms)
+    # Ids, states and who in the field it concerns (zone and user tags): no personal data.
+    assert all(set(e) == {"alarm_id", "municipality_id", "event", "state", "seq", "priority", "audience"} for e in alarms)
+    beats = [e for k, e in events if k == "heartbeat"]
+    assert len(beats) >= 4 and all(e == {"live": True} for e in beats), "a heartbeat every 0.5 s while the stream is open"

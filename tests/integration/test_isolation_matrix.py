@@ -98,6 +98,7 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("POST", "/api/v1/alarms/{alarm_id}/notes"): Route("roles: operator", _alarm_action("notes", {"text": "x"})),
     ("POST", "/api/v1/alarms/{alarm_id}/resolve"): Route("roles: operator", _alarm_action("resolve", {"outcome": "false_alarm"})),
     ("POST", "/api/v1/alarms/{alarm_id}/close"): Route("roles: operator", _alarm_action("close")),
+    ("POST", "/api/v1/alarms/{alarm_id}/take-over"): Route("roles: operator", _alarm_action("take-over")),
     ("GET", "/api/v1/admin/quarantine"): Route(
         "roles: host_admin", lambda c, w, p: c.get("/api/v1/admin/quarantine", headers=p.headers),
         default_permitted=frozenset({200}),
@@ -362,6 +363,8 @@ ROUTES: dict[tuple[str, str], Route] = {
         _page(lambda w, p: f"/console/alarms/{w.foreign_alarm(p)}/resolve", method="POST", data={"outcome": "false_alarm"})),
     ("POST", "/console/alarms/{alarm_id}/close"): PageRoute(
         "roles: operator", _page(lambda w, p: f"/console/alarms/{w.foreign_alarm(p)}/close", method="POST")),
+    ("POST", "/console/alarms/{alarm_id}/take-over"): PageRoute(
+        "roles: operator", _page(lambda w, p: f"/console/alarms/{w.foreign_alarm(p)}/take-over", method="POST")),
     # ---- Responder app (web/responder) ----
     ("GET", "/app"): PageRoute(_RESPONDER, _page("/app"), default_permitted=frozenset({200})),
     ("GET", "/app/offers"): PageRoute(_RESPONDER, _page("/app/offers"), default_permitted=frozenset({200})),

@@ -36,6 +36,7 @@ autumn night happens twice and is in the night window both times.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from enum import IntEnum, StrEnum
@@ -214,3 +215,61 @@ def _with_seconds(step: Step, seconds: int) -> Step:
 
 def oslo_date(now: datetime) -> date:
     return now.astimezone(OSLO).date()
+
+
+# --- who in the field may see and act on an alarm ------------------------------------------------
+
+
+def zone_tag(zone_id: int) -> str:
+    return f"zone:{zone_id}"
+
+
+def technicians_tag(municipality_id: int) -> str:
+    return f"technicians:{municipality_id}"
+
+
+def duty_tags(actor: str, zone_ids: Iterable[int], technician_in: Iterable[int]) -> frozenset[str]:
+    """What a responder on duty listens for: their zones, their municipalities' technician
+    duty, and themselves (alarms and missions they hold)."""
+    return frozenset({actor, *(zone_tag(z) for z in zone_ids), *(technicians_tag(m) for m in technician_in)})
+
+
+def audience(route: dict | None, route_step: int | None, municipality_id: int, mission: dict | None,
+             holders: Iterable[str | None]) -> frozenset[str]:
+    """Who in the field a change of this alarm concerns, as duty tags.
+
+    Every zone or technician duty the plan has offered it to so far (steps up to the current
+    one: they must see it leave their list when it escalates or is taken), the zone a mission
+    was dispatched to, and the people who hold or held it. An alarm that went straight to the
+    centre concerns nobody in the field (issue 14: responders saw the centre's queue).
+    """
+    tags: set[str] = {h for h in holders if h and h.startswith("user:")}
+    if route:
+        for step in route["steps"][: (route_step or 0) + 1]:
+            if step["target"] == Target.ZONE.value and step.get("zone_id") is not None:
+                tags.add(zone_tag(step["zone_id"]))
+            elif step["target"] == Target.TECHNICIANS.value:
+                tags.add(technicians_tag(municipality_id))
+    if mission:
+        if mission.get("zone_id") is not None:
+            tags.add(zone_tag(mission["zone_id"]))
+        if mission.get("accepted_by"):
+            tags.add(mission["accepted_by"])
+    return frozenset(tags)
+
+
+def offered_to(route: dict | None, route_step: int | None, state: str, municipality_id: int,
+               tags: frozenset[str]) -> bool:
+    """Is the alarm on offer right now to someone on duty with these tags?"""
+    if state != "offered" or not route:
+        return False
+    step = route["steps"][route_step or 0]
+    if step["target"] == Target.ZONE.value:
+        return step.get("zone_id") is not None and zone_tag(step["zone_id"]) in tags
+    return step["target"] == Target.TECHNICIANS.value and technicians_tag(municipality_id) in tags
+
+
+def mission_open_to(mission: dict | None, tags: frozenset[str]) -> bool:
+    """A mission the centre dispatched that nobody has taken yet, to one of these zones."""
+    return bool(mission) and not mission.get("accepted_by") and not mission.get("done_at") and \
+        mission.get("zone_id") is not None and zone_tag(mission["zone_id"]) in tags

@@ -20,6 +20,7 @@ from respons.domain.lifecycle import IllegalTransition, NotHolder  # noqa: F401 
 from respons.domain.alarm_types import AlarmType
 from respons.domain.deviations import DeviationCategory
 from respons.domain.lifecycle import Action, AlarmProjection, CallResult, Event, EventKind, Outcome, State
+from respons.domain import routing as routing_rules
 from respons.domain.routing import Target as RouteTarget
 from respons.engine import storms, timers
 from respons.store.db import is_postgres
@@ -219,17 +220,20 @@ def append_event(
     after = lifecycle.apply(before, event)
     _insert_event(conn, alarm_id, after.seq, event)
     conn.execute(update(alarms).where(alarms.c.id == alarm_id).values(**projection_columns(after)))
-    _announce(conn, alarm_id, row.municipality_id, after, event.kind, priority=row.priority)
+    field_audience = routing_rules.audience(row.route, row.route_step, row.municipality_id, row.mission,
+                                            (row.answered_by, after.answered_by))
+    _announce(conn, alarm_id, row.municipality_id, after, event.kind, priority=row.priority, audience=field_audience)
     return after
 
 
-def _announce(conn: Connection, alarm_id: str, municipality_id: int, p: AlarmProjection, kind: EventKind, *, priority: int) -> None:
-    # Enough for a screen to decide whether it cares (scope), what to refetch, and which
-    # sound to play; never personal data.
+def _announce(conn: Connection, alarm_id: str, municipality_id: int, p: AlarmProjection, kind: EventKind, *,
+              priority: int, audience: frozenset[str] = frozenset()) -> None:
+    # Enough for a screen to decide whether it cares (scope for the centre, ``audience`` for
+    # responders in the field), what to refetch, and which sound to play; never personal data.
     announce(
         conn,
         {"alarm_id": alarm_id, "municipality_id": municipality_id, "event": kind.value, "state": p.state.value,
-         "seq": p.seq, "priority": priority},
+         "seq": p.seq, "priority": priority, "audience": sorted(audience)},
     )
 
 

@@ -20,9 +20,10 @@ from sqlalchemy import select, update
 from sqlalchemy.engine import Connection
 
 from respons.domain.deviations import DeviationCategory
+from respons.domain import routing as routing_rules
 from respons.domain.lifecycle import Action, Event, EventKind, IllegalTransition
 from respons.engine import alarms as alarm_service
-from respons.engine import timers
+from respons.engine import routing, timers
 from respons.store.tables import alarms, recipients
 
 ACCEPT_DEADLINE = "mission_accept"
@@ -35,12 +36,13 @@ def dispatch(conn: Connection, alarm_id: str, *, actor: str, visible_to: frozens
                        .outerjoin(recipients, recipients.c.id == alarms.c.recipient_id).where(alarms.c.id == alarm_id)).first()
     if row is None or (visible_to is not None and row.municipality_id not in visible_to):
         raise alarm_service.AlarmNotFound(alarm_id)
-    projection = alarm_service.record_action(conn, alarm_id, action=Action.DISPATCH_HOME_CARE, actor=actor,
-                                             visible_to=visible_to, now=now, text=text)
     mission = {"zone_id": row.zone_id, "dispatched_at": now.isoformat(), "dispatched_by": actor,
                "accept_by": (now + accept_within).isoformat(), "complete_by": (now + complete_within).isoformat(),
                "accepted_at": None, "accepted_by": None, "done_at": None}
+    # The mission first, then the event: the event's announcement then reaches the zone's phones.
     conn.execute(update(alarms).where(alarms.c.id == alarm_id).values(mission=mission))
+    projection = alarm_service.record_action(conn, alarm_id, action=Action.DISPATCH_HOME_CARE, actor=actor,
+                                             visible_to=visible_to, now=now, text=text)
     for kind in (ACCEPT_DEADLINE, COMPLETE_DEADLINE):
         timers.cancel(conn, kind, alarm_id=alarm_id)  # a new dispatch replaces the old mission's limits
     timers.schedule(conn, ACCEPT_DEADLINE, alarm_id=alarm_id, due_at=now + accept_within, now=now)
@@ -57,6 +59,8 @@ def _mission(conn: Connection, alarm_id: str, visible_to: frozenset[int] | None)
 
 def accept(conn: Connection, alarm_id: str, *, user_id: int, now: datetime, visible_to: frozenset[int]):
     mission = _mission(conn, alarm_id, visible_to)
+    if not mission or routing_rules.zone_tag(mission.get("zone_id")) not in routing.field_tags(conn, user_id):
+        raise alarm_service.AlarmNotFound(alarm_id)  # not dispatched to a zone they are on duty in
     if not mission or mission.get("done_at"):
         raise IllegalTransition(EventKind.MISSION_ACCEPTED, None, "There is no open mission for this alarm.")
     if mission.get("accepted_by"):
@@ -72,6 +76,7 @@ def accept(conn: Connection, alarm_id: str, *, user_id: int, now: datetime, visi
 def report(conn: Connection, alarm_id: str, *, user_id: int, action: Action, now: datetime, visible_to: frozenset[int],
            text: str | None = None):
     """En route / arrived / done from the responder who accepted the mission."""
+    routing.require_in_field(conn, alarm_id, user_id=user_id, visible_to=visible_to)
     mission = _mission(conn, alarm_id, visible_to)
     actor = f"user:{user_id}"
     if not mission or mission.get("accepted_by") != actor:

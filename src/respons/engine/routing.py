@@ -217,11 +217,60 @@ class NotOnDuty(Exception):
     """The user is not logged in where the alarm is offered."""
 
 
-def accept(conn: Connection, alarm_id: str, *, user_id: int, now: datetime, visible_to: frozenset[int]):
-    """The first responder to accept gets the alarm; everyone else is refused by the domain."""
-    row = _current(conn, alarm_id)
+def field_tags(conn: Connection, user_id: int) -> frozenset[str]:
+    """The duty tags of a responder or technician: the zones they are logged in to, their
+    technician duty, and themselves."""
+    rows = conn.execute(select(responder_presence.c.zone_id, responder_presence.c.role,
+                               responder_presence.c.municipality_id)
+                        .where(responder_presence.c.user_id == user_id,
+                               responder_presence.c.logged_out_at.is_(None))).all()
+    return routing.duty_tags(f"user:{user_id}", [r.zone_id for r in rows if r.zone_id is not None],
+                             [r.municipality_id for r in rows if r.role == "technician"])
+
+
+def _field_row(conn: Connection, alarm_id: str, *, user_id: int, visible_to: frozenset[int]):
+    """The alarm as someone in the field may see it, with their duty tags; an alarm that was
+    never offered to them, nor dispatched to nor held by them, does not exist for them (404),
+    even in their own municipality: the centre's queue is not theirs to take from."""
+    row = conn.execute(select(alarms.c.state, alarms.c.route, alarms.c.route_step, alarms.c.municipality_id,
+                              alarms.c.mission, alarms.c.answered_by).where(alarms.c.id == alarm_id)).first()
     if row is None or row.municipality_id not in visible_to:
         raise alarm_service.AlarmNotFound(alarm_id)
+    tags = field_tags(conn, user_id)
+    if not concerns(row, tags):
+        raise alarm_service.AlarmNotFound(alarm_id)
+    return row, tags
+
+
+def concerns(row, tags: frozenset[str]) -> bool:
+    """Does this alarm row (route, route_step, municipality_id, mission, answered_by) concern
+    someone with these duty tags?"""
+    return bool(routing.audience(row.route, row.route_step, row.municipality_id, row.mission,
+                                 (row.answered_by,)) & tags)
+
+
+def concerns_user(conn: Connection, alarm_id: str, *, user_id: int) -> bool:
+    row = conn.execute(select(alarms.c.route, alarms.c.route_step, alarms.c.municipality_id, alarms.c.mission,
+                              alarms.c.answered_by).where(alarms.c.id == alarm_id)).first()
+    return row is not None and concerns(row, field_tags(conn, user_id))
+
+
+def require_in_field(conn: Connection, alarm_id: str, *, user_id: int, visible_to: frozenset[int]) -> None:
+    """Raise AlarmNotFound unless the alarm concerns this responder (see ``_field_row``)."""
+    _field_row(conn, alarm_id, user_id=user_id, visible_to=visible_to)
+
+
+def _require_offered(conn: Connection, alarm_id: str, kind: EventKind, *, user_id: int, visible_to: frozenset[int]) -> None:
+    row, tags = _field_row(conn, alarm_id, user_id=user_id, visible_to=visible_to)
+    if not routing.offered_to(row.route, row.route_step, row.state, row.municipality_id, tags):
+        # It was theirs to see (offered to their zone before), but is not on offer now:
+        # taken by a colleague, escalated to the centre, or the offer moved on.
+        raise IllegalTransition(kind, State(row.state), "The alarm is no longer offered to you.")
+
+
+def accept(conn: Connection, alarm_id: str, *, user_id: int, now: datetime, visible_to: frozenset[int]):
+    """The first responder to accept gets the alarm; everyone else is refused by the domain."""
+    _require_offered(conn, alarm_id, EventKind.ANSWERED, user_id=user_id, visible_to=visible_to)
     projection = alarm_service.append_event(conn, alarm_id, Event(EventKind.ANSWERED, now, f"user:{user_id}",
                                                                   {"via": "responder_app"}), visible_to=visible_to)
     _cancel_route_timers(conn, alarm_id)
@@ -229,21 +278,47 @@ def accept(conn: Connection, alarm_id: str, *, user_id: int, now: datetime, visi
 
 
 def decline(conn: Connection, alarm_id: str, *, user_id: int, now: datetime, visible_to: frozenset[int], reason: str | None):
+    _require_offered(conn, alarm_id, EventKind.DECLINED, user_id=user_id, visible_to=visible_to)
     return alarm_service.append_event(conn, alarm_id, Event(EventKind.DECLINED, now, f"user:{user_id}",
                                                             {"reason": reason} if reason else {}), visible_to=visible_to)
 
 
 def hand_back(conn: Connection, alarm_id: str, *, user_id: int, now: datetime, visible_to: frozenset[int], reason: str | None):
     """A responder gives the alarm to the centre: back in its queue with the whole history."""
-    row = conn.execute(select(alarms.c.answered_by, alarms.c.municipality_id).where(alarms.c.id == alarm_id)).first()
-    if row is None or row.municipality_id not in visible_to:
-        raise alarm_service.AlarmNotFound(alarm_id)
+    row, _ = _field_row(conn, alarm_id, user_id=user_id, visible_to=visible_to)
     if row.answered_by != f"user:{user_id}":
         raise IllegalTransition(EventKind.HANDED_BACK, None, "Only the responder who has the alarm can hand it back.")
     projection = alarm_service.append_event(conn, alarm_id, Event(EventKind.HANDED_BACK, now, f"user:{user_id}",
                                                                   {"reason": reason} if reason else {}), visible_to=visible_to)
     alarm_service.start_answer_deadline(conn, alarm_id, now)
     return projection
+
+
+def field_lists(conn: Connection, *, user_id: int, municipalities: frozenset[int]) -> tuple[list[str], list[str]]:
+    """(offered, mine): the alarm ids on offer to this responder's duty now (routing offers
+    and missions the centre dispatched to their zones), and those they hold."""
+    tags = field_tags(conn, user_id)
+    actor = f"user:{user_id}"
+    rows = conn.execute(
+        select(alarms.c.id, alarms.c.state, alarms.c.route, alarms.c.route_step, alarms.c.answered_by,
+               alarms.c.municipality_id, alarms.c.mission)
+        .where(alarms.c.municipality_id.in_(sorted(municipalities)),
+               alarms.c.state.in_([State.OFFERED.value, State.ANSWERED.value, State.RESOLVED.value]),
+               alarms.c.group_id.is_(None))  # storm members are offered through their group alarm
+    ).all()
+    offered, mine = [], []
+    for r in rows:
+        mission = r.mission or {}
+        if r.state == State.OFFERED and routing.offered_to(r.route, r.route_step, r.state, r.municipality_id, tags):
+            offered.append(r.id)
+        elif r.answered_by == actor:
+            mine.append(r.id)
+        elif mission and not mission.get("done_at") and r.state != State.OFFERED:
+            if mission.get("accepted_by") == actor:
+                mine.append(r.id)
+            elif routing.mission_open_to(mission, tags):
+                offered.append(r.id)  # home care dispatched by the centre, waiting to be taken
+    return offered, mine
 
 
 def log_in_to_zones(conn: Connection, *, user_id: int, zone_ids: list[int], role: str, now: datetime,

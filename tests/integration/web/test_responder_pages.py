@@ -99,3 +99,62 @@ def test_a_mission_the_centre_dispatches_is_taken_and_reported_from_the_app(app,
     assert "Besvart" in work, "the centre still holds the alarm and closes it"
     operator.__exit__(None, None, None)
     hilde.__exit__(None, None, None)
+
+
+def test_a_responder_cannot_take_act_on_or_see_an_alarm_that_was_never_offered_to_them(app, engine, clock, registry, place):
+    """Issue 14: a responder accepted an alarm in the centre's queue, and the operator's answer
+    then got 409. An alarm not offered to their zone, nor dispatched to them, is 404."""
+    municipality, home, other = place
+    operator, operator_h = person(app, engine, clock, "olga", Role.OPERATOR, None)
+    hilde, hilde_h = person(app, engine, clock, "hilde", Role.RESPONDER, municipality)
+    eva, eva_h = person(app, engine, clock, "eva", Role.RESPONDER, municipality)
+    hilde.post("/app/duty", data={"zone_id": [str(home)]}, headers=hilde_h)
+    eva.post("/app/duty", data={"zone_id": [str(other)]}, headers=eva_h)
+    centre_alarm = send(operator, registry, municipality, "fire")  # fire: always the centre's queue
+    offered = send(operator, registry, municipality)  # a button press: offered to the home zone
+
+    for client, headers, alarm_id in ((hilde, hilde_h, centre_alarm), (eva, eva_h, centre_alarm), (eva, eva_h, offered)):
+        assert client.get(f"/app/alarms/{alarm_id}").status_code == 404
+        for path, data in (("accept", None), ("decline", None), ("mission/accept", None), ("hand-back", None),
+                           ("status", {"status": "en_route"}), ("notes", {"text": "x"}), ("call", {"result": "answered"})):
+            response = client.post(f"/app/alarms/{alarm_id}/{path}", data=data, headers=headers)
+            assert response.status_code == 404, (path, alarm_id == centre_alarm, response.status_code)
+        assert alarm_id not in client.get("/app/offers").text
+    assert operator.post(f"/api/v1/alarms/{centre_alarm}/answer", headers=operator_h).json()["state"] == "answered"
+    assert hilde.post(f"/app/alarms/{offered}/accept", headers=hilde_h).status_code == 200
+    for client in (operator, hilde, eva):
+        client.__exit__(None, None, None)
+
+
+def test_the_app_stream_carries_only_my_offers_and_missions(migrated_url, engine, clock, registry, place):
+    """The responder's event stream names no alarm of the centre's queue or of another zone."""
+    import threading
+
+    municipality, home, other = place
+    app = create_app(Settings(database_url=migrated_url, cookie_secure=False, sse_max_seconds=1.5,
+                              sse_heartbeat_seconds=0.2), clock, run_timers=False)
+    hilde, hilde_h = person(app, engine, clock, "hilde", Role.RESPONDER, municipality)
+    operator, operator_h = person(app, engine, clock, "olga", Role.OPERATOR, None)
+    hilde.post("/app/duty", data={"zone_id": [str(home)]}, headers=hilde_h)
+    received: list[str] = []
+
+    def listen():
+        with hilde.stream("GET", "/app/events") as response:
+            received.extend(response.iter_lines())
+
+    listener = threading.Thread(target=listen)
+    listener.start()
+    live = app.state.runtime.live
+    for _ in range(200):
+        if live.subscribers:
+            break
+        threading.Event().wait(0.01)
+    centre_alarm = send(operator, registry, municipality, "fire")
+    offered = send(operator, registry, municipality)
+    listener.join(10)
+    text = "\n".join(received)
+    assert offered in text, text
+    assert centre_alarm not in text, "the centre's alarm must not reach a responder's phone"
+    assert "event: heartbeat" in text
+    for client in (operator, hilde):
+        client.__exit__(None, None, None)

@@ -33,3 +33,17 @@ def test_a_slow_subscriber_loses_the_oldest_changes_and_is_told():
         assert [(await slow.next(timeout=1))["n"] for _ in range(3)] == [2, 3, 4]
 
     asyncio.run(scenario())
+
+
+def test_resync_tells_every_screen_to_reload_and_close_ends_every_stream():
+    async def scenario():
+        bus = LiveBus()
+        a, b = bus.subscribe(lambda c: False), bus.subscribe()
+        threading.Thread(target=bus.resync).start()
+        assert await a.next(timeout=1) is None and a.overflowed, "even a screen that wants nothing reloads"
+        assert await b.next(timeout=1) is None and b.overflowed and not b.closed
+        threading.Thread(target=bus.close).start()
+        assert await b.next(timeout=1) is None and b.closed
+        assert bus.subscribe().closed, "a stream opened on a stopping node ends at once"
+
+    asyncio.run(scenario())

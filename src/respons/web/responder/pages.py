@@ -58,40 +58,10 @@ def _duty(conn, user_id: int) -> list[dict]:
     return [dict(r._mapping) for r in rows]
 
 
-def _offers_and_mine(conn, principal: Principal, duty: list[dict], now) -> tuple[list[dict], list[dict]]:
+def _offers_and_mine(conn, principal: Principal, now) -> tuple[list[dict], list[dict]]:
     """Alarms offered where I am on duty, and alarms I have taken."""
-    mine_actor = principal.actor
-    zone_ids = {d["zone_id"] for d in duty if d["zone_id"] is not None}
-    tech_in = {d["municipality_id"] for d in duty if d["role"] == "technician"}
-    rows = conn.execute(
-        select(alarms.c.id, alarms.c.state, alarms.c.route, alarms.c.route_step, alarms.c.answered_by,
-               alarms.c.municipality_id)
-        .where(alarms.c.municipality_id.in_(sorted(_municipalities(principal))),
-               alarms.c.state.in_([State.OFFERED.value, State.ANSWERED.value, State.RESOLVED.value]),
-               alarms.c.group_id.is_(None))  # storm members are offered through their group alarm
-    ).all()
-    offered_ids, mine_ids = [], []
-    missions_open = conn.execute(
-        select(alarms.c.id, alarms.c.mission).where(
-            alarms.c.municipality_id.in_(sorted(_municipalities(principal))), alarms.c.mission.is_not(None),
-            alarms.c.state.in_([State.ANSWERED.value, State.RESOLVED.value]))
-    ).all()
-    for m in missions_open:
-        if m.mission.get("done_at"):
-            continue
-        if m.mission.get("accepted_by") == mine_actor:
-            mine_ids.append(m.id)
-        elif not m.mission.get("accepted_by") and m.mission.get("zone_id") in zone_ids:
-            offered_ids.append(m.id)  # home care dispatched by the centre, waiting to be taken
-    for r in rows:
-        if r.state == State.OFFERED and r.route:
-            step = RoutingPlan.from_json(r.route).steps[r.route_step or 0]
-            if (step.target is Target.ZONE and step.zone_id in zone_ids) or (
-                    step.target is Target.TECHNICIANS and r.municipality_id in tech_in):
-                offered_ids.append(r.id)
-        elif r.answered_by == mine_actor:
-            mine_ids.append(r.id)
     allowed = _municipalities(principal)
+    offered_ids, mine_ids = routing.field_lists(conn, user_id=principal.id, municipalities=allowed)
     return _summaries(conn, offered_ids, now, allowed), _summaries(conn, mine_ids, now, allowed)
 
 
@@ -111,7 +81,7 @@ def _home_data(request: Request, principal: Principal) -> dict:
     rt = runtime(request)
     with rt.engine.connect() as conn:
         duty = _duty(conn, principal.id)
-        offers, mine = _offers_and_mine(conn, principal, duty, rt.clock())
+        offers, mine = _offers_and_mine(conn, principal, rt.clock())
         zone_ids = [d["zone_id"] for d in duty if d["zone_id"] is not None]
         team = routing.colleagues(conn, zone_ids) if zone_ids else []
         choices = conn.execute(select(zones.c.id, zones.c.name, zones.c.municipality_id)
@@ -172,7 +142,8 @@ async def alarm_page(request: Request, alarm_id: str, principal: Principal = Dep
         detail = queries.alarm_detail(conn, alarm_id, now=rt.clock(), in_municipalities=allowed)
         if detail is not None:
             queries.with_taker_names(conn, [detail])
-    if detail is None or not _may_see(detail, principal):
+            visible = routing.concerns_user(conn, alarm_id, user_id=principal.id)
+    if detail is None or not visible:
         return render(request, "error.html", status_code=404, message_key="error.404")
     person = None
     if detail["recipient_id"] is not None:
@@ -185,13 +156,6 @@ async def alarm_page(request: Request, alarm_id: str, principal: Principal = Dep
             person = queries.recipient_card(conn, detail["recipient_id"], now=rt.clock(), exclude_alarm=alarm_id)
     return render(request, "responder/alarm.html", alarm=detail, person=person, error=None,
                   **_work_context(detail, principal), **_context(request))
-
-
-def _may_see(detail: dict, principal: Principal) -> bool:
-    # Offered alarms and dispatched missions in my municipalities, or ones I hold.
-    mission = detail.get("mission") or {}
-    return (detail["state"] == State.OFFERED.value or detail.get("answered_by") == principal.actor
-            or (mission and not mission.get("done_at")))
 
 
 def _work_context(detail: dict, principal: Principal) -> dict:
@@ -249,6 +213,7 @@ async def status(request: Request, alarm_id: str, status: str = Form(...), note:
 
     def work(conn):
         now = rt.clock()
+        routing.require_in_field(conn, alarm_id, user_id=principal.id, visible_to=visible)
         holder = conn.execute(select(alarms.c.answered_by).where(alarms.c.id == alarm_id)).scalar_one_or_none()
         if holder != principal.actor:
             # A mission the centre dispatched: report on it; the centre closes the alarm.
@@ -272,7 +237,7 @@ async def status(request: Request, alarm_id: str, status: str = Form(...), note:
 async def note(request: Request, alarm_id: str, text: str = Form("", max_length=4000),
                principal: Principal = Depends(responder_page)):
     rt = runtime(request)
-    return await _act(request, alarm_id, principal, lambda conn: alarm_service.add_note(
+    return await _act(request, alarm_id, principal, lambda conn: _in_field(conn, alarm_id, principal) and alarm_service.add_note(
         conn, alarm_id, actor=principal.actor, visible_to=_municipalities(principal), text=text.strip(), now=rt.clock()))
 
 
@@ -283,9 +248,15 @@ async def call(request: Request, alarm_id: str, result: str = Form(...), princip
         outcome = CallResult(result)
     except ValueError:
         return render(request, "error.html", status_code=422, message_key="app.error.unknown")
-    return await _act(request, alarm_id, principal, lambda conn: alarm_service.record_action(
+    return await _act(request, alarm_id, principal, lambda conn: _in_field(conn, alarm_id, principal) and alarm_service.record_action(
         conn, alarm_id, action=Action.CALL_RECIPIENT, result=outcome, actor=principal.actor,
         visible_to=_municipalities(principal), now=rt.clock()))
+
+
+def _in_field(conn, alarm_id: str, principal: Principal) -> bool:
+    """404 (AlarmNotFound) unless the alarm was offered or dispatched to me, or I hold it."""
+    routing.require_in_field(conn, alarm_id, user_id=principal.id, visible_to=_municipalities(principal))
+    return True
 
 
 async def _act(request: Request, alarm_id: str, principal: Principal, work) -> HTMLResponse:
@@ -316,9 +287,14 @@ async def _act(request: Request, alarm_id: str, principal: Principal, work) -> H
 
 @router.get("/events")
 async def events(request: Request, principal: Principal = Depends(responder_page)):
-    """Changes to alarms in my municipalities (ids and states only); the page refetches."""
+    """Changes to the alarms offered or dispatched to my duty, or held by me (ids and states
+    only); the page refetches. Going on or off duty reloads the page, and with it the stream."""
+    rt = runtime(request)
+    with rt.engine.connect() as conn:
+        tags = routing.field_tags(conn, principal.id)
     mine = _municipalities(principal)
-    return change_stream(request, lambda change: change.get("municipality_id") in mine)
+    return change_stream(request, lambda change: change.get("municipality_id") in mine
+                         and not tags.isdisjoint(change.get("audience", ())))
 
 
 @router.get("/sw.js", dependencies=[Depends(public())])
