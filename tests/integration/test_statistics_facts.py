@@ -86,3 +86,53 @@ def test_key_figures_of_a_real_timeline_match_a_hand_count(world):
     assert k.frequent_recipients == [(world.recipient, 5)]
     with world.engine.connect() as conn:  # the database's sums say the same, for every breakdown
         assert_database_agrees(conn, world.scope, start, world.clock(), world.clock())
+
+
+def test_who_answered_and_a_hand_back_through_the_engine(world):
+    """Issue 14: a responder's answer in the app is home care's, not the centre's; a
+    hand-back keeps home care's acceptance in the facts and in the CSV row."""
+    from respons.domain.lifecycle import Event, EventKind
+    from respons.engine import statistics as export
+
+    start = world.clock()
+    hilde = world.responder("hilde")
+    world.windows(full_day(2))  # routing with backup: offered to the zone first
+
+    handed_back = world.alarm()  # hilde accepts after 30 s, hands it back after 2 minutes
+    received = world.clock()
+    world.advance(30)
+    world.journal.run_sync(lambda c: routing.accept(c, handed_back, user_id=hilde, now=world.clock(),
+                                                    visible_to=world.scope))
+    world.advance(90)
+    world.journal.run_sync(lambda c: routing.hand_back(c, handed_back, user_id=hilde, now=world.clock(),
+                                                       visible_to=world.scope, reason=None))
+    world.advance(15)  # the centre answers 15 s after the hand-back
+    answer(world, handed_back)
+    resolve(world, handed_back, Outcome.EMERGENCY_SERVICES)
+
+    world.windows(full_day(1))
+    taken = world.alarm()  # in the centre's queue; a responder's answer in the app (as before issue 14 allowed)
+    world.advance(0.4)
+    world.journal.run_sync(lambda c: service.append_event(
+        c, taken, Event(EventKind.ANSWERED, world.clock(), f"user:{hilde}", {"via": "responder_app"})))
+    world.advance(600)
+
+    with world.engine.connect() as conn:
+        facts = {f.alarm_id: f for f in alarm_facts(conn, municipality_ids=world.scope, start=start, end=world.clock())}
+        assert_database_agrees(conn, world.scope, start, world.clock(), world.clock())
+    back, early = facts[handed_back], facts[taken]
+    assert (back.answered_by_centre, back.answer_seconds) == (True, 15)
+    assert (back.home_care_asked_at, back.mission_accepted_at) == (received, received + timedelta(seconds=30))
+    assert (early.answered_by_centre, early.answered_by_home_care, early.answer_seconds) == (False, True, None)
+    k = key_figures(facts.values(), now=world.clock())
+    assert (k.to_centre, k.answered_within_target, k.answer_seconds.max) == (1, 1, 15), "0.4 s is not the centre's"
+    assert k.handled_by_home_care == 1
+
+    csv_rows = export.facts_csv([back, early], "4206").splitlines()
+    header = csv_rows[0].split(",")
+    row = dict(zip(header, csv_rows[1].split(",")))
+    assert row["home_care_asked_at_utc"] == received.strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert row["home_care_accepted_at_utc"] == (received + timedelta(seconds=30)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert (row["answered_by_centre"], row["answered_by"]) == ("true", "centre")
+    early_row = dict(zip(header, csv_rows[2].split(",")))
+    assert (early_row["answered_by_centre"], early_row["answered_by"], early_row["answer_seconds"]) == ("false", "home_care", "")

@@ -23,7 +23,7 @@ from respons.domain.statistics import (
 )
 from respons.engine import storms
 from respons.store.statistics import alarm_facts, counts_by_municipality, key_figures_by, oslo_offsets
-from respons.store.tables import alarms, municipalities, recipients
+from respons.store.tables import alarm_events, alarms, municipalities, recipients
 from tests.factories import seed_registry
 
 UTC = timezone.utc
@@ -42,7 +42,7 @@ def assert_same_figures(got: KeyFigures, expected: KeyFigures, where) -> None:
         if isinstance(b, Distribution):
             # SQLite's date arithmetic works in milliseconds.
             assert a.count == b.count, (where, field.name)
-            for part in ("median", "p90", "max"):
+            for part in ("median", "p90", "max", "mean"):
                 assert getattr(a, part) == pytest.approx(getattr(b, part), abs=0.002), (where, field.name, part)
         else:
             assert a == b, (where, field.name)
@@ -147,9 +147,10 @@ def test_hand_made_alarms_count_in_their_oslo_hour_day_month_and_year(engine, ha
     # Answers: 60 (in time), 61 (late), 12, 45, 20, 5, 70 (late), and one waiting 5 minutes (late);
     # the one waiting 30 s is pending; the offer taken by home care is not the centre's.
     assert (total.to_centre, total.answered_within_target, total.pending_answer) == (8, 5, 1)
-    assert total.answer_seconds == Distribution(7, 45, pytest.approx(64.6), 70)
+    assert total.answer_seconds == Distribution(7, 45, pytest.approx(64.6), 70, 39.0)
     assert (total.resolved_by_centre, total.cleared_at_centre) == (7, 3)
     assert total.dispatches == {"home_care_dispatched": 1, "emergency_services": 1, "next_of_kin": 1, "technician": 1}
+    assert total.handled_by_home_care == 1, "the offer taken in the zone"
     assert (total.routed_direct, total.escalated) == (2, 1)
     assert (total.accept_seconds.count, total.accept_seconds.max) == (2, 180), "3 min after the dispatch; 40 s after the offer"
     assert (total.arrival_seconds.count, total.arrival_seconds.max) == (2, 20 * 60)
@@ -196,3 +197,73 @@ def test_the_databases_figures_agree_with_the_domains_on_the_demo_history(engine
         for name in ("received", "to_centre", "answered_within_target", "pending_answer", "resolved_by_centre",
                      "cleared_at_centre", "routed_direct", "escalated", "missing_responses", "hours_saved"):
             assert getattr(got, name) == getattr(expected, name), (municipality_id, name)
+
+
+# --- who answered: the centre or home care -------------------------------------------------
+
+
+def test_an_answer_given_in_the_responder_app_is_home_cares_not_the_centres(engine):
+    """The alarm row says when an alarm was answered and by which user; only the answered
+    event says whether in the app. A responder who took an alarm out of the centre's queue
+    (possible before issue 14) is not the centre answering in 0.4 s; a hand-back keeps the
+    responder's acceptance; and the database's sums say the same as the domain."""
+    registry = seed_registry(engine)
+    municipality = registry.municipality_ids[0]
+    t0 = datetime(2026, 5, 4, 8, 0, tzinfo=UTC)
+    s = lambda n: timedelta(seconds=n)  # noqa: E731
+    rows, events = [], []
+
+    def alarm(alarm_id, *, route, queued, answered, answered_by, outcome, timeline):
+        rows.append(dict(id=alarm_id, municipality_id=municipality, type="button_press", category="assistance",
+                         priority=2, source="test", occurred_at=t0, received_at=t0, route={"steps": [{"target": route}]},
+                         route_step=0, state="resolved", seq=len(timeline), queued_at=queued, answered_at=answered,
+                         answered_by=answered_by, resolved_at=t0 + s(600), outcome=outcome))
+        for seq, (kind, at, actor, data) in enumerate(timeline, start=1):
+            events.append(dict(alarm_id=alarm_id, seq=seq, kind=kind, at=at, actor=actor, data=data))
+
+    app = {"via": "responder_app"}
+    # The centre answers after 20 s.
+    alarm("centre", route="centre", queued=t0, answered=t0 + s(20), answered_by="user:1", outcome="resolved_at_centre",
+          timeline=[("received", t0, "device:x", {}), ("queued", t0, "system:routing", {}),
+                    ("answered", t0 + s(20), "user:1", {})])
+    # A responder took it out of the centre's queue after 0.4 s: neither in time nor late for the centre.
+    alarm("taken-early", route="centre", queued=t0, answered=t0 + s(0.4), answered_by="user:7",
+          outcome="home_care_dispatched",
+          timeline=[("received", t0, "device:x", {}), ("queued", t0, "system:routing", {}),
+                    ("answered", t0 + s(0.4), "user:7", app)])
+    # ... after it had waited 90 s: the centre was late.
+    alarm("taken-late", route="centre", queued=t0, answered=t0 + s(90), answered_by="user:7", outcome="home_care_dispatched",
+          timeline=[("received", t0, "device:x", {}), ("queued", t0, "system:routing", {}),
+                    ("answered", t0 + s(90), "user:7", app)])
+    # Offered to the zone, accepted in the app after 30 s, handed back after 100 s, the centre answered 10 s later.
+    alarm("handed-back", route="zone", queued=t0 + s(100), answered=t0 + s(110), answered_by="user:1",
+          outcome="emergency_services",
+          timeline=[("received", t0, "device:x", {}), ("offered", t0, "system:routing", {"target": "zone"}),
+                    ("answered", t0 + s(30), "user:7", app), ("handed_back", t0 + s(100), "user:7", {}),
+                    ("answered", t0 + s(110), "user:1", {})])
+    # Offered to the zone and taken there after 45 s: home care handled it.
+    alarm("direct", route="zone", queued=None, answered=t0 + s(45), answered_by="user:7", outcome="home_care_dispatched",
+          timeline=[("received", t0, "device:x", {}), ("offered", t0, "system:routing", {"target": "zone"}),
+                    ("answered", t0 + s(45), "user:7", app)])
+    with engine.begin() as conn:
+        conn.execute(insert(alarms), rows)
+        conn.execute(insert(alarm_events), events)
+
+    scope, start, end, now = frozenset({municipality}), t0 - timedelta(days=1), t0 + timedelta(days=1), t0 + s(3600)
+    with engine.connect() as conn:
+        facts = {f.alarm_id: f for f in assert_database_agrees(conn, scope, start, end, now)}
+        k = key_figures_by(conn, municipality_ids=scope, start=start, end=end, now=now)[None]
+        sums = counts_by_municipality(conn, municipality_ids=scope, start=start, end=end, now=now,
+                                      minutes_per_cleared_alarm=30)[municipality]
+
+    assert {a for a, f in facts.items() if f.answered_by_centre} == {"centre", "handed-back"}
+    assert {a for a, f in facts.items() if f.answered_by_home_care} == {"taken-early", "taken-late", "direct"}
+    assert k.answer_seconds == Distribution(2, 15, 19, 20, 15), "only the centre's 20 s and 10 s"
+    assert (k.to_centre, k.answered_within_target) == (3, 2), "taken after 90 s is late; after 0.4 s is not counted"
+    assert (sums.to_centre, sums.answered_within_target) == (3, 2)
+    assert k.resolved_by_centre == 2
+    assert k.handled_by_home_care == 3
+    assert k.dispatches == {"home_care_dispatched": 0, "emergency_services": 1, "next_of_kin": 0, "technician": 0}
+    # The hand-back: asked on arrival, accepted after 30 s, though the row now shows the centre's answer.
+    assert (facts["handed-back"].home_care_asked_at, facts["handed-back"].mission_accepted_at) == (t0, t0 + s(30))
+    assert (k.accept_seconds.count, k.accept_seconds.max) == (2, 45), "30 s before the hand-back; 45 s direct"

@@ -23,8 +23,13 @@ The figures and where their definitions come from (DOMAIN.md "Quality figures", 
 - *clearance rate* (avklaringsrate): of the alarms the centre answered and gave an outcome,
   the share it resolved itself (``resolved_at_centre`` or ``false_alarm``), without sending
   anyone (observed 50–70 %).
+- *who answered*: the centre (an operator at the console) or home care (a responder who took
+  the alarm in the app). The centre's answer-time figures count only the centre's answers; an
+  alarm home care took out of the centre's queue counts as late for the centre if it had
+  waited there longer than the target, and is left out otherwise (as a pending one is).
 - *dispatches*: outcomes that sent somebody — home care, emergency services, next of kin,
-  technician.
+  technician — of the alarms home care did not take itself; *handled by home care* counts
+  those it did (routed to it and taken in the app), so the two are never mixed.
 - *escalations*: alarms first routed away from the centre (to a zone, technicians, next of
   kin) that came to the centre after all; their share of the directly routed ones (the
   Farsund pilot: about 10 %).
@@ -70,7 +75,8 @@ class AlarmFact:
     received_at: datetime
     queued_at: datetime | None = None  # first reached the centre's queue (None: never did)
     answered_at: datetime | None = None  # the centre (or the responder who took it) answered
-    answered_by_centre: bool = False
+    answered_by_centre: bool = False  # the standing answer is an operator's at the centre
+    answered_by_home_care: bool = False  # ... or a responder's, who took it in the app
     outcome: str | None = None
     closed_at: datetime | None = None
     routed_direct: bool = False  # the plan's first step was not the centre
@@ -89,12 +95,17 @@ class AlarmFact:
 
     def answer_status(self, now: datetime) -> str | None:
         """``in_time``, ``late``, ``pending`` (waiting, still within the target) or None
-        (never reached the centre's queue)."""
+        (never reached the centre's queue, or taken from it by home care within the target)."""
         if self.queued_at is None:
             return None
         if self.answer_seconds is not None:
             return "in_time" if self.answer_seconds <= ANSWER_TARGET_SECONDS else "late"
-        # Unanswered past the target (or taken by someone else): not in time.
+        if self.answered_at is not None:
+            # Taken out of the queue by someone else (home care): the centre was late only if
+            # it had let the alarm wait past the target; otherwise it is not the centre's answer
+            # to count either way.
+            waited = (self.answered_at - self.queued_at).total_seconds()
+            return "late" if waited > ANSWER_TARGET_SECONDS else None
         return "late" if (now - self.queued_at).total_seconds() > ANSWER_TARGET_SECONDS else "pending"
 
 
@@ -104,13 +115,17 @@ class Distribution:
     median: float | None
     p90: float | None
     max: float | None
+    # Centres publish the mean answer time (30–33 s at Værnes and Gjøvik), so it is reported
+    # beside the median for comparison, although one long wait moves it.
+    mean: float | None = None
 
     @classmethod
     def of(cls, values: Iterable[float]) -> "Distribution":
         ordered = sorted(values)
         if not ordered:
-            return cls(0, None, None, None)
-        return cls(len(ordered), _percentile(ordered, 0.5), _percentile(ordered, 0.9), ordered[-1])
+            return cls(0, None, None, None, None)
+        return cls(len(ordered), _percentile(ordered, 0.5), _percentile(ordered, 0.9), ordered[-1],
+                   sum(ordered) / len(ordered))
 
 
 def _percentile(ordered: list[float], q: float) -> float:
@@ -134,7 +149,7 @@ class KeyFigures:
     answer_seconds: Distribution
     resolved_by_centre: int  # answered by the centre and given an outcome
     cleared_at_centre: int
-    dispatches: dict[str, int]
+    dispatches: dict[str, int]  # outcomes that sent somebody, of the alarms home care did not take itself
     routed_direct: int
     escalated: int
     accept_seconds: Distribution  # home care: from being asked (offer or dispatch) to accepting
@@ -144,6 +159,7 @@ class KeyFigures:
     devices_lost: int
     hours_saved: float
     frequent_recipients: list[tuple[int, int]] = field(default_factory=list)  # (recipient, alarms), most first
+    handled_by_home_care: int = 0  # answered by a responder in the app (routed to home care, or taken there)
 
     @property
     def share_answered_within_target(self) -> float | None:
@@ -199,7 +215,7 @@ def hours_saved(cleared_at_centre: int, minutes_per_cleared_alarm: float) -> flo
 
 # The counts that must add up across any breakdown (tests use this list).
 ADDITIVE = ("received", "to_centre", "answered_within_target", "pending_answer", "resolved_by_centre", "cleared_at_centre",
-            "routed_direct", "escalated", "missing_responses", "technical", "devices_lost")
+            "routed_direct", "escalated", "missing_responses", "technical", "devices_lost", "handled_by_home_care")
 
 
 def key_figures(facts: Iterable[AlarmFact], *, now: datetime,
@@ -214,6 +230,7 @@ def key_figures(facts: Iterable[AlarmFact], *, now: datetime,
     per_recipient: Counter = Counter()
     answer_seconds, accept_seconds, arrival_seconds = [], [], []
     to_centre = within = pending = resolved = cleared = direct = escalated = missing = technical = lost = 0
+    by_home_care = 0
     for f in facts:
         local = f.received_at.astimezone(OSLO)
         by_type[f.type] += 1
@@ -233,7 +250,9 @@ def key_figures(facts: Iterable[AlarmFact], *, now: datetime,
         if f.answered_by_centre and f.outcome is not None:
             resolved += 1
             cleared += f.outcome in CLEARED_AT_CENTRE
-        if f.outcome in dispatches:
+        if f.answered_by_home_care:
+            by_home_care += 1
+        elif f.outcome in dispatches:
             dispatches[f.outcome] += 1
         direct += f.routed_direct
         escalated += f.routed_direct and f.escalated
@@ -253,6 +272,7 @@ def key_figures(facts: Iterable[AlarmFact], *, now: datetime,
         missing_responses=missing, technical=technical, devices_lost=lost,
         hours_saved=hours_saved(cleared, minutes_per_cleared_alarm),
         frequent_recipients=sorted(per_recipient.items(), key=lambda kv: (-kv[1], kv[0]))[:frequent_top],
+        handled_by_home_care=by_home_care,
     )
 
 

@@ -79,7 +79,7 @@ CSV_COLUMNS = (
     "alarm_id", "municipality_number", "zone_id", "type", "category", "received_at_utc", "received_at_oslo",
     "queued_at_utc", "answered_at_utc", "answer_seconds", "answered_within_60s", "answered_by_centre", "outcome",
     "routed_direct", "escalated", "home_care_asked_at_utc", "home_care_accepted_at_utc", "arrived_at_utc",
-    "missing_response",
+    "missing_response", "answered_by",
 )
 
 
@@ -91,8 +91,14 @@ def fact_values(f: AlarmFact, municipality_number: str) -> list:
         f.alarm_id, municipality_number, f.zone_id, f.type, f.category, f.received_at,
         f.received_at.astimezone(OSLO).strftime("%Y-%m-%dT%H:%M:%S%z"), f.queued_at, f.answered_at, answer,
         None if answer is None else answer <= 60, f.answered_by_centre, f.outcome, f.routed_direct, f.escalated,
-        f.home_care_asked_at, f.mission_accepted_at, f.arrived_at, f.missing_response,
+        f.home_care_asked_at, f.mission_accepted_at, f.arrived_at, f.missing_response, answered_by(f),
     ]
+
+
+def answered_by(f: AlarmFact) -> str | None:
+    """Who gave the standing answer: ``centre``, ``home_care`` or None (nobody, or the routing
+    on next of kin's behalf)."""
+    return "centre" if f.answered_by_centre else "home_care" if f.answered_by_home_care else None
 
 
 def facts_csv(rows: list[AlarmFact], municipality_number: str) -> str:

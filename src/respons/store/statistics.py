@@ -1,8 +1,13 @@
 """Reading the key figures (domain/statistics.py) from the alarm rows.
 
 One row per alarm: the ``alarms`` row carries the projection of its timeline (received,
-queued, answered, outcome, arrival) and the mission, so nothing here reads the timeline
-itself. A storm's group alarm (source ``storm``) is left out: it only groups its members,
+queued, answered, outcome, arrival) and the mission. The one thing it does not say is *who*
+answered, the centre or home care: both are ``user:<id>``; the answered event's
+``{"via": "responder_app"}`` says it. Those events are a few per cent of the timeline and
+have their own partial index (``ix_alarm_events_home_care_answers``, migration 0010), so
+each query joins, once, the home-care answers given since the period began (first and last
+per alarm) instead of reading the timeline per alarm (docs/statistics.md, *Who answered*).
+A storm's group alarm (source ``storm``) is left out: it only groups its members,
 which are counted as the device reports they are.
 
 Two ways to the same figures:
@@ -22,7 +27,7 @@ from collections import Counter, defaultdict
 from datetime import date, datetime, timedelta, timezone
 from typing import Any, Callable, Hashable, Iterator
 
-from sqlalchemy import DateTime, Integer, and_, case, cast, func, literal, or_, select
+from sqlalchemy import DateTime, Integer, String, and_, bindparam, case, cast, func, literal, not_, or_, select, text
 from sqlalchemy.engine import Connection
 
 from respons.domain.routing import Target
@@ -42,7 +47,8 @@ from respons.domain.statistics import (
     period_of,
 )
 from respons.engine import storms
-from respons.store.tables import alarms, recipients
+from respons.store.tables import HOME_CARE_ANSWER_WHERE, alarms, recipients
+from respons.store.types import UTCDateTime
 
 # A breakdown the database can group by: one total (None), a column, or Oslo periods.
 Grouping = str | Period | None
@@ -55,15 +61,16 @@ def alarm_facts(conn: Connection, *, municipality_ids: frozenset[int], start: da
     The route's first target and the mission's times are read as text by the database (JSON
     paths), not as whole JSON documents: decoding every plan and mission in Python was most
     of the time."""
+    hc = _home_care_answers(conn, start)
     rows = conn.execute(
         _in_scope(select(alarms.c.id, alarms.c.municipality_id, recipients.c.zone_id, alarms.c.recipient_id,
                          alarms.c.type, alarms.c.category, alarms.c.received_at, alarms.c.queued_at,
                          alarms.c.answered_at, alarms.c.outcome, alarms.c.closed_at, alarms.c.missing_response,
                          alarms.c.arrived_at, _first_target().label("first_target"),
                          _mission_time("dispatched_at").label("dispatched_at"),
-                         _mission_time("accepted_at").label("accepted_at"))
-                  .outerjoin(recipients, recipients.c.id == alarms.c.recipient_id),
-                  municipality_ids, start, end)
+                         _mission_time("accepted_at").label("accepted_at"),
+                         hc.c.first_at.label("home_care_first_at"), hc.c.last_at.label("home_care_last_at")),
+                  municipality_ids, start, end, join_recipients=True, home_care=hc)
         .order_by(alarms.c.received_at)
     ).all()
     return [_fact(r) for r in rows]
@@ -71,20 +78,28 @@ def alarm_facts(conn: Connection, *, municipality_ids: frozenset[int], start: da
 
 def _fact(r) -> AlarmFact:
     routed_direct = r.first_target is not None and r.first_target != Target.CENTRE.value
+    answered = r.answered_at is not None
+    # The standing answer is a responder's in the app if it is the last one they gave; a
+    # timeline without that mark (the demo's history) is home care's if it was routed to a
+    # zone and answered there before it ever reached the centre.
+    marked_home_care = answered and r.home_care_last_at is not None and r.home_care_last_at == r.answered_at
+    by_home_care = marked_home_care or (answered and r.home_care_last_at is None and r.queued_at is None
+                                        and r.first_target == Target.ZONE.value)
     asked_at = accepted_at = None
     if r.dispatched_at:
         # The centre dispatched home care: asked then, accepted when someone took the mission.
         asked_at = datetime.fromisoformat(r.dispatched_at)
         accepted_at = datetime.fromisoformat(r.accepted_at) if r.accepted_at else None
-    elif routed_direct and r.queued_at is None:
-        # Offered to the zone on arrival; the responder who took the offer accepted it.
-        asked_at, accepted_at = r.received_at, r.answered_at
+    elif routed_direct:
+        # Offered on arrival; accepted when a responder first took it, even if they handed it
+        # back to the centre afterwards (the acceptance happened; the row no longer shows it).
+        asked_at = r.received_at
+        accepted_at = r.home_care_first_at or (r.answered_at if by_home_care else None)
     return AlarmFact(
         alarm_id=r.id, municipality_id=r.municipality_id, zone_id=r.zone_id, recipient_id=r.recipient_id, type=r.type,
         category=r.category, received_at=r.received_at, queued_at=r.queued_at, answered_at=r.answered_at,
-        # Reached the centre's queue and was answered: the centre answered it (responders
-        # only ever take offers, which are not queued).
-        answered_by_centre=r.queued_at is not None and r.answered_at is not None,
+        answered_by_centre=r.queued_at is not None and answered and not marked_home_care,
+        answered_by_home_care=by_home_care,
         outcome=r.outcome, closed_at=r.closed_at, routed_direct=routed_direct,
         escalated=routed_direct and r.queued_at is not None, home_care_asked_at=asked_at, mission_accepted_at=accepted_at,
         arrived_at=r.arrived_at, missing_response=r.missing_response,
@@ -142,8 +157,10 @@ def key_figures_by(conn: Connection, *, municipality_ids: frozenset[int], start:
     answers: dict[Hashable, list[float]] = defaultdict(list)
     accepts: dict[Hashable, list[float]] = defaultdict(list)
     arrivals: dict[Hashable, list[float]] = defaultdict(list)
-    times = _in_scope(select(*keys, alarms.c.recipient_id, _answer_seconds(conn), _accept_seconds(conn),
-                             _arrival_seconds(conn)), municipality_ids, start, end, join_recipients=by == "zone")
+    hc = _home_care_answers(conn, start)
+    times = _in_scope(select(*keys, alarms.c.recipient_id, _answer_seconds(conn, hc), _accept_seconds(conn, hc),
+                             _arrival_seconds(conn)), municipality_ids, start, end, join_recipients=by == "zone",
+                      home_care=hc)
     for row in conn.execute(times):
         k = decode(row[0]) if keys else None
         if row[-4] is not None:
@@ -166,6 +183,7 @@ def key_figures_by(conn: Connection, *, municipality_ids: frozenset[int], start:
             technical=s["technical"], devices_lost=s["devices_lost"],
             hours_saved=hours_saved(s["cleared"], minutes_per_cleared_alarm),
             frequent_recipients=sorted(per_recipient[k].items(), key=lambda kv: (-kv[1], kv[0]))[:frequent_top],
+            handled_by_home_care=s["home_care"],
         )
     return figures
 
@@ -176,10 +194,15 @@ def key_figures_by(conn: Connection, *, municipality_ids: frozenset[int], start:
 def _sum_rows(conn: Connection, by: Grouping, municipality_ids: frozenset[int], start: datetime, end: datetime,
               now: datetime, detail: tuple = ()) -> Iterator[tuple[Hashable, tuple, dict[str, int]]]:
     """The additive figures summed per key and ``detail`` columns: (key, detail values, sums)."""
-    answered_by_centre = and_(alarms.c.queued_at.is_not(None), alarms.c.answered_at.is_not(None))
-    in_time = and_(answered_by_centre, _seconds(conn, alarms.c.answered_at, alarms.c.queued_at) <= ANSWER_TARGET_SECONDS)
+    hc = _home_care_answers(conn, start)
+    answered_by_centre = _answered_by_centre(hc)
+    by_home_care = _answered_by_home_care(hc)
+    queue_seconds = _seconds(conn, alarms.c.answered_at, alarms.c.queued_at)
+    in_time = and_(answered_by_centre, queue_seconds <= ANSWER_TARGET_SECONDS)
     waiting = and_(alarms.c.queued_at.is_not(None), alarms.c.answered_at.is_(None))
     late_waiting = and_(waiting, alarms.c.queued_at < now - timedelta(seconds=ANSWER_TARGET_SECONDS))
+    # Taken out of the centre's queue by home care after it had waited past the target.
+    late_taken = and_(alarms.c.queued_at.is_not(None), _marked_home_care(hc), queue_seconds > ANSWER_TARGET_SECONDS)
     pending = and_(waiting, alarms.c.queued_at >= now - timedelta(seconds=ANSWER_TARGET_SECONDS))
     resolved = and_(answered_by_centre, alarms.c.outcome.is_not(None))
     direct = _routed_direct()
@@ -189,7 +212,7 @@ def _sum_rows(conn: Connection, by: Grouping, municipality_ids: frozenset[int], 
 
     columns = {
         "received": func.count(),
-        "to_centre": total(or_(answered_by_centre, late_waiting)),
+        "to_centre": total(or_(answered_by_centre, late_waiting, late_taken)),
         "within": total(in_time),
         "pending": total(pending),
         "resolved": total(resolved),
@@ -199,21 +222,28 @@ def _sum_rows(conn: Connection, by: Grouping, municipality_ids: frozenset[int], 
         "missing": total(alarms.c.missing_response.is_(True)),
         "technical": total(alarms.c.category == "technical"),
         "devices_lost": total(alarms.c.type == "device_silent"),
-        **{f"dispatch_{o}": total(alarms.c.outcome == o) for o in DISPATCH_OUTCOMES},
+        "home_care": total(by_home_care),
+        **{f"dispatch_{o}": total(and_(alarms.c.outcome == o, not_(by_home_care))) for o in DISPATCH_OUTCOMES},
     }
     key, decode = _grouping(conn, by, start, end)
     keys = [] if key is None else [key]
     query = _in_scope(select(*keys, *detail, *(c.label(name) for name, c in columns.items())), municipality_ids,
-                      start, end, join_recipients=by == "zone").group_by(*keys, *detail)
+                      start, end, join_recipients=by == "zone", home_care=hc).group_by(*keys, *detail)
     for row in conn.execute(query):
         if row.received:  # without GROUP BY, no alarms is one row of zeros
             yield (decode(row[0]) if keys else None, tuple(row[len(keys):len(keys) + len(detail)]),
                    {name: int(row._mapping[name]) for name in columns})
 
 
-def _in_scope(query, municipality_ids: frozenset[int], start: datetime, end: datetime, *, join_recipients: bool = False):
+def _in_scope(query, municipality_ids: frozenset[int], start: datetime, end: datetime, *, join_recipients: bool = False,
+              home_care=None):
+    joined = alarms
     if join_recipients:
-        query = query.select_from(alarms.outerjoin(recipients, recipients.c.id == alarms.c.recipient_id))
+        joined = joined.outerjoin(recipients, recipients.c.id == alarms.c.recipient_id)
+    if home_care is not None:
+        joined = joined.outerjoin(home_care, home_care.c.alarm_id == alarms.c.id)
+    if joined is not alarms:
+        query = query.select_from(joined)
     return query.where(alarms.c.municipality_id.in_(sorted(municipality_ids)), alarms.c.received_at >= start,
                        alarms.c.received_at < end, alarms.c.source != storms.SOURCE)
 
@@ -230,20 +260,52 @@ def _mission_time(name: str):
     return alarms.c.mission[name].as_string()
 
 
-def _answer_seconds(conn: Connection):
-    return case((and_(alarms.c.queued_at.is_not(None), alarms.c.answered_at.is_not(None)),
-                 _seconds(conn, alarms.c.answered_at, alarms.c.queued_at)))
+def _home_care_answers(conn: Connection, start: datetime):
+    """Per alarm, the first and last answer a responder gave in the app at or after ``start``
+    (an alarm of the period cannot be answered before it). The predicate is the partial
+    index's, verbatim, so SQLite's planner recognises it; PostgreSQL's proves it the same way."""
+    # Written as text: SQLite would rather walk the whole timeline in alarm order than sort
+    # the few rows for GROUP BY, and SQLAlchemy has no way to say INDEXED BY, which keeps it on
+    # the partial index (and fails loudly, rather than slowly, if the predicate ever stops
+    # matching the index's). PostgreSQL finds the index by itself.
+    pinned = " INDEXED BY ix_alarm_events_home_care_answers" if conn.dialect.name == "sqlite" else ""
+    query = text(f"SELECT alarm_id, min(at) AS first_at, max(at) AS last_at FROM alarm_events{pinned} "
+                 f"WHERE {HOME_CARE_ANSWER_WHERE[conn.dialect.name]} AND at >= :home_care_since GROUP BY alarm_id")
+    return (query.bindparams(bindparam("home_care_since", start, type_=UTCDateTime))
+            .columns(alarm_id=String, first_at=UTCDateTime, last_at=UTCDateTime).subquery("home_care"))
 
 
-def _accept_seconds(conn: Connection):
+def _marked_home_care(hc):
+    """The standing answer is the last one a responder gave in the app."""
+    return and_(alarms.c.answered_at.is_not(None), hc.c.last_at.is_not(None), hc.c.last_at == alarms.c.answered_at)
+
+
+def _answered_by_centre(hc):
+    return and_(alarms.c.queued_at.is_not(None), alarms.c.answered_at.is_not(None), not_(_marked_home_care(hc)))
+
+
+def _answered_by_home_care(hc):
+    # As AlarmFact: marked, or (a timeline without marks) routed to a zone and answered
+    # before it ever reached the centre.
+    unmarked = and_(alarms.c.answered_at.is_not(None), hc.c.last_at.is_(None), alarms.c.queued_at.is_(None),
+                    _first_target() == Target.ZONE.value)
+    return or_(_marked_home_care(hc), unmarked)
+
+
+def _answer_seconds(conn: Connection, hc):
+    return case((_answered_by_centre(hc), _seconds(conn, alarms.c.answered_at, alarms.c.queued_at)))
+
+
+def _accept_seconds(conn: Connection, hc):
     # As AlarmFact: from the centre's dispatch to a home-care worker taking the mission, or,
-    # routed directly and never queued, from receipt to the responder taking the offer.
+    # routed directly, from receipt to a responder first taking the offer (also when they
+    # handed it back later).
     dispatched, accepted = _mission_time("dispatched_at"), _mission_time("accepted_at")
     return case(
         (dispatched.is_not(None),
          case((accepted.is_not(None), _seconds(conn, _instant(conn, accepted), _instant(conn, dispatched))))),
-        (and_(_routed_direct(), alarms.c.queued_at.is_(None), alarms.c.answered_at.is_not(None)),
-         _seconds(conn, alarms.c.answered_at, alarms.c.received_at)),
+        (and_(_routed_direct(), hc.c.first_at.is_not(None)), _seconds(conn, hc.c.first_at, alarms.c.received_at)),
+        (and_(_routed_direct(), _answered_by_home_care(hc)), _seconds(conn, alarms.c.answered_at, alarms.c.received_at)),
     )
 
 

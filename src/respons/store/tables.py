@@ -308,6 +308,15 @@ alarm_events = Table(
     Column("data", JSON, nullable=False),
     UniqueConstraint("alarm_id", "seq", name="uq_alarm_events_alarm_seq"),
 )
+# Who answered (statistics, docs/statistics.md): the answers responders gave in the app, a
+# small part of the timeline, found by time without reading the rest (migration 0010). The
+# predicate is spelled out as store/statistics.py queries it, so both databases use the index.
+HOME_CARE_ANSWER_WHERE = {
+    "sqlite": "kind = 'answered' AND json_extract(data, '$.via') = 'responder_app'",
+    "postgresql": "kind = 'answered' AND (data ->> 'via') = 'responder_app'",
+}
+Index("ix_alarm_events_home_care_answers", alarm_events.c.at, alarm_events.c.alarm_id,
+      sqlite_where=text(HOME_CARE_ANSWER_WHERE["sqlite"]), postgresql_where=text(HOME_CARE_ANSWER_WHERE["postgresql"]))
 
 # --- deviation reports (avvik) ----------------------------------------------------------------
 

@@ -44,7 +44,7 @@ TIMELINE = [
     # 3. answered after 90 s (late), false alarm (cleared)
     fact(3, queued_at=at(3, 0), answered_at=at(3, 90), answered_by_centre=True, outcome="false_alarm"),
     # 4. routed to the zone, accepted there after 30 s (never at the centre)
-    fact(4, routed_direct=True, answered_at=at(4, 30), outcome="home_care_dispatched",
+    fact(4, routed_direct=True, answered_at=at(4, 30), answered_by_home_care=True, outcome="home_care_dispatched",
          home_care_asked_at=at(4, 0), mission_accepted_at=at(4, 30), arrived_at=at(19, 0)),
     # 5. routed to the zone, nobody accepted: escalated, the centre answered 30 s after it arrived
     fact(5, routed_direct=True, escalated=True, queued_at=at(9, 0), answered_at=at(9, 30), answered_by_centre=True,
@@ -70,12 +70,14 @@ def test_every_figure_of_a_fixed_morning_by_hand():
     assert (k.to_centre, k.pending_answer) == (6, 1)
     # Within 60 s: 1 (20 s), 2 (50 s), 5 (30 s), 6 (40 s) = 4 of 6.
     assert k.answered_within_target == 4 and k.share_answered_within_target == pytest.approx(4 / 6)
-    # Answer times 20, 30, 40, 50, 90: median 40, p90 = 50 + 0.6 × 40 = 74, max 90.
-    assert (k.answer_seconds.count, k.answer_seconds.median, k.answer_seconds.p90, k.answer_seconds.max) == \
-        (5, 40, pytest.approx(74), 90)
+    # Answer times 20, 30, 40, 50, 90: median 40, p90 = 50 + 0.6 × 40 = 74, max 90, mean 46.
+    assert (k.answer_seconds.count, k.answer_seconds.median, k.answer_seconds.p90, k.answer_seconds.max,
+            k.answer_seconds.mean) == (5, 40, pytest.approx(74), 90, 46)
     # The centre gave 5 outcomes (1, 2, 3, 5, 6); it cleared 1 and 3 itself.
     assert (k.resolved_by_centre, k.cleared_at_centre) == (5, 2) and k.clearance_rate == pytest.approx(0.4)
-    assert k.dispatches == {"home_care_dispatched": 2, "emergency_services": 1, "next_of_kin": 0, "technician": 1}
+    # The centre dispatched home care to alarm 2; alarm 4 home care took itself: not mixed.
+    assert k.dispatches == {"home_care_dispatched": 1, "emergency_services": 1, "next_of_kin": 0, "technician": 1}
+    assert k.handled_by_home_care == 1
     assert (k.routed_direct, k.escalated, k.escalation_share) == (2, 1, 0.5)
     # Accept: alarm 2 120 s after the dispatch, alarm 4 30 s after the offer; arrival 20 and 15 minutes after receipt.
     assert (k.accept_seconds.median, k.accept_seconds.max) == (75, 120)
@@ -83,6 +85,23 @@ def test_every_figure_of_a_fixed_morning_by_hand():
     assert (k.missing_responses, k.technical, k.devices_lost) == (1, 1, 1)
     assert k.hours_saved == 1.0, "2 alarms cleared × 30 minutes"
     assert k.frequent_recipients[0] == (101, 2), "the person behind alarms 1 and 5 first"
+
+
+def test_the_centres_answer_times_count_only_the_centres_answers():
+    """A responder who took an alarm out of the centre's queue in the app (possible before
+    issue 14) answered it for home care: not the centre in 0.4 s. If it had waited past the
+    target first, the centre was late all the same."""
+    taken_early = fact(1, queued_at=at(1, 0), answered_at=at(1, 0.4), answered_by_home_care=True,
+                       outcome="home_care_dispatched")
+    taken_late = fact(2, queued_at=at(2, 0), answered_at=at(2, 90), answered_by_home_care=True)
+    centre = fact(3, queued_at=at(3, 0), answered_at=at(3, 30), answered_by_centre=True, outcome="resolved_at_centre")
+    k = key_figures([taken_early, taken_late, centre], now=NOW)
+    assert taken_early.answer_seconds is None and taken_early.answer_status(NOW) is None
+    assert taken_late.answer_status(NOW) == "late"
+    assert (k.to_centre, k.answered_within_target, k.pending_answer) == (2, 1, 0)
+    assert (k.answer_seconds.count, k.answer_seconds.mean) == (1, 30)
+    assert (k.resolved_by_centre, k.handled_by_home_care) == (1, 2)
+    assert k.dispatches["home_care_dispatched"] == 0, "home care's own alarms are not dispatches"
 
 
 def test_empty_figures_have_no_shares():
@@ -144,7 +163,8 @@ def facts(draw, n: int):
         recipient_id=draw(st.sampled_from([None, 1, 2, 3, 4])),
         type=draw(st.sampled_from(["button_press", "fall", "power_lost", "device_silent"])),
         category=draw(st.sampled_from(["assistance", "fall", "technical"])), received_at=received, queued_at=queued,
-        answered_at=answered, answered_by_centre=answered is not None and draw(st.booleans()),
+        answered_at=answered, answered_by_centre=(by := draw(st.sampled_from(["centre", "home_care", None]))) == "centre"
+        and answered is not None, answered_by_home_care=by == "home_care" and answered is not None,
         outcome=draw(st.sampled_from([None, "resolved_at_centre", "false_alarm", "home_care_dispatched", "technician"])),
         routed_direct=draw(st.booleans()), escalated=draw(st.booleans()), missing_response=draw(st.booleans()),
     )
