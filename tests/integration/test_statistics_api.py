@@ -133,3 +133,29 @@ def test_the_yearly_report_across_municipalities_covers_the_callers_scope(world,
     marit = client("marit", [(Role.MUNICIPALITY_ADMIN, own)])
     book = openpyxl.load_workbook(io.BytesIO(marit.get("/api/v1/statistics/yearly-report.xlsx?year=2026").content))
     assert {r[1] for r in book["2026"].iter_rows(min_row=2, values_only=True)} == {"Testkommune 0", "Samlet"}
+
+
+def test_a_months_report_has_its_month_sheet_and_the_mean_answer_time(world, client):
+    """Issue 14: the month XLSX has the *Måneder* sheet the docs list; the mean answer time is
+    published in the API, the PDF and the workbook; the figures use decimal commas in Norwegian."""
+    import openpyxl
+    from pypdf import PdfReader
+
+    own, _, _ = world
+    marit = client("marit", [(Role.MUNICIPALITY_ADMIN, own)])
+    query = f"municipality_id={own}&period=month&date=2026-11-15"
+    figures = marit.get(f"/api/v1/statistics/key-figures?{query}").json()
+    assert figures["answer_seconds"]["mean"] == pytest.approx(43.5), "(12 + 75) / 2"
+    assert figures["handled_by_home_care"] == 0
+
+    workbook = openpyxl.load_workbook(io.BytesIO(marit.get(f"/api/v1/statistics/report.xlsx?{query}").content))
+    assert workbook.sheetnames == ["Nøkkeltall", "Måneder", "Alarmer"]
+    header, *months = list(workbook["Måneder"].iter_rows(values_only=True))
+    row = dict(zip(header, months[0]))
+    assert len(months) == 1 and (row["Måned"], row["Alarmer mottatt"]) == ("november 2026", 2)
+    assert (row["Svartid, snitt (s)"], row["Andel innen 60 s"]) == (43.5, 0.5)
+
+    pdf = marit.get(f"/api/v1/statistics/report.pdf?{query}")
+    text = " ".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf.content)).pages)
+    assert "snitt 44 s, median 44 s" in text and "50,0 % av 2" in text
+    assert "Håndtert direkte av hjemmetjenesten" in text

@@ -10,8 +10,9 @@ from datetime import date, datetime
 from sqlalchemy.engine import Connection
 
 from respons.domain.deviations import YearSummary
-from respons.domain.statistics import AlarmFact, Counts, KeyFigures, Period
+from respons.domain.statistics import AlarmFact, Counts, Distribution, KeyFigures, Period
 from respons.engine import statistics
+from respons.reports.formatting import decimal, duration, percent
 
 MONTHS_NB = ("januar", "februar", "mars", "april", "mai", "juni", "juli", "august", "september", "oktober",
              "november", "desember")
@@ -21,10 +22,14 @@ EXPLANATIONS = (
     ("Alarmer mottatt", "Alle alarmer fra kommunens tjenestemottakere i perioden, regnet etter når de kom inn (norsk tid)."),
     ("Besvart innen 60 sekunder", "Andelen av alarmene responssenteret skulle besvare som ble besvart innen 60 sekunder "
      "etter at de kom i køen. Helsedirektoratet anbefaler minst 95 %."),
-    ("Svartid", "Median, 90-prosentil og lengste tid fra alarmen kom i køen til en operatør svarte."),
+    ("Svartid", "Gjennomsnitt, median, 90-prosentil og lengste tid fra alarmen kom i køen til en operatør på "
+     "responssenteret svarte. Alarmer hjemmetjenesten tok selv, telles ikke med."),
     ("Avklart av responssenteret", "Andelen alarmer med utfall der responssenteret løste saken selv, uten å sende noen "
      "(avklaringsrate; 50–70 % er vanlig)."),
-    ("Utrykninger og varsling", "Hvor mange alarmer som endte med hjemmetjenesten, 113/AMK, pårørende eller tekniker."),
+    ("Utrykninger og varsling", "Hvor mange alarmer responssenteret sendte videre til hjemmetjenesten, 113/AMK, "
+     "pårørende eller tekniker."),
+    ("Håndtert direkte av hjemmetjenesten", "Alarmer som gikk rett til hjemmetjenesten og ble tatt der, uten "
+     "responssenteret. De telles for seg, ikke blant utrykningene."),
     ("Direkterutet / eskalert", "Alarmer som først gikk rett til hjemmetjenesten, og hvor mange av dem som likevel "
      "måtte til responssenteret."),
     ("Hjemmetjenesten", "Tid fra hjemmetjenesten ble bedt om å rykke ut til noen tok oppdraget, og fra alarmen kom til "
@@ -79,13 +84,20 @@ def build(conn: Connection, request: statistics.PeriodRequest, *, now: datetime,
 
 
 def share(value: float | None) -> str:
-    return "–" if value is None else f"{value * 100:.1f} %".replace(".", ",")
+    return percent(value, "nb")
+
+
+def times(d: Distribution) -> str:
+    """A distribution of durations, in Norwegian, the way the dashboard words it."""
+    if not d.count:
+        return "–"
+    return (f"snitt {duration(d.mean)}, median {duration(d.median)}, 90 % innen {duration(d.p90)}, "
+            f"lengste {duration(d.max)}")
 
 
 def key_rows(k: KeyFigures) -> list[tuple[str, str]]:
     """The figures as (name, value) rows, in the order the explanations follow."""
-    def seconds(d) -> str:
-        return "–" if not d.count else f"median {d.median:.0f} s, 90 % innen {d.p90:.0f} s, lengste {d.max:.0f} s"
+    seconds = times
 
     return [
         ("Alarmer mottatt", str(k.received)),
@@ -96,12 +108,13 @@ def key_rows(k: KeyFigures) -> list[tuple[str, str]]:
                                     f"113/AMK {k.dispatches.get('emergency_services', 0)}, "
                                     f"pårørende {k.dispatches.get('next_of_kin', 0)}, "
                                     f"tekniker {k.dispatches.get('technician', 0)}"),
+        ("Håndtert direkte av hjemmetjenesten", str(k.handled_by_home_care)),
         ("Direkterutet / eskalert", f"{k.routed_direct} / {k.escalated} ({share(k.escalation_share)})"),
         ("Hjemmetjenesten tok oppdraget etter", seconds(k.accept_seconds)),
         ("Hjemmetjenesten var fremme etter", seconds(k.arrival_seconds)),
         ("Manglende respons", str(k.missing_responses)),
         ("Tekniske alarmer / enheter uten kontakt", f"{k.technical} / {k.devices_lost}"),
-        ("Timer spart for hjemmetjenesten", f"{k.hours_saved:.1f}".replace(".", ",")),
+        ("Timer spart for hjemmetjenesten", decimal(k.hours_saved, 1, "nb")),
     ]
 
 

@@ -27,18 +27,22 @@ def render(report: Report) -> bytes:
     figures.column_dimensions["A"].width = 42
     figures.column_dimensions["B"].width = 70
 
-    if report.months:
+    # Month by month: a half year's or year's months, or a month's own row, so every report
+    # from a month up has the same sheet for a spreadsheet to pick up (docs/statistics.md).
+    months_of = report.months or ([(report.first_day, report.figures)] if report.period is Period.MONTH else [])
+    if months_of:
         months = book.create_sheet("Måneder")
         months.append(["Måned", "Alarmer mottatt", "Til responssenteret", "Besvart innen 60 s", "Andel innen 60 s",
-                       "Avklart av senteret", "Avklaringsrate", "Timer spart"])
-        for first_day, k in report.months:
+                       "Svartid, snitt (s)", "Svartid, median (s)", "Avklart av senteret", "Avklaringsrate",
+                       "Hjemmetjenesten sendt av senteret", "Håndtert direkte av hjemmetjenesten", "Timer spart"])
+        for first_day, k in months_of:
             months.append([period_title(Period.MONTH, first_day), k.received, k.to_centre,
-                           k.answered_within_target, k.share_answered_within_target, k.cleared_at_centre,
-                           k.clearance_rate, k.hours_saved])
-        for row in months.iter_rows(min_row=2, min_col=5, max_col=5):
-            row[0].number_format = "0.0%"
-        for row in months.iter_rows(min_row=2, min_col=7, max_col=7):
-            row[0].number_format = "0.0%"
+                           k.answered_within_target, k.share_answered_within_target, _round(k.answer_seconds.mean),
+                           _round(k.answer_seconds.median), k.cleared_at_centre, k.clearance_rate,
+                           k.dispatches.get("home_care_dispatched", 0), k.handled_by_home_care, k.hours_saved])
+        for column in (5, 9):
+            for row in months.iter_rows(min_row=2, min_col=column, max_col=column):
+                row[0].number_format = "0.0%"
 
     if report.alarms is not None:
         alarms = book.create_sheet("Alarmer")
@@ -49,6 +53,10 @@ def render(report: Report) -> bytes:
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()
+
+
+def _round(seconds: float | None) -> float | None:
+    return None if seconds is None else round(seconds, 1)
 
 
 def _naive_utc(moment):
