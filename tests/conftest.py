@@ -102,3 +102,13 @@ def _fresh_routing_rules():
     routing.forget_rules()
     yield
     routing.forget_rules()
+
+
+@pytest.fixture
+def postgres_url():
+    """A migrated PostgreSQL database only: for what only PostgreSQL does (several nodes)."""
+    from respons.store.migrate import upgrade
+
+    for url in _fresh_postgres_database():
+        upgrade(url)
+        yield url

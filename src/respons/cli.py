@@ -43,8 +43,7 @@ def serve(
     speed: float = typer.Option(60.0, help="With --simulate: how many times faster than real time."),
 ) -> None:
     """Run the server: HTTP API, journal writer and timer worker."""
-    import uvicorn
-
+    from respons.web import server
     from respons.web.app import create_app
 
     settings = get_settings()
@@ -58,7 +57,7 @@ def serve(
         from respons.demo.simulate import start_background_simulator
 
         start_background_simulator(f"http://{host}:{port}", speed=speed, database_url=settings.database_url)
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="warning", lifespan="on")
+    server.run(create_app(settings), host=host, port=port)
 
 
 @app.command()

@@ -72,3 +72,39 @@ def test_operator_stream_carries_committed_changes_in_scope_only(migrated_url, e
     assert all(set(e) == {"alarm_id", "municipality_id", "event", "state", "seq", "priority", "audience"} for e in alarms)
     beats = [e for k, e in events if k == "heartbeat"]
     assert len(beats) >= 4 and all(e == {"live": True} for e in beats), "a heartbeat every 0.5 s while the stream is open"
+
+
+def test_sigterm_ends_open_streams_at_once_and_the_node_exits(migrated_url, engine, tmp_path):
+    """Issue 14: with one console open, SIGTERM took 297 s. Streams end at once; the process
+    exits within 10 s, and a request in flight still gets its answer."""
+    import signal
+    import subprocess
+
+    registry = seed_registry(engine)
+    add_user(engine, "olga", [(Role.OPERATOR, None)])
+    server = ServerProcess(migrated_url, free_port(), tmp_path / "server.log", cookie_secure="false")
+    server.start()
+    try:
+        screens = []
+        for _ in range(3):
+            client = httpx.Client(base_url=server.url, timeout=httpx.Timeout(10, read=60))
+            client.post("/api/v1/auth/login", json={"username": "olga", "password": PASSWORD})
+            events: list[tuple[str, dict]] = []
+            connected = threading.Event()
+            reader = threading.Thread(target=read_events, args=(client, server.url, events, connected), daemon=True)
+            reader.start()
+            assert connected.wait(5)
+            screens.append(reader)
+        server.process.send_signal(signal.SIGTERM)
+        try:
+            server.process.wait(10)
+        except subprocess.TimeoutExpired:
+            pytest.fail("the node did not exit within 10 s of SIGTERM with three consoles open")
+        # uvicorn re-raises the signal after its graceful shutdown, as a process should.
+        assert server.process.returncode == -signal.SIGTERM
+        for reader in screens:
+            reader.join(5)
+            assert not reader.is_alive(), "every stream ended"
+    finally:
+        server.stop()
+    assert registry is not None

@@ -27,7 +27,8 @@ unit can run twice.
 
 Units announce what they changed with ``announce(conn, change)``. The journal hands the
 changes of the units that committed to ``on_commit`` *after* the COMMIT, so a live view can
-never show an alarm that is not durable, nor one whose unit was rolled back.
+never show an alarm that is not durable, nor one whose unit was rolled back; and to
+``before_commit`` inside the transaction, for the other nodes (store/live_relay.py).
 """
 
 from __future__ import annotations
@@ -115,9 +116,11 @@ class Journal:
         max_batch: int = 500,
         max_technical: int | None = None,
         on_commit: Callable[[list[dict[str, Any]]], None] | None = None,
+        before_commit: Callable[[Connection, list[dict[str, Any]]], None] | None = None,
     ):
         self._engine = engine
         self._on_commit = on_commit
+        self._before_commit = before_commit
         self._window = window_ms / 1000.0
         self._max_batch = max_batch
         self._max_technical = max_technical or max(1, max_batch // 5)
@@ -261,6 +264,10 @@ class Journal:
                             outcomes.append((item, None, exc))
                             if single:
                                 transaction.rollback()
+                    if changes and self._before_commit is not None:
+                        # In the committing transaction (other nodes hear of it only if it
+                        # commits), after the failed units' announcements were dropped.
+                        self._before_commit(conn, changes)
             finally:
                 conn.info.pop(_CHANGES, None)  # the pooled connection outlives the batch
         return outcomes, changes

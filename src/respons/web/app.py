@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from contextlib import asynccontextmanager
+from functools import partial
 from datetime import timedelta
 
 from fastapi import Depends, FastAPI, HTTPException
@@ -23,7 +24,8 @@ from respons.intake.dc09.receiver import Receiver
 from respons.intake.scaip.receiver import Receiver as ScaipReceiver
 from respons.intake.mqtt.receiver import Broker as MqttBroker, Receiver as MqttReceiver
 from respons.settings import Settings, get_settings
-from respons.store.db import make_engine
+from respons.store import live_relay
+from respons.store.db import is_postgres, make_engine
 from respons.store.journal import Journal
 from respons.web.access import public
 from respons.web import login
@@ -56,13 +58,17 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock, *,
     async def lifespan(app: FastAPI):
         engine = make_engine(settings.database_url)
         live = LiveBus()
+        node = node_name(settings)
+        # Several nodes share one PostgreSQL: changes travel between them by LISTEN/NOTIFY.
+        relay = live_relay.Relay(engine.url, node, live).start() if is_postgres(engine) else None
         journal = Journal(
-            engine, window_ms=settings.journal_window_ms, max_batch=settings.journal_max_batch, on_commit=live.publish
+            engine, window_ms=settings.journal_window_ms, max_batch=settings.journal_max_batch, on_commit=live.publish,
+            before_commit=partial(live_relay.notify, node=node) if relay else None,
         ).start()
         worker = TimerWorker(
             journal,
             clock,
-            node=node_name(settings),
+            node=node,
             poll_seconds=settings.timer_poll_seconds,
             lease_seconds=settings.timer_lease_seconds,
         )
@@ -102,7 +108,10 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock, *,
                 await dc09.stop()
             await supervisor.stop()
             await worker.stop()
+            live.close()
             journal.close()
+            if relay is not None:
+                relay.stop()
             engine.dispose()
 
     app = FastAPI(

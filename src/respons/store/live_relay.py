@@ -1,0 +1,133 @@
+"""Committed changes between nodes: PostgreSQL LISTEN/NOTIFY.
+
+Each node publishes its own committed changes to its own screens directly (engine/live.py).
+For the other nodes, the journal adds ``pg_notify`` to the very transaction that commits
+the changes (``notify``, the journal's ``before_commit``): PostgreSQL delivers a
+notification only if that transaction commits, so a rolled-back unit notifies nobody, and
+delivers notifications in commit order. Every node LISTENs on one connection of its own
+(``Relay``) and hands what the *other* nodes committed to its live bus.
+
+A node that loses its listening connection cannot know what it missed: its bus is marked
+not connected (the screens' heartbeat says ``live: false``), and when the relay is back it
+asks every screen to reload (``LiveBus.resync``). No home-made cluster protocol: the
+database that already orders the commits also carries the news of them.
+
+SQLite is one node: there is no relay and the bus is always connected.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from typing import Any
+
+import psycopg
+from sqlalchemy import text
+from sqlalchemy.engine import URL, Connection
+
+from respons.engine.live import LiveBus
+
+log = logging.getLogger(__name__)
+
+CHANNEL = "respons_live"
+# A NOTIFY payload must be shorter than 8000 bytes (PostgreSQL's default); a batch of
+# changes is split into as many notifications as it needs.
+MAX_PAYLOAD = 7800
+_NOTIFY = text("SELECT pg_notify(:channel, :payload)")
+
+
+def payloads(changes: list[dict[str, Any]], node: str) -> list[str]:
+    """The changes as JSON payloads of at most MAX_PAYLOAD bytes, each naming the node."""
+    head = len(json.dumps({"n": node, "c": []}, separators=(",", ":")).encode())
+    out: list[str] = []
+    chunk: list[str] = []
+    size = head
+    for change in changes:
+        item = json.dumps(change, separators=(",", ":"))
+        cost = len(item.encode()) + 1
+        if chunk and size + cost > MAX_PAYLOAD:
+            out.append(_payload(node, chunk))
+            chunk, size = [], head
+        chunk.append(item)
+        size += cost
+    if chunk:
+        out.append(_payload(node, chunk))
+    return out
+
+
+def _payload(node: str, items: list[str]) -> str:
+    return '{"n":' + json.dumps(node) + ',"c":[' + ",".join(items) + "]}"
+
+
+def notify(conn: Connection, changes: list[dict[str, Any]], *, node: str) -> None:
+    """Inside the committing transaction: tell the other nodes what this batch changed."""
+    conn.execute(_NOTIFY, [{"channel": CHANNEL, "payload": p} for p in payloads(changes, node)])
+
+
+class Relay:
+    """Listens for the other nodes' changes and publishes them on this node's bus."""
+
+    def __init__(self, url: URL, node: str, bus: LiveBus, *, check_seconds: float = 2.0, max_retry_seconds: float = 5.0):
+        # psycopg takes a libpq URI; SQLAlchemy's URL names the driver in the scheme.
+        self._dsn = url.set(drivername="postgresql").render_as_string(hide_password=False)
+        self._node = node
+        self._bus = bus
+        self._check = check_seconds
+        self._max_retry = max_retry_seconds
+        self._stopping = threading.Event()
+        self._listening = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="respons-live-relay", daemon=True)
+        self.reconnects = 0
+
+    def start(self, wait_seconds: float = 5.0) -> "Relay":
+        self._bus.connected = False
+        self._thread.start()
+        # Start live if the database answers; if not, the node starts anyway and its screens
+        # say they are not live until the relay gets through.
+        self._listening.wait(wait_seconds)
+        return self
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._thread.join(5)
+
+    def _run(self) -> None:
+        delay = 0.2
+        while not self._stopping.is_set():
+            try:
+                with psycopg.connect(self._dsn, autocommit=True, connect_timeout=5) as conn:
+                    conn.execute(f"LISTEN {CHANNEL}")
+                    resync = self._listening.is_set()  # a reconnect: changes may have been missed
+                    self._bus.connected = True
+                    self._listening.set()
+                    if resync:
+                        self.reconnects += 1
+                        log.warning("live relay: listening again; screens reload")
+                        self._bus.resync()
+                    delay = 0.2
+                    self._listen(conn)
+            except psycopg.Error as exc:
+                if self._bus.connected:
+                    log.warning("live relay: lost the database (%s); screens are told they are not live", exc)
+                self._bus.connected = False
+                self._stopping.wait(delay)
+                delay = min(delay * 2, self._max_retry)
+        self._bus.connected = False
+
+    def _listen(self, conn: psycopg.Connection) -> None:
+        while not self._stopping.is_set():
+            for notification in conn.notifies(timeout=self._check):
+                self._deliver(notification.payload)
+            # A quiet connection may be a dead one: ask, so a lost server is noticed within
+            # seconds rather than at the next change that never comes.
+            conn.execute("SELECT 1")
+
+    def _deliver(self, payload: str) -> None:
+        try:
+            message = json.loads(payload)
+        except ValueError:
+            log.error("live relay: unreadable notification ignored")
+            return
+        if message.get("n") != self._node:  # this node published its own changes already
+            self._bus.publish(message.get("c", []))
