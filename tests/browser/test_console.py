@@ -108,35 +108,90 @@ def test_an_alarm_is_answered_documented_and_closed_by_keyboard_while_a_second_o
     assert len(reads) >= 2 and len(set(reads)) == 2
 
 
+def played(page) -> list[str]:
+    return page.evaluate("window.respons.played.map(p => p.kind)")
+
+
+def advance(page, ms: int) -> None:
+    """Move the page's alarm clock (answer times, alerts, mute) by ``ms``, running its tick at
+    once: no sleeping. The live watchdog keeps the real clock, so this never fakes an outage."""
+    page.evaluate("(ms) => window.respons.advance(ms)", ms)
+
+
 def test_the_answer_clock_warns_at_45_seconds_and_turns_red_at_60(new_page, world):
-    page = new_page()
-    page.clock.install()
-    log_in(page, world.url, world.operators[0])
-    expect(page.locator("#live-status")).to_have_attribute("data-live", "up", timeout=LIVE)
+    page = console_of(new_page, world, world.operators[0])
     alarm_id = world.send_alarm(type="button_press")
     clock = page.locator(f"#row-{alarm_id} [data-clock]")
     expect(clock).to_be_visible(timeout=LIVE)
     expect(clock).not_to_have_class(re.compile("is-(warning|late)"))
-    assert page.evaluate("window.respons.played.map(p => p.kind)") == ["alarm"]  # not the critical sound
+    assert played(page) == ["alarm"]  # not the critical sound
 
-    page.clock.fast_forward(46_000)
+    advance(page, 46_000)
     expect(clock).to_have_class(re.compile(r"\bis-warning\b"))
     expect(clock).to_have_text(re.compile(r"^0:4[6-9]$"))
-    page.clock.fast_forward(15_000)
+    advance(page, 15_000)
     expect(clock).to_have_class(re.compile(r"\bis-late\b"))
     expect(clock).to_have_text(re.compile(r"^1:0[1-4]$"))
 
 
-def test_sound_can_be_tested_and_switched_off(new_page, world):
-    page = new_page()
-    log_in(page, world.url, world.operators[0])
+def test_a_waiting_alarm_keeps_sounding_until_answered_louder_at_the_warning_time_and_the_deadline(new_page, world):
+    page = console_of(new_page, world, world.operators[0])
+    alarm_id = world.send_alarm(type="button_press")
+    expect(page.locator(f"#row-{alarm_id}")).to_be_visible(timeout=LIVE)
+    assert played(page) == ["alarm"]
+
+    advance(page, 10_000)  # nobody answered: the reminder
+    assert played(page) == ["alarm", "alarm"]
+    advance(page, 36_000)  # 46 s: past the warning time, a distinct sound (once), and the reminder
+    assert played(page)[2:] == ["warning", "alarm"]
+    advance(page, 15_000)  # 61 s: past the deadline, the siren
+    assert played(page)[4:] == ["late"]
+    advance(page, 10_000)  # and it repeats as the siren
+    assert played(page)[5:] == ["late"]
+
+    # Mute does not silence an alarm past its deadline.
+    page.click("#sound-toggle")
+    advance(page, 10_000)
+    assert played(page)[6:] == ["late"]
+
+    # Answered: silence.
+    page.keyboard.press("Escape")
+    page.locator(f"#row-{alarm_id}").click()
+    page.keyboard.press("a")
+    expect(page.locator("#work-state")).to_have_text("Besvart", timeout=LIVE)
+    expect(page.locator(f"#row-{alarm_id}")).to_have_attribute("data-waiting", "0", timeout=LIVE)
+    count = len(played(page))
+    advance(page, 30_000)
+    assert len(played(page)) == count
+
+
+def test_mute_is_per_operator_time_limited_and_counts_down(new_page, world):
+    page = console_of(new_page, world, world.operators[0])
     page.click("#sound-test")
-    page.wait_for_function("window.respons.played.length === 2")
-    assert page.evaluate("window.respons.played.map(p => p.kind)") == ["alarm", "critical"]
+    page.wait_for_function("window.respons.played.length === 4", timeout=LIVE)
+    assert played(page) == ["alarm", "critical", "warning", "late"]
+
     toggle = page.locator("#sound-toggle")
+    expect(toggle).to_have_text("Demp lyd (2 min)")
     toggle.click()
+    expect(toggle).to_have_attribute("aria-pressed", "true")
+    expect(toggle).to_have_text("Lyd dempet 2:00")
+    alarm_id = world.send_alarm(type="button_press")
+    expect(page.locator(f"#row-{alarm_id}")).to_be_visible(timeout=LIVE)
+    assert played(page) == ["alarm", "critical", "warning", "late"]  # held back…
+    assert page.evaluate("window.respons.silenced.map(p => p.kind)") == ["alarm"]  # …and noted
+
+    advance(page, 30_000)
+    expect(toggle).to_have_text(re.compile(r"^Lyd dempet 1:[23]\d$"))
+    # The mute is this operator's, kept across a reload; another operator's key is untouched.
+    keys = page.evaluate("Object.keys(localStorage).filter(k => k.startsWith('respons.mute.'))")
+    assert keys == [page.evaluate("'respons.mute.' + document.querySelector('#console').dataset.user")]
+
+    advance(page, 95_000)  # the two minutes are over: sound is back by itself
     expect(toggle).to_have_attribute("aria-pressed", "false")
-    expect(toggle).to_have_text("Lyd av")
+    expect(toggle).to_have_text("Demp lyd (2 min)")
+    advance(page, 10_000)
+    assert "alarm" in played(page)[4:] or "warning" in played(page)[4:] or "late" in played(page)[4:]
 
 
 def test_log_in_refusal_is_in_norwegian_and_english_is_selectable(new_page, world):
@@ -163,11 +218,194 @@ def test_missed_changes_arrive_after_the_live_stream_comes_back(new_page, world)
     page.route("**/api/v1/queue/events", lambda route: route.abort())
     # The server ends every stream after RESPONS_SSE_MAX_SECONDS; the reconnect now fails.
     expect(page.locator("#live-status")).to_have_attribute("data-live", "down", timeout=LIVE)
-    expect(page.locator("#live-status")).to_have_text("Frakoblet – prøver igjen")
+    expect(page.locator("#live-status")).to_have_text("Ikke tilkoblet – prøver igjen")
+    expect(page.locator("#live-banner")).to_be_visible()
     alarm_id = world.send_alarm(type="door_opened")
-    page.wait_for_timeout(500)
     expect(page.locator(f"#row-{alarm_id}")).to_have_count(0)
 
     page.unroute("**/api/v1/queue/events")
     expect(page.locator(f"#row-{alarm_id}")).to_be_visible(timeout=LIVE)
     expect(page.locator("#live-status")).to_have_attribute("data-live", "up")
+
+
+def stop_stream(page) -> None:
+    """The stream goes silent the way a dead node's does: no more heartbeats, no error.
+    New streams are answered with an empty body, so nothing gets through either."""
+    page.route("**/api/v1/queue/events", lambda route: route.fulfill(
+        status=200, headers={"Content-Type": "text/event-stream"}, body=": nothing\n\n"))
+    page.evaluate("window.respons.live.source && window.respons.live.source.close()")
+
+
+def test_the_console_says_it_is_not_connected_when_heartbeats_stop_and_sounds_for_every_alarm_missed(new_page, world):
+    page = new_page()
+    page.clock.install()  # the watchdog's silence passes at once with fast_forward
+    log_in(page, world.url, world.operators[0])
+    status, banner = page.locator("#live-status"), page.locator("#live-banner")
+    expect(status).to_have_attribute("data-live", "up", timeout=LIVE)
+    expect(status).to_have_text("Direkte")
+    expect(banner).to_be_hidden()
+
+    stop_stream(page)
+    page.clock.fast_forward(8_000)  # 2.5 heartbeats of silence (3 s each)
+    expect(banner).to_be_visible()
+    expect(banner).to_have_text("Ikke tilkoblet – skjermen er ikke oppdatert")
+    expect(status).to_have_attribute("data-live", "down")
+    assert played(page) == ["offline"]
+
+    fall = world.send_alarm(type="fall")
+    press = world.send_alarm(type="button_press", device=world.registry.device_identities[1])
+    page.clock.fast_forward(8_000)  # still silent: still down, and a new stream is tried
+    expect(page.locator(f"#row-{fall}")).to_have_count(0)
+    expect(banner).to_be_visible()
+
+    page.unroute("**/api/v1/queue/events")
+    page.clock.fast_forward(10_000)  # the next try reaches the server
+    expect(status).to_have_attribute("data-live", "up", timeout=LIVE)
+    expect(banner).to_be_hidden()
+    expect(page.locator(f"#row-{fall}")).to_be_visible(timeout=LIVE)
+    expect(page.locator(f"#row-{press}")).to_be_visible(timeout=LIVE)
+    # Every waiting alarm that came meanwhile rang, each with its own sound.
+    sounds = page.evaluate("window.respons.played.filter(p => p.id).map(p => [p.id, p.kind])")
+    assert [fall, "critical"] in sounds and [press, "alarm"] in sounds
+
+
+def test_a_heartbeat_saying_not_live_shows_the_banner(new_page, world):
+    """live=false: this node cannot hear the others, so the screen may miss changes."""
+    page = console_of(new_page, world, world.operators[0])
+    page.evaluate("""() => {
+        const el = document.querySelector('#live-events');
+        el.dispatchEvent(new CustomEvent('htmx:sseMessage', {bubbles: true,
+            detail: new MessageEvent('heartbeat', {data: JSON.stringify({live: false})})}));
+    }""")
+    expect(page.locator("#live-banner")).to_be_visible()
+    expect(page.locator("#live-status")).to_have_attribute("data-live", "down")
+    # The next real heartbeat says live again: the banner goes, the queue is refetched.
+    expect(page.locator("#live-status")).to_have_attribute("data-live", "up", timeout=LIVE)
+    expect(page.locator("#live-banner")).to_be_hidden()
+
+
+def test_a_colleague_takes_over_explicitly_and_the_former_holder_sees_it_live(new_page, world):
+    anne = console_of(new_page, world, world.operators[0])
+    bjorn = console_of(new_page, world, world.operators[1])
+    alarm_id = world.send_alarm(type="button_press")
+    anne.locator(f"#row-{alarm_id}").click(timeout=LIVE)
+    anne.keyboard.press("a")
+    expect(anne.locator("#work-holder")).to_have_text("Tatt av deg", timeout=LIVE)
+
+    bjorn.locator(f"#row-{alarm_id}").click(timeout=LIVE)
+    expect(bjorn.locator("#work-holder")).to_have_text("Tatt av Anne")
+    # Resolving a colleague's alarm is refused, and says what to do.
+    bjorn.select_option("#outcome", "resolved_at_centre")
+    bjorn.click("#resolve-button")
+    expect(bjorn.locator("#work-error")).to_have_text("Anne har alarmen. Trykk Overta for å ta den over.", timeout=LIVE)
+    expect(bjorn.locator("#work-error")).to_be_focused()
+    # Notes by colleagues stay allowed (handover).
+    bjorn.fill("#note-text", "Ringte naboen.")
+    bjorn.click("#note-form button[type=submit]")
+    expect(bjorn.locator("#timeline")).to_contain_text("Ringte naboen.", timeout=LIVE)
+
+    bjorn.keyboard.press("o")  # focus is on the work heading after the note: O takes over
+    expect(bjorn.locator("#work-holder")).to_have_text("Tatt av deg", timeout=LIVE)
+    expect(bjorn.locator("#timeline")).to_contain_text("Overtatt fra Anne")
+    expect(bjorn.locator("#take-over-button")).to_have_count(0)
+
+    # Anne's screen follows along: not "taken by you" any more, and she may take it back.
+    expect(anne.locator("#work-holder")).to_have_text("Overtatt av Bjorn", timeout=LIVE)
+    expect(anne.locator("#take-over-button")).to_be_visible(timeout=LIVE)
+    expect(anne.locator(f"#row-{alarm_id}")).to_contain_text("Tatt av Bjorn", timeout=LIVE)
+
+    bjorn.select_option("#outcome", "resolved_at_centre")
+    bjorn.click("#resolve-button")
+    expect(bjorn.locator("#work-state")).to_have_text("Utfall registrert", timeout=LIVE)
+
+
+def test_a_note_written_while_a_colleague_closes_the_alarm_is_kept_as_an_addendum(new_page, world):
+    anne = console_of(new_page, world, world.operators[0])
+    bjorn = console_of(new_page, world, world.operators[1])
+    alarm_id = world.send_alarm(type="button_press")
+    anne.locator(f"#row-{alarm_id}").click(timeout=LIVE)
+    anne.keyboard.press("a")
+    expect(anne.locator("#work-state")).to_have_text("Besvart", timeout=LIVE)
+    anne.keyboard.press("m")
+    anne.keyboard.type("Bruker var urolig, ringer tilbake i morgen.")
+
+    # Meanwhile Bjørn takes the alarm over and closes it.
+    bjorn.locator(f"#row-{alarm_id}").click(timeout=LIVE)
+    bjorn.click("#take-over-button")
+    expect(bjorn.locator("#work-holder")).to_have_text("Tatt av deg", timeout=LIVE)
+    bjorn.select_option("#outcome", "resolved_at_centre")
+    bjorn.click("#resolve-button")
+    expect(bjorn.locator("#close-button")).to_be_visible(timeout=LIVE)
+    bjorn.click("#close-button")
+    expect(bjorn.locator("#work-state")).to_have_text("Lukket", timeout=LIVE)
+
+    # Anne's heading says closed at once; her half-written note is still there.
+    expect(anne.locator("#work-state")).to_have_text("Lukket", timeout=LIVE)
+    expect(anne.locator("#note-text")).to_have_value("Bruker var urolig, ringer tilbake i morgen.")
+    anne.keyboard.press("Control+Enter")
+    expect(anne.locator("#work-notice")).to_have_text(
+        "Notatet ble lagret som tillegg – alarmen var allerede lukket.", timeout=LIVE)
+    expect(anne.locator("#timeline li[data-kind=note]").last).to_contain_text("Tillegg etter lukking")
+    expect(anne.locator("#timeline")).to_contain_text("Bruker var urolig")
+
+
+def test_the_whole_alarm_by_keyboard_with_two_calls_and_no_stray_shortcuts(new_page, world):
+    page = console_of(new_page, world, world.operators[0])
+    first = world.send_alarm(type="button_press")
+    second = world.send_alarm(type="door_opened", device=world.registry.device_identities[1])
+    expect(page.locator(f"#row-{second}")).to_be_visible(timeout=LIVE)
+
+    # A letter typed on a focused button does nothing (the sound button here).
+    page.focus("#sound-test")
+    page.keyboard.press("n")
+    expect(page.locator("#card")).to_have_count(0)
+
+    page.keyboard.press("Escape")
+    page.focus(f"#row-{first}")
+    page.keyboard.press("n")
+    expect(page.locator("#answer-button")).to_be_visible(timeout=LIVE)
+    page.keyboard.press("a")
+    expect(page.locator("#work-state")).to_have_text("Besvart", timeout=LIVE)
+    work_id = page.locator("#alarm-work").get_attribute("data-alarm-id")
+
+    # Two calls. The result has no preselected choice: Ctrl+Enter without one records nothing.
+    page.keyboard.press("r")
+    expect(page.locator("#call-whom")).to_be_focused()
+    expect(page.locator("#call-result")).to_have_value("")
+    page.keyboard.press("Tab")
+    page.keyboard.press("Control+Enter")
+    expect(page.locator("#timeline li[data-kind=action]")).to_have_count(0)
+    page.keyboard.press("ArrowDown")  # the first real choice: "Svarte"
+    page.keyboard.press("Control+Enter")
+    expect(page.locator("#timeline li[data-kind=action]")).to_have_count(1, timeout=LIVE)
+    expect(page.locator("#work-heading")).to_be_focused()  # out of the select: letters work again
+    page.keyboard.press("r")
+    page.keyboard.press("ArrowDown")  # the first contact
+    page.keyboard.press("Tab")
+    page.keyboard.press("ArrowDown")
+    page.keyboard.press("ArrowDown")  # "Svarte ikke"
+    page.keyboard.press("Control+Enter")
+    expect(page.locator("#timeline li[data-kind=action]")).to_have_count(2, timeout=LIVE)
+    timeline = page.locator("#timeline")
+    expect(timeline).to_contain_text("Ringte brukeren – Svarte")
+    expect(timeline).to_contain_text("Ringte Kari Nordmann (+4740000001) – Svarte ikke")
+    # A second Ctrl+Enter now records nothing: focus is not in the form any more.
+    page.keyboard.press("Control+Enter")
+    page.keyboard.press("m")
+    expect(page.locator("#note-text")).to_be_focused()
+    page.keyboard.type("Alt i orden.")
+    page.keyboard.press("Control+Enter")
+    expect(timeline).to_contain_text("Alt i orden.", timeout=LIVE)
+    expect(page.locator("#timeline li[data-kind=action]")).to_have_count(2)
+    page.keyboard.press("u")
+    expect(page.locator("#outcome")).to_be_focused()
+    page.keyboard.press("ArrowDown")
+    page.keyboard.press("Control+Enter")
+    expect(page.locator("#work-state")).to_have_text("Utfall registrert", timeout=LIVE)
+    page.keyboard.press("l")
+    expect(page.locator("#work-state")).to_have_text("Lukket", timeout=LIVE)
+    expect(page.locator(f"#row-{work_id}")).to_have_count(0, timeout=LIVE)
+    # Esc, then N: the next alarm.
+    page.keyboard.press("Escape")
+    page.keyboard.press("n")
+    expect(page.locator("#alarm-work")).to_have_attribute("data-alarm-id", second, timeout=LIVE)

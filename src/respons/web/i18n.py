@@ -87,6 +87,7 @@ register(
         "common.none": ("Ingen", "None"),
         "common.unknown": ("Ukjent", "Unknown"),
         "common.required": ("påkrevd", "required"),
+        "theme.dark": ("Mørkt tema", "Dark theme"),
     }
 )
 

@@ -25,7 +25,9 @@ from fastapi.responses import HTMLResponse
 from respons.auth import audit
 from respons.domain.access import Role
 from respons.domain.alarm_types import ALARM_TYPES
-from respons.domain.lifecycle import OPEN_STATES, OPERATOR_OUTCOMES, Action, CallResult, IllegalTransition, Outcome, State
+from respons.domain.lifecycle import (
+    OPEN_STATES, OPERATOR_OUTCOMES, Action, CallResult, IllegalTransition, NotHolder, Outcome, State,
+)
 from respons.engine import alarms as alarm_service
 from respons.engine import missions
 from respons.store import queries
@@ -45,15 +47,32 @@ operator_page = page_access(Role.OPERATOR)
 QUEUE_LIMIT = 5000
 
 
+# How often a new alarm's sound repeats until someone answers it (console.js).
+ALERT_REPEAT_SECONDS = 10
+# A mute lasts this long unless the node's settings say otherwise.
+DEFAULT_MUTE_SECONDS = 120
+# The server's heartbeat interval on the live stream, unless the settings say otherwise.
+DEFAULT_HEARTBEAT_SECONDS = 3
+
+
 def _context(request: Request) -> dict:
     lang = i18n.language_of(request)
-    return {
+    settings = runtime(request).settings
+    context = {
         "type_label": lambda code: getattr(ALARM_TYPES[code], "label_nb" if lang == "nb" else "label_en"),
         "outcomes": [o.value for o in OPERATOR_OUTCOMES],
         "call_results": [r.value for r in CallResult],
         "answer_warning_seconds": 45,
-        "answer_deadline_seconds": runtime(request).settings.answer_deadline_seconds,
+        "answer_deadline_seconds": settings.answer_deadline_seconds,
+        # getattr: older settings objects (and tests that build their own) may lack these.
+        "heartbeat_seconds": getattr(settings, "sse_heartbeat_seconds", DEFAULT_HEARTBEAT_SECONDS),
+        "mute_seconds": getattr(settings, "console_mute_seconds", DEFAULT_MUTE_SECONDS),
+        "alert_repeat_seconds": ALERT_REPEAT_SECONDS,
     }
+    mute = context["mute_seconds"]
+    # "2" or "1,5" (minutes on the mute button), in the page's language.
+    context["mute_minutes"] = f"{mute / 60:g}".replace(".", "," if lang == "nb" else ".")
+    return context
 
 
 def _queue(request: Request, principal: Principal, *, alarm_id: str | None = None) -> list[dict]:
@@ -118,9 +137,18 @@ async def note(request: Request, alarm_id: str, text: str = Form("", max_length=
                principal: Principal = Depends(operator_page)):
     if not text.strip():
         return _work_response(request, alarm_id, principal, status_code=422, error_key="console.error.note_empty")
-    return await _act_then_work(
-        request, alarm_id, principal, lambda conn, now, who: alarm_service.add_note(conn, alarm_id, text=text.strip(), now=now, **who)
-    )
+    saved: dict = {}
+
+    def add(conn, now, who):
+        saved["alarm"] = alarm_service.add_note(conn, alarm_id, text=text.strip(), now=now, **who)
+
+    refusal = await _act(request, alarm_id, principal, add)
+    if refusal is not None:
+        return refusal
+    # A colleague may have closed the alarm while this note was being written: the engine
+    # keeps it as an addendum, and the operator must be told it did not land on an open alarm.
+    closed = _state_of(saved.get("alarm")) == State.CLOSED.value
+    return _work_response(request, alarm_id, principal, notice_key="console.notice.addendum" if closed else None)
 
 
 @router.post("/alarms/{alarm_id}/actions")
@@ -144,6 +172,10 @@ async def act(
         call_result = CallResult(result) if result else None
     except ValueError:
         return _work_response(request, alarm_id, principal, status_code=422, error_key="console.error.action_invalid")
+    if action == "call" and call_result is None:
+        # The form has no preselected result, so a stray Ctrl+Enter cannot record a call
+        # that never happened; without a choice the call is not recorded.
+        return _work_response(request, alarm_id, principal, status_code=422, error_key="console.error.call_result_missing")
     if chosen is Action.DISPATCH_HOME_CARE:
         # A mission for the recipient's zone, with deadlines: the centre is told if home
         # care does not accept or finish in time (engine/missions.py).
@@ -182,6 +214,14 @@ async def close(request: Request, alarm_id: str, principal: Principal = Depends(
                                 lambda conn, now, who: alarm_service.close(conn, alarm_id, now=now, **who))
 
 
+@router.post("/alarms/{alarm_id}/take-over")
+async def take_over(request: Request, alarm_id: str, principal: Principal = Depends(operator_page)):
+    """An explicit take-over of an alarm a colleague holds: only then may this operator
+    resolve or close it. Recorded on the timeline, and the former holder sees it live."""
+    return await _act_then_work(request, alarm_id, principal,
+                                lambda conn, now, who: alarm_service.take_over(conn, alarm_id, now=now, **who))
+
+
 # --- helpers ----------------------------------------------------------------------------------
 
 
@@ -215,18 +255,35 @@ def _load_work(request: Request, alarm_id: str, principal: Principal) -> dict | 
     detail["actor_names"] = names
     detail["answered_by_name"] = names.get(detail.get("answered_by") or "", detail.get("answered_by"))
     detail["mine"] = detail.get("answered_by") == principal.actor
+    # Taken over from me: the former holder's header says so instead of "taken by you"
+    # (or only "taken by X"), so nobody believes they still hold the alarm.
+    last_take_over = next((e for e in reversed(detail["timeline"]) if e["kind"] == "taken_over"), None)
+    detail["taken_from_me"] = bool(
+        last_take_over and not detail["mine"] and (last_take_over["data"] or {}).get("from") == principal.actor
+    )
     return detail
 
 
+def _state_of(alarm) -> str | None:
+    """The state of what an engine service returned (a projection object or a dict)."""
+    if alarm is None:
+        return None
+    state = alarm.get("state") if isinstance(alarm, dict) else getattr(alarm, "state", None)
+    return getattr(state, "value", state)
+
+
 def _work_response(request: Request, alarm_id: str, principal: Principal, *, status_code: int = 200,
-                   error_key: str | None = None, error_text: str | None = None, refused=None) -> HTMLResponse:
+                   error_key: str | None = None, error_text: str | None = None, refused=None,
+                   notice_key: str | None = None) -> HTMLResponse:
     alarm = _load_work(request, alarm_id, principal)
     if alarm is None:
         return _not_found(request)
+    t = i18n.translator(i18n.language_of(request))
     error = _refusal_text(request, alarm, refused) if refused is not None else error_text
     if error_key:
-        error = i18n.translator(i18n.language_of(request))(error_key)
+        error = t(error_key)
     return render(request, "console/_work.html", status_code=status_code, alarm=alarm, error=error,
+                  notice=t(notice_key) if notice_key else None,
                   contacts=_contacts_for_work(request, alarm), **_context(request))
 
 
@@ -240,6 +297,10 @@ def _contacts_for_work(request: Request, alarm: dict) -> list[dict]:
 
 def _refusal_text(request: Request, alarm: dict, exc: IllegalTransition) -> str:
     t = i18n.translator(i18n.language_of(request))
+    if isinstance(exc, NotHolder):
+        # Resolving or closing a colleague's alarm needs an explicit take-over first.
+        name = alarm["actor_names"].get(exc.holder) or alarm.get("answered_by_name") or exc.holder
+        return t("console.error.not_holder", name=name)
     if alarm["state"] != State.QUEUED.value and alarm.get("answered_by_name") and not alarm["mine"]:
         return t("console.error.taken_by", name=alarm["answered_by_name"])
     return t("console.error.refused", reason=str(exc))
@@ -262,7 +323,8 @@ async def _card_response(request: Request, alarm_id: str, principal: Principal, 
         )
         with rt.engine.connect() as conn:
             person = queries.recipient_card(conn, alarm["recipient_id"], now=rt.clock(), exclude_alarm=alarm_id)
-    context = dict(alarm=alarm, person=person, contacts=person["contacts"] if person else [], error=None, **_context(request))
+    context = dict(alarm=alarm, person=person, contacts=person["contacts"] if person else [], error=None, notice=None,
+                   **_context(request))
     if request.headers.get("HX-Request"):
         return render(request, "console/_card.html", status_code=status_code, **context)
     items = _queue(request, principal)

@@ -40,5 +40,11 @@ register(
         "app.back": ("Til oversikten", "Back to the list"),
         "app.error.unknown": ("Ukjent valg.", "Unknown choice."),
         "app.severity": ("Alvorlighet", "Severity"),
+        "app.live": ("Direkte", "Live"),
+        "app.live_down": ("Ikke tilkoblet – prøver igjen", "Not connected – retrying"),
+        "app.offline": (
+            "Ikke tilkoblet – skjermen er ikke oppdatert",
+            "Not connected – the screen is not up to date",
+        ),
     }
 )

@@ -5,27 +5,49 @@
  * each event names one alarm, and we fetch that one row and put it where the queue order
  * says (waiting first, then priority, then oldest), so a queue of thousands stays quick.
  *
+ * Live means live: the server sends a heartbeat every few seconds ({"live": true|false}).
+ * "Direkte" is shown only while heartbeats saying live=true arrive; after a short silence,
+ * or live=false (the node lost its cross-node feed), the page says it is not connected,
+ * warns with a sound, opens a new stream, and on recovery refetches the queue and sounds
+ * for every waiting alarm it had not heard of.
+ *
  * The answer clock counts from the seconds the server computed when it rendered the row,
  * on this browser's monotonic clock: a workstation whose wall clock is wrong still shows
  * the right waiting time.
+ *
+ * Sounds persist: a waiting alarm's sound repeats until someone answers it, with a more
+ * urgent sound when it passes the warning time and the answer deadline. Mute is per
+ * operator and time-limited, and never silences an alarm past its deadline.
  */
 (function () {
   "use strict";
 
   const state = {
     selectedId: null,       // the row the keyboard is on
-    liveOpens: 0,           // SSE connections opened; after the first, a reopen means "refetch all"
-    soundOn: true,
+    liveOpens: 0,           // SSE connections opened
     audio: null,
-    played: [],             // what was played, for the browser tests: [{kind, at}]
+    played: [],             // what was sounded, for the browser tests: [{kind, at, id?}]
+    silenced: [],           // what mute held back: [{kind, at}]
     tick: { count: 0, totalMs: 0, maxMs: 0 },  // cost of the clock, for bench/console_queue.py
     rowUpdates: [],         // {id, ms}: event arrival to row in place, for the benchmark
+    // The clock of the answer times, the alerts and the mute. Tests move it with advance()
+    // or replace now(); the live watchdog keeps the real clock, so moving this one never
+    // fakes a lost connection.
+    offsetMs: 0,
+    now: () => performance.now() + state.offsetMs,
+    wallNow: () => Date.now() + state.offsetMs,
+    advance: (ms) => { state.offsetMs += ms; tick(); alertTick(); muteTick(); },
+    live: { up: false, everUp: false, lastBeat: null, startedAt: performance.now(), lastReconnect: 0,
+            lastWarning: null, reloadOnLive: false, source: null },
+    alerts: new Map(),      // alarm id -> {warned, late}: which urgent sounds it has had
+    sounded: new Set(),     // alarm ids whose new-alarm sound was played
+    lastRing: -Infinity,    // when a new-alarm sound last played (state.now())
   };
   window.respons = state;
 
   const $ = (sel, root = document) => root.querySelector(sel);
   const $$ = (sel, root = document) => Array.from(root.querySelectorAll(sel));
-  let consoleEl, queueBody, warningSeconds, lateSeconds;
+  let consoleEl, queueBody, warningSeconds, lateSeconds, heartbeatMs, silenceMs, repeatMs, muteMs, muteKey;
 
   // ---- queue rows ---------------------------------------------------------------------------
 
@@ -41,9 +63,9 @@
   }
 
   function stamp(row) {
-    row.dataset.t0 = String(performance.now());
+    row.dataset.t0 = String(state.now());
     clocks.delete(row.id);  // a fresh row: its clock starts from the server's figure again
-    paintClock(row, performance.now());
+    paintClock(row, state.now());
     watch(row);
   }
 
@@ -100,12 +122,20 @@
     const holder = document.createElement("table");
     holder.innerHTML = await response.text();
     const fresh = holder.querySelector("tbody");
+    const known = new Set($$("tr.alarm-row", queueBody).map((row) => row.dataset.alarmId));
     queueBody.replaceWith(fresh);
     queueBody = fresh;
     $$("tr.alarm-row", queueBody).forEach(stamp);
     const selected = state.selectedId && document.getElementById("row-" + state.selectedId);
     if (selected) select(selected, { focus: false, open: false });
     afterQueueChange();
+    // Alarms that arrived while the stream was down (or whose events were lost) ring now,
+    // each one, as if its event had come: nobody may miss an alarm because the screen was
+    // not connected when it arrived.
+    for (const row of $$('tr.alarm-row[data-waiting="1"]', queueBody)) {
+      const id = row.dataset.alarmId;
+      if (!known.has(id) && !state.sounded.has(id)) newAlarmSound(id, Number(row.dataset.priority));
+    }
   }
 
   function afterQueueChange() {
@@ -134,10 +164,15 @@
     return c;
   }
 
+  function secondsWaited(row, now) {
+    const c = clockOf(row);
+    return c.waiting ? c.base + (now - c.t0) / 1000 : c.base;
+  }
+
   function paintClock(row, now) {
     const c = clockOf(row);
     if (!c.el) return;  // alarms with home care have no centre answer clock
-    const seconds = c.waiting ? c.base + (now - c.t0) / 1000 : c.base;
+    const seconds = secondsWaited(row, now);
     const whole = Math.floor(seconds);
     const text = Math.floor(whole / 60) + ":" + String(whole % 60).padStart(2, "0");
     if (c.text !== text) { c.el.textContent = text; c.text = text; }
@@ -149,7 +184,7 @@
   // once. With 2,000 open alarms that is a few dozen rows instead of all of them.
   const onScreen = new Set();
   const visibility = "IntersectionObserver" in window ? new IntersectionObserver((entries) => {
-    const now = performance.now();
+    const now = state.now();
     for (const entry of entries) {
       if (entry.isIntersecting) { onScreen.add(entry.target); paintClock(entry.target, now); }
       else onScreen.delete(entry.target);
@@ -162,10 +197,11 @@
 
   function tick() {
     const started = performance.now();
+    const now = state.now();
     for (const row of onScreen) {
       if (!row.isConnected) { onScreen.delete(row); clocks.delete(row.id); if (visibility) visibility.unobserve(row); continue; }
       // Only waiting rows change; answered rows show their final answer time.
-      if (row.dataset.waiting === "1") paintClock(row, started);
+      if (row.dataset.waiting === "1") paintClock(row, now);
     }
     const spent = performance.now() - started;
     state.tick.count++;
@@ -174,8 +210,13 @@
   }
 
   // ---- sounds -------------------------------------------------------------------------------
-  // Generated with Web Audio, so nothing is fetched: a new alarm rings a two-tone chime
-  // twice; a critical one (fall, fire) a fast, harsher triple beep that repeats.
+  // Generated with Web Audio, so nothing is fetched. Each kind sounds different, so an
+  // operator who is not looking knows what happened:
+  //   alarm     a two-tone chime (a new alarm, and its reminder until answered)
+  //   critical  a fast, harsh triple beep (fall, fire)
+  //   warning   a rising double beep (an alarm has waited 45 s)
+  //   late      a fast two-tone siren (past the answer deadline; mute does not stop it)
+  //   offline   a low falling tone (the screen is not connected)
 
   function audio() {
     if (!state.audio) state.audio = new (window.AudioContext || window.webkitAudioContext)();
@@ -195,22 +236,174 @@
     osc.stop(at + duration + 0.05);
   }
 
-  function play(kind) {
-    state.played.push({ kind, at: Date.now() });
-    if (!state.soundOn) return;
-    const ctx = audio();
-    if (ctx.state === "suspended") { ctx.resume(); showSoundBanner(); }
-    const t = ctx.currentTime + 0.05;
-    if (kind === "critical") {
-      for (let r = 0; r < 2; r++) for (let i = 0; i < 3; i++) tone(ctx, t + r * 0.9 + i * 0.18, 1175, 0.14, "square", 0.5);
-    } else {
-      for (let r = 0; r < 2; r++) { tone(ctx, t + r * 0.8, 880, 0.3, "sine", 0.6); tone(ctx, t + r * 0.8 + 0.3, 660, 0.35, "sine", 0.6); }
+  const SOUNDS = {
+    alarm: (ctx, t) => { for (let r = 0; r < 2; r++) { tone(ctx, t + r * 0.8, 880, 0.3, "sine", 0.6); tone(ctx, t + r * 0.8 + 0.3, 660, 0.35, "sine", 0.6); } },
+    critical: (ctx, t) => { for (let r = 0; r < 2; r++) for (let i = 0; i < 3; i++) tone(ctx, t + r * 0.9 + i * 0.18, 1175, 0.14, "square", 0.5); },
+    warning: (ctx, t) => { for (let r = 0; r < 2; r++) { tone(ctx, t + r * 0.5, 740, 0.18, "sawtooth", 0.5); tone(ctx, t + r * 0.5 + 0.2, 1110, 0.22, "sawtooth", 0.5); } },
+    late: (ctx, t) => { for (let i = 0; i < 8; i++) tone(ctx, t + i * 0.2, i % 2 ? 900 : 1400, 0.18, "square", 0.6); },
+    offline: (ctx, t) => { tone(ctx, t, 440, 0.5, "triangle", 0.6); tone(ctx, t + 0.55, 330, 0.7, "triangle", 0.6); },
+  };
+
+  // Sounds that mute may hold back; the others are about an alarm past its deadline or a
+  // screen that may be missing alarms, and must be heard.
+  const MUTABLE = new Set(["alarm", "critical", "warning"]);
+
+  function play(kind, id) {
+    const entry = { kind, at: Date.now() };
+    if (id) entry.id = id;
+    if (MUTABLE.has(kind) && muted()) { state.silenced.push(entry); return false; }
+    state.played.push(entry);
+    if (state.played.length > 1000) state.played.shift();
+    try {
+      const ctx = audio();
+      if (ctx.state === "suspended") { ctx.resume(); showSoundBanner(); }
+      SOUNDS[kind](ctx, ctx.currentTime + 0.05);
+    } catch (e) { /* no audio device: the banner and colours still show */ }
+    return true;
+  }
+
+  function newAlarmSound(id, priority) {
+    state.sounded.add(id);
+    if (state.sounded.size > 5000) state.sounded.delete(state.sounded.values().next().value);
+    state.lastRing = state.now();
+    play(priority === 1 ? "critical" : "alarm", id);
+  }
+
+  // Once a second: reminders for waiting alarms, and the urgent sounds at the warning time
+  // and the deadline. Reads only the waiting rows (few, even with thousands open).
+  function alertTick() {
+    if (!queueBody) return;
+    const now = state.now();
+    const waiting = queueBody.querySelectorAll('tr.alarm-row[data-waiting="1"]');
+    const present = new Set();
+    let critical = false, overdue = false;
+    for (const row of waiting) {
+      const id = row.dataset.alarmId;
+      present.add(id);
+      const seconds = secondsWaited(row, now);
+      let a = state.alerts.get(id);
+      if (!a) { a = { warned: false, late: false }; state.alerts.set(id, a); }
+      if (seconds >= lateSeconds) {
+        overdue = true;
+        if (!a.late) { a.late = a.warned = true; play("late", id); state.lastRing = now; }
+      } else if (seconds >= warningSeconds && !a.warned) {
+        a.warned = true;
+        play("warning", id);
+      }
+      if (row.dataset.priority === "1") critical = true;
+    }
+    for (const id of state.alerts.keys()) if (!present.has(id)) state.alerts.delete(id);
+    // The reminder: until nobody waits. Past the deadline it is the siren, muted or not.
+    if (waiting.length && now - state.lastRing >= repeatMs) {
+      state.lastRing = now;
+      play(overdue ? "late" : critical ? "critical" : "alarm");
     }
   }
 
   function showSoundBanner() {
     const banner = $("#sound-banner");
     if (banner && state.audio && state.audio.state === "suspended") banner.hidden = false;
+  }
+
+  // ---- mute: per operator, time-limited -----------------------------------------------------
+  // Kept in localStorage under the operator's own key, as a wall-clock deadline, so a reload
+  // keeps it and a colleague logging in at the same workstation does not inherit it.
+
+  function mutedUntil() {
+    try { return Number(localStorage.getItem(muteKey)) || 0; } catch (e) { return 0; }
+  }
+
+  function muted() {
+    return muteKey ? state.wallNow() < mutedUntil() : false;
+  }
+
+  function setMute(on) {
+    try {
+      if (on) localStorage.setItem(muteKey, String(state.wallNow() + muteMs));
+      else localStorage.removeItem(muteKey);
+    } catch (e) { /* storage refused: the mute simply does not happen */ }
+    muteTick();
+  }
+
+  function muteTick() {
+    const toggle = $("#sound-toggle");
+    if (!toggle) return;
+    const left = mutedUntil() - state.wallNow();
+    if (left > 0) {
+      const whole = Math.ceil(left / 1000);
+      const text = toggle.dataset.off.replace("{left}", Math.floor(whole / 60) + ":" + String(whole % 60).padStart(2, "0"));
+      if (toggle.textContent !== text) toggle.textContent = text;
+      toggle.setAttribute("aria-pressed", "true");
+    } else {
+      if (mutedUntil()) { try { localStorage.removeItem(muteKey); } catch (e) { /* ignore */ } }
+      if (toggle.getAttribute("aria-pressed") !== "false") toggle.setAttribute("aria-pressed", "false");
+      if (toggle.textContent !== toggle.dataset.on) toggle.textContent = toggle.dataset.on;
+    }
+  }
+
+  // ---- live: heartbeats and the watchdog ----------------------------------------------------
+
+  function setLive(up) {
+    const status = $("#live-status");
+    status.dataset.live = up ? "up" : "down";
+    status.textContent = up ? consoleEl.dataset.liveUp : consoleEl.dataset.liveDown;
+    $("#live-banner").hidden = up;
+    document.body.classList.toggle("is-offline", !up);
+  }
+
+  function markDown() {
+    const live = state.live;
+    if (!live.up && live.lastWarning !== null) return;  // already shown and warned
+    live.up = false;
+    live.reloadOnLive = true;  // whatever comes back, it starts with a full refetch
+    setLive(false);
+    live.lastWarning = performance.now();
+    play("offline");
+  }
+
+  function markUp() {
+    const live = state.live;
+    const catchUp = live.reloadOnLive;
+    live.up = true;
+    live.everUp = true;
+    live.reloadOnLive = false;
+    live.lastWarning = null;
+    setLive(true);
+    if (catchUp) reloadQueue();  // changes may have been missed meanwhile
+  }
+
+  function onHeartbeat(data) {
+    state.live.lastBeat = performance.now();
+    if (data && data.live === true) { if (!state.live.up || state.live.reloadOnLive) markUp(); }
+    else markDown();  // the node lost its cross-node feed: this screen may miss changes
+  }
+
+  // A stream that stays open and says nothing (an old process holding its socket after a
+  // restart, a proxy buffering) never recovers by itself: after the silence, say so and open
+  // a new stream, and keep trying every silence period.
+  function watchdog() {
+    const live = state.live;
+    const now = performance.now();
+    const heard = live.lastBeat === null ? live.startedAt : live.lastBeat;
+    if (now - heard > silenceMs) {
+      markDown();
+      if (now - live.lastReconnect > silenceMs) { live.lastReconnect = now; reconnect(); }
+    }
+    // While down, warn again every half minute: a screen nobody watches still calls out.
+    if (!live.up && live.lastWarning !== null && now - live.lastWarning >= 30000) {
+      live.lastWarning = now;
+      play("offline");
+    }
+  }
+
+  function reconnect() {
+    if (state.live.source) { try { state.live.source.close(); } catch (e) { /* already closed */ } }
+    state.live.source = null;
+    const old = $("#live");
+    if (!old) return;
+    const fresh = old.cloneNode(true);  // attributes only: htmx keeps its state on the old node
+    old.replaceWith(fresh);
+    htmx.process(fresh);
   }
 
   // ---- selection and the card ---------------------------------------------------------------
@@ -250,9 +443,9 @@
     const fresh = holder.querySelector("#alarm-work");
     const current = $("#alarm-work");
     if (!fresh || !current || current.dataset.alarmId !== id) return;
-    if (fresh.dataset.state === current.dataset.state) {
-      // Same state, so the same forms: replace only what changed (heading and timeline),
-      // never the forms, where the operator may be choosing or typing right now.
+    if (fresh.dataset.state === current.dataset.state && fresh.dataset.holder === current.dataset.holder) {
+      // Same state and holder, so the same forms: replace only what changed (heading and
+      // timeline), never the forms, where the operator may be choosing or typing right now.
       current.querySelector("#work-heading").replaceWith(fresh.querySelector("#work-heading"));
       current.querySelector("#timeline").replaceWith(fresh.querySelector("#timeline"));
       current.dataset.seq = fresh.dataset.seq;
@@ -260,13 +453,21 @@
     }
     if (current.contains(document.activeElement) && /^(TEXTAREA|INPUT)$/.test(document.activeElement.tagName)
         && document.activeElement.value) {
-      // A new state brings other forms; wait until the operator leaves the field they are
-      // writing in, so no half-written note is lost.
+      // Other forms come (a new state, or a take-over); wait until the operator leaves the
+      // field they are writing in, so no half-written note is lost. The heading and the
+      // timeline say at once what happened.
+      current.querySelector("#work-heading").replaceWith(fresh.querySelector("#work-heading"));
+      current.querySelector("#timeline").replaceWith(fresh.querySelector("#timeline"));
       current.dataset.stale = "1";
       return;
     }
     current.replaceWith(fresh);
     htmx.process(fresh);
+  }
+
+  function workPost(path) {
+    const work = $("#alarm-work");
+    if (work) htmx.ajax("POST", "/console/alarms/" + encodeURIComponent(work.dataset.alarmId) + path, { target: "#alarm-work", swap: "outerHTML" });
   }
 
   function answer() {
@@ -277,10 +478,11 @@
   }
 
   function closeAlarm() {
-    const work = $("#alarm-work");
-    if (work && work.querySelector("#close-button")) {
-      htmx.ajax("POST", "/console/alarms/" + encodeURIComponent(work.dataset.alarmId) + "/close", { target: "#alarm-work", swap: "outerHTML" });
-    }
+    if ($("#close-button")) workPost("/close");
+  }
+
+  function takeOver() {
+    if ($("#take-over-button")) workPost("/take-over");
   }
 
   function nextAlarm() {
@@ -303,40 +505,59 @@
     return false;
   }
 
+  // After an action the work section is new: put focus where the next step starts (the
+  // refusal or notice if there is one, else the section's heading), never in a form, so the
+  // letters work again and a second Ctrl+Enter cannot repeat the action.
+  function focusWork() {
+    const target = $("#work-error") || $("#work-notice") || $("#work-heading");
+    if (target) target.focus();
+  }
+
   // ---- keyboard -----------------------------------------------------------------------------
+  // The rule: a single-key shortcut fires only when focus is on the page itself, the queue
+  // or a non-form element (a heading, a link, a section). In a field, a select or on a
+  // button, keys belong to that control: letters type, Enter and Space press, arrows choose.
+  // Esc (back to the queue) and Ctrl+Enter (submit the form you are in) work everywhere.
+
+  function takesKeys(el) {
+    return el.isContentEditable || /^(INPUT|TEXTAREA|SELECT|BUTTON|OPTION)$/.test(el.tagName);
+  }
 
   function onKey(event) {
     const target = event.target;
-    const typing = /^(INPUT|TEXTAREA|SELECT)$/.test(target.tagName) || target.isContentEditable;
     if (event.key === "Enter" && (event.ctrlKey || event.metaKey) && target.form) {
       event.preventDefault();
       target.form.requestSubmit();
       return;
     }
     if (event.key === "Escape") {
+      if ($("#help").open) return;  // the dialog closes itself
       const row = state.selectedId && document.getElementById("row-" + state.selectedId);
       if (row) { event.preventDefault(); select(row, { focus: true }); }
       return;
     }
-    if (typing || event.altKey || event.ctrlKey || event.metaKey || $("#help").open) return;
+    if (takesKeys(target) || event.altKey || event.ctrlKey || event.metaKey || $("#help").open) return;
     if (target.tagName === "TR" && event.key === "Enter") {
       event.preventDefault();
       select(target, { focus: true, open: true });
       return;
     }
+    if (event.key === "Enter" || event.key === " ") return;  // links and the like keep their own
     const handled = {
       n: () => nextAlarm(),
       a: () => answer(),
+      r: () => focusField("#call-whom"),
       m: () => focusField("#note-text"),
       u: () => focusField("#outcome"),
       l: () => closeAlarm(),
+      o: () => takeOver(),
       j: () => move(1), ArrowDown: () => move(1),
       k: () => move(-1), ArrowUp: () => move(-1),
       "?": () => $("#help").showModal(),
     }[event.key.length === 1 ? event.key.toLowerCase() : event.key];
-    if (event.key === "?" || handled) {
+    if (handled) {
       event.preventDefault();
-      (handled || (() => $("#help").showModal()))();
+      handled();
     }
   }
 
@@ -345,12 +566,15 @@
   function onLiveMessage(event) {
     const received = performance.now();
     const arrived = Date.now();
-    if (event.detail.type === "reload") { reloadQueue(); return; }
-    const change = JSON.parse(event.detail.data);
+    const type = event.detail.type;
+    if (type === "heartbeat") { onHeartbeat(parse(event.detail.data)); return; }
+    if (type === "reload") { reloadQueue(); return; }
+    const change = parse(event.detail.data);
+    if (!change || !change.alarm_id) return;
     if (change.event === "queued" || change.event === "escalated" || change.event === "handed_back") {
-      play(change.priority === 1 ? "critical" : "alarm");
+      newAlarmSound(change.alarm_id, change.priority);
     }
-    if (change.event === "missing_response") play("critical");  // help has not arrived
+    if (change.event === "missing_response") play("critical", change.alarm_id);  // help has not arrived
     refreshRow(change.alarm_id).then(() => {
       state.rowUpdates.push({ id: change.alarm_id, ms: performance.now() - received, arrived, event: change.event });
       if (state.rowUpdates.length > 1000) state.rowUpdates.shift();
@@ -358,32 +582,43 @@
     if (openAlarmId() === change.alarm_id) refreshWork(change.alarm_id, change);
   }
 
-  function setLive(up) {
-    const status = $("#live-status");
-    status.dataset.live = up ? "up" : "down";
-    status.textContent = up ? consoleEl.dataset.liveUp : consoleEl.dataset.liveDown;
+  function parse(text) {
+    try { return JSON.parse(text); } catch (e) { return null; }
   }
 
   function init() {
     consoleEl = $("#console");
     if (!consoleEl) return;
     state.reloadQueue = reloadQueue;  // for bench/console_queue.py
+    state.alertTick = alertTick;      // for the browser tests
     queueBody = $("#queue-body");
     warningSeconds = Number(consoleEl.dataset.warningSeconds);
     lateSeconds = Number(consoleEl.dataset.lateSeconds);
+    heartbeatMs = (Number(consoleEl.dataset.heartbeatSeconds) || 3) * 1000;
+    // 2.5 heartbeats of silence, and never more than 9 s: a lost connection shows within 10 s.
+    silenceMs = Math.min(2.5 * heartbeatMs, 9000);
+    repeatMs = (Number(consoleEl.dataset.repeatSeconds) || 10) * 1000;
+    muteMs = (Number(consoleEl.dataset.muteSeconds) || 120) * 1000;
+    muteKey = "respons.mute." + consoleEl.dataset.user;
     $$("tr.alarm-row", queueBody).forEach(stamp);
+    // Alarms already waiting when the page opens have rung on some screen already; they
+    // get the reminder, not a new-alarm sound each.
+    $$('tr.alarm-row[data-waiting="1"]', queueBody).forEach((row) => state.sounded.add(row.dataset.alarmId));
     afterQueueChange();
-    setInterval(tick, 1000);
+    muteTick();
+    setInterval(() => { tick(); alertTick(); muteTick(); }, 1000);
+    setInterval(watchdog, 1000);
 
-    const live = $("#live");
-    live.addEventListener("htmx:sseOpen", () => {
-      setLive(true);
+    // Delegated: the stream's element is replaced when the watchdog opens a new stream.
+    consoleEl.addEventListener("htmx:sseOpen", (event) => {
+      state.live.source = event.detail.source;
       // The stream ends every few minutes (and on network trouble): after a reopen, changes
-      // may have been missed, so refetch the whole queue once.
-      if (state.liveOpens++ > 0) reloadQueue();
+      // may have been missed, so the queue is refetched once it is live again.
+      if (state.liveOpens++ > 0) state.live.reloadOnLive = true;
     });
-    live.addEventListener("htmx:sseError", () => setLive(false));
-    $("#live-events").addEventListener("htmx:sseMessage", onLiveMessage);
+    consoleEl.addEventListener("htmx:sseMessage", (event) => {
+      if (event.target.id === "live-events") onLiveMessage(event);
+    });
 
     queueBody.parentElement.addEventListener("click", (event) => {
       const row = event.target.closest("tr.alarm-row");
@@ -395,28 +630,31 @@
       if (work && work.dataset.stale === "1" && !work.contains(event.relatedTarget)) refreshWork(work.dataset.alarmId);
     });
     document.body.addEventListener("htmx:afterSwap", (event) => {
-      if (event.detail.target.id === "card-pane") {
+      // SSE messages swap nothing (hx-swap="none") and may carry no target: skip them.
+      const target = event.detail && event.detail.target;
+      if (!target) return;
+      if (target.id === "card-pane") {
         const heading = $("#card-heading");
         if (heading) heading.focus();
         const id = openAlarmId();
         if (id) { state.selectedId = id; refreshRow(id); }
-      } else if (event.detail.target.id === "alarm-work" || event.detail.elt.id === "alarm-work") {
+      } else if (target.id === "alarm-work" || (event.detail.elt && event.detail.elt.id === "alarm-work")) {
+        focusWork();
         const id = openAlarmId();
         if (id) refreshRow(id);
       }
     });
 
     const toggle = $("#sound-toggle");
-    toggle.addEventListener("click", () => {
-      state.soundOn = !state.soundOn;
-      toggle.setAttribute("aria-pressed", String(state.soundOn));
-      toggle.textContent = state.soundOn ? toggle.dataset.on : toggle.dataset.off;
+    toggle.addEventListener("click", () => setMute(!muted()));
+    $("#sound-test").addEventListener("click", () => {
+      audio().resume();
+      for (const [n, kind] of ["alarm", "critical", "warning", "late"].entries()) setTimeout(() => play(kind), n * 1800);
     });
-    $("#sound-test").addEventListener("click", () => { audio().resume(); play("alarm"); setTimeout(() => play("critical"), 1800); });
     $("#sound-enable").addEventListener("click", () => { audio().resume().then(() => { $("#sound-banner").hidden = true; }); });
     $("#help-open").addEventListener("click", () => $("#help").showModal());
     // Ask for sound at once: the browser may hold it back until the first click.
-    if (audio().state === "suspended") showSoundBanner();
+    try { if (audio().state === "suspended") showSoundBanner(); } catch (e) { /* no audio device */ }
   }
 
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", init);
