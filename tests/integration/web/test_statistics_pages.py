@@ -54,7 +54,7 @@ def test_the_dashboard_shows_the_municipalitys_figures_and_drills_down_to_the_la
     assert page.status_code == 200
     html = page.text
     assert re.search(r'data-figure="received">3<', html)
-    assert NB("stats.within.value", share="33.3 %", total=3) in html, "20 s in time; 95 s and an unanswered one late"
+    assert NB("stats.within.value", share="33,3 %", total=3) in html, "20 s in time; 95 s and an unanswered one late"
     assert "/stats/alarms?municipality_id=" in html and "show=late" in html
     assert '<a href="/stats" aria-current="page">' in html, "the main navigation names the page"
 
@@ -123,3 +123,76 @@ def test_the_dashboard_breaks_the_figures_down_by_zone_and_category_and_drills_i
     assert "/stats/alarms" in link and NB("stats.alarms.category", category=NB("category.fall")) in drilled
     assert marit.get(f"/stats/alarms?municipality_id={own}&zone=none").status_code == 200
     assert marit.get(f"/stats/alarms?municipality_id={own}&zone=DROP").status_code == 422
+
+
+# --- issue 14: language and figures, bad parameters, links to the alarms -----------------
+
+
+def test_one_decimal_separator_per_language_and_the_mean_answer_time(world, browser):
+    own, _, _ = world
+    marit = browser("marit", [(Role.MUNICIPALITY_ADMIN, own)])
+    html = marit.get("/stats").text
+    assert "33,3 %" in html and "33.3 %" not in html
+    assert re.search(r'data-figure="mean">' + re.escape(NB("stats.mean.value", mean="58 s", n=2)), html), "(20 + 95) / 2"
+    assert re.search(r'data-figure="hours-saved">0,0', html)
+    report = marit.get(f"/stats/report?municipality_id={own}&period=month&date=2026-11-23").text
+    assert "33,3 %" in report and "snitt 58 s" in report
+
+    marit.cookies.set("respons_lang", "en")
+    html = marit.get("/stats").text
+    assert "33.3 %" in html and "33,3 %" not in html
+    assert re.search(r'data-figure="hours-saved">0\.0', html)
+
+
+def test_durations_over_two_minutes_are_shown_in_minutes(engine, browser):
+    registry = seed_registry(engine)
+    own = registry.municipality_ids[0]
+    at = NOW - timedelta(hours=3)
+    with engine.begin() as conn:
+        alarm_id = service.receive(conn, service.NewAlarm(own, registry.recipient_ids[0], None, alarm_type("fall"), "http",
+                                                          "test", at), now=at, answer_deadline=timedelta(seconds=60)).alarm_id
+        service.answer(conn, alarm_id, actor="user:1", visible_to=None, now=at + timedelta(seconds=1550))
+    marit = browser("marit", [(Role.MUNICIPALITY_ADMIN, own)])
+    drilled = marit.get(f"/stats/alarms?municipality_id={own}&show=all").text
+    assert "25 min 50 s" in drilled and "1550 s" not in drilled
+    assert "25 min 50 s" in marit.get("/stats").text
+
+
+def test_bad_report_parameters_answer_with_the_page_in_the_readers_language(world, browser):
+    own, _, _ = world
+    marit = browser("marit", [(Role.MUNICIPALITY_ADMIN, own)])
+    bad = marit.get(f"/stats/report?municipality_id={own}&period=month&date=2026-13-45")
+    assert bad.status_code == 422 and bad.headers["content-type"].startswith("text/html")
+    assert NB("stats.bad.date", value="2026-13-45") in bad.text
+    assert "detail" not in bad.text and 'lang="nb"' in bad.text
+    missing = marit.get("/stats/report?period=month&date=2026-11-23")
+    assert missing.status_code == 422 and NB("stats.bad.municipality_missing") in missing.text
+    assert marit.get(f"/stats/report?municipality_id={own}&period=decade").status_code == 422
+    assert marit.get(f"/stats/report?municipality_id={own}&period=month&date=").status_code == 200, "empty: today"
+
+    marit.cookies.set("respons_lang", "en")
+    english = marit.get(f"/stats/report?municipality_id={own}&period=month&date=tomorrow")
+    assert english.status_code == 422
+    assert i18n.translator("en", strict=True)("stats.bad.date", value="tomorrow") in english.text
+    assert NB("stats.bad.title") not in english.text
+    assert marit.get("/stats?date=31.12.2026").status_code == 422
+
+
+def test_drill_down_rows_link_to_the_alarm_for_those_who_may_open_it(world, browser):
+    own, _, (quick, slow, waiting) = world
+    query = f"/stats/alarms?municipality_id={own}&period=month&date=2026-11-23&show=all"
+    marit = browser("marit", [(Role.MUNICIPALITY_ADMIN, own)])
+    assert "/console/alarms/" not in marit.get(query).text, "no console for an administrator: no dead links"
+    olav = browser("olav", [(Role.OPERATOR, None), (Role.AUDITOR, None)])
+    links = re.findall(r'href="/console/alarms/([^"]+)"', olav.get(query).text)
+    assert links == [quick, slow, waiting]
+
+
+def test_the_report_chart_is_drawn_like_the_dashboards(world, browser):
+    own, _, _ = world
+    marit = browser("marit", [(Role.MUNICIPALITY_ADMIN, own)])
+    html = marit.get(f"/stats/report?municipality_id={own}&period=month&date=2026-11-23").text
+    chart = html[html.index('<section class="stats-chart"'):]
+    chart = chart[:chart.index("</section>")]
+    assert 'viewBox="0 0 480 150"' in chart and chart.count('class="bar"') == 24
+    assert re.findall(r'class="axis">(\d\d)<', chart) == ["00", "03", "06", "09", "12", "15", "18", "21"]

@@ -15,6 +15,7 @@ from datetime import date
 from fastapi import APIRouter, Depends, Query, Request
 
 from respons.domain.access import Role
+from respons.reports.formatting import Formats
 from respons.domain.alarm_types import ALARM_TYPES
 from respons.domain.statistics import OSLO, Period
 from respons.engine import statistics as service
@@ -28,6 +29,50 @@ from respons.web.statistics import words  # noqa: F401  (registers the pages' wo
 
 router = APIRouter(prefix="/stats", include_in_schema=False)
 statistics_page = page_access(Role.HOST_ADMIN, Role.MUNICIPALITY_ADMIN, Role.AUDITOR)
+
+
+class BadParameter(Exception):
+    """A page's query cannot be read: answered with the page in the reader's language and
+    what to fix (422), not the framework's JSON."""
+
+    def __init__(self, message_key: str, value: str = ""):
+        self.message_key, self.value = message_key, value
+
+
+def _bad(request: Request, exc: BadParameter):
+    return render(request, "statistics/bad_request.html", status_code=422, message_key=exc.message_key,
+                  value=exc.value)
+
+
+def _parameters(municipality_id: str | None, period: str | None, on: str | None, *,
+                municipality_required: bool) -> tuple[int | None, Period, date | None]:
+    """The query as typed (a bookmark, a hand-edited link, an empty date field), read here
+    rather than by FastAPI, whose refusal is JSON. A missing or empty date means today, as
+    on the dashboard."""
+    if not municipality_id:
+        if municipality_required:
+            raise BadParameter("stats.bad.municipality_missing")
+        chosen = None
+    else:
+        try:
+            chosen = int(municipality_id)
+        except ValueError:
+            raise BadParameter("stats.bad.municipality", municipality_id) from None
+    try:
+        wanted_period = Period(period or Period.MONTH.value)
+    except ValueError:
+        raise BadParameter("stats.bad.period", period or "") from None
+    day = None
+    if on:
+        try:
+            day = date.fromisoformat(on)
+        except ValueError:
+            raise BadParameter("stats.bad.date", on) from None
+    return chosen, wanted_period, day
+
+
+def _formats(request: Request) -> Formats:
+    return Formats(i18n.language_of(request))
 
 
 async def _chosen(request: Request, principal: Principal, municipality_id: int | None, period: Period, on: date | None,
@@ -51,9 +96,13 @@ def _query(wanted: service.PeriodRequest) -> str:
 
 
 @router.get("")
-async def dashboard(request: Request, municipality_id: int | None = Query(None), period: Period = Query(Period.MONTH),
-                    on: date | None = Query(None, alias="date"), principal: Principal = Depends(statistics_page)):
-    wanted, names = await _chosen(request, principal, municipality_id, period, on, "dashboard")
+async def dashboard(request: Request, municipality_id: str | None = Query(None), period: str | None = Query(None),
+                    on: str | None = Query(None, alias="date"), principal: Principal = Depends(statistics_page)):
+    try:
+        chosen, wanted_period, day = _parameters(municipality_id, period, on, municipality_required=False)
+    except BadParameter as exc:
+        return _bad(request, exc)
+    wanted, names = await _chosen(request, principal, chosen, wanted_period, day, "dashboard")
     rt = runtime(request)
     now = rt.clock()
     with rt.engine.connect() as conn:
@@ -70,17 +119,28 @@ async def dashboard(request: Request, municipality_id: int | None = Query(None),
     category_parts = [(t(f"category.{c}"), c, part) for c, part in sorted(by_category.items())]
     return render(request, "statistics/dashboard.html", wanted=wanted, names=names, k=figures, peak=peak,
                   periods=list(Period), query=_query(wanted), minutes=MINUTES_PER_CLEARED_ALARM,
-                  type_label=_type_label(request), zone_parts=zone_parts, category_parts=category_parts)
+                  type_label=_type_label(request), zone_parts=zone_parts, category_parts=category_parts,
+                  fmt=_formats(request))
 
 
 @router.get("/alarms")
-async def alarms(request: Request, municipality_id: int = Query(...), period: Period = Query(Period.MONTH),
-                 on: date | None = Query(None, alias="date"), show: str = Query("all", pattern="^(all|late)$"),
-                 zone: str | None = Query(None, pattern=r"^(\d+|none)$"), category: str | None = Query(None),
+async def alarms(request: Request, municipality_id: str | None = Query(None), period: str | None = Query(None),
+                 on: str | None = Query(None, alias="date"), show: str = Query("all"),
+                 zone: str | None = Query(None), category: str | None = Query(None),
                  principal: Principal = Depends(statistics_page)):
     """The alarms behind a figure (all, or those not answered in time; of one zone or
-    category): times, types, answer times and outcomes; no names."""
-    wanted, names = await _chosen(request, principal, municipality_id, period, on, f"drill_down:{show}")
+    category): times, types, answer times and outcomes; no names. A row links to the
+    alarm's card in the console for those who may open it (operators in whose scope the
+    alarm is); there is no read-only timeline page for the other statistics roles."""
+    try:
+        chosen, wanted_period, day = _parameters(municipality_id, period, on, municipality_required=True)
+        if show not in ("all", "late"):
+            raise BadParameter("stats.bad.show", show)
+        if zone is not None and zone != "none" and not zone.isdigit():
+            raise BadParameter("stats.bad.zone", zone)
+    except BadParameter as exc:
+        return _bad(request, exc)
+    wanted, names = await _chosen(request, principal, chosen, wanted_period, day, f"drill_down:{show}")
     rt = runtime(request)
     now = rt.clock()
     with rt.engine.connect() as conn:
@@ -93,9 +153,10 @@ async def alarms(request: Request, municipality_id: int = Query(...), period: Pe
         rows = [f for f in rows if f.zone_id == zone_id]
     if category is not None:
         rows = [f for f in rows if f.category == category]
+    opens_console = principal.has(Role.OPERATOR) and wanted.municipality_id in principal.scope.alarms
     return render(request, "statistics/alarms.html", wanted=wanted, names=names, rows=rows, show=show,
                   query=_query(wanted), oslo=OSLO, type_label=_type_label(request), zone=zone, zones=zones,
-                  category=category)
+                  category=category, fmt=_formats(request), opens_console=opens_console)
 
 
 def _type_label(request: Request):
@@ -104,12 +165,16 @@ def _type_label(request: Request):
 
 
 @router.get("/report")
-async def report(request: Request, municipality_id: int = Query(...), period: Period = Query(Period.MONTH),
-                 on: date | None = Query(None, alias="date"), principal: Principal = Depends(statistics_page)):
+async def report(request: Request, municipality_id: str | None = Query(None), period: str | None = Query(None),
+                 on: str | None = Query(None, alias="date"), principal: Principal = Depends(statistics_page)):
     """The period's report as a page to read or print: the PDF's content, in the browser."""
     from respons.reports import model
 
-    wanted, names = await _chosen(request, principal, municipality_id, period, on, "report_html")
+    try:
+        chosen, wanted_period, day = _parameters(municipality_id, period, on, municipality_required=True)
+    except BadParameter as exc:
+        return _bad(request, exc)
+    wanted, names = await _chosen(request, principal, chosen, wanted_period, day, "report_html")
     rt = runtime(request)
     with rt.engine.connect() as conn:
         built = model.build(conn, wanted, now=rt.clock(), minutes_per_cleared_alarm=MINUTES_PER_CLEARED_ALARM)
@@ -120,4 +185,4 @@ async def report(request: Request, municipality_id: int = Query(...), period: Pe
     return render(request, "statistics/report.html", report=built, rows=model.key_rows(built.figures),
                   explanations=model.EXPLANATIONS, bars=bars, peak=max((n for _, n in bars), default=0),
                   query=_query(wanted), months=[(model.period_title(Period.MONTH, d), k) for d, k in built.months],
-                  share=model.share)
+                  share=model.share, fmt=Formats("nb"))
