@@ -158,3 +158,84 @@ def test_the_console_speaks_english_when_chosen(app, engine, clock, alarms):
     assert "Alarm queue" in page.text and "Fall detected" in page.text and 'lang="en"' in page.text
     assert "Alarmkø" not in page.text
     client.__exit__(None, None, None)
+
+
+def test_finishing_a_colleagues_alarm_needs_an_explicit_take_over_in_both_languages(app, engine, clock, alarms):
+    alarm_id = alarms["fall"]
+    anne, anne_headers, _ = operator(app, engine, clock, "anne")
+    bjorn, bjorn_headers, _ = operator(app, engine, clock, "bjorn")
+    url = f"/console/alarms/{alarm_id}"
+    anne.post(url + "/answer", headers=anne_headers)
+
+    work = bjorn.get(url + "/work", headers=HX)
+    assert 'id="take-over-button"' in work.text and "Anne har alarmen." in work.text
+    refused = bjorn.post(url + "/resolve", data={"outcome": "resolved_at_centre"}, headers=bjorn_headers)
+    assert refused.status_code == 409
+    assert "Anne har alarmen. Trykk Overta for å ta den over." in refused.text
+    bjorn.cookies.set("respons_lang", "en")
+    refused = bjorn.post(url + "/resolve", data={"outcome": "resolved_at_centre"}, headers=bjorn_headers)
+    assert "Anne holds the alarm. Press Take over to take it." in refused.text and "Overta" not in refused.text
+    bjorn.cookies.set("respons_lang", "nb")
+    # A colleague's note is fine (handover).
+    assert bjorn.post(url + "/notes", data={"text": "Ringte naboen"}, headers=bjorn_headers).status_code == 200
+
+    taken = bjorn.post(url + "/take-over", headers=bjorn_headers)
+    assert taken.status_code == 200
+    assert "Tatt av deg" in taken.text and "Overtatt" in taken.text and "fra Anne" in taken.text
+    assert 'id="take-over-button"' not in taken.text
+    # The former holder is told, not "taken by you".
+    former = anne.get(url + "/work", headers=HX)
+    assert "Overtatt av Bjorn" in former.text and "Tatt av deg" not in former.text
+    assert 'id="take-over-button"' in former.text
+    anne.cookies.set("respons_lang", "en")
+    assert "Taken over by Bjorn" in anne.get(url + "/work", headers=HX).text
+    assert bjorn.post(url + "/resolve", data={"outcome": "resolved_at_centre"}, headers=bjorn_headers).status_code == 200
+    anne.__exit__(None, None, None)
+    bjorn.__exit__(None, None, None)
+
+
+def test_a_note_after_a_colleague_closed_the_alarm_is_kept_as_an_addendum_and_the_operator_told(app, engine, clock, alarms):
+    alarm_id = alarms["button_press"]
+    client, headers, _ = operator(app, engine, clock, "anne")
+    url = f"/console/alarms/{alarm_id}"
+    client.post(url + "/answer", headers=headers)
+    client.post(url + "/resolve", data={"outcome": "resolved_at_centre"}, headers=headers)
+    client.post(url + "/close", headers=headers)
+
+    saved = client.post(url + "/notes", data={"text": "Datter ringte tilbake"}, headers=headers)
+    assert saved.status_code == 200
+    assert "Notatet ble lagret som tillegg – alarmen var allerede lukket." in saved.text
+    assert "Tillegg etter lukking" in saved.text and "Datter ringte tilbake" in saved.text
+    client.cookies.set("respons_lang", "en")
+    saved = client.post(url + "/notes", data={"text": "Second addendum"}, headers=headers)
+    assert "The note was saved as an addendum – the alarm was already closed." in saved.text
+    assert "Tillegg" not in saved.text
+    with engine.connect() as conn:
+        notes = conn.execute(select(alarm_events.c.data).where(alarm_events.c.alarm_id == alarm_id,
+                                                              alarm_events.c.kind == "note")).scalars().all()
+    assert [n.get("addendum") for n in notes] == [True, True]
+    client.__exit__(None, None, None)
+
+
+def test_a_call_is_not_recorded_without_a_chosen_result(app, engine, clock, alarms):
+    client, headers, _ = operator(app, engine, clock, "anne")
+    url = f"/console/alarms/{alarms['fall']}"
+    work = client.post(url + "/answer", headers=headers)
+    assert '<option value="">Velg resultat</option>' in work.text and 'name="result" required' in work.text
+    refused = client.post(url + "/actions", data={"action": "call", "whom": "recipient", "result": ""}, headers=headers)
+    assert refused.status_code == 422 and "Velg resultatet av samtalen." in refused.text
+    with engine.connect() as conn:
+        kinds = conn.execute(select(alarm_events.c.kind).where(alarm_events.c.alarm_id == alarms["fall"])).scalars().all()
+    assert "action" not in kinds
+    client.__exit__(None, None, None)
+
+
+def test_the_page_carries_the_heartbeat_mute_and_reminder_settings(app, engine, clock, alarms):
+    client, _, user = operator(app, engine, clock, "anne")
+    page = client.get("/console").text
+    assert 'data-heartbeat-seconds="3' in page and 'data-mute-seconds="120"' in page
+    assert 'data-repeat-seconds="10"' in page and f'data-user="user:{user.id}"' in page
+    assert "Demp lyd (2 min)" in page and 'sse-swap="alarm,reload,heartbeat"' in page
+    card = client.get(f"/console/alarms/{alarms['fall']}", headers=HX).text
+    assert f'href="/deviations/new?alarm_id={alarms["fall"]}"' in card and "Registrer avvik" in card
+    client.__exit__(None, None, None)
