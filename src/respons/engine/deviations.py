@@ -41,6 +41,16 @@ class DeviationNotFound(LookupError):
     pass
 
 
+def alarm_for_deviation(conn: Connection, alarm_id: str, *, municipality_ids: frozenset[int]) -> dict[str, Any] | None:
+    """What the form shows of the alarm a deviation is registered from (its type, time and
+    municipality; no recipient data), or None outside the caller's municipalities."""
+    row = conn.execute(select(alarms.c.id, alarms.c.municipality_id, alarms.c.type, alarms.c.received_at)
+                       .where(alarms.c.id == alarm_id)).first()
+    if row is None or row.municipality_id not in municipality_ids:
+        return None
+    return dict(row._mapping)
+
+
 def register(conn: Connection, *, municipality_id: int, category: str, title: str, severity: str = "medium",
              description: str | None = None, alarm_id: str | None = None, actor: str, now: datetime) -> int:
     if alarm_id is not None:

@@ -70,3 +70,41 @@ def test_register_confirm_and_handle_deviations_in_the_browser(world, engine):
     other_admin = as_user("frida", [(Role.MUNICIPALITY_ADMIN, foreign)])
     assert other_admin.get(f"/deviations/{new_id}").status_code == 404
     assert "Telefonlinjen" not in other_admin.get("/deviations?show=all").text
+
+
+def test_a_deviation_is_registered_from_the_alarms_card(world, engine):
+    """Issue 14: the card links to /deviations/new?alarm_id=…; the form shows the alarm's type,
+    time and municipality and carries its id; outside the caller's scope it is not found."""
+    from respons.store.tables import alarms
+
+    registry, as_user, _ = world
+    own, foreign = registry.municipality_ids[:2]
+    with engine.connect() as conn:
+        alarm_id = conn.execute(select(alarms.c.id)).scalar_one()
+    olga = as_user("olga", [(Role.OPERATOR, None)])
+    page = olga.get(f"/deviations/new?alarm_id={alarm_id}")
+    assert page.status_code == 200
+    assert f'data-field="type">{alarm_type("fall").label_nb}<' in page.text
+    assert re.search(r'data-field="received">[^<]*10:00', page.text), "09:00 UTC is 10:00 in Oslo"
+    assert re.search(r'data-field="municipality">Testkommune 0<', page.text)
+    assert f'name="alarm_id" value="{alarm_id}"' in page.text
+    assert re.findall(r'<option value="(\d+)"[^>]*>Testkommune', page.text) == [str(own)], "only the alarm's municipality"
+
+    saved = olga.post("/deviations", data={"municipality_id": own, "category": "other", "title": "Feil adresse i kortet",
+                                           "alarm_id": alarm_id}, headers=HTMX)
+    assert saved.status_code == 200
+    with engine.connect() as conn:
+        assert conn.execute(select(deviation_table.c.alarm_id).where(
+            deviation_table.c.title == "Feil adresse i kortet")).scalar_one() == alarm_id
+    refused = olga.post("/deviations", data={"municipality_id": own, "category": "other", "title": " ",
+                                             "alarm_id": alarm_id}, headers=HTMX)
+    assert refused.status_code == 422 and 'id="deviation-alarm"' in refused.text, "the refused form keeps the alarm"
+
+    olga.cookies.set("respons_lang", "en")
+    english = olga.get(f"/deviations/new?alarm_id={alarm_id}").text
+    assert f'data-field="type">{alarm_type("fall").label_en}<' in english
+    frida = as_user("frida", [(Role.MUNICIPALITY_ADMIN, foreign)])
+    assert frida.get(f"/deviations/new?alarm_id={alarm_id}").status_code == 404
+    assert olga.get("/deviations/new?alarm_id=no-such-alarm").status_code == 404
+    assert as_user("aud", [(Role.AUDITOR, own)]).get(f"/deviations/new?alarm_id={alarm_id}").status_code == 403
+    assert olga.get("/deviations/new").status_code == 200, "without an alarm: the plain form"

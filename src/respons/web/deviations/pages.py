@@ -7,10 +7,12 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Query, Request
 
+from respons.domain.alarm_types import ALARM_TYPES
 from respons.domain.deviations import DeviationCategory, DeviationState, IllegalDeviationChange, Severity
 from respons.engine import deviations as service
 from respons.engine import statistics
 from respons.store.journal import JournalUnavailable
+from respons.web import i18n
 from respons.web.access import Principal
 from respons.web.api.deviations import HANDLERS, READERS, REGISTRARS, handling_scope, deviation_scope
 from respons.web.deviations import words  # noqa: F401  (registers the pages' words)
@@ -59,10 +61,40 @@ async def register(request: Request, principal: Principal = Depends(readers)):
             actor=principal.actor, now=rt.clock()))
     except (IllegalDeviationChange, JournalUnavailable) as exc:
         with rt.engine.connect() as conn:
+            alarm = (service.alarm_for_deviation(conn, typed["alarm_id"], municipality_ids=frozenset(context["names"]))
+                     if typed["alarm_id"] else None)
+            if alarm is not None:  # registered from the alarm's card: back to that form, the alarm still shown
+                return render(request, "deviations/new.html", status_code=422, typed=typed, error=str(exc), alarm=alarm,
+                              type_label=_type_label(request), **context)
             rows = service.listing(conn, municipality_ids=deviation_scope(principal), open_only=True)
         return render(request, "deviations/list.html", status_code=422, rows=rows, show="open", typed=typed,
                       error=str(exc), **context)
     return done(request, f"/deviations/{deviation_id}")
+
+
+@router.get("/new")
+def new(request: Request, alarm_id: str | None = Query(None), principal: Principal = Depends(readers)):
+    """The form on its own page, opened from an alarm's card (``?alarm_id=``): the alarm is
+    filled in and shown (type, time, municipality), so nobody copies an id by hand. An alarm
+    outside the caller's municipalities is not found, like any other."""
+    if not any(principal.has(r) for r in REGISTRARS):
+        raise PageRefused(403, "error.403")
+    context = _context(request, principal)
+    alarm = None
+    typed: dict[str, str] = {}
+    if alarm_id:
+        with runtime(request).engine.connect() as conn:
+            alarm = service.alarm_for_deviation(conn, alarm_id, municipality_ids=frozenset(context["names"]))
+        if alarm is None:
+            raise PageRefused(404, "error.404")
+        typed = {"alarm_id": alarm["id"], "municipality_id": str(alarm["municipality_id"])}
+    return render(request, "deviations/new.html", typed=typed, error=None, alarm=alarm,
+                  type_label=_type_label(request), **context)
+
+
+def _type_label(request: Request):
+    english = i18n.language_of(request) == "en"
+    return lambda code: (ALARM_TYPES[code].label_en if english else ALARM_TYPES[code].label_nb) if code in ALARM_TYPES else code
 
 
 @router.get("/{deviation_id}")
