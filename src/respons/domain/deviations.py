@@ -56,7 +56,12 @@ class DeviationEventKind(StrEnum):
 
 
 class IllegalDeviationChange(ValueError):
-    pass
+    """A refused change. ``key`` names the reason for the screens, which say it in the
+    reader's language (``dev.error.<key>``); the message is the API's, in English."""
+
+    def __init__(self, message: str, key: str = "not_now"):
+        super().__init__(message)
+        self.key = key
 
 
 @dataclass(frozen=True)
@@ -103,12 +108,12 @@ def start(event: DeviationEvent) -> Deviation:
         raise IllegalDeviationChange("A deviation starts by being registered or proposed.")
     title = str(event.data.get("title", "")).strip()
     if not title:
-        raise IllegalDeviationChange("A deviation needs a short title.")
+        raise IllegalDeviationChange("A deviation needs a short title.", "title_missing")
     try:
         category = DeviationCategory(event.data.get("category"))
         severity = Severity(event.data.get("severity", Severity.MEDIUM.value))
     except ValueError as exc:
-        raise IllegalDeviationChange(str(exc)) from None
+        raise IllegalDeviationChange(str(exc), "invalid_value") from None
     state = DeviationState.PROPOSED if event.kind is DeviationEventKind.PROPOSED else DeviationState.REGISTERED
     return Deviation(state, 1, category, severity, title, event.at)
 
@@ -129,16 +134,17 @@ def apply(deviation: Deviation, event: DeviationEvent) -> Deviation:
         case DeviationEventKind.ASSIGNED:
             to = str(event.data.get("to", "")).strip()
             if not to:
-                raise IllegalDeviationChange("Say who handles the deviation.")
+                raise IllegalDeviationChange("Say who handles the deviation.", "assignee_missing")
             return replace(deviation, seq=seq, state=DeviationState.IN_PROGRESS, assigned_to=to)
         case DeviationEventKind.ACTION:
             if not str(event.data.get("text", "")).strip():
-                raise IllegalDeviationChange("Describe what was done.")
+                raise IllegalDeviationChange("Describe what was done.", "action_missing")
             return replace(deviation, seq=seq)
         case DeviationEventKind.CLOSED:
             conclusion = str(event.data.get("conclusion", "")).strip()
             if not conclusion:
-                raise IllegalDeviationChange("A deviation is closed with a conclusion: what was learned or changed.")
+                raise IllegalDeviationChange("A deviation is closed with a conclusion: what was learned or changed.",
+                                             "conclusion_missing")
             return replace(deviation, seq=seq, state=DeviationState.CLOSED, closed_at=event.at, conclusion=conclusion)
     raise AssertionError(event.kind)  # pragma: no cover
 

@@ -56,7 +56,7 @@ def register(conn: Connection, *, municipality_id: int, category: str, title: st
     if alarm_id is not None:
         found = conn.execute(select(alarms.c.municipality_id).where(alarms.c.id == alarm_id)).scalar()
         if found != municipality_id:
-            raise IllegalDeviationChange("The alarm is not one of this municipality's.")
+            raise IllegalDeviationChange("The alarm is not one of this municipality's.", "alarm_elsewhere")
     event = DeviationEvent(DeviationEventKind.REGISTERED, now, actor,
                            {"category": category, "severity": severity, "title": title})
     deviation_id = _insert(conn, rules.start(event), event, municipality_id=municipality_id, alarm_id=alarm_id,

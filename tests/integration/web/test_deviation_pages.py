@@ -17,11 +17,13 @@ from respons.engine import alarms as service
 from respons.engine import deviations
 from respons.settings import Settings
 from respons.store.tables import deviations as deviation_table
+from respons.web import i18n
 from respons.web.app import create_app
 from tests.factories import FakeClock, people_logged_in, seed_registry
 
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=timezone.utc)
 HTMX = {"HX-Request": "true"}
+NB = i18n.translator("nb", strict=True)
 
 
 @pytest.fixture
@@ -45,7 +47,8 @@ def test_register_confirm_and_handle_deviations_in_the_browser(world, engine):
     page = olga.get("/deviations")
     assert page.status_code == 200 and "Alarmen ble besvart etter 140 sekunder" in page.text
     refused = olga.post("/deviations", data={"municipality_id": own, "category": "other", "title": " "}, headers=HTMX)
-    assert refused.status_code == 422 and "title" in refused.text and 'id="form-error"' in refused.text
+    assert refused.status_code == 422 and 'id="form-error"' in refused.text
+    assert NB("dev.error.title_missing") in refused.text and "A deviation needs" not in refused.text, "in bokmål"
     saved = olga.post("/deviations", data={"municipality_id": own, "category": "technical_failure", "severity": "high",
                                            "title": "Telefonlinjen falt ut 02:10–02:40"}, headers=HTMX)
     assert saved.status_code == 200 and re.fullmatch(r"/deviations/\d+", saved.headers["HX-Redirect"])
@@ -57,7 +60,7 @@ def test_register_confirm_and_handle_deviations_in_the_browser(world, engine):
     assert "Foreslått av systemet – bekreft eller avvis" in proposed_page
     assert marit.post(f"/deviations/{proposal}/events", data={"kind": "confirm", "severity": "low"}, headers=HTMX).status_code == 200
     early = marit.post(f"/deviations/{new_id}/events", data={"kind": "close"}, headers=HTMX)
-    assert early.status_code == 409 and "conclusion" in early.text
+    assert early.status_code == 409 and NB("dev.error.conclusion_missing") in early.text
     for step in ({"kind": "assign", "to": "IKT-ansvarlig"}, {"kind": "action", "text": "Byttet ruter"},
                  {"kind": "close", "conclusion": "Reservelinje via mobilnett"}):
         assert marit.post(f"/deviations/{new_id}/events", data=step, headers=HTMX).status_code == 200

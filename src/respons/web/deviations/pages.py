@@ -60,15 +60,16 @@ async def register(request: Request, principal: Principal = Depends(readers)):
             title=typed["title"], description=typed["description"] or None, alarm_id=typed["alarm_id"] or None,
             actor=principal.actor, now=rt.clock()))
     except (IllegalDeviationChange, JournalUnavailable) as exc:
+        error = _refusal(request, exc)
         with rt.engine.connect() as conn:
             alarm = (service.alarm_for_deviation(conn, typed["alarm_id"], municipality_ids=frozenset(context["names"]))
                      if typed["alarm_id"] else None)
             if alarm is not None:  # registered from the alarm's card: back to that form, the alarm still shown
-                return render(request, "deviations/new.html", status_code=422, typed=typed, error=str(exc), alarm=alarm,
+                return render(request, "deviations/new.html", status_code=422, typed=typed, error=error, alarm=alarm,
                               type_label=_type_label(request), **context)
             rows = service.listing(conn, municipality_ids=deviation_scope(principal), open_only=True)
         return render(request, "deviations/list.html", status_code=422, rows=rows, show="open", typed=typed,
-                      error=str(exc), **context)
+                      error=error, **context)
     return done(request, f"/deviations/{deviation_id}")
 
 
@@ -90,6 +91,16 @@ def new(request: Request, alarm_id: str | None = Query(None), principal: Princip
         typed = {"alarm_id": alarm["id"], "municipality_id": str(alarm["municipality_id"])}
     return render(request, "deviations/new.html", typed=typed, error=None, alarm=alarm,
                   type_label=_type_label(request), **context)
+
+
+def _t(request: Request):
+    return i18n.translator(i18n.language_of(request))
+
+
+def _refusal(request: Request, exc: Exception) -> str:
+    """The reason in the reader's language (the domain's message is the API's English)."""
+    key = "unavailable" if isinstance(exc, JournalUnavailable) else getattr(exc, "key", "not_now")
+    return _t(request)(f"dev.error.{key}")
 
 
 def _type_label(request: Request):
@@ -117,7 +128,7 @@ async def change(request: Request, deviation_id: int, principal: Principal = Dep
     form = await request.form()
     kind = str(form.get("kind", ""))
     if kind not in service.CHANGES:
-        return _detail(request, principal, deviation_id, error=f"Unknown change {kind!r}.", status_code=422)
+        return _detail(request, principal, deviation_id, error=_t(request)("dev.error.unknown_change"), status_code=422)
     data = {k: str(form[k]).strip() for k in ("to", "text", "conclusion", "reason", "severity") if form.get(k)}
     rt = runtime(request)
     try:
@@ -126,5 +137,5 @@ async def change(request: Request, deviation_id: int, principal: Principal = Dep
     except service.DeviationNotFound:
         raise PageRefused(404, "error.404") from None
     except IllegalDeviationChange as exc:
-        return _detail(request, principal, deviation_id, error=str(exc), status_code=409)
+        return _detail(request, principal, deviation_id, error=_refusal(request, exc), status_code=409)
     return done(request, f"/deviations/{deviation_id}")
