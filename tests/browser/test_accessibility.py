@@ -41,9 +41,7 @@ def test_log_in_page(new_page, world):
     assert_accessible(page, "log-in page with an error")
 
 
-def test_console_with_the_queue_and_an_answered_alarms_card(new_page, world):
-    page = new_page()
-    page.clock.install()
+def console_with_alarms(page, world):
     log_in(page, world.url, world.operators[0])
     expect(page.locator("#live-status")).to_have_attribute("data-live", "up", timeout=LIVE)
     waiting = world.send_alarm(type="button_press", device=world.registry.device_identities[1])
@@ -53,15 +51,49 @@ def test_console_with_the_queue_and_an_answered_alarms_card(new_page, world):
     page.locator(f"#row-{taken}").click()
     page.keyboard.press("a")
     expect(page.locator("#work-state")).to_have_text("Besvart", timeout=LIVE)
-    # Let the clocks reach warning and red, so their colours are checked too.
-    page.clock.fast_forward(61_000)
+    # Let the clocks reach warning and red (the page's own clock), so their colours are checked too.
+    page.evaluate("window.respons.advance(61000)")
     expect(page.locator(f"#row-{waiting} .clock")).to_have_class(re.compile("is-late"), timeout=3000)
+    return waiting, taken
+
+
+def test_console_with_the_queue_and_an_answered_alarms_card(new_page, world):
+    page = new_page()
+    console_with_alarms(page, world)
     assert_accessible(page, "console")
 
     page.keyboard.press("Escape")  # back to the queue
     page.keyboard.press("?")
     expect(page.locator("#help")).to_be_visible()
     assert run_axe(page) == []
+
+
+def test_console_in_the_dark_theme_by_system_and_by_choice(new_page, world):
+    """Night work: the dark theme follows the system, and a person's own choice wins and is
+    remembered for them; axe passes in both themes, with the not-connected banner too."""
+    page = new_page(color_scheme="dark")
+    console_with_alarms(page, world)
+    toggle = page.locator("#theme-toggle")
+    expect(toggle).to_have_attribute("aria-pressed", "true")  # dark by the system
+    background = page.evaluate("getComputedStyle(document.body).backgroundColor")
+    assert background == "rgb(15, 20, 25)"
+    assert_accessible(page, "console, dark theme")
+    page.evaluate("""() => { document.querySelector('#live-banner').hidden = false; }""")
+    assert run_axe(page) == [], "the not-connected banner in the dark theme"
+
+    toggle.click()  # the person prefers light, even at night
+    expect(toggle).to_have_attribute("aria-pressed", "false")
+    assert page.evaluate("getComputedStyle(document.body).backgroundColor") == "rgb(244, 245, 247)"
+    assert run_axe(page) == [], "the light theme"
+    page.reload()
+    expect(page.locator("#theme-toggle")).to_have_attribute("aria-pressed", "false")
+    assert page.evaluate("document.documentElement.dataset.theme") == "light"
+
+    page.locator("#theme-toggle").click()  # and dark by choice in a light system
+    expect(page.locator("#theme-toggle")).to_have_attribute("aria-pressed", "true")
+    page.click("#help-open")
+    expect(page.locator("#help")).to_be_visible()
+    assert run_axe(page) == [], "the help dialog, dark theme"
 
 
 def test_registry_pages(new_page, world):

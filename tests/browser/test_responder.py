@@ -107,3 +107,36 @@ def test_an_alarm_nobody_accepts_escalates_to_the_console_after_the_backup_time(
     expect(timeline).to_contain_text("Tilbudt")
     expect(timeline).to_contain_text("Eskalert til responssenteret")
     expect(phone.locator(f"#offer-{alarm_id}")).to_have_count(0, timeout=LIVE)
+
+
+def test_the_app_says_it_is_not_connected_when_heartbeats_stop_and_alerts_for_offers_missed(new_page, world):
+    routing_with_backup(world, backup_minutes=4, resend_seconds=30)
+    phone = new_page(**PHONE)
+    phone.clock.install()  # the watchdog's silence passes at once with fast_forward
+    log_in(phone, world.url, responder(world, "hilde"))
+    phone.check("input[name=zone_id]")
+    phone.click("#duty-form button[type=submit]")
+    status, banner = phone.locator("#live-status"), phone.locator("#live-banner")
+    expect(status).to_have_attribute("data-live", "up", timeout=LIVE)
+    expect(status).to_have_text("Direkte")
+
+    phone.route("**/app/events", lambda route: route.fulfill(
+        status=200, headers={"Content-Type": "text/event-stream"}, body=": nothing\n\n"))
+    phone.evaluate("window.responsApp.live.source && window.responsApp.live.source.close()")
+    phone.clock.fast_forward(8_000)
+    expect(banner).to_be_visible()
+    expect(banner).to_have_text("Ikke tilkoblet – skjermen er ikke oppdatert")
+    expect(status).to_have_attribute("data-live", "down")
+    assert phone.evaluate("window.responsApp.warnings") == 1
+
+    alarm_id = world.send_alarm(type="button_press")
+    phone.clock.fast_forward(8_000)
+    expect(phone.locator(f"#offer-{alarm_id}")).to_have_count(0)
+
+    phone.unroute("**/app/events")
+    phone.clock.fast_forward(10_000)
+    expect(status).to_have_attribute("data-live", "up", timeout=LIVE)
+    expect(banner).to_be_hidden()
+    # The offer that came meanwhile arrives, and the alert starts for it.
+    expect(phone.locator(f"#offer-{alarm_id}")).to_be_visible(timeout=LIVE)
+    expect(phone.locator("#app-alert")).to_be_visible()
