@@ -58,7 +58,7 @@ def lifecycle_of(rng: random.Random, *, at: datetime, type_code: str, device: st
                             {"target": "zone", "zone_id": zone_id, "to": [], "round": 1, "step": 0}))
         if rng.random() < 0.9:  # home care takes it
             t = at + timedelta(seconds=rng.uniform(20, 200))
-            events.append(Event(EventKind.ANSWERED, t, responder))
+            events.append(Event(EventKind.ANSWERED, t, responder, {"via": "responder_app"}))
             t += timedelta(minutes=rng.uniform(10, 30))
             events.append(Event(EventKind.ACTION, t, responder, {"action": "arrived"}))
             t += timedelta(minutes=rng.uniform(5, 25))

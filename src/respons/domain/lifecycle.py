@@ -93,19 +93,26 @@ WAITING_STATES = frozenset({State.RECEIVED, State.QUEUED})
 
 
 class IllegalTransition(Exception):
-    """The event is not allowed in the alarm's current state."""
+    """The event is not allowed in the alarm's current state.
 
-    def __init__(self, kind: EventKind, state: State | None, message: str):
+    ``reason`` names the refusal for the screens, which say it in the person's language
+    (web/refusals.py); the message is the API's English text. Without a reason, the event's
+    kind is not allowed in ``state``.
+    """
+
+    def __init__(self, kind: EventKind, state: State | None, message: str, *, reason: str | None = None):
         super().__init__(message)
         self.kind = kind
         self.state = state
+        self.reason = reason
 
 
 class NotHolder(IllegalTransition):
     """An operator tried to finish an alarm a colleague holds without taking it over."""
 
     def __init__(self, kind: EventKind, state: State, holder: str):
-        super().__init__(kind, state, f"Cannot {kind.value}: {holder} holds the alarm; take it over first.")
+        super().__init__(kind, state, f"Cannot {kind.value}: {holder} holds the alarm; take it over first.",
+                         reason="held_by_colleague")
         self.holder = holder
 
 
@@ -184,14 +191,14 @@ _REFUSAL_HINTS: dict[EventKind, str] = {
 
 def start(event: Event) -> AlarmProjection:
     if event.kind is not EventKind.RECEIVED:
-        raise IllegalTransition(event.kind, None, "A timeline must start with a 'received' event.")
+        raise IllegalTransition(event.kind, None, "A timeline must start with a 'received' event.", reason="no_events")
     return AlarmProjection(state=State.RECEIVED, received_at=event.at)
 
 
 def apply(alarm: AlarmProjection, event: Event) -> AlarmProjection:
     """Return the projection after ``event``, or raise ``IllegalTransition``."""
     if event.kind is EventKind.RECEIVED:
-        raise IllegalTransition(event.kind, alarm.state, "The alarm has already been received.")
+        raise IllegalTransition(event.kind, alarm.state, "The alarm has already been received.", reason="already_received")
     if alarm.state not in _ALLOWED_FROM[event.kind]:
         raise IllegalTransition(
             event.kind,
@@ -220,14 +227,14 @@ def apply(alarm: AlarmProjection, event: Event) -> AlarmProjection:
             return replace(alarm, seq=seq, state=State.ANSWERED, answered_at=event.at, answered_by=event.actor)
         case EventKind.TAKEN_OVER:
             if event.actor == alarm.answered_by:
-                raise IllegalTransition(event.kind, alarm.state, "You already hold this alarm.")
+                raise IllegalTransition(event.kind, alarm.state, "You already hold this alarm.", reason="already_holder")
             return replace(alarm, seq=seq, answered_by=event.actor)
         case EventKind.NOTE:
             if not str(event.data.get("text", "")).strip():
-                raise IllegalTransition(event.kind, alarm.state, "A note needs some text.")
+                raise IllegalTransition(event.kind, alarm.state, "A note needs some text.", reason="note_empty")
             if alarm.state is State.CLOSED and not event.data.get("addendum"):
                 raise IllegalTransition(event.kind, alarm.state, "Cannot note: the alarm is closed; "
-                                        "a note after close is an addendum.")
+                                        "a note after close is an addendum.", reason="note_after_close")
             return replace(alarm, seq=seq)
         case EventKind.ACTION:
             _check_action(event, alarm.state)
@@ -242,11 +249,11 @@ def apply(alarm: AlarmProjection, event: Event) -> AlarmProjection:
             except ValueError:
                 known = ", ".join(o.value for o in Outcome)
                 raise IllegalTransition(
-                    event.kind, alarm.state, f"Unknown outcome {event.data.get('outcome')!r}. Known outcomes: {known}."
-                ) from None
+                    event.kind, alarm.state, f"Unknown outcome {event.data.get('outcome')!r}. Known outcomes: {known}.",
+                    reason="unknown_outcome") from None
             if outcome not in OPERATOR_OUTCOMES:
                 raise IllegalTransition(event.kind, alarm.state, "'cleared' is recorded by the system when the cause "
-                                        "goes away; choose what was done.")
+                                        "goes away; choose what was done.", reason="cleared_is_system")
             return replace(alarm, seq=seq, state=State.RESOLVED, resolved_at=event.at, outcome=outcome)
         case EventKind.CLOSED:
             return replace(alarm, seq=seq, state=State.CLOSED, closed_at=event.at)
@@ -289,15 +296,17 @@ def _check_action(event: Event, state: State) -> None:
         action = Action(event.data.get("action"))
     except ValueError:
         known = ", ".join(a.value for a in Action)
-        raise IllegalTransition(event.kind, state, f"Unknown action {event.data.get('action')!r}. Known actions: {known}.") from None
+        raise IllegalTransition(event.kind, state, f"Unknown action {event.data.get('action')!r}. Known actions: {known}.",
+                                reason="unknown_action") from None
     if action in CALLS:
         try:
             CallResult(event.data.get("result"))
         except ValueError:
             known = ", ".join(r.value for r in CallResult)
-            raise IllegalTransition(event.kind, state, f"A call needs its result. Known results: {known}.") from None
+            raise IllegalTransition(event.kind, state, f"A call needs its result. Known results: {known}.",
+                                    reason="call_needs_result") from None
     if action is Action.CALL_CONTACT and not event.data.get("contact_id"):
-        raise IllegalTransition(event.kind, state, "Say which contact was called.")
+        raise IllegalTransition(event.kind, state, "Say which contact was called.", reason="call_needs_contact")
 
 
 def fold(events: Iterable[Event]) -> AlarmProjection:
@@ -306,7 +315,7 @@ def fold(events: Iterable[Event]) -> AlarmProjection:
     try:
         projection = start(next(iterator))
     except StopIteration:
-        raise IllegalTransition(EventKind.RECEIVED, None, "An alarm without events has no state.") from None
+        raise IllegalTransition(EventKind.RECEIVED, None, "An alarm without events has no state.", reason="no_events") from None
     for event in iterator:
         projection = apply(projection, event)
     return projection

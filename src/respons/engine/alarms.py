@@ -328,7 +328,8 @@ def record_action(
         ).first()
         if contact is None:
             # Only the alarm's own recipient's contacts: the id must not reach someone else's.
-            raise IllegalTransition(EventKind.ACTION, None, f"Contact {contact_id} is not a contact of this alarm's recipient.")
+            raise IllegalTransition(EventKind.ACTION, None, f"Contact {contact_id} is not a contact of this alarm's recipient.",
+                                    reason="contact_not_recipients")
         # Name and number as they were at the time: the contact list may change later.
         data.update(contact_id=contact_id, contact_name=contact.name, phone=contact.phone)
     if text:

@@ -62,9 +62,11 @@ def accept(conn: Connection, alarm_id: str, *, user_id: int, now: datetime, visi
     if not mission or routing_rules.zone_tag(mission.get("zone_id")) not in routing.field_tags(conn, user_id):
         raise alarm_service.AlarmNotFound(alarm_id)  # not dispatched to a zone they are on duty in
     if not mission or mission.get("done_at"):
-        raise IllegalTransition(EventKind.MISSION_ACCEPTED, None, "There is no open mission for this alarm.")
+        raise IllegalTransition(EventKind.MISSION_ACCEPTED, None, "There is no open mission for this alarm.",
+                                reason="no_open_mission")
     if mission.get("accepted_by"):
-        raise IllegalTransition(EventKind.MISSION_ACCEPTED, None, "The mission has already been accepted.")
+        raise IllegalTransition(EventKind.MISSION_ACCEPTED, None, "The mission has already been accepted.",
+                                reason="mission_taken")
     actor = f"user:{user_id}"
     projection = alarm_service.append_event(conn, alarm_id, Event(EventKind.MISSION_ACCEPTED, now, actor), visible_to=visible_to)
     conn.execute(update(alarms).where(alarms.c.id == alarm_id).values(
@@ -80,7 +82,8 @@ def report(conn: Connection, alarm_id: str, *, user_id: int, action: Action, now
     mission = _mission(conn, alarm_id, visible_to)
     actor = f"user:{user_id}"
     if not mission or mission.get("accepted_by") != actor:
-        raise IllegalTransition(EventKind.ACTION, None, "Only the responder who accepted the mission can report on it.")
+        raise IllegalTransition(EventKind.ACTION, None, "Only the responder who accepted the mission can report on it.",
+                                reason="mission_not_yours")
     projection = alarm_service.record_action(conn, alarm_id, action=action, actor=actor, visible_to=visible_to, now=now,
                                              text=text)
     if action is Action.DONE:

@@ -265,7 +265,8 @@ def _require_offered(conn: Connection, alarm_id: str, kind: EventKind, *, user_i
     if not routing.offered_to(row.route, row.route_step, row.state, row.municipality_id, tags):
         # It was theirs to see (offered to their zone before), but is not on offer now:
         # taken by a colleague, escalated to the centre, or the offer moved on.
-        raise IllegalTransition(kind, State(row.state), "The alarm is no longer offered to you.")
+        raise IllegalTransition(kind, State(row.state), "The alarm is no longer offered to you.",
+                                reason="no_longer_offered")
 
 
 def accept(conn: Connection, alarm_id: str, *, user_id: int, now: datetime, visible_to: frozenset[int]):
@@ -287,7 +288,8 @@ def hand_back(conn: Connection, alarm_id: str, *, user_id: int, now: datetime, v
     """A responder gives the alarm to the centre: back in its queue with the whole history."""
     row, _ = _field_row(conn, alarm_id, user_id=user_id, visible_to=visible_to)
     if row.answered_by != f"user:{user_id}":
-        raise IllegalTransition(EventKind.HANDED_BACK, None, "Only the responder who has the alarm can hand it back.")
+        raise IllegalTransition(EventKind.HANDED_BACK, None, "Only the responder who has the alarm can hand it back.",
+                                reason="hand_back_not_yours")
     projection = alarm_service.append_event(conn, alarm_id, Event(EventKind.HANDED_BACK, now, f"user:{user_id}",
                                                                   {"reason": reason} if reason else {}), visible_to=visible_to)
     alarm_service.start_answer_deadline(conn, alarm_id, now)

@@ -31,6 +31,7 @@ from respons.web import i18n
 from respons.web.access import Principal, public
 from respons.web.responder import words  # noqa: F401  (registers the app's words)
 from respons.web.pages import STATIC_DIR, page_access, render
+from respons.web.refusals import refusal_text
 from respons.web.runtime import runtime
 from respons.web.sse import change_stream
 
@@ -270,7 +271,7 @@ async def _act(request: Request, alarm_id: str, principal: Principal, work) -> H
         return render(request, "error.html", status_code=404, message_key="error.404")
     except IllegalTransition as exc:
         status_code = 409
-        error = str(exc)
+        error = refusal_text(i18n.translator(i18n.language_of(request)), exc)
     with rt.engine.connect() as conn:
         detail = queries.alarm_detail(conn, alarm_id, now=rt.clock(), in_municipalities=_municipalities(principal))
         if detail is None:
