@@ -67,6 +67,8 @@ class Settings(BaseSettings):
     # Every stream sends a heartbeat this often; the console and the app show "live" only
     # while heartbeats arrive, so a dead node or link shows as disconnected within seconds.
     sse_heartbeat_seconds: float = 3.0
+    # How long an operator's "sound off" lasts (it never silences an alarm past its deadline).
+    console_mute_seconds: int = 120
     cookie_secure: bool = True
 
 

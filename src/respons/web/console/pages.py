@@ -36,6 +36,7 @@ from respons.web import i18n
 from respons.web.access import Principal
 from respons.web.console import words  # noqa: F401  (registers the console's i18n keys)
 from respons.web.pages import page_access, render
+from respons.web.refusals import refusal_text
 from respons.web.runtime import runtime
 
 router = APIRouter(prefix="/console", include_in_schema=False)
@@ -50,9 +51,7 @@ QUEUE_LIMIT = 5000
 # How often a new alarm's sound repeats until someone answers it (console.js).
 ALERT_REPEAT_SECONDS = 10
 # A mute lasts this long unless the node's settings say otherwise.
-DEFAULT_MUTE_SECONDS = 120
 # The server's heartbeat interval on the live stream, unless the settings say otherwise.
-DEFAULT_HEARTBEAT_SECONDS = 3
 
 
 def _context(request: Request) -> dict:
@@ -64,9 +63,8 @@ def _context(request: Request) -> dict:
         "call_results": [r.value for r in CallResult],
         "answer_warning_seconds": 45,
         "answer_deadline_seconds": settings.answer_deadline_seconds,
-        # getattr: older settings objects (and tests that build their own) may lack these.
-        "heartbeat_seconds": getattr(settings, "sse_heartbeat_seconds", DEFAULT_HEARTBEAT_SECONDS),
-        "mute_seconds": getattr(settings, "console_mute_seconds", DEFAULT_MUTE_SECONDS),
+        "heartbeat_seconds": settings.sse_heartbeat_seconds,
+        "mute_seconds": settings.console_mute_seconds,
         "alert_repeat_seconds": ALERT_REPEAT_SECONDS,
     }
     mute = context["mute_seconds"]
@@ -303,7 +301,7 @@ def _refusal_text(request: Request, alarm: dict, exc: IllegalTransition) -> str:
         return t("console.error.not_holder", name=name)
     if alarm["state"] != State.QUEUED.value and alarm.get("answered_by_name") and not alarm["mine"]:
         return t("console.error.taken_by", name=alarm["answered_by_name"])
-    return t("console.error.refused", reason=str(exc))
+    return refusal_text(t, exc)
 
 
 async def _card_response(request: Request, alarm_id: str, principal: Principal, status_code: int = 200) -> HTMLResponse:

@@ -154,7 +154,6 @@ register(
         "console.action.arrived": ("Fremme hos bruker", "Arrived"),
         "console.action.done": ("Ferdig", "Done"),
         "console.error.taken_by": ("Alarmen er allerede tatt av {name}.", "The alarm has already been taken by {name}."),
-        "console.error.refused": ("Ikke mulig nå: {reason}", "Not possible now: {reason}"),
         "console.error.note_empty": ("Skriv noe i notatet først.", "Write something in the note first."),
         "console.error.outcome_missing": ("Velg et utfall.", "Choose an outcome."),
         "console.error.action_invalid": ("Ukjent tiltak eller resultat.", "Unknown action or result."),

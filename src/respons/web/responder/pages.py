@@ -75,7 +75,8 @@ def _summaries(conn, ids: list[str], now, allowed: frozenset[int]) -> list[dict]
 def _context(request: Request) -> dict:
     lang = i18n.language_of(request)
     return {"type_label": lambda code: getattr(ALARM_TYPES[code], "label_nb" if lang == "nb" else "label_en"),
-            "call_results": [r.value for r in CallResult]}
+            "call_results": [r.value for r in CallResult],
+            "heartbeat_seconds": runtime(request).settings.sse_heartbeat_seconds}
 
 
 def _home_data(request: Request, principal: Principal) -> dict:
