@@ -337,6 +337,11 @@ ROUTES: dict[tuple[str, str], Route] = {
               data=lambda w, p: {"municipality_id": w.foreign_municipality(p), "category": "other", "title": "x"}),
         default_permitted=frozenset({404}), permitted={"auditor": {403}, "host_admin": {200, 303}},
     ),
+    # The form opened from an alarm's card: a foreign alarm is not found; auditors register nothing.
+    ("GET", "/deviations/new"): PageRoute(
+        _DEVIATION_READERS, _page(lambda w, p: f"/deviations/new?alarm_id={w.foreign_alarm(p)}"),
+        default_permitted=frozenset({404}), permitted={"auditor": {403}, "host_admin": {200}},
+    ),
     ("GET", "/deviations/{deviation_id}"): PageRoute(
         _DEVIATION_READERS, _page(lambda w, p: f"/deviations/{w.foreign_deviation(p)}"), permitted={"host_admin": {200}},
     ),
