@@ -39,6 +39,7 @@ bench: $(BENCH_INSTALLED)
 	$(BIN)/python bench/dc09_receiver.py --db both
 	$(BIN)/python bench/reports.py --db both
 	$(BIN)/python bench/invoices.py --db both
+	$(BIN)/python bench/live_latency.py --alarms 200
 
 ## screenshots: regenerate docs/screenshots/*.png (1920x1080) in real Chromium
 screenshots: $(INSTALLED)
