@@ -258,7 +258,10 @@
       const ctx = audio();
       if (ctx.state === "suspended") { ctx.resume(); showSoundBanner(); }
       SOUNDS[kind](ctx, ctx.currentTime + 0.05);
-    } catch (e) { /* no audio device: the banner and colours still show */ }
+      // What the audio output did with it: "running" means it was heard, "suspended" that
+      // the browser held it back until a click (the banner asks for one).
+      entry.audio = ctx.state;
+    } catch (e) { entry.audio = "none"; /* no audio device: the banner and colours still show */ }
     return true;
   }
 
