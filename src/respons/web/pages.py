@@ -21,7 +21,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from respons.clock import OSLO
 from respons.domain.access import Role
-from respons.web import i18n
+from respons.web import i18n, labels
 from respons.web.access import Policy, Principal, _authenticate, _cookie
 
 WEB = Path(__file__).parent
@@ -78,9 +78,12 @@ def page_access(*roles: Role, any_user: bool = False) -> Callable:
 def render(request: Request, template: str, status_code: int = 200, headers: dict | None = None, **context: Any) -> HTMLResponse:
     lang = i18n.language_of(request)
     principal: Principal | None = getattr(request.state, "principal", None)
+    t = i18n.translator(lang)
     base = {
         "request": request,
-        "t": i18n.translator(lang),
+        "t": t,
+        # Codes the database keeps (device kinds, actors, languages) named for the reader.
+        **labels.helpers(t),
         "lang": lang,
         "languages": i18n.LANGUAGES,
         "principal": principal,

@@ -30,7 +30,7 @@ from respons.clock import OSLO
 from respons.domain.access import Role
 from respons.engine import registry as service
 from respons.store.journal import JournalUnavailable
-from respons.web import i18n
+from respons.web import i18n, labels
 from respons.web.access import Principal
 from respons.web.admin import words  # noqa: F401  (registers the registry pages' i18n keys)
 from respons.web.pages import PageRefused, done, page_access, render
@@ -370,8 +370,14 @@ def _devices_page(request: Request, principal: Principal, frame: dict, form: For
     municipality_id, allowed = frame["municipality"]["id"], _allowed(principal)
     found = _read(request, lambda conn: service.list_devices(conn, municipality_id=municipality_id, allowed=allowed))
     people = _read(request, lambda conn: service.list_recipients(conn, municipality_id=municipality_id, allowed=allowed))
+    t = _t(request)
+    # Kinds by name: routing rules and price models match on the code, so it is chosen, not
+    # typed; a kind the register already holds (typed through the API) stays choosable.
+    kinds = list(labels.DEVICE_KINDS) + [k for k in [form.value("kind")] if k and k not in labels.DEVICE_KINDS]
     return render(request, template, status_code=status_code, section="devices", devices=found, form=form,
-                  action=f"{frame['base']}/devices", protocol_options=[(p, p) for p in service.DEVICE_PROTOCOLS],
+                  action=f"{frame['base']}/devices",
+                  protocol_options=[(p, labels.protocol(t, p)) for p in service.DEVICE_PROTOCOLS],
+                  kind_options=[(k, labels.device_kind(t, k)) for k in kinds],
                   recipient_names={p["id"]: p["name"] for p in people},
                   recipient_options=[(p["id"], p["name"]) for p in people if p["active"]],
                   saved="saved" in request.query_params, **frame)
