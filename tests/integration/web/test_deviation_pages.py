@@ -45,7 +45,7 @@ def test_register_confirm_and_handle_deviations_in_the_browser(world, engine):
     own, foreign = registry.municipality_ids[:2]
     olga = as_user("olga", [(Role.OPERATOR, None)])
     page = olga.get("/deviations")
-    assert page.status_code == 200 and "Alarmen ble besvart etter 140 sekunder" in page.text
+    assert page.status_code == 200 and "Alarmen ble besvart etter 2 min 20 s" in page.text, "over two minutes in minutes"
     refused = olga.post("/deviations", data={"municipality_id": own, "category": "other", "title": " "}, headers=HTMX)
     assert refused.status_code == 422 and 'id="form-error"' in refused.text
     assert NB("dev.error.title_missing") in refused.text and "A deviation needs" not in refused.text, "in bokmål"

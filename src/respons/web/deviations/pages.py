@@ -5,12 +5,16 @@ values kept; a saved one answers with ``HX-Redirect``."""
 
 from __future__ import annotations
 
+import re
+
 from fastapi import APIRouter, Depends, Query, Request
 
 from respons.domain.alarm_types import ALARM_TYPES
 from respons.domain.deviations import DeviationCategory, DeviationState, IllegalDeviationChange, Severity
 from respons.engine import deviations as service
 from respons.engine import statistics
+from respons.engine.missions import MISSING_TITLES
+from respons.reports.formatting import duration
 from respons.store.journal import JournalUnavailable
 from respons.web import i18n
 from respons.web.access import Principal
@@ -23,10 +27,31 @@ router = APIRouter(prefix="/deviations", include_in_schema=False)
 readers = page_access(*READERS)
 
 
+# The titles the system writes when it proposes a deviation (engine/alarms.py, engine/missions.py)
+# are stored in bokmål; the pages say them in the reader's language instead.
+_ANSWER_TIME_TITLE = re.compile(r"^Alarmen ble besvart etter (\d+) sekunder$")
+_MISSING_BY_TITLE = {title: missing for missing, title in MISSING_TITLES.items()}
+
+
+def shown_title(row: dict, language: str) -> str:
+    """A deviation's title as the reader sees it: a person's title as they typed it, the
+    system's own proposals in the reader's language, durations over two minutes in minutes."""
+    title = row["title"]
+    if not row.get("proposed_by_system"):
+        return title
+    t = i18n.translator(language)
+    if (late := _ANSWER_TIME_TITLE.match(title)) is not None:
+        return t("dev.proposal.answer_time", duration=duration(int(late.group(1)), language))
+    if title in _MISSING_BY_TITLE:
+        return t(f"dev.proposal.{_MISSING_BY_TITLE[title]}")
+    return title
+
+
 def _context(request: Request, principal: Principal) -> dict:
     with runtime(request).engine.connect() as conn:
         names = statistics.municipality_names(conn, deviation_scope(principal))
-    return {"names": names, "categories": list(DeviationCategory), "severities": list(Severity),
+    language = i18n.language_of(request)
+    return {"title_of": lambda row: shown_title(row, language),"names": names, "categories": list(DeviationCategory), "severities": list(Severity),
             "can_register": any(principal.has(r) for r in REGISTRARS), "can_handle": any(principal.has(r) for r in HANDLERS)}
 
 
