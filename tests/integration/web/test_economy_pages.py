@@ -111,7 +111,7 @@ def test_the_host_keeps_price_models_budgets_and_deflators(browser, economy_worl
     hanne = browser("hanne", [(Role.HOST_ADMIN, None)])
     page = hanne.get("/economy/prices").text
     assert "Full responstjeneste: 106.97 kr per bruker per måned" in page
-    assert "GPS og digitalt tilsyn: 12.50 kr per hendelse (geofence_exit, supervision_due)" in page
+    assert "GPS og digitalt tilsyn: 12.50 kr per hendelse (Digitalt tilsyn, Utenfor trygg sone)" in page, "alarm types by name"
     assert "Samarbeidsavgift per innbygger: 3.00 kr per innbygger, forfall 15.01" in page
 
     def add(components: str, valid_from: str = "2026-03"):

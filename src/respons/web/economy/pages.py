@@ -35,7 +35,9 @@ from respons.store import economy
 from respons.store.db import write_transaction
 from respons.store.journal import JournalUnavailable
 from respons.store.tables import centres, invoice_lines, invoice_runs, municipalities, recipients
-from respons.web import i18n
+from respons.domain.alarm_types import ALARM_TYPES
+from respons.reports.formatting import duration
+from respons.web import i18n, labels
 from respons.web.access import Principal
 from respons.web.economy import words  # noqa: F401  (registers the pages' words)
 from respons.web.pages import PageRefused, done, page_access, render
@@ -226,7 +228,8 @@ def planner(request: Request, days: int = Query(90, ge=7, le=366), target_share:
         units, alarms_in_year = staffing_plans.measured_volumes(conn, year=year)
     plan = staffing_plans.plan(measured, target_share=target_share, target_seconds=target_seconds, minimum=minimum)
     costs = cost_figures(CentreCosts(plan.yearly_cost, goods_and_services=other_costs), units=units, alarms=alarms_in_year)
-    return render(request, "economy/planner.html", measured=measured, plan=plan, days=days, target_share=target_share,
+    return render(request, "economy/planner.html", duration=lambda s: duration(s, i18n.language_of(request)),
+                  measured=measured, plan=plan, days=days, target_share=target_share,
                   target_seconds=target_seconds, minimum=minimum, peak=max(plan.operators_by_hour, default=0),
                   year=year, other_costs=other_costs, costs=costs)
 
@@ -239,20 +242,33 @@ EXAMPLE_COMPONENTS = ('[{"kind": "per_user_month", "price": "106.97", "label": "
                       ' {"kind": "per_inhabitant", "price": "3.00", "due": "01-15"}]')
 
 
-def describe(component) -> str:
-    """A component in a sentence (Norwegian), for the price model list."""
+def describe(component, language: str = i18n.DEFAULT_LANGUAGE) -> str:
+    """A component in a sentence in ``language``, for the price model list: device kinds and
+    alarm types by name, never by code (the JSON the host types has the codes)."""
+    t = i18n.translator(language)
+    # A component the host gave no label has the domain's bokmål default: named in the
+    # reader's language instead (the invoice document keeps the default).
+    default = getattr(type(component), "__dataclass_fields__", {}).get("label")
+    label = component.label
+    if default is not None and label == default.default:
+        label = t(f"economy.component.label.{type(component).__name__}")
     match component:
         case PerUserMonth():
             share = f" × {component.share * 100:.0f} %" if component.share != 1 else ""
-            kinds = f", brukere med {', '.join(sorted(component.device_kinds))}" if component.device_kinds else ""
-            return f"{component.label}: {component.price} kr per bruker per måned{share}{kinds}"
+            kinds = (t("economy.component.with_devices", kinds=", ".join(labels.device_kind(t, k) for k in
+                                                                         sorted(component.device_kinds)))
+                     if component.device_kinds else "")
+            return t("economy.component.per_user_month", label=label, price=component.price, share=share,
+                     kinds=kinds)
         case PerEvent():
-            return f"{component.label}: {component.price} kr per hendelse ({', '.join(sorted(component.alarm_types))})"
+            types = ", ".join(sorted((ALARM_TYPES[a].label_en if language == "en" else ALARM_TYPES[a].label_nb)
+                                     if a in ALARM_TYPES else a for a in component.alarm_types))
+            return t("economy.component.per_event", label=label, price=component.price, types=types)
         case BudgetShare():
-            return f"{component.label}: andel av budsjettet «{component.budget}»"
+            return t("economy.component.budget_share", label=label, budget=component.budget)
         case PerInhabitant():
-            return (f"{component.label}: {component.price} kr per innbygger, forfall "
-                    f"{component.due_day:02d}.{component.due_month:02d}")
+            return t("economy.component.per_inhabitant", label=label, price=component.price,
+                     due=f"{component.due_day:02d}.{component.due_month:02d}")
     return str(component)
 
 
@@ -264,7 +280,8 @@ def _prices_page(request: Request, *, status_code: int = 200, error: str | None 
     year = runtime(request).clock().year
     typed = {"valid_from": f"{year + 1}-01", "base_year": str(year + 1), "components": EXAMPLE_COMPONENTS,
              "year": str(year + 1), **(typed or {})}
-    return render(request, "economy/prices.html", status_code=status_code, models=models, describe=describe,
+    return render(request, "economy/prices.html", status_code=status_code, models=models,
+                  describe=lambda component: describe(component, i18n.language_of(request)),
                   budgets=budget_rows, deflators=deflator_rows, names=names, error=error, typed=typed)
 
 
