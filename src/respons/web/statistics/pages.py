@@ -178,11 +178,16 @@ async def report(request: Request, municipality_id: str | None = Query(None), pe
     rt = runtime(request)
     with rt.engine.connect() as conn:
         built = model.build(conn, wanted, now=rt.clock(), minutes_per_cleared_alarm=MINUTES_PER_CLEARED_ALARM)
+    # The page follows the reader's language; the PDF and XLSX it links to stay in bokmål,
+    # the documents sent to the municipality (docs/statistics.md).
+    language = i18n.language_of(request)
     if built.months:
-        bars = [(model.MONTHS_NB[d.month - 1][:3], k.received) for d, k in built.months]
+        bars = [(model.MONTHS[language][d.month - 1][:3], k.received) for d, k in built.months]
     else:
         bars = [(f"{h:02d}", built.figures.by_hour.get(h, 0)) for h in range(24)]
-    return render(request, "statistics/report.html", report=built, rows=model.key_rows(built.figures),
-                  explanations=model.EXPLANATIONS, bars=bars, peak=max((n for _, n in bars), default=0),
-                  query=_query(wanted), months=[(model.period_title(Period.MONTH, d), k) for d, k in built.months],
-                  share=model.share, fmt=Formats("nb"))
+    return render(request, "statistics/report.html", report=built, rows=model.key_rows(built.figures, language),
+                  title=model.report_title(built.municipality, built.period, built.first_day, language),
+                  explanations=model.EXPLANATIONS_BY_LANGUAGE[language], bars=bars,
+                  peak=max((n for _, n in bars), default=0), query=_query(wanted),
+                  months=[(model.period_title(Period.MONTH, d, language), k) for d, k in built.months],
+                  share=lambda value: model.share(value, language), fmt=Formats(language))
