@@ -292,3 +292,4 @@ def test_municipalities_and_agreements_are_for_the_host_admin(host_admin, munici
         **agreement, "valid_from": "2027-07-01", "windows": [{**whole_day, "service_model": 1, "escalation_minutes": 15}]})
     assert refused.status_code == 422 and refused.json()["problems"][0]["field"] == "windows.0.escalation_minutes"
     assert {r.details["entity"] for r in audit_records(engine, action=audit.CREATE, municipality_id=mid)} == {"municipality", "agreement"}
+

@@ -447,7 +447,9 @@ def add_zone(conn: Connection, values: dict[str, Any], *, municipality_id: int, 
              now: datetime, actor: str) -> int:
     require_municipality(conn, municipality_id, allowed)
     problems = _Problems()
-    values = dict(values)
+    # A new zone needs both fields: absent counts as empty (``_text`` skips absent fields,
+    # which is right for a partial update but not here).
+    values = {"code": None, "name": None, **values}
     _text(values, "code", "Kode", problems, max_length=20, required=True)
     _text(values, "name", "Navn", problems, max_length=100, required=True)
     problems.raise_any()

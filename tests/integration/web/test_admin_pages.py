@@ -415,3 +415,10 @@ def test_the_completeness_report_lists_what_is_missing_until_it_is_registered(ma
     assert int(_Elements(marit.get(f"/admin/registry/{own}").text).text["incomplete-count"]) == before - 1
     page = marit.get(f"/admin/registry/recipients/{recipient_id}").text
     assert NB("admin.recipient.complete") in page
+
+
+def test_a_zone_form_posted_without_fields_is_refused_not_a_500(marit, own):
+    """A form posted with no fields at all reached the engine without its keys (KeyError)."""
+    response = marit.post(f"/admin/registry/{own}/zones", data={})
+    assert response.status_code == 422
+    assert field_problem(response.text, "z-code") and field_problem(response.text, "z-name")
