@@ -28,6 +28,7 @@ from respons.store import live_relay
 from respons.store.db import is_postgres, make_engine
 from respons.store.journal import Journal
 from respons.web.access import public
+from respons.web.api_docs import install_api_docs
 from respons.web import login
 from respons.web.admin import pages as admin_pages
 from respons.web.responder import pages as responder_app
@@ -119,6 +120,9 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock, *,
         version=__version__,
         description=DESCRIPTION,
         lifespan=lifespan,
+        # Served by web/api_docs.py from vendored files instead of FastAPI's CDN links.
+        docs_url=None,
+        redoc_url=None,
         openapi_tags=[
             {"name": "intake", "description": "Alarms from devices and vendor platforms."},
             {"name": "operator", "description": "The response centre's work."},
@@ -150,6 +154,7 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock, *,
     # Vendored, never a CDN: the console must work on a closed hospital network.
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     install_page_handlers(app)
+    install_api_docs(app)
 
     @app.exception_handler(HTTPException)
     async def http_error(request, exc: HTTPException):
