@@ -5,15 +5,17 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 
-from sqlalchemy import select
+import pytest
+from sqlalchemy import func, select
 
 from respons.domain.lifecycle import EventKind, State
 from respons.engine import alarms as service
 from respons.engine import timers
 from respons.engine.timers import TimerWorker
+from respons.store.db import make_engine
 from respons.store.journal import Journal
 from respons.store.tables import timers as timer_table
-from tests.factories import T0, FakeClock
+from tests.factories import T0, FakeClock, seed_registry
 from tests.integration.test_alarm_engine import new_alarm
 
 LEASE = timedelta(seconds=30)
@@ -116,3 +118,141 @@ def test_deadline_for_an_answered_alarm_does_nothing(engine, journal, registry):
             conn.execute(select(service.alarms).where(service.alarms.c.id == r.alarm_id)).one()
         )
     assert projection.state is State.ANSWERED and projection.answer_time_exceeded
+
+
+# --- a backlog, fired in batches (issue 15, item 7) -----------------------------------------
+
+
+def receive_many(journal, registry, count, at=T0, deadline=DEADLINE):
+    """``count`` alarms in one unit, each with its answer-deadline timer."""
+    def work(conn):
+        return [service.receive(conn, new_alarm(registry), now=at, answer_deadline=deadline).alarm_id
+                for _ in range(count)]
+    return journal.run_sync(work, timeout=120)
+
+
+def exceeded_counts(engine, alarm_ids):
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(service.alarm_events.c.alarm_id)
+            .where(service.alarm_events.c.kind == EventKind.ANSWER_TIME_EXCEEDED.value)
+        ).scalars().all()
+    counts = dict.fromkeys(alarm_ids, 0)
+    for alarm_id in rows:
+        counts[alarm_id] += 1
+    return counts
+
+
+def timer_states(engine, kind=service.ANSWER_DEADLINE):
+    with engine.connect() as conn:
+        return conn.execute(select(timer_table.c.state).where(timer_table.c.kind == kind)).scalars().all()
+
+
+def test_a_backlog_of_500_overdue_timers_fires_each_once_in_one_round_sharing_commits(engine, journal, registry):
+    alarm_ids = receive_many(journal, registry, 500)
+    clock = FakeClock(T0 + timedelta(minutes=10))  # back after ten minutes down: all 500 overdue
+    worker = TimerWorker(journal, clock, node="restarted", poll_seconds=60, lease_seconds=30, batch=100)
+    batches_before = journal.stats.batches
+
+    fired = asyncio.run(worker.run_once())
+
+    # One round drains the backlog: no waiting for four more polls of 100.
+    assert fired == 500 and worker.fired == 500
+    assert set(exceeded_counts(engine, alarm_ids).values()) == {1}
+    assert set(timer_states(engine)) == {"fired"}
+    # Five claims and the firings grouped behind them; one commit per timer would be >= 505.
+    assert journal.stats.batches - batches_before <= 50, journal.stats
+    assert asyncio.run(worker.run_once()) == 0, "a fired timer must not fire again"
+    assert set(exceeded_counts(engine, alarm_ids).values()) == {1}
+
+
+POISON = "test_poisoned"
+MARK = "test_mark"
+
+
+def test_one_failing_handler_does_not_stop_its_batch_and_is_retried_after_its_lease(engine, journal, registry, monkeypatch):
+    alarm_ids = receive_many(journal, registry, 8, deadline=timedelta(days=1))
+    poisoned = {alarm_ids[3]}
+
+    def handler(conn, alarm_id, now):
+        # Writes first, then fails for a poisoned alarm: its write must be rolled back too.
+        timers.schedule(conn, MARK, alarm_id=alarm_id, due_at=now + timedelta(days=30), now=now)
+        if alarm_id in poisoned:
+            raise RuntimeError("handler failed")
+
+    monkeypatch.setitem(timers._HANDLERS, POISON, handler)
+    journal.run_sync(lambda c: [timers.schedule(c, POISON, alarm_id=a, due_at=T0, now=T0) for a in alarm_ids])
+    clock = FakeClock(T0 + timedelta(seconds=1))
+    worker = TimerWorker(journal, clock, node="n1", poll_seconds=60, lease_seconds=30)
+
+    assert asyncio.run(worker.run_once()) == 7
+    with engine.connect() as conn:
+        marked = conn.execute(select(timer_table.c.alarm_id).where(timer_table.c.kind == MARK)).scalars().all()
+        failed = conn.execute(
+            select(timer_table.c.state).where(timer_table.c.kind == POISON, timer_table.c.alarm_id == alarm_ids[3])
+        ).scalar_one()
+    assert sorted(marked) == sorted(set(alarm_ids) - poisoned), "each other timer fired exactly once"
+    assert failed == "claimed"
+
+    poisoned.clear()  # the fault is gone
+    clock.advance(seconds=10)
+    assert asyncio.run(worker.run_once()) == 0, "the failed claim is held until its lease runs out"
+    clock.advance(seconds=30)
+    assert asyncio.run(worker.run_once()) == 1
+    with engine.connect() as conn:
+        marked = conn.execute(select(timer_table.c.alarm_id).where(timer_table.c.kind == MARK)).scalars().all()
+    assert sorted(marked) == sorted(alarm_ids)
+    assert set(timer_states(engine, POISON)) == {"fired"}
+
+
+CANCELLER = "test_canceller"
+
+
+def test_a_timer_cancelled_by_an_earlier_firing_in_the_same_batch_does_not_fire(engine, journal, registry, monkeypatch):
+    """Both are claimed together; the first one's handler answers the alarm (cancelling its
+    deadline) in the batch's transaction, so the deadline's fence check sees it."""
+    alarm_id = receive_many(journal, registry, 1)[0]
+
+    def answer(conn, alarm_id, now):
+        service.answer(conn, alarm_id, actor="user:1", visible_to=None, now=now)
+
+    monkeypatch.setitem(timers._HANDLERS, CANCELLER, answer)
+    # Due before the answer deadline, so it comes first in the claim and in the batch.
+    journal.run_sync(lambda c: timers.schedule(c, CANCELLER, alarm_id=alarm_id, due_at=T0, now=T0))
+    clock = FakeClock(T0 + DEADLINE + timedelta(seconds=5))
+    worker = TimerWorker(journal, clock, node="n1", poll_seconds=60, lease_seconds=30)
+
+    assert asyncio.run(worker.run_once()) == 1
+    assert timeline_kinds(engine, alarm_id) == [EventKind.RECEIVED, EventKind.QUEUED, EventKind.ANSWERED]
+    assert timer_states(engine) == ["cancelled"]
+
+
+@pytest.mark.postgres
+def test_two_nodes_drain_a_backlog_of_500_together_each_timer_once(postgres_url):
+    engines = [make_engine(postgres_url) for _ in range(2)]
+    journals = [Journal(e, window_ms=1).start() for e in engines]
+    try:
+        registry = seed_registry(engines[0])
+        alarm_ids = receive_many(journals[0], registry, 500)
+        clock = FakeClock(T0 + timedelta(minutes=10))
+        workers = [TimerWorker(j, clock, node=f"node-{n}", poll_seconds=60, lease_seconds=30, batch=50)
+                   for n, j in enumerate(journals)]
+
+        async def both():
+            return await asyncio.gather(*(w.run_once() for w in workers))
+
+        fired = asyncio.run(both())
+        assert sum(fired) == 500
+        assert all(f > 0 for f in fired), f"both nodes took part: {fired}"
+        assert set(exceeded_counts(engines[0], alarm_ids).values()) == {1}
+        with engines[0].connect() as conn:
+            by_node = dict(conn.execute(
+                select(timer_table.c.claimed_by, func.count()).where(timer_table.c.state == "fired")
+                .group_by(timer_table.c.claimed_by)
+            ).all())
+        assert by_node == {"node-0": fired[0], "node-1": fired[1]}
+    finally:
+        for j in journals:
+            j.close()
+        for e in engines:
+            e.dispose()
