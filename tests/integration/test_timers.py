@@ -166,6 +166,17 @@ def test_a_backlog_of_500_overdue_timers_fires_each_once_in_one_round_sharing_co
     assert set(exceeded_counts(engine, alarm_ids).values()) == {1}
 
 
+def test_a_claim_takes_at_most_its_limit_and_the_next_claim_the_rest(journal, registry):
+    """On PostgreSQL, ``IN (SELECT … LIMIT … FOR UPDATE SKIP LOCKED)`` once claimed every due
+    timer: the planner rescanned the subquery per row. One node must leave the rest to others."""
+    receive_many(journal, registry, 250)
+    now = T0 + timedelta(minutes=10)
+    claim_of = lambda node: journal.run_sync(lambda c: timers.claim_due(c, now=now, node=node, lease=LEASE, limit=100))
+    first, second, third = claim_of("a"), claim_of("b"), claim_of("c")
+    assert (len(first), len(second), len(third)) == (100, 100, 50)
+    assert len({c.timer_id for c in first + second + third}) == 250
+
+
 POISON = "test_poisoned"
 MARK = "test_mark"
 
