@@ -5,7 +5,9 @@ from __future__ import annotations
 from contextlib import contextmanager
 
 from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from respons.settings import ensure_sqlite_directory
 
@@ -21,7 +23,17 @@ def make_engine(database_url: str, **kwargs) -> Engine:
         engine = create_engine(database_url, connect_args={"check_same_thread": False}, **kwargs)
         _configure_sqlite(engine)
         return engine
-    return create_engine(database_url, pool_pre_ping=True, **kwargs)
+    connect_args = kwargs.pop("connect_args", {})
+    if "connect_timeout" not in make_url(database_url).query:
+        # libpq waits for ever on a host that drops packets; a request should get its 503
+        # (and the load balancer its failing /readyz) within seconds instead.
+        connect_args.setdefault("connect_timeout", CONNECT_TIMEOUT_SECONDS)
+    # pre_ping: a pooled connection whose backend was terminated (failover, restart,
+    # pg_terminate_backend) is replaced at checkout, so the node recovers without a restart.
+    return create_engine(database_url, pool_pre_ping=True, connect_args=connect_args, **kwargs)
+
+
+CONNECT_TIMEOUT_SECONDS = 5
 
 
 def _configure_sqlite(engine: Engine) -> None:
@@ -58,3 +70,73 @@ def write_transaction(engine: Engine):
 
 def is_postgres(engine_or_connection) -> bool:
     return engine_or_connection.dialect.name == "postgresql"
+
+
+# --- when the database cannot be reached or written ------------------------------------------
+#
+# A statement can fail for two kinds of reasons: its own (a unique violation, an illegal
+# value: the caller's problem, answered 4xx or 500) or the database's (unreachable, read-only,
+# disk full, busy: nobody's request is wrong, nothing was stored, and the same request will
+# work later: 503 with Retry-After). ``unavailability`` tells them apart, so the journal does
+# not blame a unit for an outage and the API never answers 500 for one.
+
+UNREACHABLE = "database_unreachable"
+READ_ONLY = "read_only"
+DISK_FULL = "disk_full"
+BUSY = "database_busy"
+IO_ERROR = "io_error"
+CORRUPT = "database_corrupt"
+
+# SQLite primary result codes (extended code & 0xff): https://sqlite.org/rescode.html
+_SQLITE = {5: BUSY, 6: BUSY, 7: BUSY, 8: READ_ONLY, 10: IO_ERROR, 11: CORRUPT, 13: DISK_FULL, 14: UNREACHABLE,
+           15: BUSY, 26: CORRUPT}
+# PostgreSQL SQLSTATEs: https://www.postgresql.org/docs/current/errcodes-appendix.html
+_PG_EXACT = {"53100": DISK_FULL, "25006": READ_ONLY, "57014": BUSY, "55P03": BUSY}
+_PG_CLASS = {"08": UNREACHABLE, "57": UNREACHABLE, "53": BUSY, "58": IO_ERROR, "40": BUSY, "XX": CORRUPT}
+
+
+class DatabaseUnavailable(RuntimeError):
+    """The database cannot be reached or written just now; nothing was stored. Retry."""
+
+    def __init__(self, reason: str, message: str | None = None):
+        super().__init__(message or f"the database is unavailable ({reason})")
+        self.reason = reason
+
+
+def unavailability(exc: BaseException) -> str | None:
+    """Why the database, not the statement, failed (``UNREACHABLE``, ``READ_ONLY``, …), or None.
+
+    Follows ``__cause__`` a few steps, so an error a unit wrapped is still recognised.
+    """
+    for _ in range(4):
+        if exc is None:
+            return None
+        if isinstance(exc, DatabaseUnavailable):
+            return exc.reason
+        if isinstance(exc, PoolTimeout):
+            return BUSY  # every pooled connection is in use and none came back in time
+        if isinstance(exc, DBAPIError):
+            reason = _dbapi_reason(exc)
+            if reason is not None:
+                return reason
+        exc = exc.__cause__
+    return None
+
+
+def _dbapi_reason(exc: DBAPIError) -> str | None:
+    if exc.connection_invalidated:
+        return UNREACHABLE
+    orig = exc.orig
+    code = getattr(orig, "sqlite_errorcode", None)
+    if code is not None:
+        return _SQLITE.get(code & 0xFF)
+    state = getattr(orig, "sqlstate", None)
+    if state:
+        return _PG_EXACT.get(state) or _PG_CLASS.get(state[:2]) or (
+            # Class 54 (program limit exceeded) and the like are the statement's own fault.
+            UNREACHABLE if isinstance(exc, InterfaceError) else None)
+    # No SQLSTATE: psycopg failed before the server said anything (refused, reset, timed
+    # out, "the connection is closed").
+    if isinstance(exc, (OperationalError, InterfaceError)):
+        return UNREACHABLE
+    return None

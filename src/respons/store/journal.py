@@ -9,7 +9,10 @@ fsync instead of paying one each.
 Each unit runs in its own SAVEPOINT: a unit that raises (an illegal transition, a unique
 violation) is rolled back alone and its sender gets the exception, while the rest of the
 batch commits. If the commit itself fails, every sender in the batch gets
-``JournalUnavailable`` and no ACK.
+``JournalUnavailable`` and no ACK. So does every sender of a batch in which a statement
+failed because of the *database* (unreachable, read-only, disk full, busy: see
+``store.db.unavailability``): that is no unit's fault, the whole batch is given up, and the
+senders are told to retry (503, no ACK) rather than handed the raw driver error.
 
 On SQLite this thread is also the only writer of the process, which removes
 "database is locked" errors between our own writers.
@@ -48,7 +51,7 @@ from sqlalchemy import Engine
 from sqlalchemy.engine import Connection
 
 from respons.domain.alarm_types import AlarmType, Category
-from respons.store.db import WRITE
+from respons.store.db import BUSY, WRITE, DatabaseUnavailable, unavailability
 
 log = logging.getLogger(__name__)
 
@@ -71,8 +74,19 @@ class Lane(IntEnum):
 
 
 
-class JournalUnavailable(RuntimeError):
-    """The batch could not be committed; nothing in it was acknowledged."""
+class JournalUnavailable(DatabaseUnavailable):
+    """The batch could not be committed; nothing in it was acknowledged.
+
+    ``reason`` says why (``store.db``: ``database_unreachable``, ``read_only``, ``disk_full``,
+    …, or ``commit_failed`` when COMMIT refused the batch for another reason). The message
+    names the reason only: driver errors carry SQL and host names, which are for the log,
+    not for the sender."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason, f"the database did not commit ({reason})")
+
+
+COMMIT_FAILED = "commit_failed"
 
 
 class JournalClosed(RuntimeError):
@@ -129,10 +143,19 @@ class Journal:
         self._thread = threading.Thread(target=self._run, name="respons-journal", daemon=True)
         self._closed = False
         self.stats = JournalStats()
+        # Told after every batch: None when it committed, else the reason (web/health.py).
+        self.on_outcome: Callable[[str | None], None] | None = None
+        self._failing_since: float | None = None  # monotonic; for one log line per outage
+        self._failed_batches = 0
 
     @property
     def engine(self) -> Engine:
         return self._engine
+
+    @property
+    def alive(self) -> bool:
+        """The writer thread runs (or has not been started yet); False after a crash or close."""
+        return self._thread.is_alive() or (self._thread.ident is None and not self._closed)
 
     def start(self) -> "Journal":
         self._thread.start()
@@ -221,11 +244,18 @@ class Journal:
                 self.stats.rewritten_batches += 1
                 outcomes, changes = self._write(batch, isolated=True)
         except Exception as exc:
-            log.exception("journal commit of %d units failed; none is acknowledged", len(batch))
-            failure = JournalUnavailable(f"the database did not commit: {exc.__class__.__name__}: {exc}")
+            reason = unavailability(exc)
+            self._failed(len(batch), reason, exc)
+            failure = JournalUnavailable(reason or COMMIT_FAILED)
             for item in batch:
                 _settle(item.future, None, failure)
+            self._tell(reason or COMMIT_FAILED)
             return
+        if self._failing_since is not None:
+            log.warning("journal: the database commits again, after %d failed batches in %.1f s",
+                        self._failed_batches, time.monotonic() - self._failing_since)
+            self._failing_since, self._failed_batches = None, 0
+        self._tell(None)
         self.stats.batches += 1
         self.stats.units += len(batch)
         self.stats.largest_batch = max(self.stats.largest_batch, len(batch))
@@ -237,6 +267,27 @@ class Journal:
             except Exception:  # a live view must never break the write path
                 log.exception("publishing %d committed changes failed", len(changes))
 
+    def _failed(self, units: int, reason: str | None, exc: Exception) -> None:
+        if reason is None:
+            # Not an outage: COMMIT refused the batch (a deferred constraint) or a bug. Worth
+            # a traceback each time.
+            log.exception("journal commit of %d units failed; none is acknowledged", units)
+            return
+        # An outage fails every batch until it ends (timers, supervision, probes, alarms at
+        # 20/s): one line when it starts and one when it ends, not a traceback per batch.
+        self._failed_batches += 1
+        if self._failing_since is None:
+            self._failing_since = time.monotonic()
+            log.error("journal: the database does not commit (%s: %s: %s); nothing is acknowledged until it does",
+                      reason, exc.__class__.__name__, _first_line(exc))
+
+    def _tell(self, outcome: str | None) -> None:
+        if self.on_outcome is not None:
+            try:
+                self.on_outcome(outcome)
+            except Exception:  # health reporting must never break the write path
+                log.exception("reporting the journal's outcome failed")
+
     def _write(self, batch: list[_Item], *, isolated: bool) -> tuple[list[tuple[_Item, Any, BaseException | None]], list]:
         """One transaction for the batch. ``isolated``: each unit in its own SAVEPOINT, so a
         unit that raises is rolled back alone (a batch of one needs none: the transaction is
@@ -246,6 +297,7 @@ class Journal:
         single = len(batch) == 1
         with self._engine.connect().execution_options(**WRITE) as conn:
             conn.info[_CHANGES] = changes
+            failure: BaseException | None = None
             try:
                 with conn.begin() as transaction:
                     for item in batch:
@@ -257,7 +309,12 @@ class Journal:
                             else:
                                 result = item.work(conn)
                             outcomes.append((item, result, None))
-                        except Exception as exc:  # the unit's own failure
+                        except Exception as exc:
+                            if unavailability(exc) is not None:
+                                # The database failed, not the unit: the batch cannot commit
+                                # and no unit is to blame (the senders get JournalUnavailable).
+                                raise
+                            # The unit's own failure.
                             if not isolated:
                                 raise _UnitFailed() from exc
                             del changes[announced:]  # rolled back alone, and so are its announcements
@@ -268,9 +325,22 @@ class Journal:
                         # In the committing transaction (other nodes hear of it only if it
                         # commits), after the failed units' announcements were dropped.
                         self._before_commit(conn, changes)
+            except BaseException as exc:
+                failure = exc
+                raise
             finally:
                 conn.info.pop(_CHANGES, None)  # the pooled connection outlives the batch
+                if failure is not None and unavailability(failure) not in (None, BUSY):
+                    # Not back into the pool: a SQLite connection opened while the file was
+                    # read-only stays read-only after the file is fixed, and a PostgreSQL one
+                    # may be half-dead. The next batch opens a fresh one: recovery without
+                    # a restart.
+                    conn.invalidate()
         return outcomes, changes
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).splitlines() or [""])[0][:300]
 
 
 class _UnitFailed(Exception):

@@ -19,10 +19,12 @@ from typing import Callable
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import APIKeyCookie, HTTPBearer
 from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
 
 from respons.auth import accounts
 from respons.clock import OSLO
 from respons.domain.access import AgreementPeriod, Grant, Role, Scope, derive_scope
+from respons.store.db import DatabaseUnavailable, unavailability
 from respons.store.tables import agreements
 from respons.web.runtime import runtime
 
@@ -102,6 +104,22 @@ def not_found(what: str = "resource") -> HTTPException:
 
 
 def _authenticate(request: Request, policy: Policy) -> Principal:
+    """Who is calling, checked against ``policy``; 401/403 as HTTPException.
+
+    The token and session lookups read the database outside the journal: if it cannot be
+    reached, the caller gets ``DatabaseUnavailable`` (503 with Retry-After, web/health.py),
+    never a 500 and never a 401 that would send a vendor's platform or an operator's
+    browser to re-authenticate for nothing."""
+    try:
+        return _lookup(request, policy)
+    except SQLAlchemyError as exc:
+        reason = unavailability(exc)
+        if reason is None:
+            raise
+        raise DatabaseUnavailable(reason) from exc
+
+
+def _lookup(request: Request, policy: Policy) -> Principal:
     rt = runtime(request)
     authorization = request.headers.get("authorization", "")
     with rt.engine.connect() as conn:
