@@ -7,6 +7,7 @@ from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import func, insert, select
 
+from respons.intake.dc09.crc import crc16_arc
 from respons.intake.dc09.frames import Frame, FrameSplitter, build, parse
 from respons.intake.dc09.receiver import Receiver
 from respons.store.tables import alarm_events, alarms, devices, quarantine
@@ -35,6 +36,11 @@ def cid(sequence: str, data: str = f"#{ACCOUNT}|1101 01 015", *, account: str = 
 
 
 async def exchange_tcp(port: int, payloads: list[bytes], expect: int, *, key: bytes | None = None) -> list[Frame]:
+    return [parse(raw, now=NOW, key=key) for raw in await exchange_tcp_raw(port, payloads, expect)]
+
+
+async def exchange_tcp_raw(port: int, payloads: list[bytes], expect: int) -> list[bytes]:
+    """The answers' bytes, LF to CR, as the panel receives them."""
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     for payload in payloads:
         writer.write(payload)
@@ -44,9 +50,15 @@ async def exchange_tcp(port: int, payloads: list[bytes], expect: int, *, key: by
     while len(answers) < expect:
         data = await asyncio.wait_for(reader.read(4096), 10)
         assert data, "the receiver closed the connection"
-        answers += [parse(raw, now=NOW, key=key) for raw in splitter.feed(data)]
+        answers += splitter.feed(data)
     writer.close()
     return answers
+
+
+def framed(message: str) -> bytes:
+    """``message`` between LF and CR with its CRC-16/ARC and length, as DC-09 frames it."""
+    body = message.encode("ascii")
+    return b"\n" + f"{crc16_arc(body):04X}0{len(body):03X}".encode("ascii") + body + b"\r"
 
 
 def run(journal, scenario):
@@ -94,10 +106,18 @@ def test_every_refusal_is_answered_and_unknown_accounts_are_kept(engine, registr
     unknown_code = cid("0013", f"#{ACCOUNT}|1999 01 001")
     unreadable = build("SIA-DCS", sequence="0014", account=ACCOUNT, prefix="0", data="???", timestamp=NOW)
     encrypted_without_key = cid("0015", key=KEY)
-    answers = run(journal, lambda r: exchange_tcp(
+    answers = run(journal, lambda r: exchange_tcp_raw(
         r.tcp_port, [bad_crc, stale, stranger, unknown_code, unreadable, encrypted_without_key], 6))
-    assert [a.token for a in answers] == ["NAK", "NAK", "DUH", "DUH", "DUH", "DUH"]
-    assert answers[1].timestamp == NOW, "a NAK for a stale frame carries the receiver's time"
+    # Byte for byte as ANSI/SIA DC-09-2013 5.5.3.2 and 5.5.3.3 write them: the NAK in its one
+    # fixed form with the receiver's time, the DUH echoing the frame's fields, both in clear.
+    assert answers == [
+        framed('"NAK"0000R0L0A0[]_02:14:07,11-23-2026'),  # damaged: nothing of it is echoed
+        framed('"NAK"0000R0L0A0[]_02:14:07,11-23-2026'),  # stale: the panel sets its clock by ours
+        framed('"DUH"0012R1L0#FFFF[]'),
+        framed(f'"DUH"0013R1L0#{ACCOUNT}[]'),
+        framed(f'"DUH"0014L0#{ACCOUNT}[]'),
+        framed(f'"DUH"0015R1L0#{ACCOUNT}[]'),  # encrypted, but the DUH is not
+    ]
     assert count(engine, alarms) == 0
     with engine.connect() as conn:
         kept = [r.reason for r in conn.execute(select(quarantine.c.reason).order_by(quarantine.c.received_at))]

@@ -56,8 +56,7 @@ def test_timestamps_outside_minus_40_plus_20_seconds_are_refused_with_the_receiv
         assert isinstance(result, Frame)
     else:
         assert isinstance(result, Refusal) and result.answer is Answer.NAK
-        nak = parse(answer(Answer.NAK, result.frame, now=NOW), now=NOW)
-        assert nak.token == "NAK" and nak.sequence == "0042" and nak.account == "1234" and nak.timestamp == NOW
+        assert answer(Answer.NAK, result.frame, now=NOW) == raw('"NAK"0000R0L0A0[]_02:14:07,11-23-2026')
 
 
 def raw(message: str) -> bytes:
@@ -119,8 +118,7 @@ def test_the_ack_of_an_encrypted_frame_is_encrypted_and_a_nak_is_not():
     assert ack.count(b'"*ACK"') == 1
     opened = parse(ack, now=NOW, key=KEYS[128])
     assert (opened.token, opened.encrypted, opened.sequence, opened.timestamp) == ("ACK", True, "0042", NOW)
-    nak = parse(answer(Answer.NAK, parsed, now=NOW, key=KEYS[128]), now=NOW)
-    assert (nak.token, nak.encrypted, nak.timestamp) == ("NAK", False, NOW)
+    assert answer(Answer.NAK, parsed, now=NOW, key=KEYS[128]) == raw('"NAK"0000R0L0A0[]_02:14:07,11-23-2026')
 
 
 def test_keys_are_entered_as_hex_of_the_right_length():
@@ -143,7 +141,29 @@ def test_ack_echoes_sequence_receiver_prefix_and_account():
     parsed = parse(frame(), now=NOW)
     ack = parse(answer(Answer.ACK, parsed, now=NOW), now=NOW)
     assert (ack.token, ack.sequence, ack.receiver, ack.prefix, ack.account, ack.data) == ("ACK", "0042", "1", "0", "1234", "")
-    assert parse(answer(Answer.DUH, None, now=NOW), now=NOW).token == "DUH"
+
+
+# Byte-exact answers (ANSI/SIA DC-09-2013 5.5.3.2 and 5.5.3.3; frames.answer cites them).
+# Two NAKs as written by receivers nobody here wrote (a Java DC-09 handler's test vector from
+# 2015 and a Rust one's from 2025), with their CRC and length: ours must be the same bytes.
+@pytest.mark.parametrize("at, expected", [
+    (datetime(2015, 4, 14, 16, 9, 9, tzinfo=timezone.utc), b'\n3C830025"NAK"0000R0L0A0[]_16:09:09,04-14-2015\r'),
+    (datetime(2025, 9, 24, 16, 20, 1, tzinfo=timezone.utc), b'\nE4410025"NAK"0000R0L0A0[]_16:20:01,09-24-2025\r'),
+])
+def test_the_nak_is_the_standards_fixed_form_with_the_receivers_utc_time(at, expected):
+    assert answer(Answer.NAK, None, now=at) == expected
+    assert answer(Answer.NAK, parse(frame(), now=NOW), now=at) == expected, "a NAK echoes nothing of the frame"
+    oslo = at.astimezone(timezone(timedelta(hours=2)))
+    assert answer(Answer.NAK, None, now=oslo) == expected, "the time is written in UTC"
+
+
+def test_the_duh_echoes_the_frame_without_data_or_timestamp_in_clear():
+    assert answer(Answer.DUH, parse(frame(), now=NOW), now=NOW) == raw('"DUH"0042R1L0#1234[]')
+    assert answer(Answer.DUH, parse(frame(receiver=None), now=NOW), now=NOW) == raw('"DUH"0042L0#1234[]')
+    no_key = parse(frame(key=KEYS[128]), now=NOW)
+    assert answer(Answer.DUH, no_key.frame, now=NOW, key=KEYS[128]) == raw('"DUH"0042R1L0#1234[]'), \
+        "never encrypted: the sender may not share our key"
+    assert answer(Answer.DUH, None, now=NOW) == raw('"DUH"0000R0L0A0[]'), "nothing to echo: the NAK's placeholders"
 
 
 @pytest.mark.parametrize(

@@ -5,8 +5,9 @@ A frame is ``LF crc(4 hex) 0LLL "id" seq [Rrcvr] Lpref #acct [data] [x-data…] 
 opening quote of the id token through the timestamp. The timestamp is
 ``_HH:MM:SS,MM-DD-YYYY`` in UTC.
 
-Answers (``ACK``, ``NAK``, ``DUH``) echo the sequence number, receiver, prefix and account.
-A ``NAK`` carries the receiver's own time, so a device with a wrong clock can correct it.
+``ACK`` and ``DUH`` echo the sequence number, receiver, prefix and account. A ``NAK`` has
+one fixed form with the receiver's own time, so a device with a wrong clock can correct it
+(``answer`` says where the standard writes them).
 """
 
 from __future__ import annotations
@@ -195,14 +196,43 @@ def build(token: str, *, sequence: str, account: str, prefix: str = "0", receive
     return b"\n" + f"{crc16_arc(body):04X}0{len(body):03X}".encode("ascii") + body + b"\r"
 
 
+# ANSI/SIA DC-09-2013, 5.5.3.2 "NAK - Negative Acknowledgement" (kept in DC-09-2021): the CSR
+# sends the NAK "containing a timestamp", never encrypted, in one fixed form that echoes
+# nothing of the refused frame (its sequence or account may be what was damaged):
+#     <LF><crc><0LLL>"NAK"0000R0L0A0[]_HH:MM:SS,MM-DD-YYYY<CR>
+# "A0" stands where a frame has "#acct": it is what the standard writes, not a typo, and
+# independent receivers send exactly these bytes (Respons sent "NAK"0000L0#000[] before
+# issue 15). The timestamp is the receiver's UTC time, so a panel can set its clock by it.
+NAK_MESSAGE = '"NAK"0000R0L0A0[]'
+# 5.5.3.3 "DUH - Unable Acknowledgement": a correctly received message the CSR cannot process
+# is answered "DUH" echoing sequence, receiver, prefix and account, with empty data and no
+# timestamp, in clear:  "DUH"seq Rrcvr Lpref #acct[]  (as the clear ACK of 5.5.3.1 is written).
+# When not even those fields could be read (not ASCII, fields not as DC-09 defines), there is
+# nothing to echo; Respons then uses the NAK's placeholders, the standard's own way of
+# writing "no sequence, receiver, prefix or account":  "DUH"0000R0L0A0[].
+DUH_UNREAD_MESSAGE = '"DUH"0000R0L0A0[]'
+
+
+def _framed(message: str) -> bytes:
+    body = message.encode("ascii")
+    return b"\n" + f"{crc16_arc(body):04X}0{len(body):03X}".encode("ascii") + body + b"\r"
+
+
 def answer(kind: Answer, frame: Frame | None, *, now: datetime, key: bytes | None = None) -> bytes:
-    """ACK/NAK/DUH for ``frame``. A NAK always carries the receiver's time; without a frame
-    to echo (it could not be read) the answer uses sequence 0000 and account 000. The ACK of
-    an encrypted frame is encrypted with the same key (NAK and DUH are sent in clear: the
-    sender may not share our key, which is what they may be about)."""
+    """ACK/NAK/DUH for ``frame``, in the forms of ANSI/SIA DC-09 5.5.3 (above). The ACK echoes
+    the frame and, for an encrypted frame, is encrypted with the same key and carries the
+    receiver's time; NAK and DUH are sent in clear (the sender may not share our key, which
+    may be the very problem)."""
+    if kind is Answer.NAK:
+        return _framed(NAK_MESSAGE + "_" + now.astimezone(timezone.utc).strftime(TIMESTAMP_FORMAT))
     if frame is None:
-        return build(kind.value, sequence="0000", account="000", timestamp=now)
-    encrypt = kind is Answer.ACK and frame.encrypted and key is not None
+        if kind is Answer.DUH:
+            return _framed(DUH_UNREAD_MESSAGE)
+        raise ValueError("an ACK answers a frame that was read")
+    if kind is Answer.DUH:
+        return build(kind.value, sequence=frame.sequence, account=frame.account, prefix=frame.prefix,
+                     receiver=frame.receiver)
+    encrypt = frame.encrypted and key is not None
     return build(kind.value, sequence=frame.sequence, account=frame.account, prefix=frame.prefix,
                  receiver=frame.receiver, key=key if encrypt else None,
-                 timestamp=now if kind is Answer.NAK or frame.timestamp or encrypt else None)
+                 timestamp=now if frame.timestamp or encrypt else None)
