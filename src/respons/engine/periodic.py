@@ -1,13 +1,24 @@
 """A background task that does one round of work every ``poll_seconds`` (the timer worker,
 device supervision). A failing round is logged and tried again next time: the work lives in
-the database, so nothing is lost by waiting."""
+the database, so nothing is lost by waiting.
+
+Logged by state change, not by round: while the database is down (or read-only, or its disk
+full) every round fails, twice a second for the timers, and a traceback each time would bury
+the one line that matters. So: one line when rounds start failing (a traceback only if it is
+not a database outage, which is a bug worth reading), a reminder every ``REMIND_SECONDS``
+while they keep failing the same way, and one line when they succeed again."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
+
+from respons.store.db import DatabaseUnavailable
 
 log = logging.getLogger(__name__)
+
+REMIND_SECONDS = 600.0
 
 
 class PeriodicWorker:
@@ -32,11 +43,28 @@ class PeriodicWorker:
                 pass
 
     async def _loop(self) -> None:
+        failing: str | None = None  # what the current run of failures looks like
+        failures = 0
+        logged_at = 0.0
         while True:
             try:
                 await self.run_once()
             except asyncio.CancelledError:
                 raise
-            except Exception:
-                log.exception("%s: a round failed; trying again", self.name)
+            except Exception as exc:
+                failures += 1
+                signature = f"{exc.__class__.__name__}: {exc}"[:300]
+                if signature != failing:
+                    failing, logged_at = signature, time.monotonic()
+                    if isinstance(exc, DatabaseUnavailable):
+                        log.warning("%s: rounds fail (%s); trying again every %s s", self.name, exc, self._poll)
+                    else:
+                        log.exception("%s: a round failed; trying again", self.name)
+                elif time.monotonic() - logged_at > REMIND_SECONDS:
+                    logged_at = time.monotonic()
+                    log.warning("%s: still failing after %d rounds (%s)", self.name, failures, signature)
+            else:
+                if failing is not None:
+                    log.warning("%s: rounds succeed again after %d failures", self.name, failures)
+                    failing, failures = None, 0
             await asyncio.sleep(self._poll)
