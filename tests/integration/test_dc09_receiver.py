@@ -177,3 +177,86 @@ def test_a_frame_encrypted_with_the_wrong_key_is_answered_duh_and_kept(engine, r
     with engine.connect() as conn:
         kept = conn.execute(select(quarantine.c.reason, quarantine.c.message)).all()
     assert [k.reason for k in kept] == ["unreadable_frame"] and "could not decrypt" in kept[0].message
+
+
+# --- retransmits with a fresh timestamp (issue 15, item 8) ------------------------------------
+
+
+def send_over_time(journal, sendings, *, retransmit_seconds=None) -> list[bytes]:
+    """One TCP connection; each sending is (seconds after NOW, frame builder given the clock's
+    time): the clock is moved, the frame stamped with the panel's time then, and its answer read
+    before the next is sent, as a panel waits for the ACK before it retries."""
+    clock = FakeClock(NOW)
+
+    async def main():
+        kwargs = {} if retransmit_seconds is None else {"retransmit_seconds": retransmit_seconds}
+        receiver = Receiver(journal, clock, **kwargs)
+        await receiver.start("127.0.0.1", 0, 0)
+        try:
+            reader, writer = await asyncio.open_connection("127.0.0.1", receiver.tcp_port)
+            splitter, answers = FrameSplitter(), []
+            for seconds, make in sendings:
+                clock.now = NOW + timedelta(seconds=seconds)
+                writer.write(make(clock.now))
+                await writer.drain()
+                got: list[bytes] = []
+                while not got:
+                    data = await asyncio.wait_for(reader.read(4096), 10)
+                    assert data, "the receiver closed the connection"
+                    got = splitter.feed(data)
+                answers += got
+            writer.close()
+            return answers
+        finally:
+            await receiver.stop()
+
+    return asyncio.run(main())
+
+
+def stored_alarms(engine):
+    with engine.connect() as conn:
+        return conn.execute(select(alarms.c.id, alarms.c.received_at, alarms.c.payload)
+                            .order_by(alarms.c.received_at)).all()
+
+
+def test_a_retransmit_with_a_fresh_timestamp_is_acknowledged_and_is_the_same_alarm(engine, registry, journal):
+    register(engine, registry)
+    # NOW is 02:14:07; 02:15:00 starts a new 300 s slot, so the retries at 02:15:37 and 02:18:57
+    # fall in another slot than the first sending and are still the same alarm.
+    sendings = [(0, lambda t: cid("0101", stamp=t)), (30, lambda t: cid("0101", stamp=t)),
+                (90, lambda t: cid("0101", stamp=t)), (290, lambda t: cid("0101", stamp=t))]
+    answers = send_over_time(journal, sendings)
+    assert [parse(a, now=NOW + timedelta(seconds=s)).token for a, (s, _) in zip(answers, sendings)] == ["ACK"] * 4
+    stored = stored_alarms(engine)
+    assert len(stored) == 1, "every retry within the window is the first alarm"
+    assert stored[0].received_at == NOW and stored[0].payload["dc09"]["sequence"] == "0101"
+    with engine.connect() as conn:
+        events = conn.execute(select(func.count()).select_from(alarm_events)
+                              .where(alarm_events.c.alarm_id == stored[0].id)).scalar_one()
+    assert events == 2, "received and queued only: a retry adds nothing to the timeline"
+
+
+def test_the_same_event_after_the_window_or_with_other_content_is_a_new_alarm(engine, registry, journal):
+    register(engine, registry)
+    sendings = [
+        (0, lambda t: cid("0201", stamp=t)),
+        (60, lambda t: cid("0201", f"#{ACCOUNT}|1101 01 016", stamp=t)),  # same sequence, another zone
+        (301, lambda t: cid("0201", stamp=t)),  # the first bytes again, after the window
+        (320, lambda t: cid("0201", stamp=t)),  # ... and that one's own retry
+    ]
+    answers = send_over_time(journal, sendings)
+    assert [parse(a, now=NOW + timedelta(seconds=s)).token for a, (s, _) in zip(answers, sendings)] == ["ACK"] * 4
+    stored = stored_alarms(engine)
+    assert [(a.received_at - NOW).total_seconds() for a in stored] == [0, 60, 301]
+    assert [a.payload["dc09"]["zone"] for a in stored] == ["015", "016", "015"]
+
+
+def test_the_retransmit_window_is_configurable_and_holds_for_encrypted_frames(engine, registry, journal):
+    register(engine, registry, key=KEY)
+    sendings = [(0, lambda t: cid("0301", stamp=t, key=KEY)), (25, lambda t: cid("0301", stamp=t, key=KEY)),
+                (31, lambda t: cid("0301", stamp=t, key=KEY))]
+    answers = send_over_time(journal, sendings, retransmit_seconds=30)
+    opened = [parse(a, now=NOW + timedelta(seconds=s), key=KEY) for a, (s, _) in zip(answers, sendings)]
+    assert [(a.token, a.encrypted, a.sequence) for a in opened] == [("ACK", True, "0301")] * 3
+    assert [(a.received_at - NOW).total_seconds() for a in stored_alarms(engine)] == [0, 31], \
+        "25 s later is the same alarm; 31 s later, with a 30 s window, a new one"

@@ -5,8 +5,9 @@ through the journal writer**; the answer is written to the socket only after tha
 committed (DESIGN.md invariant 1). So:
 
 - an alarm (``ADM-CID`` / ``SIA-DCS``) becomes an alarm; a retransmitted frame (the same
-  account, sequence number and content) is recognised by its idempotency key and answered
-  ACK again without a second alarm;
+  account, sequence number and content, whatever its timestamp) received within
+  ``retransmit_seconds`` of the first is recognised and answered ACK again without a second
+  alarm (``retransmit_key`` says how);
 - a heartbeat (``NULL`` link test, or a periodic-test code) marks the device as seen;
 - a restore is written on the device's open alarm of the same type as a note;
 - an unknown account, an unknown event code or unreadable event data is kept in quarantine
@@ -50,14 +51,49 @@ log = logging.getLogger(__name__)
 
 SOURCE = "sia_dc09"
 DEFAULT_DEADLINE_SECONDS = 60
+# RESPONS_DC09_RETRANSMIT_SECONDS. A panel that gets no ACK sends the event again after its
+# timeout, a few times, then over its backup path; minutes cover that. Longer would merge a
+# real repeat of the same event into the first alarm once the sequence number has wrapped
+# (0001-9999) or on a panel that does not advance it.
+DEFAULT_RETRANSMIT_SECONDS = 300.0
 
 
 _DEVICE = select(devices).where(devices.c.protocol == SOURCE, devices.c.identity == bindparam("account"),
                                 devices.c.active.is_(True))
 
 
+_EARLIER_SENDING = select(alarms.c.id).where(
+    alarms.c.idempotency_scope == bindparam("scope"), alarms.c.idempotency_key == bindparam("key"),
+    alarms.c.received_at >= bindparam("since"))
+
+
+def retransmit_key(frame: Frame, *, now: datetime, window_seconds: float) -> tuple[str, str | None]:
+    """The idempotency key of an alarm frame, and the key an earlier sending within the window
+    may carry.
+
+    A retransmit repeats account, sequence number and content, but its timestamp is new: a
+    panel stamps each sending, and must, because the receiver refuses a timestamp more than
+    40 s old (``frames.DEFAULT_WINDOW``), so a retry after a lost ACK cannot carry the first
+    sending's time. The key used to hold the timestamp, to tell a retransmit from a real new
+    event that repeats an old sequence number once the counter has wrapped; it therefore made
+    every retransmit a second alarm (issue 15). Now the key holds the receive time's slot of
+    ``window_seconds`` instead: the same event within the window is one alarm, the same
+    bytes later are a new one. A sending in the next slot is matched by looking for the
+    previous slot's key with a receive time inside the window, so no slot edge splits a
+    retransmit from its first sending. ``window_seconds <= 0`` keeps the timestamp in the key
+    (only a frame with the same timestamp is a retransmit).
+    """
+    # Over what the frame says, not its bytes: an encrypted retransmit has a new random pad.
+    content = hashlib.sha256(repr((frame.token, frame.data, frame.xdata)).encode()).hexdigest()[:24]
+    if window_seconds <= 0:
+        return f"{frame.sequence}:{content}:{frame.timestamp.isoformat() if frame.timestamp else '-'}", None
+    slot = int(now.timestamp() // window_seconds)
+    return f"{frame.sequence}:{content}:{slot}", f"{frame.sequence}:{content}:{slot - 1}"
+
+
 def handle(conn: Connection, frame: Frame, raw: bytes, *, now: datetime, remote: str | None,
-           answer_deadline_seconds: float = DEFAULT_DEADLINE_SECONDS) -> Answer:
+           answer_deadline_seconds: float = DEFAULT_DEADLINE_SECONDS,
+           retransmit_seconds: float = DEFAULT_RETRANSMIT_SECONDS) -> Answer:
     """The unit of work for one readable frame; returns what to answer once it is committed."""
     device = conn.execute(_DEVICE, {"account": frame.account}).first()
     if device is None:
@@ -85,6 +121,11 @@ def handle(conn: Connection, frame: Frame, raw: bytes, *, now: datetime, remote:
         return Answer.DUH
     if event.meaning is codes.Meaning.RESTORE:
         return _restore(conn, device, event, now)
+    scope = f"{SOURCE}:{frame.account}"
+    key, previous_slot = retransmit_key(frame, now=now, window_seconds=retransmit_seconds)
+    if previous_slot is not None and conn.execute(_EARLIER_SENDING, {
+            "scope": scope, "key": previous_slot, "since": now - timedelta(seconds=retransmit_seconds)}).first():
+        return Answer.ACK  # sent first in the previous slot, within the window: that alarm
     new = alarm_service.NewAlarm(
         municipality_id=device.municipality_id, recipient_id=device.recipient_id, device_id=device.id,
         alarm_type=alarm_type(event.alarm_type), source=SOURCE, actor=f"device:{device.identity}",
@@ -92,12 +133,13 @@ def handle(conn: Connection, frame: Frame, raw: bytes, *, now: datetime, remote:
         payload={"dc09": {"token": frame.token, "sequence": frame.sequence, "code": event.code, "zone": event.zone,
                           "group": event.group, "xdata": list(frame.xdata)}},
         # A retransmit repeats account, sequence and content: the same key, the same alarm.
-        idempotency_scope=f"{SOURCE}:{frame.account}",
-        idempotency_key=f"{frame.sequence}:{hashlib.sha256((frame.data + str(frame.timestamp)).encode()).hexdigest()[:24]}",
-        # Over what the frame says, not its bytes: an encrypted retransmit has a new random pad.
-        fingerprint=hashlib.sha256(repr((frame.token, frame.data, frame.xdata, frame.timestamp)).encode()).hexdigest(),
+        idempotency_scope=scope,
+        idempotency_key=key,
+        # The key covers the whole content, so a key found again is always the same content.
+        fingerprint=key,
     )
-    # A retransmit finds the alarm it made before (duplicate) and is simply acknowledged again.
+    # A retransmit in the same slot finds the alarm it made before (duplicate) and is simply
+    # acknowledged again.
     alarm_service.receive(conn, new, now=now, answer_deadline=timedelta(seconds=answer_deadline_seconds))
     return Answer.ACK
 
@@ -168,11 +210,13 @@ class KeyRing:
 class Receiver(Listener):
     """TCP and UDP listeners; each frame's answer is sent after its unit is committed."""
 
-    def __init__(self, journal: Journal, clock: Clock, *, answer_deadline_seconds: float = DEFAULT_DEADLINE_SECONDS):
+    def __init__(self, journal: Journal, clock: Clock, *, answer_deadline_seconds: float = DEFAULT_DEADLINE_SECONDS,
+                 retransmit_seconds: float = DEFAULT_RETRANSMIT_SECONDS):
         super().__init__()
         self.journal = journal
         self.clock = clock
         self.answer_deadline_seconds = answer_deadline_seconds
+        self.retransmit_seconds = retransmit_seconds
         self.keys = KeyRing(journal.engine)
 
     async def answer_for(self, raw: bytes, remote: str | None) -> bytes | None:
@@ -193,7 +237,8 @@ class Receiver(Listener):
                                            lane=Lane.LIFE)
                 return answer(result.answer, result.frame, now=now)
             reply = await self.journal.run(lambda conn: handle(conn, result, raw, now=now, remote=remote,
-                                                                 answer_deadline_seconds=self.answer_deadline_seconds),
+                                                                 answer_deadline_seconds=self.answer_deadline_seconds,
+                                                                 retransmit_seconds=self.retransmit_seconds),
                                            lane=lane_of(result))
         except JournalUnavailable:
             # Nothing was stored: say nothing, and the panel sends the frame again.
