@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import logging
+from contextlib import contextmanager
 from datetime import datetime, time, timedelta, timezone
+from pathlib import Path
 from typing import Optional
 from zoneinfo import ZoneInfo
 
@@ -23,6 +25,39 @@ app = typer.Typer(
     add_completion=False,
 )
 console = Console()
+# Problems go to standard error, so a script that reads a command's output never takes an
+# error message for a result.
+err_console = Console(stderr=True)
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from respons import __version__
+
+        typer.echo(f"respons {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    version: bool = typer.Option(False, "--version", callback=_print_version, is_eager=True,
+                                 help="Print the version and exit."),
+) -> None:
+    pass
+
+
+@contextmanager
+def _database_problems(database_url: str):
+    """Commands run by hand say why the database is out of reach in one line and exit 1."""
+    from sqlalchemy.exc import OperationalError
+
+    from respons.store.diagnose import explain
+
+    try:
+        yield
+    except (OperationalError, OSError) as exc:
+        err_console.print(explain(exc, database_url), style="red", markup=False, highlight=False, soft_wrap=True)
+        raise typer.Exit(1) from None
 
 
 @app.command()
@@ -31,8 +66,78 @@ def migrate() -> None:
     from respons.store.migrate import current_revision, upgrade
 
     settings = get_settings()
-    upgrade(settings.database_url)
-    console.print(f"[green]Database is at schema revision {current_revision(settings.database_url)}[/green] ({_safe_url(settings.database_url)})")
+    with _database_problems(settings.database_url):
+        upgrade(settings.database_url)
+        revision = current_revision(settings.database_url)
+    console.print(f"[green]Database is at schema revision {revision}[/green] ({_safe_url(settings.database_url)})")
+
+
+@app.command()
+def backup(
+    path: Path = typer.Argument(..., help="File to write, or an existing folder (the file is then named "
+                                          "respons-<UTC time>.db or .dump)."),
+) -> None:
+    """Copy the whole database to a file while servers keep running (docs/operations.md).
+
+    SQLite: a consistent snapshot through SQLite's online backup. PostgreSQL: pg_dump's
+    custom format (pg_dump must be on PATH). The backup is recorded in the audit log.
+    """
+    from respons.auth import audit
+    from respons.clock import system_clock
+    from respons.store import backup as backups
+
+    settings = get_settings()
+    now = system_clock()
+    target = path / backups.default_name(settings.database_url, now) if path.is_dir() else path
+    with _database_problems(settings.database_url):
+        try:
+            backups.preflight(settings.database_url, target)
+        except backups.BackupError as exc:
+            err_console.print(str(exc), style="red", markup=False, soft_wrap=True)
+            raise typer.Exit(1) from None
+        # Recorded first, so the copy holds the record of its own making. A database that
+        # cannot be written (full disk) must still be copyable: then the record is skipped.
+        try:
+            with _write() as (conn, _):
+                audit.append(conn, now=now, actor="system:cli", action=audit.EXPORT, purpose="backup",
+                             details={"what": "backup", "file": str(target.resolve())})
+        except Exception as exc:  # noqa: BLE001 - the backup matters more than its record
+            err_console.print(f"Warning: the backup is not recorded in the audit log ({type(exc).__name__}).",
+                              style="yellow", markup=False)
+        try:
+            done = backups.backup(settings.database_url, target)
+        except backups.BackupError as exc:
+            err_console.print(str(exc), style="red", markup=False, soft_wrap=True)
+            raise typer.Exit(1) from None
+    console.print(f"Wrote {done.path} ({done.size:,} bytes, schema revision {done.revision}).", markup=False,
+                  highlight=False)
+
+
+@app.command()
+def restore(
+    path: Path = typer.Argument(..., help="A file written by `respons backup`."),
+    replace: bool = typer.Option(False, "--replace", help="Overwrite a database that already holds data."),
+) -> None:
+    """Load a backup into RESPONS_DATABASE_URL (stop every server on it first), then check
+    the audit chain. Exit 1 if the chain is broken."""
+    from respons.store import backup as backups
+
+    settings = get_settings()
+    with _database_problems(settings.database_url):
+        try:
+            done = backups.restore(settings.database_url, path, replace=replace)
+        except backups.BackupError as exc:
+            err_console.print(str(exc), style="red", markup=False, soft_wrap=True)
+            raise typer.Exit(1) from None
+    console.print(f"Restored {path} into {_safe_url(settings.database_url)} (schema revision {done.revision}).",
+                  markup=False, highlight=False)
+    if not done.audit_ok:
+        err_console.print(f"Audit log NOT intact: {done.audit_problem}", style="bold red", markup=False)
+        raise typer.Exit(1)
+    console.print(f"Audit log intact: {done.audit_checked} records.", style="green", markup=False)
+    if done.needs_migrate:
+        console.print(f"The backup's schema is older than this version's ({done.head_revision}): "
+                      "run `respons migrate` before starting the servers.", markup=False)
 
 
 @app.command()
@@ -370,6 +475,22 @@ def user_totp(username: str = typer.Argument(..., help="The user to enrol (or re
             raise typer.Exit(1)
         audit.append(conn, now=now, actor="system:cli", action=audit.UPDATE, details={"username": username.lower(), "fields": ["totp_secret"]})
     _print_totp(username, secret)
+
+
+@user_app.command("unlock")
+def user_unlock(
+    username: str = typer.Argument(..., help="The user whose failed log-ins are forgotten."),
+    address: Optional[str] = typer.Option(None, "--address", help="Only the failures from this address."),
+) -> None:
+    """End a user's log-in backoff at once (failed log-ins only slow; see docs/access.md)."""
+    from respons.auth import accounts
+
+    with _write() as (conn, now):
+        cleared = accounts.unlock(conn, username, actor="system:cli", now=now, remote_addr=address)
+        if cleared is None:
+            console.print(f"[red]No user named {username!r}.[/red]")
+            raise typer.Exit(1)
+    console.print(f"[green]Unlocked {username.lower()}: {cleared} failed log-in(s) forgotten.[/green]")
 
 
 @token_app.command("create")
