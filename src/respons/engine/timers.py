@@ -40,7 +40,8 @@ from sqlalchemy.engine import Connection
 from respons.clock import Clock
 from respons.engine.periodic import PeriodicWorker
 from respons.store.db import is_postgres
-from respons.store.journal import JournalUnavailable
+from respons.observability import metrics
+from respons.store.journal import JournalUnavailable, after_commit
 from respons.store.tables import timers
 
 log = logging.getLogger(__name__)
@@ -91,6 +92,7 @@ class Claim:
     fence: int
     kind: str
     alarm_id: str | None
+    due_at: datetime | None = None  # for the fire-lag metric
 
 
 def claim_due(conn: Connection, *, now: datetime, node: str, lease: timedelta, limit: int = 100) -> list[Claim]:
@@ -120,7 +122,7 @@ def claim_due(conn: Connection, *, now: datetime, node: str, lease: timedelta, l
     # RETURNING follows neither database's promise of order; fired in due order, an earlier
     # timer's effect (an escalation answering, cancelling) comes before a later one's check.
     rows.sort(key=lambda r: (r.due_at, r.id))
-    return [Claim(r.id, r.fence, r.kind, r.alarm_id) for r in rows]
+    return [Claim(r.id, r.fence, r.kind, r.alarm_id, r.due_at) for r in rows]
 
 
 def fire(conn: Connection, claim: Claim, *, now: datetime) -> bool:
@@ -136,6 +138,9 @@ def fire(conn: Connection, claim: Claim, *, now: datetime) -> bool:
     if handler is None:
         raise LookupError(f"no handler registered for timer kind {claim.kind!r}")
     handler(conn, claim.alarm_id, now)
+    if claim.due_at is not None:
+        lag = max(0.0, (now - claim.due_at).total_seconds())
+        after_commit(conn, lambda: metrics.TIMER_FIRE_LAG_SECONDS.labels(claim.kind).observe(lag))
     return True
 
 

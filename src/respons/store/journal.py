@@ -28,7 +28,9 @@ outbox table and leaves after the commit): a batch is first written without a sa
 unit and, if one unit raises, rolled back and written again with each unit isolated, so a
 unit can run twice.
 
-Units announce what they changed with ``announce(conn, change)``. The journal hands the
+Units announce what they changed with ``announce(conn, change)``, and may leave a function
+to run after their COMMIT with ``after_commit(conn, fn)`` (metrics count only what is
+durable, once, even if the unit ran twice). The journal hands the
 changes of the units that committed to ``on_commit`` *after* the COMMIT, so a live view can
 never show an alarm that is not durable, nor one whose unit was rolled back; and to
 ``before_commit`` inside the transaction, for the other nodes (store/live_relay.py).
@@ -51,6 +53,7 @@ from sqlalchemy import Engine
 from sqlalchemy.engine import Connection
 
 from respons.domain.alarm_types import AlarmType, Category
+from respons.observability import metrics
 from respons.store.db import BUSY, WRITE, DatabaseUnavailable, unavailability
 
 log = logging.getLogger(__name__)
@@ -114,11 +117,20 @@ class JournalStats:
 
 
 _CHANGES = "respons_changes"
+_AFTER = "respons_after_commit"
 
 
 def announce(conn: Connection, change: dict[str, Any]) -> None:
     """Record a change for the live feed; published only if this unit commits."""
     conn.info.setdefault(_CHANGES, []).append(change)
+
+
+def after_commit(conn: Connection, fn: Callable[[], None]) -> None:
+    """Run ``fn`` after this unit's COMMIT (never if it is rolled back). Outside the journal
+    (seeding, tools) nothing runs: there is no commit of ours to wait for."""
+    pending = conn.info.get(_AFTER)
+    if pending is not None:
+        pending.append(fn)
 
 
 class Journal:
@@ -237,14 +249,17 @@ class Journal:
         # First without a savepoint per unit (they cost a sixth of an alarm's CPU); only if a
         # unit fails is the batch rolled back and written again with each unit isolated. A
         # unit is a function of the connection, so running it a second time is safe.
+        started = time.perf_counter()
         try:
             try:
-                outcomes, changes = self._write(batch, isolated=len(batch) == 1)
+                outcomes, changes, afters = self._write(batch, isolated=len(batch) == 1)
             except _UnitFailed:
                 self.stats.rewritten_batches += 1
-                outcomes, changes = self._write(batch, isolated=True)
+                outcomes, changes, afters = self._write(batch, isolated=True)
         except Exception as exc:
+            metrics.JOURNAL_COMMIT_SECONDS.observe(time.perf_counter() - started)
             reason = unavailability(exc)
+            metrics.JOURNAL_FAILED_BATCHES.labels(reason or COMMIT_FAILED).inc()
             self._failed(len(batch), reason, exc)
             failure = JournalUnavailable(reason or COMMIT_FAILED)
             for item in batch:
@@ -255,7 +270,14 @@ class Journal:
             log.warning("journal: the database commits again, after %d failed batches in %.1f s",
                         self._failed_batches, time.monotonic() - self._failing_since)
             self._failing_since, self._failed_batches = None, 0
+        metrics.JOURNAL_COMMIT_SECONDS.observe(time.perf_counter() - started)
+        metrics.JOURNAL_BATCH_UNITS.observe(len(batch))
         self._tell(None)
+        for fn in afters:
+            try:
+                fn()
+            except Exception:  # counting must never break the write path
+                log.exception("an after-commit function failed")
         self.stats.batches += 1
         self.stats.units += len(batch)
         self.stats.largest_batch = max(self.stats.largest_batch, len(batch))
@@ -288,20 +310,22 @@ class Journal:
             except Exception:  # health reporting must never break the write path
                 log.exception("reporting the journal's outcome failed")
 
-    def _write(self, batch: list[_Item], *, isolated: bool) -> tuple[list[tuple[_Item, Any, BaseException | None]], list]:
+    def _write(self, batch: list[_Item], *, isolated: bool) -> tuple[list[tuple[_Item, Any, BaseException | None]], list, list]:
         """One transaction for the batch. ``isolated``: each unit in its own SAVEPOINT, so a
         unit that raises is rolled back alone (a batch of one needs none: the transaction is
         the unit). Not isolated: the first unit that raises aborts the batch (``_UnitFailed``)."""
         outcomes: list[tuple[_Item, Any, BaseException | None]] = []
         changes: list[dict[str, Any]] = []
+        afters: list[Callable[[], None]] = []
         single = len(batch) == 1
         with self._engine.connect().execution_options(**WRITE) as conn:
             conn.info[_CHANGES] = changes
+            conn.info[_AFTER] = afters
             failure: BaseException | None = None
             try:
                 with conn.begin() as transaction:
                     for item in batch:
-                        announced = len(changes)
+                        announced, left = len(changes), len(afters)
                         try:
                             if isolated and not single:
                                 with conn.begin_nested():
@@ -318,6 +342,7 @@ class Journal:
                             if not isolated:
                                 raise _UnitFailed() from exc
                             del changes[announced:]  # rolled back alone, and so are its announcements
+                            del afters[left:]
                             outcomes.append((item, None, exc))
                             if single:
                                 transaction.rollback()
@@ -330,13 +355,14 @@ class Journal:
                 raise
             finally:
                 conn.info.pop(_CHANGES, None)  # the pooled connection outlives the batch
+                conn.info.pop(_AFTER, None)
                 if failure is not None and unavailability(failure) not in (None, BUSY):
                     # Not back into the pool: a SQLite connection opened while the file was
                     # read-only stays read-only after the file is fixed, and a PostgreSQL one
                     # may be half-dead. The next batch opens a fresh one: recovery without
                     # a restart.
                     conn.invalidate()
-        return outcomes, changes
+        return outcomes, changes, afters
 
 
 def _first_line(exc: BaseException) -> str:
