@@ -153,21 +153,21 @@ def test_invalid_national_id_and_phone_are_refused_in_norwegian(municipality_adm
     assert response.status_code == 422
     body = response.json()
     assert body["error"] == "invalid_registry_data"
-    problems = {p["field"]: p["problem"] for p in body["problems"]}
+    problems = {p["field"]: p["problem"] for p in body["details"]}
     assert problems["national_id"] == "Ugyldig fødselsnummer: kontrollsifrene stemmer ikke"
     assert problems["phone"] == "Ugyldig telefonnummer"
     assert "Ugyldig fødselsnummer" in body["message"]
 
     short = municipality_admin.post(RECIPIENTS, json=recipient_body(own, "1234"))
-    assert short.status_code == 422 and short.json()["problems"][0]["problem"].startswith("Ugyldig fødselsnummer")
+    assert short.status_code == 422 and short.json()["details"][0]["problem"].startswith("Ugyldig fødselsnummer")
 
     created = municipality_admin.post(RECIPIENTS, json=recipient_body(own, valid)).json()["id"]
     patched = municipality_admin.patch(f"{RECIPIENTS}/{created}", json={"phone": "abc"})
-    assert patched.status_code == 422 and patched.json()["problems"] == [{"field": "phone", "problem": "Ugyldig telefonnummer"}]
+    assert patched.status_code == 422 and patched.json()["details"] == [{"field": "phone", "problem": "Ugyldig telefonnummer"}]
 
     malformed = municipality_admin.post(RECIPIENTS, json={"national_id": valid})
     assert malformed.status_code == 422 and malformed.json()["error"] == "invalid_request"
-    assert malformed.json()["problems"][0]["field"] == "municipality_id"
+    assert malformed.json()["details"][0]["field"] == "municipality_id"
 
 
 def test_duplicate_national_id_is_a_conflict_that_names_no_municipality(municipality_admin, host_admin, own, foreign):
@@ -197,7 +197,7 @@ def test_contacts_and_devices(municipality_admin, engine, own, foreign, registry
     assert municipality_admin.post(f"{RECIPIENTS}/{rid}/contacts", json=contact).status_code == 201
     bad = municipality_admin.post(f"{RECIPIENTS}/{rid}/contacts", json={**contact, "phone": "nei", "priority": 0})
     assert bad.status_code == 422
-    assert {p["field"] for p in bad.json()["problems"]} == {"phone", "priority"}
+    assert {p["field"] for p in bad.json()["details"]} == {"phone", "priority"}
 
     device = {"municipality_id": own, "recipient_id": rid, "kind": "safety_alarm", "protocol": "http", "identity": "TA-NEW-1"}
     assert municipality_admin.post("/api/v1/registry/devices", json=device).status_code == 201
@@ -206,7 +206,7 @@ def test_contacts_and_devices(municipality_admin, engine, own, foreign, registry
     with engine.connect() as conn:
         foreign_rid = conn.execute(select(recipients.c.id).where(recipients.c.municipality_id == foreign)).scalars().first()
     cross = municipality_admin.post("/api/v1/registry/devices", json={**device, "identity": "TA-NEW-2", "recipient_id": foreign_rid})
-    assert cross.status_code == 422 and cross.json()["problems"][0]["field"] == "recipient_id"
+    assert cross.status_code == 422 and cross.json()["details"][0]["field"] == "recipient_id"
 
     record = municipality_admin.get(f"{RECIPIENTS}/{rid}").json()
     assert [c["phone"] for c in record["contacts"]] == ["+4741234567"]
@@ -230,9 +230,9 @@ def test_protocol_identities_are_checked_and_a_dc09_key_is_never_read_back(munic
     assert municipality_admin.post(devices_url, json=sensor).status_code == 201
     bad = municipality_admin.post(devices_url, json={**panel, "identity": "XYZ", "dc09_key": "1234"})
     assert bad.status_code == 422
-    assert {p["field"] for p in bad.json()["problems"]} == {"identity", "dc09_key"}
+    assert {p["field"] for p in bad.json()["details"]} == {"identity", "dc09_key"}
     bad_mqtt = municipality_admin.post(devices_url, json={**sensor, "identity": "a/b", "dc09_key": key, "base_unit_id": 999999})
-    assert {p["field"] for p in bad_mqtt.json()["problems"]} == {"identity", "dc09_key", "base_unit_id"}
+    assert {p["field"] for p in bad_mqtt.json()["details"]} == {"identity", "dc09_key", "base_unit_id"}
     listed = {d["identity"]: d for d in municipality_admin.get(f"{devices_url}?municipality_id={own}").json()}
     assert listed["5C4A"]["encrypted"] is True and "dc09_key" not in listed["5C4A"], "the account is stored as the panel sends it"
     assert listed["fall-77"]["encrypted"] is False and listed["fall-77"]["base_unit_id"] == listed["5C4A"]["id"]
@@ -273,7 +273,7 @@ def test_municipalities_and_agreements_are_for_the_host_admin(host_admin, munici
     agreement = {"municipality_id": mid, "valid_from": "2027-01-01", "windows": [window]}
     missing_escalation = host_admin.post("/api/v1/registry/agreements", json=agreement)
     assert missing_escalation.status_code == 422
-    assert missing_escalation.json()["problems"][0]["field"] == "windows.0.escalation_minutes"
+    assert missing_escalation.json()["details"][0]["field"] == "windows.0.escalation_minutes"
     agreement["windows"] = [{**window, "escalation_minutes": 5}, {**window, "service_model": 1, "starts": "07:00", "ends": "22:00"}]
     done = host_admin.post("/api/v1/registry/agreements", json=agreement)
     assert done.status_code == 201, done.text
@@ -290,6 +290,6 @@ def test_municipalities_and_agreements_are_for_the_host_admin(host_admin, munici
     assert last_resort.status_code == 201, last_resort.text
     refused = host_admin.post("/api/v1/registry/agreements", json={
         **agreement, "valid_from": "2027-07-01", "windows": [{**whole_day, "service_model": 1, "escalation_minutes": 15}]})
-    assert refused.status_code == 422 and refused.json()["problems"][0]["field"] == "windows.0.escalation_minutes"
+    assert refused.status_code == 422 and refused.json()["details"][0]["field"] == "windows.0.escalation_minutes"
     assert {r.details["entity"] for r in audit_records(engine, action=audit.CREATE, municipality_id=mid)} == {"municipality", "agreement"}
 

@@ -7,8 +7,7 @@ from contextlib import asynccontextmanager
 from functools import partial
 from datetime import timedelta
 
-from fastapi import Depends, FastAPI, HTTPException
-from fastapi.responses import JSONResponse
+from fastapi import Depends, FastAPI
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
 
@@ -38,6 +37,7 @@ from respons.web.economy import pages as economy_pages
 from respons.web.api import access_admin, admin, audit, auth, deviations, intake, live, operator, registry, statistics
 from respons.web.console import pages as console_pages
 from respons.web.pages import STATIC_DIR, install_page_handlers
+from respons.web.errors import install_error_handlers
 from respons.web.runtime import Runtime, node_name
 
 log = logging.getLogger(__name__)
@@ -156,11 +156,8 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock, *,
     install_page_handlers(app)
     install_api_docs(app)
 
-    @app.exception_handler(HTTPException)
-    async def http_error(request, exc: HTTPException):
-        # Our errors carry {"error", "message"} as detail; keep the API's one error shape.
-        body = exc.detail if isinstance(exc.detail, dict) else {"error": "http_error", "message": str(exc.detail)}
-        return JSONResponse(status_code=exc.status_code, content=body, headers=getattr(exc, "headers", None))
+    # One error shape ({"error", "message", "details"}) for every 4xx/5xx, the framework's too.
+    install_error_handlers(app)
 
     @app.get("/healthz", tags=["health"], summary="Is this node able to reach its database?", dependencies=[Depends(public())])
     def healthz():

@@ -7,16 +7,19 @@ administrator or by the municipality's own administrator, for that municipality 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Request, Response
 from pydantic import BaseModel, Field
-from sqlalchemy import select
+from sqlalchemy import and_, select
+from sqlalchemy.exc import IntegrityError
 
 from respons.auth import accounts, audit
 from respons.domain.access import Role
-from respons.store.tables import api_tokens
+from respons.store.tables import api_tokens, municipalities, role_grants, users
 from respons.web.access import Principal, access, not_found
 from respons.web.errors import ErrorOut, error_response
+from respons.web.bounds import DbId
 from respons.web.runtime import runtime
 
 router = APIRouter(prefix="/api/v1/admin", tags=["admin"])
@@ -33,12 +36,12 @@ class UserIn(BaseModel):
 
 class GrantIn(BaseModel):
     role: Role
-    municipality_id: int | None = None
+    municipality_id: DbId | None = None
 
 
 class TokenIn(BaseModel):
     name: str = Field(min_length=1, max_length=200, examples=["Leverandør X – trygghetsalarmer"])
-    municipality_id: int
+    municipality_id: DbId
     purpose: str = Field("intake", pattern="^(intake|integration)$")
 
 
@@ -50,7 +53,8 @@ class TokenOut(BaseModel):
     created_at: datetime
 
 
-@router.post("/users", status_code=201, responses={409: {"model": ErrorOut}}, summary="Create a user")
+@router.post("/users", status_code=201, responses={409: {"model": ErrorOut, "description": "The user name is taken."}},
+             summary="Create a user")
 async def create_user(body: UserIn, request: Request, principal: Principal = Depends(host_admin)):
     rt = runtime(request)
     try:
@@ -68,38 +72,81 @@ def _create_user_audited(conn, body: UserIn, actor: str, now: datetime) -> int:
     return user_id
 
 
-@router.post("/users/{user_id}/roles", status_code=201, responses={422: {"model": ErrorOut}}, summary="Grant a role")
-async def grant_role(body: GrantIn, request: Request, user_id: int = Path(), principal: Principal = Depends(host_admin)):
+class _Refused(Exception):
+    """A grant or token that names something missing (404) or repeats a grant (409)."""
+
+    def __init__(self, status: int, error: str, message: str):
+        super().__init__(message)
+        self.status, self.error, self.message = status, error, message
+
+
+def _require_municipality(conn, municipality_id: int) -> None:
+    if conn.execute(select(municipalities.c.id).where(municipalities.c.id == municipality_id)).first() is None:
+        raise _Refused(404, "not_found", "No such municipality.")
+
+
+def _grant_once(conn, *, user_id: int, body: GrantIn, actor: str, now: datetime) -> None:
+    """Check what the grant names before writing it: a missing user or municipality would
+    otherwise reach the database as a foreign-key violation (500), and a repeated grant as a
+    unique violation (500) or, for a centre-level role (municipality NULL, which the unique
+    constraint does not compare), as a second identical row."""
+    if conn.execute(select(users.c.id).where(users.c.id == user_id)).first() is None:
+        raise _Refused(404, "not_found", "No such user.")
+    if body.municipality_id is not None:
+        _require_municipality(conn, body.municipality_id)
+    same = and_(role_grants.c.user_id == user_id, role_grants.c.role == body.role.value,
+                role_grants.c.municipality_id.is_(None) if body.municipality_id is None
+                else role_grants.c.municipality_id == body.municipality_id)
+    if conn.execute(select(role_grants.c.id).where(same)).first() is not None:
+        raise _Refused(409, "grant_exists", "The user already holds this role here.")
+    accounts.grant_role(conn, user_id=user_id, role=body.role, municipality_id=body.municipality_id, actor=actor, now=now)
+
+
+@router.post(
+    "/users/{user_id}/roles", status_code=201, summary="Grant a role",
+    responses={404: {"model": ErrorOut, "description": "No such user or municipality."},
+               409: {"model": ErrorOut, "description": "The user already holds this role there."},
+               422: {"model": ErrorOut, "description": "Invalid request, or a role that is not held there."}},
+)
+async def grant_role(body: GrantIn, request: Request, user_id: Annotated[DbId, Path()], principal: Principal = Depends(host_admin)):
     rt = runtime(request)
     try:
-        await rt.journal.run(
-            lambda conn: accounts.grant_role(
-                conn, user_id=user_id, role=body.role, municipality_id=body.municipality_id, actor=principal.actor, now=rt.clock()
-            )
-        )
+        await rt.journal.run(lambda conn: _grant_once(conn, user_id=user_id, body=body, actor=principal.actor, now=rt.clock()))
     except accounts.AccountError as exc:
         return error_response(422, "invalid_grant", str(exc))
+    except _Refused as exc:
+        return error_response(exc.status, exc.error, exc.message)
+    except IntegrityError:
+        # Another node granted the same role in the same instant.
+        return error_response(409, "grant_exists", "The user already holds this role here.")
     return {"user_id": user_id, "role": body.role.value, "municipality_id": body.municipality_id}
 
 
-@router.post("/tokens", status_code=201, response_model=TokenOut, summary="Issue an API token")
+@router.post("/tokens", status_code=201, response_model=TokenOut, summary="Issue an API token",
+             responses={404: {"model": ErrorOut, "description": "No such municipality in your scope."}})
 async def create_token(body: TokenIn, request: Request, principal: Principal = Depends(token_admin)):
     if not (principal.scope.all_municipalities or body.municipality_id in principal.scope.registry):
         raise not_found("municipality")
     rt = runtime(request)
     now = rt.clock()
     creator = principal.id if principal.kind == "user" else None
-    token_id, token = await rt.journal.run(
-        lambda conn: accounts.create_token(
-            conn, name=body.name, municipality_id=body.municipality_id, purpose=body.purpose, actor=principal.actor,
-            created_by=creator, now=now,
-        )
-    )
+
+    def issue(conn):
+        # The host administrator's scope is "every municipality", not a list: check that it exists.
+        _require_municipality(conn, body.municipality_id)
+        return accounts.create_token(conn, name=body.name, municipality_id=body.municipality_id, purpose=body.purpose,
+                                     actor=principal.actor, created_by=creator, now=now)
+
+    try:
+        token_id, token = await rt.journal.run(issue)
+    except _Refused as exc:
+        return error_response(exc.status, exc.error, exc.message)
     return TokenOut(id=token_id, token=token, municipality_id=body.municipality_id, purpose=body.purpose, created_at=now)
 
 
-@router.delete("/tokens/{token_id}", status_code=204, summary="Revoke an API token")
-async def revoke_token(request: Request, token_id: int = Path(), principal: Principal = Depends(token_admin)):
+@router.delete("/tokens/{token_id}", status_code=204, summary="Revoke an API token",
+               responses={404: {"model": ErrorOut, "description": "No such token in your scope."}})
+async def revoke_token(request: Request, token_id: Annotated[DbId, Path()], principal: Principal = Depends(token_admin)):
     rt = runtime(request)
 
     def revoke(conn):

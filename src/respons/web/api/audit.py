@@ -16,6 +16,7 @@ from respons.auth import audit
 from respons.clock import OSLO
 from respons.domain.access import Role
 from respons.web.access import Principal, access
+from respons.web.bounds import DbId
 from respons.web.runtime import runtime
 
 router = APIRouter(prefix="/api/v1", tags=["audit"])
@@ -37,7 +38,7 @@ class AuditRecordOut(BaseModel):
 def search_audit(
     request: Request,
     principal: Principal = Depends(access(Role.AUDITOR, Role.HOST_ADMIN)),
-    recipient_id: int | None = Query(None, description="Everything that concerns this service recipient."),
+    recipient_id: DbId | None = Query(None, description="Everything that concerns this service recipient."),
     actor: str | None = Query(None, description="e.g. `user:12` or `token:3`.", max_length=100),
     action: str | None = Query(None, description="e.g. `read_recipient`, `login_failed`.", max_length=40),
     since: date | None = Query(None, description="First day, Oslo calendar date (inclusive)."),

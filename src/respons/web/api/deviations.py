@@ -9,9 +9,9 @@ Registering and every change are written to the audit log.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from pydantic import BaseModel, Field
 
 from respons.domain.access import Role
@@ -20,6 +20,7 @@ from respons.engine import deviations as service
 from respons.store.journal import JournalUnavailable
 from respons.web.access import Principal, access, not_found
 from respons.web.errors import ErrorOut, error_response
+from respons.web.bounds import DbId
 from respons.web.runtime import runtime
 
 router = APIRouter(prefix="/api/v1/deviations", tags=["deviations"])
@@ -28,6 +29,7 @@ REGISTRARS = (Role.HOST_ADMIN, Role.MUNICIPALITY_ADMIN, Role.OPERATOR)
 HANDLERS = (Role.HOST_ADMIN, Role.MUNICIPALITY_ADMIN)
 ERRORS = {404: {"model": ErrorOut}, 409: {"model": ErrorOut, "description": "Not possible in the deviation's state."},
           422: {"model": ErrorOut}}
+NOT_FOUND = {404: {"model": ErrorOut, "description": "No such municipality among yours."}}
 
 
 def deviation_scope(principal: Principal) -> frozenset[int]:
@@ -41,7 +43,7 @@ def handling_scope(principal: Principal) -> frozenset[int]:
 
 
 class DeviationIn(BaseModel):
-    municipality_id: int
+    municipality_id: DbId
     category: DeviationCategory
     severity: Severity = Severity.MEDIUM
     title: str = Field(min_length=1, max_length=200)
@@ -58,8 +60,8 @@ class ChangeIn(BaseModel):
     severity: Severity | None = Field(None, description="confirm: a corrected severity.")
 
 
-@router.get("", summary="Deviations of the caller's municipalities, newest first")
-def list_deviations(request: Request, municipality_id: int | None = Query(None), open_only: bool = Query(False, alias="open"),
+@router.get("", summary="Deviations of the caller's municipalities, newest first", responses=NOT_FOUND)
+def list_deviations(request: Request, municipality_id: DbId | None = Query(None), open_only: bool = Query(False, alias="open"),
                     principal: Principal = Depends(access(*READERS))) -> list[dict[str, Any]]:
     scope = deviation_scope(principal)
     if municipality_id is not None:
@@ -70,8 +72,8 @@ def list_deviations(request: Request, municipality_id: int | None = Query(None),
         return service.listing(conn, municipality_ids=scope, open_only=open_only)
 
 
-@router.get("/summary", summary="The year's deviations for the collaboration committee")
-def summary(request: Request, year: int = Query(..., ge=2000, le=2100), municipality_id: int | None = Query(None),
+@router.get("/summary", summary="The year's deviations for the collaboration committee", responses=NOT_FOUND)
+def summary(request: Request, year: int = Query(..., ge=2000, le=2100), municipality_id: DbId | None = Query(None),
             principal: Principal = Depends(access(Role.HOST_ADMIN, Role.MUNICIPALITY_ADMIN, Role.AUDITOR))) -> dict[str, Any]:
     scope = principal.scope.statistics
     if municipality_id is not None:
@@ -101,8 +103,8 @@ async def register(body: DeviationIn, request: Request, principal: Principal = D
         return error_response(503, "unavailable", str(exc))
 
 
-@router.get("/{deviation_id}", summary="One deviation with its timeline", responses=ERRORS)
-def read(deviation_id: int, request: Request, principal: Principal = Depends(access(*READERS))) -> dict[str, Any]:
+@router.get("/{deviation_id}", summary="One deviation with its timeline", responses={404: ERRORS[404]})
+def read(deviation_id: Annotated[DbId, Path()], request: Request, principal: Principal = Depends(access(*READERS))) -> dict[str, Any]:
     with runtime(request).engine.connect() as conn:
         found = service.detail(conn, deviation_id, municipality_ids=deviation_scope(principal))
     if found is None:
@@ -111,7 +113,7 @@ def read(deviation_id: int, request: Request, principal: Principal = Depends(acc
 
 
 @router.post("/{deviation_id}/events", summary="Confirm, dismiss, assign, act on or close a deviation", responses=ERRORS)
-async def change(deviation_id: int, body: ChangeIn, request: Request, principal: Principal = Depends(access(*HANDLERS))):
+async def change(deviation_id: Annotated[DbId, Path()], body: ChangeIn, request: Request, principal: Principal = Depends(access(*HANDLERS))):
     rt = runtime(request)
     data = {k: v for k, v in {"to": body.to, "text": body.text, "conclusion": body.conclusion, "reason": body.reason,
                               "severity": body.severity.value if body.severity else None}.items() if v is not None}

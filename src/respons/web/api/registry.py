@@ -10,41 +10,22 @@ returned. A resource outside the caller's registry scope answers 404, like a mis
 from __future__ import annotations
 
 from datetime import date, time
-from typing import Any, Callable
+from typing import Annotated, Any, Callable
 
 from fastapi import APIRouter, Depends, Path, Query, Request
-from fastapi.exceptions import RequestValidationError
-from fastapi.routing import APIRoute
 from pydantic import BaseModel, Field
 from sqlalchemy.exc import IntegrityError
 
 from respons.clock import OSLO
 from respons.domain.access import Role
 from respons.engine import registry as service
-from respons.intake.http import describe_validation_errors
 from respons.web.access import Principal, access, not_found
 from respons.web.errors import ErrorOut, error_response
+from respons.web.bounds import DbId, DbInt, DbSmallInt
 from respons.web.runtime import runtime
 
 
-class _RegistryRoute(APIRoute):
-    """Malformed requests answer in the API's one error shape, not FastAPI's default."""
-
-    def get_route_handler(self) -> Callable:
-        handler = super().get_route_handler()
-
-        async def route_handler(request: Request):
-            try:
-                return await handler(request)
-            except RequestValidationError as exc:
-                problems = describe_validation_errors(exc.errors())
-                message = "Ugyldig forespørsel: " + "; ".join(f"{p['field']}: {p['problem']}" for p in problems)
-                return error_response(422, "invalid_request", message, problems=problems)
-
-        return route_handler
-
-
-router = APIRouter(prefix="/api/v1/registry", tags=["registry"], route_class=_RegistryRoute)
+router = APIRouter(prefix="/api/v1/registry", tags=["registry"])
 
 registry_admin = access(Role.HOST_ADMIN, Role.MUNICIPALITY_ADMIN)
 host_admin = access(Role.HOST_ADMIN)
@@ -54,11 +35,12 @@ ERRORS = {404: {"model": ErrorOut}, 409: {"model": ErrorOut}, 422: {"model": Err
 
 # --- bodies ----------------------------------------------------------------------------------
 # Types are kept loose where people type the value (national id, phone): the engine validates
-# those and answers in Norwegian.
+# those and answers in Norwegian. Integers are bounded by their columns (web/bounds.py) and no
+# further: the domain's own ranges (a priority of 1 or more, ...) are the engine's to say.
 
 
 class RecipientFields(BaseModel):
-    zone_id: int | None = None
+    zone_id: DbId | None = None
     national_id: str | None = Field(None, description="Fødselsnummer or D-number, 11 digits.")
     given_name: str | None = None
     family_name: str | None = None
@@ -75,71 +57,71 @@ class RecipientFields(BaseModel):
 
 
 class RecipientIn(RecipientFields):
-    municipality_id: int
+    municipality_id: DbId
 
 
 class ContactIn(BaseModel):
     name: str | None = None
     relation: str | None = None
     phone: str | None = None
-    priority: int | None = Field(None, description="1 is called first.")
+    priority: DbSmallInt | None = Field(None, description="1 is called first.")
     receives_alarms: bool = False
     notes: str | None = None
 
 
 class DeviceIn(BaseModel):
-    municipality_id: int
-    recipient_id: int | None = None
+    municipality_id: DbId
+    recipient_id: DbId | None = None
     kind: str = Field(examples=["safety_alarm"])
     protocol: str = Field(examples=["http"], description="http, sia_dc09, scaip or mqtt.")
     identity: str = Field(description="What the device calls itself: a serial number (http), the SIA account "
                           "(sia_dc09, 3–16 hex), the SCAIP controller id (scaip), the device id in the MQTT topic (mqtt).")
-    heartbeat_interval_s: int | None = Field(None, description="Expected time between heartbeats; supervision raises "
+    heartbeat_interval_s: DbInt | None = Field(None, description="Expected time between heartbeats; supervision raises "
                                              "'lost contact' after interval + grace without a sign of life.")
-    heartbeat_grace_s: int | None = None
+    heartbeat_grace_s: DbInt | None = None
     dc09_key: str | None = Field(None, description="SIA DC-09 AES key as 32/48/64 hex digits (encrypted accounts). "
                                  "Write-only: never shown again.")
-    base_unit_id: int | None = Field(None, description="The base unit a peripheral reports through: its silence "
+    base_unit_id: DbId | None = Field(None, description="The base unit a peripheral reports through: its silence "
                                      "inhibits the peripheral's own lost-contact alarm.")
 
 
 class ZoneIn(BaseModel):
-    municipality_id: int
+    municipality_id: DbId
     code: str
     name: str
 
 
 class StaffIn(BaseModel):
-    municipality_id: int
+    municipality_id: DbId
     name: str
     role: str = Field(examples=["responder"])
     competence: str = Field(examples=["nurse"])
     phone: str | None = None
-    zone_id: int | None = None
+    zone_id: DbId | None = None
     active: bool = True
 
 
 class MunicipalityIn(BaseModel):
     number: str = Field(examples=["4204"])
     name: str
-    population: int
+    population: DbInt
     role: str = "cooperating"
-    centre_id: int | None = None
+    centre_id: DbId | None = None
 
 
 class WindowIn(BaseModel):
-    service_model: int = Field(description="1 full response, 2 routing with backup, 3 routing only.")
+    service_model: DbSmallInt = Field(description="1 full response, 2 routing with backup, 3 routing only.")
     weekdays: str = Field("1234567", description="ISO weekdays, Oslo time.")
     starts: time
     ends: time
     categories: list[str]
-    escalation_minutes: int | None = Field(None, description="Required for service model 2.")
+    escalation_minutes: DbInt | None = Field(None, description="Required for service model 2.")
     device_kinds: list[str] | None = Field(
         None, description="Only alarms from these device kinds (e.g. fall_sensor); none: every device.")
 
 
 class AgreementIn(BaseModel):
-    municipality_id: int
+    municipality_id: DbId
     valid_from: date
     valid_to: date | None = None
     notes: str | None = None
@@ -162,7 +144,7 @@ async def _run(request: Request, work: Callable) -> Any:
     except service.Conflict as exc:
         return _Failure(error_response(409, exc.code, exc.message))
     except service.Invalid as exc:
-        return _Failure(error_response(422, "invalid_registry_data", "Ugyldige opplysninger: " + str(exc), problems=exc.problems))
+        return _Failure(error_response(422, "invalid_registry_data", "Ugyldige opplysninger: " + str(exc), details=exc.problems))
     except IntegrityError:
         return _Failure(error_response(409, "conflict", "Endringen kolliderer med en annen registrering."))
 
@@ -188,12 +170,12 @@ def _oslo_today(request: Request) -> date:
 
 
 @router.get("/recipients", summary="List recipients (no national ids, addresses or notes)", responses=ERRORS)
-def list_recipients(request: Request, municipality_id: int | None = Query(None), principal: Principal = Depends(registry_admin)):
+def list_recipients(request: Request, municipality_id: DbId | None = Query(None), principal: Principal = Depends(registry_admin)):
     return _read(request, lambda conn: service.list_recipients(conn, municipality_id=municipality_id, allowed=_allowed(principal)))
 
 
 @router.get("/recipients/{recipient_id}", summary="One recipient's full record (audited read)", responses=ERRORS)
-async def get_recipient(request: Request, recipient_id: int = Path(), principal: Principal = Depends(registry_admin)):
+async def get_recipient(request: Request, recipient_id: Annotated[DbId, Path()], principal: Principal = Depends(registry_admin)):
     now = runtime(request).clock()
     return await _run(
         request, lambda conn: service.read_recipient(conn, recipient_id, allowed=_allowed(principal), now=now, actor=principal.actor)
@@ -215,7 +197,7 @@ async def create_recipient(body: RecipientIn, request: Request, principal: Princ
 
 
 @router.patch("/recipients/{recipient_id}", summary="Change a recipient (only the fields sent)", responses=ERRORS)
-async def update_recipient(body: RecipientFields, request: Request, recipient_id: int = Path(),
+async def update_recipient(body: RecipientFields, request: Request, recipient_id: Annotated[DbId, Path()],
                            principal: Principal = Depends(registry_admin)):
     now, today = runtime(request).clock(), _oslo_today(request)
     values = body.model_dump(exclude_unset=True)
@@ -233,7 +215,7 @@ async def update_recipient(body: RecipientFields, request: Request, recipient_id
 
 
 @router.post("/recipients/{recipient_id}/contacts", status_code=201, summary="Add a contact person", responses=ERRORS)
-async def add_contact(body: ContactIn, request: Request, recipient_id: int = Path(), principal: Principal = Depends(registry_admin)):
+async def add_contact(body: ContactIn, request: Request, recipient_id: Annotated[DbId, Path()], principal: Principal = Depends(registry_admin)):
     now = runtime(request).clock()
     values = body.model_dump()
     result = await _run(
@@ -250,7 +232,7 @@ async def add_device(body: DeviceIn, request: Request, principal: Principal = De
 
 
 @router.get("/devices", summary="List devices", responses=ERRORS)
-def list_devices(request: Request, municipality_id: int | None = Query(None), principal: Principal = Depends(registry_admin)):
+def list_devices(request: Request, municipality_id: DbId | None = Query(None), principal: Principal = Depends(registry_admin)):
     return _read(request, lambda conn: service.list_devices(conn, municipality_id=municipality_id, allowed=_allowed(principal)))
 
 
@@ -263,7 +245,7 @@ async def add_zone(body: ZoneIn, request: Request, principal: Principal = Depend
 
 
 @router.get("/zones", summary="List zones", responses=ERRORS)
-def list_zones(request: Request, municipality_id: int | None = Query(None), principal: Principal = Depends(registry_admin)):
+def list_zones(request: Request, municipality_id: DbId | None = Query(None), principal: Principal = Depends(registry_admin)):
     return _read(request, lambda conn: service.list_zones(conn, municipality_id=municipality_id, allowed=_allowed(principal)))
 
 
@@ -287,7 +269,7 @@ async def _create_in_municipality(request: Request, body, principal: Principal, 
 
 
 @router.get("/staff", summary="List staff", responses=ERRORS)
-def list_staff(request: Request, municipality_id: int | None = Query(None), principal: Principal = Depends(registry_admin)):
+def list_staff(request: Request, municipality_id: DbId | None = Query(None), principal: Principal = Depends(registry_admin)):
     return _read(request, lambda conn: service.list_staff(conn, municipality_id=municipality_id, allowed=_allowed(principal)))
 
 

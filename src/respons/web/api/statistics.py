@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import asdict
 from datetime import date
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
@@ -17,6 +17,7 @@ from respons.engine import statistics as service
 from respons.reports import model, pdf, xlsx
 from respons.web.access import Principal, access, not_found
 from respons.web.errors import ErrorOut
+from respons.web.bounds import DbId
 from respons.web.runtime import runtime
 
 router = APIRouter(prefix="/api/v1/statistics", tags=["statistics"])
@@ -39,7 +40,7 @@ async def _request(request: Request, principal: Principal, municipality_id: int,
 @router.get("/key-figures", summary="Key figures of one municipality for one Oslo period", responses=ERRORS)
 async def key_figures(
     request: Request,
-    municipality_id: int = Query(...),
+    municipality_id: Annotated[DbId, Query()],
     period: Period = Query(Period.MONTH),
     on: date | None = Query(None, alias="date", description="A day in the period (Oslo calendar); default today."),
     principal: Principal = Depends(access(*STATISTICS_ROLES)),
@@ -59,7 +60,7 @@ async def key_figures(
             responses={**ERRORS, 200: {"content": {"text/csv": {}}}})
 async def alarms_csv(
     request: Request,
-    municipality_id: int = Query(...),
+    municipality_id: Annotated[DbId, Query()],
     period: Period = Query(Period.MONTH),
     on: date | None = Query(None, alias="date"),
     principal: Principal = Depends(access(*STATISTICS_ROLES)),
@@ -79,7 +80,7 @@ async def alarms_csv(
 async def report_file(
     request: Request,
     file_format: str,
-    municipality_id: int = Query(...),
+    municipality_id: Annotated[DbId, Query()],
     period: Period = Query(Period.MONTH),
     on: date | None = Query(None, alias="date"),
     principal: Principal = Depends(access(*STATISTICS_ROLES)),
@@ -97,7 +98,7 @@ async def report_file(
 
 
 @router.get("/yearly-report.{file_format}", summary="The year across every municipality in scope, PDF or XLSX",
-            responses={200: {"content": {"application/pdf": {}, XLSX: {}}}})
+            responses={404: {"model": ErrorOut, "description": "No such report format (pdf or xlsx)."}, 200: {"content": {"application/pdf": {}, XLSX: {}}}})
 async def yearly_report(
     request: Request,
     file_format: str,

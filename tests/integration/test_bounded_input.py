@@ -1,0 +1,179 @@
+"""Bounded input and one error shape, on both databases (issue 15, item 1).
+
+Each case below answered 500 (or stored a duplicate) when schemathesis first probed the API:
+integers beyond the database's range, references to rows that do not exist, and a role
+granted twice. Each must now be a 4xx in the one documented shape, and nothing stored.
+"""
+
+from __future__ import annotations
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import func, select
+
+from respons.domain.access import Role
+from respons.settings import Settings
+from respons.store.tables import api_tokens, role_grants
+from respons.web.app import create_app
+from tests.factories import add_user, log_in, seed_registry
+
+BIG = 10**20
+
+
+@pytest.fixture
+def registry(engine):
+    return seed_registry(engine, municipalities_count=2, recipients_per=1)
+
+
+@pytest.fixture
+def app(migrated_url, registry, clock):
+    return create_app(Settings(database_url=migrated_url), clock, run_timers=False)
+
+
+@pytest.fixture
+def someone(engine):
+    """A user to grant roles to."""
+    return add_user(engine, "rune", [])
+
+
+@pytest.fixture
+def host_admin(app, engine, clock, someone):
+    # Users are written before the app starts: its background writers then have nothing to race.
+    hanne = add_user(engine, "hanne", [(Role.HOST_ADMIN, None)])
+    with TestClient(app, base_url="https://testserver") as client:
+        client.headers.update(log_in(client, hanne, clock))
+        yield client
+
+
+def assert_error(response, status: int, error: str, field: str | None = None):
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert body["error"] == error and body["message"], body
+    assert "detail" not in body, body
+    if field is not None:
+        assert field in {p["field"] for p in body["details"]}, body
+        if not field.startswith("("):
+            assert field in body["message"], body
+
+
+def count(engine, table, *where) -> int:
+    with engine.connect() as conn:
+        return conn.execute(select(func.count()).select_from(table).where(*where)).scalar_one()
+
+
+# --- integers beyond the database's range: 422 naming the field, never 500 ---------------------
+
+WINDOW = {"service_model": 1, "starts": "00:00", "ends": "00:00", "categories": ["safety"]}
+
+OUT_OF_RANGE = [
+    ("GET", f"/api/v1/deviations/{BIG}", None, "deviation_id"),
+    ("GET", f"/api/v1/registry/recipients/{BIG}", None, "recipient_id"),
+    ("PATCH", f"/api/v1/registry/recipients/{BIG}", {"city": "Mandal"}, "recipient_id"),
+    ("GET", f"/api/v1/registry/recipients?municipality_id={BIG}", None, "municipality_id"),
+    ("GET", f"/api/v1/registry/devices?municipality_id={BIG}", None, "municipality_id"),
+    ("GET", f"/api/v1/audit?recipient_id={BIG}", None, "recipient_id"),
+    ("DELETE", f"/api/v1/admin/tokens/{BIG}", None, "token_id"),
+    ("POST", "/api/v1/registry/devices",
+     {"municipality_id": BIG, "kind": "safety_alarm", "protocol": "http", "identity": "TA-BIG"}, "municipality_id"),
+    ("POST", "/api/v1/registry/zones", {"municipality_id": BIG, "code": "Z9", "name": "Sone 9"}, "municipality_id"),
+    ("POST", "/api/v1/registry/agreements",
+     {"municipality_id": BIG, "valid_from": "2026-01-01", "windows": [WINDOW]}, "municipality_id"),
+    ("POST", f"/api/v1/registry/recipients/{BIG}/contacts", {"name": "Kari", "phone": "41234567", "priority": 1},
+     "recipient_id"),
+    ("POST", "/api/v1/registry/municipalities", {"number": "4299", "name": "Stor", "population": BIG}, "population"),
+    ("POST", f"/api/v1/admin/users/{BIG}/roles", {"role": "operator"}, "user_id"),
+    # Ids start at 1: 0 can never name a row.
+    ("POST", "/api/v1/admin/tokens", {"name": "x", "municipality_id": 0}, "municipality_id"),
+    ("POST", "/api/v1/admin/users/0/roles", {"role": "operator"}, "user_id"),
+]
+
+
+def test_integers_beyond_the_column_range_are_refused_by_name(host_admin, engine, someone):
+    """One test for all the cases (one app start per database); it names every case that fails."""
+    tokens_before, grants_before = count(engine, api_tokens), count(engine, role_grants)
+    wrong = []
+    cases = [*OUT_OF_RANGE, ("POST", f"/api/v1/admin/users/{someone.id}/roles",
+                             {"role": "responder", "municipality_id": 0}, "municipality_id")]
+    for method, url, body, field in cases:
+        try:
+            assert_error(host_admin.request(method, url, json=body), 422, "invalid_request", field)
+        except AssertionError as exc:
+            wrong.append(f"{method} {url}: {exc}")
+    assert wrong == []
+    assert (count(engine, api_tokens), count(engine, role_grants)) == (tokens_before, grants_before)
+
+
+# --- references to rows that do not exist: 404, nothing stored ---------------------------------
+
+
+def test_references_to_missing_rows_are_404_and_store_nothing(host_admin, engine, someone):
+    tokens_before = count(engine, api_tokens)
+    assert_error(host_admin.post("/api/v1/admin/tokens", json={"name": "x", "municipality_id": 999_999}), 404, "not_found")
+    assert count(engine, api_tokens) == tokens_before
+
+    assert_error(host_admin.post("/api/v1/admin/users/999999/roles", json={"role": "operator"}), 404, "not_found")
+    assert count(engine, role_grants, role_grants.c.user_id == 999_999) == 0
+
+    response = host_admin.post(f"/api/v1/admin/users/{someone.id}/roles",
+                               json={"role": "responder", "municipality_id": 999_999})
+    assert_error(response, 404, "not_found")
+    assert count(engine, role_grants, role_grants.c.user_id == someone.id) == 0
+
+    # The guard is the column's range, not a narrower one: the largest id is a plain 404.
+    assert_error(host_admin.get(f"/api/v1/registry/recipients/{2**31 - 1}"), 404, "not_found")
+
+
+# --- duplicates: 409, one row ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("scoped", [True, False], ids=["municipality role", "centre role"])
+def test_a_role_granted_twice_is_409_and_stored_once(host_admin, engine, registry, someone, scoped):
+    grant = {"role": "responder", "municipality_id": registry.municipality_ids[0]} if scoped else {"role": "operator"}
+    url = f"/api/v1/admin/users/{someone.id}/roles"
+    assert host_admin.post(url, json=grant).status_code == 201
+    assert_error(host_admin.post(url, json=grant), 409, "grant_exists")
+    assert count(engine, role_grants, role_grants.c.user_id == someone.id) == 1
+    # The same role elsewhere is another grant, not a duplicate.
+    if scoped:
+        other = {"role": "responder", "municipality_id": registry.municipality_ids[1]}
+        assert host_admin.post(url, json=other).status_code == 201
+        assert count(engine, role_grants, role_grants.c.user_id == someone.id) == 2
+
+
+# --- the framework's own errors in the one shape -------------------------------------------------
+
+
+def test_the_frameworks_own_errors_answer_in_the_error_shape(host_admin):
+    json_body = {"Content-Type": "application/json"}
+    # Bytes that are not UTF-8 cannot even be parsed: 400.
+    unreadable = host_admin.post("/api/v1/registry/zones", content=b'{"name": "\xff"}', headers=json_body)
+    assert_error(unreadable, 400, "invalid_body")
+    # UTF-8 that is not JSON: a validation error like any other.
+    assert_error(host_admin.post("/api/v1/registry/zones", content=b'{"name": ', headers=json_body),
+                 422, "invalid_request", "(body)")
+
+    invalid = host_admin.post("/api/v1/registry/zones", json={"municipality_id": "one"})
+    assert_error(invalid, 422, "invalid_request", "municipality_id")
+    details = invalid.json()["details"]
+    assert {(p["field"], p["in"]) for p in details} == {("municipality_id", "body"), ("code", "body"), ("name", "body")}
+    assert all(set(p) == {"field", "in", "problem"} for p in details), details  # the refused input is not echoed
+
+    assert_error(host_admin.get("/api/v1/no-such-thing"), 404, "not_found")
+    wrong_method = host_admin.delete("/api/v1/queue")
+    assert_error(wrong_method, 405, "method_not_allowed")
+    assert wrong_method.headers["allow"] == "GET"
+
+    # A browser asking for a page that does not exist gets a page.
+    page = host_admin.get("/no-such-page", headers={"Accept": "text/html,application/xhtml+xml"})
+    assert page.status_code == 404 and page.headers["content-type"].startswith("text/html")
+    assert "<html" in page.text
+
+
+def test_our_own_errors_keep_their_codes(app, registry):
+    with TestClient(app, base_url="https://testserver") as anonymous:
+        assert_error(anonymous.get("/api/v1/queue"), 401, "unauthenticated")
+        # The intake still keeps what it refuses, with its own code.
+        response = anonymous.post("/api/v1/alarms", json={"device": "TA-000000"},
+                                  headers={"Authorization": f"Bearer {registry.intake_tokens[registry.municipality_ids[0]]}"})
+        assert_error(response, 422, "invalid_payload")
+        assert response.json()["quarantine_id"]
