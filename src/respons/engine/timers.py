@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Callable
 
-from sqlalchemy import and_, insert, or_, select, update
+from sqlalchemy import and_, bindparam, insert, or_, select, update
 from sqlalchemy.engine import Connection
 
 from respons.clock import Clock
@@ -125,13 +125,19 @@ def claim_due(conn: Connection, *, now: datetime, node: str, lease: timedelta, l
     return [Claim(r.id, r.fence, r.kind, r.alarm_id, r.due_at) for r in rows]
 
 
+# Built once: a backlog fires hundreds in a row, and building the statement per firing cost
+# about a tenth of a firing's CPU (the handler's own statements are the rest).
+_FIRE = (
+    update(timers)
+    .where(timers.c.id == bindparam("claimed_id"), timers.c.fence == bindparam("claimed_fence"),
+           timers.c.state == "claimed")
+    .values(state="fired", fired_at=bindparam("fired_now"))
+)
+
+
 def fire(conn: Connection, claim: Claim, *, now: datetime) -> bool:
     """Run the claimed timer's handler once; return False if the claim went stale."""
-    result = conn.execute(
-        update(timers)
-        .where(timers.c.id == claim.timer_id, timers.c.fence == claim.fence, timers.c.state == "claimed")
-        .values(state="fired", fired_at=now)
-    )
+    result = conn.execute(_FIRE, {"claimed_id": claim.timer_id, "claimed_fence": claim.fence, "fired_now": now})
     if result.rowcount != 1:
         return False
     handler = _HANDLERS.get(claim.kind)
