@@ -34,6 +34,10 @@ class Settings(BaseSettings):
     # (then the console flags the alarm: missing response).
     # SIA DC-09 receiver (TCP and UDP on the same port, on RESPONS_HOST); None: not started.
     dc09_port: int | None = None
+    # A DC-09 event sent again (same account, sequence number and content) with a fresh
+    # timestamp within this many seconds of the first sending is the same alarm
+    # (docs/protocols.md); 0: only a sending with the same timestamp is.
+    dc09_retransmit_seconds: float = Field(default=300.0, ge=0)
     # SCAIP receiver (SIP MESSAGE over TCP and UDP on the same port, on RESPONS_HOST); None: not started.
     scaip_port: int | None = None
     # MQTT intake for sensors (docs/mqtt.md): mqtt://host:1883 or mqtts://host:8883; None: not started.

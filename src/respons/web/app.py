@@ -81,7 +81,8 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock, *,
             supervisor.start()
         dc09 = None
         if settings.dc09_port is not None:
-            dc09 = Receiver(journal, clock, answer_deadline_seconds=settings.answer_deadline_seconds)
+            dc09 = Receiver(journal, clock, answer_deadline_seconds=settings.answer_deadline_seconds,
+                            retransmit_seconds=settings.dc09_retransmit_seconds)
             await dc09.start(settings.host, settings.dc09_port, settings.dc09_port)
             log.info("SIA DC-09 receiver on %s:%s (TCP and UDP)", settings.host, dc09.tcp_port)
         scaip = None
