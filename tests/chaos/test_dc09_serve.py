@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import time
 from datetime import datetime, timezone
 
 import pytest
@@ -27,15 +28,24 @@ def test_serve_answers_dc09_frames_after_storing_them(tmp_path):
         conn.execute(insert(devices).values(municipality_id=registry.municipality_ids[0], recipient_id=registry.recipient_ids[0],
                                             kind="safety_alarm", protocol="sia_dc09", identity="5C4", created_at=now))
     port = free_port()
-    server = ServerProcess(url, free_port(), tmp_path / "server.log", dc09_port=str(port))
+    # A 2 s retransmit window (RESPONS_DC09_RETRANSMIT_SECONDS), so the test can outwait it.
+    server = ServerProcess(url, free_port(), tmp_path / "server.log", dc09_port=str(port), dc09_retransmit_seconds="2")
     server.start()
+
+    def send(sock) -> bytes:
+        stamp = datetime.now(timezone.utc).replace(microsecond=0)  # each sending stamped anew, as a panel does
+        sock.sendall(build("ADM-CID", sequence="0007", account="5C4", prefix="0", data="#5C4|1101 01 001", timestamp=stamp))
+        return sock.recv(4096)
+
     try:
         with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
-            sock.sendall(build("ADM-CID", sequence="0007", account="5C4", prefix="0", data="#5C4|1101 01 001", timestamp=now))
-            reply = sock.recv(4096)
+            replies = [send(sock), send(sock)]  # the second is a retransmit within the window
+            time.sleep(2.5)
+            replies.append(send(sock))  # the same event again after the window: a new alarm
     finally:
         server.stop()
-    ack = parse(reply, now=now)
-    assert (ack.token, ack.sequence, ack.account) == ("ACK", "0007", "5C4")
+    for reply in replies:
+        ack = parse(reply, now=datetime.now(timezone.utc))
+        assert (ack.token, ack.sequence, ack.account) == ("ACK", "0007", "5C4")
     with engine.connect() as conn:
-        assert conn.execute(select(alarms.c.type, alarms.c.source)).one() == ("button_press", "sia_dc09")
+        assert conn.execute(select(alarms.c.type, alarms.c.source)).all() == [("button_press", "sia_dc09")] * 2
