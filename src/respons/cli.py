@@ -154,10 +154,15 @@ def serve(
     settings = get_settings()
     host = host or settings.host
     port = port or settings.port
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    # One line per simulated request would bury the server's own messages.
-    logging.getLogger("httpx").setLevel(logging.WARNING)
-    console.print(f"Respons on [bold]http://{host}:{port}[/bold]  (API docs: http://{host}:{port}/docs, database: {_safe_url(settings.database_url)})")
+    from respons.observability import logs
+
+    # Text, or one JSON object per line (RESPONS_LOG_FORMAT=json), with the request id.
+    logs.configure(settings.log_format)
+    if settings.log_format == "json":  # every line a JSON object, the banner too
+        logging.getLogger("respons").info("Respons on http://%s:%s (database: %s)", host, port,
+                                          _safe_url(settings.database_url))
+    else:
+        console.print(f"Respons on [bold]http://{host}:{port}[/bold]  (API docs: http://{host}:{port}/docs, database: {_safe_url(settings.database_url)})")
     if simulate:
         from respons.demo.simulate import start_background_simulator
 
@@ -315,11 +320,10 @@ def report_file(
     on: Optional[datetime] = typer.Option(None, "--date", formats=["%Y-%m-%d"],
                                           help="A day in the period (Oslo calendar); default today."),
     file_format: str = typer.Option("pdf", "--format", help="pdf or xlsx."),
-    out: Optional[str] = typer.Option(None, "--out", help="File to write; default respons-<number>-<period>-<from>.<format>."),
+    out: Optional[str] = typer.Option(None, "--out", help="File to write; default respons-<number>-<period>-<from>.<format> in RESPONS_OUTPUT_DIR."),
     minutes_per_cleared: float = typer.Option(30.0, "--minutes-per-cleared-alarm"),
 ) -> None:
     """Write one municipality's report for one Oslo period as PDF or XLSX. The export is audited."""
-    from pathlib import Path
 
     from respons.clock import system_clock
     from respons.domain.statistics import OSLO, Period
@@ -343,7 +347,7 @@ def report_file(
                              per_alarm=file_format == "xlsx")
     with console.status(f"Writing the {file_format.upper()} …"):
         body = pdf.render(report) if file_format == "pdf" else xlsx.render(report)
-    path = Path(out or f"respons-{report.municipality_number}-{chosen.value}-{wanted.first_day.isoformat()}.{file_format}")
+    path = _output_path(out, f"respons-{report.municipality_number}-{chosen.value}-{wanted.first_day.isoformat()}.{file_format}")
     path.write_bytes(body)
     console.print(f"Wrote {path} ({len(body):,} bytes): {report.title}, {report.figures.received} alarms.", markup=False)
 
@@ -354,13 +358,12 @@ def report_collaboration(
     municipality: Optional[list[str]] = typer.Option(None, "--municipality",
                                                      help="Kommunenummer; repeat for several. Default: every one."),
     file_format: str = typer.Option("pdf", "--format", help="pdf or xlsx."),
-    out: Optional[str] = typer.Option(None, "--out", help="File to write; default respons-<year>.<format>."),
+    out: Optional[str] = typer.Option(None, "--out", help="File to write; default respons-<year>.<format> in RESPONS_OUTPUT_DIR."),
     minutes_per_cleared: float = typer.Option(30.0, "--minutes-per-cleared-alarm"),
 ) -> None:
     """Write the yearly report across the collaboration (one row per municipality, the totals
     and the year's deviations) as PDF or XLSX. Audited as an export of every municipality in it."""
     from datetime import date
-    from pathlib import Path
 
     from sqlalchemy import select
 
@@ -386,7 +389,7 @@ def report_collaboration(
         report = model.build_year(conn, scope, year, now=now, minutes_per_cleared_alarm=minutes_per_cleared)
     with console.status(f"Writing the {file_format.upper()} …"):
         body = pdf.render_year(report) if file_format == "pdf" else xlsx.render_year(report)
-    path = Path(out or f"respons-{year}.{file_format}")
+    path = _output_path(out, f"respons-{year}.{file_format}")
     path.write_bytes(body)
     console.print(f"Wrote {path} ({len(body):,} bytes): {report.title}, {len(report.rows)} municipalities, "
                   f"{report.total.received} alarms, {report.deviations.total} deviations.", markup=False)
@@ -528,6 +531,16 @@ def _write():
             engine.dispose()
 
     return transaction()
+
+
+def _output_path(out: Optional[str], default_name: str) -> Path:
+    """--out as given; otherwise a file in RESPONS_OUTPUT_DIR, never wherever the command
+    happened to be started (a service's working directory, or a folder nobody backs up)."""
+    if out:
+        return Path(out)
+    folder = Path(get_settings().output_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder / default_name
 
 
 def _municipality_id(conn, number: Optional[str]) -> Optional[int]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import datetime
-from pathlib import Path
 from typing import Optional
 
 import typer
@@ -101,7 +100,7 @@ def invoice_export(
     run_id: int = typer.Argument(...),
     file_format: str = typer.Option("pdf", "--format", help="pdf, xlsx or csv."),
     municipality: Optional[str] = typer.Option(None, "--municipality", help="Only this kommunenummer."),
-    out: Optional[str] = typer.Option(None, "--out", help="File to write; default respons-invoice-<run>.<format>."),
+    out: Optional[str] = typer.Option(None, "--out", help="File to write; default respons-invoice-<run>.<format> in RESPONS_OUTPUT_DIR."),
 ) -> None:
     """Write a run (or one municipality's part of it) as PDF, XLSX or CSV."""
     from respons.reports import invoices
@@ -119,7 +118,7 @@ def invoice_export(
         raise typer.Exit(1)
     with cli.console.status(f"Writing the {file_format.upper()} …"):
         body = renderers[file_format](document)
-    path = Path(out or f"respons-invoice-{run_id}.{file_format}")
+    path = cli._output_path(out, f"respons-invoice-{run_id}.{file_format}")
     path.write_bytes(body)
     cli.console.print(f"Wrote {path} ({len(body):,} bytes): {document.title}, {len(document.lines)} lines.", markup=False)
 

@@ -60,6 +60,10 @@ class Settings(BaseSettings):
     timer_lease_seconds: float = 30.0
 
     timezone: str = "Europe/Oslo"
+    # Report and invoice files the command line writes (`respons report file`, `respons
+    # invoice export`) go here unless --out names a file; relative to the working directory,
+    # like the default database.
+    output_dir: str = "var/reports"
 
     # Browser sessions: server-side, expiring; the cookie is HttpOnly, SameSite=Strict and
     # Secure (browsers treat http://localhost as secure, so the demo works without TLS).

@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from respons import __version__
+from tests.integration.test_invoicing import economy_world  # noqa: F401  (fixture)
 
 
 def respons(*args: str, **env: str) -> subprocess.CompletedProcess:
@@ -68,3 +69,74 @@ def test_the_version_is_printed():
     done = respons("--version")
     assert done.returncode == 0
     assert done.stdout.strip() == f"respons {__version__}"
+
+
+@pytest.fixture
+def in_a_working_directory(migrated_url, monkeypatch, tmp_path):
+    """The command started from some folder, as an operator's shell or a service would."""
+    from respons.settings import get_settings
+
+    cwd = tmp_path / "cwd"
+    cwd.mkdir()
+    monkeypatch.chdir(cwd)
+    monkeypatch.setenv("RESPONS_DATABASE_URL", migrated_url)
+    monkeypatch.delenv("RESPONS_OUTPUT_DIR", raising=False)
+    get_settings.cache_clear()
+    yield cwd
+    get_settings.cache_clear()
+
+
+def files_under(folder) -> list[str]:
+    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file())
+
+
+def test_report_files_go_to_the_output_folder_not_the_working_directory(in_a_working_directory, engine, tmp_path,
+                                                                         monkeypatch):
+    from typer.testing import CliRunner
+
+    from respons.cli import app
+    from respons.settings import get_settings
+    from tests.factories import seed_registry
+
+    seed_registry(engine)
+    runner = CliRunner()
+    by_default = runner.invoke(app, ["report", "file", "--municipality", "9000", "--date", "2026-11-15",
+                                     "--format", "xlsx"])
+    assert by_default.exit_code == 0, by_default.output
+    # Beside the default database (var/respons.db), not loose in the working directory.
+    assert files_under(in_a_working_directory) == ["var/reports/respons-9000-month-2026-11-01.xlsx"]
+
+    chosen = tmp_path / "reports"
+    monkeypatch.setenv("RESPONS_OUTPUT_DIR", str(chosen))
+    get_settings.cache_clear()
+    yearly = runner.invoke(app, ["report", "collaboration", "--year", "2026", "--format", "xlsx"])
+    assert yearly.exit_code == 0, yearly.output
+    assert files_under(chosen) == ["respons-2026.xlsx"], "the folder is made when missing"
+    assert str(chosen / "respons-2026.xlsx") in yearly.output.replace("\n", "")
+
+    named = tmp_path / "exactly-here.xlsx"
+    assert runner.invoke(app, ["report", "file", "--municipality", "9000", "--date", "2026-11-15", "--format", "xlsx",
+                               "--out", str(named)]).exit_code == 0
+    assert named.is_file(), "--out still names the file itself"
+    assert files_under(in_a_working_directory) == ["var/reports/respons-9000-month-2026-11-01.xlsx"]
+
+
+def test_an_invoice_export_goes_to_the_output_folder(in_a_working_directory, engine, economy_world, tmp_path,
+                                                     monkeypatch):
+    import re
+
+    from typer.testing import CliRunner
+
+    from respons.cli import app
+    from respons.settings import get_settings
+
+    chosen = tmp_path / "invoices"
+    monkeypatch.setenv("RESPONS_OUTPUT_DIR", str(chosen))
+    get_settings.cache_clear()
+    runner = CliRunner()
+    computed = runner.invoke(app, ["invoice", "run", "--from", "2026-01"])
+    run_id = re.search(r"Draft run (\d+)", computed.output).group(1)
+    exported = runner.invoke(app, ["invoice", "export", run_id, "--format", "csv"])
+    assert exported.exit_code == 0, exported.output
+    assert files_under(chosen) == [f"respons-invoice-{run_id}.csv"]
+    assert files_under(in_a_working_directory) == []
