@@ -79,6 +79,17 @@ class Settings(BaseSettings):
     console_mute_seconds: int = 120
     cookie_secure: bool = True
 
+    # Operations (docs/operations-health.md). /readyz is 200 only while the node can commit:
+    # a probe writes this node's heartbeat row through the journal this often.
+    readiness_probe_seconds: float = 5.0
+    # "text" (one line per record) or "json" (one JSON object per line, for a log collector).
+    log_format: str = "text"
+    # One line per HTTP request (method, route template, status, duration, request id).
+    access_log: bool = True
+    # If set, GET /metrics needs "Authorization: Bearer <this>"; if empty, it is open (a
+    # closed network, or the reverse proxy restricts it).
+    metrics_token: str = ""
+
 
 @lru_cache
 def get_settings() -> Settings:
