@@ -212,3 +212,27 @@ def test_a_backup_that_cannot_be_written_leaves_nothing_behind_and_says_why(data
     failed = respons(database_url, "backup", str(missing_folder))
     assert failed.returncode == 1
     assert failed.stderr.strip().count("\n") == 0 and "does not exist" in failed.stderr
+
+
+def test_a_database_that_cannot_be_written_is_still_backed_up_with_a_warning(tmp_path):
+    """A full disk or a stuck writer must not also take the backup away; only its audit
+    record is missing, and the operator is told."""
+    import sqlite3
+
+    url = f"sqlite:///{tmp_path / 'respons.db'}"
+    assert respons(url, "migrate").returncode == 0
+    blocker = sqlite3.connect(tmp_path / "respons.db", isolation_level=None)
+    blocker.execute("BEGIN IMMEDIATE")  # holds the write lock past the command's busy timeout
+    try:
+        made = respons(url, "backup", str(tmp_path / "copy.db"))
+    finally:
+        blocker.execute("ROLLBACK")
+        blocker.close()
+    assert made.returncode == 0, made.stderr
+    assert "not recorded in the audit log" in made.stderr
+    copy = sqlite3.connect(tmp_path / "copy.db")
+    try:
+        assert copy.execute("select count(*) from audit_log where purpose = 'backup'").fetchone() == (0,)
+        assert copy.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    finally:
+        copy.close()
