@@ -118,8 +118,10 @@ def restore(
     path: Path = typer.Argument(..., help="A file written by `respons backup`."),
     replace: bool = typer.Option(False, "--replace", help="Overwrite a database that already holds data."),
 ) -> None:
-    """Load a backup into RESPONS_DATABASE_URL (stop every server on it first), then check
-    the audit chain. Exit 1 if the chain is broken."""
+    """Load a backup into RESPONS_DATABASE_URL, then check the audit chain.
+
+    Stop every server on that database first. Exits 1 if the chain is broken.
+    """
     from respons.store import backup as backups
 
     settings = get_settings()
