@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
+import threading
 import time
 
 import psycopg
@@ -15,6 +17,7 @@ from respons.engine.live import LiveBus
 from respons.store import live_relay
 from respons.store.db import make_engine
 from respons.store.journal import Journal, announce
+from sqlalchemy.engine import make_url
 
 
 def test_payloads_stay_under_the_notify_limit_and_keep_every_change():
@@ -121,3 +124,115 @@ def test_a_lost_listening_connection_is_reported_and_healed_with_a_resync(pg):
 def _notify_from_elsewhere(engine) -> None:
     with engine.begin() as conn:
         live_relay.notify(conn, [{"alarm_id": "after"}], node="elsewhere")
+
+
+@pytest.mark.parametrize("payload", ['[]', '"x"', '{"n":"other","c":[1]}', '{"n":"other","c":{"a":1}}', "not json"])
+def test_a_malformed_notification_is_dropped_and_the_relay_keeps_listening(pg, payload):
+    """Anyone who can connect to the database can NOTIFY: nothing they send stops the relay."""
+    bus = LiveBus()
+    relay = live_relay.Relay(pg.url, "node", bus, check_seconds=0.2).start()
+    dsn = pg.url.set(drivername="postgresql").render_as_string(hide_password=False)
+
+    def send(text_: str) -> None:
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            conn.execute("SELECT pg_notify('respons_live', %s)", (text_,))
+
+    async def scenario():
+        screen = bus.subscribe(lambda change: change.get("municipality_id") == 1)
+        await asyncio.to_thread(send, payload)
+        await asyncio.to_thread(send, '{"n":"other","c":[{"alarm_id":"after","municipality_id":1}]}')
+        return await screen.next(timeout=5)
+
+    try:
+        assert asyncio.run(scenario()) == {"alarm_id": "after", "municipality_id": 1}
+        assert bus.connected
+    finally:
+        relay.stop()
+    assert not bus.connected, "a stopped relay hears nobody"
+
+
+def test_a_node_that_starts_deaf_resyncs_its_screens_when_it_first_hears(pg):
+    """The database refused at start (wrong port here); screens opened meanwhile reload
+    once the relay gets through, as after any reconnect."""
+    bus = LiveBus()
+    relay = live_relay.Relay(pg.url.set(port=1), "node", bus, max_retry_seconds=0.2).start(wait_seconds=0.3)
+
+    async def scenario():
+        screen = bus.subscribe()
+        assert not bus.connected
+        relay._dsn = pg.url.set(drivername="postgresql").render_as_string(hide_password=False)
+        assert await screen.next(timeout=5) is None and screen.overflowed
+        assert bus.connected
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        relay.stop()
+
+
+class FreezingProxy:
+    """A TCP proxy to the database that can stop forwarding without closing anything: a
+    network partition that drops packets instead of refusing them."""
+
+    def __init__(self, host: str, port: int):
+        self.frozen = threading.Event()
+        self._server = socket.create_server(("127.0.0.1", 0))
+        self.port = self._server.getsockname()[1]
+        self._target = (host, port)
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while True:
+            try:
+                client, _ = self._server.accept()
+            except OSError:
+                return
+            upstream = socket.create_connection(self._target)
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
+
+    def _pump(self, source, sink):
+        try:
+            while data := source.recv(65536):
+                while self.frozen.is_set():
+                    time.sleep(0.05)
+                sink.sendall(data)
+        except OSError:
+            pass
+
+    def close(self):
+        self.frozen.clear()
+        self._server.close()
+
+
+def test_a_listener_that_stops_answering_is_not_live_and_screens_reload_when_it_answers(pg):
+    """A hung connection (no error, no answer) must not leave screens saying live."""
+    proxy = FreezingProxy(pg.url.host or "127.0.0.1", pg.url.port or 5432)
+    bus = LiveBus()
+    relay = live_relay.Relay(pg.url.set(host="127.0.0.1", port=proxy.port), "node", bus, check_seconds=0.2).start()
+
+    async def scenario():
+        screen = bus.subscribe()
+        assert bus.connected
+        proxy.frozen.set()
+        for _ in range(100):
+            if not bus.connected:
+                break
+            await asyncio.sleep(0.05)
+        assert not bus.connected, "silence from the database is not live"
+        proxy.frozen.clear()
+        assert await screen.next(timeout=5) is None and screen.overflowed, "healed: the screens reload"
+        assert bus.connected
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        relay.stop()
+        proxy.close()
+
+
+def test_a_change_too_big_for_one_notification_asks_for_a_reload():
+    huge = {"alarm_id": "x", "audience": ["zone:1"] * 5000}
+    payloads = live_relay.payloads([{"alarm_id": "small"}, huge], "node")
+    assert all(len(p.encode()) <= live_relay.MAX_PAYLOAD for p in payloads)
+    assert [c for p in payloads for c in json.loads(p)["c"]] == [{"alarm_id": "small"}, live_relay.RELOAD]

@@ -285,6 +285,8 @@ def check_holder(alarm: AlarmProjection, event: Event) -> None:
     existed must still fold. Notes and actions by colleagues stay allowed (handover); a
     holder that is the system (next of kin notified by routing) binds nobody.
     """
+    if alarm.state not in _ALLOWED_FROM[event.kind]:
+        return  # ``apply`` refuses it for what it is (closing a closed alarm is not a holder question)
     holder = alarm.answered_by
     if (event.kind in _HOLDER_ONLY and holder is not None and holder != event.actor
             and holder.startswith("user:") and event.actor.startswith("user:")):

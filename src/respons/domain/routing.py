@@ -273,3 +273,23 @@ def mission_open_to(mission: dict | None, tags: frozenset[str]) -> bool:
     """A mission the centre dispatched that nobody has taken yet, to one of these zones."""
     return bool(mission) and not mission.get("accepted_by") and not mission.get("done_at") and \
         mission.get("zone_id") is not None and zone_tag(mission["zone_id"]) in tags
+
+
+# The open states, as stored (domain/lifecycle.OPEN_STATES; kept here as strings so this
+# module stays free of the lifecycle's types).
+_OPEN = frozenset({"received", "queued", "offered", "answered", "resolved"})
+
+
+def in_hand(*, route: dict | None, route_step: int | None, state: str, municipality_id: int, mission: dict | None,
+            answered_by: str | None, group_id: str | None, tags: frozenset[str], actor: str) -> bool:
+    """Is the open alarm a responder's to see and work on *now*: on offer to their duty, held
+    by them, or a mission the centre dispatched to their zone (open) or that they accepted
+    (not done)? Narrower than ``audience``, which also keeps past offers so a phone sees an
+    alarm leave its list: having once been offered an alarm gives no access to it."""
+    if state not in _OPEN or group_id is not None:
+        return False
+    if answered_by == actor or offered_to(route, route_step, state, municipality_id, tags):
+        return True
+    if mission and not mission.get("done_at"):
+        return mission.get("accepted_by") == actor or mission_open_to(mission, tags)
+    return False

@@ -6,9 +6,9 @@ Each subscriber has a bounded queue: a screen that stops reading loses its oldes
 and is told so (``overflowed``), and must reload its view, instead of slowing the writer.
 
 With several nodes on one PostgreSQL, ``store/live_relay.py`` carries the changes every
-other node committed into ``publish`` (LISTEN/NOTIFY), and says whether it is
-``connected``: a node that cannot hear the others must not let its screens claim to be
-live. When it hears them again it calls ``resync``: every screen reloads, since changes
+other node committed into ``publish`` (LISTEN/NOTIFY), and says through ``live_source``
+whether it still hears them: a node that cannot hear the others must not let its screens
+claim to be live (``connected``). When it hears them again it calls ``resync``: every screen reloads, since changes
 may have been missed meanwhile. ``close`` ends every stream at once (SIGTERM): an open
 stream must not hold a stopping node for minutes.
 """
@@ -62,17 +62,26 @@ class LiveBus:
     def __init__(self, queue_size: int = 1000):
         self._queue_size = queue_size
         self._subscriptions: set[Subscription] = set()
-        self._lock = threading.Lock()
+        # Re-entrant: SIGTERM's handler (``close``) runs on the event loop's thread, possibly
+        # while that thread is inside ``subscribe`` or ``unsubscribe`` holding the lock.
+        self._lock = threading.RLock()
         self._closed = False
-        # True while this node hears every node's changes: always on one node (SQLite);
-        # with PostgreSQL, while the relay's LISTEN connection is up.
-        self.connected = True
+        # Whether this node hears every node's changes: always on one node (SQLite); with
+        # PostgreSQL the relay says (its LISTEN connection answered lately).
+        self.live_source: Callable[[], bool] | None = None
+
+    @property
+    def connected(self) -> bool:
+        """True while screens on this node may say they are live."""
+        if self._closed:
+            return False
+        return True if self.live_source is None else self.live_source()
 
     def subscribe(self, wants: Callable[[Change], bool] = lambda change: True) -> Subscription:
         """Call from the event loop that will read the subscription."""
         subscription = Subscription(wants, asyncio.Queue(self._queue_size), asyncio.get_running_loop())
-        subscription.closed = self._closed
-        with self._lock:
+        with self._lock:  # with close(): a stream opened while the node stops still ends
+            subscription.closed = self._closed
             self._subscriptions.add(subscription)
         return subscription
 
@@ -95,7 +104,8 @@ class LiveBus:
 
     def close(self) -> None:
         """End every stream now and refuse to keep new ones open (thread-safe)."""
-        self._closed = True
+        with self._lock:
+            self._closed = True
         for subscription in self._snapshot():
             self._call(subscription, lambda s=subscription: s._wake(close=True))
 

@@ -24,6 +24,7 @@ from respons.domain import routing as routing_rules
 from respons.domain.lifecycle import Action, Event, EventKind, IllegalTransition
 from respons.engine import alarms as alarm_service
 from respons.engine import routing, timers
+from respons.store.db import is_postgres
 from respons.store.tables import alarms, recipients
 
 ACCEPT_DEADLINE = "mission_accept"
@@ -36,6 +37,11 @@ def dispatch(conn: Connection, alarm_id: str, *, actor: str, visible_to: frozens
                        .outerjoin(recipients, recipients.c.id == alarms.c.recipient_id).where(alarms.c.id == alarm_id)).first()
     if row is None or (visible_to is not None and row.municipality_id not in visible_to):
         raise alarm_service.AlarmNotFound(alarm_id)
+    if row.zone_id is None:
+        # No zone (no recipient, or one without a zone, or a storm's group alarm): no phone
+        # would ever be offered it, and the centre would learn that only at the deadline.
+        raise IllegalTransition(EventKind.ACTION, None, "The recipient has no zone to send home care to.",
+                                reason="no_zone")
     mission = {"zone_id": row.zone_id, "dispatched_at": now.isoformat(), "dispatched_by": actor,
                "accept_by": (now + accept_within).isoformat(), "complete_by": (now + complete_within).isoformat(),
                "accepted_at": None, "accepted_by": None, "done_at": None}
@@ -51,16 +57,22 @@ def dispatch(conn: Connection, alarm_id: str, *, actor: str, visible_to: frozens
 
 
 def _mission(conn: Connection, alarm_id: str, visible_to: frozenset[int] | None):
-    row = conn.execute(select(alarms.c.mission, alarms.c.municipality_id).where(alarms.c.id == alarm_id)).first()
+    """The mission under the row lock (PostgreSQL): it is read, checked and written back
+    whole, so two responders on two nodes must not both see it untaken."""
+    query = select(alarms.c.mission, alarms.c.municipality_id).where(alarms.c.id == alarm_id)
+    if is_postgres(conn):
+        query = query.with_for_update()
+    row = conn.execute(query).first()
     if row is None or (visible_to is not None and row.municipality_id not in visible_to):
         raise alarm_service.AlarmNotFound(alarm_id)
     return row.mission
 
 
 def accept(conn: Connection, alarm_id: str, *, user_id: int, now: datetime, visible_to: frozenset[int]):
-    mission = _mission(conn, alarm_id, visible_to)
-    if not mission or routing_rules.zone_tag(mission.get("zone_id")) not in routing.field_tags(conn, user_id):
-        raise alarm_service.AlarmNotFound(alarm_id)  # not dispatched to a zone they are on duty in
+    row, tags = routing.field_row(conn, alarm_id, user_id=user_id, visible_to=visible_to)  # 404, and the lock
+    mission = row.mission
+    if mission and routing_rules.zone_tag(mission.get("zone_id")) not in tags:
+        raise alarm_service.AlarmNotFound(alarm_id)  # dispatched, but not to a zone they are on duty in
     if not mission or mission.get("done_at"):
         raise IllegalTransition(EventKind.MISSION_ACCEPTED, None, "There is no open mission for this alarm.",
                                 reason="no_open_mission")
@@ -78,7 +90,6 @@ def accept(conn: Connection, alarm_id: str, *, user_id: int, now: datetime, visi
 def report(conn: Connection, alarm_id: str, *, user_id: int, action: Action, now: datetime, visible_to: frozenset[int],
            text: str | None = None):
     """En route / arrived / done from the responder who accepted the mission."""
-    routing.require_in_field(conn, alarm_id, user_id=user_id, visible_to=visible_to)
     mission = _mission(conn, alarm_id, visible_to)
     actor = f"user:{user_id}"
     if not mission or mission.get("accepted_by") != actor:

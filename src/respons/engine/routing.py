@@ -38,6 +38,8 @@ from respons.domain.lifecycle import Event, EventKind, IllegalTransition, Outcom
 from respons.domain.routing import AgreementRules, AlarmFacts, RoutingPlan, Step, Target, Window
 from respons.engine import alarms as alarm_service
 from respons.engine import timers
+from respons.store.db import is_postgres
+from respons.store.journal import announce
 from respons.integrations import sms
 from respons.store.tables import (
     agreement_windows,
@@ -53,6 +55,7 @@ from respons.store.tables import (
     zones,
 )
 
+DUTY_CHANGED = "duty_changed"  # a live change: this responder's duty changed
 RESEND = "route_resend"
 ESCALATE = "route_escalate"
 SYSTEM = "system:routing"
@@ -183,8 +186,13 @@ def _cancel_route_timers(conn: Connection, alarm_id: str) -> None:
 
 
 def _current(conn: Connection, alarm_id: str):
-    return conn.execute(select(alarms.c.state, alarms.c.route, alarms.c.route_step, alarms.c.municipality_id)
-                        .where(alarms.c.id == alarm_id)).first()
+    """The alarm's routing state, locked on PostgreSQL: a resend or escalation decides on
+    it, and a responder's accept on another node must not slip in between."""
+    query = select(alarms.c.state, alarms.c.route, alarms.c.route_step, alarms.c.municipality_id).where(
+        alarms.c.id == alarm_id)
+    if is_postgres(conn):
+        query = query.with_for_update()
+    return conn.execute(query).first()
 
 
 def _on_resend(conn: Connection, alarm_id: str, now: datetime) -> None:
@@ -228,12 +236,20 @@ def field_tags(conn: Connection, user_id: int) -> frozenset[str]:
                              [r.municipality_id for r in rows if r.role == "technician"])
 
 
-def _field_row(conn: Connection, alarm_id: str, *, user_id: int, visible_to: frozenset[int]):
-    """The alarm as someone in the field may see it, with their duty tags; an alarm that was
-    never offered to them, nor dispatched to nor held by them, does not exist for them (404),
-    even in their own municipality: the centre's queue is not theirs to take from."""
-    row = conn.execute(select(alarms.c.state, alarms.c.route, alarms.c.route_step, alarms.c.municipality_id,
-                              alarms.c.mission, alarms.c.answered_by).where(alarms.c.id == alarm_id)).first()
+_FIELD_COLUMNS = (alarms.c.state, alarms.c.route, alarms.c.route_step, alarms.c.municipality_id, alarms.c.mission,
+                  alarms.c.answered_by, alarms.c.group_id)
+
+
+def field_row(conn: Connection, alarm_id: str, *, user_id: int, visible_to: frozenset[int]):
+    """The alarm row (locked on PostgreSQL) and the responder's duty tags, for a responder's
+    action. An alarm that was never offered to them, nor dispatched to nor held by them, does
+    not exist for them (404), even in their own municipality: the centre's queue is not theirs
+    to take from. The row lock makes the checks that follow hold until the action commits: an
+    escalation or a colleague's accept on another node waits, or is seen (issue 14)."""
+    query = select(*_FIELD_COLUMNS).where(alarms.c.id == alarm_id)
+    if is_postgres(conn):
+        query = query.with_for_update()
+    row = conn.execute(query).first()
     if row is None or row.municipality_id not in visible_to:
         raise alarm_service.AlarmNotFound(alarm_id)
     tags = field_tags(conn, user_id)
@@ -243,28 +259,37 @@ def _field_row(conn: Connection, alarm_id: str, *, user_id: int, visible_to: fro
 
 
 def concerns(row, tags: frozenset[str]) -> bool:
-    """Does this alarm row (route, route_step, municipality_id, mission, answered_by) concern
-    someone with these duty tags?"""
+    """Was this alarm ever put to someone with these duty tags (offered, dispatched, held)?
+    Decides 404 (never) from a refusal that says why (it was, but is not now)."""
     return bool(routing.audience(row.route, row.route_step, row.municipality_id, row.mission,
                                  (row.answered_by,)) & tags)
 
 
-def concerns_user(conn: Connection, alarm_id: str, *, user_id: int) -> bool:
-    row = conn.execute(select(alarms.c.route, alarms.c.route_step, alarms.c.municipality_id, alarms.c.mission,
-                              alarms.c.answered_by).where(alarms.c.id == alarm_id)).first()
-    return row is not None and concerns(row, field_tags(conn, user_id))
+def _in_hand(row, tags: frozenset[str], user_id: int) -> bool:
+    return routing.in_hand(route=row.route, route_step=row.route_step, state=row.state,
+                           municipality_id=row.municipality_id, mission=row.mission, answered_by=row.answered_by,
+                           group_id=row.group_id, tags=tags, actor=f"user:{user_id}")
 
 
-def require_in_field(conn: Connection, alarm_id: str, *, user_id: int, visible_to: frozenset[int]) -> None:
-    """Raise AlarmNotFound unless the alarm concerns this responder (see ``_field_row``)."""
-    _field_row(conn, alarm_id, user_id=user_id, visible_to=visible_to)
+def in_hand_of(conn: Connection, alarm_id: str, *, user_id: int, visible_to: frozenset[int]) -> bool:
+    """May the responder see this alarm now (the app's alarm page)? Read-only, no lock."""
+    row = conn.execute(select(*_FIELD_COLUMNS).where(alarms.c.id == alarm_id)).first()
+    return (row is not None and row.municipality_id in visible_to
+            and _in_hand(row, field_tags(conn, user_id), user_id))
+
+
+def require_in_hand(conn: Connection, alarm_id: str, *, user_id: int, visible_to: frozenset[int]) -> None:
+    """404 unless the alarm is the responder's to work on now (notes, calls, status)."""
+    row, tags = field_row(conn, alarm_id, user_id=user_id, visible_to=visible_to)
+    if not _in_hand(row, tags, user_id):
+        raise alarm_service.AlarmNotFound(alarm_id)
 
 
 def _require_offered(conn: Connection, alarm_id: str, kind: EventKind, *, user_id: int, visible_to: frozenset[int]) -> None:
-    row, tags = _field_row(conn, alarm_id, user_id=user_id, visible_to=visible_to)
-    if not routing.offered_to(row.route, row.route_step, row.state, row.municipality_id, tags):
-        # It was theirs to see (offered to their zone before), but is not on offer now:
-        # taken by a colleague, escalated to the centre, or the offer moved on.
+    row, tags = field_row(conn, alarm_id, user_id=user_id, visible_to=visible_to)
+    if row.group_id is not None or not routing.offered_to(row.route, row.route_step, row.state, row.municipality_id, tags):
+        # It was theirs to see (offered to their zone before), but is not on offer now: taken
+        # by a colleague, escalated to the centre, grouped into a storm, or the offer moved on.
         raise IllegalTransition(kind, State(row.state), "The alarm is no longer offered to you.",
                                 reason="no_longer_offered")
 
@@ -286,7 +311,7 @@ def decline(conn: Connection, alarm_id: str, *, user_id: int, now: datetime, vis
 
 def hand_back(conn: Connection, alarm_id: str, *, user_id: int, now: datetime, visible_to: frozenset[int], reason: str | None):
     """A responder gives the alarm to the centre: back in its queue with the whole history."""
-    row, _ = _field_row(conn, alarm_id, user_id=user_id, visible_to=visible_to)
+    row, _ = field_row(conn, alarm_id, user_id=user_id, visible_to=visible_to)
     if row.answered_by != f"user:{user_id}":
         raise IllegalTransition(EventKind.HANDED_BACK, None, "Only the responder who has the alarm can hand it back.",
                                 reason="hand_back_not_yours")
@@ -346,8 +371,15 @@ def log_in_as_technician(conn: Connection, *, user_id: int, municipality_id: int
 
 
 def log_out(conn: Connection, *, user_id: int, now: datetime) -> None:
+    """Off duty everywhere (also the first step of going on duty somewhere else)."""
     conn.execute(update(responder_presence).where(responder_presence.c.user_id == user_id,
                                                   responder_presence.c.logged_out_at.is_(None)).values(logged_out_at=now))
+    # The person's open streams filter by the duty they had: tell them to start again.
+    announce(conn, duty_changed(user_id))
+
+
+def duty_changed(user_id: int) -> dict:
+    return {"event": DUTY_CHANGED, "municipality_id": None, "audience": [f"user:{user_id}"]}
 
 
 def colleagues(conn: Connection, zone_ids: list[int]) -> list[dict]:

@@ -20,6 +20,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select, update
 from sqlalchemy.engine import Connection
 
+from respons.domain import routing as routing_rules
 from respons.domain.alarm_types import alarm_type
 from respons.domain.lifecycle import OPEN_STATES, Outcome
 from respons.engine import timers
@@ -66,10 +67,15 @@ def join(conn: Connection, leader_id: str, member_ids: list[str], *, municipalit
     """Make ``member_ids`` members of the leader: out of the queue, their clocks stopped."""
     if member_ids:
         conn.execute(update(alarms).where(alarms.c.id.in_(member_ids)).values(group_id=leader_id))
-    for member in member_ids:
-        timers.cancel_all(conn, alarm_id=member)
-        announce(conn, {"alarm_id": member, "municipality_id": municipality_id, "event": "grouped",
-                        "state": "grouped", "seq": 0, "priority": 4})
+    members = conn.execute(select(alarms.c.id, alarms.c.route, alarms.c.route_step, alarms.c.mission,
+                                  alarms.c.answered_by).where(alarms.c.id.in_(member_ids))).all() if member_ids else []
+    for member in members:
+        timers.cancel_all(conn, alarm_id=member.id)
+        # Phones it was offered to must see it leave their list.
+        field = routing_rules.audience(member.route, member.route_step, municipality_id, member.mission,
+                                       (member.answered_by,))
+        announce(conn, {"alarm_id": member.id, "municipality_id": municipality_id, "event": "grouped",
+                        "state": "grouped", "seq": 0, "priority": 4, "audience": sorted(field)})
     leader = conn.execute(select(alarms.c.state, alarms.c.seq, alarms.c.priority).where(alarms.c.id == leader_id)).one()
     # The leader's row shows a new member count.
     announce(conn, {"alarm_id": leader_id, "municipality_id": municipality_id, "event": "grouped",

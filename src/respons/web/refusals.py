@@ -56,6 +56,7 @@ _REASON = {
     "mission_not_yours": ("bare den som tok oppdraget, kan melde status", "only the one who took the mission can report on it"),
     "no_longer_offered": ("alarmen er ikke lenger tilbudt deg", "the alarm is no longer offered to you"),
     "hand_back_not_yours": ("bare den som har alarmen, kan gi den tilbake", "only the one who holds the alarm can hand it back"),
+    "no_zone": ("brukeren har ingen sone å sende hjemmetjenesten til", "the recipient has no zone to send home care to"),
     "contact_not_recipients": ("kontakten hører ikke til denne brukeren", "the contact is not one of this recipient's contacts"),
 }
 

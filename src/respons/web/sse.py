@@ -24,7 +24,10 @@ from fastapi.responses import StreamingResponse
 from respons.web.runtime import runtime
 
 
-def change_stream(request: Request, wanted: Callable[[dict], bool]) -> StreamingResponse:
+def change_stream(request: Request, wanted: Callable[[dict], bool],
+                  ends_on: Callable[[dict], bool] | None = None) -> StreamingResponse:
+    """``ends_on``: a change after which this stream's filter is stale (a responder's duty
+    changed): the stream says ``reload`` and ends, and the browser opens a new one."""
     rt = runtime(request)
     live = rt.live
     subscription = live.subscribe(wanted)
@@ -46,6 +49,9 @@ def change_stream(request: Request, wanted: Callable[[dict], bool]) -> Streaming
                 if subscription.overflowed:
                     subscription.overflowed = False
                     yield "event: reload\ndata: {}\n\n"
+                if change is not None and ends_on is not None and ends_on(change):
+                    yield "event: reload\ndata: {}\n\n"
+                    return
                 if change is not None:
                     yield f"event: alarm\ndata: {json.dumps(change, separators=(',', ':'))}\n\n"
                 if time.monotonic() >= next_beat:

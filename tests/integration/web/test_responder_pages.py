@@ -158,3 +158,170 @@ def test_the_app_stream_carries_only_my_offers_and_missions(migrated_url, engine
     assert "event: heartbeat" in text
     for client in (operator, hilde):
         client.__exit__(None, None, None)
+
+
+def test_having_once_been_offered_an_alarm_gives_no_access_to_it(app, engine, clock, registry, place):
+    """Per is on duty in the zone the alarm was offered to. It escalated to the centre and an
+    operator holds it: Per may no longer open the person's card, call, note or see it."""
+    from respons.engine import routing
+
+    municipality, home, _ = place
+    operator, operator_h = person(app, engine, clock, "olga", Role.OPERATOR, None)
+    per, per_h = person(app, engine, clock, "per", Role.RESPONDER, municipality)
+    per.post("/app/duty", data={"zone_id": [str(home)]}, headers=per_h)
+    alarm_id = send(operator, registry, municipality)  # offered to the home zone
+    assert per.get(f"/app/alarms/{alarm_id}").status_code == 200, "on offer to Per: Per may look"
+    with engine.begin() as conn:
+        routing._on_escalate(conn, alarm_id, clock.advance(minutes=5))  # the escalation timer
+    assert operator.post(f"/api/v1/alarms/{alarm_id}/answer", headers=operator_h).json()["state"] == "answered"
+    assert per.get(f"/app/alarms/{alarm_id}").status_code == 404
+    assert per.post(f"/app/alarms/{alarm_id}/call", data={"result": "answered"}, headers=per_h).status_code == 404
+    refused = per.post(f"/app/alarms/{alarm_id}/accept", headers=per_h)
+    assert refused.status_code == 409, "it was Per's to see once: say why, not 404"
+    operator.post(f"/api/v1/alarms/{alarm_id}/resolve", json={"outcome": "false_alarm"}, headers=operator_h)
+    assert operator.post(f"/api/v1/alarms/{alarm_id}/close", headers=operator_h).json()["state"] == "closed"
+    assert per.post(f"/app/alarms/{alarm_id}/notes", data={"text": "x"}, headers=per_h).status_code == 404
+    assert per.get(f"/app/alarms/{alarm_id}").status_code == 404
+    for client in (operator, per):
+        client.__exit__(None, None, None)
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_an_escalation_on_another_node_waits_for_an_accept_in_progress(app, engine, clock, registry, place):
+    """Two nodes: the accept holds the alarm's row from its check to its commit, so an
+    escalation committing in between cannot turn the accept into taking a centre alarm."""
+    import threading
+
+    from respons.domain.lifecycle import Event, EventKind
+    from respons.engine import alarms as alarm_service
+    from respons.engine import routing
+    from respons.store.tables import alarm_events, alarms
+
+    municipality, home, _ = place
+    operator, _ = person(app, engine, clock, "olga", Role.OPERATOR, None)
+    hilde, hilde_h = person(app, engine, clock, "hilde", Role.RESPONDER, municipality)
+    hilde.post("/app/duty", data={"zone_id": [str(home)]}, headers=hilde_h)
+    user_id = hilde.get("/api/v1/auth/me").json()["user_id"]
+    alarm_id = send(operator, registry, municipality)
+    now = clock.advance(minutes=5)
+    node_a = engine.connect()
+    transaction = node_a.begin()
+    # Node A has checked that the alarm is on offer to Hilde, and has not written yet.
+    routing._require_offered(node_a, alarm_id, EventKind.ANSWERED, user_id=user_id, visible_to=frozenset({municipality}))
+
+    failures: list[BaseException] = []
+
+    def escalate_on_node_b():
+        try:
+            with engine.begin() as node_b:
+                routing._on_escalate(node_b, alarm_id, now)
+        except BaseException as exc:  # noqa: BLE001 - reported by the assertion below
+            failures.append(exc)
+
+    node_b = threading.Thread(target=escalate_on_node_b)
+    node_b.start()
+    node_b.join(0.5)
+    assert node_b.is_alive(), "node B waits for the row node A holds"
+    alarm_service.append_event(node_a, alarm_id, Event(EventKind.ANSWERED, now, f"user:{user_id}", {"via": "responder_app"}))
+    transaction.commit()
+    node_a.close()
+    node_b.join(5)
+    with engine.connect() as conn:
+        row = conn.execute(select(alarms.c.state, alarms.c.answered_by).where(alarms.c.id == alarm_id)).one()
+        kinds = conn.execute(select(alarm_events.c.kind).where(alarm_events.c.alarm_id == alarm_id)).scalars().all()
+    assert (row.state, row.answered_by) == ("answered", f"user:{user_id}")
+    assert "escalated" not in kinds and not failures, "the escalation found the alarm taken and did nothing"
+    for client in (operator, hilde):
+        client.__exit__(None, None, None)
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_two_responders_on_two_nodes_cannot_both_accept_a_mission(app, engine, clock, registry, place):
+    import threading
+
+    from respons.domain.lifecycle import IllegalTransition
+    from respons.engine import missions
+
+    municipality, home, _ = place
+    operator, operator_h = person(app, engine, clock, "olga", Role.OPERATOR, None)
+    hilde, hilde_h = person(app, engine, clock, "hilde", Role.RESPONDER, municipality)
+    per, per_h = person(app, engine, clock, "per", Role.RESPONDER, municipality)
+    for client, headers in ((hilde, hilde_h), (per, per_h)):
+        client.post("/app/duty", data={"zone_id": [str(home)]}, headers=headers)
+    ids = {name: c.get("/api/v1/auth/me").json()["user_id"] for name, c in (("hilde", hilde), ("per", per))}
+    alarm_id = send(operator, registry, municipality, "fire")
+    operator.post(f"/console/alarms/{alarm_id}/answer", headers=operator_h)
+    operator.post(f"/console/alarms/{alarm_id}/actions", data={"action": "dispatch_home_care"}, headers=operator_h)
+    visible = frozenset({municipality})
+    node_a = engine.connect()
+    transaction = node_a.begin()
+    missions.accept(node_a, alarm_id, user_id=ids["hilde"], now=clock(), visible_to=visible)
+    outcome: list = []
+
+    def accept_on_node_b():
+        try:
+            with engine.begin() as node_b:
+                missions.accept(node_b, alarm_id, user_id=ids["per"], now=clock(), visible_to=visible)
+            outcome.append("accepted")
+        except IllegalTransition as exc:
+            outcome.append(exc.reason)
+
+    node_b = threading.Thread(target=accept_on_node_b)
+    node_b.start()
+    node_b.join(0.5)
+    assert node_b.is_alive(), "Per's accept waits for Hilde's"
+    transaction.commit()
+    node_a.close()
+    node_b.join(5)
+    assert outcome == ["mission_taken"]
+    for client in (operator, hilde, per):
+        client.__exit__(None, None, None)
+
+
+def test_home_care_cannot_be_dispatched_for_an_alarm_with_no_zone(app, engine, clock, registry, place):
+    from sqlalchemy import update
+
+    from respons.store.tables import recipients
+
+    municipality, _, _ = place
+    operator, operator_h = person(app, engine, clock, "olga", Role.OPERATOR, None)
+    with engine.begin() as conn:
+        conn.execute(update(recipients).where(recipients.c.municipality_id == municipality).values(zone_id=None))
+    alarm_id = send(operator, registry, municipality, "fire")
+    operator.post(f"/console/alarms/{alarm_id}/answer", headers=operator_h)
+    refused = operator.post(f"/console/alarms/{alarm_id}/actions", data={"action": "dispatch_home_care"},
+                            headers=operator_h)
+    assert refused.status_code == 409 and "ingen sone" in refused.text
+    operator.__exit__(None, None, None)
+
+
+def test_a_duty_change_ends_the_app_stream_so_the_new_one_filters_by_the_new_duty(migrated_url, engine, clock,
+                                                                                   registry, place):
+    import threading
+
+    municipality, home, other = place
+    app = create_app(Settings(database_url=migrated_url, cookie_secure=False, sse_max_seconds=30,
+                              sse_heartbeat_seconds=0.2), clock, run_timers=False)
+    hilde, hilde_h = person(app, engine, clock, "hilde", Role.RESPONDER, municipality)
+    phone, phone_h = person(app, engine, clock, "hilde2", Role.RESPONDER, municipality)
+    hilde.post("/app/duty", data={"zone_id": [str(home)]}, headers=hilde_h)
+    lines: list[str] = []
+
+    def listen():
+        with hilde.stream("GET", "/app/events") as response:
+            lines.extend(response.iter_lines())
+
+    listener = threading.Thread(target=listen)
+    listener.start()
+    live = app.state.runtime.live
+    for _ in range(200):
+        if live.subscribers:
+            break
+        threading.Event().wait(0.01)
+    # Another device of the same person goes on duty elsewhere (same user: log in again).
+    hilde.post("/app/duty", data={"zone_id": [str(other)]}, headers=hilde_h)
+    listener.join(10)
+    assert not listener.is_alive(), "the stream ended instead of running to its 30 s limit"
+    assert "event: reload" in lines
+    for client in (hilde, phone):
+        client.__exit__(None, None, None)

@@ -201,9 +201,10 @@ def test_only_a_held_alarm_can_be_taken_over(prefix):
 
 def test_an_operator_cannot_resolve_or_close_a_colleagues_alarm_but_may_note_and_act():
     held = apply(fold(happy_path()[:2]), ev(EventKind.ANSWERED, 31, "user:1"))
-    for kind, data in ((EventKind.RESOLVED, {"outcome": "false_alarm"}), (EventKind.CLOSED, {})):
+    resolved = apply(held, ev(EventKind.RESOLVED, 40, "user:1", outcome="false_alarm"))
+    for alarm, kind, data in ((held, EventKind.RESOLVED, {"outcome": "false_alarm"}), (resolved, EventKind.CLOSED, {})):
         with pytest.raises(NotHolder) as info:
-            check_holder(held, ev(kind, 50, "user:2", **data))
+            check_holder(alarm, ev(kind, 50, "user:2", **data))
         assert info.value.holder == "user:1"
     check_holder(held, ev(EventKind.NOTE, 50, "user:2", text="x"))
     check_holder(held, ev(EventKind.ACTION, 50, "user:2", action="call_recipient", result="answered"))
@@ -217,3 +218,14 @@ def test_an_operator_cannot_resolve_or_close_a_colleagues_alarm_but_may_note_and
 def test_a_holder_that_is_the_system_binds_nobody():
     kin = apply(fold(happy_path()[:1]), ev(EventKind.KIN_NOTIFIED, 5, "system:routing"))
     check_holder(kin, ev(EventKind.RESOLVED, 50, "user:2", outcome="next_of_kin"))
+
+
+def test_closing_a_closed_alarm_is_refused_for_what_it_is_not_as_a_holder_question():
+    """Two browsers press Close: the second operator is told the alarm is closed, not asked
+    to take over an alarm that can no longer be taken over."""
+    held = apply(fold(happy_path()[:2]), ev(EventKind.ANSWERED, 31, "user:1"))
+    closed = apply(apply(held, ev(EventKind.RESOLVED, 40, "user:1", outcome="false_alarm")), ev(EventKind.CLOSED, 50, "user:1"))
+    check_holder(closed, ev(EventKind.CLOSED, 60, "user:2"))  # no NotHolder
+    with pytest.raises(IllegalTransition) as refused:
+        apply(closed, ev(EventKind.CLOSED, 60, "user:2"))
+    assert not isinstance(refused.value, NotHolder)

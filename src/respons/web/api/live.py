@@ -4,11 +4,14 @@ The console opens ``GET /api/v1/queue/events`` with EventSource and refetches th
 the alarm an event names. Events carry ids, states and the alarm's priority (which sound to
 play), never personal data: the refetch goes through the scoped, audited endpoints.
 
-Event types:
-- ``alarm``: ``{"alarm_id", "municipality_id", "event", "state", "seq", "priority"}``, one per committed
-  timeline event in the caller's scope;
-- ``reload``: updates were lost (the reader was too slow): refetch the whole queue;
-- comments (``: keepalive``) keep idle connections open through proxies.
+Event types (web/sse.py):
+- ``alarm``: ``{"alarm_id", "municipality_id", "event", "state", "seq", "priority",
+  "audience"}``, one per committed timeline event in the caller's scope, from any node;
+  ``audience`` names who in the field the change concerns (zone, technician and user tags);
+- ``heartbeat``: ``{"live": true|false}`` every ``RESPONS_SSE_HEARTBEAT_SECONDS``; false
+  while this node cannot hear the other nodes (docs/nodes.md);
+- ``reload``: updates may have been lost (the reader was too slow, or the node was deaf to
+  the other nodes for a while): refetch the whole queue.
 """
 
 from __future__ import annotations

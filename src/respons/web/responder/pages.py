@@ -144,7 +144,7 @@ async def alarm_page(request: Request, alarm_id: str, principal: Principal = Dep
         detail = queries.alarm_detail(conn, alarm_id, now=rt.clock(), in_municipalities=allowed)
         if detail is not None:
             queries.with_taker_names(conn, [detail])
-            visible = routing.concerns_user(conn, alarm_id, user_id=principal.id)
+            visible = routing.in_hand_of(conn, alarm_id, user_id=principal.id, visible_to=allowed)
     if detail is None or not visible:
         return render(request, "error.html", status_code=404, message_key="error.404")
     person = None
@@ -215,7 +215,7 @@ async def status(request: Request, alarm_id: str, status: str = Form(...), note:
 
     def work(conn):
         now = rt.clock()
-        routing.require_in_field(conn, alarm_id, user_id=principal.id, visible_to=visible)
+        routing.require_in_hand(conn, alarm_id, user_id=principal.id, visible_to=visible)
         holder = conn.execute(select(alarms.c.answered_by).where(alarms.c.id == alarm_id)).scalar_one_or_none()
         if holder != principal.actor:
             # A mission the centre dispatched: report on it; the centre closes the alarm.
@@ -256,8 +256,8 @@ async def call(request: Request, alarm_id: str, result: str = Form(...), princip
 
 
 def _in_field(conn, alarm_id: str, principal: Principal) -> bool:
-    """404 (AlarmNotFound) unless the alarm was offered or dispatched to me, or I hold it."""
-    routing.require_in_field(conn, alarm_id, user_id=principal.id, visible_to=_municipalities(principal))
+    """404 (AlarmNotFound) unless the alarm is on offer to me, dispatched to my zone or held by me now."""
+    routing.require_in_hand(conn, alarm_id, user_id=principal.id, visible_to=_municipalities(principal))
     return True
 
 
@@ -265,6 +265,7 @@ async def _act(request: Request, alarm_id: str, principal: Principal, work) -> H
     """Run the unit of work, then show the alarm again (with the refusal, if any)."""
     rt = runtime(request)
     error = None
+    refused: IllegalTransition | None = None
     status_code = 200
     try:
         await rt.journal.run(work)
@@ -272,17 +273,20 @@ async def _act(request: Request, alarm_id: str, principal: Principal, work) -> H
         return render(request, "error.html", status_code=404, message_key="error.404")
     except IllegalTransition as exc:
         status_code = 409
-        error = refusal_text(i18n.translator(i18n.language_of(request)), exc)
+        refused = exc
     with rt.engine.connect() as conn:
         detail = queries.alarm_detail(conn, alarm_id, now=rt.clock(), in_municipalities=_municipalities(principal))
         if detail is None:
             return render(request, "error.html", status_code=404, message_key="error.404")
         queries.with_taker_names(conn, [detail])
+        t = i18n.translator(i18n.language_of(request))
         # Refused because someone else has it (the alarm, or the centre's mission): say who.
+        # (A holder in the app cannot take over: the centre does that, so no "take over" hint.)
         taker = (detail.get("mission") or {}).get("accepted_by") or detail.get("answered_by")
-        if status_code == 409 and taker and taker != principal.actor:
-            name = queries.actor_names(conn, {taker}).get(taker, taker)
-            error = i18n.translator(i18n.language_of(request))("app.taken_by", name=name)
+        if refused is not None:
+            error = refusal_text(t, refused)
+            if taker and taker != principal.actor:
+                error = t("app.taken_by", name=queries.actor_names(conn, {taker}).get(taker, taker))
     return render(request, "responder/_work.html", status_code=status_code, alarm=detail, error=error,
                   **_work_context(detail, principal), **_context(request))
 
@@ -295,8 +299,15 @@ async def events(request: Request, principal: Principal = Depends(responder_page
     with rt.engine.connect() as conn:
         tags = routing.field_tags(conn, principal.id)
     mine = _municipalities(principal)
-    return change_stream(request, lambda change: change.get("municipality_id") in mine
-                         and not tags.isdisjoint(change.get("audience", ())))
+
+    def duty_changed(change: dict) -> bool:
+        return change.get("event") == routing.DUTY_CHANGED and principal.actor in change.get("audience", ())
+
+    # On a duty change (from this phone or another) the stream ends with a reload, and the
+    # new stream filters by the new duty.
+    return change_stream(request, lambda change: duty_changed(change) or (
+        change.get("municipality_id") in mine and not tags.isdisjoint(change.get("audience", ()))),
+        ends_on=duty_changed)
 
 
 @router.get("/sw.js", dependencies=[Depends(public())])
