@@ -41,9 +41,10 @@ bench: $(BENCH_INSTALLED)
 	$(BIN)/python bench/invoices.py --db both
 	$(BIN)/python bench/live_latency.py --alarms 200
 
-## screenshots: regenerate docs/screenshots/*.png (1920x1080) in real Chromium
+## screenshots: regenerate docs/screenshots/*.png (1920x1080, and the queue at 1366x768 and 1440x900) in real Chromium
 screenshots: $(INSTALLED)
 	$(BIN)/python scripts/screenshots.py
+	RESPONS_UPDATE_SCREENSHOTS=1 RESPONS_REQUIRE_BROWSER=1 $(BIN)/python -m pytest -q tests/browser/test_density.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache
