@@ -24,7 +24,8 @@ from respons.domain import routing as routing_rules
 from respons.domain.routing import Target as RouteTarget
 from respons.engine import storms, timers
 from respons.store.db import is_postgres
-from respons.store.journal import announce
+from respons.observability import metrics
+from respons.store.journal import after_commit, announce
 from respons.store.tables import alarm_events, alarms, contacts
 
 ANSWER_DEADLINE = "answer_deadline"
@@ -89,6 +90,8 @@ def receive(conn: Connection, new: NewAlarm, *, now: datetime, answer_deadline: 
     from respons.engine import routing  # routing builds on this module's services
 
     alarm_id = str(uuid.uuid4())
+    # Counted after the COMMIT, once: a unit can run twice, or be rolled back.
+    after_commit(conn, lambda: metrics.alarm_received(new.source, new.alarm_type.code))
     received = Event(EventKind.RECEIVED, now, new.actor, {"source": new.source, "occurred_at": new.occurred_at.isoformat()})
     projection = lifecycle.start(received)
     leader = _storm_leader(conn, new, now=now, answer_deadline=answer_deadline)

@@ -55,6 +55,7 @@ from respons.domain.lifecycle import OPEN_STATES
 from respons.engine import alarms as alarm_service
 from respons.engine import supervision
 from respons.intake.mqtt.messages import MAX_BODY_BYTES, Reading, Unreadable, lane_of, read
+from respons.observability import metrics
 from respons.store import quarantine
 from respons.store.journal import Journal, JournalClosed, JournalUnavailable, Lane
 from respons.store.tables import alarm_events, alarms, devices, municipalities
@@ -375,6 +376,7 @@ class Receiver:
 
     def _accept(self, message: paho.MQTTMessage) -> None:
         self.stats.received += 1
+        arrived = time.perf_counter()
         now = self.clock()
         try:
             topic = message.topic
@@ -394,6 +396,9 @@ class Receiver:
             log.warning("MQTT message on %s not acknowledged: the journal is closed", topic)
             return
         future.add_done_callback(partial(self._settled, ticket, topic, body, now))
+        if ticket is not None:
+            # The PUBACK goes out in _settled when the unit committed (in order, right after).
+            future.add_done_callback(lambda f: f.exception() is None and metrics.ack("mqtt", arrived))
 
     # --- after the journal (in the journal's thread) ---
 
