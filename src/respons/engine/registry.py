@@ -8,7 +8,9 @@ in the same transaction. ``allowed`` is the set of municipalities the caller adm
 ``NotFound``, exactly like a missing one.
 
 Audit records name the changed *fields*, never their values (no national ids in the log).
-Messages in ``Invalid`` problems are in Norwegian bokmål: they are shown to people.
+The messages of ``Invalid`` problems and ``Conflict`` are in Norwegian bokmål: the API answers
+them so, whatever the language (docs/registry.md). Each is also named (a ``Problem``'s key and
+parameters, a ``Conflict``'s code) so the registry pages say it in the reader's language.
 """
 
 from __future__ import annotations
@@ -68,9 +70,21 @@ class Conflict(RegistryError):
         self.message = message
 
 
+@dataclass(frozen=True)
+class Problem:
+    """One refused field by name: a screen says ``key`` with ``params`` in its reader's
+    language (web/admin/pages.py); ``text`` is the bokmål the API answers."""
+
+    field_name: str
+    text: str
+    key: str | None = None  # None: not named, a screen can only show ``text``
+    params: dict[str, Any] = field(default_factory=dict)
+
+
 @dataclass
 class Invalid(RegistryError):
-    problems: list[dict[str, str]] = field(default_factory=list)
+    problems: list[dict[str, str]] = field(default_factory=list)  # what the API answers
+    named: list[Problem] = field(default_factory=list)  # the same problems, in the same order
 
     def __str__(self) -> str:
         return "; ".join(f"{p['field']}: {p['problem']}" for p in self.problems)
@@ -79,13 +93,16 @@ class Invalid(RegistryError):
 class _Problems:
     def __init__(self) -> None:
         self.items: list[dict[str, str]] = []
+        self.named: list[Problem] = []
 
-    def add(self, field_name: str, problem: str) -> None:
+    def add(self, field_name: str, problem: str, key: str | None = None, **params: Any) -> None:
+        """``problem`` in bokmål for the API; ``key`` and ``params`` name it for the screens."""
         self.items.append({"field": field_name, "problem": problem})
+        self.named.append(Problem(field_name, problem, key, params))
 
     def raise_any(self) -> None:
         if self.items:
-            raise Invalid(self.items)
+            raise Invalid(self.items, self.named)
 
 
 def _visible(allowed: frozenset[int] | None, municipality_id: int | None) -> bool:
@@ -115,15 +132,19 @@ def national_id_problem(exc: InvalidNationalId) -> str:
     return _NATIONAL_ID_PROBLEMS.get(exc.reason, "Ugyldig fødselsnummer")
 
 
+def national_id_key(exc: InvalidNationalId) -> str:
+    return f"national_id.{exc.reason}" if exc.reason in _NATIONAL_ID_PROBLEMS else "national_id"
+
+
 def _phone(raw: str | None, field_name: str, problems: _Problems, *, required: bool = False) -> str | None:
     if raw is None or not str(raw).strip():
         if required:
-            problems.add(field_name, "Telefonnummer mangler")
+            problems.add(field_name, "Telefonnummer mangler", "phone_missing")
         return None
     try:
         return normalise_phone(str(raw))
     except InvalidPhoneNumber:
-        problems.add(field_name, "Ugyldig telefonnummer")
+        problems.add(field_name, "Ugyldig telefonnummer", "phone_invalid")
         return None
 
 
@@ -133,13 +154,13 @@ def _text(values: dict[str, Any], name: str, label: str, problems: _Problems, *,
     value = values[name]
     if value is None:
         if required:
-            problems.add(name, f"{label} må fylles ut")
+            problems.add(name, f"{label} må fylles ut", "required")
         return
     value = str(value).strip()
     if required and not value:
-        problems.add(name, f"{label} må fylles ut")
+        problems.add(name, f"{label} må fylles ut", "required")
     elif len(value) > max_length:
-        problems.add(name, f"{label} kan ha høyst {max_length} tegn")
+        problems.add(name, f"{label} kan ha høyst {max_length} tegn", "too_long", max_length=max_length)
     values[name] = value if value else None
 
 
@@ -148,7 +169,7 @@ def _zone_in(conn: Connection, zone_id: int | None, municipality_id: int, proble
         return
     row = conn.execute(select(zones.c.id).where(zones.c.id == zone_id, zones.c.municipality_id == municipality_id)).first()
     if row is None:
-        problems.add(field_name, "Ukjent sone i denne kommunen")
+        problems.add(field_name, "Ukjent sone i denne kommunen", "unknown_zone")
 
 
 # --- recipients ------------------------------------------------------------------------------
@@ -177,7 +198,7 @@ def _validate_recipient(conn: Connection, values: dict[str, Any], municipality_i
         try:
             parsed = parse_national_id(str(values["national_id"] or ""), today=today)
         except InvalidNationalId as exc:
-            problems.add("national_id", national_id_problem(exc))
+            problems.add("national_id", national_id_problem(exc), national_id_key(exc))
         else:
             values["national_id"] = parsed.number
             values["birth_date"] = parsed.birth_date
@@ -186,19 +207,19 @@ def _validate_recipient(conn: Connection, values: dict[str, Any], municipality_i
     if "postal_code" in values:
         code = str(values["postal_code"] or "").strip()
         if len(code) != 4 or not code.isdigit():
-            problems.add("postal_code", "Postnummeret må ha fire sifre")
+            problems.add("postal_code", "Postnummeret må ha fire sifre", "postal_code")
         values["postal_code"] = code
     if values.get("latitude") is not None and not -90 <= values["latitude"] <= 90:
-        problems.add("latitude", "Breddegraden må være mellom -90 og 90")
+        problems.add("latitude", "Breddegraden må være mellom -90 og 90", "latitude")
     if values.get("longitude") is not None and not -180 <= values["longitude"] <= 180:
-        problems.add("longitude", "Lengdegraden må være mellom -180 og 180")
+        problems.add("longitude", "Lengdegraden må være mellom -180 og 180", "longitude")
     if "language" in values:
         language = str(values["language"] or "").strip()
         if not 2 <= len(language) <= 8:
-            problems.add("language", "Ugyldig språkkode")
+            problems.add("language", "Ugyldig språkkode", "language")
         values["language"] = language
     if "active" in values and values["active"] is None:
-        problems.add("active", "Må være sann eller usann")
+        problems.add("active", "Må være sann eller usann", "boolean")
     if "zone_id" in values:
         _zone_in(conn, values["zone_id"], municipality_id, problems)
     problems.raise_any()
@@ -339,7 +360,7 @@ def add_contact(conn: Connection, recipient_id: int, values: dict[str, Any], *, 
     values["phone"] = _phone(values.get("phone"), "phone", problems, required=True)
     priority = values.get("priority")
     if not isinstance(priority, int) or isinstance(priority, bool) or priority < 1:
-        problems.add("priority", "Prioriteten må være et heltall på 1 eller mer (1 ringes først)")
+        problems.add("priority", "Prioriteten må være et heltall på 1 eller mer (1 ringes først)", "priority")
     problems.raise_any()
     contact_id = conn.execute(
         insert(contacts).values(
@@ -369,26 +390,27 @@ def add_device(conn: Connection, values: dict[str, Any], *, municipality_id: int
     _text(values, "dc09_key", "DC-09-nøkkel", problems, max_length=80, required=False)
     protocol = values.get("protocol")
     if protocol not in DEVICE_PROTOCOLS:
-        problems.add("protocol", "Ukjent protokoll; gyldige er " + ", ".join(DEVICE_PROTOCOLS))
+        problems.add("protocol", "Ukjent protokoll; gyldige er " + ", ".join(DEVICE_PROTOCOLS), "unknown_protocol",
+                     choices=DEVICE_PROTOCOLS)
     _protocol_identity(values, protocol, problems)
     for name in ("heartbeat_interval_s", "heartbeat_grace_s"):
         value = values.get(name)
         if value is not None and (not isinstance(value, int) or value < 1):
-            problems.add(name, "Må være et positivt antall sekunder")
+            problems.add(name, "Må være et positivt antall sekunder", "positive_seconds")
     recipient_id = values.get("recipient_id")
     if recipient_id is not None:
         found = conn.execute(
             select(recipients.c.id).where(recipients.c.id == recipient_id, recipients.c.municipality_id == municipality_id)
         ).first()
         if found is None:
-            problems.add("recipient_id", "Ukjent tjenestemottaker i denne kommunen")
+            problems.add("recipient_id", "Ukjent tjenestemottaker i denne kommunen", "unknown_recipient")
     base_unit_id = values.get("base_unit_id")
     if base_unit_id is not None:
         found = conn.execute(
             select(devices.c.id).where(devices.c.id == base_unit_id, devices.c.municipality_id == municipality_id)
         ).first()
         if found is None:
-            problems.add("base_unit_id", "Ukjent basestasjon i denne kommunen")
+            problems.add("base_unit_id", "Ukjent basestasjon i denne kommunen", "unknown_base_unit")
     problems.raise_any()
     if conn.execute(select(devices.c.id).where(devices.c.identity == values["identity"])).first() is not None:
         raise Conflict("duplicate_device", "Det finnes allerede en enhet med denne identiteten.")
@@ -422,18 +444,21 @@ def _protocol_identity(values: dict[str, Any], protocol: str | None, problems: "
     if protocol == "sia_dc09" and identity:
         values["identity"] = identity = identity.upper()
         if not _DC09_ACCOUNT.match(identity):
-            problems.add("identity", "En DC-09-konto er 3–16 heksadesimale tegn (0-9, A-F)")
+            problems.add("identity", "En DC-09-konto er 3–16 heksadesimale tegn (0-9, A-F)", "dc09_account")
     if protocol == "mqtt" and identity and not _MQTT_DEVICE.match(identity):
-        problems.add("identity", "En MQTT-enhets-ID kan ikke inneholde /, +, # eller mellomrom (den er et ledd i emnet)")
+        problems.add("identity", "En MQTT-enhets-ID kan ikke inneholde /, +, # eller mellomrom (den er et ledd i emnet)",
+                     "mqtt_identity")
     key = values.get("dc09_key")
     if key:
         if protocol != "sia_dc09":
-            problems.add("dc09_key", "Bare DC-09-enheter har nøkkel")
+            problems.add("dc09_key", "Bare DC-09-enheter har nøkkel", "dc09_key_not_dc09")
         else:
             try:
                 values["dc09_key"] = parse_key(key).hex().upper()
             except BadKey as exc:
-                problems.add("dc09_key", str(exc))
+                # BadKey says why in bokmål only; its two reasons, told apart as parse_key does.
+                length_ok = len(key.strip().replace(" ", "")) in (32, 48, 64)
+                problems.add("dc09_key", str(exc), "dc09_key_hex" if length_ok else "dc09_key_length")
 
 
 def list_devices(conn: Connection, *, municipality_id: int | None, allowed: frozenset[int] | None) -> list[dict[str, Any]]:
@@ -482,7 +507,7 @@ def add_staff(conn: Connection, values: dict[str, Any], *, municipality_id: int,
     _text(values, "name", "Navn", problems, max_length=200, required=True)
     _text(values, "competence", "Kompetanse", problems, max_length=40, required=True)
     if values.get("role") not in STAFF_ROLES:
-        problems.add("role", "Ukjent rolle; gyldige er " + ", ".join(STAFF_ROLES))
+        problems.add("role", "Ukjent rolle; gyldige er " + ", ".join(STAFF_ROLES), "unknown_role", choices=STAFF_ROLES)
     values["phone"] = _phone(values.get("phone"), "phone", problems)
     _zone_in(conn, values.get("zone_id"), municipality_id, problems)
     problems.raise_any()
@@ -513,21 +538,21 @@ def add_municipality(conn: Connection, values: dict[str, Any], *, now: datetime,
     _text(values, "name", "Navn", problems, max_length=100, required=True)
     number = str(values.get("number") or "").strip()
     if len(number) != 4 or not number.isdigit():
-        problems.add("number", "Kommunenummeret må ha fire sifre")
+        problems.add("number", "Kommunenummeret må ha fire sifre", "municipality_number")
     population = values.get("population")
     if not isinstance(population, int) or population < 0:
-        problems.add("population", "Innbyggertallet må være et heltall, 0 eller mer")
+        problems.add("population", "Innbyggertallet må være et heltall, 0 eller mer", "population")
     if values.get("role", "cooperating") not in MUNICIPALITY_ROLES:
-        problems.add("role", "Rollen må være host eller cooperating")
+        problems.add("role", "Rollen må være host eller cooperating", "municipality_role", choices=MUNICIPALITY_ROLES)
     centre_id = values.get("centre_id")
     if centre_id is None:
         found = conn.execute(select(centres.c.id).order_by(centres.c.id)).first()
         if found is None:
-            problems.add("centre_id", "Det finnes ingen responssentral å knytte kommunen til")
+            problems.add("centre_id", "Det finnes ingen responssentral å knytte kommunen til", "no_centre")
         else:
             centre_id = found.id
     elif conn.execute(select(centres.c.id).where(centres.c.id == centre_id)).first() is None:
-        problems.add("centre_id", "Ukjent responssentral")
+        problems.add("centre_id", "Ukjent responssentral", "unknown_centre")
     problems.raise_any()
     if conn.execute(select(municipalities.c.id).where(municipalities.c.number == number)).first() is not None:
         raise Conflict("duplicate_municipality", "Det finnes allerede en kommune med dette kommunenummeret.")
@@ -558,32 +583,37 @@ def add_agreement(conn: Connection, values: dict[str, Any], *, municipality_id: 
     valid_from: date = values["valid_from"]
     valid_to: date | None = values.get("valid_to")
     if valid_to is not None and valid_to < valid_from:
-        problems.add("valid_to", "Sluttdatoen kan ikke være før startdatoen")
+        problems.add("valid_to", "Sluttdatoen kan ikke være før startdatoen", "ends_before_start")
     windows: Iterable[dict[str, Any]] = values.get("windows") or []
     if not windows:
-        problems.add("windows", "Avtalen må ha minst ett tidsvindu")
+        problems.add("windows", "Avtalen må ha minst ett tidsvindu", "no_windows")
     for i, window in enumerate(windows):
         where = f"windows.{i}"
         model = window.get("service_model")
         if model not in (1, 2, 3):
-            problems.add(f"{where}.service_model", "Tjenestemodellen må være 1, 2 eller 3")
+            problems.add(f"{where}.service_model", "Tjenestemodellen må være 1, 2 eller 3", "service_model")
         weekdays = str(window.get("weekdays") or "")
         if not weekdays or not set(weekdays) <= set("1234567") or len(set(weekdays)) != len(weekdays):
-            problems.add(f"{where}.weekdays", "Ukedagene skrives som sifre 1–7 (1 er mandag), hver høyst én gang")
+            problems.add(f"{where}.weekdays", "Ukedagene skrives som sifre 1–7 (1 er mandag), hver høyst én gang",
+                         "weekdays")
         if not isinstance(window.get("starts"), time) or not isinstance(window.get("ends"), time):
-            problems.add(f"{where}.starts", "Start og slutt må være klokkeslett")
+            problems.add(f"{where}.starts", "Start og slutt må være klokkeslett", "window_times")
         # starts == ends is the whole day (domain.routing.Window), as the demo agreements use.
         categories = window.get("categories") or []
         if not categories or any(c not in ALARM_CATEGORIES for c in categories):
-            problems.add(f"{where}.categories", "Kategoriene må være blant " + ", ".join(ALARM_CATEGORIES))
+            problems.add(f"{where}.categories", "Kategoriene må være blant " + ", ".join(ALARM_CATEGORIES), "categories",
+                         choices=ALARM_CATEGORIES)
         escalation = window.get("escalation_minutes")
         if model == 2 and (not isinstance(escalation, int) or escalation < 1):
-            problems.add(f"{where}.escalation_minutes", "Tjenestemodell 2 krever eskalering etter et antall minutter (1 eller mer)")
+            problems.add(f"{where}.escalation_minutes", "Tjenestemodell 2 krever eskalering etter et antall minutter (1 eller mer)",
+                         "escalation_required")
         elif model == 1 and escalation is not None:
             # Model 3 may name a last resort (the centre after N minutes); model 1 is the centre already.
-            problems.add(f"{where}.escalation_minutes", "Full respons går rett til responssenteret og eskaleres ikke")
+            problems.add(f"{where}.escalation_minutes", "Full respons går rett til responssenteret og eskaleres ikke",
+                         "escalation_full_response")
         elif model == 3 and escalation is not None and (not isinstance(escalation, int) or escalation < 1):
-            problems.add(f"{where}.escalation_minutes", "Siste utvei må være et antall minutter (1 eller mer)")
+            problems.add(f"{where}.escalation_minutes", "Siste utvei må være et antall minutter (1 eller mer)",
+                         "escalation_last_resort")
     notes = values.get("notes")
     problems.raise_any()
     agreement_id = conn.execute(

@@ -188,16 +188,22 @@ def test_search_by_name(marit, own):
 # --- validation ----------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("field, value, message_start", [
-    ("national_id", "12345678901", "Ugyldig fødselsnummer"),
-    ("national_id", "123", "Ugyldig fødselsnummer"),
-    ("phone", "12", "Ugyldig telefonnummer"),
-    ("family_name", "", "Etternavn må fylles ut"),
-    ("postal_code", "46", "Postnummeret må ha fire sifre"),
+@pytest.mark.parametrize("field, value, messages", [
+    ("national_id", "12345678901", {"nb": "Ugyldig fødselsnummer: kontrollsifrene stemmer ikke",
+                                    "en": "Invalid national identity number: the check digits do not match"}),
+    ("national_id", "123", {"nb": "Ugyldig fødselsnummer: det må ha nøyaktig 11 sifre",
+                            "en": "Invalid national identity number: it must have exactly 11 digits"}),
+    ("phone", "12", {"nb": "Ugyldig telefonnummer", "en": "Invalid phone number"}),
+    ("family_name", "", {"nb": "Etternavn må fylles ut", "en": "Family name must be filled in"}),
+    ("postal_code", "46", {"nb": "Postnummeret må ha fire sifre", "en": "The postal code must have four digits"}),
 ])
-def test_an_invalid_recipient_is_refused_next_to_the_field_in_norwegian(marit, engine, own, field, value, message_start):
+def test_an_invalid_recipient_is_refused_next_to_the_field_in_the_readers_language(marit, engine, own, field, value,
+                                                                                     messages):
+    """The engine names each problem; the page says it in the reader's language (the bokmål is
+    the engine's text, as the API answers it)."""
     typed = recipient_form(**{field: value})
-    for lang in ("nb", "en"):  # the engine's messages are Norwegian whatever the page language
+    for lang in ("nb", "en"):
+        message_start = messages[lang]
         marit.cookies.set(i18n.LANGUAGE_COOKIE, lang)
         response = marit.post(f"/admin/registry/{own}/recipients", data=typed)
         assert response.status_code == 422
@@ -212,6 +218,22 @@ def test_an_invalid_recipient_is_refused_next_to_the_field_in_norwegian(marit, e
         assert field_value(response.text, f"r-{field}") == value
     with engine.connect() as conn:
         assert conn.execute(select(recipients.c.id).where(recipients.c.family_name == "Nordmann")).first() is None
+
+
+def test_a_duplicate_and_a_bad_choice_are_said_in_the_readers_language(marit, own):
+    """A conflict by its code, and the valid choices by their names, never their codes."""
+    assert marit.post(f"/admin/registry/{own}/zones", data={"code": "E1", "name": "Øst"}).headers["HX-Redirect"]
+    person = {"name": "Nina Natt", "role": "captain", "competence": "nurse", "phone": "912 34 568"}
+    for lang, duplicate_text, role_text in (
+            ("nb", "Kommunen har allerede en sone med denne koden.",
+             "Ukjent rolle; gyldige er Operatør, Hjemmetjenesten, Tekniker"),
+            ("en", "The municipality already has a zone with this code.",
+             "Unknown role; valid ones are Operator, Home care, Technician")):
+        marit.cookies.set(i18n.LANGUAGE_COOKIE, lang)
+        duplicate = marit.post(f"/admin/registry/{own}/zones", data={"code": "E1", "name": "Øst igjen"})
+        assert duplicate.status_code == 409 and field_problem(duplicate.text, "z-code") == duplicate_text
+        role = marit.post(f"/admin/registry/{own}/staff", data=person)
+        assert role.status_code == 422 and field_problem(role.text, "s-role") == role_text
 
 
 def test_coordinates_must_be_numbers_and_accept_a_decimal_comma(marit, engine, own):

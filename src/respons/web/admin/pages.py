@@ -8,8 +8,9 @@ scope is checked before a form is even read, so an invalid form cannot tell eith
 
 Forms are posted with htmx (the CSRF token rides on ``<body hx-headers>``). A refused
 form comes back re-rendered with 422 (409 for a duplicate): the typed values kept, the
-engine's Norwegian message beside each field and in a summary at the top. A saved form
-answers with ``HX-Redirect`` to the record's page or the list.
+engine's message beside each field and in a summary at the top, said in the reader's language
+from the name the engine gives it (``web/admin/problems.py``). A saved form answers with
+``HX-Redirect`` to the record's page or the list.
 
 Opening one recipient's page is an audited read (``service.read_recipient``); the lists
 and the completeness report show names only, never national ids.
@@ -33,6 +34,7 @@ from respons.store.journal import JournalUnavailable
 from respons.web import i18n, labels
 from respons.web.access import Principal
 from respons.web.admin import words  # noqa: F401  (registers the registry pages' i18n keys)
+from respons.web.admin.problems import conflict_text, problem_text
 from respons.web.pages import PageRefused, done, page_access, render
 from respons.web.runtime import runtime
 
@@ -191,9 +193,11 @@ async def _save(request: Request, work: Callable[[Connection], Any]) -> Saved:
     try:
         return Saved(await _run(request, work))
     except service.Invalid as exc:
-        return Saved(status=422, problems=list(exc.problems))
+        t = _t(request)
+        return Saved(status=422, problems=[{"field": p.field_name, "problem": problem_text(t, p)} for p in exc.named])
     except service.Conflict as exc:
-        return Saved(status=409, problems=[{"field": CONFLICT_FIELDS.get(exc.code, ""), "problem": exc.message}])
+        return Saved(status=409, problems=[{"field": CONFLICT_FIELDS.get(exc.code, ""),
+                                            "problem": conflict_text(_t(request), exc)}])
     except IntegrityError:
         return Saved(status=409, problems=[{"field": "", "problem": _t(request)("admin.form.conflict")}])
 
