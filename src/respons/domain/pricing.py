@@ -65,7 +65,14 @@ def allocate(total: Decimal, weights: Mapping[Hashable, Fraction | int]) -> dict
 
 
 class PriceModelError(ValueError):
-    """A stored or submitted price model that cannot be used, with a message for a person."""
+    """A stored or submitted price model that cannot be used, with a message for a person:
+    in bokmål (the CLI prints it), and named by ``key`` and ``params`` so a page can say it in
+    its reader's language (web/economy/words.py, ``economy.refusal.<key>``)."""
+
+    def __init__(self, message: str, key: str | None = None, **params):
+        super().__init__(message)
+        self.key = key  # None: not named, a page can only show the message
+        self.params = params
 
 
 # --- indexation -----------------------------------------------------------------------------
@@ -80,10 +87,12 @@ class Deflators:
     def index(self, price: Decimal, *, base_year: int, year: int) -> Decimal:
         # Norwegian messages: they reach the host administrator who must enter the missing year.
         if year < base_year:
-            raise PriceModelError(f"En pris fra {base_year} kan ikke brukes for {year}.")
+            raise PriceModelError(f"En pris fra {base_year} kan ikke brukes for {year}.", "before_base_year",
+                                  base_year=base_year, year=year)
         for y in range(base_year + 1, year + 1):
             if y not in self.rates:
-                raise PriceModelError(f"Mangler kommunal deflator for {y}; legg den inn før du fakturerer {year}.")
+                raise PriceModelError(f"Mangler kommunal deflator for {y}; legg den inn før du fakturerer {year}.",
+                                      "missing_deflator", missing=y, year=year)
             price = round_nok(price * (ONE + self.rates[y]))
         return price
 
@@ -303,11 +312,11 @@ def component_from_data(data: dict) -> Component:
             case "per_event":
                 types = data.get("alarm_types") or []
                 if not types:
-                    raise PriceModelError("Pris per hendelse må si hvilke alarmtyper den gjelder.")
+                    raise PriceModelError("Pris per hendelse må si hvilke alarmtyper den gjelder.", "event_types")
                 return PerEvent(_price(data), frozenset(types), label=label or "Hendelser")
             case "budget_share":
                 if not data.get("budget"):
-                    raise PriceModelError("Andel av budsjett må si hvilket budsjett.")
+                    raise PriceModelError("Andel av budsjett må si hvilket budsjett.", "share_budget")
                 return BudgetShare(str(data["budget"]), label=label or "Andel av budsjett")
             case "per_inhabitant":
                 try:
@@ -315,20 +324,21 @@ def component_from_data(data: dict) -> Component:
                     date(2001, month, day)  # a real day of the year
                 except ValueError:
                     raise PriceModelError(f"Forfallsdagen skrives MM-DD, for eksempel 01-15, ikke "
-                                          f"{data.get('due')!r}.") from None
+                                          f"{data.get('due')!r}.", "due_day", value=data.get("due")) from None
                 return PerInhabitant(_price(data), due_month=month, due_day=day,
                                      label=label or "Samarbeidsavgift per innbygger")
     except (ValueError, ArithmeticError) as error:
         if isinstance(error, PriceModelError):
             raise
-        raise PriceModelError(f"Ugyldig priskomponent {kind!r}: {error}") from None
+        raise PriceModelError(f"Ugyldig priskomponent {kind!r}: {error}", "invalid_component", kind=kind,
+                              error=error) from None
     raise PriceModelError(f"Ukjent priskomponent {kind!r}; kjente er per_user_month, per_event, budget_share "
-                          f"og per_inhabitant.")
+                          f"og per_inhabitant.", "unknown_component", kind=kind)
 
 
 def model_from_data(components: list[dict], base_year: int) -> PriceModel:
     if not components:
-        raise PriceModelError("En prismodell trenger minst én komponent.")
+        raise PriceModelError("En prismodell trenger minst én komponent.", "no_components")
     return PriceModel(tuple(component_from_data(c) for c in components), base_year=base_year)
 
 
@@ -338,7 +348,8 @@ def _price(data: dict) -> Decimal:
     except ArithmeticError:
         price = Decimal("NaN")
     if not price.is_finite() or price < 0 or price != price.quantize(ORE):
-        raise PriceModelError(f"Prisen må være et ikke-negativt beløp i kroner og øre, ikke {data.get('price')!r}.")
+        raise PriceModelError(f"Prisen må være et ikke-negativt beløp i kroner og øre, ikke {data.get('price')!r}.",
+                              "price", value=data.get("price"))
     return price
 
 
@@ -348,5 +359,5 @@ def _share(value) -> Decimal:
     except ArithmeticError:
         share = Decimal("NaN")
     if not share.is_finite() or not 0 <= share <= 1:
-        raise PriceModelError(f"Andelen må være mellom 0 og 1, ikke {value!r}.")
+        raise PriceModelError(f"Andelen må være mellom 0 og 1, ikke {value!r}.", "share", value=value)
     return share

@@ -38,7 +38,19 @@ PURPOSE = "invoicing"
 
 
 class InvoiceRefused(Exception):
-    """A run that cannot be made or changed, with a message for a person."""
+    """A run that cannot be made or changed, with a message for a person: in bokmål (the CLI
+    prints it), and named by ``key`` and ``params`` so a page can say it in its reader's
+    language (web/economy/words.py, ``economy.refusal.<key>``)."""
+
+    def __init__(self, message: str, key: str | None = None, **params):
+        super().__init__(message)
+        self.key = key  # None: not named, a page can only show the message
+        self.params = params
+
+    @classmethod
+    def because(cls, error: Exception) -> "InvoiceRefused":
+        """A price model's refusal (``PriceModelError``) as the run's, keeping its name."""
+        return cls(str(error), getattr(error, "key", None), **getattr(error, "params", {}))
 
 
 @dataclass(frozen=True)
@@ -69,13 +81,14 @@ class RunOutcome:
 
 def compute(conn: Connection, centre_id: int, period: InvoicePeriod) -> list[ComputedLine]:
     if period.month_starts()[-1].year != period.first.year:
-        raise InvoiceRefused("En fakturaperiode må ligge innenfor ett kalenderår (budsjetter og indeks er per år).")
+        raise InvoiceRefused("En fakturaperiode må ligge innenfor ett kalenderår (budsjetter og indeks er per år).",
+                             "one_year")
     try:
         in_force = economy.models_in_force(conn, centre_id, period)
     except PriceModelError as error:
-        raise InvoiceRefused(str(error)) from None
+        raise InvoiceRefused.because(error) from None
     if not in_force:
-        raise InvoiceRefused("Ingen kommuner har en prismodell som gjelder i perioden.")
+        raise InvoiceRefused("Ingen kommuner har en prismodell som gjelder i perioden.", "no_models")
     ids = [m.municipality_id for m in in_force]
     filters = {c.device_kinds for m in in_force for c in m.model.components if isinstance(c, PerUserMonth)}
     days = economy.active_days(conn, ids, period, filters)
@@ -92,7 +105,7 @@ def compute(conn: Connection, centre_id: int, period: InvoicePeriod) -> list[Com
         try:
             lines = lines_for(m.model, usage, period, deflators=deflators, budget_shares=shares.get(m.municipality_id))
         except ValueError as error:
-            raise InvoiceRefused(str(error)) from None
+            raise InvoiceRefused.because(error) from None
         for line in lines:
             component = m.model.components[line.component]
             basis: dict = {"kind": line.kind, "period": [period.first.isoformat(), period.end.isoformat()]}
@@ -120,7 +133,8 @@ def _budget_shares(conn: Connection, centre_id: int, period: InvoicePeriod, in_f
     shares: dict[int, dict[int, Decimal]] = {}
     for name, members in participants.items():
         if name not in year_budgets:
-            raise InvoiceRefused(f"Budsjettet «{name}» for {period.first.year} er ikke lagt inn.")
+            raise InvoiceRefused(f"Budsjettet «{name}» for {period.first.year} er ikke lagt inn.", "no_budget",
+                                 budget=name, year=period.first.year)
         split = split_budget(year_budgets[name], {mid: people[mid] for mid, _ in members},
                              fraction_of_year=Fraction(period.months, 12))
         for mid, index in members:
@@ -171,9 +185,9 @@ def _store_lines(conn: Connection, run_id: int, computed: list[ComputedLine]) ->
 def approve(conn: Connection, run_id: int, *, actor: str, now: datetime) -> None:
     row = conn.execute(select(invoice_runs.c.state).where(invoice_runs.c.id == run_id)).first()
     if row is None:
-        raise InvoiceRefused("Fakturakjøringen finnes ikke.")
+        raise InvoiceRefused("Fakturakjøringen finnes ikke.", "no_run")
     if row.state == "approved":
-        raise InvoiceRefused("Fakturakjøringen er allerede godkjent og kan ikke endres.")
+        raise InvoiceRefused("Fakturakjøringen er allerede godkjent og kan ikke endres.", "already_approved")
     conn.execute(update(invoice_runs).where(invoice_runs.c.id == run_id)
                  .values(state="approved", approved_at=now, approved_by=actor))
     audit.append(conn, now=now, actor=actor, action=audit.UPDATE, purpose=PURPOSE,
@@ -183,9 +197,9 @@ def approve(conn: Connection, run_id: int, *, actor: str, now: datetime) -> None
 def discard(conn: Connection, run_id: int, *, actor: str, now: datetime) -> None:
     row = conn.execute(select(invoice_runs.c.state).where(invoice_runs.c.id == run_id)).first()
     if row is None:
-        raise InvoiceRefused("Fakturakjøringen finnes ikke.")
+        raise InvoiceRefused("Fakturakjøringen finnes ikke.", "no_run")
     if row.state == "approved":
-        raise InvoiceRefused("En godkjent fakturakjøring kan ikke slettes.")
+        raise InvoiceRefused("En godkjent fakturakjøring kan ikke slettes.", "approved_kept")
     conn.execute(delete(invoice_runs).where(invoice_runs.c.id == run_id))
     audit.append(conn, now=now, actor=actor, action=audit.DELETE, purpose=PURPOSE,
                  details={"entity": "invoice_run", "run": run_id})

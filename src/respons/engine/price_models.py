@@ -48,20 +48,21 @@ def listing(conn: Connection) -> list[ModelRow]:
 def add_model(conn: Connection, *, municipality_id: int, valid_from: date, base_year: int, components: list[dict],
               actor: str, now: datetime) -> int:
     if valid_from.day != 1:
-        raise PriceModelError("En prismodell gjelder fra den første dagen i en måned.")
+        raise PriceModelError("En prismodell gjelder fra den første dagen i en måned.", "first_day")
     model = model_from_data(components, base_year)  # refuses what it cannot use, with the reason
     agreement = conn.execute(select(agreements.c.id).where(agreements.c.municipality_id == municipality_id)
                              .order_by(agreements.c.valid_from.desc())).first()
     if agreement is None:
-        raise PriceModelError("Kommunen har ingen avtale med responssenteret.")
+        raise PriceModelError("Kommunen har ingen avtale med responssenteret.", "no_agreement")
     approved_until = _approved_through(conn)
     if approved_until is not None and valid_from < approved_until:
         raise PriceModelError(f"Månedene til og med {_last_month(approved_until)} er fakturert og godkjent; en ny "
-                              f"prismodell kan gjelde fra {approved_until:%m.%Y}.")
+                              f"prismodell kan gjelde fra {approved_until:%m.%Y}.", "months_approved",
+                              last=_last_month(approved_until), first=f"{approved_until:%m.%Y}")
     later = conn.execute(select(price_models.c.id).where(price_models.c.agreement_id == agreement.id,
                                                          price_models.c.valid_from >= valid_from)).first()
     if later is not None:
-        raise PriceModelError("Avtalen har allerede en prismodell fra samme eller en senere måned.")
+        raise PriceModelError("Avtalen har allerede en prismodell fra samme eller en senere måned.", "later_model")
     conn.execute(update(price_models).where(price_models.c.agreement_id == agreement.id,
                                             price_models.c.valid_to.is_(None)).values(valid_to=valid_from))
     model_id = conn.execute(insert(price_models).values(
@@ -90,14 +91,16 @@ def set_budget(conn: Connection, *, centre_id: int, year: int, name: str, amount
                now: datetime) -> None:
     name = name.strip()
     if not name:
-        raise PriceModelError("Budsjettet trenger et navn (det prismodellene viser til).")
+        raise PriceModelError("Budsjettet trenger et navn (det prismodellene viser til).", "budget_name")
     try:
         kroner = Decimal(amount.replace(" ", "").replace(",", "."))
         share = Decimal(fixed_share.replace(",", "."))
     except InvalidOperation:
-        raise PriceModelError("Beløpet skrives i kroner (med øre), den faste andelen som et tall mellom 0 og 1.") from None
+        raise PriceModelError("Beløpet skrives i kroner (med øre), den faste andelen som et tall mellom 0 og 1.",
+                              "budget_amount") from None
     if kroner < 0 or kroner != kroner.quantize(Decimal("0.01")) or not 0 <= share <= 1:
-        raise PriceModelError("Beløpet skrives i kroner (med øre), den faste andelen som et tall mellom 0 og 1.")
+        raise PriceModelError("Beløpet skrives i kroner (med øre), den faste andelen som et tall mellom 0 og 1.",
+                              "budget_amount")
     _refuse_if_year_approved(conn, year)
     conn.execute(delete(budgets).where(budgets.c.centre_id == centre_id, budgets.c.year == year, budgets.c.name == name))
     conn.execute(insert(budgets).values(centre_id=centre_id, year=year, name=name, amount_ore=int(kroner * 100),
@@ -110,9 +113,9 @@ def set_deflator(conn: Connection, *, year: int, percent: str, source: str | Non
     try:
         rate = Decimal(percent.replace(",", ".").rstrip("% ")) / 100
     except InvalidOperation:
-        raise PriceModelError("Deflatoren skrives i prosent, for eksempel 4,3.") from None
+        raise PriceModelError("Deflatoren skrives i prosent, for eksempel 4,3.", "deflator") from None
     if not Decimal("-0.2") < rate < Decimal("0.5"):
-        raise PriceModelError("Deflatoren skrives i prosent, for eksempel 4,3.")
+        raise PriceModelError("Deflatoren skrives i prosent, for eksempel 4,3.", "deflator")
     _refuse_if_year_approved(conn, year)
     conn.execute(delete(deflators).where(deflators.c.year == year))
     conn.execute(insert(deflators).values(year=year, rate=str(rate.normalize()), source=source or None))
@@ -125,7 +128,8 @@ def _refuse_if_year_approved(conn: Connection, year: int) -> None:
                                                         invoice_runs.c.period_first >= date(year, 1, 1),
                                                         invoice_runs.c.period_first < date(year + 1, 1, 1))).first()
     if used is not None:
-        raise PriceModelError(f"Et godkjent fakturagrunnlag for {year} bruker allerede dette; det kan ikke endres.")
+        raise PriceModelError(f"Et godkjent fakturagrunnlag for {year} bruker allerede dette; det kan ikke endres.",
+                              "year_approved", year=year)
 
 
 def year_rows(conn: Connection):

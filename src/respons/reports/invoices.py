@@ -1,6 +1,9 @@
 """An invoice run as CSV, XLSX and PDF: one row per line, grouped by municipality, with the
 run's period, state and totals. The CSV's columns are a contract like the statistics CSV
-(docs/economy.md): add new ones at the end, never rename."""
+(docs/economy.md): add new ones at the end, never rename. The documents are in bokmål,
+whatever the language of whoever downloads them: they are the invoices sent to municipalities
+(as the statistics reports are, docs/statistics.md); the pages show a run in their reader's
+language."""
 
 from __future__ import annotations
 
@@ -35,13 +38,18 @@ class InvoiceDocument:
     def end(self) -> date:
         return InvoicePeriod(self.first, self.months).end
 
+    def span(self, month_names: tuple[str, ...] = MONTHS_NB) -> str:
+        """The months covered ("november 2026", "januar–mars 2026"), in the names given."""
+        last = InvoicePeriod(self.first, self.months).month_starts()[-1]
+        return (f"{month_names[self.first.month - 1]} {self.first.year}" if self.months == 1 else
+                f"{month_names[self.first.month - 1]}–{month_names[last.month - 1]} {last.year}")
+
     @property
     def title(self) -> str:
-        last = InvoicePeriod(self.first, self.months).month_starts()[-1]
-        span = (f"{MONTHS_NB[self.first.month - 1]} {self.first.year}" if self.months == 1 else
-                f"{MONTHS_NB[self.first.month - 1]}–{MONTHS_NB[last.month - 1]} {last.year}")
+        """The documents' title, in bokmål: they are sent to municipalities (a page says it in
+        its reader's language, web/economy/pages.py)."""
         state = "godkjent" if self.state == "approved" else "utkast"
-        return f"Faktura for responstjenesten: {span} ({state})"
+        return f"Faktura for responstjenesten: {self.span()} ({state})"
 
     def by_municipality(self) -> list[tuple[int, list[StoredLine], Decimal]]:
         grouped: dict[int, list[StoredLine]] = {}

@@ -17,6 +17,7 @@ from respons.auth import audit
 from respons.domain.access import Role
 from respons.settings import Settings
 from respons.store.tables import audit_log
+from respons.web import i18n
 from respons.web.app import create_app
 from tests.factories import FakeClock, people_logged_in
 from tests.integration.test_invoicing import NOW, economy_world  # noqa: F401  (fixture)
@@ -71,6 +72,21 @@ def test_the_host_computes_checks_and_approves_and_a_municipality_sees_its_own_a
     assert "(godkjent)" in hanne.get(run_url).text and 'id="approve-run"' not in hanne.get(run_url).text
     again = hanne.post(f"/economy/runs/{run_id}/approve", headers=HTMX)
     assert again.status_code == 409 and "allerede godkjent" in again.text
+
+    # In English the page says the run, its units and the engine's refusals in English; the
+    # documents stay the bokmål invoice the municipality receives.
+    hanne.cookies.set(i18n.LANGUAGE_COOKIE, "en")
+    english = hanne.get(run_url).text
+    assert "Invoice for the response service: January 2026 (approved)" in english
+    assert "<td>user-months</td>" in english and "<td>events</td>" in english and "brukermåneder" not in english
+    assert "January 2026" in hanne.get("/economy").text
+    refused_en = hanne.post(f"/economy/runs/{run_id}/discard", headers=HTMX)
+    assert refused_en.status_code == 409 and "An approved invoice run cannot be deleted." in refused_en.text
+    too_long_en = hanne.post("/economy/runs", data={"from": "2026-12", "months": "2"}, headers=HTMX)
+    assert too_long_en.status_code == 422 and "An invoice period must lie within one calendar year" in too_long_en.text
+    document = hanne.get(f"/economy/runs/{run_id}/export.csv").text
+    assert "brukermåneder" in document and "user-months" not in document
+    hanne.cookies.set(i18n.LANGUAGE_COOKIE, "nb")
 
     own = marit.get(run_url).text
     assert "Testkommune 1" in own and "Testkommune 0" not in own and "Full responstjeneste" not in own
@@ -145,5 +161,11 @@ def test_the_host_keeps_price_models_budgets_and_deflators(browser, economy_worl
     late = hanne.post("/economy/prices", data={"municipality_id": a, "valid_from": "2026-01", "base_year": "2026",
                                                "components": '[{"kind": "per_user_month", "price": "1.00"}]'}, headers=HTMX)
     assert late.status_code == 422 and "til og med 01.2026 er fakturert og godkjent" in late.text
+    hanne.cookies.set(i18n.LANGUAGE_COOKIE, "en")
+    late_en = hanne.post("/economy/prices", data={"municipality_id": a, "valid_from": "2026-01", "base_year": "2026",
+                                                  "components": '[{"kind": "per_hour", "price": "1.00"}]'}, headers=HTMX)
+    assert late_en.status_code == 422 and "Unknown price component &#39;per_hour&#39;" in late_en.text
+    assert "Write the year with four digits." in hanne.post("/economy/budgets", data={"year": "next"}, headers=HTMX).text
+    hanne.cookies.set(i18n.LANGUAGE_COOKIE, "nb")
     refused = hanne.post("/economy/deflators", data={"deflator_year": "2026", "percent": "9"}, headers=HTMX)
     assert refused.status_code == 422 and "godkjent" in refused.text

@@ -30,7 +30,7 @@ from respons.engine import invoicing, staffing_plans
 from respons.engine import price_models as prices
 from respons.engine.statistics import municipality_names
 from respons.reports import invoices
-from respons.reports.model import MONTHS_NB
+from respons.reports.model import MONTHS
 from respons.store import economy
 from respons.store.db import write_transaction
 from respons.store.journal import JournalUnavailable
@@ -81,7 +81,7 @@ def _overview_page(request: Request, scope: frozenset[int] | None, *, typed: dic
     last_month = (today.replace(day=1) - timedelta(days=1)).replace(day=1)
     typed = typed or {"from": last_month.strftime("%Y-%m"), "months": "1"}
     return render(request, "economy/overview.html", status_code=status_code, rows=rows, host=scope is None,
-                  error=error, typed=typed, months_nb=MONTHS_NB)
+                  error=error, typed=typed, **_invoice_words(request))
 
 
 @router.post("/runs")
@@ -93,7 +93,7 @@ async def create_run(request: Request, principal: Principal = Depends(host)):
         year, month = (int(part) for part in typed["from"].split("-"))
         period = InvoicePeriod(date(year, month, 1), int(typed["months"]))
     except ValueError:
-        return _overview_with_error(request, typed, "economy.error.period")
+        return _overview_with_error(request, typed, _t(request)("economy.error.period"))
     # Not through the alarm journal: a run reads every recipient and a year of alarms. It is
     # computed on a read connection and stored in a short write transaction of its own.
     def compute_and_store():
@@ -106,24 +106,54 @@ async def create_run(request: Request, principal: Principal = Depends(host)):
     try:
         outcome = await run_in_threadpool(compute_and_store)
     except invoicing.InvoiceRefused as refused:
-        return _overview_with_error(request, typed, str(refused))
+        return _overview_with_error(request, typed, _refusal(request, refused))
     if outcome.run_id is None:
         with rt.engine.connect() as conn:
             document = invoices.load(conn, outcome.approved_run_id)
-        return render(request, "economy/differences.html", outcome=outcome, document=document)
+        return render(request, "economy/differences.html", outcome=outcome, document=document,
+                      **_invoice_words(request))
     return done(request, f"/economy/runs/{outcome.run_id}")
 
 
 def _overview_with_error(request: Request, typed: dict, error: str):
-    if error.startswith("economy."):
-        error = i18n.translator(i18n.language_of(request))(error)
     return _overview_page(request, None, typed=typed, error=error, status_code=422)
+
+
+def _t(request: Request):
+    return i18n.translator(i18n.language_of(request))
+
+
+def _refusal(request: Request, refused: Exception) -> str:
+    """An engine's refusal in the reader's language, by the name the engine gave it; one it
+    has not named, as it wrote it (bokmål). A database outage says so, not its reason code."""
+    t = _t(request)
+    if isinstance(refused, JournalUnavailable):
+        return t("error.503")
+    key = f"economy.refusal.{getattr(refused, 'key', None)}"
+    return t(key, **refused.params) if key in i18n.CATALOGUE else str(refused)
+
+
+def _invoice_words(request: Request) -> dict:
+    """The invoice as a page shows it: title, months and units in the reader's language (the
+    exported documents keep bokmål, reports/invoices.py)."""
+    language = i18n.language_of(request)
+    t = i18n.translator(language)
+
+    def run_title(document) -> str:
+        return t("economy.run_title", span=document.span(MONTHS[language]), state=t(f"economy.run_state.{document.state}"))
+
+    def unit(line) -> str:
+        key = f"economy.unit.{line.kind}"
+        return t(key) if key in i18n.CATALOGUE else line.unit
+
+    return {"run_title": run_title, "unit": unit, "month_names": MONTHS[language]}
 
 
 def _centre_id(conn) -> int:
     ids = conn.execute(select(centres.c.id)).scalars().all()
     if len(ids) != 1:
-        raise invoicing.InvoiceRefused(f"Det er {len(ids)} responssentre; velg med kommandolinjen (--centre).")
+        raise invoicing.InvoiceRefused(f"Det er {len(ids)} responssentre; velg med kommandolinjen (--centre).",
+                                       "centres", count=len(ids))
     return ids[0]
 
 
@@ -141,7 +171,8 @@ def run_page(request: Request, run_id: int, principal: Principal = Depends(reade
     scope = invoice_scope(principal)
     with runtime(request).engine.connect() as conn:
         document = _visible_run(conn, run_id, scope)
-    return render(request, "economy/run.html", document=document, host=scope is None, error=None)
+    return render(request, "economy/run.html", document=document, host=scope is None, error=None,
+                  **_invoice_words(request))
 
 
 @router.post("/runs/{run_id}/approve")
@@ -163,7 +194,8 @@ async def _change(request: Request, principal: Principal, run_id: int, unit, don
     except (invoicing.InvoiceRefused, JournalUnavailable) as refused:
         with rt.engine.connect() as conn:
             document = _visible_run(conn, run_id, None)
-        return render(request, "economy/run.html", status_code=409, document=document, host=True, error=str(refused))
+        return render(request, "economy/run.html", status_code=409, document=document, host=True,
+                      error=_refusal(request, refused), **_invoice_words(request))
     return done(request, done_url)
 
 
@@ -210,7 +242,8 @@ async def line_page(request: Request, line_id: int, principal: Principal = Depen
     await rt.journal.run(lambda conn: audit.append(
         conn, now=rt.clock(), actor=principal.actor, action=audit.EXPORT, municipality_id=line.municipality_id,
         purpose=invoicing.PURPOSE, details={"entity": "invoice_line", "line": line_id, "recipients": len(people)}))
-    return render(request, "economy/line.html", document=document, line=line, people=people, events=events)
+    return render(request, "economy/line.html", document=document, line=line, people=people, events=events,
+                  **_invoice_words(request))
 
 
 @router.get("/planner")
@@ -302,14 +335,13 @@ async def add_price_model(request: Request, principal: Principal = Depends(host)
             raise ValueError
         municipality_id, base_year = int(typed["municipality_id"]), int(typed["base_year"])
     except ValueError:
-        return _prices_page(request, status_code=422, typed=typed,
-                            error="Velg kommune, skriv fra-måned som ÅÅÅÅ-MM, basisår, og komponentene som en JSON-liste.")
+        return _prices_page(request, status_code=422, typed=typed, error=_t(request)("economy.error.model_form"))
     try:
         await rt.journal.run(lambda conn: prices.add_model(
             conn, municipality_id=municipality_id, valid_from=date(year, month, 1), base_year=base_year,
             components=components, actor=principal.actor, now=rt.clock()))
     except (PriceModelError, JournalUnavailable) as refused:
-        return _prices_page(request, status_code=422, typed=typed, error=str(refused))
+        return _prices_page(request, status_code=422, typed=typed, error=_refusal(request, refused))
     return done(request, "/economy/prices")
 
 
@@ -324,10 +356,10 @@ async def set_budget(request: Request, principal: Principal = Depends(host)):
             conn, centre_id=_centre_id(conn), year=year, name=typed["name"], amount=typed["amount"],
             fixed_share=typed["fixed_share"], actor=principal.actor, now=rt.clock()))
     except ValueError as refused:  # PriceModelError is one
-        message = str(refused) if isinstance(refused, PriceModelError) else "Året skrives med fire sifre."
+        message = _refusal(request, refused) if isinstance(refused, PriceModelError) else _t(request)("economy.error.year")
         return _prices_page(request, status_code=422, typed=typed, error=message)
     except (invoicing.InvoiceRefused, JournalUnavailable) as refused:
-        return _prices_page(request, status_code=422, typed=typed, error=str(refused))
+        return _prices_page(request, status_code=422, typed=typed, error=_refusal(request, refused))
     return done(request, "/economy/prices")
 
 
@@ -341,8 +373,8 @@ async def set_deflator(request: Request, principal: Principal = Depends(host)):
         await rt.journal.run(lambda conn: prices.set_deflator(
             conn, year=year, percent=typed["percent"], source=typed["source"], actor=principal.actor, now=rt.clock()))
     except ValueError as refused:
-        message = str(refused) if isinstance(refused, PriceModelError) else "Året skrives med fire sifre."
+        message = _refusal(request, refused) if isinstance(refused, PriceModelError) else _t(request)("economy.error.year")
         return _prices_page(request, status_code=422, typed=typed, error=message)
     except JournalUnavailable as refused:
-        return _prices_page(request, status_code=422, typed=typed, error=str(refused))
+        return _prices_page(request, status_code=422, typed=typed, error=_refusal(request, refused))
     return done(request, "/economy/prices")

@@ -1,4 +1,11 @@
-"""The economy pages' words (bokmål, English)."""
+"""The economy pages' words (bokmål, English).
+
+The refusals of the invoicing and price model engines are here by the names they give them
+(``economy.refusal.<key>``): the bokmål is the engine's own text, which the command line
+prints. The invoice on a page (its title, its units) is in the reader's language; the
+exported PDF, XLSX and CSV stay bokmål as the documents sent to municipalities
+(reports/invoices.py, docs/economy.md).
+"""
 
 from respons.web.i18n import register
 
@@ -129,5 +136,72 @@ register(
         "economy.costs.per_unit": ("Kostnad per bruker", "Cost per user"),
         "economy.costs.per_alarm": ("Kostnad per innkommende alarm", "Cost per incoming alarm"),
         "economy.planner.total": ("Lønnsutgifter i året", "Salary costs a year"),
+        # The invoice on the page, in the reader's language.
+        "economy.run_title": ("Faktura for responstjenesten: {span} ({state})", "Invoice for the response service: {span} ({state})"),
+        "economy.run_state.draft": ("utkast", "draft"),
+        "economy.run_state.approved": ("godkjent", "approved"),
+        "economy.span.months": ("{months} mnd", "{months} months"),
+        "economy.unit.per_user_month": ("brukermåneder", "user-months"),
+        "economy.unit.per_event": ("hendelser", "events"),
+        "economy.unit.budget_share": ("andel", "share"),
+        "economy.unit.per_inhabitant": ("innbyggere", "inhabitants"),
+        # The pages' own refusals.
+        "economy.error.model_form": ("Velg kommune, skriv fra-måned som ÅÅÅÅ-MM, basisår, og komponentene som en JSON-liste.",
+                                     "Choose a municipality, write the first month as YYYY-MM, the base year, and the "
+                                     "components as a JSON list."),
+        "economy.error.year": ("Året skrives med fire sifre.", "Write the year with four digits."),
+        # The engines' refusals by name (engine/invoicing.py, engine/price_models.py, domain/pricing.py).
+        "economy.refusal.centres": ("Det er {count} responssentre; velg med kommandolinjen (--centre).",
+                                    "There are {count} response centres; choose one on the command line (--centre)."),
+        "economy.refusal.one_year": ("En fakturaperiode må ligge innenfor ett kalenderår (budsjetter og indeks er per år).",
+                                     "An invoice period must lie within one calendar year (budgets and indexation are "
+                                     "yearly)."),
+        "economy.refusal.no_models": ("Ingen kommuner har en prismodell som gjelder i perioden.",
+                                      "No municipality has a price model that applies in the period."),
+        "economy.refusal.no_budget": ("Budsjettet «{budget}» for {year} er ikke lagt inn.",
+                                      "The budget “{budget}” for {year} has not been entered."),
+        "economy.refusal.no_run": ("Fakturakjøringen finnes ikke.", "The invoice run does not exist."),
+        "economy.refusal.already_approved": ("Fakturakjøringen er allerede godkjent og kan ikke endres.",
+                                             "The invoice run is already approved and cannot be changed."),
+        "economy.refusal.approved_kept": ("En godkjent fakturakjøring kan ikke slettes.",
+                                          "An approved invoice run cannot be deleted."),
+        "economy.refusal.before_base_year": ("En pris fra {base_year} kan ikke brukes for {year}.",
+                                             "A price from {base_year} cannot be used for {year}."),
+        "economy.refusal.missing_deflator": ("Mangler kommunal deflator for {missing}; legg den inn før du fakturerer {year}.",
+                                             "The municipal deflator for {missing} is missing; enter it before invoicing "
+                                             "{year}."),
+        "economy.refusal.event_types": ("Pris per hendelse må si hvilke alarmtyper den gjelder.",
+                                        "A price per event must say which alarm types it applies to."),
+        "economy.refusal.share_budget": ("Andel av budsjett må si hvilket budsjett.",
+                                         "A share of a budget must say which budget."),
+        "economy.refusal.due_day": ("Forfallsdagen skrives MM-DD, for eksempel 01-15, ikke {value!r}.",
+                                    "The due day is written MM-DD, for example 01-15, not {value!r}."),
+        "economy.refusal.invalid_component": ("Ugyldig priskomponent {kind!r}: {error}", "Invalid price component {kind!r}: {error}"),
+        "economy.refusal.unknown_component": ("Ukjent priskomponent {kind!r}; kjente er per_user_month, per_event, "
+                                              "budget_share og per_inhabitant.",
+                                              "Unknown price component {kind!r}; the known ones are per_user_month, "
+                                              "per_event, budget_share and per_inhabitant."),
+        "economy.refusal.no_components": ("En prismodell trenger minst én komponent.", "A price model needs at least one component."),
+        "economy.refusal.price": ("Prisen må være et ikke-negativt beløp i kroner og øre, ikke {value!r}.",
+                                  "The price must be a non-negative amount in kroner and øre, not {value!r}."),
+        "economy.refusal.share": ("Andelen må være mellom 0 og 1, ikke {value!r}.", "The share must be between 0 and 1, not {value!r}."),
+        "economy.refusal.first_day": ("En prismodell gjelder fra den første dagen i en måned.",
+                                      "A price model applies from the first day of a month."),
+        "economy.refusal.no_agreement": ("Kommunen har ingen avtale med responssenteret.",
+                                         "The municipality has no agreement with the centre."),
+        "economy.refusal.months_approved": ("Månedene til og med {last} er fakturert og godkjent; en ny prismodell kan "
+                                            "gjelde fra {first}.", "The months up to and including {last} are invoiced "
+                                            "and approved; a new price model can apply from {first}."),
+        "economy.refusal.later_model": ("Avtalen har allerede en prismodell fra samme eller en senere måned.",
+                                        "The agreement already has a price model from the same or a later month."),
+        "economy.refusal.budget_name": ("Budsjettet trenger et navn (det prismodellene viser til).",
+                                        "The budget needs a name (the one the price models refer to)."),
+        "economy.refusal.budget_amount": ("Beløpet skrives i kroner (med øre), den faste andelen som et tall mellom 0 og 1.",
+                                          "Write the amount in kroner (with øre), the fixed share as a number between 0 "
+                                          "and 1."),
+        "economy.refusal.deflator": ("Deflatoren skrives i prosent, for eksempel 4,3.",
+                                     "Write the deflator in per cent, for example 4.3."),
+        "economy.refusal.year_approved": ("Et godkjent fakturagrunnlag for {year} bruker allerede dette; det kan ikke endres.",
+                                          "An approved invoice for {year} already uses this; it cannot be changed."),
     }
 )
