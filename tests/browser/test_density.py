@@ -60,6 +60,16 @@ MEASURE = """() => {
             if (centres.length && centres[centres.length - 1] - centres[0] > 6) problems.push(row.id + ': column ' + i + ' wraps');
         });
     }
+    // The widest answer clock a centre sees (over two hours waiting) must fit its cell,
+    // not be cut to "25:" as it was.
+    const clock = document.querySelector('#queue-body [data-clock]');
+    if (clock) {
+        const shown = clock.textContent;
+        clock.textContent = '125:59';
+        const cell = clock.closest('td').getBoundingClientRect(), box = clock.getBoundingClientRect();
+        if (box.right > cell.right + 0.5 || box.left < cell.left - 0.5) problems.push('the answer clock does not fit its column');
+        clock.textContent = shown;
+    }
     const who = document.querySelector('#queue thead th:nth-child(3)').getBoundingClientRect().width;
     return {visible: visible.length, total: rows.length, problems, recipientWidth: who};
 }"""
