@@ -303,6 +303,10 @@ ROUTES: dict[tuple[str, str], Route] = {
         default_permitted=frozenset({401}),
     ),
     ("GET", "/healthz"): Route("public", lambda c, w, p: c.get("/healthz"), default_permitted=frozenset({200})),
+    ("GET", "/livez"): Route("public", lambda c, w, p: c.get("/livez"), default_permitted=frozenset({200})),
+    ("GET", "/readyz"): Route("public", lambda c, w, p: c.get("/readyz"), default_permitted=frozenset({200})),
+    # Open by default (no personal data; RESPONS_METRICS_TOKEN closes it: test_metrics.py).
+    ("GET", "/metrics"): Route("public", lambda c, w, p: c.get("/metrics"), default_permitted=frozenset({200})),
     # ---- Pages shared by everyone (web/login.py) ----
     ("GET", "/"): Route("public", _page("/"), default_permitted=frozenset({303})),
     ("GET", "/login"): Route("public", _page("/login"), default_permitted=frozenset({200})),

@@ -165,6 +165,11 @@ class Journal:
         return self._engine
 
     @property
+    def queued(self) -> int:
+        """Units waiting for the writer (approximate; for metrics)."""
+        return self._queue.qsize()
+
+    @property
     def alive(self) -> bool:
         """The writer thread runs (or has not been started yet); False after a crash or close."""
         return self._thread.is_alive() or (self._thread.ident is None and not self._closed)

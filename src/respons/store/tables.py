@@ -612,3 +612,20 @@ invoice_lines = Table(
     # the time it took to store one.
     Column("recipients", JSON),
 )
+
+# --- operations ----------------------------------------------------------------------
+
+# One row per node, written by its readiness probe through the journal every few seconds
+# (web/health.py): a commit that proves the node can write, and for operators a list of
+# the nodes that are alive and their versions.
+node_heartbeats = Table(
+    "node_heartbeats",
+    metadata,
+    Column("node", String(200), primary_key=True),
+    Column("started_at", UTCDateTime, nullable=False),
+    Column("beat_at", UTCDateTime, nullable=False),
+    Column("version", String(40), nullable=False),
+    # Counts the probes: every probe changes the row, so SQLite really writes (it skips a
+    # page whose content did not change) and a full disk or read-only file shows.
+    Column("beats", BigInteger, nullable=False),
+)

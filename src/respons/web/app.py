@@ -22,13 +22,14 @@ from respons.engine.timers import TimerWorker
 from respons.intake.dc09.receiver import Receiver
 from respons.intake.scaip.receiver import Receiver as ScaipReceiver
 from respons.intake.mqtt.receiver import Broker as MqttBroker, Receiver as MqttReceiver
+from respons.observability import metrics
 from respons.settings import Settings, get_settings
 from respons.store import live_relay
 from respons.store.db import is_postgres, make_engine
 from respons.store.journal import Journal
 from respons.web.access import public
 from respons.web.api_docs import install_api_docs
-from respons.web import login
+from respons.web import health, login, metrics as metrics_web
 from respons.web.admin import pages as admin_pages
 from respons.web.responder import pages as responder_app
 from respons.web.statistics import pages as statistics_pages
@@ -74,6 +75,9 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock, *,
             lease_seconds=settings.timer_lease_seconds,
         )
         app.state.runtime = Runtime(settings=settings, engine=engine, journal=journal, clock=clock, timers=worker, live=live)
+        # /readyz: whether this node can commit (periodic probes only with the background workers).
+        probe = await health.start(app, journal, clock, node=node, probe_seconds=settings.readiness_probe_seconds,
+                                   periodic=run_timers)
         supervisor = SupervisionWorker(journal, clock, poll_seconds=settings.supervision_poll_seconds,
                                        answer_deadline=timedelta(seconds=settings.answer_deadline_seconds))
         if run_timers:
@@ -83,11 +87,13 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock, *,
         if settings.dc09_port is not None:
             dc09 = Receiver(journal, clock, answer_deadline_seconds=settings.answer_deadline_seconds,
                             retransmit_seconds=settings.dc09_retransmit_seconds)
+            metrics.timed_answers(dc09, "dc09")
             await dc09.start(settings.host, settings.dc09_port, settings.dc09_port)
             log.info("SIA DC-09 receiver on %s:%s (TCP and UDP)", settings.host, dc09.tcp_port)
         scaip = None
         if settings.scaip_port is not None:
             scaip = ScaipReceiver(journal, clock, answer_deadline_seconds=settings.answer_deadline_seconds)
+            metrics.timed_answers(scaip, "scaip")
             await scaip.start(settings.host, settings.scaip_port, settings.scaip_port)
             log.info("SCAIP receiver on %s:%s (SIP over TCP and UDP)", settings.host, scaip.tcp_port)
         mqtt = None
@@ -110,6 +116,7 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock, *,
                 await dc09.stop()
             await supervisor.stop()
             await worker.stop()
+            await probe.stop()
             live.close()
             journal.close()
             if relay is not None:
@@ -132,7 +139,7 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock, *,
             {"name": "audit", "description": "The hash-chained audit log, for auditors."},
             {"name": "statistics", "description": "Key figures and exports per municipality (audited)."},
             {"name": "deviations", "description": "Deviation reports (avvik): register, handle, summarise."},
-            {"name": "health", "description": "Liveness for load balancers and monitoring."},
+            {"name": "health", "description": "Liveness, readiness and metrics for load balancers and monitoring."},
         ],
     )
     app.include_router(intake.router)
@@ -155,16 +162,13 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock, *,
     # Vendored, never a CDN: the console must work on a closed hospital network.
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     install_page_handlers(app)
+    # /livez, /readyz, /healthz, and 503 with Retry-After for every database outage.
+    health.install(app)
+    # /metrics, the access log and X-Request-ID (docs/operations-health.md).
+    metrics_web.install(app, metrics_token=settings.metrics_token, access_log_enabled=settings.access_log)
     install_api_docs(app)
 
     # One error shape ({"error", "message", "details"}) for every 4xx/5xx, the framework's too.
     install_error_handlers(app)
-
-    @app.get("/healthz", tags=["health"], summary="Is this node able to reach its database?", dependencies=[Depends(public())])
-    def healthz():
-        rt = app.state.runtime
-        with rt.engine.connect() as conn:
-            conn.execute(text("select 1"))
-        return {"status": "ok", "version": __version__, "journal": vars(rt.journal.stats), "timers_fired": rt.timers.fired}
 
     return app
