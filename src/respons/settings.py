@@ -6,11 +6,14 @@ production sets ``RESPONS_DATABASE_URL=postgresql+psycopg://…``.
 
 from __future__ import annotations
 
+import ipaddress
+import json
 from functools import lru_cache
 from pathlib import Path
+from typing import Annotated
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 class Settings(BaseSettings):
@@ -78,6 +81,19 @@ class Settings(BaseSettings):
     # How long an operator's "sound off" lasts (it never silences an alarm past its deadline).
     console_mute_seconds: int = 120
     cookie_secure: bool = True
+    # Reverse proxies / load balancers whose X-Forwarded-For is believed (addresses or CIDR
+    # networks, comma-separated or a JSON list). Empty: the header is ignored, so a client
+    # cannot pick the address the log-in limits count (web/client_address.py).
+    trusted_proxies: Annotated[list[str], NoDecode] = []
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _proxies_from_text(cls, value):
+        if isinstance(value, str):
+            text = value.strip()
+            value = json.loads(text) if text.startswith("[") else [p for p in text.split(",") if p.strip()]
+        # Normalised, and a malformed entry stops the start-up instead of trusting nothing silently.
+        return [str(ipaddress.ip_network(str(p).strip(), strict=False)) for p in value if str(p).strip()]
 
     # Operations (docs/operations-health.md). /readyz is 200 only while the node can commit:
     # a probe writes this node's heartbeat row through the journal this often.

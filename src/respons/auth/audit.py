@@ -44,10 +44,11 @@ ROLE_REVOKE = "role_revoke"
 TOKEN_CREATE = "token_create"
 TOKEN_REVOKE = "token_revoke"
 EXPORT = "export"
+LOGIN_UNLOCK = "login_unlock"  # an administrator cleared an account's failed log-ins
 
 ACTIONS = frozenset(
     {LOGIN, LOGIN_FAILED, LOGOUT, READ_RECIPIENT, CREATE, UPDATE, DELETE,
-     ROLE_GRANT, ROLE_REVOKE, TOKEN_CREATE, TOKEN_REVOKE, EXPORT}
+     ROLE_GRANT, ROLE_REVOKE, TOKEN_CREATE, TOKEN_REVOKE, EXPORT, LOGIN_UNLOCK}
 )
 
 # The content fields: everything in a record except its own hash.

@@ -419,8 +419,13 @@ users = Table(
     Column("totp_secret", String(64)),  # base32; set = two-factor enrolled
     Column("staff_id", Integer, ForeignKey("staff.id")),
     Column("active", Boolean, nullable=False, server_default=text("true")),
+    # Unused since 0011: log-in failures are counted per account and address in
+    # login_failures (docs/access.md, "Failed log-ins"); kept, as dropping them would
+    # rebuild the table on SQLite for nothing.
     Column("failed_logins", Integer, nullable=False, server_default="0"),
     Column("locked_until", UTCDateTime),
+    # The last TOTP time step accepted at log-in: RFC 6238 §5.2 says a code is used once.
+    Column("totp_last_step", BigInteger),
     Column("last_login_at", UTCDateTime),
     Column("created_at", UTCDateTime, nullable=False),
 )
@@ -472,7 +477,7 @@ api_tokens = Table(
     CheckConstraint("purpose in ('intake', 'integration')", name="purpose"),
 )
 
-# Failed log-ins by address, for the per-address limit (per-account state is on users).
+# Failed log-ins, for the backoff per account and address, per address and per account.
 login_failures = Table(
     "login_failures",
     metadata,
@@ -482,6 +487,7 @@ login_failures = Table(
     Column("remote_addr", String(64), nullable=False),
 )
 Index("ix_login_failures_addr_at", login_failures.c.remote_addr, login_failures.c.at)
+Index("ix_login_failures_user_at", login_failures.c.username, login_failures.c.at)
 
 # The audit log: append-only, each record hash-chained to the one before it
 # (Normen requires access logging). ``seq`` is gapless so a deleted record shows.

@@ -18,12 +18,45 @@ from respons.auth import accounts
 from respons.store.journal import JournalUnavailable
 from respons.web import i18n
 from respons.web.access import SESSION_COOKIE, Policy, Principal, _authenticate, public
+from respons.web.client_address import client_address
 from respons.web.pages import home_for, page_access, render
 from respons.web.runtime import runtime
 
 router = APIRouter(include_in_schema=False)
 
 LOGIN_CSRF_COOKIE = "respons_login_csrf"
+
+i18n.register(
+    {
+        # One answer for a wrong user name, password or code, and for a missing or reused code:
+        # telling them apart would let the password be probed without the second factor.
+        "login.refused.credentials": (
+            "Feil brukernavn, passord eller engangskode. Administratorer skriver engangskoden sammen med passordet.",
+            "Wrong username, password or one-time code. Administrators enter the one-time code together with the password.",
+        ),
+        "login.refused.throttled_seconds": (
+            "For mange mislykkede forsøk med dette brukernavnet herfra. Vent {seconds} sekunder og prøv igjen.",
+            "Too many failed attempts with this username from here. Wait {seconds} seconds and try again.",
+        ),
+        "login.refused.throttled_minutes": (
+            "For mange mislykkede forsøk med dette brukernavnet herfra. Vent {minutes} minutter og prøv igjen, "
+            "eller be en administrator låse opp kontoen.",
+            "Too many failed attempts with this username from here. Wait {minutes} minutes and try again, "
+            "or ask an administrator to unlock the account.",
+        ),
+    }
+)
+
+
+def _refusal_text(t, refusal: accounts.LoginRefused) -> str:
+    wait = refusal.retry_after or 60
+    if refusal.reason == "bad_credentials":
+        return t("login.refused.credentials")
+    if refusal.reason == "throttled":
+        if wait < 120:
+            return t("login.refused.throttled_seconds", seconds=wait)
+        return t("login.refused.throttled_minutes", minutes=round(wait / 60))
+    return t(f"login.refused.{refusal.reason}", minutes=max(1, round(wait / 60)))
 
 
 def _safe_next(value: str | None) -> str | None:
@@ -34,13 +67,13 @@ def _safe_next(value: str | None) -> str | None:
 
 
 def _login_page(request: Request, *, status_code: int = 200, error: str | None = None, username: str = "",
-                next_path: str | None = None, show_totp: bool = False):
+                next_path: str | None = None):
     token = secrets.token_urlsafe(24)
     if error is not None and error in i18n.CATALOGUE:
         error = i18n.translator(i18n.language_of(request))(error)
     response = render(
         request, "login.html", status_code=status_code, error=error, username=username,
-        next_path=_safe_next(next_path) or "", login_csrf=token, show_totp=show_totp,
+        next_path=_safe_next(next_path) or "", login_csrf=token,
     )
     response.set_cookie(LOGIN_CSRF_COOKIE, token, max_age=3600, httponly=True, samesite="strict", path="/login",
                         secure=runtime(request).settings.cookie_secure)
@@ -66,7 +99,7 @@ async def login_submit(
     if not cookie or not secrets.compare_digest(cookie, login_csrf):
         return _login_page(request, status_code=403, error="login.csrf", username=username, next_path=next)
     rt = runtime(request)
-    address = request.client.host if request.client else "unknown"
+    address = client_address(request, rt.settings.trusted_proxies)
     try:
         result = await rt.journal.run(
             lambda conn: accounts.log_in(
@@ -78,13 +111,11 @@ async def login_submit(
     except JournalUnavailable:
         return _login_page(request, status_code=503, error="login.unavailable", username=username, next_path=next)
     if isinstance(result, accounts.LoginRefused):
-        status = 429 if result.reason in ("locked", "address_limited") else 401
-        minutes = max(1, round((result.retry_after or 60) / 60))
-        message = t(f"login.refused.{result.reason}", minutes=minutes)
-        return _login_page(
-            request, status_code=status, error=message, username=username, next_path=next,
-            show_totp=result.reason in ("totp_required", "bad_totp"),
-        )
+        status = 429 if result.reason in ("throttled", "address_limited") else 401
+        page = _login_page(request, status_code=status, error=_refusal_text(t, result), username=username, next_path=next)
+        if result.retry_after:
+            page.headers["Retry-After"] = str(result.retry_after)
+        return page
     destination = _safe_next(next) or home_for(result.grants)
     response = RedirectResponse(destination, status_code=303)
     response.set_cookie(

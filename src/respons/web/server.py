@@ -30,7 +30,14 @@ class _Server(uvicorn.Server):
         super().handle_exit(sig, frame)
 
 
+def config(app: FastAPI, *, host: str, port: int) -> uvicorn.Config:
+    # proxy_headers off: uvicorn would believe X-Forwarded-For from any local caller (its
+    # default FORWARDED_ALLOW_IPS), so a client on the host could choose the address the
+    # log-in limits count. The app reads the header itself, from RESPONS_TRUSTED_PROXIES
+    # only (web/client_address.py).
+    return uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on",
+                          timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS, proxy_headers=False)
+
+
 def run(app: FastAPI, *, host: str, port: int) -> None:
-    config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on",
-                            timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS)
-    _Server(config, app).run()
+    _Server(config(app, host=host, port=port), app).run()

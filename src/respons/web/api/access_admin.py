@@ -158,3 +158,28 @@ async def revoke_token(request: Request, token_id: Annotated[DbId, Path()], prin
     if not await rt.journal.run(revoke):
         raise not_found("token")
     return Response(status_code=204)
+
+class UnlockOut(BaseModel):
+    user_id: int
+    failures_cleared: int = Field(description="Failed log-ins forgotten (from every address).")
+
+
+@router.post(
+    "/users/{user_id}/unlock", response_model=UnlockOut, responses={404: {"model": ErrorOut}},
+    summary="Unlock a user's log-in: forget its failed log-ins",
+)
+async def unlock_user(request: Request, user_id: Annotated[DbId, Path()], principal: Principal = Depends(host_admin)):
+    """Failed log-ins make the next attempt from the same address wait (docs/access.md); this
+    ends the wait at once, for every address. Audited as ``login_unlock``."""
+    rt = runtime(request)
+
+    def unlock(conn):
+        username = conn.execute(select(users.c.username).where(users.c.id == user_id)).scalar()
+        if username is None:
+            return None
+        return accounts.unlock(conn, username, actor=principal.actor, now=rt.clock())
+
+    cleared = await rt.journal.run(unlock)
+    if cleared is None:
+        raise not_found("user")
+    return UnlockOut(user_id=user_id, failures_cleared=cleared)

@@ -14,6 +14,7 @@ from pydantic import BaseModel, Field
 from respons.auth import accounts
 from respons.store.journal import JournalUnavailable
 from respons.web.access import SESSION_COOKIE, Principal, access, public
+from respons.web.client_address import client_address
 from respons.web.errors import ErrorOut, error_response
 from respons.web.runtime import runtime
 
@@ -23,7 +24,11 @@ router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
 class LoginIn(BaseModel):
     username: str = Field(min_length=1, max_length=100, examples=["operator"])
     password: str = Field(min_length=1, max_length=200)
-    totp: str | None = Field(None, max_length=10, description="Six-digit code; required for administrators.")
+    totp: str | None = Field(
+        None, max_length=10,
+        description="Six-digit code; required for administrators, each code accepted once. Without it an administrator "
+        "gets `bad_credentials`, the same answer as for a wrong password.",
+    )
 
 
 class GrantOut(BaseModel):
@@ -42,12 +47,17 @@ class MeOut(BaseModel):
     "/login",
     response_model=MeOut,
     dependencies=[Depends(public())],
-    responses={401: {"model": ErrorOut}, 429: {"model": ErrorOut}},
+    responses={
+        401: {"model": ErrorOut, "description": "`bad_credentials`: wrong user name, password or code (or a missing or "
+              "already used code); one answer for all, so none of them can be probed alone."},
+        429: {"model": ErrorOut, "description": "`throttled` (this user name from this address) or `address_limited` "
+              "(this address); wait `Retry-After` seconds."},
+    },
     summary="Log in and get a session cookie",
 )
 async def login(body: LoginIn, request: Request, response: Response):
     rt = runtime(request)
-    address = request.client.host if request.client else "unknown"
+    address = client_address(request, rt.settings.trusted_proxies)
     try:
         result = await rt.journal.run(
             lambda conn: accounts.log_in(
@@ -59,7 +69,7 @@ async def login(body: LoginIn, request: Request, response: Response):
     except JournalUnavailable as exc:
         return error_response(503, "journal_unavailable", f"Log-in is not possible right now; retry. ({exc})")
     if isinstance(result, accounts.LoginRefused):
-        status = 429 if result.reason in ("locked", "address_limited") else 401
+        status = 429 if result.reason in ("throttled", "address_limited") else 401
         headers = {"Retry-After": str(result.retry_after)} if result.retry_after else None
         return error_response(status, result.reason, result.message, headers=headers)
     response.set_cookie(
