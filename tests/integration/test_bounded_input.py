@@ -177,3 +177,42 @@ def test_our_own_errors_keep_their_codes(app, registry):
                                   headers={"Authorization": f"Bearer {registry.intake_tokens[registry.municipality_ids[0]]}"})
         assert_error(response, 422, "invalid_payload")
         assert response.json()["quarantine_id"]
+
+
+# --- found by schemathesis ---------------------------------------------------------------------
+
+
+def test_days_at_the_edges_of_the_calendar_are_answered_not_500(host_admin, registry):
+    """Oslo midnight of 0001-01-01 is in year 0 in UTC, and the day after 9999-12-31 does not
+    exist: the audit search takes them as "no bound", statistics refuse days outside 2000-2100."""
+    for query in ("since=0001-01-01", "until=9999-12-31", "since=0001-01-01&until=9999-12-31"):
+        response = host_admin.get(f"/api/v1/audit?{query}")
+        assert response.status_code == 200, (query, response.text)
+        assert response.json(), query  # everything, not nothing: the log-in above is in it
+    municipality_id = registry.municipality_ids[0]
+    for day in ("0001-01-01", "9999-12-31", "1999-12-31", "2101-01-01"):
+        for what in ("key-figures", "alarms.csv", "report.pdf"):
+            response = host_admin.get(f"/api/v1/statistics/{what}?municipality_id={municipality_id}&date={day}&period=year")
+            assert_error(response, 422, "invalid_request", "date")
+    ok = host_admin.get(f"/api/v1/statistics/key-figures?municipality_id={municipality_id}&date=2100-12-31&period=year")
+    assert ok.status_code == 200, ok.text
+
+
+def test_text_with_nul_or_a_lone_surrogate_is_refused_by_name(host_admin, engine, registry):
+    """PostgreSQL cannot store NUL in text (it answered 500); a lone surrogate cannot be
+    encoded at all. Both databases now refuse both alike, before anything is written."""
+    tokens_before = count(engine, api_tokens)
+    municipality_id = registry.municipality_ids[0]
+    json_body = {"Content-Type": "application/json"}
+    cases = [
+        (host_admin.post("/api/v1/admin/tokens", json={"name": "x\u0000", "municipality_id": municipality_id}), "name"),
+        (host_admin.post("/api/v1/admin/tokens", headers=json_body,
+                         content=b'{"name": "x\\ud800", "municipality_id": %d}' % municipality_id), "name"),
+        (host_admin.get("/api/v1/audit?action=read%00"), "action"),
+        (host_admin.patch(f"/api/v1/registry/recipients/{registry.recipient_ids[0]}", json={"city": "Man\u0000dal"}), "city"),
+        (host_admin.post("/api/v1/registry/zones", json={"municipality_id": municipality_id, "code": "Z\u0000",
+                                                         "name": "Sone"}), "code"),
+    ]
+    for response, field in cases:
+        assert_error(response, 422, "invalid_request", field)
+    assert count(engine, api_tokens) == tokens_before

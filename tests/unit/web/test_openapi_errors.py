@@ -82,3 +82,42 @@ def test_every_integer_the_api_takes_is_bounded(schema):
             if node.get("maximum", INT_MAX + 1) > INT_MAX or "minimum" not in node:
                 unbounded.append(f"{name}: {where}")
     assert unbounded == []
+
+
+def strings(schema, node, where, seen=()):
+    """Every free-text string schema reachable from ``node`` (not enums, dates or binary)."""
+    if "$ref" in node:
+        name = node["$ref"].rsplit("/", 1)[1]
+        if name in seen:
+            return
+        seen = (*seen, name)
+        node = resolve(schema, node)
+    if node.get("type") == "string" and "enum" not in node and "format" not in node and "const" not in node:
+        yield where, node
+    for key in ("anyOf", "oneOf", "allOf"):
+        for option in node.get(key, []):
+            yield from strings(schema, option, where, seen)
+    for name, child in node.get("properties", {}).items():
+        yield from strings(schema, child, f"{where}.{name}", seen)
+    if isinstance(node.get("items"), dict):
+        yield from strings(schema, node["items"], f"{where}[]", seen)
+
+
+# The intake is hardened on its own terms (it quarantines what it refuses, docs/protocols.md).
+OWN_TEXT_RULES = {"POST /api/v1/alarms"}
+
+
+def test_every_text_the_api_takes_refuses_nul(schema):
+    """PostgreSQL cannot store NUL in text: each string the API takes says it refuses it
+    (``bounds.Text``, or a pattern of its own that cannot match NUL)."""
+    loose = []
+    for name, operation in operations(schema):
+        if name in OWN_TEXT_RULES:
+            continue
+        found = [(f"{p['in']} {p['name']}", s) for p in operation.get("parameters", [])
+                 for _, s in strings(schema, p["schema"], p["name"])]
+        body = operation.get("requestBody", {}).get("content", {}).get("application/json", {}).get("schema")
+        if body:
+            found += [(f"body {where}", s) for where, s in strings(schema, body, "")]
+        loose += [f"{name}: {where}" for where, node in found if "pattern" not in node]
+    assert loose == []

@@ -19,7 +19,7 @@ from respons.domain.access import Role
 from respons.store.tables import api_tokens, municipalities, role_grants, users
 from respons.web.access import Principal, access, not_found
 from respons.web.errors import ErrorOut, error_response
-from respons.web.bounds import DbId
+from respons.web.bounds import DbId, Text
 from respons.web.runtime import runtime
 
 router = APIRouter(prefix="/api/v1/admin", tags=["admin"])
@@ -30,8 +30,8 @@ token_admin = access(Role.HOST_ADMIN, Role.MUNICIPALITY_ADMIN)
 
 class UserIn(BaseModel):
     username: str = Field(min_length=2, max_length=100, pattern=r"^[A-Za-z0-9._@-]+$")
-    display_name: str = Field(min_length=1, max_length=200)
-    password: str = Field(min_length=12, max_length=200)
+    display_name: Text = Field(min_length=1, max_length=200)
+    password: Text = Field(min_length=12, max_length=200)
 
 
 class GrantIn(BaseModel):
@@ -40,7 +40,7 @@ class GrantIn(BaseModel):
 
 
 class TokenIn(BaseModel):
-    name: str = Field(min_length=1, max_length=200, examples=["Leverandør X – trygghetsalarmer"])
+    name: Text = Field(min_length=1, max_length=200, examples=["Leverandør X – trygghetsalarmer"])
     municipality_id: DbId
     purpose: str = Field("intake", pattern="^(intake|integration)$")
 
@@ -158,6 +158,7 @@ async def revoke_token(request: Request, token_id: Annotated[DbId, Path()], prin
     if not await rt.journal.run(revoke):
         raise not_found("token")
     return Response(status_code=204)
+
 
 class UnlockOut(BaseModel):
     user_id: int

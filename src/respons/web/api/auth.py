@@ -16,15 +16,16 @@ from respons.store.journal import JournalUnavailable
 from respons.web.access import SESSION_COOKIE, Principal, access, public
 from respons.web.client_address import client_address
 from respons.web.errors import ErrorOut, error_response
+from respons.web.bounds import Text
 from respons.web.runtime import runtime
 
 router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
 
 
 class LoginIn(BaseModel):
-    username: str = Field(min_length=1, max_length=100, examples=["operator"])
-    password: str = Field(min_length=1, max_length=200)
-    totp: str | None = Field(
+    username: Text = Field(min_length=1, max_length=100, examples=["operator"])
+    password: Text = Field(min_length=1, max_length=200)
+    totp: Text | None = Field(
         None, max_length=10,
         description="Six-digit code; required for administrators, each code accepted once. Without it an administrator "
         "gets `bad_credentials`, the same answer as for a wrong password.",

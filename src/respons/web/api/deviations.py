@@ -20,7 +20,7 @@ from respons.engine import deviations as service
 from respons.store.journal import JournalUnavailable
 from respons.web.access import Principal, access, not_found
 from respons.web.errors import ErrorOut, error_response
-from respons.web.bounds import DbId
+from respons.web.bounds import DbId, Text
 from respons.web.runtime import runtime
 
 router = APIRouter(prefix="/api/v1/deviations", tags=["deviations"])
@@ -46,17 +46,17 @@ class DeviationIn(BaseModel):
     municipality_id: DbId
     category: DeviationCategory
     severity: Severity = Severity.MEDIUM
-    title: str = Field(min_length=1, max_length=200)
-    description: str | None = Field(None, max_length=10_000)
-    alarm_id: str | None = None
+    title: Text = Field(min_length=1, max_length=200)
+    description: Text | None = Field(None, max_length=10_000)
+    alarm_id: Text | None = None
 
 
 class ChangeIn(BaseModel):
     kind: Literal["confirm", "dismiss", "assign", "action", "close"]
-    to: str | None = Field(None, description="assign: who handles it (a name or user:ID).", max_length=100)
-    text: str | None = Field(None, description="action: what was done.", max_length=10_000)
-    conclusion: str | None = Field(None, description="close: what was learned or changed.", max_length=10_000)
-    reason: str | None = Field(None, description="dismiss: why it is not a deviation.", max_length=2_000)
+    to: Text | None = Field(None, description="assign: who handles it (a name or user:ID).", max_length=100)
+    text: Text | None = Field(None, description="action: what was done.", max_length=10_000)
+    conclusion: Text | None = Field(None, description="close: what was learned or changed.", max_length=10_000)
+    reason: Text | None = Field(None, description="dismiss: why it is not a deviation.", max_length=2_000)
     severity: Severity | None = Field(None, description="confirm: a corrected severity.")
 
 

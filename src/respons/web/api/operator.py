@@ -8,7 +8,7 @@ recipient data and is therefore written to the audit log before the data is retu
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Callable
+from typing import Annotated, Any, Callable
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 from pydantic import BaseModel, Field
@@ -21,11 +21,13 @@ from respons.store import queries
 from respons.store.journal import JournalUnavailable
 from respons.web.errors import ErrorOut, error_response
 from respons.web.access import Principal, access
+from respons.web.bounds import Text
 from respons.web.runtime import runtime
 
 router = APIRouter(prefix="/api/v1", tags=["operator"])
 
-AlarmId = Path(description="The alarm's id, as returned by the intake.")
+# Annotated, not "= Path(...)": a default of Path() would drop the type's own checks.
+AlarmId = Annotated[Text, Path(max_length=64, description="The alarm's id, as returned by the intake.")]
 
 
 class QueueItem(BaseModel):
@@ -65,12 +67,12 @@ class AlarmDetail(QueueItem):
 
 
 class NoteIn(BaseModel):
-    text: str = Field(min_length=1, max_length=4000, examples=["Bruker sier hun har falt, men er ikke skadet."])
+    text: Text = Field(min_length=1, max_length=4000, examples=["Bruker sier hun har falt, men er ikke skadet."])
 
 
 class ResolveIn(BaseModel):
     outcome: Outcome = Field(examples=["resolved_at_centre"])
-    note: str | None = Field(None, max_length=4000, examples=["Snakket med bruker; trenger ikke hjelp."])
+    note: Text | None = Field(None, max_length=4000, examples=["Snakket med bruker; trenger ikke hjelp."])
 
 
 class StateOut(BaseModel):
@@ -106,7 +108,7 @@ def get_queue(
 
 
 @router.get("/alarms/{alarm_id}", response_model=AlarmDetail, responses={404: _ERRORS[404]}, summary="One alarm with its timeline")
-async def get_alarm(request: Request, alarm_id: str = AlarmId, principal: Principal = Depends(operator_only)):
+async def get_alarm(request: Request, alarm_id: AlarmId, principal: Principal = Depends(operator_only)):
     rt = runtime(request)
     with rt.engine.connect() as conn:
         detail = queries.alarm_detail(conn, alarm_id, now=rt.clock(), in_municipalities=principal.scope.alarms)
@@ -125,19 +127,19 @@ async def get_alarm(request: Request, alarm_id: str = AlarmId, principal: Princi
 
 
 @router.post("/alarms/{alarm_id}/answer", response_model=StateOut, responses=_ERRORS, summary="Answer an alarm")
-async def answer(request: Request, alarm_id: str = AlarmId, principal: Principal = Depends(operator_only)):
+async def answer(request: Request, alarm_id: AlarmId, principal: Principal = Depends(operator_only)):
     return await _act(request, alarm_id, principal, lambda conn, now, who: alarm_service.answer(conn, alarm_id, now=now, **who))
 
 
 @router.post("/alarms/{alarm_id}/notes", response_model=StateOut, responses=_ERRORS, summary="Add a note to the timeline")
-async def note(body: NoteIn, request: Request, alarm_id: str = AlarmId, principal: Principal = Depends(operator_only)):
+async def note(body: NoteIn, request: Request, alarm_id: AlarmId, principal: Principal = Depends(operator_only)):
     return await _act(
         request, alarm_id, principal, lambda conn, now, who: alarm_service.add_note(conn, alarm_id, text=body.text, now=now, **who)
     )
 
 
 @router.post("/alarms/{alarm_id}/resolve", response_model=StateOut, responses=_ERRORS, summary="Record the outcome")
-async def resolve(body: ResolveIn, request: Request, alarm_id: str = AlarmId, principal: Principal = Depends(operator_only)):
+async def resolve(body: ResolveIn, request: Request, alarm_id: AlarmId, principal: Principal = Depends(operator_only)):
     return await _act(
         request,
         alarm_id,
@@ -148,13 +150,13 @@ async def resolve(body: ResolveIn, request: Request, alarm_id: str = AlarmId, pr
 
 @router.post("/alarms/{alarm_id}/take-over", response_model=StateOut, responses=_ERRORS,
              summary="Take over an alarm a colleague holds (recorded on the timeline)")
-async def take_over(request: Request, alarm_id: str = AlarmId, principal: Principal = Depends(operator_only)):
+async def take_over(request: Request, alarm_id: AlarmId, principal: Principal = Depends(operator_only)):
     return await _act(request, alarm_id, principal,
                       lambda conn, now, who: alarm_service.take_over(conn, alarm_id, now=now, **who))
 
 
 @router.post("/alarms/{alarm_id}/close", response_model=StateOut, responses=_ERRORS, summary="Close a resolved alarm")
-async def close(request: Request, alarm_id: str = AlarmId, principal: Principal = Depends(operator_only)):
+async def close(request: Request, alarm_id: AlarmId, principal: Principal = Depends(operator_only)):
     return await _act(request, alarm_id, principal, lambda conn, now, who: alarm_service.close(conn, alarm_id, now=now, **who))
 
 

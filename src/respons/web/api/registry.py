@@ -21,7 +21,7 @@ from respons.domain.access import Role
 from respons.engine import registry as service
 from respons.web.access import Principal, access, not_found
 from respons.web.errors import ErrorOut, error_response
-from respons.web.bounds import DbId, DbInt, DbSmallInt
+from respons.web.bounds import DbId, DbInt, DbSmallInt, Text
 from respons.web.runtime import runtime
 
 
@@ -41,18 +41,18 @@ ERRORS = {404: {"model": ErrorOut}, 409: {"model": ErrorOut}, 422: {"model": Err
 
 class RecipientFields(BaseModel):
     zone_id: DbId | None = None
-    national_id: str | None = Field(None, description="Fødselsnummer or D-number, 11 digits.")
-    given_name: str | None = None
-    family_name: str | None = None
-    phone: str | None = None
-    address: str | None = None
-    postal_code: str | None = None
-    city: str | None = None
+    national_id: Text | None = Field(None, description="Fødselsnummer or D-number, 11 digits.")
+    given_name: Text | None = None
+    family_name: Text | None = None
+    phone: Text | None = None
+    address: Text | None = None
+    postal_code: Text | None = None
+    city: Text | None = None
     latitude: float | None = None
     longitude: float | None = None
-    key_box: str | None = None
-    language: str | None = None
-    response_notes: str | None = None
+    key_box: Text | None = None
+    language: Text | None = None
+    response_notes: Text | None = None
     active: bool | None = None
 
 
@@ -61,25 +61,25 @@ class RecipientIn(RecipientFields):
 
 
 class ContactIn(BaseModel):
-    name: str | None = None
-    relation: str | None = None
-    phone: str | None = None
+    name: Text | None = None
+    relation: Text | None = None
+    phone: Text | None = None
     priority: DbSmallInt | None = Field(None, description="1 is called first.")
     receives_alarms: bool = False
-    notes: str | None = None
+    notes: Text | None = None
 
 
 class DeviceIn(BaseModel):
     municipality_id: DbId
     recipient_id: DbId | None = None
-    kind: str = Field(examples=["safety_alarm"])
-    protocol: str = Field(examples=["http"], description="http, sia_dc09, scaip or mqtt.")
-    identity: str = Field(description="What the device calls itself: a serial number (http), the SIA account "
+    kind: Text = Field(examples=["safety_alarm"])
+    protocol: Text = Field(examples=["http"], description="http, sia_dc09, scaip or mqtt.")
+    identity: Text = Field(description="What the device calls itself: a serial number (http), the SIA account "
                           "(sia_dc09, 3–16 hex), the SCAIP controller id (scaip), the device id in the MQTT topic (mqtt).")
     heartbeat_interval_s: DbInt | None = Field(None, description="Expected time between heartbeats; supervision raises "
                                              "'lost contact' after interval + grace without a sign of life.")
     heartbeat_grace_s: DbInt | None = None
-    dc09_key: str | None = Field(None, description="SIA DC-09 AES key as 32/48/64 hex digits (encrypted accounts). "
+    dc09_key: Text | None = Field(None, description="SIA DC-09 AES key as 32/48/64 hex digits (encrypted accounts). "
                                  "Write-only: never shown again.")
     base_unit_id: DbId | None = Field(None, description="The base unit a peripheral reports through: its silence "
                                      "inhibits the peripheral's own lost-contact alarm.")
@@ -87,36 +87,36 @@ class DeviceIn(BaseModel):
 
 class ZoneIn(BaseModel):
     municipality_id: DbId
-    code: str
-    name: str
+    code: Text
+    name: Text
 
 
 class StaffIn(BaseModel):
     municipality_id: DbId
-    name: str
-    role: str = Field(examples=["responder"])
-    competence: str = Field(examples=["nurse"])
-    phone: str | None = None
+    name: Text
+    role: Text = Field(examples=["responder"])
+    competence: Text = Field(examples=["nurse"])
+    phone: Text | None = None
     zone_id: DbId | None = None
     active: bool = True
 
 
 class MunicipalityIn(BaseModel):
-    number: str = Field(examples=["4204"])
-    name: str
+    number: Text = Field(examples=["4204"])
+    name: Text
     population: DbInt
-    role: str = "cooperating"
+    role: Text = "cooperating"
     centre_id: DbId | None = None
 
 
 class WindowIn(BaseModel):
     service_model: DbSmallInt = Field(description="1 full response, 2 routing with backup, 3 routing only.")
-    weekdays: str = Field("1234567", description="ISO weekdays, Oslo time.")
+    weekdays: Text = Field("1234567", description="ISO weekdays, Oslo time.")
     starts: time
     ends: time
-    categories: list[str]
+    categories: list[Text]
     escalation_minutes: DbInt | None = Field(None, description="Required for service model 2.")
-    device_kinds: list[str] | None = Field(
+    device_kinds: list[Text] | None = Field(
         None, description="Only alarms from these device kinds (e.g. fall_sensor); none: every device.")
 
 
@@ -124,7 +124,7 @@ class AgreementIn(BaseModel):
     municipality_id: DbId
     valid_from: date
     valid_to: date | None = None
-    notes: str | None = None
+    notes: Text | None = None
     windows: list[WindowIn]
 
 

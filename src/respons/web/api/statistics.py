@@ -8,7 +8,7 @@ from dataclasses import asdict
 from datetime import date
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import Response
 
 from respons.domain.access import Role
@@ -17,13 +17,14 @@ from respons.engine import statistics as service
 from respons.reports import model, pdf, xlsx
 from respons.web.access import Principal, access, not_found
 from respons.web.errors import ErrorOut
-from respons.web.bounds import DbId
+from respons.web.bounds import FIRST_REPORT_YEAR, LAST_REPORT_YEAR, DbId, ReportDate, Text
 from respons.web.runtime import runtime
 
 router = APIRouter(prefix="/api/v1/statistics", tags=["statistics"])
 STATISTICS_ROLES = (Role.HOST_ADMIN, Role.MUNICIPALITY_ADMIN, Role.AUDITOR)
 MINUTES_PER_CLEARED_ALARM = 30.0
 ERRORS = {404: {"model": ErrorOut, "description": "No such municipality in your statistics scope."}}
+DAY = f"A day in the period (Oslo calendar, {FIRST_REPORT_YEAR}–{LAST_REPORT_YEAR}); default today."
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
@@ -42,7 +43,7 @@ async def key_figures(
     request: Request,
     municipality_id: Annotated[DbId, Query()],
     period: Period = Query(Period.MONTH),
-    on: date | None = Query(None, alias="date", description="A day in the period (Oslo calendar); default today."),
+    on: ReportDate | None = Query(None, alias="date", description=DAY),
     principal: Principal = Depends(access(*STATISTICS_ROLES)),
 ) -> dict[str, Any]:
     wanted = await _request(request, principal, municipality_id, period, on, "key_figures")
@@ -62,7 +63,7 @@ async def alarms_csv(
     request: Request,
     municipality_id: Annotated[DbId, Query()],
     period: Period = Query(Period.MONTH),
-    on: date | None = Query(None, alias="date"),
+    on: ReportDate | None = Query(None, alias="date", description=DAY),
     principal: Principal = Depends(access(*STATISTICS_ROLES)),
 ) -> Response:
     wanted = await _request(request, principal, municipality_id, period, on, "alarms_csv")
@@ -79,10 +80,10 @@ async def alarms_csv(
             responses={**ERRORS, 200: {"content": {"application/pdf": {}, XLSX: {}}}})
 async def report_file(
     request: Request,
-    file_format: str,
+    file_format: Annotated[Text, Path(description="`pdf` or `xlsx`.")],
     municipality_id: Annotated[DbId, Query()],
     period: Period = Query(Period.MONTH),
-    on: date | None = Query(None, alias="date"),
+    on: ReportDate | None = Query(None, alias="date", description=DAY),
     principal: Principal = Depends(access(*STATISTICS_ROLES)),
 ) -> Response:
     if file_format not in ("pdf", "xlsx"):
@@ -101,8 +102,8 @@ async def report_file(
             responses={404: {"model": ErrorOut, "description": "No such report format (pdf or xlsx)."}, 200: {"content": {"application/pdf": {}, XLSX: {}}}})
 async def yearly_report(
     request: Request,
-    file_format: str,
-    year: int = Query(..., ge=2000, le=2100),
+    file_format: Annotated[Text, Path(description="`pdf` or `xlsx`.")],
+    year: int = Query(..., ge=FIRST_REPORT_YEAR, le=LAST_REPORT_YEAR),
     principal: Principal = Depends(access(*STATISTICS_ROLES)),
 ) -> Response:
     if file_format not in ("pdf", "xlsx"):
