@@ -33,6 +33,16 @@ class Settings(BaseSettings):
 
     # Helsedirektoratet's requirement: 95 % of alarms answered within 60 s.
     answer_deadline_seconds: float = 60.0
+
+    # HTTP intake (docs/protocols.md, "HTTP intake"). A larger body is refused with 413 while
+    # it is read, its first bytes kept in quarantine; an alarm is a few hundred bytes.
+    intake_max_bytes: int = Field(default=64 * 1024, ge=1024)
+    # JSON nested deeper than this is refused (422, kept): the alarm itself is level 1.
+    intake_max_depth: int = Field(default=32, ge=4, le=200)
+    # An occurred_at further ahead of / behind the receive time than this is accepted and
+    # marked "clock suspect" on the timeline and the console card.
+    intake_clock_future_seconds: float = Field(default=600.0, ge=0)
+    intake_clock_past_seconds: float = Field(default=86400.0, ge=0)
     # Home care dispatched by the centre must accept within / report done within these
     # (then the console flags the alarm: missing response).
     # SIA DC-09 receiver (TCP and UDP on the same port, on RESPONS_HOST); None: not started.

@@ -103,6 +103,10 @@ ROUTES: dict[tuple[str, str], Route] = {
         "roles: host_admin", lambda c, w, p: c.get("/api/v1/admin/quarantine", headers=p.headers),
         default_permitted=frozenset({200}),
     ),
+    ("GET", "/api/v1/admin/quarantine/{quarantine_id}"): Route(
+        "roles: host_admin",
+        lambda c, w, p: c.get("/api/v1/admin/quarantine/00000000-0000-0000-0000-000000000000", headers=p.headers),
+    ),
     ("POST", "/api/v1/admin/users"): Route(
         "roles: host_admin",
         lambda c, w, p: c.post(

@@ -64,6 +64,9 @@ class NewAlarm:
     idempotency_scope: str | None = None
     idempotency_key: str | None = None
     fingerprint: str | None = None
+    # Set when occurred_at is far from the receive time (domain/clock_check.py): kept on the
+    # "received" event, so the timeline and the console say the device's time is not believed.
+    clock_suspect: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -92,7 +95,10 @@ def receive(conn: Connection, new: NewAlarm, *, now: datetime, answer_deadline: 
     alarm_id = str(uuid.uuid4())
     # Counted after the COMMIT, once: a unit can run twice, or be rolled back.
     after_commit(conn, lambda: metrics.alarm_received(new.source, new.alarm_type.code))
-    received = Event(EventKind.RECEIVED, now, new.actor, {"source": new.source, "occurred_at": new.occurred_at.isoformat()})
+    received_data = {"source": new.source, "occurred_at": new.occurred_at.isoformat()}
+    if new.clock_suspect is not None:
+        received_data["clock_suspect"] = new.clock_suspect
+    received = Event(EventKind.RECEIVED, now, new.actor, received_data)
     projection = lifecycle.start(received)
     leader = _storm_leader(conn, new, now=now, answer_deadline=answer_deadline)
     if leader is not None:

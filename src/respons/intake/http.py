@@ -9,14 +9,17 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
+import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Any
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
 from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
+from respons.domain import clock_check
 from respons.domain.alarm_types import ALARM_TYPES, UnknownAlarmType, alarm_type, by_vkp_code
 from respons.engine import alarms as alarm_service
 from respons.engine import supervision
@@ -25,6 +28,13 @@ from respons.store.quarantine import RawInput
 from respons.store.tables import devices, recipients
 
 SOURCE = "http"
+
+# Column widths and ranges (store/tables.py): beyond them a value is refused here with a
+# message instead of by the database with a 500.
+DEVICE_MAX = 100  # devices.identity
+ID_MAX = 2**31 - 1  # INTEGER primary keys
+
+_ISO_DATE_TIME = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}")
 
 
 class AlarmIn(BaseModel):
@@ -45,12 +55,22 @@ class AlarmIn(BaseModel):
         },
     )
 
-    device: str | None = Field(None, description="The device's identity (serial number) as registered in Respons.")
-    recipient_id: int | None = Field(None, description="The service recipient, for platforms that know them instead of a device.")
+    device: str | None = Field(
+        None, min_length=1, max_length=DEVICE_MAX,
+        description="The device's identity (serial number) as registered in Respons.",
+    )
+    recipient_id: int | None = Field(
+        None, ge=1, le=ID_MAX, description="The service recipient, for platforms that know them instead of a device."
+    )
     type: str = Field(
+        max_length=40,
         description="Alarm type code (e.g. `button_press`, `fall`, `door_opened`) or a VKP alert code (e.g. `4.1`).",
     )
-    occurred_at: AwareDatetime = Field(description="When it happened at the recipient's, with a time zone (`Z` or an offset).")
+    occurred_at: AwareDatetime = Field(
+        description="When it happened at the recipient's: ISO 8601 text with a time zone (`Z` or an offset). "
+        "A time far from when Respons receives the alarm is accepted and marked *clock suspect*; "
+        "the answer clock always runs from the receive time."
+    )
     idempotency_key: str | None = Field(
         None,
         max_length=200,
@@ -58,6 +78,18 @@ class AlarmIn(BaseModel):
         "The `Idempotency-Key` header does the same.",
     )
     payload: dict[str, Any] | None = Field(None, description="Anything else the device reported; stored as is.")
+
+    @field_validator("occurred_at", mode="before")
+    @classmethod
+    def _iso_text(cls, value: Any) -> Any:
+        # Pydantic would read a number as seconds (or milliseconds) since 1970, guessing
+        # which by its size: an alarm's time must not rest on a guess.
+        if not isinstance(value, str) or not _ISO_DATE_TIME.match(value):
+            raise ValueError(
+                'give the date and time as ISO 8601 text with a time zone, e.g. "2026-11-23T02:14:07Z" '
+                "(a number is not accepted)"
+            )
+        return value
 
     @field_validator("type")
     @classmethod
@@ -81,10 +113,14 @@ class AlarmIn(BaseModel):
             "device": self.device,
             "recipient_id": self.recipient_id,
             "type": self.type,
-            "occurred_at": self.occurred_at.astimezone(timezone.utc).isoformat(),
+            "occurred_at": self.occurred_at_utc().isoformat(),
             "payload": self.payload,
         }
         return hashlib.sha256(json.dumps(canonical, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+    def occurred_at_utc(self) -> datetime:
+        """``occurred_at`` in UTC, clamped where UTC has no such year (9999-12-31T23:59:59-14:00)."""
+        return clock_check.to_utc(self.occurred_at)[0]
 
 
 @dataclass(frozen=True)
@@ -104,12 +140,16 @@ def receive_http_alarm(
     idempotency_key: str | None,
     now: datetime,
     answer_deadline: timedelta,
+    clock_future: timedelta = clock_check.DEFAULT_FUTURE,
+    clock_past: timedelta = clock_check.DEFAULT_PAST,
 ) -> alarm_service.Received | Rejected:
     target = _identify(conn, alarm, municipality_id, now)
     if isinstance(target, str):
         qid = quarantine.keep(conn, raw, reason="unknown_device", message=target, now=now)
         return Rejected(422, "unknown_device", target, qid)
     municipality_id, recipient_id, device_id = target
+    # Still an alarm when the device's clock is wrong: marked on its timeline, never refused.
+    suspect = clock_check.check(alarm.occurred_at, now, future=clock_future, past=clock_past)
     new = alarm_service.NewAlarm(
         municipality_id=municipality_id,
         recipient_id=recipient_id,
@@ -117,11 +157,12 @@ def receive_http_alarm(
         alarm_type=alarm_type(alarm.type),
         source=SOURCE,
         actor=f"device:{alarm.device}" if alarm.device else f"http:recipient:{alarm.recipient_id}",
-        occurred_at=alarm.occurred_at,
+        occurred_at=alarm.occurred_at_utc(),
         payload=alarm.payload,
         idempotency_scope=_scope(alarm) if idempotency_key else None,
         idempotency_key=idempotency_key,
         fingerprint=alarm.fingerprint(),
+        clock_suspect=suspect.as_data() if suspect else None,
     )
     try:
         return alarm_service.receive(conn, new, now=now, answer_deadline=answer_deadline)
@@ -168,9 +209,10 @@ def _identify(conn: Connection, alarm: AlarmIn, municipality_id: int, now: datet
 
 
 def describe_validation_errors(errors: list[dict[str, Any]]) -> list[dict[str, str]]:
-    """Pydantic's errors, phrased for a vendor's developer."""
+    """Pydantic's errors, phrased for a vendor's developer (never quoting the input itself:
+    it may be personal data, or a string that cannot even be encoded in the answer)."""
     problems = []
-    for error in errors:
+    for error in errors[:MAX_PROBLEMS]:
         if error.get("type") == "json_invalid":
             position = error.get("loc", ("body", "?"))[-1]
             reason = error.get("ctx", {}).get("error", "malformed")
@@ -178,5 +220,100 @@ def describe_validation_errors(errors: list[dict[str, Any]]) -> list[dict[str, s
             continue
         location = [str(part) for part in error.get("loc", ()) if part != "body"]
         message = str(error.get("msg", "invalid")).removeprefix("Value error, ")
-        problems.append({"field": ".".join(location) or "(body)", "problem": message})
+        problems.append({"field": _field_name(location), "problem": quarantine.safe_text(message)})
     return problems
+
+
+# --- reading the body ----------------------------------------------------------------------
+#
+# The body is checked before it is parsed into an AlarmIn, for what the model cannot see
+# and the databases cannot store: bytes that are not UTF-8, NUL characters (PostgreSQL
+# refuses them in text and JSON), lone surrogates (no driver can encode them; JSON allows
+# "\ud800"), NaN and infinities (not JSON, and refused by PostgreSQL's jsonb) and nesting
+# deep enough to exhaust a parser's stack. Each is a 422 naming the field, and the request
+# is kept in quarantine like any other invalid alarm.
+
+MAX_PROBLEMS = 20
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+@dataclass(frozen=True)
+class ParsedBody:
+    value: Any = None
+    problems: tuple[dict[str, str], ...] = ()
+
+
+def parse_body(body: bytes, *, max_depth: int) -> ParsedBody:
+    """The JSON value of ``body``, or the problems that keep it from being one we can store."""
+    if not body.strip():
+        return _problem("(body)", "the body is empty; send the alarm as a JSON object")
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        bad = body[exc.start:exc.end].hex(" ").upper()
+        return _problem("(body)", f"not valid UTF-8: byte(s) {bad} at byte offset {exc.start}; send the body encoded as UTF-8")
+    text = text.removeprefix("\ufeff")  # a byte order mark is harmless; tolerate it
+    try:
+        value = json.loads(text, parse_constant=_no_constant, parse_float=_finite_float)
+    except json.JSONDecodeError as exc:
+        return _problem("(body)", f"not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})")
+    except RecursionError:
+        return _problem("(body)", f"JSON nested deeper than {max_depth} levels")
+    except ValueError as exc:  # NaN, Infinity, a float beyond range, an integer of 4,300+ digits
+        return _problem("(body)", f"not valid JSON ({exc})")
+    problems = _unstorable(value, max_depth)
+    return ParsedBody(problems=tuple(problems)) if problems else ParsedBody(value=value)
+
+
+def _problem(field: str, problem: str) -> ParsedBody:
+    return ParsedBody(problems=({"field": field, "problem": problem},))
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _finite_float(text: str) -> float:
+    number = float(text)
+    if not math.isfinite(number):
+        raise ValueError(f"the number {text[:40]} is beyond the range of a double")
+    return number
+
+
+def _unstorable(value: Any, max_depth: int) -> list[dict[str, str]]:
+    """Every string (keys too) that cannot be stored, and nesting beyond ``max_depth``.
+
+    Iterative, so the walk itself cannot run out of stack."""
+    problems: list[dict[str, str]] = []
+    stack: list[tuple[Any, tuple[str, ...], int]] = [(value, (), 1)]
+    while stack and len(problems) < MAX_PROBLEMS:
+        item, path, depth = stack.pop()
+        if isinstance(item, (dict, list)):
+            if depth > max_depth:
+                problems.append({"field": _field_name(path), "problem": f"JSON nested deeper than {max_depth} levels"})
+                continue
+            pairs = item.items() if isinstance(item, dict) else enumerate(item)
+            for key, child in pairs:
+                if isinstance(key, str) and _UNSTORABLE.search(key):
+                    problems.append({"field": _field_name(path), "problem": f"the key {_describe_unstorable(key)}"})
+                stack.append((child, (*path, str(key)), depth + 1))
+        elif isinstance(item, str) and _UNSTORABLE.search(item):
+            problems.append({"field": _field_name(path), "problem": _describe_unstorable(item)})
+    problems.sort(key=lambda p: p["field"])
+    return problems
+
+
+def _describe_unstorable(text: str) -> str:
+    found = _UNSTORABLE.search(text)
+    assert found is not None
+    at = found.start()
+    if found.group() == "\x00":
+        return f"contains a NUL character (\\u0000) at position {at}, which cannot be stored; leave it out"
+    code = ord(found.group())
+    return (f"contains a lone surrogate (\\u{code:04x}) at position {at}, which is not a character; "
+            "send the text as UTF-8 or as a valid surrogate pair")
+
+
+def _field_name(path: tuple[str, ...] | list[str]) -> str:
+    name = ".".join(quarantine.safe_text(part) for part in path) or "(body)"
+    return name if len(name) <= 200 else name[:200] + "…"

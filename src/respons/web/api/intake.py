@@ -2,59 +2,93 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Annotated, Callable
 
-from fastapi import APIRouter, Depends, Header, Request
+from fastapi import APIRouter, Depends, Header, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.responses import Response
 from fastapi.routing import APIRoute
 from pydantic import BaseModel
+from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
+from starlette.requests import ClientDisconnect
 
-from respons.domain.lifecycle import State
-from respons.intake.http import AlarmIn, Rejected, describe_validation_errors, receive_http_alarm
-from respons.store import quarantine
 from respons.domain.alarm_types import alarm_type
+from respons.domain.lifecycle import State
+from respons.intake.http import AlarmIn, Rejected, describe_validation_errors, parse_body, receive_http_alarm
+from respons.store import quarantine
 from respons.store.journal import JournalUnavailable, Lane
 from respons.store.quarantine import RawInput
-from respons.web.access import Principal, access
+from respons.store.tables import api_tokens
+from respons.web.access import Principal, _bearer, access
 from respons.web.errors import ErrorOut, error_response
 from respons.web.runtime import runtime
 
 # Vendor platforms and gateways use an API token with purpose "intake".
 intake_access = access(token_purpose="intake")
 
+# What a too-large body leaves in quarantine: enough to see which device and platform sent it.
+TOO_LARGE_HEAD = 4096
+
+
+async def intake_sender(request: Request, credentials=Depends(_bearer)) -> Principal:
+    """The intake's access policy. ``QuarantiningRoute`` has already authenticated the
+    request (before reading its body); this hands its principal to the endpoint without
+    a second token lookup on the hot path."""
+    principal = getattr(request.state, "principal", None)
+    if principal is None:
+        principal = await intake_access(request, credentials)
+    return principal
+
+
+intake_sender.respons_policy = intake_access.respons_policy  # read by the isolation test
+
 
 class QuarantiningRoute(APIRoute):
-    """Keeps a request that fails validation in quarantine before answering 422.
+    """Checks an alarm request in the order that lets every refusal be kept and explained.
 
-    FastAPI validates the body before our handler runs, so the handler alone could not
-    keep a malformed alarm. This route reads (and caches) the raw body first.
+    1. The sender: no token or an unknown one → 401, nothing kept (anybody could fill the
+       quarantine). A revoked token, or a token for another purpose, was once given to a
+       real sender, so what it sends could be a real alarm: kept, then 401/403.
+    2. The size, while reading (``RESPONS_INTAKE_MAX_BYTES``): a larger body is never held
+       in memory whole; its first bytes and its size are kept → 413.
+    3. The bytes (parse_body): UTF-8, JSON, nesting, NUL and lone surrogates → 422, kept.
+    4. The model (FastAPI/pydantic, from the body read here) → 422, kept.
     """
 
     def get_route_handler(self) -> Callable:
         handler = super().get_route_handler()
 
-        async def keep_invalid(request: Request):
-            body = await request.body()
+        async def checked(request: Request) -> Response:
+            refusal = await _authenticate(request)
+            if refusal is not None:
+                return refusal
+            rt = runtime(request)
+            try:
+                read = await _read_limited(request, rt.settings.intake_max_bytes)
+            except ClientDisconnect:
+                # Nobody is left to answer; a sender that did not get its 202 sends again.
+                return Response(status_code=400)
+            if read.too_large:
+                return await _keep_and_refuse(
+                    request, read.body, 413, "too_large", _too_large_message(read, rt.settings.intake_max_bytes)
+                )
+            parsed = parse_body(read.body, max_depth=rt.settings.intake_max_depth)
+            if parsed.problems:
+                return await _refuse_payload(request, read.body, list(parsed.problems))
+            # FastAPI reads the body through these (Starlette caches them on the request):
+            # the body is read once, within the limit, and parsed once.
+            request._body = read.body
+            request._json = parsed.value
             try:
                 return await handler(request)
             except RequestValidationError as exc:
-                # FastAPI parses JSON before it runs dependencies; check the sender first,
-                # so that nobody without a token can fill the quarantine.
-                await intake_access(request, None)
-                problems = describe_validation_errors(exc.errors())
-                message = "The alarm was not accepted: " + "; ".join(f"{p['field']}: {p['problem']}" for p in problems)
-                rt = runtime(request)
-                raw = _raw_input(request, body)
-                try:
-                    qid = await rt.journal.run(
-                        lambda conn: quarantine.keep(conn, raw, reason="invalid_payload", message=message, now=rt.clock())
-                    )
-                except JournalUnavailable as unavailable:
-                    return _unavailable(unavailable)
-                return error_response(422, "invalid_payload", message, quarantine_id=qid, problems=problems)
+                return await _refuse_payload(request, read.body, describe_validation_errors(exc.errors()))
 
-        return keep_invalid
+        return checked
 
 
 router = APIRouter(prefix="/api/v1", tags=["intake"], route_class=QuarantiningRoute)
@@ -78,11 +112,17 @@ class AlarmAccepted(BaseModel):
         "Needs an API token with purpose `intake` (`Authorization: Bearer rsp_…`); only devices of the "
         "token's municipality are accepted. "
         "A request that cannot become an alarm is kept in quarantine for an administrator and answered "
-        "with 4xx, a message, and the `quarantine_id`. 503 means nothing was stored: retry."
+        "with 4xx, a message, and the `quarantine_id`: a body over `RESPONS_INTAKE_MAX_BYTES` (413); bytes "
+        "that are not UTF-8, JSON that is malformed or nested too deep, NUL characters or lone surrogates in "
+        "any string, or a field that fails validation (422). An `occurred_at` far from the time Respons "
+        "receives the alarm is accepted and marked *clock suspect* on the timeline. "
+        "503 means nothing was stored: retry."
     ),
     responses={
-        401: {"model": ErrorOut, "description": "No valid API token (`Authorization: Bearer rsp_…`)."},
+        401: {"model": ErrorOut, "description": "No valid API token. A revoked token's request is kept in quarantine."},
+        403: {"model": ErrorOut, "description": "A token for another purpose; the request is kept in quarantine."},
         409: {"model": ErrorOut, "description": "The idempotency key was used before for a different alarm."},
+        413: {"model": ErrorOut, "description": "The body is larger than the limit; its first bytes are kept in quarantine."},
         422: {"model": ErrorOut, "description": "Invalid payload or unknown device; kept in quarantine."},
         503: {"model": ErrorOut, "description": "The database did not commit; nothing was stored. Retry."},
     },
@@ -91,7 +131,7 @@ async def post_alarm(
     alarm: AlarmIn,
     request: Request,
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)] = None,
-    principal: Principal = Depends(intake_access),
+    principal: Principal = Depends(intake_sender),
 ):
     rt = runtime(request)
     raw = _raw_input(request, await request.body())
@@ -105,6 +145,7 @@ async def post_alarm(
             return _unavailable(exc)
         return error_response(422, "invalid_payload", message, quarantine_id=qid)
     key = idempotency_key or alarm.idempotency_key
+    settings = rt.settings
     try:
         result = await rt.journal.run(
             lambda conn: receive_http_alarm(
@@ -115,6 +156,8 @@ async def post_alarm(
                 idempotency_key=key,
                 now=rt.clock(),
                 answer_deadline=rt.answer_deadline,
+                clock_future=timedelta(seconds=settings.intake_clock_future_seconds),
+                clock_past=timedelta(seconds=settings.intake_clock_past_seconds),
             ),
             lane=Lane.for_alarm(alarm_type(alarm.type)),
         )
@@ -125,6 +168,113 @@ async def post_alarm(
     return AlarmAccepted(
         alarm_id=result.alarm_id, duplicate=result.duplicate, state=result.state, received_at=result.received_at
     )
+
+
+# --- the checks before the endpoint ---------------------------------------------------------
+
+
+async def _authenticate(request: Request) -> Response | None:
+    """None when the sender may deliver alarms; else the refusal (raised when nothing is kept)."""
+    try:
+        await intake_access(request, None)  # sets request.state.principal
+        return None
+    except HTTPException as exc:
+        if exc.status_code not in (401, 403) or not _once_given(request):
+            raise
+        refused = exc
+    detail = refused.detail if isinstance(refused.detail, dict) else {"error": "unauthenticated", "message": str(refused.detail)}
+    rt = runtime(request)
+    try:
+        read = await _read_limited(request, rt.settings.intake_max_bytes)
+    except ClientDisconnect:
+        return Response(status_code=400)
+    message = (
+        f"{detail.get('message', '')} What was sent is kept in quarantine for an administrator, as it may be a "
+        "real alarm; send it again with a current intake token."
+    ).strip()
+    return await _keep_and_refuse(
+        request, read.body, refused.status_code, detail.get("error", "unauthenticated"), message,
+        reason="token_refused", headers=refused.headers,
+    )
+
+
+def _once_given(request: Request) -> bool:
+    """Whether the bearer token is one Respons issued (revoked, or for another purpose).
+
+    A token nobody was ever given is refused without keeping anything; a read error here
+    only means the request is refused as if the token were unknown (the sender retries)."""
+    authorization = request.headers.get("authorization", "")
+    if not authorization.lower().startswith("bearer "):
+        return False
+    # The hash auth.accounts stores for a token: SHA-256 of its text, in hex.
+    token_hash = hashlib.sha256(authorization[7:].strip().encode()).hexdigest()
+    try:
+        with runtime(request).engine.connect() as conn:
+            return conn.execute(select(api_tokens.c.id).where(api_tokens.c.token_hash == token_hash)).first() is not None
+    except SQLAlchemyError:
+        return False
+
+
+@dataclass(frozen=True)
+class _Read:
+    body: bytes  # all of it, or (too_large) its first TOO_LARGE_HEAD bytes
+    too_large: bool = False
+    declared: int | None = None  # Content-Length, when the sender gave one
+
+
+async def _read_limited(request: Request, limit: int) -> _Read:
+    """The body, read chunk by chunk and given up as soon as it is over ``limit``: a 10 MB
+    body costs at most ``limit`` plus one chunk of memory, not 10 MB."""
+    declared = _content_length(request)
+    if declared is not None and declared > limit:
+        # The sender told us: no need to read more than what is kept.
+        head = bytearray()
+        async for chunk in request.stream():
+            head += chunk
+            if len(head) >= TOO_LARGE_HEAD:
+                break
+        return _Read(bytes(head[:TOO_LARGE_HEAD]), too_large=True, declared=declared)
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            return _Read(bytes(body[:TOO_LARGE_HEAD]), too_large=True, declared=declared)
+    return _Read(bytes(body), declared=declared)
+
+
+def _content_length(request: Request) -> int | None:
+    value = request.headers.get("content-length")
+    return int(value) if value is not None and value.isdigit() else None
+
+
+def _too_large_message(read: _Read, limit: int) -> str:
+    size = f"{read.declared} bytes" if read.declared is not None else f"more than {limit} bytes"
+    return (
+        f"The body is {size}; an alarm may be at most {limit} bytes (RESPONS_INTAKE_MAX_BYTES). "
+        f"Its first {len(read.body)} bytes are kept in quarantine. Send large attachments elsewhere and "
+        "refer to them in the payload."
+    )
+
+
+async def _refuse_payload(request: Request, body: bytes, problems: list[dict[str, str]]) -> Response:
+    message = "The alarm was not accepted: " + "; ".join(f"{p['field']}: {p['problem']}" for p in problems)
+    return await _keep_and_refuse(request, body, 422, "invalid_payload", message, problems=problems)
+
+
+async def _keep_and_refuse(request: Request, body: bytes, status: int, error: str, message: str, *,
+                           reason: str | None = None, problems: list[dict[str, str]] | None = None,
+                           headers: dict[str, str] | None = None) -> Response:
+    rt = runtime(request)
+    raw = _raw_input(request, body)
+    try:
+        qid = await rt.journal.run(
+            lambda conn: quarantine.keep(conn, raw, reason=reason or error, message=message, now=rt.clock()),
+            lane=Lane.LIFE,  # it could be an alarm
+        )
+    except JournalUnavailable as unavailable:
+        return _unavailable(unavailable)
+    return error_response(status, error, message, headers=headers, quarantine_id=qid, problems=problems,
+                          details=problems)
 
 
 def _raw_input(request: Request, body: bytes) -> RawInput:

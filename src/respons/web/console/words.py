@@ -70,6 +70,13 @@ register(
         ),
         "console.card.gone": ("Alarmen finnes ikke, eller du har ikke tilgang.", "No such alarm, or you have no access."),
         "console.card.received": ("Mottatt {at}", "Received {at}"),
+        # occurred_at far from the receive time (domain/clock_check.py): still an alarm.
+        "console.card.clock_suspect": ("Klokke usikker", "Clock suspect"),
+        "console.card.clock_suspect_sent": ("enheten oppga {sent}", "the device said {sent}"),
+        "console.card.clock_suspect_help": (
+            "Tidspunktet enheten oppga er langt fra da alarmen kom inn. Svarfristen regnes fra mottakstiden.",
+            "The time the device gave is far from when the alarm came in. The answer deadline runs from receipt.",
+        ),
         "console.card.answer": ("Svar", "Answer"),
         "console.card.person": ("Person", "Person"),
         "console.card.national_id": ("Fødselsnummer", "National identity number"),
