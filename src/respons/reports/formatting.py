@@ -18,6 +18,19 @@ def decimal(value: float, digits: int = 1, language: str = "nb") -> str:
     return text.replace(".", ",") if language == "nb" else text
 
 
+def grouped(value: float, digits: int = 0, language: str = "nb") -> str:
+    """A number with thousands grouped: "12 345,50" in bokmål, "12,345.50" in English. A plain
+    space groups (not a no-break space), so an amount copied from a page into a form parses."""
+    text = f"{value:,.{digits}f}"
+    return text.replace(",", " ").replace(".", ",") if language == "nb" else text
+
+
+def plain(value: float | int, language: str = "nb") -> str:
+    """A count or quantity as stored (no rounding, no grouping), with the language's decimal mark."""
+    text = f"{value:f}".rstrip("0").rstrip(".") if not isinstance(value, int) else str(value)
+    return text.replace(".", ",") if language == "nb" else text
+
+
 def percent(share: float | None, language: str = "nb") -> str:
     """A share (0–1) as a percentage with one decimal; "–" when there is none."""
     return "–" if share is None else f"{decimal(share * 100, 1, language)} %"
@@ -51,3 +64,9 @@ class Formats:
 
     def dur(self, seconds: float | None) -> str:
         return duration(seconds, self.language)
+
+    def money(self, value: float | None, digits: int = 2) -> str:
+        return "–" if value is None else grouped(value, digits, self.language)
+
+    def num(self, value: float | int) -> str:
+        return plain(value, self.language)

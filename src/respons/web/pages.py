@@ -21,6 +21,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from respons.clock import OSLO
 from respons.domain.access import Role
+from respons.reports.formatting import Formats
 from respons.web import i18n, labels
 from respons.web.access import Policy, Principal, _authenticate, _cookie
 
@@ -85,6 +86,8 @@ def render(request: Request, template: str, status_code: int = 200, headers: dic
         # Codes the database keeps (device kinds, actors, languages) named for the reader.
         **labels.helpers(t),
         "lang": lang,
+        # Numbers, money and durations in the reader's language (one decimal mark per language).
+        "fmt": Formats(lang),
         "languages": i18n.LANGUAGES,
         "principal": principal,
         "csrf_token": principal.session.csrf_token if principal and principal.session else "",
@@ -92,7 +95,7 @@ def render(request: Request, template: str, status_code: int = 200, headers: dic
         # From the session lookup: rendering a fragment costs no extra query.
         "user_name": principal.session.display_name if principal and principal.session else "",
     }
-    html = environment.get_template(template).render(**base, **context)
+    html = environment.get_template(template).render({**base, **context})  # a page may pass its own fmt
     return HTMLResponse(html, status_code=status_code, headers=headers)
 
 

@@ -79,6 +79,7 @@ def test_the_host_computes_checks_and_approves_and_a_municipality_sees_its_own_a
     english = hanne.get(run_url).text
     assert "Invoice for the response service: January 2026 (approved)" in english
     assert "<td>user-months</td>" in english and "<td>events</td>" in english and "brukermåneder" not in english
+    assert re.search(r'id="run-total">194,296.47<', english), "amounts with the English marks"
     assert "January 2026" in hanne.get("/economy").text
     refused_en = hanne.post(f"/economy/runs/{run_id}/discard", headers=HTMX)
     assert refused_en.status_code == 409 and "An approved invoice run cannot be deleted." in refused_en.text

@@ -15,7 +15,6 @@ from datetime import date
 from fastapi import APIRouter, Depends, Query, Request
 
 from respons.domain.access import Role
-from respons.reports.formatting import Formats
 from respons.domain.alarm_types import ALARM_TYPES
 from respons.domain.statistics import OSLO, Period
 from respons.engine import statistics as service
@@ -71,10 +70,6 @@ def _parameters(municipality_id: str | None, period: str | None, on: str | None,
     return chosen, wanted_period, day
 
 
-def _formats(request: Request) -> Formats:
-    return Formats(i18n.language_of(request))
-
-
 async def _chosen(request: Request, principal: Principal, municipality_id: int | None, period: Period, on: date | None,
                   what: str) -> tuple[service.PeriodRequest, dict[int, tuple[str, str]]]:
     rt = runtime(request)
@@ -119,8 +114,7 @@ async def dashboard(request: Request, municipality_id: str | None = Query(None),
     category_parts = [(t(f"category.{c}"), c, part) for c, part in sorted(by_category.items())]
     return render(request, "statistics/dashboard.html", wanted=wanted, names=names, k=figures, peak=peak,
                   periods=list(Period), query=_query(wanted), minutes=MINUTES_PER_CLEARED_ALARM,
-                  type_label=_type_label(request), zone_parts=zone_parts, category_parts=category_parts,
-                  fmt=_formats(request))
+                  type_label=_type_label(request), zone_parts=zone_parts, category_parts=category_parts)
 
 
 @router.get("/alarms")
@@ -156,7 +150,7 @@ async def alarms(request: Request, municipality_id: str | None = Query(None), pe
     opens_console = principal.has(Role.OPERATOR) and wanted.municipality_id in principal.scope.alarms
     return render(request, "statistics/alarms.html", wanted=wanted, names=names, rows=rows, show=show,
                   query=_query(wanted), oslo=OSLO, type_label=_type_label(request), zone=zone, zones=zones,
-                  category=category, fmt=_formats(request), opens_console=opens_console)
+                  category=category, opens_console=opens_console)
 
 
 def _type_label(request: Request):
@@ -190,4 +184,4 @@ async def report(request: Request, municipality_id: str | None = Query(None), pe
                   explanations=model.EXPLANATIONS_BY_LANGUAGE[language], bars=bars,
                   peak=max((n for _, n in bars), default=0), query=_query(wanted),
                   months=[(model.period_title(Period.MONTH, d, language), k) for d, k in built.months],
-                  share=lambda value: model.share(value, language), fmt=Formats(language))
+                  share=lambda value: model.share(value, language))
