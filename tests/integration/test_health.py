@@ -85,6 +85,9 @@ def test_livez_readyz_and_healthz_while_the_database_commits(migrated_url, clock
         assert client.get("/livez").json()["status"] == "live"
         ready = client.get("/readyz").json()
         assert ready["status"] == "ready"
+        assert ready["live"] is True, "the node hears every node (PostgreSQL: its relay listens)"
+        client.app.state.runtime.live.close()
+        assert client.get("/readyz").json()["live"] is False, "a stopping node's screens are not live"
         health = client.get("/healthz")
         assert health.status_code == 200 and health.json()["journal"]["batches"] >= 1
         with engine.connect() as conn:

@@ -266,6 +266,11 @@ def _readiness_response(request: Request, **extra) -> Response:
         state = readiness.state
     body = {"status": "ready" if state.ready else "not_ready", "since": state.since.isoformat(),
             "version": __version__, **extra}
+    if rt is not None:
+        # Whether this node's screens hear every node (docs/nodes.md). Not a readiness
+        # condition: a node that can commit still takes alarms; its screens say they are not
+        # live, and monitoring can alert on this field.
+        body["live"] = rt.live.connected
     if state.ready:
         return JSONResponse(body)
     body.update(reason=state.reason, error=state.reason, message=MESSAGES.get(state.reason or "", "Not ready."),
