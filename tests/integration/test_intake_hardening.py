@@ -170,6 +170,24 @@ def test_a_revoked_token_refused_with_401_but_what_it_sent_is_kept(client, regis
     assert len(kept(engine)) == 2
 
 
+def test_a_token_for_another_purpose_is_403_and_what_it_sent_is_kept(client, registry, engine):
+    from respons.auth import accounts
+
+    with engine.begin() as conn:
+        _, token = accounts.create_token(conn, name="EPJ", municipality_id=registry.municipality_ids[0],
+                                         purpose="integration", actor="test", created_by=None, now=T0)
+    body = json.dumps(alarm_json(registry)).encode()
+    response = post_raw(client, body, authorization=f"Bearer {token}")
+    _, row = assert_refused_and_kept(response, engine, body, status=403, error="forbidden", says="kept in quarantine")
+    assert row.reason == "token_refused"
+
+
+def test_an_idempotency_key_header_over_200_characters_is_422_and_kept(client, registry, engine):
+    body = json.dumps(alarm_json(registry)).encode()
+    answer, _ = assert_refused_and_kept(post_raw(client, body, **{"Idempotency-Key": "k" * 201}), engine, body)
+    assert "Idempotency-Key" in answer["message"]
+
+
 def _token_id(engine, registry) -> int:
     with engine.connect() as conn:
         return conn.execute(

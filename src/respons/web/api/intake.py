@@ -143,7 +143,8 @@ async def post_alarm(
             )
         except JournalUnavailable as exc:
             return _unavailable(exc)
-        return error_response(422, "invalid_payload", message, quarantine_id=qid)
+        problems = [{"field": "idempotency_key", "problem": "differs from the Idempotency-Key header"}]
+        return error_response(422, "invalid_payload", message, quarantine_id=qid, problems=problems, details=problems)
     key = idempotency_key or alarm.idempotency_key
     settings = rt.settings
     try:
