@@ -216,3 +216,15 @@ def test_text_with_nul_or_a_lone_surrogate_is_refused_by_name(host_admin, engine
     for response, field in cases:
         assert_error(response, 422, "invalid_request", field)
     assert count(engine, api_tokens) == tokens_before
+
+
+def test_an_empty_body_in_quarantine_can_be_listed(host_admin, registry):
+    """SQLite's substr() of an empty blob is NULL: the quarantine list answered 500 once an
+    empty alarm body had been kept (schemathesis sent one)."""
+    token = registry.intake_tokens[registry.municipality_ids[0]]
+    refused = host_admin.post("/api/v1/alarms", content=b"", headers={"Authorization": f"Bearer {token}",
+                                                                      "Content-Type": "application/json"})
+    assert refused.status_code == 422, refused.text
+    listed = host_admin.get("/api/v1/admin/quarantine")
+    assert listed.status_code == 200, listed.text
+    assert [item["body"] for item in listed.json() if item["id"] == refused.json()["quarantine_id"]] == [""]
