@@ -58,19 +58,6 @@ register(
         ),
         "login.unavailable": ("Innlogging er ikke mulig akkurat nå. Prøv igjen.", "Log-in is not possible right now. Try again."),
         "login.refused.bad_credentials": ("Feil brukernavn eller passord.", "Wrong username or password."),
-        "login.refused.totp_required": (
-            "Skriv inn engangskoden fra autentiseringsappen.",
-            "Enter the one-time code from your authenticator app.",
-        ),
-        "login.refused.bad_totp": ("Engangskoden stemmer ikke.", "The one-time code is wrong."),
-        "login.refused.totp_enrolment_required": (
-            "Rollen din krever tofaktor, men du har ikke satt det opp. Kontakt administrator.",
-            "Your role requires two-factor, which you have not set up. Contact your administrator.",
-        ),
-        "login.refused.locked": (
-            "For mange mislykkede forsøk. Vent {minutes} minutter.",
-            "Too many failed attempts. Wait {minutes} minutes.",
-        ),
         "login.refused.address_limited": (
             "For mange mislykkede forsøk fra denne maskinen. Vent {minutes} minutter.",
             "Too many failed attempts from this machine. Wait {minutes} minutes.",
