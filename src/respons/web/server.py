@@ -35,8 +35,12 @@ def config(app: FastAPI, *, host: str, port: int) -> uvicorn.Config:
     # default FORWARDED_ALLOW_IPS), so a client on the host could choose the address the
     # log-in limits count. The app reads the header itself, from RESPONS_TRUSTED_PROXIES
     # only (web/client_address.py).
+    # log_config None: uvicorn keeps its hands off logging (respons.observability.logs set it
+    # up, text or JSON); access_log off: the app writes its own (respons.access, with the
+    # route template and the request id).
     return uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on",
-                          timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS, proxy_headers=False)
+                          timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS, proxy_headers=False,
+                          log_config=None, access_log=False)
 
 
 def run(app: FastAPI, *, host: str, port: int) -> None:
