@@ -329,6 +329,30 @@ def test_the_limit_is_enforced_while_reading_not_after(client, registry, engine,
     assert len(bytes(kept(engine)[0].body)) == 4096
 
 
+def test_a_sender_that_hangs_up_mid_body_gets_no_alarm_and_no_500(client, registry, engine):
+    messages = iter([{"type": "http.request", "body": b'{"device": "TA-0', "more_body": True}, {"type": "http.disconnect"}])
+
+    async def receive():
+        return next(messages, {"type": "http.disconnect"})
+
+    answer = {}
+
+    async def send(message):
+        if message["type"] == "http.response.start":
+            answer["status"] = message["status"]
+
+    token = registry.intake_tokens[registry.municipality_ids[0]]
+    scope = {
+        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST", "scheme": "https",
+        "path": "/api/v1/alarms", "raw_path": b"/api/v1/alarms", "root_path": "", "query_string": b"",
+        "headers": [(b"authorization", f"Bearer {token}".encode()), (b"content-type", b"application/json")],
+        "client": ("127.0.0.1", 5000), "server": ("testserver", 443), "state": {},
+    }
+    client.portal.call(client.app, scope, receive, send)
+    assert answer["status"] == 400
+    assert alarm_count(engine) == 0 and kept(engine) == []
+
+
 # --- what is stored reads back ---------------------------------------------------------------
 
 

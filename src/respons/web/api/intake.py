@@ -70,8 +70,7 @@ class QuarantiningRoute(APIRoute):
             try:
                 read = await _read_limited(request, rt.settings.intake_max_bytes)
             except ClientDisconnect:
-                # Nobody is left to answer; a sender that did not get its 202 sends again.
-                return Response(status_code=400)
+                return _gone()
             if read.too_large:
                 return await _keep_and_refuse(
                     request, read.body, 413, "too_large", _too_large_message(read, rt.settings.intake_max_bytes)
@@ -188,7 +187,7 @@ async def _authenticate(request: Request) -> Response | None:
     try:
         read = await _read_limited(request, rt.settings.intake_max_bytes)
     except ClientDisconnect:
-        return Response(status_code=400)
+        return _gone()
     message = (
         f"{detail.get('message', '')} What was sent is kept in quarantine for an administrator, as it may be a "
         "real alarm; send it again with a current intake token."
@@ -286,6 +285,11 @@ def _raw_input(request: Request, body: bytes) -> RawInput:
         headers=dict(request.headers),
         remote_addr=request.client.host if request.client else None,
     )
+
+
+def _gone() -> Response:
+    # Nobody is left to read this; a sender that did not get its 202 sends the alarm again.
+    return error_response(400, "client_disconnected", "The connection closed before the whole body arrived; nothing was stored.")
 
 
 def _unavailable(exc: Exception):
