@@ -431,6 +431,15 @@ def test_the_quarantine_list_cuts_each_body_and_one_item_is_returned_whole(clien
     assert client.get("/api/v1/admin/quarantine/nope").status_code == 404
 
 
+def test_an_empty_body_is_422_kept_and_listed(client, registry, engine, clock, admin):
+    answer, _ = assert_refused_and_kept(post_raw(client, b""), engine, b"", says="the body is empty")
+    as_admin(client, admin, clock)
+    listed = client.get("/api/v1/admin/quarantine")
+    assert listed.status_code == 200, listed.text
+    assert listed.json()[0]["body"] == "" and listed.json()[0]["body_size"] == 0
+    assert client.get(f"/api/v1/admin/quarantine/{answer['quarantine_id']}").json()["body"] == ""
+
+
 def test_one_quarantine_item_is_for_host_administrators_only(client, registry, clock, operator_user):
     qid = _quarantine_some(client, registry, 1)[0]
     del client.headers["Authorization"]
