@@ -15,6 +15,7 @@ from sqlalchemy import Engine, insert
 from respons.auth import accounts, totp
 from respons.domain.access import Role
 from respons.domain.identity import synthetic_national_id
+from respons.store.db import write_transaction
 from respons.store.tables import agreements, centres, devices, municipalities, recipients, staff, zones
 
 PASSWORD = "correct horse battery staple"
@@ -57,7 +58,7 @@ class Registry:
 def seed_registry(engine: Engine, *, municipalities_count: int = 2, recipients_per: int = 3, now: datetime = T0) -> Registry:
     rng = random.Random(7)
     registry = Registry([], [], [], 0, 0, {}, {})
-    with engine.begin() as conn:
+    with write_transaction(engine) as conn:  # BEGIN IMMEDIATE on SQLite: a running app's journal may write too
         centre_id = conn.execute(insert(centres).values(name="Testsenteret", created_at=now)).inserted_primary_key[0]
         for m in range(municipalities_count):
             mid = conn.execute(
@@ -129,7 +130,7 @@ def add_user(engine: Engine, username: str, grants: list[tuple[Role, int | None]
     if totp_enrolled is None:
         totp_enrolled = any(role.is_admin for role, _ in grants)
     secret = totp.new_secret() if totp_enrolled else None
-    with engine.begin() as conn:
+    with write_transaction(engine) as conn:  # BEGIN IMMEDIATE on SQLite: a running app's journal may write too
         user_id = accounts.create_user(conn, username=username, display_name=username.title(), password=PASSWORD, now=now, totp_secret=secret)
         for role, municipality_id in grants:
             accounts.grant_role(conn, user_id=user_id, role=role, municipality_id=municipality_id, actor="test", now=now)
