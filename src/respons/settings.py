@@ -91,6 +91,17 @@ class Settings(BaseSettings):
     # How long an operator's "sound off" lasts (it never silences an alarm past its deadline).
     console_mute_seconds: int = 120
     cookie_secure: bool = True
+
+    # Operations (docs/operations-health.md). /readyz is 200 only while the node can commit:
+    # a probe writes this node's heartbeat row through the journal this often.
+    readiness_probe_seconds: float = 5.0
+    # "text" (one line per record) or "json" (one JSON object per line, for a log collector).
+    log_format: str = "text"
+    # One line per HTTP request (method, route template, status, duration, request id).
+    access_log: bool = True
+    # If set, GET /metrics needs "Authorization: Bearer <this>"; if empty, it is open (a
+    # closed network, or the reverse proxy restricts it).
+    metrics_token: str = ""
     # Reverse proxies / load balancers whose X-Forwarded-For is believed (addresses or CIDR
     # networks, comma-separated or a JSON list). Empty: the header is ignored, so a client
     # cannot pick the address the log-in limits count (web/client_address.py).
@@ -104,17 +115,6 @@ class Settings(BaseSettings):
             value = json.loads(text) if text.startswith("[") else [p for p in text.split(",") if p.strip()]
         # Normalised, and a malformed entry stops the start-up instead of trusting nothing silently.
         return [str(ipaddress.ip_network(str(p).strip(), strict=False)) for p in value if str(p).strip()]
-
-    # Operations (docs/operations-health.md). /readyz is 200 only while the node can commit:
-    # a probe writes this node's heartbeat row through the journal this often.
-    readiness_probe_seconds: float = 5.0
-    # "text" (one line per record) or "json" (one JSON object per line, for a log collector).
-    log_format: str = "text"
-    # One line per HTTP request (method, route template, status, duration, request id).
-    access_log: bool = True
-    # If set, GET /metrics needs "Authorization: Bearer <this>"; if empty, it is open (a
-    # closed network, or the reverse proxy restricts it).
-    metrics_token: str = ""
 
 
 @lru_cache
