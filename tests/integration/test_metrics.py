@@ -191,3 +191,54 @@ def test_json_log_lines_carry_the_request_id():
     assert (entry["message"], entry["level"], entry["request_id"], entry["route"]) == (
         "hello world", "WARNING", "abc-123", "/livez")
     assert "\n" not in line
+
+
+def test_scaip_answers_are_timed(migrated_url, registry, engine, clock):
+    """A SIP MESSAGE with an alarm (SCAIP mrq) over UDP: its 200 is counted as a SCAIP ACK."""
+    from respons.intake.scaip.messages import Mrq, build_mrq
+    from respons.intake.scaip.sip import build_request, parse_response
+
+    port = free_port()
+    with engine.begin() as conn:
+        conn.execute(insert(devices).values(municipality_id=registry.municipality_ids[0], recipient_id=registry.recipient_ids[0],
+                                            kind="safety_alarm", protocol="scaip", identity="0047100001", created_at=T0))
+    body = build_mrq(Mrq(ref="M1", cid="0047100001", dty="0003", stc="0010"))
+    message = build_request("MESSAGE", "sip:arc@respons.example", [
+        ("Via", "SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bK-metrics-1;rport"), ("Max-Forwards", "70"),
+        ("From", "<sip:0047100001@alarm.example>;tag=dev1"), ("To", "<sip:arc@respons.example>"),
+        ("Call-ID", "metrics-1@device"), ("CSeq", "1 MESSAGE"), ("Content-Type", "application/scaip+xml")], body)
+    app = create_app(Settings(database_url=migrated_url, scaip_port=port, readiness_probe_seconds=5), clock, run_timers=False)
+    with TestClient(app, base_url="https://testserver") as client:
+        before = value(scrape(client), "respons_ack_seconds_count", protocol="scaip")
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+            sock.settimeout(10)
+            sock.sendto(message, ("127.0.0.1", port))
+            reply, _ = sock.recvfrom(65536)
+        assert parse_response(reply).status == 200
+        after = scrape(client)
+        assert value(after, "respons_ack_seconds_count", protocol="scaip") == before + 1
+        assert sum(v for (name, labels), v in after.items()
+                   if name == "respons_alarms_received_total" and ("source", "scaip") in labels) >= 1
+
+
+def test_mqtt_acknowledgements_are_timed(migrated_url, registry, engine, clock):
+    """A sensor alarm published to the real Mosquitto: its PUBACK (after the commit) is counted."""
+    from tests.mqtt_broker import BROKER_URL, broker_or_skip, mosquitto_pub, unique
+
+    broker = broker_or_skip()
+    root = unique("metrics")
+    with engine.begin() as conn:
+        conn.execute(insert(devices).values(municipality_id=registry.municipality_ids[0], recipient_id=registry.recipient_ids[0],
+                                            kind="fall_sensor", protocol="mqtt", identity="FS-M", created_at=T0))
+        number = conn.execute(select(municipalities.c.number).where(
+            municipalities.c.id == registry.municipality_ids[0])).scalar_one()
+    app = create_app(Settings(database_url=migrated_url, mqtt_url=BROKER_URL, mqtt_client_id=unique("respons-metrics"),
+                              mqtt_topics=[f"{root}/+/sensors/+/+"], readiness_probe_seconds=5), clock, run_timers=False)
+    with TestClient(app, base_url="https://testserver") as client:
+        before = value(scrape(client), "respons_ack_seconds_count", protocol="mqtt")
+        mosquitto_pub(broker, f"{root}/{number}/sensors/FS-M/event",
+                      json.dumps({"type": "fall", "id": "m-metrics", "occurred_at": T0.isoformat()}))
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline and value(scrape(client), "respons_ack_seconds_count", protocol="mqtt") == before:
+            time.sleep(0.1)
+        assert value(scrape(client), "respons_ack_seconds_count", protocol="mqtt") == before + 1
