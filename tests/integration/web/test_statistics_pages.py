@@ -176,6 +176,11 @@ def test_bad_report_parameters_answer_with_the_page_in_the_readers_language(worl
     assert i18n.translator("en", strict=True)("stats.bad.date", value="tomorrow") in english.text
     assert NB("stats.bad.title") not in english.text
     assert marit.get("/stats?date=31.12.2026").status_code == 422
+    # The calendar's edges and ids beyond the column's range: the page says so, never a 500.
+    for query in ("/stats?date=0001-01-01", "/stats/report?municipality_id={own}&date=9999-12-31",
+                  "/stats/alarms?municipality_id={own}&date=0001-01-01", "/stats?municipality_id=100000000000000000000"):
+        edge = marit.get(query.format(own=own))
+        assert edge.status_code == 422 and edge.headers["content-type"].startswith("text/html"), query
 
 
 def test_drill_down_rows_link_to_the_alarm_for_those_who_may_open_it(world, browser):

@@ -19,6 +19,7 @@ from respons.domain.alarm_types import ALARM_TYPES
 from respons.domain.statistics import OSLO, Period
 from respons.engine import statistics as service
 from respons.web import i18n
+from respons.web.bounds import FIRST_REPORT_YEAR, INT_MAX, LAST_REPORT_YEAR
 from respons.web.access import Principal
 from respons.web.api.statistics import MINUTES_PER_CLEARED_ALARM
 from respons.web.pages import PageRefused, page_access, render
@@ -57,6 +58,8 @@ def _parameters(municipality_id: str | None, period: str | None, on: str | None,
             chosen = int(municipality_id)
         except ValueError:
             raise BadParameter("stats.bad.municipality", municipality_id) from None
+        if not 1 <= chosen <= INT_MAX:  # beyond the column's range the database itself would refuse (500)
+            raise BadParameter("stats.bad.municipality", municipality_id)
     try:
         wanted_period = Period(period or Period.MONTH.value)
     except ValueError:
@@ -67,6 +70,9 @@ def _parameters(municipality_id: str | None, period: str | None, on: str | None,
             day = date.fromisoformat(on)
         except ValueError:
             raise BadParameter("stats.bad.date", on) from None
+        if not FIRST_REPORT_YEAR <= day.year <= LAST_REPORT_YEAR:
+            # A day at the calendar's edge has a period that is not a datetime at all (500).
+            raise BadParameter("stats.bad.year", on)
     return chosen, wanted_period, day
 
 

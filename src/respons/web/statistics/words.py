@@ -78,6 +78,8 @@ register(
         "stats.bad.title": ("Kan ikke vise statistikken", "Cannot show the statistics"),
         "stats.bad.date": ("«{value}» er ikke en dato. Skriv datoen som ÅÅÅÅ-MM-DD, for eksempel 2026-11-15.",
                            "“{value}” is not a date. Write the date as YYYY-MM-DD, for example 2026-11-15."),
+        "stats.bad.year": ("«{value}» er utenfor årene statistikken dekker (2000–2100).",
+                           "“{value}” is outside the years the statistics cover (2000–2100)."),
         "stats.bad.municipality_missing": ("Velg en kommune.", "Choose a municipality."),
         "stats.bad.municipality": ("«{value}» er ikke en kommune. Velg en kommune i listen.",
                                    "“{value}” is not a municipality. Choose one from the list."),
