@@ -6,9 +6,10 @@ and only then resolves each sender's future. So a 202 or an ACK is never sent be
 event is on disk (DESIGN.md invariant 1), and concurrent senders share the cost of one
 fsync instead of paying one each.
 
-Each unit runs in its own SAVEPOINT: a unit that raises (an illegal transition, a unique
-violation) is rolled back alone and its sender gets the exception, while the rest of the
-batch commits. If the commit itself fails, every sender in the batch gets
+A unit that raises (an illegal transition, a unique violation) is rolled back alone and its
+sender gets the exception, while the rest of the batch commits: the batch is written without
+savepoints first and, only when a unit raises, written again with each unit in its own
+SAVEPOINT (see "A unit must have no effect outside its connection" below). If the commit itself fails, every sender in the batch gets
 ``JournalUnavailable`` and no ACK. So does every sender of a batch in which a statement
 failed because of the *database* (unreachable, read-only, disk full, busy: see
 ``store.db.unavailability``): that is no unit's fault, the whole batch is given up, and the
