@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time as time_module
 from datetime import time
 
 import pytest
@@ -49,6 +51,23 @@ def send(client, registry, municipality, type_="button_press") -> str:
                            headers={"Authorization": f"Bearer {registry.token_for_device(device)}"})
     assert response.status_code == 202, response.text
     return response.json()["alarm_id"]
+
+
+def listening(app, client) -> tuple[threading.Thread, list[str]]:
+    """The app's event stream read on a thread, once the bus has the subscription: (the
+    thread, the lines it read). The stream ends by itself (its limit, or a reload)."""
+    lines: list[str] = []
+
+    def listen():
+        with client.stream("GET", "/app/events") as response:
+            lines.extend(response.iter_lines())
+
+    listener = threading.Thread(target=listen)
+    listener.start()
+    deadline = time_module.monotonic() + 5
+    while not app.state.runtime.live.subscribers and time_module.monotonic() < deadline:
+        time_module.sleep(0.01)
+    return listener, lines
 
 
 def test_offers_reach_the_zone_on_duty_and_the_first_to_accept_wins(app, engine, clock, registry, place):
@@ -128,27 +147,13 @@ def test_a_responder_cannot_take_act_on_or_see_an_alarm_that_was_never_offered_t
 
 def test_the_app_stream_carries_only_my_offers_and_missions(migrated_url, engine, clock, registry, place):
     """The responder's event stream names no alarm of the centre's queue or of another zone."""
-    import threading
-
     municipality, home, other = place
     app = create_app(Settings(database_url=migrated_url, cookie_secure=False, sse_max_seconds=1.5,
                               sse_heartbeat_seconds=0.2), clock, run_timers=False)
     hilde, hilde_h = person(app, engine, clock, "hilde", Role.RESPONDER, municipality)
     operator, operator_h = person(app, engine, clock, "olga", Role.OPERATOR, None)
     hilde.post("/app/duty", data={"zone_id": [str(home)]}, headers=hilde_h)
-    received: list[str] = []
-
-    def listen():
-        with hilde.stream("GET", "/app/events") as response:
-            received.extend(response.iter_lines())
-
-    listener = threading.Thread(target=listen)
-    listener.start()
-    live = app.state.runtime.live
-    for _ in range(200):
-        if live.subscribers:
-            break
-        threading.Event().wait(0.01)
+    listener, received = listening(app, hilde)
     centre_alarm = send(operator, registry, municipality, "fire")
     offered = send(operator, registry, municipality)
     listener.join(10)
@@ -190,8 +195,6 @@ def test_having_once_been_offered_an_alarm_gives_no_access_to_it(app, engine, cl
 def test_an_escalation_on_another_node_waits_for_an_accept_in_progress(app, engine, clock, registry, place):
     """Two nodes: the accept holds the alarm's row from its check to its commit, so an
     escalation committing in between cannot turn the accept into taking a centre alarm."""
-    import threading
-
     from respons.domain.lifecycle import Event, EventKind
     from respons.engine import alarms as alarm_service
     from respons.engine import routing
@@ -237,7 +240,6 @@ def test_an_escalation_on_another_node_waits_for_an_accept_in_progress(app, engi
 
 @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
 def test_two_responders_on_two_nodes_cannot_both_accept_a_mission(app, engine, clock, registry, place):
-    import threading
 
     from respons.domain.lifecycle import IllegalTransition
     from respons.engine import missions
@@ -297,31 +299,15 @@ def test_home_care_cannot_be_dispatched_for_an_alarm_with_no_zone(app, engine, c
 
 def test_a_duty_change_ends_the_app_stream_so_the_new_one_filters_by_the_new_duty(migrated_url, engine, clock,
                                                                                    registry, place):
-    import threading
-
     municipality, home, other = place
     app = create_app(Settings(database_url=migrated_url, cookie_secure=False, sse_max_seconds=30,
                               sse_heartbeat_seconds=0.2), clock, run_timers=False)
     hilde, hilde_h = person(app, engine, clock, "hilde", Role.RESPONDER, municipality)
-    phone, phone_h = person(app, engine, clock, "hilde2", Role.RESPONDER, municipality)
     hilde.post("/app/duty", data={"zone_id": [str(home)]}, headers=hilde_h)
-    lines: list[str] = []
-
-    def listen():
-        with hilde.stream("GET", "/app/events") as response:
-            lines.extend(response.iter_lines())
-
-    listener = threading.Thread(target=listen)
-    listener.start()
-    live = app.state.runtime.live
-    for _ in range(200):
-        if live.subscribers:
-            break
-        threading.Event().wait(0.01)
-    # Another device of the same person goes on duty elsewhere (same user: log in again).
+    listener, lines = listening(app, hilde)
+    # The same person goes on duty elsewhere (from this phone or another: the same user).
     hilde.post("/app/duty", data={"zone_id": [str(other)]}, headers=hilde_h)
     listener.join(10)
     assert not listener.is_alive(), "the stream ended instead of running to its 30 s limit"
     assert "event: reload" in lines
-    for client in (hilde, phone):
-        client.__exit__(None, None, None)
+    hilde.__exit__(None, None, None)
