@@ -13,12 +13,11 @@
   "use strict";
   const state = {
     alerting: false, timer: null, audio: null, alerts: 0, known: new Set(), warnings: 0,
-    live: { up: false, lastBeat: null, startedAt: performance.now(), lastReconnect: 0, warned: false,
-            refreshOnLive: false, source: null, opens: 0 },
+    live: null,  // the stream watcher's state (static/live.js), set in init()
   };
   window.responsApp = state;
   const $ = (sel) => document.querySelector(sel);
-  let liveEl, silenceMs;
+  let liveEl, watcher;
 
   function offerIds() {
     const list = $("#offers");
@@ -65,6 +64,10 @@
     if (navigator.vibrate) navigator.vibrate(0);
   }
 
+  function parse(text) {
+    try { return JSON.parse(text); } catch (e) { return null; }  // unreadable: not live
+  }
+
   function refresh() {
     const lists = $("#app-lists");
     if (lists) htmx.trigger(lists, "refresh");
@@ -82,55 +85,16 @@
     if (banner) banner.hidden = up;
   }
 
-  function markDown() {
-    const live = state.live;
-    if (!live.up && live.warned) return;
-    live.up = false;
-    live.refreshOnLive = true;
-    live.warned = true;
+  function wentDown() {
     setLive(false);
     state.warnings++;
     if (navigator.vibrate) navigator.vibrate([200, 100, 200]);
     beep([[0, 440, 0.5, "triangle"], [0.55, 330, 0.7, "triangle"]]);
   }
 
-  function markUp() {
-    const live = state.live;
-    const catchUp = live.refreshOnLive;
-    live.up = true;
-    live.warned = false;
-    live.refreshOnLive = false;
+  function cameUp(catchUp) {
     setLive(true);
     if (catchUp) refresh();  // offers may have come meanwhile: the refetch alerts for them
-  }
-
-  function onHeartbeat(text) {
-    let data = null;
-    try { data = JSON.parse(text); } catch (e) { /* treated as not live */ }
-    state.live.lastBeat = performance.now();
-    if (data && data.live === true) { if (!state.live.up || state.live.refreshOnLive) markUp(); }
-    else markDown();
-  }
-
-  function watchdog() {
-    const live = state.live;
-    const now = performance.now();
-    const heard = live.lastBeat === null ? live.startedAt : live.lastBeat;
-    if (now - heard > silenceMs) {
-      markDown();
-      // A silent open stream never recovers by itself: open a new one.
-      if (now - live.lastReconnect > silenceMs) { live.lastReconnect = now; reconnect(); }
-    }
-  }
-
-  function reconnect() {
-    if (state.live.source) { try { state.live.source.close(); } catch (e) { /* already closed */ } }
-    state.live.source = null;
-    const old = $("#live");
-    if (!old) return;
-    const fresh = old.cloneNode(true);
-    old.replaceWith(fresh);
-    htmx.process(fresh);
   }
 
   function init() {
@@ -138,18 +102,16 @@
     if (state.known.size) startAlert();
     liveEl = $("#app-live");
     if (liveEl) {
-      const heartbeatMs = (Number(liveEl.dataset.heartbeatSeconds) || 3) * 1000;
-      silenceMs = Math.min(2.5 * heartbeatMs, 9000);  // a lost connection shows within 10 s
-      // Delegated: the stream's element is replaced when the watchdog opens a new stream.
-      liveEl.addEventListener("htmx:sseOpen", (event) => {
-        state.live.source = event.detail.source;
-        if (state.live.opens++ > 0) state.live.refreshOnLive = true;  // after a reconnect: catch up
+      watcher = ResponsLive.watch({
+        element: liveEl, streamSelector: "#live",
+        heartbeatMs: (Number(liveEl.dataset.heartbeatSeconds) || 3) * 1000,
+        onUp: cameUp, onDown: wentDown,
       });
+      state.live = watcher.state;
       liveEl.addEventListener("htmx:sseMessage", (event) => {
-        if (event.detail.type === "heartbeat") onHeartbeat(event.detail.data);
+        if (event.detail.type === "heartbeat") watcher.heartbeat(parse(event.detail.data));
         else refresh();
       });
-      setInterval(watchdog, 1000);
     }
     document.body.addEventListener("htmx:afterSwap", (event) => {
       const target = event.detail && event.detail.target;  // SSE messages swap nothing

@@ -24,7 +24,6 @@
 
   const state = {
     selectedId: null,       // the row the keyboard is on
-    liveOpens: 0,           // SSE connections opened
     audio: null,
     played: [],             // what was sounded, for the browser tests: [{kind, at, id?}]
     silenced: [],           // what mute held back: [{kind, at}]
@@ -37,8 +36,7 @@
     now: () => performance.now() + state.offsetMs,
     wallNow: () => Date.now() + state.offsetMs,
     advance: (ms) => { state.offsetMs += ms; tick(); alertTick(); muteTick(); },
-    live: { up: false, everUp: false, lastBeat: null, startedAt: performance.now(), lastReconnect: 0,
-            lastWarning: null, reloadOnLive: false, source: null },
+    live: null,             // the stream watcher's state (static/live.js), set in init()
     alerts: new Map(),      // alarm id -> {warned, late}: which urgent sounds it has had
     sounded: new Set(),     // alarm ids whose new-alarm sound was played
     lastRing: -Infinity,    // when a new-alarm sound last played (state.now())
@@ -47,7 +45,7 @@
 
   const $ = (sel, root = document) => root.querySelector(sel);
   const $$ = (sel, root = document) => Array.from(root.querySelectorAll(sel));
-  let consoleEl, queueBody, warningSeconds, lateSeconds, heartbeatMs, silenceMs, repeatMs, muteMs, muteKey;
+  let consoleEl, queueBody, warningSeconds, lateSeconds, repeatMs, muteMs, muteKey, watcher;
 
   // ---- queue rows ---------------------------------------------------------------------------
 
@@ -354,59 +352,14 @@
     document.body.classList.toggle("is-offline", !up);
   }
 
-  function markDown() {
-    const live = state.live;
-    if (!live.up && live.lastWarning !== null) return;  // already shown and warned
-    live.up = false;
-    live.reloadOnLive = true;  // whatever comes back, it starts with a full refetch
+  function wentDown() {
     setLive(false);
-    live.lastWarning = performance.now();
     play("offline");
   }
 
-  function markUp() {
-    const live = state.live;
-    const catchUp = live.reloadOnLive;
-    live.up = true;
-    live.everUp = true;
-    live.reloadOnLive = false;
-    live.lastWarning = null;
+  function cameUp(catchUp) {
     setLive(true);
     if (catchUp) reloadQueue();  // changes may have been missed meanwhile
-  }
-
-  function onHeartbeat(data) {
-    state.live.lastBeat = performance.now();
-    if (data && data.live === true) { if (!state.live.up || state.live.reloadOnLive) markUp(); }
-    else markDown();  // the node lost its cross-node feed: this screen may miss changes
-  }
-
-  // A stream that stays open and says nothing (an old process holding its socket after a
-  // restart, a proxy buffering) never recovers by itself: after the silence, say so and open
-  // a new stream, and keep trying every silence period.
-  function watchdog() {
-    const live = state.live;
-    const now = performance.now();
-    const heard = live.lastBeat === null ? live.startedAt : live.lastBeat;
-    if (now - heard > silenceMs) {
-      markDown();
-      if (now - live.lastReconnect > silenceMs) { live.lastReconnect = now; reconnect(); }
-    }
-    // While down, warn again every half minute: a screen nobody watches still calls out.
-    if (!live.up && live.lastWarning !== null && now - live.lastWarning >= 30000) {
-      live.lastWarning = now;
-      play("offline");
-    }
-  }
-
-  function reconnect() {
-    if (state.live.source) { try { state.live.source.close(); } catch (e) { /* already closed */ } }
-    state.live.source = null;
-    const old = $("#live");
-    if (!old) return;
-    const fresh = old.cloneNode(true);  // attributes only: htmx keeps its state on the old node
-    old.replaceWith(fresh);
-    htmx.process(fresh);
   }
 
   // ---- selection and the card ---------------------------------------------------------------
@@ -570,7 +523,7 @@
     const received = performance.now();
     const arrived = Date.now();
     const type = event.detail.type;
-    if (type === "heartbeat") { onHeartbeat(parse(event.detail.data)); return; }
+    if (type === "heartbeat") { watcher.heartbeat(parse(event.detail.data)); return; }
     if (type === "reload") { reloadQueue(); return; }
     const change = parse(event.detail.data);
     if (!change || !change.alarm_id) return;
@@ -597,9 +550,6 @@
     queueBody = $("#queue-body");
     warningSeconds = Number(consoleEl.dataset.warningSeconds);
     lateSeconds = Number(consoleEl.dataset.lateSeconds);
-    heartbeatMs = (Number(consoleEl.dataset.heartbeatSeconds) || 3) * 1000;
-    // 2.5 heartbeats of silence, and never more than 9 s: a lost connection shows within 10 s.
-    silenceMs = Math.min(2.5 * heartbeatMs, 9000);
     repeatMs = (Number(consoleEl.dataset.repeatSeconds) || 10) * 1000;
     muteMs = (Number(consoleEl.dataset.muteSeconds) || 120) * 1000;
     muteKey = "respons.mute." + consoleEl.dataset.user;
@@ -610,15 +560,12 @@
     afterQueueChange();
     muteTick();
     setInterval(() => { tick(); alertTick(); muteTick(); }, 1000);
-    setInterval(watchdog, 1000);
-
-    // Delegated: the stream's element is replaced when the watchdog opens a new stream.
-    consoleEl.addEventListener("htmx:sseOpen", (event) => {
-      state.live.source = event.detail.source;
-      // The stream ends every few minutes (and on network trouble): after a reopen, changes
-      // may have been missed, so the queue is refetched once it is live again.
-      if (state.liveOpens++ > 0) state.live.reloadOnLive = true;
+    watcher = ResponsLive.watch({
+      element: consoleEl, streamSelector: "#live",
+      heartbeatMs: (Number(consoleEl.dataset.heartbeatSeconds) || 3) * 1000,
+      onUp: cameUp, onDown: wentDown, onStillDown: () => play("offline"),
     });
+    state.live = watcher.state;
     consoleEl.addEventListener("htmx:sseMessage", (event) => {
       if (event.target.id === "live-events") onLiveMessage(event);
     });
