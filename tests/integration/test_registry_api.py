@@ -293,3 +293,12 @@ def test_municipalities_and_agreements_are_for_the_host_admin(host_admin, munici
     assert refused.status_code == 422 and refused.json()["details"][0]["field"] == "windows.0.escalation_minutes"
     assert {r.details["entity"] for r in audit_records(engine, action=audit.CREATE, municipality_id=mid)} == {"municipality", "agreement"}
 
+
+
+def test_a_device_identity_fits_the_timelines_actor_column(municipality_admin, own):
+    """A device's events are written as "device:<identity>" in a 100-character column: an
+    identity of 94 characters would be a 500 on PostgreSQL at its first alarm."""
+    body = {"municipality_id": own, "kind": "safety_alarm", "protocol": "http", "identity": "X" * 94}
+    refused = municipality_admin.post("/api/v1/registry/devices", json=body)
+    assert refused.status_code == 422, refused.text
+    assert municipality_admin.post("/api/v1/registry/devices", json={**body, "identity": "X" * 93}).status_code == 201

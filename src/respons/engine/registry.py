@@ -148,6 +148,9 @@ def _phone(raw: str | None, field_name: str, problems: _Problems, *, required: b
         return None
 
 
+MAX_IDENTITY = 100 - len("device:")
+
+
 def _text(values: dict[str, Any], name: str, label: str, problems: _Problems, *, max_length: int, required: bool) -> None:
     if name not in values:
         return
@@ -386,7 +389,8 @@ def add_device(conn: Connection, values: dict[str, Any], *, municipality_id: int
     problems = _Problems()
     values = dict(values)
     _text(values, "kind", "Type", problems, max_length=40, required=True)
-    _text(values, "identity", "Identitet", problems, max_length=100, required=True)
+    # The timeline names a device's events "device:<identity>" in a 100-character actor column.
+    _text(values, "identity", "Identitet", problems, max_length=MAX_IDENTITY, required=True)
     _text(values, "dc09_key", "DC-09-nøkkel", problems, max_length=80, required=False)
     protocol = values.get("protocol")
     if protocol not in DEVICE_PROTOCOLS:
