@@ -188,7 +188,8 @@ def test_take_over_is_on_the_timeline_and_only_the_holder_may_finish(engine, jou
                                                          now=T0 + timedelta(seconds=40)))
     assert taken.answered_by == second
     with pytest.raises(service.NotHolder):
-        journal.run_sync(lambda c: service.close(c, r.alarm_id, actor=first, visible_to=None, now=T0 + timedelta(seconds=45)))
+        journal.run_sync(lambda c: service.resolve(c, r.alarm_id, actor=first, visible_to=None,
+                                                   outcome=Outcome.FALSE_ALARM, note=None, now=T0 + timedelta(seconds=45)))
     journal.run_sync(lambda c: service.resolve(c, r.alarm_id, actor=second, visible_to=None,
                                                outcome=Outcome.FALSE_ALARM, note=None, now=T0 + timedelta(seconds=50)))
     projection, timeline = stored_projection(engine, r.alarm_id)

@@ -83,7 +83,10 @@ class AlarmIn(BaseModel):
     @classmethod
     def _iso_text(cls, value: Any) -> Any:
         # Pydantic would read a number as seconds (or milliseconds) since 1970, guessing
-        # which by its size: an alarm's time must not rest on a guess.
+        # which by its size: an alarm's time must not rest on a guess. (A datetime is a time
+        # already read, by a caller in this process; only text comes off the wire.)
+        if isinstance(value, datetime):
+            return value
         if not isinstance(value, str) or not _ISO_DATE_TIME.match(value):
             raise ValueError(
                 'give the date and time as ISO 8601 text with a time zone, e.g. "2026-11-23T02:14:07Z" '
