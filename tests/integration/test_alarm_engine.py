@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 
 from respons.domain import lifecycle
 from respons.domain.alarm_types import alarm_type
-from respons.domain.lifecycle import EventKind, IllegalTransition, Outcome, State
+from respons.domain.lifecycle import EventKind, IllegalTransition, NotHolder, Outcome, State
 from respons.engine import alarms as service
 from respons.store import queries
 from respons.store.journal import Journal
@@ -177,7 +177,7 @@ def test_take_over_is_on_the_timeline_and_only_the_holder_may_finish(engine, jou
     r = receive(journal, registry)
     first, second = "user:1", "user:2"
     journal.run_sync(lambda c: service.answer(c, r.alarm_id, actor=first, visible_to=None, now=T0 + timedelta(seconds=20)))
-    with pytest.raises(service.NotHolder) as refused:
+    with pytest.raises(NotHolder) as refused:
         journal.run_sync(lambda c: service.resolve(c, r.alarm_id, actor=second, visible_to=None,
                                                    outcome=Outcome.FALSE_ALARM, note=None, now=T0 + timedelta(seconds=30)))
     assert refused.value.holder == first
@@ -187,7 +187,7 @@ def test_take_over_is_on_the_timeline_and_only_the_holder_may_finish(engine, jou
     taken = journal.run_sync(lambda c: service.take_over(c, r.alarm_id, actor=second, visible_to=None,
                                                          now=T0 + timedelta(seconds=40)))
     assert taken.answered_by == second
-    with pytest.raises(service.NotHolder):
+    with pytest.raises(NotHolder):
         journal.run_sync(lambda c: service.resolve(c, r.alarm_id, actor=first, visible_to=None,
                                                    outcome=Outcome.FALSE_ALARM, note=None, now=T0 + timedelta(seconds=45)))
     journal.run_sync(lambda c: service.resolve(c, r.alarm_id, actor=second, visible_to=None,

@@ -16,7 +16,7 @@ from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.engine import Connection
 
 from respons.domain import lifecycle
-from respons.domain.lifecycle import IllegalTransition, NotHolder  # noqa: F401  (NotHolder: refused for the web layer)
+from respons.domain.lifecycle import IllegalTransition
 from respons.domain.alarm_types import AlarmType
 from respons.domain.deviations import DeviationCategory
 from respons.domain.lifecycle import Action, AlarmProjection, CallResult, Event, EventKind, Outcome, State
