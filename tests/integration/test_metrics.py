@@ -168,11 +168,13 @@ def test_access_log_and_request_id(app, registry, caplog):
         hostile = client.get("/livez", headers={"X-Request-ID": "a b\tc" + "x" * 200})
         assert hostile.headers["X-Request-ID"] != "a b\tc" + "x" * 200, "not echoed into headers and logs"
         client.get("/no/such/path/4204")
+        client.get("/docs")  # a plain route (not FastAPI's): still named by its path
     lines = [r for r in caplog.records if r.name == "respons.access"]
     messages = [r.getMessage() for r in lines]
     assert any(m.startswith("GET /api/v1/alarms/{alarm_id} 401 ") and "request_id=lb-42" in m for m in messages), messages
     assert not any("some-id-123" in m or "4204" in m for m in messages), "templates, not raw paths"
     assert any(m.startswith("GET (unmatched) 404 ") for m in messages)
+    assert any(m.startswith("GET /docs 200 ") for m in messages), messages
     assert all(hasattr(r, "duration_ms") and hasattr(r, "route") for r in lines)
 
 

@@ -30,6 +30,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
+from starlette.routing import Match, Route
 
 from respons.domain.lifecycle import State
 from respons.observability import logs, metrics
@@ -178,13 +179,24 @@ class ObserveRequests:
 
 
 def _template(scope) -> str:
-    route = scope.get("route")
+    route = scope.get("route") or _plain_route(scope)
     path = getattr(route, "path", None)
     if path is None:
         return "(unmatched)"  # never the raw path: unknown paths would grow the series without bound
     if getattr(route, "routes", None) is not None or route.__class__.__name__ == "Mount":
         return path + "/{path}"
     return path
+
+
+def _plain_route(scope):
+    """The route a request matched when the router did not note it (plain Starlette routes
+    such as /docs, /redoc and /openapi.json: only FastAPI's own routes put themselves in the
+    scope)."""
+    app = scope.get("app")
+    for route in getattr(getattr(app, "router", None), "routes", ()):
+        if isinstance(route, Route) and route.matches(scope)[0] is Match.FULL:
+            return route
+    return None
 
 
 def install(app: FastAPI, *, metrics_token: str, access_log_enabled: bool) -> None:
