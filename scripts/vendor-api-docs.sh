@@ -24,7 +24,10 @@ sed '/^\/\/# sourceMappingURL=/d' swagger/package/swagger-ui-bundle.js > "$vendo
 sed '/^\/\*# sourceMappingURL=.*\*\/$/d' swagger/package/swagger-ui.css > "$vendor/swagger-ui.css"
 cp swagger/package/LICENSE "$vendor/swagger-ui.LICENSE"
 cp swagger/package/NOTICE "$vendor/swagger-ui.NOTICE"
-sed '/^\/\/# sourceMappingURL=/d' redoc/package/bundles/redoc.standalone.js > "$vendor/redoc.standalone.js"
+# ReDoc's sidebar shows its maker's logo from a CDN: point it at our own icon instead (the
+# pages also carry a Content-Security-Policy that allows this server only; web/api_docs.py).
+sed -e '/^\/\/# sourceMappingURL=/d' -e 's#https://cdn\.redoc\.ly/redoc/logo-mini\.svg#/static/icon.svg#g' \
+    redoc/package/bundles/redoc.standalone.js > "$vendor/redoc.standalone.js"
 cp redoc/package/LICENSE "$vendor/redoc.LICENSE"
 if [ -f redoc/package/bundles/redoc.standalone.js.LICENSE.txt ]; then
     cp redoc/package/bundles/redoc.standalone.js.LICENSE.txt "$vendor/redoc.standalone.js.LICENSE.txt"

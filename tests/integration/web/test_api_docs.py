@@ -72,3 +72,28 @@ def test_swagger_ui_does_not_send_the_specification_to_an_online_validator(clien
 def test_the_documentation_pages_are_not_part_of_the_api_contract(client):
     paths = client.get("/openapi.json").json()["paths"]
     assert "/docs" not in paths and "/redoc" not in paths
+
+
+@pytest.mark.parametrize("page", ["/docs", "/redoc"])
+def test_the_documentation_pages_let_the_browser_load_from_this_server_only(client, page):
+    """Whatever a vendored bundle asks for, the browser is told: this server only."""
+    policy = client.get(page).headers["Content-Security-Policy"]
+    directives = dict(d.strip().split(" ", 1) for d in policy.split(";"))
+    assert directives["default-src"] == "'self'"
+    assert "http" not in policy and "*" not in policy
+
+
+# Loads a script or stylesheet makes by itself (not links a person may follow): an image or
+# script source, a CSS url() or @import, a fetch.
+# Case matters: ``new URL("https://…")`` in a bundle only parses a URL, it loads nothing.
+OUTSIDE_LOAD = re.compile(r"""(?:\bsrc\s*[:=]\s*|url\(\s*|@import\s+|fetch\(\s*)["']?https?://""")
+
+
+def test_no_vendored_file_loads_anything_from_outside():
+    from respons.web.pages import STATIC_DIR
+
+    vendored = [p for p in (STATIC_DIR / "vendor").iterdir() if p.suffix in (".js", ".css")]
+    assert len(vendored) >= 4
+    for path in vendored:
+        found = OUTSIDE_LOAD.findall(path.read_text(encoding="utf-8", errors="replace"))
+        assert found == [], f"{path.name} loads from outside: {found[:3]}"
