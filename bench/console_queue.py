@@ -50,6 +50,7 @@ from respons.auth import accounts  # noqa: E402
 from respons.demo.seed import seed_demo  # noqa: E402
 from respons.domain.alarm_types import ALARM_TYPES, alarm_type  # noqa: E402
 from respons.engine import alarms as service  # noqa: E402
+from respons.engine import receiving
 from respons.store.migrate import upgrade  # noqa: E402
 from respons.store.tables import devices  # noqa: E402
 from tests.browser.harness import VIEWPORT, Account, find_chromium, launch, log_in  # noqa: E402
@@ -76,11 +77,11 @@ def build(database_url: str, open_alarms: int) -> tuple[list[str], str]:
         for n in range(open_alarms):
             device = owned[n % len(owned)]
             received = now - timedelta(seconds=3600 * n / max(1, open_alarms))
-            new = service.NewAlarm(device.municipality_id, device.recipient_id, device.id, alarm_type(codes[n % len(codes)]),
+            new = receiving.NewAlarm(device.municipality_id, device.recipient_id, device.id, alarm_type(codes[n % len(codes)]),
                                    "http", f"device:{device.identity}", received)
             # A far deadline: thousands of answer-time events at start-up would be a
             # different benchmark (a backlog storm), not the steady queue measured here.
-            alarm_id = service.receive(conn, new, now=received, answer_deadline=timedelta(days=1)).alarm_id
+            alarm_id = receiving.receive(conn, new, now=received, answer_deadline=timedelta(days=1)).alarm_id
             if n % 5 == 0:
                 service.answer(conn, alarm_id, actor="user:1", visible_to=None, now=received + timedelta(seconds=20))
         first = owned[0].municipality_id

@@ -708,7 +708,8 @@ def source_digests() -> dict[str, str]:
     root = Path(respons.__file__).parent
     digests = {}
     for name in ("intake/dc09/frames.py", "intake/dc09/receiver.py", "intake/dc09/contact_id.py", "store/journal.py",
-                 "store/db.py", "engine/alarms.py", "engine/routing.py", "engine/timers.py"):
+                 "store/db.py", "store/alarms.py", "intake/devices.py", "engine/receiving.py", "engine/timeline.py",
+                 "engine/routing.py", "engine/timers.py"):
         try:
             digests[name] = hashlib.sha256((root / name).read_bytes()).hexdigest()[:12]
         except OSError:

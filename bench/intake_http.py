@@ -162,7 +162,8 @@ def filesystem_of(path: Path) -> dict[str, str] | None:
 
 
 HOT_PATH = [
-    "store/journal.py", "store/db.py", "engine/alarms.py", "engine/timers.py", "intake/http.py", "web/api/intake.py",
+    "store/journal.py", "store/db.py", "store/alarms.py", "engine/receiving.py", "engine/timeline.py",
+    "engine/routing.py", "engine/timers.py", "intake/http.py", "intake/devices.py", "web/api/intake.py",
 ]
 
 

@@ -6,7 +6,7 @@ Method (docs/benchmarks.md, "Timer backlog after a restart"):
 
 1. A fresh database (SQLite WAL file, or a new PostgreSQL database dropped afterwards),
    migrated, with the test registry (``tests.factories.seed_registry``); ``--timers`` alarms
-   received through the real unit of work (``engine.alarms.receive``: routing plan, timeline,
+   received through the real unit of work (``engine.receiving.receive``: routing plan, timeline,
    answer-deadline timer), all at T0. That journal is closed: the server stopped.
 2. A new journal (as a restarted server has) and a ``TimerWorker`` with the server's
    defaults (poll 0.5 s, lease 30 s) and an injected clock at T0 + 10 minutes, so every
@@ -49,8 +49,9 @@ from rich.console import Console  # noqa: E402
 from sqlalchemy import func, select, text  # noqa: E402
 
 from respons.domain.lifecycle import EventKind  # noqa: E402
-from respons.engine import alarms as service  # noqa: E402
+from respons.engine import receiving
 from respons.engine import timers  # noqa: E402
+from respons.runtime import TIMER_HANDLERS  # noqa: E402
 from respons.engine.timers import TimerWorker  # noqa: E402
 from respons.store.db import make_engine  # noqa: E402
 from respons.store.journal import Journal  # noqa: E402
@@ -75,7 +76,7 @@ class OneCommitEachWorker(TimerWorker):
         fired = 0
         for claim in claims:
             try:
-                if await self._journal.run(lambda conn, c=claim: timers.fire(conn, c, now=self._clock())):
+                if await self._journal.run(lambda conn, c=claim: timers.fire(conn, c, now=self._clock(), handlers=TIMER_HANDLERS)):
                     fired += 1
             except Exception:
                 console.print_exception()
@@ -95,7 +96,7 @@ def prepare(url: str, count: int) -> None:
         try:
             for start in range(0, count, 100):
                 n = min(100, count - start)
-                journal.run_sync(lambda c, n=n: [service.receive(c, new_alarm(registry), now=T0, answer_deadline=DEADLINE)
+                journal.run_sync(lambda c, n=n: [receiving.receive(c, new_alarm(registry), now=T0, answer_deadline=DEADLINE)
                                                  for _ in range(n)], timeout=120)
         finally:
             journal.close()

@@ -25,6 +25,7 @@ from respons.demo.seed import seed_demo  # noqa: E402
 from respons.domain.access import Role  # noqa: E402
 from respons.domain.alarm_types import alarm_type  # noqa: E402
 from respons.engine import alarms as service  # noqa: E402
+from respons.engine import receiving
 from respons.store.migrate import upgrade  # noqa: E402
 from respons.store.tables import devices, planned_visits  # noqa: E402
 from tests.browser.harness import VIEWPORT, Account, launch, log_in  # noqa: E402
@@ -59,9 +60,9 @@ def build_world(database_url: str) -> tuple[str, list[str]]:
         made = []
         for (code, waited, taken), device in zip(NIGHT, owned):
             received = now - timedelta(seconds=waited)
-            new = service.NewAlarm(device.municipality_id, device.recipient_id, device.id, alarm_type(code), "http",
+            new = receiving.NewAlarm(device.municipality_id, device.recipient_id, device.id, alarm_type(code), "http",
                                    f"device:{device.identity}", received)
-            alarm_id = service.receive(conn, new, now=received, answer_deadline=timedelta(seconds=60)).alarm_id
+            alarm_id = receiving.receive(conn, new, now=received, answer_deadline=timedelta(seconds=60)).alarm_id
             if taken:
                 service.answer(conn, alarm_id, actor=f"user:{colleague}", visible_to=None, now=received + timedelta(seconds=25))
             made.append(alarm_id)

@@ -93,17 +93,6 @@ def pytest_collection_modifyitems(config, items):
     items.sort(key=lambda item: "tests/browser/" in str(item.fspath).replace("\\", "/"))
 
 
-@pytest.fixture(autouse=True)
-def _fresh_routing_rules():
-    """Agreement rules are cached per process (engine/routing.py); every test has its own
-    database, so no test may see another's."""
-    from respons.engine import routing
-
-    routing.forget_rules()
-    yield
-    routing.forget_rules()
-
-
 @pytest.fixture
 def postgres_url():
     """A migrated PostgreSQL database only: for what only PostgreSQL does (several nodes)."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from respons.store.journal import Journal
+from respons.runtime import REACTIONS
 from tests.factories import T0, FakeClock, seed_registry
 
 
@@ -21,6 +22,7 @@ def registry(engine):
 
 @pytest.fixture
 def journal(engine):
-    j = Journal(engine, window_ms=1).start()
+    # With the runtime's reactions, as a node has them (a late answer proposes a deviation).
+    j = Journal(engine, window_ms=1, reactions=REACTIONS).start()
     yield j
     j.close()

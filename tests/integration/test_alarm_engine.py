@@ -11,6 +11,9 @@ from respons.domain import lifecycle
 from respons.domain.alarm_types import alarm_type
 from respons.domain.lifecycle import EventKind, IllegalTransition, NotHolder, Outcome, State
 from respons.engine import alarms as service
+from respons.engine import receiving
+from respons.engine import timeline as alarm_timeline
+from respons.store import alarms as alarm_rows
 from respons.store import queries
 from respons.store.journal import Journal
 from respons.store.tables import alarm_events, alarms, timers
@@ -20,7 +23,7 @@ DEADLINE = timedelta(seconds=60)
 
 
 def new_alarm(registry, type_code="button_press", key=None, fingerprint="f1", recipient_index=0):
-    return service.NewAlarm(
+    return receiving.NewAlarm(
         municipality_id=registry.municipality_ids[0],
         recipient_id=registry.recipient_ids[recipient_index],
         device_id=None,
@@ -35,13 +38,13 @@ def new_alarm(registry, type_code="button_press", key=None, fingerprint="f1", re
 
 
 def receive(journal, registry, at=T0, **kw):
-    return journal.run_sync(lambda c: service.receive(c, new_alarm(registry, **kw), now=at, answer_deadline=DEADLINE))
+    return journal.run_sync(lambda c: receiving.receive(c, new_alarm(registry, **kw), now=at, answer_deadline=DEADLINE))
 
 
 def stored_projection(engine, alarm_id):
     with engine.connect() as conn:
         row = conn.execute(select(alarms).where(alarms.c.id == alarm_id)).one()
-        return service.projection_from_row(row), service.load_timeline(conn, alarm_id)
+        return alarm_rows.projection_from_row(row), alarm_timeline.load_timeline(conn, alarm_id)
 
 
 def test_received_alarm_is_queued_with_timeline_and_answer_deadline(engine, journal, registry):
@@ -118,7 +121,7 @@ def test_same_key_in_one_batch_makes_one_alarm(engine, registry):
     journal = Journal(engine, window_ms=100).start()
     try:
         futures = [
-            journal.submit(lambda c: service.receive(c, new_alarm(registry, key="same"), now=T0, answer_deadline=DEADLINE))
+            journal.submit(lambda c: receiving.receive(c, new_alarm(registry, key="same"), now=T0, answer_deadline=DEADLINE))
             for _ in range(5)
         ]
         results = [f.result(10) for f in futures]
@@ -130,7 +133,7 @@ def test_same_key_in_one_batch_makes_one_alarm(engine, registry):
 
 def test_reused_key_with_different_content_is_a_conflict(journal, registry):
     receive(journal, registry, key="k-2", fingerprint="a")
-    with pytest.raises(service.IdempotencyConflict, match="already used for a different alarm"):
+    with pytest.raises(receiving.IdempotencyConflict, match="already used for a different alarm"):
         receive(journal, registry, key="k-2", fingerprint="b")
 
 

@@ -13,6 +13,7 @@ from respons.auth import audit
 from respons.cli import app
 from respons.domain.alarm_types import alarm_type
 from respons.engine import alarms as service
+from respons.engine import receiving
 from respons.settings import get_settings
 from respons.store.tables import audit_log
 from tests.factories import seed_registry
@@ -28,7 +29,7 @@ def cli(migrated_url, monkeypatch):
 
 def receive(engine, municipality_id, recipient_id, at, kind="button_press"):
     with engine.begin() as conn:
-        return service.receive(conn, service.NewAlarm(municipality_id, recipient_id, None, alarm_type(kind), "http", "test", at),
+        return receiving.receive(conn, receiving.NewAlarm(municipality_id, recipient_id, None, alarm_type(kind), "http", "test", at),
                                now=at, answer_deadline=timedelta(seconds=60)).alarm_id
 
 

@@ -273,7 +273,8 @@ def test_the_demo_history_is_handled_alarms_whose_rows_are_their_timelines(engin
     from respons.domain.statistics import Period, key_figures
     from respons.store.statistics import alarm_facts
     from respons.engine import statistics
-    from respons.engine.alarms import load_timeline, projection_from_row
+    from respons.engine.timeline import load_timeline
+    from respons.store.alarms import projection_from_row
 
     summary = seed(engine, history_days=60)
     assert "handled alarms over the last 60 days" in summary

@@ -12,6 +12,7 @@ from respons.auth import audit
 from respons.domain.access import Role
 from respons.domain.alarm_types import alarm_type
 from respons.engine import alarms as service
+from respons.engine import receiving
 from respons.settings import Settings
 from respons.store.tables import audit_log, deviations
 from respons.web.app import create_app
@@ -69,17 +70,23 @@ def test_an_operator_registers_and_the_municipality_handles_it_to_a_conclusion(p
     assert (summary["total"], summary["by_category"], summary["by_state"]) == (1, {"cooperation": 1}, {"closed": 1})
 
 
-def test_an_answer_over_two_minutes_is_proposed_once(engine, registry):
+def test_an_answer_over_two_minutes_is_proposed_once(engine, registry, journal):
     at = NOW
-    with engine.begin() as conn:
-        quick = service.receive(conn, service.NewAlarm(registry.municipality_ids[0], registry.recipient_ids[0], None,
+
+    def answer_one_in_time_and_one_late(conn):
+        quick = receiving.receive(conn, receiving.NewAlarm(registry.municipality_ids[0], registry.recipient_ids[0], None,
                                                        alarm_type("fall"), "http", "t", at),
                                 now=at, answer_deadline=timedelta(seconds=60)).alarm_id
-        late = service.receive(conn, service.NewAlarm(registry.municipality_ids[0], registry.recipient_ids[0], None,
+        late = receiving.receive(conn, receiving.NewAlarm(registry.municipality_ids[0], registry.recipient_ids[0], None,
                                                       alarm_type("button_press"), "http", "t", at),
                                now=at, answer_deadline=timedelta(seconds=60)).alarm_id
         service.answer(conn, quick, actor="user:1", visible_to=None, now=at + timedelta(seconds=119))
         service.answer(conn, late, actor="user:1", visible_to=None, now=at + timedelta(seconds=121))
+        return late
+
+    # Through the journal, as on a node: the proposal is its reaction to the answer.
+    late = journal.run_sync(answer_one_in_time_and_one_late)
+    with engine.connect() as conn:
         rows = conn.execute(select(deviations)).all()
     assert [(r.alarm_id, r.category, r.state, r.proposed_by_system) for r in rows] == [(late, "answer_time", "proposed", True)]
     assert rows[0].title == "Alarmen ble besvart etter 121 sekunder"

@@ -23,7 +23,7 @@ from sqlalchemy import select, update
 from respons.domain.access import Role
 from respons.domain.alarm_types import alarm_type
 from respons.domain.identity import synthetic_national_id
-from respons.engine import alarms as service
+from respons.engine import receiving
 from respons.settings import Settings
 from respons.store.tables import agreements, recipients
 from respons.web.app import create_app
@@ -603,8 +603,8 @@ def world(engine):
         conn.execute(update(agreements).where(agreements.c.municipality_id == f).values(valid_to=date(2025, 6, 30)))
         alarms = {}
         for mid, rid in zip(registry.municipality_ids, registry.recipient_ids[::2]):
-            new = service.NewAlarm(mid, rid, None, alarm_type("fall"), "http", "test", T0)
-            alarms[mid] = service.receive(conn, new, now=T0, answer_deadline=timedelta(seconds=60)).alarm_id
+            new = receiving.NewAlarm(mid, rid, None, alarm_type("fall"), "http", "test", T0)
+            alarms[mid] = receiving.receive(conn, new, now=T0, answer_deadline=timedelta(seconds=60)).alarm_id
         secrets = {
             mid: [v for r in conn.execute(select(recipients).where(recipients.c.municipality_id == mid))
                   for v in (r.national_id, r.family_name, r.address)]

@@ -18,7 +18,10 @@ from respons.domain.access import Role
 from respons.domain.alarm_types import alarm_type
 from respons.domain.lifecycle import IllegalTransition, State
 from respons.engine import alarms as service
+from respons.engine import receiving
+from respons.engine import timeline as alarm_timeline
 from respons.engine import routing, timers
+from respons.runtime import REACTIONS, TIMER_HANDLERS
 from respons.store.journal import Journal
 from respons.store.tables import timers as timer_table
 from respons.store.tables import (
@@ -52,7 +55,6 @@ class Scenario:
             conn.execute(insert(agreement_windows), [{"agreement_id": agreement, "weekdays": "1234567", "device_kinds": None, **w}
                                                      for w in windows])
             conn.execute(update(agreements).where(agreements.c.id == agreement).values(resend_seconds=resend_seconds))
-        routing.forget_rules()  # edited behind the registry's back: drop this process's copy
 
     def responder(self, name: str, *, zones_: list[int] | None = None, technician: bool = False) -> int:
         role = Role.TECHNICIAN if technician else Role.RESPONDER
@@ -67,9 +69,9 @@ class Scenario:
         return user.id
 
     def alarm(self, code: str = "button_press", recipient: int | None = None) -> str:
-        new = service.NewAlarm(self.municipality, recipient or self.recipient, None, alarm_type(code), "http", "test",
+        new = receiving.NewAlarm(self.municipality, recipient or self.recipient, None, alarm_type(code), "http", "test",
                                self.clock())
-        return self.journal.run_sync(lambda c: service.receive(c, new, now=self.clock(),
+        return self.journal.run_sync(lambda c: receiving.receive(c, new, now=self.clock(),
                                                                answer_deadline=timedelta(seconds=60))).alarm_id
 
     def advance(self, seconds: float) -> None:
@@ -78,7 +80,7 @@ class Scenario:
         end = self.clock() + timedelta(seconds=seconds)
         while True:
             for claim in self.journal.run_sync(lambda c: timers.claim_due(c, now=self.clock(), node="n1", lease=LEASE)):
-                self.journal.run_sync(lambda c: timers.fire(c, claim, now=self.clock()))
+                self.journal.run_sync(lambda c: timers.fire(c, claim, now=self.clock(), handlers=TIMER_HANDLERS))
             with self.engine.connect() as conn:
                 due = conn.execute(select(func.min(timer_table.c.due_at)).where(timer_table.c.state == "pending")).scalar()
                 lease = conn.execute(select(func.min(timer_table.c.lease_until)).where(timer_table.c.state == "claimed")).scalar()
@@ -96,7 +98,7 @@ class Scenario:
 
     def events(self, alarm_id: str) -> list[tuple[str, dict]]:
         with self.engine.connect() as conn:
-            return [(e.kind.value, e.data) for e in service.load_timeline(conn, alarm_id)]
+            return [(e.kind.value, e.data) for e in alarm_timeline.load_timeline(conn, alarm_id)]
 
     def kinds(self, alarm_id: str) -> list[str]:
         return [k for k, _ in self.events(alarm_id)]
@@ -105,7 +107,7 @@ class Scenario:
 @pytest.fixture
 def world(engine, registry):
     clock = FakeClock(datetime(2026, 11, 23, 12, 0, tzinfo=timezone.utc))  # 13:00 in Oslo
-    journal = Journal(engine, window_ms=1).start()
+    journal = Journal(engine, window_ms=1, reactions=REACTIONS).start()
     yield Scenario(engine, journal, registry, clock)
     journal.close()
 
@@ -301,9 +303,9 @@ def test_a_restart_in_the_middle_of_the_chain_resumes_it_without_losing_or_repea
 
     # The restarted node: a new journal on the same database. The claim's lease runs out and
     # the resend is taken over; the dead node's claim can never fire afterwards.
-    world.journal = Journal(engine, window_ms=1).start()
+    world.journal = Journal(engine, window_ms=1, reactions=REACTIONS).start()
     world.advance(LEASE.total_seconds() + 1)
-    assert not world.journal.run_sync(lambda c: timers.fire(c, dead[0], now=world.clock()))
+    assert not world.journal.run_sync(lambda c: timers.fire(c, dead[0], now=world.clock(), handlers=TIMER_HANDLERS))
     world.advance(240 - 120 - LEASE.total_seconds() - 1)
     kinds = world.kinds(alarm_id)
     assert kinds.count("offered") == 4 and kinds.count("escalated") == 1
@@ -389,9 +391,9 @@ def test_a_window_for_certain_device_kinds_routes_only_their_alarms(world):
     world.responder("hilde")
     with world.engine.connect() as conn:
         device = conn.execute(select(devices.c.id).where(devices.c.recipient_id == world.recipient)).scalar_one()
-    from_device = service.NewAlarm(world.municipality, world.recipient, device, alarm_type("button_press"), "http", "test",
+    from_device = receiving.NewAlarm(world.municipality, world.recipient, device, alarm_type("button_press"), "http", "test",
                                    world.clock())
-    routed = world.journal.run_sync(lambda c: service.receive(c, from_device, now=world.clock(),
+    routed = world.journal.run_sync(lambda c: receiving.receive(c, from_device, now=world.clock(),
                                                               answer_deadline=timedelta(seconds=60))).alarm_id
     assert world.state(routed) is State.OFFERED
     assert world.state(world.alarm()) is State.QUEUED, "without that device kind: the next window, full response"

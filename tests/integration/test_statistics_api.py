@@ -14,6 +14,7 @@ from respons.auth import audit
 from respons.domain.access import Role
 from respons.domain.alarm_types import alarm_type
 from respons.engine import alarms as service
+from respons.engine import receiving
 from respons.engine.statistics import CSV_COLUMNS
 from respons.settings import Settings
 from respons.store.tables import audit_log
@@ -30,7 +31,7 @@ def world(engine):
 
     def alarm(municipality, at, kind="button_press", answered_after=None):
         with engine.begin() as conn:
-            alarm_id = service.receive(conn, service.NewAlarm(municipality, None, None, alarm_type(kind), "http", "test", at),
+            alarm_id = receiving.receive(conn, receiving.NewAlarm(municipality, None, None, alarm_type(kind), "http", "test", at),
                                        now=at, answer_deadline=timedelta(seconds=60)).alarm_id
             if answered_after is not None:
                 service.answer(conn, alarm_id, actor="user:1", visible_to=None, now=at + timedelta(seconds=answered_after))

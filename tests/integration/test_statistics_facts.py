@@ -11,6 +11,7 @@ import pytest
 from respons.domain.lifecycle import Outcome
 from respons.domain.statistics import key_figures
 from respons.engine import alarms as service
+from respons.engine import timeline as alarm_timeline
 from respons.engine import missions, routing
 from respons.store.statistics import alarm_facts
 from tests.integration.test_statistics_sql import assert_database_agrees
@@ -113,7 +114,7 @@ def test_who_answered_and_a_hand_back_through_the_engine(world):
     world.windows(full_day(1))
     taken = world.alarm()  # in the centre's queue; a responder's answer in the app (as before issue 14 allowed)
     world.advance(0.4)
-    world.journal.run_sync(lambda c: service.append_event(
+    world.journal.run_sync(lambda c: alarm_timeline.append_event(
         c, taken, Event(EventKind.ANSWERED, world.clock(), f"user:{hilde}", {"via": "responder_app"})))
     world.advance(600)
 

@@ -21,7 +21,7 @@ from respons.domain.statistics import (
     by_period,
     key_figures,
 )
-from respons.engine import storms
+from respons.domain import storms
 from respons.store.statistics import alarm_facts, counts_by_municipality, key_figures_by, oslo_offsets
 from respons.store.tables import alarm_events, alarms, municipalities, recipients
 from tests.factories import seed_registry

@@ -10,7 +10,8 @@ from sqlalchemy import insert, select
 from respons.domain.alarm_types import alarm_type
 from respons.domain.lifecycle import Outcome
 from respons.engine import alarms as alarm_service
-from respons.engine import storms
+from respons.engine import receiving
+from respons.domain import storms
 from respons.intake.dc09.frames import build, parse
 from respons.intake.dc09.receiver import handle
 from respons.store import queries
@@ -29,7 +30,7 @@ def add_panels(engine, municipality_id: int, recipient_id: int, count: int, pref
 
 def ac_loss(engine, device_id: int, municipality_id: int, at, *, key: str | None = None, kind: str = "power_lost"):
     with engine.begin() as conn:
-        return alarm_service.receive(conn, alarm_service.NewAlarm(
+        return receiving.receive(conn, receiving.NewAlarm(
             municipality_id=municipality_id, recipient_id=None, device_id=device_id, alarm_type=alarm_type(kind),
             source="sia_dc09", actor=f"device:{device_id}", occurred_at=at,
             idempotency_scope=f"test:{device_id}" if key else None, idempotency_key=key,

@@ -10,10 +10,15 @@ from sqlalchemy import func, select
 
 from respons.domain.lifecycle import EventKind, State
 from respons.engine import alarms as service
+from respons.engine import receiving
+from respons.engine import timeline as alarm_timeline
+from respons.store import alarms as alarm_rows
 from respons.engine import timers
+from respons.runtime import TIMER_HANDLERS
 from respons.engine.timers import TimerWorker
 from respons.store.db import make_engine
 from respons.store.journal import Journal
+from respons.store.tables import alarm_events, alarms
 from respons.store.tables import timers as timer_table
 from tests.factories import T0, FakeClock, seed_registry
 from tests.integration.test_alarm_engine import new_alarm
@@ -23,7 +28,7 @@ DEADLINE = timedelta(seconds=60)
 
 
 def receive(journal, registry, at=T0):
-    return journal.run_sync(lambda c: service.receive(c, new_alarm(registry), now=at, answer_deadline=DEADLINE))
+    return journal.run_sync(lambda c: receiving.receive(c, new_alarm(registry), now=at, answer_deadline=DEADLINE))
 
 
 def claim(journal, now, node="n1"):
@@ -31,12 +36,12 @@ def claim(journal, now, node="n1"):
 
 
 def fire(journal, c, now):
-    return journal.run_sync(lambda conn: timers.fire(conn, c, now=now))
+    return journal.run_sync(lambda conn: timers.fire(conn, c, now=now, handlers=TIMER_HANDLERS))
 
 
 def timeline_kinds(engine, alarm_id):
     with engine.connect() as conn:
-        return [e.kind for e in service.load_timeline(conn, alarm_id)]
+        return [e.kind for e in alarm_timeline.load_timeline(conn, alarm_id)]
 
 
 def test_timer_is_not_claimed_before_it_is_due(journal, registry):
@@ -53,7 +58,7 @@ def test_due_answer_deadline_fires_once_and_marks_the_alarm(engine, journal, reg
     assert claim(journal, T0 + DEADLINE + LEASE * 3) == []
     assert timeline_kinds(engine, r.alarm_id) == [EventKind.RECEIVED, EventKind.QUEUED, EventKind.ANSWER_TIME_EXCEEDED]
     with engine.connect() as conn:
-        event = service.load_timeline(conn, r.alarm_id)[-1]
+        event = alarm_timeline.load_timeline(conn, r.alarm_id)[-1]
     assert event.actor == "system:timer" and event.data["waited_seconds"] == 60.0
 
 
@@ -87,19 +92,19 @@ def test_two_claimers_never_get_the_same_timer(journal, registry):
 def test_a_timer_due_while_the_server_was_down_fires_after_restart(engine, registry):
     """Receive with one 'process', stop it, start another long after the deadline."""
     before = Journal(engine, window_ms=1).start()
-    r = before.run_sync(lambda c: service.receive(c, new_alarm(registry), now=T0, answer_deadline=DEADLINE))
+    r = before.run_sync(lambda c: receiving.receive(c, new_alarm(registry), now=T0, answer_deadline=DEADLINE))
     before.close()
 
     clock = FakeClock(T0 + timedelta(minutes=10))  # the server was down for ten minutes
     after = Journal(engine, window_ms=1).start()
-    worker = TimerWorker(after, clock, node="restarted", poll_seconds=0.05, lease_seconds=30)
+    worker = TimerWorker(after, clock, handlers=TIMER_HANDLERS, node="restarted", poll_seconds=0.05, lease_seconds=30)
     try:
         fired = asyncio.run(worker.run_once())
     finally:
         after.close()
     assert fired == 1
     with engine.connect() as conn:
-        events = service.load_timeline(conn, r.alarm_id)
+        events = alarm_timeline.load_timeline(conn, r.alarm_id)
         timer_state = conn.execute(select(timer_table.c.state).where(timer_table.c.alarm_id == r.alarm_id)).scalar_one()
     assert events[-1].kind is EventKind.ANSWER_TIME_EXCEEDED and events[-1].at == clock.now
     assert events[-1].data["waited_seconds"] == 600.0
@@ -108,14 +113,14 @@ def test_a_timer_due_while_the_server_was_down_fires_after_restart(engine, regis
 
 def test_deadline_for_an_answered_alarm_does_nothing(engine, journal, registry):
     r = receive(journal, registry)
-    journal.run_sync(lambda c: service.on_answer_deadline(c, r.alarm_id, T0 + DEADLINE))  # still queued: marks it
+    journal.run_sync(lambda c: alarm_timeline.on_answer_deadline(c, r.alarm_id, T0 + DEADLINE))  # still queued: marks it
     journal.run_sync(lambda c: service.answer(c, r.alarm_id, actor="user:1", visible_to=None, now=T0 + DEADLINE))
-    journal.run_sync(lambda c: service.on_answer_deadline(c, r.alarm_id, T0 + DEADLINE * 2))
+    journal.run_sync(lambda c: alarm_timeline.on_answer_deadline(c, r.alarm_id, T0 + DEADLINE * 2))
     kinds = timeline_kinds(engine, r.alarm_id)
     assert kinds.count(EventKind.ANSWER_TIME_EXCEEDED) == 1 and kinds[-1] is EventKind.ANSWERED
     with engine.connect() as conn:
-        projection = service.projection_from_row(
-            conn.execute(select(service.alarms).where(service.alarms.c.id == r.alarm_id)).one()
+        projection = alarm_rows.projection_from_row(
+            conn.execute(select(alarms).where(alarms.c.id == r.alarm_id)).one()
         )
     assert projection.state is State.ANSWERED and projection.answer_time_exceeded
 
@@ -126,7 +131,7 @@ def test_deadline_for_an_answered_alarm_does_nothing(engine, journal, registry):
 def receive_many(journal, registry, count, at=T0, deadline=DEADLINE):
     """``count`` alarms in one unit, each with its answer-deadline timer."""
     def work(conn):
-        return [service.receive(conn, new_alarm(registry), now=at, answer_deadline=deadline).alarm_id
+        return [receiving.receive(conn, new_alarm(registry), now=at, answer_deadline=deadline).alarm_id
                 for _ in range(count)]
     return journal.run_sync(work, timeout=120)
 
@@ -134,8 +139,8 @@ def receive_many(journal, registry, count, at=T0, deadline=DEADLINE):
 def exceeded_counts(engine, alarm_ids):
     with engine.connect() as conn:
         rows = conn.execute(
-            select(service.alarm_events.c.alarm_id)
-            .where(service.alarm_events.c.kind == EventKind.ANSWER_TIME_EXCEEDED.value)
+            select(alarm_events.c.alarm_id)
+            .where(alarm_events.c.kind == EventKind.ANSWER_TIME_EXCEEDED.value)
         ).scalars().all()
     counts = dict.fromkeys(alarm_ids, 0)
     for alarm_id in rows:
@@ -143,7 +148,7 @@ def exceeded_counts(engine, alarm_ids):
     return counts
 
 
-def timer_states(engine, kind=service.ANSWER_DEADLINE):
+def timer_states(engine, kind=alarm_timeline.ANSWER_DEADLINE):
     with engine.connect() as conn:
         return conn.execute(select(timer_table.c.state).where(timer_table.c.kind == kind)).scalars().all()
 
@@ -151,7 +156,7 @@ def timer_states(engine, kind=service.ANSWER_DEADLINE):
 def test_a_backlog_of_500_overdue_timers_fires_each_once_in_one_round_sharing_commits(engine, journal, registry):
     alarm_ids = receive_many(journal, registry, 500)
     clock = FakeClock(T0 + timedelta(minutes=10))  # back after ten minutes down: all 500 overdue
-    worker = TimerWorker(journal, clock, node="restarted", poll_seconds=60, lease_seconds=30, batch=100)
+    worker = TimerWorker(journal, clock, handlers=TIMER_HANDLERS, node="restarted", poll_seconds=60, lease_seconds=30, batch=100)
     batches_before = journal.stats.batches
 
     fired = asyncio.run(worker.run_once())
@@ -191,10 +196,10 @@ def test_one_failing_handler_does_not_stop_its_batch_and_is_retried_after_its_le
         if alarm_id in poisoned:
             raise RuntimeError("handler failed")
 
-    monkeypatch.setitem(timers._HANDLERS, POISON, handler)
     journal.run_sync(lambda c: [timers.schedule(c, POISON, alarm_id=a, due_at=T0, now=T0) for a in alarm_ids])
     clock = FakeClock(T0 + timedelta(seconds=1))
-    worker = TimerWorker(journal, clock, node="n1", poll_seconds=60, lease_seconds=30)
+    worker = TimerWorker(journal, clock, handlers={**TIMER_HANDLERS, POISON: handler}, node="n1", poll_seconds=60,
+                         lease_seconds=30)
 
     assert asyncio.run(worker.run_once()) == 7
     with engine.connect() as conn:
@@ -227,11 +232,11 @@ def test_a_timer_cancelled_by_an_earlier_firing_in_the_same_batch_does_not_fire(
     def answer(conn, alarm_id, now):
         service.answer(conn, alarm_id, actor="user:1", visible_to=None, now=now)
 
-    monkeypatch.setitem(timers._HANDLERS, CANCELLER, answer)
     # Due before the answer deadline, so it comes first in the claim and in the batch.
     journal.run_sync(lambda c: timers.schedule(c, CANCELLER, alarm_id=alarm_id, due_at=T0, now=T0))
     clock = FakeClock(T0 + DEADLINE + timedelta(seconds=5))
-    worker = TimerWorker(journal, clock, node="n1", poll_seconds=60, lease_seconds=30)
+    worker = TimerWorker(journal, clock, handlers={**TIMER_HANDLERS, CANCELLER: answer}, node="n1", poll_seconds=60,
+                         lease_seconds=30)
 
     assert asyncio.run(worker.run_once()) == 1
     assert timeline_kinds(engine, alarm_id) == [EventKind.RECEIVED, EventKind.QUEUED, EventKind.ANSWERED]
@@ -246,7 +251,7 @@ def test_two_nodes_drain_a_backlog_of_500_together_each_timer_once(postgres_url)
         registry = seed_registry(engines[0])
         alarm_ids = receive_many(journals[0], registry, 500)
         clock = FakeClock(T0 + timedelta(minutes=10))
-        workers = [TimerWorker(j, clock, node=f"node-{n}", poll_seconds=60, lease_seconds=30, batch=50)
+        workers = [TimerWorker(j, clock, handlers=TIMER_HANDLERS, node=f"node-{n}", poll_seconds=60, lease_seconds=30, batch=50)
                    for n, j in enumerate(journals)]
 
         async def both():

@@ -19,7 +19,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import insert, select
+from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
 from respons.demo import traffic
@@ -27,8 +27,9 @@ from respons.domain import lifecycle
 from respons.domain.alarm_types import ALARM_TYPES, Category
 from respons.domain.lifecycle import Event, EventKind
 from respons.domain.routing import OSLO, Reason, RoutingPlan, ServiceModel, Step, Target
-from respons.engine.alarms import projection_columns
-from respons.store.tables import alarm_events, alarms, devices, recipients
+from respons.store import alarms as alarm_store
+from respons.store.alarms import event_row, projection_columns
+from respons.store.tables import devices, recipients
 
 SOURCE = "demo_history"
 CENTRE_OUTCOMES = (("resolved_at_centre", 58), ("home_care_dispatched", 24), ("next_of_kin", 6),
@@ -151,12 +152,8 @@ def seed_history(conn: Connection, *, now: datetime, days: int, rng: random.Rand
                 idempotency_key=None, request_fingerprint=None, route=route, route_step=1 if any(
                     e.kind is EventKind.ESCALATED for e in events) else 0, mission=mission,
                 **projection_columns(projection)))
-            event_rows += [dict(alarm_id=alarm_id, seq=i, kind=e.kind.value, at=e.at, actor=e.actor, data=e.data)
-                           for i, e in enumerate(events, start=1)]
-        for i in range(0, len(alarm_rows), 1000):
-            conn.execute(insert(alarms), alarm_rows[i:i + 1000])
-        for i in range(0, len(event_rows), 2000):
-            conn.execute(insert(alarm_events), event_rows[i:i + 2000])
+            event_rows += [event_row(alarm_id, i, e) for i, e in enumerate(events, start=1)]
+        alarm_store.insert_history(conn, alarm_rows, event_rows)
         written += len(alarm_rows)
     return written
 

@@ -46,6 +46,14 @@ OSLO = ZoneInfo("Europe/Oslo")
 
 DEFAULT_BACKUP_MINUTES = 4  # Farsund pilot: no answer within 4 minutes -> the centre
 DEFAULT_RESEND_SECONDS = 60
+# A live change: a municipality's agreement changed; rules caches drop their copy.
+AGREEMENT_CHANGED = "agreement_changed"
+
+
+def agreement_changed(municipality_id: int) -> dict:
+    # For the rules caches (engine/routing.RulesCache), not for screens: no municipality in
+    # scope and no audience, so no console or phone stream passes it on.
+    return {"event": AGREEMENT_CHANGED, "municipality_id": None, "agreement_of": municipality_id, "audience": []}
 EMERGENCY_CATEGORIES = frozenset({"fire"})
 TECHNICAL = "technical"
 

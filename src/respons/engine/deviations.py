@@ -2,10 +2,13 @@
 dismiss, assign, act, close; lists, one deviation with its timeline, and the year's
 summary for the collaboration committee. The rules are in ``domain/deviations.py``.
 
-Proposals come from two places in the engine: a mission whose home care did not accept or
-finish in time (``missions``), and an alarm answered later than ``ANSWER_TIME_THRESHOLD``
-(``alarms.answer``). A proposal is unique per alarm and category, so a second timer or a
-retry never proposes the same deviation twice.
+Proposals come from two changes to an alarm, which ``react`` hears in the unit of work
+that made them (the journal offers every announced change to the reactions the runtime
+registers, before the unit ends, so a proposal commits with its cause or not at all): a
+mission whose home care did not accept or finish in time (``missing_response``), and an
+alarm the centre answered later than ``ANSWER_TIME_THRESHOLD`` (``answered``). A proposal
+is unique per alarm and category, so a second timer or a retry never proposes the same
+deviation twice.
 """
 
 from __future__ import annotations
@@ -29,7 +32,10 @@ from respons.domain.deviations import (
 )
 from respons.domain.statistics import OSLO
 from respons.store.db import is_postgres
-from respons.store.tables import alarms, deviation_events, deviations
+from respons.domain.lifecycle import EventKind
+from respons.engine.missions import MISSING_TITLES
+from respons.store import alarms as alarm_rows
+from respons.store.tables import deviation_events, deviations
 
 # An answer later than this is proposed as a deviation (the target is 60 s; twice that is a
 # case the committee should look at). A municipality may agree on another figure later.
@@ -44,8 +50,7 @@ class DeviationNotFound(LookupError):
 def alarm_for_deviation(conn: Connection, alarm_id: str, *, municipality_ids: frozenset[int]) -> dict[str, Any] | None:
     """What the form shows of the alarm a deviation is registered from (its type, time and
     municipality; no recipient data), or None outside the caller's municipalities."""
-    row = conn.execute(select(alarms.c.id, alarms.c.municipality_id, alarms.c.type, alarms.c.received_at)
-                       .where(alarms.c.id == alarm_id)).first()
+    row = alarm_rows.deviation_subject(conn, alarm_id)
     if row is None or row.municipality_id not in municipality_ids:
         return None
     return dict(row._mapping)
@@ -54,7 +59,7 @@ def alarm_for_deviation(conn: Connection, alarm_id: str, *, municipality_ids: fr
 def register(conn: Connection, *, municipality_id: int, category: str, title: str, severity: str = "medium",
              description: str | None = None, alarm_id: str | None = None, actor: str, now: datetime) -> int:
     if alarm_id is not None:
-        found = conn.execute(select(alarms.c.municipality_id).where(alarms.c.id == alarm_id)).scalar()
+        found = alarm_rows.municipality_of(conn, alarm_id)
         if found != municipality_id:
             raise IllegalDeviationChange("The alarm is not one of this municipality's.", "alarm_elsewhere")
     event = DeviationEvent(DeviationEventKind.REGISTERED, now, actor,
@@ -72,7 +77,7 @@ def propose(conn: Connection, *, alarm_id: str, category: DeviationCategory, tit
     if conn.execute(select(deviations.c.id).where(deviations.c.alarm_id == alarm_id,
                                                   deviations.c.category == category.value)).first() is not None:
         return None
-    municipality_id = conn.execute(select(alarms.c.municipality_id).where(alarms.c.id == alarm_id)).scalar_one()
+    municipality_id = alarm_rows.municipality_of(conn, alarm_id)
     event = DeviationEvent(DeviationEventKind.PROPOSED, now, SYSTEM,
                            {"category": category.value, "severity": Severity.MEDIUM.value, "title": title, **(data or {})})
     return _insert(conn, rules.start(event), event, municipality_id=municipality_id, alarm_id=alarm_id,
@@ -155,3 +160,34 @@ def _insert_event(conn: Connection, deviation_id: int, seq: int, event: Deviatio
     conn.execute(insert(deviation_events).values(deviation_id=deviation_id, seq=seq, kind=event.kind.value, at=event.at,
                                                  actor=event.actor, data=event.data))
 
+
+# --- reacting to alarm changes -----------------------------------------------------------------
+
+
+def react(conn: Connection, change: dict[str, Any]) -> None:
+    """A journal reaction (respons/runtime.py): propose what an alarm's change calls for."""
+    kind = change.get("event")
+    if kind == EventKind.ANSWERED.value:
+        _late_answer(conn, change["alarm_id"])
+    elif kind == EventKind.MISSING_RESPONSE.value:
+        _missing_response(conn, change["alarm_id"])
+
+
+def _late_answer(conn: Connection, alarm_id: str) -> None:
+    answered = alarm_rows.latest_event(conn, alarm_id, EventKind.ANSWERED)
+    if answered is None or (answered.data or {}).get("via") == "responder_app":
+        return  # the answer-time target is the centre's; a responder's accept is not measured by it
+    facts = alarm_rows.deviation_facts(conn, alarm_id)
+    if facts.queued_at is None or facts.answered_at - facts.queued_at <= ANSWER_TIME_THRESHOLD:
+        return
+    seconds = round((facts.answered_at - facts.queued_at).total_seconds())
+    propose(conn, alarm_id=alarm_id, category=DeviationCategory.ANSWER_TIME, now=answered.at,
+            title=f"Alarmen ble besvart etter {seconds} sekunder", data={"answer_seconds": seconds})
+
+
+def _missing_response(conn: Connection, alarm_id: str) -> None:
+    # For the committee: proposed as a deviation, for a person to confirm or dismiss.
+    event = alarm_rows.latest_event(conn, alarm_id, EventKind.MISSING_RESPONSE)
+    missing = (event.data or {}).get("missing")
+    propose(conn, alarm_id=alarm_id, category=DeviationCategory.MISSING_RESPONSE, now=event.at,
+            title=MISSING_TITLES[missing], data={"missing": missing})

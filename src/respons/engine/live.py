@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, Protocol
 
 Change = dict[str, Any]
 
@@ -58,6 +58,12 @@ class Subscription:
         self.queue.put_nowait(_WAKE)
 
 
+class Observer(Protocol):
+    def changes(self, changes: list[Change]) -> None: ...
+
+    def resync(self) -> None: ...
+
+
 class LiveBus:
     def __init__(self, queue_size: int = 1000):
         self._queue_size = queue_size
@@ -69,6 +75,13 @@ class LiveBus:
         # Whether this node hears every node's changes: always on one node (SQLite); with
         # PostgreSQL the relay says (its LISTEN connection answered lately).
         self.live_source: Callable[[], bool] | None = None
+        # In-process observers (the agreement-rules cache), told in the publishing thread.
+        self._observers: list[Observer] = []
+
+    def observe(self, observer: "Observer") -> None:
+        """Tell ``observer`` every published change (``changes``) and every resync (``resync``),
+        this node's and the other nodes'. It must be quick and must not block."""
+        self._observers.append(observer)
 
     @property
     def connected(self) -> bool:
@@ -91,6 +104,8 @@ class LiveBus:
 
     def publish(self, changes: list[Change]) -> None:
         """Thread-safe; called by the journal after a commit, and by the relay."""
+        for observer in self._observers:
+            observer.changes(changes)
         for subscription in self._snapshot():
             for change in changes:
                 if subscription.wants(change):
@@ -99,6 +114,8 @@ class LiveBus:
 
     def resync(self) -> None:
         """Tell every screen to reload: changes may have been missed (thread-safe)."""
+        for observer in self._observers:
+            observer.resync()
         for subscription in self._snapshot():
             self._call(subscription, lambda s=subscription: s._wake(reload=True))
 

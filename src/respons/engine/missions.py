@@ -9,23 +9,23 @@ a database timer; when one falls due and the mission has not got that far, a
 critical sound (seed 000: the centre must know when help does not arrive).
 
 Accepting is first-wins, like accepting a routed alarm: the second responder is refused
-and told who has it.
+and told who has it. A missing response is proposed as a deviation by the deviations
+feature, reacting to the committed ``missing_response`` change (engine/deviations.react).
 """
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
 from sqlalchemy.engine import Connection
 
-from respons.domain.deviations import DeviationCategory
 from respons.domain import routing as routing_rules
 from respons.domain.lifecycle import Action, Event, EventKind, IllegalTransition
-from respons.engine import alarms as alarm_service
+from respons.engine import alarms as alarm_actions
 from respons.engine import routing, timers
-from respons.store.db import is_postgres
-from respons.store.tables import alarms, recipients
+from respons.engine.timeline import append_event
+from respons.store import alarms as alarm_rows
+from respons.store.alarms import AlarmNotFound
 
 ACCEPT_DEADLINE = "mission_accept"
 COMPLETE_DEADLINE = "mission_complete"
@@ -33,10 +33,9 @@ COMPLETE_DEADLINE = "mission_complete"
 
 def dispatch(conn: Connection, alarm_id: str, *, actor: str, visible_to: frozenset[int] | None, now: datetime,
              accept_within: timedelta, complete_within: timedelta, text: str | None = None):
-    row = conn.execute(select(alarms.c.municipality_id, recipients.c.zone_id)
-                       .outerjoin(recipients, recipients.c.id == alarms.c.recipient_id).where(alarms.c.id == alarm_id)).first()
+    row = alarm_rows.dispatch_target(conn, alarm_id)
     if row is None or (visible_to is not None and row.municipality_id not in visible_to):
-        raise alarm_service.AlarmNotFound(alarm_id)
+        raise AlarmNotFound(alarm_id)
     if row.zone_id is None:
         # No zone (no recipient, or one without a zone, or a storm's group alarm): no phone
         # would ever be offered it, and the centre would learn that only at the deadline.
@@ -46,8 +45,8 @@ def dispatch(conn: Connection, alarm_id: str, *, actor: str, visible_to: frozens
                "accept_by": (now + accept_within).isoformat(), "complete_by": (now + complete_within).isoformat(),
                "accepted_at": None, "accepted_by": None, "done_at": None}
     # The mission first, then the event: the event's announcement then reaches the zone's phones.
-    conn.execute(update(alarms).where(alarms.c.id == alarm_id).values(mission=mission))
-    projection = alarm_service.record_action(conn, alarm_id, action=Action.DISPATCH_HOME_CARE, actor=actor,
+    alarm_rows.set_mission(conn, alarm_id, mission)
+    projection = alarm_actions.record_action(conn, alarm_id, action=Action.DISPATCH_HOME_CARE, actor=actor,
                                              visible_to=visible_to, now=now, text=text)
     for kind in (ACCEPT_DEADLINE, COMPLETE_DEADLINE):
         timers.cancel(conn, kind, alarm_id=alarm_id)  # a new dispatch replaces the old mission's limits
@@ -59,12 +58,9 @@ def dispatch(conn: Connection, alarm_id: str, *, actor: str, visible_to: frozens
 def _mission(conn: Connection, alarm_id: str, visible_to: frozenset[int] | None):
     """The mission under the row lock (PostgreSQL): it is read, checked and written back
     whole, so two responders on two nodes must not both see it untaken."""
-    query = select(alarms.c.mission, alarms.c.municipality_id).where(alarms.c.id == alarm_id)
-    if is_postgres(conn):
-        query = query.with_for_update()
-    row = conn.execute(query).first()
+    row = alarm_rows.mission_for_update(conn, alarm_id)
     if row is None or (visible_to is not None and row.municipality_id not in visible_to):
-        raise alarm_service.AlarmNotFound(alarm_id)
+        raise AlarmNotFound(alarm_id)
     return row.mission
 
 
@@ -72,7 +68,7 @@ def accept(conn: Connection, alarm_id: str, *, user_id: int, now: datetime, visi
     row, tags = routing.field_row(conn, alarm_id, user_id=user_id, visible_to=visible_to)  # 404, and the lock
     mission = row.mission
     if mission and routing_rules.zone_tag(mission.get("zone_id")) not in tags:
-        raise alarm_service.AlarmNotFound(alarm_id)  # dispatched, but not to a zone they are on duty in
+        raise AlarmNotFound(alarm_id)  # dispatched, but not to a zone they are on duty in
     if not mission or mission.get("done_at"):
         raise IllegalTransition(EventKind.MISSION_ACCEPTED, None, "There is no open mission for this alarm.",
                                 reason="no_open_mission")
@@ -80,9 +76,8 @@ def accept(conn: Connection, alarm_id: str, *, user_id: int, now: datetime, visi
         raise IllegalTransition(EventKind.MISSION_ACCEPTED, None, "The mission has already been accepted.",
                                 reason="mission_taken")
     actor = f"user:{user_id}"
-    projection = alarm_service.append_event(conn, alarm_id, Event(EventKind.MISSION_ACCEPTED, now, actor), visible_to=visible_to)
-    conn.execute(update(alarms).where(alarms.c.id == alarm_id).values(
-        mission={**mission, "accepted_at": now.isoformat(), "accepted_by": actor}))
+    projection = append_event(conn, alarm_id, Event(EventKind.MISSION_ACCEPTED, now, actor), visible_to=visible_to)
+    alarm_rows.set_mission(conn, alarm_id, {**mission, "accepted_at": now.isoformat(), "accepted_by": actor})
     timers.cancel(conn, ACCEPT_DEADLINE, alarm_id=alarm_id)
     return projection
 
@@ -95,33 +90,31 @@ def report(conn: Connection, alarm_id: str, *, user_id: int, action: Action, now
     if not mission or mission.get("accepted_by") != actor:
         raise IllegalTransition(EventKind.ACTION, None, "Only the responder who accepted the mission can report on it.",
                                 reason="mission_not_yours")
-    projection = alarm_service.record_action(conn, alarm_id, action=action, actor=actor, visible_to=visible_to, now=now,
+    projection = alarm_actions.record_action(conn, alarm_id, action=action, actor=actor, visible_to=visible_to, now=now,
                                              text=text)
     if action is Action.DONE:
-        conn.execute(update(alarms).where(alarms.c.id == alarm_id).values(mission={**mission, "done_at": now.isoformat()}))
+        alarm_rows.set_mission(conn, alarm_id, {**mission, "done_at": now.isoformat()})
         timers.cancel(conn, COMPLETE_DEADLINE, alarm_id=alarm_id)
     return projection
 
 
-def _on_deadline(field: str, missing: str):
-    def handler(conn: Connection, alarm_id: str, now: datetime) -> None:
-        row = conn.execute(select(alarms.c.mission, alarms.c.state).where(alarms.c.id == alarm_id)).first()
-        if row is None or not row.mission or row.mission.get(field) or row.state not in ("answered", "resolved"):
-            return  # responded in time, or the alarm is closed
-        alarm_service.append_event(conn, alarm_id, Event(EventKind.MISSING_RESPONSE, now, "system:timer",
-                                                         {"missing": missing, "zone_id": row.mission.get("zone_id")}))
-        # For the committee: proposed as a deviation, for a person to confirm or dismiss.
-        from respons.engine import deviations
+def _missing_response(conn: Connection, alarm_id: str, now: datetime, *, field: str, missing: str) -> None:
+    row = alarm_rows.mission_and_state(conn, alarm_id)
+    if row is None or not row.mission or row.mission.get(field) or row.state not in ("answered", "resolved"):
+        return  # responded in time, or the alarm is closed
+    append_event(conn, alarm_id, Event(EventKind.MISSING_RESPONSE, now, "system:timer",
+                                       {"missing": missing, "zone_id": row.mission.get("zone_id")}))
 
-        deviations.propose(conn, alarm_id=alarm_id, category=DeviationCategory.MISSING_RESPONSE, now=now,
-                           title=MISSING_TITLES[missing], data={"missing": missing})
 
-    return handler
+def on_accept_deadline(conn: Connection, alarm_id: str, now: datetime) -> None:
+    """Timer handler: nobody in the zone accepted the mission in time."""
+    _missing_response(conn, alarm_id, now, field="accepted_at", missing="not_accepted")
+
+
+def on_complete_deadline(conn: Connection, alarm_id: str, now: datetime) -> None:
+    """Timer handler: the mission was not reported done in time."""
+    _missing_response(conn, alarm_id, now, field="done_at", missing="not_completed")
 
 
 MISSING_TITLES = {"not_accepted": "Hjemmetjenesten tok ikke oppdraget i tide",
                   "not_completed": "Hjemmetjenesten meldte ikke oppdraget utført i tide"}
-
-
-timers.register(ACCEPT_DEADLINE, _on_deadline("accepted_at", "not_accepted"))
-timers.register(COMPLETE_DEADLINE, _on_deadline("done_at", "not_completed"))

@@ -24,11 +24,13 @@ from sqlalchemy import Connection, case, func, insert, select, update
 
 from respons.auth import audit
 from respons.domain.alarm_types import Category
+from respons.domain.routing import agreement_changed
 from respons.domain.completeness import Gap, RecipientFacts, gaps, is_blank
 from respons.domain.identity import InvalidNationalId, parse_national_id
 from respons.domain.phones import InvalidPhoneNumber, normalise_phone
 from respons.store import queries
-from respons.intake.dc09.crypto import BadKey, parse_key  # pure: the key format DC-09 defines
+from respons.store.journal import announce
+from respons.domain.dc09_keys import BadKey, parse_key
 from respons.store.tables import (
     agreement_windows,
     agreements,
@@ -631,9 +633,9 @@ def add_agreement(conn: Connection, values: dict[str, Any], *, municipality_id: 
             escalation_minutes=window.get("escalation_minutes"),
             device_kinds=list(window["device_kinds"]) if window.get("device_kinds") else None,
         ))
-    from respons.engine import routing  # the new agreement applies to the next alarm on this node
-
-    routing.forget_rules(municipality_id)
+    # Every node's rules cache drops this municipality's copy when the change commits: the
+    # new agreement applies to the next alarm (engine/routing.RulesCache).
+    announce(conn, agreement_changed(municipality_id))
     audit.append(conn, now=now, actor=actor, action=audit.CREATE, municipality_id=municipality_id,
                  details={"entity": "agreement", "agreement_id": agreement_id, "windows": len(list(windows)),
                           "fields": sorted(k for k in ("valid_from", "valid_to", "notes", "windows") if values.get(k) is not None)})

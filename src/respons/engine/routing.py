@@ -36,16 +36,14 @@ from respons.domain import routing
 from respons.domain.alarm_types import ALARM_TYPES
 from respons.domain.lifecycle import Event, EventKind, IllegalTransition, Outcome, State
 from respons.domain.routing import AgreementRules, AlarmFacts, RoutingPlan, Step, Target, Window
-from respons.engine import alarms as alarm_service
-from respons.engine import timers
-from respons.store.db import is_postgres
+from respons.engine import timeline, timers
+from respons.store import alarms as alarm_rows
+from respons.store.alarms import AlarmNotFound
 from respons.store.journal import announce
 from respons.integrations import sms
 from respons.store.tables import (
     agreement_windows,
     agreements,
-    alarm_events,
-    alarms,
     contacts,
     devices,
     recipients,
@@ -88,28 +86,45 @@ def load_rules(conn: Connection, municipality_id: int, today: date) -> Agreement
                           staffed_housing_zones=staffed)
 
 
-# Agreement rules change seldom and are read for every arriving alarm: each node keeps them
-# for RULES_TTL_SECONDS (measured in bench/intake_http.py: reading them per alarm halved the
-# intake rate). A change through the registry clears this node's copy at once; other nodes
-# follow within the TTL. Running alarms are unaffected either way (their plan is frozen).
+# Agreement rules change seldom and are read for every arriving alarm: a node keeps them for
+# RULES_TTL_SECONDS (measured in bench/intake_http.py: reading them per alarm halved the
+# intake rate). The registry announces a changed agreement (``routing.AGREEMENT_CHANGED``);
+# every node's cache hears it on its live bus, this node's at the commit and the others'
+# through the relay, and drops that municipality's copy, so the TTL only bounds a change
+# the announcement missed. Running alarms are unaffected either way (their plan is frozen).
 RULES_TTL_SECONDS = 10.0
-_rules_cache: dict[tuple[int, date], tuple[float, AgreementRules | None]] = {}
 
 
-def forget_rules(municipality_id: int | None = None) -> None:
-    """Drop cached agreement rules (one municipality's, or all)."""
-    for key in [k for k in _rules_cache if municipality_id is None or k[0] == municipality_id]:
-        _rules_cache.pop(key, None)
+class RulesCache:
+    """One node's copy of the agreement rules in force, per municipality and Oslo date.
+    Owned by the runtime (respons/runtime.py); a unit without one reads the rules each time."""
 
+    def __init__(self, ttl_seconds: float = RULES_TTL_SECONDS):
+        self._ttl = ttl_seconds
+        self._entries: dict[tuple[int, date], tuple[float, AgreementRules | None]] = {}
 
-def _cached_rules(conn: Connection, municipality_id: int, today: date) -> AgreementRules | None:
-    key = (municipality_id, today)
-    hit = _rules_cache.get(key)
-    if hit is not None and hit[0] > time.monotonic():
-        return hit[1]
-    rules = load_rules(conn, municipality_id, today)
-    _rules_cache[key] = (time.monotonic() + RULES_TTL_SECONDS, rules)
-    return rules
+    def rules(self, conn: Connection, municipality_id: int, today: date) -> AgreementRules | None:
+        key = (municipality_id, today)
+        hit = self._entries.get(key)
+        if hit is not None and hit[0] > time.monotonic():
+            return hit[1]
+        rules = load_rules(conn, municipality_id, today)
+        self._entries[key] = (time.monotonic() + self._ttl, rules)
+        return rules
+
+    def forget(self, municipality_id: int | None = None) -> None:
+        """Drop cached agreement rules (one municipality's, or all)."""
+        for key in [k for k in self._entries if municipality_id is None or k[0] == municipality_id]:
+            self._entries.pop(key, None)
+
+    # As an observer of the live bus (engine/live.py):
+    def changes(self, changes: list[dict]) -> None:
+        for change in changes:
+            if change.get("event") == routing.AGREEMENT_CHANGED:
+                self.forget(change.get("agreement_of"))
+
+    def resync(self) -> None:
+        self.forget()  # changes may have been missed
 
 
 _PERSON_AND_DEVICE = (
@@ -121,7 +136,7 @@ _PERSON_AND_DEVICE = (
 
 
 def plan_for(conn: Connection, *, municipality_id: int, recipient_id: int | None, category: str,
-             device_id: int | None, now: datetime) -> RoutingPlan:
+             device_id: int | None, now: datetime, rules_cache: RulesCache | None = None) -> RoutingPlan:
     zone_id = device_kind = None
     kin: frozenset[str] = frozenset()
     if recipient_id is not None:
@@ -131,7 +146,8 @@ def plan_for(conn: Connection, *, municipality_id: int, recipient_id: int | None
             zone_id, kin, device_kind = person.zone_id, frozenset(person.kin_categories or ()), person.kind
     elif device_id is not None:
         device_kind = conn.execute(select(devices.c.kind).where(devices.c.id == device_id)).scalar_one_or_none()
-    rules = _cached_rules(conn, municipality_id, routing.oslo_date(now))
+    today = routing.oslo_date(now)
+    rules = rules_cache.rules(conn, municipality_id, today) if rules_cache else load_rules(conn, municipality_id, today)
     if rules is not None and kin:
         rules = dataclasses.replace(rules, next_of_kin={recipient_id: kin})
     return routing.plan_route(AlarmFacts(category, recipient_id, zone_id, device_kind), rules, now)
@@ -141,16 +157,15 @@ def plan_for(conn: Connection, *, municipality_id: int, recipient_id: int | None
 
 
 def enter_step(conn: Connection, alarm_id: str, index: int, now: datetime, *, escalation: bool = False) -> None:
-    row = conn.execute(select(alarms.c.route, alarms.c.municipality_id, alarms.c.recipient_id)
-                       .where(alarms.c.id == alarm_id)).one()
+    row = alarm_rows.route_of(conn, alarm_id)
     plan = RoutingPlan.from_json(row.route)
     step = plan.steps[index]
-    conn.execute(update(alarms).where(alarms.c.id == alarm_id).values(route_step=index))
+    alarm_rows.set_route_step(conn, alarm_id, index)
     _cancel_route_timers(conn, alarm_id)
     if step.target is Target.CENTRE:
         kind = EventKind.ESCALATED if escalation else EventKind.QUEUED
-        alarm_service.append_event(conn, alarm_id, Event(kind, now, SYSTEM, {"to": "response_centre", "step": index}))
-        alarm_service.start_answer_deadline(conn, alarm_id, now)
+        timeline.append_event(conn, alarm_id, Event(kind, now, SYSTEM, {"to": "response_centre", "step": index}))
+        timeline.start_answer_deadline(conn, alarm_id, now)
         return
     if step.target is Target.NEXT_OF_KIN:
         if _notify_next_of_kin(conn, alarm_id, row.municipality_id, row.recipient_id, now):
@@ -165,7 +180,7 @@ def _offer(conn: Connection, alarm_id: str, index: int, step: Step, municipality
     on_duty = on_duty_for(conn, step, municipality_id)
     data: dict[str, Any] = {"target": step.target.value, "zone_id": step.zone_id, "to": on_duty, "round": round_,
                             "step": index}
-    alarm_service.append_event(conn, alarm_id, Event(EventKind.OFFERED, now, SYSTEM, data))
+    timeline.append_event(conn, alarm_id, Event(EventKind.OFFERED, now, SYSTEM, data))
     if step.resend_seconds:
         timers.schedule(conn, RESEND, alarm_id=alarm_id, due_at=now + timedelta(seconds=step.resend_seconds), now=now)
 
@@ -185,37 +200,23 @@ def _cancel_route_timers(conn: Connection, alarm_id: str) -> None:
     timers.cancel(conn, ESCALATE, alarm_id=alarm_id)
 
 
-def _current(conn: Connection, alarm_id: str):
-    """The alarm's routing state, locked on PostgreSQL: a resend or escalation decides on
-    it, and a responder's accept on another node must not slip in between."""
-    query = select(alarms.c.state, alarms.c.route, alarms.c.route_step, alarms.c.municipality_id).where(
-        alarms.c.id == alarm_id)
-    if is_postgres(conn):
-        query = query.with_for_update()
-    return conn.execute(query).first()
-
-
-def _on_resend(conn: Connection, alarm_id: str, now: datetime) -> None:
-    row = _current(conn, alarm_id)
+def on_resend(conn: Connection, alarm_id: str, now: datetime) -> None:
+    """Timer handler: offer the alarm again to whoever is on duty at its step now."""
+    row = alarm_rows.routing_state(conn, alarm_id)  # locked: an accept on another node waits
     if row is None or row.state != State.OFFERED:
         return  # accepted or gone meanwhile
     index = row.route_step or 0
-    last_round = conn.execute(select(alarm_events.c.data).where(
-        alarm_events.c.alarm_id == alarm_id, alarm_events.c.kind == EventKind.OFFERED.value)
-        .order_by(alarm_events.c.seq.desc()).limit(1)).scalar_one()
+    last_round = alarm_rows.latest_event_data(conn, alarm_id, EventKind.OFFERED) or {}
     step = RoutingPlan.from_json(row.route).steps[index]
     _offer(conn, alarm_id, index, step, row.municipality_id, now, round_=int(last_round.get("round", 1)) + 1)
 
 
-def _on_escalate(conn: Connection, alarm_id: str, now: datetime) -> None:
-    row = _current(conn, alarm_id)
+def on_escalate(conn: Connection, alarm_id: str, now: datetime) -> None:
+    """Timer handler: nobody accepted within the step's time limit; on to the next step."""
+    row = alarm_rows.routing_state(conn, alarm_id)
     if row is None or row.state != State.OFFERED:
         return
     enter_step(conn, alarm_id, (row.route_step or 0) + 1, now, escalation=True)
-
-
-timers.register(RESEND, _on_resend)
-timers.register(ESCALATE, _on_escalate)
 
 
 # --- responders ----------------------------------------------------------------------------------
@@ -236,25 +237,18 @@ def field_tags(conn: Connection, user_id: int) -> frozenset[str]:
                              [r.municipality_id for r in rows if r.role == "technician"])
 
 
-_FIELD_COLUMNS = (alarms.c.state, alarms.c.route, alarms.c.route_step, alarms.c.municipality_id, alarms.c.mission,
-                  alarms.c.answered_by, alarms.c.group_id)
-
-
 def field_row(conn: Connection, alarm_id: str, *, user_id: int, visible_to: frozenset[int]):
     """The alarm row (locked on PostgreSQL) and the responder's duty tags, for a responder's
     action. An alarm that was never offered to them, nor dispatched to nor held by them, does
     not exist for them (404), even in their own municipality: the centre's queue is not theirs
     to take from. The row lock makes the checks that follow hold until the action commits: an
     escalation or a colleague's accept on another node waits, or is seen (issue 14)."""
-    query = select(*_FIELD_COLUMNS).where(alarms.c.id == alarm_id)
-    if is_postgres(conn):
-        query = query.with_for_update()
-    row = conn.execute(query).first()
+    row = alarm_rows.field_state(conn, alarm_id, lock=True)
     if row is None or row.municipality_id not in visible_to:
-        raise alarm_service.AlarmNotFound(alarm_id)
+        raise AlarmNotFound(alarm_id)
     tags = field_tags(conn, user_id)
     if not concerns(row, tags):
-        raise alarm_service.AlarmNotFound(alarm_id)
+        raise AlarmNotFound(alarm_id)
     return row, tags
 
 
@@ -273,7 +267,7 @@ def _in_hand(row, tags: frozenset[str], user_id: int) -> bool:
 
 def in_hand_of(conn: Connection, alarm_id: str, *, user_id: int, visible_to: frozenset[int]) -> bool:
     """May the responder see this alarm now (the app's alarm page)? Read-only, no lock."""
-    row = conn.execute(select(*_FIELD_COLUMNS).where(alarms.c.id == alarm_id)).first()
+    row = alarm_rows.field_state(conn, alarm_id, lock=False)
     return (row is not None and row.municipality_id in visible_to
             and _in_hand(row, field_tags(conn, user_id), user_id))
 
@@ -282,7 +276,7 @@ def require_in_hand(conn: Connection, alarm_id: str, *, user_id: int, visible_to
     """404 unless the alarm is the responder's to work on now (notes, calls, status)."""
     row, tags = field_row(conn, alarm_id, user_id=user_id, visible_to=visible_to)
     if not _in_hand(row, tags, user_id):
-        raise alarm_service.AlarmNotFound(alarm_id)
+        raise AlarmNotFound(alarm_id)
 
 
 def _require_offered(conn: Connection, alarm_id: str, kind: EventKind, *, user_id: int, visible_to: frozenset[int]) -> None:
@@ -297,7 +291,7 @@ def _require_offered(conn: Connection, alarm_id: str, kind: EventKind, *, user_i
 def accept(conn: Connection, alarm_id: str, *, user_id: int, now: datetime, visible_to: frozenset[int]):
     """The first responder to accept gets the alarm; everyone else is refused by the domain."""
     _require_offered(conn, alarm_id, EventKind.ANSWERED, user_id=user_id, visible_to=visible_to)
-    projection = alarm_service.append_event(conn, alarm_id, Event(EventKind.ANSWERED, now, f"user:{user_id}",
+    projection = timeline.append_event(conn, alarm_id, Event(EventKind.ANSWERED, now, f"user:{user_id}",
                                                                   {"via": "responder_app"}), visible_to=visible_to)
     _cancel_route_timers(conn, alarm_id)
     return projection
@@ -305,7 +299,7 @@ def accept(conn: Connection, alarm_id: str, *, user_id: int, now: datetime, visi
 
 def decline(conn: Connection, alarm_id: str, *, user_id: int, now: datetime, visible_to: frozenset[int], reason: str | None):
     _require_offered(conn, alarm_id, EventKind.DECLINED, user_id=user_id, visible_to=visible_to)
-    return alarm_service.append_event(conn, alarm_id, Event(EventKind.DECLINED, now, f"user:{user_id}",
+    return timeline.append_event(conn, alarm_id, Event(EventKind.DECLINED, now, f"user:{user_id}",
                                                             {"reason": reason} if reason else {}), visible_to=visible_to)
 
 
@@ -315,9 +309,9 @@ def hand_back(conn: Connection, alarm_id: str, *, user_id: int, now: datetime, v
     if row.answered_by != f"user:{user_id}":
         raise IllegalTransition(EventKind.HANDED_BACK, None, "Only the responder who has the alarm can hand it back.",
                                 reason="hand_back_not_yours")
-    projection = alarm_service.append_event(conn, alarm_id, Event(EventKind.HANDED_BACK, now, f"user:{user_id}",
+    projection = timeline.append_event(conn, alarm_id, Event(EventKind.HANDED_BACK, now, f"user:{user_id}",
                                                                   {"reason": reason} if reason else {}), visible_to=visible_to)
-    alarm_service.start_answer_deadline(conn, alarm_id, now)
+    timeline.start_answer_deadline(conn, alarm_id, now)
     return projection
 
 
@@ -326,13 +320,7 @@ def field_lists(conn: Connection, *, user_id: int, municipalities: frozenset[int
     and missions the centre dispatched to their zones), and those they hold."""
     tags = field_tags(conn, user_id)
     actor = f"user:{user_id}"
-    rows = conn.execute(
-        select(alarms.c.id, alarms.c.state, alarms.c.route, alarms.c.route_step, alarms.c.answered_by,
-               alarms.c.municipality_id, alarms.c.mission)
-        .where(alarms.c.municipality_id.in_(sorted(municipalities)),
-               alarms.c.state.in_([State.OFFERED.value, State.ANSWERED.value, State.RESOLVED.value]),
-               alarms.c.group_id.is_(None))  # storm members are offered through their group alarm
-    ).all()
+    rows = alarm_rows.field_candidates(conn, municipalities)
     offered, mine = [], []
     for r in rows:
         mission = r.mission or {}
@@ -355,7 +343,7 @@ def log_in_to_zones(conn: Connection, *, user_id: int, zone_ids: list[int], role
     rows = conn.execute(select(zones.c.id, zones.c.municipality_id).where(zones.c.id.in_(zone_ids))).all()
     allowed = [r for r in rows if r.municipality_id in municipality_ids]
     if len(allowed) != len(set(zone_ids)):
-        raise alarm_service.AlarmNotFound("zone")  # a zone outside the user's municipalities looks missing
+        raise AlarmNotFound("zone")  # a zone outside the user's municipalities looks missing
     if allowed:
         conn.execute(insert(responder_presence), [
             dict(user_id=user_id, municipality_id=r.municipality_id, zone_id=r.id, role=role, logged_in_at=now)
@@ -407,15 +395,14 @@ def _notify_next_of_kin(conn: Connection, alarm_id: str, municipality_id: int, r
                        .order_by(contacts.c.priority)).all()
     if not kin:
         return False
-    alarm = conn.execute(select(alarms.c.type, recipients.c.given_name, recipients.c.address)
-                         .join(recipients, recipients.c.id == alarms.c.recipient_id).where(alarms.c.id == alarm_id)).one()
+    alarm = alarm_rows.kin_message_facts(conn, alarm_id)
     body = (f"Respons: {ALARM_TYPES[alarm.type].label_nb} hos {alarm.given_name}, {alarm.address}. "
             "Du er satt opp til å ta slike varsler. Ring 113 ved akutt fare.")
     sent = [sms.send(conn, to_phone=c.phone, body=body, alarm_id=alarm_id, municipality_id=municipality_id, now=now) for c in kin]
-    alarm_service.append_event(conn, alarm_id, Event(EventKind.KIN_NOTIFIED, now, SYSTEM, {
+    timeline.append_event(conn, alarm_id, Event(EventKind.KIN_NOTIFIED, now, SYSTEM, {
         "contacts": [{"contact_id": c.id, "name": c.name, "phone": c.phone} for c in kin], "sms_ids": sent}))
     # The next of kin take it from here: the alarm is resolved and closed by the system,
     # with the outcome on record for statistics.
-    alarm_service.append_event(conn, alarm_id, Event(EventKind.RESOLVED, now, SYSTEM, {"outcome": Outcome.NEXT_OF_KIN.value}))
-    alarm_service.append_event(conn, alarm_id, Event(EventKind.CLOSED, now, SYSTEM))
+    timeline.append_event(conn, alarm_id, Event(EventKind.RESOLVED, now, SYSTEM, {"outcome": Outcome.NEXT_OF_KIN.value}))
+    timeline.append_event(conn, alarm_id, Event(EventKind.CLOSED, now, SYSTEM))
     return True

@@ -27,7 +27,9 @@ from sqlalchemy.engine import Connection, Row
 from respons.clock import Clock
 from respons.domain.alarm_types import alarm_type
 from respons.domain.lifecycle import IllegalTransition
-from respons.engine import alarms as alarm_service
+from respons.engine import alarms as alarm_actions
+from respons.engine import receiving
+from respons.engine.routing import RulesCache
 from respons.engine.periodic import PeriodicWorker
 from respons.store.db import is_postgres
 from respons.store.journal import Journal, Lane
@@ -71,7 +73,7 @@ def seen(conn: Connection, device: Row, now: datetime) -> None:
         last_seen_at=now, alert_after=new_deadline, silent_since=None, silent_alarm_id=None))
     if device.silent_alarm_id is not None:
         try:
-            alarm_service.clear(conn, device.silent_alarm_id, actor=f"device:{device.identity}", now=now,
+            alarm_actions.clear(conn, device.silent_alarm_id, actor=f"device:{device.identity}", now=now,
                                 reason="device_back_in_contact")
         except IllegalTransition:
             pass  # somebody closed it already
@@ -89,7 +91,8 @@ def _wake_peripherals(conn: Connection, base_unit_id: int, now: datetime) -> Non
             silent_since=None, alert_after=deadline(peripheral, now)))
 
 
-def sweep(conn: Connection, now: datetime, *, answer_deadline: timedelta, limit: int = SWEEP_LIMIT) -> int:
+def sweep(conn: Connection, now: datetime, *, answer_deadline: timedelta, limit: int = SWEEP_LIMIT,
+          rules_cache: RulesCache | None = None) -> int:
     """Raise lost contact for devices past their deadline; returns how many were handled.
 
     Base units are handled before peripherals, so a peripheral whose base unit fell silent in
@@ -109,13 +112,13 @@ def sweep(conn: Connection, now: datetime, *, answer_deadline: timedelta, limit:
             conn.execute(update(devices).where(devices.c.id == device.id).values(
                 alert_after=None, silent_since=now, silent_alarm_id=None))
             continue
-        received = alarm_service.receive(conn, alarm_service.NewAlarm(
+        received = receiving.receive(conn, receiving.NewAlarm(
             municipality_id=device.municipality_id, recipient_id=device.recipient_id, device_id=device.id,
             alarm_type=LOST_CONTACT, source=SOURCE, actor=ACTOR, occurred_at=device.alert_after,
             payload={"supervision": {"last_seen_at": device.last_seen_at.isoformat() if device.last_seen_at else None,
                                      "interval_s": device.heartbeat_interval_s, "grace_s": device.heartbeat_grace_s}},
             idempotency_scope=f"{SOURCE}:{device.id}", idempotency_key=device.alert_after.isoformat(),
-        ), now=now, answer_deadline=answer_deadline)
+        ), now=now, answer_deadline=answer_deadline, rules_cache=rules_cache)
         conn.execute(update(devices).where(devices.c.id == device.id).values(
             alert_after=None, silent_since=now, silent_alarm_id=received.alarm_id))
     return len(due)
@@ -132,8 +135,10 @@ class SupervisionWorker(PeriodicWorker):
 
     name = "respons-supervision"
 
-    def __init__(self, journal: Journal, clock: Clock, *, poll_seconds: float, answer_deadline: timedelta):
+    def __init__(self, journal: Journal, clock: Clock, *, poll_seconds: float, answer_deadline: timedelta,
+                 rules_cache: RulesCache | None = None):
         super().__init__(poll_seconds=poll_seconds)
+        self._rules_cache = rules_cache
         self._journal = journal
         self._clock = clock
         self._answer_deadline = answer_deadline
@@ -142,7 +147,8 @@ class SupervisionWorker(PeriodicWorker):
         total = 0
         while True:
             handled = await self._journal.run(
-                lambda conn: sweep(conn, self._clock(), answer_deadline=self._answer_deadline), lane=Lane.TECHNICAL)
+                lambda conn: sweep(conn, self._clock(), answer_deadline=self._answer_deadline,
+                                   rules_cache=self._rules_cache), lane=Lane.TECHNICAL)
             total += handled
             if handled < SWEEP_LIMIT:
                 return total

@@ -32,7 +32,7 @@ import logging
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Callable
+from typing import Callable, Mapping
 
 from sqlalchemy import and_, bindparam, insert, or_, select, update
 from sqlalchemy.engine import Connection
@@ -47,13 +47,11 @@ from respons.store.tables import timers
 log = logging.getLogger(__name__)
 
 Handler = Callable[[Connection, str, datetime], None]
-_HANDLERS: dict[str, Handler] = {}
+# What runs when a timer of each kind fires: built by the runtime (respons/runtime.py,
+# TIMER_HANDLERS), which names every kind, so no module registers itself on import.
+Handlers = Mapping[str, Handler]
 
 LIVE = ("pending", "claimed")
-
-
-def register(kind: str, handler: Handler) -> None:
-    _HANDLERS[kind] = handler
 
 
 def schedule(conn: Connection, kind: str, *, alarm_id: str | None, due_at: datetime, now: datetime) -> int:
@@ -135,12 +133,12 @@ _FIRE = (
 )
 
 
-def fire(conn: Connection, claim: Claim, *, now: datetime) -> bool:
+def fire(conn: Connection, claim: Claim, *, now: datetime, handlers: Handlers) -> bool:
     """Run the claimed timer's handler once; return False if the claim went stale."""
     result = conn.execute(_FIRE, {"claimed_id": claim.timer_id, "claimed_fence": claim.fence, "fired_now": now})
     if result.rowcount != 1:
         return False
-    handler = _HANDLERS.get(claim.kind)
+    handler = handlers.get(claim.kind)
     if handler is None:
         raise LookupError(f"no handler registered for timer kind {claim.kind!r}")
     handler(conn, claim.alarm_id, now)
@@ -155,10 +153,11 @@ class TimerWorker(PeriodicWorker):
 
     name = "respons-timers"
 
-    def __init__(self, journal, clock: Clock, *, node: str, poll_seconds: float, lease_seconds: float,
-                 batch: int = 100):
+    def __init__(self, journal, clock: Clock, *, handlers: Handlers, node: str, poll_seconds: float,
+                 lease_seconds: float, batch: int = 100):
         super().__init__(poll_seconds=poll_seconds)
         self._journal = journal
+        self._handlers = handlers
         self._clock = clock
         self._node = node
         self._lease = timedelta(seconds=lease_seconds)
@@ -187,7 +186,7 @@ class TimerWorker(PeriodicWorker):
         # Submitted before any is awaited, so they reach the journal together and share a
         # COMMIT; a unit reads the clock when it runs, as a lone firing would.
         futures = [
-            asyncio.wrap_future(self._journal.submit(lambda conn, c=claim: fire(conn, c, now=self._clock())))
+            asyncio.wrap_future(self._journal.submit(lambda conn, c=claim: fire(conn, c, now=self._clock(), handlers=self._handlers)))
             for claim in claims
         ]
         outcomes = await asyncio.gather(*futures, return_exceptions=True)

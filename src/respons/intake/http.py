@@ -21,11 +21,12 @@ from sqlalchemy.engine import Connection
 
 from respons.domain import clock_check
 from respons.domain.alarm_types import ALARM_TYPES, UnknownAlarmType, alarm_type, by_vkp_code
-from respons.engine import alarms as alarm_service
-from respons.engine import supervision
+from respons.engine import receiving
+from respons.engine.routing import RulesCache
+from respons.intake import devices as device_intake
 from respons.store import quarantine
 from respons.store.quarantine import RawInput
-from respons.store.tables import devices, recipients
+from respons.store.tables import recipients
 
 SOURCE = "http"
 
@@ -145,7 +146,8 @@ def receive_http_alarm(
     answer_deadline: timedelta,
     clock_future: timedelta = clock_check.DEFAULT_FUTURE,
     clock_past: timedelta = clock_check.DEFAULT_PAST,
-) -> alarm_service.Received | Rejected:
+    rules_cache: RulesCache | None = None,
+) -> receiving.Received | Rejected:
     target = _identify(conn, alarm, municipality_id, now)
     if isinstance(target, str):
         qid = quarantine.keep(conn, raw, reason="unknown_device", message=target, now=now)
@@ -153,7 +155,7 @@ def receive_http_alarm(
     municipality_id, recipient_id, device_id = target
     # Still an alarm when the device's clock is wrong: marked on its timeline, never refused.
     suspect = clock_check.check(alarm.occurred_at, now, future=clock_future, past=clock_past)
-    new = alarm_service.NewAlarm(
+    new = receiving.NewAlarm(
         municipality_id=municipality_id,
         recipient_id=recipient_id,
         device_id=device_id,
@@ -168,8 +170,8 @@ def receive_http_alarm(
         clock_suspect=suspect.as_data() if suspect else None,
     )
     try:
-        return alarm_service.receive(conn, new, now=now, answer_deadline=answer_deadline)
-    except alarm_service.IdempotencyConflict as exc:
+        return receiving.receive(conn, new, now=now, answer_deadline=answer_deadline, rules_cache=rules_cache)
+    except receiving.IdempotencyConflict as exc:
         qid = quarantine.keep(conn, raw, reason="idempotency_conflict", message=str(exc), now=now)
         return Rejected(409, "idempotency_conflict", str(exc), qid)
 
@@ -188,9 +190,7 @@ def _identify(conn: Connection, alarm: AlarmIn, municipality_id: int, now: datet
     to raise alarms elsewhere, nor to learn which identities exist there.
     """
     if alarm.device is not None:
-        row = conn.execute(
-            select(devices).where(devices.c.identity == alarm.device, devices.c.municipality_id == municipality_id)
-        ).first()
+        row = device_intake.identify_in_municipality(conn, alarm.device, municipality_id)
         if row is None:
             return (
                 f"Unknown device {alarm.device!r}: no device with this identity is registered for the "
@@ -199,7 +199,7 @@ def _identify(conn: Connection, alarm: AlarmIn, municipality_id: int, now: datet
             )
         # An alarm is a sign of life, as a heartbeat is on the other protocols: it pushes the
         # device's deadline on and clears a lost-contact alarm (engine/supervision.py).
-        supervision.seen(conn, row, now)
+        device_intake.heard(conn, row, now)
         return row.municipality_id, row.recipient_id, row.id
     row = conn.execute(
         select(recipients.c.id, recipients.c.municipality_id).where(

@@ -19,7 +19,7 @@ from sqlalchemy.engine import Connection
 
 from respons.domain.pricing import Budget, Deflators, InvoicePeriod, PriceModel, PriceModelError, model_from_data
 from respons.domain.statistics import OSLO
-from respons.engine import storms
+from respons.domain import storms
 from respons.store.tables import (
     agreements,
     alarms,

@@ -35,6 +35,14 @@ durable, once, even if the unit ran twice). The journal hands the
 changes of the units that committed to ``on_commit`` *after* the COMMIT, so a live view can
 never show an alarm that is not durable, nor one whose unit was rolled back; and to
 ``before_commit`` inside the transaction, for the other nodes (store/live_relay.py).
+
+**Reactions.** Follow-on work that must commit with its cause (a late answer proposed as a
+deviation) is a *reaction*: a function ``(conn, change)`` given to the journal, which offers
+it every change a unit announced, inside that unit, after the unit's own work, so a reaction
+commits or rolls back with the change it reacts to; changes a reaction announces are
+offered too. The alarm core thereby knows nothing of the features that follow it up; the
+runtime (respons/runtime.py) names the reactions. Outside the journal (seeding, tools) no
+reaction runs.
 """
 
 from __future__ import annotations
@@ -117,6 +125,8 @@ class JournalStats:
     rewritten_batches: int = 0  # written again with each unit isolated because one failed
 
 
+Reaction = Callable[[Connection, dict[str, Any]], None]
+
 _CHANGES = "respons_changes"
 _AFTER = "respons_after_commit"
 
@@ -144,8 +154,10 @@ class Journal:
         max_technical: int | None = None,
         on_commit: Callable[[list[dict[str, Any]]], None] | None = None,
         before_commit: Callable[[Connection, list[dict[str, Any]]], None] | None = None,
+        reactions: tuple[Reaction, ...] = (),
     ):
         self._engine = engine
+        self._reactions = tuple(reactions)
         self._on_commit = on_commit
         self._before_commit = before_commit
         self._window = window_ms / 1000.0
@@ -336,8 +348,10 @@ class Journal:
                             if isolated and not single:
                                 with conn.begin_nested():
                                     result = item.work(conn)
+                                    self._react(conn, changes, announced)
                             else:
                                 result = item.work(conn)
+                                self._react(conn, changes, announced)
                             outcomes.append((item, result, None))
                         except Exception as exc:
                             if unavailability(exc) is not None:
@@ -369,6 +383,19 @@ class Journal:
                     # a restart.
                     conn.invalidate()
         return outcomes, changes, afters
+
+
+    def _react(self, conn: Connection, changes: list[dict[str, Any]], start: int) -> None:
+        """Offer the unit's changes (from ``start``) to every reaction, in order, including
+        the changes the reactions announce themselves."""
+        if not self._reactions:
+            return
+        index = start
+        while index < len(changes):
+            change = changes[index]
+            index += 1
+            for reaction in self._reactions:
+                reaction(conn, change)
 
 
 def _first_line(exc: BaseException) -> str:

@@ -11,7 +11,8 @@ from sqlalchemy.engine import Connection
 
 from respons.domain.alarm_types import ALARM_TYPES
 from respons.domain.lifecycle import OPEN_STATES, WAITING_STATES, State
-from respons.engine import storms
+from respons.domain import storms
+from respons.store import alarms as alarm_rows
 from respons.store.tables import (
     alarm_events,
     alarms,
@@ -65,7 +66,7 @@ def queue(
         )
         .limit(limit)
     ).all()
-    members = storms.member_counts(conn, [r.id for r in rows if r.source == storms.SOURCE])
+    members = alarm_rows.member_counts(conn, [r.id for r in rows if r.source == storms.SOURCE])
     return [_summary(r, now, members.get(r.id)) for r in rows]
 
 
@@ -109,7 +110,7 @@ def queue_item(conn: Connection, alarm_id: str, *, now: datetime, in_municipalit
     ).first()
     if row is None:
         return None
-    return _summary(row, now, storms.member_counts(conn, [row.id]).get(row.id, 0) if row.source == storms.SOURCE else None)
+    return _summary(row, now, alarm_rows.member_counts(conn, [row.id]).get(row.id, 0) if row.source == storms.SOURCE else None)
 
 
 def alarm_detail(conn: Connection, alarm_id: str, *, now: datetime, in_municipalities: frozenset[int]) -> dict | None:
@@ -120,7 +121,7 @@ def alarm_detail(conn: Connection, alarm_id: str, *, now: datetime, in_municipal
     ).first()
     if row is None:
         return None
-    detail = _summary(row, now, storms.member_counts(conn, [row.id]).get(row.id, 0) if row.source == storms.SOURCE else None)
+    detail = _summary(row, now, alarm_rows.member_counts(conn, [row.id]).get(row.id, 0) if row.source == storms.SOURCE else None)
     detail.update(outcome=row.outcome, resolved_at=row.resolved_at, closed_at=row.closed_at, payload=row.payload)
     detail["timeline"] = [
         {"seq": e.seq, "kind": e.kind, "at": e.at, "actor": e.actor, "data": e.data}

@@ -46,7 +46,7 @@ from respons.domain.statistics import (
     period_bounds,
     period_of,
 )
-from respons.engine import storms
+from respons.domain import storms
 from respons.store.tables import HOME_CARE_ANSWER_WHERE, alarms, recipients
 from respons.store.types import UTCDateTime
 

@@ -1,32 +1,17 @@
-"""The FastAPI application: wires settings, store, journal and timer worker together."""
+"""The FastAPI application: one adapter of a running node (respons/runtime.py builds it)."""
 
 from __future__ import annotations
 
 import logging
 from contextlib import asynccontextmanager
-from functools import partial
-from datetime import timedelta
 
-from fastapi import Depends, FastAPI
+from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
-from sqlalchemy import text
 
-import respons.engine.alarms  # noqa: F401  (registers the alarm timer handlers)
-import respons.engine.missions  # noqa: F401  (mission deadlines)
-import respons.engine.routing  # noqa: F401  (resend and escalation timers)
 from respons import __version__
 from respons.clock import Clock, system_clock
-from respons.engine.live import LiveBus
-from respons.engine.supervision import SupervisionWorker
-from respons.engine.timers import TimerWorker
-from respons.intake.dc09.receiver import Receiver
-from respons.intake.scaip.receiver import Receiver as ScaipReceiver
-from respons.intake.mqtt.receiver import Broker as MqttBroker, Receiver as MqttReceiver
-from respons.observability import metrics
+from respons.runtime import Node
 from respons.settings import Settings, get_settings
-from respons.store import live_relay
-from respons.store.db import is_postgres, make_engine
-from respons.store.journal import Journal
 from respons.web.access import public
 from respons.web.api_docs import install_api_docs
 from respons.web import health, login, metrics as metrics_web
@@ -39,7 +24,6 @@ from respons.web.api import access_admin, admin, audit, auth, deviations, intake
 from respons.web.console import pages as console_pages
 from respons.web.pages import STATIC_DIR, install_page_handlers
 from respons.web.errors import install_error_handlers
-from respons.web.runtime import Runtime, node_name
 
 log = logging.getLogger(__name__)
 
@@ -58,70 +42,19 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock, *,
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        engine = make_engine(settings.database_url)
-        live = LiveBus()
-        node = node_name(settings)
-        # Several nodes share one PostgreSQL: changes travel between them by LISTEN/NOTIFY.
-        relay = live_relay.Relay(engine.url, node, live).start() if is_postgres(engine) else None
-        journal = Journal(
-            engine, window_ms=settings.journal_window_ms, max_batch=settings.journal_max_batch, on_commit=live.publish,
-            before_commit=partial(live_relay.notify, node=node) if relay else None,
-        ).start()
-        worker = TimerWorker(
-            journal,
-            clock,
-            node=node,
-            poll_seconds=settings.timer_poll_seconds,
-            lease_seconds=settings.timer_lease_seconds,
-        )
-        app.state.runtime = Runtime(settings=settings, engine=engine, journal=journal, clock=clock, timers=worker, live=live)
+        node = Node.open(settings, clock)
+        app.state.runtime = node.runtime
         # /readyz: whether this node can commit (periodic probes only with the background workers).
-        probe = await health.start(app, journal, clock, node=node, probe_seconds=settings.readiness_probe_seconds,
-                                   periodic=run_timers)
-        supervisor = SupervisionWorker(journal, clock, poll_seconds=settings.supervision_poll_seconds,
-                                       answer_deadline=timedelta(seconds=settings.answer_deadline_seconds))
+        probe = await health.start(app, node.runtime.journal, clock, node=node.name,
+                                   probe_seconds=settings.readiness_probe_seconds, periodic=run_timers)
         if run_timers:
-            worker.start()
-            supervisor.start()
-        dc09 = None
-        if settings.dc09_port is not None:
-            dc09 = Receiver(journal, clock, answer_deadline_seconds=settings.answer_deadline_seconds,
-                            retransmit_seconds=settings.dc09_retransmit_seconds)
-            metrics.timed_answers(dc09, "dc09")
-            await dc09.start(settings.host, settings.dc09_port, settings.dc09_port)
-            log.info("SIA DC-09 receiver on %s:%s (TCP and UDP)", settings.host, dc09.tcp_port)
-        scaip = None
-        if settings.scaip_port is not None:
-            scaip = ScaipReceiver(journal, clock, answer_deadline_seconds=settings.answer_deadline_seconds)
-            metrics.timed_answers(scaip, "scaip")
-            await scaip.start(settings.host, settings.scaip_port, settings.scaip_port)
-            log.info("SCAIP receiver on %s:%s (SIP over TCP and UDP)", settings.host, scaip.tcp_port)
-        mqtt = None
-        if settings.mqtt_url:
-            mqtt = MqttReceiver(journal, clock, MqttBroker.from_url(settings.mqtt_url, username=settings.mqtt_username,
-                                                                    password=settings.mqtt_password),
-                                client_id=settings.mqtt_client_id, topics=settings.mqtt_topics,
-                                session_expiry_seconds=settings.mqtt_session_expiry_seconds,
-                                answer_deadline_seconds=settings.answer_deadline_seconds)
-            await mqtt.start()
-            log.info("MQTT intake from %s as %r", settings.mqtt_url.split("@")[-1], settings.mqtt_client_id)
+            node.start_workers()
         try:
+            await node.start_listeners()
             yield
         finally:
-            if mqtt is not None:
-                await mqtt.stop()  # before the journal closes: what it committed is acknowledged
-            if scaip is not None:
-                await scaip.stop()
-            if dc09 is not None:
-                await dc09.stop()
-            await supervisor.stop()
-            await worker.stop()
             await probe.stop()
-            live.close()
-            journal.close()
-            if relay is not None:
-                relay.stop()
-            engine.dispose()
+            await node.stop()
 
     app = FastAPI(
         title="Respons",

@@ -12,7 +12,7 @@ from sqlalchemy import func, insert, select
 from respons.auth import audit
 from respons.domain.access import Role
 from respons.domain.alarm_types import alarm_type
-from respons.engine import alarms as service
+from respons.engine import receiving
 from respons.settings import Settings
 from respons.store.tables import alarm_events, audit_log, contacts, planned_visits
 from respons.web.app import create_app
@@ -32,9 +32,9 @@ def alarms(engine, registry, clock):
     made = {}
     with engine.begin() as conn:
         for n, (code, rid) in enumerate([("door_opened", 0), ("fall", 1), ("button_press", 2)]):
-            new = service.NewAlarm(registry.municipality_ids[0], registry.recipient_ids[rid], None, alarm_type(code), "http",
+            new = receiving.NewAlarm(registry.municipality_ids[0], registry.recipient_ids[rid], None, alarm_type(code), "http",
                                    "test", T0)
-            made[code] = service.receive(conn, new, now=T0 + timedelta(seconds=n), answer_deadline=timedelta(seconds=60)).alarm_id
+            made[code] = receiving.receive(conn, new, now=T0 + timedelta(seconds=n), answer_deadline=timedelta(seconds=60)).alarm_id
     clock.advance(seconds=50)
     return made
 

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from respons.domain.access import Role
 from respons.domain.alarm_types import alarm_type
 from respons.domain.deviations import DeviationCategory
-from respons.engine import alarms as service
+from respons.engine import receiving
 from respons.engine import deviations
 from respons.settings import Settings
 from respons.store.tables import deviations as deviation_table
@@ -31,7 +31,7 @@ def world(migrated_url, engine):
     registry = seed_registry(engine)
     own = registry.municipality_ids[0]
     with engine.begin() as conn:
-        alarm_id = service.receive(conn, service.NewAlarm(own, registry.recipient_ids[0], None, alarm_type("fall"), "http",
+        alarm_id = receiving.receive(conn, receiving.NewAlarm(own, registry.recipient_ids[0], None, alarm_type("fall"), "http",
                                                           "t", NOW), now=NOW, answer_deadline=timedelta(seconds=60)).alarm_id
         proposal = deviations.propose(conn, alarm_id=alarm_id, category=DeviationCategory.ANSWER_TIME, now=NOW,
                                       title="Alarmen ble besvart etter 140 sekunder")

@@ -46,7 +46,7 @@ from respons.demo.seed import seed_demo
 from respons.demo.users import DEMO_USERS
 from respons.domain.access import Role
 from respons.domain.alarm_types import alarm_type
-from respons.engine import alarms as alarm_service
+from respons.engine import receiving
 from respons.settings import Settings
 from respons.store import tables
 from respons.store.db import make_engine
@@ -340,10 +340,10 @@ def _new_alarm(app, engine, clock, municipality_number: str, type_code: str) -> 
             .join(m, m.c.id == tables.devices.c.municipality_id)
             .where(m.c.number == municipality_number, tables.devices.c.recipient_id.is_not(None))
             .order_by(tables.devices.c.id)).first()
-    new = alarm_service.NewAlarm(device.municipality_id, device.recipient_id, device.id, alarm_type(type_code), "http",
+    new = receiving.NewAlarm(device.municipality_id, device.recipient_id, device.id, alarm_type(type_code), "http",
                                  f"device:{device.identity}", clock())
     journal = app.state.runtime.journal
-    return journal.run_sync(lambda conn: alarm_service.receive(conn, new, now=clock(),
+    return journal.run_sync(lambda conn: receiving.receive(conn, new, now=clock(),
                                                               answer_deadline=timedelta(seconds=60))).alarm_id
 
 

@@ -196,7 +196,7 @@ def test_an_escalation_on_another_node_waits_for_an_accept_in_progress(app, engi
     """Two nodes: the accept holds the alarm's row from its check to its commit, so an
     escalation committing in between cannot turn the accept into taking a centre alarm."""
     from respons.domain.lifecycle import Event, EventKind
-    from respons.engine import alarms as alarm_service
+    from respons.engine import timeline as alarm_timeline
     from respons.engine import routing
     from respons.store.tables import alarm_events, alarms
 
@@ -225,7 +225,7 @@ def test_an_escalation_on_another_node_waits_for_an_accept_in_progress(app, engi
     node_b.start()
     node_b.join(0.5)
     assert node_b.is_alive(), "node B waits for the row node A holds"
-    alarm_service.append_event(node_a, alarm_id, Event(EventKind.ANSWERED, now, f"user:{user_id}", {"via": "responder_app"}))
+    alarm_timeline.append_event(node_a, alarm_id, Event(EventKind.ANSWERED, now, f"user:{user_id}", {"via": "responder_app"}))
     transaction.commit()
     node_a.close()
     node_b.join(5)

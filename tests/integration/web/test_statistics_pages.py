@@ -13,6 +13,7 @@ from respons.auth import audit
 from respons.domain.access import Role
 from respons.domain.alarm_types import alarm_type
 from respons.engine import alarms as service
+from respons.engine import receiving
 from respons.settings import Settings
 from respons.store.tables import audit_log
 from respons.web import i18n
@@ -31,7 +32,7 @@ def world(engine):
     for minutes, answered_after, kind in ((10, 20, "button_press"), (20, 95, "fall"), (30, None, "button_press")):
         at = NOW - timedelta(hours=2, minutes=-minutes)
         with engine.begin() as conn:
-            alarm_id = service.receive(conn, service.NewAlarm(own, registry.recipient_ids[0], None, alarm_type(kind), "http",
+            alarm_id = receiving.receive(conn, receiving.NewAlarm(own, registry.recipient_ids[0], None, alarm_type(kind), "http",
                                                               "test", at), now=at, answer_deadline=timedelta(seconds=60)).alarm_id
             if answered_after is not None:
                 service.answer(conn, alarm_id, actor="user:1", visible_to=None, now=at + timedelta(seconds=answered_after))
@@ -149,7 +150,7 @@ def test_durations_over_two_minutes_are_shown_in_minutes(engine, browser):
     own = registry.municipality_ids[0]
     at = NOW - timedelta(hours=3)
     with engine.begin() as conn:
-        alarm_id = service.receive(conn, service.NewAlarm(own, registry.recipient_ids[0], None, alarm_type("fall"), "http",
+        alarm_id = receiving.receive(conn, receiving.NewAlarm(own, registry.recipient_ids[0], None, alarm_type("fall"), "http",
                                                           "test", at), now=at, answer_deadline=timedelta(seconds=60)).alarm_id
         service.answer(conn, alarm_id, actor="user:1", visible_to=None, now=at + timedelta(seconds=1550))
     marit = browser("marit", [(Role.MUNICIPALITY_ADMIN, own)])

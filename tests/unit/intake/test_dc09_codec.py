@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from respons.intake.dc09.contact_id import Meaning, Unreadable, contact_id, sia_dcs
 from respons.intake.dc09.crc import crc16_arc
-from respons.intake.dc09.crypto import BadKey, parse_key
+from respons.domain.dc09_keys import BadKey, parse_key
 from respons.intake.dc09.frames import Answer, Frame, FrameSplitter, Refusal, answer, build, parse
 
 NOW = datetime(2026, 11, 23, 2, 14, 7, tzinfo=timezone.utc)

@@ -10,7 +10,7 @@ import pytest
 
 from respons.domain.identity import InvalidNationalId
 from respons.engine import registry as service
-from respons.intake.dc09.crypto import BadKey, parse_key
+from respons.domain.dc09_keys import BadKey, parse_key
 from respons.web import i18n
 from respons.web.admin.problems import conflict_text, problem_text
 

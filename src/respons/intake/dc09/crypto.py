@@ -18,28 +18,14 @@ import string
 
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
+
 BLOCK = 16
 ZERO_IV = bytes(BLOCK)
 _PAD_ALPHABET = string.ascii_letters + string.digits
 
 
-class BadKey(ValueError):
-    pass
-
-
 class Undecryptable(ValueError):
     pass
-
-
-def parse_key(text: str) -> bytes:
-    """``"000102…"`` (32/48/64 hex digits) → the AES key; ``BadKey`` with a reason otherwise."""
-    cleaned = text.strip().replace(" ", "")
-    if len(cleaned) not in (32, 48, 64):
-        raise BadKey("DC-09-nøkkelen må være 32, 48 eller 64 heksadesimale tegn (AES-128, -192 eller -256)")
-    try:
-        return bytes.fromhex(cleaned)
-    except ValueError:
-        raise BadKey("DC-09-nøkkelen kan bare inneholde heksadesimale tegn (0-9, A-F)") from None
 
 
 def encrypt(after_bracket: str, key: bytes) -> str:

@@ -31,21 +31,24 @@ import logging
 import time
 from datetime import datetime, timedelta
 
-from sqlalchemy import Engine, bindparam, desc, select
+from dataclasses import dataclass
+
+from sqlalchemy import Engine, select
 from sqlalchemy.engine import Connection
 
 from respons.clock import Clock
 from respons.domain.alarm_types import alarm_type
-from respons.domain.lifecycle import OPEN_STATES
-from respons.engine import alarms as alarm_service
-from respons.engine import supervision
+from respons.domain.dc09_keys import BadKey, parse_key
+from respons.engine.routing import RulesCache
+from respons.intake import devices as device_intake
+from respons.intake.devices import IntakeSettings
 from respons.intake.dc09 import contact_id as codes
 from respons.intake.listeners import Listener
-from respons.intake.dc09.crypto import BadKey, parse_key
 from respons.intake.dc09.frames import Answer, Frame, FrameSplitter, Refusal, answer, open_envelope, read
+from respons.store import alarms as alarm_rows
 from respons.store import quarantine
 from respons.store.journal import Journal, JournalUnavailable, Lane
-from respons.store.tables import alarms, devices
+from respons.store.tables import devices
 
 log = logging.getLogger(__name__)
 
@@ -58,13 +61,27 @@ DEFAULT_DEADLINE_SECONDS = 60
 DEFAULT_RETRANSMIT_SECONDS = 300.0
 
 
-_DEVICE = select(devices).where(devices.c.protocol == SOURCE, devices.c.identity == bindparam("account"),
-                                devices.c.active.is_(True))
+@dataclass(frozen=True)
+class Message:
+    """What a readable frame says, decoded once: the journal lane is chosen from it before
+    the unit of work runs, and the unit acts on it."""
+
+    frame: Frame
+    event: codes.Event | None = None  # None for a link test (NULL) and for a frame not understood
+    problem: tuple[str, str] | None = None  # (quarantine reason, message) when not understood
 
 
-_EARLIER_SENDING = select(alarms.c.id).where(
-    alarms.c.idempotency_scope == bindparam("scope"), alarms.c.idempotency_key == bindparam("key"),
-    alarms.c.received_at >= bindparam("since"))
+def interpret(frame: Frame) -> Message:
+    if frame.token == "NULL":
+        return Message(frame)
+    try:
+        if frame.token == "ADM-CID":
+            return Message(frame, event=codes.contact_id(frame.data))
+        if frame.token == "SIA-DCS":
+            return Message(frame, event=codes.sia_dcs(frame.data))
+    except codes.Unreadable as exc:
+        return Message(frame, problem=("unreadable_event", str(exc)))
+    return Message(frame, problem=("unknown_token", f"DC-09 message type {frame.token!r} is not handled."))
 
 
 def retransmit_key(frame: Frame, *, now: datetime, window_seconds: float) -> tuple[str, str | None]:
@@ -93,28 +110,21 @@ def retransmit_key(frame: Frame, *, now: datetime, window_seconds: float) -> tup
 
 def handle(conn: Connection, frame: Frame, raw: bytes, *, now: datetime, remote: str | None,
            answer_deadline_seconds: float = DEFAULT_DEADLINE_SECONDS,
-           retransmit_seconds: float = DEFAULT_RETRANSMIT_SECONDS) -> Answer:
-    """The unit of work for one readable frame; returns what to answer once it is committed."""
-    device = conn.execute(_DEVICE, {"account": frame.account}).first()
+           retransmit_seconds: float = DEFAULT_RETRANSMIT_SECONDS, message: Message | None = None,
+           rules_cache: RulesCache | None = None) -> Answer:
+    """The unit of work for one readable frame; returns what to answer once it is committed.
+    ``message``: the frame already decoded (the receiver decodes once, for the lane too)."""
+    message = message or interpret(frame)
+    device = device_intake.identify(conn, SOURCE, frame.account)
     if device is None:
         _keep(conn, raw, remote, "unknown_account", f"No active DC-09 device with account {frame.account}.", now)
         return Answer.DUH
-    if frame.token == "NULL":
-        _seen(conn, device, now)
-        return Answer.ACK
-    try:
-        if frame.token == "ADM-CID":
-            event = codes.contact_id(frame.data)
-        elif frame.token == "SIA-DCS":
-            event = codes.sia_dcs(frame.data)
-        else:
-            _keep(conn, raw, remote, "unknown_token", f"DC-09 message type {frame.token!r} is not handled.", now)
-            return Answer.DUH
-    except codes.Unreadable as exc:
-        _keep(conn, raw, remote, "unreadable_event", str(exc), now)
+    if message.problem is not None:
+        _keep(conn, raw, remote, *message.problem, now)
         return Answer.DUH
-    _seen(conn, device, now)
-    if event.meaning is codes.Meaning.HEARTBEAT:
+    device_intake.heard(conn, device, now)
+    event = message.event
+    if event is None or event.meaning is codes.Meaning.HEARTBEAT:
         return Answer.ACK
     if event.alarm_type is None:
         _keep(conn, raw, remote, "unknown_event_code", f"Event code {event.code} has no meaning in Respons yet.", now)
@@ -123,55 +133,39 @@ def handle(conn: Connection, frame: Frame, raw: bytes, *, now: datetime, remote:
         return _restore(conn, device, event, now)
     scope = f"{SOURCE}:{frame.account}"
     key, previous_slot = retransmit_key(frame, now=now, window_seconds=retransmit_seconds)
-    if previous_slot is not None and conn.execute(_EARLIER_SENDING, {
-            "scope": scope, "key": previous_slot, "since": now - timedelta(seconds=retransmit_seconds)}).first():
+    if previous_slot is not None and alarm_rows.sent_since(conn, scope, previous_slot,
+                                                           now - timedelta(seconds=retransmit_seconds)):
         return Answer.ACK  # sent first in the previous slot, within the window: that alarm
-    new = alarm_service.NewAlarm(
-        municipality_id=device.municipality_id, recipient_id=device.recipient_id, device_id=device.id,
-        alarm_type=alarm_type(event.alarm_type), source=SOURCE, actor=f"device:{device.identity}",
-        occurred_at=frame.timestamp or now,
+    # A retransmit in the same slot finds the alarm it made before (duplicate) and is simply
+    # acknowledged again.
+    device_intake.raise_alarm(
+        conn, device, alarm_type=alarm_type(event.alarm_type), source=SOURCE, occurred_at=frame.timestamp or now,
         payload={"dc09": {"token": frame.token, "sequence": frame.sequence, "code": event.code, "zone": event.zone,
                           "group": event.group, "xdata": list(frame.xdata)}},
         # A retransmit repeats account, sequence and content: the same key, the same alarm.
-        idempotency_scope=scope,
-        idempotency_key=key,
+        idempotency_scope=scope, idempotency_key=key,
         # The key covers the whole content, so a key found again is always the same content.
         fingerprint=key,
+        now=now, settings=IntakeSettings.of(answer_deadline_seconds, rules_cache),
     )
-    # A retransmit in the same slot finds the alarm it made before (duplicate) and is simply
-    # acknowledged again.
-    alarm_service.receive(conn, new, now=now, answer_deadline=timedelta(seconds=answer_deadline_seconds))
     return Answer.ACK
 
 
-def lane_of(frame: Frame) -> Lane:
+def lane_of(message: Message) -> Lane:
     """Link tests and technical events wait behind alarms; anything unreadable could be one."""
-    if frame.token == "NULL":
-        return Lane.TECHNICAL
-    try:
-        event = codes.contact_id(frame.data) if frame.token == "ADM-CID" else codes.sia_dcs(frame.data)
-    except codes.Unreadable:
+    event = message.event
+    if message.problem is not None:
         return Lane.LIFE
-    if event.meaning is codes.Meaning.HEARTBEAT:
+    if event is None or event.meaning is codes.Meaning.HEARTBEAT:
         return Lane.TECHNICAL
     if event.alarm_type is None:
         return Lane.LIFE
     return Lane.for_alarm(alarm_type(event.alarm_type))
 
 
-def _seen(conn: Connection, device, now: datetime) -> None:
-    supervision.seen(conn, device, now)
-
-
 def _restore(conn: Connection, device, event: codes.Event, now: datetime) -> Answer:
-    open_alarm = conn.execute(
-        select(alarms.c.id).where(alarms.c.device_id == device.id, alarms.c.type == event.alarm_type,
-                                  alarms.c.state.in_([s.value for s in OPEN_STATES]))
-        .order_by(desc(alarms.c.received_at)).limit(1)
-    ).scalar_one_or_none()
-    if open_alarm is not None:
-        alarm_service.add_note(conn, open_alarm, actor=f"device:{device.identity}", visible_to=None, now=now,
-                               text=f"Gjenopprettet (restore) fra enheten: kode {event.code}.")
+    device_intake.restore(conn, device, type_code=event.alarm_type, now=now,
+                          text=f"Gjenopprettet (restore) fra enheten: kode {event.code}.")
     return Answer.ACK
 
 
@@ -211,8 +205,9 @@ class Receiver(Listener):
     """TCP and UDP listeners; each frame's answer is sent after its unit is committed."""
 
     def __init__(self, journal: Journal, clock: Clock, *, answer_deadline_seconds: float = DEFAULT_DEADLINE_SECONDS,
-                 retransmit_seconds: float = DEFAULT_RETRANSMIT_SECONDS):
+                 retransmit_seconds: float = DEFAULT_RETRANSMIT_SECONDS, rules_cache: RulesCache | None = None):
         super().__init__()
+        self.rules_cache = rules_cache
         self.journal = journal
         self.clock = clock
         self.answer_deadline_seconds = answer_deadline_seconds
@@ -236,10 +231,12 @@ class Receiver(Listener):
                     await self.journal.run(lambda conn: _keep(conn, raw, remote, "unreadable_frame", result.reason, now),
                                            lane=Lane.LIFE)
                 return answer(result.answer, result.frame, now=now)
+            message = interpret(result)
             reply = await self.journal.run(lambda conn: handle(conn, result, raw, now=now, remote=remote,
                                                                  answer_deadline_seconds=self.answer_deadline_seconds,
-                                                                 retransmit_seconds=self.retransmit_seconds),
-                                           lane=lane_of(result))
+                                                                 retransmit_seconds=self.retransmit_seconds,
+                                                                 message=message, rules_cache=self.rules_cache),
+                                           lane=lane_of(message))
         except JournalUnavailable:
             # Nothing was stored: say nothing, and the panel sends the frame again.
             log.warning("DC-09 frame from %s not answered: the journal did not commit", remote)

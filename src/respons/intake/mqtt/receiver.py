@@ -37,7 +37,7 @@ import threading
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from functools import partial
 from urllib.parse import unquote, urlsplit
 
@@ -46,19 +46,17 @@ from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.subscribeoptions import SubscribeOptions
-from sqlalchemy import desc, select
 from sqlalchemy.engine import Connection
 
 from respons.clock import Clock
 from respons.domain.alarm_types import alarm_type
-from respons.domain.lifecycle import OPEN_STATES
-from respons.engine import alarms as alarm_service
-from respons.engine import supervision
+from respons.engine.routing import RulesCache
+from respons.intake import devices as device_intake
+from respons.intake.devices import IntakeSettings, Restored
 from respons.intake.mqtt.messages import MAX_BODY_BYTES, Reading, Unreadable, lane_of, read
 from respons.observability import metrics
 from respons.store import quarantine
 from respons.store.journal import Journal, JournalClosed, JournalUnavailable, Lane
-from respons.store.tables import alarm_events, alarms, devices, municipalities
 
 log = logging.getLogger(__name__)
 
@@ -74,17 +72,13 @@ RECEIVE_MAXIMUM = 100
 
 
 def handle(conn: Connection, reading: Reading | Unreadable, *, topic: str, body: bytes, now: datetime,
-           answer_deadline_seconds: float = DEFAULT_DEADLINE_SECONDS) -> str:
+           answer_deadline_seconds: float = DEFAULT_DEADLINE_SECONDS, rules_cache: RulesCache | None = None) -> str:
     """The unit of work for one message; returns what became of it (for logs and stats)."""
     if isinstance(reading, Unreadable):
         keep(conn, topic, body, reading.reason, reading.message, now)
         return f"quarantine:{reading.reason}"
     where = reading.topic
-    device = conn.execute(
-        select(devices, municipalities.c.number.label("municipality_number"))
-        .join(municipalities, municipalities.c.id == devices.c.municipality_id)
-        .where(devices.c.protocol == SOURCE, devices.c.identity == where.device, devices.c.active.is_(True))
-    ).first()
+    device = device_intake.identify(conn, SOURCE, where.device, with_municipality_number=True)
     if device is None:
         keep(conn, topic, body, "unknown_device",
              f"No active MQTT device with id {where.device!r}. Register the device in Respons with protocol 'mqtt' "
@@ -97,7 +91,7 @@ def handle(conn: Connection, reading: Reading | Unreadable, *, topic: str, body:
              f"Device {where.device!r} is not registered in municipality {where.municipality!r} (the topic's); "
              f"it belongs to municipality {device.municipality_number}.", now)
         return "quarantine:unknown_device"
-    supervision.seen(conn, device, now)
+    device_intake.heard(conn, device, now)
     msg = reading.message
     if reading.heartbeat:
         return "heartbeat"
@@ -109,16 +103,13 @@ def handle(conn: Connection, reading: Reading | Unreadable, *, topic: str, body:
     if msg.extra_fields:
         payload["extra_fields"] = msg.extra_fields
     content = msg.content_hash()
-    new = alarm_service.NewAlarm(
-        municipality_id=device.municipality_id, recipient_id=device.recipient_id, device_id=device.id,
-        alarm_type=alarm_type(msg.type), source=SOURCE, actor=f"device:{device.identity}",
-        occurred_at=msg.occurred_at, payload=payload,
+    received = device_intake.raise_alarm(
+        conn, device, alarm_type=alarm_type(msg.type), source=SOURCE, occurred_at=msg.occurred_at, payload=payload,
         # A redelivery repeats device, id and content: the same key, the same alarm. A sensor
         # that reuses an id for something new (a counter reset by a power cut) gets a new alarm.
         idempotency_scope=f"{SOURCE}:{device.identity}", idempotency_key=f"{msg.id}:{content[:32]}",
-        fingerprint=content,
+        fingerprint=content, now=now, settings=IntakeSettings.of(answer_deadline_seconds, rules_cache),
     )
-    received = alarm_service.receive(conn, new, now=now, answer_deadline=timedelta(seconds=answer_deadline_seconds))
     return "duplicate" if received.duplicate else "alarm"
 
 
@@ -136,21 +127,10 @@ def _keep_failed(conn: Connection, *, topic: str, body: bytes, text: str, now: d
 
 
 def _restore(conn: Connection, device, type_code: str, message_id: str | None, now: datetime) -> str:
-    open_alarm = conn.execute(
-        select(alarms.c.id).where(alarms.c.device_id == device.id, alarms.c.type == type_code,
-                                  alarms.c.state.in_([s.value for s in OPEN_STATES]))
-        .order_by(desc(alarms.c.received_at)).limit(1)
-    ).scalar_one_or_none()
-    if open_alarm is None:
-        return "restore"
     text = f"Gjenopprettet fra sensoren ({alarm_type(type_code).label_nb}, melding {message_id})."
     # A redelivered restore names the same message: one note is enough. (An alarm has few notes.)
-    notes = conn.execute(select(alarm_events.c.data).where(alarm_events.c.alarm_id == open_alarm,
-                                                           alarm_events.c.kind == "note")).scalars()
-    if any(note.get("text") == text for note in notes):
-        return "duplicate"
-    alarm_service.add_note(conn, open_alarm, actor=f"device:{device.identity}", visible_to=None, now=now, text=text)
-    return "restore"
+    done = device_intake.restore(conn, device, type_code=type_code, text=text, now=now, once=True)
+    return "duplicate" if done is Restored.ALREADY_NOTED else "restore"
 
 
 # --- acknowledgements in order ------------------------------------------------------------
@@ -242,8 +222,9 @@ class Receiver:
     def __init__(self, journal: Journal, clock: Clock, broker: Broker, *, client_id: str,
                  topics: tuple[str, ...] | list[str] = DEFAULT_TOPICS, session_expiry_seconds: int = 7 * 24 * 3600,
                  answer_deadline_seconds: float = DEFAULT_DEADLINE_SECONDS, keepalive: int = 30,
-                 max_backoff_seconds: float = 30.0):
+                 max_backoff_seconds: float = 30.0, rules_cache: RulesCache | None = None):
         self.journal = journal
+        self.rules_cache = rules_cache
         self.clock = clock
         self.broker = broker
         self.client_id = client_id
@@ -389,7 +370,7 @@ class Receiver:
             with self._lock:
                 ticket = self._ledger.received(message.mid)
         work = partial(handle, reading=reading, topic=topic, body=body, now=now,
-                       answer_deadline_seconds=self.answer_deadline_seconds)
+                       answer_deadline_seconds=self.answer_deadline_seconds, rules_cache=self.rules_cache)
         try:
             future = self.journal.submit(work, lane=lane_of(reading))
         except JournalClosed:

@@ -36,16 +36,15 @@ import hashlib
 import json
 import logging
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
-from sqlalchemy import desc, select
 from sqlalchemy.engine import Connection
 
 from respons.clock import Clock
 from respons.domain.alarm_types import alarm_type
-from respons.domain.lifecycle import OPEN_STATES
-from respons.engine import alarms as alarm_service
-from respons.engine import supervision
+from respons.engine.routing import RulesCache
+from respons.intake import devices as device_intake
+from respons.intake.devices import IntakeSettings
 from respons.intake.listeners import Listener
 from respons.intake.scaip import sip
 from respons.intake.scaip.codes import Event, Meaning, classify
@@ -54,7 +53,6 @@ from respons.intake.scaip.messages import (
 )
 from respons.store import quarantine
 from respons.store.journal import Journal, JournalClosed, JournalUnavailable, Lane
-from respons.store.tables import alarms, devices
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +71,8 @@ class Reply:
 
 
 def handle(conn: Connection, message: Mrq | Unreadable, request: sip.Request, *, now: datetime,
-           remote: str | None, answer_deadline_seconds: float = DEFAULT_DEADLINE_SECONDS) -> Reply:
+           remote: str | None, answer_deadline_seconds: float = DEFAULT_DEADLINE_SECONDS,
+           rules_cache: RulesCache | None = None) -> Reply:
     """The unit of work for one SCAIP message; returns what to answer once it is committed.
 
     ``message`` is the parsed ``mrq`` or why it could not be parsed; ``request`` is the SIP
@@ -81,13 +80,12 @@ def handle(conn: Connection, message: Mrq | Unreadable, request: sip.Request, *,
     if isinstance(message, Unreadable):
         _keep(conn, request, remote, message.status.name.lower(), message.reason, now)
         return Reply(message.status, message.reason)
-    device = conn.execute(select(devices).where(devices.c.protocol == SOURCE, devices.c.identity == message.cid,
-                                                devices.c.active.is_(True))).first()
+    device = device_intake.identify(conn, SOURCE, message.cid)
     if device is None:
         _keep(conn, request, remote, "unknown_controller", f"No active SCAIP device with controller id {message.cid}.", now)
         return Reply(StatusNumber.NOT_TREATED, "unknown controller id")
     event = classify(message)
-    supervision.seen(conn, device, now)
+    device_intake.heard(conn, device, now)
     if event.meaning is Meaning.HEARTBEAT:
         return Reply(StatusNumber.OK)
     if event.meaning is Meaning.RESTORE:
@@ -99,16 +97,14 @@ def handle(conn: Connection, message: Mrq | Unreadable, request: sip.Request, *,
         return Reply(StatusNumber.WRONG_DATA_CONTENT, f"device type/status {event.code} not understood")
     content = json.dumps(message.fields(), sort_keys=True, ensure_ascii=True)
     digest = hashlib.sha256(content.encode("ascii")).hexdigest()
-    new = alarm_service.NewAlarm(
-        municipality_id=device.municipality_id, recipient_id=device.recipient_id, device_id=device.id,
-        alarm_type=alarm_type(event.alarm_type), source=SOURCE, actor=f"device:{device.identity}",
-        occurred_at=now, payload=payload(message, event, request),
+    device_intake.raise_alarm(
+        conn, device, alarm_type=alarm_type(event.alarm_type), source=SOURCE, occurred_at=now,
+        payload=payload(message, event, request),
         # A retransmission repeats ref and content: the same key, the same alarm. A device that
         # reuses a ref (a counter after a restart) for a different message gets a new alarm.
         idempotency_scope=f"{SOURCE}:{message.cid}", idempotency_key=f"{message.ref}:{digest[:24]}",
-        fingerprint=digest,
+        fingerprint=digest, now=now, settings=IntakeSettings.of(answer_deadline_seconds, rules_cache),
     )
-    alarm_service.receive(conn, new, now=now, answer_deadline=timedelta(seconds=answer_deadline_seconds))
     return Reply(StatusNumber.OK)
 
 
@@ -149,14 +145,9 @@ def lane_of(message: Mrq | Unreadable) -> Lane:
 
 
 def _restore(conn: Connection, device, message: Mrq, event: Event, now: datetime) -> None:
-    query = select(alarms.c.id).where(alarms.c.device_id == device.id, alarms.c.state.in_([s.value for s in OPEN_STATES]))
-    if event.alarm_type is not None:
-        query = query.where(alarms.c.type == event.alarm_type)
-    open_alarm = conn.execute(query.order_by(desc(alarms.c.received_at)).limit(1)).scalar_one_or_none()
-    if open_alarm is not None:
-        what = "tilbakestilling (reset)" if message.message_type == MessageType.RESET else "gjenoppretting (restore)"
-        alarm_service.add_note(conn, open_alarm, actor=f"device:{device.identity}", visible_to=None, now=now,
-                               text=f"SCAIP {what} fra enheten: enhetstype/status {event.code}.")
+    what = "tilbakestilling (reset)" if message.message_type == MessageType.RESET else "gjenoppretting (restore)"
+    device_intake.restore(conn, device, type_code=event.alarm_type, now=now,
+                          text=f"SCAIP {what} fra enheten: enhetstype/status {event.code}.")
 
 
 def _keep(conn: Connection, request: sip.Request, remote: str | None, reason: str, message: str, now: datetime) -> None:
@@ -169,8 +160,10 @@ def _keep(conn: Connection, request: sip.Request, remote: str | None, reason: st
 class Receiver(Listener):
     """SIP over TCP and UDP; each MESSAGE's 200 OK is sent after its unit is committed."""
 
-    def __init__(self, journal: Journal, clock: Clock, *, answer_deadline_seconds: float = DEFAULT_DEADLINE_SECONDS):
+    def __init__(self, journal: Journal, clock: Clock, *, answer_deadline_seconds: float = DEFAULT_DEADLINE_SECONDS,
+                 rules_cache: RulesCache | None = None):
         super().__init__()
+        self.rules_cache = rules_cache
         self.journal = journal
         self.clock = clock
         self.answer_deadline_seconds = answer_deadline_seconds
@@ -202,7 +195,8 @@ class Receiver(Listener):
         try:
             reply = await self.journal.run(
                 lambda conn: handle(conn, message, request, now=now, remote=remote,
-                                    answer_deadline_seconds=self.answer_deadline_seconds),
+                                    answer_deadline_seconds=self.answer_deadline_seconds,
+                                    rules_cache=self.rules_cache),
                 lane=lane_of(message))
         except (JournalUnavailable, JournalClosed):
             # Nothing was stored: say nothing, and the device sends the message again.

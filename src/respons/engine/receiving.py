@@ -1,0 +1,172 @@
+"""Receiving an alarm: store it, or recognise a retransmit, and send it on its way.
+
+``receive`` is the unit of work every intake ends in (HTTP, DC-09, SCAIP, MQTT through
+``intake/devices.py``, and lost contact from supervision). It asks routing for the plan
+(``engine/routing.plan_for``), joins a power-failure storm when the rule says so
+(``engine/storms``), and for the common case, straight to the centre, writes the alarm
+with its final projection in one insert and starts the answer deadline.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy.engine import Connection
+
+from respons.domain import lifecycle
+from respons.domain import storms as storm_rules
+from respons.domain.alarm_types import AlarmType
+from respons.domain.lifecycle import AlarmProjection, Event, EventKind, State
+from respons.domain.routing import Target as RouteTarget
+from respons.engine import routing, storms, timeline, timers
+from respons.engine.routing import RulesCache
+from respons.observability import metrics
+from respons.store import alarms as alarm_rows
+from respons.store.journal import after_commit
+
+
+class IdempotencyConflict(Exception):
+    """The key was used before for a different request."""
+
+    def __init__(self, key: str, alarm_id: str):
+        super().__init__(
+            f"Idempotency key {key!r} was already used for a different alarm ({alarm_id}). "
+            "Use a new key for a new alarm; resend the identical request to retry."
+        )
+        self.alarm_id = alarm_id
+
+
+@dataclass(frozen=True)
+class NewAlarm:
+    municipality_id: int
+    recipient_id: int | None
+    device_id: int | None
+    alarm_type: AlarmType
+    source: str
+    actor: str  # who delivered it: "device:TA-0001", "http:vendor"
+    occurred_at: datetime
+    payload: dict[str, Any] | None = None
+    idempotency_scope: str | None = None
+    idempotency_key: str | None = None
+    fingerprint: str | None = None
+    # Set when occurred_at is far from the receive time (domain/clock_check.py): kept on the
+    # "received" event, so the timeline and the console say the device's time is not believed.
+    clock_suspect: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class Received:
+    alarm_id: str
+    duplicate: bool
+    state: State
+    received_at: datetime
+
+
+def receive(conn: Connection, new: NewAlarm, *, now: datetime, answer_deadline: timedelta,
+            rules_cache: RulesCache | None = None) -> Received:
+    """Store a new alarm, or recognise a retransmit of one we already have.
+
+    Two nodes committing the same idempotency key at the same moment: the unique constraint
+    makes the second insert fail, the journal rolls back that unit alone, the sender gets no
+    answer and retries, and the retry finds the first node's alarm. (A savepoint or
+    ``ON CONFLICT`` here would handle it in place, but cost every alarm on the hot path for
+    a race that needs two nodes and one device retransmitting within milliseconds.)
+    """
+    if new.idempotency_key is not None:
+        existing = _find_by_idempotency(conn, new)
+        if existing is not None:
+            return existing
+    alarm_id = str(uuid.uuid4())
+    # Counted after the COMMIT, once: a unit can run twice, or be rolled back.
+    after_commit(conn, lambda: metrics.alarm_received(new.source, new.alarm_type.code))
+    received_data = {"source": new.source, "occurred_at": new.occurred_at.isoformat()}
+    if new.clock_suspect is not None:
+        received_data["clock_suspect"] = new.clock_suspect
+    received = Event(EventKind.RECEIVED, now, new.actor, received_data)
+    projection = lifecycle.start(received)
+    leader = _storm_leader(conn, new, now=now, answer_deadline=answer_deadline, rules_cache=rules_cache)
+    if leader is not None:
+        return _receive_member(conn, new, alarm_id, received, projection, leader, now=now)
+    plan = routing.plan_for(conn, municipality_id=new.municipality_id, recipient_id=new.recipient_id,
+                            category=new.alarm_type.category.value, device_id=new.device_id, now=now,
+                            rules_cache=rules_cache)
+    to_centre = plan.first.target is RouteTarget.CENTRE
+    events = [received]
+    if to_centre:
+        # The common case, folded here so the row is inserted once with its final
+        # projection instead of inserted and then updated on the hot path.
+        queued = Event(EventKind.QUEUED, now, routing.SYSTEM, {"to": "response_centre", "step": 0,
+                                                               "reason": plan.reason.value})
+        projection = lifecycle.apply(projection, queued)
+        events.append(queued)
+    alarm_rows.insert_alarm(conn, {**_columns(new, alarm_id, now), "route": plan.to_json(), "route_step": 0,
+                                   **alarm_rows.projection_columns(projection)}, events)
+    if to_centre:
+        timeline.announce_change(conn, alarm_id, new.municipality_id, projection, EventKind.QUEUED,
+                                 priority=int(new.alarm_type.priority))
+        timers.schedule(conn, timeline.ANSWER_DEADLINE, alarm_id=alarm_id, due_at=now + answer_deadline, now=now)
+    else:
+        routing.enter_step(conn, alarm_id, 0, now)
+        projection = alarm_rows.projection(conn, alarm_id)
+    return Received(alarm_id=alarm_id, duplicate=False, state=projection.state, received_at=now)
+
+
+def _columns(new: NewAlarm, alarm_id: str, now: datetime) -> dict[str, Any]:
+    return dict(
+        id=alarm_id,
+        municipality_id=new.municipality_id,
+        recipient_id=new.recipient_id,
+        device_id=new.device_id,
+        type=new.alarm_type.code,
+        category=new.alarm_type.category.value,
+        priority=int(new.alarm_type.priority),
+        source=new.source,
+        occurred_at=new.occurred_at,
+        received_at=now,
+        payload=new.payload,
+        idempotency_scope=new.idempotency_scope,
+        idempotency_key=new.idempotency_key,
+        request_fingerprint=new.fingerprint,
+    )
+
+
+def _storm_leader(conn: Connection, new: NewAlarm, *, now: datetime, answer_deadline: timedelta,
+                  rules_cache: RulesCache | None) -> str | None:
+    """The group alarm this AC loss joins, if its municipality is in a power-failure storm."""
+    if not storm_rules.may_join(new.alarm_type.code, new.source):
+        return None
+    leader = storms.open_leader(conn, new.municipality_id)
+    if leader is not None:
+        return leader
+    recent = storms.recent_ungrouped(conn, new.municipality_id, now)
+    if not storm_rules.forms_storm(len(recent)):
+        return None
+    leader = receive(conn, NewAlarm(
+        municipality_id=new.municipality_id, recipient_id=None, device_id=None, alarm_type=new.alarm_type,
+        source=storm_rules.SOURCE, actor=storm_rules.ACTOR, occurred_at=now,
+        payload={"storm": {"threshold": storm_rules.THRESHOLD,
+                           "window_minutes": storm_rules.WINDOW.total_seconds() / 60}},
+    ), now=now, answer_deadline=answer_deadline, rules_cache=rules_cache).alarm_id
+    storms.join(conn, leader, recent, municipality_id=new.municipality_id, now=now)
+    return leader
+
+
+def _receive_member(conn: Connection, new: NewAlarm, alarm_id: str, received: Event, projection: AlarmProjection,
+                    leader: str, *, now: datetime) -> Received:
+    """A storm member: stored like any alarm, but neither routed nor timed; its leader is."""
+    alarm_rows.insert_alarm(conn, {**_columns(new, alarm_id, now), "group_id": leader,
+                                   **alarm_rows.projection_columns(projection)}, [received])
+    storms.join(conn, leader, [], municipality_id=new.municipality_id, now=now)
+    return Received(alarm_id=alarm_id, duplicate=False, state=projection.state, received_at=now)
+
+
+def _find_by_idempotency(conn: Connection, new: NewAlarm) -> Received | None:
+    row = alarm_rows.by_idempotency(conn, new.idempotency_scope, new.idempotency_key)
+    if row is None:
+        return None
+    if new.fingerprint is not None and row.request_fingerprint not in (None, new.fingerprint):
+        raise IdempotencyConflict(new.idempotency_key, row.id)
+    return Received(alarm_id=row.id, duplicate=True, state=State(row.state), received_at=row.received_at)

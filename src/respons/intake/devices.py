@@ -1,0 +1,111 @@
+"""The device-intake service every protocol calls: identify, heard, raise, restore.
+
+A protocol module (``intake/http.py``, ``intake/dc09``, ``intake/scaip``, ``intake/mqtt``)
+only maps its messages onto these four steps; what they mean is decided once, here and in
+the engine:
+
+- **identify**: the active device this identity belongs to (for one protocol, and for the
+  HTTP intake only within the sender's municipality), or None;
+- **heard**: any message is a sign of life (supervision's deadline moves on, a lost-contact
+  alarm clears; engine/supervision.py);
+- **raise**: a new alarm for the device (``engine/receiving.receive``; a retransmit with the
+  same idempotency key finds the alarm it made before);
+- **restore**: the device says the condition is over; a note on its newest open alarm of
+  that type (or of any type, where the protocol does not say).
+
+Every function is part of the caller's unit of work in the journal; the protocol answers
+(ACK, SIP 200, PUBACK, 202) only after it commits.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import Enum
+from typing import Any
+
+from sqlalchemy import bindparam, select
+from sqlalchemy.engine import Connection, Row
+
+from respons.domain.alarm_types import AlarmType
+from respons.engine import alarms as alarm_actions
+from respons.engine import receiving, supervision
+from respons.engine.receiving import NewAlarm, Received
+from respons.engine.routing import RulesCache
+from respons.store import alarms as alarm_rows
+from respons.store.tables import devices, municipalities
+
+
+@dataclass(frozen=True)
+class IntakeSettings:
+    """What every raised alarm needs from the node: its answer deadline, and the node's
+    agreement-rules cache (None in tests and tools: the rules are read each time)."""
+
+    answer_deadline: timedelta
+    rules_cache: RulesCache | None = None
+
+    @classmethod
+    def of(cls, answer_deadline_seconds: float, rules_cache: RulesCache | None = None) -> "IntakeSettings":
+        return cls(timedelta(seconds=answer_deadline_seconds), rules_cache)
+
+
+_BY_PROTOCOL = select(devices).where(devices.c.protocol == bindparam("protocol"),
+                                     devices.c.identity == bindparam("identity"), devices.c.active.is_(True))
+# MQTT topics name the municipality by its number: read with the device, in one round trip.
+_BY_PROTOCOL_WITH_NUMBER = (select(devices, municipalities.c.number.label("municipality_number"))
+                            .join(municipalities, municipalities.c.id == devices.c.municipality_id)
+                            .where(devices.c.protocol == bindparam("protocol"),
+                                   devices.c.identity == bindparam("identity"), devices.c.active.is_(True)))
+_IN_MUNICIPALITY = select(devices).where(devices.c.identity == bindparam("identity"),
+                                         devices.c.municipality_id == bindparam("municipality_id"))
+
+
+def identify(conn: Connection, protocol: str, identity: str, *, with_municipality_number: bool = False) -> Row | None:
+    """The active device registered for ``protocol`` with this identity, or None."""
+    query = _BY_PROTOCOL_WITH_NUMBER if with_municipality_number else _BY_PROTOCOL
+    return conn.execute(query, {"protocol": protocol, "identity": identity}).first()
+
+
+def identify_in_municipality(conn: Connection, identity: str, municipality_id: int) -> Row | None:
+    """A device of the sender's municipality, whatever its protocol (the HTTP intake: a
+    vendor platform reports for devices it relays)."""
+    return conn.execute(_IN_MUNICIPALITY, {"identity": identity, "municipality_id": municipality_id}).first()
+
+
+def heard(conn: Connection, device: Row, now: datetime) -> None:
+    supervision.seen(conn, device, now)
+
+
+def raise_alarm(conn: Connection, device: Row, *, alarm_type: AlarmType, source: str, occurred_at: datetime,
+                payload: dict[str, Any] | None, idempotency_scope: str | None, idempotency_key: str | None,
+                fingerprint: str | None, now: datetime, settings: IntakeSettings,
+                clock_suspect: dict[str, Any] | None = None) -> Received:
+    return receiving.receive(conn, NewAlarm(
+        municipality_id=device.municipality_id, recipient_id=device.recipient_id, device_id=device.id,
+        alarm_type=alarm_type, source=source, actor=actor(device), occurred_at=occurred_at, payload=payload,
+        idempotency_scope=idempotency_scope, idempotency_key=idempotency_key, fingerprint=fingerprint,
+        clock_suspect=clock_suspect,
+    ), now=now, answer_deadline=settings.answer_deadline, rules_cache=settings.rules_cache)
+
+
+class Restored(Enum):
+    NOTED = "noted"  # a note on the open alarm
+    NO_OPEN_ALARM = "no_open_alarm"  # nothing open to restore: acknowledged all the same
+    ALREADY_NOTED = "already_noted"  # a redelivered restore: one note is enough
+
+
+def restore(conn: Connection, device: Row, *, type_code: str | None, text: str, now: datetime,
+            once: bool = False) -> Restored:
+    """Note ``text`` on the device's newest open alarm of ``type_code`` (any type if None).
+    ``once``: not if the alarm has that note already (a protocol that redelivers)."""
+    open_alarm = alarm_rows.open_alarm_of_device(conn, device.id, type_code)
+    if open_alarm is None:
+        return Restored.NO_OPEN_ALARM
+    if once and text in alarm_rows.note_texts(conn, open_alarm):
+        return Restored.ALREADY_NOTED
+    alarm_actions.add_note(conn, open_alarm, actor=actor(device), visible_to=None, now=now, text=text)
+    return Restored.NOTED
+
+
+def actor(device: Row) -> str:
+    return f"device:{device.identity}"

@@ -1,0 +1,157 @@
+"""The composition root: one place that builds a running node and names its parts.
+
+``Node.start`` opens the database, starts the journal (with the reactions below), the live
+bus and, on PostgreSQL, the relay to the other nodes; the timer worker with the handlers
+below; the supervision sweep; and the device listeners the settings ask for (DC-09, SCAIP,
+MQTT). ``Node.stop`` stops them in the order that keeps every acknowledgement true. The web
+app (web/app.py) is one adapter of a node: it starts one in its lifespan and serves it.
+
+Nothing registers itself on import: every timer kind and every reaction is listed here,
+so "what runs when a timer fires" and "what follows an alarm change" are answered by
+reading this file.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+from dataclasses import dataclass, field
+from datetime import timedelta
+from functools import partial
+from types import MappingProxyType
+
+from sqlalchemy import Engine
+
+from respons.clock import Clock
+from respons.engine import deviations, missions, routing, timeline
+from respons.engine.live import LiveBus
+from respons.engine.routing import RulesCache
+from respons.engine.supervision import SupervisionWorker
+from respons.engine.timers import Handlers, TimerWorker
+from respons.intake.dc09.receiver import Receiver as Dc09Receiver
+from respons.intake.mqtt.receiver import Broker as MqttBroker, Receiver as MqttReceiver
+from respons.intake.scaip.receiver import Receiver as ScaipReceiver
+from respons.observability import metrics
+from respons.settings import Settings
+from respons.store import live_relay
+from respons.store.db import is_postgres, make_engine
+from respons.store.journal import Journal, Reaction
+
+log = logging.getLogger(__name__)
+
+# Every timer kind and what runs when one fires (engine/timers.py).
+TIMER_HANDLERS: Handlers = MappingProxyType({
+    timeline.ANSWER_DEADLINE: timeline.on_answer_deadline,
+    routing.RESEND: routing.on_resend,
+    routing.ESCALATE: routing.on_escalate,
+    missions.ACCEPT_DEADLINE: missions.on_accept_deadline,
+    missions.COMPLETE_DEADLINE: missions.on_complete_deadline,
+})
+
+# Follow-on work that commits with the change it follows (store/journal.py, "Reactions").
+REACTIONS: tuple[Reaction, ...] = (
+    deviations.react,  # a late answer, a missing response: proposed as deviations
+)
+
+
+def node_name(settings: Settings) -> str:
+    return settings.node_name or f"{socket.gethostname()}:{os.getpid()}"
+
+
+@dataclass
+class Runtime:
+    """What a running node holds, for the adapters (web routes, the CLI's serve)."""
+
+    settings: Settings
+    engine: Engine
+    journal: Journal
+    clock: Clock
+    timers: TimerWorker
+    live: LiveBus
+    rules: RulesCache = field(default_factory=RulesCache)
+
+    @property
+    def answer_deadline(self) -> timedelta:
+        return timedelta(seconds=self.settings.answer_deadline_seconds)
+
+
+@dataclass
+class Node:
+    runtime: Runtime
+    relay: live_relay.Relay | None
+    supervisor: SupervisionWorker
+    listeners: list = field(default_factory=list)  # started device listeners, stopped in reverse
+
+    @classmethod
+    def open(cls, settings: Settings, clock: Clock) -> "Node":
+        """Database, live bus, relay and journal: enough to serve and write; nothing polls yet."""
+        engine = make_engine(settings.database_url)
+        live = LiveBus()
+        rules = RulesCache()
+        live.observe(rules)  # an agreement changed on any node: its rules are read again
+        name = node_name(settings)
+        # Several nodes share one PostgreSQL: changes travel between them by LISTEN/NOTIFY.
+        relay = live_relay.Relay(engine.url, name, live).start() if is_postgres(engine) else None
+        journal = Journal(
+            engine, window_ms=settings.journal_window_ms, max_batch=settings.journal_max_batch, on_commit=live.publish,
+            before_commit=partial(live_relay.notify, node=name) if relay else None, reactions=REACTIONS,
+        ).start()
+        timers = TimerWorker(journal, clock, handlers=TIMER_HANDLERS, node=name,
+                             poll_seconds=settings.timer_poll_seconds, lease_seconds=settings.timer_lease_seconds)
+        supervisor = SupervisionWorker(journal, clock, poll_seconds=settings.supervision_poll_seconds,
+                                       answer_deadline=timedelta(seconds=settings.answer_deadline_seconds),
+                                       rules_cache=rules)
+        runtime = Runtime(settings=settings, engine=engine, journal=journal, clock=clock, timers=timers, live=live,
+                          rules=rules)
+        return cls(runtime=runtime, relay=relay, supervisor=supervisor)
+
+    @property
+    def name(self) -> str:
+        return node_name(self.runtime.settings)
+
+    def start_workers(self) -> None:
+        """The timer worker and the supervision sweep (tests may run a node without them)."""
+        self.runtime.timers.start()
+        self.supervisor.start()
+
+    async def start_listeners(self) -> None:
+        """The device listeners the settings ask for."""
+        settings, rt = self.runtime.settings, self.runtime
+        if settings.dc09_port is not None:
+            dc09 = Dc09Receiver(rt.journal, rt.clock, answer_deadline_seconds=settings.answer_deadline_seconds,
+                                retransmit_seconds=settings.dc09_retransmit_seconds, rules_cache=rt.rules)
+            metrics.timed_answers(dc09, "dc09")
+            await dc09.start(settings.host, settings.dc09_port, settings.dc09_port)
+            self.listeners.append(dc09)
+            log.info("SIA DC-09 receiver on %s:%s (TCP and UDP)", settings.host, dc09.tcp_port)
+        if settings.scaip_port is not None:
+            scaip = ScaipReceiver(rt.journal, rt.clock, answer_deadline_seconds=settings.answer_deadline_seconds,
+                                  rules_cache=rt.rules)
+            metrics.timed_answers(scaip, "scaip")
+            await scaip.start(settings.host, settings.scaip_port, settings.scaip_port)
+            self.listeners.append(scaip)
+            log.info("SCAIP receiver on %s:%s (SIP over TCP and UDP)", settings.host, scaip.tcp_port)
+        if settings.mqtt_url:
+            mqtt = MqttReceiver(rt.journal, rt.clock, MqttBroker.from_url(settings.mqtt_url,
+                                                                          username=settings.mqtt_username,
+                                                                          password=settings.mqtt_password),
+                                client_id=settings.mqtt_client_id, topics=settings.mqtt_topics,
+                                session_expiry_seconds=settings.mqtt_session_expiry_seconds,
+                                answer_deadline_seconds=settings.answer_deadline_seconds, rules_cache=rt.rules)
+            await mqtt.start()
+            self.listeners.append(mqtt)
+            log.info("MQTT intake from %s as %r", settings.mqtt_url.split("@")[-1], settings.mqtt_client_id)
+
+    async def stop(self) -> None:
+        # Listeners first (the MQTT receiver before the journal closes: what it committed is
+        # acknowledged), then the workers, then the streams, the journal and the database.
+        for listener in reversed(self.listeners):
+            await listener.stop()
+        await self.supervisor.stop()
+        await self.runtime.timers.stop()
+        self.runtime.live.close()
+        self.runtime.journal.close()
+        if self.relay is not None:
+            self.relay.stop()
+        self.runtime.engine.dispose()
