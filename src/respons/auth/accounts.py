@@ -92,6 +92,30 @@ def grant_role(conn: Connection, *, user_id: int, role: Role, municipality_id: i
     )
 
 
+def create_user_with_role(conn: Connection, *, username: str, display_name: str, password: str, role: Role,
+                          municipality_id: int | None, actor: str, now: datetime) -> tuple[int, str | None]:
+    """A new user holding one role, and the two-factor secret to show once (None for roles
+    without one). Administrators are enrolled at once: an administrator account never exists
+    with only a password, not even until its first log-in."""
+    secret = totp.new_secret() if role.is_admin else None
+    user_id = create_user(conn, username=username, display_name=display_name, password=password, now=now,
+                          totp_secret=secret)
+    grant_role(conn, user_id=user_id, role=role, municipality_id=municipality_id, actor=actor, now=now)
+    return user_id, secret
+
+
+def renew_totp_secret(conn: Connection, username: str, *, actor: str, now: datetime) -> str | None:
+    """Give a user a new two-factor secret, to show once; the old one stops working. None if
+    there is no such user."""
+    username = username.lower()
+    secret = totp.new_secret()
+    changed = conn.execute(update(users).where(users.c.username == username).values(totp_secret=secret))
+    if changed.rowcount != 1:
+        return None
+    audit.append(conn, now=now, actor=actor, action=audit.UPDATE, details={"username": username, "fields": ["totp_secret"]})
+    return secret
+
+
 def grants_of(conn: Connection, user_id: int) -> frozenset[Grant]:
     rows = conn.execute(select(role_grants.c.role, role_grants.c.municipality_id).where(role_grants.c.user_id == user_id))
     return frozenset(Grant(Role(r.role), r.municipality_id) for r in rows)

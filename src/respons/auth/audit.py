@@ -18,8 +18,9 @@ import hashlib
 import json
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import date, datetime, time, timedelta, timezone
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine, insert, select, update
 from sqlalchemy.engine import Connection, Row
@@ -284,6 +285,18 @@ def _head_problem(head_seq: int, head_hash: str, last_seq: int, last_hash: str) 
 
 
 # --- searching -------------------------------------------------------------------------------
+
+
+def whole_days(first: date | None, last: date | None, zone: ZoneInfo) -> tuple[datetime | None, datetime | None]:
+    """``search``'s ``start`` and ``end`` for calendar days in ``zone``, the last one included:
+    an auditor asking for records "until 23 November" means the whole of that day."""
+    start = _midnight(first, zone) if first else None
+    end = _midnight(last + timedelta(days=1), zone) if last else None
+    return start, end
+
+
+def _midnight(day: date, zone: ZoneInfo) -> datetime:
+    return datetime.combine(day, time(0), tzinfo=zone).astimezone(timezone.utc)
 
 
 def search(

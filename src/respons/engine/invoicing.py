@@ -53,6 +53,29 @@ class InvoiceRefused(Exception):
         return cls(str(error), getattr(error, "key", None), **getattr(error, "params", {}))
 
 
+class CentreNotChosen(Exception):
+    """The centre to invoice for is unclear: the one asked for does not exist (``requested``),
+    or none was asked for and there is not exactly one (``count``)."""
+
+    def __init__(self, requested: int | None, count: int):
+        super().__init__(requested, count)
+        self.requested = requested
+        self.count = count
+
+
+def centre_to_invoice(conn: Connection, requested: int | None) -> int:
+    """The centre asked for, or the only one: with several, a run for the wrong centre's
+    municipalities must not be made by default."""
+    ids = economy.centre_ids(conn)
+    if requested is not None:
+        if requested not in ids:
+            raise CentreNotChosen(requested, len(ids))
+        return requested
+    if len(ids) != 1:
+        raise CentreNotChosen(None, len(ids))
+    return ids[0]
+
+
 @dataclass(frozen=True)
 class ComputedLine:
     municipality_id: int

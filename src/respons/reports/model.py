@@ -180,6 +180,15 @@ class YearReport:
     deviations: YearSummary
 
 
+def record_year_export(conn: Connection, municipality_ids: frozenset[int], year: int, *, actor: str, what: str,
+                       now: datetime) -> None:
+    """A yearly report across the collaboration is audited as an export of each municipality's
+    year, so each municipality's own audit trail shows it."""
+    for municipality_id in sorted(municipality_ids):
+        statistics.record_export(conn, statistics.PeriodRequest(municipality_id, Period.YEAR, date(year, 1, 1)),
+                                 actor=actor, what=what, now=now)
+
+
 def build_year(conn: Connection, municipality_ids: frozenset[int], year: int, *, now: datetime,
                minutes_per_cleared_alarm: float) -> YearReport:
     from respons.domain.statistics import OSLO

@@ -26,7 +26,10 @@ from pathlib import Path
 from sqlalchemy import text
 from sqlalchemy.engine import URL, make_url
 
+from respons.auth import audit
 from respons.settings import ensure_sqlite_directory
+from respons.store.db import make_engine, write_transaction
+from respons.store.migrate import current_revision, head_revision
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
 PG_CUSTOM_MAGIC = b"PGDMP"
@@ -65,6 +68,28 @@ def default_name(database_url: str, now: datetime) -> str:
     return f"respons-{now.astimezone(timezone.utc):%Y%m%dT%H%M%SZ}.{suffix}"
 
 
+def target_for(database_url: str, path: Path, now: datetime) -> Path:
+    """``path`` itself, or a file named for ``now`` in it when it is a folder."""
+    return path / default_name(database_url, now) if path.is_dir() else path
+
+
+def record(database_url: str, target: Path, *, now: datetime, actor: str) -> str | None:
+    """Record the backup in the audit log before it is taken, so the copy holds the record of
+    its own making. A database that cannot be written (a full disk) must still be copyable:
+    then nothing is recorded and the failure's name is returned for a warning."""
+    try:
+        engine = make_engine(database_url)
+        try:
+            with write_transaction(engine) as conn:
+                audit.append(conn, now=now, actor=actor, action=audit.EXPORT, purpose="backup",
+                             details={"what": "backup", "file": str(target.resolve())})
+        finally:
+            engine.dispose()
+    except Exception as exc:  # noqa: BLE001 - the backup matters more than its record
+        return type(exc).__name__
+    return None
+
+
 def preflight(database_url: str, target: Path) -> None:
     """Refuse early what would fail: before the backup is recorded in the audit log, and
     before anything opens (and so creates) an empty SQLite file."""
@@ -97,10 +122,6 @@ def backup(database_url: str, target: Path) -> BackupDone:
 def restore(database_url: str, source: Path, *, replace: bool = False) -> RestoreDone:
     """Load a backup made by ``backup`` into the database at ``database_url``. Stop every
     server on that database first."""
-    from respons.auth.audit import verify_engine
-    from respons.store.db import make_engine
-    from respons.store.migrate import current_revision, head_revision
-
     source = Path(source)
     if not source.is_file():
         raise BackupError(f"No backup file {source}.")
@@ -118,7 +139,7 @@ def restore(database_url: str, source: Path, *, replace: bool = False) -> Restor
 
     engine = make_engine(database_url)
     try:
-        checked = verify_engine(engine)
+        checked = audit.verify_engine(engine)
     finally:
         engine.dispose()
     return RestoreDone(revision=current_revision(database_url), audit_ok=checked.ok, audit_checked=checked.checked,

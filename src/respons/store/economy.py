@@ -24,6 +24,7 @@ from respons.store.tables import (
     agreements,
     alarms,
     budgets,
+    centres,
     deflators,
     devices,
     municipalities,
@@ -33,6 +34,10 @@ from respons.store.tables import (
 )
 
 UserFilter = frozenset[str] | None
+
+
+def centre_ids(conn: Connection) -> list[int]:
+    return list(conn.execute(select(centres.c.id)).scalars())
 
 
 @dataclass(frozen=True)

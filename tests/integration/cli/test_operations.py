@@ -4,14 +4,19 @@ out of reach (not a page of traceback), and the version."""
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 
 import pytest
 from sqlalchemy.engine import make_url
+from typer.testing import CliRunner
 
 from respons import __version__
-from tests.integration.test_invoicing import economy_world  # noqa: F401  (fixture)
+from respons.cli import app
+from respons.settings import get_settings
+from respons.store.migrate import head_revision
+from tests.factories import seed_registry
 
 
 def respons(*args: str, **env: str) -> subprocess.CompletedProcess:
@@ -58,8 +63,6 @@ def test_migrate_where_the_sqlite_folder_cannot_be_made_says_which_folder(tmp_pa
 
 
 def test_migrate_on_a_fresh_sqlite_file_works_and_names_the_revision(tmp_path):
-    from respons.store.migrate import head_revision
-
     done = respons("migrate", RESPONS_DATABASE_URL=f"sqlite:///{tmp_path / 'var' / 'respons.db'}")
     assert done.returncode == 0, done.stderr
     assert f"schema revision {head_revision()}" in done.stdout
@@ -72,18 +75,14 @@ def test_the_version_is_printed():
 
 
 @pytest.fixture
-def in_a_working_directory(migrated_url, monkeypatch, tmp_path):
+def in_a_working_directory(cli_database, monkeypatch, tmp_path):
     """The command started from some folder, as an operator's shell or a service would."""
-    from respons.settings import get_settings
-
     cwd = tmp_path / "cwd"
     cwd.mkdir()
     monkeypatch.chdir(cwd)
-    monkeypatch.setenv("RESPONS_DATABASE_URL", migrated_url)
     monkeypatch.delenv("RESPONS_OUTPUT_DIR", raising=False)
     get_settings.cache_clear()
-    yield cwd
-    get_settings.cache_clear()
+    return cwd
 
 
 def files_under(folder) -> list[str]:
@@ -92,12 +91,6 @@ def files_under(folder) -> list[str]:
 
 def test_report_files_go_to_the_output_folder_not_the_working_directory(in_a_working_directory, engine, tmp_path,
                                                                          monkeypatch):
-    from typer.testing import CliRunner
-
-    from respons.cli import app
-    from respons.settings import get_settings
-    from tests.factories import seed_registry
-
     seed_registry(engine)
     runner = CliRunner()
     by_default = runner.invoke(app, ["report", "file", "--municipality", "9000", "--date", "2026-11-15",
@@ -123,13 +116,6 @@ def test_report_files_go_to_the_output_folder_not_the_working_directory(in_a_wor
 
 def test_an_invoice_export_goes_to_the_output_folder(in_a_working_directory, engine, economy_world, tmp_path,
                                                      monkeypatch):
-    import re
-
-    from typer.testing import CliRunner
-
-    from respons.cli import app
-    from respons.settings import get_settings
-
     chosen = tmp_path / "invoices"
     monkeypatch.setenv("RESPONS_OUTPUT_DIR", str(chosen))
     get_settings.cache_clear()

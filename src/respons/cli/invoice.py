@@ -8,14 +8,13 @@ from typing import Optional
 import typer
 from rich.table import Table
 
+from respons.cli.common import CLI_ACTOR, console, municipality_id, output_path, refuse, transaction
+from respons.domain.pricing import InvoicePeriod
+from respons.engine import invoicing
+from respons.reports import invoices
+
 invoice_app = typer.Typer(help="Invoice runs: compute, approve, show and export (docs/economy.md).",
                           no_args_is_help=True)
-
-
-def _cli():
-    from respons import cli  # the shared console and transaction helpers
-
-    return cli
 
 
 @invoice_app.command("run")
@@ -26,21 +25,19 @@ def invoice_run(
 ) -> None:
     """Compute every municipality's invoice for the months and store it as a draft. If the
     period is already approved, nothing is stored and the differences are shown."""
-    from respons.domain.pricing import InvoicePeriod
-    from respons.engine import invoicing
-
-    cli = _cli()
     period = InvoicePeriod(start.date().replace(day=1), months)
-    with cli.console.status("Counting active users and events …"), cli._write() as (conn, now):
+    with console.status("Counting active users and events …"), transaction() as (conn, now):
         try:
-            outcome = invoicing.run(conn, _centre_id(conn, centre), period, actor="cli", now=now)
+            outcome = invoicing.run(conn, invoicing.centre_to_invoice(conn, centre), period, actor=CLI_ACTOR, now=now)
+        except invoicing.CentreNotChosen as unclear:
+            refuse(f"No centre {unclear.requested}." if unclear.requested is not None
+                   else f"There are {unclear.count} centres; say which with --centre.")
         except invoicing.InvoiceRefused as refused:
-            cli.console.print(f"[red]{refused}[/red]")
-            raise typer.Exit(1)
+            refuse(str(refused))
     if outcome.run_id is None:
-        cli.console.print(f"The period is approved (run {outcome.approved_run_id}); nothing was stored.", markup=False)
+        console.print(f"The period is approved (run {outcome.approved_run_id}); nothing was stored.", markup=False)
         if not outcome.differences:
-            cli.console.print("Computed again, every line is the same.")
+            console.print("Computed again, every line is the same.")
             return
         table = Table(title="Differences from the approved run")
         for column in ("Municipality id", "Line", "Approved (NOK)", "Now (NOK)"):
@@ -48,40 +45,30 @@ def invoice_run(
         for d in outcome.differences:
             table.add_row(str(d.municipality_id), d.description, "–" if d.approved is None else f"{d.approved:.2f}",
                           "–" if d.now is None else f"{d.now:.2f}")
-        cli.console.print(table)
+        console.print(table)
         return
-    cli.console.print(f"Draft run {outcome.run_id}: {outcome.lines} lines, {outcome.total:,.2f} NOK. "
-                      f"Check it with `respons invoice show {outcome.run_id}`, then approve it.", markup=False)
+    console.print(f"Draft run {outcome.run_id}: {outcome.lines} lines, {outcome.total:,.2f} NOK. "
+                  f"Check it with `respons invoice show {outcome.run_id}`, then approve it.", markup=False)
 
 
 @invoice_app.command("approve")
 def invoice_approve(run_id: int = typer.Argument(..., help="The draft run to approve.")) -> None:
     """Approve a draft run. An approved run can never be changed."""
-    from respons.engine import invoicing
-
-    cli = _cli()
-    with cli._write() as (conn, now):
+    with transaction() as (conn, now):
         try:
-            invoicing.approve(conn, run_id, actor="cli", now=now)
+            invoicing.approve(conn, run_id, actor=CLI_ACTOR, now=now)
         except invoicing.InvoiceRefused as refused:
-            cli.console.print(f"[red]{refused}[/red]")
-            raise typer.Exit(1)
-    cli.console.print(f"Run {run_id} is approved.")
+            refuse(str(refused))
+    console.print(f"Run {run_id} is approved.")
 
 
 @invoice_app.command("show")
 def invoice_show(run_id: int = typer.Argument(...),
                  municipality: Optional[str] = typer.Option(None, "--municipality", help="Kommunenummer.")) -> None:
     """Print a run's lines, per municipality."""
-    from respons.reports import invoices
-
-    cli = _cli()
-    with cli._write() as (conn, _):
-        scope = None if municipality is None else frozenset({cli._municipality_id(conn, municipality)})
-        document = invoices.load(conn, run_id, scope)
+    document = _read(run_id, municipality)
     if document is None:
-        cli.console.print(f"[red]No invoice run {run_id}.[/red]")
-        raise typer.Exit(1)
+        refuse(f"No invoice run {run_id}.")
     table = Table(title=document.title)
     for column in ("Municipality", "Line", "Quantity", "Unit", "Price", "Amount (NOK)"):
         table.add_column(column, justify="right" if column in ("Quantity", "Price", "Amount (NOK)") else "left")
@@ -91,8 +78,11 @@ def invoice_show(run_id: int = typer.Argument(...),
             table.add_row(name, line.description, str(line.quantity), line.unit,
                           "" if line.unit_price is None else f"{line.unit_price:.2f}", f"{line.amount:,.2f}")
         table.add_row(name, "Sum", "", "", "", f"{subtotal:,.2f}", end_section=True)
-    cli.console.print(table)
-    cli.console.print(f"Total {document.total:,.2f} NOK", markup=False)
+    console.print(table)
+    console.print(f"Total {document.total:,.2f} NOK", markup=False)
+
+
+RENDERERS = {"pdf": invoices.to_pdf, "xlsx": invoices.to_xlsx, "csv": lambda d: invoices.to_csv(d).encode()}
 
 
 @invoice_app.command("export")
@@ -103,38 +93,21 @@ def invoice_export(
     out: Optional[str] = typer.Option(None, "--out", help="File to write; default respons-invoice-<run>.<format> in RESPONS_OUTPUT_DIR."),
 ) -> None:
     """Write a run (or one municipality's part of it) as PDF, XLSX or CSV."""
-    from respons.reports import invoices
-
-    cli = _cli()
-    renderers = {"pdf": invoices.to_pdf, "xlsx": invoices.to_xlsx, "csv": lambda d: invoices.to_csv(d).encode()}
-    if file_format not in renderers:
-        cli.console.print(f"[red]Unknown format {file_format!r}; use pdf, xlsx or csv.[/red]")
-        raise typer.Exit(2)
-    with cli.console.status("Reading the run …"), cli._write() as (conn, _):
-        scope = None if municipality is None else frozenset({cli._municipality_id(conn, municipality)})
-        document = invoices.load(conn, run_id, scope)
+    if file_format not in RENDERERS:
+        refuse(f"Unknown format {file_format!r}; use pdf, xlsx or csv.", 2)
+    with console.status("Reading the run …"):
+        document = _read(run_id, municipality)
     if document is None:
-        cli.console.print(f"[red]No invoice run {run_id}.[/red]")
-        raise typer.Exit(1)
-    with cli.console.status(f"Writing the {file_format.upper()} …"):
-        body = renderers[file_format](document)
-    path = cli._output_path(out, f"respons-invoice-{run_id}.{file_format}")
+        refuse(f"No invoice run {run_id}.")
+    with console.status(f"Writing the {file_format.upper()} …"):
+        body = RENDERERS[file_format](document)
+    path = output_path(out, f"respons-invoice-{run_id}.{file_format}")
     path.write_bytes(body)
-    cli.console.print(f"Wrote {path} ({len(body):,} bytes): {document.title}, {len(document.lines)} lines.", markup=False)
+    console.print(f"Wrote {path} ({len(body):,} bytes): {document.title}, {len(document.lines)} lines.", markup=False)
 
 
-def _centre_id(conn, centre: Optional[int]) -> int:
-    from sqlalchemy import select
-
-    from respons.store.tables import centres
-
-    ids = conn.execute(select(centres.c.id)).scalars().all()
-    if centre is not None:
-        if centre not in ids:
-            _cli().console.print(f"[red]No centre {centre}.[/red]")
-            raise typer.Exit(1)
-        return centre
-    if len(ids) != 1:
-        _cli().console.print(f"[red]There are {len(ids)} centres; say which with --centre.[/red]")
-        raise typer.Exit(1)
-    return ids[0]
+def _read(run_id: int, municipality: Optional[str]) -> Optional[invoices.InvoiceDocument]:
+    """The run, or only the named municipality's part of it; None if there is no such run."""
+    with transaction() as (conn, _):
+        scope = None if municipality is None else frozenset({municipality_id(conn, municipality)})
+        return invoices.load(conn, run_id, scope)

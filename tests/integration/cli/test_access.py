@@ -4,24 +4,13 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-import pytest
 from sqlalchemy import select
-from typer.testing import CliRunner
 
 from respons.auth import audit
 from respons.cli import app
 from respons.domain.access import Role
-from respons.settings import get_settings
 from respons.store.tables import api_tokens, role_grants, users
 from tests.factories import PASSWORD, seed_registry
-
-
-@pytest.fixture
-def cli(migrated_url, monkeypatch):
-    monkeypatch.setenv("RESPONS_DATABASE_URL", migrated_url)
-    get_settings.cache_clear()
-    yield CliRunner()
-    get_settings.cache_clear()
 
 
 def test_create_operator_and_admin_users(cli, engine):

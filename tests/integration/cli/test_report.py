@@ -5,26 +5,15 @@ from __future__ import annotations
 import json
 from datetime import datetime, timedelta, timezone
 
-import pytest
 from sqlalchemy import select
-from typer.testing import CliRunner
 
 from respons.auth import audit
 from respons.cli import app
 from respons.domain.alarm_types import alarm_type
 from respons.engine import alarms as service
 from respons.engine import receiving
-from respons.settings import get_settings
 from respons.store.tables import audit_log
 from tests.factories import seed_registry
-
-
-@pytest.fixture
-def cli(migrated_url, monkeypatch):
-    monkeypatch.setenv("RESPONS_DATABASE_URL", migrated_url)
-    get_settings.cache_clear()
-    yield CliRunner()
-    get_settings.cache_clear()
 
 
 def receive(engine, municipality_id, recipient_id, at, kind="button_press"):

@@ -10,21 +10,10 @@ from datetime import date
 
 import pytest
 from sqlalchemy import select, update
-from typer.testing import CliRunner
 
 from respons.cli import app
 from respons.reports.invoices import CSV_COLUMNS
-from respons.settings import get_settings
 from respons.store.tables import invoice_runs, service_periods
-from tests.integration.test_invoicing import economy_world  # noqa: F401  (fixture)
-
-
-@pytest.fixture
-def cli(migrated_url, monkeypatch):
-    monkeypatch.setenv("RESPONS_DATABASE_URL", migrated_url)
-    get_settings.cache_clear()
-    yield CliRunner()
-    get_settings.cache_clear()
 
 
 def test_a_run_is_computed_exported_approved_and_compared_again(cli, engine, economy_world, tmp_path):

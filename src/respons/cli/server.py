@@ -1,0 +1,50 @@
+"""``respons migrate`` and ``respons serve``: the schema, and the server on it."""
+
+from __future__ import annotations
+
+import logging
+from typing import Optional
+
+import typer
+
+from respons.cli.common import console, database_problems, safe_url
+from respons.demo.simulate import start_background_simulator
+from respons.observability import logs
+from respons.settings import get_settings
+from respons.store.migrate import current_revision, upgrade
+
+
+def migrate() -> None:
+    """Create or upgrade the database schema to the newest version."""
+    settings = get_settings()
+    with database_problems(settings.database_url):
+        upgrade(settings.database_url)
+        revision = current_revision(settings.database_url)
+    console.print(f"[green]Database is at schema revision {revision}[/green] ({safe_url(settings.database_url)})")
+
+
+def serve(
+    host: Optional[str] = typer.Option(None, help="Address to listen on (default RESPONS_HOST, 127.0.0.1)."),
+    port: Optional[int] = typer.Option(None, help="Port (default RESPONS_PORT, 8080)."),
+    simulate: bool = typer.Option(False, "--simulate", help="Also send simulated alarm traffic to this server."),
+    speed: float = typer.Option(60.0, help="With --simulate: how many times faster than real time."),
+) -> None:
+    """Run the server: HTTP API, journal writer and timer worker."""
+    # Here, not at the top: the web application takes longer to import than every other
+    # command together, and only this command needs it.
+    from respons.web import server
+    from respons.web.app import create_app
+
+    settings = get_settings()
+    host = host or settings.host
+    port = port or settings.port
+    # Text, or one JSON object per line (RESPONS_LOG_FORMAT=json), with the request id.
+    logs.configure(settings.log_format)
+    if settings.log_format == "json":  # every line a JSON object, the banner too
+        logging.getLogger("respons").info("Respons on http://%s:%s (database: %s)", host, port,
+                                          safe_url(settings.database_url))
+    else:
+        console.print(f"Respons on [bold]http://{host}:{port}[/bold]  (API docs: http://{host}:{port}/docs, database: {safe_url(settings.database_url)})")
+    if simulate:
+        start_background_simulator(f"http://{host}:{port}", speed=speed, database_url=settings.database_url)
+    server.run(create_app(settings), host=host, port=port)
