@@ -30,15 +30,13 @@ from datetime import datetime
 
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Connection
 from sqlalchemy.exc import SQLAlchemyError
 
 from respons import __version__
 from respons.clock import Clock
-from respons.store.db import DatabaseUnavailable, is_postgres, unavailability
+from respons.store.db import DatabaseUnavailable, unavailability
+from respons.store import heartbeats
 from respons.store.journal import COMMIT_FAILED, Journal
-from respons.store.tables import node_heartbeats
 from respons.web.access import public
 
 log = logging.getLogger(__name__)
@@ -146,19 +144,6 @@ class Readiness:
                 pass  # the loop has closed: the node is stopping
 
 
-def beat(conn: Connection, *, node: str, now: datetime, started_at: datetime) -> None:
-    """The probe's unit: one UPSERT of this node's row, a real write and a real COMMIT."""
-    dialect = postgresql if is_postgres(conn) else sqlite
-    statement = dialect.insert(node_heartbeats).values(node=node, started_at=started_at, beat_at=now,
-                                                       version=__version__, beats=1)
-    conn.execute(statement.on_conflict_do_update(
-        index_elements=[node_heartbeats.c.node],
-        # ``beats`` changes every time: SQLite writes nothing for an unchanged row, and a
-        # probe that writes nothing proves nothing.
-        set_={"beat_at": statement.excluded.beat_at, "started_at": statement.excluded.started_at,
-              "version": statement.excluded.version, "beats": node_heartbeats.c.beats + 1}))
-
-
 class Probe:
     """Writes this node's heartbeat through the journal: once at start-up, then every
     ``probe_seconds`` (``periodic``: a serving node), every second while not ready, and at
@@ -195,7 +180,8 @@ class Probe:
         readiness = self._readiness
         try:
             await asyncio.wait_for(
-                self._journal.run(lambda conn: beat(conn, node=self._node, now=self._clock(), started_at=self._started_at)),
+                self._journal.run(lambda conn: heartbeats.beat(conn, node=self._node, now=self._clock(),
+                                                               started_at=self._started_at)),
                 timeout=readiness.stall_after,
             )
         except asyncio.TimeoutError:
