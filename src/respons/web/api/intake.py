@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Annotated, Callable
@@ -12,17 +11,16 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from fastapi.routing import APIRoute
 from pydantic import BaseModel
-from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.requests import ClientDisconnect
 
+from respons.auth import accounts
 from respons.domain.alarm_types import alarm_type
 from respons.domain.lifecycle import State
 from respons.intake.http import AlarmIn, Rejected, describe_validation_errors, parse_body, receive_http_alarm
 from respons.store import quarantine
 from respons.store.journal import JournalUnavailable, Lane
 from respons.store.quarantine import RawInput
-from respons.store.tables import api_tokens
 from respons.web.access import Principal, _bearer, access
 from respons.web.errors import ErrorOut, error_response
 from respons.web.runtime import runtime
@@ -206,11 +204,9 @@ def _once_given(request: Request) -> bool:
     authorization = request.headers.get("authorization", "")
     if not authorization.lower().startswith("bearer "):
         return False
-    # The hash auth.accounts stores for a token: SHA-256 of its text, in hex.
-    token_hash = hashlib.sha256(authorization[7:].strip().encode()).hexdigest()
     try:
         with runtime(request).engine.connect() as conn:
-            return conn.execute(select(api_tokens.c.id).where(api_tokens.c.token_hash == token_hash)).first() is not None
+            return accounts.was_issued(conn, authorization[7:].strip())
     except SQLAlchemyError:
         return False
 
