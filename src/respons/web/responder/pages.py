@@ -15,7 +15,6 @@ from pathlib import Path
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
-from sqlalchemy import select
 
 from respons.auth import audit
 from respons.domain.access import Role
@@ -23,10 +22,10 @@ from respons.domain.alarm_types import ALARM_TYPES
 from respons.domain.lifecycle import Action, CallResult, IllegalTransition, Outcome, State
 from respons.domain.routing import RoutingPlan, Target
 from respons.engine import alarms as alarm_service
+from respons.engine import duty as duty_service
 from respons.engine import missions
 from respons.engine import routing
 from respons.store import queries
-from respons.store.tables import alarms, responder_presence, zones
 from respons.web import i18n
 from respons.web.access import Principal, public
 from respons.web.responder import words  # noqa: F401  (registers the app's words)
@@ -47,16 +46,6 @@ def _municipalities(principal: Principal) -> frozenset[int]:
 
 def _is_technician(principal: Principal) -> bool:
     return any(g.role is Role.TECHNICIAN for g in principal.grants)
-
-
-def _duty(conn, user_id: int) -> list[dict]:
-    rows = conn.execute(
-        select(responder_presence.c.zone_id, responder_presence.c.role, responder_presence.c.municipality_id,
-               zones.c.name.label("zone"))
-        .outerjoin(zones, zones.c.id == responder_presence.c.zone_id)
-        .where(responder_presence.c.user_id == user_id, responder_presence.c.logged_out_at.is_(None))
-    ).all()
-    return [dict(r._mapping) for r in rows]
 
 
 def _offers_and_mine(conn, principal: Principal, now) -> tuple[list[dict], list[dict]]:
@@ -82,15 +71,13 @@ def _context(request: Request) -> dict:
 def _home_data(request: Request, principal: Principal) -> dict:
     rt = runtime(request)
     with rt.engine.connect() as conn:
-        duty = _duty(conn, principal.id)
+        duty = duty_service.on_duty(conn, principal.id)
         offers, mine = _offers_and_mine(conn, principal, rt.clock())
         zone_ids = [d["zone_id"] for d in duty if d["zone_id"] is not None]
         team = routing.colleagues(conn, zone_ids) if zone_ids else []
-        choices = conn.execute(select(zones.c.id, zones.c.name, zones.c.municipality_id)
-                               .where(zones.c.municipality_id.in_(sorted(_municipalities(principal))))
-                               .order_by(zones.c.name)).all()
+        choices = duty_service.zone_choices(conn, _municipalities(principal))
     return dict(duty=duty, offers=offers, mine=mine, team=[c for c in team if c["user_id"] != principal.id],
-                zone_choices=[dict(z._mapping) for z in choices], technician=_is_technician(principal),
+                zone_choices=choices, technician=_is_technician(principal),
                 **_context(request))
 
 
@@ -216,8 +203,7 @@ async def status(request: Request, alarm_id: str, status: str = Form(...), note:
     def work(conn):
         now = rt.clock()
         routing.require_in_hand(conn, alarm_id, user_id=principal.id, visible_to=visible)
-        holder = conn.execute(select(alarms.c.answered_by).where(alarms.c.id == alarm_id)).scalar_one_or_none()
-        if holder != principal.actor:
+        if queries.alarm_holder(conn, alarm_id) != principal.actor:
             # A mission the centre dispatched: report on it; the centre closes the alarm.
             missions.report(conn, alarm_id, user_id=principal.id, action=action, now=now, visible_to=visible,
                             text=note.strip() or None)
