@@ -13,7 +13,7 @@ from typing import Annotated, Any, Callable
 from fastapi import APIRouter, Depends, Path, Query, Request
 from pydantic import BaseModel, Field
 
-from respons.auth import audit
+from respons.auth import recipient_reads
 from respons.domain.access import Role
 from respons.domain.lifecycle import IllegalTransition, NotHolder, Outcome, State
 from respons.engine import alarms as alarm_service
@@ -114,15 +114,8 @@ async def get_alarm(request: Request, alarm_id: AlarmId, principal: Principal = 
         detail = queries.alarm_detail(conn, alarm_id, now=rt.clock(), in_municipalities=principal.scope.alarms)
     if detail is None:
         return error_response(404, "alarm_not_found", f"No alarm with id {alarm_id!r}.")
-    if detail["recipient_id"] is not None:
-        # Normen: every look at a person's record leaves a trace, committed before it is shown.
-        await rt.journal.run(
-            lambda conn: audit.append(
-                conn, now=rt.clock(), actor=principal.actor, action=audit.READ_RECIPIENT,
-                municipality_id=detail["municipality_id"], recipient_id=detail["recipient_id"], alarm_id=alarm_id,
-                purpose="alarm", details={},
-            )
-        )
+    # The alarm carries the recipient's name and address: the look is audited before it is shown.
+    await recipient_reads.read_for_alarm(rt.journal, rt.engine, rt.clock, actor=principal.actor, alarm=detail, card=False)
     return detail
 
 

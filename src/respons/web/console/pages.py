@@ -22,7 +22,7 @@ from typing import Callable
 from fastapi import APIRouter, Depends, Form, Request, Response
 from fastapi.responses import HTMLResponse
 
-from respons.auth import audit
+from respons.auth import recipient_reads
 from respons.domain.access import Role
 from respons.domain.alarm_types import ALARM_TYPES
 from respons.domain.lifecycle import (
@@ -309,18 +309,8 @@ async def _card_response(request: Request, alarm_id: str, principal: Principal, 
     alarm = _load_work(request, alarm_id, principal)
     if alarm is None:
         return _not_found(request)
-    person = None
-    if alarm["recipient_id"] is not None:
-        # Normen: every look at a person's record leaves a trace, committed before it is shown.
-        await rt.journal.run(
-            lambda conn: audit.append(
-                conn, now=rt.clock(), actor=principal.actor, action=audit.READ_RECIPIENT,
-                municipality_id=alarm["municipality_id"], recipient_id=alarm["recipient_id"], alarm_id=alarm_id,
-                purpose="alarm", details={"via": "console"},
-            )
-        )
-        with rt.engine.connect() as conn:
-            person = queries.recipient_card(conn, alarm["recipient_id"], now=rt.clock(), exclude_alarm=alarm_id)
+    person = await recipient_reads.read_for_alarm(rt.journal, rt.engine, rt.clock, actor=principal.actor, alarm=alarm,
+                                                  via="console")
     context = dict(alarm=alarm, person=person, contacts=person["contacts"] if person else [], error=None, notice=None,
                    **_context(request))
     if request.headers.get("HX-Request"):

@@ -16,7 +16,7 @@ from pathlib import Path
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 
-from respons.auth import audit
+from respons.auth import recipient_reads
 from respons.domain.access import Role
 from respons.domain.alarm_types import ALARM_TYPES
 from respons.domain.lifecycle import Action, CallResult, IllegalTransition, Outcome, State
@@ -134,15 +134,9 @@ async def alarm_page(request: Request, alarm_id: str, principal: Principal = Dep
             visible = routing.in_hand_of(conn, alarm_id, user_id=principal.id, visible_to=allowed)
     if detail is None or not visible:
         return render(request, "error.html", status_code=404, message_key="error.404")
-    person = None
-    if detail["recipient_id"] is not None:
-        # The worker is about to go to this person: the read is audited like the centre's.
-        await rt.journal.run(lambda conn: audit.append(
-            conn, now=rt.clock(), actor=principal.actor, action=audit.READ_RECIPIENT,
-            municipality_id=detail["municipality_id"], recipient_id=detail["recipient_id"], alarm_id=alarm_id,
-            purpose="alarm", details={"via": "responder_app"}))
-        with rt.engine.connect() as conn:
-            person = queries.recipient_card(conn, detail["recipient_id"], now=rt.clock(), exclude_alarm=alarm_id)
+    # The worker is about to go to this person: the read is audited like the centre's.
+    person = await recipient_reads.read_for_alarm(rt.journal, rt.engine, rt.clock, actor=principal.actor, alarm=detail,
+                                                  via="responder_app")
     return render(request, "responder/alarm.html", alarm=detail, person=person, error=None,
                   **_work_context(detail, principal), **_context(request))
 
