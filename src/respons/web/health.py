@@ -16,7 +16,9 @@ Readiness changes are logged once per change, not once per failed request or pro
 
 ``install`` also registers the handlers that turn a database outage anywhere (token and
 session lookups, reads on pages and in the API, a journal that did not commit) into 503 with
-``Retry-After``: JSON for the API, a page in the reader's language for people.
+``Retry-After``: JSON for the API, a page in the reader's language for people. Routes leave
+``JournalUnavailable`` to this handler; the few API routes with codes of their own declare
+them (``web/unavailable.py``), and forms that keep what the person typed show it in the form.
 """
 
 from __future__ import annotations
@@ -36,8 +38,9 @@ from respons import __version__
 from respons.clock import Clock
 from respons.store.db import DatabaseUnavailable, unavailability
 from respons.store import heartbeats
-from respons.store.journal import COMMIT_FAILED, Journal
+from respons.store.journal import COMMIT_FAILED, Journal, JournalUnavailable
 from respons.web.access import public
+from respons.web.unavailable import declared_answer
 
 log = logging.getLogger(__name__)
 
@@ -274,6 +277,15 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(DatabaseUnavailable)
     async def database_unavailable(request: Request, exc: DatabaseUnavailable):
         return unavailable_response(request, exc.reason)
+
+    @app.exception_handler(JournalUnavailable)
+    async def journal_unavailable(request: Request, exc: JournalUnavailable):
+        # Nothing in the unit was stored. A person gets the page; a route that has always
+        # answered programs in its own words keeps them (web/unavailable.py).
+        answer = declared_answer(request)
+        if answer is None or _wants_html(request):
+            return unavailable_response(request, exc.reason)
+        return answer.response(exc)
 
     @app.exception_handler(SQLAlchemyError)
     async def database_error(request: Request, exc: SQLAlchemyError):

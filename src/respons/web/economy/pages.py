@@ -103,7 +103,9 @@ def _t(request: Request):
 
 def _refusal(request: Request, refused: Exception) -> str:
     """An engine's refusal in the reader's language, by the name the engine gave it; one it
-    has not named, as it wrote it (bokmål). A database outage says so, not its reason code."""
+    has not named, as it wrote it (bokmål). A database outage says so, not its reason code:
+    the forms catch ``JournalUnavailable`` themselves, rather than leave it to the app's
+    error page (web/unavailable.py), so that what the person typed is kept for another try."""
     t = _t(request)
     if isinstance(refused, JournalUnavailable):
         return t("error.503")

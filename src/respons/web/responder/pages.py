@@ -19,7 +19,7 @@ from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Resp
 from respons.auth import recipient_reads
 from respons.domain.access import Role
 from respons.domain.alarm_types import ALARM_TYPES
-from respons.domain.lifecycle import Action, CallResult, IllegalTransition, Outcome, State
+from respons.domain.lifecycle import Action, CallResult, Outcome, State
 from respons.domain.routing import RoutingPlan, Target
 from respons.engine import alarms as alarm_service
 from respons.engine import duty as duty_service
@@ -28,6 +28,7 @@ from respons.engine import routing
 from respons.store import queries
 from respons.web import i18n
 from respons.web.access import Principal, public
+from respons.web.alarm_actions import run_action
 from respons.web.responder import words  # noqa: F401  (registers the app's words)
 from respons.web.pages import STATIC_DIR, page_access, render
 from respons.web.refusals import refusal_text
@@ -242,18 +243,15 @@ def _in_field(conn, alarm_id: str, principal: Principal) -> bool:
 
 
 async def _act(request: Request, alarm_id: str, principal: Principal, work) -> HTMLResponse:
-    """Run the unit of work, then show the alarm again (with the refusal, if any)."""
+    """Run the unit of work, then show the alarm again (with the refusal, if any): on a
+    phone the worker's next step is on the same screen."""
     rt = runtime(request)
     error = None
-    refused: IllegalTransition | None = None
-    status_code = 200
-    try:
-        await rt.journal.run(work)
-    except alarm_service.AlarmNotFound:
+    outcome = await run_action(rt.journal, work)
+    if outcome.not_found is not None:
         return render(request, "error.html", status_code=404, message_key="error.404")
-    except IllegalTransition as exc:
-        status_code = 409
-        refused = exc
+    refused = outcome.refused
+    status_code = 200 if refused is None else 409
     with rt.engine.connect() as conn:
         detail = queries.alarm_detail(conn, alarm_id, now=rt.clock(), in_municipalities=_municipalities(principal))
         if detail is None:
