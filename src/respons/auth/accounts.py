@@ -413,3 +413,9 @@ def token_for(conn: Connection, token: str) -> TokenInfo | None:
         )
     ).first()
     return TokenInfo(row.id, row.municipality_id, row.purpose) if row else None
+
+
+def was_issued(conn: Connection, token: str) -> bool:
+    """Whether Respons ever issued this token, revoked or not (whatever it looks like): what
+    a revoked token sends may still be a real alarm, what an unknown one sends is not."""
+    return conn.execute(select(api_tokens.c.id).where(api_tokens.c.token_hash == _sha256(token))).first() is not None

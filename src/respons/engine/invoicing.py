@@ -15,8 +15,9 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from fractions import Fraction
+from typing import Callable
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import Engine, delete, insert, select, update
 from sqlalchemy.engine import Connection
 
 from respons.auth import audit
@@ -32,6 +33,7 @@ from respons.domain.pricing import (
     split_budget,
 )
 from respons.store import economy
+from respons.store.db import write_transaction
 from respons.store.tables import invoice_lines, invoice_runs
 
 PURPOSE = "invoicing"
@@ -278,3 +280,67 @@ def differences(approved: list[StoredLine], computed: list[ComputedLine]) -> lis
 
 def _ore(amount: Decimal) -> int:
     return int((amount * 100).to_integral_value())
+
+
+# --- for a server's pages (web/economy/pages.py) ----------------------------------------------
+
+
+def runs(conn: Connection, *, approved_only: bool) -> list:
+    """The runs, newest period first; a municipality's administrator sees approved ones only."""
+    query = select(invoice_runs).order_by(invoice_runs.c.period_first.desc(), invoice_runs.c.id.desc())
+    if approved_only:
+        query = query.where(invoice_runs.c.state == "approved")
+    return conn.execute(query).all()
+
+
+def visible(document, municipality_ids: frozenset[int] | None) -> bool:
+    """Whether a run (``reports.invoices.load``, limited to ``municipality_ids``) may be shown:
+    the host (None) sees every run; a municipality sees approved runs with lines of its own."""
+    if document is None:
+        return False
+    return municipality_ids is None or (document.state == "approved" and bool(document.lines))
+
+
+def only_centre_id(conn: Connection) -> int:
+    """The centre a page computes for: the only one (the CLI takes ``--centre`` where there are several)."""
+    ids = economy.centre_ids(conn)
+    if len(ids) != 1:
+        raise InvoiceRefused(f"Det er {len(ids)} responssentre; velg med kommandolinjen (--centre).",
+                             "centres", count=len(ids))
+    return ids[0]
+
+
+def compute_and_store(engine: Engine, period: InvoicePeriod, *, actor: str, clock: Callable[[], datetime]) -> RunOutcome:
+    """``run`` for a server. Not through the alarm journal: a run reads every recipient and a
+    year of alarms. It is computed on a read connection and stored in a short write
+    transaction of its own."""
+    with engine.connect() as conn:
+        centre_id = only_centre_id(conn)
+        computed = compute(conn, centre_id, period)
+    with write_transaction(engine) as conn:
+        return store(conn, centre_id, period, computed, actor=actor, now=clock())
+
+
+def line_owner(conn: Connection, line_id: int):
+    """The line's ``run_id`` and ``municipality_id``, or None."""
+    return conn.execute(select(invoice_lines.c.run_id, invoice_lines.c.municipality_id)
+                        .where(invoice_lines.c.id == line_id)).first()
+
+
+def line_contents(conn: Connection, line: StoredLine, period: InvoicePeriod) -> tuple[list, list]:
+    """What a line counted: (people, events). People: (id, given name, family name, active
+    days) by name, for a per-user line; events: the alarms of a per-event line."""
+    people, events = [], []
+    if line.kind == "per_user_month":
+        days = counted_recipients(conn, line.id)
+        people = sorted(((r.id, r.given_name, r.family_name, days[r.id]) for r in economy.recipient_names(conn, days)),
+                        key=lambda p: (p[2], p[1], p[0]))
+    elif line.kind == "per_event":
+        events = economy.events_counted(conn, line.municipality_id, line.basis["alarm_types"], period)
+    return people, events
+
+
+def record_line_look(conn: Connection, line: StoredLine, *, recipients: int, actor: str, now: datetime) -> None:
+    """Names are personal data: a look at what a line counted is audited before it is shown."""
+    audit.append(conn, now=now, actor=actor, action=audit.EXPORT, municipality_id=line.municipality_id,
+                 purpose=PURPOSE, details={"entity": "invoice_line", "line": line.id, "recipients": recipients})

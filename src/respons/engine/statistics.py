@@ -73,6 +73,13 @@ def municipality_names(conn: Connection, ids: frozenset[int]) -> dict[int, tuple
     return {r.id: (r.number, r.name) for r in rows}
 
 
+def all_municipality_names(conn: Connection) -> dict[int, tuple[str, str]]:
+    """Every municipality, as ``municipality_names`` gives them (a form that offers them all)."""
+    rows = conn.execute(select(municipalities.c.id, municipalities.c.number, municipalities.c.name)
+                        .order_by(municipalities.c.name))
+    return {r.id: (r.number, r.name) for r in rows}
+
+
 # The CSV for Power BI and spreadsheets: one row per alarm. The column names are a contract
 # (docs/statistics.md): add new ones at the end, never rename. No names or national ids.
 CSV_COLUMNS = (

@@ -215,3 +215,17 @@ def events_counted(conn: Connection, municipality_id: int, alarm_types: Iterable
         .order_by(alarms.c.received_at)
     ).all()
 
+
+def centre_ids(conn: Connection) -> list[int]:
+    return conn.execute(select(centres.c.id)).scalars().all()
+
+
+def recipient_names(conn: Connection, recipient_ids: Iterable[int]) -> list:
+    """(id, given_name, family_name) of each recipient, read in chunks: SQLite allows some
+    32,000 parameters a statement."""
+    ids = sorted(recipient_ids)
+    names = []
+    for start in range(0, len(ids), 5000):
+        names += conn.execute(select(recipients.c.id, recipients.c.given_name, recipients.c.family_name)
+                              .where(recipients.c.id.in_(ids[start:start + 5000]))).all()
+    return names

@@ -124,3 +124,12 @@ def page(conn: Connection, *, limit: int, after: str | None, body_bytes: int) ->
 def one(conn: Connection, quarantine_id: str):
     """One item with its whole body (handled or not), or None."""
     return conn.execute(select(*_columns(None)).where(quarantine.c.id == quarantine_id)).first()
+
+
+def counts_by_handled(conn: Connection) -> dict[bool, int]:
+    """How many items are kept, by whether an administrator has handled them (for the metrics)."""
+    counts = dict(conn.execute(
+        select(quarantine.c.handled_at.is_not(None), func.count()).group_by(quarantine.c.handled_at.is_not(None))
+    ).all())
+    # PostgreSQL says True/False, SQLite 1/0: equal keys in a dict either way.
+    return {False: counts.get(False, 0), True: counts.get(True, 0)}

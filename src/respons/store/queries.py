@@ -6,7 +6,7 @@ from datetime import datetime
 
 from datetime import timedelta
 
-from sqlalchemy import case, select
+from sqlalchemy import case, func, select
 from sqlalchemy.engine import Connection
 
 from respons.domain.alarm_types import ALARM_TYPES
@@ -206,3 +206,19 @@ def device_rows(conn: Connection, *where) -> list[dict]:
     shown = [c for c in devices.c if c.name != "dc09_key"]
     query = select(*shown, devices.c.dc09_key.is_not(None).label("encrypted")).where(*where).order_by(devices.c.id)
     return [dict(r._mapping) for r in conn.execute(query)]
+
+
+def unanswered_by_municipality(conn: Connection, states) -> list[tuple[str, str, int, datetime]]:
+    """(municipality number, state, count, earliest received_at) of the alarms in ``states``:
+    the metrics' waiting alarms, read at scrape time with the queue's index."""
+    return [tuple(r) for r in conn.execute(
+        select(municipalities.c.number, alarms.c.state, func.count(), func.min(alarms.c.received_at))
+        .join(municipalities, municipalities.c.id == alarms.c.municipality_id)
+        .where(alarms.c.state.in_(states))
+        .group_by(municipalities.c.number, alarms.c.state)
+    )]
+
+
+def alarm_holder(conn: Connection, alarm_id: str) -> str | None:
+    """Who holds the alarm (``answered_by``: an actor such as ``user:7``), or None."""
+    return conn.execute(select(alarms.c.answered_by).where(alarms.c.id == alarm_id)).scalar_one_or_none()

@@ -18,14 +18,13 @@ from typing import Callable
 
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import APIKeyCookie, HTTPBearer
-from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
 from respons.auth import accounts
 from respons.clock import OSLO
-from respons.domain.access import AgreementPeriod, Grant, Role, Scope, derive_scope
+from respons.domain.access import Grant, Role, Scope, derive_scope
+from respons.store import agreements
 from respons.store.db import DatabaseUnavailable, unavailability
-from respons.store.tables import agreements
 from respons.web.runtime import runtime
 
 SESSION_COOKIE = "respons_session"
@@ -140,10 +139,7 @@ def _lookup(request: Request, policy: Policy) -> Principal:
         if request.method not in SAFE_METHODS and request.headers.get(CSRF_HEADER) != session.csrf_token:
             raise _forbidden(f"Missing or wrong {CSRF_HEADER} header for this session.")
         grants = accounts.grants_of(conn, session.user_id)
-        periods = [
-            AgreementPeriod(r.municipality_id, r.valid_from, r.valid_to)
-            for r in conn.execute(select(agreements.c.municipality_id, agreements.c.valid_from, agreements.c.valid_to))
-        ]
+        periods = agreements.periods(conn)
     if not policy.any_user and not any(g.role in policy.roles for g in grants):
         raise _forbidden("Your roles do not give access to this.")
     today = rt.clock().astimezone(OSLO).date()

@@ -16,7 +16,9 @@ Readiness changes are logged once per change, not once per failed request or pro
 
 ``install`` also registers the handlers that turn a database outage anywhere (token and
 session lookups, reads on pages and in the API, a journal that did not commit) into 503 with
-``Retry-After``: JSON for the API, a page in the reader's language for people.
+``Retry-After``: JSON for the API, a page in the reader's language for people. Routes leave
+``JournalUnavailable`` to this handler; the few API routes with codes of their own declare
+them (``web/unavailable.py``), and forms that keep what the person typed show it in the form.
 """
 
 from __future__ import annotations
@@ -30,16 +32,15 @@ from datetime import datetime
 
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Connection
 from sqlalchemy.exc import SQLAlchemyError
 
 from respons import __version__
 from respons.clock import Clock
-from respons.store.db import DatabaseUnavailable, is_postgres, unavailability
-from respons.store.journal import COMMIT_FAILED, Journal
-from respons.store.tables import node_heartbeats
+from respons.store.db import DatabaseUnavailable, unavailability
+from respons.store import heartbeats
+from respons.store.journal import COMMIT_FAILED, Journal, JournalUnavailable
 from respons.web.access import public
+from respons.web.unavailable import declared_answer
 
 log = logging.getLogger(__name__)
 
@@ -146,19 +147,6 @@ class Readiness:
                 pass  # the loop has closed: the node is stopping
 
 
-def beat(conn: Connection, *, node: str, now: datetime, started_at: datetime) -> None:
-    """The probe's unit: one UPSERT of this node's row, a real write and a real COMMIT."""
-    dialect = postgresql if is_postgres(conn) else sqlite
-    statement = dialect.insert(node_heartbeats).values(node=node, started_at=started_at, beat_at=now,
-                                                       version=__version__, beats=1)
-    conn.execute(statement.on_conflict_do_update(
-        index_elements=[node_heartbeats.c.node],
-        # ``beats`` changes every time: SQLite writes nothing for an unchanged row, and a
-        # probe that writes nothing proves nothing.
-        set_={"beat_at": statement.excluded.beat_at, "started_at": statement.excluded.started_at,
-              "version": statement.excluded.version, "beats": node_heartbeats.c.beats + 1}))
-
-
 class Probe:
     """Writes this node's heartbeat through the journal: once at start-up, then every
     ``probe_seconds`` (``periodic``: a serving node), every second while not ready, and at
@@ -195,7 +183,8 @@ class Probe:
         readiness = self._readiness
         try:
             await asyncio.wait_for(
-                self._journal.run(lambda conn: beat(conn, node=self._node, now=self._clock(), started_at=self._started_at)),
+                self._journal.run(lambda conn: heartbeats.beat(conn, node=self._node, now=self._clock(),
+                                                               started_at=self._started_at)),
                 timeout=readiness.stall_after,
             )
         except asyncio.TimeoutError:
@@ -288,6 +277,15 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(DatabaseUnavailable)
     async def database_unavailable(request: Request, exc: DatabaseUnavailable):
         return unavailable_response(request, exc.reason)
+
+    @app.exception_handler(JournalUnavailable)
+    async def journal_unavailable(request: Request, exc: JournalUnavailable):
+        # Nothing in the unit was stored. A person gets the page; a route that has always
+        # answered programs in its own words keeps them (web/unavailable.py).
+        answer = declared_answer(request)
+        if answer is None or _wants_html(request):
+            return unavailable_response(request, exc.reason)
+        return answer.response(exc)
 
     @app.exception_handler(SQLAlchemyError)
     async def database_error(request: Request, exc: SQLAlchemyError):

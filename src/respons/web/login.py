@@ -109,6 +109,8 @@ async def login_submit(
             )
         )
     except JournalUnavailable:
+        # Not the app's error page (web/unavailable.py): the form stays, with the user name
+        # typed, so the person only has to press the button again.
         return _login_page(request, status_code=503, error="login.unavailable", username=username, next_path=next)
     if isinstance(result, accounts.LoginRefused):
         status = 429 if result.reason in ("throttled", "address_limited") else 401

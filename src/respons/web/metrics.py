@@ -8,7 +8,7 @@ a scrape without it gets 401. (Or let the reverse proxy allow only the Prometheu
 
 **Cheap at scrape time.** The figures that are states of the database (alarms waiting per
 municipality and the oldest wait, timers due and the oldest due, the quarantine) are asked
-for when Prometheus scrapes, with queries that use the queue's and the timers' indexes. If
+for when Prometheus scrapes (``observability/gauges.py``), with queries that use the queue's and the timers' indexes. If
 the database does not answer, they are left out and ``respons_database_up`` is 0; the
 scrape itself still answers.
 
@@ -28,18 +28,14 @@ from fastapi.responses import JSONResponse, Response
 from prometheus_client import REGISTRY, CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
-from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.routing import Match, Route
 
-from respons.domain.lifecycle import State
-from respons.observability import logs, metrics
-from respons.store.tables import alarms, municipalities, quarantine, timers
+from respons.observability import gauges, logs, metrics
 from respons.web.access import public
 
 access_log = logging.getLogger(logs.ACCESS_LOGGER)
 
-WAITING = (State.RECEIVED.value, State.QUEUED.value, State.OFFERED.value)
 INTAKE_ROUTE = ("POST", "/api/v1/alarms")
 
 router = APIRouter(tags=["health"])
@@ -81,7 +77,7 @@ class _NodeCollector:
                                 value=rt.journal.queued)
         up = GaugeMetricFamily("respons_database_up", "1 if the scrape-time queries below answered.")
         try:
-            families = list(self._from_database(rt))
+            families = gauges.from_database(rt.engine, now=rt.clock())
         except SQLAlchemyError:
             up.add_metric([], 0.0)
             yield up
@@ -89,46 +85,6 @@ class _NodeCollector:
         up.add_metric([], 1.0)
         yield up
         yield from families
-
-    def _from_database(self, rt):
-        now = rt.clock()
-        waiting = GaugeMetricFamily("respons_unanswered_alarms", "Alarms nobody has answered yet, by municipality "
-                                    "number and state (received, queued at the centre, offered to home care).",
-                                    labels=["municipality", "state"])
-        oldest = GaugeMetricFamily("respons_oldest_unanswered_seconds",
-                                   "How long the oldest unanswered alarm has waited, by municipality number.",
-                                   labels=["municipality"])
-        due = GaugeMetricFamily("respons_timers_due", "Timers past their due time and not yet fired.")
-        late = GaugeMetricFamily("respons_timers_oldest_due_seconds",
-                                 "How far past due the oldest unfired timer is (0: none due).")
-        kept = GaugeMetricFamily("respons_quarantine_items", "Input kept in quarantine, by whether an administrator "
-                                 "has handled it.", labels=["handled"])
-        with rt.engine.connect() as conn:
-            oldest_by_municipality: dict[str, object] = {}
-            for number, alarm_state, count, first in conn.execute(
-                select(municipalities.c.number, alarms.c.state, func.count(), func.min(alarms.c.received_at))
-                .join(municipalities, municipalities.c.id == alarms.c.municipality_id)
-                .where(alarms.c.state.in_(WAITING))
-                .group_by(municipalities.c.number, alarms.c.state)
-            ):
-                waiting.add_metric([number, alarm_state], count)
-                if number not in oldest_by_municipality or first < oldest_by_municipality[number]:
-                    oldest_by_municipality[number] = first
-            for number, first in oldest_by_municipality.items():
-                oldest.add_metric([number], max(0.0, (now - first).total_seconds()))
-            count, first_due = conn.execute(
-                select(func.count(), func.min(timers.c.due_at))
-                .where(timers.c.state.in_(("pending", "claimed")), timers.c.due_at <= now)
-            ).one()
-            due.add_metric([], count)
-            late.add_metric([], max(0.0, (now - first_due).total_seconds()) if first_due else 0.0)
-            counts = dict(conn.execute(
-                select(quarantine.c.handled_at.is_not(None), func.count()).group_by(quarantine.c.handled_at.is_not(None))
-            ).all())
-            # PostgreSQL says True/False, SQLite 1/0: equal keys in a dict either way.
-            kept.add_metric(["false"], counts.get(False, 0))
-            kept.add_metric(["true"], counts.get(True, 0))
-        return [waiting, oldest, due, late, kept]
 
 
 class ObserveRequests:

@@ -30,7 +30,6 @@ from sqlalchemy.exc import IntegrityError
 from respons.clock import OSLO
 from respons.domain.access import Role
 from respons.engine import registry as service
-from respons.store.journal import JournalUnavailable
 from respons.web import i18n, labels
 from respons.web.access import Principal
 from respons.web.admin import words  # noqa: F401  (registers the registry pages' i18n keys)
@@ -179,13 +178,12 @@ class Saved:
 
 
 async def _run(request: Request, work: Callable[[Connection], Any]) -> Any:
-    """Run a unit of work (a change, or an audited read) through the journal."""
+    """Run a unit of work (a change, or an audited read) through the journal. A journal
+    that did not commit is answered by the app's handler (web/unavailable.py)."""
     try:
         return await runtime(request).journal.run(work)
     except service.NotFound:
         raise PageRefused(404, "error.404") from None
-    except JournalUnavailable:
-        raise PageRefused(503, "error.503") from None
 
 
 async def _save(request: Request, work: Callable[[Connection], Any]) -> Saved:

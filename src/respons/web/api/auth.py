@@ -12,12 +12,12 @@ from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, Field
 
 from respons.auth import accounts
-from respons.store.journal import JournalUnavailable
 from respons.web.access import SESSION_COOKIE, Principal, access, public
 from respons.web.client_address import client_address
 from respons.web.errors import ErrorOut, error_response
 from respons.web.bounds import Text
 from respons.web.runtime import runtime
+from respons.web.unavailable import LOGIN_NOT_POSSIBLE, answers_unavailable
 
 router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
 
@@ -56,19 +56,17 @@ class MeOut(BaseModel):
     },
     summary="Log in and get a session cookie",
 )
+@answers_unavailable(LOGIN_NOT_POSSIBLE)
 async def login(body: LoginIn, request: Request, response: Response):
     rt = runtime(request)
     address = client_address(request, rt.settings.trusted_proxies)
-    try:
-        result = await rt.journal.run(
-            lambda conn: accounts.log_in(
-                conn, username=body.username, password=body.password, totp_code=body.totp, remote_addr=address,
-                user_agent=request.headers.get("user-agent"), now=rt.clock(),
-                session_ttl=timedelta(hours=rt.settings.session_hours),
-            )
+    result = await rt.journal.run(
+        lambda conn: accounts.log_in(
+            conn, username=body.username, password=body.password, totp_code=body.totp, remote_addr=address,
+            user_agent=request.headers.get("user-agent"), now=rt.clock(),
+            session_ttl=timedelta(hours=rt.settings.session_hours),
         )
-    except JournalUnavailable as exc:
-        return error_response(503, "journal_unavailable", f"Log-in is not possible right now; retry. ({exc})")
+    )
     if isinstance(result, accounts.LoginRefused):
         status = 429 if result.reason in ("throttled", "address_limited") else 401
         headers = {"Retry-After": str(result.retry_after)} if result.retry_after else None

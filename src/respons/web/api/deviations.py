@@ -17,11 +17,11 @@ from pydantic import BaseModel, Field
 from respons.domain.access import Role
 from respons.domain.deviations import DeviationCategory, IllegalDeviationChange, Severity
 from respons.engine import deviations as service
-from respons.store.journal import JournalUnavailable
 from respons.web.access import Principal, access, not_found
 from respons.web.errors import ErrorOut, error_response
 from respons.web.bounds import DbId, Text
 from respons.web.runtime import runtime
+from respons.web.unavailable import DEVIATION_NOT_SAVED, answers_unavailable
 
 router = APIRouter(prefix="/api/v1/deviations", tags=["deviations"])
 READERS = (Role.HOST_ADMIN, Role.MUNICIPALITY_ADMIN, Role.AUDITOR, Role.OPERATOR)
@@ -85,6 +85,7 @@ def summary(request: Request, year: int = Query(..., ge=2000, le=2100), municipa
 
 
 @router.post("", status_code=201, summary="Register a deviation", responses=ERRORS)
+@answers_unavailable(DEVIATION_NOT_SAVED)
 async def register(body: DeviationIn, request: Request, principal: Principal = Depends(access(*REGISTRARS))):
     if body.municipality_id not in deviation_scope(principal):
         raise not_found("municipality")
@@ -99,8 +100,6 @@ async def register(body: DeviationIn, request: Request, principal: Principal = D
         return {"id": await rt.journal.run(work)}
     except IllegalDeviationChange as exc:
         return error_response(422, "invalid_deviation", str(exc))
-    except JournalUnavailable as exc:
-        return error_response(503, "unavailable", str(exc))
 
 
 @router.get("/{deviation_id}", summary="One deviation with its timeline", responses={404: ERRORS[404]})
@@ -113,6 +112,7 @@ def read(deviation_id: Annotated[DbId, Path()], request: Request, principal: Pri
 
 
 @router.post("/{deviation_id}/events", summary="Confirm, dismiss, assign, act on or close a deviation", responses=ERRORS)
+@answers_unavailable(DEVIATION_NOT_SAVED)
 async def change(deviation_id: Annotated[DbId, Path()], body: ChangeIn, request: Request, principal: Principal = Depends(access(*HANDLERS))):
     rt = runtime(request)
     data = {k: v for k, v in {"to": body.to, "text": body.text, "conclusion": body.conclusion, "reason": body.reason,
@@ -128,8 +128,6 @@ async def change(deviation_id: Annotated[DbId, Path()], body: ChangeIn, request:
         raise not_found("deviation") from None
     except IllegalDeviationChange as exc:
         return error_response(409, "illegal_change", str(exc))
-    except JournalUnavailable as exc:
-        return error_response(503, "unavailable", str(exc))
     return {"id": deviation_id, "state": after.state.value, "seq": after.seq, "assigned_to": after.assigned_to,
             "closed_at": after.closed_at, "conclusion": after.conclusion}
 

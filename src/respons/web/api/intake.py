@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Annotated, Callable
@@ -12,20 +11,20 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from fastapi.routing import APIRoute
 from pydantic import BaseModel
-from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.requests import ClientDisconnect
 
+from respons.auth import accounts
 from respons.domain.alarm_types import alarm_type
 from respons.domain.lifecycle import State
 from respons.intake.http import AlarmIn, Rejected, describe_validation_errors, parse_body, receive_http_alarm
 from respons.store import quarantine
-from respons.store.journal import JournalUnavailable, Lane
+from respons.store.journal import Lane
 from respons.store.quarantine import RawInput
-from respons.store.tables import api_tokens
 from respons.web.access import Principal, _bearer, access
 from respons.web.errors import ErrorOut, error_response
 from respons.web.runtime import runtime
+from respons.web.unavailable import NOTHING_STORED, answers_unavailable
 
 # Vendor platforms and gateways use an API token with purpose "intake".
 intake_access = access(token_purpose="intake")
@@ -126,6 +125,7 @@ class AlarmAccepted(BaseModel):
         503: {"model": ErrorOut, "description": "The database did not commit; nothing was stored. Retry."},
     },
 )
+@answers_unavailable(NOTHING_STORED)  # also for what the route keeps in quarantine before the endpoint
 async def post_alarm(
     alarm: AlarmIn,
     request: Request,
@@ -136,33 +136,27 @@ async def post_alarm(
     raw = _raw_input(request, await request.body())
     if idempotency_key and alarm.idempotency_key and idempotency_key != alarm.idempotency_key:
         message = "The Idempotency-Key header and the idempotency_key field differ; send one, or the same in both."
-        try:
-            qid = await rt.journal.run(
-                lambda conn: quarantine.keep(conn, raw, reason="invalid_payload", message=message, now=rt.clock())
-            )
-        except JournalUnavailable as exc:
-            return _unavailable(exc)
+        qid = await rt.journal.run(
+            lambda conn: quarantine.keep(conn, raw, reason="invalid_payload", message=message, now=rt.clock())
+        )
         problems = [{"field": "idempotency_key", "problem": "differs from the Idempotency-Key header"}]
         return error_response(422, "invalid_payload", message, quarantine_id=qid, problems=problems, details=problems)
     key = idempotency_key or alarm.idempotency_key
     settings = rt.settings
-    try:
-        result = await rt.journal.run(
-            lambda conn: receive_http_alarm(
-                conn,
-                alarm,
-                raw,
-                municipality_id=principal.token.municipality_id,
-                idempotency_key=key,
-                now=rt.clock(),
-                answer_deadline=rt.answer_deadline,
-                clock_future=timedelta(seconds=settings.intake_clock_future_seconds),
-                clock_past=timedelta(seconds=settings.intake_clock_past_seconds),
-            ),
-            lane=Lane.for_alarm(alarm_type(alarm.type)),
-        )
-    except JournalUnavailable as exc:
-        return _unavailable(exc)
+    result = await rt.journal.run(
+        lambda conn: receive_http_alarm(
+            conn,
+            alarm,
+            raw,
+            municipality_id=principal.token.municipality_id,
+            idempotency_key=key,
+            now=rt.clock(),
+            answer_deadline=rt.answer_deadline,
+            clock_future=timedelta(seconds=settings.intake_clock_future_seconds),
+            clock_past=timedelta(seconds=settings.intake_clock_past_seconds),
+        ),
+        lane=Lane.for_alarm(alarm_type(alarm.type)),
+    )
     if isinstance(result, Rejected):
         return error_response(result.status, result.reason, result.message, quarantine_id=result.quarantine_id)
     return AlarmAccepted(
@@ -206,11 +200,9 @@ def _once_given(request: Request) -> bool:
     authorization = request.headers.get("authorization", "")
     if not authorization.lower().startswith("bearer "):
         return False
-    # The hash auth.accounts stores for a token: SHA-256 of its text, in hex.
-    token_hash = hashlib.sha256(authorization[7:].strip().encode()).hexdigest()
     try:
         with runtime(request).engine.connect() as conn:
-            return conn.execute(select(api_tokens.c.id).where(api_tokens.c.token_hash == token_hash)).first() is not None
+            return accounts.was_issued(conn, authorization[7:].strip())
     except SQLAlchemyError:
         return False
 
@@ -266,13 +258,10 @@ async def _keep_and_refuse(request: Request, body: bytes, status: int, error: st
                            headers: dict[str, str] | None = None) -> Response:
     rt = runtime(request)
     raw = _raw_input(request, body)
-    try:
-        qid = await rt.journal.run(
-            lambda conn: quarantine.keep(conn, raw, reason=reason or error, message=message, now=rt.clock()),
-            lane=Lane.LIFE,  # it could be an alarm
-        )
-    except JournalUnavailable as unavailable:
-        return _unavailable(unavailable)
+    qid = await rt.journal.run(
+        lambda conn: quarantine.keep(conn, raw, reason=reason or error, message=message, now=rt.clock()),
+        lane=Lane.LIFE,  # it could be an alarm
+    )
     return error_response(status, error, message, headers=headers, quarantine_id=qid, problems=problems,
                           details=problems)
 
@@ -290,9 +279,3 @@ def _raw_input(request: Request, body: bytes) -> RawInput:
 def _gone() -> Response:
     # Nobody is left to read this; a sender that did not get its 202 sends the alarm again.
     return error_response(400, "client_disconnected", "The connection closed before the whole body arrived; nothing was stored.")
-
-
-def _unavailable(exc: Exception):
-    return error_response(
-        503, "journal_unavailable", f"Nothing was stored; retry the same request. ({exc})", headers={"Retry-After": "1"}
-    )

@@ -13,16 +13,17 @@ from typing import Annotated, Any, Callable
 from fastapi import APIRouter, Depends, Path, Query, Request
 from pydantic import BaseModel, Field
 
-from respons.auth import audit
+from respons.auth import recipient_reads
 from respons.domain.access import Role
-from respons.domain.lifecycle import IllegalTransition, NotHolder, Outcome, State
+from respons.domain.lifecycle import NotHolder, Outcome, State
 from respons.engine import alarms as alarm_service
 from respons.store import queries
-from respons.store.journal import JournalUnavailable
 from respons.web.errors import ErrorOut, error_response
 from respons.web.access import Principal, access
+from respons.web.alarm_actions import run_action
 from respons.web.bounds import Text
 from respons.web.runtime import runtime
+from respons.web.unavailable import NOTHING_CHANGED, answers_unavailable
 
 router = APIRouter(prefix="/api/v1", tags=["operator"])
 
@@ -114,24 +115,19 @@ async def get_alarm(request: Request, alarm_id: AlarmId, principal: Principal = 
         detail = queries.alarm_detail(conn, alarm_id, now=rt.clock(), in_municipalities=principal.scope.alarms)
     if detail is None:
         return error_response(404, "alarm_not_found", f"No alarm with id {alarm_id!r}.")
-    if detail["recipient_id"] is not None:
-        # Normen: every look at a person's record leaves a trace, committed before it is shown.
-        await rt.journal.run(
-            lambda conn: audit.append(
-                conn, now=rt.clock(), actor=principal.actor, action=audit.READ_RECIPIENT,
-                municipality_id=detail["municipality_id"], recipient_id=detail["recipient_id"], alarm_id=alarm_id,
-                purpose="alarm", details={},
-            )
-        )
+    # The alarm carries the recipient's name and address: the look is audited before it is shown.
+    await recipient_reads.read_for_alarm(rt.journal, rt.engine, rt.clock, actor=principal.actor, alarm=detail, card=False)
     return detail
 
 
 @router.post("/alarms/{alarm_id}/answer", response_model=StateOut, responses=_ERRORS, summary="Answer an alarm")
+@answers_unavailable(NOTHING_CHANGED)
 async def answer(request: Request, alarm_id: AlarmId, principal: Principal = Depends(operator_only)):
     return await _act(request, alarm_id, principal, lambda conn, now, who: alarm_service.answer(conn, alarm_id, now=now, **who))
 
 
 @router.post("/alarms/{alarm_id}/notes", response_model=StateOut, responses=_ERRORS, summary="Add a note to the timeline")
+@answers_unavailable(NOTHING_CHANGED)
 async def note(body: NoteIn, request: Request, alarm_id: AlarmId, principal: Principal = Depends(operator_only)):
     return await _act(
         request, alarm_id, principal, lambda conn, now, who: alarm_service.add_note(conn, alarm_id, text=body.text, now=now, **who)
@@ -139,6 +135,7 @@ async def note(body: NoteIn, request: Request, alarm_id: AlarmId, principal: Pri
 
 
 @router.post("/alarms/{alarm_id}/resolve", response_model=StateOut, responses=_ERRORS, summary="Record the outcome")
+@answers_unavailable(NOTHING_CHANGED)
 async def resolve(body: ResolveIn, request: Request, alarm_id: AlarmId, principal: Principal = Depends(operator_only)):
     return await _act(
         request,
@@ -150,27 +147,29 @@ async def resolve(body: ResolveIn, request: Request, alarm_id: AlarmId, principa
 
 @router.post("/alarms/{alarm_id}/take-over", response_model=StateOut, responses=_ERRORS,
              summary="Take over an alarm a colleague holds (recorded on the timeline)")
+@answers_unavailable(NOTHING_CHANGED)
 async def take_over(request: Request, alarm_id: AlarmId, principal: Principal = Depends(operator_only)):
     return await _act(request, alarm_id, principal,
                       lambda conn, now, who: alarm_service.take_over(conn, alarm_id, now=now, **who))
 
 
 @router.post("/alarms/{alarm_id}/close", response_model=StateOut, responses=_ERRORS, summary="Close a resolved alarm")
+@answers_unavailable(NOTHING_CHANGED)
 async def close(request: Request, alarm_id: AlarmId, principal: Principal = Depends(operator_only)):
     return await _act(request, alarm_id, principal, lambda conn, now, who: alarm_service.close(conn, alarm_id, now=now, **who))
 
 
 async def _act(request: Request, alarm_id: str, principal: Principal, action: Callable):
+    """Programs branch on the codes: a colleague's hold has its own, with who holds it."""
     rt = runtime(request)
     who = {"actor": principal.actor, "visible_to": principal.scope.alarms}
-    try:
-        projection = await rt.journal.run(lambda conn: action(conn, rt.clock(), who))
-    except alarm_service.AlarmNotFound as exc:
-        return error_response(404, "alarm_not_found", str(exc))
-    except NotHolder as exc:
-        return error_response(409, "held_by_colleague", str(exc), state=exc.state.value, holder=exc.holder)
-    except IllegalTransition as exc:
-        return error_response(409, "illegal_transition", str(exc), state=exc.state.value if exc.state else None)
-    except JournalUnavailable as exc:
-        return error_response(503, "journal_unavailable", f"Nothing changed; retry. ({exc})", headers={"Retry-After": "1"})
+    outcome = await run_action(rt.journal, lambda conn: action(conn, rt.clock(), who))
+    if outcome.not_found is not None:
+        return error_response(404, "alarm_not_found", str(outcome.not_found))
+    refused = outcome.refused
+    if isinstance(refused, NotHolder):
+        return error_response(409, "held_by_colleague", str(refused), state=refused.state.value, holder=refused.holder)
+    if refused is not None:
+        return error_response(409, "illegal_transition", str(refused), state=refused.state.value if refused.state else None)
+    projection = outcome.result
     return StateOut(alarm_id=alarm_id, state=projection.state, seq=projection.seq)

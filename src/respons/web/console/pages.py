@@ -22,7 +22,7 @@ from typing import Callable
 from fastapi import APIRouter, Depends, Form, Request, Response
 from fastapi.responses import HTMLResponse
 
-from respons.auth import audit
+from respons.auth import recipient_reads
 from respons.domain.access import Role
 from respons.domain.alarm_types import ALARM_TYPES
 from respons.domain.lifecycle import (
@@ -31,9 +31,9 @@ from respons.domain.lifecycle import (
 from respons.engine import alarms as alarm_service
 from respons.engine import missions
 from respons.store import queries
-from respons.store.journal import JournalUnavailable
 from respons.web import i18n
 from respons.web.access import Principal
+from respons.web.alarm_actions import run_action
 from respons.web.console import words  # noqa: F401  (registers the console's i18n keys)
 from respons.web.pages import page_access, render
 from respons.web.refusals import refusal_text
@@ -224,17 +224,16 @@ async def take_over(request: Request, alarm_id: str, principal: Principal = Depe
 
 
 async def _act(request: Request, alarm_id: str, principal: Principal, action: Callable) -> HTMLResponse | None:
-    """Run ``action`` as a unit of work; on refusal return the work section saying why."""
+    """Run ``action`` as a unit of work; on refusal return the work section saying why, in
+    place, so the operator keeps the alarm in front of them."""
     rt = runtime(request)
     who = {"actor": principal.actor, "visible_to": principal.scope.alarms}
-    try:
-        await rt.journal.run(lambda conn: action(conn, rt.clock(), who))
-    except alarm_service.AlarmNotFound:
+    outcome = await run_action(rt.journal, lambda conn: action(conn, rt.clock(), who))
+    if outcome.not_found is not None:
         return _not_found(request)
-    except IllegalTransition as exc:
-        return _work_response(request, alarm_id, principal, status_code=409, error_text=str(exc), refused=exc)
-    except JournalUnavailable:
-        return _work_response(request, alarm_id, principal, status_code=503, error_key="error.503")
+    if outcome.refused is not None:
+        return _work_response(request, alarm_id, principal, status_code=409, error_text=str(outcome.refused),
+                              refused=outcome.refused)
     return None
 
 
@@ -309,18 +308,8 @@ async def _card_response(request: Request, alarm_id: str, principal: Principal, 
     alarm = _load_work(request, alarm_id, principal)
     if alarm is None:
         return _not_found(request)
-    person = None
-    if alarm["recipient_id"] is not None:
-        # Normen: every look at a person's record leaves a trace, committed before it is shown.
-        await rt.journal.run(
-            lambda conn: audit.append(
-                conn, now=rt.clock(), actor=principal.actor, action=audit.READ_RECIPIENT,
-                municipality_id=alarm["municipality_id"], recipient_id=alarm["recipient_id"], alarm_id=alarm_id,
-                purpose="alarm", details={"via": "console"},
-            )
-        )
-        with rt.engine.connect() as conn:
-            person = queries.recipient_card(conn, alarm["recipient_id"], now=rt.clock(), exclude_alarm=alarm_id)
+    person = await recipient_reads.read_for_alarm(rt.journal, rt.engine, rt.clock, actor=principal.actor, alarm=alarm,
+                                                  via="console")
     context = dict(alarm=alarm, person=person, contacts=person["contacts"] if person else [], error=None, notice=None,
                    **_context(request))
     if request.headers.get("HX-Request"):

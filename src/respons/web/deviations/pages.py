@@ -85,6 +85,8 @@ async def register(request: Request, principal: Principal = Depends(readers)):
             title=typed["title"], description=typed["description"] or None, alarm_id=typed["alarm_id"] or None,
             actor=principal.actor, now=rt.clock()))
     except (IllegalDeviationChange, JournalUnavailable) as exc:
+        # An outage is shown in the form like a refusal, not on the app's error page
+        # (web/unavailable.py): what the person typed is kept for another try.
         error = _refusal(request, exc)
         with rt.engine.connect() as conn:
             alarm = (service.alarm_for_deviation(conn, typed["alarm_id"], municipality_ids=frozenset(context["names"]))

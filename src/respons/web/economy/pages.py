@@ -13,9 +13,7 @@ from decimal import Decimal
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
-from sqlalchemy import select
 
-from respons.auth import audit
 from respons.domain.access import Role
 from respons.domain.costs import CentreCosts, cost_figures
 from respons.domain.pricing import (
@@ -28,13 +26,10 @@ from respons.domain.pricing import (
 )
 from respons.engine import invoicing, staffing_plans
 from respons.engine import price_models as prices
-from respons.engine.statistics import municipality_names
+from respons.engine.statistics import all_municipality_names
 from respons.reports import invoices
 from respons.reports.model import MONTHS
-from respons.store import economy
-from respons.store.db import write_transaction
 from respons.store.journal import JournalUnavailable
-from respons.store.tables import centres, invoice_lines, invoice_runs, municipalities, recipients
 from respons.domain.alarm_types import ALARM_TYPES
 from respons.reports.formatting import duration
 from respons.web import i18n, labels
@@ -53,14 +48,6 @@ def invoice_scope(principal: Principal) -> frozenset[int] | None:
     return None if principal.has(Role.HOST_ADMIN) else principal.scope.registry
 
 
-
-def _runs(conn, scope: frozenset[int] | None):
-    query = select(invoice_runs).order_by(invoice_runs.c.period_first.desc(), invoice_runs.c.id.desc())
-    if scope is not None:
-        query = query.where(invoice_runs.c.state == "approved")
-    return conn.execute(query).all()
-
-
 @router.get("")
 def overview(request: Request, principal: Principal = Depends(readers)):
     return _overview_page(request, invoice_scope(principal))
@@ -73,11 +60,10 @@ def _overview_page(request: Request, scope: frozenset[int] | None, *, typed: dic
     today = runtime(request).clock().date()
     with runtime(request).engine.connect() as conn:
         rows = []
-        for run in _runs(conn, scope):
+        for run in invoicing.runs(conn, approved_only=scope is not None):
             document = invoices.load(conn, run.id, scope)
-            if scope is not None and not document.lines:
-                continue  # an approved run without this municipality's lines
-            rows.append((run, document))
+            if invoicing.visible(document, scope):  # not an approved run without this municipality's lines
+                rows.append((run, document))
     last_month = (today.replace(day=1) - timedelta(days=1)).replace(day=1)
     typed = typed or {"from": last_month.strftime("%Y-%m"), "months": "1"}
     return render(request, "economy/overview.html", status_code=status_code, rows=rows, host=scope is None,
@@ -94,17 +80,9 @@ async def create_run(request: Request, principal: Principal = Depends(host)):
         period = InvoicePeriod(date(year, month, 1), int(typed["months"]))
     except ValueError:
         return _overview_with_error(request, typed, _t(request)("economy.error.period"))
-    # Not through the alarm journal: a run reads every recipient and a year of alarms. It is
-    # computed on a read connection and stored in a short write transaction of its own.
-    def compute_and_store():
-        with rt.engine.connect() as conn:
-            centre_id = _centre_id(conn)
-            computed = invoicing.compute(conn, centre_id, period)
-        with write_transaction(rt.engine) as conn:
-            return invoicing.store(conn, centre_id, period, computed, actor=principal.actor, now=rt.clock())
-
     try:
-        outcome = await run_in_threadpool(compute_and_store)
+        outcome = await run_in_threadpool(invoicing.compute_and_store, rt.engine, period, actor=principal.actor,
+                                          clock=rt.clock)
     except invoicing.InvoiceRefused as refused:
         return _overview_with_error(request, typed, _refusal(request, refused))
     if outcome.run_id is None:
@@ -125,7 +103,9 @@ def _t(request: Request):
 
 def _refusal(request: Request, refused: Exception) -> str:
     """An engine's refusal in the reader's language, by the name the engine gave it; one it
-    has not named, as it wrote it (bokmål). A database outage says so, not its reason code."""
+    has not named, as it wrote it (bokmål). A database outage says so, not its reason code:
+    the forms catch ``JournalUnavailable`` themselves, rather than leave it to the app's
+    error page (web/unavailable.py), so that what the person typed is kept for another try."""
     t = _t(request)
     if isinstance(refused, JournalUnavailable):
         return t("error.503")
@@ -149,19 +129,10 @@ def _invoice_words(request: Request) -> dict:
     return {"run_title": run_title, "unit": unit, "month_names": MONTHS[language]}
 
 
-def _centre_id(conn) -> int:
-    ids = conn.execute(select(centres.c.id)).scalars().all()
-    if len(ids) != 1:
-        raise invoicing.InvoiceRefused(f"Det er {len(ids)} responssentre; velg med kommandolinjen (--centre).",
-                                       "centres", count=len(ids))
-    return ids[0]
-
-
 def _visible_run(conn, run_id: int, scope: frozenset[int] | None):
-    """The run as this caller may see it, or 404: a municipality sees approved runs that
-    have lines of its own."""
+    """The run as this caller may see it (``invoicing.visible``), or 404."""
     document = invoices.load(conn, run_id, scope)
-    if document is None or (scope is not None and (document.state != "approved" or not document.lines)):
+    if not invoicing.visible(document, scope):
         raise PageRefused(404, "error.404")
     return document
 
@@ -220,28 +191,14 @@ async def line_page(request: Request, line_id: int, principal: Principal = Depen
     scope = invoice_scope(principal)
     rt = runtime(request)
     with rt.engine.connect() as conn:
-        found = conn.execute(select(invoice_lines.c.run_id, invoice_lines.c.municipality_id)
-                             .where(invoice_lines.c.id == line_id)).first()
+        found = invoicing.line_owner(conn, line_id)
         if found is None or (scope is not None and found.municipality_id not in scope):
             raise PageRefused(404, "error.404")
         document = _visible_run(conn, found.run_id, scope)
         line = next(line for line in document.lines if line.id == line_id)
-        people, events = [], []
-        if line.kind == "per_user_month":
-            days = invoicing.counted_recipients(conn, line_id)
-            ids = sorted(days)
-            names = []
-            for start in range(0, len(ids), 5000):  # SQLite allows some 32,000 parameters a statement
-                names += conn.execute(select(recipients.c.id, recipients.c.given_name, recipients.c.family_name)
-                                      .where(recipients.c.id.in_(ids[start:start + 5000]))).all()
-            people = sorted(((r.id, r.given_name, r.family_name, days[r.id]) for r in names),
-                            key=lambda p: (p[2], p[1], p[0]))
-        elif line.kind == "per_event":
-            events = economy.events_counted(conn, line.municipality_id, line.basis["alarm_types"],
-                                            InvoicePeriod(document.first, document.months))
-    await rt.journal.run(lambda conn: audit.append(
-        conn, now=rt.clock(), actor=principal.actor, action=audit.EXPORT, municipality_id=line.municipality_id,
-        purpose=invoicing.PURPOSE, details={"entity": "invoice_line", "line": line_id, "recipients": len(people)}))
+        people, events = invoicing.line_contents(conn, line, InvoicePeriod(document.first, document.months))
+    await rt.journal.run(lambda conn: invoicing.record_line_look(conn, line, recipients=len(people),
+                                                                 actor=principal.actor, now=rt.clock()))
     return render(request, "economy/line.html", document=document, line=line, people=people, events=events,
                   **_invoice_words(request))
 
@@ -309,7 +266,7 @@ def _prices_page(request: Request, *, status_code: int = 200, error: str | None 
     with runtime(request).engine.connect() as conn:
         models = prices.listing(conn)
         budget_rows, deflator_rows = prices.year_rows(conn)
-        names = municipality_names(conn, frozenset(conn.execute(select(municipalities.c.id)).scalars()))
+        names = all_municipality_names(conn)
     year = runtime(request).clock().year
     typed = {"valid_from": f"{year + 1}-01", "base_year": str(year + 1), "components": EXAMPLE_COMPONENTS,
              "year": str(year + 1), **(typed or {})}
@@ -353,7 +310,7 @@ async def set_budget(request: Request, principal: Principal = Depends(host)):
     try:
         year = int(typed["year"])
         await rt.journal.run(lambda conn: prices.set_budget(
-            conn, centre_id=_centre_id(conn), year=year, name=typed["name"], amount=typed["amount"],
+            conn, centre_id=invoicing.only_centre_id(conn), year=year, name=typed["name"], amount=typed["amount"],
             fixed_share=typed["fixed_share"], actor=principal.actor, now=rt.clock()))
     except ValueError as refused:  # PriceModelError is one
         message = _refusal(request, refused) if isinstance(refused, PriceModelError) else _t(request)("economy.error.year")

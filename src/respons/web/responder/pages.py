@@ -15,20 +15,20 @@ from pathlib import Path
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
-from sqlalchemy import select
 
-from respons.auth import audit
+from respons.auth import recipient_reads
 from respons.domain.access import Role
 from respons.domain.alarm_types import ALARM_TYPES
-from respons.domain.lifecycle import Action, CallResult, IllegalTransition, Outcome, State
+from respons.domain.lifecycle import Action, CallResult, Outcome, State
 from respons.domain.routing import RoutingPlan, Target
 from respons.engine import alarms as alarm_service
+from respons.engine import duty as duty_service
 from respons.engine import missions
 from respons.engine import routing
 from respons.store import queries
-from respons.store.tables import alarms, responder_presence, zones
 from respons.web import i18n
 from respons.web.access import Principal, public
+from respons.web.alarm_actions import run_action
 from respons.web.responder import words  # noqa: F401  (registers the app's words)
 from respons.web.pages import STATIC_DIR, page_access, render
 from respons.web.refusals import refusal_text
@@ -47,16 +47,6 @@ def _municipalities(principal: Principal) -> frozenset[int]:
 
 def _is_technician(principal: Principal) -> bool:
     return any(g.role is Role.TECHNICIAN for g in principal.grants)
-
-
-def _duty(conn, user_id: int) -> list[dict]:
-    rows = conn.execute(
-        select(responder_presence.c.zone_id, responder_presence.c.role, responder_presence.c.municipality_id,
-               zones.c.name.label("zone"))
-        .outerjoin(zones, zones.c.id == responder_presence.c.zone_id)
-        .where(responder_presence.c.user_id == user_id, responder_presence.c.logged_out_at.is_(None))
-    ).all()
-    return [dict(r._mapping) for r in rows]
 
 
 def _offers_and_mine(conn, principal: Principal, now) -> tuple[list[dict], list[dict]]:
@@ -82,15 +72,13 @@ def _context(request: Request) -> dict:
 def _home_data(request: Request, principal: Principal) -> dict:
     rt = runtime(request)
     with rt.engine.connect() as conn:
-        duty = _duty(conn, principal.id)
+        duty = duty_service.on_duty(conn, principal.id)
         offers, mine = _offers_and_mine(conn, principal, rt.clock())
         zone_ids = [d["zone_id"] for d in duty if d["zone_id"] is not None]
         team = routing.colleagues(conn, zone_ids) if zone_ids else []
-        choices = conn.execute(select(zones.c.id, zones.c.name, zones.c.municipality_id)
-                               .where(zones.c.municipality_id.in_(sorted(_municipalities(principal))))
-                               .order_by(zones.c.name)).all()
+        choices = duty_service.zone_choices(conn, _municipalities(principal))
     return dict(duty=duty, offers=offers, mine=mine, team=[c for c in team if c["user_id"] != principal.id],
-                zone_choices=[dict(z._mapping) for z in choices], technician=_is_technician(principal),
+                zone_choices=choices, technician=_is_technician(principal),
                 **_context(request))
 
 
@@ -147,15 +135,9 @@ async def alarm_page(request: Request, alarm_id: str, principal: Principal = Dep
             visible = routing.in_hand_of(conn, alarm_id, user_id=principal.id, visible_to=allowed)
     if detail is None or not visible:
         return render(request, "error.html", status_code=404, message_key="error.404")
-    person = None
-    if detail["recipient_id"] is not None:
-        # The worker is about to go to this person: the read is audited like the centre's.
-        await rt.journal.run(lambda conn: audit.append(
-            conn, now=rt.clock(), actor=principal.actor, action=audit.READ_RECIPIENT,
-            municipality_id=detail["municipality_id"], recipient_id=detail["recipient_id"], alarm_id=alarm_id,
-            purpose="alarm", details={"via": "responder_app"}))
-        with rt.engine.connect() as conn:
-            person = queries.recipient_card(conn, detail["recipient_id"], now=rt.clock(), exclude_alarm=alarm_id)
+    # The worker is about to go to this person: the read is audited like the centre's.
+    person = await recipient_reads.read_for_alarm(rt.journal, rt.engine, rt.clock, actor=principal.actor, alarm=detail,
+                                                  via="responder_app")
     return render(request, "responder/alarm.html", alarm=detail, person=person, error=None,
                   **_work_context(detail, principal), **_context(request))
 
@@ -216,8 +198,7 @@ async def status(request: Request, alarm_id: str, status: str = Form(...), note:
     def work(conn):
         now = rt.clock()
         routing.require_in_hand(conn, alarm_id, user_id=principal.id, visible_to=visible)
-        holder = conn.execute(select(alarms.c.answered_by).where(alarms.c.id == alarm_id)).scalar_one_or_none()
-        if holder != principal.actor:
+        if queries.alarm_holder(conn, alarm_id) != principal.actor:
             # A mission the centre dispatched: report on it; the centre closes the alarm.
             missions.report(conn, alarm_id, user_id=principal.id, action=action, now=now, visible_to=visible,
                             text=note.strip() or None)
@@ -262,18 +243,15 @@ def _in_field(conn, alarm_id: str, principal: Principal) -> bool:
 
 
 async def _act(request: Request, alarm_id: str, principal: Principal, work) -> HTMLResponse:
-    """Run the unit of work, then show the alarm again (with the refusal, if any)."""
+    """Run the unit of work, then show the alarm again (with the refusal, if any): on a
+    phone the worker's next step is on the same screen."""
     rt = runtime(request)
     error = None
-    refused: IllegalTransition | None = None
-    status_code = 200
-    try:
-        await rt.journal.run(work)
-    except alarm_service.AlarmNotFound:
+    outcome = await run_action(rt.journal, work)
+    if outcome.not_found is not None:
         return render(request, "error.html", status_code=404, message_key="error.404")
-    except IllegalTransition as exc:
-        status_code = 409
-        refused = exc
+    refused = outcome.refused
+    status_code = 200 if refused is None else 409
     with rt.engine.connect() as conn:
         detail = queries.alarm_detail(conn, alarm_id, now=rt.clock(), in_municipalities=_municipalities(principal))
         if detail is None:

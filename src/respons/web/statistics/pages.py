@@ -18,6 +18,7 @@ from respons.domain.access import Role
 from respons.domain.alarm_types import ALARM_TYPES
 from respons.domain.statistics import OSLO, Period
 from respons.engine import statistics as service
+from respons.reports import model
 from respons.web import i18n
 from respons.web.bounds import FIRST_REPORT_YEAR, INT_MAX, LAST_REPORT_YEAR
 from respons.web.access import Principal
@@ -168,8 +169,6 @@ def _type_label(request: Request):
 async def report(request: Request, municipality_id: str | None = Query(None), period: str | None = Query(None),
                  on: str | None = Query(None, alias="date"), principal: Principal = Depends(statistics_page)):
     """The period's report as a page to read or print: the PDF's content, in the browser."""
-    from respons.reports import model
-
     try:
         chosen, wanted_period, day = _parameters(municipality_id, period, on, municipality_required=True)
     except BadParameter as exc:
