@@ -216,10 +216,6 @@ def events_counted(conn: Connection, municipality_id: int, alarm_types: Iterable
     ).all()
 
 
-def centre_ids(conn: Connection) -> list[int]:
-    return conn.execute(select(centres.c.id)).scalars().all()
-
-
 def recipient_names(conn: Connection, recipient_ids: Iterable[int]) -> list:
     """(id, given_name, family_name) of each recipient, read in chunks: SQLite allows some
     32,000 parameters a statement."""

@@ -154,6 +154,7 @@ async def post_alarm(
             answer_deadline=rt.answer_deadline,
             clock_future=timedelta(seconds=settings.intake_clock_future_seconds),
             clock_past=timedelta(seconds=settings.intake_clock_past_seconds),
+            rules_cache=rt.rules,
         ),
         lane=Lane.for_alarm(alarm_type(alarm.type)),
     )

@@ -26,7 +26,6 @@ register(
         "dev.field.description": ("Hva skjedde", "What happened"),
         "dev.field.alarm_id": ("Alarm-ID (valgfritt)", "Alarm id (optional)"),
         "dev.save": ("Registrer", "Register"),
-        "dev.back": ("Til avvikene", "To the deviations"),
         "dev.error.title_missing": ("Skriv en kort beskrivelse av avviket.", "A deviation needs a short title."),
         "dev.error.invalid_value": ("Velg kategori og alvorlighet fra listene.",
                                     "Choose the category and severity from the lists."),
