@@ -24,7 +24,8 @@ from types import MappingProxyType
 from sqlalchemy import Engine
 
 from respons.clock import Clock
-from respons.engine import deviations, missions, routing, timeline
+from respons.engine import missions, routing, timeline
+from respons.deviations import service as deviations
 from respons.engine.live import LiveBus
 from respons.engine.routing import RulesCache
 from respons.engine.supervision import SupervisionWorker

@@ -270,9 +270,9 @@ def test_the_demo_history_is_handled_alarms_whose_rows_are_their_timelines(engin
     from collections import defaultdict
 
     from respons.domain.lifecycle import fold
-    from respons.domain.statistics import Period, key_figures
-    from respons.store.statistics import alarm_facts
-    from respons.engine import statistics
+    from respons.statistics.rules import Period, key_figures
+    from respons.statistics.store import alarm_facts
+    from respons.statistics import service as statistics
     from respons.engine.timeline import load_timeline
     from respons.store.alarms import projection_from_row
 
@@ -311,8 +311,8 @@ def test_the_demo_can_be_invoiced_and_reset_after_an_approved_run(engine):
 
     from sqlalchemy.exc import DBAPIError
 
-    from respons.domain.pricing import InvoicePeriod
-    from respons.engine import invoicing
+    from respons.economy.pricing import InvoicePeriod
+    from respons.economy import invoicing
     from respons.store.tables import invoice_runs
 
     seed(engine)

@@ -11,9 +11,10 @@ import pytest
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.exc import DBAPIError
 
-from respons.domain.pricing import InvoicePeriod
-from respons.engine import invoicing, registry as registry_service
-from respons.store import economy
+from respons.economy.pricing import InvoicePeriod
+from respons.economy import invoicing
+from respons.registry import service as registry_service
+from respons.economy import store as economy
 from respons.store.tables import (
     agreements,
     alarms,

@@ -622,7 +622,7 @@ def world(engine):
             audit.append(conn, now=T0, actor="user:999", action=audit.READ_RECIPIENT, municipality_id=mid, recipient_id=rid,
                          alarm_id=alarms[mid], purpose="alarm", details={"secret": f"audit-secret-{mid}"})
             secrets[mid].append(f"audit-secret-{mid}")
-        from respons.engine import deviations as deviation_service
+        from respons.deviations import service as deviation_service
 
         deviations = {mid: deviation_service.register(conn, municipality_id=mid, category="other", actor="user:999",
                                                       title=f"deviation-secret-{mid}", now=T0)

@@ -9,9 +9,9 @@ from datetime import date
 import pytest
 from sqlalchemy import event, insert, select, update
 
-from respons.domain.completeness import Gap
+from respons.registry.completeness import Gap
 from respons.domain.identity import synthetic_national_id
-from respons.engine import registry as service
+from respons.registry import service
 from respons.store.tables import contacts, devices, recipients, zones
 from tests.factories import T0, seed_registry
 

@@ -15,7 +15,7 @@ from respons.domain.access import Role
 from respons.domain.alarm_types import alarm_type
 from respons.engine import alarms as service
 from respons.engine import receiving
-from respons.engine.statistics import CSV_COLUMNS
+from respons.statistics.service import CSV_COLUMNS
 from respons.settings import Settings
 from respons.store.tables import audit_log
 from respons.web.app import create_app
@@ -117,7 +117,7 @@ def test_the_yearly_report_across_municipalities_covers_the_callers_scope(world,
     import openpyxl
     from pypdf import PdfReader
 
-    from respons.engine import deviations
+    from respons.deviations import service as deviations
 
     own, foreign, _ = world
     with engine.begin() as conn:

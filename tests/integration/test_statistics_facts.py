@@ -9,11 +9,11 @@ from datetime import timedelta
 import pytest
 
 from respons.domain.lifecycle import Outcome
-from respons.domain.statistics import key_figures
+from respons.statistics.rules import key_figures
 from respons.engine import alarms as service
 from respons.engine import timeline as alarm_timeline
 from respons.engine import missions, routing
-from respons.store.statistics import alarm_facts
+from respons.statistics.store import alarm_facts
 from tests.integration.test_statistics_sql import assert_database_agrees
 from tests.integration.test_routing_scenarios import full_day, routing_action, world  # noqa: F401  (fixture)
 
@@ -93,7 +93,7 @@ def test_who_answered_and_a_hand_back_through_the_engine(world):
     """Issue 14: a responder's answer in the app is home care's, not the centre's; a
     hand-back keeps home care's acceptance in the facts and in the CSV row."""
     from respons.domain.lifecycle import Event, EventKind
-    from respons.engine import statistics as export
+    from respons.statistics import service as export
 
     start = world.clock()
     hilde = world.responder("hilde")

@@ -12,7 +12,7 @@ from itertools import count
 import pytest
 from sqlalchemy import insert, select
 
-from respons.domain.statistics import (
+from respons.statistics.rules import (
     OSLO,
     Distribution,
     KeyFigures,
@@ -22,7 +22,7 @@ from respons.domain.statistics import (
     key_figures,
 )
 from respons.domain import storms
-from respons.store.statistics import alarm_facts, counts_by_municipality, key_figures_by, oslo_offsets
+from respons.statistics.store import alarm_facts, counts_by_municipality, key_figures_by, oslo_offsets
 from respons.store.tables import alarm_events, alarms, municipalities, recipients
 from tests.factories import seed_registry
 

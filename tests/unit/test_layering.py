@@ -130,10 +130,28 @@ def test_the_cycle_check_finds_a_cycle_hidden_in_a_function():
     assert "respons.engine.receiving" in GRAPH["respons.intake.devices"], "imports inside modules are seen"
 
 
+FEATURES = ("registry", "deviations", "statistics", "economy")
+PRESENTATION = ("api", "pages", "words", "problems")  # a feature's routes and what they show
+
+
+def _is_presentation(module: str) -> bool:
+    parts = module.split(".")
+    return parts[1:2] == ["web"] or (len(parts) == 3 and parts[1] in FEATURES and parts[2] in PRESENTATION)
+
+
 def test_no_web_module_imports_the_tables():
     offenders = sorted(m for m, imported in GRAPH.items()
-                       if m.startswith(f"{PACKAGE}.web") and f"{PACKAGE}.store.tables" in imported)
-    assert offenders == [], "web/ parses, calls a service and renders; SQL lives in store/ and engine/"
+                       if _is_presentation(m) and f"{PACKAGE}.store.tables" in imported)
+    assert offenders == [], "routes parse, call a service and render; SQL lives in the stores and services"
+    assert _is_presentation("respons.deviations.pages") and _is_presentation("respons.web.console.pages")
+    assert not _is_presentation("respons.deviations.service")
+
+
+def test_each_feature_is_one_folder_with_its_rules_service_and_routes():
+    for feature in FEATURES:
+        modules = {m.rpartition(".")[2] for m in MODULES if m.startswith(f"{PACKAGE}.{feature}.")}
+        assert {"pages", "words"} <= modules and len(modules) > 3, feature
+        assert (SRC / feature / "templates" / ("admin" if feature == "registry" else feature)).is_dir(), feature
 
 
 ALARM_TABLES = {"alarms", "alarm_events"}

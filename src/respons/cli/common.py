@@ -17,8 +17,8 @@ from sqlalchemy.exc import OperationalError
 
 from respons.cli.lookups import municipality_id_by_number
 from respons.clock import system_clock
-from respons.domain.statistics import OSLO, Period
-from respons.engine import statistics
+from respons.statistics.rules import OSLO, Period
+from respons.statistics import service as statistics
 from respons.settings import get_settings
 from respons.store import db
 from respons.store.diagnose import explain

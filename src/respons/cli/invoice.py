@@ -9,9 +9,9 @@ import typer
 from rich.table import Table
 
 from respons.cli.common import CLI_ACTOR, console, municipality_id, output_path, refuse, transaction
-from respons.domain.pricing import InvoicePeriod
-from respons.engine import invoicing
-from respons.reports import invoices
+from respons.economy.pricing import InvoicePeriod
+from respons.economy import invoicing
+from respons.economy import invoice_files as invoices
 
 invoice_app = typer.Typer(help="Invoice runs: compute, approve, show and export (docs/economy.md).",
                           no_args_is_help=True)

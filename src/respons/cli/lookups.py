@@ -1,6 +1,6 @@
 """The register look-ups the commands need, from the numbers people type.
 
-They belong in engine/registry.py; kept in this one module until it offers them, so that
+They belong in registry/service.py; kept in this one module until it offers them, so that
 they move in one piece and no command holds SQL of its own.
 """
 

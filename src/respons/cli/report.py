@@ -25,9 +25,9 @@ from respons.cli.common import (
 )
 from respons.cli.lookups import every_municipality_id
 from respons.clock import system_clock
-from respons.domain.statistics import KeyFigures
-from respons.engine import statistics
-from respons.reports import model
+from respons.statistics.rules import KeyFigures
+from respons.statistics import service as statistics
+from respons.statistics import report_model as model
 
 report_app = typer.Typer(help="Statistics and reports for municipalities (key figures from the alarm timeline).",
                          no_args_is_help=True)
@@ -71,7 +71,8 @@ def report_file(
     minutes_per_cleared: float = typer.Option(30.0, "--minutes-per-cleared-alarm"),
 ) -> None:
     """Write one municipality's report for one Oslo period as PDF or XLSX. The export is audited."""
-    from respons.reports import pdf, xlsx  # see _check_format
+    from respons.statistics import report_pdf as pdf# see _check_format
+    from respons.statistics import report_xlsx as xlsx
 
     _check_format(file_format)
     chosen = parse_period(period)
@@ -99,7 +100,8 @@ def report_collaboration(
 ) -> None:
     """Write the yearly report across the collaboration (one row per municipality, the totals
     and the year's deviations) as PDF or XLSX. Audited as an export of every municipality in it."""
-    from respons.reports import pdf, xlsx  # see _check_format
+    from respons.statistics import report_pdf as pdf# see _check_format
+    from respons.statistics import report_xlsx as xlsx
 
     _check_format(file_format)
     now = system_clock()

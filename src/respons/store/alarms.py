@@ -3,7 +3,7 @@
 Every write to the two tables is a function here, and so is every read the alarm core
 decides on (the projection under the row lock, "the open alarm of this device", the
 idempotency lookup, the rows a responder's offers are chosen from, a storm's members).
-Screens read through ``store/queries.py`` and reports through ``store/statistics.py``;
+Screens read through ``store/queries.py`` and reports through ``statistics/store.py``;
 neither writes. So "who changes an alarm?" has one answer, and a rule about the rows (the
 projection is written with its event, in the same transaction) is kept in one place.
 

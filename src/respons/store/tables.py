@@ -310,7 +310,7 @@ alarm_events = Table(
 )
 # Who answered (statistics, docs/statistics.md): the answers responders gave in the app, a
 # small part of the timeline, found by time without reading the rest (migration 0010). The
-# predicate is spelled out as store/statistics.py queries it, so both databases use the index.
+# predicate is spelled out as statistics/store.py queries it, so both databases use the index.
 HOME_CARE_ANSWER_WHERE = {
     "sqlite": "kind = 'answered' AND json_extract(data, '$.via') = 'responder_app'",
     "postgresql": "kind = 'answered' AND (data ->> 'via') = 'responder_app'",
@@ -524,7 +524,7 @@ audit_head = Table(
 
 # When a recipient had the service: the invoice counts active users day by day from these.
 # [starts_on, ends_on) in Oslo dates; a deactivated recipient's period ends the day they were
-# deactivated, and reactivation opens a new one (engine/registry.py keeps them).
+# deactivated, and reactivation opens a new one (registry/service.py keeps them).
 service_periods = Table(
     "service_periods",
     metadata,
@@ -536,7 +536,7 @@ service_periods = Table(
 )
 Index("ix_service_periods_recipient", service_periods.c.recipient_id, service_periods.c.starts_on)
 
-# An agreement's price model for a stretch of time: components as data (domain/pricing.py),
+# An agreement's price model for a stretch of time: components as data (economy/pricing.py),
 # prices in the base year, indexed by the deflators for later years.
 price_models = Table(
     "price_models",
@@ -575,7 +575,7 @@ deflators = Table(
 )
 
 # An invoice run: every municipality's lines for whole Oslo months. A draft can be discarded;
-# an approved run is immutable (refused in engine/invoicing.py and by database triggers,
+# an approved run is immutable (refused in economy/invoicing.py and by database triggers,
 # migration 0008).
 invoice_runs = Table(
     "invoice_runs",

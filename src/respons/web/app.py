@@ -12,16 +12,16 @@ from respons import __version__
 from respons.clock import Clock, system_clock
 from respons.runtime import Node
 from respons.settings import Settings, get_settings
-from respons.web.access import public
 from respons.web.api_docs import install_api_docs
 from respons.web import health, login, metrics as metrics_web
-from respons.web.admin import pages as admin_pages
-from respons.web.responder import pages as responder_app
-from respons.web.statistics import pages as statistics_pages
-from respons.web.deviations import pages as deviation_pages
-from respons.web.economy import pages as economy_pages
-from respons.web.api import access_admin, admin, audit, auth, deviations, intake, live, operator, registry, statistics
+from respons.web.api import access_admin, admin, audit, auth, intake, live, operator
 from respons.web.console import pages as console_pages
+from respons.web.responder import pages as responder_app
+# The administrative features, one folder each: their JSON API and their pages.
+from respons.deviations import api as deviations_api, pages as deviation_pages
+from respons.economy import pages as economy_pages
+from respons.registry import api as registry_api, pages as registry_pages
+from respons.statistics import api as statistics_api, pages as statistics_pages
 from respons.web.pages import STATIC_DIR, install_page_handlers
 from respons.web.errors import install_error_handlers
 
@@ -82,12 +82,12 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock, *,
     app.include_router(auth.router)
     app.include_router(access_admin.router)
     app.include_router(audit.router)
-    app.include_router(registry.router)
-    app.include_router(statistics.router)
-    app.include_router(deviations.router)
+    app.include_router(registry_api.router)
+    app.include_router(statistics_api.router)
+    app.include_router(deviations_api.router)
     app.include_router(login.router)
     app.include_router(console_pages.router)
-    app.include_router(admin_pages.router)
+    app.include_router(registry_pages.router)
     app.include_router(responder_app.router)
     app.include_router(statistics_pages.router)
     app.include_router(deviation_pages.router)

@@ -21,13 +21,17 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from respons.clock import OSLO
 from respons.domain.access import Role
-from respons.reports.formatting import Formats
+from respons.formatting import Formats
 from respons.web import i18n, labels
 from respons.web.access import Policy, Principal, _authenticate, _cookie
 
 WEB = Path(__file__).parent
-TEMPLATE_DIRS = [WEB / "templates", WEB / "console" / "templates", WEB / "admin" / "templates", WEB / "responder" / "templates",
-                 WEB / "statistics" / "templates", WEB / "deviations" / "templates", WEB / "economy" / "templates"]
+# The alarm core's screens live in web/; each administrative feature keeps its templates in
+# its own folder (respons/<feature>/templates/<feature>/…).
+FEATURES = WEB.parent
+TEMPLATE_DIRS = [WEB / "templates", WEB / "console" / "templates", WEB / "responder" / "templates",
+                 FEATURES / "registry" / "templates", FEATURES / "statistics" / "templates",
+                 FEATURES / "deviations" / "templates", FEATURES / "economy" / "templates"]
 STATIC_DIR = WEB / "static"
 
 environment = Environment(

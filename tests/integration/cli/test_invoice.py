@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import select, update
 
 from respons.cli import app
-from respons.reports.invoices import CSV_COLUMNS
+from respons.economy.invoice_files import CSV_COLUMNS
 from respons.store.tables import invoice_runs, service_periods
 
 

@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from respons.auth import audit
 from respons.domain.access import Role
-from respons.domain.completeness import Gap
+from respons.registry.completeness import Gap
 from respons.domain.identity import synthetic_national_id
 from respons.settings import Settings
 from respons.store.tables import audit_log, contacts, devices, recipients, staff, zones

@@ -12,9 +12,9 @@ from sqlalchemy import select
 
 from respons.domain.access import Role
 from respons.domain.alarm_types import alarm_type
-from respons.domain.deviations import DeviationCategory
+from respons.deviations.rules import DeviationCategory
 from respons.engine import receiving
-from respons.engine import deviations
+from respons.deviations import service as deviations
 from respons.settings import Settings
 from respons.store.tables import deviations as deviation_table
 from respons.web import i18n

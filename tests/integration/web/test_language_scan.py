@@ -52,7 +52,7 @@ from respons.store import tables
 from respons.store.db import make_engine
 from respons.store.migrate import upgrade
 from respons.web import i18n
-from respons.web.admin.pages import CONTACT_FIELDS, DEVICE_FIELDS, RECIPIENT_FIELDS, STAFF_FIELDS, ZONE_FIELDS
+from respons.registry.pages import CONTACT_FIELDS, DEVICE_FIELDS, RECIPIENT_FIELDS, STAFF_FIELDS, ZONE_FIELDS
 from respons.web.app import create_app
 from tests.factories import FakeClock, add_user, log_in
 

@@ -7,7 +7,7 @@ from dataclasses import replace
 from hypothesis import given
 from hypothesis import strategies as st
 
-from respons.domain.completeness import Gap, RecipientFacts, gaps, is_blank
+from respons.registry.completeness import Gap, RecipientFacts, gaps, is_blank
 
 COMPLETE = RecipientFacts(
     active=True, has_phone=True, contacts=2, contacts_with_phone=1, has_key_box=True, active_devices=1, has_zone=True,

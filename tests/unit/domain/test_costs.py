@@ -4,7 +4,7 @@ from decimal import Decimal as D
 
 import pytest
 
-from respons.domain.costs import CentreCosts, cost_figures
+from respons.economy.costs import CentreCosts, cost_figures
 
 
 def test_vaernes_respons_2023():

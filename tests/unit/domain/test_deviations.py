@@ -6,7 +6,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from respons.domain.deviations import (
+from respons.deviations.rules import (
     DeviationEvent,
     DeviationEventKind as K,
     DeviationState,

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from respons.domain.pricing import (
+from respons.economy.pricing import (
     Budget,
     BudgetShare,
     Deflators,
@@ -153,7 +153,7 @@ def test_an_invoice_period_is_whole_months():
 
 
 def test_a_stored_price_model_reads_back_as_it_was_written():
-    from respons.domain.pricing import component_from_data, component_to_data
+    from respons.economy.pricing import component_from_data, component_to_data
 
     components = (PerUserMonth(D("106.97"), label="Full", share=D("0.30"), device_kinds=frozenset({"safety_alarm"})),
                   PerEvent(D("12.50"), frozenset({"geofence_exit"})), BudgetShare("systemer"),
@@ -172,7 +172,7 @@ def test_a_stored_price_model_reads_back_as_it_was_written():
     ({"kind": "per_inhabitant", "price": "3", "due": "02-30"}, "MM-DD"),
 ])
 def test_a_price_model_that_cannot_be_used_is_refused_with_what_is_wrong(data, message):
-    from respons.domain.pricing import PriceModelError, component_from_data, model_from_data
+    from respons.economy.pricing import PriceModelError, component_from_data, model_from_data
 
     with pytest.raises(PriceModelError, match=message):
         component_from_data(data)

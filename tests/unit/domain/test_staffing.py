@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from respons.domain.staffing import (
+from respons.economy.staffing import (
     SEED_BASE_SALARY,
     SEED_SUPPLEMENT_SHARE,
     SHIFT_HOURS,

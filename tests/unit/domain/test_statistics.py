@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from respons.domain.statistics import (
+from respons.statistics.rules import (
     ADDITIVE,
     AlarmFact,
     Period,

@@ -2,7 +2,7 @@
 
 from decimal import Decimal
 
-from respons.reports.formatting import Formats, duration, grouped, percent, plain
+from respons.formatting import Formats, duration, grouped, percent, plain
 
 
 def test_money_is_grouped_with_the_languages_marks():

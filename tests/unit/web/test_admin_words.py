@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from respons.domain.completeness import Gap
+from respons.registry.completeness import Gap
 from respons.web import i18n
-from respons.web.admin import pages  # noqa: F401  (registers the words)
+from respons.registry import pages# noqa: F401  (registers the words)
 
 TEMPLATES = Path(pages.__file__).parent / "templates" / "admin"
 
@@ -37,7 +37,7 @@ def test_admin_words_are_filled_in():
 def test_every_alarm_category_has_a_name_on_the_statistics_pages():
     from respons.domain.alarm_types import Category
     from respons.web import i18n
-    from respons.web.statistics import words  # noqa: F401
+    from respons.statistics import words# noqa: F401
 
     for language in i18n.LANGUAGES:
         t = i18n.translator(language, strict=True)
@@ -45,7 +45,7 @@ def test_every_alarm_category_has_a_name_on_the_statistics_pages():
 
 
 def test_every_literal_key_in_the_statistics_templates_is_registered():
-    from respons.web.statistics import pages as statistics_pages
+    from respons.statistics import pages as statistics_pages
 
     used = set()
     for template in (Path(statistics_pages.__file__).parent / "templates" / "statistics").glob("*.html"):

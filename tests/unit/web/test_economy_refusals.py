@@ -9,11 +9,12 @@ from decimal import Decimal
 
 import pytest
 
-from respons.domain import pricing
-from respons.domain.pricing import Deflators, PriceModelError, component_from_data, model_from_data
-from respons.engine import invoicing, price_models
+from respons.economy import pricing
+from respons.economy.pricing import Deflators, PriceModelError, component_from_data, model_from_data
+from respons.economy import invoicing
+from respons.economy import price_models
 from respons.web import i18n
-from respons.web.economy import pages  # noqa: F401  (registers the words)
+from respons.economy import pages# noqa: F401  (registers the words)
 
 NB, EN = i18n.translator("nb"), i18n.translator("en")
 REFUSALS = ("PriceModelError", "InvoiceRefused")

@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 
 from respons.web import i18n
-from respons.web.economy import pages  # noqa: F401  (registers the words)
+from respons.economy import pages# noqa: F401  (registers the words)
 
 TEMPLATES = Path(pages.__file__).parent / "templates" / "economy"
 

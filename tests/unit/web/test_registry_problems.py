@@ -9,10 +9,10 @@ import inspect
 import pytest
 
 from respons.domain.identity import InvalidNationalId
-from respons.engine import registry as service
+from respons.registry import service
 from respons.domain.dc09_keys import BadKey, parse_key
 from respons.web import i18n
-from respons.web.admin.problems import conflict_text, problem_text
+from respons.registry.problems import conflict_text, problem_text
 
 NB, EN = i18n.translator("nb"), i18n.translator("en")
 
