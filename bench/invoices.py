@@ -44,9 +44,9 @@ from rich.console import Console  # noqa: E402
 from sqlalchemy import func, insert, select, text  # noqa: E402
 
 from respons.domain.identity import synthetic_national_id  # noqa: E402
-from respons.domain.pricing import InvoicePeriod  # noqa: E402
-from respons.domain.statistics import OSLO  # noqa: E402
-from respons.engine import invoicing  # noqa: E402
+from respons.economy.pricing import InvoicePeriod  # noqa: E402
+from respons.statistics.rules import OSLO  # noqa: E402
+from respons.economy import invoicing# noqa: E402
 from respons.store.db import make_engine, write_transaction  # noqa: E402
 from respons.store.migrate import upgrade  # noqa: E402
 from respons.store.tables import (  # noqa: E402

@@ -48,9 +48,10 @@ from rich.progress import Progress  # noqa: E402
 from sqlalchemy import func, insert, select, text  # noqa: E402
 
 from respons.demo.traffic import HOURLY_WEIGHTS  # noqa: E402
-from respons.domain.statistics import OSLO, Period  # noqa: E402
-from respons.engine import statistics  # noqa: E402
-from respons.reports import model, pdf  # noqa: E402
+from respons.statistics.rules import OSLO, Period  # noqa: E402
+from respons.statistics import service as statistics# noqa: E402
+from respons.statistics import report_model as model# noqa: E402
+from respons.statistics import report_pdf as pdf
 from respons.store.db import make_engine  # noqa: E402
 from respons.store.migrate import upgrade  # noqa: E402
 from respons.store.tables import alarm_events, alarms  # noqa: E402
