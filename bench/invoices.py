@@ -15,7 +15,7 @@ Method (docs/benchmarks.md, "Invoice run"):
    bulk in order of arrival. Only the alarm rows: an invoice reads no timeline events.
 3. ``ANALYZE`` (PostgreSQL: ``VACUUM ANALYZE``, as autovacuum has long done for a year-old
    table; index-only scans need its visibility map), then timed with ``time.perf_counter`` in this process: the **invoice run for
-   the whole year** (``engine.invoicing.run``: read, compute, store every line and the
+   the whole year** (``economy.invoicing.run``: read, compute, store every line and the
    recipients behind them, commit), ``--runs`` times (each replaces the draft before it).
    **Reference in the same run**: ``SELECT count(*)`` over the year's alarms and over the
    service periods: what touching the rows costs.

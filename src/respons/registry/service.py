@@ -667,7 +667,7 @@ def completeness(conn: Connection, *, municipality_id: int, allowed: frozenset[i
     """Active recipients whose registration lacks what the centre needs, with the gaps.
 
     Three set-based queries whatever the number of recipients (no query per recipient);
-    the rule itself is ``domain.completeness.gaps``.
+    the rule itself is ``registry.completeness.gaps``.
     """
     require_municipality(conn, municipality_id, allowed)
     contact_counts = {
