@@ -4,7 +4,7 @@ The engine (``registry/service.py``) writes each problem in bokmål for the API,
 in bokmål whatever the language (docs/registry.md), and names it: a ``Problem``'s key and
 parameters, a ``Conflict``'s code. The pages say the name with the words in
 ``registry/words.py`` (``admin.problem.<key>``, ``admin.conflict.<code>``); a unit test
-(tests/unit/web/test_registry_problems.py) holds every name the engine gives to having both
+(tests/unit/registry/test_problems.py) holds every name the engine gives to having both
 languages, and the bokmål to being the engine's own text.
 
 A problem the engine has not named (or named without words here) is shown as the engine
