@@ -7,7 +7,7 @@ import threading
 import pytest
 from sqlalchemy import func, insert, select, text
 
-from respons.store.journal import Journal, JournalUnavailable, Lane
+from respons.store.journal import Journal, JournalUnavailable, Lane, announce
 from respons.store.tables import centres
 from tests.factories import T0
 
@@ -263,3 +263,66 @@ def test_technical_traffic_is_committed_in_short_batches(engine):
         journal.close()
     per_batch = [sizes.count(b) for b in sorted(set(sizes))]
     assert per_batch == [4, 4, 2]
+
+
+# --- reactions: follow-on work in the unit of the change it follows --------------------------
+
+
+def announcing(name: str):
+    def work(conn):
+        add_centre(name)(conn)
+        announce(conn, {"event": "centre_added", "name": name})
+        return name
+
+    return work
+
+
+def test_a_reaction_commits_with_the_change_it_reacts_to_and_sees_its_own_announcements(engine):
+    seen: list[str] = []
+
+    def react(conn, change):
+        seen.append(change["event"])
+        if change["event"] == "centre_added":
+            add_centre(change["name"] + " (follow-up)")(conn)
+            announce(conn, {"event": "follow_up_added"})
+
+    published: list[dict] = []
+    journal = Journal(engine, window_ms=0, reactions=(react,), on_commit=published.extend).start()
+    try:
+        assert journal.run_sync(announcing("Agder")) == "Agder"
+    finally:
+        journal.close()
+    assert seen == ["centre_added", "follow_up_added"], "a reaction's own change is offered too"
+    assert count_centres(engine) == 2
+    assert [c["event"] for c in published] == ["centre_added", "follow_up_added"]
+
+
+def test_a_failing_reaction_fails_its_unit_alone_and_nothing_of_it_commits(engine):
+    def react(conn, change):
+        if change.get("name") == "poisoned":
+            add_centre("written by the reaction before it failed")(conn)
+            raise RuntimeError("reaction failed")
+
+    published: list[dict] = []
+    journal = Journal(engine, window_ms=50, reactions=(react,), on_commit=published.extend).start()
+    try:
+        futures = [journal.submit(announcing(name)) for name in ("first", "poisoned", "last")]
+        outcomes = []
+        for future in futures:
+            try:
+                outcomes.append(future.result(timeout=30))
+            except RuntimeError as exc:
+                outcomes.append(str(exc))
+    finally:
+        journal.close()
+    assert outcomes == ["first", "reaction failed", "last"]
+    with engine.connect() as conn:
+        names = sorted(conn.execute(select(centres.c.name)).scalars())
+    assert names == ["first", "last"], "the failing unit's write and its reaction's write are both rolled back"
+    assert sorted(c["name"] for c in published) == ["first", "last"]
+
+
+def test_outside_the_journal_no_reaction_runs(engine):
+    with engine.begin() as conn:
+        announcing("seeded")(conn)  # seeding and tools: announce is a no-op without the journal
+    assert count_centres(engine) == 1

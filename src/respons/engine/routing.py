@@ -27,7 +27,7 @@ from __future__ import annotations
 import dataclasses
 import time
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, Callable
 
 from sqlalchemy import and_, bindparam, insert, or_, select, update
 from sqlalchemy.engine import Connection
@@ -99,8 +99,10 @@ class RulesCache:
     """One node's copy of the agreement rules in force, per municipality and Oslo date.
     Owned by the runtime (respons/runtime.py); a unit without one reads the rules each time."""
 
-    def __init__(self, ttl_seconds: float = RULES_TTL_SECONDS):
+    def __init__(self, ttl_seconds: float = RULES_TTL_SECONDS,
+                 load: Callable[[Connection, int, date], AgreementRules | None] = load_rules):
         self._ttl = ttl_seconds
+        self._load = load
         self._entries: dict[tuple[int, date], tuple[float, AgreementRules | None]] = {}
 
     def rules(self, conn: Connection, municipality_id: int, today: date) -> AgreementRules | None:
@@ -108,7 +110,7 @@ class RulesCache:
         hit = self._entries.get(key)
         if hit is not None and hit[0] > time.monotonic():
             return hit[1]
-        rules = load_rules(conn, municipality_id, today)
+        rules = self._load(conn, municipality_id, today)
         self._entries[key] = (time.monotonic() + self._ttl, rules)
         return rules
 

@@ -132,8 +132,12 @@ _AFTER = "respons_after_commit"
 
 
 def announce(conn: Connection, change: dict[str, Any]) -> None:
-    """Record a change for the live feed; published only if this unit commits."""
-    conn.info.setdefault(_CHANGES, []).append(change)
+    """Record a change for the live feed; published only if this unit commits. Outside the
+    journal (seeding, tools) nothing is recorded: no screen waits for that commit, and the
+    list would outlive the connection's checkout in the pool."""
+    pending = conn.info.get(_CHANGES)
+    if pending is not None:
+        pending.append(change)
 
 
 def after_commit(conn: Connection, fn: Callable[[], None]) -> None:
