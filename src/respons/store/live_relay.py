@@ -21,13 +21,12 @@ import json
 import logging
 import threading
 import time
-from typing import Any
+from typing import Any, Callable, Protocol
 
 import psycopg
 from sqlalchemy import text
 from sqlalchemy.engine import URL, Connection
 
-from respons.engine.live import LiveBus
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +74,17 @@ def notify(conn: Connection, changes: list[dict[str, Any]], *, node: str) -> Non
     conn.execute(_NOTIFY, [{"channel": CHANNEL, "payload": p} for p in payloads(changes, node)])
 
 
+class Bus(Protocol):
+    """What the relay needs of the live bus (engine/live.LiveBus): the store does not import
+    the engine."""
+
+    live_source: Callable[[], bool] | None
+
+    def publish(self, changes: list[dict[str, Any]]) -> None: ...
+
+    def resync(self) -> None: ...
+
+
 class Relay:
     """Listens for the other nodes' changes and publishes them on this node's bus.
 
@@ -85,7 +95,7 @@ class Relay:
     peer within seconds, after which the thread reconnects and the screens reload.
     """
 
-    def __init__(self, url: URL, node: str, bus: LiveBus, *, check_seconds: float = 2.0, max_retry_seconds: float = 5.0):
+    def __init__(self, url: URL, node: str, bus: Bus, *, check_seconds: float = 2.0, max_retry_seconds: float = 5.0):
         # psycopg takes a libpq URI; SQLAlchemy's URL names the driver in the scheme.
         self._dsn = url.set(drivername="postgresql").render_as_string(hide_password=False)
         self._node = node
