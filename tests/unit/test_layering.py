@@ -199,3 +199,23 @@ def test_the_write_check_sees_a_write():
     tree = ast.parse("from respons.store.tables import alarms as a\nconn.execute(update(a).values(x=1))\n"
                      "a.insert()\n")
     assert _writes_to(tree, _alarm_table_names(tree)) == [2, 3]
+
+
+# Who may import whom: the pure domain nothing of ours but itself; the store nothing above
+# it; the engine neither the adapters (web, intake, cli) nor the composition root.
+ABOVE = {
+    "domain": {"auth", "store", "engine", "intake", "web", "cli", "runtime", "demo", "integrations", "observability",
+               *FEATURES},
+    "store": {"engine", "intake", "web", "cli", "runtime", "demo", *FEATURES},
+    "engine": {"intake", "web", "cli", "runtime", "demo"},
+}
+
+
+def _layer(module: str) -> str:
+    return module.split(".")[1] if "." in module else module
+
+
+def test_imports_point_down_the_layers():
+    upward = sorted(f"{m} → {t}" for m, imported in GRAPH.items() for t in imported
+                    if _layer(t) in ABOVE.get(_layer(m), ()))
+    assert upward == []
