@@ -99,8 +99,13 @@ ALLOWED_IN_BOTH = {
 CODES_TO_TYPE = {"per_user_month", "per_event", "budget_share", "per_inhabitant", "alarm_types", "device_kinds"}
 
 
+# Ids are no words of any language: a random alarm id such as …-5d61a2ec2add would otherwise
+# read as the English "add" now and then.
+_UUID = re.compile(r"\b[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\b")
+
+
 def _words(text: str) -> set[str]:
-    return {w.lower() for w in WORD.findall(re.sub(r"\{[^}]*\}", " ", text))}
+    return {w.lower() for w in WORD.findall(_UUID.sub(" ", re.sub(r"\{[^}]*\}", " ", text)))}
 
 
 def word_lists() -> tuple[set[str], set[str]]:

@@ -19,8 +19,7 @@ from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Resp
 from respons.auth import recipient_reads
 from respons.domain.access import Role
 from respons.domain.alarm_types import ALARM_TYPES
-from respons.domain.lifecycle import Action, CallResult, Outcome, State
-from respons.domain.routing import RoutingPlan, Target
+from respons.domain.lifecycle import Action, CallResult, Outcome
 from respons.engine import alarms as alarm_service
 from respons.engine import duty as duty_service
 from respons.engine import missions
