@@ -177,7 +177,7 @@ def test_having_once_been_offered_an_alarm_gives_no_access_to_it(app, engine, cl
     alarm_id = send(operator, registry, municipality)  # offered to the home zone
     assert per.get(f"/app/alarms/{alarm_id}").status_code == 200, "on offer to Per: Per may look"
     with engine.begin() as conn:
-        routing._on_escalate(conn, alarm_id, clock.advance(minutes=5))  # the escalation timer
+        routing.on_escalate(conn, alarm_id, clock.advance(minutes=5))  # the escalation timer
     assert operator.post(f"/api/v1/alarms/{alarm_id}/answer", headers=operator_h).json()["state"] == "answered"
     assert per.get(f"/app/alarms/{alarm_id}").status_code == 404
     assert per.post(f"/app/alarms/{alarm_id}/call", data={"result": "answered"}, headers=per_h).status_code == 404
@@ -217,7 +217,7 @@ def test_an_escalation_on_another_node_waits_for_an_accept_in_progress(app, engi
     def escalate_on_node_b():
         try:
             with engine.begin() as node_b:
-                routing._on_escalate(node_b, alarm_id, now)
+                routing.on_escalate(node_b, alarm_id, now)
         except BaseException as exc:  # noqa: BLE001 - reported by the assertion below
             failures.append(exc)
 
