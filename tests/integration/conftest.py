@@ -1,11 +1,14 @@
-"""Fixtures shared by the integration tests (the database fixtures are in tests/conftest.py)."""
+"""Fixtures shared by the integration tests (the database fixtures are in tests/conftest.py;
+the factories behind these are plain functions in tests/factories.py)."""
 
 from __future__ import annotations
+
+from datetime import datetime, timezone
 
 import pytest
 
 from respons.store.journal import Journal
-from tests.factories import T0, FakeClock, seed_registry
+from tests.factories import T0, FakeClock, Scenario, seed_economy, seed_registry
 
 
 @pytest.fixture
@@ -24,3 +27,19 @@ def journal(engine):
     j = Journal(engine, window_ms=1).start()
     yield j
     j.close()
+
+
+@pytest.fixture
+def economy_world(engine):
+    """The invoicing world (tests/factories.py seed_economy): (centre_id, a, b, people)."""
+    return seed_economy(engine)
+
+
+@pytest.fixture
+def routing_world(engine, registry):
+    """A routing scenario driver at 13:00 in Oslo on Monday 23 November 2026, with its own
+    journal. The modules that use it name it ``world``."""
+    clock = FakeClock(datetime(2026, 11, 23, 12, 0, tzinfo=timezone.utc))
+    journal = Journal(engine, window_ms=1).start()
+    yield Scenario(engine, journal, registry, clock)
+    journal.close()
