@@ -80,8 +80,8 @@ def pytest_collection_modifyitems(config, items):
     """Markers by directory, and an order that suits parallel workers.
 
     Markers: everything under tests/browser is ``browser``, under tests/chaos ``slow``, and a
-    test on a PostgreSQL-only database (``postgres_url``) is ``postgres`` like the PostgreSQL
-    half of ``database_url``.
+    test on a PostgreSQL-only database (``postgres_url``, or ``database_url`` parametrized to
+    "postgresql" only) is ``postgres`` like the PostgreSQL half of ``database_url``.
 
     Order: the browser tests first, then the chaos tests, then the rest: the longest pieces of
     work are handed out first, so that under pytest-xdist no worker is left with one long
@@ -95,7 +95,11 @@ def pytest_collection_modifyitems(config, items):
         for directory, marker in MARKERS_BY_DIRECTORY.items():
             if _under(path, directory) and item.get_closest_marker(marker) is None:
                 item.add_marker(marker)
-        if "postgres_url" in getattr(item, "fixturenames", ()) and item.get_closest_marker("postgres") is None:
+        on_postgres = "postgres_url" in getattr(item, "fixturenames", ()) or (
+            # @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True) bypasses
+            # the marked parameter of the fixture itself.
+            getattr(getattr(item, "callspec", None), "params", {}).get("database_url") == "postgresql")
+        if on_postgres and item.get_closest_marker("postgres") is None:
             item.add_marker("postgres")
         if _under(path, TESTS / "browser"):
             item.add_marker(pytest.mark.xdist_group(f"browser-{path.stem}"))

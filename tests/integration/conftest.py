@@ -11,6 +11,18 @@ from respons.store.journal import Journal
 from tests.factories import T0, FakeClock, Scenario, seed_economy, seed_registry
 
 
+@pytest.fixture(autouse=True)
+def _wide_cli_output(monkeypatch):
+    """The CLI prints through Rich, which wraps at 80 columns when there is no terminal. Paths
+    under tmp_path appear in that output, and they are longer under xdist (.../popen-gw0/...),
+    so where a line wrapped moved into the words a test looks for. At 200 columns a line ends
+    where the CLI ends it."""
+    from respons import cli
+
+    monkeypatch.setattr(cli.console, "width", 200)
+    monkeypatch.setattr(cli.err_console, "width", 200)
+
+
 @pytest.fixture
 def clock():
     return FakeClock(T0)
