@@ -5,7 +5,16 @@ BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 BENCH_INSTALLED := $(VENV)/.installed-bench
 
-.PHONY: demo test install serve bench screenshots clean
+.PHONY: demo test test-fast install serve bench screenshots clean
+
+# Parallel test workers (pytest-xdist): one per core by default; WORKERS=0 runs in one process.
+WORKERS ?= auto
+# One xdist group per browser module (tests/conftest.py): loadgroup keeps each on one worker.
+PYTEST_PARALLEL := -n $(WORKERS) --dist loadgroup
+# Some environments set PYTHONDONTWRITEBYTECODE. Under pytest that means every run rewrites
+# the asserts of every test module and plugin again, and every server process the tests start
+# compiles src/ again: tens of seconds per worker. The caches are in __pycache__ (ignored).
+unexport PYTHONDONTWRITEBYTECODE
 
 $(INSTALLED): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -26,9 +35,13 @@ demo: $(INSTALLED)
 	$(BIN)/respons demo
 	$(BIN)/respons serve --simulate
 
-## test: install and run the whole suite (SQLite always; PostgreSQL when reachable)
+## test: install and run the whole suite (SQLite always; PostgreSQL when reachable), in parallel
 test: $(INSTALLED)
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest $(PYTEST_PARALLEL) $(PYTEST_ARGS)
+
+## test-fast: unit tests and the SQLite half of the integration tests, in parallel (docs/testing.md)
+test-fast: $(INSTALLED)
+	$(BIN)/python -m pytest $(PYTEST_PARALLEL) -m "not postgres and not slow and not browser" $(PYTEST_ARGS)
 
 serve: $(INSTALLED)
 	$(BIN)/respons serve

@@ -1,80 +1,65 @@
 """Fixtures shared by the whole suite.
 
 Integration tests take ``database_url`` and run once on SQLite and once on PostgreSQL.
-Each test gets a fresh database: a file under pytest's tmp_path, or a new PostgreSQL
-database that is dropped afterwards.
+Each test gets a database of its own: a file under pytest's tmp_path, or a new PostgreSQL
+database that is dropped afterwards. A test that asks for a migrated database (``migrated_url``,
+``engine``) gets a copy of this process's migrated template (tests/databases.py), not a new
+run of the migrations.
 
-PostgreSQL is found at RESPONS_TEST_POSTGRES_URL (default: the local server with trust
-auth). When none answers, its tests skip with a message, except when
-RESPONS_REQUIRE_POSTGRES=1 (set by .ci/run): then they fail, so CI cannot go green
-without having tested the production database.
+Markers follow the directories (``pytest_collection_modifyitems`` below), so ``-m browser``,
+``-m slow`` and ``-m postgres`` select what they say; docs/testing.md has the whole story.
 """
 
 from __future__ import annotations
 
 import os
-import uuid
+from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
-POSTGRES_ADMIN_URL = os.environ.get(
-    "RESPONS_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-)
-REQUIRE_POSTGRES = os.environ.get("RESPONS_REQUIRE_POSTGRES") == "1"
+# Re-exported for code that still imports them from here; new code imports tests.databases.
+from tests.databases import POSTGRES_ADMIN_URL, REQUIRE_POSTGRES, Templates  # noqa: F401
+from tests.databases import fresh_postgres_database as _fresh_postgres_database  # noqa: F401
 
-_postgres_error: str | None = None
-_postgres_checked = False
+TESTS = Path(__file__).parent
+# Directory -> marker: what lives there is what the marker selects.
+MARKERS_BY_DIRECTORY = {TESTS / "browser": "browser", TESTS / "chaos": "slow"}
 
 
-def _postgres_unavailable() -> str | None:
-    global _postgres_checked, _postgres_error
-    if not _postgres_checked:
-        _postgres_checked = True
-        try:
-            engine = create_engine(POSTGRES_ADMIN_URL, connect_args={"connect_timeout": 3})
-            with engine.connect() as conn:
-                conn.execute(text("select 1"))
-            engine.dispose()
-        except Exception as exc:  # noqa: BLE001 - any failure means "not reachable"
-            _postgres_error = f"PostgreSQL not reachable at {POSTGRES_ADMIN_URL}: {exc.__class__.__name__}: {exc}"
-    return _postgres_error
+@pytest.fixture(scope="session")
+def _templates(tmp_path_factory):
+    templates = Templates(tmp_path_factory.mktemp("templates"), os.environ.get("PYTEST_XDIST_WORKER", "main"))
+    yield templates
+    templates.close()
 
 
-def _fresh_postgres_database():
-    problem = _postgres_unavailable()
-    if problem:
-        if REQUIRE_POSTGRES:
-            pytest.fail(problem + " (RESPONS_REQUIRE_POSTGRES=1)")
-        pytest.skip(problem)
-    name = f"respons_test_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = make_url(POSTGRES_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
-    try:
-        yield url
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+def _wants_template(request) -> bool:
+    """A migrated database is asked for, and not by a test of the migrations themselves."""
+    return "migrated_url" in request.fixturenames and request.node.get_closest_marker("migrations") is None
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def database_url(request, tmp_path):
-    """An empty database (no schema yet), once per database kind."""
+    """The test's database, once per database kind. Empty (no schema) unless the test also
+    uses ``migrated_url``: then it already holds the newest schema, copied from the template,
+    and ``migrated_url`` is this same database."""
+    template = request.getfixturevalue("_templates") if _wants_template(request) else None
     if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'respons.db'}"
+        path = tmp_path / "respons.db"
+        yield template.sqlite_copy(path) if template else f"sqlite:///{path}"
     else:
-        yield from _fresh_postgres_database()
+        yield from _fresh_postgres_database(template.postgres_template() if template else None)
 
 
 @pytest.fixture
-def migrated_url(database_url):
-    from respons.store.migrate import upgrade
+def migrated_url(request, database_url):
+    """The test's database at the newest schema. Tests marked ``migrations`` get it by running
+    every migration on the empty database, as ``respons migrate`` does; the rest get it from
+    the template copy ``database_url`` already made."""
+    if not _wants_template(request):
+        from respons.store.migrate import upgrade
 
-    upgrade(database_url)
+        upgrade(database_url)
     return database_url
 
 
@@ -87,17 +72,46 @@ def engine(migrated_url):
     engine.dispose()
 
 
+def _under(path: Path, directory: Path) -> bool:
+    return directory in path.parents
+
+
 def pytest_collection_modifyitems(config, items):
-    """Browser tests last: they are the slowest, and Playwright's sync API holds an asyncio
-    loop in the main thread while it runs (see tests/browser/conftest.py)."""
-    items.sort(key=lambda item: "tests/browser/" in str(item.fspath).replace("\\", "/"))
+    """Markers by directory, and an order that suits parallel workers.
+
+    Markers: everything under tests/browser is ``browser``, under tests/chaos ``slow``, and a
+    test on a PostgreSQL-only database (``postgres_url``, or ``database_url`` parametrized to
+    "postgresql" only) is ``postgres`` like the PostgreSQL half of ``database_url``.
+
+    Order: the browser tests first, then the chaos tests, then the rest: the longest pieces of
+    work are handed out first, so that under pytest-xdist no worker is left with one long
+    module while the others are idle. Each browser module is one xdist group (one worker, in
+    order): its Chromium is shared by the module, and Playwright's sync API holds an asyncio
+    loop in the worker's main thread while it is open (tests/browser/conftest.py). The module
+    fixture closes that loop when the module ends, before the worker runs anything else.
+    """
+    for item in items:
+        path = Path(str(item.fspath))
+        for directory, marker in MARKERS_BY_DIRECTORY.items():
+            if _under(path, directory) and item.get_closest_marker(marker) is None:
+                item.add_marker(marker)
+        on_postgres = "postgres_url" in getattr(item, "fixturenames", ()) or (
+            # @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True) bypasses
+            # the marked parameter of the fixture itself.
+            getattr(getattr(item, "callspec", None), "params", {}).get("database_url") == "postgresql")
+        if on_postgres and item.get_closest_marker("postgres") is None:
+            item.add_marker("postgres")
+        if _under(path, TESTS / "browser"):
+            item.add_marker(pytest.mark.xdist_group(f"browser-{path.stem}"))
+
+    def rank(item) -> int:
+        path = Path(str(item.fspath))
+        return 0 if _under(path, TESTS / "browser") else 1 if _under(path, TESTS / "chaos") else 2
+
+    items.sort(key=rank)  # stable: within each rank the collection order stays
 
 
 @pytest.fixture
-def postgres_url():
+def postgres_url(_templates):
     """A migrated PostgreSQL database only: for what only PostgreSQL does (several nodes)."""
-    from respons.store.migrate import upgrade
-
-    for url in _fresh_postgres_database():
-        upgrade(url)
-        yield url
+    yield from _fresh_postgres_database(_templates.postgres_template())

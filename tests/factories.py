@@ -1,4 +1,8 @@
-"""Minimal registry rows for tests: one centre, municipalities, recipients, devices, staff.
+"""Plain factories for tests: registry rows (one centre, municipalities, recipients, devices,
+staff), users, alarms, the invoicing and demo worlds, and the routing scenario driver.
+
+Shared by test modules that need the same set-up; a test module never imports another test
+module (the fixtures that wrap these are in the conftest.py files).
 
 Only synthetic people: national ids come from ``synthetic_national_id`` (month + 80).
 """
@@ -8,15 +12,37 @@ from __future__ import annotations
 import random
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, time, timedelta, timezone
 
-from sqlalchemy import Engine, insert
+from sqlalchemy import Engine, delete, func, insert, select, update
 
 from respons.auth import accounts, totp
 from respons.domain.access import Role
+from respons.domain.alarm_types import alarm_type
 from respons.domain.identity import synthetic_national_id
+from respons.domain.lifecycle import State
+from respons.engine import alarms as service
+from respons.engine import receiving
+from respons.runtime import TIMER_HANDLERS
+from respons.engine import timeline as alarm_timeline
+from respons.engine import routing, timers
 from respons.store.db import write_transaction
-from respons.store.tables import agreements, centres, devices, municipalities, recipients, staff, zones
+from respons.store.tables import (
+    agreement_windows,
+    agreements,
+    alarms,
+    budgets,
+    centres,
+    deflators,
+    devices,
+    municipalities,
+    price_models,
+    recipients,
+    service_periods,
+    staff,
+    zones,
+)
+from respons.store.tables import timers as timer_table
 
 PASSWORD = "correct horse battery staple"
 
@@ -160,3 +186,181 @@ def people_logged_in(app, engine: Engine, clock):
             return client
 
         yield as_user
+
+
+def new_alarm(registry, type_code="button_press", key=None, fingerprint="f1", recipient_index=0):
+    """A button press (or ``type_code``) from the first municipality's recipient, 2 s before T0."""
+    return receiving.NewAlarm(
+        municipality_id=registry.municipality_ids[0],
+        recipient_id=registry.recipient_ids[recipient_index],
+        device_id=None,
+        alarm_type=alarm_type(type_code),
+        source="http",
+        actor="device:TA-test",
+        occurred_at=T0 - timedelta(seconds=2),
+        idempotency_scope="test" if key else None,
+        idempotency_key=key,
+        fingerprint=fingerprint,
+    )
+
+
+# --- invoicing ------------------------------------------------------------------------------
+
+ECONOMY_NOW = datetime(2026, 2, 3, 9, 0, tzinfo=timezone.utc)
+
+
+def seed_economy(engine: Engine):
+    """The invoicing world: a centre, two municipalities with price models (one indexed from
+    2025), service periods, a budget, a deflator and January's priced alarms.
+    Returns (centre_id, municipality a, municipality b, {municipality: recipient ids})."""
+    registry = seed_registry(engine)
+    a, b = registry.municipality_ids[:2]
+    with engine.begin() as conn:
+        centre_id = conn.execute(select(municipalities.c.centre_id).where(municipalities.c.id == a)).scalar_one()
+        conn.execute(update(municipalities).where(municipalities.c.id == a).values(population=30_000))
+        owner = dict(conn.execute(select(recipients.c.id, recipients.c.municipality_id)).all())
+        people = {m: sorted(r for r, mid in owner.items() if mid == m) for m in (a, b)}
+        agreement = dict(conn.execute(select(agreements.c.municipality_id, agreements.c.id)).all())
+        # A: one recipient all January, one from the 11th (21 days), one until the 21st (20 days).
+        # B: all three all month.
+        conn.execute(insert(service_periods), [
+            dict(recipient_id=people[a][0], starts_on=date(2025, 6, 1), ends_on=None),
+            dict(recipient_id=people[a][1], starts_on=date(2026, 1, 11), ends_on=None),
+            dict(recipient_id=people[a][2], starts_on=date(2025, 3, 1), ends_on=date(2026, 1, 21)),
+            *[dict(recipient_id=r, starts_on=date(2025, 1, 1), ends_on=None) for r in people[b]],
+        ])
+        conn.execute(insert(price_models), [
+            dict(agreement_id=agreement[a], valid_from=date(2025, 1, 1), base_year=2025, created_at=ECONOMY_NOW, created_by="test",
+                 components=[{"kind": "per_user_month", "price": "106.97", "label": "Full responstjeneste"},
+                             {"kind": "per_event", "price": "12.50", "label": "GPS og digitalt tilsyn",
+                              "alarm_types": ["geofence_exit", "supervision_due"]},
+                             {"kind": "budget_share", "budget": "svartjeneste"},
+                             {"kind": "per_inhabitant", "price": "3.00", "due": "01-15"}]),
+            dict(agreement_id=agreement[b], valid_from=date(2026, 1, 1), base_year=2026, created_at=ECONOMY_NOW, created_by="test",
+                 components=[{"kind": "per_user_month", "price": "32.74", "label": "Kun backup"},
+                             {"kind": "budget_share", "budget": "svartjeneste"}]),
+        ])
+        conn.execute(insert(budgets).values(centre_id=centre_id, year=2026, name="svartjeneste", amount_ore=120_000_000,
+                                            fixed_share="0.41"))
+        conn.execute(insert(deflators).values(year=2026, rate="0.043", source="test"))
+        events = [("geofence_exit", datetime(2025, 12, 31, 23, 30, tzinfo=timezone.utc)),  # 00:30 on 1 January in Oslo
+                  ("geofence_exit", datetime(2026, 1, 12, 8, 0, tzinfo=timezone.utc)),
+                  ("supervision_due", datetime(2026, 1, 20, 2, 0, tzinfo=timezone.utc)),
+                  ("supervision_due", datetime(2026, 1, 31, 23, 30, tzinfo=timezone.utc)),  # 1 February in Oslo
+                  ("button_press", datetime(2026, 1, 5, 8, 0, tzinfo=timezone.utc))]  # not priced per event
+        conn.execute(insert(alarms), [dict(
+            id=f"e-{i}", municipality_id=a, recipient_id=people[a][0], type=kind, category="location", priority=2,
+            source="test", occurred_at=at, received_at=at, state="closed", seq=1) for i, (kind, at) in enumerate(events)])
+    return centre_id, a, b, people
+
+
+# --- the demo centre ------------------------------------------------------------------------
+
+DEMO_NOW = datetime(2026, 11, 23, 9, 30, tzinfo=timezone.utc)
+DEMO_RECIPIENTS = 300
+
+
+def seed_demo_centre(engine: Engine, **kwargs) -> str:
+    """The demo centre (respons.demo.seed) at DEMO_NOW, with DEMO_RECIPIENTS unless told otherwise."""
+    from respons.demo.seed import seed_demo
+
+    return seed_demo(engine, now=DEMO_NOW, recipients=kwargs.pop("recipients", DEMO_RECIPIENTS), **kwargs)
+
+
+# --- routing scenarios ----------------------------------------------------------------------
+
+CARE = ["assistance", "fall", "sensor"]
+LEASE = timedelta(seconds=30)
+
+
+class Scenario:
+    """Routing and escalation with a fake clock: the municipality's agreement windows,
+    responders logged in to zones, alarms through ``receive``, and every timer fired where it
+    falls due as the timer worker would (claim, then fire with the fence)."""
+
+    def __init__(self, engine, journal, registry, clock):
+        self.engine, self.journal, self.registry, self.clock = engine, journal, registry, clock
+        self.municipality = registry.municipality_ids[0]
+        self.recipient = registry.recipient_ids[0]
+        with engine.connect() as conn:
+            self.zone = conn.execute(select(zones.c.id).where(zones.c.municipality_id == self.municipality)).scalar_one()
+        self.scope = frozenset(registry.municipality_ids)
+
+    def windows(self, *windows: dict, resend_seconds: int | None = None) -> None:
+        with self.engine.begin() as conn:
+            agreement = conn.execute(select(agreements.c.id).where(agreements.c.municipality_id == self.municipality)).scalar_one()
+            conn.execute(delete(agreement_windows).where(agreement_windows.c.agreement_id == agreement))
+            conn.execute(insert(agreement_windows), [{"agreement_id": agreement, "weekdays": "1234567", "device_kinds": None, **w}
+                                                     for w in windows])
+            conn.execute(update(agreements).where(agreements.c.id == agreement).values(resend_seconds=resend_seconds))
+
+    def responder(self, name: str, *, zones_: list[int] | None = None, technician: bool = False) -> int:
+        role = Role.TECHNICIAN if technician else Role.RESPONDER
+        user = add_user(self.engine, name, [(role, self.municipality)])
+        if technician:
+            self.journal.run_sync(lambda c: routing.log_in_as_technician(c, user_id=user.id, municipality_id=self.municipality,
+                                                                         now=self.clock()))
+        else:
+            self.journal.run_sync(lambda c: routing.log_in_to_zones(c, user_id=user.id, zone_ids=zones_ or [self.zone],
+                                                                    role="responder", now=self.clock(),
+                                                                    municipality_ids=self.scope))
+        return user.id
+
+    def alarm(self, code: str = "button_press", recipient: int | None = None) -> str:
+        new = receiving.NewAlarm(self.municipality, recipient or self.recipient, None, alarm_type(code), "http", "test",
+                               self.clock())
+        return self.journal.run_sync(lambda c: receiving.receive(c, new, now=self.clock(),
+                                                               answer_deadline=timedelta(seconds=60))).alarm_id
+
+    def advance(self, seconds: float) -> None:
+        """Move the clock to each moment a timer falls due (or a claim's lease runs out),
+        firing it there as the worker would, then on to the end."""
+        end = self.clock() + timedelta(seconds=seconds)
+        while True:
+            for claim in self.journal.run_sync(lambda c: timers.claim_due(c, now=self.clock(), node="n1", lease=LEASE)):
+                self.journal.run_sync(lambda c: timers.fire(c, claim, now=self.clock(), handlers=TIMER_HANDLERS))
+            with self.engine.connect() as conn:
+                due = conn.execute(select(func.min(timer_table.c.due_at)).where(timer_table.c.state == "pending")).scalar()
+                lease = conn.execute(select(func.min(timer_table.c.lease_until)).where(timer_table.c.state == "claimed")).scalar()
+            # A claim is taken over only once its lease has run out (strictly after).
+            moments = [t for t in (due, lease + timedelta(milliseconds=1) if lease else None) if t is not None]
+            upcoming = min(moments) if moments else None
+            if upcoming is None or upcoming > end:
+                self.clock.now = end
+                return
+            self.clock.now = max(self.clock(), upcoming)
+
+    def state(self, alarm_id: str) -> State:
+        with self.engine.connect() as conn:
+            return State(conn.execute(select(alarms.c.state).where(alarms.c.id == alarm_id)).scalar_one())
+
+    def events(self, alarm_id: str) -> list[tuple[str, dict]]:
+        with self.engine.connect() as conn:
+            return [(e.kind.value, e.data) for e in alarm_timeline.load_timeline(conn, alarm_id)]
+
+    def kinds(self, alarm_id: str) -> list[str]:
+        return [k for k, _ in self.events(alarm_id)]
+
+
+def full_day(model: int, categories=CARE, escalation_minutes=None) -> dict:
+    return {"service_model": model, "starts": time(0), "ends": time(0), "categories": categories,
+            "escalation_minutes": escalation_minutes}
+
+
+def dispatched(world) -> str:
+    """An alarm the centre answered and sent home care to (5 min to accept, 60 to finish)."""
+    from respons.engine import missions
+
+    world.windows(full_day(1))
+    alarm_id = world.alarm("fall")
+    world.journal.run_sync(lambda c: service.answer(c, alarm_id, actor="user:999", visible_to=None, now=world.clock()))
+    world.journal.run_sync(lambda c: missions.dispatch(c, alarm_id, actor="user:999", visible_to=None, now=world.clock(),
+                                                       accept_within=timedelta(minutes=5),
+                                                       complete_within=timedelta(minutes=60)))
+    return alarm_id
+
+
+def routing_action(name: str):
+    from respons.domain.lifecycle import Action
+
+    return Action(name)

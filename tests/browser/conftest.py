@@ -16,7 +16,6 @@ import pytest
 from sqlalchemy import create_engine, insert
 
 from respons.domain.access import Role
-from respons.store.migrate import upgrade
 from respons.store.tables import contacts, planned_visits, recipients
 from tests.browser.harness import Account, find_chromium, launch
 from tests.chaos.server import ServerProcess, free_port
@@ -35,8 +34,9 @@ def _unavailable() -> str | None:
 
 
 # Module scope, not session: Playwright's sync API keeps an asyncio loop running in this
-# thread while it is open, and other tests call asyncio.run(). The browser tests also run
-# last (tests/conftest.py), so that loop is gone before the rest need theirs.
+# thread while it is open, and other tests call asyncio.run(). Closing it when the module
+# ends means the loop is gone before this process (or xdist worker) runs anything else; each
+# browser module is one xdist group, so its tests share this one Chromium (tests/conftest.py).
 @pytest.fixture(scope="module")
 def playwright_instance():
     problem = _unavailable()
@@ -80,12 +80,12 @@ class World:
 
 
 @pytest.fixture
-def world(tmp_path, request):
+def world(tmp_path, request, _templates):
     """A fresh database with two municipalities, two operators and administrators, and a
-    real server process on it. ``@pytest.mark.sse_max_seconds(n)`` shortens the live stream."""
+    real server process on it. ``@pytest.mark.sse_max_seconds(n)`` shortens the live stream.
+    The database is a copy of the migrated template (tests/databases.py)."""
     marker = request.node.get_closest_marker("sse_max_seconds")
-    database_url = f"sqlite:///{tmp_path / 'browser.db'}"
-    upgrade(database_url)
+    database_url = _templates.sqlite_copy(tmp_path / "browser.db")
     engine = create_engine(database_url)
     now = datetime.now(timezone.utc)
     registry = seed_registry(engine, now=now)
@@ -135,6 +135,11 @@ def pytest_runtest_makereport(item, call):
 def new_page(browser, request, tmp_path):
     """Pages in separate browser contexts: separate cookies, like two workstations.
     When a test fails, what each page showed and the server's log are printed."""
+    if "world" in request.fixturenames:
+        # The server first, so it is stopped after the pages are closed (teardown runs in
+        # reverse). Stopped with pages open, it waits for their live streams (SSE) to end,
+        # which they do not, until ServerProcess.stop gives up after 10 s and kills it.
+        request.getfixturevalue("world")
     contexts, pages = [], []
 
     def make(**kwargs):

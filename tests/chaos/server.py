@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -11,11 +13,38 @@ import time
 
 import httpx
 
+# Ports for the servers the tests start. Not port 0 (the kernel's choice): between choosing
+# and the server's bind, any outgoing connection of this or another xdist worker (httpx,
+# PostgreSQL) may take an ephemeral port. So each worker takes ports from a block of its own
+# below the kernel's ephemeral range (32768 and up on Linux), at a random place in the block
+# so that two runs on one machine rarely meet, and checks that each is free.
+PORT_BASE = 20000
+PORT_BLOCK = 500
+
+
+def _worker_index() -> int:
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")  # "gw0", "gw1", ... under xdist
+    return int(worker[2:]) if worker[2:].isdigit() else 0
+
+
+_start = PORT_BASE + (_worker_index() % 24) * PORT_BLOCK
+_ports = itertools.cycle(range(_start, _start + PORT_BLOCK))
+for _ in range(random.randrange(PORT_BLOCK)):
+    next(_ports)
+
 
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A port nobody listens on, from this worker's block; never the same one twice in a row,
+    so a server that has not bound its port yet does not have it handed out again."""
+    for _ in range(PORT_BLOCK):
+        port = next(_ports)
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError(f"no free port in {_start}..{_start + PORT_BLOCK - 1}")
 
 
 class ServerProcess:

@@ -19,7 +19,7 @@ from respons.auth import audit
 from respons.store.db import make_engine, write_transaction
 from respons.store.tables import alarms, audit_log
 from tests.chaos.server import ServerProcess, free_port
-from tests.conftest import _fresh_postgres_database
+from tests.databases import fresh_postgres_database as _fresh_postgres_database
 from tests.factories import seed_registry
 
 pytestmark = pytest.mark.slow

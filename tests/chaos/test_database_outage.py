@@ -23,7 +23,7 @@ from sqlalchemy.engine import make_url
 from respons.store.db import make_engine
 from respons.store.tables import alarms
 from tests.chaos.server import ServerProcess, free_port
-from tests.conftest import POSTGRES_ADMIN_URL
+from tests.databases import POSTGRES_ADMIN_URL
 from tests.factories import seed_registry
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]

@@ -8,7 +8,6 @@ import pytest
 from sqlalchemy import func, select
 
 from respons.domain import lifecycle
-from respons.domain.alarm_types import alarm_type
 from respons.domain.lifecycle import EventKind, IllegalTransition, NotHolder, Outcome, State
 from respons.engine import alarms as service
 from respons.engine import receiving
@@ -17,24 +16,9 @@ from respons.store import alarms as alarm_rows
 from respons.store import queries
 from respons.store.journal import Journal
 from respons.store.tables import alarm_events, alarms, timers
-from tests.factories import T0
+from tests.factories import T0, new_alarm
 
 DEADLINE = timedelta(seconds=60)
-
-
-def new_alarm(registry, type_code="button_press", key=None, fingerprint="f1", recipient_index=0):
-    return receiving.NewAlarm(
-        municipality_id=registry.municipality_ids[0],
-        recipient_id=registry.recipient_ids[recipient_index],
-        device_id=None,
-        alarm_type=alarm_type(type_code),
-        source="http",
-        actor="device:TA-test",
-        occurred_at=T0 - timedelta(seconds=2),
-        idempotency_scope="test" if key else None,
-        idempotency_key=key,
-        fingerprint=fingerprint,
-    )
 
 
 def receive(journal, registry, at=T0, **kw):

@@ -8,7 +8,7 @@ import socket
 import threading
 import time
 from collections import Counter, defaultdict
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
 import pytest
 import uvicorn
@@ -33,13 +33,9 @@ from respons.store.tables import (
     zones,
 )
 from respons.web.app import create_app
-
-NOW = datetime(2026, 11, 23, 9, 30, tzinfo=timezone.utc)
-RECIPIENTS = 300
-
-
-def seed(engine, **kwargs) -> str:
-    return seed_demo(engine, now=NOW, recipients=kwargs.pop("recipients", RECIPIENTS), **kwargs)
+from tests.factories import DEMO_NOW as NOW
+from tests.factories import DEMO_RECIPIENTS as RECIPIENTS
+from tests.factories import seed_demo_centre as seed
 
 
 def count(engine, table) -> int:

@@ -16,8 +16,7 @@ from respons.engine import receiving
 from respons.settings import Settings
 from respons.store.tables import audit_log, deviations
 from respons.web.app import create_app
-from tests.factories import FakeClock, people_logged_in, seed_registry
-from tests.integration.test_routing_scenarios import dispatched, world  # noqa: F401  (fixture)
+from tests.factories import FakeClock, dispatched, people_logged_in, seed_registry
 
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=timezone.utc)
 
@@ -29,6 +28,12 @@ def people(migrated_url, engine):
     app = create_app(Settings(database_url=migrated_url), clock, run_timers=False)
     with people_logged_in(app, engine, clock) as as_user:
         yield registry, as_user
+
+
+@pytest.fixture
+def world(routing_world):
+    """The routing scenario driver (tests/factories.py Scenario) from tests/integration/conftest.py."""
+    return routing_world
 
 
 def test_an_operator_registers_and_the_municipality_handles_it_to_a_conclusion(people, engine):
@@ -92,7 +97,7 @@ def test_an_answer_over_two_minutes_is_proposed_once(engine, registry, journal):
     assert rows[0].title == "Alarmen ble besvart etter 121 sekunder"
 
 
-def test_a_missing_response_is_proposed_once_for_a_person_to_confirm(world):  # noqa: F811
+def test_a_missing_response_is_proposed_once_for_a_person_to_confirm(world):
     world.responder("hilde")
     alarm_id = dispatched(world)
     world.advance(60 * 60 * 2)  # not accepted in 5 minutes (the completion deadline finds no accepted mission)

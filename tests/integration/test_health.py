@@ -27,7 +27,7 @@ from respons.store.db import make_engine
 from respons.store.migrate import upgrade
 from respons.store.tables import alarms, node_heartbeats
 from respons.web.app import create_app
-from tests.conftest import POSTGRES_ADMIN_URL
+from tests.databases import POSTGRES_ADMIN_URL
 from tests.factories import add_user, log_in, seed_registry
 
 PROBE_SECONDS = 0.2

@@ -4,7 +4,7 @@ shown as a difference, and the refusals."""
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, timedelta, timezone
 from decimal import Decimal
 
 import pytest
@@ -17,65 +17,22 @@ from respons.registry import service as registry_service
 from respons.economy import store as economy
 from respons.store.tables import (
     agreements,
-    alarms,
-    budgets,
-    deflators,
     invoice_lines,
     invoice_runs,
-    municipalities,
     price_models,
     recipients,
     service_periods,
 )
-from tests.factories import seed_registry, synthetic_national_id
+from tests.factories import ECONOMY_NOW as NOW
+from tests.factories import synthetic_national_id
+
+# The fixture lives in tests/integration/conftest.py. It is imported here only because
+# test_cli_invoice.py and test_cli_operations.py still import it from this module; drop this
+# line once they no longer do.
 
 UTC = timezone.utc
-NOW = datetime(2026, 2, 3, 9, 0, tzinfo=UTC)
 JANUARY = InvoicePeriod(date(2026, 1, 1), 1)
 D = Decimal
-
-
-@pytest.fixture
-def economy_world(engine):
-    registry = seed_registry(engine)
-    a, b = registry.municipality_ids[:2]
-    with engine.begin() as conn:
-        centre_id = conn.execute(select(municipalities.c.centre_id).where(municipalities.c.id == a)).scalar_one()
-        conn.execute(update(municipalities).where(municipalities.c.id == a).values(population=30_000))
-        owner = dict(conn.execute(select(recipients.c.id, recipients.c.municipality_id)).all())
-        people = {m: sorted(r for r, mid in owner.items() if mid == m) for m in (a, b)}
-        agreement = dict(conn.execute(select(agreements.c.municipality_id, agreements.c.id)).all())
-        # A: one recipient all January, one from the 11th (21 days), one until the 21st (20 days).
-        # B: all three all month.
-        conn.execute(insert(service_periods), [
-            dict(recipient_id=people[a][0], starts_on=date(2025, 6, 1), ends_on=None),
-            dict(recipient_id=people[a][1], starts_on=date(2026, 1, 11), ends_on=None),
-            dict(recipient_id=people[a][2], starts_on=date(2025, 3, 1), ends_on=date(2026, 1, 21)),
-            *[dict(recipient_id=r, starts_on=date(2025, 1, 1), ends_on=None) for r in people[b]],
-        ])
-        conn.execute(insert(price_models), [
-            dict(agreement_id=agreement[a], valid_from=date(2025, 1, 1), base_year=2025, created_at=NOW, created_by="test",
-                 components=[{"kind": "per_user_month", "price": "106.97", "label": "Full responstjeneste"},
-                             {"kind": "per_event", "price": "12.50", "label": "GPS og digitalt tilsyn",
-                              "alarm_types": ["geofence_exit", "supervision_due"]},
-                             {"kind": "budget_share", "budget": "svartjeneste"},
-                             {"kind": "per_inhabitant", "price": "3.00", "due": "01-15"}]),
-            dict(agreement_id=agreement[b], valid_from=date(2026, 1, 1), base_year=2026, created_at=NOW, created_by="test",
-                 components=[{"kind": "per_user_month", "price": "32.74", "label": "Kun backup"},
-                             {"kind": "budget_share", "budget": "svartjeneste"}]),
-        ])
-        conn.execute(insert(budgets).values(centre_id=centre_id, year=2026, name="svartjeneste", amount_ore=120_000_000,
-                                            fixed_share="0.41"))
-        conn.execute(insert(deflators).values(year=2026, rate="0.043", source="test"))
-        events = [("geofence_exit", datetime(2025, 12, 31, 23, 30, tzinfo=UTC)),  # 00:30 on 1 January in Oslo
-                  ("geofence_exit", datetime(2026, 1, 12, 8, 0, tzinfo=UTC)),
-                  ("supervision_due", datetime(2026, 1, 20, 2, 0, tzinfo=UTC)),
-                  ("supervision_due", datetime(2026, 1, 31, 23, 30, tzinfo=UTC)),  # 1 February in Oslo
-                  ("button_press", datetime(2026, 1, 5, 8, 0, tzinfo=UTC))]  # not priced per event
-        conn.execute(insert(alarms), [dict(
-            id=f"e-{i}", municipality_id=a, recipient_id=people[a][0], type=kind, category="location", priority=2,
-            source="test", occurred_at=at, received_at=at, state="closed", seq=1) for i, (kind, at) in enumerate(events)])
-    return centre_id, a, b, people
 
 
 def lines_of(conn, run_id):

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
 from respons.store.tables import metadata
+
+# These tests are about the migrations, so they run them: no copy of the migrated template.
+pytestmark = pytest.mark.migrations
 
 
 def test_migrated_schema_matches_the_table_definitions(engine):

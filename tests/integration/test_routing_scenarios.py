@@ -12,9 +12,8 @@ import threading
 from datetime import datetime, time, timedelta, timezone
 
 import pytest
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import func, insert, select, update
 
-from respons.domain.access import Role
 from respons.domain.alarm_types import alarm_type
 from respons.domain.lifecycle import IllegalTransition, State
 from respons.engine import alarms as service
@@ -23,98 +22,19 @@ from respons.engine import timeline as alarm_timeline
 from respons.engine import routing, timers
 from respons.runtime import REACTIONS, TIMER_HANDLERS
 from respons.store.journal import Journal
-from respons.store.tables import timers as timer_table
 from respons.store.tables import (
-    agreement_windows,
-    agreements,
     alarms,
     contacts,
     recipients,
     sms_outbox,
-    zones,
 )
-from tests.factories import FakeClock, add_user
-
-CARE = ["assistance", "fall", "sensor"]
-LEASE = timedelta(seconds=30)
-
-
-class Scenario:
-    def __init__(self, engine, journal, registry, clock):
-        self.engine, self.journal, self.registry, self.clock = engine, journal, registry, clock
-        self.municipality = registry.municipality_ids[0]
-        self.recipient = registry.recipient_ids[0]
-        with engine.connect() as conn:
-            self.zone = conn.execute(select(zones.c.id).where(zones.c.municipality_id == self.municipality)).scalar_one()
-        self.scope = frozenset(registry.municipality_ids)
-
-    def windows(self, *windows: dict, resend_seconds: int | None = None) -> None:
-        with self.engine.begin() as conn:
-            agreement = conn.execute(select(agreements.c.id).where(agreements.c.municipality_id == self.municipality)).scalar_one()
-            conn.execute(delete(agreement_windows).where(agreement_windows.c.agreement_id == agreement))
-            conn.execute(insert(agreement_windows), [{"agreement_id": agreement, "weekdays": "1234567", "device_kinds": None, **w}
-                                                     for w in windows])
-            conn.execute(update(agreements).where(agreements.c.id == agreement).values(resend_seconds=resend_seconds))
-
-    def responder(self, name: str, *, zones_: list[int] | None = None, technician: bool = False) -> int:
-        role = Role.TECHNICIAN if technician else Role.RESPONDER
-        user = add_user(self.engine, name, [(role, self.municipality)])
-        if technician:
-            self.journal.run_sync(lambda c: routing.log_in_as_technician(c, user_id=user.id, municipality_id=self.municipality,
-                                                                         now=self.clock()))
-        else:
-            self.journal.run_sync(lambda c: routing.log_in_to_zones(c, user_id=user.id, zone_ids=zones_ or [self.zone],
-                                                                    role="responder", now=self.clock(),
-                                                                    municipality_ids=self.scope))
-        return user.id
-
-    def alarm(self, code: str = "button_press", recipient: int | None = None) -> str:
-        new = receiving.NewAlarm(self.municipality, recipient or self.recipient, None, alarm_type(code), "http", "test",
-                               self.clock())
-        return self.journal.run_sync(lambda c: receiving.receive(c, new, now=self.clock(),
-                                                               answer_deadline=timedelta(seconds=60))).alarm_id
-
-    def advance(self, seconds: float) -> None:
-        """Move the clock to each moment a timer falls due (or a claim's lease runs out),
-        firing it there as the worker would, then on to the end."""
-        end = self.clock() + timedelta(seconds=seconds)
-        while True:
-            for claim in self.journal.run_sync(lambda c: timers.claim_due(c, now=self.clock(), node="n1", lease=LEASE)):
-                self.journal.run_sync(lambda c: timers.fire(c, claim, now=self.clock(), handlers=TIMER_HANDLERS))
-            with self.engine.connect() as conn:
-                due = conn.execute(select(func.min(timer_table.c.due_at)).where(timer_table.c.state == "pending")).scalar()
-                lease = conn.execute(select(func.min(timer_table.c.lease_until)).where(timer_table.c.state == "claimed")).scalar()
-            # A claim is taken over only once its lease has run out (strictly after).
-            moments = [t for t in (due, lease + timedelta(milliseconds=1) if lease else None) if t is not None]
-            upcoming = min(moments) if moments else None
-            if upcoming is None or upcoming > end:
-                self.clock.now = end
-                return
-            self.clock.now = max(self.clock(), upcoming)
-
-    def state(self, alarm_id: str) -> State:
-        with self.engine.connect() as conn:
-            return State(conn.execute(select(alarms.c.state).where(alarms.c.id == alarm_id)).scalar_one())
-
-    def events(self, alarm_id: str) -> list[tuple[str, dict]]:
-        with self.engine.connect() as conn:
-            return [(e.kind.value, e.data) for e in alarm_timeline.load_timeline(conn, alarm_id)]
-
-    def kinds(self, alarm_id: str) -> list[str]:
-        return [k for k, _ in self.events(alarm_id)]
+from tests.factories import CARE, LEASE, dispatched, full_day, routing_action
 
 
 @pytest.fixture
-def world(engine, registry):
-    clock = FakeClock(datetime(2026, 11, 23, 12, 0, tzinfo=timezone.utc))  # 13:00 in Oslo
-    journal = Journal(engine, window_ms=1, reactions=REACTIONS).start()
-    yield Scenario(engine, journal, registry, clock)
-    journal.close()
-
-
-def full_day(model: int, categories=CARE, escalation_minutes=None) -> dict:
-    return {"service_model": model, "starts": time(0), "ends": time(0), "categories": categories,
-            "escalation_minutes": escalation_minutes}
+def world(routing_world):
+    """The scenario driver (tests/factories.py Scenario) from tests/integration/conftest.py."""
+    return routing_world
 
 
 def test_full_response_puts_the_alarm_in_the_centres_queue(world):
@@ -317,19 +237,6 @@ def test_a_restart_in_the_middle_of_the_chain_resumes_it_without_losing_or_repea
 # --- missing response: home care dispatched by the centre ----------------------------------
 
 
-def dispatched(world) -> str:
-    """An alarm the centre answered and sent home care to (5 min to accept, 60 to finish)."""
-    from respons.engine import missions
-
-    world.windows(full_day(1))
-    alarm_id = world.alarm("fall")
-    world.journal.run_sync(lambda c: service.answer(c, alarm_id, actor="user:999", visible_to=None, now=world.clock()))
-    world.journal.run_sync(lambda c: missions.dispatch(c, alarm_id, actor="user:999", visible_to=None, now=world.clock(),
-                                                       accept_within=timedelta(minutes=5),
-                                                       complete_within=timedelta(minutes=60)))
-    return alarm_id
-
-
 def missing(world, alarm_id) -> list[str]:
     return [d["missing"] for k, d in world.events(alarm_id) if k == "missing_response"]
 
@@ -376,12 +283,6 @@ def test_a_mission_accepted_and_done_in_time_raises_nothing(world):
     world.advance(2 * 60 * 60)
     assert missing(world, alarm_id) == [] and not flagged(world, alarm_id)
     assert world.kinds(alarm_id)[-3:] == ["action", "mission_accepted", "action"]
-
-
-def routing_action(name: str):
-    from respons.domain.lifecycle import Action
-
-    return Action(name)
 
 
 def test_a_window_for_certain_device_kinds_routes_only_their_alarms(world):

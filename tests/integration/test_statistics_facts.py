@@ -14,10 +14,16 @@ from respons.engine import alarms as service
 from respons.engine import timeline as alarm_timeline
 from respons.engine import missions, routing
 from respons.statistics.store import alarm_facts
-from tests.integration.test_statistics_sql import assert_database_agrees
-from tests.integration.test_routing_scenarios import full_day, routing_action, world  # noqa: F401  (fixture)
+from tests.checks import assert_database_agrees
+from tests.factories import full_day, routing_action
 
 OPERATOR = "user:999"
+
+
+@pytest.fixture
+def world(routing_world):
+    """The routing scenario driver (tests/factories.py Scenario) from tests/integration/conftest.py."""
+    return routing_world
 
 
 def answer(world, alarm_id):

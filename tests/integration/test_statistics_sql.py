@@ -5,7 +5,6 @@ every kind of answer, and on the demo's months of history."""
 
 from __future__ import annotations
 
-from dataclasses import fields
 from datetime import datetime, timedelta, timezone
 from itertools import count
 
@@ -15,50 +14,17 @@ from sqlalchemy import insert, select
 from respons.statistics.rules import (
     OSLO,
     Distribution,
-    KeyFigures,
     Period,
     breakdown,
-    by_period,
     key_figures,
 )
 from respons.domain import storms
-from respons.statistics.store import alarm_facts, counts_by_municipality, key_figures_by, oslo_offsets
+from respons.statistics.store import counts_by_municipality, key_figures_by, oslo_offsets
 from respons.store.tables import alarm_events, alarms, municipalities, recipients
+from tests.checks import assert_database_agrees
 from tests.factories import seed_registry
 
 UTC = timezone.utc
-KEYS = {
-    None: lambda f: None,
-    "municipality": lambda f: f.municipality_id,
-    "zone": lambda f: f.zone_id,
-    "category": lambda f: f.category,
-    **{p: by_period(p) for p in Period},
-}
-
-
-def assert_same_figures(got: KeyFigures, expected: KeyFigures, where) -> None:
-    for field in fields(KeyFigures):
-        a, b = getattr(got, field.name), getattr(expected, field.name)
-        if isinstance(b, Distribution):
-            # SQLite's date arithmetic works in milliseconds.
-            assert a.count == b.count, (where, field.name)
-            for part in ("median", "p90", "max", "mean"):
-                assert getattr(a, part) == pytest.approx(getattr(b, part), abs=0.002), (where, field.name, part)
-        else:
-            assert a == b, (where, field.name)
-
-
-def assert_database_agrees(conn, scope, start, end, now) -> list:
-    facts = alarm_facts(conn, municipality_ids=scope, start=start, end=end)
-    for by, key in KEYS.items():
-        got = key_figures_by(conn, municipality_ids=scope, start=start, end=end, now=now, by=by,
-                             minutes_per_cleared_alarm=25)
-        expected = ({None: key_figures(facts, now=now, minutes_per_cleared_alarm=25)} if by is None
-                    else breakdown(facts, key, now=now, minutes_per_cleared_alarm=25))
-        assert got.keys() == expected.keys(), by
-        for part in expected:
-            assert_same_figures(got[part], expected[part], (by, part))
-    return facts
 
 
 # --- a hand-made set of alarms -------------------------------------------------------------
@@ -179,8 +145,8 @@ def test_a_period_without_alarms_has_an_empty_total_and_no_parts(engine, handmad
 
 
 def test_the_databases_figures_agree_with_the_domains_on_the_demo_history(engine):
-    from tests.integration.test_demo_seed import NOW as DEMO_NOW
-    from tests.integration.test_demo_seed import seed
+    from tests.factories import DEMO_NOW
+    from tests.factories import seed_demo_centre as seed
 
     seed(engine, history_days=60)  # from late September: across the end of summer time
     with engine.connect() as conn:

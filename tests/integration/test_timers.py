@@ -20,8 +20,7 @@ from respons.store.db import make_engine
 from respons.store.journal import Journal
 from respons.store.tables import alarm_events, alarms
 from respons.store.tables import timers as timer_table
-from tests.factories import T0, FakeClock, seed_registry
-from tests.integration.test_alarm_engine import new_alarm
+from tests.factories import T0, FakeClock, new_alarm, seed_registry
 
 LEASE = timedelta(seconds=30)
 DEADLINE = timedelta(seconds=60)

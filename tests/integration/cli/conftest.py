@@ -7,7 +7,6 @@ import pytest
 from typer.testing import CliRunner
 
 from respons.settings import get_settings
-from tests.integration.test_invoicing import economy_world  # noqa: F401  (fixture)  # economy_world moves to tests/integration/conftest.py
 
 
 @pytest.fixture

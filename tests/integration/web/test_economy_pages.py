@@ -19,8 +19,8 @@ from respons.settings import Settings
 from respons.store.tables import audit_log
 from respons.web import i18n
 from respons.web.app import create_app
+from tests.factories import ECONOMY_NOW as NOW
 from tests.factories import FakeClock, people_logged_in
-from tests.integration.test_invoicing import NOW, economy_world  # noqa: F401  (fixture)
 
 HTMX = {"HX-Request": "true"}
 
