@@ -18,7 +18,7 @@ Two ways to the same figures:
   municipality's month is tens of thousands of alarms, the yearly report across the
   collaboration millions, and turning each into a Python object was most of a report's time.
   They spell the domain's definitions in SQL; tests hold the two to the same figures on the
-  same alarms, on both databases (tests/integration/test_statistics_sql.py).
+  same alarms, on both databases (tests/integration/statistics/test_sql.py).
 """
 
 from __future__ import annotations
