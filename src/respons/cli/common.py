@@ -15,7 +15,7 @@ from sqlalchemy import Engine
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import OperationalError
 
-from respons.cli.lookups import municipality_id_by_number
+from respons.registry.service import municipality_id_by_number
 from respons.clock import system_clock
 from respons.statistics.rules import OSLO, Period
 from respons.statistics import service as statistics

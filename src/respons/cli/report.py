@@ -23,7 +23,7 @@ from respons.cli.common import (
     refuse,
     transaction,
 )
-from respons.cli.lookups import every_municipality_id
+from respons.registry.service import every_municipality_id
 from respons.clock import system_clock
 from respons.statistics.rules import KeyFigures
 from respons.statistics import service as statistics

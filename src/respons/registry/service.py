@@ -575,6 +575,15 @@ def list_municipalities(conn: Connection) -> list[dict[str, Any]]:
     return [dict(r._mapping) for r in conn.execute(select(municipalities).order_by(municipalities.c.number))]
 
 
+def municipality_id_by_number(conn: Connection, number: str) -> int | None:
+    """The municipality with this kommunenummer (as people type it on the command line)."""
+    return conn.execute(select(municipalities.c.id).where(municipalities.c.number == number)).scalar()
+
+
+def every_municipality_id(conn: Connection) -> frozenset[int]:
+    return frozenset(conn.execute(select(municipalities.c.id)).scalars())
+
+
 def get_municipality(conn: Connection, municipality_id: int, allowed: frozenset[int] | None) -> dict[str, Any]:
     require_municipality(conn, municipality_id, allowed)
     row = conn.execute(select(municipalities).where(municipalities.c.id == municipality_id)).one()
