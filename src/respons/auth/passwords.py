@@ -2,14 +2,27 @@
 
 from __future__ import annotations
 
+from functools import cache
+
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
 _hasher = PasswordHasher()
 
-# Verified against when the user does not exist, so a missing account costs as much time
-# as a wrong password (no timing oracle for user names).
-_DUMMY_HASH = _hasher.hash("respons-no-such-user")
+
+
+@cache
+def _dummy_hash() -> str:
+    """Verified against when the user does not exist, so a missing account costs as much time
+    as a wrong password (no timing oracle for user names). Made on first use, not at import:
+    a hash costs most of a second, and every process that imports this module (each CLI
+    command) paid it, whether it ever checked a password or not. A server makes it while it
+    starts (``prepare``), so no log-in, not even the first, can tell a missing user by time."""
+    return _hasher.hash("respons-no-such-user")
+
+
+def prepare() -> None:
+    _dummy_hash()
 
 MIN_LENGTH = 12
 
@@ -26,7 +39,7 @@ def hash_password(password: str) -> str:
 
 def verify_password(password_hash: str | None, password: str) -> bool:
     try:
-        return _hasher.verify(password_hash or _DUMMY_HASH, password) and password_hash is not None
+        return _hasher.verify(password_hash or _dummy_hash(), password) and password_hash is not None
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return False
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from contextlib import asynccontextmanager
 
@@ -9,6 +10,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from respons import __version__
+from respons.auth import passwords
 from respons.clock import Clock, system_clock
 from respons.runtime import Node
 from respons.settings import Settings, get_settings
@@ -42,6 +44,8 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock, *,
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
+        # Before the first log-in: the hash a missing user is checked against (auth/passwords.py).
+        await asyncio.to_thread(passwords.prepare)
         node = Node.open(settings, clock)
         app.state.runtime = node.runtime
         # /readyz: whether this node can commit (periodic probes only with the background workers).
