@@ -120,16 +120,20 @@ def serve_respons(config: dict[str, Any]) -> None:
     import logging
 
     from respons.clock import system_clock
+    from respons.engine.routing import RulesCache
     from respons.intake.dc09.receiver import Receiver
+    from respons.runtime import REACTIONS
     from respons.store.db import make_engine
     from respons.store.journal import Journal
 
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
     raise_nofile(config["connections"] + 1024)
     engine = make_engine(config["url"])
-    journal = Journal(engine, window_ms=config["window_ms"], max_batch=config["max_batch"]).start()
+    # As a node builds them (respons/runtime.py): the journal with its reactions, the receiver
+    # with the node's agreement-rules cache (without it every alarm reads the agreement).
+    journal = Journal(engine, window_ms=config["window_ms"], max_batch=config["max_batch"], reactions=REACTIONS).start()
     # A far answer deadline: no timer is due during the run (and no timer worker runs here).
-    receiver = Receiver(journal, system_clock, answer_deadline_seconds=86400)
+    receiver = Receiver(journal, system_clock, answer_deadline_seconds=86400, rules_cache=RulesCache())
 
     def stats() -> dict[str, Any]:
         s = journal.stats
