@@ -322,7 +322,12 @@ def test_a_failing_reaction_fails_its_unit_alone_and_nothing_of_it_commits(engin
     assert sorted(c["name"] for c in published) == ["first", "last"]
 
 
-def test_outside_the_journal_no_reaction_runs(engine):
+def test_outside_the_journal_an_announcement_is_not_kept(engine):
+    # Seeding and tools write without the journal: no screen waits for that commit, and a list
+    # kept on the connection would outlive its checkout in the pool.
     with engine.begin() as conn:
-        announcing("seeded")(conn)  # seeding and tools: announce is a no-op without the journal
+        announcing("seeded")(conn)
+        kept = [v for v in conn.info.values() if isinstance(v, list) and any(
+            isinstance(c, dict) and c.get("name") == "seeded" for c in v)]
     assert count_centres(engine) == 1
+    assert kept == []

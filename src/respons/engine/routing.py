@@ -116,8 +116,11 @@ class RulesCache:
 
     def forget(self, municipality_id: int | None = None) -> None:
         """Drop cached agreement rules (one municipality's, or all)."""
-        for key in [k for k in self._entries if municipality_id is None or k[0] == municipality_id]:
-            self._entries.pop(key, None)
+        # Called from the relay's thread while the journal's thread may add an entry: iterate a
+        # copy (``list`` of a dict is one step under the GIL), never the dict itself.
+        for key in list(self._entries):
+            if municipality_id is None or key[0] == municipality_id:
+                self._entries.pop(key, None)
 
     # As an observer of the live bus (engine/live.py):
     def changes(self, changes: list[dict]) -> None:

@@ -126,9 +126,6 @@ def for_update(conn: Connection, alarm_id: str) -> Row | None:
     return conn.execute(query).first()
 
 
-def read(conn: Connection, alarm_id: str) -> Row | None:
-    return conn.execute(select(alarms).where(alarms.c.id == alarm_id)).first()
-
 
 def projection(conn: Connection, alarm_id: str) -> AlarmProjection:
     return projection_from_row(conn.execute(select(alarms).where(alarms.c.id == alarm_id)).one())
@@ -141,9 +138,6 @@ def source_of(conn: Connection, alarm_id: str) -> str | None:
 def municipality_of(conn: Connection, alarm_id: str) -> int | None:
     return conn.execute(select(alarms.c.municipality_id).where(alarms.c.id == alarm_id)).scalar_one_or_none()
 
-
-def holder_of(conn: Connection, alarm_id: str) -> str | None:
-    return conn.execute(select(alarms.c.answered_by).where(alarms.c.id == alarm_id)).scalar_one_or_none()
 
 
 _BY_IDEMPOTENCY = select(alarms.c.id, alarms.c.state, alarms.c.received_at, alarms.c.request_fingerprint).where(
