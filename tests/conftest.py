@@ -20,10 +20,23 @@ import pytest
 # Re-exported for code that still imports them from here; new code imports tests.databases.
 from tests.databases import POSTGRES_ADMIN_URL, REQUIRE_POSTGRES, Templates  # noqa: F401
 from tests.databases import fresh_postgres_database as _fresh_postgres_database  # noqa: F401
+from tests.passwords import use_cheap_hashing, use_production_hashing
 
 TESTS = Path(__file__).parent
 # Directory -> marker: what lives there is what the marker selects.
 MARKERS_BY_DIRECTORY = {TESTS / "browser": "browser", TESTS / "chaos": "slow"}
+
+
+def pytest_configure(config):
+    use_cheap_hashing()  # tests/passwords.py: argon2 at its smallest cost in the test process
+
+
+@pytest.fixture
+def production_password_hashing():
+    """RFC 9106's argon2 parameters, as Respons runs, for the duration of one test."""
+    use_production_hashing()
+    yield
+    use_cheap_hashing()
 
 
 @pytest.fixture(scope="session")

@@ -11,7 +11,11 @@ import subprocess
 import sys
 import time
 
+from pathlib import Path
+
 import httpx
+
+REPOSITORY = Path(__file__).resolve().parents[2]
 
 # Ports for the servers the tests start. Not port 0 (the kernel's choice): between choosing
 # and the server's bind, any outgoing connection of this or another xdist worker (httpx,
@@ -51,7 +55,9 @@ class ServerProcess:
     def __init__(self, database_url: str, port: int, log_path, **settings: str):
         self.port = port
         self.url = f"http://127.0.0.1:{port}"
-        self._env = {**os.environ, "RESPONS_DATABASE_URL": database_url, "RESPONS_PORT": str(port)}
+        self._env = {**os.environ, "RESPONS_DATABASE_URL": database_url, "RESPONS_PORT": str(port),
+                     # tests.serve is importable from the server whatever its working directory.
+                     "PYTHONPATH": os.pathsep.join(filter(None, [str(REPOSITORY), os.environ.get("PYTHONPATH")]))}
         self._env.update({f"RESPONS_{k.upper()}": str(v) for k, v in settings.items()})
         self._log_path = log_path
         self.process: subprocess.Popen | None = None
@@ -59,7 +65,8 @@ class ServerProcess:
     def start(self, timeout: float = 30.0) -> None:
         log = open(self._log_path, "ab")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "respons.cli", "serve"], env=self._env, stdout=log, stderr=subprocess.STDOUT
+            # respons serve, with the suite's cheap password hashing (tests/serve.py).
+            [sys.executable, "-m", "tests.serve"], env=self._env, stdout=log, stderr=subprocess.STDOUT
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

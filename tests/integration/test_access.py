@@ -183,7 +183,7 @@ def test_a_name_that_matches_no_account_is_not_kept_in_clear(client, engine):
     assert record["details"]["username_sha256"]
 
 
-def test_a_hash_with_old_argon2_parameters_is_upgraded_at_log_in(client, engine):
+def test_a_hash_with_old_argon2_parameters_is_upgraded_at_log_in(client, engine, production_password_hashing):
     from argon2 import PasswordHasher
 
     from respons.auth import passwords

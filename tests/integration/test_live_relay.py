@@ -90,6 +90,21 @@ def test_another_node_hears_only_what_committed_and_a_node_not_itself(pg):
         own.stop()
 
 
+def test_stopping_wakes_the_listener_and_the_other_nodes_hear_nothing_of_it(pg):
+    """A listener waits for notifications up to ``check_seconds`` at a time; without the wake
+    a stop would outlast its join (5 s) here and leave the thread running."""
+    other_bus = LiveBus()
+    other = live_relay.Relay(pg.url, "other", other_bus).start()
+    stopping = live_relay.Relay(pg.url, "stopping", LiveBus(), check_seconds=60).start()
+    try:
+        stopping.stop()
+        assert not stopping.is_live()
+        assert not stopping._thread.is_alive()
+        assert collect(other_bus, 0.5) == [], "the wake is nothing the other nodes' screens see"
+    finally:
+        other.stop()
+
+
 def test_a_lost_listening_connection_is_reported_and_healed_with_a_resync(pg):
     bus = LiveBus()
     relay = live_relay.Relay(pg.url, "node", bus, check_seconds=0.2, max_retry_seconds=0.5).start()

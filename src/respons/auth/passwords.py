@@ -10,6 +10,19 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 _hasher = PasswordHasher()
 
 
+def use_hasher(hasher: PasswordHasher) -> None:
+    """Hash (and check for rehash) with other argon2 parameters from now on, in this process.
+
+    Only the test suite calls this (tests/passwords.py): at RFC 9106's cost each hash or check
+    is about a quarter of a second of CPU, and a test run makes thousands of them, most for
+    accounts that exist for one test. No setting or environment variable reaches it, so an
+    installation cannot be configured into cheap hashes; and a hash made with other
+    parameters is upgraded at its next log-in by any process that did not call this
+    (``needs_rehash``)."""
+    global _hasher
+    _hasher = hasher
+    _dummy_hash.cache_clear()
+
 
 @cache
 def _dummy_hash() -> str:

@@ -123,7 +123,23 @@ class Relay:
 
     def stop(self) -> None:
         self._stopping.set()
+        self._wake()
         self._thread.join(5)
+
+    def _wake(self) -> None:
+        """A listener waiting for notifications sees ``_stopping`` only when the wait ends,
+        after up to ``check_seconds``: every stop of a node (and of every test's app) paid
+        that. An empty notification of this node's own ends the wait at once; the other
+        nodes drop it as they drop anything empty. If the database does not answer, the
+        listener is not waiting on it either, and the join's timeout still bounds the stop."""
+        if not self._listening.is_set():
+            return
+        try:
+            with psycopg.connect(self._dsn, autocommit=True, connect_timeout=2) as conn:
+                conn.execute("SELECT pg_notify(%s, %s)", (CHANNEL, _payload(self._node, [])))
+        except Exception as exc:  # noqa: BLE001 - a stop must not fail on its courtesy call
+            log.info("live relay: could not wake the listener to stop (%s); it stops within %s s",
+                     exc.__class__.__name__, self._check)
 
     def _run(self) -> None:
         delay = 0.2
@@ -155,6 +171,8 @@ class Relay:
     def _listen(self, conn: psycopg.Connection) -> None:
         while not self._stopping.is_set():
             for notification in conn.notifies(timeout=self._check):
+                if self._stopping.is_set():  # woken by stop() (or stopping anyway): no more
+                    return
                 self._deliver(notification.payload)
             # A quiet connection may be a dead one: ask, so a lost server is noticed within
             # seconds rather than at the next change that never comes.
@@ -178,7 +196,7 @@ class Relay:
         except ValueError as exc:
             log.error("live relay: unreadable notification dropped (%s)", exc)
             return
-        if message.get("n") == self._node:  # this node published its own changes already
+        if message.get("n") == self._node or not changes:  # own changes are published already
             return
         if RELOAD in changes:
             self._bus.resync()
