@@ -17,7 +17,7 @@ Which operations each caller is given, and why:
 - a session of its own: ``auth/logout``, because logging out ends the session every later
   case would use.
 Nothing else is left out. The live stream (``/api/v1/queue/events``) is kept in, bounded by
-running the server with ``RESPONS_SSE_MAX_SECONDS=0.2``: each stream ends after 0.2 s.
+running the server with ``RESPONS_SSE_MAX_SECONDS=0.05``: each stream ends after 0.05 s.
 The order matters: the administrator runs last, since it may revoke the intake token (token
 ids are small integers, which the generator tries) and change the operator's roles.
 """
@@ -96,7 +96,7 @@ def server(migrated_url, engine, tmp_path):
         municipality_id = conn.execute(select(municipalities.c.id).order_by(municipalities.c.id)).scalar()
         token = accounts.create_token(conn, name="schemathesis", municipality_id=municipality_id, purpose="intake",
                                       actor="test", created_by=None, now=now)[1]
-    process = ServerProcess(migrated_url, free_port(), tmp_path / "server.log", sse_max_seconds=0.2)
+    process = ServerProcess(migrated_url, free_port(), tmp_path / "server.log", sse_max_seconds=0.05)
     process.start()
     try:
         yield process, token
