@@ -58,8 +58,7 @@ from respons.store.journal import Journal  # noqa: E402
 from respons.store.migrate import upgrade  # noqa: E402
 from respons.store.tables import alarm_events  # noqa: E402
 from respons.store.tables import timers as timer_table  # noqa: E402
-from tests.factories import T0, FakeClock, seed_registry  # noqa: E402
-from tests.integration.test_alarm_engine import new_alarm  # noqa: E402
+from tests.factories import T0, FakeClock, new_alarm, seed_registry  # noqa: E402
 
 console = Console(stderr=True)
 DEADLINE = timedelta(seconds=60)
@@ -143,7 +142,7 @@ def one_run(kind: str, strategy: str, args) -> dict:
         journal = Journal(engine, window_ms=2.0, max_batch=500).start()
         try:
             clock = FakeClock(T0 + timedelta(minutes=10))
-            worker = STRATEGIES[strategy](journal, clock, node="bench", poll_seconds=0.5, lease_seconds=30)
+            worker = STRATEGIES[strategy](journal, clock, handlers=TIMER_HANDLERS, node="bench", poll_seconds=0.5, lease_seconds=30)
             # The journal's connection, opened before the clock starts, so its backend is counted.
             journal.run_sync(lambda conn: conn.execute(select(1)).scalar())
             server0 = backend_cpu_seconds(engine) if kind == "postgres" else 0.0
