@@ -23,4 +23,4 @@ def use_cheap_hashing() -> None:
 
 
 def use_production_hashing() -> None:
-    passwords.use_hasher(PasswordHasher())
+    passwords.use_hasher(passwords.PRODUCTION_HASHER)

@@ -7,7 +7,9 @@ from functools import cache
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
-_hasher = PasswordHasher()
+# What every installation hashes with; only the test suite swaps it (``use_hasher``).
+PRODUCTION_HASHER = PasswordHasher()
+_hasher = PRODUCTION_HASHER
 
 
 def use_hasher(hasher: PasswordHasher) -> None:

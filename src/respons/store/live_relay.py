@@ -131,7 +131,8 @@ class Relay:
         after up to ``check_seconds``: every stop of a node (and of every test's app) paid
         that. An empty notification of this node's own ends the wait at once; the other
         nodes drop it as they drop anything empty. If the database does not answer, the
-        listener is not waiting on it either, and the join's timeout still bounds the stop."""
+        listener is not waiting on it either; the attempt gives up after its connect timeout
+        (2 s) and the join's (5 s) still bounds the stop."""
         if not self._listening.is_set():
             return
         try:
