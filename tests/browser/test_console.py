@@ -353,6 +353,76 @@ def test_a_note_written_while_a_colleague_closes_the_alarm_is_kept_as_an_addendu
     expect(anne.locator("#timeline")).to_contain_text("Bruker var urolig")
 
 
+def test_a_refresh_that_left_before_the_operators_own_action_never_takes_it_off_the_screen(new_page, world):
+    anne = console_of(new_page, world, world.operators[0])
+    bjorn = console_of(new_page, world, world.operators[1])
+    alarm_id = world.send_alarm(type="button_press")
+    anne.locator(f"#row-{alarm_id}").click(timeout=LIVE)
+    anne.keyboard.press("a")
+    expect(anne.locator("#work-state")).to_have_text("Besvart", timeout=LIVE)
+
+    # Anne's screen refreshes her open alarm when something happens to it. Bjørn's note does;
+    # the answer to that refresh is held back, as on a busy node, and is what the server said
+    # before Anne's next action.
+    held = []
+    anne.route(re.compile(r"/console/alarms/[^/]+/work$"), lambda route: held.append(route))
+    bjorn.locator(f"#row-{alarm_id}").click(timeout=LIVE)
+    bjorn.locator("#note-text").fill("Hjemmesykepleien er varslet.", timeout=LIVE)
+    with anne.expect_request(re.compile(r"/work$"), timeout=LIVE):
+        bjorn.locator("#note-text").press("Control+Enter")
+    response = anne.request.get(f"{world.url}/console/alarms/{alarm_id}/work", headers={"HX-Request": "true"})
+    assert response.ok
+    before_the_call = response.text()
+
+    # Meanwhile Anne records a call: her own answer shows it.
+    anne.select_option("#call-result", "answered")
+    anne.click("#call-form button[type=submit]")
+    actions = anne.locator("#timeline li[data-kind=action]")
+    expect(actions).to_have_count(1, timeout=LIVE)
+
+    # The held answer arrives: it must not put the timeline back.
+    assert held
+    for route in held:
+        landed = anne.evaluate("window.respons.workRefreshes")
+        route.fulfill(status=200, content_type="text/html; charset=utf-8", body=before_the_call)
+        anne.wait_for_function("(n) => window.respons.workRefreshes > n", arg=landed, timeout=LIVE)
+    expect(actions).to_have_count(1)
+    expect(anne.locator("#timeline")).to_contain_text("Hjemmesykepleien er varslet.", timeout=LIVE)
+    expect(anne.locator("#timeline")).to_contain_text("Ringte brukeren – Svarte")
+
+
+def test_an_answer_to_the_operators_action_that_is_older_than_the_screen_is_followed_by_a_refresh(new_page, world):
+    anne = console_of(new_page, world, world.operators[0])
+    bjorn = console_of(new_page, world, world.operators[1])
+    alarm_id = world.send_alarm(type="button_press")
+    anne.locator(f"#row-{alarm_id}").click(timeout=LIVE)
+    anne.keyboard.press("a")
+    expect(anne.locator("#work-state")).to_have_text("Besvart", timeout=LIVE)
+    bjorn.locator(f"#row-{alarm_id}").click(timeout=LIVE)
+    expect(bjorn.locator("#note-text")).to_be_visible(timeout=LIVE)
+
+    # Anne records a call; the server commits it, but its answer is held back, as on a busy node.
+    # The live stream brings the call to her screen all the same.
+    held = []
+    anne.route(re.compile(r"/console/alarms/[^/]+/actions$"), lambda route: held.append((route, route.fetch())))
+    anne.select_option("#call-result", "answered")
+    anne.click("#call-form button[type=submit]")
+    timeline = anne.locator("#timeline")
+    expect(timeline).to_contain_text("Ringte brukeren – Svarte", timeout=LIVE)
+    # Bjørn's note comes after it, and reaches Anne's screen live too.
+    bjorn.locator("#note-text").fill("Hjemmesykepleien er varslet.")
+    bjorn.locator("#note-text").press("Control+Enter")
+    expect(timeline).to_contain_text("Hjemmesykepleien er varslet.", timeout=LIVE)
+
+    # Now the held answer arrives, older than the screen: shown, then brought up to date.
+    [(route, answer)] = held
+    assert answer.ok
+    with anne.expect_response(re.compile(r"/work$"), timeout=LIVE):
+        route.fulfill(response=answer)
+    expect(timeline).to_contain_text("Hjemmesykepleien er varslet.")
+    expect(anne.locator("#timeline li[data-kind=action]")).to_have_count(1)
+
+
 def test_the_whole_alarm_by_keyboard_with_two_calls_and_no_stray_shortcuts(new_page, world):
     page = console_of(new_page, world, world.operators[0])
     first = world.send_alarm(type="button_press")

@@ -29,6 +29,7 @@
     silenced: [],           // what mute held back: [{kind, at}]
     tick: { count: 0, totalMs: 0, maxMs: 0 },  // cost of the clock, for bench/console_queue.py
     rowUpdates: [],         // {id, ms}: event arrival to row in place, for the benchmark
+    workRefreshes: 0,       // refreshes of the open alarm's work section that came back
     // The clock of the answer times, the alerts and the mute. Tests move it with advance()
     // or replace now(); the live watchdog keeps the real clock, so moving this one never
     // fakes a lost connection.
@@ -393,12 +394,23 @@
     const response = await fetch("/console/alarms/" + encodeURIComponent(id) + "/work", {
       credentials: "same-origin", headers: { "HX-Request": "true" },
     });
-    if (!response.ok) return;
+    try {
+      if (response.ok) applyWork(id, await response.text());
+    } finally {
+      state.workRefreshes += 1;
+    }
+  }
+
+  function applyWork(id, html) {
     const holder = document.createElement("div");
-    holder.innerHTML = await response.text();
+    holder.innerHTML = html;
     const fresh = holder.querySelector("#alarm-work");
     const current = $("#alarm-work");
     if (!fresh || !current || current.dataset.alarmId !== id) return;
+    // This fetch may have left before the operator's own action and come back after it (a slow
+    // answer on a busy node): it is older than the screen, and would take the action off it.
+    // The timeline only grows, so its length orders the two.
+    if (Number(fresh.dataset.seq) < Number(current.dataset.seq)) return;
     if (fresh.dataset.state === current.dataset.state && fresh.dataset.holder === current.dataset.holder) {
       // Same state and holder, so the same forms: replace only what changed (heading and
       // timeline), never the forms, where the operator may be choosing or typing right now.
@@ -579,7 +591,19 @@
       const work = $("#alarm-work");
       if (work && work.dataset.stale === "1" && !work.contains(event.relatedTarget)) refreshWork(work.dataset.alarmId);
     });
+    // An action's answer can be older than the screen: a refresh that left after the action
+    // was committed (a colleague's note, say) may have landed first. The answer is still
+    // shown (it may carry a refusal or a notice), then a refresh brings back what came after.
+    let workBeforeSwap = null;
+    document.body.addEventListener("htmx:beforeSwap", () => {
+      const work = $("#alarm-work");
+      workBeforeSwap = work ? { id: work.dataset.alarmId, seq: Number(work.dataset.seq) } : null;
+    });
     document.body.addEventListener("htmx:afterSwap", (event) => {
+      const work = $("#alarm-work");
+      if (work && workBeforeSwap && work.dataset.alarmId === workBeforeSwap.id
+          && Number(work.dataset.seq) < workBeforeSwap.seq) refreshWork(work.dataset.alarmId);
+      workBeforeSwap = null;
       // SSE messages swap nothing (hx-swap="none") and may carry no target: skip them.
       const target = event.detail && event.detail.target;
       if (!target) return;
