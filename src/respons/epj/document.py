@@ -1,0 +1,329 @@
+"""The VKP Bundle of one handled alarm, built from its timeline.
+
+Pure: the alarm, its people and its events come in as values, the Bundle goes out as a dict
+(FHIR JSON). The same timeline always gives the same Bundle, byte for byte, and every
+resource in it has an identity derived from the alarm's id — so a retry, a rebuild after a
+restart, or the new version after an addendum updates the same journal entries in the EPJ
+instead of adding a second one (the Bundle is a transaction of conditional updates on those
+identifiers).
+
+What goes in (VKP's guide): the alarm as a **DetectedIssue**, the conversation with the
+person as an **Encounter** (only when the centre spoke with them: see mapping.GAPS), and the
+documentation as a **Composition** whose events and sections come from the timeline, so each
+line in the EPJ can be traced to the event behind it.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+from html import escape
+from zoneinfo import ZoneInfo
+
+from respons.domain.alarm_types import AlarmType
+from respons.domain.lifecycle import Event, EventKind, Outcome
+from respons.epj import mapping as vkp
+
+OSLO = ZoneInfo("Europe/Oslo")
+
+
+class NotDocumentable(ValueError):
+    """The alarm cannot be said in VKP's terms (no code for it): it is not sent, and the
+    administrator sees ``reason``."""
+
+    def __init__(self, reason: str, message: str):
+        super().__init__(message)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class Person:
+    """Someone on the timeline: an operator, a home-care worker, a technician."""
+
+    display: str
+    hpr_number: str | None = None
+
+
+@dataclass(frozen=True)
+class Organisation:
+    name: str
+    organisation_number: str | None = None
+    municipality_number: str | None = None
+
+
+@dataclass(frozen=True)
+class AlarmRecord:
+    """Everything the document says, read by the service; nothing is looked up later."""
+
+    alarm_id: str
+    alarm_type: AlarmType
+    recipient_national_id: str
+    recipient_name: str
+    municipality: Organisation
+    centre: Organisation
+    events: tuple[Event, ...]
+    people: dict[str, Person] = field(default_factory=dict)  # actor ("user:7") -> person
+    device_identity: str | None = None
+    device_kind: str | None = None
+    device_display: str | None = None
+
+
+def resource_id(alarm_id: str, resource: str) -> str:
+    """A stable UUID per alarm and resource type (RFC 4122 version 5, named by the alarm)."""
+    return str(uuid.uuid5(uuid.UUID(alarm_id), resource))
+
+
+def fhir_time(at: datetime) -> str:
+    """An instant in Oslo's offset, as VKP's examples write it (stored UTC, shown local)."""
+    return at.astimezone(OSLO).isoformat(timespec="seconds")
+
+
+def build(record: AlarmRecord) -> dict:
+    """The transaction Bundle for the alarm as its timeline stands now."""
+    events = sorted(record.events, key=lambda e: e.at)
+    if not events or events[0].kind is not EventKind.RECEIVED:
+        raise NotDocumentable("no_timeline", "The alarm's timeline does not start with its receipt.")
+    code = vkp.alert_code(record.alarm_type.code, record.device_kind)
+    if code is None:
+        raise NotDocumentable(
+            "no_alert_code",
+            f"VKP has no alert code for {record.alarm_type.code!r} from a device of kind {record.device_kind!r}.")
+    patient = _patient_reference(record)
+    ids = {kind: resource_id(record.alarm_id, kind) for kind in ("DetectedIssue", "Encounter", "Composition", "Bundle")}
+    resources = [_detected_issue(record, code, events, patient, ids["DetectedIssue"])]
+    encounter = _encounter(record, events, patient, ids["Encounter"])
+    if encounter is not None:
+        resources.append(encounter)
+    resources.append(_composition(record, events, patient, ids, has_encounter=encounter is not None))
+    return {
+        "resourceType": "Bundle",
+        "identifier": _uuid_identifier(ids["Bundle"]),
+        "type": "transaction",
+        "timestamp": fhir_time(events[-1].at),
+        "entry": [_entry(resource) for resource in resources],
+    }
+
+
+# --- the resources ---------------------------------------------------------------------------
+
+def _detected_issue(record: AlarmRecord, code: vkp.Code, events: list[Event], patient: dict, rid: str) -> dict:
+    received = events[0]
+    issue = {
+        "resourceType": "DetectedIssue",
+        "id": rid,
+        "meta": {"profile": [vkp.PROFILE["DetectedIssue"]]},
+        "identifier": [_uuid_identifier(rid)],
+        "status": "final",
+        "code": {**code.concept(), "text": record.alarm_type.label_nb},
+        "severity": vkp.SEVERITY_BY_PRIORITY[record.alarm_type.priority],
+        "patient": patient,
+        "identifiedDateTime": fhir_time(received.at),
+        "detail": record.alarm_type.label_nb,
+    }
+    if record.device_identity:
+        issue["author"] = {"identifier": {"value": record.device_identity},
+                           "display": record.device_display or record.device_identity}
+    return issue
+
+
+def _encounter(record: AlarmRecord, events: list[Event], patient: dict, rid: str) -> dict | None:
+    talks = [e for e in events if e.kind is EventKind.ACTION
+             and vkp.spoke_with_recipient(e.data.get("action"), e.data.get("result"))]
+    if not talks:
+        return None
+    speakers: list[str] = []
+    for event in talks:
+        if event.actor not in speakers:
+            speakers.append(event.actor)
+    end = _last_of(events, {EventKind.CLOSED, EventKind.CLEARED}) or talks[-1].at
+    encounter = {
+        "resourceType": "Encounter",
+        "id": rid,
+        "meta": {"profile": [vkp.PROFILE["Encounter"]]},
+        "identifier": [_uuid_identifier(rid)],
+        "status": "finished",
+        "class": vkp.VIRTUAL.coding(),
+        "subject": patient,
+        "participant": [{"type": [vkp.TWO_WAY_VOICE.concept()], "individual": _practitioner(record, actor)}
+                        for actor in speakers],
+        "period": {"start": fhir_time(talks[0].at), "end": fhir_time(max(end, talks[-1].at))},
+        "reasonCode": [vkp.EVENT_BASED.concept()],
+    }
+    return encounter
+
+
+def _composition(record: AlarmRecord, events: list[Event], patient: dict, ids: dict[str, str], *,
+                 has_encounter: bool) -> dict:
+    rid = ids["Composition"]
+    amended = any(e.kind is EventKind.NOTE and e.data.get("addendum") for e in events)
+    authors = _authors(record, events)
+    composition = {
+        "resourceType": "Composition",
+        "id": rid,
+        "meta": {"profile": [vkp.PROFILE["Composition"]]},
+        "identifier": _uuid_identifier(rid),
+        "status": "amended" if amended else "final",
+        "type": {**vkp.DOCUMENT_TYPE.concept(), "text": "Dokumentasjon fra responssenteret"},
+        "category": [vkp.composition_category(record.alarm_type.category).concept()],
+        "subject": patient,
+        "date": fhir_time(events[-1].at),
+        "author": authors,
+        "title": f"{record.alarm_type.label_nb} – {fhir_time(events[0].at)[:16].replace('T', ' ')}",
+        "custodian": _organisation_reference(record.municipality),
+        "event": _composition_events(events),
+        "section": _sections(record, events),
+    }
+    if has_encounter:
+        composition["encounter"] = {"reference": f"urn:uuid:{ids['Encounter']}"}
+    return composition
+
+
+def _composition_events(events: list[Event]) -> list[dict]:
+    out = []
+    for event in events:
+        code = vkp.composition_event(event.kind, event.data.get("action"))
+        if code is not None:
+            out.append({"code": [code.concept()], "period": {"start": fhir_time(event.at), "end": fhir_time(event.at)}})
+    return out
+
+
+def _sections(record: AlarmRecord, events: list[Event]) -> list[dict]:
+    received = events[0]
+    what = [f"{record.alarm_type.label_nb} mottatt {_local(received.at)}"]
+    if record.device_display or record.device_identity:
+        what.append(f"fra {record.device_display or record.device_identity}")
+    sections = [_section(vkp.SECTION_EVENT, "Hendelse", [" ".join(what) + "."])]
+    follow_up = [_line(record, e) for e in events if e.kind is not EventKind.NOTE and _line(record, e)]
+    sections.append(_section(vkp.SECTION_FOLLOW_UP, "Oppfølging", follow_up or ["Ingen oppfølging registrert."]))
+    for event in events:
+        if event.kind is EventKind.NOTE:
+            title = "Tillegg etter lukking" if event.data.get("addendum") else "Notat"
+            sections.append(_section(vkp.SECTION_COMMENT, title,
+                                     [f"{_local(event.at)} {_who(record, event.actor)}: {event.data.get('text', '')}"]))
+    compiled = [f"{_local(e.at)} {_line(record, e) or e.kind.value}" for e in events]
+    sections.append(_section(vkp.SECTION_COMPILED, "Tidslinje", compiled))
+    return sections
+
+
+_LINE_BY_KIND = {
+    EventKind.QUEUED: "Til responssenterets kø",
+    EventKind.OFFERED: "Tilbudt hjemmetjenesten",
+    EventKind.DECLINED: "Avslått av {who}",
+    EventKind.ESCALATED: "Sendt videre til responssenteret",
+    EventKind.HANDED_BACK: "Levert tilbake til responssenteret av {who}",
+    EventKind.KIN_NOTIFIED: "Pårørende varslet på SMS",
+    EventKind.MISSION_ACCEPTED: "Oppdraget tatt av {who}",
+    EventKind.MISSING_RESPONSE: "Hjemmetjenesten har ikke svart i tide",
+    EventKind.ANSWERED: "Besvart av {who}",
+    EventKind.TAKEN_OVER: "Overtatt av {who}",
+    EventKind.ANSWER_TIME_EXCEEDED: "Svartiden overskredet",
+    EventKind.CLOSED: "Lukket av {who}",
+    EventKind.CLEARED: "Årsaken opphørte",
+}
+_ACTION_TEXT = {
+    "call_recipient": "Ringte brukeren",
+    "call_contact": "Ringte {contact}",
+    "dispatch_home_care": "Sendte hjemmetjenesten",
+    "call_emergency_services": "Ringte 113/AMK",
+    "notify_technician": "Varslet tekniker",
+    "en_route": "Hjemmetjenesten på vei",
+    "arrived": "Hjemmetjenesten fremme",
+    "done": "Hjemmetjenesten ferdig",
+}
+_RESULT_TEXT = {"answered": "svarte", "no_answer": "svarte ikke", "busy": "opptatt"}
+
+
+def _line(record: AlarmRecord, event: Event) -> str:
+    who = _who(record, event.actor)
+    if event.kind is EventKind.RECEIVED:
+        return f"{record.alarm_type.label_nb} mottatt"
+    if event.kind is EventKind.RESOLVED:
+        outcome = event.data.get("outcome")
+        text = vkp.OUTCOME_TEXT[Outcome(outcome)] if outcome in Outcome._value2member_map_ else str(outcome)
+        return f"Utfall: {text} ({who})"
+    if event.kind is EventKind.ACTION:
+        action = event.data.get("action", "")
+        text = _ACTION_TEXT.get(action, action).format(contact=event.data.get("contact_name", "kontaktperson"))
+        result = _RESULT_TEXT.get(event.data.get("result", ""))
+        extra = f": {event.data['text']}" if event.data.get("text") else ""
+        return f"{text}{' – ' + result if result else ''}{extra} ({who})"
+    template = _LINE_BY_KIND.get(event.kind)
+    return template.format(who=who) if template else ""
+
+
+def _section(code: vkp.Code, title: str, lines: list[str]) -> dict:
+    items = "".join(f"<li>{escape(line)}</li>" for line in lines)
+    return {
+        "title": title,
+        "code": code.concept(),
+        "text": {"status": "generated", "div": f'<div xmlns="http://www.w3.org/1999/xhtml"><ul>{items}</ul></div>'},
+    }
+
+
+# --- references --------------------------------------------------------------------------------
+
+def _patient_reference(record: AlarmRecord) -> dict:
+    number = record.recipient_national_id
+    return {"identifier": {"system": vkp.national_id_system(number), "value": number}, "display": record.recipient_name}
+
+
+def _practitioner(record: AlarmRecord, actor: str) -> dict:
+    person = record.people.get(actor)
+    if person is None:
+        return {"display": actor}
+    reference: dict = {"type": "Practitioner", "display": person.display}
+    if person.hpr_number:
+        reference["identifier"] = {"system": vkp.HPR, "value": person.hpr_number}
+    return reference
+
+
+def _organisation_reference(organisation: Organisation) -> dict:
+    reference: dict = {"type": "Organization", "display": organisation.name}
+    if organisation.organisation_number:
+        reference["identifier"] = {"system": vkp.ORGANISATION_NUMBER, "value": organisation.organisation_number}
+    elif organisation.municipality_number:
+        reference["identifier"] = {"system": vkp.MUNICIPALITY_NUMBER, "value": organisation.municipality_number}
+    return reference
+
+
+def _authors(record: AlarmRecord, events: list[Event]) -> list[dict]:
+    """The people who documented (in timeline order), then the centre that is responsible."""
+    writers: list[str] = []
+    for event in events:
+        if event.actor.startswith("user:") and event.actor not in writers and event.kind in {
+                EventKind.ANSWERED, EventKind.TAKEN_OVER, EventKind.NOTE, EventKind.ACTION, EventKind.RESOLVED,
+                EventKind.CLOSED}:
+            writers.append(event.actor)
+    return [_practitioner(record, actor) for actor in writers] + [_organisation_reference(record.centre)]
+
+
+def _who(record: AlarmRecord, actor: str) -> str:
+    person = record.people.get(actor)
+    if person is not None:
+        return person.display
+    return "systemet" if not actor.startswith("user:") else actor
+
+
+def _uuid_identifier(rid: str) -> dict:
+    return {"system": vkp.UUID_SYSTEM, "value": f"urn:uuid:{rid}"}
+
+
+def _entry(resource: dict) -> dict:
+    kind, rid = resource["resourceType"], resource["id"]
+    return {
+        "fullUrl": f"urn:uuid:{rid}",
+        "resource": resource,
+        # A conditional update on VKP's UUID identifier: created the first time, replaced
+        # after that — a retry or an addendum never makes a second entry.
+        "request": {"method": "PUT", "url": f"{kind}?identifier={vkp.UUID_SYSTEM}|urn:uuid:{rid}"},
+    }
+
+
+def _last_of(events: list[Event], kinds: set[EventKind]) -> datetime | None:
+    times = [e.at for e in events if e.kind in kinds]
+    return times[-1] if times else None
+
+
+def _local(at: datetime) -> str:
+    return at.astimezone(OSLO).strftime("%d.%m.%Y %H:%M:%S")
