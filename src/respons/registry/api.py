@@ -99,6 +99,7 @@ class StaffIn(BaseModel):
     phone: Text | None = None
     zone_id: DbId | None = None
     active: bool = True
+    hpr_number: Text | None = Field(None, description="Helsepersonellregisteret's number, for the patient record.")
 
 
 class MunicipalityIn(BaseModel):
@@ -107,6 +108,8 @@ class MunicipalityIn(BaseModel):
     population: DbInt
     role: Text = "cooperating"
     centre_id: DbId | None = None
+    organisation_number: Text | None = Field(None, examples=["963296746"],
+                                             description="Enhetsregisteret's number, for the patient record.")
 
 
 class WindowIn(BaseModel):

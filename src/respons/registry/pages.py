@@ -46,7 +46,7 @@ RECIPIENT_FIELDS = ("given_name", "family_name", "national_id", "phone", "addres
 CONTACT_FIELDS = ("name", "relation", "phone", "priority", "receives_alarms", "notes")
 DEVICE_FIELDS = ("kind", "protocol", "identity", "recipient_id", "heartbeat_interval_s", "heartbeat_grace_s")
 ZONE_FIELDS = ("code", "name")
-STAFF_FIELDS = ("name", "role", "competence", "phone", "zone_id")
+STAFF_FIELDS = ("name", "role", "competence", "phone", "zone_id", "hpr_number")
 
 # A duplicate is a problem with one field; the engine names the conflict, we point at the field.
 CONFLICT_FIELDS = {"duplicate_national_id": "national_id", "duplicate_device": "identity", "duplicate_zone": "code"}

@@ -21,6 +21,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Any, Iterable
 
 from sqlalchemy import Connection, case, func, insert, select, update
+from stdnum.no import orgnr
 
 from respons.auth import audit
 from respons.domain.alarm_types import Category
@@ -515,19 +516,42 @@ def add_staff(conn: Connection, values: dict[str, Any], *, municipality_id: int,
     if values.get("role") not in STAFF_ROLES:
         problems.add("role", "Ukjent rolle; gyldige er " + ", ".join(STAFF_ROLES), "unknown_role", choices=STAFF_ROLES)
     values["phone"] = _phone(values.get("phone"), "phone", problems)
+    values["hpr_number"] = _hpr_number(values.get("hpr_number"), problems)
     _zone_in(conn, values.get("zone_id"), municipality_id, problems)
     problems.raise_any()
     staff_id = conn.execute(
         insert(staff).values(
             municipality_id=municipality_id, name=values["name"], role=values["role"], competence=values["competence"],
             phone=values["phone"], zone_id=values.get("zone_id"), active=bool(values.get("active", True)),
+            hpr_number=values["hpr_number"],
         )
     ).inserted_primary_key[0]
     audit.append(conn, now=now, actor=actor, action=audit.CREATE, municipality_id=municipality_id,
                  details={"entity": "staff", "staff_id": staff_id,
-                          "fields": sorted(k for k in ("name", "role", "competence", "phone", "zone_id", "active")
-                                           if values.get(k) is not None)})
+                          "fields": sorted(k for k in ("name", "role", "competence", "phone", "zone_id", "active",
+                                                       "hpr_number") if values.get(k) is not None)})
     return staff_id
+
+
+def _hpr_number(raw: Any, problems: "_Problems") -> str | None:
+    """Helsepersonellregisteret's number: digits only, at most nine (it has no check digit)."""
+    number = str(raw or "").replace(" ", "").strip()
+    if not number:
+        return None
+    if not number.isdigit() or len(number) > 9:
+        problems.add("hpr_number", "HPR-nummeret består av inntil ni sifre", "hpr_number")
+    return number
+
+
+def _organisation_number(raw: Any, problems: "_Problems") -> str | None:
+    """Enhetsregisteret's number: nine digits with a modulus-11 check digit."""
+    number = str(raw or "").replace(" ", "").strip()
+    if not number:
+        return None
+    if not orgnr.is_valid(number):
+        problems.add("organisation_number", "Organisasjonsnummeret må ha ni sifre med riktig kontrollsiffer",
+                     "organisation_number")
+    return number
 
 
 def list_staff(conn: Connection, *, municipality_id: int | None, allowed: frozenset[int] | None) -> list[dict[str, Any]]:
@@ -550,6 +574,7 @@ def add_municipality(conn: Connection, values: dict[str, Any], *, now: datetime,
         problems.add("population", "Innbyggertallet må være et heltall, 0 eller mer", "population")
     if values.get("role", "cooperating") not in MUNICIPALITY_ROLES:
         problems.add("role", "Rollen må være host eller cooperating", "municipality_role", choices=MUNICIPALITY_ROLES)
+    organisation_number = _organisation_number(values.get("organisation_number"), problems)
     centre_id = values.get("centre_id")
     if centre_id is None:
         found = conn.execute(select(centres.c.id).order_by(centres.c.id)).first()
@@ -564,10 +589,12 @@ def add_municipality(conn: Connection, values: dict[str, Any], *, now: datetime,
         raise Conflict("duplicate_municipality", "Det finnes allerede en kommune med dette kommunenummeret.")
     municipality_id = conn.execute(
         insert(municipalities).values(number=number, name=values["name"], population=population,
-                                      role=values.get("role", "cooperating"), centre_id=centre_id, created_at=now)
+                                      role=values.get("role", "cooperating"), centre_id=centre_id, created_at=now,
+                                      organisation_number=organisation_number)
     ).inserted_primary_key[0]
+    fields = ["centre_id", "name", "number", "population", "role"] + (["organisation_number"] if organisation_number else [])
     audit.append(conn, now=now, actor=actor, action=audit.CREATE, municipality_id=municipality_id,
-                 details={"entity": "municipality", "fields": ["centre_id", "name", "number", "population", "role"]})
+                 details={"entity": "municipality", "fields": sorted(fields)})
     return municipality_id
 
 

@@ -50,6 +50,7 @@ centres = Table(
     Column("name", String(200), nullable=False),
     Column("phone", String(20)),
     Column("created_at", UTCDateTime, nullable=False),
+    Column("organisation_number", String(9)),  # Enhetsregisteret; names the centre in EPJ documents
 )
 
 municipalities = Table(
@@ -62,6 +63,7 @@ municipalities = Table(
     Column("role", String(12), nullable=False),  # host | cooperating
     Column("centre_id", Integer, ForeignKey("centres.id"), nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
+    Column("organisation_number", String(9)),  # Enhetsregisteret; the custodian of EPJ documents
     CheckConstraint("role in ('host', 'cooperating')", name="role"),
     CheckConstraint("population >= 0", name="population"),
 )
@@ -190,6 +192,7 @@ staff = Table(
     Column("phone", String(20)),
     Column("zone_id", Integer, ForeignKey("zones.id")),
     Column("active", Boolean, nullable=False, server_default=text("true")),
+    Column("hpr_number", String(9)),  # Helsepersonellregisteret; names the person in EPJ documents
     CheckConstraint("role in ('operator', 'responder', 'technician')", name="role"),
 )
 

@@ -14,7 +14,7 @@ from respons.auth import audit
 from respons.domain.access import Role
 from respons.domain.identity import synthetic_national_id
 from respons.settings import Settings
-from respons.store.tables import agreement_windows, audit_log, devices, recipients
+from respons.store.tables import agreement_windows, audit_log, devices, municipalities, recipients, staff
 from respons.web.app import create_app
 from tests.factories import add_user, log_in, seed_registry
 
@@ -293,6 +293,28 @@ def test_municipalities_and_agreements_are_for_the_host_admin(host_admin, munici
     assert refused.status_code == 422 and refused.json()["details"][0]["field"] == "windows.0.escalation_minutes"
     assert {r.details["entity"] for r in audit_records(engine, action=audit.CREATE, municipality_id=mid)} == {"municipality", "agreement"}
 
+
+
+def test_the_patient_records_identities_hpr_and_organisation_number_are_checked_and_kept(host_admin, municipality_admin,
+                                                                                          own, engine):
+    member = {"municipality_id": own, "name": "Hanne HPR", "role": "operator", "competence": "nurse"}
+    kept = municipality_admin.post("/api/v1/registry/staff", json={**member, "hpr_number": "9144 889"})
+    assert kept.status_code == 201
+    refused = municipality_admin.post("/api/v1/registry/staff", json={**member, "hpr_number": "91448A9"})
+    assert refused.status_code == 422
+    assert refused.json()["details"][0] == {"field": "hpr_number", "problem": "HPR-nummeret består av inntil ni sifre"}
+    with engine.connect() as conn:
+        assert conn.execute(select(staff.c.hpr_number).where(staff.c.name == "Hanne HPR")).scalar_one() == "9144889"
+
+    body = {"number": "4298", "name": "Orgkommune", "population": 1200}
+    wrong = host_admin.post("/api/v1/registry/municipalities", json={**body, "organisation_number": "963296747"})
+    assert wrong.status_code == 422 and wrong.json()["details"][0]["field"] == "organisation_number"
+    created = host_admin.post("/api/v1/registry/municipalities", json={**body, "organisation_number": "963 296 746"})
+    assert created.status_code == 201
+    with engine.connect() as conn:
+        number = conn.execute(select(municipalities.c.organisation_number)
+                              .where(municipalities.c.id == created.json()["id"])).scalar_one()
+    assert number == "963296746"
 
 
 def test_a_device_identity_fits_the_timelines_actor_column(municipality_admin, own):
