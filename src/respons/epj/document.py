@@ -219,7 +219,6 @@ _LINE_BY_KIND = {
     EventKind.TAKEN_OVER: "Overtatt av {who}",
     EventKind.ANSWER_TIME_EXCEEDED: "Svartiden overskredet",
     EventKind.CLOSED: "Lukket av {who}",
-    EventKind.CLEARED: "Årsaken opphørte",
 }
 _ACTION_TEXT = {
     "call_recipient": "Ringte brukeren",
@@ -238,10 +237,14 @@ def _line(record: AlarmRecord, event: Event) -> str:
     who = _who(record, event.actor)
     if event.kind is EventKind.RECEIVED:
         return f"{record.alarm_type.label_nb} mottatt"
-    if event.kind is EventKind.RESOLVED:
+    if event.kind in (EventKind.RESOLVED, EventKind.CLEARED):
         outcome = event.data.get("outcome")
         text = vkp.OUTCOME_TEXT[Outcome(outcome)] if outcome in Outcome._value2member_map_ else str(outcome)
-        return f"Utfall: {text} ({who})"
+        if event.kind is EventKind.CLEARED:
+            grouped = " med gruppealarmen" if event.data.get("reason") == "storm_group_closed" else ""
+            return f"Lukket{grouped}: {text}"
+        note = f": {event.data['note']}" if event.data.get("note") else ""
+        return f"Utfall: {text} ({who}){note}"
     if event.kind is EventKind.ACTION:
         action = event.data.get("action", "")
         text = _ACTION_TEXT.get(action, action).format(contact=event.data.get("contact_name", "kontaktperson"))

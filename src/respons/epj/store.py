@@ -1,0 +1,54 @@
+"""Reads for the patient record: everything a document says about one alarm, in one place.
+
+Only reads; the alarm's rows belong to store/alarms.py. The record is read inside the unit
+of work that closes the alarm, so the document matches the timeline it was built from.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import Connection, select
+
+from respons.domain.alarm_types import alarm_type
+from respons.epj.document import AlarmRecord, NotDocumentable, Organisation, Person
+from respons.store.alarms import timeline
+from respons.store.tables import alarms, centres, devices, municipalities, recipients, staff, users
+
+
+def alarm_record(conn: Connection, alarm_id: str) -> AlarmRecord:
+    row = conn.execute(
+        select(alarms.c.type, alarms.c.recipient_id, recipients.c.national_id, recipients.c.given_name,
+               recipients.c.family_name, municipalities.c.name.label("municipality_name"),
+               municipalities.c.number.label("municipality_number"),
+               municipalities.c.organisation_number.label("municipality_organisation_number"),
+               centres.c.name.label("centre_name"), centres.c.organisation_number.label("centre_organisation_number"),
+               devices.c.identity.label("device_identity"), devices.c.kind.label("device_kind"))
+        .select_from(alarms.join(municipalities, municipalities.c.id == alarms.c.municipality_id)
+                     .join(centres, centres.c.id == municipalities.c.centre_id)
+                     .outerjoin(recipients, recipients.c.id == alarms.c.recipient_id)
+                     .outerjoin(devices, devices.c.id == alarms.c.device_id))
+        .where(alarms.c.id == alarm_id)
+    ).first()
+    if row is None:
+        raise LookupError(alarm_id)
+    if row.national_id is None:
+        raise NotDocumentable("no_recipient", "The alarm belongs to no service recipient, so to no patient record.")
+    events = tuple(timeline(conn, alarm_id))
+    return AlarmRecord(
+        alarm_id=alarm_id, alarm_type=alarm_type(row.type), recipient_national_id=row.national_id,
+        recipient_name=f"{row.given_name} {row.family_name}",
+        municipality=Organisation(row.municipality_name, row.municipality_organisation_number, row.municipality_number),
+        centre=Organisation(row.centre_name, row.centre_organisation_number), events=events,
+        people=_people(conn, {e.actor for e in events}), device_identity=row.device_identity,
+        device_kind=row.device_kind, device_display=row.device_identity,
+    )
+
+
+def _people(conn: Connection, actors: set[str]) -> dict[str, Person]:
+    """The users among the actors ("user:7"), with the HPR number of the staff member they are."""
+    ids = {int(a.split(":", 1)[1]) for a in actors if a.startswith("user:") and a.split(":", 1)[1].isdigit()}
+    if not ids:
+        return {}
+    rows = conn.execute(select(users.c.id, users.c.display_name, staff.c.hpr_number)
+                        .select_from(users.outerjoin(staff, staff.c.id == users.c.staff_id))
+                        .where(users.c.id.in_(ids))).all()
+    return {f"user:{r.id}": Person(r.display_name, r.hpr_number) for r in rows}
