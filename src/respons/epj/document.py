@@ -74,6 +74,13 @@ def resource_id(alarm_id: str, resource: str) -> str:
     return str(uuid.uuid5(uuid.UUID(alarm_id), resource))
 
 
+def entry_url(rid: str) -> str:
+    """The Bundle-local name of a resource (what references inside the Bundle point at). Not
+    the identifier's value: servers rewrite every occurrence of an entry's fullUrl to the id
+    they assign, and the identifier must reach the EPJ as it was sent."""
+    return f"urn:uuid:{uuid.uuid5(uuid.UUID(rid), 'entry')}"
+
+
 def fhir_time(at: datetime) -> str:
     """An instant in Oslo's offset, as VKP's examples write it (stored UTC, shown local)."""
     return at.astimezone(OSLO).isoformat(timespec="seconds")
@@ -101,7 +108,7 @@ def build(record: AlarmRecord) -> dict:
         "identifier": _uuid_identifier(ids["Bundle"]),
         "type": "transaction",
         "timestamp": fhir_time(events[-1].at),
-        "entry": [_entry(resource) for resource in resources],
+        "entry": [_entry(resource, ids[resource["resourceType"]]) for resource in resources],
     }
 
 
@@ -111,7 +118,6 @@ def _detected_issue(record: AlarmRecord, code: vkp.Code, events: list[Event], pa
     received = events[0]
     issue = {
         "resourceType": "DetectedIssue",
-        "id": rid,
         "meta": {"profile": [vkp.PROFILE["DetectedIssue"]]},
         "identifier": [_uuid_identifier(rid)],
         "status": "final",
@@ -139,7 +145,6 @@ def _encounter(record: AlarmRecord, events: list[Event], patient: dict, rid: str
     end = _last_of(events, {EventKind.CLOSED, EventKind.CLEARED}) or talks[-1].at
     encounter = {
         "resourceType": "Encounter",
-        "id": rid,
         "meta": {"profile": [vkp.PROFILE["Encounter"]]},
         "identifier": [_uuid_identifier(rid)],
         "status": "finished",
@@ -160,7 +165,6 @@ def _composition(record: AlarmRecord, events: list[Event], patient: dict, ids: d
     authors = _authors(record, events)
     composition = {
         "resourceType": "Composition",
-        "id": rid,
         "meta": {"profile": [vkp.PROFILE["Composition"]]},
         "identifier": _uuid_identifier(rid),
         "status": "amended" if amended else "final",
@@ -175,7 +179,7 @@ def _composition(record: AlarmRecord, events: list[Event], patient: dict, ids: d
         "section": _sections(record, events),
     }
     if has_encounter:
-        composition["encounter"] = {"reference": f"urn:uuid:{ids['Encounter']}"}
+        composition["encounter"] = {"reference": entry_url(ids["Encounter"])}
     return composition
 
 
@@ -312,10 +316,12 @@ def _uuid_identifier(rid: str) -> dict:
     return {"system": vkp.UUID_SYSTEM, "value": f"urn:uuid:{rid}"}
 
 
-def _entry(resource: dict) -> dict:
-    kind, rid = resource["resourceType"], resource["id"]
+def _entry(resource: dict, rid: str) -> dict:
+    """The resource carries no server id: the EPJ's server assigns its own, and VKP's UUID
+    identifier is the identity (servers refuse or differ on a client's id in an update-as-create)."""
+    kind = resource["resourceType"]
     return {
-        "fullUrl": f"urn:uuid:{rid}",
+        "fullUrl": entry_url(rid),
         "resource": resource,
         # A conditional update on VKP's UUID identifier: created the first time, replaced
         # after that — a retry or an addendum never makes a second entry.

@@ -118,7 +118,7 @@ def profiles() -> dict[str, Profile]:
 def check(resource: dict, profile_url: str) -> list[Issue]:
     """Every way ``resource`` breaks the profile at ``profile_url`` (empty: it conforms)."""
     profile = profiles().get(profile_url)
-    label = f"{resource.get('resourceType')}/{resource.get('id', '?')}"
+    label = label_of(resource)
     if profile is None:
         return [Issue(label, "meta.profile", f"unknown profile {profile_url}")]
     if resource.get("resourceType") != profile.type:
@@ -131,6 +131,14 @@ def check(resource: dict, profile_url: str) -> list[Issue]:
         for parent_path, parent in _parents(resource, steps[:-1], profile.type):
             issues.extend(_check_element(label, f"{parent_path}.{steps[-1]}", parent.get(steps[-1]), constraint))
     return issues
+
+
+def label_of(resource: dict) -> str:
+    """"Encounter urn:uuid:…": the resource type and its VKP identifier, which outlive any server id."""
+    identifiers = resource.get("identifier")
+    first = identifiers[0] if isinstance(identifiers, list) and identifiers else identifiers
+    value = first.get("value") if isinstance(first, dict) else None
+    return f"{resource.get('resourceType')} {value or resource.get('id', '?')}"
 
 
 def _parents(node: Any, steps: list[str], path: str):

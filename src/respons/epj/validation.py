@@ -94,4 +94,4 @@ def _patient_identified(resource: dict, field: str) -> list[Issue]:
 
 
 def _label(resource: dict) -> str:
-    return f"{resource.get('resourceType')}/{resource.get('id', '?')}"
+    return profiles.label_of(resource)
