@@ -30,6 +30,7 @@ from respons.engine.live import LiveBus
 from respons.engine.routing import RulesCache
 from respons.engine.supervision import SupervisionWorker
 from respons.engine.timers import Handlers, TimerWorker
+from respons.epj import outbox as epj_outbox
 from respons.intake.dc09.receiver import Receiver as Dc09Receiver
 from respons.intake.mqtt.receiver import Broker as MqttBroker, Receiver as MqttReceiver
 from respons.intake.scaip.receiver import Receiver as ScaipReceiver
@@ -53,6 +54,7 @@ TIMER_HANDLERS: Handlers = MappingProxyType({
 # Follow-on work that commits with the change it follows (store/journal.py, "Reactions").
 REACTIONS: tuple[Reaction, ...] = (
     deviations.react,  # a late answer, a missing response: proposed as deviations
+    epj_outbox.react,  # a closed alarm or an addendum: its VKP document to the EPJ's outbox
 )
 
 

@@ -299,6 +299,34 @@ sms_outbox = Table(
     Column("error", Text),
 )
 
+# The patient record's outbox (epj/outbox.py, docs/epj.md): one row per version of an alarm's
+# VKP document, written with the close, delivered after the commit.
+EPJ_STATES = ("waiting", "delivered", "refused", "failed", "not_documented", "superseded")
+epj_documents = Table(
+    "epj_documents",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("alarm_id", String(36), ForeignKey("alarms.id"), nullable=False, index=True),
+    Column("municipality_id", Integer, ForeignKey("municipalities.id"), nullable=False),
+    Column("version", Integer, nullable=False),  # the alarm's seq the document was built from
+    Column("state", String(20), nullable=False),
+    Column("bundle", JSON),  # the transaction Bundle; NULL when not documentable
+    Column("problems", JSON),  # why not documented: the validator's findings or the builder's reason
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("due_at", UTCDateTime),  # the next delivery attempt; NULL once final
+    Column("claimed_by", String(200)),
+    Column("lease_until", UTCDateTime),
+    Column("status_code", Integer),  # the EPJ's last HTTP status
+    Column("outcome", JSON),  # the EPJ's OperationOutcome (a refusal)
+    Column("last_error", Text),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("delivered_at", UTCDateTime),
+    CheckConstraint("state in ('waiting', 'delivered', 'refused', 'failed', 'not_documented', 'superseded')",
+                    name="state"),
+    UniqueConstraint("alarm_id", "version", name="uq_epj_documents_alarm_version"),
+)
+Index("ix_epj_documents_state_due", epj_documents.c.state, epj_documents.c.due_at)
+
 alarm_events = Table(
     "alarm_events",
     metadata,
