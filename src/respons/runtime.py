@@ -31,6 +31,7 @@ from respons.engine.routing import RulesCache
 from respons.engine.supervision import SupervisionWorker
 from respons.engine.timers import Handlers, TimerWorker
 from respons.epj import outbox as epj_outbox
+from respons.epj.worker import DeliveryWorker
 from respons.intake.dc09.receiver import Receiver as Dc09Receiver
 from respons.intake.mqtt.receiver import Broker as MqttBroker, Receiver as MqttReceiver
 from respons.intake.scaip.receiver import Receiver as ScaipReceiver
@@ -84,6 +85,7 @@ class Node:
     runtime: Runtime
     relay: live_relay.Relay | None
     supervisor: SupervisionWorker
+    epj: DeliveryWorker
     listeners: list = field(default_factory=list)  # started device listeners, stopped in reverse
 
     @classmethod
@@ -107,16 +109,20 @@ class Node:
                                        rules_cache=rules)
         runtime = Runtime(settings=settings, engine=engine, journal=journal, clock=clock, timers=timers, live=live,
                           rules=rules)
-        return cls(runtime=runtime, relay=relay, supervisor=supervisor)
+        epj = DeliveryWorker(journal, engine, clock, node=name, poll_seconds=settings.epj_poll_seconds,
+                             lease_seconds=settings.epj_lease_seconds, timeout_seconds=settings.epj_timeout_seconds)
+        return cls(runtime=runtime, relay=relay, supervisor=supervisor, epj=epj)
 
     @property
     def name(self) -> str:
         return node_name(self.runtime.settings)
 
     def start_workers(self) -> None:
-        """The timer worker and the supervision sweep (tests may run a node without them)."""
+        """The timer worker, the supervision sweep and the EPJ delivery (tests may run a node
+        without them)."""
         self.runtime.timers.start()
         self.supervisor.start()
+        self.epj.start()
 
     async def start_listeners(self) -> None:
         """The device listeners the settings ask for."""
@@ -151,6 +157,7 @@ class Node:
         # acknowledged), then the workers, then the streams, the journal and the database.
         for listener in reversed(self.listeners):
             await listener.stop()
+        await self.epj.stop()
         await self.supervisor.stop()
         await self.runtime.timers.stop()
         self.runtime.live.close()

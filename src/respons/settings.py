@@ -71,6 +71,11 @@ class Settings(BaseSettings):
     # when it is silent; this only bounds how late the lost-contact alarm can be).
     supervision_poll_seconds: float = 5.0
     timer_lease_seconds: float = 30.0
+    # The patient record's delivery worker (docs/epj.md): how often it looks for documents due,
+    # how long a claim holds before another node may take it, how long one delivery may take.
+    epj_poll_seconds: float = 2.0
+    epj_lease_seconds: float = 120.0
+    epj_timeout_seconds: float = 30.0
 
     timezone: str = "Europe/Oslo"
     # Report and invoice files the command line writes (`respons report file`, `respons

@@ -39,7 +39,7 @@ from sqlalchemy.engine import Connection
 
 from respons.clock import Clock
 from respons.engine.periodic import PeriodicWorker
-from respons.store.db import is_postgres
+from respons.store.db import claimable_ids
 from respons.observability import metrics
 from respons.store.journal import JournalUnavailable, after_commit
 from respons.store.tables import timers
@@ -99,17 +99,7 @@ def claim_due(conn: Connection, *, now: datetime, node: str, lease: timedelta, l
         and_(timers.c.state == "claimed", timers.c.lease_until < now),
     )
     candidates = select(timers.c.id).where(due).order_by(timers.c.due_at, timers.c.id).limit(limit)
-    if is_postgres(conn):
-        # A MATERIALIZED CTE locks and limits once. Written as ``id IN (SELECT … LIMIT n FOR
-        # UPDATE SKIP LOCKED)``, PostgreSQL may plan a nested-loop semi join that rescans the
-        # subquery for every outer row; each rescan skips the rows this statement has already
-        # claimed and takes the next ones, so one node claimed all 500 overdue timers with a
-        # limit of 100 (seen with EXPLAIN ANALYZE: loops=500), leaving none for the others.
-        chosen = candidates.with_for_update(skip_locked=True).cte("due_timers").prefix_with("MATERIALIZED")
-        ids = select(chosen.c.id).scalar_subquery()
-    else:
-        # SQLite evaluates an uncorrelated IN (subquery) once; the journal is the only writer.
-        ids = candidates.scalar_subquery()
+    ids = claimable_ids(conn, candidates, "due_timers")
     token = str(uuid.uuid4())
     rows = conn.execute(
         update(timers)

@@ -11,14 +11,18 @@ document that cannot be built or does not validate is kept as *not documented*, 
 from __future__ import annotations
 
 import logging
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, and_, insert, or_, select, update
 
 from respons.domain.lifecycle import EventKind, State
-from respons.epj import document, validation
+from respons.epj import delivery, document, validation
 from respons.epj.store import alarm_record
 from respons.store.alarms import municipality_of
+from respons.store.db import claimable_ids
 from respons.store.tables import epj_documents
 
 log = logging.getLogger(__name__)
@@ -80,3 +84,52 @@ def documents_of(conn: Connection, alarm_id: str) -> list[dict[str, Any]]:
     return [dict(r._mapping) for r in rows]
 
 
+
+
+# --- delivery: claimed by a node's worker, answered, recorded --------------------------------
+
+@dataclass(frozen=True)
+class Claim:
+    document_id: int
+    alarm_id: str
+    municipality_id: int
+    bundle: dict
+    attempts: int
+    token: str  # the claim's fence: only this claim may record the answer
+
+
+def claim_due(conn: Connection, *, now: datetime, node: str, lease: timedelta, limit: int = 20) -> list[Claim]:
+    """Documents due for delivery, claimed for ``lease`` (like the timers, engine/timers.py: a
+    claim another node holds is skipped, one whose node died is taken after its lease)."""
+    due = and_(epj_documents.c.state == WAITING, epj_documents.c.due_at <= now,
+               or_(epj_documents.c.lease_until.is_(None), epj_documents.c.lease_until < now))
+    candidates = select(epj_documents.c.id).where(due).order_by(epj_documents.c.due_at, epj_documents.c.id).limit(limit)
+    ids = claimable_ids(conn, candidates, "due_documents")
+    token = f"{node}/{uuid.uuid4()}"
+    rows = conn.execute(
+        update(epj_documents).where(epj_documents.c.id.in_(ids), due)
+        .values(claimed_by=token, lease_until=now + lease)
+        .returning(epj_documents.c.id, epj_documents.c.alarm_id, epj_documents.c.municipality_id,
+                   epj_documents.c.bundle, epj_documents.c.attempts, epj_documents.c.due_at)
+    ).all()
+    rows.sort(key=lambda r: (r.due_at, r.id))
+    return [Claim(r.id, r.alarm_id, r.municipality_id, r.bundle, r.attempts, token) for r in rows]
+
+
+def record(conn: Connection, claim: Claim, result: delivery.Result, *, now: datetime) -> bool:
+    """The EPJ's answer, if the claim still holds (False: its lease ran out and another node
+    took it, or a newer version superseded it; that node's answer counts)."""
+    attempts = claim.attempts + 1
+    values: dict[str, Any] = {"attempts": attempts, "claimed_by": None, "lease_until": None,
+                              "status_code": result.status_code, "outcome": result.outcome, "last_error": result.error}
+    if result.verdict == delivery.DELIVERED:
+        values.update(state=DELIVERED, due_at=None, delivered_at=now, last_error=None)
+    elif result.verdict == delivery.REFUSED:
+        values.update(state=REFUSED, due_at=None)
+    else:
+        values.update(due_at=now + delivery.next_attempt_in(attempts))
+    done = conn.execute(update(epj_documents)
+                        .where(epj_documents.c.id == claim.document_id, epj_documents.c.claimed_by == claim.token,
+                               epj_documents.c.state == WAITING)
+                        .values(**values))
+    return done.rowcount == 1

@@ -327,6 +327,25 @@ epj_documents = Table(
 )
 Index("ix_epj_documents_state_due", epj_documents.c.state, epj_documents.c.due_at)
 
+# Where each municipality's EPJ receives documents (epj/endpoints.py, docs/epj.md). Key and
+# certificate files are paths on the node, never stored here.
+epj_endpoints = Table(
+    "epj_endpoints",
+    metadata,
+    Column("municipality_id", Integer, ForeignKey("municipalities.id"), primary_key=True),
+    Column("base_url", String(500), nullable=False),  # the FHIR base, e.g. https://vkp.example/fhir
+    Column("auth", String(20), nullable=False),  # none | mtls | helseid
+    Column("client_id", String(200)),
+    Column("token_url", String(500)),
+    Column("scope", String(500)),
+    Column("key_file", String(500)),
+    Column("cert_file", String(500)),
+    Column("ca_file", String(500)),
+    Column("enabled", Boolean, nullable=False, server_default=text("true")),
+    Column("updated_at", UTCDateTime, nullable=False),
+    CheckConstraint("auth in ('none', 'mtls', 'helseid')", name="auth"),
+)
+
 alarm_events = Table(
     "alarm_events",
     metadata,

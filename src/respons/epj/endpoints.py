@@ -1,0 +1,53 @@
+"""Where each municipality's EPJ receives documents, and how Respons authenticates there.
+This module owns ``epj_endpoints`` (docs/epj.md, "Configuration per municipality")."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from urllib.parse import urlparse
+
+from sqlalchemy import Connection, delete, insert, select
+
+from respons.store.tables import epj_endpoints
+
+AUTH_METHODS = ("none", "mtls")  # "helseid" (client credentials, signed JWT) is not built yet
+
+
+class BadEndpoint(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    municipality_id: int
+    base_url: str
+    auth: str
+    key_file: str | None = None
+    cert_file: str | None = None
+    ca_file: str | None = None
+    enabled: bool = True
+
+
+def set_endpoint(conn: Connection, municipality_id: int, *, base_url: str, auth: str, now: datetime,
+                 key_file: str | None = None, cert_file: str | None = None, ca_file: str | None = None,
+                 enabled: bool = True) -> Endpoint:
+    parsed = urlparse(base_url)
+    if parsed.scheme not in ("http", "https") or not parsed.netloc:
+        raise BadEndpoint(f"The FHIR base URL must be http(s)://host/…, not {base_url!r}.")
+    if auth not in AUTH_METHODS:
+        raise BadEndpoint(f"Unknown authentication {auth!r}; known: {', '.join(AUTH_METHODS)}.")
+    if auth == "mtls" and not (key_file and cert_file):
+        raise BadEndpoint("Mutual TLS needs the client's certificate and key files.")
+    endpoint = Endpoint(municipality_id, base_url.rstrip("/"), auth, key_file, cert_file, ca_file, enabled)
+    conn.execute(delete(epj_endpoints).where(epj_endpoints.c.municipality_id == municipality_id))
+    conn.execute(insert(epj_endpoints).values(municipality_id=municipality_id, base_url=endpoint.base_url, auth=auth,
+                                              key_file=key_file, cert_file=cert_file, ca_file=ca_file, enabled=enabled,
+                                              updated_at=now))
+    return endpoint
+
+
+def endpoints_for(conn: Connection, municipality_ids: set[int]) -> dict[int, Endpoint]:
+    rows = conn.execute(select(epj_endpoints).where(epj_endpoints.c.municipality_id.in_(municipality_ids)))
+    return {r.municipality_id: Endpoint(r.municipality_id, r.base_url, r.auth, r.key_file, r.cert_file, r.ca_file,
+                                        r.enabled) for r in rows}

@@ -1,0 +1,80 @@
+"""Delivers the outbox's documents to the municipalities' EPJ, after the commit that wrote
+them: claim a few due documents (safe across nodes), send each as a FHIR transaction, record
+the answer through the journal (docs/epj.md, "Delivery states")."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import timedelta
+
+import httpx
+from sqlalchemy import Engine
+
+from respons.clock import Clock
+from respons.engine.periodic import PeriodicWorker
+from respons.epj import delivery, outbox
+from respons.epj.endpoints import Endpoint, endpoints_for
+
+log = logging.getLogger(__name__)
+
+FHIR_JSON = "application/fhir+json"
+
+
+class DeliveryWorker(PeriodicWorker):
+    name = "respons-epj"
+
+    def __init__(self, journal, engine: Engine, clock: Clock, *, node: str, poll_seconds: float, lease_seconds: float,
+                 timeout_seconds: float, batch: int = 20, concurrency: int = 4):
+        super().__init__(poll_seconds=poll_seconds)
+        self._journal, self._engine, self._clock, self._node = journal, engine, clock, node
+        self._lease = timedelta(seconds=lease_seconds)
+        self._timeout = timeout_seconds
+        self._batch = batch
+        # A few at a time: an EPJ is a shared service, and a backlog after an outage must not
+        # arrive as one burst (nor time out in its own queue).
+        self._concurrency = max(1, concurrency)
+        self.delivered = 0
+
+    async def run_once(self) -> int:
+        claims = await self._journal.run(lambda conn: outbox.claim_due(
+            conn, now=self._clock(), node=self._node, lease=self._lease, limit=self._batch))
+        if not claims:
+            return 0
+        endpoints = await asyncio.to_thread(self._endpoints, {c.municipality_id for c in claims})
+        gate = asyncio.Semaphore(self._concurrency)
+
+        async def send(claim: outbox.Claim) -> delivery.Result:
+            async with gate:
+                return await self._send(claim, endpoints.get(claim.municipality_id))
+
+        results = await asyncio.gather(*(send(claim) for claim in claims))
+        for claim, result in zip(claims, results):
+            recorded = await self._journal.run(lambda conn, c=claim, r=result: outbox.record(conn, c, r, now=self._clock()))
+            if recorded and result.verdict == delivery.DELIVERED:
+                self.delivered += 1
+            elif recorded and result.verdict == delivery.REFUSED:
+                log.warning("the EPJ refused the document of alarm %s: %s", claim.alarm_id, result.error)
+        return len(claims)
+
+    def _endpoints(self, municipality_ids: set[int]) -> dict[int, Endpoint]:
+        with self._engine.connect() as conn:
+            return endpoints_for(conn, municipality_ids)
+
+    async def _send(self, claim: outbox.Claim, endpoint: Endpoint | None) -> delivery.Result:
+        if endpoint is None or not endpoint.enabled:
+            return delivery.Result(delivery.RETRY, error="no EPJ endpoint configured for the municipality")
+        if endpoint.auth not in ("none", "mtls"):
+            return delivery.Result(delivery.RETRY, error=f"authentication {endpoint.auth!r} is not available")
+        cert = (endpoint.cert_file, endpoint.key_file) if endpoint.auth == "mtls" else None
+        try:
+            async with httpx.AsyncClient(timeout=self._timeout, cert=cert, verify=endpoint.ca_file or True) as client:
+                response = await client.post(endpoint.base_url, json=claim.bundle,
+                                             headers={"Content-Type": FHIR_JSON, "Accept": FHIR_JSON})
+        except httpx.HTTPError as exc:
+            return delivery.Result(delivery.RETRY, error=f"{type(exc).__name__}: {exc}"[:500])
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        return delivery.classify(response.status_code, body)

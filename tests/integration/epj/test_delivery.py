@@ -1,0 +1,189 @@
+"""Delivery to a real FHIR server (Medplum's engine, tests/fhir_server.py) from the outbox, on
+SQLite and PostgreSQL: an EPJ that is down, then up; a refusal; the answer of a claim that
+lost its lease."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import insert, select, update
+
+from respons.domain.access import Role
+from respons.domain.alarm_types import alarm_type
+from respons.domain.lifecycle import Action, CallResult, Outcome
+from respons.engine import alarms as service
+from respons.engine import receiving
+from respons.epj import delivery, endpoints, outbox
+from respons.epj import mapping as vkp
+from respons.epj.worker import DeliveryWorker
+from respons.store.tables import devices, epj_documents
+from tests.chaos.server import free_port
+from tests.factories import T0, FakeClock, add_user
+from tests.fhir_server import fhir_server_or_skip
+
+DEADLINE = timedelta(seconds=60)
+
+
+@pytest.fixture
+def epj(tmp_path):
+    server = fhir_server_or_skip(free_port(), tmp_path / "fhir.log")
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def world(engine, journal, registry, epj):
+    """Alarms closed by an operator in the first municipality, whose EPJ is ``epj``."""
+    operator = f"user:{add_user(engine, 'anne', [(Role.OPERATOR, None)]).id}"
+    municipality = registry.municipality_ids[0]
+    with engine.begin() as conn:
+        endpoints.set_endpoint(conn, municipality, base_url=epj.base_url, auth="none", now=T0)
+        device_ids = [conn.execute(insert(devices).values(
+            municipality_id=municipality, recipient_id=registry.recipient_ids[i], kind="safety_alarm", protocol="http",
+            identity=f"SA-{i}", created_at=T0)).inserted_primary_key[0] for i in range(3)]
+
+    def close_alarms(count: int) -> list[str]:
+        ids = []
+        for n in range(count):
+            at = T0 + timedelta(seconds=n)
+            new = receiving.NewAlarm(municipality, registry.recipient_ids[n % 3], device_ids[n % 3],
+                                     alarm_type("button_press"), "http", f"device:SA-{n % 3}", at)
+            alarm_id = journal.run_sync(lambda c: receiving.receive(c, new, now=at, answer_deadline=DEADLINE)).alarm_id
+            for step in (
+                lambda c: service.answer(c, alarm_id, actor=operator, visible_to=None, now=at + timedelta(seconds=10)),
+                lambda c: service.record_action(c, alarm_id, action=Action.CALL_RECIPIENT, actor=operator, visible_to=None,
+                                                now=at + timedelta(seconds=20), result=CallResult.ANSWERED),
+                lambda c: service.resolve(c, alarm_id, actor=operator, visible_to=None,
+                                          outcome=Outcome.RESOLVED_AT_CENTRE, note=None, now=at + timedelta(seconds=30)),
+                lambda c: service.close(c, alarm_id, actor=operator, visible_to=None, now=at + timedelta(seconds=40)),
+            ):
+                journal.run_sync(step)
+            ids.append(alarm_id)
+        return ids
+
+    return close_alarms
+
+
+def worker(journal, engine, clock, node="n1", lease_seconds=60.0) -> DeliveryWorker:
+    return DeliveryWorker(journal, engine, clock, node=node, poll_seconds=1, lease_seconds=lease_seconds,
+                          timeout_seconds=30, batch=50)
+
+
+def drain(w: DeliveryWorker) -> None:
+    while asyncio.run(w.run_once()):
+        pass
+
+
+def states(engine) -> dict[str, int]:
+    with engine.connect() as conn:
+        rows = conn.execute(select(epj_documents.c.state, epj_documents.c.attempts)).all()
+    found: dict[str, int] = {}
+    for row in rows:
+        found[row.state] = found.get(row.state, 0) + 1
+    return found
+
+
+@pytest.mark.slow
+def test_a_hundred_alarms_closed_while_the_epj_is_down_are_each_delivered_once_when_it_is_up(
+        engine, journal, world, epj):
+    clock = FakeClock(T0 + timedelta(minutes=5))
+    alarm_ids = world(100)
+    w = worker(journal, engine, clock)
+    drain(w)  # the EPJ is down: every delivery fails and waits
+    with engine.connect() as conn:
+        rows = conn.execute(select(epj_documents)).all()
+    assert len(rows) == 100 and {r.state for r in rows} == {"waiting"} and {r.attempts for r in rows} == {1}
+    assert all(r.due_at == clock() + delivery.FIRST_RETRY for r in rows)
+    assert all("ConnectError" in r.last_error for r in rows)
+
+    epj.start()
+    drain(w)
+    assert states(engine) == {"waiting": 100}, "nothing is tried again before it is due"
+    clock.advance(seconds=11)
+    drain(w)
+    assert states(engine) == {"delivered": 100}
+    assert w.delivered == 100
+
+    # Exactly once each, and what the EPJ holds is what the timeline says.
+    with engine.connect() as conn:
+        bundles = {r.alarm_id: r.bundle for r in conn.execute(select(epj_documents.c.alarm_id, epj_documents.c.bundle))}
+    assert set(bundles) == set(alarm_ids)
+    for alarm_id in alarm_ids[::10]:
+        sent = {e["resource"]["resourceType"]: e["resource"] for e in bundles[alarm_id]["entry"]}
+        for kind in ("DetectedIssue", "Encounter", "Composition"):
+            identifier = sent[kind]["identifier"]
+            value = (identifier[0] if isinstance(identifier, list) else identifier)["value"]
+            stored = epj.search(kind, identifier=f"{vkp.UUID_SYSTEM}|{value}")
+            assert len(stored) == 1, f"{kind} of {alarm_id} stored {len(stored)} times"
+        issue = epj.search("DetectedIssue", identifier=f"{vkp.UUID_SYSTEM}|{sent['DetectedIssue']['identifier'][0]['value']}")[0]
+        assert issue["code"] == sent["DetectedIssue"]["code"] and issue["patient"] == sent["DetectedIssue"]["patient"]
+        composition = epj.search("Composition", identifier=f"{vkp.UUID_SYSTEM}|{sent['Composition']['identifier']['value']}")[0]
+        assert composition["section"] == sent["Composition"]["section"]
+        assert composition["encounter"]["reference"].startswith("Encounter/"), "the server resolved the Bundle's reference"
+
+
+def test_delivering_again_updates_the_same_entries_in_the_epj(engine, journal, world, epj):
+    clock = FakeClock(T0 + timedelta(minutes=5))
+    epj.start()
+    [alarm_id] = world(1)
+    drain(worker(journal, engine, clock))
+    # An addendum: a new version of the same document, delivered over the first.
+    journal.run_sync(lambda c: service.add_note(c, alarm_id, actor="user:1", visible_to=None, text="Tillegg.",
+                                                now=T0 + timedelta(minutes=6)))
+    clock.advance(minutes=2)
+    drain(worker(journal, engine, clock))
+    with engine.connect() as conn:
+        rows = conn.execute(select(epj_documents.c.version, epj_documents.c.state, epj_documents.c.bundle)
+                            .order_by(epj_documents.c.version)).all()
+    assert [(r.version, r.state) for r in rows] == [(6, "delivered"), (7, "delivered")]
+    value = rows[-1].bundle["entry"][-1]["resource"]["identifier"]["value"]
+    [stored] = epj.search("Composition", identifier=f"{vkp.UUID_SYSTEM}|{value}")
+    assert stored["status"] == "amended"
+
+
+def test_a_document_the_epj_refuses_is_kept_with_its_outcome_and_not_tried_again(engine, journal, world, epj):
+    clock = FakeClock(T0 + timedelta(minutes=5))
+    epj.start()
+    [alarm_id] = world(1)
+    # A document the server's own validation refuses (written straight to the outbox: ours
+    # would never pass our validator): an unknown element.
+    with engine.begin() as conn:
+        bundle = conn.execute(select(epj_documents.c.bundle)).scalar_one()
+        bundle["entry"][0]["resource"]["mood"] = "good"
+        conn.execute(update(epj_documents).values(bundle=bundle))
+    w = worker(journal, engine, clock)
+    drain(w)
+    with engine.connect() as conn:
+        row = conn.execute(select(epj_documents)).one()
+    assert (row.state, row.status_code, row.attempts, row.due_at) == ("refused", 400, 1, None)
+    assert row.outcome["resourceType"] == "OperationOutcome" and "mood" in str(row.outcome)
+    clock.advance(hours=2)
+    drain(w)
+    assert states(engine) == {"refused": 1}
+
+
+def test_the_answer_of_a_claim_whose_lease_ran_out_does_not_count(engine, journal, world, epj):
+    clock = FakeClock(T0 + timedelta(minutes=5))
+    world(1)
+    with engine.begin() as conn:
+        [first] = outbox.claim_due(conn, now=clock(), node="n1", lease=timedelta(seconds=30))
+    clock.advance(seconds=31)  # n1 hangs; its lease runs out and n2 takes the document
+    with engine.begin() as conn:
+        [second] = outbox.claim_due(conn, now=clock(), node="n2", lease=timedelta(seconds=30))
+        assert outbox.record(conn, second, delivery.Result(delivery.DELIVERED, 200), now=clock())
+    with engine.begin() as conn:
+        assert not outbox.record(conn, first, delivery.Result(delivery.RETRY, error="late"), now=clock())
+    assert states(engine) == {"delivered": 1}
+
+
+def test_without_an_endpoint_the_document_waits_and_says_why(engine, journal, world, registry):
+    clock = FakeClock(T0 + timedelta(minutes=5))
+    world(1)
+    with engine.begin() as conn:
+        conn.execute(update(epj_documents).values(municipality_id=registry.municipality_ids[1]))
+    drain(worker(journal, engine, clock))
+    with engine.connect() as conn:
+        row = conn.execute(select(epj_documents)).one()
+    assert (row.state, row.attempts, row.last_error) == ("waiting", 1, "no EPJ endpoint configured for the municipality")
