@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from respons import __version__
-from respons.cli import access, audit, backup, demo, invoice, report, server
+from respons.cli import access, audit, backup, demo, epj, invoice, report, server
 
 app = typer.Typer(
     help="Respons: an open platform for municipal response services (responstjenester).\n\n"
@@ -41,3 +41,4 @@ app.add_typer(report.report_app, name="report")
 app.add_typer(invoice.invoice_app, name="invoice")
 app.add_typer(access.user_app, name="user")
 app.add_typer(access.token_app, name="token")
+app.add_typer(epj.epj_app, name="epj")

@@ -9,6 +9,7 @@ from urllib.parse import urlparse
 
 from sqlalchemy import Connection, delete, insert, select
 
+from respons.auth import audit
 from respons.store.tables import epj_endpoints
 
 AUTH_METHODS = ("none", "mtls")  # "helseid" (client credentials, signed JWT) is not built yet
@@ -29,9 +30,10 @@ class Endpoint:
     enabled: bool = True
 
 
-def set_endpoint(conn: Connection, municipality_id: int, *, base_url: str, auth: str, now: datetime,
+def set_endpoint(conn: Connection, municipality_id: int, *, base_url: str, auth: str, now: datetime, actor: str,
                  key_file: str | None = None, cert_file: str | None = None, ca_file: str | None = None,
                  enabled: bool = True) -> Endpoint:
+    """Where the municipality's EPJ receives documents (replacing what was there); audited."""
     parsed = urlparse(base_url)
     if parsed.scheme not in ("http", "https") or not parsed.netloc:
         raise BadEndpoint(f"The FHIR base URL must be http(s)://host/…, not {base_url!r}.")
@@ -44,6 +46,8 @@ def set_endpoint(conn: Connection, municipality_id: int, *, base_url: str, auth:
     conn.execute(insert(epj_endpoints).values(municipality_id=municipality_id, base_url=endpoint.base_url, auth=auth,
                                               key_file=key_file, cert_file=cert_file, ca_file=ca_file, enabled=enabled,
                                               updated_at=now))
+    audit.append(conn, now=now, actor=actor, action=audit.UPDATE, municipality_id=municipality_id,
+                 details={"entity": "epj_endpoint", "base_url": endpoint.base_url, "auth": auth, "enabled": enabled})
     return endpoint
 
 

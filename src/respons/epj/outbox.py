@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, and_, insert, or_, select, update
+from sqlalchemy import Connection, and_, func, insert, or_, select, update
 
 from respons.domain.lifecycle import EventKind, State
 from respons.epj import delivery, document, validation
@@ -133,3 +133,23 @@ def record(conn: Connection, claim: Claim, result: delivery.Result, *, now: date
                                epj_documents.c.state == WAITING)
                         .values(**values))
     return done.rowcount == 1
+
+
+def resend(conn: Connection, alarm_id: str, *, now: datetime) -> int | None:
+    """An administrator's re-send: the alarm's newest document, refused or not yet delivered,
+    is due now (a refusal is only worth sending again once its cause is fixed at the EPJ)."""
+    newest = conn.execute(select(epj_documents.c.id, epj_documents.c.state).where(epj_documents.c.alarm_id == alarm_id)
+                          .order_by(epj_documents.c.version.desc()).limit(1)).first()
+    if newest is None or newest.state not in (WAITING, REFUSED, FAILED):
+        return None
+    conn.execute(update(epj_documents).where(epj_documents.c.id == newest.id)
+                 .values(state=WAITING, due_at=now, claimed_by=None, lease_until=None))
+    return newest.id
+
+
+def counts(conn: Connection) -> list[tuple[int, str, int]]:
+    """(municipality id, state, documents) for the status overview."""
+    return [tuple(r) for r in conn.execute(
+        select(epj_documents.c.municipality_id, epj_documents.c.state, func.count())
+        .group_by(epj_documents.c.municipality_id, epj_documents.c.state)
+        .order_by(epj_documents.c.municipality_id, epj_documents.c.state))]

@@ -39,7 +39,7 @@ def world(engine, journal, registry, epj):
     operator = f"user:{add_user(engine, 'anne', [(Role.OPERATOR, None)]).id}"
     municipality = registry.municipality_ids[0]
     with engine.begin() as conn:
-        endpoints.set_endpoint(conn, municipality, base_url=epj.base_url, auth="none", now=T0)
+        endpoints.set_endpoint(conn, municipality, base_url=epj.base_url, auth="none", now=T0, actor="test")
         device_ids = [conn.execute(insert(devices).values(
             municipality_id=municipality, recipient_id=registry.recipient_ids[i], kind="safety_alarm", protocol="http",
             identity=f"SA-{i}", created_at=T0)).inserted_primary_key[0] for i in range(3)]
