@@ -43,12 +43,17 @@ class DeliveryWorker(PeriodicWorker):
             return 0
         endpoints = await asyncio.to_thread(self._endpoints, {c.municipality_id for c in claims})
         gate = asyncio.Semaphore(self._concurrency)
+        clients: dict[int, httpx.AsyncClient] = {}  # one per endpoint and round: connections are reused
 
         async def send(claim: outbox.Claim) -> delivery.Result:
             async with gate:
-                return await self._send(claim, endpoints.get(claim.municipality_id))
+                return await self._send(claim, endpoints.get(claim.municipality_id), clients)
 
-        results = await asyncio.gather(*(send(claim) for claim in claims))
+        try:
+            results = await asyncio.gather(*(send(claim) for claim in claims))
+        finally:
+            for client in clients.values():
+                await client.aclose()
         for claim, result in zip(claims, results):
             recorded = await self._journal.run(lambda conn, c=claim, r=result: outbox.record(conn, c, r, now=self._clock()))
             if recorded and result.verdict == delivery.DELIVERED:
@@ -61,17 +66,23 @@ class DeliveryWorker(PeriodicWorker):
         with self._engine.connect() as conn:
             return endpoints_for(conn, municipality_ids)
 
-    async def _send(self, claim: outbox.Claim, endpoint: Endpoint | None) -> delivery.Result:
+    async def _send(self, claim: outbox.Claim, endpoint: Endpoint | None,
+                    clients: dict[int, httpx.AsyncClient]) -> delivery.Result:
         if endpoint is None or not endpoint.enabled:
             return delivery.Result(delivery.RETRY, error="no EPJ endpoint configured for the municipality")
         if endpoint.auth not in ("none", "mtls"):
             return delivery.Result(delivery.RETRY, error=f"authentication {endpoint.auth!r} is not available")
-        cert = (endpoint.cert_file, endpoint.key_file) if endpoint.auth == "mtls" else None
+        client = clients.get(endpoint.municipality_id)
+        if client is None:
+            cert = (endpoint.cert_file, endpoint.key_file) if endpoint.auth == "mtls" else None
+            client = clients[endpoint.municipality_id] = httpx.AsyncClient(timeout=self._timeout, cert=cert,
+                                                                            verify=endpoint.ca_file or True)
         try:
-            async with httpx.AsyncClient(timeout=self._timeout, cert=cert, verify=endpoint.ca_file or True) as client:
-                response = await client.post(endpoint.base_url, json=claim.bundle,
-                                             headers={"Content-Type": FHIR_JSON, "Accept": FHIR_JSON})
+            response = await client.post(endpoint.base_url, json=claim.bundle,
+                                         headers={"Content-Type": FHIR_JSON, "Accept": FHIR_JSON})
         except httpx.HTTPError as exc:
+            return delivery.Result(delivery.RETRY, error=f"{type(exc).__name__}: {exc}"[:500])
+        except OSError as exc:  # a certificate or key file that cannot be read
             return delivery.Result(delivery.RETRY, error=f"{type(exc).__name__}: {exc}"[:500])
         try:
             body = response.json()
