@@ -34,7 +34,7 @@ PATIENT_FIELD = {"DetectedIssue": "patient", "Encounter": "subject", "Compositio
 
 def validate(bundle: dict) -> list[Issue]:
     """Every finding; an empty list means the Bundle may be sent."""
-    issues = _base(bundle)
+    issues = base_fhir_findings(bundle)
     for n, entry in enumerate(bundle.get("entry") or []):
         resource = entry.get("resource") if isinstance(entry, dict) else None
         if not isinstance(resource, dict):
@@ -51,7 +51,8 @@ def validate(bundle: dict) -> list[Issue]:
     return issues
 
 
-def _base(bundle: dict) -> list[Issue]:
+def base_fhir_findings(bundle: dict) -> list[Issue]:
+    """Check 1 alone (the benchmark times it apart from the rest)."""
     try:
         model = Bundle.model_validate(bundle)
     except ValidationError as exc:
