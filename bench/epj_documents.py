@@ -40,9 +40,7 @@ from sqlalchemy import insert, select  # noqa: E402
 
 from respons.domain.access import Role  # noqa: E402
 from respons.domain.alarm_types import alarm_type  # noqa: E402
-from respons.domain.lifecycle import Action, CallResult, Event, EventKind as K, Outcome  # noqa: E402
-from respons.engine import alarms as service  # noqa: E402
-from respons.engine import receiving  # noqa: E402
+from respons.domain.lifecycle import Event, EventKind as K  # noqa: E402
 from respons.epj import document, endpoints, validation  # noqa: E402
 from respons.epj.document import AlarmRecord, Organisation, Person  # noqa: E402
 from respons.epj.worker import DeliveryWorker  # noqa: E402
@@ -52,7 +50,7 @@ from respons.store.journal import Journal  # noqa: E402
 from respons.store.migrate import upgrade  # noqa: E402
 from respons.store.tables import devices, epj_documents  # noqa: E402
 from tests.chaos.server import free_port  # noqa: E402
-from tests.factories import T0, FakeClock, add_user, seed_registry  # noqa: E402
+from tests.factories import T0, FakeClock, add_user, closed_alarms, seed_registry  # noqa: E402
 from tests.fhir_server import NODE, FhirServer  # noqa: E402
 
 T = datetime(2026, 12, 4, 1, 0, tzinfo=timezone.utc)
@@ -127,20 +125,8 @@ def deliver(count: int, workdir: Path) -> dict:
                                                         created_at=T0)).inserted_primary_key[0]
     journal = Journal(engine, window_ms=1, reactions=REACTIONS).start()
     try:
-        for n in range(count):
-            at = T0 + timedelta(seconds=n)
-            new = receiving.NewAlarm(municipality, registry.recipient_ids[0], device_id, alarm_type("fall"), "http",
-                                     "device:SA-B", at)
-            alarm_id = journal.run_sync(lambda c: receiving.receive(c, new, now=at, answer_deadline=timedelta(seconds=60))).alarm_id
-            journal.run_sync(lambda c: service.answer(c, alarm_id, actor=operator, visible_to=None, now=at + timedelta(seconds=10)))
-            journal.run_sync(lambda c: service.record_action(c, alarm_id, action=Action.CALL_RECIPIENT, actor=operator,
-                                                             visible_to=None, now=at + timedelta(seconds=20),
-                                                             result=CallResult.ANSWERED))
-            journal.run_sync(lambda c: service.resolve(c, alarm_id, actor=operator, visible_to=None,
-                                                       outcome=Outcome.RESOLVED_AT_CENTRE, note=None,
-                                                       now=at + timedelta(seconds=30)))
-            journal.run_sync(lambda c: service.close(c, alarm_id, actor=operator, visible_to=None,
-                                                     now=at + timedelta(seconds=40)))
+        closed_alarms(journal, municipality_id=municipality, recipient_id=registry.recipient_ids[0], device_id=device_id,
+                      device_identity="SA-B", operator=operator, count=count)
         worker = DeliveryWorker(journal, engine, FakeClock(T0 + timedelta(hours=1)), node="bench", poll_seconds=1,
                                 lease_seconds=120, timeout_seconds=30, batch=50)
         wall0, cpu0 = time.perf_counter(), time.process_time()

@@ -20,7 +20,7 @@ from respons.auth import accounts, totp
 from respons.domain.access import Role
 from respons.domain.alarm_types import alarm_type
 from respons.domain.identity import synthetic_national_id
-from respons.domain.lifecycle import State
+from respons.domain.lifecycle import Action, CallResult, Outcome, State
 from respons.engine import alarms as service
 from respons.engine import receiving
 from respons.runtime import TIMER_HANDLERS
@@ -202,6 +202,30 @@ def new_alarm(registry, type_code="button_press", key=None, fingerprint="f1", re
         idempotency_key=key,
         fingerprint=fingerprint,
     )
+
+
+def closed_alarms(journal, *, municipality_id: int, recipient_id: int, device_id: int, device_identity: str,
+                  operator: str, count: int, start: datetime = T0) -> list[str]:
+    """``count`` alarms received, answered, the recipient called (answered), resolved at the
+    centre and closed — each step for all alarms submitted together, so the journal commits
+    them as a few batches instead of one transaction per step. Alarm n arrives at start + n s."""
+    def each(step) -> list:
+        futures = [journal.submit(lambda conn, n=n: step(conn, n)) for n in range(count)]
+        return [future.result() for future in futures]
+
+    def at(n: int, seconds: int = 0) -> datetime:
+        return start + timedelta(seconds=n + seconds)
+
+    ids = [r.alarm_id for r in each(lambda conn, n: receiving.receive(conn, receiving.NewAlarm(
+        municipality_id, recipient_id, device_id, alarm_type("fall"), "http", f"device:{device_identity}", at(n)),
+        now=at(n), answer_deadline=timedelta(seconds=60)))]
+    each(lambda conn, n: service.answer(conn, ids[n], actor=operator, visible_to=None, now=at(n, 10)))
+    each(lambda conn, n: service.record_action(conn, ids[n], action=Action.CALL_RECIPIENT, actor=operator,
+                                               visible_to=None, now=at(n, 20), result=CallResult.ANSWERED))
+    each(lambda conn, n: service.resolve(conn, ids[n], actor=operator, visible_to=None,
+                                         outcome=Outcome.RESOLVED_AT_CENTRE, note=None, now=at(n, 30)))
+    each(lambda conn, n: service.close(conn, ids[n], actor=operator, visible_to=None, now=at(n, 40)))
+    return ids
 
 
 # --- invoicing ------------------------------------------------------------------------------
