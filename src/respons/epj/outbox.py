@@ -77,6 +77,14 @@ def enqueue(conn: Connection, alarm_id: str) -> int | None:
     )).inserted_primary_key[0]
 
 
+def latest(conn: Connection, alarm_id: str) -> dict[str, Any] | None:
+    """The newest version of the alarm's document (the card shows its state), or None."""
+    row = conn.execute(select(epj_documents.c.state, epj_documents.c.attempts, epj_documents.c.delivered_at)
+                       .where(epj_documents.c.alarm_id == alarm_id)
+                       .order_by(epj_documents.c.version.desc()).limit(1)).first()
+    return None if row is None else dict(row._mapping)
+
+
 def documents_of(conn: Connection, alarm_id: str) -> list[dict[str, Any]]:
     """The alarm's documents, newest version first (the card and the administrator's list)."""
     rows = conn.execute(select(epj_documents).where(epj_documents.c.alarm_id == alarm_id)

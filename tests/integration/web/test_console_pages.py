@@ -7,14 +7,14 @@ from datetime import timedelta
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, insert, select, update
 
 from respons.auth import audit
 from respons.domain.access import Role
 from respons.domain.alarm_types import alarm_type
 from respons.engine import receiving
 from respons.settings import Settings
-from respons.store.tables import alarm_events, audit_log, contacts, planned_visits
+from respons.store.tables import alarm_events, audit_log, contacts, epj_documents, planned_visits
 from respons.web.app import create_app
 from tests.factories import T0, add_user, log_in
 
@@ -238,4 +238,28 @@ def test_the_page_carries_the_heartbeat_mute_and_reminder_settings(app, engine, 
     assert "Demp lyd (2 min)" in page and 'sse-swap="alarm,reload,heartbeat"' in page
     card = client.get(f"/console/alarms/{alarms['fall']}", headers=HX).text
     assert f'href="/deviations/new?alarm_id={alarms["fall"]}"' in card and "Registrer avvik" in card
+    client.__exit__(None, None, None)
+
+
+def test_a_closed_alarm_says_how_its_patient_record_document_stands(app, engine, clock, alarms):
+    alarm_id = alarms["button_press"]
+    client, headers, _ = operator(app, engine, clock, "anne")
+    url = f"/console/alarms/{alarm_id}"
+    answered = client.post(url + "/answer", headers=headers)
+    assert 'id="epj-status"' not in answered.text, "an open alarm has no document yet"
+    client.post(url + "/resolve", data={"outcome": "resolved_at_centre"}, headers=headers)
+    closed = client.post(url + "/close", headers=headers)
+    assert "Journal (EPJ): venter på sending." in closed.text
+
+    def shown(**values) -> str:
+        with engine.begin() as conn:
+            conn.execute(update(epj_documents).where(epj_documents.c.alarm_id == alarm_id).values(**values))
+        return re.search(r'<p class="muted" id="epj-status"[^>]*>(.*?)</p>', client.get(url + "/work", headers=HX).text,
+                         re.S).group(1).strip()
+
+    assert shown(attempts=3) == "Journal (EPJ): sendingen feiler, prøver igjen (3 forsøk)."
+    assert shown(state="delivered", delivered_at=T0 + timedelta(hours=1)) == "Journal (EPJ): dokumentert kl. 04:00:00."
+    assert shown(state="refused") == "Journal (EPJ): avvist av journalsystemet – administrator ser hvorfor."
+    client.cookies.set("respons_lang", "en")
+    assert shown(state="not_documented") == "Patient record (EPJ): not documented – the administrator sees why."
     client.__exit__(None, None, None)

@@ -30,6 +30,7 @@ from respons.domain.lifecycle import (
 )
 from respons.engine import alarms as alarm_service
 from respons.engine import missions
+from respons.epj import outbox
 from respons.store import queries
 from respons.web import i18n
 from respons.web.access import Principal
@@ -281,7 +282,15 @@ def _work_response(request: Request, alarm_id: str, principal: Principal, *, sta
         error = t(error_key)
     return render(request, "console/_work.html", status_code=status_code, alarm=alarm, error=error,
                   notice=t(notice_key) if notice_key else None,
-                  contacts=_contacts_for_work(request, alarm), **_context(request))
+                  contacts=_contacts_for_work(request, alarm), epj=_epj_status(request, alarm), **_context(request))
+
+
+def _epj_status(request: Request, alarm: dict) -> dict | None:
+    """The newest version of a closed alarm's document for the patient record (docs/epj.md)."""
+    if alarm["state"] != State.CLOSED.value:
+        return None
+    with runtime(request).engine.connect() as conn:
+        return outbox.latest(conn, alarm["id"])
 
 
 def _contacts_for_work(request: Request, alarm: dict) -> list[dict]:
@@ -311,7 +320,7 @@ async def _card_response(request: Request, alarm_id: str, principal: Principal, 
     person = await recipient_reads.read_for_alarm(rt.journal, rt.engine, rt.clock, actor=principal.actor, alarm=alarm,
                                                   via="console")
     context = dict(alarm=alarm, person=person, contacts=person["contacts"] if person else [], error=None, notice=None,
-                   **_context(request))
+                   epj=_epj_status(request, alarm), **_context(request))
     if request.headers.get("HX-Request"):
         return render(request, "console/_card.html", status_code=status_code, **context)
     items = _queue(request, principal)
