@@ -18,6 +18,7 @@ from typing import Any
 
 from sqlalchemy import Connection, and_, func, insert, or_, select, update
 
+from respons.auth import audit
 from respons.domain.lifecycle import EventKind, State
 from respons.epj import delivery, document, validation
 from respons.epj.store import alarm_record
@@ -143,16 +144,33 @@ def record(conn: Connection, claim: Claim, result: delivery.Result, *, now: date
     return done.rowcount == 1
 
 
-def resend(conn: Connection, alarm_id: str, *, now: datetime) -> int | None:
+def resend(conn: Connection, alarm_id: str, *, now: datetime, actor: str = "system:cli") -> int | None:
     """An administrator's re-send: the alarm's newest document, refused or not yet delivered,
-    is due now (a refusal is only worth sending again once its cause is fixed at the EPJ)."""
+    is due now (a refusal is only worth sending again once its cause is fixed at the EPJ). In
+    the audit log."""
     newest = conn.execute(select(epj_documents.c.id, epj_documents.c.state).where(epj_documents.c.alarm_id == alarm_id)
                           .order_by(epj_documents.c.version.desc()).limit(1)).first()
     if newest is None or newest.state not in (WAITING, REFUSED, FAILED):
         return None
     conn.execute(update(epj_documents).where(epj_documents.c.id == newest.id)
                  .values(state=WAITING, due_at=now, claimed_by=None, lease_until=None))
+    audit.append(conn, now=now, actor=actor, action=audit.UPDATE, alarm_id=alarm_id,
+                 details={"entity": "epj_document", "document_id": newest.id, "resend": True, "was": newest.state})
     return newest.id
+
+
+def undelivered(conn: Connection, *, limit: int = 500) -> list[dict[str, Any]]:
+    """The newest version of each document that has not reached the EPJ and is not on its way
+    without trouble: refused, not documented, or waiting after a failed try (the
+    administrator's list), newest first."""
+    rows = conn.execute(
+        select(epj_documents.c.alarm_id, epj_documents.c.municipality_id, epj_documents.c.version, epj_documents.c.state,
+               epj_documents.c.attempts, epj_documents.c.due_at, epj_documents.c.problems, epj_documents.c.outcome,
+               epj_documents.c.last_error, epj_documents.c.status_code, epj_documents.c.created_at)
+        .where(or_(epj_documents.c.state.in_((REFUSED, FAILED, NOT_DOCUMENTED)),
+                   and_(epj_documents.c.state == WAITING, epj_documents.c.attempts > 0)))
+        .order_by(epj_documents.c.created_at.desc()).limit(limit))
+    return [dict(r._mapping) for r in rows]
 
 
 def counts(conn: Connection) -> list[tuple[int, str, int]]:

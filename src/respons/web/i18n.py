@@ -39,6 +39,7 @@ register(
         "nav.statistics": ("Statistikk", "Statistics"),
         "nav.deviations": ("Avvik", "Deviations"),
         "nav.economy": ("Økonomi", "Economy"),
+        "nav.epj": ("Journal", "Patient record"),
         "nav.logout": ("Logg ut", "Log out"),
         "nav.language": ("Språk", "Language"),
         "nav.skip": ("Hopp til innhold", "Skip to content"),

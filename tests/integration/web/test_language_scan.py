@@ -542,6 +542,13 @@ def _tour(app, engine, clock, people, language) -> None:
     municipality.page("/economy", None)
     municipality.page(run_url, None)
 
+    # --- the patient record's delivery ---------------------------------------------------------------
+    host.page("/epj", "/epj")
+    host.post(f"/epj/{queued}/resend", "send a document again", expect={200, 303})
+    host.page("/epj?resent=1", None)
+    host.post("/epj/00000000-0000-4000-8000-000000000000/resend", "refusal: no such document", expect=404)
+    operator.page("/epj", None, expect=403)
+
     # --- log-in, errors ----------------------------------------------------------------------------
     anonymous.page("/login", "/login")
     anonymous.post("/login", "refusal: a wrong password", data={"username": "operator", "password": "feil"})
