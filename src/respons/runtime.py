@@ -31,6 +31,7 @@ from respons.engine.routing import RulesCache
 from respons.engine.supervision import SupervisionWorker
 from respons.engine.timers import Handlers, TimerWorker
 from respons.epj import outbox as epj_outbox
+from respons.epj.care import CareReader
 from respons.epj.worker import DeliveryWorker
 from respons.intake.dc09.receiver import Receiver as Dc09Receiver
 from respons.intake.mqtt.receiver import Broker as MqttBroker, Receiver as MqttReceiver
@@ -74,6 +75,7 @@ class Runtime:
     timers: TimerWorker
     live: LiveBus
     rules: RulesCache = field(default_factory=RulesCache)
+    care: CareReader = field(default_factory=CareReader)  # care plans read back from the EPJ, kept briefly
 
     @property
     def answer_deadline(self) -> timedelta:

@@ -52,3 +52,7 @@ def _people(conn: Connection, actors: set[str]) -> dict[str, Person]:
                         .select_from(users.outerjoin(staff, staff.c.id == users.c.staff_id))
                         .where(users.c.id.in_(ids))).all()
     return {f"user:{r.id}": Person(r.display_name, r.hpr_number) for r in rows}
+
+
+def national_id_of(conn: Connection, recipient_id: int) -> str:
+    return conn.execute(select(recipients.c.national_id).where(recipients.c.id == recipient_id)).scalar_one()

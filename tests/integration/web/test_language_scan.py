@@ -425,6 +425,7 @@ def _tour(app, engine, clock, people, language) -> None:
                   expect={409, 422})
     colleague.post(f"/console/alarms/{queued}/take-over", "take over", expect=200)
     operator.page(f"/console/alarms/{queued}/work", "/console/alarms/{alarm_id}/work", htmx=True)
+    operator.page(f"/console/alarms/{queued}/care", "/console/alarms/{alarm_id}/care", htmx=True)
     colleague.post(f"/console/alarms/{queued}/resolve", "resolve", data={"outcome": "resolved_at_centre",
                                                                          "note": "Alt i orden"}, expect=200)
     colleague.post(f"/console/alarms/{queued}/close", "close", expect=200)

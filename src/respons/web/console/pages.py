@@ -30,6 +30,7 @@ from respons.domain.lifecycle import (
 )
 from respons.engine import alarms as alarm_service
 from respons.engine import missions
+from respons.epj import care as epj_care
 from respons.epj import outbox
 from respons.store import queries
 from respons.web import i18n
@@ -114,6 +115,18 @@ async def card(request: Request, alarm_id: str, principal: Principal = Depends(o
     """The alarm card (an audited read of the recipient's record). Without htmx: the
     whole console with this card open, so a link to an alarm works."""
     return await _card_response(request, alarm_id, principal)
+
+
+@router.get("/alarms/{alarm_id}/care")
+async def care(request: Request, alarm_id: str, principal: Principal = Depends(operator_page)):
+    """The recipient's care plan from the municipality's EPJ (an audited read)."""
+    alarm = _load_work(request, alarm_id, principal)
+    if alarm is None:
+        return _not_found(request)
+    rt = runtime(request)
+    view = await epj_care.read_for_alarm(rt.journal, rt.engine, rt.clock, rt.care, actor=principal.actor, alarm=alarm,
+                                         via="console")
+    return render(request, "console/_care.html", care=view)
 
 
 @router.get("/alarms/{alarm_id}/work")
