@@ -370,6 +370,8 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("GET", "/console/alarms/{alarm_id}"): PageRoute("roles: operator", _page(lambda w, p: f"/console/alarms/{w.foreign_alarm(p)}")),
     ("GET", "/console/alarms/{alarm_id}/work"): PageRoute(
         "roles: operator", _page(lambda w, p: f"/console/alarms/{w.foreign_alarm(p)}/work")),
+    ("GET", "/console/alarms/{alarm_id}/care"): PageRoute(
+        "roles: operator", _page(lambda w, p: f"/console/alarms/{w.foreign_alarm(p)}/care")),
     ("POST", "/console/alarms/{alarm_id}/answer"): PageRoute(
         "roles: operator", _page(lambda w, p: f"/console/alarms/{w.foreign_alarm(p)}/answer", method="POST")),
     ("POST", "/console/alarms/{alarm_id}/notes"): PageRoute(
@@ -483,6 +485,13 @@ ROUTES: dict[tuple[str, str], Route] = {
     ),
     ("GET", "/admin/registry/{municipality_id}/completeness"): PageRoute(
         _REGISTRY, _page(lambda w, p: f"/admin/registry/{w.foreign_municipality(p)}/completeness"), permitted={"host_admin": {200}},
+    ),
+    # ---- The patient record's delivery (epj/pages.py): the host administrator's alone ----
+    ("GET", "/epj"): PageRoute("roles: host_admin", _page("/epj"), default_permitted=frozenset({200})),
+    # The world's alarms have no document (none is closed): the host is told so, nobody else may ask.
+    ("POST", "/epj/{alarm_id}/resend"): PageRoute(
+        "roles: host_admin", _page(lambda w, p: f"/epj/{w.foreign_alarm(p)}/resend", method="POST"),
+        default_permitted=frozenset({404}),
     ),
     # ---- Economy pages (web/economy): the host's runs; a municipality's approved, own lines ----
     ("GET", "/economy"): PageRoute(_REGISTRY, _page("/economy"), default_permitted=frozenset({200})),
