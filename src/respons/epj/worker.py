@@ -34,6 +34,7 @@ class DeliveryWorker(PeriodicWorker):
         # A few at a time: an EPJ is a shared service, and a backlog after an outage must not
         # arrive as one burst (nor time out in its own queue).
         self._concurrency = max(1, concurrency)
+        self._unconfigured_told: set[int] = set()  # municipalities whose missing endpoint was logged
         self.delivered = 0
 
     async def run_once(self) -> int:
@@ -42,6 +43,11 @@ class DeliveryWorker(PeriodicWorker):
         if not claims:
             return 0
         endpoints = await asyncio.to_thread(self._endpoints, {c.municipality_id for c in claims})
+        for municipality_id in {c.municipality_id for c in claims} - set(endpoints) - self._unconfigured_told:
+            # Once per municipality and node: the documents wait, nothing is lost (a demo, or a
+            # centre whose VKP contract is not in place yet).
+            self._unconfigured_told.add(municipality_id)
+            log.warning("municipality %s has no EPJ endpoint: its documents wait (respons epj endpoint)", municipality_id)
         gate = asyncio.Semaphore(self._concurrency)
         clients: dict[int, httpx.AsyncClient] = {}  # one per endpoint and round: connections are reused
 

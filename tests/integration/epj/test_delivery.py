@@ -164,12 +164,18 @@ def test_the_answer_of_a_claim_whose_lease_ran_out_does_not_count(engine, journa
     assert states(engine) == {"delivered": 1}
 
 
-def test_without_an_endpoint_the_document_waits_and_says_why(engine, journal, world, registry):
+def test_without_an_endpoint_the_document_waits_and_says_why_once(engine, journal, world, registry, caplog):
     clock = FakeClock(T0 + timedelta(minutes=5))
     world(1)
     with engine.begin() as conn:
         conn.execute(update(epj_documents).values(municipality_id=registry.municipality_ids[1]))
-    drain(worker(journal, engine, clock))
+    w = worker(journal, engine, clock)
+    drain(w)
+    clock.advance(minutes=1)
+    drain(w)
     with engine.connect() as conn:
         row = conn.execute(select(epj_documents)).one()
-    assert (row.state, row.attempts, row.last_error) == ("waiting", 1, "no EPJ endpoint configured for the municipality")
+    assert (row.state, row.attempts, row.last_error) == ("waiting", 2, "no EPJ endpoint configured for the municipality")
+    told = [r.getMessage() for r in caplog.records if "has no EPJ endpoint" in r.getMessage()]
+    assert told == [f"municipality {registry.municipality_ids[1]} has no EPJ endpoint: its documents wait "
+                    "(respons epj endpoint)"]
