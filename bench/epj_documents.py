@@ -36,21 +36,20 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from sqlalchemy import insert, select  # noqa: E402
+from sqlalchemy import select  # noqa: E402
 
-from respons.domain.access import Role  # noqa: E402
 from respons.domain.alarm_types import alarm_type  # noqa: E402
 from respons.domain.lifecycle import Event, EventKind as K  # noqa: E402
-from respons.epj import document, endpoints, validation  # noqa: E402
+from respons.epj import document, validation  # noqa: E402
 from respons.epj.document import AlarmRecord, Organisation, Person  # noqa: E402
 from respons.epj.worker import DeliveryWorker  # noqa: E402
 from respons.runtime import REACTIONS  # noqa: E402
 from respons.store.db import make_engine  # noqa: E402
 from respons.store.journal import Journal  # noqa: E402
 from respons.store.migrate import upgrade  # noqa: E402
-from respons.store.tables import devices, epj_documents  # noqa: E402
+from respons.store.tables import epj_documents  # noqa: E402
 from tests.chaos.server import free_port  # noqa: E402
-from tests.factories import T0, FakeClock, add_user, closed_alarms, seed_registry  # noqa: E402
+from tests.factories import T0, FakeClock, epj_centre, seed_registry  # noqa: E402
 from tests.fhir_server import NODE, FhirServer  # noqa: E402
 
 T = datetime(2026, 12, 4, 1, 0, tzinfo=timezone.utc)
@@ -115,18 +114,10 @@ def deliver(count: int, workdir: Path) -> dict:
     url = f"sqlite:///{workdir / 'epj.db'}"
     upgrade(url)
     engine = make_engine(url)
-    registry = seed_registry(engine)
-    operator = f"user:{add_user(engine, 'anne', [(Role.OPERATOR, None)]).id}"
-    municipality = registry.municipality_ids[0]
-    with engine.begin() as conn:
-        endpoints.set_endpoint(conn, municipality, base_url=server.base_url, auth="none", now=T0, actor="bench")
-        device_id = conn.execute(insert(devices).values(municipality_id=municipality, recipient_id=registry.recipient_ids[0],
-                                                        kind="safety_alarm", protocol="http", identity="SA-B",
-                                                        created_at=T0)).inserted_primary_key[0]
+    centre = epj_centre(engine, seed_registry(engine), server.base_url)
     journal = Journal(engine, window_ms=1, reactions=REACTIONS).start()
     try:
-        closed_alarms(journal, municipality_id=municipality, recipient_id=registry.recipient_ids[0], device_id=device_id,
-                      device_identity="SA-B", operator=operator, count=count)
+        centre.close(journal, count)
         worker = DeliveryWorker(journal, engine, FakeClock(T0 + timedelta(hours=1)), node="bench", poll_seconds=1,
                                 lease_seconds=120, timeout_seconds=30, batch=50)
         wall0, cpu0 = time.perf_counter(), time.process_time()

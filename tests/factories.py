@@ -26,6 +26,7 @@ from respons.engine import receiving
 from respons.runtime import TIMER_HANDLERS
 from respons.engine import timeline as alarm_timeline
 from respons.engine import routing, timers
+from respons.epj import endpoints
 from respons.store.db import write_transaction
 from respons.store.tables import (
     agreement_windows,
@@ -202,6 +203,34 @@ def new_alarm(registry, type_code="button_press", key=None, fingerprint="f1", re
         idempotency_key=key,
         fingerprint=fingerprint,
     )
+
+
+@dataclass(frozen=True)
+class EpjCentre:
+    """An operator and a safety alarm of the first municipality's first recipient, whose EPJ
+    receives documents at the endpoint given to ``epj_centre``."""
+
+    municipality_id: int
+    recipient_id: int
+    device_id: int
+    device_identity: str
+    operator: str
+
+    def close(self, journal, count: int) -> list[str]:
+        return closed_alarms(journal, municipality_id=self.municipality_id, recipient_id=self.recipient_id,
+                             device_id=self.device_id, device_identity=self.device_identity, operator=self.operator,
+                             count=count)
+
+
+def epj_centre(engine: Engine, registry: Registry, base_url: str) -> EpjCentre:
+    municipality, recipient = registry.municipality_ids[0], registry.recipient_ids[0]
+    operator = f"user:{add_user(engine, 'epj-operator', [(Role.OPERATOR, None)]).id}"
+    with write_transaction(engine) as conn:
+        endpoints.set_endpoint(conn, municipality, base_url=base_url, auth="none", now=T0, actor="test")
+        device_id = conn.execute(insert(devices).values(municipality_id=municipality, recipient_id=recipient,
+                                                        kind="safety_alarm", protocol="http", identity="SA-EPJ",
+                                                        created_at=T0)).inserted_primary_key[0]
+    return EpjCentre(municipality, recipient, device_id, "SA-EPJ", operator)
 
 
 def closed_alarms(journal, *, municipality_id: int, recipient_id: int, device_id: int, device_identity: str,

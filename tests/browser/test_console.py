@@ -26,6 +26,17 @@ def console_of(new_page, world, account):
     return page
 
 
+def answered_by_anne_while_bjorn_watches(new_page, world):
+    """Two operators' consoles; a button press that Anne has answered. (anne, bjorn, alarm id)."""
+    anne = console_of(new_page, world, world.operators[0])
+    bjorn = console_of(new_page, world, world.operators[1])
+    alarm_id = world.send_alarm(type="button_press")
+    anne.locator(f"#row-{alarm_id}").click(timeout=LIVE)
+    anne.keyboard.press("a")
+    expect(anne.locator("#work-state")).to_have_text("Besvart", timeout=LIVE)
+    return anne, bjorn, alarm_id
+
+
 def test_an_alarm_is_answered_documented_and_closed_by_keyboard_while_a_second_operator_watches(new_page, world):
     anne = console_of(new_page, world, world.operators[0])
     bjorn = console_of(new_page, world, world.operators[1])
@@ -324,12 +335,7 @@ def test_a_colleague_takes_over_explicitly_and_the_former_holder_sees_it_live(ne
 
 
 def test_a_note_written_while_a_colleague_closes_the_alarm_is_kept_as_an_addendum(new_page, world):
-    anne = console_of(new_page, world, world.operators[0])
-    bjorn = console_of(new_page, world, world.operators[1])
-    alarm_id = world.send_alarm(type="button_press")
-    anne.locator(f"#row-{alarm_id}").click(timeout=LIVE)
-    anne.keyboard.press("a")
-    expect(anne.locator("#work-state")).to_have_text("Besvart", timeout=LIVE)
+    anne, bjorn, alarm_id = answered_by_anne_while_bjorn_watches(new_page, world)
     anne.keyboard.press("m")
     anne.keyboard.type("Bruker var urolig, ringer tilbake i morgen.")
 
@@ -354,12 +360,7 @@ def test_a_note_written_while_a_colleague_closes_the_alarm_is_kept_as_an_addendu
 
 
 def test_a_refresh_that_left_before_the_operators_own_action_never_takes_it_off_the_screen(new_page, world):
-    anne = console_of(new_page, world, world.operators[0])
-    bjorn = console_of(new_page, world, world.operators[1])
-    alarm_id = world.send_alarm(type="button_press")
-    anne.locator(f"#row-{alarm_id}").click(timeout=LIVE)
-    anne.keyboard.press("a")
-    expect(anne.locator("#work-state")).to_have_text("Besvart", timeout=LIVE)
+    anne, bjorn, alarm_id = answered_by_anne_while_bjorn_watches(new_page, world)
 
     # Anne's screen refreshes her open alarm when something happens to it. Bjørn's note does;
     # the answer to that refresh is held back, as on a busy node, and is what the server said
@@ -392,12 +393,7 @@ def test_a_refresh_that_left_before_the_operators_own_action_never_takes_it_off_
 
 
 def test_an_answer_to_the_operators_action_that_is_older_than_the_screen_is_followed_by_a_refresh(new_page, world):
-    anne = console_of(new_page, world, world.operators[0])
-    bjorn = console_of(new_page, world, world.operators[1])
-    alarm_id = world.send_alarm(type="button_press")
-    anne.locator(f"#row-{alarm_id}").click(timeout=LIVE)
-    anne.keyboard.press("a")
-    expect(anne.locator("#work-state")).to_have_text("Besvart", timeout=LIVE)
+    anne, bjorn, alarm_id = answered_by_anne_while_bjorn_watches(new_page, world)
     bjorn.locator(f"#row-{alarm_id}").click(timeout=LIVE)
     expect(bjorn.locator("#note-text")).to_be_visible(timeout=LIVE)
 

@@ -4,19 +4,16 @@ delivered, and the EPJ holds each alarm's resources exactly once."""
 from __future__ import annotations
 
 import time
-from datetime import timedelta
 
 import pytest
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, select
 
-from respons.domain.access import Role
-from respons.epj import endpoints
 from respons.epj import mapping as vkp
 from respons.runtime import REACTIONS
 from respons.store.journal import Journal
-from respons.store.tables import devices, epj_documents
+from respons.store.tables import epj_documents
 from tests.chaos.server import ServerProcess, free_port
-from tests.factories import T0, add_user, closed_alarms, seed_registry
+from tests.factories import epj_centre, seed_registry
 from tests.fhir_server import fhir_server_or_skip
 
 pytestmark = pytest.mark.slow
@@ -25,18 +22,10 @@ DOCUMENTS = 40
 
 
 def close_alarms(engine, count: int, base_url: str) -> None:
-    registry = seed_registry(engine, municipalities_count=1)
-    municipality = registry.municipality_ids[0]
-    operator = f"user:{add_user(engine, 'anne', [(Role.OPERATOR, None)]).id}"
-    with engine.begin() as conn:
-        endpoints.set_endpoint(conn, municipality, base_url=base_url, auth="none", now=T0, actor="test")
-        device_id = conn.execute(insert(devices).values(municipality_id=municipality, recipient_id=registry.recipient_ids[0],
-                                                        kind="safety_alarm", protocol="http", identity="SA-K",
-                                                        created_at=T0)).inserted_primary_key[0]
+    centre = epj_centre(engine, seed_registry(engine, municipalities_count=1), base_url)
     journal = Journal(engine, window_ms=1, reactions=REACTIONS).start()
     try:
-        closed_alarms(journal, municipality_id=municipality, recipient_id=registry.recipient_ids[0], device_id=device_id,
-                      device_identity="SA-K", operator=operator, count=count)
+        centre.close(journal, count)
     finally:
         journal.close()
 

@@ -52,6 +52,6 @@ def epj_status() -> None:
 def epj_resend(alarm_id: str = typer.Argument(..., help="The alarm whose document to send again.")) -> None:
     """Send an alarm's newest document again now (after a refusal's cause is fixed)."""
     with transaction() as (conn, now):
-        if outbox.resend(conn, alarm_id, now=now) is None:
+        if outbox.resend(conn, alarm_id, now=now, actor=SYSTEM_ACTOR) is None:
             refuse(f"Alarm {alarm_id} has no document waiting, refused or failed.")
     console.print(f"The document of alarm {alarm_id} is due now.", style="green", markup=False)

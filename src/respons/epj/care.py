@@ -103,8 +103,13 @@ class CareReader:
             return kept[1]
         view = self._fetch(endpoint, national_id)
         keep = self.keep_seconds if view.reachable else self.keep_failure_seconds
+        now = time.monotonic()
         with self._lock:
-            self._kept[key] = (time.monotonic() + keep, view)
+            # Expired answers go as new ones come, so a node's memory holds only the last
+            # minute's patients, not everyone whose card was ever opened.
+            for stale in [k for k, (until, _) in self._kept.items() if until <= now]:
+                del self._kept[stale]
+            self._kept[key] = (now + keep, view)
         return view
 
     def _fetch(self, endpoint: Endpoint, national_id: str) -> CareView:

@@ -198,7 +198,7 @@ def _sections(record: AlarmRecord, events: list[Event]) -> list[dict]:
     if record.device_display or record.device_identity:
         what.append(f"fra {record.device_display or record.device_identity}")
     sections = [_section(vkp.SECTION_EVENT, "Hendelse", [" ".join(what) + "."])]
-    follow_up = [_line(record, e) for e in events if e.kind is not EventKind.NOTE and _line(record, e)]
+    follow_up = [line for e in events if e.kind is not EventKind.NOTE and (line := _line(record, e))]
     sections.append(_section(vkp.SECTION_FOLLOW_UP, "Oppfølging", follow_up or ["Ingen oppfølging registrert."]))
     for event in events:
         if event.kind is EventKind.NOTE:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from respons.domain.alarm_types import ALARM_TYPES, Category, Priority
+from respons.domain.alarm_types import Category, Priority
 from respons.domain.lifecycle import Action, CallResult, EventKind, Outcome
 
 # --- systems -------------------------------------------------------------------------------
@@ -236,7 +236,3 @@ def national_id_system(number: str) -> str:
     """Fødselsnummer or D-nummer: a D-number's first digit is the day's tens plus 4."""
     return DNR if number[:1] in {"4", "5", "6", "7"} else FNR
 
-
-def unmapped_alarm_types() -> list[str]:
-    """Alarm types whose code depends on the device (the technical ones) or that have none."""
-    return sorted(code for code in ALARM_TYPES if code not in ALERT_BY_TYPE)

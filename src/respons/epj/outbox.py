@@ -144,7 +144,7 @@ def record(conn: Connection, claim: Claim, result: delivery.Result, *, now: date
     return done.rowcount == 1
 
 
-def resend(conn: Connection, alarm_id: str, *, now: datetime, actor: str = "system:cli") -> int | None:
+def resend(conn: Connection, alarm_id: str, *, now: datetime, actor: str) -> int | None:
     """An administrator's re-send: the alarm's newest document, refused or not yet delivered,
     is due now (a refusal is only worth sending again once its cause is fixed at the EPJ). In
     the audit log."""

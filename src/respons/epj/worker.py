@@ -86,9 +86,7 @@ class DeliveryWorker(PeriodicWorker):
         try:
             response = await client.post(endpoint.base_url, json=claim.bundle,
                                          headers={"Content-Type": FHIR_JSON, "Accept": FHIR_JSON})
-        except httpx.HTTPError as exc:
-            return delivery.Result(delivery.RETRY, error=f"{type(exc).__name__}: {exc}"[:500])
-        except OSError as exc:  # a certificate or key file that cannot be read
+        except (httpx.HTTPError, OSError) as exc:  # OSError: a certificate or key file that cannot be read
             return delivery.Result(delivery.RETRY, error=f"{type(exc).__name__}: {exc}"[:500])
         try:
             body = response.json()

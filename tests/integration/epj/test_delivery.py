@@ -8,16 +8,15 @@ import asyncio
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import insert, select, update
+from sqlalchemy import select, update
 
-from respons.domain.access import Role
 from respons.engine import alarms as service
-from respons.epj import delivery, endpoints, outbox
+from respons.epj import delivery, outbox
 from respons.epj import mapping as vkp
 from respons.epj.worker import DeliveryWorker
-from respons.store.tables import devices, epj_documents
+from respons.store.tables import epj_documents
 from tests.chaos.server import free_port
-from tests.factories import T0, FakeClock, add_user, closed_alarms
+from tests.factories import T0, FakeClock, epj_centre
 from tests.fhir_server import fhir_server_or_skip
 
 DEADLINE = timedelta(seconds=60)
@@ -32,20 +31,9 @@ def epj(tmp_path):
 
 @pytest.fixture
 def world(engine, journal, registry, epj):
-    """Alarms closed by an operator in the first municipality, whose EPJ is ``epj``."""
-    operator = f"user:{add_user(engine, 'anne', [(Role.OPERATOR, None)]).id}"
-    municipality = registry.municipality_ids[0]
-    with engine.begin() as conn:
-        endpoints.set_endpoint(conn, municipality, base_url=epj.base_url, auth="none", now=T0, actor="test")
-        device_ids = [conn.execute(insert(devices).values(
-            municipality_id=municipality, recipient_id=registry.recipient_ids[0], kind="safety_alarm", protocol="http",
-            identity="SA-0", created_at=T0)).inserted_primary_key[0]]
-
-    def close_alarms(count: int) -> list[str]:
-        return closed_alarms(journal, municipality_id=municipality, recipient_id=registry.recipient_ids[0],
-                             device_id=device_ids[0], device_identity="SA-0", operator=operator, count=count)
-
-    return close_alarms
+    """Closes alarms of the first municipality, whose EPJ is ``epj``."""
+    centre = epj_centre(engine, registry, epj.base_url)
+    return lambda count: centre.close(journal, count)
 
 
 def worker(journal, engine, clock, node="n1", lease_seconds=60.0) -> DeliveryWorker:
