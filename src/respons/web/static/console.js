@@ -414,8 +414,8 @@
     if (fresh.dataset.state === current.dataset.state && fresh.dataset.holder === current.dataset.holder) {
       // Same state and holder, so the same forms: replace only what changed (heading and
       // timeline), never the forms, where the operator may be choosing or typing right now.
-      current.querySelector("#work-heading").replaceWith(fresh.querySelector("#work-heading"));
-      current.querySelector("#timeline").replaceWith(fresh.querySelector("#timeline"));
+      replaceKeepingFocus(current.querySelector("#work-heading"), fresh.querySelector("#work-heading"));
+      replaceKeepingFocus(current.querySelector("#timeline"), fresh.querySelector("#timeline"));
       current.dataset.seq = fresh.dataset.seq;
       return;
     }
@@ -424,13 +424,21 @@
       // Other forms come (a new state, or a take-over); wait until the operator leaves the
       // field they are writing in, so no half-written note is lost. The heading and the
       // timeline say at once what happened.
-      current.querySelector("#work-heading").replaceWith(fresh.querySelector("#work-heading"));
-      current.querySelector("#timeline").replaceWith(fresh.querySelector("#timeline"));
+      replaceKeepingFocus(current.querySelector("#work-heading"), fresh.querySelector("#work-heading"));
+      replaceKeepingFocus(current.querySelector("#timeline"), fresh.querySelector("#timeline"));
       current.dataset.stale = "1";
       return;
     }
     current.replaceWith(fresh);
     htmx.process(fresh);
+  }
+
+  // A refresh may replace the very element the operator's focus is on (the heading, where
+  // focus goes after each action): the new one takes the focus, so the letters keep working.
+  function replaceKeepingFocus(old, fresh) {
+    const focused = document.activeElement === old;
+    old.replaceWith(fresh);
+    if (focused) fresh.focus();
   }
 
   function workPost(path) {
