@@ -119,7 +119,8 @@ def deliver(count: int, workdir: Path) -> dict:
     try:
         centre.close(journal, count)
         worker = DeliveryWorker(journal, engine, FakeClock(T0 + timedelta(hours=1)), node="bench", poll_seconds=1,
-                                lease_seconds=120, timeout_seconds=30, batch=50)
+                                lease_seconds=120, timeout_seconds=30, alarm_after=timedelta(minutes=15),
+                                answer_deadline=timedelta(seconds=60), batch=50)
         wall0, cpu0 = time.perf_counter(), time.process_time()
         while asyncio.run(worker.run_once()):
             pass

@@ -9,6 +9,8 @@ Only synthetic people: national ids come from ``synthetic_national_id`` (month +
 
 from __future__ import annotations
 
+import asyncio
+
 import random
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
@@ -417,3 +419,9 @@ def routing_action(name: str):
     from respons.domain.lifecycle import Action
 
     return Action(name)
+
+
+def drain_deliveries(worker) -> None:
+    """Run a delivery worker's rounds until nothing is due."""
+    while asyncio.run(worker.run_once()):
+        pass

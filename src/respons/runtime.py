@@ -112,7 +112,9 @@ class Node:
         runtime = Runtime(settings=settings, engine=engine, journal=journal, clock=clock, timers=timers, live=live,
                           rules=rules)
         epj = DeliveryWorker(journal, engine, clock, node=name, poll_seconds=settings.epj_poll_seconds,
-                             lease_seconds=settings.epj_lease_seconds, timeout_seconds=settings.epj_timeout_seconds)
+                             lease_seconds=settings.epj_lease_seconds, timeout_seconds=settings.epj_timeout_seconds,
+                             alarm_after=timedelta(seconds=settings.epj_alarm_after_seconds),
+                             answer_deadline=timedelta(seconds=settings.answer_deadline_seconds), rules_cache=rules)
         return cls(runtime=runtime, relay=relay, supervisor=supervisor, epj=epj)
 
     @property

@@ -76,6 +76,9 @@ class Settings(BaseSettings):
     epj_poll_seconds: float = 2.0
     epj_lease_seconds: float = 120.0
     epj_timeout_seconds: float = 30.0
+    # Deliveries to a municipality's EPJ that have all failed for this long raise a technical
+    # alarm at the centre, for the host administrator (docs/epj.md).
+    epj_alarm_after_seconds: float = Field(default=900.0, gt=0)
 
     timezone: str = "Europe/Oslo"
     # Report and invoice files the command line writes (`respons report file`, `respons

@@ -32,6 +32,7 @@ from respons.deviations.rules import (
 )
 from respons.statistics.rules import OSLO
 from respons.store.db import is_postgres
+from respons.domain.alarm_types import Category, alarm_type
 from respons.domain.lifecycle import EventKind
 from respons.engine.missions import MISSING_TITLES
 from respons.store import alarms as alarm_rows
@@ -178,6 +179,8 @@ def _late_answer(conn: Connection, alarm_id: str) -> None:
     if answered is None or (answered.data or {}).get("via") == "responder_app":
         return  # the answer-time target is the centre's; a responder's accept is not measured by it
     facts = alarm_rows.deviation_facts(conn, alarm_id)
+    if alarm_type(facts.type).category is Category.SYSTEM:
+        return  # the centre's own fault (epj/watch.py): no person waited for an answer
     if facts.queued_at is None or facts.answered_at - facts.queued_at <= ANSWER_TIME_THRESHOLD:
         return
     seconds = round((facts.answered_at - facts.queued_at).total_seconds())

@@ -24,6 +24,9 @@ class Category(StrEnum):
     TECHNICAL = "technical"
     MEASUREMENT = "measurement"
     SUPERVISION = "supervision"
+    # A fault in the centre's own systems (an integration), for the host to fix: always the
+    # centre's, never in an agreement, and not a service to anybody.
+    SYSTEM = "system"
 
 
 class Priority(IntEnum):
@@ -66,14 +69,26 @@ _TYPES = [
     AlarmType("device_fault", Category.TECHNICAL, Priority.LOW, "Teknisk feil", "Device fault"),
     AlarmType("measurement_deviation", Category.MEASUREMENT, Priority.NORMAL, "Avvik i måling", "Measurement out of range"),
     AlarmType("supervision_due", Category.SUPERVISION, Priority.NORMAL, "Digitalt tilsyn", "Digital supervision due"),
+    AlarmType("epj_delivery_failing", Category.SYSTEM, Priority.LOW, "EPJ-levering feiler", "EPJ delivery failing"),
 ]
 
+# Where an alarm came from, when that makes it something other than a service to a person: a
+# power-failure storm's group alarm only groups its members (domain/storms.py), and a system
+# alarm is the centre's own fault (epj/watch.py). Statistics, invoices and the staffing
+# planner leave both out.
+STORM_SOURCE = "storm"
+SYSTEM_SOURCE = "system"
+NOT_A_SERVICE = (STORM_SOURCE, SYSTEM_SOURCE)
+
 ALARM_TYPES: dict[str, AlarmType] = {t.code: t for t in _TYPES}
+# What a device or a sender's API may report: every type except the centre's own system
+# alarms, which only Respons raises (a sender claiming one would be routed past the agreement).
+REPORTABLE_TYPES: dict[str, AlarmType] = {t.code: t for t in _TYPES if t.category is not Category.SYSTEM}
 
 
 class UnknownAlarmType(ValueError):
     def __init__(self, code: str):
-        known = ", ".join(sorted(ALARM_TYPES))
+        known = ", ".join(sorted(REPORTABLE_TYPES))
         super().__init__(f"Unknown alarm type {code!r}. Known types: {known}.")
         self.code = code
 
@@ -83,6 +98,14 @@ def alarm_type(code: str) -> AlarmType:
         return ALARM_TYPES[code]
     except KeyError:
         raise UnknownAlarmType(code) from None
+
+
+def reported_type(value: str) -> AlarmType:
+    """The type a sender names, by Respons's code or by VKP alert code (``4.1``)."""
+    found = by_vkp_code(value) if value[:1].isdigit() else REPORTABLE_TYPES.get(value)
+    if found is None:
+        raise UnknownAlarmType(value)
+    return found
 
 
 def by_vkp_code(vkp_code: str) -> AlarmType:

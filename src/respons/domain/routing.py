@@ -26,7 +26,9 @@ Whatever the windows say:
 - **next of kin**: recipients chosen by the municipality can have chosen categories sent
   straight to a contact by SMS; the centre is the backup if the SMS cannot be sent;
 - **technical** alarms routed away from the centre go to the municipality's technicians,
-  not to the care zone.
+  not to the care zone;
+- **system** alarms (the centre's own integrations failing, e.g. EPJ delivery) go to the
+  centre, which is staffed day and night and calls the host administrator.
 
 Time windows are Oslo wall-clock times (``starts``–``ends``, ``ends`` before ``starts``
 runs past midnight and belongs to the weekday it started on). Converting ``now`` to Oslo
@@ -56,6 +58,7 @@ def agreement_changed(municipality_id: int) -> dict:
     return {"event": AGREEMENT_CHANGED, "municipality_id": None, "agreement_of": municipality_id, "audience": []}
 EMERGENCY_CATEGORIES = frozenset({"fire"})
 TECHNICAL = "technical"
+SYSTEM = "system"  # the centre's own faults (an integration): always the centre's
 
 
 class ServiceModel(IntEnum):
@@ -79,6 +82,7 @@ class Reason(StrEnum):
     STAFFED_HOUSING = "staffed_housing"
     NEXT_OF_KIN = "next_of_kin"
     TECHNICAL = "technical"
+    SYSTEM = "system"
 
 
 @dataclass(frozen=True)
@@ -179,6 +183,8 @@ def plan_route(alarm: AlarmFacts, rules: AgreementRules | None, now: datetime) -
         raise ValueError("now must be timezone-aware")
     if alarm.category in EMERGENCY_CATEGORIES:
         return RoutingPlan(CENTRE_ONLY, Reason.EMERGENCY)
+    if alarm.category == SYSTEM:
+        return RoutingPlan(CENTRE_ONLY, Reason.SYSTEM)
     if rules is None:
         return RoutingPlan(CENTRE_ONLY, Reason.UNMATCHED)
 

@@ -14,8 +14,10 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from respons.domain.alarm_types import STORM_SOURCE
+
 STORM_TYPE = "power_lost"
-SOURCE = "storm"
+SOURCE = STORM_SOURCE
 ACTOR = "system:storm"
 THRESHOLD = 5  # this many AC-loss alarms (the new one included) within WINDOW make a storm
 WINDOW = timedelta(minutes=10)

@@ -19,7 +19,7 @@ from sqlalchemy.engine import Connection
 
 from respons.economy.pricing import Budget, Deflators, InvoicePeriod, PriceModel, PriceModelError, model_from_data
 from respons.statistics.rules import OSLO
-from respons.domain import storms
+from respons.domain.alarm_types import NOT_A_SERVICE
 from respons.store.tables import (
     agreements,
     alarms,
@@ -196,7 +196,7 @@ def events_by_type(conn: Connection, municipality_ids: Iterable[int], period: In
     rows = conn.execute(
         select(alarms.c.municipality_id, alarms.c.type, func.count())
         .where(alarms.c.municipality_id.in_(sorted(municipality_ids)), alarms.c.received_at >= start,
-               alarms.c.received_at < end, alarms.c.type.in_(types), alarms.c.source != storms.SOURCE)
+               alarms.c.received_at < end, alarms.c.type.in_(types), alarms.c.source.not_in(NOT_A_SERVICE))
         .group_by(alarms.c.municipality_id, alarms.c.type)
     ).all()
     counted: dict[int, dict[str, int]] = defaultdict(dict)
@@ -211,7 +211,7 @@ def events_counted(conn: Connection, municipality_id: int, alarm_types: Iterable
     return conn.execute(
         select(alarms.c.id, alarms.c.type, alarms.c.received_at)
         .where(alarms.c.municipality_id == municipality_id, alarms.c.type.in_(sorted(alarm_types)),
-               alarms.c.received_at >= start, alarms.c.received_at < end, alarms.c.source != storms.SOURCE)
+               alarms.c.received_at >= start, alarms.c.received_at < end, alarms.c.source.not_in(NOT_A_SERVICE))
         .order_by(alarms.c.received_at)
     ).all()
 

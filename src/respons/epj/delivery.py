@@ -22,6 +22,8 @@ class Result:
     status_code: int | None = None
     outcome: dict | None = None  # the server's OperationOutcome, kept for the administrator
     error: str | None = None
+    # No endpoint configured (or switched off): the document waits, and the EPJ is not failing.
+    unconfigured: bool = False
 
 
 def classify(status_code: int | None, body: Any, error: str | None = None) -> Result:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Query, Request
 
 from respons.domain.access import Role
-from respons.epj import outbox
+from respons.epj import outbox, watch
 from respons.epj import words  # noqa: F401  (registers the pages' words)
 from respons.registry.service import list_municipalities
 from respons.web import i18n
@@ -23,11 +23,13 @@ def documents(request: Request, resent: int = Query(0), principal: Principal = D
     with runtime(request).engine.connect() as conn:
         rows = outbox.undelivered(conn)
         counts = outbox.counts(conn)
+        failing = watch.failing(conn)
         names = {m["id"]: m["name"] for m in list_municipalities(conn)}
     for row in rows:
         row["why"] = _why(row)
     notice = i18n.translator(i18n.language_of(request))("epj.resent") if resent else None
-    return render(request, "epj/documents.html", rows=rows, counts=counts, names=names, notice=notice)
+    return render(request, "epj/documents.html", rows=rows, counts=counts, names=names, notice=notice,
+                  failing=failing)
 
 
 @router.post("/{alarm_id}/resend")

@@ -26,6 +26,9 @@ register(
         "epj.state.superseded": ("Erstattet av nyere", "Superseded"),
         "epj.resend": ("Send på nytt", "Send again"),
         "epj.resent": ("Dokumentet sendes på nytt.", "The document will be sent again."),
+        "epj.failing": ("Leveransene til {municipality} feiler siden {since} ({failures} forsøk).",
+                        "Deliveries to {municipality} have failed since {since} ({failures} attempts)."),
+        "epj.failing_alarm": ("Den tekniske alarmen", "The technical alarm"),
         "epj.next_attempt": ("neste forsøk {at}", "next attempt {at}"),
     }
 )

@@ -6,31 +6,37 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import httpx
 from sqlalchemy import Engine
 
 from respons.clock import Clock
 from respons.engine.periodic import PeriodicWorker
-from respons.epj import delivery, outbox
+from respons.engine.routing import RulesCache
+from respons.epj import delivery, outbox, watch
 from respons.epj.endpoints import Endpoint, endpoints_for
+from respons.store.journal import Lane
 
 log = logging.getLogger(__name__)
 
 FHIR_JSON = "application/fhir+json"
+SWEEP_EVERY = timedelta(seconds=10)
 
 
 class DeliveryWorker(PeriodicWorker):
     name = "respons-epj"
 
     def __init__(self, journal, engine: Engine, clock: Clock, *, node: str, poll_seconds: float, lease_seconds: float,
-                 timeout_seconds: float, batch: int = 20, concurrency: int = 4):
+                 timeout_seconds: float, alarm_after: timedelta, answer_deadline: timedelta,
+                 rules_cache: RulesCache | None = None, batch: int = 20, concurrency: int = 4):
         super().__init__(poll_seconds=poll_seconds)
         self._journal, self._engine, self._clock, self._node = journal, engine, clock, node
         self._lease = timedelta(seconds=lease_seconds)
         self._timeout = timeout_seconds
         self._batch = batch
+        self._alarm_after, self._answer_deadline, self._rules_cache = alarm_after, answer_deadline, rules_cache
+        self._next_sweep: datetime | None = None
         # A few at a time: an EPJ is a shared service, and a backlog after an outage must not
         # arrive as one burst (nor time out in its own queue).
         self._concurrency = max(1, concurrency)
@@ -38,6 +44,13 @@ class DeliveryWorker(PeriodicWorker):
         self.delivered = 0
 
     async def run_once(self) -> int:
+        now = self._clock()
+        if self._next_sweep is None or now >= self._next_sweep:
+            # Whether or not anything is due for it this round, a municipality past its
+            # deadline is told about (at most SWEEP_EVERY late, on a deadline of minutes).
+            self._next_sweep = now + SWEEP_EVERY
+            await self._journal.run(lambda conn: watch.sweep(
+                conn, now, answer_deadline=self._answer_deadline, rules_cache=self._rules_cache), lane=Lane.TECHNICAL)
         claims = await self._journal.run(lambda conn: outbox.claim_due(
             conn, now=self._clock(), node=self._node, lease=self._lease, limit=self._batch))
         if not claims:
@@ -61,12 +74,23 @@ class DeliveryWorker(PeriodicWorker):
             for client in clients.values():
                 await client.aclose()
         for claim, result in zip(claims, results):
-            recorded = await self._journal.run(lambda conn, c=claim, r=result: outbox.record(conn, c, r, now=self._clock()))
+            recorded = await self._journal.run(lambda conn, c=claim, r=result: self._record(conn, c, r))
             if recorded and result.verdict == delivery.DELIVERED:
                 self.delivered += 1
             elif recorded and result.verdict == delivery.REFUSED:
                 log.warning("the EPJ refused the document of alarm %s: %s", claim.alarm_id, result.error)
         return len(claims)
+
+    def _record(self, conn, claim: outbox.Claim, result: delivery.Result) -> bool:
+        """The answer, and what it says about the municipality's EPJ, in one unit."""
+        now = self._clock()
+        if not outbox.record(conn, claim, result, now=now):
+            return False
+        if result.verdict == delivery.DELIVERED:
+            watch.delivered(conn, claim.municipality_id, now=now)
+        elif not result.unconfigured:
+            watch.failed(conn, claim.municipality_id, now=now, error=result.error, alarm_after=self._alarm_after)
+        return True
 
     def _endpoints(self, municipality_ids: set[int]) -> dict[int, Endpoint]:
         with self._engine.connect() as conn:
@@ -75,7 +99,7 @@ class DeliveryWorker(PeriodicWorker):
     async def _send(self, claim: outbox.Claim, endpoint: Endpoint | None,
                     clients: dict[int, httpx.AsyncClient]) -> delivery.Result:
         if endpoint is None or not endpoint.enabled:
-            return delivery.Result(delivery.RETRY, error="no EPJ endpoint configured for the municipality")
+            return delivery.Result(delivery.RETRY, error="no EPJ endpoint configured for the municipality", unconfigured=True)
         if endpoint.auth not in ("none", "mtls"):
             return delivery.Result(delivery.RETRY, error=f"authentication {endpoint.auth!r} is not available")
         client = clients.get(endpoint.municipality_id)

@@ -20,7 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
 from respons.domain import clock_check
-from respons.domain.alarm_types import ALARM_TYPES, UnknownAlarmType, alarm_type, by_vkp_code
+from respons.domain.alarm_types import REPORTABLE_TYPES, UnknownAlarmType, alarm_type, reported_type
 from respons.engine import receiving
 from respons.engine.routing import RulesCache
 from respons.intake import devices as device_intake
@@ -99,10 +99,10 @@ class AlarmIn(BaseModel):
     @classmethod
     def _known_type(cls, value: str) -> str:
         try:
-            return (by_vkp_code(value) if value[:1].isdigit() else alarm_type(value)).code
+            return reported_type(value).code
         except UnknownAlarmType:
             raise ValueError(
-                f"unknown alarm type {value!r}; known types are {', '.join(sorted(ALARM_TYPES))}"
+                f"unknown alarm type {value!r}; known types are {', '.join(sorted(REPORTABLE_TYPES))}"
             ) from None
 
     @model_validator(mode="after")

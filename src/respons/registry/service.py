@@ -50,7 +50,7 @@ ADMINISTRATION = "administration"
 DEVICE_PROTOCOLS = ("http", "sia_dc09", "scaip", "mqtt")
 STAFF_ROLES = ("operator", "responder", "technician")
 MUNICIPALITY_ROLES = ("host", "cooperating")
-ALARM_CATEGORIES = tuple(c.value for c in Category)
+ALARM_CATEGORIES = tuple(c.value for c in Category if c is not Category.SYSTEM)  # the centre's own faults: no agreement
 
 
 # --- errors ----------------------------------------------------------------------------------

@@ -46,7 +46,7 @@ from respons.statistics.rules import (
     period_bounds,
     period_of,
 )
-from respons.domain import storms
+from respons.domain.alarm_types import NOT_A_SERVICE
 from respons.store.tables import HOME_CARE_ANSWER_WHERE, alarms, recipients
 from respons.store.types import UTCDateTime
 
@@ -245,7 +245,7 @@ def _in_scope(query, municipality_ids: frozenset[int], start: datetime, end: dat
     if joined is not alarms:
         query = query.select_from(joined)
     return query.where(alarms.c.municipality_id.in_(sorted(municipality_ids)), alarms.c.received_at >= start,
-                       alarms.c.received_at < end, alarms.c.source != storms.SOURCE)
+                       alarms.c.received_at < end, alarms.c.source.not_in(NOT_A_SERVICE))
 
 
 def _first_target():
@@ -401,7 +401,7 @@ def centre_load_by_hour(conn: Connection, *, start: datetime, end: datetime) -> 
     """For the staffing planner: the alarms that reached the centre's queue in [start, end)
     by Oslo hour of receipt, and the mean handling time (answer to outcome) of those the
     centre answered and resolved, in seconds (None without any)."""
-    reached = and_(alarms.c.received_at >= start, alarms.c.received_at < end, alarms.c.source != storms.SOURCE,
+    reached = and_(alarms.c.received_at >= start, alarms.c.received_at < end, alarms.c.source.not_in(NOT_A_SERVICE),
                    alarms.c.queued_at.is_not(None))
     hour, _ = _oslo_hour_and_weekday(conn, start, end)
     by_hour = {int(h): n for h, n in conn.execute(select(hour.label("hour"), func.count()).where(reached).group_by(hour))}

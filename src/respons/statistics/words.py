@@ -109,6 +109,7 @@ register(
         "category.technical": ("Tekniske", "Technical"),
         "category.measurement": ("Målinger", "Measurements"),
         "category.supervision": ("Digitalt tilsyn", "Digital supervision"),
+        "category.system": ("Systemfeil", "System faults"),
         "dispatch.home_care_dispatched": ("Hjemmetjenesten", "Home care"),
         "dispatch.emergency_services": ("113 / AMK", "Emergency services"),
         "dispatch.next_of_kin": ("Pårørende", "Next of kin"),

@@ -81,7 +81,7 @@ class Lane(IntEnum):
 
     @classmethod
     def for_alarm(cls, alarm_type: AlarmType) -> "Lane":
-        return cls.TECHNICAL if alarm_type.category is Category.TECHNICAL else cls.LIFE
+        return cls.TECHNICAL if alarm_type.category in (Category.TECHNICAL, Category.SYSTEM) else cls.LIFE
 
 
 

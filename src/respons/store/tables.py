@@ -346,6 +346,20 @@ epj_endpoints = Table(
     CheckConstraint("auth in ('none', 'mtls', 'helseid')", name="auth"),
 )
 
+# A municipality whose EPJ deliveries fail (epj/watch.py): since when, and the technical alarm
+# raised once that has lasted RESPONS_EPJ_ALARM_AFTER_SECONDS. ``alert_after`` is the deadline
+# (NULL once the alarm is raised or deliveries succeed again), indexed for the sweep.
+epj_delivery_faults = Table(
+    "epj_delivery_faults",
+    metadata,
+    Column("municipality_id", Integer, ForeignKey("municipalities.id"), primary_key=True),
+    Column("failing_since", UTCDateTime),  # the first failure after the last delivery; NULL: none
+    Column("alert_after", UTCDateTime, index=True),
+    Column("alarm_id", String(36), ForeignKey("alarms.id")),  # the technical alarm, once raised
+    Column("last_error", Text),
+    Column("failures", Integer, nullable=False, server_default="0"),  # since failing_since
+)
+
 alarm_events = Table(
     "alarm_events",
     metadata,

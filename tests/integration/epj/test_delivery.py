@@ -4,7 +4,6 @@ lost its lease."""
 
 from __future__ import annotations
 
-import asyncio
 from datetime import timedelta
 
 import pytest
@@ -13,38 +12,8 @@ from sqlalchemy import select, update
 from respons.engine import alarms as service
 from respons.epj import delivery, outbox
 from respons.epj import mapping as vkp
-from respons.epj.worker import DeliveryWorker
 from respons.store.tables import epj_documents
-from tests.chaos.server import free_port
-from tests.factories import T0, FakeClock, epj_centre
-from tests.fhir_server import fhir_server_or_skip
-
-DEADLINE = timedelta(seconds=60)
-
-
-@pytest.fixture
-def epj(tmp_path):
-    server = fhir_server_or_skip(free_port(), tmp_path / "fhir.log")
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def world(engine, journal, registry, epj):
-    """Closes alarms of the first municipality, whose EPJ is ``epj``."""
-    centre = epj_centre(engine, registry, epj.base_url)
-    return lambda count: centre.close(journal, count)
-
-
-def worker(journal, engine, clock, node="n1", lease_seconds=60.0) -> DeliveryWorker:
-    return DeliveryWorker(journal, engine, clock, node=node, poll_seconds=1, lease_seconds=lease_seconds,
-                          timeout_seconds=30, batch=50)
-
-
-def drain(w: DeliveryWorker) -> None:
-    while asyncio.run(w.run_once()):
-        pass
-
+from tests.factories import T0, FakeClock, drain_deliveries as drain
 
 def states(engine) -> dict[str, int]:
     with engine.connect() as conn:
@@ -61,10 +30,10 @@ def states(engine) -> dict[str, int]:
 @pytest.mark.slow
 @pytest.mark.parametrize("database_url", [pytest.param("postgresql", marks=pytest.mark.postgres)], indirect=True)
 def test_a_hundred_alarms_closed_while_the_epj_is_down_are_each_delivered_once_when_it_is_up(
-        engine, journal, world, epj):
+        engine, journal, world, epj_down, make_worker):
     clock = FakeClock(T0 + timedelta(minutes=5))
     alarm_ids = world(100)
-    w = worker(journal, engine, clock)
+    w = make_worker(clock)
     drain(w)  # the EPJ is down: every delivery fails and waits
     with engine.connect() as conn:
         rows = conn.execute(select(epj_documents)).all()
@@ -72,7 +41,7 @@ def test_a_hundred_alarms_closed_while_the_epj_is_down_are_each_delivered_once_w
     assert all(r.due_at == clock() + delivery.FIRST_RETRY for r in rows)
     assert all("ConnectError" in r.last_error for r in rows)
 
-    epj.start()
+    epj_down.start()
     drain(w)
     assert states(engine) == {"waiting": 100}, "nothing is tried again before it is due"
     clock.advance(seconds=11)
@@ -89,37 +58,37 @@ def test_a_hundred_alarms_closed_while_the_epj_is_down_are_each_delivered_once_w
         for kind in ("DetectedIssue", "Encounter", "Composition"):
             identifier = sent[kind]["identifier"]
             value = (identifier[0] if isinstance(identifier, list) else identifier)["value"]
-            stored = epj.search(kind, identifier=f"{vkp.UUID_SYSTEM}|{value}")
+            stored = epj_down.search(kind, identifier=f"{vkp.UUID_SYSTEM}|{value}")
             assert len(stored) == 1, f"{kind} of {alarm_id} stored {len(stored)} times"
-        issue = epj.search("DetectedIssue", identifier=f"{vkp.UUID_SYSTEM}|{sent['DetectedIssue']['identifier'][0]['value']}")[0]
+        issue = epj_down.search("DetectedIssue", identifier=f"{vkp.UUID_SYSTEM}|{sent['DetectedIssue']['identifier'][0]['value']}")[0]
         assert issue["code"] == sent["DetectedIssue"]["code"] and issue["patient"] == sent["DetectedIssue"]["patient"]
-        composition = epj.search("Composition", identifier=f"{vkp.UUID_SYSTEM}|{sent['Composition']['identifier']['value']}")[0]
+        composition = epj_down.search("Composition", identifier=f"{vkp.UUID_SYSTEM}|{sent['Composition']['identifier']['value']}")[0]
         assert composition["section"] == sent["Composition"]["section"]
         assert composition["encounter"]["reference"].startswith("Encounter/"), "the server resolved the Bundle's reference"
 
 
-def test_delivering_again_updates_the_same_entries_in_the_epj(engine, journal, world, epj):
+def test_delivering_again_updates_the_same_entries_in_the_epj(engine, journal, world, epj_down, make_worker):
     clock = FakeClock(T0 + timedelta(minutes=5))
-    epj.start()
+    epj_down.start()
     [alarm_id] = world(1)
-    drain(worker(journal, engine, clock))
+    drain(make_worker(clock))
     # An addendum: a new version of the same document, delivered over the first.
     journal.run_sync(lambda c: service.add_note(c, alarm_id, actor="user:1", visible_to=None, text="Tillegg.",
                                                 now=T0 + timedelta(minutes=6)))
     clock.advance(minutes=2)
-    drain(worker(journal, engine, clock))
+    drain(make_worker(clock))
     with engine.connect() as conn:
         rows = conn.execute(select(epj_documents.c.version, epj_documents.c.state, epj_documents.c.bundle)
                             .order_by(epj_documents.c.version)).all()
     assert [(r.version, r.state) for r in rows] == [(6, "delivered"), (7, "delivered")]
     value = rows[-1].bundle["entry"][-1]["resource"]["identifier"]["value"]
-    [stored] = epj.search("Composition", identifier=f"{vkp.UUID_SYSTEM}|{value}")
+    [stored] = epj_down.search("Composition", identifier=f"{vkp.UUID_SYSTEM}|{value}")
     assert stored["status"] == "amended"
 
 
-def test_a_document_the_epj_refuses_is_kept_with_its_outcome_and_not_tried_again(engine, journal, world, epj):
+def test_a_document_the_epj_refuses_is_kept_with_its_outcome_and_not_tried_again(engine, journal, world, epj_down, make_worker):
     clock = FakeClock(T0 + timedelta(minutes=5))
-    epj.start()
+    epj_down.start()
     [alarm_id] = world(1)
     # A document the server's own validation refuses (written straight to the outbox: ours
     # would never pass our validator): an unknown element.
@@ -127,7 +96,7 @@ def test_a_document_the_epj_refuses_is_kept_with_its_outcome_and_not_tried_again
         bundle = conn.execute(select(epj_documents.c.bundle)).scalar_one()
         bundle["entry"][0]["resource"]["mood"] = "good"
         conn.execute(update(epj_documents).values(bundle=bundle))
-    w = worker(journal, engine, clock)
+    w = make_worker(clock)
     drain(w)
     with engine.connect() as conn:
         row = conn.execute(select(epj_documents)).one()
@@ -138,7 +107,7 @@ def test_a_document_the_epj_refuses_is_kept_with_its_outcome_and_not_tried_again
     assert states(engine) == {"refused": 1}
 
 
-def test_the_answer_of_a_claim_whose_lease_ran_out_does_not_count(engine, journal, world, epj):
+def test_the_answer_of_a_claim_whose_lease_ran_out_does_not_count(engine, journal, world, epj_down):
     clock = FakeClock(T0 + timedelta(minutes=5))
     world(1)
     with engine.begin() as conn:
@@ -152,12 +121,12 @@ def test_the_answer_of_a_claim_whose_lease_ran_out_does_not_count(engine, journa
     assert states(engine) == {"delivered": 1}
 
 
-def test_without_an_endpoint_the_document_waits_and_says_why_once(engine, journal, world, registry, caplog):
+def test_without_an_endpoint_the_document_waits_and_says_why_once(engine, journal, world, registry, caplog, make_worker):
     clock = FakeClock(T0 + timedelta(minutes=5))
     world(1)
     with engine.begin() as conn:
         conn.execute(update(epj_documents).values(municipality_id=registry.municipality_ids[1]))
-    w = worker(journal, engine, clock)
+    w = make_worker(clock)
     drain(w)
     clock.advance(minutes=1)
     drain(w)

@@ -12,7 +12,8 @@ from sqlalchemy import insert, select, update
 from respons.auth import audit
 from respons.domain.access import Role
 from respons.settings import Settings
-from respons.store.tables import audit_log, devices, epj_documents
+from respons.epj import watch
+from respons.store.tables import audit_log, devices, epj_delivery_faults, epj_documents
 from respons.store.journal import Journal
 from respons.runtime import REACTIONS
 from respons.web.app import create_app
@@ -92,3 +93,23 @@ def test_nobody_but_the_host_administrator_sees_the_page(app, engine, clock, reg
     assert admin.get("/epj").status_code == 403
     operator.__exit__(None, None, None)
     admin.__exit__(None, None, None)
+
+
+def test_a_municipality_whose_deliveries_fail_is_on_the_page_and_its_alarm_tells_the_operator_what_to_do(
+        app, engine, clock, registry, journal):
+    municipality = registry.municipality_ids[0]
+    journal.run_sync(lambda c: watch.failed(c, municipality, now=T0, error="HTTP 503 <b>", alarm_after=timedelta(minutes=15)))
+    journal.run_sync(lambda c: watch.sweep(c, T0 + timedelta(minutes=15), answer_deadline=timedelta(seconds=60)))
+    with engine.connect() as conn:
+        [alarm_id] = conn.execute(select(epj_delivery_faults.c.alarm_id)).scalars().all()
+
+    admin, _ = client_as(app, engine, clock, "hanne", Role.HOST_ADMIN)
+    page = admin.get("/epj").text
+    assert f'class="alert alert-error epj-failing" role="alert" data-municipality-id="{municipality}"' in page
+    assert f'href="/console/alarms/{alarm_id}"' in page and "HTTP 503 &lt;b&gt;" in page
+
+    operator, _ = client_as(app, engine, clock, "olav", Role.OPERATOR)
+    card = operator.get(f"/console/alarms/{alarm_id}", headers=HX)
+    assert card.status_code == 200
+    assert 'id="system-fault"' in card.text and "Varsle vertsadministrator" in card.text
+    assert "HTTP 503 &lt;b&gt;" in card.text

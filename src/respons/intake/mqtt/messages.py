@@ -23,7 +23,7 @@ from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from respons.domain.alarm_types import ALARM_TYPES, UnknownAlarmType, alarm_type, by_vkp_code
+from respons.domain.alarm_types import ALARM_TYPES, REPORTABLE_TYPES, UnknownAlarmType, alarm_type, reported_type
 from respons.intake.http import describe_validation_errors
 from respons.store.journal import Lane
 
@@ -124,9 +124,9 @@ class SensorMessage(BaseModel):
         if value == HEARTBEAT:
             return value
         try:
-            return (by_vkp_code(value) if value[:1].isdigit() else alarm_type(value)).code
+            return reported_type(value).code
         except UnknownAlarmType:
-            known = ", ".join(sorted([*ALARM_TYPES, HEARTBEAT]))
+            known = ", ".join(sorted([*REPORTABLE_TYPES, HEARTBEAT]))
             raise ValueError(f"unknown type {value!r}; known types are {known} (or a VKP alert code)") from None
 
     @model_validator(mode="after")
@@ -218,7 +218,7 @@ def json_schema() -> dict[str, Any]:
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     # What the validators check, said in the schema too, for integrators' own validators.
     schema["properties"]["type"]["anyOf"] = [
-        {"enum": sorted([*ALARM_TYPES, HEARTBEAT])},
+        {"enum": sorted([*REPORTABLE_TYPES, HEARTBEAT])},
         {"enum": sorted(t.vkp_code for t in ALARM_TYPES.values() if t.vkp_code)},
     ]
     schema["if"] = {"properties": {"type": {"not": {"const": HEARTBEAT}}}}

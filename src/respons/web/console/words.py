@@ -108,6 +108,19 @@ register(
         "console.card.no_visits": ("Ingen planlagte besøk neste døgn.", "No planned visits in the next 24 hours."),
         "console.card.recent": ("Siste alarmer", "Recent alarms"),
         "console.card.no_recent": ("Ingen tidligere alarmer.", "No earlier alarms."),
+        "console.system.epj_title": ("Journalføring i EPJ feiler", "Documentation in the EPJ is failing"),
+        "console.system.epj_failing": (
+            "Ingen alarmer fra {municipality} er levert til pasientjournalen siden {since}.",
+            "No alarm from {municipality} has reached the patient record since {since}.",
+        ),
+        "console.system.failures": ("Mislykkede forsøk", "Failed attempts"),
+        "console.system.last_error": ("Siste feil", "Last error"),
+        "console.system.what_to_do": (
+            "Varsle vertsadministrator. Dokumentene venter og sendes av seg selv når journalen svarer igjen; "
+            "alarmen avsluttes da automatisk. Alarmhåndteringen er ikke berørt.",
+            "Tell the host administrator. The documents wait and are sent by themselves when the record answers "
+            "again; this alarm then ends by itself. Alarm handling is not affected.",
+        ),
         "console.card.no_recipient": (
             "Alarmen er ikke knyttet til en registrert bruker.",
             "The alarm is not linked to a registered recipient.",
