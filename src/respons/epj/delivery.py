@@ -27,8 +27,9 @@ class Result:
 
 
 def classify(status_code: int | None, body: Any, error: str | None = None) -> Result:
-    """2xx with every entry 2xx: delivered. 408, 429, 5xx, a timeout or no connection: try
-    again (the document is the same, and a conditional update is safe to repeat). Any other
+    """2xx with every entry 2xx: delivered. 401 (the access token expired or was revoked: a new
+    one is fetched), 408, 429, 5xx, a timeout or no connection: try again (the document is the
+    same, and a conditional update is safe to repeat). Any other
     4xx: refused, with the server's reasons — trying the same document again would only be
     refused again (docs/epj.md, "Delivery states")."""
     if status_code is None:
@@ -40,7 +41,7 @@ def classify(status_code: int | None, body: Any, error: str | None = None) -> Re
             return Result(DELIVERED, status_code)
         entry_status, entry_outcome = refused
         return Result(REFUSED, status_code, entry_outcome, f"an entry was refused with {entry_status}")
-    if status_code in (408, 429) or status_code >= 500:
+    if status_code in (401, 408, 429) or status_code >= 500:
         return Result(RETRY, status_code, outcome, f"HTTP {status_code}")
     return Result(REFUSED, status_code, outcome, f"HTTP {status_code}")
 

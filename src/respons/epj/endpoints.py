@@ -12,7 +12,10 @@ from sqlalchemy import Connection, delete, insert, select
 from respons.auth import audit
 from respons.store.tables import epj_endpoints
 
-AUTH_METHODS = ("none", "mtls")  # "helseid" (client credentials, signed JWT) is not built yet
+# none: a test server only; mtls: a client certificate; helseid: an access token from HelseID by
+# client credentials with a signed JWT client assertion (epj/helseid.py); ``key_file`` is then
+# the client's signing key (JWK or PEM).
+AUTH_METHODS = ("none", "mtls", "helseid")
 
 
 class BadEndpoint(ValueError):
@@ -28,11 +31,15 @@ class Endpoint:
     cert_file: str | None = None
     ca_file: str | None = None
     enabled: bool = True
+    client_id: str | None = None  # HelseID
+    token_url: str | None = None
+    scope: str | None = None
 
 
 def set_endpoint(conn: Connection, municipality_id: int, *, base_url: str, auth: str, now: datetime, actor: str,
                  key_file: str | None = None, cert_file: str | None = None, ca_file: str | None = None,
-                 enabled: bool = True) -> Endpoint:
+                 enabled: bool = True, client_id: str | None = None, token_url: str | None = None,
+                 scope: str | None = None) -> Endpoint:
     """Where the municipality's EPJ receives documents (replacing what was there); audited."""
     parsed = urlparse(base_url)
     if parsed.scheme not in ("http", "https") or not parsed.netloc:
@@ -41,17 +48,27 @@ def set_endpoint(conn: Connection, municipality_id: int, *, base_url: str, auth:
         raise BadEndpoint(f"Unknown authentication {auth!r}; known: {', '.join(AUTH_METHODS)}.")
     if auth == "mtls" and not (key_file and cert_file):
         raise BadEndpoint("Mutual TLS needs the client's certificate and key files.")
-    endpoint = Endpoint(municipality_id, base_url.rstrip("/"), auth, key_file, cert_file, ca_file, enabled)
+    if auth == "helseid":
+        if not (client_id and token_url and key_file):
+            raise BadEndpoint("HelseID needs the client id, the token URL and the client's key file (JWK or PEM).")
+        token = urlparse(token_url)
+        if token.scheme not in ("http", "https") or not token.netloc:
+            raise BadEndpoint(f"The HelseID token URL must be http(s)://host/…, not {token_url!r}.")
+    else:
+        client_id = token_url = scope = None
+    endpoint = Endpoint(municipality_id, base_url.rstrip("/"), auth, key_file, cert_file, ca_file, enabled,
+                        client_id, token_url, scope)
     conn.execute(delete(epj_endpoints).where(epj_endpoints.c.municipality_id == municipality_id))
     conn.execute(insert(epj_endpoints).values(municipality_id=municipality_id, base_url=endpoint.base_url, auth=auth,
                                               key_file=key_file, cert_file=cert_file, ca_file=ca_file, enabled=enabled,
-                                              updated_at=now))
+                                              client_id=client_id, token_url=token_url, scope=scope, updated_at=now))
     audit.append(conn, now=now, actor=actor, action=audit.UPDATE, municipality_id=municipality_id,
-                 details={"entity": "epj_endpoint", "base_url": endpoint.base_url, "auth": auth, "enabled": enabled})
+                 details={"entity": "epj_endpoint", "base_url": endpoint.base_url, "auth": auth, "enabled": enabled,
+                          **({"client_id": client_id, "token_url": token_url} if auth == "helseid" else {})})
     return endpoint
 
 
 def endpoints_for(conn: Connection, municipality_ids: set[int]) -> dict[int, Endpoint]:
     rows = conn.execute(select(epj_endpoints).where(epj_endpoints.c.municipality_id.in_(municipality_ids)))
     return {r.municipality_id: Endpoint(r.municipality_id, r.base_url, r.auth, r.key_file, r.cert_file, r.ca_file,
-                                        r.enabled) for r in rows}
+                                        r.enabled, r.client_id, r.token_url, r.scope) for r in rows}

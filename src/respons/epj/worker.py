@@ -14,8 +14,8 @@ from sqlalchemy import Engine
 from respons.clock import Clock
 from respons.engine.periodic import PeriodicWorker
 from respons.engine.routing import RulesCache
-from respons.epj import delivery, outbox, watch
-from respons.epj.endpoints import Endpoint, endpoints_for
+from respons.epj import delivery, helseid, outbox, watch
+from respons.epj.endpoints import AUTH_METHODS, Endpoint, endpoints_for
 from respons.store.journal import Lane
 
 log = logging.getLogger(__name__)
@@ -29,7 +29,8 @@ class DeliveryWorker(PeriodicWorker):
 
     def __init__(self, journal, engine: Engine, clock: Clock, *, node: str, poll_seconds: float, lease_seconds: float,
                  timeout_seconds: float, alarm_after: timedelta, answer_deadline: timedelta,
-                 rules_cache: RulesCache | None = None, batch: int = 20, concurrency: int = 4):
+                 rules_cache: RulesCache | None = None, tokens: helseid.Tokens | None = None, batch: int = 20,
+                 concurrency: int = 4):
         super().__init__(poll_seconds=poll_seconds)
         self._journal, self._engine, self._clock, self._node = journal, engine, clock, node
         self._lease = timedelta(seconds=lease_seconds)
@@ -37,6 +38,7 @@ class DeliveryWorker(PeriodicWorker):
         self._batch = batch
         self._alarm_after, self._answer_deadline, self._rules_cache = alarm_after, answer_deadline, rules_cache
         self._next_sweep: datetime | None = None
+        self._tokens = tokens or helseid.Tokens()
         # A few at a time: an EPJ is a shared service, and a backlog after an outage must not
         # arrive as one burst (nor time out in its own queue).
         self._concurrency = max(1, concurrency)
@@ -100,8 +102,12 @@ class DeliveryWorker(PeriodicWorker):
                     clients: dict[int, httpx.AsyncClient]) -> delivery.Result:
         if endpoint is None or not endpoint.enabled:
             return delivery.Result(delivery.RETRY, error="no EPJ endpoint configured for the municipality", unconfigured=True)
-        if endpoint.auth not in ("none", "mtls"):
+        if endpoint.auth not in AUTH_METHODS:
             return delivery.Result(delivery.RETRY, error=f"authentication {endpoint.auth!r} is not available")
+        try:
+            authorization = await asyncio.to_thread(self._tokens.authorization, endpoint, self._clock())
+        except helseid.TokenUnavailable as exc:
+            return delivery.Result(delivery.RETRY, error=str(exc)[:500])
         client = clients.get(endpoint.municipality_id)
         if client is None:
             cert = (endpoint.cert_file, endpoint.key_file) if endpoint.auth == "mtls" else None
@@ -109,9 +115,11 @@ class DeliveryWorker(PeriodicWorker):
                                                                             verify=endpoint.ca_file or True)
         try:
             response = await client.post(endpoint.base_url, json=claim.bundle,
-                                         headers={"Content-Type": FHIR_JSON, "Accept": FHIR_JSON})
+                                         headers={"Content-Type": FHIR_JSON, "Accept": FHIR_JSON, **authorization})
         except (httpx.HTTPError, OSError) as exc:  # OSError: a certificate or key file that cannot be read
             return delivery.Result(delivery.RETRY, error=f"{type(exc).__name__}: {exc}"[:500])
+        if response.status_code == 401:
+            self._tokens.forget(endpoint.municipality_id)  # expired or revoked early: a new one next time
         try:
             body = response.json()
         except ValueError:

@@ -35,6 +35,9 @@ def test_an_endpoint_that_cannot_work_is_refused(cli, engine):
     assert no_files.exit_code == 2 and "certificate and key" in no_files.output
     not_a_url = cli.invoke(app, ["epj", "endpoint", "9000", "--base-url", "vkp.example", "--auth", "none"])
     assert not_a_url.exit_code == 2 and "http(s)://" in not_a_url.output
+    no_client = cli.invoke(app, ["epj", "endpoint", "9000", "--base-url", "https://vkp.example/fhir", "--auth", "helseid",
+                                 "--key", "/etc/respons/helseid.json"])
+    assert no_client.exit_code == 2 and "client id, the token URL" in no_client.output
     unknown = cli.invoke(app, ["epj", "endpoint", "9999", "--base-url", "https://vkp.example/fhir", "--auth", "none"])
     assert unknown.exit_code == 1
     with engine.connect() as conn:
@@ -61,3 +64,18 @@ def test_status_counts_and_a_refused_document_is_sent_again(cli, engine):
     with engine.connect() as conn:
         row = conn.execute(select(epj_documents).where(epj_documents.c.state == "waiting")).one()
     assert row.alarm_id.endswith("1") and row.due_at > T0 - timedelta(days=1)
+
+
+def test_a_helseid_endpoint_keeps_its_client_and_token_url(cli, engine):
+    seed_registry(engine, municipalities_count=1)
+    done = cli.invoke(app, ["epj", "endpoint", "9000", "--base-url", "https://vkp.example/fhir", "--auth", "helseid",
+                            "--client-id", "respons-9000", "--token-url", "https://helseid-sts.test.nhn.no/connect/token",
+                            "--key", "/etc/respons/helseid.json", "--scope", "nhn:vkp/epj"])
+    assert done.exit_code == 0, done.output
+    with engine.connect() as conn:
+        row = conn.execute(select(epj_endpoints)).one()
+        record = conn.execute(select(audit_log.c.details).where(audit_log.c.action == audit.UPDATE)
+                              .order_by(audit_log.c.seq.desc())).scalars().first()
+    assert (row.auth, row.client_id, row.token_url, row.scope, row.key_file) == (
+        "helseid", "respons-9000", "https://helseid-sts.test.nhn.no/connect/token", "nhn:vkp/epj", "/etc/respons/helseid.json")
+    assert record["client_id"] == "respons-9000"
