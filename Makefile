@@ -31,9 +31,10 @@ $(BENCH_INSTALLED): $(INSTALLED) pyproject.toml
 
 ## demo: install, migrate, seed demo data, serve on http://127.0.0.1:8080 with simulated alarms
 demo: $(INSTALLED)
+	@bash scripts/ensure-fhir-server.sh || echo "Demo EPJ: the FHIR server could not be installed (Node from npm); the demo runs without a patient record."
 	$(BIN)/respons migrate
 	$(BIN)/respons demo
-	$(BIN)/respons serve --simulate
+	$(BIN)/respons serve --simulate --demo-epj
 
 ## test: install and run the whole suite (SQLite always; PostgreSQL when reachable), in parallel
 test: $(INSTALLED)

@@ -8,9 +8,11 @@ import typer
 
 from respons.cli.common import console, database
 from respons.clock import system_clock
+from respons.demo import epj as demo_epj
 from respons.demo.seed import seed_demo
 from respons.demo.simulate import run_simulator
 from respons.settings import get_settings
+from respons.store.db import write_transaction
 
 
 def demo(
@@ -27,7 +29,15 @@ def demo(
     with database() as engine:
         summary = seed_demo(engine, now=system_clock(), seed=seed, recipients=recipients, reset=reset, console=console,
                             history_days=history_days)
-    console.print(summary, soft_wrap=True, highlight=False)
+        console.print(summary, soft_wrap=True, highlight=False)
+        if not demo_epj.available():
+            console.print("Demo EPJ: not installed (bash scripts/ensure-fhir-server.sh needs npm); the demo runs "
+                          "without a patient record.", markup=False)
+            return
+        with write_transaction(engine) as conn:
+            plans = demo_epj.prepare(conn, now=system_clock())
+    console.print(f"Demo EPJ: care plans for {plans} people in {demo_epj.SEED_FILE}; every municipality documents to "
+                  f"{demo_epj.BASE_URL} (started by `respons serve --demo-epj`).", markup=False)
 
 
 def simulate(

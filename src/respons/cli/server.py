@@ -28,6 +28,8 @@ def serve(
     port: Optional[int] = typer.Option(None, help="Port (default RESPONS_PORT, 8080)."),
     simulate: bool = typer.Option(False, "--simulate", help="Also send simulated alarm traffic to this server."),
     speed: float = typer.Option(60.0, help="With --simulate: how many times faster than real time."),
+    demo_epj: bool = typer.Option(False, "--demo-epj", help="Also run the demo's patient record (a local FHIR server "
+                                                            "with the demo's care plans, see `respons demo`)."),
 ) -> None:
     """Run the server: HTTP API, journal writer and timer worker."""
     # Here, not at the top: the web application takes longer to import than every other
@@ -45,6 +47,28 @@ def serve(
                                           safe_url(settings.database_url))
     else:
         console.print(f"Respons on [bold]http://{host}:{port}[/bold]  (API docs: http://{host}:{port}/docs, database: {safe_url(settings.database_url)})")
+    epj_process = _start_demo_epj() if demo_epj else None
     if simulate:
         start_background_simulator(f"http://{host}:{port}", speed=speed, database_url=settings.database_url)
-    server.run(create_app(settings), host=host, port=port)
+    try:
+        server.run(create_app(settings), host=host, port=port)
+    finally:
+        if epj_process is not None:
+            epj_process.terminate()
+
+
+def _start_demo_epj():
+    """The demo's EPJ, or one line saying why the demo runs without it."""
+    from respons.demo import epj
+
+    if not epj.available():
+        console.print("Demo EPJ: not installed (bash scripts/ensure-fhir-server.sh); running without a patient record.",
+                      markup=False)
+        return None
+    try:
+        process = epj.start()
+    except (RuntimeError, OSError) as exc:
+        console.print(f"Demo EPJ: did not start ({exc}); running without a patient record.", markup=False)
+        return None
+    console.print(f"Demo EPJ on {epj.BASE_URL} (synthetic care plans; nothing leaves this machine)", markup=False)
+    return process

@@ -44,7 +44,6 @@ from respons.store.tables import (
     devices,
     metadata,
     municipalities,
-    planned_visits,
     price_models,
     recipients,
     service_periods,
@@ -209,17 +208,6 @@ KEY_BOXES = (
     ("Elektronisk dørlås, åpnes av hjemmetjenesten med app", 10.0),
 )
 
-# Home-care services a recipient may have planned visits for (shown on the alarm card).
-VISIT_SERVICES = (
-    ("Hjemmesykepleie: medisiner", 5),
-    ("Hjemmesykepleie: morgenstell", 3),
-    ("Hjemmesykepleie: kveldsstell", 3),
-    ("Praktisk bistand", 2),
-    ("Trygghetsbesøk", 2),
-    ("Tilsyn natt", 1),
-)
-VISIT_SHARE = 0.45  # about this share of safety-alarm users also receive home care
-
 RESPONSE_NOTES = (
     "Hørselshemmet – snakk høyt og tydelig",
     "Hund i huset (snill, men bjeffer)",
@@ -319,7 +307,7 @@ def seed_demo(
     return (
         f"Demo data: {counts['centres']} centre, {counts['municipalities']} municipalities, "
         f"{counts['recipients']} recipients, {counts['devices']} devices ({counts['spare_devices']} spare), "
-        f"{counts['contacts']} contacts, {counts['staff']} staff, {counts['planned_visits']} planned visits"
+        f"{counts['contacts']} contacts, {counts['staff']} staff"
         + (f", {history} handled alarms over the last {history_days} days. " if history else ". ") +
         "All people are invented; national identity numbers are synthetic (month + 80).\n"
         + describe_demo_users(now=now)
@@ -447,8 +435,7 @@ class _Seeder:
         self.next_id = {t.name: self._max_id(t) + 1 for t in EXPLICIT_ID_TABLES}
         self.national_ids: set[str] = set()
         self.device_serial = {kind: 0 for kind in DEVICE_PREFIX}
-        self.counts = {k: 0 for k in ("centres", "municipalities", "recipients", "devices", "spare_devices", "contacts", "staff", "planned_visits")}
-        self.visit_rng = random.Random(4711)
+        self.counts = {k: 0 for k in ("centres", "municipalities", "recipients", "devices", "spare_devices", "contacts", "staff")}
         self.service_rng = random.Random(4712)
 
     def _max_id(self, table: Table) -> int:
@@ -546,19 +533,17 @@ class _Seeder:
         devices_in_use = 0
         for start in range(0, count, RECIPIENT_CHUNK):
             size = min(RECIPIENT_CHUNK, count - start)
-            people, contact_rows, chunk_devices, visits, periods = [], [], [], [], []
+            people, contact_rows, chunk_devices, periods = [], [], [], []
             for _ in range(size):
                 row, person, elderly = self._recipient_row(spec, municipality_id, zone_ids)
                 people.append(row)
                 periods.append(self._service_period_row(row))
                 contact_rows.extend(self._contact_rows(row, person, elderly))
                 chunk_devices.extend(self._device_rows(row))
-                visits.extend(self._visit_rows(row))
             # Parents before children: contacts and devices refer to the recipients.
             self._insert(recipients, people)
             self._insert(contacts, contact_rows)
             self._insert(devices, chunk_devices)
-            self._insert(planned_visits, visits)
             self._insert(service_periods, periods)
             devices_in_use += len(chunk_devices)
             self.counts["recipients"] += size
@@ -573,33 +558,11 @@ class _Seeder:
     # -- service periods
 
     def _service_period_row(self, recipient: dict) -> dict:
-        # Its own generator, as for the visits. Most have had the service for years; one in
+        # Its own generator (adding service periods must not change the people). Most have had the service for years; one in
         # twenty started in the last three months, so a demo invoice has part months in it.
         rng = self.service_rng
         days_ago = rng.randrange(1, 90) if rng.random() < 0.05 else rng.randrange(365, 6 * 365)
         return {"recipient_id": recipient["id"], "starts_on": self.today - timedelta(days=days_ago), "ends_on": None}
-
-    # -- planned visits
-
-    def _visit_rows(self, recipient: dict) -> list[dict]:
-        # A separate generator: adding visits must not change the people the seed invents.
-        rng = self.visit_rng
-        if rng.random() >= VISIT_SHARE:
-            return []
-        services = [name for name, _ in VISIT_SERVICES]
-        weights = [w for _, w in VISIT_SERVICES]
-        rows = []
-        for _ in range(rng.randint(1, 3)):
-            # On the quarter hour, as visit lists are planned.
-            quarter = self.now.replace(minute=self.now.minute - self.now.minute % 15, second=0, microsecond=0)
-            starts = quarter + timedelta(minutes=rng.randrange(-6 * 60, 24 * 60, 15))
-            rows.append({
-                "municipality_id": recipient["municipality_id"], "recipient_id": recipient["id"],
-                "starts_at": starts, "ends_at": starts + timedelta(minutes=rng.choice((15, 30, 45))),
-                "service": rng.choices(services, weights=weights)[0], "notes": None,
-            })
-        self.counts["planned_visits"] += len(rows)
-        return rows
 
     # -- recipients
 

@@ -105,7 +105,6 @@ register(
                                          "The person is not in the municipality's patient record."),
         "console.care.no_plans": ("Ingen aktive planer i journalen.", "No active plans in the patient record."),
         "console.care.no_recipient": ("Alarmen gjelder ingen tjenestemottaker.", "The alarm belongs to no service recipient."),
-        "console.card.no_visits": ("Ingen planlagte besøk neste døgn.", "No planned visits in the next 24 hours."),
         "console.card.recent": ("Siste alarmer", "Recent alarms"),
         "console.card.no_recent": ("Ingen tidligere alarmer.", "No earlier alarms."),
         "console.system.epj_title": ("Journalføring i EPJ feiler", "Documentation in the EPJ is failing"),
