@@ -19,12 +19,13 @@ from typing import Any
 from sqlalchemy import Connection, and_, func, insert, or_, select, update
 
 from respons.auth import audit
+from respons.domain.alarm_types import NOT_A_SERVICE
 from respons.domain.lifecycle import EventKind, State
 from respons.epj import delivery, document, validation
 from respons.epj.store import alarm_record
 from respons.store.alarms import municipality_of
 from respons.store.db import claimable_ids
-from respons.store.tables import epj_documents
+from respons.store.tables import alarms, epj_documents
 
 log = logging.getLogger(__name__)
 
@@ -171,6 +172,24 @@ def undelivered(conn: Connection, *, limit: int = 500) -> list[dict[str, Any]]:
                    and_(epj_documents.c.state == WAITING, epj_documents.c.attempts > 0)))
         .order_by(epj_documents.c.created_at.desc()).limit(limit))
     return [dict(r._mapping) for r in rows]
+
+
+def documentation_rows(conn: Connection, *, municipality_id: int, start: datetime, end: datetime) -> list:
+    """For the statistics (statistics/documentation.py): each closed alarm of the municipality
+    received in [start, end) that belongs in a patient record — (closed_at, first delivered_at
+    of any version, the newest document's state and attempts; None without a document)."""
+    doc = epj_documents.c
+    first_delivered = (select(func.min(doc.delivered_at)).where(doc.alarm_id == alarms.c.id)
+                       .correlate(alarms).scalar_subquery())
+    newest = (select(doc.state, doc.attempts).where(doc.alarm_id == alarms.c.id).order_by(doc.version.desc()).limit(1)
+              .correlate(alarms))
+    rows = conn.execute(select(alarms.c.closed_at, first_delivered.label("first_delivered"),
+                               newest.with_only_columns(doc.state).scalar_subquery().label("state"),
+                               newest.with_only_columns(doc.attempts).scalar_subquery().label("attempts"))
+                        .where(alarms.c.municipality_id == municipality_id, alarms.c.received_at >= start,
+                               alarms.c.received_at < end, alarms.c.closed_at.is_not(None),
+                               alarms.c.recipient_id.is_not(None), alarms.c.source.not_in(NOT_A_SERVICE)))
+    return [tuple(r) for r in rows]
 
 
 def counts(conn: Connection) -> list[tuple[int, str, int]]:

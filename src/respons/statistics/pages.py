@@ -113,6 +113,7 @@ async def dashboard(request: Request, municipality_id: str | None = Query(None),
         by_category = service.breakdown(conn, wanted, "category", now=now,
                                         minutes_per_cleared_alarm=MINUTES_PER_CLEARED_ALARM)
         zones = service.zone_names(conn, wanted.municipality_id)
+        documented = service.documentation(conn, wanted)
     peak = max(figures.by_hour.values(), default=0)
     t = i18n.translator(i18n.language_of(request))
     # (label, drill-down key, figures): zones by name with recipients without a zone last.
@@ -121,7 +122,8 @@ async def dashboard(request: Request, municipality_id: str | None = Query(None),
     category_parts = [(t(f"category.{c}"), c, part) for c, part in sorted(by_category.items())]
     return render(request, "statistics/dashboard.html", wanted=wanted, names=names, k=figures, peak=peak,
                   periods=list(Period), query=_query(wanted), minutes=MINUTES_PER_CLEARED_ALARM,
-                  type_label=_type_label(request), zone_parts=zone_parts, category_parts=category_parts)
+                  type_label=_type_label(request), zone_parts=zone_parts, category_parts=category_parts,
+                  documented=documented)
 
 
 @router.get("/alarms")

@@ -14,6 +14,8 @@ from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
 from respons.auth import audit
+from respons.epj import outbox
+from respons.statistics.documentation import DocumentFact, Documentation, documentation as documentation_of
 from respons.statistics.rules import OSLO, AlarmFact, KeyFigures, Period, period_bounds, period_of
 from respons.statistics.store import Grouping, alarm_facts, key_figures_by
 from respons.store.tables import municipalities, zones
@@ -51,6 +53,13 @@ def figures(conn: Connection, request: PeriodRequest, *, now: datetime, minutes_
     start, end = request.bounds
     return key_figures_by(conn, municipality_ids=frozenset({request.municipality_id}), start=start, end=end, now=now,
                           minutes_per_cleared_alarm=minutes_per_cleared_alarm)[None]
+
+
+def documentation(conn: Connection, request: PeriodRequest) -> Documentation:
+    """How the period's closed alarms reached the patient record (the EPJ outbox's facts)."""
+    start, end = request.bounds
+    rows = outbox.documentation_rows(conn, municipality_id=request.municipality_id, start=start, end=end)
+    return documentation_of(DocumentFact(closed, first, state, bool(attempts)) for closed, first, state, attempts in rows)
 
 
 def breakdown(conn: Connection, request: PeriodRequest, by: Grouping, *, now: datetime,

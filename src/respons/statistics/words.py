@@ -110,6 +110,12 @@ register(
         "category.measurement": ("Målinger", "Measurements"),
         "category.supervision": ("Digitalt tilsyn", "Digital supervision"),
         "category.system": ("Systemfeil", "System faults"),
+        "stats.documented": ("Dokumentert i EPJ innen 5 min", "Documented in the EPJ within 5 min"),
+        "stats.documented.value": ("{share} av {total} avsluttede alarmer", "{share} of {total} closed alarms"),
+        "stats.documented.rest": (
+            "senere: {later} · avvist: {refused} · feiler: {failing} · venter: {waiting} · ikke dokumentert: {not_documented}",
+            "later: {later} · refused: {refused} · failing: {failing} · waiting: {waiting} · not documented: {not_documented}",
+        ),
         "dispatch.home_care_dispatched": ("Hjemmetjenesten", "Home care"),
         "dispatch.emergency_services": ("113 / AMK", "Emergency services"),
         "dispatch.next_of_kin": ("Pårørende", "Next of kin"),
