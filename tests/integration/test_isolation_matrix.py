@@ -84,6 +84,15 @@ ROUTES: dict[tuple[str, str], Route] = {
         ),
         default_permitted=frozenset({422}),  # unknown_device: a foreign device does not exist for this token
     ),
+    ("POST", "/api/v1/doses"): Route(
+        "API token (intake)",
+        lambda c, w, p: c.post(
+            "/api/v1/doses",
+            json={"device": w.foreign_device, "id": "md-1", "dispensed_at": "2026-11-23T01:59:00Z"},
+            headers=p.headers,
+        ),
+        default_permitted=frozenset({422}),  # unknown_device: a foreign dispenser does not exist for this token
+    ),
     # The stream ends after sse_max_seconds (set short below); events carry no personal data,
     # and the leak check reads whatever arrived meanwhile.
     ("GET", "/api/v1/queue/events"): Route(
@@ -488,9 +497,9 @@ ROUTES: dict[tuple[str, str], Route] = {
     ),
     # ---- The patient record's delivery (epj/pages.py): the host administrator's alone ----
     ("GET", "/epj"): PageRoute("roles: host_admin", _page("/epj"), default_permitted=frozenset({200})),
-    # The world's alarms have no document (none is closed): the host is told so, nobody else may ask.
-    ("POST", "/epj/{alarm_id}/resend"): PageRoute(
-        "roles: host_admin", _page(lambda w, p: f"/epj/{w.foreign_alarm(p)}/resend", method="POST"),
+    # The world has no document (no alarm is closed): the host is told so, nobody else may ask.
+    ("POST", "/epj/documents/{document_id}/resend"): PageRoute(
+        "roles: host_admin", _page("/epj/documents/987654/resend", method="POST"),
         default_permitted=frozenset({404}),
     ),
     # ---- Economy pages (web/economy): the host's runs; a municipality's approved, own lines ----

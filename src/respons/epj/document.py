@@ -53,6 +53,21 @@ class Organisation:
 
 
 @dataclass(frozen=True)
+class DoseRecord:
+    """A dose a dispenser gave (epj/doses.py), with what its document says."""
+
+    dose_id: str
+    recipient_national_id: str
+    recipient_name: str
+    device_identity: str
+    event: str
+    event_display: str
+    medication: str | None
+    dispensed_at: datetime
+    municipality: Organisation
+
+
+@dataclass(frozen=True)
 class AlarmRecord:
     """Everything the document says, read by the service; nothing is looked up later."""
 
@@ -336,3 +351,33 @@ def _last_of(events: list[Event], kinds: set[EventKind]) -> datetime | None:
 
 def _local(at: datetime) -> str:
     return at.astimezone(OSLO).strftime("%d.%m.%Y %H:%M:%S")
+
+
+# --- a medication dispenser's dose ------------------------------------------------------------
+
+# The dispenser as MedicationDispense.performer.actor.identifier (VKP requires an identifier,
+# names no system for devices): its serial number in Respons's own namespace.
+DEVICE_SYSTEM = "urn:respons:device-identity"
+
+
+def build_dose(dose: DoseRecord) -> dict:
+    """The transaction Bundle of one dose: a VkpMedicationDispense (VKP's MessageDefinition
+    MedicationDispense-to-EPR: the dispense always, a Composition or Flag only when somebody
+    documented more, which a dispenser's report does not)."""
+    rid = resource_id(dose.dose_id, "MedicationDispense")
+    dispense = {
+        "resourceType": "MedicationDispense",
+        "meta": {"profile": [vkp.PROFILE["MedicationDispense"]]},
+        "identifier": [_uuid_identifier(rid)],
+        "status": "completed",
+        "category": {"coding": [{"system": vkp.MEDICATION_DISPENSE_EVENTS, "code": dose.event,
+                                 "display": dose.event_display}]},
+        # Base R4 requires the medication; a dispenser seldom knows more than its own label.
+        "medicationCodeableConcept": {"text": dose.medication or "Legemidler fra multidosedispenser"},
+        "subject": {"identifier": {"system": vkp.national_id_system(dose.recipient_national_id),
+                                   "value": dose.recipient_national_id}, "display": dose.recipient_name},
+        "performer": [{"actor": {"identifier": {"system": DEVICE_SYSTEM, "value": dose.device_identity},
+                                 "display": f"Medisindispenser {dose.device_identity}"}}],
+        "whenHandedOver": fhir_time(dose.dispensed_at),
+    }
+    return {"resourceType": "Bundle", "type": "transaction", "entry": [_entry(dispense, rid)]}

@@ -22,10 +22,10 @@ from respons.auth import audit
 from respons.domain.alarm_types import NOT_A_SERVICE
 from respons.domain.lifecycle import EventKind, State
 from respons.epj import delivery, document, validation
-from respons.epj.store import alarm_record
+from respons.epj.store import alarm_record, dose_record
 from respons.store.alarms import municipality_of
 from respons.store.db import claimable_ids
-from respons.store.tables import alarms, epj_documents
+from respons.store.tables import alarms, epj_documents, medication_doses
 
 log = logging.getLogger(__name__)
 
@@ -52,17 +52,6 @@ def enqueue(conn: Connection, alarm_id: str) -> int | None:
             return None
         raise
     version, now = len(record.events), max(e.at for e in record.events)
-    bundle, problems = None, None
-    try:
-        bundle = document.build(record)
-        findings = validation.validate(bundle)
-        if findings:
-            problems = [str(f) for f in findings]
-    except document.NotDocumentable as exc:
-        problems = [f"{exc.reason}: {exc}"]
-    except Exception as exc:  # noqa: BLE001 - a fault in building must never undo the close
-        log.exception("could not build the VKP document of alarm %s", alarm_id)
-        problems = [f"internal: {type(exc).__name__}: {exc}"]
     conn.execute(update(epj_documents)
                  .where(epj_documents.c.alarm_id == alarm_id, epj_documents.c.state == WAITING,
                         epj_documents.c.version < version)
@@ -71,9 +60,36 @@ def enqueue(conn: Connection, alarm_id: str) -> int | None:
                                                               epj_documents.c.version == version)).scalar()
     if existing is not None:
         return existing  # the same version again (a unit written twice): one row
+    return _queue(conn, lambda: document.build(record), alarm_id=alarm_id, version=version,
+                  municipality_id=municipality_of(conn, alarm_id), now=now)
+
+
+def enqueue_dose(conn: Connection, dose_id: str, *, now: datetime) -> int:
+    """Build, validate and queue a dispenser's dose (epj/doses.py) as a VkpMedicationDispense."""
+    dose = dose_record(conn, dose_id)
+    municipality_id = conn.execute(select(medication_doses.c.municipality_id)
+                                   .where(medication_doses.c.id == dose_id)).scalar_one()
+    return _queue(conn, lambda: document.build_dose(dose), dose_id=dose_id, version=1,
+                  municipality_id=municipality_id, now=now)
+
+
+def _queue(conn: Connection, build, *, version: int, municipality_id: int, now: datetime, alarm_id: str | None = None,
+           dose_id: str | None = None) -> int:
+    """The document as ``waiting`` when it builds and validates, else ``not_documented`` with why."""
+    bundle, problems = None, None
+    try:
+        bundle = build()
+        findings = validation.validate(bundle)
+        if findings:
+            problems = [str(f) for f in findings]
+    except document.NotDocumentable as exc:
+        problems = [f"{exc.reason}: {exc}"]
+    except Exception as exc:  # noqa: BLE001 - a fault in building must never undo the close
+        log.exception("could not build the VKP document of %s", alarm_id or f"dose {dose_id}")
+        problems = [f"internal: {type(exc).__name__}: {exc}"]
     valid = problems is None
     return conn.execute(insert(epj_documents).values(
-        alarm_id=alarm_id, municipality_id=municipality_of(conn, alarm_id), version=version,
+        alarm_id=alarm_id, dose_id=dose_id, municipality_id=municipality_id, version=version,
         state=WAITING if valid else NOT_DOCUMENTED, bundle=bundle if valid else None, problems=problems,
         due_at=now if valid else None, created_at=now,
     )).inserted_primary_key[0]
@@ -101,11 +117,17 @@ def documents_of(conn: Connection, alarm_id: str) -> list[dict[str, Any]]:
 @dataclass(frozen=True)
 class Claim:
     document_id: int
-    alarm_id: str
+    alarm_id: str | None  # None: a dispenser's dose (dose_id)
     municipality_id: int
     bundle: dict
     attempts: int
     token: str  # the claim's fence: only this claim may record the answer
+    dose_id: str | None = None
+
+    @property
+    def subject(self) -> str:
+        """What the document records, for the logs."""
+        return f"alarm {self.alarm_id}" if self.alarm_id else f"dose {self.dose_id}"
 
 
 def claim_due(conn: Connection, *, now: datetime, node: str, lease: timedelta, limit: int = 20) -> list[Claim]:
@@ -120,10 +142,10 @@ def claim_due(conn: Connection, *, now: datetime, node: str, lease: timedelta, l
         update(epj_documents).where(epj_documents.c.id.in_(ids), due)
         .values(claimed_by=token, lease_until=now + lease)
         .returning(epj_documents.c.id, epj_documents.c.alarm_id, epj_documents.c.municipality_id,
-                   epj_documents.c.bundle, epj_documents.c.attempts, epj_documents.c.due_at)
+                   epj_documents.c.bundle, epj_documents.c.attempts, epj_documents.c.due_at, epj_documents.c.dose_id)
     ).all()
     rows.sort(key=lambda r: (r.due_at, r.id))
-    return [Claim(r.id, r.alarm_id, r.municipality_id, r.bundle, r.attempts, token) for r in rows]
+    return [Claim(r.id, r.alarm_id, r.municipality_id, r.bundle, r.attempts, token, r.dose_id) for r in rows]
 
 
 def record(conn: Connection, claim: Claim, result: delivery.Result, *, now: datetime) -> bool:
@@ -146,18 +168,28 @@ def record(conn: Connection, claim: Claim, result: delivery.Result, *, now: date
 
 
 def resend(conn: Connection, alarm_id: str, *, now: datetime, actor: str) -> int | None:
-    """An administrator's re-send: the alarm's newest document, refused or not yet delivered,
-    is due now (a refusal is only worth sending again once its cause is fixed at the EPJ). In
-    the audit log."""
-    newest = conn.execute(select(epj_documents.c.id, epj_documents.c.state).where(epj_documents.c.alarm_id == alarm_id)
-                          .order_by(epj_documents.c.version.desc()).limit(1)).first()
-    if newest is None or newest.state not in (WAITING, REFUSED, FAILED):
+    """An administrator's re-send of the alarm's newest document (see ``resend_document``)."""
+    newest = conn.execute(select(epj_documents.c.id).where(epj_documents.c.alarm_id == alarm_id)
+                          .order_by(epj_documents.c.version.desc()).limit(1)).scalar()
+    return None if newest is None else resend_document(conn, newest, now=now, actor=actor)
+
+
+def resend_document(conn: Connection, document_id: int, *, now: datetime, actor: str) -> int | None:
+    """An administrator's re-send: the document, refused or not yet delivered, is due now (a
+    refusal is only worth sending again once its cause is fixed at the EPJ). Only the newest
+    version of an alarm's document. In the audit log."""
+    row = conn.execute(select(epj_documents.c.id, epj_documents.c.state, epj_documents.c.alarm_id,
+                              epj_documents.c.dose_id, epj_documents.c.municipality_id)
+                       .where(epj_documents.c.id == document_id)).first()
+    if row is None or row.state not in (WAITING, REFUSED, FAILED):
         return None
-    conn.execute(update(epj_documents).where(epj_documents.c.id == newest.id)
+    conn.execute(update(epj_documents).where(epj_documents.c.id == row.id)
                  .values(state=WAITING, due_at=now, claimed_by=None, lease_until=None))
-    audit.append(conn, now=now, actor=actor, action=audit.UPDATE, alarm_id=alarm_id,
-                 details={"entity": "epj_document", "document_id": newest.id, "resend": True, "was": newest.state})
-    return newest.id
+    audit.append(conn, now=now, actor=actor, action=audit.UPDATE, alarm_id=row.alarm_id,
+                 municipality_id=row.municipality_id,
+                 details={"entity": "epj_document", "document_id": row.id, "resend": True, "was": row.state,
+                          **({"dose_id": row.dose_id} if row.dose_id else {})})
+    return row.id
 
 
 def undelivered(conn: Connection, *, limit: int = 500) -> list[dict[str, Any]]:
@@ -165,7 +197,7 @@ def undelivered(conn: Connection, *, limit: int = 500) -> list[dict[str, Any]]:
     without trouble: refused, not documented, or waiting after a failed try (the
     administrator's list), newest first."""
     rows = conn.execute(
-        select(epj_documents.c.alarm_id, epj_documents.c.municipality_id, epj_documents.c.version, epj_documents.c.state,
+        select(epj_documents.c.id, epj_documents.c.alarm_id, epj_documents.c.dose_id, epj_documents.c.municipality_id, epj_documents.c.version, epj_documents.c.state,
                epj_documents.c.attempts, epj_documents.c.due_at, epj_documents.c.problems, epj_documents.c.outcome,
                epj_documents.c.last_error, epj_documents.c.status_code, epj_documents.c.created_at)
         .where(or_(epj_documents.c.state.in_((REFUSED, FAILED, NOT_DOCUMENTED)),

@@ -3,7 +3,9 @@ municipalities' EPJ and why, and a re-send (docs/epj.md, "Delivery states")."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Query, Request
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Path, Query, Request
 
 from respons.domain.access import Role
 from respons.epj import outbox, watch
@@ -11,6 +13,7 @@ from respons.epj import words  # noqa: F401  (registers the pages' words)
 from respons.registry.service import list_municipalities
 from respons.web import i18n
 from respons.web.access import Principal
+from respons.web.bounds import DbId
 from respons.web.pages import PageRefused, done, page_access, render
 from respons.web.runtime import runtime
 
@@ -32,10 +35,11 @@ def documents(request: Request, resent: int = Query(0), principal: Principal = D
                   failing=failing)
 
 
-@router.post("/{alarm_id}/resend")
-async def resend(request: Request, alarm_id: str, principal: Principal = Depends(host_admin)):
+@router.post("/documents/{document_id}/resend")
+async def resend(request: Request, document_id: Annotated[DbId, Path()], principal: Principal = Depends(host_admin)):
     rt = runtime(request)
-    found = await rt.journal.run(lambda conn: outbox.resend(conn, alarm_id, now=rt.clock(), actor=principal.actor))
+    found = await rt.journal.run(lambda conn: outbox.resend_document(conn, document_id, now=rt.clock(),
+                                                                     actor=principal.actor))
     if found is None:
         raise PageRefused(404, "error.404")
     return done(request, "/epj?resent=1")

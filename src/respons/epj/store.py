@@ -9,9 +9,11 @@ from __future__ import annotations
 from sqlalchemy import Connection, select
 
 from respons.domain.alarm_types import alarm_type
-from respons.epj.document import AlarmRecord, NotDocumentable, Organisation, Person
+from respons.epj.document import AlarmRecord, DoseRecord, NotDocumentable, Organisation, Person
+from respons.epj import mapping as vkp
+from respons.epj.profiles import code_systems
 from respons.store.alarms import timeline
-from respons.store.tables import alarms, centres, devices, municipalities, recipients, staff, users
+from respons.store.tables import alarms, centres, devices, medication_doses, municipalities, recipients, staff, users
 
 
 def alarm_record(conn: Connection, alarm_id: str) -> AlarmRecord:
@@ -56,3 +58,21 @@ def _people(conn: Connection, actors: set[str]) -> dict[str, Person]:
 
 def national_id_of(conn: Connection, recipient_id: int) -> str:
     return conn.execute(select(recipients.c.national_id).where(recipients.c.id == recipient_id)).scalar_one()
+
+
+def dose_record(conn: Connection, dose_id: str) -> DoseRecord:
+    row = conn.execute(
+        select(medication_doses, recipients.c.national_id, recipients.c.given_name, recipients.c.family_name,
+               devices.c.identity.label("device_identity"), municipalities.c.name.label("municipality_name"),
+               municipalities.c.number.label("municipality_number"),
+               municipalities.c.organisation_number.label("municipality_organisation_number"))
+        .select_from(medication_doses.join(recipients, recipients.c.id == medication_doses.c.recipient_id)
+                     .join(devices, devices.c.id == medication_doses.c.device_id)
+                     .join(municipalities, municipalities.c.id == medication_doses.c.municipality_id))
+        .where(medication_doses.c.id == dose_id)).one()
+    return DoseRecord(
+        dose_id=dose_id, recipient_national_id=row.national_id, recipient_name=f"{row.given_name} {row.family_name}",
+        device_identity=row.device_identity, event=row.event,
+        event_display=code_systems()[vkp.MEDICATION_DISPENSE_EVENTS].get(row.event, row.event),
+        medication=row.medication, dispensed_at=row.dispensed_at,
+        municipality=Organisation(row.municipality_name, row.municipality_organisation_number, row.municipality_number))

@@ -80,7 +80,7 @@ class DeliveryWorker(PeriodicWorker):
             if recorded and result.verdict == delivery.DELIVERED:
                 self.delivered += 1
             elif recorded and result.verdict == delivery.REFUSED:
-                log.warning("the EPJ refused the document of alarm %s: %s", claim.alarm_id, result.error)
+                log.warning("the EPJ refused the document of %s: %s", claim.subject, result.error)
         return len(claims)
 
     def _record(self, conn, claim: outbox.Claim, result: delivery.Result) -> bool:

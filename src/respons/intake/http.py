@@ -23,6 +23,7 @@ from respons.domain import clock_check
 from respons.domain.alarm_types import REPORTABLE_TYPES, UnknownAlarmType, alarm_type, reported_type
 from respons.engine import receiving
 from respons.engine.routing import RulesCache
+from respons.epj import doses
 from respons.intake import devices as device_intake
 from respons.store import quarantine
 from respons.store.quarantine import RawInput
@@ -320,3 +321,45 @@ def _describe_unstorable(text: str) -> str:
 def _field_name(path: tuple[str, ...] | list[str]) -> str:
     name = ".".join(quarantine.safe_text(part) for part in path) or "(body)"
     return name if len(name) <= 200 else name[:200] + "…"
+
+
+# --- a medication dispenser's dose (docs/epj.md, "Medication dispensers") ----------------------
+
+
+class DoseIn(BaseModel):
+    """A dose a medication dispenser reports as given (a missed dose is an alarm:
+    ``medication_missed`` on ``POST /api/v1/alarms``)."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"device": "MD-0001042", "id": "md-7f3c9a12-0412", "event": "1.1",
+                                         "dispensed_at": "2026-12-03T08:00:12+01:00", "medication": "Multidose morgen"}]},
+    )
+
+    device: str = Field(min_length=1, max_length=DEVICE_MAX, description="The dispenser's identity as registered.")
+    id: str = Field(min_length=1, max_length=200, description="The sender's id of this dose: a retry repeats it and "
+                                                               "is the same dose.")
+    dispensed_at: AwareDatetime = Field(description="When the dose was handed out, ISO 8601 with a time zone.")
+    event: str | None = Field(None, max_length=10, description="VKP's dose event (vkp-medicationdispense-events): "
+                              "`1` dispensed (default), `1.1` unassisted, `1.2` assisted, `1.3` as needed, `2` for "
+                              "travel …")
+    medication: str | None = Field(None, max_length=200, description="What was dispensed, as the dispenser names it.")
+
+
+def receive_http_dose(conn: Connection, dose: DoseIn, raw: RawInput, *, municipality_id: int,
+                      now: datetime) -> doses.Recorded | Rejected:
+    """A dose of a dispenser of the sender's municipality, stored with its document, or why not
+    (kept in quarantine: a dispenser's report is health information, not to be lost)."""
+    device = device_intake.identify_in_municipality(conn, dose.device, municipality_id)
+    if device is None:
+        message = (f"Unknown device {dose.device!r}: no device with this identity is registered for the "
+                   "municipality of your API token.")
+        return Rejected(422, "unknown_device", message, quarantine.keep(conn, raw, reason="unknown_device",
+                                                                          message=message, now=now))
+    device_intake.heard(conn, device, now)
+    try:
+        return doses.record(conn, device, message_id=dose.id, event=dose.event, medication=dose.medication,
+                            dispensed_at=clock_check.to_utc(dose.dispensed_at)[0], source=SOURCE, now=now)
+    except doses.DoseRefused as exc:
+        return Rejected(422, exc.reason, str(exc), quarantine.keep(conn, raw, reason=exc.reason, message=str(exc),
+                                                                   now=now))

@@ -299,6 +299,25 @@ sms_outbox = Table(
     Column("error", Text),
 )
 
+# A dose a medication dispenser reports as given (epj/doses.py): not an alarm, but documented
+# in the patient record as a VkpMedicationDispense. A missed dose is an alarm
+# (medication_missed). The sender's message id makes a retransmission the same dose.
+medication_doses = Table(
+    "medication_doses",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("municipality_id", Integer, ForeignKey("municipalities.id"), nullable=False),
+    Column("recipient_id", Integer, ForeignKey("recipients.id"), nullable=False),
+    Column("device_id", Integer, ForeignKey("devices.id"), nullable=False),
+    Column("message_id", String(200), nullable=False),
+    Column("event", String(10), nullable=False),  # vkp-medicationdispense-events code (1, 1.1, 1.2, 1.3, 2 …)
+    Column("medication", String(200)),  # what the dispenser says was dispensed, when it says
+    Column("dispensed_at", UTCDateTime, nullable=False),
+    Column("received_at", UTCDateTime, nullable=False),
+    Column("source", String(20), nullable=False),  # http, mqtt
+    UniqueConstraint("device_id", "message_id", name="uq_medication_doses_device_message"),
+)
+
 # The patient record's outbox (epj/outbox.py, docs/epj.md): one row per version of an alarm's
 # VKP document, written with the close, delivered after the commit.
 EPJ_STATES = ("waiting", "delivered", "refused", "failed", "not_documented", "superseded")
@@ -306,9 +325,11 @@ epj_documents = Table(
     "epj_documents",
     metadata,
     Column("id", Integer, primary_key=True),
-    Column("alarm_id", String(36), ForeignKey("alarms.id"), nullable=False, index=True),
+    # What the document records: an alarm (its timeline) or a medication dispenser's dose.
+    Column("alarm_id", String(36), ForeignKey("alarms.id"), index=True),
+    Column("dose_id", String(36), ForeignKey("medication_doses.id"), unique=True),
     Column("municipality_id", Integer, ForeignKey("municipalities.id"), nullable=False),
-    Column("version", Integer, nullable=False),  # the alarm's seq the document was built from
+    Column("version", Integer, nullable=False),  # the alarm's seq the document was built from (a dose: 1)
     Column("state", String(20), nullable=False),
     Column("bundle", JSON),  # the transaction Bundle; NULL when not documentable
     Column("problems", JSON),  # why not documented: the validator's findings or the builder's reason
@@ -324,6 +345,7 @@ epj_documents = Table(
     CheckConstraint("state in ('waiting', 'delivered', 'refused', 'failed', 'not_documented', 'superseded')",
                     name="state"),
     UniqueConstraint("alarm_id", "version", name="uq_epj_documents_alarm_version"),
+    CheckConstraint("(alarm_id IS NULL) <> (dose_id IS NULL)", name="one_subject"),
 )
 Index("ix_epj_documents_state_due", epj_documents.c.state, epj_documents.c.due_at)
 

@@ -545,9 +545,12 @@ def _tour(app, engine, clock, people, language) -> None:
 
     # --- the patient record's delivery ---------------------------------------------------------------
     host.page("/epj", "/epj")
-    host.post(f"/epj/{queued}/resend", "send a document again", expect={200, 303})
+    with engine.connect() as conn:
+        document = conn.execute(select(tables.epj_documents.c.id).where(tables.epj_documents.c.alarm_id == queued)
+                                .order_by(tables.epj_documents.c.version.desc())).scalars().first()
+    host.post(f"/epj/documents/{document}/resend", "send a document again", expect={200, 303})
     host.page("/epj?resent=1", None)
-    host.post("/epj/00000000-0000-4000-8000-000000000000/resend", "refusal: no such document", expect=404)
+    host.post("/epj/documents/2147483000/resend", "refusal: no such document", expect=404)
     operator.page("/epj", None, expect=403)
 
     # --- log-in, errors ----------------------------------------------------------------------------

@@ -28,6 +28,9 @@ from respons.intake.http import describe_validation_errors
 from respons.store.journal import Lane
 
 HEARTBEAT = "heartbeat"
+# A medication dispenser's dose given (epj/doses.py): documented, not an alarm. Its payload may
+# name VKP's dose event ("event": "1.1") and the medication ("medication").
+DOSE = "dose_dispensed"
 # A sensor message is a few hundred bytes; anything far larger is not one, and the
 # quarantine keeps at most this much of it.
 MAX_BODY_BYTES = 64 * 1024
@@ -92,13 +95,16 @@ class SensorMessage(BaseModel):
                 {"type": "4.15", "id": "door-000913", "occurred_at": "2026-11-23T02:14:07Z"},
                 {"type": "door_opened", "id": "door-000914", "occurred_at": "2026-11-23T02:20:00Z", "state": "restored"},
                 {"type": "heartbeat"},
+                {"type": "dose_dispensed", "id": "md-000412", "occurred_at": "2026-12-03T08:00:12+01:00",
+                 "payload": {"event": "1.1", "medication": "Multidose morgen"}},
             ]
         },
     )
 
     type: str = Field(
         description="Alarm type code (e.g. `fall`, `door_opened`, `bed_exit`, `fire`, `battery_low`), a VKP alert code "
-        "(e.g. `4.1` fall, `4.15` door opened), or `heartbeat`.",
+        "(e.g. `4.1` fall, `4.15` door opened), `heartbeat`, or `dose_dispensed` (a medication dispenser's dose "
+        "given; `payload.event` VKP's dose event, `payload.medication` what was given).",
     )
     id: str | None = Field(
         None,
@@ -121,12 +127,12 @@ class SensorMessage(BaseModel):
     @field_validator("type")
     @classmethod
     def _known_type(cls, value: str) -> str:
-        if value == HEARTBEAT:
+        if value in (HEARTBEAT, DOSE):
             return value
         try:
             return reported_type(value).code
         except UnknownAlarmType:
-            known = ", ".join(sorted([*REPORTABLE_TYPES, HEARTBEAT]))
+            known = ", ".join(sorted([*REPORTABLE_TYPES, HEARTBEAT, DOSE]))
             raise ValueError(f"unknown type {value!r}; known types are {known} (or a VKP alert code)") from None
 
     @model_validator(mode="after")
@@ -209,6 +215,8 @@ def lane_of(reading: Reading | Unreadable) -> Lane:
         return Lane.LIFE
     if reading.heartbeat:
         return Lane.TECHNICAL
+    if reading.message.type == DOSE:
+        return Lane.DEFAULT  # documentation: behind alarms, ahead of heartbeats
     return Lane.for_alarm(alarm_type(reading.message.type))
 
 
@@ -218,7 +226,7 @@ def json_schema() -> dict[str, Any]:
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     # What the validators check, said in the schema too, for integrators' own validators.
     schema["properties"]["type"]["anyOf"] = [
-        {"enum": sorted([*REPORTABLE_TYPES, HEARTBEAT])},
+        {"enum": sorted([*REPORTABLE_TYPES, HEARTBEAT, DOSE])},
         {"enum": sorted(t.vkp_code for t in ALARM_TYPES.values() if t.vkp_code)},
     ]
     schema["if"] = {"properties": {"type": {"not": {"const": HEARTBEAT}}}}

@@ -37,7 +37,7 @@ import threading
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timezone
 from functools import partial
 from urllib.parse import unquote, urlsplit
 
@@ -51,9 +51,10 @@ from sqlalchemy.engine import Connection
 from respons.clock import Clock
 from respons.domain.alarm_types import alarm_type
 from respons.engine.routing import RulesCache
+from respons.epj import doses
 from respons.intake import devices as device_intake
 from respons.intake.devices import IntakeSettings, Restored
-from respons.intake.mqtt.messages import MAX_BODY_BYTES, Reading, Unreadable, lane_of, read
+from respons.intake.mqtt.messages import DOSE, MAX_BODY_BYTES, Reading, Unreadable, lane_of, read
 from respons.observability import metrics
 from respons.store import quarantine
 from respons.store.journal import Journal, JournalClosed, JournalUnavailable, Lane
@@ -95,6 +96,8 @@ def handle(conn: Connection, reading: Reading | Unreadable, *, topic: str, body:
     msg = reading.message
     if reading.heartbeat:
         return "heartbeat"
+    if msg.type == DOSE:
+        return _dose(conn, device, msg, topic=topic, body=body, now=now)
     if msg.state == "restored":
         return _restore(conn, device, msg.type, msg.id, now)
     payload: dict = {"mqtt": {"topic": topic, "id": msg.id}}
@@ -124,6 +127,19 @@ def _keep_failed(conn: Connection, *, topic: str, body: bytes, text: str, now: d
     return "quarantine:internal_error"
 
 
+
+
+def _dose(conn: Connection, device, msg, *, topic: str, body: bytes, now: datetime) -> str:
+    details = msg.payload or {}
+    event, medication = details.get("event"), details.get("medication")
+    try:
+        recorded = doses.record(conn, device, message_id=msg.id, event=str(event) if event is not None else None,
+                                medication=str(medication)[:200] if medication is not None else None,
+                                dispensed_at=msg.occurred_at.astimezone(timezone.utc), source=SOURCE, now=now)
+    except doses.DoseRefused as exc:
+        keep(conn, topic, body, exc.reason, str(exc), now)
+        return f"quarantine:{exc.reason}"
+    return "duplicate" if recorded.duplicate else "dose"
 
 
 def _restore(conn: Connection, device, type_code: str, message_id: str | None, now: datetime) -> str:

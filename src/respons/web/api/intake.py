@@ -17,7 +17,8 @@ from starlette.requests import ClientDisconnect
 from respons.auth import accounts
 from respons.domain.alarm_types import alarm_type
 from respons.domain.lifecycle import State
-from respons.intake.http import AlarmIn, Rejected, describe_validation_errors, parse_body, receive_http_alarm
+from respons.intake.http import (AlarmIn, DoseIn, Rejected, describe_validation_errors, parse_body, receive_http_alarm,
+                                 receive_http_dose)
 from respons.store import quarantine
 from respons.store.journal import Lane
 from respons.store.quarantine import RawInput
@@ -163,6 +164,42 @@ async def post_alarm(
     return AlarmAccepted(
         alarm_id=result.alarm_id, duplicate=result.duplicate, state=result.state, received_at=result.received_at
     )
+
+
+class DoseAccepted(BaseModel):
+    dose_id: str
+    duplicate: bool
+
+
+@router.post(
+    "/doses",
+    status_code=202,
+    response_model=DoseAccepted,
+    summary="Report a dose a medication dispenser gave",
+    description=(
+        "Answers **202 only after the dose and its patient-record document (a VkpMedicationDispense) are durably "
+        "committed**; the document is delivered to the municipality's EPJ after that. The same `id` again from "
+        "the same dispenser is the same dose (`duplicate: true`). A missed or failed dose is an alarm "
+        "(`POST /api/v1/alarms`, type `medication_missed`). Same token, limits and quarantine as the alarms: "
+        "a device that is not a dispenser given to a recipient, or an unknown dose event, is kept and answered 422."
+    ),
+    responses={
+        401: {"model": ErrorOut, "description": "No valid API token."},
+        403: {"model": ErrorOut, "description": "A token for another purpose; the request is kept in quarantine."},
+        413: {"model": ErrorOut, "description": "The body is larger than the limit."},
+        422: {"model": ErrorOut, "description": "Invalid payload, unknown device, not a dispenser; kept in quarantine."},
+        503: {"model": ErrorOut, "description": "The database did not commit; nothing was stored. Retry."},
+    },
+)
+@answers_unavailable(NOTHING_STORED)
+async def post_dose(dose: DoseIn, request: Request, principal: Principal = Depends(intake_sender)):
+    rt = runtime(request)
+    raw = _raw_input(request, await request.body())
+    result = await rt.journal.run(lambda conn: receive_http_dose(
+        conn, dose, raw, municipality_id=principal.token.municipality_id, now=rt.clock()))
+    if isinstance(result, Rejected):
+        return error_response(result.status, result.reason, result.message, quarantine_id=result.quarantine_id)
+    return DoseAccepted(dose_id=result.dose_id, duplicate=result.duplicate)
 
 
 # --- the checks before the endpoint ---------------------------------------------------------
