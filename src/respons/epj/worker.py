@@ -104,10 +104,13 @@ class DeliveryWorker(PeriodicWorker):
             return delivery.Result(delivery.RETRY, error="no EPJ endpoint configured for the municipality", unconfigured=True)
         if endpoint.auth not in AUTH_METHODS:
             return delivery.Result(delivery.RETRY, error=f"authentication {endpoint.auth!r} is not available")
-        try:
-            authorization = await asyncio.to_thread(self._tokens.authorization, endpoint, self._clock())
-        except helseid.TokenUnavailable as exc:
-            return delivery.Result(delivery.RETRY, error=str(exc)[:500])
+        authorization: dict[str, str] = {}
+        if endpoint.auth == "helseid":
+            try:
+                # In a thread: a token fetch is a blocking HTTP call, shared with the card's reads.
+                authorization = await asyncio.to_thread(self._tokens.authorization, endpoint, self._clock())
+            except helseid.TokenUnavailable as exc:
+                return delivery.Result(delivery.RETRY, error=str(exc)[:500])
         client = clients.get(endpoint.municipality_id)
         if client is None:
             cert = (endpoint.cert_file, endpoint.key_file) if endpoint.auth == "mtls" else None
