@@ -79,6 +79,7 @@ def test_a_dose_over_http_is_delivered_to_the_epj_once_as_a_medication_dispense(
     (dose(device="SA-NOT-MD"), "not_a_dispenser"),
     (dose(event="9.9"), "unknown_event"),
     (dose(device="NOBODY"), "unknown_device"),
+    (dose(medication="Multi\u0000dose"), "invalid_payload"),  # PostgreSQL cannot store NUL: refused before
 ])
 def test_what_cannot_be_a_documented_dose_is_kept_and_refused_saying_why(client, engine, body, reason):
     response = client.post("/api/v1/doses", json=body)
