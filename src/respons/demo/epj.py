@@ -124,16 +124,26 @@ def prepare(conn: Connection, *, now, seed_file: Path = SEED_FILE) -> int:
 def start(seed_file: Path = SEED_FILE, *, port: int = PORT, log_file: Path = Path("var") / "demo-epj.log",
           timeout: float = 120.0) -> subprocess.Popen:
     """The demo EPJ, seeded and answering (loading a few thousand resources takes a while)."""
-    log_file.parent.mkdir(parents=True, exist_ok=True)
     arguments = ["--port", str(port), *(["--seed", str(seed_file.resolve())] if seed_file.exists() else [])]
-    process = subprocess.Popen([str(NODE), str(SERVER), *arguments], stdout=open(log_file, "ab"),
+    return start_tool("server.mjs", arguments, ready_url=f"http://127.0.0.1:{port}/fhir/metadata", log_file=log_file,
+                      timeout=timeout)
+
+
+def start_tool(script: str, arguments: list[str], *, ready_url: str, log_file: Path,
+               timeout: float) -> subprocess.Popen:
+    """Run one of tools/fhir-server's scripts on its Node and wait until ``ready_url`` answers
+    (any status below 500); RuntimeError with the end of its log if it does not. The tests
+    start the FHIR server and the HelseID stand-in through this too."""
+    log_file.parent.mkdir(parents=True, exist_ok=True)
+    process = subprocess.Popen([str(NODE), str(SERVER.parent / script), *arguments], stdout=open(log_file, "ab"),
                                stderr=subprocess.STDOUT, cwd=SERVER.parent)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and process.poll() is None:
         try:
-            if httpx.get(f"http://127.0.0.1:{port}/fhir/metadata", timeout=1).status_code < 500:
+            if httpx.get(ready_url, timeout=1).status_code < 500:
                 return process
         except httpx.HTTPError:
-            time.sleep(0.2)
+            pass
+        time.sleep(0.1)
     process.terminate()
-    raise RuntimeError(f"the demo EPJ did not start (see {log_file})")
+    raise RuntimeError(f"{script} did not start: {log_file.read_text(errors='replace')[-2000:]}")

@@ -8,6 +8,8 @@ from datetime import timedelta
 from sqlalchemy import select, update
 
 from respons.domain.alarm_types import SYSTEM_SOURCE
+from respons.domain.lifecycle import Outcome
+from respons.engine import alarms as alarm_actions
 from respons.epj import watch
 from respons.statistics import store as statistics_store
 from respons.store.tables import alarm_events, alarms, epj_delivery_faults, epj_documents
@@ -89,10 +91,20 @@ def test_a_failure_after_the_alarm_was_closed_by_the_centre_raises_no_second_one
     journal.run_sync(lambda c: watch.failed(c, municipality, now=now, error="HTTP 503", alarm_after=ALARM_AFTER))
     now += ALARM_AFTER
     assert sweep() == 1
+    [first] = system_alarms(engine)
+    # The operator on duty has called the host administrator and closes the alarm; the EPJ
+    # is still down.
+    journal.run_sync(lambda c: alarm_actions.answer(c, first.id, actor="user:1", visible_to=None, now=now))
+    journal.run_sync(lambda c: alarm_actions.resolve(c, first.id, actor="user:1", visible_to=None,
+                                                     outcome=Outcome.RESOLVED_AT_CENTRE, note=None, now=now))
+    journal.run_sync(lambda c: alarm_actions.close(c, first.id, actor="user:1", visible_to=None, now=now))
     journal.run_sync(lambda c: watch.failed(c, municipality, now=now, error="HTTP 503", alarm_after=ALARM_AFTER))
     now += ALARM_AFTER * 3
     assert sweep() == 0 and len(system_alarms(engine)) == 1
+    # Deliveries resume: the closed alarm stays as the centre closed it (nothing to clear).
     journal.run_sync(lambda c: watch.delivered(c, municipality, now=now))
+    with engine.connect() as conn:
+        assert conn.execute(select(alarms.c.outcome).where(alarms.c.id == first.id)).scalar_one() == "resolved_at_centre"
     journal.run_sync(lambda c: watch.failed(c, municipality, now=now, error="HTTP 500", alarm_after=ALARM_AFTER))
     now += ALARM_AFTER
     assert sweep() == 1, "a new outage is a new alarm"

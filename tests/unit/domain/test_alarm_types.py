@@ -1,6 +1,7 @@
 import pytest
 
-from respons.domain.alarm_types import ALARM_TYPES, Category, Priority, UnknownAlarmType, alarm_type, by_vkp_code
+from respons.domain.alarm_types import (ALARM_TYPES, REPORTABLE_TYPES, Category, Priority, UnknownAlarmType, alarm_type,
+                                        by_vkp_code, reported_type)
 
 
 def test_every_category_has_at_least_one_type():
@@ -32,3 +33,11 @@ def test_severity_follows_vkp_traffic_light():
     assert Priority.CRITICAL.vkp_severity == 3
     assert Priority.NORMAL.vkp_severity == 2
     assert Priority.LOW.vkp_severity == 1
+
+
+def test_a_sender_may_report_every_type_but_the_centres_own_system_alarms():
+    assert reported_type("fall").code == "fall" and reported_type("4.1").code == "fall"
+    with pytest.raises(UnknownAlarmType) as refused:
+        reported_type("epj_delivery_failing")
+    assert "epj_delivery_failing" not in str(refused.value).split("Known types:")[1]
+    assert set(REPORTABLE_TYPES) == {t.code for t in ALARM_TYPES.values() if t.category is not Category.SYSTEM}

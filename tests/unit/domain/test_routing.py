@@ -160,3 +160,10 @@ def test_a_window_can_be_limited_to_device_kinds():
     from_button = AlarmFacts("fall", 1, ZONE, device_kind="safety_alarm")
     assert plan_route(from_sensor, by_device, NOON).first.target is Target.ZONE
     assert plan_route(from_button, by_device, NOON).steps == (Step(Target.CENTRE),)
+
+
+def test_a_system_alarm_goes_to_the_centre_whatever_the_agreement_says():
+    # Even a window that names the category (the registry never offers it) sends it nowhere else.
+    routed = rules(Window(ServiceModel.ROUTING_ONLY, *ALL_DAY, frozenset({"system", "technical"})))
+    plan = plan_route(alarm("system", zone=None, recipient=None), routed, NOON)
+    assert [s.target for s in plan.steps] == [Target.CENTRE] and plan.reason is Reason.SYSTEM
