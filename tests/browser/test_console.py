@@ -359,6 +359,36 @@ def test_a_note_written_while_a_colleague_closes_the_alarm_is_kept_as_an_addendu
     expect(anne.locator("#timeline")).to_contain_text("Bruker var urolig")
 
 
+def test_a_note_begun_before_the_answer_to_the_operators_own_action_arrives_is_kept(new_page, world):
+    anne = console_of(new_page, world, world.operators[0])
+    alarm_id = world.send_alarm(type="button_press")
+    anne.locator(f"#row-{alarm_id}").click(timeout=LIVE)
+    expect(anne.locator("#answer-button")).to_be_visible(timeout=LIVE)
+
+    # Anne answers; the server commits, but its answer is held back, as on a busy node. The
+    # live stream shows her the alarm answered all the same, and she begins her note.
+    held = []
+    anne.route(re.compile(r"/console/alarms/[^/]+/answer$"), lambda route: held.append((route, route.fetch())))
+    anne.keyboard.press("a")
+    expect(anne.locator("#work-state")).to_have_text("Besvart", timeout=LIVE)
+    anne.keyboard.press("m")
+    anne.keyboard.type("Bruker har falt i gangen")
+
+    # The held answer arrives and replaces the card: the note and the cursor stay where they were.
+    [(route, answer)] = held
+    assert answer.ok
+    route.fulfill(response=answer)
+    expect(anne.locator("#card-heading")).to_be_visible()
+    expect(anne.locator("#note-text")).to_have_value("Bruker har falt i gangen")
+    expect(anne.locator("#note-text")).to_be_focused()
+    anne.keyboard.type(", ringer hjemmesykepleien.")
+    anne.keyboard.press("Control+Enter")
+    expect(anne.locator("#timeline")).to_contain_text("Bruker har falt i gangen, ringer hjemmesykepleien.",
+                                                      timeout=LIVE)
+    # The sent note is not put back in the field.
+    expect(anne.locator("#note-text")).to_have_value("")
+
+
 def test_a_refresh_that_left_before_the_operators_own_action_never_takes_it_off_the_screen(new_page, world):
     anne, bjorn, alarm_id = answered_by_anne_while_bjorn_watches(new_page, world)
 

@@ -429,8 +429,42 @@
       current.dataset.stale = "1";
       return;
     }
+    const drafts = takeDrafts(current, null);
     current.replaceWith(fresh);
     htmx.process(fresh);
+    putDrafts(fresh, drafts);
+  }
+
+  // What the operator has typed but not sent, in the open alarm's work section: a new work
+  // section (a colleague's action, or the answer to an action that was still on its way when
+  // the operator began to write) must not take it away. The fields of the form whose own
+  // answer this is are left out: that text was sent, and shows on the timeline.
+  function takeDrafts(work, sentForm) {
+    if (!work) return null;
+    const fields = {};
+    for (const field of work.querySelectorAll("textarea[id], input[id]:not([type=hidden])")) {
+      if (!field.value || (sentForm && sentForm.contains(field))) continue;
+      fields[field.id] = field.value;
+    }
+    const active = document.activeElement;
+    const typing = active && fields[active.id] !== undefined && work.contains(active);
+    return {
+      alarmId: work.dataset.alarmId, fields,
+      focus: typing ? { id: active.id, start: active.selectionStart, end: active.selectionEnd } : null,
+    };
+  }
+
+  function putDrafts(work, drafts) {
+    if (!work || !drafts || work.dataset.alarmId !== drafts.alarmId) return;
+    for (const [id, value] of Object.entries(drafts.fields)) {
+      const field = work.querySelector("#" + CSS.escape(id));
+      if (field && !field.value) field.value = value;
+    }
+    const field = drafts.focus && work.querySelector("#" + CSS.escape(drafts.focus.id));
+    if (field && field.value === drafts.fields[drafts.focus.id]) {
+      field.focus();
+      try { field.setSelectionRange(drafts.focus.start, drafts.focus.end); } catch (e) { /* not a text field */ }
+    }
   }
 
   // A refresh may replace the very element the operator's focus is on (the heading, where
@@ -603,9 +637,13 @@
     // was committed (a colleague's note, say) may have landed first. The answer is still
     // shown (it may carry a refusal or a notice), then a refresh brings back what came after.
     let workBeforeSwap = null;
-    document.body.addEventListener("htmx:beforeSwap", () => {
+    let draftsBeforeSwap = null;
+    document.body.addEventListener("htmx:beforeSwap", (event) => {
       const work = $("#alarm-work");
       workBeforeSwap = work ? { id: work.dataset.alarmId, seq: Number(work.dataset.seq) } : null;
+      // beforeSwap fires on the target; the form that sent the request is in its config.
+      const sender = event.detail && event.detail.requestConfig && event.detail.requestConfig.elt;
+      draftsBeforeSwap = takeDrafts(work, sender && sender.tagName === "FORM" ? sender : null);
     });
     document.body.addEventListener("htmx:afterSwap", (event) => {
       const work = $("#alarm-work");
@@ -614,17 +652,18 @@
       workBeforeSwap = null;
       // SSE messages swap nothing (hx-swap="none") and may carry no target: skip them.
       const target = event.detail && event.detail.target;
-      if (!target) return;
-      if (target.id === "card-pane") {
+      if (target && target.id === "card-pane") {
         const heading = $("#card-heading");
         if (heading) heading.focus();
         const id = openAlarmId();
         if (id) { state.selectedId = id; refreshRow(id); }
-      } else if (target.id === "alarm-work" || (event.detail.elt && event.detail.elt.id === "alarm-work")) {
+      } else if (target && (target.id === "alarm-work" || (event.detail.elt && event.detail.elt.id === "alarm-work"))) {
         focusWork();
         const id = openAlarmId();
         if (id) refreshRow(id);
       }
+      putDrafts($("#alarm-work"), draftsBeforeSwap);
+      draftsBeforeSwap = null;
     });
 
     const toggle = $("#sound-toggle");
