@@ -32,9 +32,10 @@ $(BENCH_INSTALLED): $(INSTALLED) pyproject.toml
 ## demo: install, migrate, seed demo data, serve on http://127.0.0.1:8080 with simulated alarms
 demo: $(INSTALLED)
 	@bash scripts/ensure-fhir-server.sh || echo "Demo EPJ: the FHIR server could not be installed (Node from npm); the demo runs without a patient record."
+	@bash scripts/ensure-voice.sh || echo "Demo voice: the gateway and baresip could not be installed (Debian packages); the demo runs without voice."
 	$(BIN)/respons migrate
 	$(BIN)/respons demo
-	$(BIN)/respons serve --simulate --demo-epj
+	$(BIN)/respons serve --simulate --demo-epj --demo-voice
 
 ## test: install and run the whole suite (SQLite always; PostgreSQL when reachable), in parallel
 test: $(INSTALLED)

@@ -33,6 +33,7 @@ from respons.engine.timers import Handlers, TimerWorker
 from respons.epj import outbox as epj_outbox
 from respons.epj.care import CareReader
 from respons.epj.worker import DeliveryWorker
+from respons.voice.service import Voice, VoiceSettings
 from respons.intake.dc09.receiver import Receiver as Dc09Receiver
 from respons.intake.mqtt.receiver import Broker as MqttBroker, Receiver as MqttReceiver
 from respons.intake.scaip.receiver import Receiver as ScaipReceiver
@@ -76,6 +77,7 @@ class Runtime:
     live: LiveBus
     rules: RulesCache = field(default_factory=RulesCache)
     care: CareReader = field(default_factory=CareReader)  # care plans read back from the EPJ, kept briefly
+    voice: Voice | None = None  # calls through the gateway (docs/voice.md)
 
     @property
     def answer_deadline(self) -> timedelta:
@@ -111,6 +113,10 @@ class Node:
                                        rules_cache=rules)
         runtime = Runtime(settings=settings, engine=engine, journal=journal, clock=clock, timers=timers, live=live,
                           rules=rules)
+        runtime.voice = Voice(VoiceSettings(
+            gateway_url=settings.voice_gateway_url, gateway_secret=settings.voice_gateway_secret,
+            trunk=settings.voice_trunk, caller_id=settings.voice_caller_id, ring_seconds=settings.voice_ring_seconds,
+            probe_seconds=settings.voice_probe_seconds), journal, engine, clock, name)
         epj = DeliveryWorker(journal, engine, clock, node=name, poll_seconds=settings.epj_poll_seconds,
                              lease_seconds=settings.epj_lease_seconds, timeout_seconds=settings.epj_timeout_seconds,
                              alarm_after=timedelta(seconds=settings.epj_alarm_after_seconds),
@@ -130,8 +136,9 @@ class Node:
         self.epj.start()
 
     async def start_listeners(self) -> None:
-        """The device listeners the settings ask for."""
+        """The device listeners the settings ask for, and voice."""
         settings, rt = self.runtime.settings, self.runtime
+        await rt.voice.start()
         if settings.dc09_port is not None:
             dc09 = Dc09Receiver(rt.journal, rt.clock, answer_deadline_seconds=settings.answer_deadline_seconds,
                                 retransmit_seconds=settings.dc09_retransmit_seconds, rules_cache=rt.rules)
@@ -144,6 +151,8 @@ class Node:
                                   rules_cache=rt.rules)
             metrics.timed_answers(scaip, "scaip")
             await scaip.start(settings.host, settings.scaip_port, settings.scaip_port)
+            # The device's call after its alarm comes to the same port (docs/voice.md).
+            scaip.calls = rt.voice.listen(settings.host, scaip.udp_port)
             self.listeners.append(scaip)
             log.info("SCAIP receiver on %s:%s (SIP over TCP and UDP)", settings.host, scaip.tcp_port)
         if settings.mqtt_url:
@@ -162,6 +171,7 @@ class Node:
         # acknowledged), then the workers, then the streams, the journal and the database.
         for listener in reversed(self.listeners):
             await listener.stop()
+        await self.runtime.voice.stop()
         await self.epj.stop()
         await self.supervisor.stop()
         await self.runtime.timers.stop()

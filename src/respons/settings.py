@@ -80,6 +80,21 @@ class Settings(BaseSettings):
     # alarm at the centre, for the host administrator (docs/epj.md).
     epj_alarm_after_seconds: float = Field(default=900.0, gt=0)
 
+    # Voice (docs/voice.md): the media gateway's HTTP API (Janus, on this node's loopback) and
+    # its API secret, never given to a browser. Without a URL the console says "Tale
+    # utilgjengelig" and operators call by hand.
+    voice_gateway_url: str | None = None
+    voice_gateway_secret: str | None = None
+    # Where calls to phone numbers go (a SIP trunk: host[:port]); without one only alarm units
+    # with their own SIP address can be called.
+    voice_trunk: str | None = None
+    # Who the centre is to the unit: units auto-answer calls from this number.
+    voice_caller_id: str = "responssenter"
+    # An unanswered call is given up after this long and recorded as "no answer".
+    voice_ring_seconds: float = Field(default=30.0, gt=0)
+    # How often the node asks the gateway whether it is there (the console's "Tale utilgjengelig").
+    voice_probe_seconds: float = Field(default=2.0, gt=0)
+
     timezone: str = "Europe/Oslo"
     # Report and invoice files the command line writes (`respons report file`, `respons
     # invoice export`) go here unless --out names a file; relative to the working directory,

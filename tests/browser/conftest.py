@@ -82,7 +82,8 @@ class World:
 @pytest.fixture
 def world(tmp_path, request, _templates):
     """A fresh database with two municipalities, two operators and administrators, and a
-    real server process on it. ``@pytest.mark.sse_max_seconds(n)`` shortens the live stream.
+    real server process on it. ``@pytest.mark.sse_max_seconds(n)`` shortens the live stream;
+    ``@pytest.mark.server_settings("fixture")`` adds the settings that fixture returns.
     The database is a copy of the migrated template (tests/databases.py)."""
     marker = request.node.get_closest_marker("sse_max_seconds")
     database_url = _templates.sqlite_copy(tmp_path / "browser.db")
@@ -114,8 +115,10 @@ def world(tmp_path, request, _templates):
     host = add_user(engine, "vert", [(Role.HOST_ADMIN, None)], now=now)
     local = add_user(engine, "kommune", [(Role.MUNICIPALITY_ADMIN, registry.municipality_ids[0])], now=now)
     engine.dispose()
+    extra = request.node.get_closest_marker("server_settings")
     server = ServerProcess(database_url, free_port(), tmp_path / "server.log", timer_poll_seconds="0.2",
-                           sse_max_seconds=str(marker.args[0] if marker else 300))
+                           sse_max_seconds=str(marker.args[0] if marker else 300),
+                           **(request.getfixturevalue(extra.args[0]) if extra else {}))
     server.start()
     try:
         yield World(server.url, database_url, registry, operators, Account(host.username, PASSWORD, host.totp_secret),

@@ -46,11 +46,11 @@ def find_chromium() -> tuple[str | None, str]:
     )
 
 
-def launch(playwright, **kwargs):
+def launch(playwright, *, extra_args: list[str] = (), **kwargs):
     path, reason = find_chromium()
     if path is None:
         raise RuntimeError(reason)
-    return playwright.chromium.launch(executable_path=path, args=CHROMIUM_ARGS, **kwargs)
+    return playwright.chromium.launch(executable_path=path, args=[*CHROMIUM_ARGS, *extra_args], **kwargs)
 
 
 @dataclass

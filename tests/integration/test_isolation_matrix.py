@@ -41,7 +41,8 @@ class Route:
     anonymous: frozenset[int] = frozenset({401})
 
 
-def _page(path: str | Callable, *, method: str = "GET", data: dict | None = None, **kwargs) -> Callable:
+def _page(path: str | Callable, *, method: str = "GET", data: dict | None = None, json: dict | None = None,
+          **kwargs) -> Callable:
     """A call to a browser page: redirects are answers here, not something to follow."""
 
     def call(c, w, p):
@@ -49,6 +50,8 @@ def _page(path: str | Callable, *, method: str = "GET", data: dict | None = None
         headers = p.headers
         if method == "GET":
             return c.get(url, headers=headers, follow_redirects=False)
+        if json is not None:
+            return c.post(url, json=json, headers=headers, follow_redirects=False)
         return c.post(url, data=data(w, p) if callable(data) else data, headers=headers, follow_redirects=False)
 
     return call
@@ -395,6 +398,17 @@ ROUTES: dict[tuple[str, str], Route] = {
         "roles: operator", _page(lambda w, p: f"/console/alarms/{w.foreign_alarm(p)}/close", method="POST")),
     ("POST", "/console/alarms/{alarm_id}/take-over"): PageRoute(
         "roles: operator", _page(lambda w, p: f"/console/alarms/{w.foreign_alarm(p)}/take-over", method="POST")),
+    # ---- Voice (voice/pages.py): a foreign alarm is not found; another operator's call neither ----
+    ("GET", "/console/voice"): PageRoute("roles: operator", _page("/console/voice"), default_permitted=frozenset({200})),
+    ("GET", "/console/alarms/{alarm_id}/voice"): PageRoute(
+        "roles: operator", _page(lambda w, p: f"/console/alarms/{w.foreign_alarm(p)}/voice")),
+    ("POST", "/console/alarms/{alarm_id}/calls"): PageRoute(
+        "roles: operator", _page(lambda w, p: f"/console/alarms/{w.foreign_alarm(p)}/calls", method="POST",
+                                 json={"target": "unit", "sdp": "v=0 an offer"})),
+    ("GET", "/console/calls/{call_id}"): PageRoute(
+        "roles: operator", _page("/console/calls/00000000-0000-0000-0000-000000000000")),
+    ("POST", "/console/calls/{call_id}/hangup"): PageRoute(
+        "roles: operator", _page("/console/calls/00000000-0000-0000-0000-000000000000/hangup", method="POST")),
     # ---- Responder app (web/responder) ----
     ("GET", "/app"): PageRoute(_RESPONDER, _page("/app"), default_permitted=frozenset({200})),
     ("GET", "/app/offers"): PageRoute(_RESPONDER, _page("/app/offers"), default_permitted=frozenset({200})),

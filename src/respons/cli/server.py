@@ -30,6 +30,8 @@ def serve(
     speed: float = typer.Option(60.0, help="With --simulate: how many times faster than real time."),
     demo_epj: bool = typer.Option(False, "--demo-epj", help="Also run the demo's patient record (a local FHIR server "
                                                             "with the demo's care plans, see `respons demo`)."),
+    demo_voice: bool = typer.Option(False, "--demo-voice", help="Also run the demo's voice: the media gateway and "
+                                                                "one simulated alarm unit on this machine."),
 ) -> None:
     """Run the server: HTTP API, journal writer and timer worker."""
     # Here, not at the top: the web application takes longer to import than every other
@@ -48,13 +50,35 @@ def serve(
     else:
         console.print(f"Respons on [bold]http://{host}:{port}[/bold]  (API docs: http://{host}:{port}/docs, database: {safe_url(settings.database_url)})")
     epj_process = _start_demo_epj() if demo_epj else None
+    voice_processes, voice_settings = _start_demo_voice() if demo_voice else ([], {})
+    settings = settings.model_copy(update=voice_settings) if voice_settings else settings
     if simulate:
         start_background_simulator(f"http://{host}:{port}", speed=speed, database_url=settings.database_url)
     try:
         server.run(create_app(settings), host=host, port=port)
     finally:
-        if epj_process is not None:
-            epj_process.terminate()
+        for process in [epj_process, *voice_processes]:
+            if process is not None:
+                process.terminate()
+
+
+def _start_demo_voice():
+    """The demo's gateway and simulated unit, or one line saying why the demo runs without voice."""
+    from respons.demo import voice
+
+    why = voice.problem()
+    if why:
+        console.print(f"Demo voice: {why}; running without voice (the console says \"Tale utilgjengelig\").",
+                      markup=False)
+        return [], {}
+    try:
+        processes, settings = voice.start()
+    except (RuntimeError, OSError) as exc:
+        console.print(f"Demo voice: did not start ({exc}); running without voice.", markup=False)
+        return [], {}
+    console.print("Demo voice: gateway and a simulated alarm unit on this machine (press T on an answered alarm).",
+                  markup=False)
+    return processes, settings
 
 
 def _start_demo_epj():

@@ -29,6 +29,7 @@ from sqlalchemy.engine import Connection
 
 from respons.auth.audit import GENESIS_HASH
 from respons.store.tables import audit_head
+from respons.demo.alarm_unit import DEMO_UNIT_URI
 from respons.demo.users import describe_demo_users, seed_demo_users
 from respons.domain.alarm_types import Category
 from respons.domain.identity import synthetic_national_id
@@ -708,6 +709,9 @@ class _Seeder:
             "alert_after": self.now + timedelta(seconds=HEARTBEAT_INTERVAL_S + HEARTBEAT_GRACE_S) if in_use else None,
             "active": True,
             "created_at": self.now,
+            # The demo's one simulated unit answers the centre's call-back for every worn
+            # safety alarm (demo/voice.py; `respons serve --demo-voice`).
+            "voice_uri": DEMO_UNIT_URI if in_use and kind == "safety_alarm" else None,
         }
 
     # -- staff

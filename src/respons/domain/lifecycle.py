@@ -46,6 +46,9 @@ class EventKind(StrEnum):
     # The cause went away by itself and nobody has to act: a silent device reported again,
     # or a power-failure storm's member alarm closed with its group. Ends the alarm.
     CLEARED = "cleared"
+    # A call through the voice gateway, written by the system as it happens: ringing,
+    # answered, ended, failed, lost (voice/calls.py). Calls may end after the alarm closed.
+    CALL = "call"
 
 
 class Outcome(StrEnum):
@@ -167,6 +170,7 @@ _ALLOWED_FROM: dict[EventKind, frozenset[State]] = {
     EventKind.RESOLVED: frozenset({State.ANSWERED}),
     EventKind.CLOSED: frozenset({State.RESOLVED}),
     EventKind.CLEARED: frozenset(OPEN_STATES),
+    EventKind.CALL: frozenset(State),
 }
 
 _REFUSAL_HINTS: dict[EventKind, str] = {
@@ -186,6 +190,7 @@ _REFUSAL_HINTS: dict[EventKind, str] = {
     EventKind.RESOLVED: "answer the alarm before recording an outcome",
     EventKind.CLOSED: "record an outcome (resolve) before closing",
     EventKind.CLEARED: "the alarm is already closed",
+    EventKind.CALL: "a call can always be recorded",
 }
 
 
@@ -212,7 +217,7 @@ def apply(alarm: AlarmProjection, event: Event) -> AlarmProjection:
             return replace(alarm, seq=seq, state=State.QUEUED, queued_at=event.at)
         case EventKind.OFFERED:
             return replace(alarm, seq=seq, state=State.OFFERED)
-        case EventKind.DECLINED | EventKind.MISSION_ACCEPTED:
+        case EventKind.DECLINED | EventKind.MISSION_ACCEPTED | EventKind.CALL:
             return replace(alarm, seq=seq)
         case EventKind.MISSING_RESPONSE:
             return replace(alarm, seq=seq, missing_response=True)

@@ -149,8 +149,9 @@ def _detected_issue(record: AlarmRecord, code: vkp.Code, events: list[Event], pa
 
 
 def _encounter(record: AlarmRecord, events: list[Event], patient: dict, rid: str) -> dict | None:
-    talks = [e for e in events if e.kind is EventKind.ACTION
-             and vkp.spoke_with_recipient(e.data.get("action"), e.data.get("result"))]
+    talks = [e for e in events if (e.kind is EventKind.ACTION
+                                   and vkp.spoke_with_recipient(e.data.get("action"), e.data.get("result")))
+             or (e.kind is EventKind.CALL and vkp.call_with_recipient(e.data.get("phase"), e.data.get("target")))]
     if not talks:
         return None
     speakers: list[str] = []
@@ -201,7 +202,7 @@ def _composition(record: AlarmRecord, events: list[Event], patient: dict, ids: d
 def _composition_events(events: list[Event]) -> list[dict]:
     out = []
     for event in events:
-        code = vkp.composition_event(event.kind, event.data.get("action"))
+        code = vkp.composition_event(event.kind, event.data.get("action") or event.data.get("phase"))
         if code is not None:
             out.append({"code": [code.concept()], "period": {"start": fhir_time(event.at), "end": fhir_time(event.at)}})
     return out
@@ -250,6 +251,26 @@ _ACTION_TEXT = {
     "done": "Hjemmetjenesten ferdig",
 }
 _RESULT_TEXT = {"answered": "svarte", "no_answer": "svarte ikke", "busy": "opptatt"}
+_CALLED = {"unit": "alarmenheten", "person": "brukeren"}
+_CALL_FAILURE = {"busy": "opptatt", "no_answer": "svarte ikke", "rejected": "avvist", "unreachable": "kom ikke fram",
+                 "cancelled": "avbrutt", "gateway": "tale utilgjengelig"}
+
+
+def _call_line(record: AlarmRecord, event: Event) -> str:
+    """A call through the gateway, once, when it is over: with whom, how it went, how long."""
+    data = event.data
+    who = _who(record, data["operator"]) if data.get("operator") else ""
+    by = f" ({who})" if who else ""
+    whom = _CALLED.get(data.get("target"), data.get("label") or "kontaktperson")
+    seconds = int(data.get("seconds") or 0)
+    length = f"{seconds // 60} min {seconds % 60} s" if seconds >= 60 else f"{seconds} s"
+    if data.get("phase") == "ended":
+        return f"Samtale med {whom}, {length}{by}"
+    if data.get("phase") == "lost":
+        return f"Samtale med {whom} brutt etter {length}{by}"
+    if data.get("phase") == "failed":
+        return f"Ringte {whom} – {_CALL_FAILURE.get(data.get('failure'), 'kom ikke fram')}{by}"
+    return ""  # ringing and answered: the line at the end says it
 
 
 def _line(record: AlarmRecord, event: Event) -> str:
@@ -270,6 +291,8 @@ def _line(record: AlarmRecord, event: Event) -> str:
         result = _RESULT_TEXT.get(event.data.get("result", ""))
         extra = f": {event.data['text']}" if event.data.get("text") else ""
         return f"{text}{' – ' + result if result else ''}{extra} ({who})"
+    if event.kind is EventKind.CALL:
+        return _call_line(record, event)
     template = _LINE_BY_KIND.get(event.kind)
     return template.format(who=who) if template else ""
 

@@ -190,10 +190,15 @@ EVENT_BY_ACTION: dict[Action, Code] = {
 }
 
 
-def composition_event(kind: EventKind, action: str | None = None) -> Code | None:
-    """The composition event code of one timeline event (``None``: routing, not care)."""
+def composition_event(kind: EventKind, detail: str | None = None) -> Code | None:
+    """The composition event code of one timeline event (``None``: routing, not care).
+
+    ``detail``: an action's ``action``, a call's ``phase``. A call through the gateway is a
+    conversation once answered (its ringing and ending are the same conversation)."""
     if kind is EventKind.ACTION:
-        return EVENT_BY_ACTION.get(Action(action)) if action in Action._value2member_map_ else None
+        return EVENT_BY_ACTION.get(Action(detail)) if detail in Action._value2member_map_ else None
+    if kind is EventKind.CALL:
+        return CONVERSATION if detail == "answered" else None
     return EVENT_BY_KIND.get(kind)
 
 
@@ -217,6 +222,12 @@ VIRTUAL = Code(ACT_CODE, "VR", "virtual")
 def spoke_with_recipient(action: str | None, result: str | None) -> bool:
     """Whether a recorded action is a conversation with the person: what makes an Encounter."""
     return action == Action.CALL_RECIPIENT.value and result == CallResult.ANSWERED.value
+
+
+def call_with_recipient(phase: str | None, target: str | None) -> bool:
+    """Whether a call through the gateway was a conversation with the person (through the
+    alarm unit's loudspeaker or their own phone)."""
+    return phase == "answered" and target in ("unit", "person")
 
 
 # --- outcomes, in words for the compiled text ----------------------------------------------

@@ -9,6 +9,7 @@ loop holds tasks only weakly, and an unreferenced task can vanish mid-commit).
 from __future__ import annotations
 
 import asyncio
+from typing import Callable
 
 
 class Listener:
@@ -37,8 +38,9 @@ class Listener:
     async def _tcp_client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         raise NotImplementedError
 
-    async def _datagram(self, data: bytes, remote: str) -> list[bytes]:
-        """The answers to send back to the datagram's source (none: stay silent)."""
+    async def _datagram(self, data: bytes, remote: str, send: Callable[[bytes], None]) -> list[bytes]:
+        """The answers to send back to the datagram's source (none: stay silent). ``send``
+        reaches the same source later (a SIP transaction answered in several steps)."""
         raise NotImplementedError
 
 
@@ -52,8 +54,11 @@ class _Datagrams(asyncio.DatagramProtocol):
         self.transport = transport
 
     def datagram_received(self, data: bytes, addr) -> None:
+        def send(answer: bytes) -> None:
+            self.transport.sendto(answer, addr)
+
         async def reply() -> None:
-            for answer in await self.listener._datagram(data, addr[0]):
+            for answer in await self.listener._datagram(data, addr[0], send):
                 # To the source address (RFC 3581 rport for SIP): devices sit behind NAT.
                 self.transport.sendto(answer, addr)
 

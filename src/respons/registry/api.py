@@ -83,6 +83,9 @@ class DeviceIn(BaseModel):
                                  "Write-only: never shown again.")
     base_unit_id: DbId | None = Field(None, description="The base unit a peripheral reports through: its silence "
                                      "inhibits the peripheral's own lost-contact alarm.")
+    voice_uri: Text | None = Field(None, examples=["sip:unit-4711@10.20.0.15"],
+                                   description="Where the centre calls the unit back (its loudspeaker): a SIP URI "
+                                   "(docs/voice.md).")
 
 
 class ZoneIn(BaseModel):

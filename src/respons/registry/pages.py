@@ -44,7 +44,8 @@ registry_admin = page_access(Role.HOST_ADMIN, Role.MUNICIPALITY_ADMIN)
 RECIPIENT_FIELDS = ("given_name", "family_name", "national_id", "phone", "address", "postal_code", "city", "zone_id",
                     "latitude", "longitude", "key_box", "language", "response_notes", "active")
 CONTACT_FIELDS = ("name", "relation", "phone", "priority", "receives_alarms", "notes")
-DEVICE_FIELDS = ("kind", "protocol", "identity", "recipient_id", "heartbeat_interval_s", "heartbeat_grace_s")
+DEVICE_FIELDS = ("kind", "protocol", "identity", "recipient_id", "heartbeat_interval_s", "heartbeat_grace_s",
+                 "voice_uri")
 ZONE_FIELDS = ("code", "name")
 STAFF_FIELDS = ("name", "role", "competence", "phone", "zone_id", "hpr_number")
 

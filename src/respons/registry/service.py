@@ -395,6 +395,9 @@ def add_device(conn: Connection, values: dict[str, Any], *, municipality_id: int
     # The timeline names a device's events "device:<identity>" in a 100-character actor column.
     _text(values, "identity", "Identitet", problems, max_length=MAX_IDENTITY, required=True)
     _text(values, "dc09_key", "DC-09-nøkkel", problems, max_length=80, required=False)
+    _text(values, "voice_uri", "Taleadresse", problems, max_length=200, required=False)
+    if values.get("voice_uri") and not _VOICE_URI.match(values["voice_uri"]):
+        problems.add("voice_uri", "En taleadresse er en SIP-adresse, for eksempel sip:enhet@10.0.0.5", "voice_uri")
     protocol = values.get("protocol")
     if protocol not in DEVICE_PROTOCOLS:
         problems.add("protocol", "Ukjent protokoll; gyldige er " + ", ".join(DEVICE_PROTOCOLS), "unknown_protocol",
@@ -427,7 +430,7 @@ def add_device(conn: Connection, values: dict[str, Any], *, municipality_id: int
             municipality_id=municipality_id, recipient_id=recipient_id, kind=values["kind"], protocol=protocol,
             identity=values["identity"], heartbeat_interval_s=watched,
             heartbeat_grace_s=values.get("heartbeat_grace_s"), dc09_key=values.get("dc09_key"),
-            base_unit_id=base_unit_id, created_at=now,
+            base_unit_id=base_unit_id, voice_uri=values.get("voice_uri") or None, created_at=now,
             # Supervision starts at registration: a device that never reports is also silent.
             alert_after=now + timedelta(seconds=watched + (values.get("heartbeat_grace_s") or 0)) if watched else None,
         )
@@ -436,12 +439,14 @@ def add_device(conn: Connection, values: dict[str, Any], *, municipality_id: int
                  purpose=ADMINISTRATION,
                  details={"entity": "device", "device_id": device_id,
                           "fields": sorted(k for k in ("recipient_id", "kind", "protocol", "identity", "heartbeat_interval_s",
-                                                       "heartbeat_grace_s", "dc09_key", "base_unit_id")
+                                                       "heartbeat_grace_s", "dc09_key", "base_unit_id", "voice_uri")
                                            if values.get(k) is not None)})
     return device_id
 
 
 _DC09_ACCOUNT = re.compile(r"^[0-9A-F]{3,16}$")
+# Where the centre calls a unit back (docs/voice.md): a SIP URI, no spaces or angle brackets.
+_VOICE_URI = re.compile(r"^sips?:[^\s<>\"]{3,195}$")
 _MQTT_DEVICE = re.compile(r"^[^/+#\s]{1,100}$")
 
 

@@ -78,6 +78,8 @@ register(
         "admin.problem.unknown_recipient": ("Ukjent tjenestemottaker i denne kommunen",
                                             "Unknown service recipient in this municipality"),
         "admin.problem.unknown_base_unit": ("Ukjent basestasjon i denne kommunen", "Unknown base unit in this municipality"),
+        "admin.problem.voice_uri": ("En taleadresse er en SIP-adresse, for eksempel sip:enhet@10.0.0.5",
+                                    "A voice address is a SIP address, for example sip:unit@10.0.0.5"),
         "admin.problem.dc09_account": ("En DC-09-konto er 3–16 heksadesimale tegn (0-9, A-F)",
                                        "A DC-09 account is 3–16 hexadecimal characters (0-9, A-F)"),
         "admin.problem.mqtt_identity": (
@@ -194,6 +196,9 @@ register(
         "admin.field.identity.hint": ("Det enheten kaller seg selv (serienummer).", "What the device calls itself (serial number)."),
         "admin.field.recipient": ("Tjenestemottaker", "Service recipient"),
         "admin.field.heartbeat_interval_s": ("Livstegn hvert (sekunder)", "Heartbeat every (seconds)"),
+        "admin.field.voice_uri": ("Taleadresse (SIP)", "Voice address (SIP)"),
+        "admin.field.voice_uri.hint": ("Der sentralen ringer enheten opp, f.eks. sip:enhet@10.0.0.5",
+                                       "Where the centre calls the unit back, e.g. sip:unit@10.0.0.5"),
         "admin.field.heartbeat_grace_s": ("Slingringsmonn (sekunder)", "Grace (seconds)"),
         "admin.field.last_seen": ("Sist hørt fra", "Last heard from"),
         "admin.devices.spare": ("Ikke utlevert", "Not assigned"),

@@ -178,6 +178,8 @@ devices = Table(
     Column("base_unit_id", Integer, ForeignKey("devices.id")),
     Column("silent_since", UTCDateTime),
     Column("silent_alarm_id", String(36)),  # the open lost-contact alarm; NULL if inhibited
+    # Where the centre calls the unit back (its loudspeaker): a SIP URI (docs/voice.md).
+    Column("voice_uri", String(200)),
 )
 Index("ix_devices_alert_after", devices.c.alert_after)
 
@@ -403,6 +405,37 @@ HOME_CARE_ANSWER_WHERE = {
 }
 Index("ix_alarm_events_home_care_answers", alarm_events.c.at, alarm_events.c.alarm_id,
       sqlite_where=text(HOME_CARE_ANSWER_WHERE["sqlite"]), postgresql_where=text(HOME_CARE_ANSWER_WHERE["postgresql"]))
+
+# --- voice (voice/store.py owns it; docs/voice.md) ----------------------------------------------
+
+# One row per call through the gateway. The row is the call's state for every node (the
+# browser asks any node); the timeline holds what happened, for the record.
+voice_calls = Table(
+    "voice_calls",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("alarm_id", String(36), ForeignKey("alarms.id"), index=True),
+    Column("municipality_id", Integer, ForeignKey("municipalities.id")),  # NULL: an unknown caller
+    Column("direction", String(10), nullable=False),
+    Column("target_kind", String(20), nullable=False),
+    Column("target_label", String(200), nullable=False),
+    Column("address", String(200), nullable=False),  # what was dialled (or who called)
+    Column("operator", String(100)),  # the actor whose browser has the call
+    Column("state", String(10), nullable=False),
+    Column("failure", String(20)),
+    Column("sip_code", Integer),
+    Column("node", String(200), nullable=False),  # the node that speaks to the gateway for it
+    Column("remote_sdp", Text),  # the gateway's SDP for the operator's browser
+    # An inbound call: the operator who took it, and their browser's answer to the gateway's offer.
+    Column("accepted_by", String(100)),
+    Column("browser_sdp", Text),
+    Column("version", Integer, nullable=False),  # grows with each change: the browser waits on it
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("answered_at", UTCDateTime),
+    Column("ended_at", UTCDateTime),
+    CheckConstraint("state in ('ringing', 'answered', 'ended', 'failed', 'lost')", name="state"),
+    CheckConstraint("direction in ('outbound', 'inbound')", name="direction"),
+)
 
 # --- deviation reports (avvik) ----------------------------------------------------------------
 

@@ -260,6 +260,9 @@ def _readiness_response(request: Request, **extra) -> Response:
         # condition: a node that can commit still takes alarms; its screens say they are not
         # live, and monitoring can alert on this field.
         body["live"] = rt.live.connected
+        # Voice likewise (docs/voice.md): "ok", "not_configured" or "gateway_down". Alarms are
+        # handled without it; the console says "Tale utilgjengelig".
+        body["voice"] = rt.voice.problem or "ok" if rt.voice is not None else "not_configured"
     if state.ready:
         return JSONResponse(body)
     body.update(reason=state.reason, error=state.reason, message=MESSAGES.get(state.reason or "", "Not ready."),

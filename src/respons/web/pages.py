@@ -31,7 +31,8 @@ WEB = Path(__file__).parent
 FEATURES = WEB.parent
 TEMPLATE_DIRS = [WEB / "templates", WEB / "console" / "templates", WEB / "responder" / "templates",
                  FEATURES / "registry" / "templates", FEATURES / "statistics" / "templates",
-                 FEATURES / "deviations" / "templates", FEATURES / "economy" / "templates", FEATURES / "epj" / "templates"]
+                 FEATURES / "deviations" / "templates", FEATURES / "economy" / "templates", FEATURES / "epj" / "templates",
+                 FEATURES / "voice" / "templates"]
 STATIC_DIR = WEB / "static"
 
 environment = Environment(

@@ -33,6 +33,7 @@ _KIND = {
     EventKind.RESOLVED: ("besvar alarmen før du registrerer utfall", "answer the alarm before recording an outcome"),
     EventKind.CLOSED: ("registrer utfall før du lukker", "record an outcome before closing"),
     EventKind.CLEARED: ("alarmen er allerede lukket", "the alarm is already closed"),
+    EventKind.CALL: ("samtalen kan ikke registreres", "the call cannot be recorded"),
     EventKind.RECEIVED: ("alarmen er allerede mottatt", "the alarm has already been received"),
 }
 

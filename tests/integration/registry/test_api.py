@@ -324,3 +324,15 @@ def test_a_device_identity_fits_the_timelines_actor_column(municipality_admin, o
     refused = municipality_admin.post("/api/v1/registry/devices", json=body)
     assert refused.status_code == 422, refused.text
     assert municipality_admin.post("/api/v1/registry/devices", json={**body, "identity": "X" * 93}).status_code == 201
+
+
+def test_a_units_voice_address_is_a_sip_uri_kept_with_the_device(municipality_admin, own, engine):
+    body = {"municipality_id": own, "kind": "safety_alarm", "protocol": "scaip", "identity": "unit-4711"}
+    refused = municipality_admin.post("/api/v1/registry/devices", json={**body, "voice_uri": "+4790000001"})
+    assert refused.status_code == 422, refused.text
+    assert "voice_uri" in refused.text
+    created = municipality_admin.post("/api/v1/registry/devices", json={**body, "voice_uri": "sip:unit-4711@10.20.0.15"})
+    assert created.status_code == 201, created.text
+    with engine.connect() as conn:
+        stored = conn.execute(select(devices.c.voice_uri).where(devices.c.id == created.json()["id"])).scalar_one()
+    assert stored == "sip:unit-4711@10.20.0.15"

@@ -251,7 +251,9 @@ def _page_routes(app) -> set[str]:
             elif hasattr(route, "routes"):
                 yield from walk(route.routes)
 
-    not_pages = ("/api/", "/healthz", "/livez", "/readyz", "/metrics", "/app/events", "/app/sw.js", "/economy/runs/{run_id}/export")
+    # console.js and voice.js read /console/voice and /console/calls/{id} as JSON (no words).
+    not_pages = ("/api/", "/healthz", "/livez", "/readyz", "/metrics", "/app/events", "/app/sw.js",
+                 "/economy/runs/{run_id}/export", "/console/voice", "/console/calls/")
     return {r.path for r in walk(app.routes) if "GET" in r.methods and not r.path.startswith(not_pages)}
 
 
@@ -426,6 +428,7 @@ def _tour(app, engine, clock, people, language) -> None:
     colleague.post(f"/console/alarms/{queued}/take-over", "take over", expect=200)
     operator.page(f"/console/alarms/{queued}/work", "/console/alarms/{alarm_id}/work", htmx=True)
     operator.page(f"/console/alarms/{queued}/care", "/console/alarms/{alarm_id}/care", htmx=True)
+    operator.page(f"/console/alarms/{queued}/voice", "/console/alarms/{alarm_id}/voice", htmx=True)
     colleague.post(f"/console/alarms/{queued}/resolve", "resolve", data={"outcome": "resolved_at_centre",
                                                                          "note": "Alt i orden"}, expect=200)
     colleague.post(f"/console/alarms/{queued}/close", "close", expect=200)

@@ -100,6 +100,34 @@ def test_without_a_conversation_there_is_no_encounter_and_the_bundle_still_valid
     assert "encounter" not in resources(bundle)["Composition"]
 
 
+def test_a_call_through_the_gateway_is_the_conversation_and_its_length_is_in_the_follow_up():
+    call = {"call_id": "c1", "direction": "outbound", "target": "unit", "label": "unit"}
+    events = [
+        Event(K.RECEIVED, at(0), "device:SA-1001", {"source": "http"}),
+        Event(K.QUEUED, at(0), "system"),
+        Event(K.ANSWERED, at(20), "user:1"),
+        Event(K.CALL, at(25), "user:1", {**call, "phase": "ringing"}),
+        Event(K.CALL, at(30), "user:1", {**call, "phase": "answered"}),
+        Event(K.CALL, at(95), "system", {**call, "phase": "ended", "operator": "user:1", "seconds": 65}),
+        Event(K.CALL, at(100), "user:1", {"call_id": "c2", "target": "contact", "label": "Kari Nordmann",
+                                          "phase": "ringing"}),
+        Event(K.CALL, at(104), "system", {"call_id": "c2", "target": "contact", "label": "Kari Nordmann",
+                                          "phase": "failed", "failure": "busy", "operator": "user:1"}),
+        Event(K.RESOLVED, at(110), "user:1", {"outcome": "resolved_at_centre"}),
+        Event(K.CLOSED, at(115), "user:1"),
+    ]
+    bundle = document.build(record(events=events))
+    assert validation.validate(bundle) == []
+    found = resources(bundle)
+    assert found["Encounter"]["period"]["start"] == document.fhir_time(at(30))
+    assert [p["individual"]["display"] for p in found["Encounter"]["participant"]] == [ANNE.display]
+    text = json.dumps(found["Composition"]["section"], ensure_ascii=False)
+    assert "Samtale med alarmenheten, 1 min 5 s (Anne Operatør)" in text
+    assert "Ringte Kari Nordmann – opptatt (Anne Operatør)" in text
+    conversations = [e for e in found["Composition"]["event"] if e["code"][0]["coding"][0]["code"] == "8"]
+    assert len(conversations) == 1
+
+
 def test_handed_to_home_care_documents_the_call_out_and_the_visit_with_the_home_care_worker():
     bundle = document.build(record(events=handed_to_home_care()))
     assert validation.validate(bundle) == []

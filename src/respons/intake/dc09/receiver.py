@@ -248,7 +248,7 @@ class Receiver(Listener):
             return None
         return answer(reply, result, now=self.clock(), key=key)
 
-    async def _datagram(self, data: bytes, remote: str) -> list[bytes]:
+    async def _datagram(self, data: bytes, remote: str, send=None) -> list[bytes]:
         answers = [await self.answer_for(raw, remote) for raw in FrameSplitter().feed(data)]
         return [a for a in answers if a is not None]
 

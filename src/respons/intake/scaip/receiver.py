@@ -21,8 +21,10 @@ unit is committed (DESIGN.md invariant 1). So:
 
 SIP requests that are not SCAIP messages are answered by SIP alone: OPTIONS 200 (devices
 and proxies use it as a keep-alive), ACK nothing, other methods 405/501 with
-``Allow: MESSAGE, OPTIONS`` (voice calls — INVITE — are not handled by Respons), a body that
-is not SCAIP XML 415, a malformed request 400.
+``Allow: MESSAGE, OPTIONS``, a body that is not SCAIP XML 415, a malformed request 400.
+With voice configured, the device's call that follows its alarm (INVITE, and CANCEL,
+REGISTER from the gateway, BYE) goes to ``voice/inbound.py``, which rings the operators and
+redirects the device to the gateway once one takes the call (docs/voice.md).
 
 Device registration binds a device to SCAIP with ``protocol = scaip`` and
 ``identity = <controller id (cid)>``; the per-device id (``did``) of a pendant or sensor
@@ -37,6 +39,7 @@ import json
 import logging
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Callable
 
 from sqlalchemy.engine import Connection
 
@@ -53,6 +56,7 @@ from respons.intake.scaip.messages import (
 )
 from respons.store import quarantine
 from respons.store.journal import Journal, JournalClosed, JournalUnavailable, Lane
+from respons.voice.inbound import InboundSip
 
 log = logging.getLogger(__name__)
 
@@ -161,15 +165,18 @@ class Receiver(Listener):
     """SIP over TCP and UDP; each MESSAGE's 200 OK is sent after its unit is committed."""
 
     def __init__(self, journal: Journal, clock: Clock, *, answer_deadline_seconds: float = DEFAULT_DEADLINE_SECONDS,
-                 rules_cache: RulesCache | None = None):
+                 rules_cache: RulesCache | None = None, calls: InboundSip | None = None):
         super().__init__()
+        self.calls = calls  # voice: inbound calls (None: INVITE is 405, as without voice)
         self.rules_cache = rules_cache
         self.journal = journal
         self.clock = clock
         self.answer_deadline_seconds = answer_deadline_seconds
 
-    async def answer_for(self, raw: bytes, remote: str | None, *, datagram: bool = False) -> bytes | None:
-        """The bytes to send back for one SIP message, or None to stay silent."""
+    async def answer_for(self, raw: bytes, remote: str | None, *, datagram: bool = False,
+                         send: Callable[[bytes], None] | None = None) -> bytes | None:
+        """The bytes to send back for one SIP message, or None to stay silent (``send``: for
+        the later answers of an INVITE)."""
         try:
             request = sip.parse_request(raw, datagram=datagram)
         except sip.BadRequest as exc:
@@ -179,6 +186,8 @@ class Receiver(Listener):
             return None  # never answered (RFC 3261 §17.2.3)
         if request.method == "OPTIONS":
             return sip.response(request, 200, extra=(("Allow", sip.ALLOW), ("Accept", CONTENT_TYPE)))
+        if self.calls is not None and send is not None and request.method in self.calls.HANDLED:
+            return await self.calls.on_request(request, remote, send)
         if request.method != "MESSAGE":
             return sip.response(request, 405 if request.method in sip.KNOWN_METHODS else 501,
                                 extra=(("Allow", sip.ALLOW),))
@@ -208,10 +217,10 @@ class Receiver(Listener):
         return sip.response(request, 200, body=build_mrs(message.ref, reply.status, reply.text),
                             content_type=CONTENT_TYPE)
 
-    async def _datagram(self, data: bytes, remote: str) -> list[bytes]:
+    async def _datagram(self, data: bytes, remote: str, send: Callable[[bytes], None] | None = None) -> list[bytes]:
         if not data.strip(b"\r\n"):
             return []  # a CRLF keep-alive
-        answer = await self.answer_for(data, remote, datagram=True)
+        answer = await self.answer_for(data, remote, datagram=True, send=send)
         return [answer] if answer is not None else []
 
     async def _tcp_client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -222,7 +231,7 @@ class Receiver(Listener):
             while data := await reader.read(4096):
                 # Messages of one connection are answered in order, each after its commit.
                 for raw in splitter.feed(data):
-                    reply = await self.answer_for(raw, remote)
+                    reply = await self.answer_for(raw, remote, send=writer.write)
                     if reply is not None:
                         writer.write(reply)
                         await writer.drain()

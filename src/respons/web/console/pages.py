@@ -37,6 +37,7 @@ from respons.web import i18n
 from respons.web.access import Principal
 from respons.web.alarm_actions import run_action
 from respons.web.console import words  # noqa: F401  (registers the console's i18n keys)
+from respons.voice import words as _voice_words  # noqa: F401  (the card's voice section and timeline)
 from respons.web.pages import page_access, render
 from respons.web.refusals import refusal_text
 from respons.web.runtime import runtime

@@ -555,7 +555,8 @@
     if (event.key === "Enter" || event.key === " ") return;  // links and the like keep their own
     const handled = {
       n: () => nextAlarm(),
-      a: () => answer(),
+      // A answers the alarm and, when its unit is calling, the call (voice.js).
+      a: () => { const id = openAlarmId() || state.selectedId; answer(); if (window.respons.voice) window.respons.voice.acceptRinging(id); },
       r: () => focusField("#call-whom"),
       m: () => focusField("#note-text"),
       u: () => focusField("#outcome"),
@@ -564,6 +565,10 @@
       j: () => move(1), ArrowDown: () => move(1),
       k: () => move(-1), ArrowUp: () => move(-1),
       "?": () => $("#help").showModal(),
+      // Voice (voice.js): T calls (the alarm unit first), H hangs up, D mutes.
+      t: () => window.respons.voice && window.respons.voice.callFirst(),
+      h: () => window.respons.voice && window.respons.voice.hangUp(),
+      d: () => window.respons.voice && window.respons.voice.toggleMute(),
     }[event.key.length === 1 ? event.key.toLowerCase() : event.key];
     if (handled) {
       event.preventDefault();
@@ -589,7 +594,11 @@
       state.rowUpdates.push({ id: change.alarm_id, ms: performance.now() - received, arrived, event: change.event });
       if (state.rowUpdates.length > 1000) state.rowUpdates.shift();
     });
-    if (openAlarmId() === change.alarm_id) refreshWork(change.alarm_id, change);
+    if (openAlarmId() === change.alarm_id) {
+      refreshWork(change.alarm_id, change);
+      // A call rang, was taken or ended: the card's voice section shows it (voice.js).
+      if (change.event === "call" && window.respons.voice) window.respons.voice.refresh();
+    }
   }
 
   function parse(text) {

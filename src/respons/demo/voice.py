@@ -1,0 +1,43 @@
+"""The demo's voice: the gateway and one simulated alarm unit on this machine, so the console's
+"Ring opp" works out of the box (`respons serve --demo-voice`; docs/voice.md).
+
+Nothing leaves the machine: the gateway's SIP side listens on 127.0.0.1, every demo safety
+alarm's voice address is the one simulated unit (``DEMO_UNIT_URI``), and there is no trunk, so
+phone numbers are shown to call by hand and never dialled.
+"""
+
+from __future__ import annotations
+
+import secrets
+import subprocess
+from pathlib import Path
+
+from respons.demo import alarm_unit
+from respons.voice import janus
+
+FOLDER = Path("var") / "demo-voice"
+GATEWAY_PORT = 8088
+UNIT_TONE_HZ = 440
+
+
+def problem() -> str | None:
+    """None when the demo can have voice; otherwise why not, in a few words."""
+    return (janus.available() or alarm_unit.available()
+            or (None if janus.lan_address() else "this machine has no network address to offer media on"))
+
+
+def start(folder: Path = FOLDER) -> tuple[list[subprocess.Popen], dict[str, str]]:
+    """Start the gateway and the simulated unit; returns them and the settings that use them."""
+    folder.mkdir(parents=True, exist_ok=True)
+    config = janus.GatewayConfig(folder=(folder / "janus").resolve(), http_port=GATEWAY_PORT,
+                                 api_secret=secrets.token_hex(16), media_ip=janus.lan_address(),
+                                 webrtc_ports=(20300, 20399), sip_rtp_ports=(20400, 20499))
+    gateway = janus.start(config, folder / "janus.log")
+    user, _, rest = alarm_unit.DEMO_UNIT_URI.removeprefix("sip:").partition("@")
+    microphone = folder / "unit-microphone.wav"
+    if not microphone.exists():
+        alarm_unit.write_tone(microphone, UNIT_TONE_HZ, seconds=600, channels=2, volume=4000)
+    unit = alarm_unit.start(alarm_unit.UnitConfig(
+        folder=(folder / "unit").resolve(), user=user, sip_port=int(rest.rpartition(":")[2]), ctrl_port=4442,
+        microphone=microphone.resolve(), rtp_ports=(20500, 20599)))
+    return [gateway, unit], {"voice_gateway_url": config.url, "voice_gateway_secret": config.api_secret}

@@ -1,0 +1,530 @@
+"""Calls: the operator's browser brings its WebRTC offer, Respons asks the gateway to call the
+address it chose for the alarm, and writes what happens on the alarm's timeline
+(docs/voice.md, "How a call is set up").
+
+Each call is one task on the node that started it, speaking to the gateway (one session, one
+SIP handle). The call's row is its state for every node: the browser waits on it through any
+node (``wait``). The row and the timeline event are one unit of work; the gateway is asked
+only after it committed, so no call exists that the record does not know of.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Callable
+
+from sqlalchemy import select
+from sqlalchemy.engine import Connection, Engine
+
+from respons.clock import Clock
+from respons.domain.lifecycle import Event, EventKind
+from respons.engine.timeline import append_event
+from respons.store.alarms import AlarmNotFound
+from respons.store.journal import Journal
+from respons.store.tables import alarms, recipients
+from respons.voice import calls, store
+from respons.voice.calls import Direction, Failure, State, Target, TargetKind
+from respons.voice.gateway import Gateway, GatewayError, GatewayEvent, SipHandle
+from respons.voice.inbound import InboundSip
+
+log = logging.getLogger(__name__)
+
+
+class VoiceUnavailable(Exception):
+    """No gateway configured, or it does not answer: the operator calls by hand."""
+
+
+class UnknownTarget(Exception):
+    """The browser asked for someone this alarm has no address for."""
+
+
+@dataclass(frozen=True)
+class VoiceSettings:
+    gateway_url: str | None
+    gateway_secret: str | None
+    trunk: str | None
+    caller_id: str
+    ring_seconds: float
+    probe_seconds: float
+    # An inbound call is tied to an open alarm its unit raised at most this long before.
+    inbound_window_seconds: float = 900.0
+
+
+def alarm_targets(conn: Connection, alarm_id: str, trunk: str | None,
+                  visible_to: frozenset[int] | None = None) -> tuple[dict[str, Any], list[Target]]:
+    """The alarm (municipality, recipient) and whom the operator may call for it."""
+    row = conn.execute(select(alarms.c.id, alarms.c.municipality_id, alarms.c.recipient_id, alarms.c.device_id,
+                              recipients.c.phone)
+                       .select_from(alarms.outerjoin(recipients, recipients.c.id == alarms.c.recipient_id))
+                       .where(alarms.c.id == alarm_id)).mappings().first()
+    if row is None or (visible_to is not None and row["municipality_id"] not in visible_to):
+        raise AlarmNotFound(alarm_id)
+    return dict(row), calls.targets(unit_uri=store.unit_uri(conn, row["device_id"]), person_phone=row["phone"],
+                                    contacts=store.contacts_of(conn, row["recipient_id"]), trunk=trunk)
+
+
+class Voice:
+    """This node's voice: its gateway, its calls in progress, and whether the gateway answers."""
+
+    def __init__(self, settings: VoiceSettings, journal: Journal, engine: Engine, clock: Clock, node: str):
+        self.settings = settings
+        self.journal = journal
+        self.engine = engine
+        self.clock = clock
+        self.node = node
+        self.gateway = (Gateway(settings.gateway_url, settings.gateway_secret or "")
+                        if settings.gateway_url else None)
+        self.problem: str | None = "not_configured" if self.gateway is None else "starting"
+        self._sessions: dict[str, CallSession] = {}
+        self._changed = asyncio.Condition()
+        self._probe: asyncio.Task | None = None
+        # Inbound calls: the SIP listener's side (set when the listener starts) and where the
+        # gateway's sessions register (that listener's address).
+        self.inbound: InboundSip | None = None
+        self.registrar: str | None = None
+
+    def listen(self, host: str, port: int) -> InboundSip | None:
+        """The SIP listener on ``host:port`` takes inbound calls (None: no gateway, INVITE stays 405)."""
+        if self.gateway is None:
+            return None
+        self.inbound = InboundSip(self)
+        self.registrar = f"sip:{'127.0.0.1' if host in ('0.0.0.0', '::', '') else host}:{port}"
+        return self.inbound
+
+    @property
+    def available(self) -> bool:
+        return self.problem is None
+
+    async def start(self) -> None:
+        # Calls this node was speaking for before it stopped (or was killed) are gone with
+        # their gateway session: say so on their timelines rather than leave a silent gap.
+        # Read first: a node whose database is down or read-only still starts (and writes
+        # nothing it does not need to).
+        try:
+            if await asyncio.to_thread(self._has_orphans):
+                await self.journal.run(self._lose_orphans)
+        except Exception as e:  # the database's outage is reported by readiness, not here
+            log.warning("voice: calls left from before the restart are not closed yet: %s", e)
+        if self.gateway is not None:
+            await self.check()
+            self._probe = asyncio.create_task(self._probe_loop(), name="voice-probe")
+
+    async def stop(self) -> None:
+        if self._probe is not None:
+            self._probe.cancel()
+        for session in list(self._sessions.values()):
+            await session.hang_up(reason="node_stopping")
+        for session in list(self._sessions.values()):
+            await session.finished()
+
+    async def check(self) -> None:
+        before = self.problem
+        try:
+            await self.gateway.info()
+            self.problem = None
+        except GatewayError as e:
+            self.problem = "gateway_down"
+            if before != self.problem:
+                log.warning("voice: %s", e)
+        if before != self.problem and self.problem is None:
+            log.info("voice: the gateway at %s answers", self.gateway.url)
+
+    async def _probe_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.probe_seconds)
+            await self.check()
+
+    # --- the operator's side ---------------------------------------------------------
+
+    def targets(self, alarm_id: str, visible_to: frozenset[int] | None) -> list[Target]:
+        with self.engine.connect() as conn:
+            return alarm_targets(conn, alarm_id, self.settings.trunk, visible_to)[1]
+
+    async def call(self, alarm_id: str, target_key: str, offer_sdp: str, *, actor: str,
+                   visible_to: frozenset[int] | None) -> str:
+        """Start an outbound call; returns its id. Raises ``AlarmNotFound``, ``UnknownTarget``
+        or ``VoiceUnavailable``."""
+        await asyncio.to_thread(self.targets, alarm_id, visible_to)  # an alarm outside the caller's reach is not found, gateway or not
+        if self.gateway is None or not self.available:
+            raise VoiceUnavailable(self.problem)
+        call_id = str(uuid.uuid4())
+
+        def record(conn: Connection) -> Target:
+            alarm, found = alarm_targets(conn, alarm_id, self.settings.trunk, visible_to)
+            target = next((t for t in found if t.key == target_key and t.callable), None)
+            if target is None:
+                raise UnknownTarget(target_key)
+            now = self.clock()
+            store.add(conn, call_id=call_id, alarm_id=alarm_id, municipality_id=alarm["municipality_id"],
+                      direction=Direction.OUTBOUND.value, target_kind=target.kind.value, target_label=target.label,
+                      address=target.address, operator=actor, node=self.node, now=now)
+            _timeline(conn, alarm_id, now, actor, call_id, "ringing", direction=Direction.OUTBOUND.value,
+                      target=target.kind.value, label=target.label, address=target.address)
+            return target
+
+        target = await self.journal.run(record)
+        session = CallSession(self, call_id, alarm_id, actor)
+        self._sessions[call_id] = session
+        session.task = asyncio.create_task(session.dial(calls.sip_uri(target, self.settings.trunk), offer_sdp),
+                                           name=f"call-{call_id}")
+        return call_id
+
+    # --- inbound ------------------------------------------------------------------------
+
+    async def incoming(self, *, caller: str, caller_user: str | None, sip_call_id: str) -> str:
+        """A unit (or anyone) calls the centre: the call is stored, tied to its alarm when one
+        is found, and rings; returns its id. The session waits for an operator to take it."""
+        call_id = str(uuid.uuid4())
+        now = self.clock()
+        window = timedelta(seconds=self.settings.inbound_window_seconds)
+
+        def record(conn: Connection) -> str | None:
+            alarm = store.alarm_for_caller(conn, caller_user, since=now - window)
+            unit = store.device_identity(conn, alarm["device_id"]) if alarm else None
+            store.add(conn, call_id=call_id, alarm_id=alarm["id"] if alarm else None,
+                      municipality_id=alarm["municipality_id"] if alarm else None, direction=Direction.INBOUND.value,
+                      target_kind=TargetKind.UNIT.value if alarm else "unknown", target_label=caller_user or caller,
+                      address=caller[:200], operator=None, node=self.node, now=now)
+            _timeline(conn, alarm["id"] if alarm else None, now, f"device:{unit}" if unit else "system", call_id,
+                      "ringing", direction=Direction.INBOUND.value, target=TargetKind.UNIT.value, label="unit")
+            return alarm["id"] if alarm else None
+
+        alarm_id = await self.journal.run(record)
+        session = CallSession(self, call_id, alarm_id, None)
+        self._sessions[call_id] = session
+        session.task = asyncio.create_task(session.receive(sip_call_id), name=f"call-{call_id}")
+        await self._notify()
+        return call_id
+
+    async def caller_gave_up(self, call_id: str) -> None:
+        session = self._sessions.get(call_id)
+        if session is not None:
+            session.caller_gone = True
+            await session._finish(State.FAILED, failure=Failure.CANCELLED.value, reason="caller_hung_up")
+            if session.task is not None:
+                session.task.cancel()
+
+    async def take(self, call_id: str, *, actor: str, visible_to: frozenset[int] | None) -> bool:
+        """The operator takes a ringing inbound call (A, or its button); False when it no
+        longer rings or a colleague was first."""
+        def unit(conn: Connection) -> bool:
+            call = store.get(conn, call_id)
+            if call is None or (call["alarm_id"] and visible_to is not None
+                                and call["municipality_id"] not in visible_to):
+                return False
+            return store.take(conn, call_id, actor)
+
+        taken = await self.journal.run(unit)
+        await self._notify()
+        return taken
+
+    async def answer_offer(self, call_id: str, sdp: str, *, actor: str) -> bool:
+        """The operator's browser answers the gateway's offer for a call it took."""
+        def unit(conn: Connection) -> bool:
+            call = store.get(conn, call_id)
+            if call is None or call["accepted_by"] != actor or call["browser_sdp"] is not None:
+                return False
+            store.change(conn, call_id, browser_sdp=sdp)
+            return True
+
+        done = await self.journal.run(unit)
+        await self._notify()
+        return done
+
+    def ringing_for(self, alarm_id: str) -> dict[str, Any] | None:
+        with self.engine.connect() as conn:
+            return store.ringing_inbound(conn, alarm_id)
+
+    async def _row_when(self, call_id: str, ready: Callable[[dict[str, Any]], bool], timeout: float | None) -> dict | None:
+        """The call's row once ``ready`` says so (None after ``timeout`` or if it is gone)."""
+        loop = asyncio.get_running_loop()
+        deadline = None if timeout is None else loop.time() + timeout
+        while True:
+            with self.engine.connect() as conn:
+                row = store.get(conn, call_id)
+            if row is None or ready(row):
+                return row
+            if deadline is not None and loop.time() >= deadline:
+                return None
+            async with self._changed:
+                try:
+                    await asyncio.wait_for(self._changed.wait(), timeout=0.5)
+                except asyncio.TimeoutError:
+                    pass
+
+    async def hang_up(self, call_id: str, *, actor: str) -> bool:
+        """The operator hangs up. False when this node does not have the call (the browser
+        has closed its media, which ends the call at the gateway all the same)."""
+        session = self._sessions.get(call_id)
+        if session is None:
+            return False
+        await session.hang_up(reason="operator", actor=actor)
+        return True
+
+    def read(self, call_id: str, *, actor: str) -> dict[str, Any] | None:
+        with self.engine.connect() as conn:
+            row = store.get(conn, call_id)
+        if row is None or row["operator"] != actor:
+            return None  # another operator's call, or none: the same answer
+        return row
+
+    async def wait(self, call_id: str, after_version: int, *, actor: str, timeout: float = 20.0) -> dict[str, Any] | None:
+        """The call once its version is past ``after_version`` (or as it is after ``timeout``).
+
+        Woken at once by this node's own call tasks; a call spoken for by another node is
+        read again every half second."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            row = await asyncio.to_thread(self.read, call_id, actor=actor)
+            if row is None or row["version"] > after_version or loop.time() >= deadline:
+                return row
+            async with self._changed:
+                try:
+                    await asyncio.wait_for(self._changed.wait(), timeout=min(0.5, deadline - loop.time()))
+                except asyncio.TimeoutError:
+                    pass
+
+    async def _notify(self) -> None:
+        async with self._changed:
+            self._changed.notify_all()
+
+    def _has_orphans(self) -> bool:
+        with self.engine.connect() as conn:
+            return bool(store.unfinished_of_node(conn, self.node))
+
+    def _lose_orphans(self, conn: Connection) -> int:
+        now = self.clock()
+        orphans = store.unfinished_of_node(conn, self.node)
+        for call in orphans:
+            _end(conn, call, now, State.LOST if call["state"] == State.ANSWERED.value else State.FAILED,
+                 failure=None if call["state"] == State.ANSWERED.value else Failure.GATEWAY.value, reason="node_restarted")
+        return len(orphans)
+
+
+def _timeline(conn: Connection, alarm_id: str | None, now: datetime, actor: str, call_id: str, phase: str,
+              **data: Any) -> None:
+    if alarm_id is None:
+        return
+    append_event(conn, alarm_id, Event(EventKind.CALL, now, actor, {"call_id": call_id, "phase": phase,
+                                                                    **{k: v for k, v in data.items() if v is not None}}))
+
+
+def _end(conn: Connection, call: dict[str, Any], now: datetime, state: State, *, failure: str | None = None,
+         sip_code: int | None = None, reason: str | None = None) -> None:
+    """A call's last change: its row and its timeline event, in one unit."""
+    store.change(conn, call["id"], state=state.value, failure=failure, sip_code=sip_code, ended_at=now)
+    seconds = calls.talk_seconds(call["answered_at"], now)
+    phase = {State.ENDED: "ended", State.FAILED: "failed", State.LOST: "lost"}[state]
+    _timeline(conn, call["alarm_id"], now, "system", call["id"], phase, direction=call["direction"],
+              target=call["target_kind"], label=call["target_label"], operator=call["operator"], seconds=seconds,
+              failure=failure, sip_code=sip_code, reason=reason)
+
+
+class CallSession:
+    """One call's conversation with the gateway, on the node that started it."""
+
+    def __init__(self, voice: Voice, call_id: str, alarm_id: str | None, operator: str):
+        self.voice = voice
+        self.call_id = call_id
+        self.alarm_id = alarm_id
+        self.operator = operator
+        self.task: asyncio.Task | None = None
+        self.handle: SipHandle | None = None
+        self.answered = False
+        self.hangup_reason: str | None = None  # set when we end it: operator, ring timeout, stopping
+        self.caller_gone = False  # an inbound caller cancelled before anyone took the call
+        self._done = asyncio.Event()
+
+    async def finished(self) -> None:
+        await self._done.wait()
+
+    async def hang_up(self, *, reason: str, actor: str | None = None) -> None:
+        if self.hangup_reason is None:
+            self.hangup_reason = reason
+        if self.handle is not None:
+            try:
+                await self.handle.send({"request": "hangup"})
+            except GatewayError:
+                pass  # the loop below sees the gateway gone and records it
+
+    async def dial(self, uri: str, offer_sdp: str) -> None:
+        voice = self.voice
+        try:
+            try:
+                self.handle = await voice.gateway.open_sip()
+                await self.handle.send({"request": "register", "type": "guest",
+                                        "username": f"sip:{voice.settings.caller_id}@respons.invalid",
+                                        "display_name": voice.settings.caller_id})
+                await self.handle.send({"request": "call", "uri": uri},
+                                       {"type": "offer", "sdp": offer_sdp, "trickle": False})
+            except GatewayError as e:
+                log.warning("voice: call %s could not be placed: %s", self.call_id, e)
+                await self._finish(State.FAILED, failure=Failure.GATEWAY.value, reason="gateway_refused")
+                return
+            await self._follow()
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("voice: call %s", self.call_id)
+            await self._finish(State.LOST if self.answered else State.FAILED,
+                               failure=None if self.answered else Failure.GATEWAY.value, reason="internal_error")
+        finally:
+            if self.handle is not None:
+                await self.handle.close()
+            self.voice._sessions.pop(self.call_id, None)
+            self._done.set()
+
+    async def receive(self, sip_call_id: str) -> None:
+        """An inbound call: wait for an operator to take it, then send the device to a gateway
+        session of its own and let the operator's browser answer the gateway's offer."""
+        voice = self.voice
+        try:
+            taken = await voice._row_when(self.call_id, lambda row: row["accepted_by"] is not None
+                                          or row["state"] != State.RINGING.value, timeout=None)
+            if taken is None or taken["state"] != State.RINGING.value:
+                return
+            self.operator = taken["accepted_by"]
+            user = f"in-{self.call_id[:8]}"
+            try:
+                self.handle = await voice.gateway.open_sip()
+                # The gateway's session registers with Respons's listener (any secret: it is
+                # not checked; the listener only takes REGISTER from the gateway's address).
+                await self.handle.send({"request": "register", "username": f"sip:{user}@respons.invalid",
+                                        "secret": "unused", "proxy": voice.registrar,
+                                        "display_name": voice.settings.caller_id})
+                contact = await self._registered(user)
+            except GatewayError as e:
+                log.warning("voice: inbound call %s cannot reach the gateway: %s", self.call_id, e)
+                contact = None
+            if contact is None or not voice.inbound.redirect(sip_call_id, contact):
+                voice.inbound.refuse(sip_call_id, 480, "Temporarily Unavailable")
+                await self._finish(State.FAILED, failure=Failure.GATEWAY.value, reason="gateway_unreachable")
+                return
+            await self._follow(ring_seconds=None)  # taken already: the operator's browser answers
+        except asyncio.CancelledError:
+            if not self.caller_gone:
+                raise
+        except Exception:
+            log.exception("voice: inbound call %s", self.call_id)
+            voice.inbound.refuse(sip_call_id, 500, "Server Internal Error")
+            await self._finish(State.LOST if self.answered else State.FAILED,
+                               failure=None if self.answered else Failure.GATEWAY.value, reason="internal_error")
+        finally:
+            if self.handle is not None:
+                await self.handle.close()
+            self.voice._sessions.pop(self.call_id, None)
+            self._done.set()
+
+    async def _registered(self, user: str, timeout: float = 10.0) -> str | None:
+        """The Contact the gateway's session registered with, once it has."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while loop.time() < deadline:
+            poll = asyncio.create_task(self.handle.events())
+            done, _ = await asyncio.wait({poll}, timeout=max(0.0, deadline - loop.time()))
+            if not done:
+                poll.cancel()
+                break
+            for event in poll.result():
+                if event.kind == "registered":
+                    return self.voice.inbound.contacts.get(user)
+                if event.kind in ("registration_failed", "error"):
+                    log.warning("voice: the gateway did not register for call %s: %s", self.call_id, event.data)
+                    return None
+        return None
+
+    async def _offer_to_browser(self, jsep: dict[str, Any]) -> None:
+        """The gateway offers the device's call: the operator's browser answers it."""
+        await self._change(lambda conn, now: store.change(conn, self.call_id, remote_sdp=jsep.get("sdp")))
+        row = await self.voice._row_when(self.call_id, lambda r: r["browser_sdp"] is not None
+                                         or r["state"] != State.RINGING.value, timeout=30)
+        if row is None or row["browser_sdp"] is None:
+            await self.hang_up(reason="browser_silent")
+            return
+        await self.handle.send({"request": "accept"}, {"type": "answer", "sdp": row["browser_sdp"], "trickle": False})
+
+    async def _follow(self, ring_seconds: float | None = -1) -> None:
+        """Read the gateway's events until the call is over; give up ringing after the ring
+        time (the settings' unless given; None: never)."""
+        loop = asyncio.get_running_loop()
+        if ring_seconds == -1:
+            ring_seconds = self.voice.settings.ring_seconds
+        ring_deadline = loop.time() + (ring_seconds if ring_seconds is not None else 10 ** 9)
+        poll: asyncio.Task | None = None
+        try:
+            while True:
+                if poll is None:
+                    poll = asyncio.create_task(self.handle.events())
+                timeout = None if self.answered else max(0.0, ring_deadline - loop.time())
+                done, _ = await asyncio.wait({poll}, timeout=timeout)
+                if not done:
+                    await self.hang_up(reason="ring_timeout")
+                    ring_deadline = loop.time() + 3600  # asked once; the gateway's hangup ends it
+                    continue
+                try:
+                    events = poll.result()
+                except GatewayError as e:
+                    log.warning("voice: call %s: %s", self.call_id, e)
+                    await self._finish(State.LOST if self.answered else State.FAILED,
+                                       failure=None if self.answered else Failure.GATEWAY.value, reason="gateway_lost")
+                    return
+                finally:
+                    poll = None
+                for event in events:
+                    if await self._on(event):
+                        return
+        finally:
+            if poll is not None:
+                poll.cancel()
+
+    async def _on(self, event: GatewayEvent) -> bool:
+        """Apply one gateway event; True when the call is over."""
+        if event.kind == "incomingcall" and event.jsep:
+            await self._offer_to_browser(event.jsep)
+            return False
+        if event.kind == "accepted" and not self.answered:
+            self.answered = True
+            sdp = (event.jsep or {}).get("sdp")
+            found = {"remote_sdp": sdp} if sdp else {}  # an inbound call's SDP came with the offer
+            await self._change(lambda conn, now: (
+                store.change(conn, self.call_id, state=State.ANSWERED.value, answered_at=now, **found),
+                _timeline(conn, self.alarm_id, now, self.operator, self.call_id, "answered")))
+            return False
+        if event.kind == "progress" and event.jsep and not self.answered:
+            # Early media (ring-back from a trunk): the browser can hear it before the answer.
+            await self._change(lambda conn, now: store.change(conn, self.call_id, remote_sdp=event.jsep.get("sdp")))
+            return False
+        if event.kind in ("hangup", "webrtc_hangup", "error"):
+            code = event.data.get("code") if event.kind == "hangup" else None
+            if self.answered:
+                await self._finish(State.ENDED if event.kind == "hangup" else State.LOST,
+                                   reason=self.hangup_reason or ("remote" if event.kind == "hangup" else "media_lost"))
+            else:
+                failure = calls.failure_for(code, timed_out=self.hangup_reason == "ring_timeout",
+                                            cancelled=self.hangup_reason in ("operator", "node_stopping",
+                                                                             "browser_silent"))
+                await self._finish(State.FAILED, failure=failure.value, sip_code=code,
+                                   reason=event.data.get("reason") if event.kind == "error" else None)
+            return True
+        return False
+
+    async def _change(self, work) -> None:
+        def unit(conn: Connection) -> None:
+            work(conn, self.voice.clock())
+        await self.voice.journal.run(unit)
+        await self.voice._notify()
+
+    async def _finish(self, state: State, *, failure: str | None = None, sip_code: int | None = None,
+                      reason: str | None = None) -> None:
+        def unit(conn: Connection) -> None:
+            call = store.get(conn, self.call_id)
+            if call is not None and call["state"] in (State.RINGING.value, State.ANSWERED.value):
+                _end(conn, call, self.voice.clock(), state, failure=failure, sip_code=sip_code, reason=reason)
+        await self.voice.journal.run(unit)
+        await self.voice._notify()
+

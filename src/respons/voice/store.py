@@ -1,0 +1,105 @@
+"""voice_calls: the one owner of the table (docs/architecture.md, "Owners")."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import insert, or_, select, update
+from sqlalchemy.engine import Connection
+
+from respons.store.tables import alarms, contacts, devices, voice_calls
+from respons.voice.calls import State
+
+
+def add(conn: Connection, *, call_id: str, alarm_id: str | None, municipality_id: int, direction: str,
+        target_kind: str, target_label: str, address: str, operator: str | None, node: str, now: datetime) -> None:
+    conn.execute(insert(voice_calls).values(
+        id=call_id, alarm_id=alarm_id, municipality_id=municipality_id, direction=direction, target_kind=target_kind,
+        target_label=target_label, address=address, operator=operator, state=State.RINGING.value, node=node,
+        version=1, created_at=now))
+
+
+def take(conn: Connection, call_id: str, actor: str) -> bool:
+    """An operator takes a ringing inbound call; False if it no longer rings or a colleague
+    took it first (the one UPDATE decides, on both databases)."""
+    taken = conn.execute(update(voice_calls).where(voice_calls.c.id == call_id, voice_calls.c.state == State.RINGING.value,
+                                                   voice_calls.c.direction == "inbound",
+                                                   voice_calls.c.accepted_by.is_(None))
+                         .values(accepted_by=actor, operator=actor, version=voice_calls.c.version + 1))
+    return taken.rowcount == 1
+
+
+def ringing_inbound(conn: Connection, alarm_id: str) -> dict[str, Any] | None:
+    row = conn.execute(select(voice_calls).where(voice_calls.c.alarm_id == alarm_id, voice_calls.c.direction == "inbound",
+                                                 voice_calls.c.state == State.RINGING.value)
+                       .order_by(voice_calls.c.created_at.desc()).limit(1)).mappings().first()
+    return dict(row) if row else None
+
+
+def get(conn: Connection, call_id: str) -> dict[str, Any] | None:
+    row = conn.execute(select(voice_calls).where(voice_calls.c.id == call_id)).mappings().first()
+    return dict(row) if row else None
+
+
+def change(conn: Connection, call_id: str, **values: Any) -> None:
+    conn.execute(update(voice_calls).where(voice_calls.c.id == call_id)
+                 .values(version=voice_calls.c.version + 1, **values))
+
+
+def for_alarm(conn: Connection, alarm_id: str) -> list[dict[str, Any]]:
+    rows = conn.execute(select(voice_calls).where(voice_calls.c.alarm_id == alarm_id)
+                        .order_by(voice_calls.c.created_at)).mappings()
+    return [dict(r) for r in rows]
+
+
+def unfinished_of_node(conn: Connection, node: str) -> list[dict[str, Any]]:
+    """Calls this node was speaking to the gateway for: after a restart, they are lost."""
+    rows = conn.execute(select(voice_calls).where(voice_calls.c.node == node,
+                                                  voice_calls.c.state.in_([State.RINGING.value,
+                                                                           State.ANSWERED.value]))).mappings()
+    return [dict(r) for r in rows]
+
+
+def unit_uri(conn: Connection, device_id: int | None) -> str | None:
+    if device_id is None:
+        return None
+    return conn.execute(select(devices.c.voice_uri).where(devices.c.id == device_id)).scalar()
+
+
+def contacts_of(conn: Connection, recipient_id: int | None) -> list[tuple[int, str, str]]:
+    if recipient_id is None:
+        return []
+    rows = conn.execute(select(contacts.c.id, contacts.c.name, contacts.c.phone)
+                        .where(contacts.c.recipient_id == recipient_id).order_by(contacts.c.priority))
+    return [tuple(r) for r in rows]
+
+
+def alarm_for_caller(conn: Connection, caller_user: str | None, *, since: datetime) -> dict[str, Any] | None:
+    """The open alarm an inbound call belongs to: the newest since ``since`` raised by the unit
+    whose identity or voice address is the caller, else a SCAIP alarm whose ``crd`` (the
+    number the device said it would call from) is the caller (docs/voice.md)."""
+    if not caller_user:
+        return None
+    units = select(devices.c.id).where(or_(devices.c.identity == caller_user,
+                                           devices.c.voice_uri.like(f"sip:{_like(caller_user)}@%", escape="\\")))
+    open_alarms = (select(alarms.c.id, alarms.c.municipality_id, alarms.c.device_id, alarms.c.payload)
+                   .where(alarms.c.state != "closed", alarms.c.received_at >= since)
+                   .order_by(alarms.c.received_at.desc()))
+    found = conn.execute(open_alarms.where(alarms.c.device_id.in_(units)).limit(1)).mappings().first()
+    if found is None:
+        for row in conn.execute(open_alarms.where(alarms.c.source == "scaip").limit(200)).mappings():
+            if ((row["payload"] or {}).get("call") or {}).get("caller_id") == caller_user:
+                found = row
+                break
+    return dict(found) if found else None
+
+
+def _like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def device_identity(conn: Connection, device_id: int | None) -> str | None:
+    if device_id is None:
+        return None
+    return conn.execute(select(devices.c.identity).where(devices.c.id == device_id)).scalar()

@@ -1,0 +1,43 @@
+"""The voice section's words, Norwegian bokmål and English (web/i18n.py)."""
+
+from respons.web import i18n
+
+i18n.register({
+    "voice.title": ("Tale", "Voice"),
+    "voice.unavailable": ("Tale utilgjengelig", "Voice unavailable"),
+    "voice.call_by_hand": ("Ring manuelt:", "Call by hand:"),
+    "voice.no_trunk": ("Ingen telefonlinje er satt opp: ring manuelt.", "No phone line is set up: call by hand."),
+    "voice.nobody": ("Ingen å ringe for denne alarmen.", "Nobody to call for this alarm."),
+    "voice.call": ("Ring opp", "Call"),
+    "voice.mute": ("Demp", "Mute"),
+    "voice.unmute": ("Slå på mikrofonen", "Unmute"),
+    "voice.hangup": ("Legg på", "Hang up"),
+    "voice.again": ("Ring opp igjen", "Call again"),
+    "voice.incoming": ("Alarmenheten ringer", "The alarm unit is calling"),
+    "voice.take": ("Svar", "Answer"),
+    "voice.key.call": ("ring opp (alarmenheten først), eller igjen", "call (the alarm unit first), or again"),
+    "voice.key.hangup": ("legg på", "hang up"),
+    "voice.key.mute": ("demp mikrofonen / slå den på", "mute / unmute the microphone"),
+    "voice.target.unit": ("alarmenheten", "the alarm unit"),
+    "voice.target.person": ("brukeren", "the person"),
+    "voice.state.ringing": ("Ringer {who} …", "Calling {who} …"),
+    "voice.state.answered": ("I samtale med {who}", "Talking to {who}"),
+    "voice.state.ended": ("Samtalen er avsluttet", "The call has ended"),
+    "voice.state.lost": ("Samtalen ble brutt", "The call was lost"),
+    "voice.state.failed": ("Samtalen gikk ikke gjennom", "The call did not go through"),
+    "voice.state.no_microphone": ("Ingen mikrofon: nettleseren fikk ikke bruke den.",
+                                  "No microphone: the browser was not allowed to use it."),
+    "voice.failure.busy": ("Opptatt", "Busy"),
+    "voice.failure.no_answer": ("Svarer ikke", "No answer"),
+    "voice.failure.rejected": ("Avvist", "Rejected"),
+    "voice.failure.unreachable": ("Kom ikke fram", "Could not be reached"),
+    "voice.failure.cancelled": ("Avbrutt", "Cancelled"),
+    "voice.failure.gateway": ("Tale utilgjengelig", "Voice unavailable"),
+    # The timeline (console/_work.html).
+    "console.event.call": ("Samtale", "Call"),
+    "voice.phase.ringing": ("ringer {who}", "calling {who}"),
+    "voice.phase.answered": ("besvart", "answered"),
+    "voice.phase.ended": ("avsluttet etter {duration}", "ended after {duration}"),
+    "voice.phase.failed": ("gikk ikke gjennom", "did not go through"),
+    "voice.phase.lost": ("brutt etter {duration}", "lost after {duration}"),
+})

@@ -1,0 +1,265 @@
+"""Voice end to end: real Chromium with a fake microphone, the real gateway (Janus), and
+baresip as the alarm unit (docs/voice.md). Audio is checked both ways by its tone: the unit
+plays 1000 Hz and records what it hears; the browser's microphone plays 660 Hz."""
+
+from __future__ import annotations
+
+import re
+import time
+from datetime import datetime, timezone
+
+import httpx
+import pytest
+from playwright.sync_api import expect
+import socket
+
+from sqlalchemy import create_engine, insert, select, update
+
+from respons.store.tables import alarm_events, alarms, devices
+from respons.intake.scaip.messages import Mrq, build_mrq
+from respons.intake.scaip.sip import build_request
+from tests.browser.harness import launch, log_in
+from tests.chaos.server import free_port
+from tests.voice_stack import (OPERATOR_TONE, UNIT_TONE, BusyLine, Gateway, Unit, level_db, require_voice, tone)
+
+LIVE = 10_000
+CALL = 20_000  # ms: a call is set up through a gateway and a SIP peer
+
+
+@pytest.fixture(scope="module")
+def tones(tmp_path_factory):
+    require_voice()
+    folder = tmp_path_factory.mktemp("tones")
+    return {"operator": tone(folder / "operator.wav", OPERATOR_TONE, seconds=60, channels=1),
+            "unit": tone(folder / "unit.wav", UNIT_TONE, seconds=60, channels=2)}
+
+
+@pytest.fixture(scope="module")
+def browser(playwright_instance, tones):
+    b = launch(playwright_instance, extra_args=[
+        "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
+        f"--use-file-for-fake-audio-capture={tones['operator']}"])
+    yield b
+    b.close()
+
+
+@pytest.fixture
+def gateway(tmp_path, tones):
+    g = Gateway(tmp_path / "janus").start()
+    yield g
+    g.stop()
+
+
+@pytest.fixture
+def voice_settings(gateway):
+    # The SCAIP port too: devices send their alarm there, and call there afterwards.
+    return {**gateway.settings, "voice_ring_seconds": "4", "voice_probe_seconds": "0.5", "scaip_port": str(free_port())}
+
+
+def unit_at(world, uri: str) -> None:
+    """The first device (the alarm unit the test's alarms come from) is called back at ``uri``."""
+    engine = create_engine(world.database_url)
+    with engine.begin() as conn:
+        conn.execute(update(devices).where(devices.c.identity == world.registry.device_identities[0])
+                     .values(voice_uri=uri))
+    engine.dispose()
+
+
+def call_events(world, alarm_id: str) -> list[tuple[str, str]]:
+    engine = create_engine(world.database_url)
+    with engine.connect() as conn:
+        rows = conn.execute(select(alarm_events.c.actor, alarm_events.c.data)
+                            .where(alarm_events.c.alarm_id == alarm_id, alarm_events.c.kind == "call")
+                            .order_by(alarm_events.c.seq)).all()
+    engine.dispose()
+    return [(data["phase"], actor) for actor, data in rows]
+
+
+def answered_alarm(new_page, world):
+    page = new_page()
+    log_in(page, world.url, world.operators[0])
+    expect(page.locator("#live-status")).to_have_attribute("data-live", "up", timeout=LIVE)
+    alarm_id = world.send_alarm(type="button_press")
+    page.locator(f"#row-{alarm_id}").click(timeout=LIVE)
+    page.keyboard.press("a")
+    expect(page.locator("#work-state")).to_have_text("Besvart", timeout=LIVE)
+    expect(page.locator("#voice-targets .voice-call").first).to_be_enabled(timeout=LIVE)
+    return page, alarm_id
+
+
+REMOTE_PEAK = """async () => {
+  const ctx = new AudioContext();
+  const analyser = ctx.createAnalyser();
+  analyser.fftSize = 8192;
+  ctx.createMediaStreamSource(window.respons.voice.remoteStream).connect(analyser);
+  await new Promise((r) => setTimeout(r, 1500));
+  const bins = new Float32Array(analyser.frequencyBinCount);
+  analyser.getFloatFrequencyData(bins);
+  let peak = 1;
+  for (let i = 1; i < bins.length; i++) if (bins[i] > bins[peak]) peak = i;
+  const stats = await window.respons.voice.active().pc.getStats();
+  let packets = 0;
+  stats.forEach((s) => { if (s.type === "inbound-rtp" && s.kind === "audio") packets = s.packetsReceived; });
+  return { hz: peak * ctx.sampleRate / analyser.fftSize, db: bins[peak], packets };
+}"""
+
+
+@pytest.mark.server_settings("voice_settings")
+def test_the_operator_calls_the_alarm_unit_back_and_both_hear_each_other(new_page, world, tmp_path, tones):
+    unit = Unit(tmp_path / "unit", microphone=tones["unit"])
+    try:
+        unit_at(world, unit.uri)
+        page, alarm_id = answered_alarm(new_page, world)
+
+        # T: "Ring opp" the alarm unit, which answers by itself.
+        page.keyboard.press("t")
+        expect(page.locator("#voice-state")).to_have_attribute("data-state", "answered", timeout=CALL)
+        expect(page.locator("#voice-controls")).to_be_visible()
+        unit.control.wait_for("CALL_ESTABLISHED")
+
+        # The browser hears the unit's tone over the gateway ...
+        heard = page.evaluate(REMOTE_PEAK)
+        assert heard["packets"] > 0
+        assert abs(heard["hz"] - UNIT_TONE) < 15, heard
+        time.sleep(1.5)  # ... and the unit records the browser's for a while.
+
+        # H: hang up. The unit's recording holds the operator's tone, not its own.
+        page.keyboard.press("h")
+        expect(page.locator("#voice-state")).to_have_attribute("data-state", "ended", timeout=LIVE)
+        unit.control.wait_for("CALL_CLOSED")
+        recording = unit.heard()
+        assert level_db(recording, OPERATOR_TONE) > level_db(recording, UNIT_TONE) + 20
+
+        # The timeline says who called, that it was answered and that it ended, with its length.
+        timeline = page.locator("#timeline")
+        expect(timeline.locator('[data-phase="ringing"]')).to_contain_text("ringer alarmenheten", timeout=LIVE)
+        expect(timeline.locator('[data-phase="answered"]')).to_have_count(1)
+        expect(timeline.locator('[data-phase="ended"]')).to_contain_text(re.compile(r"avsluttet etter \d+ s"))
+        operator = call_events(world, alarm_id)
+        assert [phase for phase, _ in operator] == ["ringing", "answered", "ended"]
+        assert operator[0][1] == operator[1][1] and operator[1][1].startswith("user:")
+    finally:
+        unit.stop()
+
+
+@pytest.mark.server_settings("voice_settings")
+def test_a_busy_line_and_a_unit_that_does_not_answer_are_failed_calls_with_a_call_again(new_page, world, tmp_path,
+                                                                                         tones):
+    busy = BusyLine(tmp_path / "busy")
+    unit_at(world, busy.uri)
+    page, alarm_id = answered_alarm(new_page, world)
+    page.keyboard.press("t")
+    expect(page.locator("#voice-state")).to_have_attribute("data-state", "failed", timeout=CALL)
+    expect(page.locator("#voice-state")).to_contain_text("Opptatt")
+    expect(page.locator("#voice-again")).to_be_visible()
+    busy.stop()
+
+    # A unit that rings and rings: given up after the ring time (4 s here), "no answer".
+    unit = Unit(tmp_path / "unit", microphone=tones["unit"], answer="manual")
+    try:
+        unit_at(world, unit.uri)
+        page.reload()  # the card again, with the unit's new address
+        expect(page.locator("#live-status")).to_have_attribute("data-live", "up", timeout=LIVE)
+        page.locator(f"#row-{alarm_id}").click(timeout=LIVE)
+        expect(page.locator("#voice-targets .voice-call").first).to_be_enabled(timeout=LIVE)
+        page.locator("#card-heading").focus()
+        page.keyboard.press("t")
+        expect(page.locator("#voice-state")).to_have_attribute("data-state", "ringing", timeout=CALL)
+        unit.control.wait_for("CALL_INCOMING")
+        expect(page.locator("#voice-state")).to_have_attribute("data-state", "failed", timeout=CALL)
+        expect(page.locator("#voice-state")).to_contain_text("Svarer ikke")
+    finally:
+        unit.stop()
+    failures = page.locator('#timeline [data-phase="failed"]')
+    expect(failures).to_have_count(2, timeout=LIVE)
+    expect(page.locator("#timeline")).to_contain_text("Opptatt")
+    expect(page.locator("#timeline")).to_contain_text("Svarer ikke")
+
+
+@pytest.mark.server_settings("voice_settings")
+def test_with_the_gateway_stopped_the_console_says_voice_is_unavailable_and_the_alarm_is_handled(
+        new_page, world, gateway):
+    gateway.stop()
+    deadline = time.monotonic() + 10
+    while httpx.get(world.url + "/readyz").json().get("voice") != "gateway_down":
+        assert time.monotonic() < deadline, "readiness never reported the gateway down"
+        time.sleep(0.2)
+
+    page = new_page()
+    log_in(page, world.url, world.operators[0])
+    alarm_id = world.send_alarm(type="button_press")
+    page.locator(f"#row-{alarm_id}").click(timeout=LIVE)
+    expect(page.locator("#voice-state")).to_have_text("Tale utilgjengelig", timeout=LIVE)
+    expect(page.locator("#voice-numbers")).to_contain_text("+4790000001")  # the person's phone, to call by hand
+
+    page.keyboard.press("a")
+    expect(page.locator("#work-state")).to_have_text("Besvart", timeout=LIVE)
+    page.select_option("#outcome", "resolved_at_centre")
+    page.click("#resolve-button")
+    page.click("#close-button", timeout=LIVE)
+    expect(page.locator("#work-state")).to_have_text("Lukket", timeout=LIVE)
+
+
+def scaip_alarm(world, port: int, controller: str) -> str:
+    """A SCAIP assistance alarm with "cha 0" (the device will call), over UDP; the alarm's id."""
+    body = build_mrq(Mrq(ref="r1", cid=controller, dty="0003", stc="0010", cha="0"))
+    message = build_request("MESSAGE", "sip:arc@respons.example", [
+        ("Via", "SIP/2.0/UDP 127.0.0.1:5999;branch=z9hG4bK-voice-1;rport"), ("Max-Forwards", "70"),
+        ("From", f"<sip:{controller}@alarm.example>;tag=dev1"), ("To", "<sip:arc@respons.example>"),
+        ("Call-ID", "voice-alarm-1@device"), ("CSeq", "1 MESSAGE"), ("Content-Type", "application/scaip+xml")], body)
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.settimeout(10)
+        sock.sendto(message, ("127.0.0.1", port))
+        answer = sock.recv(65536)
+    assert answer.startswith(b"SIP/2.0 200"), answer[:200]
+    engine = create_engine(world.database_url)
+    with engine.connect() as conn:
+        alarm_id = conn.execute(select(alarms.c.id).where(alarms.c.source == "scaip")).scalar_one()
+    engine.dispose()
+    return alarm_id
+
+
+@pytest.mark.server_settings("voice_settings")
+def test_the_unit_calls_after_its_scaip_alarm_and_a_rings_through_to_the_operator_who_answers_with_a(
+        new_page, world, tmp_path, tones, voice_settings):
+    unit = Unit(tmp_path / "unit", microphone=tones["unit"])
+    try:
+        engine = create_engine(world.database_url)
+        with engine.begin() as conn:
+            conn.execute(insert(devices).values(
+                municipality_id=world.registry.municipality_ids[0], recipient_id=world.registry.recipient_ids[0],
+                kind="safety_alarm", protocol="scaip", identity="4790004711", voice_uri=unit.uri,
+                created_at=datetime.now(timezone.utc)))
+        engine.dispose()
+        page = new_page()
+        log_in(page, world.url, world.operators[0])
+        expect(page.locator("#live-status")).to_have_attribute("data-live", "up", timeout=LIVE)
+
+        # The SCAIP alarm, then the unit's call to the centre (the same port).
+        port = int(voice_settings["scaip_port"])
+        alarm_id = scaip_alarm(world, port, "4790004711")
+        page.locator(f"#row-{alarm_id}").click(timeout=LIVE)
+        unit.control.command("dial", f"sip:centre@127.0.0.1:{port}")
+        expect(page.locator("#voice-incoming")).to_be_visible(timeout=CALL)
+
+        # A answers the alarm and the call.
+        page.locator("#card-heading").focus()
+        page.keyboard.press("a")
+        expect(page.locator("#work-state")).to_have_text("Besvart", timeout=LIVE)
+        expect(page.locator("#voice-state")).to_have_attribute("data-state", "answered", timeout=CALL)
+        unit.control.wait_for("CALL_ESTABLISHED")
+        heard = page.evaluate(REMOTE_PEAK)
+        assert heard["packets"] > 0
+        assert abs(heard["hz"] - UNIT_TONE) < 15, heard
+        time.sleep(1.5)
+        page.keyboard.press("h")
+        expect(page.locator("#voice-state")).to_have_attribute("data-state", "ended", timeout=LIVE)
+        unit.control.wait_for("CALL_CLOSED")
+        recording = unit.heard()
+        assert level_db(recording, OPERATOR_TONE) > level_db(recording, UNIT_TONE) + 20
+
+        phases = call_events(world, alarm_id)
+        assert [phase for phase, _ in phases] == ["ringing", "answered", "ended"]
+        assert phases[0][1] == "device:4790004711" and phases[1][1].startswith("user:")
+    finally:
+        unit.stop()
