@@ -116,7 +116,9 @@ class Node:
         runtime.voice = Voice(VoiceSettings(
             gateway_url=settings.voice_gateway_url, gateway_secret=settings.voice_gateway_secret,
             trunk=settings.voice_trunk, caller_id=settings.voice_caller_id, ring_seconds=settings.voice_ring_seconds,
-            probe_seconds=settings.voice_probe_seconds), journal, engine, clock, name)
+            probe_seconds=settings.voice_probe_seconds, answer_deadline_seconds=settings.answer_deadline_seconds,
+            expected_call_seconds=settings.voice_expected_call_seconds),
+            journal, engine, clock, name, rules)
         epj = DeliveryWorker(journal, engine, clock, node=name, poll_seconds=settings.epj_poll_seconds,
                              lease_seconds=settings.epj_lease_seconds, timeout_seconds=settings.epj_timeout_seconds,
                              alarm_after=timedelta(seconds=settings.epj_alarm_after_seconds),

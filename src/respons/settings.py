@@ -92,6 +92,9 @@ class Settings(BaseSettings):
     voice_caller_id: str = "responssenter"
     # An unanswered call is given up after this long and recorded as "no answer".
     voice_ring_seconds: float = Field(default=30.0, gt=0)
+    # A unit that said it would call (SCAIP cha 0) and has not within this long: the card
+    # offers to call it back.
+    voice_expected_call_seconds: float = Field(default=60.0, gt=0)
     # How often the node asks the gateway whether it is there (the console's "Tale utilgjengelig").
     voice_probe_seconds: float = Field(default=2.0, gt=0)
 

@@ -53,7 +53,8 @@ def gateway(tmp_path, tones):
 @pytest.fixture
 def voice_settings(gateway):
     # The SCAIP port too: devices send their alarm there, and call there afterwards.
-    return {**gateway.settings, "voice_ring_seconds": "4", "voice_probe_seconds": "0.5", "scaip_port": str(free_port())}
+    return {**gateway.settings, "voice_ring_seconds": "4", "voice_probe_seconds": "0.5", "scaip_port": str(free_port()),
+            "voice_expected_call_seconds": "3"}
 
 
 def unit_at(world, uri: str) -> None:
@@ -200,6 +201,16 @@ def test_with_the_gateway_stopped_the_console_says_voice_is_unavailable_and_the_
     expect(page.locator("#work-state")).to_have_text("Lukket", timeout=LIVE)
 
 
+def scaip_unit(world, identity: str, voice_uri: str | None) -> None:
+    engine = create_engine(world.database_url)
+    with engine.begin() as conn:
+        conn.execute(insert(devices).values(
+            municipality_id=world.registry.municipality_ids[0], recipient_id=world.registry.recipient_ids[0],
+            kind="safety_alarm", protocol="scaip", identity=identity, voice_uri=voice_uri,
+            created_at=datetime.now(timezone.utc)))
+    engine.dispose()
+
+
 def scaip_alarm(world, port: int, controller: str) -> str:
     """A SCAIP assistance alarm with "cha 0" (the device will call), over UDP; the alarm's id."""
     body = build_mrq(Mrq(ref="r1", cid=controller, dty="0003", stc="0010", cha="0"))
@@ -224,13 +235,7 @@ def test_the_unit_calls_after_its_scaip_alarm_and_a_rings_through_to_the_operato
         new_page, world, tmp_path, tones, voice_settings):
     unit = Unit(tmp_path / "unit", microphone=tones["unit"])
     try:
-        engine = create_engine(world.database_url)
-        with engine.begin() as conn:
-            conn.execute(insert(devices).values(
-                municipality_id=world.registry.municipality_ids[0], recipient_id=world.registry.recipient_ids[0],
-                kind="safety_alarm", protocol="scaip", identity="4790004711", voice_uri=unit.uri,
-                created_at=datetime.now(timezone.utc)))
-        engine.dispose()
+        scaip_unit(world, "4790004711", unit.uri)
         page = new_page()
         log_in(page, world.url, world.operators[0])
         expect(page.locator("#live-status")).to_have_attribute("data-live", "up", timeout=LIVE)
@@ -239,14 +244,19 @@ def test_the_unit_calls_after_its_scaip_alarm_and_a_rings_through_to_the_operato
         port = int(voice_settings["scaip_port"])
         alarm_id = scaip_alarm(world, port, "4790004711")
         page.locator(f"#row-{alarm_id}").click(timeout=LIVE)
+        rings_before = page.evaluate("window.respons.played.filter(p => p.kind === 'critical').length")
         unit.control.command("dial", f"sip:centre@127.0.0.1:{port}")
         expect(page.locator("#voice-incoming")).to_be_visible(timeout=CALL)
+        # The queue row says the unit is calling, and the console rings (nobody holds the alarm).
+        expect(page.locator(f"#row-{alarm_id}")).to_have_attribute("data-call", "ringing")
+        assert page.evaluate("window.respons.played.filter(p => p.kind === 'critical').length") > rings_before
 
         # A answers the alarm and the call.
         page.locator("#card-heading").focus()
         page.keyboard.press("a")
         expect(page.locator("#work-state")).to_have_text("Besvart", timeout=LIVE)
         expect(page.locator("#voice-state")).to_have_attribute("data-state", "answered", timeout=CALL)
+        expect(page.locator(f"#row-{alarm_id}")).not_to_have_attribute("data-call", "ringing", timeout=LIVE)
         unit.control.wait_for("CALL_ESTABLISHED")
         heard = page.evaluate(REMOTE_PEAK)
         assert heard["packets"] > 0
@@ -263,3 +273,60 @@ def test_the_unit_calls_after_its_scaip_alarm_and_a_rings_through_to_the_operato
         assert phases[0][1] == "device:4790004711" and phases[1][1].startswith("user:")
     finally:
         unit.stop()
+
+
+@pytest.mark.server_settings("voice_settings")
+def test_a_gateway_that_dies_during_a_call_leaves_a_lost_call_and_a_call_again(new_page, world, tmp_path, tones,
+                                                                               gateway):
+    unit = Unit(tmp_path / "unit", microphone=tones["unit"])
+    try:
+        unit_at(world, unit.uri)
+        page, alarm_id = answered_alarm(new_page, world)
+        page.keyboard.press("t")
+        expect(page.locator("#voice-state")).to_have_attribute("data-state", "answered", timeout=CALL)
+        gateway.process.kill()  # no goodbye from the gateway: as in a crash
+        expect(page.locator("#voice-state")).to_have_attribute("data-state", "lost", timeout=CALL)
+        expect(page.locator("#voice-again")).to_be_visible()
+        expect(page.locator('#timeline [data-phase="lost"]')).to_contain_text("brutt etter", timeout=LIVE)
+        assert [phase for phase, _ in call_events(world, alarm_id)] == ["ringing", "answered", "lost"]
+    finally:
+        unit.stop()
+
+
+@pytest.mark.server_settings("voice_settings")
+def test_a_call_that_no_alarm_explains_rings_at_the_centre_as_an_unknown_caller(new_page, world, tmp_path, tones,
+                                                                                voice_settings):
+    unit = Unit(tmp_path / "unit", microphone=tones["unit"])  # registered nowhere
+    try:
+        page = new_page()
+        log_in(page, world.url, world.operators[0])
+        expect(page.locator("#live-status")).to_have_attribute("data-live", "up", timeout=LIVE)
+        unit.control.command("dial", f"sip:centre@127.0.0.1:{voice_settings['scaip_port']}")
+
+        row = page.locator("tr.alarm-row", has_text="Ukjent innringer")
+        expect(row).to_be_visible(timeout=CALL)
+        row.click()
+        expect(page.locator("#unknown-caller")).to_contain_text("sip:alarm@127.0.0.1")
+        expect(page.locator("#voice-incoming")).to_contain_text("alarm ringer", timeout=LIVE)
+        page.locator("#card-heading").focus()
+        page.keyboard.press("a")
+        expect(page.locator("#voice-state")).to_have_attribute("data-state", "answered", timeout=CALL)
+        unit.control.wait_for("CALL_ESTABLISHED")
+        page.keyboard.press("h")
+        expect(page.locator("#voice-state")).to_have_attribute("data-state", "ended", timeout=LIVE)
+    finally:
+        unit.stop()
+
+
+@pytest.mark.server_settings("voice_settings")
+def test_a_unit_that_said_it_would_call_and_does_not_is_offered_a_call_back(new_page, world, voice_settings):
+    scaip_unit(world, "4790004712", "sip:unit@127.0.0.1:9")
+    page = new_page()
+    log_in(page, world.url, world.operators[0])
+    expect(page.locator("#live-status")).to_have_attribute("data-live", "up", timeout=LIVE)
+    alarm_id = scaip_alarm(world, int(voice_settings["scaip_port"]), "4790004712")
+    page.locator(f"#row-{alarm_id}").click(timeout=LIVE)
+    # The card opens at once; the offer comes when the unit's time to call (3 s here) is up.
+    expect(page.locator("#voice-targets .voice-call").first).to_be_enabled(timeout=LIVE)
+    expect(page.locator("#voice-overdue")).to_be_visible(timeout=LIVE)
+    expect(page.locator("#voice-overdue")).to_contain_text("har ikke ringt")

@@ -407,6 +407,11 @@ ROUTES: dict[tuple[str, str], Route] = {
                                  json={"target": "unit", "sdp": "v=0 an offer"})),
     ("GET", "/console/calls/{call_id}"): PageRoute(
         "roles: operator", _page("/console/calls/00000000-0000-0000-0000-000000000000")),
+    ("POST", "/console/calls/{call_id}/take"): PageRoute(
+        "roles: operator", _page("/console/calls/00000000-0000-0000-0000-000000000000/take", method="POST")),
+    ("POST", "/console/calls/{call_id}/answer"): PageRoute(
+        "roles: operator", _page("/console/calls/00000000-0000-0000-0000-000000000000/answer", method="POST",
+                                 json={"sdp": "v=0 an answer"})),
     ("POST", "/console/calls/{call_id}/hangup"): PageRoute(
         "roles: operator", _page("/console/calls/00000000-0000-0000-0000-000000000000/hangup", method="POST")),
     # ---- Responder app (web/responder) ----

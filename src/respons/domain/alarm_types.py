@@ -70,6 +70,9 @@ _TYPES = [
     AlarmType("measurement_deviation", Category.MEASUREMENT, Priority.NORMAL, "Avvik i måling", "Measurement out of range"),
     AlarmType("supervision_due", Category.SUPERVISION, Priority.NORMAL, "Digitalt tilsyn", "Digital supervision due"),
     AlarmType("epj_delivery_failing", Category.SYSTEM, Priority.LOW, "EPJ-levering feiler", "EPJ delivery failing"),
+    # A call to the centre that no alarm explains (voice/service.py): it could be a person in
+    # need, so it rings at the centre like an alarm, high in the queue.
+    AlarmType("unknown_caller", Category.SYSTEM, Priority.HIGH, "Ukjent innringer", "Unknown caller"),
 ]
 
 # Where an alarm came from, when that makes it something other than a service to a person: a

@@ -55,21 +55,25 @@ def append_event(
     alarm_rows.write_event(conn, alarm_id, event, after)
     field_audience = routing_rules.audience(row.route, row.route_step, row.municipality_id, row.mission,
                                             (row.answered_by, after.answered_by))
+    # A call's phase and direction travel with it: consoles ring for an inbound call that
+    # rings (voice/service.py), without fetching anything.
+    call = ({"phase": event.data.get("phase"), "direction": event.data.get("direction")}
+            if event.kind is EventKind.CALL else None)
     announce_change(conn, alarm_id, row.municipality_id, after, event.kind, priority=row.priority,
-                    audience=field_audience)
+                    audience=field_audience, call=call)
     return after
 
 
 def announce_change(conn: Connection, alarm_id: str, municipality_id: int, p: AlarmProjection, kind: EventKind, *,
-                    priority: int, audience: frozenset[str] = frozenset()) -> None:
+                    priority: int, audience: frozenset[str] = frozenset(), call: dict | None = None) -> None:
     # Enough for a screen to decide whether it cares (scope for the centre, ``audience`` for
     # responders in the field), what to refetch, and which sound to play; never personal data.
     # Reactions in the same unit (store/journal.py) read the event kind from it too.
-    announce(
-        conn,
-        {"alarm_id": alarm_id, "municipality_id": municipality_id, "event": kind.value, "state": p.state.value,
-         "seq": p.seq, "priority": priority, "audience": sorted(audience)},
-    )
+    change = {"alarm_id": alarm_id, "municipality_id": municipality_id, "event": kind.value, "state": p.state.value,
+              "seq": p.seq, "priority": priority, "audience": sorted(audience)}
+    if call is not None:
+        change["call"] = call
+    announce(conn, change)
 
 
 def start_answer_deadline(conn: Connection, alarm_id: str, now: datetime, deadline: timedelta | None = None) -> None:

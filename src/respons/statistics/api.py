@@ -53,12 +53,15 @@ async def key_figures(
     with rt.engine.connect() as conn:
         k = service.figures(conn, wanted, now=rt.clock(), minutes_per_cleared_alarm=MINUTES_PER_CLEARED_ALARM)
         documented = service.documentation(conn, wanted)
+        talked = service.voice_calls(conn, wanted)
     body = asdict(k)
     body.pop("frequent_recipients")  # who calls most is for the municipality's own follow-up, not an export
     return {"municipality_id": municipality_id, "period": period.value, "from": wanted.first_day.isoformat(),
             **body, "share_answered_within_target": k.share_answered_within_target, "clearance_rate": k.clearance_rate,
             "escalation_share": k.escalation_share,
-            "documentation": {**asdict(documented), "share_within_target": documented.share_within_target}}
+            "documentation": {**asdict(documented), "share_within_target": documented.share_within_target},
+            "calls": {**asdict(talked), "calls_per_alarm": talked.calls_per_alarm,
+                      "talk_seconds_per_alarm": talked.talk_seconds_per_alarm}}
 
 
 @router.get("/alarms.csv", summary="One row per alarm of one municipality and Oslo period (for Power BI)",

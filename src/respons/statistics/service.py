@@ -16,6 +16,8 @@ from sqlalchemy.engine import Connection
 from respons.auth import audit
 from respons.epj import outbox
 from respons.statistics.documentation import DocumentFact, Documentation, documentation as documentation_of
+from respons.statistics.voice import CallFact, Calls, calls as calls_of
+from respons.voice import store as voice_store
 from respons.statistics.rules import OSLO, AlarmFact, KeyFigures, Period, period_bounds, period_of
 from respons.statistics.store import Grouping, alarm_facts, key_figures_by
 from respons.store.tables import municipalities, zones
@@ -60,6 +62,13 @@ def documentation(conn: Connection, request: PeriodRequest) -> Documentation:
     start, end = request.bounds
     rows = outbox.documentation_rows(conn, municipality_id=request.municipality_id, start=start, end=end)
     return documentation_of(DocumentFact(closed, first, state, bool(attempts)) for closed, first, state, attempts in rows)
+
+
+def voice_calls(conn: Connection, request: PeriodRequest) -> Calls:
+    """The period's calls through the gateway: count, answered, talk time per alarm."""
+    start, end = request.bounds
+    return calls_of(CallFact(*row) for row in voice_store.call_facts(conn, municipality_id=request.municipality_id,
+                                                                     start=start, end=end))
 
 
 def breakdown(conn: Connection, request: PeriodRequest, by: Grouping, *, now: datetime,

@@ -110,6 +110,11 @@ register(
         "category.measurement": ("Målinger", "Measurements"),
         "category.supervision": ("Digitalt tilsyn", "Digital supervision"),
         "category.system": ("Systemfeil", "System faults"),
+        "stats.calls": ("Samtaler via tale", "Calls through voice"),
+        "stats.calls.value": ("{calls} samtaler, {answered} besvart, for {alarms} alarmer",
+                              "{calls} calls, {answered} answered, for {alarms} alarms"),
+        "stats.calls.rest": ("{per_alarm} samtaler og {talk} s taletid per alarm; {failed} kom ikke gjennom, {lost} brutt",
+                             "{per_alarm} calls and {talk} s talk time per alarm; {failed} did not go through, {lost} lost"),
         "stats.documented": ("Dokumentert i EPJ innen 5 min", "Documented in the EPJ within 5 min"),
         "stats.documented.value": ("{share} av {total} avsluttede alarmer", "{share} of {total} closed alarms"),
         "stats.documented.rest": (

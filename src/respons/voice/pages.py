@@ -52,8 +52,9 @@ def section(request: Request, alarm_id: str, principal: Principal = Depends(oper
     shown = [_labelled(target, t) for target in targets]
     numbers = [target for target in shown if target.phone]
     ringing = voice.ringing_for(alarm_id) if voice.available else None
+    overdue_at = voice.call_overdue_at(alarm_id)
     return render(request, "voice/_panel.html", targets=shown, numbers=numbers, available=voice.available,
-                  incoming=ringing)
+                  incoming=ringing, overdue_ms=int(overdue_at.timestamp() * 1000) if overdue_at else None)
 
 
 def _labelled(target, t):
@@ -99,7 +100,10 @@ class Answer(BaseModel):
 @router.post("/calls/{call_id}/take")
 async def take(request: Request, call_id: str, principal: Principal = Depends(operator_page)):
     """The operator takes a ringing inbound call (A); 409 if a colleague was first or it stopped ringing."""
-    if not await runtime(request).voice.take(call_id, actor=principal.actor, visible_to=principal.scope.alarms):
+    taken = await runtime(request).voice.take(call_id, actor=principal.actor, visible_to=principal.scope.alarms)
+    if taken is None:
+        return _error(404, "not_found")
+    if not taken:
         return _error(409, "not_ringing")
     return Response(status_code=204)
 

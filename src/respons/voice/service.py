@@ -22,6 +22,9 @@ from sqlalchemy.engine import Connection, Engine
 
 from respons.clock import Clock
 from respons.domain.lifecycle import Event, EventKind
+from respons.domain.alarm_types import SYSTEM_SOURCE, alarm_type
+from respons.engine import receiving
+from respons.engine.routing import RulesCache
 from respons.engine.timeline import append_event
 from respons.store.alarms import AlarmNotFound
 from respons.store.journal import Journal
@@ -32,6 +35,9 @@ from respons.voice.gateway import Gateway, GatewayError, GatewayEvent, SipHandle
 from respons.voice.inbound import InboundSip
 
 log = logging.getLogger(__name__)
+
+UNKNOWN_CALLER = "unknown_caller"  # the alarm type of a call no alarm explains
+UNKNOWN = "unknown"  # the target kind of such a call
 
 
 class VoiceUnavailable(Exception):
@@ -52,6 +58,8 @@ class VoiceSettings:
     probe_seconds: float
     # An inbound call is tied to an open alarm its unit raised at most this long before.
     inbound_window_seconds: float = 900.0
+    answer_deadline_seconds: float = 60.0  # for the alarm an unknown caller's call becomes
+    expected_call_seconds: float = 60.0  # a unit that said it would call and has not: offer a call-back
 
 
 def alarm_targets(conn: Connection, alarm_id: str, trunk: str | None,
@@ -70,8 +78,10 @@ def alarm_targets(conn: Connection, alarm_id: str, trunk: str | None,
 class Voice:
     """This node's voice: its gateway, its calls in progress, and whether the gateway answers."""
 
-    def __init__(self, settings: VoiceSettings, journal: Journal, engine: Engine, clock: Clock, node: str):
+    def __init__(self, settings: VoiceSettings, journal: Journal, engine: Engine, clock: Clock, node: str,
+                 rules: RulesCache | None = None):
         self.settings = settings
+        self.rules = rules
         self.journal = journal
         self.engine = engine
         self.clock = clock
@@ -183,14 +193,17 @@ class Voice:
         window = timedelta(seconds=self.settings.inbound_window_seconds)
 
         def record(conn: Connection) -> str | None:
-            alarm = store.alarm_for_caller(conn, caller_user, since=now - window)
+            found = store.alarm_for_caller(conn, caller_user, since=now - window)
+            alarm = found or self._unknown_caller(conn, caller, sip_call_id, now)
             unit = store.device_identity(conn, alarm["device_id"]) if alarm else None
+            kind = TargetKind.UNIT.value if found else UNKNOWN
+            label = (caller_user or caller)[:200]
             store.add(conn, call_id=call_id, alarm_id=alarm["id"] if alarm else None,
                       municipality_id=alarm["municipality_id"] if alarm else None, direction=Direction.INBOUND.value,
-                      target_kind=TargetKind.UNIT.value if alarm else "unknown", target_label=caller_user or caller,
-                      address=caller[:200], operator=None, node=self.node, now=now)
+                      target_kind=kind, target_label=label, address=caller[:200], operator=None, node=self.node,
+                      now=now)
             _timeline(conn, alarm["id"] if alarm else None, now, f"device:{unit}" if unit else "system", call_id,
-                      "ringing", direction=Direction.INBOUND.value, target=TargetKind.UNIT.value, label="unit")
+                      "ringing", direction=Direction.INBOUND.value, target=kind, label=label)
             return alarm["id"] if alarm else None
 
         alarm_id = await self.journal.run(record)
@@ -200,6 +213,19 @@ class Voice:
         await self._notify()
         return call_id
 
+    def _unknown_caller(self, conn: Connection, caller: str, sip_call_id: str, now: datetime) -> dict | None:
+        """A call no alarm explains rings at the centre as an alarm of its own ("Ukjent
+        innringer"): it could be a person in need, and the queue is where the centre looks."""
+        host = store.host_municipality(conn)
+        if host is None:
+            return None
+        received = receiving.receive(conn, receiving.NewAlarm(
+            municipality_id=host, recipient_id=None, device_id=None, alarm_type=alarm_type(UNKNOWN_CALLER),
+            source=SYSTEM_SOURCE, actor="voice", occurred_at=now, payload={"unknown_caller": {"caller": caller[:200]}},
+            idempotency_scope="voice", idempotency_key=sip_call_id[:200],
+        ), now=now, answer_deadline=timedelta(seconds=self.settings.answer_deadline_seconds), rules_cache=self.rules)
+        return {"id": received.alarm_id, "municipality_id": host, "device_id": None}
+
     async def caller_gave_up(self, call_id: str) -> None:
         session = self._sessions.get(call_id)
         if session is not None:
@@ -208,14 +234,13 @@ class Voice:
             if session.task is not None:
                 session.task.cancel()
 
-    async def take(self, call_id: str, *, actor: str, visible_to: frozenset[int] | None) -> bool:
+    async def take(self, call_id: str, *, actor: str, visible_to: frozenset[int] | None) -> bool | None:
         """The operator takes a ringing inbound call (A, or its button); False when it no
-        longer rings or a colleague was first."""
-        def unit(conn: Connection) -> bool:
+        longer rings or a colleague was first, None when there is no such call within reach."""
+        def unit(conn: Connection) -> bool | None:
             call = store.get(conn, call_id)
-            if call is None or (call["alarm_id"] and visible_to is not None
-                                and call["municipality_id"] not in visible_to):
-                return False
+            if call is None or (visible_to is not None and call["municipality_id"] not in visible_to):
+                return None
             return store.take(conn, call_id, actor)
 
         taken = await self.journal.run(unit)
@@ -234,6 +259,15 @@ class Voice:
         done = await self.journal.run(unit)
         await self._notify()
         return done
+
+    def call_overdue_at(self, alarm_id: str) -> datetime | None:
+        """When the card should offer to call the unit back because the call it announced has
+        not come (None: no call announced, or it came)."""
+        with self.engine.connect() as conn:
+            expected = store.expected_call(conn, alarm_id)
+        if expected is None or expected["came"]:
+            return None
+        return expected["received_at"] + timedelta(seconds=self.settings.expected_call_seconds)
 
     def ringing_for(self, alarm_id: str) -> dict[str, Any] | None:
         with self.engine.connect() as conn:

@@ -8,7 +8,8 @@ from typing import Any
 from sqlalchemy import insert, or_, select, update
 from sqlalchemy.engine import Connection
 
-from respons.store.tables import alarms, contacts, devices, voice_calls
+from respons.domain.alarm_types import NOT_A_SERVICE
+from respons.store.tables import alarms, contacts, devices, municipalities, voice_calls
 from respons.voice.calls import State
 
 
@@ -103,3 +104,33 @@ def device_identity(conn: Connection, device_id: int | None) -> str | None:
     if device_id is None:
         return None
     return conn.execute(select(devices.c.identity).where(devices.c.id == device_id)).scalar()
+
+
+def host_municipality(conn: Connection) -> int | None:
+    """The host municipality: where a call that no alarm explains is answered."""
+    return conn.execute(select(municipalities.c.id).where(municipalities.c.role == "host")
+                        .order_by(municipalities.c.id).limit(1)).scalar()
+
+
+def call_facts(conn: Connection, *, municipality_id: int, start: datetime, end: datetime) -> list[tuple]:
+    """(alarm id, state, answered at, ended at) of the calls a municipality's centre made or
+    took in [start, end) (the statistics' calls figures)."""
+    # Calls on the centre's own alarms (an unknown caller's) are no service to the
+    # municipality, as those alarms are not (domain/alarm_types.NOT_A_SERVICE).
+    rows = conn.execute(select(voice_calls.c.alarm_id, voice_calls.c.state, voice_calls.c.answered_at,
+                               voice_calls.c.ended_at)
+                        .select_from(voice_calls.join(alarms, alarms.c.id == voice_calls.c.alarm_id))
+                        .where(voice_calls.c.municipality_id == municipality_id, voice_calls.c.created_at >= start,
+                               voice_calls.c.created_at < end, alarms.c.source.not_in(NOT_A_SERVICE)))
+    return [tuple(r) for r in rows]
+
+
+def expected_call(conn: Connection, alarm_id: str) -> dict[str, Any] | None:
+    """When a unit said it would call (SCAIP ``cha`` 0) for this alarm: its receipt time and
+    whether any call from it has come; None when no call was announced."""
+    row = conn.execute(select(alarms.c.received_at, alarms.c.payload).where(alarms.c.id == alarm_id)).first()
+    if row is None or not ((row.payload or {}).get("call") or {}).get("voice_call_expected"):
+        return None
+    came = conn.execute(select(voice_calls.c.id).where(voice_calls.c.alarm_id == alarm_id,
+                                                       voice_calls.c.direction == "inbound").limit(1)).first()
+    return {"received_at": row.received_at, "came": came is not None}

@@ -41,6 +41,7 @@
     alerts: new Map(),      // alarm id -> {warned, late}: which urgent sounds it has had
     sounded: new Set(),     // alarm ids whose new-alarm sound was played
     lastRing: -Infinity,    // when a new-alarm sound last played (state.now())
+    ringing: new Set(),     // alarm ids whose unit (or an unknown caller) is calling the centre
   };
   window.respons = state;
 
@@ -63,6 +64,7 @@
 
   function stamp(row) {
     row.dataset.t0 = String(state.now());
+    if (state.ringing.has(row.dataset.alarmId)) row.dataset.call = "ringing";
     clocks.delete(row.id);  // a fresh row: its clock starts from the server's figure again
     paintClock(row, state.now());
     watch(row);
@@ -590,6 +592,7 @@
       newAlarmSound(change.alarm_id, change.priority);
     }
     if (change.event === "missing_response") play("critical", change.alarm_id);  // help has not arrived
+    if (change.event === "call") callChanged(change);
     refreshRow(change.alarm_id).then(() => {
       state.rowUpdates.push({ id: change.alarm_id, ms: performance.now() - received, arrived, event: change.event });
       if (state.rowUpdates.length > 1000) state.rowUpdates.shift();
@@ -599,6 +602,21 @@
       // A call rang, was taken or ended: the card's voice section shows it (voice.js).
       if (change.event === "call" && window.respons.voice) window.respons.voice.refresh();
     }
+  }
+
+  // An inbound call rings at the operator who holds its alarm, or, if nobody does, at every
+  // operator whose queue shows it; a colleague's alarm rings only at the colleague. The row
+  // shows that the unit is calling until someone takes the call or it ends.
+  function callChanged(change) {
+    const call = change.call || {};
+    const id = change.alarm_id;
+    const ringing = call.phase === "ringing" && call.direction === "inbound";
+    if (ringing) state.ringing.add(id); else state.ringing.delete(id);
+    const row = document.getElementById("row-" + id);
+    if (!row) return;
+    if (ringing) row.dataset.call = "ringing"; else delete row.dataset.call;
+    const waiting = change.state === "queued" || change.state === "offered";
+    if (ringing && (waiting || row.dataset.mine === "1")) play("critical", id);
   }
 
   function parse(text) {

@@ -244,9 +244,18 @@
     else if (button.id === "voice-take") acceptRinging();
   });
 
+  // The unit said it would call: when its time is up and no call came, the notice shows.
+  function watchOverdue() {
+    const notice = $("#voice-overdue");
+    if (!notice) return;
+    const wait = Number(notice.dataset.at) - Date.now();
+    setTimeout(() => { if (notice.isConnected && !call) notice.hidden = false; }, Math.max(0, wait));
+  }
+
   // A new voice section (another card, or the same one again): show the call it belongs to.
   document.addEventListener("htmx:afterSwap", (event) => {
     if (!event.detail || !event.detail.target || event.detail.target.id !== "voice") return;
+    watchOverdue();
     if (call && panel().dataset.alarmId === call.alarmId) {
       say(describe({ state: call.state === "connecting" ? "ringing" : call.state }), call.state);
       show(call.state);
