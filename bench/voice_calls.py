@@ -105,6 +105,7 @@ async def ringing(args, node: ServerProcess, scaip_port: int, cids: list[str], o
 
     async def stream(client: httpx.AsyncClient, opened: asyncio.Event) -> None:
         async with client.stream("GET", "/api/v1/queue/events") as response:
+            response.raise_for_status()
             event = None
             async for line in response.aiter_lines():
                 opened.set()
@@ -227,8 +228,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="respons-voice-bench-") as scratch:
         folder = Path(scratch)
         database_url = f"sqlite:///{folder / 'bench.db'}"
+        upgrade(database_url)
         engine = make_engine(database_url)
-        upgrade(engine)
         now = datetime.now(timezone.utc)
         registry = seed_registry(engine, now=now)
         uas_port = free_port()
@@ -253,7 +254,7 @@ def main() -> None:
         scaip_port = free_port()
         node = ServerProcess(database_url, free_port(), folder / "server.log", scaip_port=str(scaip_port),
                              voice_gateway_url=gateway_config.url, voice_gateway_secret=gateway_config.api_secret,
-                             voice_ring_seconds="30", answer_deadline_seconds="3600")
+                             voice_ring_seconds="30", answer_deadline_seconds="3600", cookie_secure="false")
         try:
             time.sleep(0.5)
             node.start()

@@ -359,18 +359,23 @@ def test_a_note_written_while_a_colleague_closes_the_alarm_is_kept_as_an_addendu
     expect(anne.locator("#timeline")).to_contain_text("Bruker var urolig")
 
 
-def test_a_note_begun_before_the_answer_to_the_operators_own_action_arrives_is_kept(new_page, world):
+def answered_with_the_answer_held_back(new_page, world):
+    """Anne answers by keyboard; the server commits, but its answer is held back, as on a busy
+    node, while the live stream shows her the alarm answered. (anne, the held answer)."""
     anne = console_of(new_page, world, world.operators[0])
     alarm_id = world.send_alarm(type="button_press")
     anne.locator(f"#row-{alarm_id}").click(timeout=LIVE)
     expect(anne.locator("#answer-button")).to_be_visible(timeout=LIVE)
-
-    # Anne answers; the server commits, but its answer is held back, as on a busy node. The
-    # live stream shows her the alarm answered all the same, and she begins her note.
     held = []
     anne.route(re.compile(r"/console/alarms/[^/]+/answer$"), lambda route: held.append((route, route.fetch())))
     anne.keyboard.press("a")
     expect(anne.locator("#work-state")).to_have_text("Besvart", timeout=LIVE)
+    return anne, held
+
+
+def test_a_note_begun_before_the_answer_to_the_operators_own_action_arrives_is_kept(new_page, world):
+    # She begins her note before the answer to her own "A" has come.
+    anne, held = answered_with_the_answer_held_back(new_page, world)
     anne.keyboard.press("m")
     anne.keyboard.type("Bruker har falt i gangen")
 
@@ -387,6 +392,21 @@ def test_a_note_begun_before_the_answer_to_the_operators_own_action_arrives_is_k
                                                       timeout=LIVE)
     # The sent note is not put back in the field.
     expect(anne.locator("#note-text")).to_have_value("")
+
+
+def test_a_call_being_recorded_keeps_its_focus_when_the_late_answer_to_a_arrives(new_page, world):
+    anne, held = answered_with_the_answer_held_back(new_page, world)
+    anne.keyboard.press("r")
+    anne.keyboard.press("Tab")
+    expect(anne.locator("#call-result")).to_be_focused()
+    [(route, answer)] = held
+    route.fulfill(response=answer)
+    expect(anne.locator("#card-heading")).to_be_visible()
+    # The card was replaced under her: she is still in the result, so her next keys record the call.
+    expect(anne.locator("#call-result")).to_be_focused()
+    anne.keyboard.press("ArrowDown")
+    anne.keyboard.press("Control+Enter")
+    expect(anne.locator("#timeline")).to_contain_text("Ringte brukeren – Svarte", timeout=LIVE)
 
 
 def test_a_refresh_that_left_before_the_operators_own_action_never_takes_it_off_the_screen(new_page, world):

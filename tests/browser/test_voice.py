@@ -330,3 +330,48 @@ def test_a_unit_that_said_it_would_call_and_does_not_is_offered_a_call_back(new_
     expect(page.locator("#voice-targets .voice-call").first).to_be_enabled(timeout=LIVE)
     expect(page.locator("#voice-overdue")).to_be_visible(timeout=LIVE)
     expect(page.locator("#voice-overdue")).to_contain_text("har ikke ringt")
+
+
+@pytest.mark.server_settings("voice_settings")
+def test_taking_a_second_call_puts_the_first_on_hold_and_t_takes_it_back(new_page, world, tmp_path, tones):
+    first_unit = Unit(tmp_path / "first", microphone=tones["unit"])
+    second_unit = Unit(tmp_path / "second", microphone=tones["unit"])
+    try:
+        engine = create_engine(world.database_url)
+        with engine.begin() as conn:
+            for identity, unit in zip(world.registry.device_identities[:2], (first_unit, second_unit)):
+                conn.execute(update(devices).where(devices.c.identity == identity).values(voice_uri=unit.uri))
+        engine.dispose()
+        page, first = answered_alarm(new_page, world)
+        page.keyboard.press("t")
+        expect(page.locator("#voice-state")).to_have_attribute("data-state", "answered", timeout=CALL)
+
+        # A second alarm: Anne answers it and calls its unit; the first call goes on hold.
+        second = world.send_alarm(type="door_opened", device=world.registry.device_identities[1])
+        page.locator(f"#row-{second}").click(timeout=LIVE)
+        expect(page.locator("#answer-button")).to_be_visible(timeout=LIVE)  # the second card, not the first
+        page.keyboard.press("a")
+        expect(page.locator(f'#alarm-work[data-alarm-id="{second}"] #work-state')).to_have_text("Besvart", timeout=LIVE)
+        expect(page.locator(f'#voice[data-alarm-id="{second}"] .voice-call').first).to_be_enabled(timeout=LIVE)
+        page.locator("#card-heading").focus()
+        page.keyboard.press("t")
+        expect(page.locator("#voice-state")).to_have_attribute("data-state", "answered", timeout=CALL)
+        assert len(page.evaluate("window.respons.voice.onHold()")) == 1
+
+        # Back on the first card: it shows its call on hold; T takes it back, the second waits.
+        page.locator(f"#row-{first}").click(timeout=LIVE)
+        expect(page.locator(f'#voice[data-alarm-id="{first}"] #voice-held')).to_be_visible(timeout=LIVE)
+        expect(page.locator("#voice-held")).to_contain_text("Samtale på vent")
+        page.locator("#card-heading").focus()
+        page.keyboard.press("t")
+        expect(page.locator("#voice-controls")).to_be_visible(timeout=LIVE)
+        expect(page.locator("#voice-held")).to_be_hidden()
+        page.keyboard.press("h")
+        expect(page.locator("#voice-state")).to_have_attribute("data-state", "ended", timeout=LIVE)
+
+        assert [phase for phase, _ in call_events(world, first)] == ["ringing", "answered", "held", "resumed", "ended"]
+        assert [phase for phase, _ in call_events(world, second)] == ["ringing", "answered", "held"]
+        expect(page.locator('#timeline [data-phase="held"]')).to_contain_text("satt på vent")
+    finally:
+        first_unit.stop()
+        second_unit.stop()

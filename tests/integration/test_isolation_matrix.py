@@ -412,6 +412,10 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("POST", "/console/calls/{call_id}/answer"): PageRoute(
         "roles: operator", _page("/console/calls/00000000-0000-0000-0000-000000000000/answer", method="POST",
                                  json={"sdp": "v=0 an answer"})),
+    ("POST", "/console/calls/{call_id}/hold"): PageRoute(
+        "roles: operator", _page("/console/calls/00000000-0000-0000-0000-000000000000/hold", method="POST")),
+    ("POST", "/console/calls/{call_id}/resume"): PageRoute(
+        "roles: operator", _page("/console/calls/00000000-0000-0000-0000-000000000000/resume", method="POST")),
     ("POST", "/console/calls/{call_id}/hangup"): PageRoute(
         "roles: operator", _page("/console/calls/00000000-0000-0000-0000-000000000000/hangup", method="POST")),
     # ---- Responder app (web/responder) ----

@@ -429,6 +429,7 @@ voice_calls = Table(
     # An inbound call: the operator who took it, and their browser's answer to the gateway's offer.
     Column("accepted_by", String(100)),
     Column("browser_sdp", Text),
+    Column("on_hold", Boolean, nullable=False, server_default=text("false")),  # the operator took another call
     Column("version", Integer, nullable=False),  # grows with each change: the browser waits on it
     Column("created_at", UTCDateTime, nullable=False),
     Column("answered_at", UTCDateTime),

@@ -88,7 +88,7 @@ async def call_state(request: Request, call_id: str, after: Annotated[int, Query
     if row is None:
         return _error(404, "not_found")
     return {"id": row["id"], "state": row["state"], "failure": row["failure"], "version": row["version"],
-            "direction": row["direction"], "sdp": row["remote_sdp"],
+            "direction": row["direction"], "sdp": row["remote_sdp"], "on_hold": row["on_hold"],
             "answered_at": row["answered_at"].isoformat() if row["answered_at"] else None,
             "label": row["target_label"], "target": row["target_kind"]}
 
@@ -114,6 +114,27 @@ async def answer(request: Request, call_id: str, body: Annotated[Answer, Body()]
     """The browser's answer to the gateway's offer, for an inbound call this operator took."""
     if not await runtime(request).voice.answer_offer(call_id, body.sdp, actor=principal.actor):
         return _error(404, "not_found")
+    return Response(status_code=204)
+
+
+@router.post("/calls/{call_id}/hold")
+async def hold(request: Request, call_id: str, principal: Principal = Depends(operator_page)):
+    """Put the operator's call on hold (they take another); 409 if it cannot be held here."""
+    return await _hold(request, call_id, principal, on=True)
+
+
+@router.post("/calls/{call_id}/resume")
+async def resume(request: Request, call_id: str, principal: Principal = Depends(operator_page)):
+    """Take a held call back."""
+    return await _hold(request, call_id, principal, on=False)
+
+
+async def _hold(request: Request, call_id: str, principal: Principal, *, on: bool):
+    voice = runtime(request).voice
+    if voice.read(call_id, actor=principal.actor) is None:
+        return _error(404, "not_found")
+    if not await voice.hold(call_id, actor=principal.actor, on=on):
+        return _error(409, "not_held" if not on else "cannot_hold")
     return Response(status_code=204)
 
 

@@ -130,6 +130,8 @@ class Voice:
             await session.hang_up(reason="node_stopping")
         for session in list(self._sessions.values()):
             await session.finished()
+        if self.gateway is not None:
+            await self.gateway.close()
 
     async def check(self) -> None:
         before = self.problem
@@ -278,8 +280,7 @@ class Voice:
         loop = asyncio.get_running_loop()
         deadline = None if timeout is None else loop.time() + timeout
         while True:
-            with self.engine.connect() as conn:
-                row = store.get(conn, call_id)
+            row = await asyncio.to_thread(self._row, call_id)
             if row is None or ready(row):
                 return row
             if deadline is not None and loop.time() >= deadline:
@@ -290,6 +291,15 @@ class Voice:
                 except asyncio.TimeoutError:
                     pass
 
+    async def hold(self, call_id: str, *, actor: str, on: bool) -> bool:
+        """Put the operator's answered call on hold (the unit hears nothing, the operator takes
+        another call) or take it back. False when this node does not speak for the call, or
+        it is not an answered call of this operator's (docs/voice.md, "Several calls")."""
+        session = self._sessions.get(call_id)
+        if session is None or session.operator != actor or not session.answered:
+            return False
+        return await session.hold(on)
+
     async def hang_up(self, call_id: str, *, actor: str) -> bool:
         """The operator hangs up. False when this node does not have the call (the browser
         has closed its media, which ends the call at the gateway all the same)."""
@@ -299,9 +309,12 @@ class Voice:
         await session.hang_up(reason="operator", actor=actor)
         return True
 
-    def read(self, call_id: str, *, actor: str) -> dict[str, Any] | None:
+    def _row(self, call_id: str) -> dict[str, Any] | None:
         with self.engine.connect() as conn:
-            row = store.get(conn, call_id)
+            return store.get(conn, call_id)
+
+    def read(self, call_id: str, *, actor: str) -> dict[str, Any] | None:
+        row = self._row(call_id)
         if row is None or row["operator"] != actor:
             return None  # another operator's call, or none: the same answer
         return row
@@ -376,6 +389,19 @@ class CallSession:
 
     async def finished(self) -> None:
         await self._done.wait()
+
+    async def hold(self, on: bool) -> bool:
+        try:
+            # sendonly: the gateway keeps sending (nothing, the browser's track is muted) and
+            # the unit knows it is held (RFC 3264 §8.4); unhold renegotiates sendrecv.
+            await self.handle.send({"request": "hold", "direction": "sendonly"} if on else {"request": "unhold"})
+        except GatewayError as e:
+            log.warning("voice: call %s could not be %s: %s", self.call_id, "held" if on else "resumed", e)
+            return False
+        await self._change(lambda conn, now: (
+            store.change(conn, self.call_id, on_hold=on),
+            _timeline(conn, self.alarm_id, now, self.operator, self.call_id, "held" if on else "resumed")))
+        return True
 
     async def hang_up(self, *, reason: str, actor: str | None = None) -> None:
         if self.hangup_reason is None:

@@ -46,5 +46,9 @@ i18n.register({
     "voice.phase.answered": ("besvart", "answered"),
     "voice.phase.ended": ("avsluttet etter {duration}", "ended after {duration}"),
     "voice.phase.failed": ("gikk ikke gjennom", "did not go through"),
+    "voice.phase.held": ("satt på vent", "put on hold"),
+    "voice.phase.resumed": ("hentet tilbake", "taken back"),
+    "voice.held": ("Samtale på vent: {who}", "Call on hold: {who}"),
+    "voice.resume": ("Hent tilbake", "Take back"),
     "voice.phase.lost": ("brutt etter {duration}", "lost after {duration}"),
 })

@@ -437,22 +437,24 @@
     putDrafts(fresh, drafts);
   }
 
-  // What the operator has typed but not sent, in the open alarm's work section: a new work
-  // section (a colleague's action, or the answer to an action that was still on its way when
-  // the operator began to write) must not take it away. The fields of the form whose own
-  // answer this is are left out: that text was sent, and shows on the timeline.
+  // What the operator has typed or chosen but not sent, and where they are, in the open
+  // alarm's work section: a new work section (a colleague's action, or the answer to an action
+  // that was still on its way when the operator began) must not take it away, nor move their
+  // focus (a Tab or Ctrl+Enter would then land elsewhere). The form whose own answer this is
+  // is left out: it was sent, shows on the timeline, and focus leaves it on purpose.
   function takeDrafts(work, sentForm) {
     if (!work) return null;
     const fields = {};
-    for (const field of work.querySelectorAll("textarea[id], input[id]:not([type=hidden])")) {
+    for (const field of work.querySelectorAll("textarea[id], input[id]:not([type=hidden]), select[id]")) {
       if (!field.value || (sentForm && sentForm.contains(field))) continue;
       fields[field.id] = field.value;
     }
     const active = document.activeElement;
-    const typing = active && fields[active.id] !== undefined && work.contains(active);
+    const inWork = active && active.id && work.contains(active) && /^(TEXTAREA|INPUT|SELECT)$/.test(active.tagName)
+      && !(sentForm && sentForm.contains(active));
     return {
       alarmId: work.dataset.alarmId, fields,
-      focus: typing ? { id: active.id, start: active.selectionStart, end: active.selectionEnd } : null,
+      focus: inWork ? { id: active.id, start: active.selectionStart, end: active.selectionEnd } : null,
     };
   }
 
@@ -463,7 +465,7 @@
       if (field && !field.value) field.value = value;
     }
     const field = drafts.focus && work.querySelector("#" + CSS.escape(drafts.focus.id));
-    if (field && field.value === drafts.fields[drafts.focus.id]) {
+    if (field) {
       field.focus();
       try { field.setSelectionRange(drafts.focus.start, drafts.focus.end); } catch (e) { /* not a text field */ }
     }

@@ -1,12 +1,15 @@
 // Voice in the console (docs/voice.md): the browser's own WebRTC, signalled through Respons.
-// The browser never speaks to the gateway's API: it sends its offer and the key of whom to
-// call, and waits on the call's state (GET /console/calls/{id}, a long poll) for the
-// gateway's answer. Media then flows between this browser and the gateway.
+// The browser never speaks to the gateway's API: it sends its offer (or its answer to the
+// gateway's offer, for a unit's call) and the key of whom to call, and waits on the call's
+// state (GET /console/calls/{id}, a long poll). Media then flows between this browser and
+// the gateway. One call is live; taking or making another puts it on hold.
 (function () {
   "use strict";
 
   const $ = (sel, root) => (root || document).querySelector(sel);
-  let call = null;  // { id, alarmId, label, pc, stream, version, state, answeredAt, remoteSet }
+  // A call: { id, alarmId, label, pc, stream, audio, version, state, answeredAt, remoteSet, inbound }
+  let call = null;  // the live call (ringing, or talking)
+  const held = new Map();  // call id -> a call on hold
   let ticker = null;
 
   function csrf() {
@@ -14,8 +17,18 @@
     catch (e) { return ""; }
   }
 
+  function post(path, body) {
+    const headers = { "X-CSRF-Token": csrf() };
+    if (body) headers["Content-Type"] = "application/json";
+    return fetch(path, { method: "POST", credentials: "same-origin", headers, body: body ? JSON.stringify(body) : undefined });
+  }
+
   function panel() { return $("#voice"); }
+  function panelAlarm() { const p = panel(); return p ? p.dataset.alarmId : null; }
   function words(key) { const p = panel(); return (p && p.dataset["w" + key]) || ""; }
+  function cap(s) { return s.charAt(0).toUpperCase() + s.slice(1); }
+  function fill(text, who) { return (text || "").replace("{who}", who || ""); }
+  function heldOn(alarmId) { for (const c of held.values()) if (c.alarmId === alarmId) return c; return null; }
 
   function say(text, stateName) {
     const el = $("#voice-state");
@@ -24,106 +37,98 @@
     if (stateName) el.dataset.state = stateName;
   }
 
-  function show(state) {
-    const controls = $("#voice-controls"), again = $("#voice-again"), targets = $("#voice-targets");
-    const mine = call && panel() && panel().dataset.alarmId === call.alarmId;
-    const live = mine && (state === "ringing" || state === "answered" || state === "connecting");
-    if (controls) controls.hidden = !live;
-    if (targets) targets.hidden = !!live;
-    if (again) again.hidden = !(mine && (state === "lost" || state === "failed"));
-  }
-
-  function describe(row) {
-    const who = call ? call.label : "";
+  function describe(row, who) {
     if (row.state === "failed") return fill(words("Failed"), who) + (row.failure ? " – " + (words("Failure_" + row.failure) || row.failure) : "");
     return fill(words(cap(row.state)), who);
   }
-  function cap(s) { return s.charAt(0).toUpperCase() + s.slice(1); }
-  function fill(text, who) { return (text || "").replace("{who}", who); }
+
+  // What the open card's voice section shows: its alarm's live call, a call of its alarm on
+  // hold, or the buttons to call.
+  function paint() {
+    const alarmId = panelAlarm();
+    if (!alarmId) return;
+    const mine = call && call.alarmId === alarmId;
+    const live = mine && ["ringing", "answered", "connecting"].includes(call.state);
+    const waiting = heldOn(alarmId);
+    const controls = $("#voice-controls"), targets = $("#voice-targets"), heldNote = $("#voice-held");
+    if (controls) controls.hidden = !live;
+    if (targets) targets.hidden = !!(live || waiting);
+    if (heldNote) {
+      heldNote.hidden = !waiting;
+      if (waiting) $("#voice-held-who").textContent = fill(words("Held"), waiting.label);
+    }
+    if (mine) say(describe({ state: call.state === "connecting" ? "ringing" : call.state }, call.label), call.state);
+    const incoming = $("#voice-incoming");
+    if (incoming && mine) incoming.hidden = true;
+  }
 
   function clock() {
     const el = $("#voice-clock");
-    if (!el || !call || !call.answeredAt) { if (el) el.textContent = ""; return; }
+    if (!el || !call || !call.answeredAt || call.alarmId !== panelAlarm()) { if (el) el.textContent = ""; return; }
     const s = Math.max(0, Math.round((Date.now() - call.answeredAt) / 1000));
     el.textContent = Math.floor(s / 60) + ":" + String(s % 60).padStart(2, "0");
   }
 
-  async function start(targetKey, label) {
-    const p = panel();
-    if (!p || call) return;
-    const alarmId = p.dataset.alarmId;
-    call = { id: null, alarmId, label, pc: null, stream: null, version: 0, state: "connecting", remoteSet: false };
-    show("connecting");
-    say(fill(words("Ringing"), label), "ringing");
-    try {
-      call.stream = await navigator.mediaDevices.getUserMedia({ audio: true, video: false });
-    } catch (e) {
-      say(words("No_microphone"), "failed");
-      call = null; show("idle");
-      return;
-    }
-    const pc = new RTCPeerConnection({ iceServers: window.respons && window.respons.iceServers || [] });
-    call.pc = pc;
-    call.stream.getTracks().forEach((track) => pc.addTrack(track, call.stream));
-    pc.ontrack = onTrack;
-    await pc.setLocalDescription(await pc.createOffer());
-    await gathered(pc);
-    const response = await fetch("/console/alarms/" + encodeURIComponent(alarmId) + "/calls", {
-      method: "POST", credentials: "same-origin",
-      headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf() },
-      body: JSON.stringify({ target: targetKey, sdp: pc.localDescription.sdp }),
-    });
-    if (!response.ok) {
-      const body = await response.json().catch(() => ({}));
-      finish({ state: "failed", failure: body.error === "voice_unavailable" ? "gateway" : "unreachable" });
-      return;
-    }
-    call.id = (await response.json()).call_id;
-    voice.callId = call.id;
-    follow(call);
+  function newCall(fields) {
+    return Object.assign({ id: null, pc: null, stream: null, audio: null, version: 0, state: "connecting",
+                           remoteSet: false, inbound: false }, fields);
   }
 
-  // An inbound call (the unit calls after its alarm): take it, then answer the gateway's offer.
-  async function take(callId, alarmId) {
-    if (call) return;
-    call = { id: callId, alarmId, label: words("Unit") || "", pc: null, stream: null, version: 0, state: "connecting",
-             remoteSet: false, inbound: true };
-    voice.callId = callId;
-    const incoming = $("#voice-incoming");
-    if (incoming) incoming.hidden = true;
-    show("connecting");
-    const response = await fetch("/console/calls/" + encodeURIComponent(callId) + "/take", {
-      method: "POST", credentials: "same-origin", headers: { "X-CSRF-Token": csrf() },
-    });
-    if (!response.ok) { call = null; show("idle"); refresh(); return; }  // a colleague was first
-    try {
-      call.stream = await navigator.mediaDevices.getUserMedia({ audio: true, video: false });
-    } catch (e) {
-      say(words("No_microphone"), "failed");
-    }
-    follow(call);
+  // Before another call becomes live: the live one goes on hold (if it is talking), or the
+  // new one waits (a call still ringing out is not held: hang it up first).
+  async function freeLine() {
+    if (!call) return true;
+    if (call.state !== "answered") return false;
+    return hold(call);
   }
 
-  async function answerOffer(current, sdp) {
+  async function hold(current) {
+    const response = await post("/console/calls/" + encodeURIComponent(current.id) + "/hold");
+    if (!response.ok) return false;
+    current.stream && current.stream.getAudioTracks().forEach((t) => { t.enabled = false; });
+    if (current.audio) current.audio.muted = true;
+    held.set(current.id, current);
+    if (call === current) call = null;
+    clearInterval(ticker); ticker = null;
+    paint();
+    return true;
+  }
+
+  async function resume(current) {
+    if (call && call !== current && !(await freeLine())) return;
+    const response = await post("/console/calls/" + encodeURIComponent(current.id) + "/resume");
+    if (!response.ok) return;
+    held.delete(current.id);
+    call = current;
+    current.stream && current.stream.getAudioTracks().forEach((t) => { t.enabled = !voice.muted; });
+    if (current.audio) current.audio.muted = false;
+    voice.remoteStream = current.audio ? current.audio.srcObject : voice.remoteStream;
+    voice.callId = current.id;
+    ticker = setInterval(clock, 1000);
+    paint();
+  }
+
+  async function microphone(current) {
+    try {
+      current.stream = await navigator.mediaDevices.getUserMedia({ audio: true, video: false });
+      return true;
+    } catch (e) {
+      say(words("No_microphone"), "failed");
+      return false;
+    }
+  }
+
+  function peer(current) {
     const pc = new RTCPeerConnection({ iceServers: window.respons && window.respons.iceServers || [] });
     current.pc = pc;
     if (current.stream) current.stream.getTracks().forEach((track) => pc.addTrack(track, current.stream));
-    pc.ontrack = onTrack;
-    await pc.setRemoteDescription({ type: "offer", sdp });
-    await pc.setLocalDescription(await pc.createAnswer());
-    await gathered(pc);
-    await fetch("/console/calls/" + encodeURIComponent(current.id) + "/answer", {
-      method: "POST", credentials: "same-origin",
-      headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf() },
-      body: JSON.stringify({ sdp: pc.localDescription.sdp }),
-    });
-  }
-
-  function onTrack(event) {
-    const audio = $("#voice-audio") || document.body.appendChild(Object.assign(document.createElement("audio"),
-      { id: "voice-audio", autoplay: true }));
-    audio.srcObject = event.streams[0] || new MediaStream([event.track]);
-    voice.remoteStream = audio.srcObject;
+    pc.ontrack = (event) => {
+      current.audio = current.audio || document.body.appendChild(Object.assign(document.createElement("audio"),
+        { className: "voice-audio", autoplay: true }));
+      current.audio.srcObject = event.streams[0] || new MediaStream([event.track]);
+      if (call === current) voice.remoteStream = current.audio.srcObject;
+    };
+    return pc;
   }
 
   function gathered(pc) {
@@ -135,23 +140,54 @@
     });
   }
 
-  // A: take the call that rings on the open card; if the card is not open yet, take it when
-  // its voice section arrives (A also answers the alarm: console.js).
-  function acceptRinging(alarmId) {
-    const incoming = $("#voice-incoming");
-    if (incoming && !incoming.hidden && panel()) return take(incoming.dataset.callId, panel().dataset.alarmId);
-    voice.pendingTake = alarmId || null;
+  // "Ring opp": the operator calls someone the alarm has an address for.
+  async function start(targetKey, label) {
+    const alarmId = panelAlarm();
+    if (!alarmId || !(await freeLine())) return;
+    const current = newCall({ alarmId, label });
+    call = current;
+    paint();
+    if (!(await microphone(current))) { call = null; paint(); return; }
+    const pc = peer(current);
+    await pc.setLocalDescription(await pc.createOffer());
+    await gathered(pc);
+    const response = await post("/console/alarms/" + encodeURIComponent(alarmId) + "/calls",
+                                { target: targetKey, sdp: pc.localDescription.sdp });
+    if (!response.ok) {
+      const body = await response.json().catch(() => ({}));
+      finish(current, { state: "failed", failure: body.error === "voice_unavailable" ? "gateway" : "unreachable" });
+      return;
+    }
+    current.id = (await response.json()).call_id;
+    voice.callId = current.id;
+    follow(current);
   }
 
-  // The voice section again (a call event on the open alarm), unless a call is on it.
-  function refresh() {
-    const p = panel();
-    if (!p || (call && call.alarmId === p.dataset.alarmId)) return;
-    htmx.ajax("GET", "/console/alarms/" + encodeURIComponent(p.dataset.alarmId) + "/voice", { target: "#voice", swap: "innerHTML" });
+  // A unit's call (it called after its alarm): take it, then answer the gateway's offer.
+  async function take(callId, alarmId) {
+    if (!(await freeLine())) return;
+    const current = newCall({ id: callId, alarmId, label: words("Unit"), inbound: true });
+    call = current;
+    voice.callId = callId;
+    paint();
+    const response = await post("/console/calls/" + encodeURIComponent(callId) + "/take");
+    if (!response.ok) { call = null; paint(); refresh(); return; }  // a colleague was first
+    await microphone(current);
+    follow(current);
   }
+
+  async function answerOffer(current, sdp) {
+    const pc = peer(current);
+    await pc.setRemoteDescription({ type: "offer", sdp });
+    await pc.setLocalDescription(await pc.createAnswer());
+    await gathered(pc);
+    await post("/console/calls/" + encodeURIComponent(current.id) + "/answer", { sdp: pc.localDescription.sdp });
+  }
+
+  function ours(current) { return call === current || held.get(current.id) === current; }
 
   async function follow(current) {
-    while (call === current) {
+    while (ours(current)) {
       let response;
       try {
         response = await fetch("/console/calls/" + encodeURIComponent(current.id) + "?after=" + current.version,
@@ -160,8 +196,8 @@
         await new Promise((r) => setTimeout(r, 1000));
         continue;
       }
-      if (call !== current) return;
-      if (!response.ok) { finish({ state: "lost" }); return; }
+      if (!ours(current)) return;
+      if (!response.ok) { finish(current, { state: "lost" }); return; }
       const row = await response.json();
       current.version = row.version;
       if (row.sdp && !current.remoteSet) {
@@ -171,50 +207,42 @@
       }
       if (row.state === "answered" && !current.answeredAt) {
         current.answeredAt = Date.now();
-        ticker = setInterval(clock, 1000);
+        if (call === current) ticker = setInterval(clock, 1000);
       }
       current.state = row.state;
-      say(describe(row), row.state);
-      show(row.state);
-      if (row.state === "ended" || row.state === "failed" || row.state === "lost") { finish(row); return; }
+      if (["ended", "failed", "lost"].includes(row.state)) { finish(current, row); return; }
+      if (call === current) paint();
     }
   }
 
-  function finish(row) {
-    if (!call) return;
-    const ended = call;
-    if (ended.pc) ended.pc.close();
-    if (ended.stream) ended.stream.getTracks().forEach((t) => t.stop());
-    clearInterval(ticker); ticker = null;
-    call = null;
-    voice.last = { alarmId: ended.alarmId, label: ended.label, target: ended.target, state: row.state };
-    say(describe(row), row.state);
+  function finish(current, row) {
+    if (current.pc) current.pc.close();
+    if (current.stream) current.stream.getTracks().forEach((t) => t.stop());
+    if (current.audio) current.audio.remove();
+    held.delete(current.id);
+    const wasLive = call === current;
+    if (wasLive) { call = null; clearInterval(ticker); ticker = null; }
+    current.state = row.state;
+    voice.last = { alarmId: current.alarmId, label: current.label, state: row.state };
+    if (current.alarmId !== panelAlarm()) return;
+    paint();
+    say(describe(row, current.label), row.state);
     const again = $("#voice-again");
-    const mine = panel() && panel().dataset.alarmId === ended.alarmId;
-    const targets = $("#voice-targets"), controls = $("#voice-controls");
-    if (controls) controls.hidden = true;
-    if (targets) targets.hidden = false;
-    if (again) again.hidden = !(mine && (row.state === "lost" || row.state === "failed"));
+    if (again) again.hidden = !(row.state === "lost" || row.state === "failed");
   }
 
   async function hangUp() {
     if (!call) return;
     const current = call;
-    if (current.id) {
-      await fetch("/console/calls/" + encodeURIComponent(current.id) + "/hangup", {
-        method: "POST", credentials: "same-origin", headers: { "X-CSRF-Token": csrf() },
-      }).catch(() => {});
-    } else {
-      finish({ state: "failed", failure: "cancelled" });
-    }
+    if (current.id) await post("/console/calls/" + encodeURIComponent(current.id) + "/hangup").catch(() => {});
+    else finish(current, { state: "failed", failure: "cancelled" });
     // The call's state comes back through follow(): ended, or failed (cancelled) if it rang.
   }
 
   function toggleMute() {
     if (!call || !call.stream) return;
-    const track = call.stream.getAudioTracks()[0];
-    track.enabled = !track.enabled;
-    voice.muted = !track.enabled;
+    voice.muted = !voice.muted;
+    call.stream.getAudioTracks().forEach((t) => { t.enabled = !voice.muted; });
     const button = $("#voice-mute");
     if (button) {
       button.setAttribute("aria-pressed", voice.muted ? "true" : "false");
@@ -222,13 +250,40 @@
     }
   }
 
-  // T: call the first one listed (the alarm unit), or again after a lost or failed call.
+  // T: take back this alarm's held call; else call the first one listed (the alarm unit), or
+  // again after a lost or failed call.
   function callFirst() {
-    if (call) return;
+    const waiting = heldOn(panelAlarm());
+    if (waiting) return resume(waiting);
+    if (call && call.alarmId === panelAlarm()) return;
     const again = $("#voice-again");
     if (again && !again.hidden && voice.lastTarget) return start(voice.lastTarget.key, voice.lastTarget.label);
     const first = $("#voice-targets .voice-call:not([disabled])");
     if (first) first.click();
+  }
+
+  // A: take the call that rings on the open card; if the card is not open yet, take it when
+  // its voice section arrives (A also answers the alarm: console.js).
+  function acceptRinging(alarmId) {
+    const incoming = $("#voice-incoming");
+    if (incoming && !incoming.hidden && panel()) return take(incoming.dataset.callId, panelAlarm());
+    voice.pendingTake = alarmId || null;
+  }
+
+  // The voice section again (a call event on the open alarm), unless a call is on it.
+  function refresh() {
+    const alarmId = panelAlarm();
+    if (!alarmId || (call && call.alarmId === alarmId)) return;
+    htmx.ajax("GET", "/console/alarms/" + encodeURIComponent(alarmId) + "/voice", { target: "#voice", swap: "innerHTML" });
+  }
+
+  // The unit said it would call: when its time is up and no call came, the notice shows.
+  function watchOverdue() {
+    const notice = $("#voice-overdue");
+    if (!notice) return;
+    const wait = Number(notice.dataset.at) - Date.now();
+    setTimeout(() => { if (notice.isConnected && !(call && call.alarmId === panelAlarm())) notice.hidden = false; },
+               Math.max(0, wait));
   }
 
   document.addEventListener("click", (event) => {
@@ -240,35 +295,24 @@
       start(button.dataset.target, label);
     } else if (button.id === "voice-hangup") hangUp();
     else if (button.id === "voice-mute") toggleMute();
-    else if (button.id === "voice-again") callFirst();
+    else if (button.id === "voice-again" || button.id === "voice-resume") callFirst();
     else if (button.id === "voice-take") acceptRinging();
   });
 
-  // The unit said it would call: when its time is up and no call came, the notice shows.
-  function watchOverdue() {
-    const notice = $("#voice-overdue");
-    if (!notice) return;
-    const wait = Number(notice.dataset.at) - Date.now();
-    setTimeout(() => { if (notice.isConnected && !call) notice.hidden = false; }, Math.max(0, wait));
-  }
-
-  // A new voice section (another card, or the same one again): show the call it belongs to.
+  // A new voice section (another card, or the same one again): show the calls it belongs to.
   document.addEventListener("htmx:afterSwap", (event) => {
     if (!event.detail || !event.detail.target || event.detail.target.id !== "voice") return;
     watchOverdue();
-    if (call && panel().dataset.alarmId === call.alarmId) {
-      say(describe({ state: call.state === "connecting" ? "ringing" : call.state }), call.state);
-      show(call.state);
-      const incoming = $("#voice-incoming");
-      if (incoming) incoming.hidden = true;
-    } else if (voice.pendingTake && voice.pendingTake === panel().dataset.alarmId && $("#voice-incoming")) {
+    paint();
+    if (voice.pendingTake && voice.pendingTake === panelAlarm() && $("#voice-incoming")) {
       voice.pendingTake = null;
       acceptRinging();
     }
   });
 
-  const voice = { start, hangUp, toggleMute, callFirst, acceptRinging, refresh, active: () => call, remoteStream: null,
-                  callId: null, muted: false, last: null, lastTarget: null, pendingTake: null };
+  const voice = { start, hangUp, toggleMute, callFirst, acceptRinging, refresh, active: () => call,
+                  onHold: () => [...held.keys()], remoteStream: null, callId: null, muted: false, last: null,
+                  lastTarget: null, pendingTake: null };
   window.respons = window.respons || {};
   window.respons.voice = voice;
 })();

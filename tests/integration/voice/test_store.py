@@ -1,0 +1,85 @@
+"""voice_calls on both databases: which open alarm a caller's call belongs to, and two
+operators taking the same ringing call at the same moment (one gets it)."""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+from datetime import timedelta
+
+from sqlalchemy import select, update
+
+from respons.engine import receiving
+from respons.store.db import is_postgres
+from respons.store.tables import alarms, devices
+from respons.voice import store
+from tests.factories import T0, new_alarm
+
+WINDOW = timedelta(minutes=15)
+
+
+def alarm_from(engine, journal, registry, identity: str, *, key: str, payload=None, source="http", at=T0) -> str:
+    with engine.connect() as conn:
+        device_id = conn.execute(select(devices.c.id).where(devices.c.identity == identity)).scalar_one()
+    new = dataclasses.replace(new_alarm(registry, key=key, fingerprint=key), device_id=device_id, payload=payload,
+                              source=source)
+    return journal.run_sync(lambda conn: receiving.receive(conn, new, now=at, answer_deadline=timedelta(seconds=60))
+                            ).alarm_id
+
+
+def test_a_call_belongs_to_the_newest_open_alarm_of_its_unit_by_identity_voice_address_or_crd(engine, journal,
+                                                                                             registry):
+    first, second = registry.device_identities[:2]
+    with engine.begin() as conn:
+        conn.execute(update(devices).where(devices.c.identity == second).values(voice_uri="sip:unit_1@10.0.0.5"))
+    by_identity = alarm_from(engine, journal, registry, first, key="k1")
+    by_voice_address = alarm_from(engine, journal, registry, second, key="k2", at=T0 + timedelta(seconds=1))
+    by_crd = alarm_from(engine, journal, registry, first, key="k3", source="scaip", at=T0 + timedelta(seconds=2),
+                        payload={"call": {"caller_id": "4790001234", "voice_call_expected": True}})
+    with engine.connect() as conn:
+        since = T0 - WINDOW
+        # The newest of the unit's open alarms (k3 is newer than k1 and also the unit's).
+        assert store.alarm_for_caller(conn, first, since=since)["id"] == by_crd
+        assert store.alarm_for_caller(conn, "unit_1", since=since)["id"] == by_voice_address
+        # "_" is a character, not a LIKE wildcard.
+        assert store.alarm_for_caller(conn, "unitX1", since=since) is None
+        assert store.alarm_for_caller(conn, "4790001234", since=since)["id"] == by_crd
+        assert store.alarm_for_caller(conn, None, since=since) is None
+        # Too old for the window, or closed: no alarm (the call rings as an unknown caller).
+        assert store.alarm_for_caller(conn, "unit_1", since=T0 + timedelta(seconds=2)) is None
+    with engine.begin() as conn:
+        conn.execute(update(alarms).where(alarms.c.id.in_([by_identity, by_crd])).values(state="closed"))
+        assert store.alarm_for_caller(conn, first, since=T0 - WINDOW) is None
+
+
+def test_two_operators_taking_one_ringing_call_at_once_one_gets_it(engine, journal, registry):
+    alarm_id = alarm_from(engine, journal, registry, registry.device_identities[0], key="k1")
+    with engine.begin() as conn:
+        store.add(conn, call_id="c1", alarm_id=alarm_id, municipality_id=registry.municipality_ids[0],
+                  direction="inbound", target_kind="unit", target_label="unit", address="sip:unit@10.0.0.5",
+                  operator=None, node="n1", now=T0)
+    results: dict[str, bool] = {}
+    anne = engine.connect()
+    anne_tx = anne.begin()
+    results["anne"] = store.take(anne, "c1", "user:1")  # holds the row until it commits
+
+    def bjorn() -> None:
+        with engine.begin() as conn:
+            results["bjorn"] = store.take(conn, "c1", "user:2")
+
+    thread = threading.Thread(target=bjorn)
+    if is_postgres(engine):
+        thread.start()  # waits for Anne's row lock, then sees the call taken
+    anne_tx.commit()
+    anne.close()
+    if not is_postgres(engine):
+        thread.start()  # SQLite has one writer: Bjørn's unit comes after Anne's
+    thread.join(10)
+    assert results == {"anne": True, "bjorn": False}
+    with engine.connect() as conn:
+        call = store.get(conn, "c1")
+    assert (call["accepted_by"], call["operator"], call["state"]) == ("user:1", "user:1", "ringing")
+    # An outbound call, or one that no longer rings, is never taken.
+    with engine.begin() as conn:
+        store.change(conn, "c1", state="ended")
+        assert not store.take(conn, "c1", "user:3")
