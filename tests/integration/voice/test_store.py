@@ -1,8 +1,10 @@
-"""voice_calls on both databases: which open alarm a caller's call belongs to, and two
-operators taking the same ringing call at the same moment (one gets it)."""
+"""voice_calls on both databases: which open alarm a caller's call belongs to, two operators
+taking the same ringing call at the same moment (one gets it), and the calls of a node that
+stopped mid-call (lost, on the timeline, after its restart)."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import threading
 from datetime import timedelta
@@ -11,8 +13,9 @@ from sqlalchemy import select, update
 
 from respons.engine import receiving
 from respons.store.db import is_postgres
-from respons.store.tables import alarms, devices
+from respons.store.tables import alarm_events, alarms, devices
 from respons.voice import store
+from respons.voice.service import Voice, VoiceSettings
 from tests.factories import T0, new_alarm
 
 WINDOW = timedelta(minutes=15)
@@ -83,3 +86,26 @@ def test_two_operators_taking_one_ringing_call_at_once_one_gets_it(engine, journ
     with engine.begin() as conn:
         store.change(conn, "c1", state="ended")
         assert not store.take(conn, "c1", "user:3")
+
+
+def test_calls_a_node_was_speaking_for_when_it_stopped_are_lost_on_its_timeline_after_the_restart(engine, journal,
+                                                                                                  registry):
+    alarm_id = alarm_from(engine, journal, registry, registry.device_identities[0], key="k1")
+    with engine.begin() as conn:
+        for call_id, state in (("talking", "answered"), ("ringing", "ringing"), ("other-node", "answered")):
+            store.add(conn, call_id=call_id, alarm_id=alarm_id, municipality_id=registry.municipality_ids[0],
+                      direction="outbound", target_kind="unit", target_label="unit", address="sip:unit@10.0.0.5",
+                      operator="user:1", node="n2" if call_id == "other-node" else "n1", now=T0)
+            store.change(conn, call_id, state=state, answered_at=T0 if state == "answered" else None)
+    settings = VoiceSettings(gateway_url=None, gateway_secret=None, trunk=None, caller_id="c", ring_seconds=30,
+                             probe_seconds=2)
+    voice = Voice(settings, journal, engine, lambda: T0 + timedelta(seconds=42), "n1")
+    asyncio.run(voice.start())
+    with engine.connect() as conn:
+        states = {c: store.get(conn, c)["state"] for c in ("talking", "ringing", "other-node")}
+        phases = [e.data for e in conn.execute(select(alarm_events.c.data).where(
+            alarm_events.c.alarm_id == alarm_id, alarm_events.c.kind == "call").order_by(alarm_events.c.seq))]
+    assert states == {"talking": "lost", "ringing": "failed", "other-node": "answered"}  # another node's are its own
+    assert sorted((p["phase"], p.get("seconds"), p.get("reason")) for p in phases) == [
+        ("failed", None, "node_restarted"), ("lost", 42, "node_restarted")]
+    assert voice.problem == "not_configured"
