@@ -188,3 +188,15 @@ class BusyLine:
         if self.process.poll() is None:
             self.process.kill()
             self.process.wait(5)
+
+
+def offer_sdp(ip: str) -> str:
+    """A WebRTC offer as a browser writes one (audio, opus, DTLS-SRTP, one host candidate)."""
+    fingerprint = ":".join(f"{b:02X}" for b in secrets.token_bytes(32))
+    lines = ["v=0", f"o=- {secrets.randbits(62)} 2 IN IP4 127.0.0.1", "s=-", "t=0 0", "a=group:BUNDLE 0",
+             "a=msid-semantic: WMS bench", "m=audio 9 UDP/TLS/RTP/SAVPF 111", "c=IN IP4 0.0.0.0",
+             "a=rtcp:9 IN IP4 0.0.0.0", f"a=ice-ufrag:{secrets.token_hex(2)}", f"a=ice-pwd:{secrets.token_hex(12)}",
+             f"a=fingerprint:sha-256 {fingerprint}", "a=setup:actpass", "a=mid:0", "a=sendrecv", "a=rtcp-mux",
+             "a=rtpmap:111 opus/48000/2", "a=fmtp:111 minptime=10;useinbandfec=1", "a=ssrc:1001 cname:bench",
+             f"a=candidate:1 1 udp 2122260223 {ip} 9 typ host"]
+    return "\r\n".join(lines) + "\r\n"

@@ -430,6 +430,9 @@ voice_calls = Table(
     Column("accepted_by", String(100)),
     Column("browser_sdp", Text),
     Column("on_hold", Boolean, nullable=False, server_default=text("false")),  # the operator took another call
+    # What the operator asked through another node (hangup, hold, resume): the node that
+    # speaks to the gateway for the call reads it and does it (docs/voice.md, "Several nodes").
+    Column("request", String(10)),
     Column("version", Integer, nullable=False),  # grows with each change: the browser waits on it
     Column("created_at", UTCDateTime, nullable=False),
     Column("answered_at", UTCDateTime),

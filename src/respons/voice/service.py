@@ -38,6 +38,8 @@ log = logging.getLogger(__name__)
 
 UNKNOWN_CALLER = "unknown_caller"  # the alarm type of a call no alarm explains
 UNKNOWN = "unknown"  # the target kind of such a call
+# How often a call's node looks for what the operator asked through another node.
+REQUEST_SECONDS = 0.5
 
 
 class VoiceUnavailable(Exception):
@@ -293,21 +295,30 @@ class Voice:
 
     async def hold(self, call_id: str, *, actor: str, on: bool) -> bool:
         """Put the operator's answered call on hold (the unit hears nothing, the operator takes
-        another call) or take it back. False when this node does not speak for the call, or
-        it is not an answered call of this operator's (docs/voice.md, "Several calls")."""
+        another call) or take it back (docs/voice.md, "Several calls"). False when it is not
+        an answered call of this operator's. Another node's call: asked through its row."""
         session = self._sessions.get(call_id)
-        if session is None or session.operator != actor or not session.answered:
+        if session is None:
+            return await self._ask(call_id, actor, "hold" if on else "resume", answered=True)
+        if session.operator != actor or not session.answered:
             return False
         return await session.hold(on)
 
     async def hang_up(self, call_id: str, *, actor: str) -> bool:
-        """The operator hangs up. False when this node does not have the call (the browser
-        has closed its media, which ends the call at the gateway all the same)."""
+        """The operator hangs up; a call another node speaks for is asked through its row."""
         session = self._sessions.get(call_id)
         if session is None:
-            return False
+            return await self._ask(call_id, actor, "hangup")
         await session.hang_up(reason="operator", actor=actor)
         return True
+
+    async def _ask(self, call_id: str, actor: str, what: str, *, answered: bool = False) -> bool:
+        def unit(conn: Connection) -> bool:
+            call = store.get(conn, call_id)
+            if call is None or call["operator"] != actor or (answered and call["state"] != State.ANSWERED.value):
+                return False
+            return store.ask(conn, call_id, what)
+        return await self.journal.run(unit)
 
     def _row(self, call_id: str) -> dict[str, Any] | None:
         with self.engine.connect() as conn:
@@ -520,11 +531,16 @@ class CallSession:
             while True:
                 if poll is None:
                     poll = asyncio.create_task(self.handle.events())
-                timeout = None if self.answered else max(0.0, ring_deadline - loop.time())
+                # Wake at least every REQUEST_SECONDS: the operator may have asked another
+                # node to hang up or hold (the call's row carries it).
+                timeout = REQUEST_SECONDS if self.answered else min(REQUEST_SECONDS,
+                                                                    max(0.0, ring_deadline - loop.time()))
                 done, _ = await asyncio.wait({poll}, timeout=timeout)
                 if not done:
-                    await self.hang_up(reason="ring_timeout")
-                    ring_deadline = loop.time() + 3600  # asked once; the gateway's hangup ends it
+                    await self._requests()
+                    if not self.answered and loop.time() >= ring_deadline:
+                        await self.hang_up(reason="ring_timeout")
+                        ring_deadline = loop.time() + 3600  # asked once; the gateway's hangup ends it
                     continue
                 try:
                     events = poll.result()
@@ -541,6 +557,17 @@ class CallSession:
         finally:
             if poll is not None:
                 poll.cancel()
+
+    async def _requests(self) -> None:
+        """Do what the operator asked through another node, if anything."""
+        row = await asyncio.to_thread(self.voice._row, self.call_id)  # a read: no unit of work if nothing was asked
+        if row is None or row["request"] is None:
+            return
+        what = await self.voice.journal.run(lambda conn: store.take_request(conn, self.call_id))
+        if what == "hangup":
+            await self.hang_up(reason="operator")
+        elif what in ("hold", "resume") and self.answered:
+            await self.hold(what == "hold")
 
     async def _on(self, event: GatewayEvent) -> bool:
         """Apply one gateway event; True when the call is over."""

@@ -134,3 +134,20 @@ def expected_call(conn: Connection, alarm_id: str) -> dict[str, Any] | None:
     came = conn.execute(select(voice_calls.c.id).where(voice_calls.c.alarm_id == alarm_id,
                                                        voice_calls.c.direction == "inbound").limit(1)).first()
     return {"received_at": row.received_at, "came": came is not None}
+
+
+def ask(conn: Connection, call_id: str, what: str) -> bool:
+    """Leave a request for the node that speaks for the call (hangup, hold, resume)."""
+    asked = conn.execute(update(voice_calls).where(voice_calls.c.id == call_id,
+                                                   voice_calls.c.state.in_([State.RINGING.value, State.ANSWERED.value]))
+                         .values(request=what, version=voice_calls.c.version + 1))
+    return asked.rowcount == 1
+
+
+def take_request(conn: Connection, call_id: str) -> str | None:
+    """The request left for this call, cleared as it is read."""
+    what = conn.execute(select(voice_calls.c.request).where(voice_calls.c.id == call_id)).scalar()
+    if what is not None:
+        conn.execute(update(voice_calls).where(voice_calls.c.id == call_id, voice_calls.c.request == what)
+                     .values(request=None))
+    return what

@@ -33,6 +33,7 @@ def upgrade() -> None:
         sa.Column('accepted_by', sa.String(length=100), nullable=True),
         sa.Column('browser_sdp', sa.Text(), nullable=True),
         sa.Column('on_hold', sa.Boolean(), server_default=sa.text('false'), nullable=False),
+        sa.Column('request', sa.String(length=10), nullable=True),
         sa.Column('version', sa.Integer(), nullable=False),
         sa.Column('created_at', UTCDateTime(), nullable=False),
         sa.Column('answered_at', UTCDateTime(), nullable=True),
