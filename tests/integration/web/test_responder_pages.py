@@ -57,6 +57,10 @@ def listening(app, client) -> tuple[threading.Thread, list[str]]:
     """The app's event stream read on a thread, once the bus has the subscription: (the
     thread, the lines it read). The stream ends by itself (its limit, or a reload)."""
     lines: list[str] = []
+    # The journal settles a unit's request before it publishes the unit's changes: a duty just
+    # changed could reach this new stream and end it (a reload). A unit of nothing, written
+    # after it, returns only once that publishing is done.
+    app.state.runtime.journal.run_sync(lambda conn: None)
 
     def listen():
         with client.stream("GET", "/app/events") as response:
