@@ -162,12 +162,15 @@ def test_economy_pages(new_page, world):
     see whom it counted, approves the run, and the planner shows shifts and cost."""
     from datetime import date, datetime, timezone
 
-    from sqlalchemy import create_engine, insert, select
+    from sqlalchemy import insert, select
 
+    from respons.store.db import make_engine, write_transaction
     from respons.store.tables import agreements, price_models, service_periods
 
-    engine = create_engine(world.database_url)
-    with engine.begin() as conn:
+    # BEGIN IMMEDIATE: the running server writes too (timers, probes), and a transaction that
+    # reads first and then writes would fail at once on SQLite when it lost that race.
+    engine = make_engine(world.database_url)
+    with write_transaction(engine) as conn:
         for agreement in conn.execute(select(agreements.c.id)).scalars():
             conn.execute(insert(price_models).values(
                 agreement_id=agreement, valid_from=date(2025, 1, 1), base_year=2026, created_by="test",

@@ -15,6 +15,8 @@ import socket
 
 from sqlalchemy import create_engine, insert, select, update
 
+from respons.store.db import make_engine, write_transaction
+
 from respons.store.tables import alarm_events, alarms, devices
 from respons.intake.scaip.messages import Mrq, build_mrq
 from respons.intake.scaip.sip import build_request
@@ -59,8 +61,8 @@ def voice_settings(gateway):
 
 def unit_at(world, uri: str) -> None:
     """The first device (the alarm unit the test's alarms come from) is called back at ``uri``."""
-    engine = create_engine(world.database_url)
-    with engine.begin() as conn:
+    engine = make_engine(world.database_url)
+    with write_transaction(engine) as conn:
         conn.execute(update(devices).where(devices.c.identity == world.registry.device_identities[0])
                      .values(voice_uri=uri))
     engine.dispose()
@@ -202,8 +204,8 @@ def test_with_the_gateway_stopped_the_console_says_voice_is_unavailable_and_the_
 
 
 def scaip_unit(world, identity: str, voice_uri: str | None) -> None:
-    engine = create_engine(world.database_url)
-    with engine.begin() as conn:
+    engine = make_engine(world.database_url)
+    with write_transaction(engine) as conn:
         conn.execute(insert(devices).values(
             municipality_id=world.registry.municipality_ids[0], recipient_id=world.registry.recipient_ids[0],
             kind="safety_alarm", protocol="scaip", identity=identity, voice_uri=voice_uri,
@@ -337,8 +339,8 @@ def test_taking_a_second_call_puts_the_first_on_hold_and_t_takes_it_back(new_pag
     first_unit = Unit(tmp_path / "first", microphone=tones["unit"])
     second_unit = Unit(tmp_path / "second", microphone=tones["unit"])
     try:
-        engine = create_engine(world.database_url)
-        with engine.begin() as conn:
+        engine = make_engine(world.database_url)
+        with write_transaction(engine) as conn:
             for identity, unit in zip(world.registry.device_identities[:2], (first_unit, second_unit)):
                 conn.execute(update(devices).where(devices.c.identity == identity).values(voice_uri=unit.uri))
         engine.dispose()
