@@ -90,7 +90,6 @@ class Udp:
 
 async def ringing(args, node: ServerProcess, scaip_port: int, cids: list[str], operator: str) -> dict:
     events: dict[str, float] = {}
-    alarm_of: dict[str, str] = {}
 
     async def stream(client: httpx.AsyncClient, opened: asyncio.Event) -> None:
         async with client.stream("GET", "/api/v1/queue/events") as response:
@@ -130,7 +129,6 @@ async def ringing(args, node: ServerProcess, scaip_port: int, cids: list[str], o
             unit.request("CANCEL", cid, call_id)
             await asyncio.to_thread(unit.until, 200)
         task.cancel()
-    del alarm_of
     return {"invites": len(cids), "alarm_round_trip_ms": summary(alarm_rtt), "invite_to_180_ms": summary(to_180),
             "invite_to_console_ms": summary(to_console),
             "console_p50_over_alarm_p50": ratio(to_console, alarm_rtt)}

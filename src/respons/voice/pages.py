@@ -130,21 +130,19 @@ async def resume(request: Request, call_id: str, principal: Principal = Depends(
 
 
 async def _hold(request: Request, call_id: str, principal: Principal, *, on: bool):
-    voice = runtime(request).voice
-    if voice.read(call_id, actor=principal.actor) is None:
+    held = await runtime(request).voice.hold(call_id, actor=principal.actor, on=on)
+    if held is None:
         return _error(404, "not_found")
-    if not await voice.hold(call_id, actor=principal.actor, on=on):
+    if not held:
         return _error(409, "not_held" if not on else "cannot_hold")
     return Response(status_code=204)
 
 
 @router.post("/calls/{call_id}/hangup")
 async def hang_up(request: Request, call_id: str, principal: Principal = Depends(operator_page)):
-    voice = runtime(request).voice
-    if voice.read(call_id, actor=principal.actor) is None:
+    if await runtime(request).voice.hang_up(call_id, actor=principal.actor) is None:
         return _error(404, "not_found")
-    await voice.hang_up(call_id, actor=principal.actor)
-    return Response(status_code=204)
+    return Response(status_code=204)  # asked; the call's state says when it has ended
 
 
 def _error(status: int, code: str, **extra) -> JSONResponse:

@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Callable
 
-from sqlalchemy import select
 from sqlalchemy.engine import Connection, Engine
 
 from respons.clock import Clock
@@ -28,7 +27,6 @@ from respons.engine.routing import RulesCache
 from respons.engine.timeline import append_event
 from respons.store.alarms import AlarmNotFound
 from respons.store.journal import Journal
-from respons.store.tables import alarms, recipients
 from respons.voice import calls, store
 from respons.voice.calls import Direction, Failure, State, Target, TargetKind
 from respons.voice.gateway import Gateway, GatewayError, GatewayEvent, SipHandle
@@ -67,10 +65,7 @@ class VoiceSettings:
 def alarm_targets(conn: Connection, alarm_id: str, trunk: str | None,
                   visible_to: frozenset[int] | None = None) -> tuple[dict[str, Any], list[Target]]:
     """The alarm (municipality, recipient) and whom the operator may call for it."""
-    row = conn.execute(select(alarms.c.id, alarms.c.municipality_id, alarms.c.recipient_id, alarms.c.device_id,
-                              recipients.c.phone)
-                       .select_from(alarms.outerjoin(recipients, recipients.c.id == alarms.c.recipient_id))
-                       .where(alarms.c.id == alarm_id)).mappings().first()
+    row = store.alarm_to_call(conn, alarm_id)
     if row is None or (visible_to is not None and row["municipality_id"] not in visible_to):
         raise AlarmNotFound(alarm_id)
     return dict(row), calls.targets(unit_uri=store.unit_uri(conn, row["device_id"]), person_phone=row["phone"],
@@ -293,29 +288,34 @@ class Voice:
                 except asyncio.TimeoutError:
                     pass
 
-    async def hold(self, call_id: str, *, actor: str, on: bool) -> bool:
+    async def hold(self, call_id: str, *, actor: str, on: bool) -> bool | None:
         """Put the operator's answered call on hold (the unit hears nothing, the operator takes
-        another call) or take it back (docs/voice.md, "Several calls"). False when it is not
-        an answered call of this operator's. Another node's call: asked through its row."""
+        another call) or take it back (docs/voice.md, "Several calls"). None: no call of this
+        operator's; False: not an answered call. Another node's call: asked through its row."""
         session = self._sessions.get(call_id)
         if session is None:
             return await self._ask(call_id, actor, "hold" if on else "resume", answered=True)
-        if session.operator != actor or not session.answered:
-            return False
-        return await session.hold(on)
+        if session.operator != actor:
+            return None
+        return session.answered and await session.hold(on)
 
-    async def hang_up(self, call_id: str, *, actor: str) -> bool:
-        """The operator hangs up; a call another node speaks for is asked through its row."""
+    async def hang_up(self, call_id: str, *, actor: str) -> bool | None:
+        """The operator hangs up (None: no call of this operator's; False: it is over); a call
+        another node speaks for is asked through its row."""
         session = self._sessions.get(call_id)
         if session is None:
             return await self._ask(call_id, actor, "hangup")
+        if session.operator != actor:
+            return None
         await session.hang_up(reason="operator", actor=actor)
         return True
 
-    async def _ask(self, call_id: str, actor: str, what: str, *, answered: bool = False) -> bool:
-        def unit(conn: Connection) -> bool:
+    async def _ask(self, call_id: str, actor: str, what: str, *, answered: bool = False) -> bool | None:
+        def unit(conn: Connection) -> bool | None:
             call = store.get(conn, call_id)
-            if call is None or call["operator"] != actor or (answered and call["state"] != State.ANSWERED.value):
+            if call is None or call["operator"] != actor:
+                return None
+            if answered and call["state"] != State.ANSWERED.value:
                 return False
             return store.ask(conn, call_id, what)
         return await self.journal.run(unit)
@@ -424,24 +424,27 @@ class CallSession:
                 pass  # the loop below sees the gateway gone and records it
 
     async def dial(self, uri: str, offer_sdp: str) -> None:
-        voice = self.voice
+        """An outbound call: the gateway calls ``uri`` with the operator's browser's offer."""
+        await self._lifetime(self._dial(uri, offer_sdp))
+
+    async def receive(self, sip_call_id: str) -> None:
+        """An inbound call: wait for an operator to take it, then send the device to a gateway
+        session of its own and let the operator's browser answer the gateway's offer."""
+        await self._lifetime(self._receive(sip_call_id),
+                             on_crash=lambda: self.voice.inbound.refuse(sip_call_id, 500, "Server Internal Error"))
+
+    async def _lifetime(self, work, *, on_crash=None) -> None:
+        """Run a call to its end; whatever happens, the record says how it ended and the
+        gateway's session is closed."""
         try:
-            try:
-                self.handle = await voice.gateway.open_sip()
-                await self.handle.send({"request": "register", "type": "guest",
-                                        "username": f"sip:{voice.settings.caller_id}@respons.invalid",
-                                        "display_name": voice.settings.caller_id})
-                await self.handle.send({"request": "call", "uri": uri},
-                                       {"type": "offer", "sdp": offer_sdp, "trickle": False})
-            except GatewayError as e:
-                log.warning("voice: call %s could not be placed: %s", self.call_id, e)
-                await self._finish(State.FAILED, failure=Failure.GATEWAY.value, reason="gateway_refused")
-                return
-            await self._follow()
+            await work
         except asyncio.CancelledError:
-            raise
+            if not self.caller_gone:  # the caller's CANCEL stops a call that was never taken
+                raise
         except Exception:
             log.exception("voice: call %s", self.call_id)
+            if on_crash is not None:
+                on_crash()
             await self._finish(State.LOST if self.answered else State.FAILED,
                                failure=None if self.answered else Failure.GATEWAY.value, reason="internal_error")
         finally:
@@ -450,46 +453,45 @@ class CallSession:
             self.voice._sessions.pop(self.call_id, None)
             self._done.set()
 
-    async def receive(self, sip_call_id: str) -> None:
-        """An inbound call: wait for an operator to take it, then send the device to a gateway
-        session of its own and let the operator's browser answer the gateway's offer."""
+    async def _dial(self, uri: str, offer_sdp: str) -> None:
         voice = self.voice
         try:
-            taken = await voice._row_when(self.call_id, lambda row: row["accepted_by"] is not None
-                                          or row["state"] != State.RINGING.value, timeout=None)
-            if taken is None or taken["state"] != State.RINGING.value:
-                return
-            self.operator = taken["accepted_by"]
-            user = f"in-{self.call_id[:8]}"
-            try:
-                self.handle = await voice.gateway.open_sip()
-                # The gateway's session registers with Respons's listener (any secret: it is
-                # not checked; the listener only takes REGISTER from the gateway's address).
-                await self.handle.send({"request": "register", "username": f"sip:{user}@respons.invalid",
-                                        "secret": "unused", "proxy": voice.registrar,
-                                        "display_name": voice.settings.caller_id})
-                contact = await self._registered(user)
-            except GatewayError as e:
-                log.warning("voice: inbound call %s cannot reach the gateway: %s", self.call_id, e)
-                contact = None
-            if contact is None or not voice.inbound.redirect(sip_call_id, contact):
-                voice.inbound.refuse(sip_call_id, 480, "Temporarily Unavailable")
-                await self._finish(State.FAILED, failure=Failure.GATEWAY.value, reason="gateway_unreachable")
-                return
-            await self._follow(ring_seconds=None)  # taken already: the operator's browser answers
-        except asyncio.CancelledError:
-            if not self.caller_gone:
-                raise
-        except Exception:
-            log.exception("voice: inbound call %s", self.call_id)
-            voice.inbound.refuse(sip_call_id, 500, "Server Internal Error")
-            await self._finish(State.LOST if self.answered else State.FAILED,
-                               failure=None if self.answered else Failure.GATEWAY.value, reason="internal_error")
-        finally:
-            if self.handle is not None:
-                await self.handle.close()
-            self.voice._sessions.pop(self.call_id, None)
-            self._done.set()
+            self.handle = await voice.gateway.open_sip()
+            await self.handle.send({"request": "register", "type": "guest",
+                                    "username": f"sip:{voice.settings.caller_id}@respons.invalid",
+                                    "display_name": voice.settings.caller_id})
+            await self.handle.send({"request": "call", "uri": uri},
+                                   {"type": "offer", "sdp": offer_sdp, "trickle": False})
+        except GatewayError as e:
+            log.warning("voice: call %s could not be placed: %s", self.call_id, e)
+            await self._finish(State.FAILED, failure=Failure.GATEWAY.value, reason="gateway_refused")
+            return
+        await self._follow()
+
+    async def _receive(self, sip_call_id: str) -> None:
+        voice = self.voice
+        taken = await voice._row_when(self.call_id, lambda row: row["accepted_by"] is not None
+                                      or row["state"] != State.RINGING.value, timeout=None)
+        if taken is None or taken["state"] != State.RINGING.value:
+            return
+        self.operator = taken["accepted_by"]
+        user = f"in-{self.call_id[:8]}"
+        try:
+            self.handle = await voice.gateway.open_sip()
+            # The gateway's session registers with Respons's listener (any secret: it is not
+            # checked; the listener only takes REGISTER from the gateway's address).
+            await self.handle.send({"request": "register", "username": f"sip:{user}@respons.invalid",
+                                    "secret": "unused", "proxy": voice.registrar,
+                                    "display_name": voice.settings.caller_id})
+            contact = await self._registered(user)
+        except GatewayError as e:
+            log.warning("voice: inbound call %s cannot reach the gateway: %s", self.call_id, e)
+            contact = None
+        if contact is None or not voice.inbound.redirect(sip_call_id, contact):
+            voice.inbound.refuse(sip_call_id, 480, "Temporarily Unavailable")
+            await self._finish(State.FAILED, failure=Failure.GATEWAY.value, reason="gateway_unreachable")
+            return
+        await self._follow(ring_seconds=None)  # taken already: the operator's browser answers
 
     async def _registered(self, user: str, timeout: float = 10.0) -> str | None:
         """The Contact the gateway's session registered with, once it has."""

@@ -9,7 +9,7 @@ from sqlalchemy import insert, or_, select, update
 from sqlalchemy.engine import Connection
 
 from respons.domain.alarm_types import NOT_A_SERVICE
-from respons.store.tables import alarms, contacts, devices, municipalities, voice_calls
+from respons.store.tables import alarms, contacts, devices, municipalities, recipients, voice_calls
 from respons.voice.calls import State
 
 
@@ -60,6 +60,15 @@ def unfinished_of_node(conn: Connection, node: str) -> list[dict[str, Any]]:
                                                   voice_calls.c.state.in_([State.RINGING.value,
                                                                            State.ANSWERED.value]))).mappings()
     return [dict(r) for r in rows]
+
+
+def alarm_to_call(conn: Connection, alarm_id: str) -> dict[str, Any] | None:
+    """An alarm's municipality, recipient, device and the person's phone: whom a call can reach."""
+    row = conn.execute(select(alarms.c.id, alarms.c.municipality_id, alarms.c.recipient_id, alarms.c.device_id,
+                              recipients.c.phone)
+                       .select_from(alarms.outerjoin(recipients, recipients.c.id == alarms.c.recipient_id))
+                       .where(alarms.c.id == alarm_id)).mappings().first()
+    return dict(row) if row else None
 
 
 def unit_uri(conn: Connection, device_id: int | None) -> str | None:

@@ -58,7 +58,10 @@ def test_a_hang_up_or_hold_asked_of_another_node_is_done_by_the_node_with_the_ca
                 await until(second, call_id, lambda row: row["state"] == "answered")
                 assert await second.hold(call_id, actor="user:1", on=True)
                 await until(second, call_id, lambda row: row["on_hold"])
-                assert not await second.hang_up(call_id, actor="user:2")  # not that operator's call
+                # Not that operator's call, on either node: nothing happens.
+                assert await second.hang_up(call_id, actor="user:2") is None
+                assert await first.hang_up(call_id, actor="user:2") is None
+                assert await first.hold(call_id, actor="user:2", on=False) is None
                 assert await second.hang_up(call_id, actor="user:1")
                 ended = await until(second, call_id, lambda row: row["state"] in ("ended", "failed", "lost"))
                 assert ended["state"] == "ended" and ended["request"] is None
