@@ -117,7 +117,7 @@ class Node:
             gateway_url=settings.voice_gateway_url, gateway_secret=settings.voice_gateway_secret,
             trunk=settings.voice_trunk, caller_id=settings.voice_caller_id, ring_seconds=settings.voice_ring_seconds,
             probe_seconds=settings.voice_probe_seconds, answer_deadline_seconds=settings.answer_deadline_seconds,
-            expected_call_seconds=settings.voice_expected_call_seconds),
+            expected_call_seconds=settings.voice_expected_call_seconds, centre_address=settings.voice_centre_address),
             journal, engine, clock, name, rules)
         epj = DeliveryWorker(journal, engine, clock, node=name, poll_seconds=settings.epj_poll_seconds,
                              lease_seconds=settings.epj_lease_seconds, timeout_seconds=settings.epj_timeout_seconds,

@@ -97,6 +97,10 @@ class Settings(BaseSettings):
     voice_expected_call_seconds: float = Field(default=60.0, gt=0)
     # How often the node asks the gateway whether it is there (the console's "Tale utilgjengelig").
     voice_probe_seconds: float = Field(default=2.0, gt=0)
+    # The centre's SIP address as alarm units reach it (host or host:port, e.g. behind NAT or a
+    # load balancer): where a unit is asked to call when a call is handed to a colleague. Unset:
+    # the SCAIP listener's own address.
+    voice_centre_address: str | None = Field(default=None, pattern=r"^[A-Za-z0-9.\-\[\]:]{1,200}$")
 
     timezone: str = "Europe/Oslo"
     # Report and invoice files the command line writes (`respons report file`, `respons

@@ -377,3 +377,83 @@ def test_taking_a_second_call_puts_the_first_on_hold_and_t_takes_it_back(new_pag
     finally:
         first_unit.stop()
         second_unit.stop()
+
+
+@pytest.mark.server_settings("voice_settings")
+def test_the_operator_hands_the_call_to_a_colleague_who_talks_to_the_unit_and_holds_the_alarm(
+        new_page, world, tmp_path, tones):
+    unit = Unit(tmp_path / "unit", microphone=tones["unit"])
+    try:
+        unit_at(world, unit.uri)
+        # Bjørn is logged in first: Anne's card offers the colleagues logged in.
+        colleague = new_page()
+        log_in(colleague, world.url, world.operators[1])
+        expect(colleague.locator("#live-status")).to_have_attribute("data-live", "up", timeout=LIVE)
+        page, alarm_id = answered_alarm(new_page, world)
+        page.keyboard.press("t")
+        expect(page.locator("#voice-state")).to_have_attribute("data-state", "answered", timeout=CALL)
+        unit.control.wait_for("CALL_ESTABLISHED")
+
+        # "Sett over" to Bjørn: the unit is asked to call the centre again, which rings at Bjørn.
+        expect(page.locator("#voice-transfer")).to_be_visible()
+        page.click("#voice-transfer-button")
+        expect(page.locator("#voice-state")).to_have_attribute("data-state", "transferring", timeout=LIVE)
+        row = colleague.locator(f"#row-{alarm_id}")
+        expect(row).to_have_attribute("data-call", "ringing", timeout=CALL)
+        row.click()
+        expect(colleague.locator("#voice-incoming")).to_contain_text("satt over til deg", timeout=LIVE)
+        colleague.locator("#card-heading").focus()
+        colleague.keyboard.press("a")  # A takes the call handed over
+
+        # Bjørn talks to the unit, both ways; Anne's call has ended, and Bjørn holds the alarm.
+        expect(colleague.locator("#voice-state")).to_have_attribute("data-state", "answered", timeout=CALL)
+        expect(page.locator("#voice-state")).to_have_attribute("data-state", "ended", timeout=CALL)
+        heard = colleague.evaluate(REMOTE_PEAK)
+        assert heard["packets"] > 0
+        assert abs(heard["hz"] - UNIT_TONE) < 15, heard
+        time.sleep(1.5)
+        colleague.keyboard.press("h")
+        expect(colleague.locator("#voice-state")).to_have_attribute("data-state", "ended", timeout=LIVE)
+        unit.control.wait_for("CALL_CLOSED")
+        recording = unit.heard()
+        assert level_db(recording, OPERATOR_TONE) > level_db(recording, UNIT_TONE) + 20
+
+        expect(colleague.locator("#work-holder")).to_have_attribute("data-mine", "1", timeout=LIVE)
+        timeline = colleague.locator("#timeline")
+        expect(timeline.locator('[data-phase="transferred"]')).to_contain_text("satt over til", timeout=LIVE)
+        phases = call_events(world, alarm_id)
+        anne, bjorn = phases[1][1], phases[3][1]
+        assert [p for p, _ in phases] == ["ringing", "answered", "ringing", "answered", "transferred", "ended",
+                                          "ended"], phases
+        assert anne != bjorn and bjorn.startswith("user:")
+    finally:
+        unit.stop()
+
+
+@pytest.mark.server_settings("voice_settings")
+def test_a_call_the_colleague_does_not_take_stays_with_the_operator_who_handed_it_over(new_page, world, tmp_path,
+                                                                                       tones):
+    unit = Unit(tmp_path / "unit", microphone=tones["unit"])
+    try:
+        unit_at(world, unit.uri)
+        colleague = new_page()
+        log_in(colleague, world.url, world.operators[1])
+        page, alarm_id = answered_alarm(new_page, world)
+        page.keyboard.press("t")
+        expect(page.locator("#voice-state")).to_have_attribute("data-state", "answered", timeout=CALL)
+        page.click("#voice-transfer-button")
+        expect(colleague.locator(f"#row-{alarm_id}")).to_have_attribute("data-call", "ringing", timeout=CALL)
+
+        # Bjørn does not answer within the ring time (4 s here): Anne is told, and still talks.
+        expect(page.locator("#voice-state")).to_have_attribute("data-state", "transfer_failed", timeout=CALL)
+        expect(colleague.locator(f"#row-{alarm_id}")).not_to_have_attribute("data-call", "ringing", timeout=LIVE)
+        heard = page.evaluate(REMOTE_PEAK)
+        assert heard["packets"] > 0 and abs(heard["hz"] - UNIT_TONE) < 15, heard
+        expect(page.locator("#timeline [data-phase='transfer_failed']")).to_contain_text("kom ikke over til",
+                                                                                        timeout=LIVE)
+        page.keyboard.press("h")
+        expect(page.locator("#voice-state")).to_have_attribute("data-state", "ended", timeout=LIVE)
+        phases = [p for p, _ in call_events(world, alarm_id)]
+        assert phases == ["ringing", "answered", "ringing", "failed", "transfer_failed", "ended"], phases
+    finally:
+        unit.stop()

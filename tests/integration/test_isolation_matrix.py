@@ -418,6 +418,9 @@ ROUTES: dict[tuple[str, str], Route] = {
         "roles: operator", _page("/console/calls/00000000-0000-0000-0000-000000000000/resume", method="POST")),
     ("POST", "/console/calls/{call_id}/hangup"): PageRoute(
         "roles: operator", _page("/console/calls/00000000-0000-0000-0000-000000000000/hangup", method="POST")),
+    ("POST", "/console/calls/{call_id}/transfer"): PageRoute(
+        "roles: operator", _page("/console/calls/00000000-0000-0000-0000-000000000000/transfer", method="POST",
+                                 json={"to": "user:1"})),
     # ---- Responder app (web/responder) ----
     ("GET", "/app"): PageRoute(_RESPONDER, _page("/app"), default_permitted=frozenset({200})),
     ("GET", "/app/offers"): PageRoute(_RESPONDER, _page("/app/offers"), default_permitted=frozenset({200})),

@@ -419,3 +419,17 @@ def was_issued(conn: Connection, token: str) -> bool:
     """Whether Respons ever issued this token, revoked or not (whatever it looks like): what
     a revoked token sends may still be a real alarm, what an unknown one sends is not."""
     return conn.execute(select(api_tokens.c.id).where(api_tokens.c.token_hash == _sha256(token))).first() is not None
+
+
+# --- colleagues ----------------------------------------------------------------------------
+
+
+def logged_in_with_role(conn: Connection, role: Role, *, now: datetime) -> list[tuple[str, str]]:
+    """(actor, display name) of the active users holding ``role`` who are logged in now: whom
+    an operator can hand a call to (voice/service.py)."""
+    live = select(sessions.c.user_id).where(sessions.c.revoked_at.is_(None), sessions.c.expires_at > now)
+    rows = conn.execute(select(users.c.id, users.c.display_name)
+                        .where(users.c.active.is_(True), users.c.id.in_(live),
+                               users.c.id.in_(select(role_grants.c.user_id).where(role_grants.c.role == role.value)))
+                        .order_by(users.c.display_name, users.c.id))
+    return [(f"user:{r.id}", r.display_name) for r in rows]

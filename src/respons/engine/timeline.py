@@ -56,8 +56,9 @@ def append_event(
     field_audience = routing_rules.audience(row.route, row.route_step, row.municipality_id, row.mission,
                                             (row.answered_by, after.answered_by))
     # A call's phase and direction travel with it: consoles ring for an inbound call that
-    # rings (voice/service.py), without fetching anything.
-    call = ({"phase": event.data.get("phase"), "direction": event.data.get("direction")}
+    # rings (voice/service.py), without fetching anything; a call handed to a colleague
+    # rings at that colleague alone (``for``).
+    call = ({"phase": event.data.get("phase"), "direction": event.data.get("direction"), "for": event.data.get("for")}
             if event.kind is EventKind.CALL else None)
     announce_change(conn, alarm_id, row.municipality_id, after, event.kind, priority=row.priority,
                     audience=field_audience, call=call)

@@ -270,6 +270,8 @@ def _call_line(record: AlarmRecord, event: Event) -> str:
         return f"Samtale med {whom} brutt etter {length}{by}"
     if data.get("phase") == "failed":
         return f"Ringte {whom} – {_CALL_FAILURE.get(data.get('failure'), 'kom ikke fram')}{by}"
+    if data.get("phase") == "transferred":
+        return f"Samtalen med {whom} satt over til {data.get('to_name') or 'en kollega'}"
     return ""  # ringing and answered: the line at the end says it
 
 

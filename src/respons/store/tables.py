@@ -433,6 +433,11 @@ voice_calls = Table(
     # What the operator asked through another node (hangup, hold, resume): the node that
     # speaks to the gateway for the call reads it and does it (docs/voice.md, "Several nodes").
     Column("request", String(10)),
+    # A call handed to a colleague (docs/voice.md, "Transfer"): on the call being handed over,
+    # whom it goes to while the unit calls again; on the unit's new call, whom it rings for
+    # and the call it came from.
+    Column("transfer_to", String(100)),
+    Column("transferred_from", String(36)),
     Column("version", Integer, nullable=False),  # grows with each change: the browser waits on it
     Column("created_at", UTCDateTime, nullable=False),
     Column("answered_at", UTCDateTime),

@@ -100,3 +100,40 @@ def talk_seconds(answered_at: datetime | None, ended_at: datetime | None) -> int
     if answered_at is None or ended_at is None:
         return None
     return max(0, round((ended_at - answered_at).total_seconds()))
+
+
+# --- transfer ----------------------------------------------------------------------------
+#
+# The operator hands a call with the unit to a colleague ("Sett over"): the gateway asks the
+# unit, with SIP REFER (RFC 3515), to call the centre again at an address that names the call;
+# that call rings at the colleague alone, and when the colleague answers, the first call ends.
+# Only a party that can reach the centre's SIP address directly can follow: a unit (or an
+# unknown SIP caller), never a phone behind the trunk (docs/voice.md, "Transfer").
+
+TRANSFER_USER_PREFIX = "xfer-"
+TRANSFERABLE = frozenset({TargetKind.UNIT.value, "unknown"})
+
+
+def transfer_user(call_id: str) -> str:
+    """The user part of the address the unit is asked to call: it names the call handed over."""
+    return TRANSFER_USER_PREFIX + call_id
+
+
+def transferred_call(request_user: str | None) -> str | None:
+    """The call a transferred INVITE comes from, by the user part of its Request-URI."""
+    if request_user and request_user.startswith(TRANSFER_USER_PREFIX):
+        return request_user[len(TRANSFER_USER_PREFIX):][:36] or None
+    return None
+
+
+def transfer_refused(sipfrag: str | None) -> int | None:
+    """The status of the unit's new call, from a REFER NOTIFY's ``message/sipfrag`` body
+    (RFC 3515 §2.4.5), when it says the transfer failed (4xx-6xx); None otherwise.
+
+    A 3xx is no failure here: the centre answers the unit's new call with 302 to the
+    colleague's gateway session, and the unit follows it."""
+    parts = (sipfrag or "").split()
+    if len(parts) >= 2 and parts[0].startswith("SIP/") and parts[1].isdigit():
+        code = int(parts[1])
+        return code if code >= 400 else None
+    return None

@@ -101,7 +101,8 @@ class InboundSip:
         send(trying)
         try:
             pending.call_id = await self.voice.incoming(caller=uri_of(request.get("From")) or "",
-                                                        caller_user=user_of(request.get("From")), sip_call_id=request.call_id)
+                                                        caller_user=user_of(request.get("From")), sip_call_id=request.call_id,
+                                                        request_user=user_of(request.uri))
         except Exception:  # noqa: BLE001 - the device must hear something: it may be a person in need
             log.exception("voice: an incoming call from %s could not be stored", remote)
             self.pending.pop(request.call_id, None)

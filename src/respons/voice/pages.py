@@ -52,9 +52,12 @@ def section(request: Request, alarm_id: str, principal: Principal = Depends(oper
     shown = [_labelled(target, t) for target in targets]
     numbers = [target for target in shown if target.phone]
     ringing = voice.ringing_for(alarm_id) if voice.available else None
+    if ringing is not None and ringing["transfer_to"] not in (None, principal.actor):
+        ringing = None  # handed to a colleague: it rings at theirs
     overdue_at = voice.call_overdue_at(alarm_id)
     return render(request, "voice/_panel.html", targets=shown, numbers=numbers, available=voice.available,
-                  incoming=ringing, overdue_ms=int(overdue_at.timestamp() * 1000) if overdue_at else None)
+                  incoming=ringing, overdue_ms=int(overdue_at.timestamp() * 1000) if overdue_at else None,
+                  colleagues=voice.colleagues(principal.actor) if voice.available else [])
 
 
 def _labelled(target, t):
@@ -90,7 +93,7 @@ async def call_state(request: Request, call_id: str, after: Annotated[int, Query
     return {"id": row["id"], "state": row["state"], "failure": row["failure"], "version": row["version"],
             "direction": row["direction"], "sdp": row["remote_sdp"], "on_hold": row["on_hold"],
             "answered_at": row["answered_at"].isoformat() if row["answered_at"] else None,
-            "label": row["target_label"], "target": row["target_kind"]}
+            "label": row["target_label"], "target": row["target_kind"], "transferring": row["transfer_to"] is not None}
 
 
 class Answer(BaseModel):
@@ -136,6 +139,23 @@ async def _hold(request: Request, call_id: str, principal: Principal, *, on: boo
     if not held:
         return _error(409, "not_held" if not on else "cannot_hold")
     return Response(status_code=204)
+
+
+class Transfer(BaseModel):
+    to: str = Field(min_length=1, max_length=100)
+
+
+@router.post("/calls/{call_id}/transfer")
+async def transfer(request: Request, call_id: str, body: Annotated[Transfer, Body()],
+                   principal: Principal = Depends(operator_page)):
+    """Hand the operator's call with a unit to a colleague logged in ("Sett over"); 409 if
+    this call cannot be handed over now (docs/voice.md, "Transfer")."""
+    handed = await runtime(request).voice.transfer(call_id, to=body.to, actor=principal.actor)
+    if handed is None:
+        return _error(404, "not_found")
+    if not handed:
+        return _error(409, "cannot_transfer")
+    return Response(status_code=202)  # asked; the call's state says when it has gone over
 
 
 @router.post("/calls/{call_id}/hangup")

@@ -19,12 +19,15 @@ from typing import Any, Callable
 
 from sqlalchemy.engine import Connection, Engine
 
+from respons.auth.accounts import logged_in_with_role
 from respons.clock import Clock
-from respons.domain.lifecycle import Event, EventKind
+from respons.domain.access import Role
+from respons.domain.lifecycle import Event, EventKind, IllegalTransition
 from respons.domain.alarm_types import SYSTEM_SOURCE, alarm_type
-from respons.engine import receiving
+from respons.engine import alarms as alarm_work, receiving
 from respons.engine.routing import RulesCache
 from respons.engine.timeline import append_event
+from respons.store import queries
 from respons.store.alarms import AlarmNotFound
 from respons.store.journal import Journal
 from respons.voice import calls, store
@@ -38,6 +41,8 @@ UNKNOWN_CALLER = "unknown_caller"  # the alarm type of a call no alarm explains
 UNKNOWN = "unknown"  # the target kind of such a call
 # How often a call's node looks for what the operator asked through another node.
 REQUEST_SECONDS = 0.5
+# A unit asked to call a colleague (transfer) that has not called within this long did not follow.
+TRANSFER_SECONDS = 20.0
 
 
 class VoiceUnavailable(Exception):
@@ -60,6 +65,9 @@ class VoiceSettings:
     inbound_window_seconds: float = 900.0
     answer_deadline_seconds: float = 60.0  # for the alarm an unknown caller's call becomes
     expected_call_seconds: float = 60.0  # a unit that said it would call and has not: offer a call-back
+    # The centre's SIP address as units reach it (host[:port]), for a transfer's REFER; the
+    # SIP listener's own address when not set.
+    centre_address: str | None = None
 
 
 def alarm_targets(conn: Connection, alarm_id: str, trunk: str | None,
@@ -101,6 +109,11 @@ class Voice:
         self.inbound = InboundSip(self)
         self.registrar = f"sip:{'127.0.0.1' if host in ('0.0.0.0', '::', '') else host}:{port}"
         return self.inbound
+
+    @property
+    def centre_address(self) -> str | None:
+        """Where a unit calls the centre (host[:port]): the address a transfer sends it to."""
+        return self.settings.centre_address or (self.registrar[len("sip:"):] if self.registrar else None)
 
     @property
     def available(self) -> bool:
@@ -184,14 +197,20 @@ class Voice:
 
     # --- inbound ------------------------------------------------------------------------
 
-    async def incoming(self, *, caller: str, caller_user: str | None, sip_call_id: str) -> str:
+    async def incoming(self, *, caller: str, caller_user: str | None, sip_call_id: str,
+                       request_user: str | None = None) -> str:
         """A unit (or anyone) calls the centre: the call is stored, tied to its alarm when one
-        is found, and rings; returns its id. The session waits for an operator to take it."""
+        is found, and rings; returns its id. The session waits for an operator to take it.
+        A unit calling because an operator handed its call to a colleague (``request_user``
+        names that call) rings at the colleague alone."""
         call_id = str(uuid.uuid4())
         now = self.clock()
         window = timedelta(seconds=self.settings.inbound_window_seconds)
 
-        def record(conn: Connection) -> str | None:
+        def record(conn: Connection) -> tuple[str | None, bool]:
+            handed = store.get(conn, calls.transferred_call(request_user) or "")
+            if handed is not None and handed["transfer_to"] and handed["state"] == State.ANSWERED.value:
+                return self._transferred(conn, call_id, handed, caller, now), True
             found = store.alarm_for_caller(conn, caller_user, since=now - window)
             alarm = found or self._unknown_caller(conn, caller, sip_call_id, now)
             unit = store.device_identity(conn, alarm["device_id"]) if alarm else None
@@ -203,14 +222,27 @@ class Voice:
                       now=now)
             _timeline(conn, alarm["id"] if alarm else None, now, f"device:{unit}" if unit else "system", call_id,
                       "ringing", direction=Direction.INBOUND.value, target=kind, label=label)
-            return alarm["id"] if alarm else None
+            return (alarm["id"] if alarm else None), False
 
-        alarm_id = await self.journal.run(record)
+        alarm_id, handed_over = await self.journal.run(record)
         session = CallSession(self, call_id, alarm_id, None)
         self._sessions[call_id] = session
-        session.task = asyncio.create_task(session.receive(sip_call_id), name=f"call-{call_id}")
+        # A unit's own call rings until someone takes it (a person may be waiting); a call
+        # handed to a colleague rings for the ring time, then goes back to who handed it over.
+        ring_seconds = self.settings.ring_seconds if handed_over else None
+        session.task = asyncio.create_task(session.receive(sip_call_id, ring_seconds), name=f"call-{call_id}")
         await self._notify()
         return call_id
+
+    def _transferred(self, conn: Connection, call_id: str, handed: dict[str, Any], caller: str, now: datetime) -> str | None:
+        """The unit's call after a transfer: the same alarm and party, for the colleague."""
+        store.add(conn, call_id=call_id, alarm_id=handed["alarm_id"], municipality_id=handed["municipality_id"],
+                  direction=Direction.INBOUND.value, target_kind=handed["target_kind"],
+                  target_label=handed["target_label"], address=caller[:200], operator=None, node=self.node, now=now,
+                  transfer_to=handed["transfer_to"], transferred_from=handed["id"])
+        _timeline(conn, handed["alarm_id"], now, "system", call_id, "ringing", direction=Direction.INBOUND.value,
+                  target=handed["target_kind"], label=handed["target_label"], **{"for": handed["transfer_to"]})
+        return handed["alarm_id"]
 
     def _unknown_caller(self, conn: Connection, caller: str, sip_call_id: str, now: datetime) -> dict | None:
         """A call no alarm explains rings at the centre as an alarm of its own ("Ukjent
@@ -240,7 +272,15 @@ class Voice:
             call = store.get(conn, call_id)
             if call is None or (visible_to is not None and call["municipality_id"] not in visible_to):
                 return None
-            return store.take(conn, call_id, actor)
+            if not store.take(conn, call_id, actor):
+                return False
+            if call["transferred_from"] and call["alarm_id"]:
+                # A colleague handed the call over: whoever talks to the person holds the alarm.
+                try:
+                    alarm_work.take_over(conn, call["alarm_id"], actor=actor, visible_to=visible_to, now=self.clock())
+                except IllegalTransition:
+                    pass  # they hold it already, or it is closed: the call is theirs all the same
+            return True
 
         taken = await self.journal.run(unit)
         await self._notify()
@@ -310,14 +350,60 @@ class Voice:
         await session.hang_up(reason="operator", actor=actor)
         return True
 
-    async def _ask(self, call_id: str, actor: str, what: str, *, answered: bool = False) -> bool | None:
+    def colleagues(self, actor: str) -> list[tuple[str, str]]:
+        """(actor, name) of the operators logged in now, but ``actor``: whom a call can go to."""
+        with self.engine.connect() as conn:
+            return [c for c in logged_in_with_role(conn, Role.OPERATOR, now=self.clock()) if c[0] != actor]
+
+    async def transfer(self, call_id: str, *, to: str, actor: str) -> bool | None:
+        """Hand the operator's answered call with a unit to a colleague (docs/voice.md,
+        "Transfer"). None: no call of this operator's; False: not a call that can be handed
+        over now (not answered, not with a unit, one already under way, or ``to`` is not a
+        colleague logged in). The unit is asked to call again; the call ends when the
+        colleague answers."""
+        row = await asyncio.to_thread(self._row, call_id)
+        if row is None or row["operator"] != actor:
+            return None
+        names = dict(await asyncio.to_thread(self.colleagues, actor))
+        if (row["state"] != State.ANSWERED.value or row["target_kind"] not in calls.TRANSFERABLE
+                or row["transfer_to"] is not None or to not in names or self.centre_address is None):
+            return False
+        session = self._sessions.get(call_id)
+        if session is None:
+            return await self._ask(call_id, actor, "transfer", answered=True, transfer_to=to)
+        return await session.transfer(to)
+
+    async def transfer_answered(self, handed_id: str, to: str) -> None:
+        """The colleague answered the unit's new call: the handed call is transferred, and ends."""
+        def unit(conn: Connection) -> bool:
+            handed = store.get(conn, handed_id)
+            if handed is None or handed["transfer_to"] != to or handed["state"] != State.ANSWERED.value:
+                return False
+            store.change(conn, handed_id, transfer_to=None)
+            _timeline(conn, handed["alarm_id"], self.clock(), "system", handed_id, "transferred", to=to,
+                      to_name=self._name_of(conn, to))
+            if handed_id not in self._sessions:
+                store.ask(conn, handed_id, "xfer_done")
+            return True
+
+        if await self.journal.run(unit):
+            session = self._sessions.get(handed_id)
+            if session is not None:
+                await session.hang_up(reason="transferred")
+            await self._notify()
+
+    @staticmethod
+    def _name_of(conn: Connection, actor: str) -> str:
+        return queries.actor_names(conn, {actor}).get(actor, actor)
+
+    async def _ask(self, call_id: str, actor: str, what: str, *, answered: bool = False, **values: Any) -> bool | None:
         def unit(conn: Connection) -> bool | None:
             call = store.get(conn, call_id)
             if call is None or call["operator"] != actor:
                 return None
             if answered and call["state"] != State.ANSWERED.value:
                 return False
-            return store.ask(conn, call_id, what)
+            return store.ask(conn, call_id, what, **values)
         return await self.journal.run(unit)
 
     def _row(self, call_id: str) -> dict[str, Any] | None:
@@ -396,6 +482,8 @@ class CallSession:
         self.answered = False
         self.hangup_reason: str | None = None  # set when we end it: operator, ring timeout, stopping
         self.caller_gone = False  # an inbound caller cancelled before anyone took the call
+        self.transfer_since: float | None = None  # loop time the unit was asked to call a colleague
+        self.transferred_from: str | None = None  # the call a colleague handed over (an inbound one)
         self._done = asyncio.Event()
 
     async def finished(self) -> None:
@@ -414,6 +502,35 @@ class CallSession:
             _timeline(conn, self.alarm_id, now, self.operator, self.call_id, "held" if on else "resumed")))
         return True
 
+    async def transfer(self, to: str) -> bool:
+        """Ask the unit (SIP REFER through the gateway) to call the centre again at the address
+        that names this call; that call rings at ``to`` (Voice.incoming)."""
+        await self._change(lambda conn, now: store.change(conn, self.call_id, transfer_to=to))
+        uri = f"sip:{calls.transfer_user(self.call_id)}@{self.voice.centre_address}"
+        try:
+            await self.handle.send({"request": "transfer", "uri": uri})
+        except GatewayError as e:
+            log.warning("voice: call %s could not be handed over: %s", self.call_id, e)
+            await self._transfer_failed(reason="gateway")
+            return False
+        self.transfer_since = asyncio.get_running_loop().time()
+        return True
+
+    async def _transfer_failed(self, *, reason: str, sip_code: int | None = None) -> None:
+        """The unit did not get to the colleague: the call stays with this operator."""
+        self.transfer_since = None
+
+        def unit(conn: Connection) -> None:
+            row = store.get(conn, self.call_id)
+            if row is None or row["transfer_to"] is None:
+                return
+            store.change(conn, self.call_id, transfer_to=None)
+            _timeline(conn, self.alarm_id, self.voice.clock(), "system", self.call_id, "transfer_failed",
+                      to=row["transfer_to"], to_name=Voice._name_of(conn, row["transfer_to"]), reason=reason,
+                      sip_code=sip_code)
+        await self.voice.journal.run(unit)
+        await self.voice._notify()
+
     async def hang_up(self, *, reason: str, actor: str | None = None) -> None:
         if self.hangup_reason is None:
             self.hangup_reason = reason
@@ -427,10 +544,11 @@ class CallSession:
         """An outbound call: the gateway calls ``uri`` with the operator's browser's offer."""
         await self._lifetime(self._dial(uri, offer_sdp))
 
-    async def receive(self, sip_call_id: str) -> None:
-        """An inbound call: wait for an operator to take it, then send the device to a gateway
-        session of its own and let the operator's browser answer the gateway's offer."""
-        await self._lifetime(self._receive(sip_call_id),
+    async def receive(self, sip_call_id: str, ring_seconds: float | None = None) -> None:
+        """An inbound call: wait for an operator to take it (at most ``ring_seconds``), then
+        send the device to a gateway session of its own and let the operator's browser answer
+        the gateway's offer."""
+        await self._lifetime(self._receive(sip_call_id, ring_seconds),
                              on_crash=lambda: self.voice.inbound.refuse(sip_call_id, 500, "Server Internal Error"))
 
     async def _lifetime(self, work, *, on_crash=None) -> None:
@@ -468,13 +586,20 @@ class CallSession:
             return
         await self._follow()
 
-    async def _receive(self, sip_call_id: str) -> None:
+    async def _receive(self, sip_call_id: str, ring_seconds: float | None) -> None:
         voice = self.voice
         taken = await voice._row_when(self.call_id, lambda row: row["accepted_by"] is not None
-                                      or row["state"] != State.RINGING.value, timeout=None)
+                                      or row["state"] != State.RINGING.value, timeout=ring_seconds)
+        if taken is None and ring_seconds is not None:
+            # Nobody took it in time: the unit hears 480 and tells the gateway (NOTIFY), and the
+            # operator who handed it over still has the first call.
+            voice.inbound.refuse(sip_call_id, 480, "Temporarily Unavailable")
+            await self._finish(State.FAILED, failure=Failure.NO_ANSWER.value, reason="ring_timeout")
+            return
         if taken is None or taken["state"] != State.RINGING.value:
             return
         self.operator = taken["accepted_by"]
+        self.transferred_from = taken["transferred_from"]
         user = f"in-{self.call_id[:8]}"
         try:
             self.handle = await voice.gateway.open_sip()
@@ -561,15 +686,38 @@ class CallSession:
                 poll.cancel()
 
     async def _requests(self) -> None:
-        """Do what the operator asked through another node, if anything."""
+        """Do what the operator asked through another node, if anything; give up a transfer
+        the unit did not follow."""
+        await self._transfer_overdue()
         row = await asyncio.to_thread(self.voice._row, self.call_id)  # a read: no unit of work if nothing was asked
         if row is None or row["request"] is None:
             return
         what = await self.voice.journal.run(lambda conn: store.take_request(conn, self.call_id))
         if what == "hangup":
             await self.hang_up(reason="operator")
+        elif what == "xfer_done":
+            await self.hang_up(reason="transferred")
         elif what in ("hold", "resume") and self.answered:
             await self.hold(what == "hold")
+        elif what == "transfer" and self.answered and row["transfer_to"]:
+            await self.transfer(row["transfer_to"])
+
+    async def _transfer_overdue(self) -> None:
+        if self.transfer_since is None:
+            return
+        if asyncio.get_running_loop().time() - self.transfer_since < TRANSFER_SECONDS:
+            return
+        arrived = await asyncio.to_thread(self._transfer_arrived)
+        if arrived is None:
+            await self._transfer_failed(reason="unit_did_not_call")
+        elif arrived["state"] in (State.FAILED.value, State.ENDED.value, State.LOST.value) and arrived["answered_at"] is None:
+            await self._transfer_failed(reason="colleague_did_not_answer")
+        else:
+            self.transfer_since = asyncio.get_running_loop().time()  # ringing or answered: look again later
+
+    def _transfer_arrived(self) -> dict[str, Any] | None:
+        with self.voice.engine.connect() as conn:
+            return store.transfer_of(conn, self.call_id)
 
     async def _on(self, event: GatewayEvent) -> bool:
         """Apply one gateway event; True when the call is over."""
@@ -583,6 +731,14 @@ class CallSession:
             await self._change(lambda conn, now: (
                 store.change(conn, self.call_id, state=State.ANSWERED.value, answered_at=now, **found),
                 _timeline(conn, self.alarm_id, now, self.operator, self.call_id, "answered")))
+            if self.transferred_from is not None:
+                await self.voice.transfer_answered(self.transferred_from, self.operator)
+            return False
+        if event.kind == "notify" and self.transfer_since is not None:
+            # The unit reports its new call (RFC 3515 NOTIFY): a failure ends the transfer.
+            code = calls.transfer_refused(event.data.get("content"))
+            if code is not None:
+                await self._transfer_failed(reason="unit_call_failed", sip_code=code)
             return False
         if event.kind == "progress" and event.jsep and not self.answered:
             # Early media (ring-back from a trunk): the browser can hear it before the answer.

@@ -14,20 +14,25 @@ from respons.voice.calls import State
 
 
 def add(conn: Connection, *, call_id: str, alarm_id: str | None, municipality_id: int, direction: str,
-        target_kind: str, target_label: str, address: str, operator: str | None, node: str, now: datetime) -> None:
+        target_kind: str, target_label: str, address: str, operator: str | None, node: str, now: datetime,
+        transfer_to: str | None = None, transferred_from: str | None = None) -> None:
     conn.execute(insert(voice_calls).values(
         id=call_id, alarm_id=alarm_id, municipality_id=municipality_id, direction=direction, target_kind=target_kind,
         target_label=target_label, address=address, operator=operator, state=State.RINGING.value, node=node,
-        version=1, created_at=now))
+        version=1, created_at=now, transfer_to=transfer_to, transferred_from=transferred_from))
 
 
 def take(conn: Connection, call_id: str, actor: str) -> bool:
-    """An operator takes a ringing inbound call; False if it no longer rings or a colleague
-    took it first (the one UPDATE decides, on both databases)."""
+    """An operator takes a ringing inbound call; False if it no longer rings, a colleague
+    took it first, or it was handed to someone else (the one UPDATE decides, on both databases)."""
     taken = conn.execute(update(voice_calls).where(voice_calls.c.id == call_id, voice_calls.c.state == State.RINGING.value,
                                                    voice_calls.c.direction == "inbound",
-                                                   voice_calls.c.accepted_by.is_(None))
-                         .values(accepted_by=actor, operator=actor, version=voice_calls.c.version + 1))
+                                                   voice_calls.c.accepted_by.is_(None),
+                                                   or_(voice_calls.c.transfer_to.is_(None),
+                                                       voice_calls.c.transfer_to == actor))
+                         # Taken: whom a handed-over call rang for is no longer needed, and the
+                         # column is free for this operator to hand it on.
+                         .values(accepted_by=actor, operator=actor, transfer_to=None, version=voice_calls.c.version + 1))
     return taken.rowcount == 1
 
 
@@ -145,11 +150,12 @@ def expected_call(conn: Connection, alarm_id: str) -> dict[str, Any] | None:
     return {"received_at": row.received_at, "came": came is not None}
 
 
-def ask(conn: Connection, call_id: str, what: str) -> bool:
-    """Leave a request for the node that speaks for the call (hangup, hold, resume)."""
+def ask(conn: Connection, call_id: str, what: str, **values: Any) -> bool:
+    """Leave a request for the node that speaks for the call (hangup, hold, resume, transfer,
+    transfer_done), with what it needs (``transfer_to``)."""
     asked = conn.execute(update(voice_calls).where(voice_calls.c.id == call_id,
                                                    voice_calls.c.state.in_([State.RINGING.value, State.ANSWERED.value]))
-                         .values(request=what, version=voice_calls.c.version + 1))
+                         .values(request=what, version=voice_calls.c.version + 1, **values))
     return asked.rowcount == 1
 
 
@@ -160,3 +166,10 @@ def take_request(conn: Connection, call_id: str) -> str | None:
         conn.execute(update(voice_calls).where(voice_calls.c.id == call_id, voice_calls.c.request == what)
                      .values(request=None))
     return what
+
+
+def transfer_of(conn: Connection, call_id: str) -> dict[str, Any] | None:
+    """The unit's new call after the operator handed ``call_id`` to a colleague (None: not yet)."""
+    row = conn.execute(select(voice_calls).where(voice_calls.c.transferred_from == call_id)
+                       .order_by(voice_calls.c.created_at.desc()).limit(1)).mappings().first()
+    return dict(row) if row else None

@@ -51,4 +51,11 @@ i18n.register({
     "voice.held": ("Samtale på vent: {who}", "Call on hold: {who}"),
     "voice.resume": ("Hent tilbake", "Take back"),
     "voice.phase.lost": ("brutt etter {duration}", "lost after {duration}"),
+    "voice.phase.transferred": ("satt over til {to}", "handed over to {to}"),
+    "voice.phase.transfer_failed": ("kom ikke over til {to}", "did not reach {to}"),
+    "voice.transfer": ("Sett over", "Hand over"),
+    "voice.transfer_to": ("Sett over til", "Hand over to"),
+    "voice.handed_to_you": ("satt over til deg", "handed over to you"),
+    "voice.state.transferring": ("Setter over …", "Handing over …"),
+    "voice.state.transfer_failed": ("Kom ikke over: samtalen er fortsatt din", "Not handed over: the call is still yours"),
 })

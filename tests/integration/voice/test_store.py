@@ -1,5 +1,6 @@
 """voice_calls on both databases: which open alarm a caller's call belongs to, two operators
-taking the same ringing call at the same moment (one gets it), and the calls of a node that
+taking the same ringing call at the same moment (one gets it), a call handed to a colleague
+(it rings for them alone, and taking it takes the alarm over), and the calls of a node that
 stopped mid-call (lost, on the timeline, after its restart)."""
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from datetime import timedelta
 
 from sqlalchemy import select, update
 
-from respons.engine import receiving
+from respons.engine import alarms as alarm_work, receiving
 from respons.store.db import is_postgres
 from respons.store.tables import alarm_events, alarms, devices
 from respons.voice import store
@@ -109,3 +110,42 @@ def test_calls_a_node_was_speaking_for_when_it_stopped_are_lost_on_its_timeline_
     assert sorted((p["phase"], p.get("seconds"), p.get("reason")) for p in phases) == [
         ("failed", None, "node_restarted"), ("lost", 42, "node_restarted")]
     assert voice.problem == "not_configured"
+
+
+def test_the_units_call_after_a_transfer_rings_for_the_colleague_alone_who_takes_the_alarm_over(engine, journal,
+                                                                                                  registry):
+    alarm_id = alarm_from(engine, journal, registry, registry.device_identities[0], key="k1")
+    journal.run_sync(lambda conn: alarm_work.answer(conn, alarm_id, actor="user:1", visible_to=None, now=T0))
+    with engine.begin() as conn:
+        store.add(conn, call_id="handed", alarm_id=alarm_id, municipality_id=registry.municipality_ids[0],
+                  direction="outbound", target_kind="unit", target_label="unit", address="sip:alarm@10.0.0.5",
+                  operator="user:1", node="n1", now=T0)
+        store.change(conn, "handed", state="answered", answered_at=T0, transfer_to="user:2")
+    settings = VoiceSettings(gateway_url=None, gateway_secret=None, trunk=None, caller_id="c", ring_seconds=30,
+                             probe_seconds=2)
+    voice = Voice(settings, journal, engine, lambda: T0 + timedelta(seconds=30), "n1")
+
+    async def scenario() -> tuple[str, bool | None, bool | None]:
+        # The unit calls again at the address that names the handed call (its From says nothing).
+        call_id = await voice.incoming(caller="sip:someone@10.0.0.9", caller_user="someone", sip_call_id="sip-1",
+                                       request_user="xfer-handed")
+        by_another = await voice.take(call_id, actor="user:3", visible_to=None)
+        by_colleague = await voice.take(call_id, actor="user:2", visible_to=None)
+        for session in list(voice._sessions.values()):
+            session.task.cancel()
+        return call_id, by_another, by_colleague
+
+    call_id, by_another, by_colleague = asyncio.run(scenario())
+    assert (by_another, by_colleague) == (False, True)
+    with engine.connect() as conn:
+        call = store.get(conn, call_id)
+        holder = conn.execute(select(alarms.c.answered_by).where(alarms.c.id == alarm_id)).scalar_one()
+        events = [(kind, data) for kind, data in conn.execute(select(alarm_events.c.kind, alarm_events.c.data).where(
+            alarm_events.c.alarm_id == alarm_id).order_by(alarm_events.c.seq))]
+    assert (call["alarm_id"], call["transferred_from"], call["accepted_by"], call["transfer_to"]) == (
+        alarm_id, "handed", "user:2", None)
+    assert holder == "user:2"
+    ringing = [data for kind, data in events if kind == "call"]
+    assert ringing == [{"call_id": call_id, "phase": "ringing", "direction": "inbound", "target": "unit",
+                        "label": "unit", "for": "user:2"}]
+    assert [kind for kind, _ in events][-1] == "taken_over"

@@ -65,3 +65,21 @@ def test_the_sip_plugins_events_and_the_gateways_own_are_told_apart():
     assert parse_event({"janus": "webrtcup"}).kind == "webrtcup"
     assert parse_event({"janus": "keepalive"}) is None
     assert parse_event({"janus": "ack"}) is None
+
+
+def test_a_transfer_address_names_the_call_handed_over_and_nothing_else_does():
+    user = calls.transfer_user("0b9c2d4e-1111-2222-3333-444455556666")
+    assert calls.transferred_call(user) == "0b9c2d4e-1111-2222-3333-444455556666"
+    assert calls.transferred_call("alarm") is None
+    assert calls.transferred_call("xfer-") is None
+    assert calls.transferred_call(None) is None
+
+
+def test_only_a_failure_in_the_units_notify_ends_a_transfer_a_redirect_does_not():
+    assert calls.transfer_refused("SIP/2.0 486 Busy Here\n") == 486
+    assert calls.transfer_refused("SIP/2.0 503 Service Unavailable") == 503
+    assert calls.transfer_refused("SIP/2.0 100 Trying\n") is None
+    assert calls.transfer_refused("SIP/2.0 302 Moved Temporarily") is None  # the centre sends it to the colleague
+    assert calls.transfer_refused("SIP/2.0 200 OK") is None
+    assert calls.transfer_refused("garbage") is None
+    assert calls.transfer_refused(None) is None

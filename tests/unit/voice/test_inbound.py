@@ -55,7 +55,8 @@ def test_an_invite_rings_at_once_and_a_retransmission_gets_the_same_answer_witho
     sip = InboundSip(calls)
     first = run(sip, request("INVITE"))
     assert [r.status for r in first] == [100, 180]
-    assert calls.incoming_calls == [{"caller": "sip:4711@10.0.0.5:5072", "caller_user": "4711", "sip_call_id": "c1@unit"}]
+    assert calls.incoming_calls == [{"caller": "sip:4711@10.0.0.5:5072", "caller_user": "4711", "sip_call_id": "c1@unit",
+                                     "request_user": "centre"}]
     again = run(sip, request("INVITE"))
     assert [r.status for r in again] == [180]
     assert len(calls.incoming_calls) == 1

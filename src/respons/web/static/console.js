@@ -607,8 +607,9 @@
   }
 
   // An inbound call rings at the operator who holds its alarm, or, if nobody does, at every
-  // operator whose queue shows it; a colleague's alarm rings only at the colleague. The row
-  // shows that the unit is calling until someone takes the call or it ends.
+  // operator whose queue shows it; a colleague's alarm rings only at the colleague, and a call
+  // handed to a colleague ("for") only at that colleague. The row shows that the unit is
+  // calling until someone takes the call or it ends.
   function callChanged(change) {
     const call = change.call || {};
     const id = change.alarm_id;
@@ -618,7 +619,8 @@
     if (!row) return;
     if (ringing) row.dataset.call = "ringing"; else delete row.dataset.call;
     const waiting = change.state === "queued" || change.state === "offered";
-    if (ringing && (waiting || row.dataset.mine === "1")) play("critical", id);
+    const forMe = call.for ? call.for === consoleEl.dataset.user : (waiting || row.dataset.mine === "1");
+    if (ringing && forMe) play("critical", id);
   }
 
   function parse(text) {

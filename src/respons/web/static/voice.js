@@ -7,7 +7,8 @@
   "use strict";
 
   const $ = (sel, root) => (root || document).querySelector(sel);
-  // A call: { id, alarmId, label, pc, stream, audio, version, state, answeredAt, remoteSet, inbound }
+  // A call: { id, alarmId, label, target, pc, stream, audio, version, state, answeredAt, remoteSet,
+  //          inbound, transferring }
   let call = null;  // the live call (ringing, or talking)
   const held = new Map();  // call id -> a call on hold
   let ticker = null;
@@ -58,8 +59,25 @@
       if (waiting) $("#voice-held-who").textContent = fill(words("Held"), waiting.label);
     }
     if (mine) say(describe({ state: call.state === "connecting" ? "ringing" : call.state }, call.label), call.state);
+    if (mine && call.transferring) say(words("Transferring"), "transferring");
+    else if (mine && call.transferFailed) say(words("Transfer_failed"), "transfer_failed");
+    // A call with the unit can be handed to a colleague (a phone behind the trunk cannot).
+    const handOver = $("#voice-transfer");
+    if (handOver) handOver.hidden = !(live && call.state === "answered" && TRANSFERABLE.includes(call.target) && !call.transferring);
     const incoming = $("#voice-incoming");
     if (incoming && mine) incoming.hidden = true;
+  }
+
+  const TRANSFERABLE = ["unit", "unknown"];
+
+  async function transfer() {
+    const select = $("#voice-transfer-to");
+    if (!call || !call.id || !select || !select.value) return;
+    const current = call;
+    const response = await post("/console/calls/" + encodeURIComponent(current.id) + "/transfer", { to: select.value });
+    current.transferring = response.ok;
+    current.transferFailed = !response.ok;
+    if (call === current) paint();
   }
 
   function clock() {
@@ -200,6 +218,9 @@
       if (!response.ok) { finish(current, { state: "lost" }); return; }
       const row = await response.json();
       current.version = row.version;
+      current.target = row.target;
+      if (current.transferring && !row.transferring && row.state === "answered") current.transferFailed = true;
+      current.transferring = row.transferring;
       if (row.sdp && !current.remoteSet) {
         current.remoteSet = true;
         if (current.inbound) await answerOffer(current, row.sdp);
@@ -297,6 +318,7 @@
     else if (button.id === "voice-mute") toggleMute();
     else if (button.id === "voice-again" || button.id === "voice-resume") callFirst();
     else if (button.id === "voice-take") acceptRinging();
+    else if (button.id === "voice-transfer-button") transfer();
   });
 
   // A new voice section (another card, or the same one again): show the calls it belongs to.
