@@ -3,40 +3,17 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime, time, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 
 from playwright.sync_api import expect
-from sqlalchemy import create_engine, delete, insert, select, update
+from sqlalchemy import create_engine, select, update
 
-from respons.domain.access import Role
 from respons.engine.routing import ESCALATE
-from respons.store.tables import agreement_windows, agreements, alarms, timers
-from tests.browser.harness import Account, log_in
-from tests.factories import PASSWORD, add_user
+from respons.store.tables import alarms, timers
+from tests.browser.field import PHONE, responder, routing_with_backup
+from tests.browser.harness import log_in
 
 LIVE = 10_000
-PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True, "device_scale_factor": 2}
-
-
-def routing_with_backup(world, *, backup_minutes: int, resend_seconds: int) -> None:
-    """The municipality's agreement: home care first, the centre as backup, all day."""
-    engine = create_engine(world.database_url)
-    municipality = world.registry.municipality_ids[0]
-    with engine.begin() as conn:
-        agreement = conn.execute(select(agreements.c.id).where(agreements.c.municipality_id == municipality)).scalar_one()
-        conn.execute(delete(agreement_windows).where(agreement_windows.c.agreement_id == agreement))
-        conn.execute(insert(agreement_windows).values(
-            agreement_id=agreement, service_model=2, weekdays="1234567", starts=time(0), ends=time(0),
-            categories=["assistance", "fall", "sensor"], escalation_minutes=backup_minutes))
-        conn.execute(update(agreements).where(agreements.c.id == agreement).values(resend_seconds=resend_seconds))
-    engine.dispose()
-
-
-def responder(world, name: str) -> Account:
-    engine = create_engine(world.database_url)
-    user = add_user(engine, name, [(Role.RESPONDER, world.registry.municipality_ids[0])], now=datetime.now(timezone.utc))
-    engine.dispose()
-    return Account(user.username, PASSWORD)
 
 
 def test_an_alarm_offered_to_the_zone_is_accepted_on_the_phone_and_followed_on_the_console(new_page, world):

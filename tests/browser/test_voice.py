@@ -20,6 +20,7 @@ from respons.store.db import make_engine, write_transaction
 from respons.store.tables import alarm_events, alarms, devices
 from respons.intake.scaip.messages import Mrq, build_mrq
 from respons.intake.scaip.sip import build_request
+from tests.browser.field import PHONE, responder, routing_with_backup
 from tests.browser.harness import launch, log_in
 from tests.chaos.server import free_port
 from tests.voice_stack import (OPERATOR_TONE, UNIT_TONE, BusyLine, Gateway, Unit, level_db, require_voice, tone)
@@ -455,5 +456,59 @@ def test_a_call_the_colleague_does_not_take_stays_with_the_operator_who_handed_i
         expect(page.locator("#voice-state")).to_have_attribute("data-state", "ended", timeout=LIVE)
         phases = [p for p, _ in call_events(world, alarm_id)]
         assert phases == ["ringing", "answered", "ringing", "failed", "transfer_failed", "ended"], phases
+    finally:
+        unit.stop()
+
+
+CALL_FROM_THE_APP = """async (alarmId) => {
+  const csrf = JSON.parse(document.body.getAttribute("hx-headers"))["X-CSRF-Token"];
+  const response = await fetch("/app/alarms/" + alarmId + "/calls", { method: "POST", credentials: "same-origin",
+    headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf },
+    body: JSON.stringify({ target: "unit", sdp: "v=0 an offer that is never used" }) });
+  return response.status;
+}"""
+
+
+@pytest.mark.server_settings("voice_settings")
+def test_a_responder_calls_the_alarm_unit_from_the_app_for_an_alarm_in_hand(new_page, world, tmp_path, tones):
+    routing_with_backup(world, backup_minutes=4, resend_seconds=30)
+    unit = Unit(tmp_path / "unit", microphone=tones["unit"])
+    try:
+        unit_at(world, unit.uri)
+        phone = new_page(**PHONE)
+        log_in(phone, world.url, responder(world, "hilde"))
+        phone.check("input[name=zone_id]")
+        phone.click("#duty-form button[type=submit]")
+        expect(phone.locator("#duty-zones")).to_contain_text("Sone 0", timeout=LIVE)
+        alarm_id = world.send_alarm(type="button_press")
+        phone.click(f"#offer-{alarm_id} a", timeout=LIVE)
+        # On offer: no call button yet; a colleague who is not on duty cannot call for it.
+        expect(phone.locator("#voice")).to_have_count(0)
+        other = new_page(**PHONE)
+        log_in(other, world.url, responder(world, "ola"))
+        refused = other.evaluate(CALL_FROM_THE_APP, alarm_id)
+        assert refused == 404
+        phone.click("#accept-button")
+        expect(phone.locator("#app-state")).to_have_text("Besvart", timeout=LIVE)
+        phone.reload()
+
+        # Hilde calls the unit (no keyboard on a phone: the button), and they hear each other.
+        call = phone.locator("#voice-targets .voice-call").first
+        expect(call).to_contain_text("alarmenheten", timeout=LIVE)
+        expect(call.locator("kbd")).to_have_count(0)
+        call.click()
+        expect(phone.locator("#voice-state")).to_have_attribute("data-state", "answered", timeout=CALL)
+        unit.control.wait_for("CALL_ESTABLISHED")
+        heard = phone.evaluate(REMOTE_PEAK)
+        assert heard["packets"] > 0 and abs(heard["hz"] - UNIT_TONE) < 15, heard
+        time.sleep(1.5)
+        phone.click("#voice-hangup")
+        expect(phone.locator("#voice-state")).to_have_attribute("data-state", "ended", timeout=LIVE)
+        unit.control.wait_for("CALL_CLOSED")
+        recording = unit.heard()
+        assert level_db(recording, OPERATOR_TONE) > level_db(recording, UNIT_TONE) + 20
+        phases = call_events(world, alarm_id)
+        assert [p for p, _ in phases] == ["ringing", "answered", "ended"], phases
+        assert phases[0][1] == phases[1][1] and phases[0][1].startswith("user:")  # Hilde, by her own id
     finally:
         unit.stop()

@@ -421,6 +421,15 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("POST", "/console/calls/{call_id}/transfer"): PageRoute(
         "roles: operator", _page("/console/calls/00000000-0000-0000-0000-000000000000/transfer", method="POST",
                                  json={"to": "user:1"})),
+    # ---- Voice in the responder app (voice/pages.py): only for an alarm in hand ----
+    ("GET", "/app/alarms/{alarm_id}/voice"): PageRoute(
+        _RESPONDER, _page(lambda w, p: f"/app/alarms/{w.foreign_alarm(p)}/voice")),
+    ("POST", "/app/alarms/{alarm_id}/calls"): PageRoute(
+        _RESPONDER, _page(lambda w, p: f"/app/alarms/{w.foreign_alarm(p)}/calls", method="POST",
+                          json={"target": "unit", "sdp": "v=0 an offer"})),
+    ("GET", "/app/calls/{call_id}"): PageRoute(_RESPONDER, _page("/app/calls/00000000-0000-0000-0000-000000000000")),
+    ("POST", "/app/calls/{call_id}/hangup"): PageRoute(
+        _RESPONDER, _page("/app/calls/00000000-0000-0000-0000-000000000000/hangup", method="POST")),
     # ---- Responder app (web/responder) ----
     ("GET", "/app"): PageRoute(_RESPONDER, _page("/app"), default_permitted=frozenset({200})),
     ("GET", "/app/offers"): PageRoute(_RESPONDER, _page("/app/offers"), default_permitted=frozenset({200})),

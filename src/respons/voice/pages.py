@@ -1,7 +1,8 @@
-"""The console's voice: the card's voice section, and the calls its browser sets up.
+"""The console's voice: the card's voice section, and the calls its browser sets up; and the
+same for a responder in the app, for an alarm in hand (``/app``: call and hang up only).
 
 The browser sends its WebRTC offer and the key of whom to call; everything else (the address,
-the gateway, the record) is the server's (voice/service.py). Answers are JSON for console.js,
+the gateway, the record) is the server's (voice/service.py). Answers are JSON for voice.js,
 except the section itself.
 """
 
@@ -24,7 +25,9 @@ from respons.web.pages import PageRefused, page_access, render
 from respons.web.runtime import runtime
 
 router = APIRouter(prefix="/console", include_in_schema=False)
+app_router = APIRouter(prefix="/app", include_in_schema=False)
 operator_page = page_access(Role.OPERATOR)
+responder_page = page_access(Role.RESPONDER, Role.TECHNICIAN)
 
 # An SDP offer from a browser is a few kilobytes; this bounds what a request may make us keep.
 MAX_SDP = 20_000
@@ -57,7 +60,7 @@ def section(request: Request, alarm_id: str, principal: Principal = Depends(oper
     overdue_at = voice.call_overdue_at(alarm_id)
     return render(request, "voice/_panel.html", targets=shown, numbers=numbers, available=voice.available,
                   incoming=ringing, overdue_ms=int(overdue_at.timestamp() * 1000) if overdue_at else None,
-                  colleagues=voice.colleagues(principal.actor) if voice.available else [])
+                  colleagues=voice.colleagues(principal.actor) if voice.available else [], keys=True)
 
 
 def _labelled(target, t):
@@ -70,10 +73,15 @@ def _labelled(target, t):
 @router.post("/alarms/{alarm_id}/calls")
 async def call(request: Request, alarm_id: str, body: Annotated[CallRequest, Body()],
                principal: Principal = Depends(operator_page)):
+    return await _start(request, alarm_id, body, principal)
+
+
+async def _start(request: Request, alarm_id: str, body: CallRequest, principal: Principal, *,
+                 responder: int | None = None):
     voice = runtime(request).voice
     try:
         call_id = await voice.call(alarm_id, body.target, body.sdp, actor=principal.actor,
-                                   visible_to=principal.scope.alarms)
+                                   visible_to=principal.scope.alarms, responder=responder)
     except AlarmNotFound:
         return _error(404, "not_found")
     except UnknownTarget:
@@ -87,6 +95,10 @@ async def call(request: Request, alarm_id: str, body: Annotated[CallRequest, Bod
 async def call_state(request: Request, call_id: str, after: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
                      principal: Principal = Depends(operator_page)):
     """The call once it has changed past version ``after`` (a long poll of up to 20 s)."""
+    return await _state(request, call_id, after, principal)
+
+
+async def _state(request: Request, call_id: str, after: int, principal: Principal):
     row = await runtime(request).voice.wait(call_id, after, actor=principal.actor)
     if row is None:
         return _error(404, "not_found")
@@ -160,9 +172,47 @@ async def transfer(request: Request, call_id: str, body: Annotated[Transfer, Bod
 
 @router.post("/calls/{call_id}/hangup")
 async def hang_up(request: Request, call_id: str, principal: Principal = Depends(operator_page)):
+    return await _hang_up(request, call_id, principal)
+
+
+async def _hang_up(request: Request, call_id: str, principal: Principal):
     if await runtime(request).voice.hang_up(call_id, actor=principal.actor) is None:
         return _error(404, "not_found")
     return Response(status_code=204)  # asked; the call's state says when it has ended
+
+
+# --- the responder app: call (the alarm unit first) for an alarm in hand, and hang up ------
+
+
+@app_router.get("/alarms/{alarm_id}/voice")
+def app_section(request: Request, alarm_id: str, principal: Principal = Depends(responder_page)):
+    voice = runtime(request).voice
+    try:
+        targets = voice.targets(alarm_id, principal.scope.alarms, responder=principal.id)
+    except AlarmNotFound:
+        raise PageRefused(404, "error.404") from None
+    t = i18n.translator(i18n.language_of(request))
+    shown = [_labelled(target, t) for target in targets]
+    # The person's and contacts' numbers are tel: links on the page already (the phone's dialer).
+    return render(request, "voice/_panel.html", targets=[s for s in shown if s.callable], numbers=[],
+                  available=voice.available, incoming=None, overdue_ms=None, colleagues=[], keys=False)
+
+
+@app_router.post("/alarms/{alarm_id}/calls")
+async def app_call(request: Request, alarm_id: str, body: Annotated[CallRequest, Body()],
+                   principal: Principal = Depends(responder_page)):
+    return await _start(request, alarm_id, body, principal, responder=principal.id)
+
+
+@app_router.get("/calls/{call_id}")
+async def app_call_state(request: Request, call_id: str, after: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+                         principal: Principal = Depends(responder_page)):
+    return await _state(request, call_id, after, principal)
+
+
+@app_router.post("/calls/{call_id}/hangup")
+async def app_hang_up(request: Request, call_id: str, principal: Principal = Depends(responder_page)):
+    return await _hang_up(request, call_id, principal)
 
 
 def _error(status: int, code: str, **extra) -> JSONResponse:

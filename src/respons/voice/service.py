@@ -24,7 +24,7 @@ from respons.clock import Clock
 from respons.domain.access import Role
 from respons.domain.lifecycle import Event, EventKind, IllegalTransition
 from respons.domain.alarm_types import SYSTEM_SOURCE, alarm_type
-from respons.engine import alarms as alarm_work, receiving
+from respons.engine import alarms as alarm_work, receiving, routing
 from respons.engine.routing import RulesCache
 from respons.engine.timeline import append_event
 from respons.store import queries
@@ -70,11 +70,15 @@ class VoiceSettings:
     centre_address: str | None = None
 
 
-def alarm_targets(conn: Connection, alarm_id: str, trunk: str | None,
-                  visible_to: frozenset[int] | None = None) -> tuple[dict[str, Any], list[Target]]:
-    """The alarm (municipality, recipient) and whom the operator may call for it."""
+def alarm_targets(conn: Connection, alarm_id: str, trunk: str | None, visible_to: frozenset[int] | None = None,
+                  responder: int | None = None) -> tuple[dict[str, Any], list[Target]]:
+    """The alarm (municipality, recipient) and whom the operator (or the ``responder`` who has
+    the alarm in hand, in the app) may call for it."""
     row = store.alarm_to_call(conn, alarm_id)
     if row is None or (visible_to is not None and row["municipality_id"] not in visible_to):
+        raise AlarmNotFound(alarm_id)
+    if responder is not None and not routing.in_hand_of(conn, alarm_id, user_id=responder,
+                                                        visible_to=visible_to or frozenset()):
         raise AlarmNotFound(alarm_id)
     return dict(row), calls.targets(unit_uri=store.unit_uri(conn, row["device_id"]), person_phone=row["phone"],
                                     contacts=store.contacts_of(conn, row["recipient_id"]), trunk=trunk)
@@ -162,21 +166,23 @@ class Voice:
 
     # --- the operator's side ---------------------------------------------------------
 
-    def targets(self, alarm_id: str, visible_to: frozenset[int] | None) -> list[Target]:
+    def targets(self, alarm_id: str, visible_to: frozenset[int] | None, *, responder: int | None = None) -> list[Target]:
         with self.engine.connect() as conn:
-            return alarm_targets(conn, alarm_id, self.settings.trunk, visible_to)[1]
+            return alarm_targets(conn, alarm_id, self.settings.trunk, visible_to, responder)[1]
 
     async def call(self, alarm_id: str, target_key: str, offer_sdp: str, *, actor: str,
-                   visible_to: frozenset[int] | None) -> str:
+                   visible_to: frozenset[int] | None, responder: int | None = None) -> str:
         """Start an outbound call; returns its id. Raises ``AlarmNotFound``, ``UnknownTarget``
-        or ``VoiceUnavailable``."""
-        await asyncio.to_thread(self.targets, alarm_id, visible_to)  # an alarm outside the caller's reach is not found, gateway or not
+        or ``VoiceUnavailable``. ``responder``: the user id of a responder calling from the
+        app, who may call only for an alarm in hand."""
+        # An alarm outside the caller's reach is not found, gateway or not.
+        await asyncio.to_thread(lambda: self.targets(alarm_id, visible_to, responder=responder))
         if self.gateway is None or not self.available:
             raise VoiceUnavailable(self.problem)
         call_id = str(uuid.uuid4())
 
         def record(conn: Connection) -> Target:
-            alarm, found = alarm_targets(conn, alarm_id, self.settings.trunk, visible_to)
+            alarm, found = alarm_targets(conn, alarm_id, self.settings.trunk, visible_to, responder)
             target = next((t for t in found if t.key == target_key and t.callable), None)
             if target is None:
                 raise UnknownTarget(target_key)

@@ -100,6 +100,7 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock, *,
     app.include_router(economy_pages.router)
     app.include_router(epj_pages.router)
     app.include_router(voice_pages.router)
+    app.include_router(voice_pages.app_router)
     # Vendored, never a CDN: the console must work on a closed hospital network.
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     install_page_handlers(app)

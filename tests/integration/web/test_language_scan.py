@@ -251,9 +251,10 @@ def _page_routes(app) -> set[str]:
             elif hasattr(route, "routes"):
                 yield from walk(route.routes)
 
-    # console.js and voice.js read /console/voice and /console/calls/{id} as JSON (no words).
+    # console.js and voice.js read /console/voice and /console/calls/{id} (/app/calls/{id} in
+    # the app) as JSON (no words).
     not_pages = ("/api/", "/healthz", "/livez", "/readyz", "/metrics", "/app/events", "/app/sw.js",
-                 "/economy/runs/{run_id}/export", "/console/voice", "/console/calls/")
+                 "/economy/runs/{run_id}/export", "/console/voice", "/console/calls/", "/app/calls/")
     return {r.path for r in walk(app.routes) if "GET" in r.methods and not r.path.startswith(not_pages)}
 
 
@@ -378,6 +379,7 @@ def _tour(app, engine, clock, people, language) -> None:
     responder.page(f"/app/alarms/{offered}", "/app/alarms/{alarm_id}")
     responder.post(f"/app/alarms/{escalating}/decline", "decline an offer", expect={200, 303})
     responder.post(f"/app/alarms/{handed}/accept", "accept an offer", expect=200)
+    responder.page(f"/app/alarms/{handed}/voice", "/app/alarms/{alarm_id}/voice", htmx=True)
     responder.post(f"/app/alarms/{handed}/call", "call without a known result", data={"result": "maybe"}, expect=422)
     responder.post(f"/app/alarms/{handed}/call", "call the recipient", data={"result": "no_answer"}, expect=200)
     responder.post(f"/app/alarms/{handed}/notes", "refusal: empty note in the app", data={"text": " "})

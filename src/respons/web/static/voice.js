@@ -26,6 +26,8 @@
 
   function panel() { return $("#voice"); }
   function panelAlarm() { const p = panel(); return p ? p.dataset.alarmId : null; }
+  // The console's routes, or the responder app's (data-base="/app"): the same calls.
+  function base() { const p = panel(); return (p && p.dataset.base) || "/console"; }
   function words(key) { const p = panel(); return (p && p.dataset["w" + key]) || ""; }
   function cap(s) { return s.charAt(0).toUpperCase() + s.slice(1); }
   function fill(text, who) { return (text || "").replace("{who}", who || ""); }
@@ -74,7 +76,7 @@
     const select = $("#voice-transfer-to");
     if (!call || !call.id || !select || !select.value) return;
     const current = call;
-    const response = await post("/console/calls/" + encodeURIComponent(current.id) + "/transfer", { to: select.value });
+    const response = await post(base() + "/calls/" + encodeURIComponent(current.id) + "/transfer", { to: select.value });
     current.transferring = response.ok;
     current.transferFailed = !response.ok;
     if (call === current) paint();
@@ -101,7 +103,7 @@
   }
 
   async function hold(current) {
-    const response = await post("/console/calls/" + encodeURIComponent(current.id) + "/hold");
+    const response = await post(base() + "/calls/" + encodeURIComponent(current.id) + "/hold");
     if (!response.ok) return false;
     current.stream && current.stream.getAudioTracks().forEach((t) => { t.enabled = false; });
     if (current.audio) current.audio.muted = true;
@@ -114,7 +116,7 @@
 
   async function resume(current) {
     if (call && call !== current && !(await freeLine())) return;
-    const response = await post("/console/calls/" + encodeURIComponent(current.id) + "/resume");
+    const response = await post(base() + "/calls/" + encodeURIComponent(current.id) + "/resume");
     if (!response.ok) return;
     held.delete(current.id);
     call = current;
@@ -169,7 +171,7 @@
     const pc = peer(current);
     await pc.setLocalDescription(await pc.createOffer());
     await gathered(pc);
-    const response = await post("/console/alarms/" + encodeURIComponent(alarmId) + "/calls",
+    const response = await post(base() + "/alarms/" + encodeURIComponent(alarmId) + "/calls",
                                 { target: targetKey, sdp: pc.localDescription.sdp });
     if (!response.ok) {
       const body = await response.json().catch(() => ({}));
@@ -188,7 +190,7 @@
     call = current;
     voice.callId = callId;
     paint();
-    const response = await post("/console/calls/" + encodeURIComponent(callId) + "/take");
+    const response = await post(base() + "/calls/" + encodeURIComponent(callId) + "/take");
     if (!response.ok) { call = null; paint(); refresh(); return; }  // a colleague was first
     await microphone(current);
     follow(current);
@@ -199,7 +201,7 @@
     await pc.setRemoteDescription({ type: "offer", sdp });
     await pc.setLocalDescription(await pc.createAnswer());
     await gathered(pc);
-    await post("/console/calls/" + encodeURIComponent(current.id) + "/answer", { sdp: pc.localDescription.sdp });
+    await post(base() + "/calls/" + encodeURIComponent(current.id) + "/answer", { sdp: pc.localDescription.sdp });
   }
 
   function ours(current) { return call === current || held.get(current.id) === current; }
@@ -208,7 +210,7 @@
     while (ours(current)) {
       let response;
       try {
-        response = await fetch("/console/calls/" + encodeURIComponent(current.id) + "?after=" + current.version,
+        response = await fetch(base() + "/calls/" + encodeURIComponent(current.id) + "?after=" + current.version,
           { credentials: "same-origin" });
       } catch (e) {
         await new Promise((r) => setTimeout(r, 1000));
@@ -255,7 +257,7 @@
   async function hangUp() {
     if (!call) return;
     const current = call;
-    if (current.id) await post("/console/calls/" + encodeURIComponent(current.id) + "/hangup").catch(() => {});
+    if (current.id) await post(base() + "/calls/" + encodeURIComponent(current.id) + "/hangup").catch(() => {});
     else finish(current, { state: "failed", failure: "cancelled" });
     // The call's state comes back through follow(): ended, or failed (cancelled) if it rang.
   }
@@ -295,7 +297,7 @@
   function refresh() {
     const alarmId = panelAlarm();
     if (!alarmId || (call && call.alarmId === alarmId)) return;
-    htmx.ajax("GET", "/console/alarms/" + encodeURIComponent(alarmId) + "/voice", { target: "#voice", swap: "innerHTML" });
+    htmx.ajax("GET", base() + "/alarms/" + encodeURIComponent(alarmId) + "/voice", { target: "#voice", swap: "innerHTML" });
   }
 
   // The unit said it would call: when its time is up and no call came, the notice shows.
