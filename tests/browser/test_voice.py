@@ -214,9 +214,10 @@ def scaip_unit(world, identity: str, voice_uri: str | None) -> None:
     engine.dispose()
 
 
-def scaip_alarm(world, port: int, controller: str) -> str:
-    """A SCAIP assistance alarm with "cha 0" (the device will call), over UDP; the alarm's id."""
-    body = build_mrq(Mrq(ref="r1", cid=controller, dty="0003", stc="0010", cha="0"))
+def scaip_alarm(world, port: int, controller: str, *, cha: str = "0") -> str:
+    """A SCAIP assistance alarm over UDP, by default with "cha 0" (the device will call; 1:
+    call it back); the alarm's id."""
+    body = build_mrq(Mrq(ref="r1", cid=controller, dty="0003", stc="0010", cha=cha))
     message = build_request("MESSAGE", "sip:arc@respons.example", [
         ("Via", "SIP/2.0/UDP 127.0.0.1:5999;branch=z9hG4bK-voice-1;rport"), ("Max-Forwards", "70"),
         ("From", f"<sip:{controller}@alarm.example>;tag=dev1"), ("To", "<sip:arc@respons.example>"),
@@ -333,6 +334,37 @@ def test_a_unit_that_said_it_would_call_and_does_not_is_offered_a_call_back(new_
     expect(page.locator("#voice-targets .voice-call").first).to_be_enabled(timeout=LIVE)
     expect(page.locator("#voice-overdue")).to_be_visible(timeout=LIVE)
     expect(page.locator("#voice-overdue")).to_contain_text("har ikke ringt")
+
+
+@pytest.mark.server_settings("voice_settings")
+def test_a_unit_that_asks_to_be_called_back_says_so_on_the_card_until_the_centre_has_reached_it(
+        new_page, world, tmp_path, tones, voice_settings):
+    unit = Unit(tmp_path / "unit", microphone=tones["unit"])
+    try:
+        scaip_unit(world, "4790004713", unit.uri)
+        page = new_page()
+        log_in(page, world.url, world.operators[0])
+        expect(page.locator("#live-status")).to_have_attribute("data-live", "up", timeout=LIVE)
+        alarm_id = scaip_alarm(world, int(voice_settings["scaip_port"]), "4790004713", cha="1")
+        page.locator(f"#row-{alarm_id}").click(timeout=LIVE)
+        # At once (not after a wait, as for a call that does not come): the unit waits for us.
+        expect(page.locator("#voice-callback")).to_contain_text("venter på at dere ringer", timeout=LIVE)
+        # A, then T at once (the card is replaced by the answer while the keys come): both count.
+        page.locator("#card-heading").focus()
+        page.keyboard.press("a")
+        page.keyboard.press("t")
+        expect(page.locator("#work-state")).to_have_text("Besvart", timeout=LIVE)
+        expect(page.locator("#voice-state")).to_have_attribute("data-state", "answered", timeout=CALL)
+        expect(page.locator("#voice-callback")).to_be_hidden()
+        page.keyboard.press("h")
+        expect(page.locator("#voice-state")).to_have_attribute("data-state", "ended", timeout=LIVE)
+        # Reached: the card no longer asks, also when opened again.
+        page.reload()
+        page.locator(f"#row-{alarm_id}").click(timeout=LIVE)
+        expect(page.locator("#voice-targets .voice-call").first).to_be_enabled(timeout=LIVE)
+        expect(page.locator("#voice-callback")).to_have_count(0)
+    finally:
+        unit.stop()
 
 
 @pytest.mark.server_settings("voice_settings")

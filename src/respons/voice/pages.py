@@ -60,7 +60,8 @@ def section(request: Request, alarm_id: str, principal: Principal = Depends(oper
     overdue_at = voice.call_overdue_at(alarm_id)
     return render(request, "voice/_panel.html", targets=shown, numbers=numbers, available=voice.available,
                   incoming=ringing, overdue_ms=int(overdue_at.timestamp() * 1000) if overdue_at else None,
-                  colleagues=voice.colleagues(principal.actor) if voice.available else [], keys=True)
+                  colleagues=voice.colleagues(principal.actor) if voice.available else [], keys=True,
+                  callback=voice.callback_wanted(alarm_id))
 
 
 def _labelled(target, t):
@@ -195,7 +196,8 @@ def app_section(request: Request, alarm_id: str, principal: Principal = Depends(
     shown = [_labelled(target, t) for target in targets]
     # The person's and contacts' numbers are tel: links on the page already (the phone's dialer).
     return render(request, "voice/_panel.html", targets=[s for s in shown if s.callable], numbers=[],
-                  available=voice.available, incoming=None, overdue_ms=None, colleagues=[], keys=False)
+                  available=voice.available, incoming=None, overdue_ms=None, colleagues=[], keys=False,
+                  callback=False)
 
 
 @app_router.post("/alarms/{alarm_id}/calls")

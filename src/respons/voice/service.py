@@ -314,6 +314,11 @@ class Voice:
             return None
         return expected["received_at"] + timedelta(seconds=self.settings.expected_call_seconds)
 
+    def callback_wanted(self, alarm_id: str) -> bool:
+        """The unit asked to be called back (SCAIP ``cha`` 1) and nobody has reached it yet."""
+        with self.engine.connect() as conn:
+            return store.callback_wanted(conn, alarm_id)
+
     def ringing_for(self, alarm_id: str) -> dict[str, Any] | None:
         with self.engine.connect() as conn:
             return store.ringing_inbound(conn, alarm_id)

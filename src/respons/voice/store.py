@@ -150,6 +150,18 @@ def expected_call(conn: Connection, alarm_id: str) -> dict[str, Any] | None:
     return {"received_at": row.received_at, "came": came is not None}
 
 
+def callback_wanted(conn: Connection, alarm_id: str) -> bool:
+    """A unit that asked to be called back (SCAIP ``cha`` 1) and has not been reached yet (a
+    call to it that was answered)."""
+    payload = conn.execute(select(alarms.c.payload).where(alarms.c.id == alarm_id)).scalar()
+    if not ((payload or {}).get("call") or {}).get("callback_requested"):
+        return False
+    reached = conn.execute(select(voice_calls.c.id).where(
+        voice_calls.c.alarm_id == alarm_id, voice_calls.c.direction == "outbound",
+        voice_calls.c.target_kind == "unit", voice_calls.c.answered_at.is_not(None)).limit(1)).first()
+    return reached is None
+
+
 def ask(conn: Connection, call_id: str, what: str, **values: Any) -> bool:
     """Leave a request for the node that speaks for the call (hangup, hold, resume, transfer,
     transfer_done), with what it needs (``transfer_to``)."""

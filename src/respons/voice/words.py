@@ -18,6 +18,8 @@ i18n.register({
     "voice.overdue": ("Enheten sa den ville ringe, men har ikke ringt: ring den opp (T).",
                       "The unit said it would call and has not: call it back (T)."),
     "voice.take": ("Svar", "Answer"),
+    "voice.callback": ("Enheten venter på at dere ringer den opp: ring opp (T).",
+                       "The unit is waiting for the centre to call it: call it (T)."),
     "voice.unknown.title": ("Ukjent innringer", "Unknown caller"),
     "voice.unknown.who": ("Ingen alarm forklarer anropet fra {caller}.", "No alarm explains the call from {caller}."),
     "voice.unknown.what_to_do": ("Svar og spør hvem som ringer og hvor de er; det kan være en person som trenger hjelp.",

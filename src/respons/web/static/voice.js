@@ -68,6 +68,8 @@
     if (handOver) handOver.hidden = !(live && call.state === "answered" && TRANSFERABLE.includes(call.target) && !call.transferring);
     const incoming = $("#voice-incoming");
     if (incoming && mine) incoming.hidden = true;
+    const callback = $("#voice-callback");
+    if (callback && mine) callback.hidden = true;
   }
 
   const TRANSFERABLE = ["unit", "unknown"];
@@ -276,6 +278,9 @@
   // T: take back this alarm's held call; else call the first one listed (the alarm unit), or
   // again after a lost or failed call.
   function callFirst() {
+    // The card's voice section is (re)loading, e.g. just after A replaced the card: call
+    // when it has come, rather than lose the key.
+    if (panel() && !$("#voice-targets")) { voice.pendingCall = panelAlarm(); return; }
     const waiting = heldOn(panelAlarm());
     if (waiting) return resume(waiting);
     if (call && call.alarmId === panelAlarm()) return;
@@ -332,11 +337,16 @@
       voice.pendingTake = null;
       acceptRinging();
     }
+    if (voice.pendingCall) {
+      const wanted = voice.pendingCall;
+      voice.pendingCall = null;
+      if (wanted === panelAlarm()) callFirst();
+    }
   });
 
   const voice = { start, hangUp, toggleMute, callFirst, acceptRinging, refresh, active: () => call,
                   onHold: () => [...held.keys()], remoteStream: null, callId: null, muted: false, last: null,
-                  lastTarget: null, pendingTake: null };
+                  lastTarget: null, pendingTake: null, pendingCall: null };
   window.respons = window.respons || {};
   window.respons.voice = voice;
 })();
