@@ -36,7 +36,8 @@ from respons.epj.worker import DeliveryWorker
 from respons.voice.service import Voice, VoiceSettings
 from respons.intake.dc09.receiver import Receiver as Dc09Receiver
 from respons.intake.mqtt.receiver import Broker as MqttBroker, Receiver as MqttReceiver
-from respons.intake.scaip.receiver import Receiver as ScaipReceiver
+from respons.intake.scaip.messages import VoiceMode
+from respons.intake.scaip.receiver import Receiver as ScaipReceiver, VoicePolicy
 from respons.observability import metrics
 from respons.settings import Settings
 from respons.store import live_relay
@@ -150,7 +151,10 @@ class Node:
             log.info("SIA DC-09 receiver on %s:%s (TCP and UDP)", settings.host, dc09.tcp_port)
         if settings.scaip_port is not None:
             scaip = ScaipReceiver(rt.journal, rt.clock, answer_deadline_seconds=settings.answer_deadline_seconds,
-                                  rules_cache=rt.rules)
+                                  rules_cache=rt.rules, voice=VoicePolicy(
+                                      mode=VoiceMode(settings.scaip_voice_reply),
+                                      callback_minutes=settings.voice_callback_minutes,
+                                      call_to=settings.voice_scaip_call_to, available=lambda: rt.voice.available))
             metrics.timed_answers(scaip, "scaip")
             await scaip.start(settings.host, settings.scaip_port, settings.scaip_port)
             # The device's call after its alarm comes to the same port (docs/voice.md).

@@ -10,7 +10,7 @@ import ipaddress
 import json
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -101,6 +101,15 @@ class Settings(BaseSettings):
     # load balancer): where a unit is asked to call when a call is handed to a colleague. Unset:
     # the SCAIP listener's own address.
     voice_centre_address: str | None = Field(default=None, pattern=r"^[A-Za-z0-9.\-\[\]:]{1,200}$")
+    # What the SCAIP answer to an alarm tells the unit about its voice call (docs/scaip.md, "Voice
+    # in the answer"): auto (a call while Respons's gateway answers), external (the units call a
+    # telephone system outside Respons), none.
+    scaip_voice_reply: Literal["auto", "external", "none"] = "auto"
+    # A unit that asks to be called back keeps its auto-answer channel open this long (cre 01-60).
+    voice_callback_minutes: int = Field(default=5, ge=1, le=60)
+    # Where units are to call instead of their pre-defined receiver (tnu, with cre 62), e.g.
+    # "sip:centre@respons.kommune.no" or "gsm:+4722000000"; unset: their own receiver (cre 61).
+    voice_scaip_call_to: str | None = Field(default=None, pattern=r"^(gsm|sip):[^<>&\s]{1,250}$")
 
     timezone: str = "Europe/Oslo"
     # Report and invoice files the command line writes (`respons report file`, `respons

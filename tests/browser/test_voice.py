@@ -18,8 +18,8 @@ from sqlalchemy import create_engine, insert, select, update
 from respons.store.db import make_engine, write_transaction
 
 from respons.store.tables import alarm_events, alarms, devices
-from respons.intake.scaip.messages import Mrq, build_mrq
-from respons.intake.scaip.sip import build_request
+from respons.intake.scaip.messages import Mrq, build_mrq, parse_mrs
+from respons.intake.scaip.sip import build_request, parse_response
 from tests.browser.field import PHONE, responder, routing_with_backup
 from tests.browser.harness import launch, log_in
 from tests.chaos.server import free_port
@@ -214,9 +214,9 @@ def scaip_unit(world, identity: str, voice_uri: str | None) -> None:
     engine.dispose()
 
 
-def scaip_alarm(world, port: int, controller: str, *, cha: str = "0") -> str:
+def scaip_alarm(world, port: int, controller: str, *, cha: str = "0") -> tuple[str, object]:
     """A SCAIP assistance alarm over UDP, by default with "cha 0" (the device will call; 1:
-    call it back); the alarm's id."""
+    call it back); the alarm's id and the centre's answer (``mrs``)."""
     body = build_mrq(Mrq(ref="r1", cid=controller, dty="0003", stc="0010", cha=cha))
     message = build_request("MESSAGE", "sip:arc@respons.example", [
         ("Via", "SIP/2.0/UDP 127.0.0.1:5999;branch=z9hG4bK-voice-1;rport"), ("Max-Forwards", "70"),
@@ -231,7 +231,7 @@ def scaip_alarm(world, port: int, controller: str, *, cha: str = "0") -> str:
     with engine.connect() as conn:
         alarm_id = conn.execute(select(alarms.c.id).where(alarms.c.source == "scaip")).scalar_one()
     engine.dispose()
-    return alarm_id
+    return alarm_id, parse_mrs(parse_response(answer).body)
 
 
 @pytest.mark.server_settings("voice_settings")
@@ -246,7 +246,9 @@ def test_the_unit_calls_after_its_scaip_alarm_and_a_rings_through_to_the_operato
 
         # The SCAIP alarm, then the unit's call to the centre (the same port).
         port = int(voice_settings["scaip_port"])
-        alarm_id = scaip_alarm(world, port, "4790004711")
+        alarm_id, answer = scaip_alarm(world, port, "4790004711")
+        # The gateway answers: the unit is told to make its duplex call to its receiver (SS 91100).
+        assert (answer.snu, answer.mre, answer.cre) == (0, "1", "61")
         page.locator(f"#row-{alarm_id}").click(timeout=LIVE)
         rings_before = page.evaluate("window.respons.played.filter(p => p.kind === 'critical').length")
         unit.control.command("dial", f"sip:centre@127.0.0.1:{port}")
@@ -328,7 +330,7 @@ def test_a_unit_that_said_it_would_call_and_does_not_is_offered_a_call_back(new_
     page = new_page()
     log_in(page, world.url, world.operators[0])
     expect(page.locator("#live-status")).to_have_attribute("data-live", "up", timeout=LIVE)
-    alarm_id = scaip_alarm(world, int(voice_settings["scaip_port"]), "4790004712")
+    alarm_id, _ = scaip_alarm(world, int(voice_settings["scaip_port"]), "4790004712")
     page.locator(f"#row-{alarm_id}").click(timeout=LIVE)
     # The card opens at once; the offer comes when the unit's time to call (3 s here) is up.
     expect(page.locator("#voice-targets .voice-call").first).to_be_enabled(timeout=LIVE)
@@ -345,7 +347,9 @@ def test_a_unit_that_asks_to_be_called_back_says_so_on_the_card_until_the_centre
         page = new_page()
         log_in(page, world.url, world.operators[0])
         expect(page.locator("#live-status")).to_have_attribute("data-live", "up", timeout=LIVE)
-        alarm_id = scaip_alarm(world, int(voice_settings["scaip_port"]), "4790004713", cha="1")
+        alarm_id, answer = scaip_alarm(world, int(voice_settings["scaip_port"]), "4790004713", cha="1")
+        # The centre can call it back: keep the auto-answer channel open (5 minutes by default).
+        assert (answer.mre, answer.cre) == ("1", "05")
         page.locator(f"#row-{alarm_id}").click(timeout=LIVE)
         # At once (not after a wait, as for a call that does not come): the unit waits for us.
         expect(page.locator("#voice-callback")).to_contain_text("venter på at dere ringer", timeout=LIVE)

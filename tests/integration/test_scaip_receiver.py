@@ -6,10 +6,10 @@ import asyncio
 import itertools
 from datetime import datetime, timedelta, timezone
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, insert, select, update
 
-from respons.intake.scaip.messages import Mrq, build_mrq, parse_mrs
-from respons.intake.scaip.receiver import Receiver
+from respons.intake.scaip.messages import Mrq, VoiceMode, build_mrq, parse_mrs
+from respons.intake.scaip.receiver import Receiver, VoicePolicy
 from respons.intake.scaip.sip import MessageSplitter, Response, build_request, parse_response
 from respons.store.journal import JournalUnavailable
 from respons.store.tables import alarm_events, alarms, devices, quarantine
@@ -46,9 +46,9 @@ def mrq(ref: str, *, cid: str = CID, **tags) -> bytes:
     return build_mrq(Mrq(ref=ref, cid=cid, **{"dty": "0003", "stc": "0010", **tags}))
 
 
-def run(journal, scenario, *, clock=None):
+def run(journal, scenario, *, clock=None, voice: VoicePolicy = VoicePolicy()):
     async def main():
-        receiver = Receiver(journal, clock or FakeClock(NOW))
+        receiver = Receiver(journal, clock or FakeClock(NOW), voice=voice)
         await receiver.start("127.0.0.1", 0, 0)
         try:
             return await scenario(receiver)
@@ -130,6 +130,40 @@ def test_an_alarm_is_answered_after_commit_and_a_retransmission_makes_no_second_
                                      "caller_id": "+4790000001"}
     assert alarm.payload["scaip"]["ref"] == "R1" and alarm.payload["scaip"]["code"] == "0005/0009"
     assert alarm.payload["sip"]["call_id"] == "fall-1"
+
+
+def test_the_answer_to_an_alarm_tells_the_unit_whether_to_call_where_and_how_long_to_wait_for_a_call_back(
+        engine, registry, journal):
+    device_id = register(engine, registry)
+
+    def answers(voice: VoicePolicy, *bodies: bytes) -> list:
+        got = run(journal, lambda r: exchange_udp(r.udp_port, [sip_message(b) for b in bodies]), voice=voice)
+        return [parse_mrs(parse_response(a).body) for a in got]
+
+    talking = VoicePolicy(available=lambda: True, callback_minutes=7)
+    # The unit will call (cha 0): a duplex call to its pre-defined receiver. It asks to be called
+    # back (cha 1) but has no voice address here: it is told to call instead.
+    will_call, wants_call_back = answers(talking, mrq("V1", cha="0"), mrq("V2", cha="1"))
+    assert (will_call.snu, will_call.mre, will_call.cre, will_call.tnu) == (0, "1", "61", None)
+    assert (wants_call_back.mre, wants_call_back.cre) == ("1", "61")
+    # With a voice address the centre can call it: keep the auto-answer channel open 7 minutes.
+    with engine.begin() as conn:
+        conn.execute(update(devices).where(devices.c.id == device_id).values(voice_uri="sip:unit@10.0.0.5"))
+    [called_back] = answers(talking, mrq("V3", cha="1"))
+    assert (called_back.mre, called_back.cre) == ("1", "07")
+    # Units sent elsewhere (tnu), the gateway down, or no voice: what each says.
+    [elsewhere] = answers(VoicePolicy(available=lambda: True, call_to="gsm:+4722000000"), mrq("V4"))
+    assert (elsewhere.mre, elsewhere.cre, elsewhere.tnu) == ("1", "62", "gsm:+4722000000")
+    [down] = answers(VoicePolicy(available=lambda: False), mrq("V5", cha="1"))
+    assert (down.mre, down.cre, down.tnu) == ("0", None, None)
+    [external] = answers(VoicePolicy(mode=VoiceMode.EXTERNAL), mrq("V6", cha="1"))
+    assert (external.mre, external.cre) == ("1", "61")
+    [none] = answers(VoicePolicy(mode=VoiceMode.NONE, available=lambda: True), mrq("V7"))
+    assert (none.mre, none.cre) == ("0", None)
+    # A heartbeat and a refusal say nothing about voice.
+    heartbeat, refused = answers(talking, mrq("P1", dty="0002", stc=None, mty="PI"), mrq("X1", cid="4799999999"))
+    assert (heartbeat.snu, heartbeat.mre) == (0, None)
+    assert (refused.snu, refused.mre) == (5, None)
 
 
 def test_a_heartbeat_marks_the_device_seen_and_makes_no_alarm(engine, registry, journal):

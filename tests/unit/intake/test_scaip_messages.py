@@ -11,7 +11,8 @@ from respons.intake.scaip.codes import (
     DEVICE_TYPES, GENERIC_ALARM, HEARTBEATS, RESTORES, STATUS_ALARMS, Meaning, classify,
 )
 from respons.intake.scaip.messages import (
-    Mrq, Position, StatusNumber, Unreadable, build_mrq, build_mrs, parse_mrq, parse_mrs,
+    Mrq, Position, StatusNumber, Unreadable, VoiceMode, VoiceReply, build_mrq, build_mrs, parse_mrq, parse_mrs,
+    voice_reply,
 )
 
 ALARM = (b'<?xml version="1.0" encoding="UTF-8"?>\n<mrq>\n  <ref>A17</ref>\n  <ver>01.00</ver>\n'
@@ -204,3 +205,29 @@ def test_messages_are_classified_into_journal_lanes_before_they_are_submitted(me
     from respons.intake.scaip.receiver import lane_of
 
     assert lane_of(message).name == lane
+
+
+def test_the_voice_reply_follows_ss_91100_table_2_and_a_units_call_back_request():
+    def reply(cha, **kw):
+        settings = {"mode": VoiceMode.AUTO, "voice_available": True, "can_call_back": True, "callback_minutes": 5,
+                    "call_to": None, **kw}
+        return voice_reply(cha, **settings)
+
+    assert reply(None) == VoiceReply("1", "61")
+    assert reply("0") == VoiceReply("1", "61")
+    assert reply("1") == VoiceReply("1", "05")
+    assert reply("1", callback_minutes=90) == VoiceReply("1", "60")  # cre has two digits: at most 60 minutes
+    assert reply("1", can_call_back=False) == VoiceReply("1", "61")
+    assert reply("0", call_to="sip:centre@respons.example") == VoiceReply("1", "62", "sip:centre@respons.example")
+    assert reply("1", voice_available=False) == VoiceReply("0")
+    assert reply("1", mode=VoiceMode.EXTERNAL, voice_available=False) == VoiceReply("1", "61")
+    assert reply("0", mode=VoiceMode.NONE) == VoiceReply("0")
+
+
+def test_the_voice_fields_are_written_after_the_status_and_read_back():
+    body = build_mrs("R1", StatusNumber.OK, voice=VoiceReply("1", "62", "sip:a&b@respons.example"))
+    assert b"<snu>0</snu><mre>1</mre><cre>62</cre><tnu>sip:a&amp;b@respons.example</tnu></mrs>" in body
+    mrs = parse_mrs(body)
+    assert (mrs.mre, mrs.cre, mrs.tnu) == ("1", "62", "sip:a&b@respons.example")
+    plain = parse_mrs(build_mrs("R2", StatusNumber.OK))
+    assert (plain.mre, plain.cre, plain.tnu) == (None, None, None)

@@ -33,7 +33,7 @@ from __future__ import annotations
 import re
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field, fields
-from enum import IntEnum
+from enum import IntEnum, StrEnum
 from xml.sax.saxutils import escape
 
 CONTENT_TYPE = "application/scaip+xml"
@@ -248,18 +248,70 @@ class Mrs:
     ref: str
     snu: int
     ste: str | None = None
+    mre: str | None = None
+    cre: str | None = None
+    tnu: str | None = None
 
 
-def build_mrs(ref: str | None, status: StatusNumber, text: str | None = None) -> bytes:
+# --- the voice call after an alarm: mre, cre, tnu (SS 91100:2014 Table 2; SIS-TR 91102:2016 §5)
+
+
+class VoiceMode(StrEnum):
+    """How the centre answers a unit's voice question (docs/scaip.md, "Voice in the answer")."""
+
+    AUTO = "auto"  # voice through Respons: a call while its gateway answers, none while it does not
+    EXTERNAL = "external"  # the units' calls go to a telephone system outside Respons: always a call
+    NONE = "none"  # no voice call after an alarm
+
+
+MEDIA_NONE = "0"  # mre: no voice call
+MEDIA_DUPLEX = "1"  # mre: duplex voice call
+CALL_PREDEFINED = "61"  # cre: the unit calls its pre-defined receiver (also what an absent cre means)
+CALL_TRANSFERRED = "62"  # cre: the unit calls the URI or number in tnu
+
+
+@dataclass(frozen=True)
+class VoiceReply:
+    mre: str
+    cre: str | None = None
+    tnu: str | None = None
+
+
+def voice_reply(cha: str | None, *, mode: VoiceMode, voice_available: bool, can_call_back: bool,
+                callback_minutes: int, call_to: str | None) -> VoiceReply:
+    """What the answer to an accepted alarm tells the unit about the voice call.
+
+    A unit starts its call only after an ``mrs`` with ``snu`` 0 and ``mre`` 1 or more (SS 91100
+    §5), so ``mre`` is always sent: 1 (duplex) when the centre can talk, 0 when it cannot (the
+    operator then calls by hand). ``cre`` answers ``cha``: a unit that asked to be called back
+    (``cha`` 1) is told to keep its auto-answer channel open for ``callback_minutes`` ("01"-"60")
+    when the centre can call it; otherwise it calls, its pre-defined receiver ("61") or
+    ``call_to`` ("62" with ``tnu``)."""
+    if mode is VoiceMode.NONE or (mode is VoiceMode.AUTO and not voice_available):
+        return VoiceReply(MEDIA_NONE)
+    if cha == "1" and can_call_back and mode is VoiceMode.AUTO:
+        return VoiceReply(MEDIA_DUPLEX, f"{max(1, min(60, callback_minutes)):02d}")
+    if call_to:
+        return VoiceReply(MEDIA_DUPLEX, CALL_TRANSFERRED, call_to)
+    return VoiceReply(MEDIA_DUPLEX, CALL_PREDEFINED)
+
+
+def build_mrs(ref: str | None, status: StatusNumber, text: str | None = None, voice: VoiceReply | None = None) -> bytes:
     """The answer: ``ref`` echoed (empty when the request had none that could be read),
-    ``snu`` the status number, ``ste`` a short status text for a refusal.
+    ``snu`` the status number, ``ste`` a short status text for a refusal, and for an accepted
+    alarm what the unit is to do about the voice call (``voice_reply``).
 
-    Media reply (``mre``), call-handling reply (``cre``), transferred number (``tnu``) and
-    heartbeat interval (``hbi``) are optional in the schema and not sent: voice calls are
-    handled outside Respons, and the device keeps its configured heartbeat."""
+    ``mre`` is one digit, as SS 91100's Table 2 and TR 91102's examples write it (the schema in
+    Annex F says two: see docs/scaip.md). The heartbeat interval (``hbi``) is not sent: the
+    device keeps its configured heartbeat."""
     ste = f"<ste>{escape(text[:128])}</ste>" if text else ""
+    media = ""
+    if voice is not None:
+        media = f"<mre>{voice.mre}</mre>"
+        media += f"<cre>{voice.cre}</cre>" if voice.cre else ""
+        media += f"<tnu>{escape(voice.tnu)}</tnu>" if voice.tnu else ""
     return (f'<?xml version="1.0" encoding="UTF-8"?><mrs><ref>{escape(ref or "")}</ref>'
-            f"<snu>{int(status)}</snu>{ste}</mrs>").encode("utf-8")
+            f"<snu>{int(status)}</snu>{ste}{media}</mrs>").encode("utf-8")
 
 
 def parse_mrs(body: bytes) -> Mrs:
@@ -275,7 +327,8 @@ def parse_mrs(body: bytes) -> Mrs:
     values = {_local(c.tag): (c.text or "").strip(_XML_SPACE) for c in root if isinstance(c.tag, str)}
     if not values.get("snu", "").isdigit():
         raise ValueError("<snu> is missing or not a number")
-    return Mrs(ref=values.get("ref", ""), snu=int(values["snu"]), ste=values.get("ste") or None)
+    return Mrs(ref=values.get("ref", ""), snu=int(values["snu"]), ste=values.get("ste") or None,
+               mre=values.get("mre") or None, cre=values.get("cre") or None, tnu=values.get("tnu") or None)
 
 
 def _from_geo(geo: str | None) -> Position | None:

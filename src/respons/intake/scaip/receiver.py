@@ -52,7 +52,8 @@ from respons.intake.listeners import Listener
 from respons.intake.scaip import sip
 from respons.intake.scaip.codes import Event, Meaning, classify
 from respons.intake.scaip.messages import (
-    ACCEPTED_CONTENT_TYPES, CONTENT_TYPE, MessageType, Mrq, StatusNumber, Unreadable, build_mrs, parse_mrq,
+    ACCEPTED_CONTENT_TYPES, CONTENT_TYPE, MessageType, Mrq, StatusNumber, Unreadable, VoiceMode, build_mrs, parse_mrq,
+    voice_reply,
 )
 from respons.store import quarantine
 from respons.store.journal import Journal, JournalClosed, JournalUnavailable, Lane
@@ -68,10 +69,23 @@ _KEPT_HEADERS = ("Via", "From", "To", "Call-ID", "CSeq", "Content-Type", "User-A
 
 @dataclass(frozen=True)
 class Reply:
-    """What the ``mrs`` says: the status number and, for a refusal, a short text."""
+    """What the ``mrs`` says: the status number and, for a refusal, a short text; for an
+    accepted alarm, whether the centre can call its unit back (it has a voice address)."""
 
     status: StatusNumber
     text: str | None = None
+    alarm: bool = False
+    can_call_back: bool = False
+
+
+@dataclass(frozen=True)
+class VoicePolicy:
+    """What the answers tell units about the voice call after an alarm (``voice_reply``)."""
+
+    mode: VoiceMode = VoiceMode.AUTO
+    callback_minutes: int = 5
+    call_to: str | None = None  # tnu: where units are to call instead of their pre-defined receiver
+    available: Callable[[], bool] = lambda: False  # Respons's voice answers now (its gateway)
 
 
 def handle(conn: Connection, message: Mrq | Unreadable, request: sip.Request, *, now: datetime,
@@ -109,7 +123,7 @@ def handle(conn: Connection, message: Mrq | Unreadable, request: sip.Request, *,
         idempotency_scope=f"{SOURCE}:{message.cid}", idempotency_key=f"{message.ref}:{digest[:24]}",
         fingerprint=digest, now=now, settings=IntakeSettings.of(answer_deadline_seconds, rules_cache),
     )
-    return Reply(StatusNumber.OK)
+    return Reply(StatusNumber.OK, alarm=True, can_call_back=device.voice_uri is not None)
 
 
 def payload(message: Mrq, event: Event, request: sip.Request) -> dict:
@@ -165,9 +179,11 @@ class Receiver(Listener):
     """SIP over TCP and UDP; each MESSAGE's 200 OK is sent after its unit is committed."""
 
     def __init__(self, journal: Journal, clock: Clock, *, answer_deadline_seconds: float = DEFAULT_DEADLINE_SECONDS,
-                 rules_cache: RulesCache | None = None, calls: InboundSip | None = None):
+                 rules_cache: RulesCache | None = None, calls: InboundSip | None = None,
+                 voice: VoicePolicy = VoicePolicy()):
         super().__init__()
         self.calls = calls  # voice: inbound calls (None: INVITE is 405, as without voice)
+        self.voice = voice
         self.rules_cache = rules_cache
         self.journal = journal
         self.clock = clock
@@ -214,7 +230,11 @@ class Receiver(Listener):
         except Exception:  # noqa: BLE001 - a bug must not answer 200 for an alarm that is not stored
             log.exception("SCAIP message from %s not answered: its unit of work failed", remote)
             return None
-        return sip.response(request, 200, body=build_mrs(message.ref, reply.status, reply.text),
+        voice = (voice_reply(message.cha, mode=self.voice.mode, voice_available=self.voice.available(),
+                             can_call_back=reply.can_call_back, callback_minutes=self.voice.callback_minutes,
+                             call_to=self.voice.call_to)
+                 if reply.alarm and isinstance(message, Mrq) else None)
+        return sip.response(request, 200, body=build_mrs(message.ref, reply.status, reply.text, voice),
                             content_type=CONTENT_TYPE)
 
     async def _datagram(self, data: bytes, remote: str, send: Callable[[bytes], None] | None = None) -> list[bytes]:
