@@ -21,7 +21,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from respons.demo import alarm_unit
+from respons.demo import alarm_unit, phone_line
 from respons.voice import janus
 from tests.chaos.server import free_port
 
@@ -185,6 +185,27 @@ class BusyLine:
     @property
     def uri(self) -> str:
         return f"sip:busy@127.0.0.1:{self.port}"
+
+    def stop(self) -> None:
+        stop(self.process)
+
+
+class EchoLine:
+    """The simulated trunk (demo/phone_line.py): answers every number, echoes the audio."""
+
+    def __init__(self, folder: Path):
+        self.config = phone_line.LineConfig(folder=folder, sip_port=free_port(), media_port=_rtp_base() + 300)
+        self.process = phone_line.start(self.config)
+        time.sleep(0.3)
+
+    @property
+    def settings(self) -> dict[str, str]:
+        return {"voice_trunk": self.config.trunk}
+
+    def dialled(self) -> list[str]:
+        """The Request-URIs of the INVITEs the line received."""
+        text = self.config.messages.read_text() if self.config.messages.exists() else ""
+        return [line.split()[1] for line in text.splitlines() if line.startswith("INVITE ")]
 
     def stop(self) -> None:
         stop(self.process)

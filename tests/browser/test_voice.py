@@ -23,7 +23,8 @@ from respons.intake.scaip.sip import build_request, parse_response
 from tests.browser.field import PHONE, responder, routing_with_backup
 from tests.browser.harness import launch, log_in
 from tests.chaos.server import free_port
-from tests.voice_stack import (OPERATOR_TONE, UNIT_TONE, BusyLine, Gateway, Unit, level_db, require_voice, tone)
+from tests.voice_stack import (OPERATOR_TONE, UNIT_TONE, BusyLine, EchoLine, Gateway, Unit, level_db, require_voice,
+                               tone)
 
 LIVE = 10_000
 CALL = 20_000  # ms: a call is set up through a gateway and a SIP peer
@@ -58,6 +59,18 @@ def voice_settings(gateway):
     # The SCAIP port too: devices send their alarm there, and call there afterwards.
     return {**gateway.settings, "voice_ring_seconds": "4", "voice_probe_seconds": "0.5", "scaip_port": str(free_port()),
             "voice_expected_call_seconds": "3"}
+
+
+@pytest.fixture
+def trunk(tmp_path, tones):
+    line = EchoLine(tmp_path / "trunk")
+    yield line
+    line.stop()
+
+
+@pytest.fixture
+def trunk_settings(voice_settings, trunk):
+    return {**voice_settings, **trunk.settings}
 
 
 def unit_at(world, uri: str) -> None:
@@ -548,3 +561,22 @@ def test_a_responder_calls_the_alarm_unit_from_the_app_for_an_alarm_in_hand(new_
         assert phases[0][1] == phases[1][1] and phases[0][1].startswith("user:")  # Hilde, by her own id
     finally:
         unit.stop()
+
+
+@pytest.mark.server_settings("trunk_settings")
+def test_the_persons_phone_is_called_through_the_trunk_and_nothing_else_is_dialled(new_page, world, trunk):
+    # The trunk is the simulated line: it answers any number and sends the audio back.
+    page, alarm_id = answered_alarm(new_page, world)
+    person = page.locator('#voice-targets .voice-call[data-target="person"]')
+    expect(person).to_be_enabled()
+    person.click()
+    expect(page.locator("#voice-state")).to_have_attribute("data-state", "answered", timeout=CALL)
+    heard = page.evaluate(REMOTE_PEAK)  # the operator's own tone, back from the line
+    assert heard["packets"] > 0 and abs(heard["hz"] - OPERATOR_TONE) < 15, heard
+    # The button clicked is hidden during the call: focus did not stay on it, so H hangs up.
+    expect(page.locator("#voice-targets")).to_be_hidden()
+    page.keyboard.press("h")
+    expect(page.locator("#voice-state")).to_have_attribute("data-state", "ended", timeout=LIVE)
+    # The gateway dialled the person's number at the trunk, and nothing else.
+    assert trunk.dialled() == [f"sip:+4790000001@{trunk.config.trunk}"]
+    expect(page.locator('#timeline [data-phase="ringing"]')).to_contain_text("ringer brukeren", timeout=LIVE)

@@ -76,7 +76,8 @@ def _start_demo_voice():
     except (RuntimeError, OSError) as exc:
         console.print(f"Demo voice: did not start ({exc}); running without voice.", markup=False)
         return [], {}
-    console.print("Demo voice: gateway and a simulated alarm unit on this machine (press T on an answered alarm).",
+    console.print("Demo voice: gateway, a simulated alarm unit and a simulated phone line on this machine "
+                  "(press T on an answered alarm; phone numbers answer with your own voice and reach no one).",
                   markup=False)
     return processes, settings
 

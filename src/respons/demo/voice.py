@@ -1,9 +1,11 @@
-"""The demo's voice: the gateway and one simulated alarm unit on this machine, so the console's
-"Ring opp" works out of the box (`respons serve --demo-voice`; docs/voice.md).
+"""The demo's voice: the gateway, one simulated alarm unit and a simulated phone line on this
+machine, so the console's "Ring opp" works out of the box (`respons serve --demo-voice`;
+docs/voice.md).
 
 Nothing leaves the machine: the gateway's SIP side listens on 127.0.0.1, every demo safety
-alarm's voice address is the one simulated unit (``DEMO_UNIT_URI``), and there is no trunk, so
-phone numbers are shown to call by hand and never dialled.
+alarm's voice address is the one simulated unit (``DEMO_UNIT_URI``), and the trunk that phone
+numbers go to is SIPp on 127.0.0.1, which answers every number with the caller's own voice and
+dials nothing (demo/phone_line.py).
 """
 
 from __future__ import annotations
@@ -12,22 +14,24 @@ import secrets
 import subprocess
 from pathlib import Path
 
-from respons.demo import alarm_unit
+from respons.demo import alarm_unit, phone_line
 from respons.voice import janus
 
 FOLDER = Path("var") / "demo-voice"
 GATEWAY_PORT = 8088
 UNIT_TONE_HZ = 440
+LINE_SIP_PORT, LINE_MEDIA_PORT = 5074, 20600
 
 
 def problem() -> str | None:
     """None when the demo can have voice; otherwise why not, in a few words."""
-    return (janus.available() or alarm_unit.available()
+    return (janus.available() or alarm_unit.available() or phone_line.available()
             or (None if janus.lan_address() else "this machine has no network address to offer media on"))
 
 
 def start(folder: Path = FOLDER) -> tuple[list[subprocess.Popen], dict[str, str]]:
-    """Start the gateway and the simulated unit; returns them and the settings that use them."""
+    """Start the gateway, the simulated unit and the simulated phone line; returns them and the
+    settings that use them."""
     folder.mkdir(parents=True, exist_ok=True)
     config = janus.GatewayConfig(folder=(folder / "janus").resolve(), http_port=GATEWAY_PORT,
                                  api_secret=secrets.token_hex(16), media_ip=janus.lan_address(),
@@ -40,4 +44,8 @@ def start(folder: Path = FOLDER) -> tuple[list[subprocess.Popen], dict[str, str]
     unit = alarm_unit.start(alarm_unit.UnitConfig(
         folder=(folder / "unit").resolve(), user=user, sip_port=int(rest.rpartition(":")[2]), ctrl_port=4442,
         microphone=microphone.resolve(), rtp_ports=(20500, 20599)))
-    return [gateway, unit], {"voice_gateway_url": config.url, "voice_gateway_secret": config.api_secret}
+    line = phone_line.LineConfig(folder=(folder / "phone-line").resolve(), sip_port=LINE_SIP_PORT,
+                                 media_port=LINE_MEDIA_PORT)
+    return [gateway, unit, phone_line.start(line)], {"voice_gateway_url": config.url,
+                                                     "voice_gateway_secret": config.api_secret,
+                                                     "voice_trunk": line.trunk}

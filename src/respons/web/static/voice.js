@@ -70,6 +70,18 @@
     if (incoming && mine) incoming.hidden = true;
     const callback = $("#voice-callback");
     if (callback && mine) callback.hidden = true;
+    keepFocusVisible();
+  }
+
+  // A button clicked in the section (Ring opp, Sett over) may have just been hidden: focus
+  // goes to the section's heading, so it is not lost and the keys (H, D, T) work again.
+  function keepFocusVisible() {
+    const focused = document.activeElement, section = panel();
+    if (!section || !focused || !section.contains(focused) || focused.offsetParent !== null) return;
+    const heading = $("#voice-heading");
+    if (!heading) return;
+    heading.tabIndex = -1;
+    heading.focus();
   }
 
   const TRANSFERABLE = ["unit", "unknown"];
