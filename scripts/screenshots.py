@@ -4,7 +4,9 @@
 
 A throw-away demo database (synthetic people only), a real server, a night-shift queue
 with alarms of every age and priority, then the queue and one alarm's card as the
-operator sees them. Run it after changing the console's look; commit the PNGs.
+operator sees them, and (where the voice peers are installed: scripts/ensure-voice.sh) the
+card during a call with the alarm unit. Run it after changing the console's look; commit
+the PNGs.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # the browser harness lives with the tests
 
 from playwright.sync_api import expect, sync_playwright  # noqa: E402
-from sqlalchemy import create_engine, select  # noqa: E402
+from sqlalchemy import create_engine, select, update  # noqa: E402
 
 from respons.auth import accounts  # noqa: E402
 from respons.demo.seed import seed_demo  # noqa: E402
@@ -27,9 +29,12 @@ from respons.domain.alarm_types import alarm_type  # noqa: E402
 from respons.engine import alarms as service  # noqa: E402
 from respons.engine import receiving
 from respons.store.migrate import upgrade  # noqa: E402
-from respons.store.tables import devices, planned_visits  # noqa: E402
+from respons.demo import alarm_unit  # noqa: E402
+from respons.store.tables import devices  # noqa: E402
+from respons.voice import janus  # noqa: E402
 from tests.browser.harness import VIEWPORT, Account, launch, log_in  # noqa: E402
 from tests.chaos.server import ServerProcess, free_port  # noqa: E402
+from tests.voice_stack import OPERATOR_TONE, UNIT_TONE, Gateway, Unit, tone  # noqa: E402
 
 OUT = ROOT / "docs" / "screenshots"
 # (type, seconds waited, answered by the other operator?)
@@ -49,13 +54,14 @@ def build_world(database_url: str) -> tuple[str, list[str]]:
         colleague = accounts.create_user(conn, username="kari", display_name="Kari Nattevakt", password="demo-kari-2026-night",
                                          now=now)
         accounts.grant_role(conn, user_id=colleague, role=Role.OPERATOR, municipality_id=None, actor="screenshots", now=now)
-        # People with a planned visit make the richest card: put the oldest alarm on one.
-        # Spread over the municipalities: every k-th of them.
-        everyone = conn.execute(select(planned_visits.c.recipient_id).distinct().order_by(planned_visits.c.recipient_id)).scalars().all()
-        with_visits = everyone[:: max(1, len(everyone) // len(NIGHT))][: len(NIGHT)]
+        # People with a safety alarm, spread over the municipalities: every k-th of them.
+        everyone = conn.execute(select(devices.c.recipient_id).where(devices.c.kind == "safety_alarm",
+                                                                     devices.c.recipient_id.is_not(None))
+                                .distinct().order_by(devices.c.recipient_id)).scalars().all()
+        chosen = everyone[:: max(1, len(everyone) // len(NIGHT))][: len(NIGHT)]
         owned = conn.execute(
             select(devices.c.id, devices.c.municipality_id, devices.c.recipient_id, devices.c.identity)
-            .where(devices.c.recipient_id.in_(with_visits))
+            .where(devices.c.recipient_id.in_(chosen), devices.c.kind == "safety_alarm")
         ).all()
         made = []
         for (code, waited, taken), device in zip(NIGHT, owned):
@@ -70,16 +76,36 @@ def build_world(database_url: str) -> tuple[str, list[str]]:
     return now.isoformat(), made
 
 
+def voice_peers(folder: Path, database_url: str):
+    """The gateway and a simulated unit that every screenshot alarm's device calls back, or
+    None (with why) when they are not installed."""
+    problem = janus.available() or alarm_unit.available()
+    if problem:
+        print(f"no call screenshot: {problem}")
+        return None
+    gateway = Gateway(folder / "janus").start()
+    unit = Unit(folder / "unit", microphone=tone(folder / "unit.wav", UNIT_TONE, seconds=60, channels=2))
+    engine = create_engine(database_url)
+    with engine.begin() as conn:
+        conn.execute(update(devices).where(devices.c.kind == "safety_alarm").values(voice_uri=unit.uri))
+    engine.dispose()
+    return gateway, unit
+
+
 def main() -> None:
     OUT.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
         database_url = f"sqlite:///{tmp}/screenshots.db"
         build_world(database_url)
-        server = ServerProcess(database_url, free_port(), Path(tmp) / "server.log")
+        peers = voice_peers(Path(tmp), database_url)
+        server = ServerProcess(database_url, free_port(), Path(tmp) / "server.log",
+                               **(peers[0].settings if peers else {}))
         server.start()
         try:
             with sync_playwright() as p:
-                browser = launch(p)
+                microphone = tone(Path(tmp) / "operator.wav", OPERATOR_TONE, seconds=60, channels=1)
+                browser = launch(p, extra_args=["--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
+                                                f"--use-file-for-fake-audio-capture={microphone}"])
                 page = browser.new_context(viewport=VIEWPORT, locale="nb-NO").new_page()
                 log_in(page, server.url, Account("operator", "demo-operator-2026"))
                 expect(page.locator("#live-status")).to_have_attribute("data-live", "up", timeout=10_000)
@@ -101,6 +127,16 @@ def main() -> None:
                 page.wait_for_timeout(300)
                 page.screenshot(path=str(OUT / "console-card.png"))
 
+                if peers:
+                    # T: a call with the alarm unit, 0:03 into it.
+                    page.locator("#card-heading").focus()
+                    page.keyboard.press("t")
+                    expect(page.locator("#voice-state")).to_have_attribute("data-state", "answered", timeout=20_000)
+                    page.wait_for_timeout(3200)
+                    page.screenshot(path=str(OUT / "console-call.png"))
+                    page.keyboard.press("h")
+                    expect(page.locator("#voice-state")).to_have_attribute("data-state", "ended", timeout=10_000)
+
                 # The statistics an auditor lands on: last month in the host municipality.
                 stats = browser.new_context(viewport=VIEWPORT, locale="nb-NO").new_page()
                 log_in(stats, server.url, Account("revisor", "demo-revisor-2026"))
@@ -113,7 +149,10 @@ def main() -> None:
                 browser.close()
         finally:
             server.stop()
-    for name in ("console-queue.png", "console-card.png", "statistics.png"):
+            if peers:
+                for peer in peers:
+                    peer.stop()
+    for name in ("console-queue.png", "console-card.png", "statistics.png") + (("console-call.png",) if peers else ()):
         print(f"wrote {OUT / name}")
 
 

@@ -131,7 +131,9 @@ def test_the_operator_calls_the_alarm_unit_back_and_both_hear_each_other(new_pag
         # T: "Ring opp" the alarm unit, which answers by itself.
         page.keyboard.press("t")
         expect(page.locator("#voice-state")).to_have_attribute("data-state", "answered", timeout=CALL)
+        expect(page.locator("#voice-state")).to_have_text("I samtale med alarmenheten")
         expect(page.locator("#voice-controls")).to_be_visible()
+        expect(page.locator("#voice-targets")).to_be_hidden()
         unit.control.wait_for("CALL_ESTABLISHED")
 
         # The browser hears the unit's tone over the gateway ...
