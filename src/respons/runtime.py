@@ -154,7 +154,8 @@ class Node:
                                   rules_cache=rt.rules, voice=VoicePolicy(
                                       mode=VoiceMode(settings.scaip_voice_reply),
                                       callback_minutes=settings.voice_callback_minutes,
-                                      call_to=settings.voice_scaip_call_to, available=lambda: rt.voice.available))
+                                      call_to=settings.voice_scaip_call_to,
+                                      configured=rt.voice.gateway is not None, available=lambda: rt.voice.available))
             metrics.timed_answers(scaip, "scaip")
             await scaip.start(settings.host, settings.scaip_port, settings.scaip_port)
             # The device's call after its alarm comes to the same port (docs/voice.md).

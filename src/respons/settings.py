@@ -100,7 +100,8 @@ class Settings(BaseSettings):
     # The centre's SIP address as alarm units reach it (host or host:port, e.g. behind NAT or a
     # load balancer): where a unit is asked to call when a call is handed to a colleague. Unset:
     # the SCAIP listener's own address.
-    voice_centre_address: str | None = Field(default=None, pattern=r"^[A-Za-z0-9.\-\[\]:]{1,200}$")
+    voice_centre_address: str | None = Field(default=None,
+                                             pattern=r"^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]{1,200})(:\d{1,5})?$")
     # What the SCAIP answer to an alarm tells the unit about its voice call (docs/scaip.md, "Voice
     # in the answer"): auto (a call while Respons's gateway answers), external (the units call a
     # telephone system outside Respons), none.

@@ -506,7 +506,9 @@ def test_a_call_the_colleague_does_not_take_stays_with_the_operator_who_handed_i
         page.keyboard.press("h")
         expect(page.locator("#voice-state")).to_have_attribute("data-state", "ended", timeout=LIVE)
         phases = [p for p, _ in call_events(world, alarm_id)]
-        assert phases == ["ringing", "answered", "ringing", "failed", "transfer_failed", "ended"], phases
+        # The colleague's call gives up and the transfer fails: two writers, either order.
+        assert phases[:3] == ["ringing", "answered", "ringing"] and phases[-1] == "ended", phases
+        assert sorted(phases[3:-1]) == ["failed", "transfer_failed"], phases
     finally:
         unit.stop()
 
@@ -537,8 +539,9 @@ def test_a_responder_calls_the_alarm_unit_from_the_app_for_an_alarm_in_hand(new_
         expect(phone.locator("#voice")).to_have_count(0)
         other = new_page(**PHONE)
         log_in(other, world.url, responder(world, "ola"))
-        refused = other.evaluate(CALL_FROM_THE_APP, alarm_id)
-        assert refused == 404
+        assert other.evaluate(CALL_FROM_THE_APP, alarm_id) == 404
+        # Nor Hilde herself before she has accepted it: on offer is not taken.
+        assert phone.evaluate(CALL_FROM_THE_APP, alarm_id) == 404
         phone.click("#accept-button")
         expect(phone.locator("#app-state")).to_have_text("Besvart", timeout=LIVE)
         phone.reload()
@@ -580,5 +583,5 @@ def test_the_persons_phone_is_called_through_the_trunk_and_nothing_else_is_diall
     page.keyboard.press("h")
     expect(page.locator("#voice-state")).to_have_attribute("data-state", "ended", timeout=LIVE)
     # The gateway dialled the person's number at the trunk, and nothing else.
-    assert trunk.dialled() == [f"sip:+4790000001@{trunk.config.trunk}"]
+    assert set(trunk.dialled()) == {f"sip:+4790000001@{trunk.config.trunk}"}
     expect(page.locator('#timeline [data-phase="ringing"]')).to_contain_text("ringer brukeren", timeout=LIVE)

@@ -140,7 +140,7 @@ def test_the_answer_to_an_alarm_tells_the_unit_whether_to_call_where_and_how_lon
         got = run(journal, lambda r: exchange_udp(r.udp_port, [sip_message(b) for b in bodies]), voice=voice)
         return [parse_mrs(parse_response(a).body) for a in got]
 
-    talking = VoicePolicy(available=lambda: True, callback_minutes=7)
+    talking = VoicePolicy(configured=True, available=lambda: True, callback_minutes=7)
     # The unit will call (cha 0): a duplex call to its pre-defined receiver. It asks to be called
     # back (cha 1) but has no voice address here: it is told to call instead.
     will_call, wants_call_back = answers(talking, mrq("V1", cha="0"), mrq("V2", cha="1"))
@@ -152,14 +152,20 @@ def test_the_answer_to_an_alarm_tells_the_unit_whether_to_call_where_and_how_lon
     [called_back] = answers(talking, mrq("V3", cha="1"))
     assert (called_back.mre, called_back.cre) == ("1", "07")
     # Units sent elsewhere (tnu), the gateway down, or no voice: what each says.
-    [elsewhere] = answers(VoicePolicy(available=lambda: True, call_to="gsm:+4722000000"), mrq("V4"))
+    [elsewhere] = answers(VoicePolicy(configured=True, available=lambda: True, call_to="gsm:+4722000000"), mrq("V4"))
     assert (elsewhere.mre, elsewhere.cre, elsewhere.tnu) == ("1", "62", "gsm:+4722000000")
-    [down] = answers(VoicePolicy(available=lambda: False), mrq("V5", cha="1"))
+    [down] = answers(VoicePolicy(configured=True, available=lambda: False), mrq("V5", cha="1"))
     assert (down.mre, down.cre, down.tnu) == ("0", None, None)
     [external] = answers(VoicePolicy(mode=VoiceMode.EXTERNAL), mrq("V6", cha="1"))
     assert (external.mre, external.cre) == ("1", "61")
-    [none] = answers(VoicePolicy(mode=VoiceMode.NONE, available=lambda: True), mrq("V7"))
+    [none] = answers(VoicePolicy(mode=VoiceMode.NONE, configured=True, available=lambda: True), mrq("V7"))
     assert (none.mre, none.cre) == ("0", None)
+    # Without Respons's voice the answer says nothing of it, as before voice existed.
+    [unconfigured] = answers(VoicePolicy(), mrq("V8"))
+    assert (unconfigured.snu, unconfigured.mre, unconfigured.cre) == (0, None, None)
+    # A technical alarm (low battery) is no reason to open the loudspeaker.
+    [battery] = answers(talking, mrq("T1", stc="0016"))
+    assert (battery.snu, battery.mre, battery.cre) == (0, "0", None)
     # A heartbeat and a refusal say nothing about voice.
     heartbeat, refused = answers(talking, mrq("P1", dty="0002", stc=None, mty="PI"), mrq("X1", cid="4799999999"))
     assert (heartbeat.snu, heartbeat.mre) == (0, None)

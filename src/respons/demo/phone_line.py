@@ -38,8 +38,9 @@ class LineConfig:
 
 def start(config: LineConfig) -> subprocess.Popen:
     config.folder.mkdir(parents=True, exist_ok=True)
-    return subprocess.Popen(
-        [shutil.which("sipp") or "sipp", "-sn", "uas", "-i", "127.0.0.1", "-p", str(config.sip_port),
-         "-mi", "127.0.0.1", "-mp", str(config.media_port), "-rtp_echo", "-nostdin",
-         "-trace_msg", "-message_file", str(config.messages.resolve())],
-        cwd=config.folder, stdout=open(config.folder / "sipp.log", "ab"), stderr=subprocess.STDOUT)
+    with open(config.folder / "sipp.log", "ab") as log:  # SIPp keeps its own copy of the descriptor
+        return subprocess.Popen(
+            [shutil.which("sipp") or "sipp", "-sn", "uas", "-i", "127.0.0.1", "-p", str(config.sip_port),
+             "-mi", "127.0.0.1", "-mp", str(config.media_port), "-rtp_echo", "-nostdin",
+             "-trace_msg", "-message_file", str(config.messages.resolve())],
+            cwd=config.folder, stdout=log, stderr=subprocess.STDOUT)

@@ -294,6 +294,12 @@ def mission_open_to(mission: dict | None, tags: frozenset[str]) -> bool:
 _OPEN = frozenset({"received", "queued", "offered", "answered", "resolved"})
 
 
+def taken_by(*, answered_by: str | None, mission: dict | None, actor: str) -> bool:
+    """Has the responder taken the alarm, or the centre's mission for it (not yet done)? What
+    the app's call button needs: an offer not yet accepted is in hand but not taken."""
+    return answered_by == actor or bool(mission and mission.get("accepted_by") == actor and not mission.get("done_at"))
+
+
 def in_hand(*, route: dict | None, route_step: int | None, state: str, municipality_id: int, mission: dict | None,
             answered_by: str | None, group_id: str | None, tags: frozenset[str], actor: str) -> bool:
     """Is the open alarm a responder's to see and work on *now*: on offer to their duty, held

@@ -277,6 +277,14 @@ def in_hand_of(conn: Connection, alarm_id: str, *, user_id: int, visible_to: fro
             and _in_hand(row, field_tags(conn, user_id), user_id))
 
 
+def taken_by(conn: Connection, alarm_id: str, *, user_id: int, visible_to: frozenset[int]) -> bool:
+    """Has the responder taken this open alarm, or its mission (calls from the app)? Read-only."""
+    row = alarm_rows.field_state(conn, alarm_id, lock=False)
+    return (row is not None and row.municipality_id in visible_to
+            and _in_hand(row, field_tags(conn, user_id), user_id)
+            and routing.taken_by(answered_by=row.answered_by, mission=row.mission, actor=f"user:{user_id}"))
+
+
 def require_in_hand(conn: Connection, alarm_id: str, *, user_id: int, visible_to: frozenset[int]) -> None:
     """404 unless the alarm is the responder's to work on now (notes, calls, status)."""
     row, tags = field_row(conn, alarm_id, user_id=user_id, visible_to=visible_to)

@@ -54,9 +54,7 @@ def section(request: Request, alarm_id: str, principal: Principal = Depends(oper
     t = i18n.translator(i18n.language_of(request))
     shown = [_labelled(target, t) for target in targets]
     numbers = [target for target in shown if target.phone]
-    ringing = voice.ringing_for(alarm_id) if voice.available else None
-    if ringing is not None and ringing["transfer_to"] not in (None, principal.actor):
-        ringing = None  # handed to a colleague: it rings at theirs
+    ringing = voice.ringing_for(alarm_id, principal.actor) if voice.available else None
     overdue_at = voice.call_overdue_at(alarm_id)
     return render(request, "voice/_panel.html", targets=shown, numbers=numbers, available=voice.available,
                   incoming=ringing, overdue_ms=int(overdue_at.timestamp() * 1000) if overdue_at else None,
@@ -163,12 +161,14 @@ async def transfer(request: Request, call_id: str, body: Annotated[Transfer, Bod
                    principal: Principal = Depends(operator_page)):
     """Hand the operator's call with a unit to a colleague logged in ("Sett over"); 409 if
     this call cannot be handed over now (docs/voice.md, "Transfer")."""
-    handed = await runtime(request).voice.transfer(call_id, to=body.to, actor=principal.actor)
-    if handed is None:
+    version = await runtime(request).voice.transfer(call_id, to=body.to, actor=principal.actor)
+    if version is None:
         return _error(404, "not_found")
-    if not handed:
+    if version is False:
         return _error(409, "cannot_transfer")
-    return Response(status_code=202)  # asked; the call's state says when it has gone over
+    # Asked; the call's state says when it has gone over. Its version from here on tells
+    # voice.js which answers already know of the transfer.
+    return JSONResponse({"version": version}, status_code=202)
 
 
 @router.post("/calls/{call_id}/hangup")

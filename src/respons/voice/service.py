@@ -73,12 +73,12 @@ class VoiceSettings:
 def alarm_targets(conn: Connection, alarm_id: str, trunk: str | None, visible_to: frozenset[int] | None = None,
                   responder: int | None = None) -> tuple[dict[str, Any], list[Target]]:
     """The alarm (municipality, recipient) and whom the operator (or the ``responder`` who has
-    the alarm in hand, in the app) may call for it."""
+    taken the alarm or its mission, in the app) may call for it."""
     row = store.alarm_to_call(conn, alarm_id)
     if row is None or (visible_to is not None and row["municipality_id"] not in visible_to):
         raise AlarmNotFound(alarm_id)
-    if responder is not None and not routing.in_hand_of(conn, alarm_id, user_id=responder,
-                                                        visible_to=visible_to or frozenset()):
+    if responder is not None and not routing.taken_by(conn, alarm_id, user_id=responder,
+                                                      visible_to=visible_to or frozenset()):
         raise AlarmNotFound(alarm_id)
     return dict(row), calls.targets(unit_uri=store.unit_uri(conn, row["device_id"]), person_phone=row["phone"],
                                     contacts=store.contacts_of(conn, row["recipient_id"]), trunk=trunk)
@@ -278,15 +278,7 @@ class Voice:
             call = store.get(conn, call_id)
             if call is None or (visible_to is not None and call["municipality_id"] not in visible_to):
                 return None
-            if not store.take(conn, call_id, actor):
-                return False
-            if call["transferred_from"] and call["alarm_id"]:
-                # A colleague handed the call over: whoever talks to the person holds the alarm.
-                try:
-                    alarm_work.take_over(conn, call["alarm_id"], actor=actor, visible_to=visible_to, now=self.clock())
-                except IllegalTransition:
-                    pass  # they hold it already, or it is closed: the call is theirs all the same
-            return True
+            return store.take(conn, call_id, actor)
 
         taken = await self.journal.run(unit)
         await self._notify()
@@ -319,9 +311,12 @@ class Voice:
         with self.engine.connect() as conn:
             return store.callback_wanted(conn, alarm_id)
 
-    def ringing_for(self, alarm_id: str) -> dict[str, Any] | None:
+    def ringing_for(self, alarm_id: str, actor: str) -> dict[str, Any] | None:
+        """The inbound call ringing for this alarm that ``actor`` may take (a call handed to a
+        colleague rings for that colleague alone)."""
         with self.engine.connect() as conn:
-            return store.ringing_inbound(conn, alarm_id)
+            ringing = store.ringing_inbound(conn, alarm_id)
+        return ringing if ringing is None or ringing["transfer_to"] in (None, actor) else None
 
     async def _row_when(self, call_id: str, ready: Callable[[dict[str, Any]], bool], timeout: float | None) -> dict | None:
         """The call's row once ``ready`` says so (None after ``timeout`` or if it is gone)."""
@@ -366,55 +361,74 @@ class Voice:
         with self.engine.connect() as conn:
             return [c for c in logged_in_with_role(conn, Role.OPERATOR, now=self.clock()) if c[0] != actor]
 
-    async def transfer(self, call_id: str, *, to: str, actor: str) -> bool | None:
+    async def transfer(self, call_id: str, *, to: str, actor: str) -> int | bool | None:
         """Hand the operator's answered call with a unit to a colleague (docs/voice.md,
-        "Transfer"). None: no call of this operator's; False: not a call that can be handed
-        over now (not answered, not with a unit, one already under way, or ``to`` is not a
-        colleague logged in). The unit is asked to call again; the call ends when the
-        colleague answers."""
+        "Transfer"); the call's version once marked. None: no call of this operator's; False:
+        not a call that can be handed over now (not answered, not with a unit, one already
+        under way, or ``to`` is not a colleague logged in). The unit is asked to call again;
+        the call ends when the colleague answers."""
         row = await asyncio.to_thread(self._row, call_id)
         if row is None or row["operator"] != actor:
             return None
         names = dict(await asyncio.to_thread(self.colleagues, actor))
-        if (row["state"] != State.ANSWERED.value or row["target_kind"] not in calls.TRANSFERABLE
-                or row["transfer_to"] is not None or to not in names or self.centre_address is None):
+        if row["target_kind"] not in calls.TRANSFERABLE or to not in names or self.centre_address is None:
             return False
+        version = await self.journal.run(lambda conn: store.begin_transfer(conn, call_id, to=to, operator=actor))
+        if version is None:
+            return False
+        await self._notify()
         session = self._sessions.get(call_id)
-        if session is None:
-            return await self._ask(call_id, actor, "transfer", answered=True, transfer_to=to)
-        return await session.transfer(to)
+        if session is not None:
+            await session.start_transfer()  # on another node, the call's node sees the row and does it
+        return version
 
     async def transfer_answered(self, handed_id: str, to: str) -> None:
-        """The colleague answered the unit's new call: the handed call is transferred, and ends."""
+        """The colleague answered the unit's new call: the handed call is transferred (once,
+        whichever node sees it first), the colleague takes the alarm over, and the handed call
+        ends (here, or on its own node when it next looks: CallSession._watch_transfer)."""
         def unit(conn: Connection) -> bool:
             handed = store.get(conn, handed_id)
             if handed is None or handed["transfer_to"] != to or handed["state"] != State.ANSWERED.value:
                 return False
+            now = self.clock()
             store.change(conn, handed_id, transfer_to=None)
-            _timeline(conn, handed["alarm_id"], self.clock(), "system", handed_id, "transferred", to=to,
+            _timeline(conn, handed["alarm_id"], now, "system", handed_id, "transferred", to=to,
                       to_name=self._name_of(conn, to))
-            if handed_id not in self._sessions:
-                store.ask(conn, handed_id, "xfer_done")
+            if handed["alarm_id"]:
+                # Whoever talks to the person holds the alarm; only now that the call is theirs.
+                try:
+                    alarm_work.take_over(conn, handed["alarm_id"], actor=to, visible_to=None, now=now)
+                except IllegalTransition:
+                    pass  # they hold it already, or it is closed: the call is theirs all the same
             return True
 
         if await self.journal.run(unit):
-            session = self._sessions.get(handed_id)
-            if session is not None:
-                await session.hang_up(reason="transferred")
             await self._notify()
+        session = self._sessions.get(handed_id)
+        if session is not None and session.transfer_since is not None:
+            session.transfer_since = None
+            await session.hang_up(reason="transferred")
+
+    def _give_up(self, conn: Connection, call: dict[str, Any], *, reason: str) -> bool:
+        """End a ringing inbound call nobody has taken, on its timeline; False if taken first."""
+        now = self.clock()
+        if not store.end_if_untaken(conn, call["id"], now=now, failure=Failure.NO_ANSWER.value):
+            return False
+        _end_event(conn, call, now, State.FAILED, failure=Failure.NO_ANSWER.value, reason=reason)
+        return True
 
     @staticmethod
     def _name_of(conn: Connection, actor: str) -> str:
         return queries.actor_names(conn, {actor}).get(actor, actor)
 
-    async def _ask(self, call_id: str, actor: str, what: str, *, answered: bool = False, **values: Any) -> bool | None:
+    async def _ask(self, call_id: str, actor: str, what: str, *, answered: bool = False) -> bool | None:
         def unit(conn: Connection) -> bool | None:
             call = store.get(conn, call_id)
             if call is None or call["operator"] != actor:
                 return None
             if answered and call["state"] != State.ANSWERED.value:
                 return False
-            return store.ask(conn, call_id, what, **values)
+            return store.ask(conn, call_id, what)
         return await self.journal.run(unit)
 
     def _row(self, call_id: str) -> dict[str, Any] | None:
@@ -473,6 +487,11 @@ def _end(conn: Connection, call: dict[str, Any], now: datetime, state: State, *,
          sip_code: int | None = None, reason: str | None = None) -> None:
     """A call's last change: its row and its timeline event, in one unit."""
     store.change(conn, call["id"], state=state.value, failure=failure, sip_code=sip_code, ended_at=now)
+    _end_event(conn, call, now, state, failure=failure, sip_code=sip_code, reason=reason)
+
+
+def _end_event(conn: Connection, call: dict[str, Any], now: datetime, state: State, *, failure: str | None = None,
+               sip_code: int | None = None, reason: str | None = None) -> None:
     seconds = calls.talk_seconds(call["answered_at"], now)
     phase = {State.ENDED: "ended", State.FAILED: "failed", State.LOST: "lost"}[state]
     _timeline(conn, call["alarm_id"], now, "system", call["id"], phase, direction=call["direction"],
@@ -494,6 +513,7 @@ class CallSession:
         self.hangup_reason: str | None = None  # set when we end it: operator, ring timeout, stopping
         self.caller_gone = False  # an inbound caller cancelled before anyone took the call
         self.transfer_since: float | None = None  # loop time the unit was asked to call a colleague
+        self.transfer_started_at: datetime | None = None  # the same, by the clock (its new call is newer)
         self.transferred_from: str | None = None  # the call a colleague handed over (an inbound one)
         self._done = asyncio.Event()
 
@@ -513,23 +533,26 @@ class CallSession:
             _timeline(conn, self.alarm_id, now, self.operator, self.call_id, "held" if on else "resumed")))
         return True
 
-    async def transfer(self, to: str) -> bool:
+    async def start_transfer(self) -> None:
         """Ask the unit (SIP REFER through the gateway) to call the centre again at the address
-        that names this call; that call rings at ``to`` (Voice.incoming)."""
-        await self._change(lambda conn, now: store.change(conn, self.call_id, transfer_to=to))
+        that names this call; that call rings at the colleague the row names (Voice.incoming).
+        Once per transfer, whichever of the operator's request or this node's look at the row
+        comes first."""
+        if self.transfer_since is not None or not self.answered:
+            return
+        self.transfer_since = asyncio.get_running_loop().time()
+        self.transfer_started_at = self.voice.clock()
         uri = f"sip:{calls.transfer_user(self.call_id)}@{self.voice.centre_address}"
         try:
             await self.handle.send({"request": "transfer", "uri": uri})
         except GatewayError as e:
             log.warning("voice: call %s could not be handed over: %s", self.call_id, e)
             await self._transfer_failed(reason="gateway")
-            return False
-        self.transfer_since = asyncio.get_running_loop().time()
-        return True
 
     async def _transfer_failed(self, *, reason: str, sip_code: int | None = None) -> None:
-        """The unit did not get to the colleague: the call stays with this operator."""
-        self.transfer_since = None
+        """The unit did not get to the colleague: the call stays with this operator, and the
+        unit's new call, if it still rings at the colleague, goes away with the transfer."""
+        since, self.transfer_since = self.transfer_started_at, None
 
         def unit(conn: Connection) -> None:
             row = store.get(conn, self.call_id)
@@ -539,6 +562,9 @@ class CallSession:
             _timeline(conn, self.alarm_id, self.voice.clock(), "system", self.call_id, "transfer_failed",
                       to=row["transfer_to"], to_name=Voice._name_of(conn, row["transfer_to"]), reason=reason,
                       sip_code=sip_code)
+            arrived = store.transfer_of(conn, self.call_id, since=since) if since else None
+            if arrived is not None:
+                self.voice._give_up(conn, arrived, reason="transfer_failed")
         await self.voice.journal.run(unit)
         await self.voice._notify()
 
@@ -599,15 +625,22 @@ class CallSession:
 
     async def _receive(self, sip_call_id: str, ring_seconds: float | None) -> None:
         voice = self.voice
-        taken = await voice._row_when(self.call_id, lambda row: row["accepted_by"] is not None
-                                      or row["state"] != State.RINGING.value, timeout=ring_seconds)
+        def decided(row: dict[str, Any]) -> bool:
+            return row["accepted_by"] is not None or row["state"] != State.RINGING.value
+
+        taken = await voice._row_when(self.call_id, decided, timeout=ring_seconds)
         if taken is None and ring_seconds is not None:
             # Nobody took it in time: the unit hears 480 and tells the gateway (NOTIFY), and the
-            # operator who handed it over still has the first call.
-            voice.inbound.refuse(sip_call_id, 480, "Temporarily Unavailable")
-            await self._finish(State.FAILED, failure=Failure.NO_ANSWER.value, reason="ring_timeout")
-            return
+            # operator who handed it over still has the first call. A take at the same moment
+            # wins: then it goes on as taken.
+            row = await asyncio.to_thread(voice._row, self.call_id)
+            if row is not None and not await voice.journal.run(lambda conn: voice._give_up(conn, row,
+                                                                                             reason="ring_timeout")):
+                taken = await voice._row_when(self.call_id, decided, timeout=None)
         if taken is None or taken["state"] != State.RINGING.value:
+            # Over before anyone took it (given up, or the transfer it belonged to failed).
+            voice.inbound.refuse(sip_call_id, 480, "Temporarily Unavailable")
+            await voice._notify()
             return
         self.operator = taken["accepted_by"]
         self.transferred_from = taken["transferred_from"]
@@ -697,38 +730,38 @@ class CallSession:
                 poll.cancel()
 
     async def _requests(self) -> None:
-        """Do what the operator asked through another node, if anything; give up a transfer
-        the unit did not follow."""
-        await self._transfer_overdue()
+        """Do what the operator asked, through another node or in the row: hang up, hold, take
+        back, hand over; and follow a transfer under way."""
         row = await asyncio.to_thread(self.voice._row, self.call_id)  # a read: no unit of work if nothing was asked
-        if row is None or row["request"] is None:
+        if row is None:
+            return
+        if self.transfer_since is not None:
+            await self._watch_transfer()
+        elif row["transfer_to"] and self.answered:
+            await self.start_transfer()
+        if row["request"] is None:
             return
         what = await self.voice.journal.run(lambda conn: store.take_request(conn, self.call_id))
         if what == "hangup":
             await self.hang_up(reason="operator")
-        elif what == "xfer_done":
-            await self.hang_up(reason="transferred")
         elif what in ("hold", "resume") and self.answered:
             await self.hold(what == "hold")
-        elif what == "transfer" and self.answered and row["transfer_to"]:
-            await self.transfer(row["transfer_to"])
 
-    async def _transfer_overdue(self) -> None:
-        if self.transfer_since is None:
-            return
-        if asyncio.get_running_loop().time() - self.transfer_since < TRANSFER_SECONDS:
-            return
+    async def _watch_transfer(self) -> None:
+        """The unit's new call decides: answered by the colleague, this call is transferred and
+        ends; failed or never come within TRANSFER_SECONDS, the transfer failed."""
         arrived = await asyncio.to_thread(self._transfer_arrived)
         if arrived is None:
-            await self._transfer_failed(reason="unit_did_not_call")
-        elif arrived["state"] in (State.FAILED.value, State.ENDED.value, State.LOST.value) and arrived["answered_at"] is None:
+            if asyncio.get_running_loop().time() - self.transfer_since >= TRANSFER_SECONDS:
+                await self._transfer_failed(reason="unit_did_not_call")
+        elif arrived["answered_at"] is not None:
+            await self.voice.transfer_answered(self.call_id, arrived["accepted_by"])
+        elif arrived["state"] in (State.FAILED.value, State.ENDED.value, State.LOST.value):
             await self._transfer_failed(reason="colleague_did_not_answer")
-        else:
-            self.transfer_since = asyncio.get_running_loop().time()  # ringing or answered: look again later
 
     def _transfer_arrived(self) -> dict[str, Any] | None:
         with self.voice.engine.connect() as conn:
-            return store.transfer_of(conn, self.call_id)
+            return store.transfer_of(conn, self.call_id, since=self.transfer_started_at)
 
     async def _on(self, event: GatewayEvent) -> bool:
         """Apply one gateway event; True when the call is over."""
@@ -744,6 +777,11 @@ class CallSession:
                 _timeline(conn, self.alarm_id, now, self.operator, self.call_id, "answered")))
             if self.transferred_from is not None:
                 await self.voice.transfer_answered(self.transferred_from, self.operator)
+            return False
+        if event.kind == "error" and self.transfer_since is not None and self.answered:
+            # The gateway refused the transfer request (its answers come as events): the
+            # call itself goes on.
+            await self._transfer_failed(reason="gateway")
             return False
         if event.kind == "notify" and self.transfer_since is not None:
             # The unit reports its new call (RFC 3515 NOTIFY): a failure ends the transfer.
@@ -777,6 +815,9 @@ class CallSession:
 
     async def _finish(self, state: State, *, failure: str | None = None, sip_code: int | None = None,
                       reason: str | None = None) -> None:
+        if self.transfer_since is not None:
+            await self._transfer_failed(reason="call_ended")
+
         def unit(conn: Connection) -> None:
             call = store.get(conn, self.call_id)
             if call is not None and call["state"] in (State.RINGING.value, State.ANSWERED.value):

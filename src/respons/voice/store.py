@@ -162,12 +162,11 @@ def callback_wanted(conn: Connection, alarm_id: str) -> bool:
     return reached is None
 
 
-def ask(conn: Connection, call_id: str, what: str, **values: Any) -> bool:
-    """Leave a request for the node that speaks for the call (hangup, hold, resume, transfer,
-    transfer_done), with what it needs (``transfer_to``)."""
+def ask(conn: Connection, call_id: str, what: str) -> bool:
+    """Leave a request for the node that speaks for the call (hangup, hold, resume)."""
     asked = conn.execute(update(voice_calls).where(voice_calls.c.id == call_id,
                                                    voice_calls.c.state.in_([State.RINGING.value, State.ANSWERED.value]))
-                         .values(request=what, version=voice_calls.c.version + 1, **values))
+                         .values(request=what, version=voice_calls.c.version + 1))
     return asked.rowcount == 1
 
 
@@ -180,8 +179,33 @@ def take_request(conn: Connection, call_id: str) -> str | None:
     return what
 
 
-def transfer_of(conn: Connection, call_id: str) -> dict[str, Any] | None:
-    """The unit's new call after the operator handed ``call_id`` to a colleague (None: not yet)."""
-    row = conn.execute(select(voice_calls).where(voice_calls.c.transferred_from == call_id)
+def begin_transfer(conn: Connection, call_id: str, *, to: str, operator: str) -> int | None:
+    """Mark ``operator``'s answered call as being handed to ``to``; the call's new version, or
+    None when it cannot be (not theirs, not answered, a transfer under way): the one UPDATE
+    decides, so two clicks send one REFER. The call's node sees ``transfer_to`` and acts."""
+    begun = conn.execute(update(voice_calls).where(voice_calls.c.id == call_id, voice_calls.c.operator == operator,
+                                                   voice_calls.c.state == State.ANSWERED.value,
+                                                   voice_calls.c.transfer_to.is_(None))
+                         .values(transfer_to=to, version=voice_calls.c.version + 1))
+    if begun.rowcount != 1:
+        return None
+    return conn.execute(select(voice_calls.c.version).where(voice_calls.c.id == call_id)).scalar()
+
+
+def transfer_of(conn: Connection, call_id: str, *, since: datetime) -> dict[str, Any] | None:
+    """The unit's new call after the operator handed ``call_id`` to a colleague at ``since``
+    (None: not yet; an earlier attempt's call does not count)."""
+    row = conn.execute(select(voice_calls).where(voice_calls.c.transferred_from == call_id,
+                                                 voice_calls.c.created_at >= since)
                        .order_by(voice_calls.c.created_at.desc()).limit(1)).mappings().first()
     return dict(row) if row else None
+
+
+def end_if_untaken(conn: Connection, call_id: str, *, now: datetime, failure: str) -> bool:
+    """End a ringing inbound call that nobody has taken; False if someone took it first (the
+    one UPDATE decides, as ``take`` does)."""
+    ended = conn.execute(update(voice_calls).where(voice_calls.c.id == call_id, voice_calls.c.state == State.RINGING.value,
+                                                   voice_calls.c.accepted_by.is_(None))
+                         .values(state=State.FAILED.value, failure=failure, ended_at=now,
+                                 version=voice_calls.c.version + 1))
+    return ended.rowcount == 1

@@ -112,15 +112,19 @@ def test_calls_a_node_was_speaking_for_when_it_stopped_are_lost_on_its_timeline_
     assert voice.problem == "not_configured"
 
 
-def test_the_units_call_after_a_transfer_rings_for_the_colleague_alone_who_takes_the_alarm_over(engine, journal,
-                                                                                                  registry):
+def test_a_call_handed_to_a_colleague_rings_for_them_alone_and_once_answered_they_hold_the_alarm(engine, journal,
+                                                                                                registry):
     alarm_id = alarm_from(engine, journal, registry, registry.device_identities[0], key="k1")
     journal.run_sync(lambda conn: alarm_work.answer(conn, alarm_id, actor="user:1", visible_to=None, now=T0))
     with engine.begin() as conn:
         store.add(conn, call_id="handed", alarm_id=alarm_id, municipality_id=registry.municipality_ids[0],
                   direction="outbound", target_kind="unit", target_label="unit", address="sip:alarm@10.0.0.5",
                   operator="user:1", node="n1", now=T0)
-        store.change(conn, "handed", state="answered", answered_at=T0, transfer_to="user:2")
+        store.change(conn, "handed", state="answered", answered_at=T0)
+        # Two clicks on "Sett over", or another operator's: one transfer is begun, by its operator.
+        assert store.begin_transfer(conn, "handed", to="user:2", operator="user:3") is None
+        assert store.begin_transfer(conn, "handed", to="user:2", operator="user:1") is not None
+        assert store.begin_transfer(conn, "handed", to="user:4", operator="user:1") is None
     settings = VoiceSettings(gateway_url=None, gateway_secret=None, trunk=None, caller_id="c", ring_seconds=30,
                              probe_seconds=2)
     voice = Voice(settings, journal, engine, lambda: T0 + timedelta(seconds=30), "n1")
@@ -131,21 +135,41 @@ def test_the_units_call_after_a_transfer_rings_for_the_colleague_alone_who_takes
                                        request_user="xfer-handed")
         by_another = await voice.take(call_id, actor="user:3", visible_to=None)
         by_colleague = await voice.take(call_id, actor="user:2", visible_to=None)
-        for session in list(voice._sessions.values()):
-            session.task.cancel()
+        tasks = [session.task for session in voice._sessions.values()]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        # The colleague's browser answered: the transfer is recorded once, whoever sees it first.
+        await voice.transfer_answered("handed", "user:2")
+        await voice.transfer_answered("handed", "user:2")
         return call_id, by_another, by_colleague
 
     call_id, by_another, by_colleague = asyncio.run(scenario())
     assert (by_another, by_colleague) == (False, True)
     with engine.connect() as conn:
-        call = store.get(conn, call_id)
+        call, handed = store.get(conn, call_id), store.get(conn, "handed")
         holder = conn.execute(select(alarms.c.answered_by).where(alarms.c.id == alarm_id)).scalar_one()
         events = [(kind, data) for kind, data in conn.execute(select(alarm_events.c.kind, alarm_events.c.data).where(
             alarm_events.c.alarm_id == alarm_id).order_by(alarm_events.c.seq))]
     assert (call["alarm_id"], call["transferred_from"], call["accepted_by"], call["transfer_to"]) == (
         alarm_id, "handed", "user:2", None)
+    assert handed["transfer_to"] is None
     assert holder == "user:2"
-    ringing = [data for kind, data in events if kind == "call"]
-    assert ringing == [{"call_id": call_id, "phase": "ringing", "direction": "inbound", "target": "unit",
-                        "label": "unit", "for": "user:2"}]
-    assert [kind for kind, _ in events][-1] == "taken_over"
+    phases = [(kind, data.get("phase"), data.get("for") or data.get("to")) for kind, data in events
+              if kind in ("call", "taken_over")]
+    assert phases == [("call", "ringing", "user:2"), ("call", "transferred", "user:2"), ("taken_over", None, None)]
+
+
+def test_a_ringing_call_given_up_and_taken_at_the_same_moment_is_one_or_the_other(engine, journal, registry):
+    alarm_id = alarm_from(engine, journal, registry, registry.device_identities[0], key="k1")
+    with engine.begin() as conn:
+        for call_id in ("given-up-first", "taken-first"):
+            store.add(conn, call_id=call_id, alarm_id=alarm_id, municipality_id=registry.municipality_ids[0],
+                      direction="inbound", target_kind="unit", target_label="unit", address="sip:unit@10.0.0.5",
+                      operator=None, node="n1", now=T0)
+        assert store.end_if_untaken(conn, "given-up-first", now=T0, failure="no_answer")
+        assert not store.take(conn, "given-up-first", "user:1")
+        assert store.take(conn, "taken-first", "user:1")
+        assert not store.end_if_untaken(conn, "taken-first", now=T0, failure="no_answer")
+        states = {c: store.get(conn, c)["state"] for c in ("given-up-first", "taken-first")}
+    assert states == {"given-up-first": "failed", "taken-first": "ringing"}

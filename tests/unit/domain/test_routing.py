@@ -18,6 +18,7 @@ from respons.domain.routing import (
     Target,
     Window,
     plan_route,
+    taken_by,
 )
 
 CARE = frozenset({"assistance", "fall", "sensor"})
@@ -167,3 +168,12 @@ def test_a_system_alarm_goes_to_the_centre_whatever_the_agreement_says():
     routed = rules(Window(ServiceModel.ROUTING_ONLY, *ALL_DAY, frozenset({"system", "technical"})))
     plan = plan_route(alarm("system", zone=None, recipient=None), routed, NOON)
     assert [s.target for s in plan.steps] == [Target.CENTRE] and plan.reason is Reason.SYSTEM
+
+
+def test_an_alarm_is_taken_by_its_holder_or_by_whoever_accepted_its_mission_until_it_is_done():
+    assert taken_by(answered_by="user:7", mission=None, actor="user:7")
+    assert not taken_by(answered_by="user:8", mission=None, actor="user:7")
+    assert taken_by(answered_by="user:1", mission={"accepted_by": "user:7"}, actor="user:7")
+    assert not taken_by(answered_by="user:1", mission={"accepted_by": "user:7", "done_at": "2026-12-04T01:00:00"},
+                                actor="user:7")
+    assert not taken_by(answered_by=None, mission={"accepted_by": None}, actor="user:7")

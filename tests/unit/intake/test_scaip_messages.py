@@ -209,8 +209,8 @@ def test_messages_are_classified_into_journal_lanes_before_they_are_submitted(me
 
 def test_the_voice_reply_follows_ss_91100_table_2_and_a_units_call_back_request():
     def reply(cha, **kw):
-        settings = {"mode": VoiceMode.AUTO, "voice_available": True, "can_call_back": True, "callback_minutes": 5,
-                    "call_to": None, **kw}
+        settings = {"mode": VoiceMode.AUTO, "voice_configured": True, "voice_available": True, "voice_wanted": True,
+                    "can_call_back": True, "callback_minutes": 5, "call_to": None, **kw}
         return voice_reply(cha, **settings)
 
     assert reply(None) == VoiceReply("1", "61")
@@ -222,6 +222,12 @@ def test_the_voice_reply_follows_ss_91100_table_2_and_a_units_call_back_request(
     assert reply("1", voice_available=False) == VoiceReply("0")
     assert reply("1", mode=VoiceMode.EXTERNAL, voice_available=False) == VoiceReply("1", "61")
     assert reply("0", mode=VoiceMode.NONE) == VoiceReply("0")
+    assert reply("0", voice_wanted=False) == VoiceReply("0")  # a technical alarm: no call
+    # An installation without Respons's voice says nothing, as before (its units may call a
+    # telephone system of their own); "external" says it explicitly, with tnu if configured.
+    assert reply("0", voice_configured=False, voice_available=False) is None
+    assert reply("1", mode=VoiceMode.EXTERNAL, voice_configured=False, call_to="gsm:+4722000000") == VoiceReply(
+        "1", "62", "gsm:+4722000000")
 
 
 def test_the_voice_fields_are_written_after_the_status_and_read_back():

@@ -277,17 +277,23 @@ class VoiceReply:
     tnu: str | None = None
 
 
-def voice_reply(cha: str | None, *, mode: VoiceMode, voice_available: bool, can_call_back: bool,
-                callback_minutes: int, call_to: str | None) -> VoiceReply:
-    """What the answer to an accepted alarm tells the unit about the voice call.
+def voice_reply(cha: str | None, *, mode: VoiceMode, voice_configured: bool, voice_available: bool,
+                voice_wanted: bool, can_call_back: bool, callback_minutes: int,
+                call_to: str | None) -> VoiceReply | None:
+    """What the answer to an accepted alarm tells the unit about the voice call (None: nothing).
 
     A unit starts its call only after an ``mrs`` with ``snu`` 0 and ``mre`` 1 or more (SS 91100
-    §5), so ``mre`` is always sent: 1 (duplex) when the centre can talk, 0 when it cannot (the
-    operator then calls by hand). ``cre`` answers ``cha``: a unit that asked to be called back
-    (``cha`` 1) is told to keep its auto-answer channel open for ``callback_minutes`` ("01"-"60")
-    when the centre can call it; otherwise it calls, its pre-defined receiver ("61") or
-    ``call_to`` ("62" with ``tnu``)."""
-    if mode is VoiceMode.NONE or (mode is VoiceMode.AUTO and not voice_available):
+    §5). In ``auto`` mode an installation without Respons's voice says nothing, as before it
+    had voice (its units may call a telephone system of their own: ``external`` says so
+    explicitly). Otherwise ``mre`` is 1 (duplex) when the centre can talk, 0 when it cannot or
+    the alarm is technical (a low battery is no reason to open the loudspeaker). ``cre``
+    answers ``cha``: in ``auto`` mode, a unit that asked to be called back (``cha`` 1) and
+    that Respons can call is told to keep its auto-answer channel open ``callback_minutes``
+    ("01"-"60"); otherwise the unit calls: ``call_to`` ("62" with ``tnu``) when set, else its
+    pre-defined receiver ("61")."""
+    if mode is VoiceMode.AUTO and not voice_configured:
+        return None
+    if mode is VoiceMode.NONE or not voice_wanted or (mode is VoiceMode.AUTO and not voice_available):
         return VoiceReply(MEDIA_NONE)
     if cha == "1" and can_call_back and mode is VoiceMode.AUTO:
         return VoiceReply(MEDIA_DUPLEX, f"{max(1, min(60, callback_minutes)):02d}")

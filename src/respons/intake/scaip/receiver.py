@@ -44,7 +44,7 @@ from typing import Callable
 from sqlalchemy.engine import Connection
 
 from respons.clock import Clock
-from respons.domain.alarm_types import alarm_type
+from respons.domain.alarm_types import Category, alarm_type
 from respons.engine.routing import RulesCache
 from respons.intake import devices as device_intake
 from respons.intake.devices import IntakeSettings
@@ -70,11 +70,13 @@ _KEPT_HEADERS = ("Via", "From", "To", "Call-ID", "CSeq", "Content-Type", "User-A
 @dataclass(frozen=True)
 class Reply:
     """What the ``mrs`` says: the status number and, for a refusal, a short text; for an
-    accepted alarm, whether the centre can call its unit back (it has a voice address)."""
+    accepted alarm, whether a call suits it (not a technical alarm) and whether the centre can
+    call its unit back (it has a voice address)."""
 
     status: StatusNumber
     text: str | None = None
     alarm: bool = False
+    voice_wanted: bool = False
     can_call_back: bool = False
 
 
@@ -85,6 +87,7 @@ class VoicePolicy:
     mode: VoiceMode = VoiceMode.AUTO
     callback_minutes: int = 5
     call_to: str | None = None  # tnu: where units are to call instead of their pre-defined receiver
+    configured: bool = False  # Respons has voice (a gateway is configured)
     available: Callable[[], bool] = lambda: False  # Respons's voice answers now (its gateway)
 
 
@@ -115,15 +118,17 @@ def handle(conn: Connection, message: Mrq | Unreadable, request: sip.Request, *,
         return Reply(StatusNumber.WRONG_DATA_CONTENT, f"device type/status {event.code} not understood")
     content = json.dumps(message.fields(), sort_keys=True, ensure_ascii=True)
     digest = hashlib.sha256(content.encode("ascii")).hexdigest()
+    kind = alarm_type(event.alarm_type)
     device_intake.raise_alarm(
-        conn, device, alarm_type=alarm_type(event.alarm_type), source=SOURCE, occurred_at=now,
+        conn, device, alarm_type=kind, source=SOURCE, occurred_at=now,
         payload=payload(message, event, request),
         # A retransmission repeats ref and content: the same key, the same alarm. A device that
         # reuses a ref (a counter after a restart) for a different message gets a new alarm.
         idempotency_scope=f"{SOURCE}:{message.cid}", idempotency_key=f"{message.ref}:{digest[:24]}",
         fingerprint=digest, now=now, settings=IntakeSettings.of(answer_deadline_seconds, rules_cache),
     )
-    return Reply(StatusNumber.OK, alarm=True, can_call_back=device.voice_uri is not None)
+    return Reply(StatusNumber.OK, alarm=True, voice_wanted=kind.category is not Category.TECHNICAL,
+                 can_call_back=device.voice_uri is not None)
 
 
 def payload(message: Mrq, event: Event, request: sip.Request) -> dict:
@@ -230,7 +235,8 @@ class Receiver(Listener):
         except Exception:  # noqa: BLE001 - a bug must not answer 200 for an alarm that is not stored
             log.exception("SCAIP message from %s not answered: its unit of work failed", remote)
             return None
-        voice = (voice_reply(message.cha, mode=self.voice.mode, voice_available=self.voice.available(),
+        voice = (voice_reply(message.cha, mode=self.voice.mode, voice_configured=self.voice.configured,
+                             voice_available=self.voice.available(), voice_wanted=reply.voice_wanted,
                              can_call_back=reply.can_call_back, callback_minutes=self.voice.callback_minutes,
                              call_to=self.voice.call_to)
                  if reply.alarm and isinstance(message, Mrq) else None)

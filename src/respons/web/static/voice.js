@@ -87,12 +87,17 @@
   const TRANSFERABLE = ["unit", "unknown"];
 
   async function transfer() {
-    const select = $("#voice-transfer-to");
-    if (!call || !call.id || !select || !select.value) return;
+    const select = $("#voice-transfer-to"), button = $("#voice-transfer-button");
+    if (!call || !call.id || !select || !select.value || (button && button.disabled)) return;
     const current = call;
-    const response = await post(base() + "/calls/" + encodeURIComponent(current.id) + "/transfer", { to: select.value });
+    if (button) button.disabled = true;  // one request at a time
+    const response = await post(current.base + "/calls/" + encodeURIComponent(current.id) + "/transfer", { to: select.value });
+    if (button) button.disabled = false;
+    const body = response.ok ? await response.json().catch(() => ({})) : {};
     current.transferring = response.ok;
     current.transferFailed = !response.ok;
+    // Answers older than the transfer's version do not know of it yet: they say nothing of it.
+    current.transferFrom = body.version || 0;
     if (call === current) paint();
   }
 
@@ -104,8 +109,9 @@
   }
 
   function newCall(fields) {
+    // A call keeps the routes it began with (the console's or the app's), whatever card shows.
     return Object.assign({ id: null, pc: null, stream: null, audio: null, version: 0, state: "connecting",
-                           remoteSet: false, inbound: false }, fields);
+                           remoteSet: false, inbound: false, base: base(), transferFrom: 0 }, fields);
   }
 
   // Before another call becomes live: the live one goes on hold (if it is talking), or the
@@ -117,7 +123,7 @@
   }
 
   async function hold(current) {
-    const response = await post(base() + "/calls/" + encodeURIComponent(current.id) + "/hold");
+    const response = await post(current.base + "/calls/" + encodeURIComponent(current.id) + "/hold");
     if (!response.ok) return false;
     current.stream && current.stream.getAudioTracks().forEach((t) => { t.enabled = false; });
     if (current.audio) current.audio.muted = true;
@@ -130,7 +136,7 @@
 
   async function resume(current) {
     if (call && call !== current && !(await freeLine())) return;
-    const response = await post(base() + "/calls/" + encodeURIComponent(current.id) + "/resume");
+    const response = await post(current.base + "/calls/" + encodeURIComponent(current.id) + "/resume");
     if (!response.ok) return;
     held.delete(current.id);
     call = current;
@@ -204,7 +210,7 @@
     call = current;
     voice.callId = callId;
     paint();
-    const response = await post(base() + "/calls/" + encodeURIComponent(callId) + "/take");
+    const response = await post(current.base + "/calls/" + encodeURIComponent(callId) + "/take");
     if (!response.ok) { call = null; paint(); refresh(); return; }  // a colleague was first
     await microphone(current);
     follow(current);
@@ -215,7 +221,7 @@
     await pc.setRemoteDescription({ type: "offer", sdp });
     await pc.setLocalDescription(await pc.createAnswer());
     await gathered(pc);
-    await post(base() + "/calls/" + encodeURIComponent(current.id) + "/answer", { sdp: pc.localDescription.sdp });
+    await post(current.base + "/calls/" + encodeURIComponent(current.id) + "/answer", { sdp: pc.localDescription.sdp });
   }
 
   function ours(current) { return call === current || held.get(current.id) === current; }
@@ -224,7 +230,7 @@
     while (ours(current)) {
       let response;
       try {
-        response = await fetch(base() + "/calls/" + encodeURIComponent(current.id) + "?after=" + current.version,
+        response = await fetch(current.base + "/calls/" + encodeURIComponent(current.id) + "?after=" + current.version,
           { credentials: "same-origin" });
       } catch (e) {
         await new Promise((r) => setTimeout(r, 1000));
@@ -235,8 +241,11 @@
       const row = await response.json();
       current.version = row.version;
       current.target = row.target;
-      if (current.transferring && !row.transferring && row.state === "answered") current.transferFailed = true;
-      current.transferring = row.transferring;
+      if (row.version >= current.transferFrom) {
+        if (current.transferring && !row.transferring && row.state === "answered") current.transferFailed = true;
+        current.transferring = row.transferring;
+        if (row.transferring) current.transferFailed = false;
+      }
       if (row.sdp && !current.remoteSet) {
         current.remoteSet = true;
         if (current.inbound) await answerOffer(current, row.sdp);
@@ -271,7 +280,7 @@
   async function hangUp() {
     if (!call) return;
     const current = call;
-    if (current.id) await post(base() + "/calls/" + encodeURIComponent(current.id) + "/hangup").catch(() => {});
+    if (current.id) await post(current.base + "/calls/" + encodeURIComponent(current.id) + "/hangup").catch(() => {});
     else finish(current, { state: "failed", failure: "cancelled" });
     // The call's state comes back through follow(): ended, or failed (cancelled) if it rang.
   }
@@ -292,7 +301,7 @@
   function callFirst() {
     // The card's voice section is (re)loading, e.g. just after A replaced the card: call
     // when it has come, rather than lose the key.
-    if (panel() && !$("#voice-targets")) { voice.pendingCall = panelAlarm(); return; }
+    if (panel() && !$("#voice-state")) { voice.pendingCall = panelAlarm(); return; }
     const waiting = heldOn(panelAlarm());
     if (waiting) return resume(waiting);
     if (call && call.alarmId === panelAlarm()) return;
