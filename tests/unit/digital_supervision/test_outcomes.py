@@ -1,0 +1,27 @@
+"""What follows a look-in: done, look again after 15 minutes, or an alarm."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+from respons.digital_supervision.outcomes import Done, LookAgain, Outcome, RaiseAlarm, after
+
+NOW = datetime(2026, 12, 4, 2, 0, tzinfo=timezone.utc)
+
+
+def test_seen_and_well_is_done_and_seen_in_need_of_help_is_an_alarm():
+    assert after(Outcome.SEEN_WELL, recheck=False, now=NOW).steps == (Done(),)
+    assert after(Outcome.SEEN_NEEDS_HELP, recheck=False, now=NOW).steps == (
+        RaiseAlarm("supervision_due", "seen_needs_help"),)
+
+
+def test_not_seen_is_looked_for_again_after_the_recheck_and_not_seen_again_is_an_alarm():
+    assert after(Outcome.NOT_SEEN, recheck=False, now=NOW).steps == (LookAgain(NOW + timedelta(minutes=15)),)
+    assert after(Outcome.NOT_SEEN, recheck=False, now=NOW, recheck_after=timedelta(minutes=5)).steps == (
+        LookAgain(NOW + timedelta(minutes=5)),)
+    assert after(Outcome.NOT_SEEN, recheck=True, now=NOW).steps == (RaiseAlarm("supervision_due", "not_seen_twice"),)
+
+
+def test_a_camera_that_is_unavailable_raises_a_technician_alarm_and_falls_back_to_a_call():
+    then = after(Outcome.CAMERA_UNAVAILABLE, recheck=False, now=NOW)
+    assert then.steps == (RaiseAlarm("device_fault", "camera_unavailable"),) and then.fallback_call
