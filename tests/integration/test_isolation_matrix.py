@@ -251,6 +251,21 @@ ROUTES: dict[tuple[str, str], Route] = {
         ),
         permitted={"host_admin": {201}},
     ),
+    # Supervision plans (digital_supervision/api.py): the municipality's own administrator only.
+    ("POST", "/api/v1/registry/recipients/{recipient_id}/supervision-plans"): Route(
+        "roles: municipality_admin",
+        lambda c, w, p: c.post(
+            f"/api/v1/registry/recipients/{w.foreign_recipient(p)}/supervision-plans",
+            json={"kind": "camera", "times": [{"at": "23:00"}], "max_seconds": 30, "consent_by": "Brukeren selv",
+                  "consent_on": "2026-11-30", "valid_from": "2026-12-01"},
+            headers=p.headers,
+        ),
+    ),
+    ("GET", "/api/v1/registry/recipients/{recipient_id}/supervision-plans"): Route(
+        "roles: municipality_admin",
+        lambda c, w, p: c.get(f"/api/v1/registry/recipients/{w.foreign_recipient(p)}/supervision-plans",
+                              headers=p.headers),
+    ),
     ("POST", "/api/v1/registry/devices"): Route(
         _REGISTRY,
         lambda c, w, p: c.post(

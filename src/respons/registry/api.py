@@ -141,26 +141,30 @@ def _allowed(principal: Principal) -> frozenset[int] | None:
     return None if principal.scope.all_municipalities else principal.scope.registry
 
 
-async def _run(request: Request, work: Callable) -> Any:
+async def run_unit(request: Request, work: Callable) -> Any:
+    """A registry change in one unit of work; its refusals as the API's answers (a Failure).
+    Features that keep registry data (supervision plans) answer the same way through it."""
     rt = runtime(request)
     try:
         return await rt.journal.run(work)
     except service.NotFound as exc:
         raise not_found(exc.what) from None
     except service.Conflict as exc:
-        return _Failure(error_response(409, exc.code, exc.message))
+        return Failure(error_response(409, exc.code, exc.message))
     except service.Invalid as exc:
-        return _Failure(error_response(422, "invalid_registry_data", "Ugyldige opplysninger: " + str(exc), details=exc.problems))
+        return Failure(error_response(422, "invalid_registry_data", "Ugyldige opplysninger: " + str(exc), details=exc.problems))
     except IntegrityError:
-        return _Failure(error_response(409, "conflict", "Endringen kolliderer med en annen registrering."))
+        return Failure(error_response(409, "conflict", "Endringen kolliderer med en annen registrering."))
 
 
-class _Failure:
+class Failure:
+    """A refused change: the response to send."""
+
     def __init__(self, response):
         self.response = response
 
 
-def _read(request: Request, work: Callable) -> Any:
+def read_only(request: Request, work: Callable) -> Any:
     with runtime(request).engine.connect() as conn:
         try:
             return work(conn)
@@ -177,13 +181,13 @@ def _oslo_today(request: Request) -> date:
 
 @router.get("/recipients", summary="List recipients (no national ids, addresses or notes)", responses=ERRORS)
 def list_recipients(request: Request, municipality_id: DbId | None = Query(None), principal: Principal = Depends(registry_admin)):
-    return _read(request, lambda conn: service.list_recipients(conn, municipality_id=municipality_id, allowed=_allowed(principal)))
+    return read_only(request, lambda conn: service.list_recipients(conn, municipality_id=municipality_id, allowed=_allowed(principal)))
 
 
 @router.get("/recipients/{recipient_id}", summary="One recipient's full record (audited read)", responses=ERRORS)
 async def get_recipient(request: Request, recipient_id: Annotated[DbId, Path()], principal: Principal = Depends(registry_admin)):
     now = runtime(request).clock()
-    return await _run(
+    return await run_unit(
         request, lambda conn: service.read_recipient(conn, recipient_id, allowed=_allowed(principal), now=now, actor=principal.actor)
     )
 
@@ -192,12 +196,12 @@ async def get_recipient(request: Request, recipient_id: Annotated[DbId, Path()],
 async def create_recipient(body: RecipientIn, request: Request, principal: Principal = Depends(registry_admin)):
     now, today = runtime(request).clock(), _oslo_today(request)
     values = body.model_dump(exclude={"municipality_id"}, exclude_unset=True)
-    result = await _run(
+    result = await run_unit(
         request,
         lambda conn: service.create_recipient(conn, values, municipality_id=body.municipality_id, allowed=_allowed(principal),
                                               now=now, today=today, actor=principal.actor),
     )
-    if isinstance(result, _Failure):
+    if isinstance(result, Failure):
         return result.response
     return {"id": result, "municipality_id": body.municipality_id}
 
@@ -207,12 +211,12 @@ async def update_recipient(body: RecipientFields, request: Request, recipient_id
                            principal: Principal = Depends(registry_admin)):
     now, today = runtime(request).clock(), _oslo_today(request)
     values = body.model_dump(exclude_unset=True)
-    result = await _run(
+    result = await run_unit(
         request,
         lambda conn: service.update_recipient(conn, recipient_id, values, allowed=_allowed(principal), now=now, today=today,
                                               actor=principal.actor),
     )
-    if isinstance(result, _Failure):
+    if isinstance(result, Failure):
         return result.response
     return {"id": recipient_id, "changed": result}
 
@@ -224,10 +228,10 @@ async def update_recipient(body: RecipientFields, request: Request, recipient_id
 async def add_contact(body: ContactIn, request: Request, recipient_id: Annotated[DbId, Path()], principal: Principal = Depends(registry_admin)):
     now = runtime(request).clock()
     values = body.model_dump()
-    result = await _run(
+    result = await run_unit(
         request, lambda conn: service.add_contact(conn, recipient_id, values, allowed=_allowed(principal), now=now, actor=principal.actor)
     )
-    if isinstance(result, _Failure):
+    if isinstance(result, Failure):
         return result.response
     return {"id": result, "recipient_id": recipient_id}
 
@@ -239,7 +243,7 @@ async def add_device(body: DeviceIn, request: Request, principal: Principal = De
 
 @router.get("/devices", summary="List devices", responses=ERRORS)
 def list_devices(request: Request, municipality_id: DbId | None = Query(None), principal: Principal = Depends(registry_admin)):
-    return _read(request, lambda conn: service.list_devices(conn, municipality_id=municipality_id, allowed=_allowed(principal)))
+    return read_only(request, lambda conn: service.list_devices(conn, municipality_id=municipality_id, allowed=_allowed(principal)))
 
 
 # --- zones and staff -------------------------------------------------------------------------
@@ -252,7 +256,7 @@ async def add_zone(body: ZoneIn, request: Request, principal: Principal = Depend
 
 @router.get("/zones", summary="List zones", responses=ERRORS)
 def list_zones(request: Request, municipality_id: DbId | None = Query(None), principal: Principal = Depends(registry_admin)):
-    return _read(request, lambda conn: service.list_zones(conn, municipality_id=municipality_id, allowed=_allowed(principal)))
+    return read_only(request, lambda conn: service.list_zones(conn, municipality_id=municipality_id, allowed=_allowed(principal)))
 
 
 @router.post("/staff", status_code=201, summary="Add a staff member", responses=ERRORS)
@@ -264,19 +268,19 @@ async def _create_in_municipality(request: Request, body, principal: Principal, 
     """Create a zone, staff member or device in ``body.municipality_id`` (404 outside scope)."""
     now = runtime(request).clock()
     values = body.model_dump(exclude={"municipality_id"})
-    result = await _run(
+    result = await run_unit(
         request,
         lambda conn: add(conn, values, municipality_id=body.municipality_id, allowed=_allowed(principal), now=now,
                          actor=principal.actor),
     )
-    if isinstance(result, _Failure):
+    if isinstance(result, Failure):
         return result.response
     return {"id": result, "municipality_id": body.municipality_id, **shown}
 
 
 @router.get("/staff", summary="List staff", responses=ERRORS)
 def list_staff(request: Request, municipality_id: DbId | None = Query(None), principal: Principal = Depends(registry_admin)):
-    return _read(request, lambda conn: service.list_staff(conn, municipality_id=municipality_id, allowed=_allowed(principal)))
+    return read_only(request, lambda conn: service.list_staff(conn, municipality_id=municipality_id, allowed=_allowed(principal)))
 
 
 # --- municipalities and agreements (host administrator) ----------------------------------------
@@ -286,24 +290,24 @@ def list_staff(request: Request, municipality_id: DbId | None = Query(None), pri
 async def add_municipality(body: MunicipalityIn, request: Request, principal: Principal = Depends(host_admin)):
     now = runtime(request).clock()
     values = body.model_dump()
-    result = await _run(request, lambda conn: service.add_municipality(conn, values, now=now, actor=principal.actor))
-    if isinstance(result, _Failure):
+    result = await run_unit(request, lambda conn: service.add_municipality(conn, values, now=now, actor=principal.actor))
+    if isinstance(result, Failure):
         return result.response
     return {"id": result, "number": body.number}
 
 
 @router.get("/municipalities", summary="List municipalities")
 def list_municipalities(request: Request, principal: Principal = Depends(host_admin)):
-    return _read(request, service.list_municipalities)
+    return read_only(request, service.list_municipalities)
 
 
 @router.post("/agreements", status_code=201, summary="Create an agreement with its time windows", responses=ERRORS)
 async def add_agreement(body: AgreementIn, request: Request, principal: Principal = Depends(host_admin)):
     now = runtime(request).clock()
     values = body.model_dump(exclude={"municipality_id"})
-    result = await _run(
+    result = await run_unit(
         request, lambda conn: service.add_agreement(conn, values, municipality_id=body.municipality_id, now=now, actor=principal.actor)
     )
-    if isinstance(result, _Failure):
+    if isinstance(result, Failure):
         return result.response
     return {"id": result, "municipality_id": body.municipality_id}

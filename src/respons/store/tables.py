@@ -446,6 +446,32 @@ voice_calls = Table(
     CheckConstraint("direction in ('outbound', 'inbound')", name="direction"),
 )
 
+# --- digital supervision (digital_supervision/) -------------------------------------------------
+
+# A municipality's decision (vedtak) to look in on a person: digital_supervision/plans.py
+# checks it, digital_supervision/store.py owns the rows. Times are Oslo wall-clock times
+# ([{"at": "23:00", "weekdays": [1, ..., 7]}]), turned into UTC look-ins when due.
+supervision_plans = Table(
+    "supervision_plans",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("municipality_id", Integer, ForeignKey("municipalities.id"), nullable=False, index=True),
+    Column("recipient_id", Integer, ForeignKey("recipients.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("kind", String(10), nullable=False),
+    Column("times", JSON, nullable=False),
+    Column("max_seconds", Integer, nullable=False),
+    Column("event_based", Boolean, nullable=False, server_default=text("false")),
+    Column("checklist", JSON, nullable=False),
+    Column("instructions", Text),
+    Column("consent_by", String(200), nullable=False),
+    Column("consent_on", Date, nullable=False),
+    Column("valid_from", Date, nullable=False),
+    Column("valid_to", Date),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("created_by", String(100), nullable=False),
+    CheckConstraint("kind in ('camera', 'sensor', 'phone')", name="kind"),
+)
+
 # --- deviation reports (avvik) ----------------------------------------------------------------
 
 # A deviation is its timeline (deviation_events); the row carries its projection for lists,

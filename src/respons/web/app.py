@@ -24,6 +24,7 @@ from respons.deviations import api as deviations_api, pages as deviation_pages
 from respons.economy import pages as economy_pages
 from respons.epj import pages as epj_pages
 from respons.voice import pages as voice_pages
+from respons.digital_supervision import api as supervision_api
 from respons.registry import api as registry_api, pages as registry_pages
 from respons.statistics import api as statistics_api, pages as statistics_pages
 from respons.web.pages import STATIC_DIR, install_page_handlers
@@ -89,6 +90,7 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock, *,
     app.include_router(access_admin.router)
     app.include_router(audit.router)
     app.include_router(registry_api.router)
+    app.include_router(supervision_api.router)
     app.include_router(statistics_api.router)
     app.include_router(deviations_api.router)
     app.include_router(login.router)

@@ -1,0 +1,97 @@
+"""Supervision plans for the registry: a municipality administrator records the municipality's
+decision for one of its people; checked by plans.py, stored, audited (docs/supervision.md).
+
+Answers in bokmål, as the registry's API does; refusals name each field, like the registry's.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time
+from typing import Any
+
+from sqlalchemy.engine import Connection
+
+from respons.auth import audit
+from respons.digital_supervision import store
+from respons.digital_supervision.plans import AgreedTime, Kind, Plan, Problem, check
+from respons.registry.service import ADMINISTRATION, Invalid, Problem as FieldProblem, recipient_municipality
+
+# What each refusal says, and of which field (the API's bokmål; the pages will name the key).
+_TEXTS = {
+    "kind": ("kind", "Ukjent type tilsyn: bruk camera, sensor eller phone"),
+    "time": ("times", "Ugyldig klokkeslett «{at}»: bruk TT:MM"),
+    "no_times": ("times", "Planen har ingen avtalte tidspunkter og tillater ikke hendelsesbasert tilsyn"),
+    "max_seconds": ("max_seconds", "Et innsyn må vare mellom {min} og {max} sekunder"),
+    "valid_period": ("valid_to", "Planen slutter før den begynner"),
+    "consent_missing": ("consent_by", "Oppgi hvem som har gitt samtykke"),
+    "consent_after_start": ("consent_on", "Samtykket må være gitt før planen begynner"),
+    "checklist": ("checklist", "Sjekklisten kan ha høyst {items} punkter, hvert på høyst {chars} tegn, og ingen tomme"),
+    "weekdays": ("times", "Ukedagene for {at} må være 1 (mandag) til 7 (søndag), minst én"),
+    "times_collide": ("times", "Tidspunktene {first} og {second} ligger for tett: minst 15 minutter mellom innsyn"),
+}
+
+
+def _refused(problems: list[Problem]) -> Invalid:
+    items, named = [], []
+    for problem in problems:
+        field_name, text = _TEXTS[problem.code]
+        text = text.format(**problem.params)
+        items.append({"field": field_name, "problem": text})
+        named.append(FieldProblem(field_name, text, f"supervision.{problem.code}", problem.params))
+    return Invalid(items, named)
+
+
+def _parse(values: dict[str, Any]) -> tuple[Plan | None, list[Problem]]:
+    problems = []
+    try:
+        kind = Kind(values.get("kind"))
+    except ValueError:
+        kind = None
+        problems.append(Problem("kind"))
+    times = []
+    for agreed in values.get("times") or []:
+        try:
+            at = time.fromisoformat(agreed["at"])
+        except (TypeError, ValueError, KeyError):
+            problems.append(Problem("time", {"at": str((agreed or {}).get("at", ""))[:10]}))
+            continue
+        times.append(AgreedTime(at.replace(second=0, microsecond=0), frozenset(agreed.get("weekdays") or range(1, 8))))
+    if kind is None or problems:
+        return None, problems
+    return Plan(kind=kind, times=tuple(times), max_seconds=values["max_seconds"],
+                consent_by=values.get("consent_by") or "", consent_on=values["consent_on"],
+                valid_from=values["valid_from"], valid_to=values.get("valid_to"),
+                event_based=bool(values.get("event_based")), checklist=tuple(values.get("checklist") or ()),
+                instructions=values.get("instructions") or ""), []
+
+
+def add_plan(conn: Connection, recipient_id: int, values: dict[str, Any], *, allowed: frozenset[int] | None,
+             now: datetime, actor: str) -> int:
+    """Record a plan for a person in the caller's registry scope (NotFound outside it);
+    Invalid with every reason when the plan cannot be followed."""
+    municipality_id = recipient_municipality(conn, recipient_id, allowed)
+    plan, problems = _parse(values)
+    problems = problems or check(plan)
+    if problems:
+        raise _refused(problems)
+    plan_id = store.add(conn, municipality_id=municipality_id, recipient_id=recipient_id, plan=plan, now=now,
+                        actor=actor)
+    audit.append(conn, now=now, actor=actor, action=audit.CREATE, municipality_id=municipality_id,
+                 recipient_id=recipient_id, purpose=ADMINISTRATION,
+                 details={"entity": "supervision_plan", "supervision_plan_id": plan_id, "kind": plan.kind.value,
+                          "times": len(plan.times), "event_based": plan.event_based})
+    return plan_id
+
+
+def list_plans(conn: Connection, recipient_id: int, *, allowed: frozenset[int] | None) -> list[dict[str, Any]]:
+    recipient_municipality(conn, recipient_id, allowed)
+    return [_shown(row) for row in store.of_recipient(conn, recipient_id)]
+
+
+def _shown(row: dict[str, Any]) -> dict[str, Any]:
+    def day(value: date | None) -> str | None:
+        return value.isoformat() if value else None
+    return {"id": row["id"], "kind": row["kind"], "times": row["times"], "max_seconds": row["max_seconds"],
+            "event_based": row["event_based"], "checklist": row["checklist"], "instructions": row["instructions"],
+            "consent_by": row["consent_by"], "consent_on": day(row["consent_on"]),
+            "valid_from": day(row["valid_from"]), "valid_to": day(row["valid_to"])}

@@ -1,0 +1,86 @@
+"""Supervision plans over HTTP, on both databases: who may record one, what is refused and
+how it says so, and the audit."""
+
+from __future__ import annotations
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from respons.domain.access import Role
+from respons.settings import Settings
+from respons.store.tables import audit_log, supervision_plans
+from respons.web.app import create_app
+from tests.factories import add_user, log_in, seed_registry
+
+NIGHT = {"kind": "camera", "times": [{"at": "23:00"}, {"at": "03:00", "weekdays": [1, 2, 3, 4, 5]}],
+         "max_seconds": 30, "checklist": ["Ligger i sengen", "Puster rolig"], "consent_by": "Brukeren selv",
+         "consent_on": "2026-11-30", "valid_from": "2026-12-01", "event_based": True}
+
+
+@pytest.fixture
+def registry(engine):
+    return seed_registry(engine, municipalities_count=2, recipients_per=1)
+
+
+@pytest.fixture
+def app(migrated_url, registry, clock):
+    return create_app(Settings(database_url=migrated_url), clock, run_timers=False)
+
+
+def client_for(app, engine, clock, name: str, grants):
+    client = TestClient(app, base_url="https://testserver")
+    client.__enter__()
+    client.headers.update(log_in(client, add_user(engine, name, grants), clock))
+    return client
+
+
+def plans_url(recipient_id: int) -> str:
+    return f"/api/v1/registry/recipients/{recipient_id}/supervision-plans"
+
+
+def test_the_municipalitys_administrator_records_a_plan_that_is_stored_audited_and_read_back(app, engine, clock,
+                                                                                            registry):
+    own_person = registry.recipient_ids[0]
+    marit = client_for(app, engine, clock, "marit", [(Role.MUNICIPALITY_ADMIN, registry.municipality_ids[0])])
+    made = marit.post(plans_url(own_person), json=NIGHT)
+    assert made.status_code == 201, made.text
+    [plan] = marit.get(plans_url(own_person)).json()
+    assert (plan["kind"], plan["times"], plan["event_based"], plan["valid_from"], plan["consent_by"]) == (
+        "camera", [{"at": "23:00", "weekdays": [1, 2, 3, 4, 5, 6, 7]}, {"at": "03:00", "weekdays": [1, 2, 3, 4, 5]}],
+        True, "2026-12-01", "Brukeren selv")
+    with engine.connect() as conn:
+        stored = conn.execute(select(supervision_plans.c.municipality_id, supervision_plans.c.created_by)).one()
+        logged = conn.execute(select(audit_log.c.actor, audit_log.c.details).where(
+            audit_log.c.action == "create")).all()
+    assert stored.municipality_id == registry.municipality_ids[0] and stored.created_by.startswith("user:")
+    assert any(d.get("entity") == "supervision_plan" and d["supervision_plan_id"] == made.json()["id"]
+               for _, d in logged)
+
+
+def test_a_plan_that_cannot_be_followed_is_refused_with_every_reason_in_norwegian(app, engine, clock, registry):
+    marit = client_for(app, engine, clock, "marit", [(Role.MUNICIPALITY_ADMIN, registry.municipality_ids[0])])
+    refused = marit.post(plans_url(registry.recipient_ids[0]), json={
+        **NIGHT, "times": [{"at": "22:00"}, {"at": "22:10"}], "max_seconds": 900, "consent_on": "2026-12-05"})
+    assert refused.status_code == 422
+    problems = {(p["field"], p["problem"]) for p in refused.json()["details"]}
+    assert problems == {
+        ("max_seconds", "Et innsyn må vare mellom 10 og 300 sekunder"),
+        ("consent_on", "Samtykket må være gitt før planen begynner"),
+        ("times", "Tidspunktene 22:00 og 22:10 ligger for tett: minst 15 minutter mellom innsyn"),
+    }
+    bad_time = marit.post(plans_url(registry.recipient_ids[0]), json={**NIGHT, "times": [{"at": "25:61"}]})
+    assert bad_time.status_code == 422 and "Ugyldig klokkeslett «25:61»" in bad_time.text
+    with engine.connect() as conn:
+        assert conn.execute(select(supervision_plans.c.id)).first() is None
+
+
+def test_only_the_persons_own_municipalitys_administrator_may_record_or_read_a_plan(app, engine, clock, registry):
+    own_person, foreign_person = registry.recipient_ids[0], registry.recipient_ids[1]
+    marit = client_for(app, engine, clock, "marit", [(Role.MUNICIPALITY_ADMIN, registry.municipality_ids[0])])
+    assert marit.post(plans_url(foreign_person), json=NIGHT).status_code == 404
+    assert marit.get(plans_url(foreign_person)).status_code == 404
+    # The host administrator and operators do not decide a municipality's vedtak.
+    for name, grants in (("hanne", [(Role.HOST_ADMIN, None)]), ("olga", [(Role.OPERATOR, None)])):
+        other = client_for(app, engine, clock, name, grants)
+        assert other.post(plans_url(own_person), json=NIGHT).status_code == 403, name
