@@ -490,6 +490,13 @@ ROUTES: dict[tuple[str, str], Route] = {
         ),
         permitted={"host_admin": {303}},
     ),
+    ("GET", "/admin/registry/recipients/{recipient_id}/supervision"): PageRoute(
+        "roles: municipality_admin", _page(lambda w, p: f"/admin/registry/recipients/{w.foreign_recipient(p)}/supervision")),
+    ("POST", "/admin/registry/recipients/{recipient_id}/supervision"): PageRoute(
+        "roles: municipality_admin",
+        _page(lambda w, p: f"/admin/registry/recipients/{w.foreign_recipient(p)}/supervision", method="POST",
+              data={"kind": "camera", "times": "23:00", "max_seconds": "30", "consent_by": "Brukeren selv",
+                    "consent_on": "2026-11-30", "valid_from": "2026-12-01"})),
     ("GET", "/admin/registry/recipients/{recipient_id}"): PageRoute(
         _REGISTRY, _page(lambda w, p: f"/admin/registry/recipients/{w.foreign_recipient(p)}"), permitted={"host_admin": {200}},
     ),

@@ -14,30 +14,24 @@ from sqlalchemy.engine import Connection
 from respons.auth import audit
 from respons.digital_supervision import store
 from respons.digital_supervision.plans import AgreedTime, Kind, Plan, Problem, check
+from respons.digital_supervision import words  # noqa: F401  (registers the refusals' words)
 from respons.registry.service import ADMINISTRATION, Invalid, Problem as FieldProblem, recipient_municipality
+from respons.web import i18n
 
-# What each refusal says, and of which field (the API's bokmål; the pages will name the key).
-_TEXTS = {
-    "kind": ("kind", "Ukjent type tilsyn: bruk camera, sensor eller phone"),
-    "time": ("times", "Ugyldig klokkeslett «{at}»: bruk TT:MM"),
-    "no_times": ("times", "Planen har ingen avtalte tidspunkter og tillater ikke hendelsesbasert tilsyn"),
-    "max_seconds": ("max_seconds", "Et innsyn må vare mellom {min} og {max} sekunder"),
-    "valid_period": ("valid_to", "Planen slutter før den begynner"),
-    "consent_missing": ("consent_by", "Oppgi hvem som har gitt samtykke"),
-    "consent_after_start": ("consent_on", "Samtykket må være gitt før planen begynner"),
-    "checklist": ("checklist", "Sjekklisten kan ha høyst {items} punkter, hvert på høyst {chars} tegn, og ingen tomme"),
-    "weekdays": ("times", "Ukedagene for {at} må være 1 (mandag) til 7 (søndag), minst én"),
-    "times_collide": ("times", "Tidspunktene {first} og {second} ligger for tett: minst 15 minutter mellom innsyn"),
-}
+# Which field each refusal is about; its words are in words.py (the API answers the bokmål).
+_FIELDS = {"kind": "kind", "time": "times", "no_times": "times", "max_seconds": "max_seconds",
+           "valid_period": "valid_to", "consent_missing": "consent_by", "consent_after_start": "consent_on",
+           "checklist": "checklist", "weekdays": "times", "times_collide": "times"}
+_BOKMAL = i18n.translator("nb")
 
 
 def _refused(problems: list[Problem]) -> Invalid:
     items, named = [], []
     for problem in problems:
-        field_name, text = _TEXTS[problem.code]
-        text = text.format(**problem.params)
+        field_name, key = _FIELDS[problem.code], f"supervision.{problem.code}"
+        text = _BOKMAL(key, **problem.params)
         items.append({"field": field_name, "problem": text})
-        named.append(FieldProblem(field_name, text, f"supervision.{problem.code}", problem.params))
+        named.append(FieldProblem(field_name, text, key, problem.params))
     return Invalid(items, named)
 
 

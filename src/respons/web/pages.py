@@ -32,7 +32,7 @@ FEATURES = WEB.parent
 TEMPLATE_DIRS = [WEB / "templates", WEB / "console" / "templates", WEB / "responder" / "templates",
                  FEATURES / "registry" / "templates", FEATURES / "statistics" / "templates",
                  FEATURES / "deviations" / "templates", FEATURES / "economy" / "templates", FEATURES / "epj" / "templates",
-                 FEATURES / "voice" / "templates"]
+                 FEATURES / "voice" / "templates", FEATURES / "digital_supervision" / "templates"]
 STATIC_DIR = WEB / "static"
 
 environment = Environment(

@@ -80,6 +80,7 @@ USER_DATA: dict[str, tuple[str, ...]] = {
     "api_tokens": ("name", "prefix"),
     "deflators": ("source",),
     "invoice_lines": ("description",),
+    "supervision_plans": ("consent_by", "instructions"),
 }
 # Free text inside events: what people wrote (notes, reasons) and the contact called.
 EVENT_TEXT_FIELDS = ("text", "note", "reason", "contact_name", "phone", "to", "conclusion")
@@ -269,6 +270,9 @@ def _user_data(engine) -> list[str]:
             values.update(str(data[k]) for k in EVENT_TEXT_FIELDS if data and isinstance(data.get(k), str))
         for (data,) in conn.execute(select(tables.deviation_events.c.data)):
             values.update(str(data[k]) for k in EVENT_TEXT_FIELDS if data and isinstance(data.get(k), str))
+        # A supervision plan's checklist, as its municipality wrote it.
+        for (checklist,) in conn.execute(select(tables.supervision_plans.c.checklist)):
+            values.update(str(item) for item in checklist or ())
         # The labels the host gave a price model's components, and the budgets they share.
         for (components,) in conn.execute(select(tables.price_models.c.components)):
             values.update(str(c[k]) for c in components or () for k in ("label", "budget") if c.get(k))
@@ -506,6 +510,18 @@ def _tour(app, engine, clock, people, language) -> None:
               data={"kind": "safety_alarm", "protocol": "http", "identity": ""}, expect=422)
     host.post(f"/admin/registry/{own}/zones", "refusal: an empty zone", data=_empty(ZONE_FIELDS), expect=422)
     host.post(f"/admin/registry/{own}/staff", "refusal: empty staff", data=_empty(STAFF_FIELDS), expect=422)
+    # Supervision plans: the municipality's own administrator's page (a plan, and a refusal).
+    municipality.page(f"/admin/registry/recipients/{recipient}", None)
+    plan = {"kind": "camera", "times": "23:00\n03:00 1-5", "max_seconds": "30", "event_based": "1",
+            "checklist": "Ligger i sengen", "consent_by": "Brukeren selv", "consent_on": "2026-11-01",
+            "valid_from": "2026-11-01", "valid_to": "", "instructions": ""}
+    municipality.post(f"/admin/registry/recipients/{recipient}/supervision", "record a supervision plan", data=plan,
+                      expect={200, 303})
+    municipality.page(f"/admin/registry/recipients/{recipient}/supervision",
+                      "/admin/registry/recipients/{recipient_id}/supervision")
+    municipality.post(f"/admin/registry/recipients/{recipient}/supervision", "refusal: a plan that cannot be followed",
+                      data={**plan, "times": "22:00\n22:10\nkl 7", "max_seconds": "900", "valid_from": "i morgen"},
+                      expect=422)
 
     # --- statistics --------------------------------------------------------------------------------
     for person, number in ((host, "4206"), (municipality, "4223"), (auditor, "4204")):

@@ -1,0 +1,68 @@
+"""The supervision plans page, on both databases: a municipality administrator records a plan
+from the form, a refused form keeps what was typed and says why in the reader's language, and
+the page belongs to the person's own municipality."""
+
+from __future__ import annotations
+
+import pytest
+from fastapi.testclient import TestClient
+
+from respons.domain.access import Role
+from respons.settings import Settings
+from respons.web.app import create_app
+from respons.web.i18n import LANGUAGE_COOKIE
+from tests.factories import add_user, log_in, seed_registry
+
+FORM = {"kind": "camera", "times": "23:00\n03:00 1-5", "max_seconds": "30", "event_based": "1",
+        "checklist": "Ligger i sengen\nPuster rolig", "instructions": "", "consent_by": "Brukeren selv",
+        "consent_on": "2026-11-30", "valid_from": "2026-12-01", "valid_to": ""}
+
+
+@pytest.fixture
+def registry(engine):
+    return seed_registry(engine, municipalities_count=2, recipients_per=1)
+
+
+@pytest.fixture
+def marit(migrated_url, registry, clock, engine):
+    app = create_app(Settings(database_url=migrated_url), clock, run_timers=False)
+    with TestClient(app, base_url="https://testserver") as client:
+        client.headers.update(log_in(client, add_user(engine, "marit", [(Role.MUNICIPALITY_ADMIN,
+                                                                         registry.municipality_ids[0])]), clock))
+        yield client
+
+
+def page(recipient_id: int) -> str:
+    return f"/admin/registry/recipients/{recipient_id}/supervision"
+
+
+def test_a_plan_recorded_from_the_form_is_listed_on_the_page(marit, registry):
+    person = registry.recipient_ids[0]
+    assert "Ingen tilsynsplan er registrert." in marit.get(page(person)).text
+    saved = marit.post(page(person), data=FORM, follow_redirects=False)
+    assert saved.status_code == 303 and saved.headers["location"].startswith(page(person) + "?saved=")
+    shown = marit.get(saved.headers["location"]).text
+    assert "Tilsynsplanen er lagret." in shown
+    assert "23:00 (alle dager)" in shown and "03:00 (1, 2, 3, 4, 5)" in shown and "Brukeren selv (2026-11-30)" in shown
+    assert 'id="supervision-link"' in marit.get(f"/admin/registry/recipients/{person}").text
+
+
+def test_a_refused_form_keeps_what_was_typed_and_says_why_in_the_readers_language(marit, registry):
+    typed = {**FORM, "times": "22:00\n22:10\nkl 7", "max_seconds": "mange", "valid_from": "1. desember"}
+    refused = marit.post(page(registry.recipient_ids[0]), data=typed)
+    assert refused.status_code == 422
+    assert "Ugyldig klokkeslett «kl 7»" in refused.text and "Må være et helt tall" in refused.text
+    assert "Ugyldig dato: bruk ÅÅÅÅ-MM-DD" in refused.text and "1. desember" in refused.text
+    # Readable, but not a plan that can be followed: the service's reasons, in English on request.
+    marit.cookies.set(LANGUAGE_COOKIE, "en")
+    english = marit.post(page(registry.recipient_ids[0]), data={**FORM, "times": "22:00\n22:10"})
+    marit.cookies.delete(LANGUAGE_COOKIE)
+    assert english.status_code == 422
+    assert "The times 22:00 and 22:10 are too close" in english.text and "Tidspunktene" not in english.text
+    assert "Ingen tilsynsplan er registrert." in refused.text  # nothing was saved
+
+
+def test_another_municipalitys_person_is_not_found_and_nothing_is_read_from_the_form(marit, registry):
+    foreign = registry.recipient_ids[1]
+    assert marit.get(page(foreign)).status_code == 404
+    assert marit.post(page(foreign), data=FORM).status_code == 404
