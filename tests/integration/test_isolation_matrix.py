@@ -261,6 +261,11 @@ ROUTES: dict[tuple[str, str], Route] = {
             headers=p.headers,
         ),
     ),
+    ("POST", "/api/v1/registry/recipients/{recipient_id}/supervision-plans/{plan_id}/end"): Route(
+        "roles: municipality_admin",
+        lambda c, w, p: c.post(f"/api/v1/registry/recipients/{w.foreign_recipient(p)}/supervision-plans/1/end",
+                               json={"valid_to": "2099-01-01"}, headers=p.headers),
+    ),
     ("GET", "/api/v1/registry/recipients/{recipient_id}/supervision-plans"): Route(
         "roles: municipality_admin",
         lambda c, w, p: c.get(f"/api/v1/registry/recipients/{w.foreign_recipient(p)}/supervision-plans",
@@ -497,6 +502,10 @@ ROUTES: dict[tuple[str, str], Route] = {
         _page(lambda w, p: f"/admin/registry/recipients/{w.foreign_recipient(p)}/supervision", method="POST",
               data={"kind": "camera", "times": "23:00", "max_seconds": "30", "consent_by": "Brukeren selv",
                     "consent_on": "2026-11-30", "valid_from": "2026-12-01"})),
+    ("POST", "/admin/registry/recipients/{recipient_id}/supervision/{plan_id}/end"): PageRoute(
+        "roles: municipality_admin",
+        _page(lambda w, p: f"/admin/registry/recipients/{w.foreign_recipient(p)}/supervision/1/end", method="POST",
+              data={"valid_to": "2099-01-01"})),
     ("GET", "/admin/registry/recipients/{recipient_id}"): PageRoute(
         _REGISTRY, _page(lambda w, p: f"/admin/registry/recipients/{w.foreign_recipient(p)}"), permitted={"host_admin": {200}},
     ),

@@ -15,6 +15,7 @@ from respons.domain.access import Role
 from respons.registry.api import ERRORS, Failure, read_only, run_unit
 from respons.web.access import Principal, access
 from respons.web.bounds import DbId, DbInt, Text
+from respons.clock import OSLO
 from respons.web.runtime import runtime
 
 router = APIRouter(prefix="/api/v1/registry", tags=["registry"])
@@ -60,3 +61,20 @@ async def add_plan(body: PlanIn, request: Request, recipient_id: Annotated[DbId,
 @router.get("/recipients/{recipient_id}/supervision-plans", summary="A person's supervision plans", responses=ERRORS)
 def list_plans(request: Request, recipient_id: Annotated[DbId, Path()], principal: Principal = Depends(municipality_admin)):
     return read_only(request, lambda conn: service.list_plans(conn, recipient_id, allowed=_scope(principal)))
+
+
+class EndIn(BaseModel):
+    valid_to: date = Field(description="The last day the plan applies: today or later.")
+
+
+@router.post("/recipients/{recipient_id}/supervision-plans/{plan_id}/end", summary="End a supervision plan",
+             responses=ERRORS)
+async def end_plan(body: EndIn, request: Request, recipient_id: Annotated[DbId, Path()], plan_id: Annotated[DbId, Path()],
+                   principal: Principal = Depends(municipality_admin)):
+    now = runtime(request).clock()
+    result = await run_unit(request, lambda conn: service.end_plan(
+        conn, recipient_id, plan_id, body.valid_to, allowed=_scope(principal), today=now.astimezone(OSLO).date(),
+        now=now, actor=principal.actor))
+    if isinstance(result, Failure):
+        return result.response
+    return {"id": plan_id, "valid_to": body.valid_to.isoformat()}

@@ -11,6 +11,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request
 
 from respons.digital_supervision import service, words  # noqa: F401  (words: the page's i18n keys)
+from respons.clock import OSLO
 from respons.domain.access import Role
 from respons.registry.pages import Form
 from respons.registry.service import Invalid, NotFound
@@ -37,15 +38,17 @@ def _plans(request: Request, recipient_id: int, principal: Principal) -> list[di
 
 
 def _page(request: Request, recipient_id: int, principal: Principal, form: Form, *, status: int = 200,
-          saved: bool = False):
+          saved: bool = False, ended: bool = False):
     return render(request, "supervision/plans.html", status_code=status, recipient_id=recipient_id,
-                  plans=_plans(request, recipient_id, principal), form=form, saved=saved)
+                  plans=_plans(request, recipient_id, principal), form=form, saved=saved, ended=ended,
+                  end_problem=None)
 
 
 @router.get("/recipients/{recipient_id}/supervision")
-def plans(request: Request, recipient_id: int, saved: str = "", principal: Principal = Depends(municipality_admin)):
+def plans(request: Request, recipient_id: int, saved: str = "", ended: str = "",
+          principal: Principal = Depends(municipality_admin)):
     form = Form("s", FIELDS, {"kind": "camera", "max_seconds": "30"})
-    return _page(request, recipient_id, principal, form, saved=bool(saved))
+    return _page(request, recipient_id, principal, form, saved=bool(saved), ended=bool(ended))
 
 
 @router.post("/recipients/{recipient_id}/supervision")
@@ -68,6 +71,33 @@ async def add_plan(request: Request, recipient_id: int, principal: Principal = D
         else:
             return done(request, f"/admin/registry/recipients/{recipient_id}/supervision?saved={plan_id}")
     return _page(request, recipient_id, principal, Form("s", FIELDS, typed, problems), status=422)
+
+
+@router.post("/recipients/{recipient_id}/supervision/{plan_id}/end")
+async def end_plan(request: Request, recipient_id: int, plan_id: int, principal: Principal = Depends(municipality_admin)):
+    _plans(request, recipient_id, principal)  # outside the caller's municipality: 404 before the form is read
+    typed = str((await request.form()).get("valid_to", ""))
+    t = i18n.translator(i18n.language_of(request))
+    now = runtime(request).clock()
+    try:
+        valid_to = date.fromisoformat(typed.strip())
+    except ValueError:
+        problem = t("supervision.date")
+    else:
+        try:
+            await runtime(request).journal.run(lambda conn: service.end_plan(
+                conn, recipient_id, plan_id, valid_to, allowed=principal.scope.registry,
+                today=now.astimezone(OSLO).date(), now=now, actor=principal.actor))
+        except NotFound:
+            raise PageRefused(404, "error.404") from None
+        except Invalid as refused:
+            problem = " ".join(t(p.key, **p.params) for p in refused.named)
+        else:
+            return done(request, f"/admin/registry/recipients/{recipient_id}/supervision?ended={plan_id}")
+    form = Form("s", FIELDS, {"kind": "camera", "max_seconds": "30"})
+    return render(request, "supervision/plans.html", status_code=422, recipient_id=recipient_id,
+                  plans=_plans(request, recipient_id, principal), form=form, saved=False, ended=False,
+                  end_problem={"plan_id": plan_id, "text": problem, "typed": typed})
 
 
 def _values(typed: dict[str, str], t) -> tuple[dict[str, Any], list[dict[str, str]]]:

@@ -86,6 +86,19 @@ def check(plan: Plan, *, recheck: timedelta = DEFAULT_RECHECK) -> list[Problem]:
     return problems
 
 
+def end_problems(plan: Plan, valid_to: date, *, today: date) -> list[Problem]:
+    """Why a plan cannot end on ``valid_to`` (consent withdrawn, the decision ended): never
+    before today (the look-ins already done were done under it), never before it began, and
+    an ended plan is not lengthened: a longer one is a new decision."""
+    if valid_to < today:
+        return [Problem("end_in_past")]
+    if valid_to < plan.valid_from:
+        return [Problem("valid_period")]
+    if plan.valid_to is not None and valid_to > plan.valid_to:
+        return [Problem("end_later", {"valid_to": plan.valid_to.isoformat()})]
+    return []
+
+
 def _collisions(times: tuple[AgreedTime, ...], recheck: timedelta) -> list[Problem]:
     """Each pair of times too close, once, with the weekdays (of the first) it happens on."""
     clashes: dict[tuple[str, str], list[int]] = {}

@@ -13,14 +13,14 @@ from sqlalchemy.engine import Connection
 
 from respons.auth import audit
 from respons.digital_supervision import store
-from respons.digital_supervision.plans import AgreedTime, Kind, Plan, Problem, check
+from respons.digital_supervision.plans import AgreedTime, Kind, Plan, Problem, check, end_problems
 from respons.digital_supervision import words  # noqa: F401  (registers the refusals' words)
-from respons.registry.service import ADMINISTRATION, Invalid, Problem as FieldProblem, recipient_municipality
+from respons.registry.service import ADMINISTRATION, Invalid, NotFound, Problem as FieldProblem, recipient_municipality
 from respons.web import i18n
 
 # Which field each refusal is about; its words are in words.py (the API answers the bokmål).
 _FIELDS = {"kind": "kind", "time": "times", "no_times": "times", "max_seconds": "max_seconds",
-           "valid_period": "valid_to", "consent_missing": "consent_by", "consent_after_start": "consent_on",
+           "valid_period": "valid_to", "end_in_past": "valid_to", "end_later": "valid_to", "consent_missing": "consent_by", "consent_after_start": "consent_on",
            "checklist": "checklist", "weekdays": "times", "times_collide": "times"}
 _BOKMAL = i18n.translator("nb")
 
@@ -75,6 +75,23 @@ def add_plan(conn: Connection, recipient_id: int, values: dict[str, Any], *, all
                  details={"entity": "supervision_plan", "supervision_plan_id": plan_id, "kind": plan.kind.value,
                           "times": len(plan.times), "event_based": plan.event_based})
     return plan_id
+
+
+def end_plan(conn: Connection, recipient_id: int, plan_id: int, valid_to: date, *, allowed: frozenset[int] | None,
+             today: date, now: datetime, actor: str) -> None:
+    """End a person's plan on ``valid_to`` (the last day it applies); audited. NotFound for a
+    plan of another person or outside the caller's scope; Invalid when it cannot end then."""
+    municipality_id = recipient_municipality(conn, recipient_id, allowed)
+    row = store.get(conn, plan_id)
+    if row is None or row["recipient_id"] != recipient_id:
+        raise NotFound("supervision_plan")
+    problems = end_problems(store.plan_of(row), valid_to, today=today)
+    if problems:
+        raise _refused(problems)
+    store.end(conn, plan_id, valid_to)
+    audit.append(conn, now=now, actor=actor, action=audit.UPDATE, municipality_id=municipality_id,
+                 recipient_id=recipient_id, purpose=ADMINISTRATION,
+                 details={"entity": "supervision_plan", "supervision_plan_id": plan_id, "fields": ["valid_to"]})
 
 
 def list_plans(conn: Connection, recipient_id: int, *, allowed: frozenset[int] | None) -> list[dict[str, Any]]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, time
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, update
 from sqlalchemy.engine import Connection
 
 from respons.digital_supervision.plans import AgreedTime, Kind, Plan
@@ -34,3 +34,12 @@ def plan_of(row: dict[str, Any]) -> Plan:
                 max_seconds=row["max_seconds"], consent_by=row["consent_by"], consent_on=row["consent_on"],
                 valid_from=row["valid_from"], valid_to=row["valid_to"], event_based=row["event_based"],
                 checklist=tuple(row["checklist"]), instructions=row["instructions"] or "")
+
+
+def get(conn: Connection, plan_id: int) -> dict[str, Any] | None:
+    row = conn.execute(select(supervision_plans).where(supervision_plans.c.id == plan_id)).mappings().first()
+    return dict(row) if row else None
+
+
+def end(conn: Connection, plan_id: int, valid_to) -> None:
+    conn.execute(update(supervision_plans).where(supervision_plans.c.id == plan_id).values(valid_to=valid_to))

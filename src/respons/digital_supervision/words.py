@@ -48,6 +48,12 @@ i18n.register({
                               "The checklist may have at most {items} items of at most {chars} characters, none empty"),
     "supervision.weekdays": ("Ukedagene for {at} må være 1 (mandag) til 7 (søndag), minst én",
                              "The weekdays for {at} must be 1 (Monday) to 7 (Sunday), at least one"),
+    "supervision.end_in_past": ("En plan kan ikke avsluttes tilbake i tid: velg i dag eller senere",
+                                "A plan cannot end in the past: choose today or later"),
+    "supervision.end_later": ("Planen er alt avsluttet {valid_to}; en lengre plan er et nytt vedtak",
+                              "The plan already ends on {valid_to}; a longer one is a new decision"),
+    "supervision.end": ("Avslutt", "End"),
+    "supervision.ended": ("Planen er avsluttet.", "The plan has ended."),
     "supervision.times_collide": ("Tidspunktene {first} og {second} ligger for tett: minst 15 minutter mellom innsyn",
                                   "The times {first} and {second} are too close: at least 15 minutes between look-ins"),
 })

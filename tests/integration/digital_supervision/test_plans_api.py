@@ -84,3 +84,26 @@ def test_only_the_persons_own_municipalitys_administrator_may_record_or_read_a_p
     for name, grants in (("hanne", [(Role.HOST_ADMIN, None)]), ("olga", [(Role.OPERATOR, None)])):
         other = client_for(app, engine, clock, name, grants)
         assert other.post(plans_url(own_person), json=NIGHT).status_code == 403, name
+
+
+def test_a_plan_is_ended_from_today_on_audited_and_never_backwards_or_for_another_person(app, engine, clock, registry):
+    own_person, foreign_person = registry.recipient_ids[0], registry.recipient_ids[1]
+    marit = client_for(app, engine, clock, "marit", [(Role.MUNICIPALITY_ADMIN, registry.municipality_ids[0])])
+    plan_id = marit.post(plans_url(own_person), json=NIGHT).json()["id"]
+    first_day = NIGHT["valid_from"]  # later than the test clock's today: a plan may end on its first day
+    end = f"{plans_url(own_person)}/{plan_id}/end"
+    backwards = marit.post(end, json={"valid_to": "2020-01-01"})
+    assert backwards.status_code == 422 and "kan ikke avsluttes tilbake i tid" in backwards.text
+    assert marit.post(f"{plans_url(foreign_person)}/{plan_id}/end", json={"valid_to": first_day}).status_code == 404
+    assert marit.post(end, json={"valid_to": "2026-11-30"}).status_code == 422  # before it begins
+    ended = marit.post(end, json={"valid_to": first_day})
+    assert ended.status_code == 200, ended.text
+    [plan] = marit.get(plans_url(own_person)).json()
+    assert plan["valid_to"] == first_day
+    # Lengthening it again is a new decision, not an end.
+    later = marit.post(end, json={"valid_to": "2099-01-01"})
+    assert later.status_code == 422 and "et nytt vedtak" in later.text
+    with engine.connect() as conn:
+        updates = [d for (d,) in conn.execute(select(audit_log.c.details).where(audit_log.c.action == "update"))
+                   if d.get("entity") == "supervision_plan"]
+    assert updates == [{"entity": "supervision_plan", "supervision_plan_id": plan_id, "fields": ["valid_to"]}]

@@ -66,3 +66,16 @@ def test_another_municipalitys_person_is_not_found_and_nothing_is_read_from_the_
     foreign = registry.recipient_ids[1]
     assert marit.get(page(foreign)).status_code == 404
     assert marit.post(page(foreign), data=FORM).status_code == 404
+
+
+def test_a_plan_is_ended_from_its_row_and_a_date_in_the_past_is_refused_beside_it(marit, registry):
+    person = registry.recipient_ids[0]
+    marit.post(page(person), data=FORM)
+    shown = marit.get(page(person)).text
+    plan_id = int(shown.split('id="plan-')[1].split('"')[0])
+    refused = marit.post(f"{page(person)}/{plan_id}/end", data={"valid_to": "2020-01-01"})
+    assert refused.status_code == 422 and "kan ikke avsluttes tilbake i tid" in refused.text
+    assert f'id="end-{plan_id}-error"' in refused.text and 'value="2020-01-01"' in refused.text
+    ended = marit.post(f"{page(person)}/{plan_id}/end", data={"valid_to": FORM["valid_from"]}, follow_redirects=False)
+    assert ended.status_code == 303
+    assert "Planen er avsluttet." in marit.get(ended.headers["location"]).text

@@ -522,6 +522,10 @@ def _tour(app, engine, clock, people, language) -> None:
     municipality.post(f"/admin/registry/recipients/{recipient}/supervision", "refusal: a plan that cannot be followed",
                       data={**plan, "times": "22:00\n22:10\nkl 7", "max_seconds": "900", "valid_from": "i morgen"},
                       expect=422)
+    with engine.connect() as conn:
+        plan_id = conn.execute(select(tables.supervision_plans.c.id)).scalar()
+    municipality.post(f"/admin/registry/recipients/{recipient}/supervision/{plan_id}/end",
+                      "refusal: a plan ended in the past", data={"valid_to": "2020-01-01"}, expect=422)
 
     # --- statistics --------------------------------------------------------------------------------
     for person, number in ((host, "4206"), (municipality, "4223"), (auditor, "4204")):

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta, timezone
 
-from respons.digital_supervision.plans import AgreedTime, Due, Kind, Plan, check, due_between, look_allowed
+from respons.digital_supervision.plans import (AgreedTime, Due, Kind, Plan, check, due_between, end_problems,
+                                               look_allowed)
 
 UTC = timezone.utc
 
@@ -86,3 +87,16 @@ def test_the_camera_may_open_only_within_the_window_around_an_agreed_time():
     assert look_allowed(night, due_at - timedelta(hours=3), tolerance) is None
     # Before the plan is valid, never.
     assert look_allowed(night, datetime(2026, 1, 1, 22, 0, tzinfo=UTC), tolerance) is None
+
+
+def test_a_plan_ends_today_or_later_never_before_it_began_and_an_ended_plan_is_not_lengthened():
+    running = plan(AgreedTime(time(23, 0)))
+    today = date(2026, 3, 10)
+    assert end_problems(running, today, today=today) == []
+    assert [p.code for p in end_problems(running, date(2026, 3, 9), today=today)] == ["end_in_past"]
+    future = plan(AgreedTime(time(23, 0)), valid_from=date(2026, 4, 1))
+    assert [p.code for p in end_problems(future, date(2026, 3, 20), today=today)] == ["valid_period"]
+    ended = plan(AgreedTime(time(23, 0)), valid_to=date(2026, 3, 31))
+    assert end_problems(ended, date(2026, 3, 20), today=today) == []  # sooner: yes
+    [later] = end_problems(ended, date(2026, 4, 30), today=today)
+    assert (later.code, later.params) == ("end_later", {"valid_to": "2026-03-31"})
