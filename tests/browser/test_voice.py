@@ -92,10 +92,16 @@ def call_events(world, alarm_id: str) -> list[tuple[str, str]]:
     return [(data["phase"], actor) for actor, data in rows]
 
 
-def answered_alarm(new_page, world):
+def console(new_page, world, operator: int = 0):
+    """An operator's console, logged in and live."""
     page = new_page()
-    log_in(page, world.url, world.operators[0])
+    log_in(page, world.url, world.operators[operator])
     expect(page.locator("#live-status")).to_have_attribute("data-live", "up", timeout=LIVE)
+    return page
+
+
+def answered_alarm(new_page, world):
+    page = console(new_page, world)
     alarm_id = world.send_alarm(type="button_press")
     page.locator(f"#row-{alarm_id}").click(timeout=LIVE)
     page.keyboard.press("a")
@@ -255,9 +261,7 @@ def test_the_unit_calls_after_its_scaip_alarm_and_a_rings_through_to_the_operato
     unit = Unit(tmp_path / "unit", microphone=tones["unit"])
     try:
         scaip_unit(world, "4790004711", unit.uri)
-        page = new_page()
-        log_in(page, world.url, world.operators[0])
-        expect(page.locator("#live-status")).to_have_attribute("data-live", "up", timeout=LIVE)
+        page = console(new_page, world)
 
         # The SCAIP alarm, then the unit's call to the centre (the same port).
         port = int(voice_settings["scaip_port"])
@@ -319,9 +323,7 @@ def test_a_call_that_no_alarm_explains_rings_at_the_centre_as_an_unknown_caller(
                                                                                 voice_settings):
     unit = Unit(tmp_path / "unit", microphone=tones["unit"])  # registered nowhere
     try:
-        page = new_page()
-        log_in(page, world.url, world.operators[0])
-        expect(page.locator("#live-status")).to_have_attribute("data-live", "up", timeout=LIVE)
+        page = console(new_page, world)
         unit.control.command("dial", f"sip:centre@127.0.0.1:{voice_settings['scaip_port']}")
 
         row = page.locator("tr.alarm-row", has_text="Ukjent innringer")
@@ -342,9 +344,7 @@ def test_a_call_that_no_alarm_explains_rings_at_the_centre_as_an_unknown_caller(
 @pytest.mark.server_settings("voice_settings")
 def test_a_unit_that_said_it_would_call_and_does_not_is_offered_a_call_back(new_page, world, voice_settings):
     scaip_unit(world, "4790004712", "sip:unit@127.0.0.1:9")
-    page = new_page()
-    log_in(page, world.url, world.operators[0])
-    expect(page.locator("#live-status")).to_have_attribute("data-live", "up", timeout=LIVE)
+    page = console(new_page, world)
     alarm_id, _ = scaip_alarm(world, int(voice_settings["scaip_port"]), "4790004712")
     page.locator(f"#row-{alarm_id}").click(timeout=LIVE)
     # The card opens at once; the offer comes when the unit's time to call (3 s here) is up.
@@ -359,9 +359,7 @@ def test_a_unit_that_asks_to_be_called_back_says_so_on_the_card_until_the_centre
     unit = Unit(tmp_path / "unit", microphone=tones["unit"])
     try:
         scaip_unit(world, "4790004713", unit.uri)
-        page = new_page()
-        log_in(page, world.url, world.operators[0])
-        expect(page.locator("#live-status")).to_have_attribute("data-live", "up", timeout=LIVE)
+        page = console(new_page, world)
         alarm_id, answer = scaip_alarm(world, int(voice_settings["scaip_port"]), "4790004713", cha="1")
         # The centre can call it back: keep the auto-answer channel open (5 minutes by default).
         assert (answer.mre, answer.cre) == ("1", "05")
@@ -438,9 +436,7 @@ def test_the_operator_hands_the_call_to_a_colleague_who_talks_to_the_unit_and_ho
     try:
         unit_at(world, unit.uri)
         # Bjørn is logged in first: Anne's card offers the colleagues logged in.
-        colleague = new_page()
-        log_in(colleague, world.url, world.operators[1])
-        expect(colleague.locator("#live-status")).to_have_attribute("data-live", "up", timeout=LIVE)
+        colleague = console(new_page, world, 1)
         page, alarm_id = answered_alarm(new_page, world)
         page.keyboard.press("t")
         expect(page.locator("#voice-state")).to_have_attribute("data-state", "answered", timeout=CALL)
@@ -488,8 +484,7 @@ def test_a_call_the_colleague_does_not_take_stays_with_the_operator_who_handed_i
     unit = Unit(tmp_path / "unit", microphone=tones["unit"])
     try:
         unit_at(world, unit.uri)
-        colleague = new_page()
-        log_in(colleague, world.url, world.operators[1])
+        colleague = console(new_page, world, 1)
         page, alarm_id = answered_alarm(new_page, world)
         page.keyboard.press("t")
         expect(page.locator("#voice-state")).to_have_attribute("data-state", "answered", timeout=CALL)

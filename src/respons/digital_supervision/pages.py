@@ -37,18 +37,21 @@ def _plans(request: Request, recipient_id: int, principal: Principal) -> list[di
             raise PageRefused(404, "error.404") from None
 
 
-def _page(request: Request, recipient_id: int, principal: Principal, form: Form, *, status: int = 200,
-          saved: bool = False, ended: bool = False):
+def _page(request: Request, recipient_id: int, principal: Principal, form: Form | None = None, *, status: int = 200,
+          saved: bool = False, ended: bool = False, end_problem: dict | None = None):
     return render(request, "supervision/plans.html", status_code=status, recipient_id=recipient_id,
-                  plans=_plans(request, recipient_id, principal), form=form, saved=saved, ended=ended,
-                  end_problem=None)
+                  plans=_plans(request, recipient_id, principal), form=form or _empty_form(), saved=saved,
+                  ended=ended, end_problem=end_problem)
+
+
+def _empty_form() -> Form:
+    return Form("s", FIELDS, {"kind": "camera", "max_seconds": "30"})
 
 
 @router.get("/recipients/{recipient_id}/supervision")
 def plans(request: Request, recipient_id: int, saved: str = "", ended: str = "",
           principal: Principal = Depends(municipality_admin)):
-    form = Form("s", FIELDS, {"kind": "camera", "max_seconds": "30"})
-    return _page(request, recipient_id, principal, form, saved=bool(saved), ended=bool(ended))
+    return _page(request, recipient_id, principal, saved=bool(saved), ended=bool(ended))
 
 
 @router.post("/recipients/{recipient_id}/supervision")
@@ -94,10 +97,8 @@ async def end_plan(request: Request, recipient_id: int, plan_id: int, principal:
             problem = " ".join(t(p.key, **p.params) for p in refused.named)
         else:
             return done(request, f"/admin/registry/recipients/{recipient_id}/supervision?ended={plan_id}")
-    form = Form("s", FIELDS, {"kind": "camera", "max_seconds": "30"})
-    return render(request, "supervision/plans.html", status_code=422, recipient_id=recipient_id,
-                  plans=_plans(request, recipient_id, principal), form=form, saved=False, ended=False,
-                  end_problem={"plan_id": plan_id, "text": problem, "typed": typed})
+    return _page(request, recipient_id, principal, status=422,
+                 end_problem={"plan_id": plan_id, "text": problem, "typed": typed})
 
 
 def _values(typed: dict[str, str], t) -> tuple[dict[str, Any], list[dict[str, str]]]:

@@ -4,14 +4,13 @@ how it says so, and the audit."""
 from __future__ import annotations
 
 import pytest
-from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from respons.domain.access import Role
 from respons.settings import Settings
 from respons.store.tables import audit_log, supervision_plans
 from respons.web.app import create_app
-from tests.factories import add_user, log_in, seed_registry
+from tests.factories import people_logged_in, seed_registry
 
 NIGHT = {"kind": "camera", "times": [{"at": "23:00"}, {"at": "03:00", "weekdays": [1, 2, 3, 4, 5]}],
          "max_seconds": 30, "checklist": ["Ligger i sengen", "Puster rolig"], "consent_by": "Brukeren selv",
@@ -28,21 +27,19 @@ def app(migrated_url, registry, clock):
     return create_app(Settings(database_url=migrated_url), clock, run_timers=False)
 
 
-def client_for(app, engine, clock, name: str, grants):
-    client = TestClient(app, base_url="https://testserver")
-    client.__enter__()
-    client.headers.update(log_in(client, add_user(engine, name, grants), clock))
-    return client
+@pytest.fixture
+def as_user(app, engine, clock):
+    with people_logged_in(app, engine, clock) as as_user:
+        yield as_user
 
 
 def plans_url(recipient_id: int) -> str:
     return f"/api/v1/registry/recipients/{recipient_id}/supervision-plans"
 
 
-def test_the_municipalitys_administrator_records_a_plan_that_is_stored_audited_and_read_back(app, engine, clock,
-                                                                                            registry):
+def test_the_municipalitys_administrator_records_a_plan_that_is_stored_audited_and_read_back(as_user, engine, registry):
     own_person = registry.recipient_ids[0]
-    marit = client_for(app, engine, clock, "marit", [(Role.MUNICIPALITY_ADMIN, registry.municipality_ids[0])])
+    marit = as_user("marit", [(Role.MUNICIPALITY_ADMIN, registry.municipality_ids[0])])
     made = marit.post(plans_url(own_person), json=NIGHT)
     assert made.status_code == 201, made.text
     [plan] = marit.get(plans_url(own_person)).json()
@@ -58,8 +55,8 @@ def test_the_municipalitys_administrator_records_a_plan_that_is_stored_audited_a
                for _, d in logged)
 
 
-def test_a_plan_that_cannot_be_followed_is_refused_with_every_reason_in_norwegian(app, engine, clock, registry):
-    marit = client_for(app, engine, clock, "marit", [(Role.MUNICIPALITY_ADMIN, registry.municipality_ids[0])])
+def test_a_plan_that_cannot_be_followed_is_refused_with_every_reason_in_norwegian(as_user, engine, registry):
+    marit = as_user("marit", [(Role.MUNICIPALITY_ADMIN, registry.municipality_ids[0])])
     refused = marit.post(plans_url(registry.recipient_ids[0]), json={
         **NIGHT, "times": [{"at": "22:00"}, {"at": "22:10"}], "max_seconds": 900, "consent_on": "2026-12-05"})
     assert refused.status_code == 422
@@ -75,20 +72,20 @@ def test_a_plan_that_cannot_be_followed_is_refused_with_every_reason_in_norwegia
         assert conn.execute(select(supervision_plans.c.id)).first() is None
 
 
-def test_only_the_persons_own_municipalitys_administrator_may_record_or_read_a_plan(app, engine, clock, registry):
+def test_only_the_persons_own_municipalitys_administrator_may_record_or_read_a_plan(as_user, engine, registry):
     own_person, foreign_person = registry.recipient_ids[0], registry.recipient_ids[1]
-    marit = client_for(app, engine, clock, "marit", [(Role.MUNICIPALITY_ADMIN, registry.municipality_ids[0])])
+    marit = as_user("marit", [(Role.MUNICIPALITY_ADMIN, registry.municipality_ids[0])])
     assert marit.post(plans_url(foreign_person), json=NIGHT).status_code == 404
     assert marit.get(plans_url(foreign_person)).status_code == 404
     # The host administrator and operators do not decide a municipality's vedtak.
     for name, grants in (("hanne", [(Role.HOST_ADMIN, None)]), ("olga", [(Role.OPERATOR, None)])):
-        other = client_for(app, engine, clock, name, grants)
+        other = as_user(name, grants)
         assert other.post(plans_url(own_person), json=NIGHT).status_code == 403, name
 
 
-def test_a_plan_is_ended_from_today_on_audited_and_never_backwards_or_for_another_person(app, engine, clock, registry):
+def test_a_plan_is_ended_from_today_on_audited_and_never_backwards_or_for_another_person(as_user, engine, registry):
     own_person, foreign_person = registry.recipient_ids[0], registry.recipient_ids[1]
-    marit = client_for(app, engine, clock, "marit", [(Role.MUNICIPALITY_ADMIN, registry.municipality_ids[0])])
+    marit = as_user("marit", [(Role.MUNICIPALITY_ADMIN, registry.municipality_ids[0])])
     plan_id = marit.post(plans_url(own_person), json=NIGHT).json()["id"]
     first_day = NIGHT["valid_from"]  # later than the test clock's today: a plan may end on its first day
     end = f"{plans_url(own_person)}/{plan_id}/end"
