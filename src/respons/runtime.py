@@ -26,6 +26,8 @@ from sqlalchemy import Engine
 from respons.clock import Clock
 from respons.engine import missions, routing, timeline
 from respons.deviations import service as deviations
+from respons.digital_supervision.lookins import RoundWorker, Rules as RoundRules
+from respons.digital_supervision.rounds import Window
 from respons.engine.live import LiveBus
 from respons.engine.routing import RulesCache
 from respons.engine.supervision import SupervisionWorker
@@ -79,10 +81,18 @@ class Runtime:
     rules: RulesCache = field(default_factory=RulesCache)
     care: CareReader = field(default_factory=CareReader)  # care plans read back from the EPJ, kept briefly
     voice: Voice | None = None  # calls through the gateway (docs/voice.md)
+    rounds: RoundRules = field(default_factory=RoundRules)  # digital supervision (docs/supervision.md)
 
     @property
     def answer_deadline(self) -> timedelta:
         return timedelta(seconds=self.settings.answer_deadline_seconds)
+
+
+def round_rules(settings: Settings, rules: RulesCache | None) -> RoundRules:
+    return RoundRules(window=Window(window=timedelta(minutes=settings.supervision_window_minutes),
+                                    late_after=timedelta(minutes=settings.supervision_late_minutes)),
+                      recheck=timedelta(minutes=settings.supervision_recheck_minutes),
+                      answer_deadline=timedelta(seconds=settings.answer_deadline_seconds), rules_cache=rules)
 
 
 @dataclass
@@ -91,6 +101,7 @@ class Node:
     relay: live_relay.Relay | None
     supervisor: SupervisionWorker
     epj: DeliveryWorker
+    round_worker: RoundWorker
     listeners: list = field(default_factory=list)  # started device listeners, stopped in reverse
 
     @classmethod
@@ -113,7 +124,7 @@ class Node:
                                        answer_deadline=timedelta(seconds=settings.answer_deadline_seconds),
                                        rules_cache=rules)
         runtime = Runtime(settings=settings, engine=engine, journal=journal, clock=clock, timers=timers, live=live,
-                          rules=rules)
+                          rules=rules, rounds=round_rules(settings, rules))
         runtime.voice = Voice(VoiceSettings(
             gateway_url=settings.voice_gateway_url, gateway_secret=settings.voice_gateway_secret,
             trunk=settings.voice_trunk, caller_id=settings.voice_caller_id, ring_seconds=settings.voice_ring_seconds,
@@ -125,18 +136,20 @@ class Node:
                              alarm_after=timedelta(seconds=settings.epj_alarm_after_seconds),
                              answer_deadline=timedelta(seconds=settings.answer_deadline_seconds), rules_cache=rules,
                              tokens=runtime.care.tokens)
-        return cls(runtime=runtime, relay=relay, supervisor=supervisor, epj=epj)
+        round_worker = RoundWorker(journal, clock, runtime.rounds, poll_seconds=settings.round_poll_seconds)
+        return cls(runtime=runtime, relay=relay, supervisor=supervisor, epj=epj, round_worker=round_worker)
 
     @property
     def name(self) -> str:
         return node_name(self.runtime.settings)
 
     def start_workers(self) -> None:
-        """The timer worker, the supervision sweep and the EPJ delivery (tests may run a node
-        without them)."""
+        """The timer worker, the supervision sweep, the EPJ delivery and the rounds' sweep (tests
+        may run a node without them)."""
         self.runtime.timers.start()
         self.supervisor.start()
         self.epj.start()
+        self.round_worker.start()
 
     async def start_listeners(self) -> None:
         """The device listeners the settings ask for, and voice."""
@@ -179,6 +192,7 @@ class Node:
         for listener in reversed(self.listeners):
             await listener.stop()
         await self.runtime.voice.stop()
+        await self.round_worker.stop()
         await self.epj.stop()
         await self.supervisor.stop()
         await self.runtime.timers.stop()

@@ -12,7 +12,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
@@ -71,6 +71,14 @@ class Settings(BaseSettings):
     # when it is silent; this only bounds how late the lost-contact alarm can be).
     supervision_poll_seconds: float = 5.0
     timer_lease_seconds: float = 30.0
+    # Digital supervision rounds (docs/supervision.md): a look-in may start (the camera may
+    # open) this many minutes either side of its agreed time; past its time by
+    # ``supervision_late_minutes`` the round list warns; not seen, the person is looked for
+    # again after ``supervision_recheck_minutes``. The sweep runs every ``round_poll_seconds``.
+    supervision_window_minutes: float = Field(default=10.0, gt=0, le=120)
+    supervision_late_minutes: float = Field(default=5.0, gt=0, le=120)
+    supervision_recheck_minutes: float = Field(default=15.0, ge=1, le=240)
+    round_poll_seconds: float = Field(default=5.0, gt=0)
     # The patient record's delivery worker (docs/epj.md): how often it looks for documents due,
     # how long a claim holds before another node may take it, how long one delivery may take.
     epj_poll_seconds: float = 2.0
@@ -155,6 +163,13 @@ class Settings(BaseSettings):
             value = json.loads(text) if text.startswith("[") else [p for p in text.split(",") if p.strip()]
         # Normalised, and a malformed entry stops the start-up instead of trusting nothing silently.
         return [str(ipaddress.ip_network(str(p).strip(), strict=False)) for p in value if str(p).strip()]
+
+    @model_validator(mode="after")
+    def _late_inside_window(self):
+        # A look-in late only after its window closed would be missed without a warning.
+        if self.supervision_late_minutes >= self.supervision_window_minutes:
+            raise ValueError("RESPONS_SUPERVISION_LATE_MINUTES must be shorter than RESPONS_SUPERVISION_WINDOW_MINUTES")
+        return self
 
 
 @lru_cache

@@ -396,6 +396,19 @@ ROUTES: dict[tuple[str, str], Route] = {
         permitted={"host_admin": {200, 303, 409, 422}},
     ),
     ("GET", "/console"): PageRoute("roles: operator", _page("/console"), default_permitted=frozenset({200})),
+    # ---- The supervision round (digital_supervision/round_pages.py) ----
+    ("GET", "/round"): PageRoute("roles: operator", _page("/round"), default_permitted=frozenset({200})),
+    ("GET", "/round/list"): PageRoute("roles: operator", _page("/round/list"), default_permitted=frozenset({200})),
+    ("GET", "/round/events"): PageRoute("roles: operator", _page("/round/events"), default_permitted=frozenset({200})),
+    ("GET", "/round/rows/{lookin_id}"): PageRoute(
+        "roles: operator", _page(lambda w, p: f"/round/rows/{w.foreign_lookin(p)}")),
+    ("GET", "/round/lookins/{lookin_id}"): PageRoute(
+        "roles: operator", _page(lambda w, p: f"/round/lookins/{w.foreign_lookin(p)}")),
+    ("POST", "/round/lookins/{lookin_id}/start"): PageRoute(
+        "roles: operator", _page(lambda w, p: f"/round/lookins/{w.foreign_lookin(p)}/start", method="POST", data={})),
+    ("POST", "/round/lookins/{lookin_id}/finish"): PageRoute(
+        "roles: operator", _page(lambda w, p: f"/round/lookins/{w.foreign_lookin(p)}/finish", method="POST",
+                                 data={"outcome": "seen_well"})),
     ("GET", "/console/queue"): PageRoute("roles: operator", _page("/console/queue"), default_permitted=frozenset({200})),
     ("GET", "/console/queue/rows/{alarm_id}"): PageRoute(
         "roles: operator", _page(lambda w, p: f"/console/queue/rows/{w.foreign_alarm(p)}")),
@@ -652,6 +665,7 @@ class World:
     deviations: dict[int, int]
     invoice_runs: dict[int, int]  # municipality -> an approved run with only its lines
     invoice_lines: dict[int, int]
+    lookins: dict[int, int] = field(default_factory=dict)  # municipality -> a look-in of its person
 
     @property
     def foreign_device(self) -> str:
@@ -677,6 +691,9 @@ class World:
 
     def foreign_invoice_line(self, p: Principal) -> int:
         return self.invoice_lines[self.foreign_municipality(p)]
+
+    def foreign_lookin(self, p: Principal) -> int:
+        return self.lookins[self.foreign_municipality(p)]
 
 
 @pytest.fixture
@@ -714,9 +731,26 @@ def world(engine):
         for mid in registry.municipality_ids:
             secrets[mid].append(f"deviation-secret-{mid}")
         invoice_runs, invoice_lines = _approved_invoices(conn, registry, recipient_of)
+        lookins = _lookins(conn, recipient_of)
     plain = add_user(engine, "plain", [])
     return World(registry, a, b, f, alarms, tokens, plain.id, secrets, recipient_of, deviations, invoice_runs,
-                 invoice_lines)
+                 invoice_lines, lookins)
+
+
+def _lookins(conn, recipient_of) -> dict[int, int]:
+    """Per municipality a look-in of its person, due now (so a start would be in its window)."""
+    from respons.digital_supervision import lookins, store
+    from respons.digital_supervision.plans import AgreedTime, Kind, Plan
+
+    made = {}
+    for mid, rid in recipient_of.items():
+        plan = Plan(kind=Kind.CAMERA, times=(AgreedTime((T0 + timedelta(hours=1)).time()),), max_seconds=30,
+                    consent_by="Brukeren selv", consent_on=date(2026, 1, 1), valid_from=date(2026, 1, 1))
+        store.add(conn, municipality_id=mid, recipient_id=rid, plan=plan, now=T0, actor="test")
+        lookins.schedule(conn, T0, lookins.Rules())
+        made[mid] = store.round_of(conn, municipality_ids=[mid], starts=T0 - timedelta(hours=1),
+                                   ends=T0 + timedelta(hours=24))[0]["id"]
+    return made
 
 
 def _approved_invoices(conn, registry, recipient_of) -> tuple[dict[int, int], dict[int, int]]:

@@ -46,10 +46,16 @@ TOKEN_CREATE = "token_create"
 TOKEN_REVOKE = "token_revoke"
 EXPORT = "export"
 LOGIN_UNLOCK = "login_unlock"  # an administrator cleared an account's failed log-ins
+# Digital supervision (docs/supervision.md): a look-in begun (who, why, for how long at most),
+# one asked for outside its window (refused), and its end (how long it lasted).
+LOOK_IN = "look_in"
+LOOK_IN_REFUSED = "look_in_refused"
+LOOK_IN_ENDED = "look_in_ended"
 
 ACTIONS = frozenset(
     {LOGIN, LOGIN_FAILED, LOGOUT, READ_RECIPIENT, CREATE, UPDATE, DELETE,
-     ROLE_GRANT, ROLE_REVOKE, TOKEN_CREATE, TOKEN_REVOKE, EXPORT, LOGIN_UNLOCK}
+     ROLE_GRANT, ROLE_REVOKE, TOKEN_CREATE, TOKEN_REVOKE, EXPORT, LOGIN_UNLOCK,
+     LOOK_IN, LOOK_IN_REFUSED, LOOK_IN_ENDED}
 )
 
 # The content fields: everything in a record except its own hash.

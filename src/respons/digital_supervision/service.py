@@ -6,13 +6,14 @@ Answers in bokmål, as the registry's API does; refusals name each field, like t
 
 from __future__ import annotations
 
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta, timezone
 from typing import Any
 
 from sqlalchemy.engine import Connection
 
 from respons.auth import audit
-from respons.digital_supervision import store
+from respons.clock import OSLO
+from respons.digital_supervision import lookins, store
 from respons.digital_supervision.plans import AgreedTime, Kind, Plan, Problem, check, end_problems
 from respons.digital_supervision import words  # noqa: F401  (registers the refusals' words)
 from respons.registry.service import ADMINISTRATION, Invalid, NotFound, Problem as FieldProblem, recipient_municipality
@@ -89,6 +90,9 @@ def end_plan(conn: Connection, recipient_id: int, plan_id: int, valid_to: date, 
     if problems:
         raise _refused(problems)
     store.end(conn, plan_id, valid_to)
+    # Look-ins already scheduled past the last day will not be done.
+    day_after = datetime.combine(valid_to + timedelta(days=1), time(0), tzinfo=OSLO).astimezone(timezone.utc)
+    lookins.plan_ended(conn, plan_id, day_after)
     audit.append(conn, now=now, actor=actor, action=audit.UPDATE, municipality_id=municipality_id,
                  recipient_id=recipient_id, purpose=ADMINISTRATION,
                  details={"entity": "supervision_plan", "supervision_plan_id": plan_id, "fields": ["valid_to"]})

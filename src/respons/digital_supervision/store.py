@@ -1,15 +1,19 @@
-"""supervision_plans: the one owner of the table (docs/architecture.md, "Owners")."""
+"""supervision_plans and supervision_lookins: the one owner of both tables
+(docs/architecture.md, "Owners")."""
 
 from __future__ import annotations
 
-from datetime import datetime, time
-from typing import Any
+from datetime import date, datetime, time, timedelta
+from typing import Any, Iterable
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import and_, insert, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
 from respons.digital_supervision.plans import AgreedTime, Kind, Plan
-from respons.store.tables import supervision_plans
+from respons.digital_supervision.rounds import State
+from respons.store.db import claimable_ids, is_postgres
+from respons.store.tables import municipalities, recipients, supervision_lookins, supervision_plans
 
 
 def add(conn: Connection, *, municipality_id: int, recipient_id: int, plan: Plan, now: datetime, actor: str) -> int:
@@ -43,3 +47,139 @@ def get(conn: Connection, plan_id: int) -> dict[str, Any] | None:
 
 def end(conn: Connection, plan_id: int, valid_to) -> None:
     conn.execute(update(supervision_plans).where(supervision_plans.c.id == plan_id).values(valid_to=valid_to))
+
+
+# --- scheduling: plans become look-in rows ----------------------------------------------------
+
+def plans_to_schedule(conn: Connection, *, before: datetime, today: date, limit: int) -> list[dict[str, Any]]:
+    """Plans in force whose look-ins are scheduled only up to before ``before`` (or not yet)."""
+    query = (select(supervision_plans)
+             .where(or_(supervision_plans.c.scheduled_until.is_(None), supervision_plans.c.scheduled_until < before),
+                    or_(supervision_plans.c.valid_to.is_(None), supervision_plans.c.valid_to >= today - timedelta(days=1)))
+             .order_by(supervision_plans.c.id).limit(limit))
+    if is_postgres(conn):
+        # Nodes sweeping together never schedule the same plan (the unique key would stop a
+        # second row anyway).
+        query = query.with_for_update(skip_locked=True)
+    return [dict(r) for r in conn.execute(query).mappings()]
+
+
+def scheduled(conn: Connection, plan_id: int, until: datetime) -> None:
+    conn.execute(update(supervision_plans).where(supervision_plans.c.id == plan_id).values(scheduled_until=until))
+
+
+def add_lookins(conn: Connection, rows: Iterable[dict[str, Any]]) -> list[int]:
+    """Insert look-ins; one that exists already (same plan, reason and time; or the same
+    look-in's recheck) is left as it is, so scheduling twice never makes two. Returns the ids
+    of those inserted."""
+    rows = list(rows)
+    if not rows:
+        return []
+    dialect = postgresql if is_postgres(conn) else sqlite
+    return list(conn.execute(dialect.insert(supervision_lookins).on_conflict_do_nothing()
+                             .returning(supervision_lookins.c.id), rows).scalars())
+
+
+def cancel_from(conn: Connection, plan_id: int, moment: datetime) -> int:
+    """The plan ended: its look-ins due from ``moment`` on will not be done."""
+    return conn.execute(update(supervision_lookins).where(
+        supervision_lookins.c.plan_id == plan_id, supervision_lookins.c.state == State.DUE,
+        supervision_lookins.c.due_at >= moment).values(state=State.CANCELLED, check_at=None)).rowcount
+
+
+# --- the round ------------------------------------------------------------------------------------
+
+_ROUND_COLUMNS = (
+    supervision_lookins,
+    recipients.c.given_name, recipients.c.family_name,
+    municipalities.c.name.label("municipality"),
+    supervision_plans.c.max_seconds,
+)
+
+
+def _joined(query):
+    return (query.join(recipients, recipients.c.id == supervision_lookins.c.recipient_id)
+            .join(municipalities, municipalities.c.id == supervision_lookins.c.municipality_id)
+            .join(supervision_plans, supervision_plans.c.id == supervision_lookins.c.plan_id))
+
+
+def round_of(conn: Connection, *, municipality_ids: Iterable[int], starts: datetime, ends: datetime,
+             window: timedelta = timedelta(0)) -> list[dict[str, Any]]:
+    """The look-ins of the shift [starts, ends) in these municipalities, by municipality and
+    time: those due in it, those whose window reaches into it (at 23:02 the 22:58 look-in can
+    still be done, and at 22:55 the 23:05 one can begin), and any started and not finished."""
+    in_scope = supervision_lookins.c.municipality_id.in_(list(municipality_ids))
+    query = _joined(select(*_ROUND_COLUMNS)).where(
+        in_scope, supervision_lookins.c.state != State.CANCELLED,
+        or_(and_(supervision_lookins.c.due_at >= starts, supervision_lookins.c.due_at < ends),
+            and_(supervision_lookins.c.state == State.DUE, supervision_lookins.c.due_at >= starts - window,
+                 supervision_lookins.c.due_at < ends + window),
+            and_(supervision_lookins.c.state == State.STARTED, supervision_lookins.c.due_at >= starts - timedelta(days=1))),
+    ).order_by(municipalities.c.name, supervision_lookins.c.due_at, supervision_lookins.c.id)
+    return [dict(r) for r in conn.execute(query).mappings()]
+
+
+def lookin(conn: Connection, lookin_id: int) -> dict[str, Any] | None:
+    row = conn.execute(_joined(select(*_ROUND_COLUMNS, supervision_plans.c.kind, supervision_plans.c.checklist,
+                                      supervision_plans.c.instructions, supervision_plans.c.event_based))
+                       .where(supervision_lookins.c.id == lookin_id)).mappings().first()
+    return dict(row) if row else None
+
+
+def start(conn: Connection, lookin_id: int, *, actor: str, now: datetime, view_until: datetime) -> bool:
+    """Start a look-in nobody has started (one UPDATE: of two operators, one wins)."""
+    return conn.execute(update(supervision_lookins).where(
+        supervision_lookins.c.id == lookin_id, supervision_lookins.c.state == State.DUE,
+    ).values(state=State.STARTED, started_by=actor, started_at=now, view_until=view_until, check_at=None)).rowcount == 1
+
+
+def finish(conn: Connection, lookin_id: int, *, actor: str, outcome: str, note: str | None, now: datetime) -> bool:
+    return conn.execute(update(supervision_lookins).where(
+        supervision_lookins.c.id == lookin_id, supervision_lookins.c.state == State.STARTED,
+        supervision_lookins.c.started_by == actor,
+    ).values(state=State.DONE, outcome=outcome, note=note, finished_by=actor, finished_at=now,
+             view_until=None)).rowcount == 1
+
+
+def followed_by(conn: Connection, lookin_id: int) -> list[dict[str, Any]]:
+    """The look-ins that follow this one: a look again, or the phone call instead of the camera."""
+    return [dict(r) for r in conn.execute(select(supervision_lookins).where(
+        supervision_lookins.c.previous_id == lookin_id).order_by(supervision_lookins.c.id)).mappings()]
+
+
+def raised(conn: Connection, lookin_id: int, alarm_id: str) -> None:
+    conn.execute(update(supervision_lookins).where(supervision_lookins.c.id == lookin_id)
+                 .values(raised_alarm_id=alarm_id))
+
+
+def now_late(conn: Connection, *, now: datetime, limit: int) -> list[dict[str, Any]]:
+    """Look-ins past their late mark and still in their window: marked late (once), and
+    watched again when the window closes."""
+    due = and_(supervision_lookins.c.state == State.DUE, supervision_lookins.c.check_at <= now,
+               supervision_lookins.c.late.is_(False), supervision_lookins.c.closes_at > now)
+    candidates = select(supervision_lookins.c.id).where(due).order_by(supervision_lookins.c.check_at).limit(limit)
+    return [dict(r) for r in conn.execute(
+        update(supervision_lookins).where(supervision_lookins.c.id.in_(claimable_ids(conn, candidates, "late")), due)
+        .values(late=True, check_at=supervision_lookins.c.closes_at)
+        .returning(supervision_lookins.c.id, supervision_lookins.c.municipality_id)).mappings()]
+
+
+def now_missed(conn: Connection, *, now: datetime, limit: int) -> list[dict[str, Any]]:
+    """Look-ins whose window closed before anybody started them: marked missed, once."""
+    due = and_(supervision_lookins.c.state == State.DUE, supervision_lookins.c.check_at <= now,
+               supervision_lookins.c.closes_at <= now)
+    candidates = select(supervision_lookins.c.id).where(due).order_by(supervision_lookins.c.check_at).limit(limit)
+    rows = conn.execute(
+        update(supervision_lookins).where(supervision_lookins.c.id.in_(claimable_ids(conn, candidates, "missed")), due)
+        .values(state=State.MISSED, check_at=None)
+        .returning(*supervision_lookins.c)).mappings().all()
+    return sorted((dict(r) for r in rows), key=lambda r: (r["due_at"], r["id"]))
+
+
+def of_person(conn: Connection, recipient_id: int, *, limit: int = 20) -> list[dict[str, Any]]:
+    """The person's latest look-ins that happened or should have (their supervision history)."""
+    rows = conn.execute(select(supervision_lookins).where(
+        supervision_lookins.c.recipient_id == recipient_id,
+        supervision_lookins.c.state.in_([State.DONE, State.MISSED, State.STARTED]),
+    ).order_by(supervision_lookins.c.due_at.desc(), supervision_lookins.c.id.desc()).limit(limit)).mappings()
+    return [dict(r) for r in rows]

@@ -469,8 +469,55 @@ supervision_plans = Table(
     Column("valid_to", Date),
     Column("created_at", UTCDateTime, nullable=False),
     Column("created_by", String(100), nullable=False),
+    # The look-ins of this plan exist as rows up to here (digital_supervision/rounds.py):
+    # the sweep adds the next day's when it comes near, so each span is scheduled once.
+    Column("scheduled_until", UTCDateTime),
     CheckConstraint("kind in ('camera', 'sensor', 'phone')", name="kind"),
 )
+
+# One look-in: a row with its own deadlines (Healthchecks' alert_after), so a restart loses
+# none and repeats none. ``check_at`` is the next moment the sweep must act on it (late, then
+# missed); NULL once somebody started it. ``reason``: planned (an agreed time), recheck (not
+# seen: again after 15 min), fallback (the camera failed: phone instead), event (after an
+# alarm, ``alarm_id``). Owner: digital_supervision/store.py.
+supervision_lookins = Table(
+    "supervision_lookins",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("plan_id", Integer, ForeignKey("supervision_plans.id", ondelete="CASCADE"), nullable=False),
+    Column("municipality_id", Integer, ForeignKey("municipalities.id"), nullable=False),
+    Column("recipient_id", Integer, ForeignKey("recipients.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("reason", String(10), nullable=False),
+    Column("method", String(10), nullable=False),
+    Column("due_at", UTCDateTime, nullable=False),
+    Column("planned_local", String(16)),  # the agreed wall-clock time, "2026-12-04T23:00"
+    Column("shifted", Boolean, nullable=False, server_default=text("false")),
+    Column("closes_at", UTCDateTime, nullable=False),
+    Column("check_at", UTCDateTime),
+    Column("state", String(10), nullable=False),
+    Column("late", Boolean, nullable=False, server_default=text("false")),
+    Column("previous_id", Integer, ForeignKey("supervision_lookins.id")),
+    Column("alarm_id", String(36), ForeignKey("alarms.id")),
+    Column("raised_alarm_id", String(36), ForeignKey("alarms.id")),
+    Column("started_by", String(100)),
+    Column("started_at", UTCDateTime),
+    Column("view_until", UTCDateTime),
+    Column("outcome", String(20)),
+    Column("note", Text),
+    Column("finished_by", String(100)),
+    Column("finished_at", UTCDateTime),
+    Column("created_at", UTCDateTime, nullable=False),
+    UniqueConstraint("plan_id", "reason", "due_at", name="uq_supervision_lookins_plan_due"),
+    UniqueConstraint("previous_id", "reason", name="uq_supervision_lookins_previous"),
+    CheckConstraint("reason in ('planned', 'recheck', 'fallback', 'event')", name="reason"),
+    CheckConstraint("method in ('camera', 'sensor', 'phone')", name="method"),
+    CheckConstraint("state in ('due', 'started', 'done', 'missed', 'cancelled')", name="state"),
+)
+Index("ix_supervision_lookins_due", supervision_lookins.c.municipality_id, supervision_lookins.c.due_at)
+# Only look-ins the sweep still has to watch are indexed.
+Index("ix_supervision_lookins_check", supervision_lookins.c.check_at,
+      sqlite_where=supervision_lookins.c.check_at.is_not(None),
+      postgresql_where=supervision_lookins.c.check_at.is_not(None))
 
 # --- deviation reports (avvik) ----------------------------------------------------------------
 

@@ -24,7 +24,7 @@ from respons.deviations import api as deviations_api, pages as deviation_pages
 from respons.economy import pages as economy_pages
 from respons.epj import pages as epj_pages
 from respons.voice import pages as voice_pages
-from respons.digital_supervision import api as supervision_api, pages as supervision_pages
+from respons.digital_supervision import api as supervision_api, pages as supervision_pages, round_pages
 from respons.registry import api as registry_api, pages as registry_pages
 from respons.statistics import api as statistics_api, pages as statistics_pages
 from respons.web.pages import STATIC_DIR, install_page_handlers
@@ -97,6 +97,7 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock, *,
     app.include_router(console_pages.router)
     app.include_router(registry_pages.router)
     app.include_router(supervision_pages.router)
+    app.include_router(round_pages.router)
     app.include_router(responder_app.router)
     app.include_router(statistics_pages.router)
     app.include_router(deviation_pages.router)

@@ -35,6 +35,7 @@ register(
         "app.name": ("Respons", "Respons"),
         "app.tagline": ("Responssenter for velferdsteknologi", "Response centre for welfare technology"),
         "nav.console": ("Alarmmottak", "Alarm console"),
+        "nav.round": ("Tilsynsrunde", "Supervision round"),
         "nav.registry": ("Register", "Registry"),
         "nav.statistics": ("Statistikk", "Statistics"),
         "nav.deviations": ("Avvik", "Deviations"),

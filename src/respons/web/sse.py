@@ -25,9 +25,10 @@ from respons.web.runtime import runtime
 
 
 def change_stream(request: Request, wanted: Callable[[dict], bool],
-                  ends_on: Callable[[dict], bool] | None = None) -> StreamingResponse:
+                  ends_on: Callable[[dict], bool] | None = None, *, event_name: str = "alarm") -> StreamingResponse:
     """``ends_on``: a change after which this stream's filter is stale (a responder's duty
-    changed): the stream says ``reload`` and ends, and the browser opens a new one."""
+    changed): the stream says ``reload`` and ends, and the browser opens a new one.
+    ``event_name``: what the changes are called on the stream (``lookin`` for the round)."""
     rt = runtime(request)
     live = rt.live
     subscription = live.subscribe(wanted)
@@ -53,7 +54,7 @@ def change_stream(request: Request, wanted: Callable[[dict], bool],
                     yield "event: reload\ndata: {}\n\n"
                     return
                 if change is not None:
-                    yield f"event: alarm\ndata: {json.dumps(change, separators=(',', ':'))}\n\n"
+                    yield f"event: {event_name}\ndata: {json.dumps(change, separators=(',', ':'))}\n\n"
                 if time.monotonic() >= next_beat:
                     if await request.is_disconnected():
                         return

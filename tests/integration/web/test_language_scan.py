@@ -49,7 +49,9 @@ from respons.domain.alarm_types import alarm_type
 from respons.engine import receiving
 from respons.settings import Settings
 from respons.store import tables
-from respons.store.db import make_engine
+from respons.store.db import make_engine, write_transaction
+from respons.digital_supervision import lookins
+from respons.clock import OSLO
 from respons.store.migrate import upgrade
 from respons.web import i18n
 from respons.registry.pages import CONTACT_FIELDS, DEVICE_FIELDS, RECIPIENT_FIELDS, STAFF_FIELDS, ZONE_FIELDS
@@ -255,7 +257,8 @@ def _page_routes(app) -> set[str]:
     # console.js and voice.js read /console/voice and /console/calls/{id} (/app/calls/{id} in
     # the app) as JSON (no words).
     not_pages = ("/api/", "/healthz", "/livez", "/readyz", "/metrics", "/app/events", "/app/sw.js",
-                 "/economy/runs/{run_id}/export", "/console/voice", "/console/calls/", "/app/calls/")
+                 "/economy/runs/{run_id}/export", "/console/voice", "/console/calls/", "/app/calls/",
+                 "/round/events")
     return {r.path for r in walk(app.routes) if "GET" in r.methods and not r.path.startswith(not_pages)}
 
 
@@ -526,6 +529,27 @@ def _tour(app, engine, clock, people, language) -> None:
         plan_id = conn.execute(select(tables.supervision_plans.c.id)).scalar()
     municipality.post(f"/admin/registry/recipients/{recipient}/supervision/{plan_id}/end",
                       "refusal: a plan ended in the past", data={"valid_to": "2020-01-01"}, expect=422)
+    # The round: a second plan due now, so one look-in is in its window and one is not.
+    soon = (clock() + timedelta(minutes=5)).astimezone(OSLO).strftime("%H:%M")
+    municipality.post(f"/admin/registry/recipients/{recipient}/supervision", "record a plan due now",
+                      data={**plan, "times": soon, "instructions": "Se etter at dynen ligger over"},
+                      expect={200, 303})
+    with write_transaction(engine) as conn:
+        lookins.schedule(conn, clock(), lookins.Rules())
+        due = {r["planned_local"][-5:]: r["id"] for r in conn.execute(select(tables.supervision_lookins)).mappings()
+               if r["reason"] == "planned" and r["state"] == "due"}
+    operator.page("/round", "/round")
+    operator.page("/round?shift=next", None)
+    operator.page("/round/list", "/round/list", htmx=True)
+    operator.page(f"/round/rows/{due[soon]}", "/round/rows/{lookin_id}", htmx=True)
+    operator.page(f"/round/lookins/{due[soon]}", "/round/lookins/{lookin_id}", htmx=True)
+    operator.post(f"/round/lookins/{due['23:00']}/start", "refusal: a look-in outside its window", expect=409)
+    operator.post(f"/round/lookins/{due[soon]}/start", "start a look-in", expect=200)
+    colleague.post(f"/round/lookins/{due[soon]}/start", "refusal: a colleague's look-in", expect=409)
+    operator.post(f"/round/lookins/{due[soon]}/finish", "refusal: no outcome", data={"outcome": ""}, expect=422)
+    operator.post(f"/round/lookins/{due[soon]}/finish", "record not seen", data={"outcome": "not_seen"},
+                  expect=200)
+    operator.page("/round", None)
 
     # --- statistics --------------------------------------------------------------------------------
     for person, number in ((host, "4206"), (municipality, "4223"), (auditor, "4204")):

@@ -24,7 +24,6 @@
 
   const state = {
     selectedId: null,       // the row the keyboard is on
-    audio: null,
     played: [],             // what was sounded, for the browser tests: [{kind, at, id?}]
     silenced: [],           // what mute held back: [{kind, at}]
     tick: { count: 0, totalMs: 0, maxMs: 0 },  // cost of the clock, for bench/console_queue.py
@@ -211,39 +210,8 @@
   }
 
   // ---- sounds -------------------------------------------------------------------------------
-  // Generated with Web Audio, so nothing is fetched. Each kind sounds different, so an
-  // operator who is not looking knows what happened:
-  //   alarm     a two-tone chime (a new alarm, and its reminder until answered)
-  //   critical  a fast, harsh triple beep (fall, fire)
-  //   warning   a rising double beep (an alarm has waited 45 s)
-  //   late      a fast two-tone siren (past the answer deadline; mute does not stop it)
-  //   offline   a low falling tone (the screen is not connected)
-
-  function audio() {
-    if (!state.audio) state.audio = new (window.AudioContext || window.webkitAudioContext)();
-    return state.audio;
-  }
-
-  function tone(ctx, at, frequency, duration, type, volume) {
-    const osc = ctx.createOscillator();
-    const gain = ctx.createGain();
-    osc.type = type;
-    osc.frequency.value = frequency;
-    gain.gain.setValueAtTime(0.0001, at);
-    gain.gain.exponentialRampToValueAtTime(volume, at + 0.02);
-    gain.gain.exponentialRampToValueAtTime(0.0001, at + duration);
-    osc.connect(gain).connect(ctx.destination);
-    osc.start(at);
-    osc.stop(at + duration + 0.05);
-  }
-
-  const SOUNDS = {
-    alarm: (ctx, t) => { for (let r = 0; r < 2; r++) { tone(ctx, t + r * 0.8, 880, 0.3, "sine", 0.6); tone(ctx, t + r * 0.8 + 0.3, 660, 0.35, "sine", 0.6); } },
-    critical: (ctx, t) => { for (let r = 0; r < 2; r++) for (let i = 0; i < 3; i++) tone(ctx, t + r * 0.9 + i * 0.18, 1175, 0.14, "square", 0.5); },
-    warning: (ctx, t) => { for (let r = 0; r < 2; r++) { tone(ctx, t + r * 0.5, 740, 0.18, "sawtooth", 0.5); tone(ctx, t + r * 0.5 + 0.2, 1110, 0.22, "sawtooth", 0.5); } },
-    late: (ctx, t) => { for (let i = 0; i < 8; i++) tone(ctx, t + i * 0.2, i % 2 ? 900 : 1400, 0.18, "square", 0.6); },
-    offline: (ctx, t) => { tone(ctx, t, 440, 0.5, "triangle", 0.6); tone(ctx, t + 0.55, 330, 0.7, "triangle", 0.6); },
-  };
+  // The sounds themselves are in sounds.js (shared with the round): alarm, critical,
+  // warning, late (past the answer deadline; mute does not stop it), offline.
 
   // Sounds that mute may hold back; the others are about an alarm past its deadline or a
   // screen that may be missing alarms, and must be heard.
@@ -255,14 +223,11 @@
     if (MUTABLE.has(kind) && muted()) { state.silenced.push(entry); return false; }
     state.played.push(entry);
     if (state.played.length > 1000) state.played.shift();
-    try {
-      const ctx = audio();
-      if (ctx.state === "suspended") { ctx.resume(); showSoundBanner(); }
-      SOUNDS[kind](ctx, ctx.currentTime + 0.05);
-      // What the audio output did with it: "running" means it was heard, "suspended" that
-      // the browser held it back until a click (the banner asks for one).
-      entry.audio = ctx.state;
-    } catch (e) { entry.audio = "none"; /* no audio device: the banner and colours still show */ }
+    // What the audio output did with it: "running" means it was heard, "suspended" that the
+    // browser held it back until a click (the banner asks for one), "none": no audio device
+    // (the banner and colours still show).
+    entry.audio = ResponsSounds.play(kind);
+    if (entry.audio === "suspended") showSoundBanner();
     return true;
   }
 
@@ -306,7 +271,8 @@
 
   function showSoundBanner() {
     const banner = $("#sound-banner");
-    if (banner && state.audio && state.audio.state === "suspended") banner.hidden = false;
+    const ctx = ResponsSounds.context();
+    if (banner && ctx && ctx.state === "suspended") banner.hidden = false;
   }
 
   // ---- mute: per operator, time-limited -----------------------------------------------------
@@ -700,13 +666,13 @@
     const toggle = $("#sound-toggle");
     toggle.addEventListener("click", () => setMute(!muted()));
     $("#sound-test").addEventListener("click", () => {
-      audio().resume();
+      ResponsSounds.audio().resume();
       for (const [n, kind] of ["alarm", "critical", "warning", "late"].entries()) setTimeout(() => play(kind), n * 1800);
     });
-    $("#sound-enable").addEventListener("click", () => { audio().resume().then(() => { $("#sound-banner").hidden = true; }); });
+    $("#sound-enable").addEventListener("click", () => { ResponsSounds.audio().resume().then(() => { $("#sound-banner").hidden = true; }); });
     $("#help-open").addEventListener("click", () => $("#help").showModal());
     // Ask for sound at once: the browser may hold it back until the first click.
-    try { if (audio().state === "suspended") showSoundBanner(); } catch (e) { /* no audio device */ }
+    try { if (ResponsSounds.audio().state === "suspended") showSoundBanner(); } catch (e) { /* no audio device */ }
   }
 
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", init);

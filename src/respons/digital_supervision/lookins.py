@@ -1,0 +1,249 @@
+"""Look-ins: scheduled from the plans, started by one operator in their window, finished with an
+outcome that may look again or raise an alarm; late and missed ones found by a sweep
+(docs/supervision.md). Each function is a unit of work for the journal.
+
+A look-in is a row with its own deadline (``check_at``), as a device's lost-contact deadline
+is (engine/supervision.py): the sweep marks it late once, and missed once its window has
+closed, by conditional UPDATEs, so two nodes sweeping together, or a restart in the middle of
+a round, neither lose a look-in nor repeat one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy.engine import Connection
+
+from respons.auth import audit
+from respons.clock import OSLO, Clock
+from respons.digital_supervision import store
+from respons.digital_supervision.outcomes import LookAgain, Outcome, RaiseAlarm, after
+from respons.digital_supervision.plans import DEFAULT_RECHECK, Kind, due_between
+from respons.digital_supervision.rounds import Reason, State, Window, closes_at, in_window, late_at
+from respons.domain.alarm_types import alarm_type
+from respons.engine import receiving
+from respons.engine.periodic import PeriodicWorker
+from respons.engine.routing import RulesCache
+from respons.store.journal import Journal, announce
+
+SOURCE = "supervision_round"
+ACTOR = "system:round"
+PURPOSE = "supervision"
+# Look-ins exist as rows this far ahead, so the round list shows the whole coming shift; a
+# plan is scheduled again when less than a day minus an hour is left.
+HORIZON = timedelta(hours=24)
+RESCHEDULE_BEFORE = timedelta(hours=23)
+SWEEP_LIMIT = 200
+LOOKIN_CHANGED = "lookin"
+
+
+@dataclass(frozen=True)
+class Rules:
+    """What a node's settings decide about rounds (settings.py, ``supervision_*``)."""
+
+    window: Window = Window()
+    recheck: timedelta = DEFAULT_RECHECK
+    answer_deadline: timedelta = timedelta(seconds=60)
+    rules_cache: RulesCache | None = field(default=None, compare=False)
+
+
+def changed(municipality_id: int, lookin_id: int, what: str, by: str = ACTOR) -> dict[str, Any]:
+    """A look-in changed, for the round lists (``round``: whose round; ``by``: who changed it,
+    so their own page waits for its own answer). No municipality in scope and no audience: the
+    alarm streams of the console and the phones never pass it."""
+    return {"event": LOOKIN_CHANGED, "what": what, "lookin_id": lookin_id, "by": by, "round": municipality_id,
+            "municipality_id": None, "audience": []}
+
+
+# --- scheduling ----------------------------------------------------------------------------------
+
+def schedule(conn: Connection, now: datetime, rules: Rules, *, limit: int = SWEEP_LIMIT) -> int:
+    """Turn plans' agreed times into look-in rows up to a day ahead; returns plans scheduled.
+
+    A new plan starts from now (a look-in whose window is still open is included); later
+    rounds continue where the last one stopped, so each span is looked at once."""
+    until = now + HORIZON
+    plans = store.plans_to_schedule(conn, before=now + RESCHEDULE_BEFORE, today=now.astimezone(OSLO).date(),
+                                    limit=limit)
+    for row in plans:
+        start = row["scheduled_until"] or now - rules.window.window
+        plan = store.plan_of(row)
+        store.add_lookins(conn, [
+            _row(row, Reason.PLANNED, plan.kind, due.at, now, rules.window,
+                 planned_local=due.planned.isoformat(timespec="minutes"), shifted=due.shifted)
+            for due in due_between(plan, start, until)])
+        store.scheduled(conn, row["id"], until)
+    return len(plans)
+
+
+def _row(plan_row: dict[str, Any], reason: Reason, method: Kind, due_at: datetime, now: datetime, window: Window,
+         **extra) -> dict[str, Any]:
+    return {"plan_id": plan_row["id"], "municipality_id": plan_row["municipality_id"],
+            "recipient_id": plan_row["recipient_id"], "reason": reason.value, "method": method.value,
+            "due_at": due_at, "closes_at": closes_at(due_at, window), "check_at": late_at(due_at, window),
+            "state": State.DUE.value, "late": False, "shifted": False, "planned_local": None, "previous_id": None,
+            "alarm_id": None, "created_at": now, **extra}
+
+
+def plan_ended(conn: Connection, plan_id: int, from_moment: datetime) -> int:
+    """The plan ends: its look-ins from ``from_moment`` (the day after its last) are cancelled."""
+    return store.cancel_from(conn, plan_id, from_moment)
+
+
+# --- the sweep: late and missed -------------------------------------------------------------------
+
+def sweep(conn: Connection, now: datetime, rules: Rules, *, limit: int = SWEEP_LIMIT) -> int:
+    """Schedule, mark late look-ins, and raise an alarm for each missed one; returns the work done."""
+    work = schedule(conn, now, rules, limit=limit)
+    for row in store.now_late(conn, now=now, limit=limit):
+        announce(conn, changed(row["municipality_id"], row["id"], "late"))
+        work += 1
+    for row in store.now_missed(conn, now=now, limit=limit):
+        # Nobody looked in while the window was open: the person was not seen when agreed,
+        # and that must reach someone as an alarm, never pass in silence.
+        _raise(conn, row, RaiseAlarm("supervision_due", "missed"), now, rules, actor=ACTOR)
+        announce(conn, changed(row["municipality_id"], row["id"], "missed"))
+        work += 1
+    return work
+
+
+# --- an operator's look-in -------------------------------------------------------------------------
+
+class LookinNotFound(LookupError):
+    pass
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """Why a look-in cannot start or finish: a code the pages put into words."""
+
+    code: str  # taken, finished, missed, cancelled, outside_window, alarm_closed, not_yours, outcome
+    params: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Started:
+    lookin: dict[str, Any]
+    view_until: datetime
+
+
+def _visible(conn: Connection, lookin_id: int, visible_to: frozenset[int]) -> dict[str, Any]:
+    row = store.lookin(conn, lookin_id)
+    if row is None or row["municipality_id"] not in visible_to:
+        raise LookinNotFound(lookin_id)
+    return row
+
+
+def start(conn: Connection, lookin_id: int, *, actor: str, visible_to: frozenset[int], now: datetime,
+          rules: Rules, open_alarm: bool = False) -> Started | Refusal:
+    """Start a look-in for ``actor``: only in its window (planned, recheck, fallback), or while
+    the alarm it follows is open (event; ``open_alarm`` is the caller's check). A refusal
+    outside the window is audited and committed: an attempt to look outside the agreed time
+    is itself something the municipality must be able to see."""
+    row = _visible(conn, lookin_id, visible_to)
+    refusal = _start_refusal(row, now, rules, open_alarm)
+    if refusal is None and not store.start(conn, lookin_id, actor=actor, now=now,
+                                           view_until=now + timedelta(seconds=row["max_seconds"])):
+        refusal = Refusal("taken")
+    if refusal is not None:
+        if refusal.code in ("outside_window", "alarm_closed"):
+            audit.append(conn, now=now, actor=actor, action=audit.LOOK_IN_REFUSED, municipality_id=row["municipality_id"],
+                         recipient_id=row["recipient_id"], alarm_id=row["alarm_id"], purpose=PURPOSE,
+                         details=_why(row) | {"refused": refusal.code})
+        return refusal
+    view_until = now + timedelta(seconds=row["max_seconds"])
+    audit.append(conn, now=now, actor=actor, action=audit.LOOK_IN, municipality_id=row["municipality_id"],
+                 recipient_id=row["recipient_id"], alarm_id=row["alarm_id"], purpose=PURPOSE,
+                 details=_why(row) | {"max_seconds": row["max_seconds"]})
+    announce(conn, changed(row["municipality_id"], lookin_id, "started", actor))
+    return Started(row | {"state": State.STARTED.value, "started_by": actor, "started_at": now,
+                          "view_until": view_until}, view_until)
+
+
+def _start_refusal(row: dict[str, Any], now: datetime, rules: Rules, open_alarm: bool) -> Refusal | None:
+    if row["state"] != State.DUE:
+        return Refusal({State.STARTED: "taken", State.DONE: "finished"}.get(row["state"], row["state"]))
+    if row["reason"] == Reason.EVENT:
+        return None if open_alarm else Refusal("alarm_closed")
+    if not in_window(row["due_at"], now, rules.window):
+        return Refusal("outside_window", {"opens": row["due_at"] - rules.window.window,
+                                          "closes": row["closes_at"]})
+    return None
+
+
+def _why(row: dict[str, Any]) -> dict[str, Any]:
+    """Why the look-in was asked for, for the audit log: the agreed time or the alarm."""
+    return {"lookin_id": row["id"], "method": row["method"], "reason": row["reason"],
+            "planned": row["planned_local"], "due_at": row["due_at"].isoformat()}
+
+
+def finish(conn: Connection, lookin_id: int, outcome: Outcome, *, note: str | None, actor: str,
+           visible_to: frozenset[int], now: datetime, rules: Rules) -> dict[str, Any] | Refusal:
+    """Record the outcome of a look-in the actor started, and what follows from it: a look
+    again after the recheck interval, an alarm routed like any other, or the plan's fallback
+    (a phone call) when the camera failed. Audited with how long the look-in lasted."""
+    row = _visible(conn, lookin_id, visible_to)
+    if outcome is Outcome.CAMERA_UNAVAILABLE and row["method"] != Kind.CAMERA:
+        return Refusal("outcome")
+    if row["state"] != State.STARTED or row["started_by"] != actor:
+        return Refusal("not_yours" if row["state"] == State.STARTED else "finished")
+    if not store.finish(conn, lookin_id, actor=actor, outcome=outcome.value, note=note, now=now):
+        return Refusal("finished")
+    audit.append(conn, now=now, actor=actor, action=audit.LOOK_IN_ENDED, municipality_id=row["municipality_id"],
+                 recipient_id=row["recipient_id"], alarm_id=row["alarm_id"], purpose=PURPOSE,
+                 details=_why(row) | {"outcome": outcome.value,
+                                      "seconds": round((now - row["started_at"]).total_seconds())})
+    then = after(outcome, recheck=row["reason"] == Reason.RECHECK, now=now, recheck_after=rules.recheck)
+    added = []
+    for step in then.steps:
+        if isinstance(step, LookAgain):
+            added += store.add_lookins(conn, [_row(_plan_ref(row), Reason.RECHECK, Kind(row["method"]), step.at, now,
+                                                   rules.window, previous_id=lookin_id)])
+        elif isinstance(step, RaiseAlarm):
+            _raise(conn, row, step, now, rules, actor=actor)
+    if then.fallback_call:
+        # The camera failed: the person is phoned instead, now, as a look-in of its own.
+        added += store.add_lookins(conn, [_row(_plan_ref(row), Reason.FALLBACK, Kind.PHONE, now, now, rules.window,
+                                               previous_id=lookin_id)])
+    announce(conn, changed(row["municipality_id"], lookin_id, "finished", actor))
+    for new_id in added:
+        announce(conn, changed(row["municipality_id"], new_id, "added", actor))
+    return store.lookin(conn, lookin_id)
+
+
+def _plan_ref(row: dict[str, Any]) -> dict[str, Any]:
+    return {"id": row["plan_id"], "municipality_id": row["municipality_id"], "recipient_id": row["recipient_id"]}
+
+
+def _raise(conn: Connection, row: dict[str, Any], step: RaiseAlarm, now: datetime, rules: Rules, *,
+           actor: str) -> str:
+    """An alarm for the person, routed like any other; its payload says which look-in and why."""
+    received = receiving.receive(conn, receiving.NewAlarm(
+        municipality_id=row["municipality_id"], recipient_id=row["recipient_id"], device_id=None,
+        alarm_type=alarm_type(step.alarm_type), source=SOURCE, actor=actor, occurred_at=now,
+        payload={"supervision": {"lookin_id": row["id"], "reason": step.reason, "method": row["method"],
+                                 "due_at": row["due_at"].isoformat(), "planned": row["planned_local"]}},
+        idempotency_scope=SOURCE, idempotency_key=f"{row['id']}:{step.reason}",
+    ), now=now, answer_deadline=rules.answer_deadline, rules_cache=rules.rules_cache)
+    store.raised(conn, row["id"], received.alarm_id)
+    return received.alarm_id
+
+
+class RoundWorker(PeriodicWorker):
+    """Schedules look-ins and finds late and missed ones every ``poll_seconds``."""
+
+    name = "respons-rounds"
+
+    def __init__(self, journal: Journal, clock: Clock, rules: Rules, *, poll_seconds: float):
+        super().__init__(poll_seconds=poll_seconds)
+        self._journal, self._clock, self._rules = journal, clock, rules
+
+    async def run_once(self) -> int:
+        total = 0
+        while True:
+            work = await self._journal.run(lambda conn: sweep(conn, self._clock(), self._rules))
+            total += work
+            if work < SWEEP_LIMIT:
+                return total

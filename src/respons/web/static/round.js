@@ -1,0 +1,277 @@
+/* The operator's round (/round): the shift's look-ins by municipality and time, and the
+ * look-in in the panel beside them (docs/supervision.md, "The operator's round").
+ *
+ * Each row carries its due time and window; once a second its clock is painted (in 12 min,
+ * can start, now, 4 min late, window closed) and a look-in that falls due sounds a warning,
+ * one that turns late the siren, as an alarm past its answer time does in the console.
+ * The server marks late and missed look-ins itself (digital_supervision/lookins.sweep):
+ * the page only shows it sooner.
+ *
+ * Keys (not while typing): N the next look-in to do, S start it, 1–4 choose the outcome,
+ * Enter record it, Escape leave the note field.
+ *
+ * The list stays current from /round/events: each event names one look-in, and only its
+ * row is fetched again; a look-in the list does not hold yet (a look again, a phone call
+ * instead of the camera) reloads the list.
+ */
+(function () {
+  "use strict";
+
+  const REMIND_MS = 30000;
+  const state = {
+    selectedId: null,
+    sounded: new Map(),  // look-in id -> "due_now" | "late": the sound it has had
+    played: [],          // [{kind, id, at}] for the browser tests
+    lastReminder: 0,
+    live: null,
+  };
+  window.respons = window.respons || {};
+  window.respons.round = state;
+
+  let roundEl, watcher;
+  const $ = (selector, root) => (root || document).querySelector(selector);
+
+  function words(key) { return roundEl.dataset["w" + key] || ""; }
+  function fill(text, values) { return text.replace(/\{(\w+)\}/g, (_, k) => (k in values ? values[k] : "")); }
+
+  function play(kind, id) {
+    state.played.push({ kind, id, at: Date.now(), audio: ResponsSounds.play(kind) });
+    if (state.played.length > 500) state.played.shift();
+  }
+
+  // ---- clocks ---------------------------------------------------------------------------------
+
+  function clockOf(row, now) {
+    const due = Number(row.dataset.due), win = Number(row.dataset.window), lateAfter = Number(roundEl.dataset.lateAfter);
+    if (now < due - win) return ["later", Math.ceil((due - win - now) / 60000)];
+    if (now < due) return ["open", 0];
+    if (now < due + lateAfter) return ["due_now", 0];
+    if (now < due + win) return ["late", Math.floor((now - due) / 60000)];
+    return ["missed", 0];
+  }
+
+  const WORD = { later: "Later", open: "Open", due_now: "DueNow", late: "Late", missed: "Missed" };
+
+  function tick() {
+    const now = Date.now();
+    let anyLate = false;
+    for (const row of document.querySelectorAll("tr.lookin-row")) {
+      const cell = row.querySelector(".lk-clock");
+      if (row.dataset.state !== "due") { cell.textContent = ""; delete row.dataset.clock; continue; }
+      let [clock, minutes] = clockOf(row, now);
+      if (row.dataset.late === "1" && clock !== "missed") clock = "late";  // the server said so
+      row.dataset.clock = clock;
+      cell.textContent = fill(words(WORD[clock]), { m: minutes });
+      const id = row.dataset.lookinId;
+      const had = state.sounded.get(id);
+      if (clock === "late") {
+        anyLate = true;
+        if (had !== "late") { state.sounded.set(id, "late"); play("late", id); state.lastReminder = now; }
+      } else if (clock === "due_now" && !had) {
+        state.sounded.set(id, "due_now");
+        play("warning", id);
+      }
+    }
+    // Until every late look-in is started, the siren comes back (as for an alarm past its deadline).
+    if (anyLate && now - state.lastReminder >= REMIND_MS) { state.lastReminder = now; play("late"); }
+    paintTimer(now);
+  }
+
+  function paintTimer(now) {
+    const panel = $("#lookin"), timer = $("#view-timer");
+    if (!panel || !timer || !panel.dataset.viewUntil) return;
+    const left = Math.ceil((Number(panel.dataset.viewUntil) - now) / 1000);
+    timer.textContent = left > 0 ? fill(words("TimeLeft"), { s: left }) : words("Closed");
+    timer.dataset.left = String(Math.max(0, left));
+  }
+
+  // ---- the list ---------------------------------------------------------------------------------
+
+  function rows() { return Array.from(document.querySelectorAll("tr.lookin-row")); }
+
+  function select(row, { load = true } = {}) {
+    for (const r of rows()) r.setAttribute("aria-selected", r === row ? "true" : "false");
+    state.selectedId = row ? row.dataset.lookinId : null;
+    if (!row) return;
+    row.scrollIntoView({ block: "nearest" });
+    if (load) loadPanel(row.dataset.lookinId);
+  }
+
+  function working() {
+    const panel = $("#lookin");
+    return panel && panel.dataset.mine === "1" && panel.dataset.state === "started";
+  }
+
+  // The look-in to do next: the earliest still due (not the one chosen now), one that can
+  // start before one that cannot yet.
+  function nextLookin() {
+    if (working()) { focusPanel(); return; }  // finish this one first
+    const now = Date.now();
+    const due = rows().filter((r) => r.dataset.state === "due" && r.dataset.lookinId !== state.selectedId);
+    const ready = due.filter((r) => ["open", "due_now", "late"].includes(clockOf(r, now)[0]));
+    const pick = (ready.length ? ready : due).sort((a, b) => Number(a.dataset.due) - Number(b.dataset.due))[0];
+    if (pick) select(pick);
+  }
+
+  // Each panel request takes a number; only the newest one's answer is shown, so a look-in
+  // chosen (N) and at once started (S) never ends with the chosen one's older panel on top.
+  let panelSeq = 0;
+
+  async function loadPanel(id) {
+    const seq = ++panelSeq;
+    const answer = await fetch(`/round/lookins/${id}`, { credentials: "same-origin" });
+    if (!answer.ok || seq !== panelSeq) return;
+    showPanel(await answer.text());
+  }
+
+  function csrf() {
+    try { return JSON.parse(document.body.getAttribute("hx-headers") || "{}")["X-CSRF-Token"] || ""; }
+    catch (e) { return ""; }
+  }
+
+  // S: start the chosen look-in, whether or not its panel has arrived yet.
+  async function startChosen() {
+    if (!state.selectedId || working()) return;
+    const id = state.selectedId, seq = ++panelSeq;
+    const answer = await fetch(`/round/lookins/${id}/start`, {
+      method: "POST", credentials: "same-origin", headers: { "X-CSRF-Token": csrf() } });
+    if (seq !== panelSeq) return;
+    if (answer.ok || answer.status === 409) showPanel(await answer.text());
+    refreshRow(id);
+  }
+
+  function showPanel(html) {
+    const pane = $("#lookin-pane");
+    pane.innerHTML = html;
+    htmx.process(pane);
+    paintTimer(Date.now());
+    focusPanel();
+  }
+
+  function focusPanel() {
+    const heading = $("#lookin-heading");
+    if (heading) heading.focus();
+  }
+
+  async function refreshRow(id) {
+    const row = document.getElementById("lookin-" + id);
+    if (!row) { reloadList(); return; }
+    const answer = await fetch(`/round/rows/${id}`, { credentials: "same-origin" });
+    if (!answer.ok) { row.remove(); return; }
+    const holder = document.createElement("tbody");
+    holder.innerHTML = (await answer.text()).trim();
+    const fresh = holder.firstElementChild;
+    fresh.setAttribute("aria-selected", id === state.selectedId ? "true" : "false");
+    row.replaceWith(fresh);
+    tick();
+  }
+
+  async function reloadList() {
+    const answer = await fetch(`/round/list?shift=${encodeURIComponent(roundEl.dataset.shift)}`, { credentials: "same-origin" });
+    if (!answer.ok) return;
+    $("#round-list").innerHTML = await answer.text();
+    const selected = state.selectedId && document.getElementById("lookin-" + state.selectedId);
+    if (selected) selected.setAttribute("aria-selected", "true");
+    tick();
+  }
+
+  // ---- keys -------------------------------------------------------------------------------------
+
+  function typing(target) {
+    return target && (target.tagName === "TEXTAREA" || target.tagName === "SELECT" ||
+                      (target.tagName === "INPUT" && !["radio", "checkbox"].includes(target.type)));
+  }
+
+  function chooseOutcome(n) {
+    const choices = document.querySelectorAll('#outcome-form input[name="outcome"]');
+    const choice = choices[n - 1];
+    if (!choice) return;
+    choice.checked = true;
+    choice.focus();
+  }
+
+  function record() {
+    const form = $("#outcome-form");
+    if (form && form.querySelector('input[name="outcome"]:checked')) form.requestSubmit();
+  }
+
+  function onKey(event) {
+    if (event.ctrlKey || event.metaKey || event.altKey) return;
+    if (typing(event.target)) {
+      if (event.key === "Escape") { event.target.blur(); focusPanel(); }
+      return;
+    }
+    if (event.key === "Enter" && $("#outcome-form") && $("#outcome-form").contains(event.target)) {
+      event.preventDefault();
+      record();
+      return;
+    }
+    const key = event.key.length === 1 ? event.key.toLowerCase() : event.key;
+    const handled = {
+      n: nextLookin,
+      s: startChosen,
+      1: () => chooseOutcome(1), 2: () => chooseOutcome(2), 3: () => chooseOutcome(3), 4: () => chooseOutcome(4),
+    }[key];
+    if (handled) { event.preventDefault(); handled(); }
+  }
+
+  // ---- wiring -------------------------------------------------------------------------------------
+
+  function onLiveMessage(event) {
+    const type = event.detail.type;
+    let data = null;
+    try { data = JSON.parse(event.detail.data); } catch (e) { /* not for us */ }
+    if (type === "heartbeat") { watcher.heartbeat(data); return; }
+    if (type === "reload") { reloadList(); return; }
+    if (!data || !data.lookin_id) return;
+    const id = String(data.lookin_id);
+    refreshRow(id);
+    // A colleague started or recorded the look-in shown here: show what they did. This
+    // operator's own start or outcome shows through its own answer (a panel fetched now could
+    // land after it and take away a choice already made).
+    if (id === state.selectedId && data.by !== roundEl.dataset.user && !working()) loadPanel(id);
+  }
+
+  function setLive(up) {
+    const status = $("#live-status");
+    status.dataset.live = up ? "up" : "down";
+    status.textContent = up ? roundEl.dataset.liveUp : roundEl.dataset.liveDown;
+    $("#live-banner").hidden = up;
+  }
+
+  function init() {
+    roundEl = $("#round");
+    if (!roundEl) return;
+    watcher = ResponsLive.watch({
+      element: roundEl, streamSelector: "#live",
+      heartbeatMs: (Number(roundEl.dataset.heartbeatSeconds) || 3) * 1000,
+      onUp: (catchUp) => { setLive(true); if (catchUp) reloadList(); },
+      onDown: () => { setLive(false); play("offline"); },
+      onStillDown: () => play("offline"),
+    });
+    state.live = watcher.state;
+    roundEl.addEventListener("htmx:sseMessage", (event) => {
+      if (event.target.id === "live-events") onLiveMessage(event);
+    });
+    $("#round-list").addEventListener("click", (event) => {
+      const row = event.target.closest("tr.lookin-row");
+      if (row && !working()) select(row);
+    });
+    // The start and outcome forms answer with the panel: show it, and the row changes.
+    document.body.addEventListener("htmx:beforeRequest", (event) => {
+      if (event.detail.target && event.detail.target.id === "lookin-pane") panelSeq++;
+    });
+    document.body.addEventListener("htmx:afterSwap", (event) => {
+      if (event.detail.target.id !== "lookin-pane") return;
+      paintTimer(Date.now());
+      focusPanel();
+      const panel = $("#lookin");
+      if (panel) refreshRow(panel.dataset.lookinId);
+    });
+    document.addEventListener("keydown", onKey);
+    tick();
+    setInterval(tick, 1000);
+  }
+
+  document.addEventListener("DOMContentLoaded", init);
+})();
