@@ -33,6 +33,7 @@ $(BENCH_INSTALLED): $(INSTALLED) pyproject.toml
 demo: $(INSTALLED)
 	@bash scripts/ensure-fhir-server.sh || echo "Demo EPJ: the FHIR server could not be installed (Node from npm); the demo runs without a patient record."
 	@bash scripts/ensure-voice.sh || echo "Demo voice: the gateway and baresip could not be installed (Debian packages); the demo runs without voice."
+	@bash scripts/ensure-camera.sh || echo "Demo camera: GStreamer could not be installed (Debian packages); the demo runs without a camera picture."
 	$(BIN)/respons migrate
 	$(BIN)/respons demo
 	$(BIN)/respons serve --simulate --demo-epj --demo-voice

@@ -21,11 +21,12 @@ from pathlib import Path
 import httpx
 import pytest
 
-from respons.demo import alarm_unit, phone_line
+from respons.demo import alarm_unit, camera, phone_line
 from respons.voice import janus
 from tests.chaos.server import free_port
 
 REQUIRE_VOICE = os.environ.get("RESPONS_REQUIRE_VOICE") == "1"
+REQUIRE_CAMERA = os.environ.get("RESPONS_REQUIRE_CAMERA") == "1"
 UNIT_TONE = 1000  # Hz: what the alarm unit's microphone plays
 OPERATOR_TONE = 660  # Hz: what the operator's fake microphone plays
 
@@ -37,6 +38,21 @@ def require_voice() -> None:
         if REQUIRE_VOICE:
             pytest.fail(f"voice tests cannot run: {problem} (RESPONS_REQUIRE_VOICE=1)")
         pytest.skip(f"voice tests skipped: {problem}")
+
+
+def require_camera() -> None:
+    """The gateway with its streaming plugin, and GStreamer as the camera (scripts/ensure-camera.sh)."""
+    problem = janus.camera_available() or camera.available() or (None if janus.lan_address() else
+                                                                 "this machine has no non-loopback address for media")
+    if problem:
+        if REQUIRE_CAMERA:
+            pytest.fail(f"camera tests cannot run: {problem} (RESPONS_REQUIRE_CAMERA=1)")
+        pytest.skip(f"camera tests skipped: {problem}")
+
+
+def camera_port(n: int = 0) -> int:
+    """A port for a simulated camera to send to, of this xdist worker's own."""
+    return _rtp_base() + 350 + n
 
 
 def tone(path: Path, hz: int, *, seconds: float, channels: int) -> Path:
@@ -63,7 +79,8 @@ class Gateway:
         base = _rtp_base()
         self.config = janus.GatewayConfig(folder=folder, http_port=free_port(), api_secret=secrets.token_hex(16),
                                           media_ip=janus.lan_address() or "127.0.0.1",
-                                          webrtc_ports=(base, base + 99), sip_rtp_ports=(base + 100, base + 199))
+                                          webrtc_ports=(base, base + 99), sip_rtp_ports=(base + 100, base + 199),
+                                          stream_ports=(base + 300, base + 349))
         self.log = folder / "janus.log"
         self.process: subprocess.Popen | None = None
 

@@ -26,7 +26,8 @@ from sqlalchemy import Engine
 from respons.clock import Clock
 from respons.engine import missions, routing, timeline
 from respons.deviations import service as deviations
-from respons.digital_supervision.lookins import RoundWorker, Rules as RoundRules
+from respons.digital_supervision.camera import Cameras
+from respons.digital_supervision.lookins import RoundWorker, Rules as RoundRules, camera_closed
 from respons.digital_supervision.rounds import Window
 from respons.engine.live import LiveBus
 from respons.engine.routing import RulesCache
@@ -82,6 +83,7 @@ class Runtime:
     care: CareReader = field(default_factory=CareReader)  # care plans read back from the EPJ, kept briefly
     voice: Voice | None = None  # calls through the gateway (docs/voice.md)
     rounds: RoundRules = field(default_factory=RoundRules)  # digital supervision (docs/supervision.md)
+    cameras: Cameras = field(default_factory=lambda: Cameras(None))  # camera look-ins open on this node
 
     @property
     def answer_deadline(self) -> timedelta:
@@ -131,6 +133,9 @@ class Node:
             probe_seconds=settings.voice_probe_seconds, answer_deadline_seconds=settings.answer_deadline_seconds,
             expected_call_seconds=settings.voice_expected_call_seconds, centre_address=settings.voice_centre_address),
             journal, engine, clock, name, rules)
+        # The same gateway, its streaming plugin; each camera closing is audited with its length.
+        runtime.cameras = Cameras(runtime.voice.gateway, on_closed=lambda lookin_id, seconds: journal.run(
+            lambda conn: camera_closed(conn, lookin_id, seconds=seconds, now=clock())))
         epj = DeliveryWorker(journal, engine, clock, node=name, poll_seconds=settings.epj_poll_seconds,
                              lease_seconds=settings.epj_lease_seconds, timeout_seconds=settings.epj_timeout_seconds,
                              alarm_after=timedelta(seconds=settings.epj_alarm_after_seconds),
@@ -191,6 +196,7 @@ class Node:
         # acknowledged), then the workers, then the streams, the journal and the database.
         for listener in reversed(self.listeners):
             await listener.stop()
+        await self.runtime.cameras.stop()
         await self.runtime.voice.stop()
         await self.round_worker.stop()
         await self.epj.stop()

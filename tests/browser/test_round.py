@@ -1,25 +1,53 @@
 """The supervision round in real Chromium: an operator works a round of three look-ins by
-keyboard while a colleague's list follows live."""
+keyboard while a colleague's list follows live; the camera's picture comes through the real
+gateway (Janus's streaming plugin) from GStreamer's test picture, and is closed after the
+look-in's length."""
 
 from __future__ import annotations
 
 import re
 from datetime import date, datetime, timedelta, timezone
 
+import pytest
 from playwright.sync_api import expect
-from sqlalchemy import create_engine, select
+from sqlalchemy import create_engine, insert, select
 
 from respons.clock import OSLO
 from respons.digital_supervision import lookins, store
 from respons.digital_supervision.plans import AgreedTime, Kind, Plan
 from respons.store.db import write_transaction
-from respons.store.tables import alarms, audit_log, supervision_lookins
+from respons.demo import camera as simulated
+from respons.store.tables import alarms, audit_log, devices, supervision_lookins
 from tests.browser.harness import log_in
+from tests.voice_stack import Gateway, camera_port, require_camera
 
 LIVE = 10_000  # ms
 
 
-def plans_due_now(world, kinds: list[Kind]) -> list[int]:
+@pytest.fixture
+def camera_settings(tmp_path):
+    """The gateway, and a simulated camera sending to its port (the first person's camera)."""
+    require_camera()
+    gateway = Gateway(tmp_path / "janus").start()
+    camera = simulated.start(camera_port(), log_path=tmp_path / "camera.log")
+    yield gateway.settings
+    simulated.stop(camera)
+    gateway.stop()
+
+
+def cameras(world, sources: dict[int, str]) -> None:
+    """Supervision cameras in the registry: person index → video source."""
+    engine = create_engine(world.database_url)
+    with write_transaction(engine) as conn:
+        for index, source in sources.items():
+            conn.execute(insert(devices).values(
+                municipality_id=world.registry.municipality_ids[0], recipient_id=world.registry.recipient_ids[index],
+                kind="camera", protocol="http", identity=f"CAM-{index}", video_source=source,
+                created_at=datetime.now(timezone.utc)))
+    engine.dispose()
+
+
+def plans_due_now(world, kinds: list[Kind], *, max_seconds: int = 30) -> list[int]:
     """One plan per person, due one, two, three… minutes from now (Oslo wall clock), scheduled
     as the server's sweep would; the look-ins' ids in time order."""
     engine = create_engine(world.database_url)
@@ -27,7 +55,7 @@ def plans_due_now(world, kinds: list[Kind]) -> list[int]:
     with write_transaction(engine) as conn:
         for n, kind in enumerate(kinds, start=1):
             at = (now + timedelta(minutes=n)).astimezone(OSLO).time().replace(second=0, microsecond=0)
-            plan = Plan(kind=kind, times=(AgreedTime(at),), max_seconds=30, consent_by="Brukeren selv",
+            plan = Plan(kind=kind, times=(AgreedTime(at),), max_seconds=max_seconds, consent_by="Brukeren selv",
                         consent_on=date(2026, 1, 1), valid_from=now.astimezone(OSLO).date() - timedelta(days=1),
                         checklist=("Ligger i sengen", "Puster rolig"))
             recipient = world.registry.recipient_ids[n - 1]
@@ -47,14 +75,17 @@ def round_of(new_page, world, account):
     return page
 
 
+@pytest.mark.server_settings("camera_settings")
 def test_an_operator_works_a_round_of_three_look_ins_by_keyboard(new_page, world):
-    first, second, third = plans_due_now(world, [Kind.PHONE, Kind.SENSOR, Kind.PHONE])
+    # The first person's camera sends; the third's is connected to nothing.
+    cameras(world, {0: f"rtp:{camera_port()}/vp8", 2: f"rtp:{camera_port(1)}/vp8"})
+    first, second, third = plans_due_now(world, [Kind.CAMERA, Kind.SENSOR, Kind.CAMERA], max_seconds=10)
     anne = round_of(new_page, world, world.operators[0])
     bjorn = round_of(new_page, world, world.operators[1])
     for lookin in (first, second, third):
         expect(anne.locator(f"#lookin-{lookin} .lk-clock")).to_have_text("kan startes")
 
-    # N chooses the first look-in due, S starts it; 1 and Enter record "seen, all well".
+    # N chooses the first look-in due, S starts it: the camera's picture plays in the page.
     anne.keyboard.press("n")
     expect(anne.locator(f"#lookin-{first}")).to_have_attribute("aria-selected", "true")
     expect(anne.locator("#start-button")).to_be_visible()
@@ -63,6 +94,21 @@ def test_an_operator_works_a_round_of_three_look_ins_by_keyboard(new_page, world
     expect(anne.locator("#lookin")).to_contain_text("Ligger i sengen")
     expect(anne.locator("#view-timer")).to_contain_text("Innsynet lukkes om")
     expect(bjorn.locator(f"#lookin-{first} .lk-status")).to_have_text("Startet av Anne", timeout=LIVE)
+    anne.wait_for_function("window.respons.round.camera && window.respons.round.camera.frames > 15", timeout=LIVE)
+    expect(anne.locator("#camera-video")).to_be_visible()
+    expect(anne.locator("#camera-status")).to_have_text("Direkte bilde. Ingenting tas opp eller lagres.")
+    quality = anne.evaluate("document.querySelector('#camera-video').getVideoPlaybackQuality().totalVideoFrames")
+    assert quality > 15, "the browser decoded the camera's frames"
+
+    # After the look-in's length (10 s) the picture is closed by the server, and stays closed.
+    anne.wait_for_function("window.respons.round.camera.ended === 'closed'", timeout=15_000)
+    expect(anne.locator("#camera-video")).to_be_hidden()
+    expect(anne.locator("#camera-status")).to_have_text("Bildet er lukket.")
+    frames = anne.evaluate("window.respons.round.camera.frames")
+    anne.wait_for_timeout(1500)
+    assert anne.evaluate("window.respons.round.camera.frames") == frames
+
+    # 1 and Enter record "seen, all well".
     anne.keyboard.press("1")
     anne.keyboard.press("Enter")
     expect(anne.locator("#lookin-outcome")).to_have_text("Sett, alt vel", timeout=LIVE)
@@ -79,23 +125,34 @@ def test_an_operator_works_a_round_of_three_look_ins_by_keyboard(new_page, world
     expect(anne.locator("#lookin")).to_contain_text(re.compile(r"Ny sjekk kl\. \d\d:\d\d\."))
     expect(bjorn.locator("tr.lookin-row")).to_have_count(4, timeout=LIVE)
 
-    # The third (the look again is not due yet, so N passes it): seen, needs help → an alarm.
+    # The third (the look again is not due yet, so N passes it): its camera sends nothing, so
+    # no picture is shown, the page says so and offers outcome 4; Enter records it, and the
+    # person is to be phoned instead (a new row) while a technician alarm goes out.
     anne.keyboard.press("n")
     expect(anne.locator(f"#lookin-{third}")).to_have_attribute("aria-selected", "true")
     anne.keyboard.press("s")
-    expect(anne.locator("#outcome-form")).to_be_visible(timeout=LIVE)
-    anne.keyboard.press("2")
+    expect(anne.locator("#camera-status")).to_have_text(re.compile("^Kamera utilgjengelig"), timeout=LIVE)
+    expect(anne.locator("#camera-video")).to_be_hidden()
+    expect(anne.locator("#outcome-camera_unavailable")).to_be_checked()
+    anne.locator("#outcome-camera_unavailable").focus()
     anne.keyboard.press("Enter")
-    expect(anne.locator("#lookin-outcome")).to_have_text("Sett, trenger hjelp", timeout=LIVE)
-    expect(anne.locator("#lookin")).to_contain_text("Alarm sendt.")
+    expect(anne.locator("#lookin-outcome")).to_have_text("Kamera utilgjengelig", timeout=LIVE)
+    expect(anne.locator("#lookin")).to_contain_text("Ring brukeren nå (i stedet for kamera).")
+    expect(bjorn.locator("tr.lookin-row")).to_have_count(5, timeout=LIVE)
 
     engine = create_engine(world.database_url)
     with engine.connect() as conn:
         done = dict(conn.execute(select(supervision_lookins.c.id, supervision_lookins.c.outcome)
                                  .where(supervision_lookins.c.id.in_([first, second, third]))).all())
         raised = conn.execute(select(alarms.c.type, alarms.c.payload)).all()
-        opened = conn.execute(select(audit_log.c.details).where(audit_log.c.action == "look_in")).scalars().all()
+        logged = conn.execute(select(audit_log.c.action, audit_log.c.details)
+                              .where(audit_log.c.action.in_(["look_in", "look_in_ended"]))).all()
     engine.dispose()
-    assert done == {first: "seen_well", second: "not_seen", third: "seen_needs_help"}
-    assert [(a.type, a.payload["supervision"]["lookin_id"]) for a in raised] == [("supervision_due", third)]
-    assert sorted(d["lookin_id"] for d in opened) == [first, second, third]
+    assert done == {first: "seen_well", second: "not_seen", third: "camera_unavailable"}
+    assert [(a.type, a.payload["supervision"]["lookin_id"]) for a in raised] == [("device_fault", third)]
+    started = sorted(d["lookin_id"] for action, d in logged if action == "look_in" and "camera" not in d)
+    assert started == [first, second, third]
+    [opened] = [d for action, d in logged if action == "look_in" and "camera" in d]
+    assert (opened["lookin_id"], opened["camera"]) == (first, "CAM-0")
+    [closed] = [d for action, d in logged if action == "look_in_ended" and "camera_seconds" in d]
+    assert closed["lookin_id"] == first and 8 <= closed["camera_seconds"] <= 11

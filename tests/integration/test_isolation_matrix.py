@@ -406,6 +406,14 @@ ROUTES: dict[tuple[str, str], Route] = {
         "roles: operator", _page(lambda w, p: f"/round/lookins/{w.foreign_lookin(p)}")),
     ("POST", "/round/lookins/{lookin_id}/start"): PageRoute(
         "roles: operator", _page(lambda w, p: f"/round/lookins/{w.foreign_lookin(p)}/start", method="POST", data={})),
+    ("POST", "/round/lookins/{lookin_id}/camera"): PageRoute(
+        "roles: operator", _page(lambda w, p: f"/round/lookins/{w.foreign_lookin(p)}/camera", method="POST", data={})),
+    ("POST", "/round/lookins/{lookin_id}/camera/answer"): PageRoute(
+        "roles: operator", _page(lambda w, p: f"/round/lookins/{w.foreign_lookin(p)}/camera/answer", method="POST",
+                                 json={"sdp": "v=0 an answer"})),
+    ("POST", "/round/lookins/{lookin_id}/camera/close"): PageRoute(
+        "roles: operator", _page(lambda w, p: f"/round/lookins/{w.foreign_lookin(p)}/camera/close", method="POST",
+                                 data={})),
     ("POST", "/round/lookins/{lookin_id}/finish"): PageRoute(
         "roles: operator", _page(lambda w, p: f"/round/lookins/{w.foreign_lookin(p)}/finish", method="POST",
                                  data={"outcome": "seen_well"})),

@@ -213,6 +213,35 @@ def finish(conn: Connection, lookin_id: int, outcome: Outcome, *, note: str | No
     return store.lookin(conn, lookin_id)
 
 
+def watchable(row: dict[str, Any], *, actor: str, now: datetime) -> Refusal | None:
+    """May ``actor`` see the camera's picture now: a camera look-in they started, within its
+    length (the start was only allowed in the window, or for an open alarm)."""
+    if row["method"] != Kind.CAMERA:
+        return Refusal("not_camera")
+    if row["state"] != State.STARTED or row["started_by"] != actor:
+        return Refusal("not_yours")
+    if row["view_until"] is None or now >= row["view_until"]:
+        return Refusal("view_over")
+    return None
+
+
+def camera_opened(conn: Connection, row: dict[str, Any], device: dict[str, Any], *, actor: str, now: datetime) -> None:
+    """The camera's picture was opened: who, when, why (the look-in) and until when."""
+    audit.append(conn, now=now, actor=actor, action=audit.LOOK_IN, municipality_id=row["municipality_id"],
+                 recipient_id=row["recipient_id"], alarm_id=row["alarm_id"], purpose=PURPOSE,
+                 details=_why(row) | {"camera": device["identity"], "until": row["view_until"].isoformat()})
+
+
+def camera_closed(conn: Connection, lookin_id: int, *, seconds: float, now: datetime) -> None:
+    """The camera's picture was closed (by its length, the outcome, or the node stopping)."""
+    row = store.lookin(conn, lookin_id)
+    if row is None:
+        return
+    audit.append(conn, now=now, actor=ACTOR, action=audit.LOOK_IN_ENDED, municipality_id=row["municipality_id"],
+                 recipient_id=row["recipient_id"], alarm_id=row["alarm_id"], purpose=PURPOSE,
+                 details=_why(row) | {"camera_seconds": seconds})
+
+
 def _plan_ref(row: dict[str, Any]) -> dict[str, Any]:
     return {"id": row["plan_id"], "municipality_id": row["municipality_id"], "recipient_id": row["recipient_id"]}
 

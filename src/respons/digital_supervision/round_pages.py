@@ -14,9 +14,11 @@ from itertools import groupby
 from typing import Any
 
 from fastapi import APIRouter, Depends, Form, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from pydantic import BaseModel, Field
 
 from respons.digital_supervision import lookins, store, words  # noqa: F401  (words: the pages' i18n keys)
+from respons.digital_supervision.camera import CameraUnavailable, Source
 from respons.digital_supervision.outcomes import Outcome
 from respons.digital_supervision.rounds import ShiftSpan, next_shift, shift_at
 from respons.domain.access import Role
@@ -137,7 +139,59 @@ async def finish(request: Request, lookin_id: int, outcome: str = Form(""), note
         now=rt.clock(), rules=rt.rounds))
     if isinstance(result, lookins.Refusal):
         return _panel(request, principal, _lookin(request, lookin_id, principal), status_code=409, refusal=result)
+    await rt.cameras.close(lookin_id)  # recorded before its length ran out: the picture ends now
     return _panel(request, principal, result)
+
+
+# --- the camera's picture (round.js; digital_supervision/camera.py) ---------------------------------
+
+@router.post("/lookins/{lookin_id}/camera")
+async def camera(request: Request, lookin_id: int, principal: Principal = Depends(operator_page)):
+    """The gateway's offer of the camera's picture, for the operator who started the look-in,
+    until its length runs out; 409 with why when there is none to show."""
+    rt = runtime(request)
+    row, now = _lookin(request, lookin_id, principal), rt.clock()
+    refusal = lookins.watchable(row, actor=principal.actor, now=now)
+    if refusal is not None:
+        return JSONResponse({"error": refusal.code}, status_code=409)
+    with rt.engine.connect() as conn:
+        device = store.camera_of(conn, row["recipient_id"])
+    if device is None:
+        return JSONResponse({"error": "camera_unavailable", "reason": "no camera"}, status_code=409)
+    try:
+        offer = await rt.cameras.open(lookin_id, Source.parse(device["video_source"]),
+                                      seconds=(row["view_until"] - now).total_seconds())
+    except CameraUnavailable as exc:
+        return JSONResponse({"error": "camera_unavailable", "reason": str(exc)}, status_code=409)
+    await rt.journal.run(lambda conn: lookins.camera_opened(conn, row, device, actor=principal.actor, now=now))
+    return {"offer": offer}
+
+
+class CameraAnswer(BaseModel):
+    sdp: str = Field(min_length=10, max_length=20000)
+
+
+@router.post("/lookins/{lookin_id}/camera/answer")
+async def camera_answer(request: Request, lookin_id: int, body: CameraAnswer,
+                        principal: Principal = Depends(operator_page)):
+    rt = runtime(request)
+    row = _lookin(request, lookin_id, principal)
+    if lookins.watchable(row, actor=principal.actor, now=rt.clock()) is not None:
+        return JSONResponse({"error": "not_yours"}, status_code=409)
+    try:
+        await rt.cameras.answer(lookin_id, {"type": "answer", "sdp": body.sdp})
+    except CameraUnavailable as exc:
+        return JSONResponse({"error": "camera_unavailable", "reason": str(exc)}, status_code=409)
+    return Response(status_code=204)
+
+
+@router.post("/lookins/{lookin_id}/camera/close")
+async def camera_close(request: Request, lookin_id: int, principal: Principal = Depends(operator_page)):
+    row = _lookin(request, lookin_id, principal)
+    if row["started_by"] != principal.actor:
+        return JSONResponse({"error": "not_yours"}, status_code=409)
+    await runtime(request).cameras.close(lookin_id)
+    return Response(status_code=204)
 
 
 async def _run(request: Request, work):

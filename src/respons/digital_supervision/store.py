@@ -13,7 +13,7 @@ from sqlalchemy.engine import Connection
 from respons.digital_supervision.plans import AgreedTime, Kind, Plan
 from respons.digital_supervision.rounds import State
 from respons.store.db import claimable_ids, is_postgres
-from respons.store.tables import municipalities, recipients, supervision_lookins, supervision_plans
+from respons.store.tables import devices, municipalities, recipients, supervision_lookins, supervision_plans
 
 
 def add(conn: Connection, *, municipality_id: int, recipient_id: int, plan: Plan, now: datetime, actor: str) -> int:
@@ -183,3 +183,11 @@ def of_person(conn: Connection, recipient_id: int, *, limit: int = 20) -> list[d
         supervision_lookins.c.state.in_([State.DONE, State.MISSED, State.STARTED]),
     ).order_by(supervision_lookins.c.due_at.desc(), supervision_lookins.c.id.desc()).limit(limit)).mappings()
     return [dict(r) for r in rows]
+
+
+def camera_of(conn: Connection, recipient_id: int) -> dict[str, Any] | None:
+    """The person's supervision camera with a video source (read from the registry's devices)."""
+    row = conn.execute(select(devices.c.id, devices.c.identity, devices.c.video_source).where(
+        devices.c.recipient_id == recipient_id, devices.c.active.is_(True), devices.c.video_source.is_not(None),
+    ).order_by(devices.c.id).limit(1)).mappings().first()
+    return dict(row) if row else None

@@ -86,6 +86,10 @@ class DeviceIn(BaseModel):
     voice_uri: Text | None = Field(None, examples=["sip:unit-4711@10.20.0.15"],
                                    description="Where the centre calls the unit back (its loudspeaker): a SIP URI "
                                    "(docs/voice.md).")
+    video_source: Text | None = Field(None, examples=["rtp:20410/vp8", "rtsp://10.20.0.16/stream1"],
+                                      description="A supervision camera's picture: rtp:<port>/vp8 or /h264 (the "
+                                      "camera sends RTP to the gateway's port) or an rtsp:// address the gateway "
+                                      "fetches (docs/supervision.md).")
 
 
 class ZoneIn(BaseModel):

@@ -398,6 +398,10 @@ def add_device(conn: Connection, values: dict[str, Any], *, municipality_id: int
     _text(values, "voice_uri", "Taleadresse", problems, max_length=200, required=False)
     if values.get("voice_uri") and not _VOICE_URI.match(values["voice_uri"]):
         problems.add("voice_uri", "En taleadresse er en SIP-adresse, for eksempel sip:enhet@10.0.0.5", "voice_uri")
+    _text(values, "video_source", "Videokilde", problems, max_length=300, required=False)
+    if values.get("video_source") and not video_source_valid(values["video_source"]):
+        problems.add("video_source", "En videokilde er rtp:<port>/vp8, rtp:<port>/h264 eller en rtsp://-adresse",
+                     "video_source")
     protocol = values.get("protocol")
     if protocol not in DEVICE_PROTOCOLS:
         problems.add("protocol", "Ukjent protokoll; gyldige er " + ", ".join(DEVICE_PROTOCOLS), "unknown_protocol",
@@ -430,7 +434,8 @@ def add_device(conn: Connection, values: dict[str, Any], *, municipality_id: int
             municipality_id=municipality_id, recipient_id=recipient_id, kind=values["kind"], protocol=protocol,
             identity=values["identity"], heartbeat_interval_s=watched,
             heartbeat_grace_s=values.get("heartbeat_grace_s"), dc09_key=values.get("dc09_key"),
-            base_unit_id=base_unit_id, voice_uri=values.get("voice_uri") or None, created_at=now,
+            base_unit_id=base_unit_id, voice_uri=values.get("voice_uri") or None,
+            video_source=values.get("video_source") or None, created_at=now,
             # Supervision starts at registration: a device that never reports is also silent.
             alert_after=now + timedelta(seconds=watched + (values.get("heartbeat_grace_s") or 0)) if watched else None,
         )
@@ -439,7 +444,8 @@ def add_device(conn: Connection, values: dict[str, Any], *, municipality_id: int
                  purpose=ADMINISTRATION,
                  details={"entity": "device", "device_id": device_id,
                           "fields": sorted(k for k in ("recipient_id", "kind", "protocol", "identity", "heartbeat_interval_s",
-                                                       "heartbeat_grace_s", "dc09_key", "base_unit_id", "voice_uri")
+                                                       "heartbeat_grace_s", "dc09_key", "base_unit_id", "voice_uri",
+                                                       "video_source")
                                            if values.get(k) is not None)})
     return device_id
 
@@ -447,6 +453,15 @@ def add_device(conn: Connection, values: dict[str, Any], *, municipality_id: int
 _DC09_ACCOUNT = re.compile(r"^[0-9A-F]{3,16}$")
 # Where the centre calls a unit back (docs/voice.md): a SIP URI, no spaces or angle brackets.
 _VOICE_URI = re.compile(r"^sips?:[^\s<>\"]{3,195}$")
+# rtp:<port>/<codec>: the camera sends RTP to the gateway on that port; rtsp://…: the gateway
+# fetches the picture (docs/supervision.md, "The camera").
+_VIDEO_RTP = re.compile(r"^rtp:(\d{4,5})/(vp8|h264)$")
+_VIDEO_RTSP = re.compile(r"^rtsps?://[^\s<>\"]{3,290}$")
+
+
+def video_source_valid(source: str) -> bool:
+    rtp = _VIDEO_RTP.match(source)
+    return bool(_VIDEO_RTSP.match(source) or (rtp and 1024 <= int(rtp.group(1)) <= 65535))
 _MQTT_DEVICE = re.compile(r"^[^/+#\s]{1,100}$")
 
 

@@ -180,6 +180,9 @@ devices = Table(
     Column("silent_alarm_id", String(36)),  # the open lost-contact alarm; NULL if inhibited
     # Where the centre calls the unit back (its loudspeaker): a SIP URI (docs/voice.md).
     Column("voice_uri", String(200)),
+    # A supervision camera's picture (docs/supervision.md, "The camera"): "rtp:<port>/<codec>"
+    # (the camera sends RTP to the gateway's port) or "rtsp://…" (the gateway fetches it).
+    Column("video_source", String(300)),
 )
 Index("ix_devices_alert_after", devices.c.alert_after)
 

@@ -1,5 +1,6 @@
 """Respons's side of the gateway's HTTP API (Janus, https://janus.conf.meetecho.com/docs/rest):
-one session and one SIP-plugin handle per call, events by long poll.
+one session and one plugin handle per call (SIP plugin) or camera look-in (streaming plugin,
+digital_supervision/camera.py), events by long poll.
 
 Respons does the signalling itself so that the browser never holds a gateway credential and
 can never ask it to call anything: the operator's browser sends its WebRTC offer or answer to
@@ -15,6 +16,7 @@ from typing import Any
 import httpx
 
 SIP_PLUGIN = "janus.plugin.sip"
+STREAMING_PLUGIN = "janus.plugin.streaming"
 LONG_POLL_SECONDS = 30  # fixed by the gateway
 
 
@@ -47,7 +49,9 @@ def parse_event(message: dict[str, Any]) -> GatewayEvent | None:
         if "error" in data:
             return GatewayEvent("error", {"code": data.get("error_code"), "reason": data.get("error")})
         result = data.get("result") or {}
-        return GatewayEvent(str(result.get("event") or "unknown"), result, message.get("jsep"))
+        # The streaming plugin says {"streaming": "event", "result": {"status": "preparing"}}.
+        kind = result.get("event") or result.get("status") or "unknown"
+        return GatewayEvent(str(kind), result, message.get("jsep"))
     if kind == "hangup":
         return GatewayEvent("webrtc_hangup", {"reason": message.get("reason")})
     if kind in ("webrtcup", "media", "detached", "timeout", "slowlink"):
@@ -102,14 +106,17 @@ class Gateway:
             raise GatewayError(f"the gateway at {self.url} does not answer: {e}") from e
 
     async def open_sip(self) -> "SipHandle":
+        return await self.open_handle(SIP_PLUGIN)
+
+    async def open_handle(self, plugin: str) -> "SipHandle":
         session = (await self._post("", {"janus": "create"}))["data"]["id"]
-        handle = (await self._post(f"/{session}", {"janus": "attach", "plugin": SIP_PLUGIN}))["data"]["id"]
+        handle = (await self._post(f"/{session}", {"janus": "attach", "plugin": plugin}))["data"]["id"]
         return SipHandle(self, session, handle)
 
 
 @dataclass
 class SipHandle:
-    """One gateway session with one SIP-plugin handle: one call."""
+    """One gateway session with one plugin handle: one call, or one camera look-in."""
 
     gateway: Gateway
     session: int
@@ -120,6 +127,15 @@ class SipHandle:
         if jsep is not None:
             message["jsep"] = jsep
         await self.gateway._post(f"/{self.session}/{self.handle}", message)
+
+    async def request(self, body: dict[str, Any]) -> dict[str, Any]:
+        """A plugin request the plugin answers at once (the streaming plugin's create, info,
+        destroy): its answer, or GatewayError with the plugin's reason."""
+        answer = await self.gateway._post(f"/{self.session}/{self.handle}", {"janus": "message", "body": body})
+        data = ((answer.get("plugindata") or {}).get("data")) or {}
+        if "error" in data:
+            raise GatewayError(f"the gateway refused {body.get('request')}: {data.get('error_code')} {data.get('error')}")
+        return data
 
     async def events(self) -> list[GatewayEvent]:
         """The session's next events (a long poll; the gateway answers a keep-alive after 30 s

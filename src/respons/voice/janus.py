@@ -21,6 +21,8 @@ from pathlib import Path
 LIBRARY_DIRS = (Path("/usr/lib/x86_64-linux-gnu/janus"), Path("/usr/lib/aarch64-linux-gnu/janus"),
                 Path("/usr/lib/janus"))
 PLUGINS = ("libjanus_sip.so",)
+# The camera look-ins' plugin (digital_supervision/camera.py), loaded when installed.
+STREAMING = "libjanus_streaming.so"
 TRANSPORTS = ("libjanus_http.so",)
 
 
@@ -36,6 +38,8 @@ class GatewayConfig:
     sip_ip: str = "127.0.0.1"
     webrtc_ports: tuple[int, int] = (20200, 20299)
     sip_rtp_ports: tuple[int, int] = (20300, 20399)
+    # The streaming plugin's own ports for a camera look-in without a fixed port.
+    stream_ports: tuple[int, int] = (20400, 20449)
     session_timeout_seconds: int = 60
 
     @property
@@ -49,6 +53,16 @@ def janus_binary() -> str | None:
 
 def library_dir() -> Path | None:
     return next((d for d in LIBRARY_DIRS if (d / "plugins" / PLUGINS[0]).exists()), None)
+
+
+def camera_available() -> str | None:
+    """None when the gateway can carry a camera's picture (its streaming plugin is installed)."""
+    lib = library_dir()
+    if lib is None or janus_binary() is None:
+        return available()
+    if not (lib / "plugins" / STREAMING).exists():
+        return "Janus's streaming plugin was not found in " + str(lib / "plugins")
+    return None
 
 
 def available() -> str | None:
@@ -66,7 +80,8 @@ def write_config(config: GatewayConfig) -> Path:
     if lib is None:
         raise RuntimeError(available())
     folder = config.folder
-    for sub, names, source in (("plugins", PLUGINS, lib / "plugins"), ("transports", TRANSPORTS, lib / "transports")):
+    plugins = PLUGINS + ((STREAMING,) if (lib / "plugins" / STREAMING).exists() else ())
+    for sub, names, source in (("plugins", plugins, lib / "plugins"), ("transports", TRANSPORTS, lib / "transports")):
         (folder / sub).mkdir(parents=True, exist_ok=True)
         for name in names:
             link = folder / sub / name
@@ -107,6 +122,15 @@ admin: {{ admin_http = false }}
   register_ttl = 3600
   rtp_port_range = "{config.sip_rtp_ports[0]}-{config.sip_rtp_ports[1]}"
   sip_timer_t1x64 = 32000
+}}
+""")
+    # Mountpoints are made per look-in over the API with the admin key (the API secret: the
+    # one secret Respons holds for its gateway), private, never recorded, never saved.
+    (etc / "janus.plugin.streaming.jcfg").write_text(f"""general: {{
+  admin_key = "{config.api_secret}"
+  rtp_port_range = "{config.stream_ports[0]}-{config.stream_ports[1]}"
+  events = false
+  string_ids = false
 }}
 """)
     return etc / "janus.jcfg"

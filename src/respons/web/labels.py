@@ -25,6 +25,7 @@ DEVICE_KINDS = {
     "gps_tracker": ("GPS-sporer", "GPS tracker"),
     "medication_dispenser": ("Medisindispenser", "Medication dispenser"),
     "base_unit": ("Basestasjon", "Base unit"),
+    "camera": ("Tilsynskamera", "Supervision camera"),
 }
 
 # Device protocols are names of standards, the same in both languages.

@@ -134,3 +134,33 @@ def test_a_look_in_outside_the_operators_municipalities_is_not_found(as_user, en
         assert anne.get(path).status_code == 404
     assert anne.post(f"/round/lookins/{lookin}/start").status_code == 404
     assert "Testkommune 1" not in anne.get("/round").text
+
+
+def test_the_camera_is_only_for_whoever_started_the_look_in_and_only_within_its_length(as_user, engine, registry,
+                                                                                      clock):
+    plan_for(engine, registry, 0, time(22, 0))
+    [lookin] = lookin_ids(engine)
+    anne, bjorn = as_user("anne", [(Role.OPERATOR, None)]), as_user("bjorn", [(Role.OPERATOR, None)])
+    assert anne.post(f"/round/lookins/{lookin}/camera").json() == {"error": "not_yours"}, "not started yet"
+    anne.post(f"/round/lookins/{lookin}/start")
+    assert bjorn.post(f"/round/lookins/{lookin}/camera").json() == {"error": "not_yours"}
+    assert bjorn.post(f"/round/lookins/{lookin}/camera/answer", json={"sdp": "v=0 an answer"}).status_code == 409
+    no_camera = anne.post(f"/round/lookins/{lookin}/camera")
+    assert no_camera.status_code == 409 and no_camera.json()["error"] == "camera_unavailable"
+    clock.now += timedelta(seconds=30)  # the plan's look-in length
+    assert anne.post(f"/round/lookins/{lookin}/camera").json() == {"error": "view_over"}
+
+
+def test_a_cameras_video_source_is_checked_when_it_is_registered(engine, registry):
+    from respons.registry.service import Invalid, add_device
+
+    values = {"kind": "camera", "protocol": "http", "identity": "CAM-1", "recipient_id": registry.recipient_ids[0]}
+    for good in ("rtp:20410/vp8", "rtp:20410/h264", "rtsp://10.20.0.16/stream1"):
+        with write_transaction(engine) as conn:
+            add_device(conn, {**values, "identity": f"CAM-{good[-4:]}", "video_source": good},
+                       municipality_id=registry.municipality_ids[0], allowed=None, now=EVENING, actor="test")
+    for bad in ("rtp:80/vp8", "rtp:20410/mjpeg", "http://10.0.0.1/cam", "rtsp:// space"):
+        with pytest.raises(Invalid) as refused, write_transaction(engine) as conn:
+            add_device(conn, {**values, "video_source": bad}, municipality_id=registry.municipality_ids[0],
+                       allowed=None, now=EVENING, actor="test")
+        assert refused.value.problems[0]["field"] == "video_source"

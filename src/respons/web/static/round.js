@@ -7,6 +7,12 @@
  * The server marks late and missed look-ins itself (digital_supervision/lookins.sweep):
  * the page only shows it sooner.
  *
+ * A camera look-in shows the camera's picture through the gateway (WebRTC, receive only;
+ * Respons does the signalling, so the page holds no gateway credential). Decoded frames are
+ * counted; a camera that shows none within 5 s, or stops for 3 s, is said to be unavailable
+ * and the picture is hidden, never left frozen. The server closes the picture after the
+ * look-in's length whatever this page does; the page closes its side then too.
+ *
  * Keys (not while typing): N the next look-in to do, S start it, 1–4 choose the outcome,
  * Enter record it, Escape leave the note field.
  *
@@ -75,6 +81,7 @@
     // Until every late look-in is started, the siren comes back (as for an alarm past its deadline).
     if (anyLate && now - state.lastReminder >= REMIND_MS) { state.lastReminder = now; play("late"); }
     paintTimer(now);
+    watchCamera(now);
   }
 
   function paintTimer(now) {
@@ -83,6 +90,98 @@
     const left = Math.ceil((Number(panel.dataset.viewUntil) - now) / 1000);
     timer.textContent = left > 0 ? fill(words("TimeLeft"), { s: left }) : words("Closed");
     timer.dataset.left = String(Math.max(0, left));
+    if (left <= 0) stopCamera("closed");
+  }
+
+  // ---- the camera's picture -----------------------------------------------------------------------
+
+  const NO_FIRST_FRAME_MS = 5000, NO_FRAMES_MS = 3000;
+  state.camera = null;  // { lookinId, pc, frames, firstFrameAt, lastFrameAt, startedAt, ended }
+
+  async function post(path, body) {
+    const headers = { "X-CSRF-Token": csrf() };
+    if (body) headers["Content-Type"] = "application/json";
+    return fetch(path, { method: "POST", credentials: "same-origin", headers, body: body ? JSON.stringify(body) : undefined });
+  }
+
+  function gathered(pc) {
+    // No trickle: the answer carries every candidate, so Respons hands the gateway one message.
+    return new Promise((resolve) => {
+      if (pc.iceGatheringState === "complete") return resolve();
+      pc.addEventListener("icegatheringstatechange", () => { if (pc.iceGatheringState === "complete") resolve(); });
+      setTimeout(resolve, 3000);
+    });
+  }
+
+  function cameraSay(key) {
+    const box = $("#camera"), status = $("#camera-status");
+    if (box && status) status.textContent = box.dataset["w" + key] || "";
+  }
+
+  async function startCamera() {
+    const panel = $("#lookin");
+    if (!panel || panel.dataset.method !== "camera" || !working() || !panel.dataset.viewUntil) return;
+    const id = panel.dataset.lookinId;
+    if (state.camera && state.camera.lookinId === id) return;
+    stopCamera();
+    const cam = { lookinId: id, pc: null, frames: 0, firstFrameAt: null, lastFrameAt: null,
+                  startedAt: performance.now(), ended: null };
+    state.camera = cam;
+    const offered = await post(`/round/lookins/${id}/camera`);
+    if (state.camera !== cam) return;
+    if (!offered.ok) { stopCamera("unavailable"); return; }
+    const { offer } = await offered.json();
+    const pc = new RTCPeerConnection();
+    cam.pc = pc;
+    const video = $("#camera-video");
+    pc.ontrack = (event) => { video.srcObject = event.streams[0] || new MediaStream([event.track]); };
+    // The server ends the picture after the look-in's length: the transport closes then.
+    pc.addEventListener("connectionstatechange", () => {
+      if (["closed", "failed"].includes(pc.connectionState) && state.camera === cam) stopCamera("closed");
+    });
+    await pc.setRemoteDescription(offer);
+    await pc.setLocalDescription(await pc.createAnswer());
+    await gathered(pc);
+    if (state.camera !== cam) return;
+    const answered = await post(`/round/lookins/${id}/camera/answer`, { sdp: pc.localDescription.sdp });
+    if (!answered.ok) { stopCamera("unavailable"); return; }
+    const onFrame = () => {
+      if (state.camera !== cam || cam.ended) return;
+      const now = performance.now();
+      cam.frames++;
+      if (cam.firstFrameAt === null) { cam.firstFrameAt = now; video.hidden = false; cameraSay("Live"); }
+      cam.lastFrameAt = now;
+      video.requestVideoFrameCallback(onFrame);
+    };
+    video.requestVideoFrameCallback(onFrame);
+  }
+
+  // Once a second (tick): a picture that never came, or stopped, is not shown.
+  function watchCamera(now) {
+    const cam = state.camera;
+    if (!cam || cam.ended) return;
+    const t = performance.now();
+    if (cam.firstFrameAt === null ? t - cam.startedAt > NO_FIRST_FRAME_MS : t - cam.lastFrameAt > NO_FRAMES_MS) {
+      stopCamera("unavailable");
+    }
+  }
+
+  function stopCamera(why) {
+    const cam = state.camera;
+    if (!cam || cam.ended) return;
+    cam.ended = why || "left";
+    if (cam.pc) { try { cam.pc.close(); } catch (e) { /* closed already */ } }
+    const video = $("#camera-video");
+    if (video && $("#lookin") && $("#lookin").dataset.lookinId === cam.lookinId) {
+      video.srcObject = null;
+      video.hidden = true;
+      if (why === "unavailable") {
+        cameraSay("Unavailable");
+        const choice = $('#outcome-form input[value="camera_unavailable"]');
+        if (choice && !$('#outcome-form input[name="outcome"]:checked')) { choice.checked = true; }
+      } else if (why === "closed") cameraSay("Closed");
+    }
+    if (why !== "closed" && why !== "unavailable") post(`/round/lookins/${cam.lookinId}/camera/close`);
   }
 
   // ---- the list ---------------------------------------------------------------------------------
@@ -144,7 +243,15 @@
     const pane = $("#lookin-pane");
     pane.innerHTML = html;
     htmx.process(pane);
+    panelShown();
+  }
+
+  // Whatever brought a new panel: its timer, its camera, and the operator's focus.
+  function panelShown() {
+    const panel = $("#lookin");
+    if (state.camera && (!panel || panel.dataset.lookinId !== state.camera.lookinId || !working())) stopCamera();
     paintTimer(Date.now());
+    startCamera();
     focusPanel();
   }
 
@@ -263,8 +370,7 @@
     });
     document.body.addEventListener("htmx:afterSwap", (event) => {
       if (event.detail.target.id !== "lookin-pane") return;
-      paintTimer(Date.now());
-      focusPanel();
+      panelShown();
       const panel = $("#lookin");
       if (panel) refreshRow(panel.dataset.lookinId);
     });

@@ -1,0 +1,179 @@
+"""A camera look-in's picture through the gateway's streaming plugin (docs/supervision.md,
+"The camera").
+
+For each look-in a private mountpoint is made (with a secret and a PIN only this node knows)
+on the camera's source: an RTP port the camera sends to, or an RTSP address the gateway
+fetches. Before the browser is offered anything the mountpoint must have received the
+camera's packets within ``frames_timeout``; otherwise the camera is unavailable and nothing
+is shown (never a frozen picture). The browser gets the gateway's offer through Respons and
+answers through Respons, so it holds no gateway credential, and it can only watch the
+mountpoint of a look-in it started. After the look-in's maximum length the mountpoint is
+destroyed by this node: the picture stops whatever the browser does. Nothing is recorded.
+
+The look-in's session lives on the node that opened it (as a call does): the browser's answer
+must reach the same node (sticky sessions behind a load balancer; docs/nodes.md).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import secrets
+import time
+from dataclasses import dataclass, field
+from typing import Any, Awaitable, Callable
+
+from respons.voice.gateway import STREAMING_PLUGIN, Gateway, GatewayError, SipHandle
+
+log = logging.getLogger(__name__)
+
+# Mountpoint ids: a look-in's own, so a node restarted mid-look-in finds and removes it.
+MOUNT_BASE = 7_000_000
+_RTP = re.compile(r"^rtp:(\d{4,5})/(vp8|h264)$")
+
+
+class CameraUnavailable(Exception):
+    """The camera sends no picture (or the gateway cannot take it): the reason, in English."""
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where a camera's picture comes from (devices.video_source)."""
+
+    kind: str  # "rtp" (the camera sends to the gateway's port) or "rtsp" (the gateway fetches)
+    port: int | None = None
+    codec: str = "vp8"
+    url: str | None = None
+
+    @classmethod
+    def parse(cls, text: str) -> "Source":
+        rtp = _RTP.match(text or "")
+        if rtp:
+            return cls("rtp", port=int(rtp.group(1)), codec=rtp.group(2))
+        if (text or "").startswith(("rtsp://", "rtsps://")):
+            return cls("rtsp", url=text)
+        raise ValueError(f"not a video source: {text!r}")
+
+    def mountpoint(self) -> dict[str, Any]:
+        if self.kind == "rtsp":
+            return {"type": "rtsp", "url": self.url, "video": True, "audio": False}
+        video: dict[str, Any] = {"type": "video", "mid": "v", "port": self.port}
+        if self.codec == "h264":
+            video |= {"pt": 126, "codec": "h264", "fmtp": "profile-level-id=42e01f;packetization-mode=1"}
+        else:
+            video |= {"pt": 96, "codec": "vp8"}
+        return {"type": "rtp", "media": [video]}
+
+
+@dataclass
+class Viewing:
+    lookin_id: int
+    handle: SipHandle
+    mount_id: int
+    secret: str
+    opened: float = field(default_factory=time.monotonic)
+    closer: asyncio.Task | None = None
+    closed: bool = False
+
+
+class Cameras:
+    """The camera look-ins open on this node."""
+
+    def __init__(self, gateway: Gateway | None, *, frames_timeout: float = 5.0,
+                 on_closed: Callable[[int, float], Awaitable[Any]] | None = None):
+        self.gateway = gateway
+        self.frames_timeout = frames_timeout
+        self.on_closed = on_closed  # (look-in, seconds open): for the audit log
+        self._open: dict[int, Viewing] = {}
+
+    @property
+    def configured(self) -> bool:
+        return self.gateway is not None
+
+    def is_open(self, lookin_id: int) -> bool:
+        return lookin_id in self._open
+
+    async def open(self, lookin_id: int, source: Source, *, seconds: float) -> dict[str, Any]:
+        """Make the look-in's mountpoint, wait for the camera's picture, and return the
+        gateway's offer for the browser; the picture stops after ``seconds``."""
+        if self.gateway is None:
+            raise CameraUnavailable("no gateway")
+        if lookin_id in self._open:
+            raise CameraUnavailable("already open")  # one picture per look-in, once
+        handle = await self.gateway.open_handle(STREAMING_PLUGIN)
+        mount_id, secret, pin = MOUNT_BASE + lookin_id, secrets.token_hex(16), secrets.token_hex(8)
+        viewing = Viewing(lookin_id, handle, mount_id, secret)
+        try:
+            await handle.request({"request": "create", "admin_key": self.gateway.api_secret, "id": mount_id,
+                                  "description": f"respons-lookin-{lookin_id}", "is_private": True,
+                                  "secret": secret, "pin": pin, "permanent": False, **source.mountpoint()})
+            self._open[lookin_id] = viewing
+            viewing.closer = asyncio.get_running_loop().create_task(self._close_after(viewing, seconds))
+            await self._wait_for_picture(viewing)
+            await handle.send({"request": "watch", "id": mount_id, "pin": pin})
+            return await self._offer(handle)
+        except (GatewayError, CameraUnavailable, asyncio.TimeoutError) as exc:
+            await self.close(lookin_id, shown=False)
+            await handle.close()
+            raise CameraUnavailable(str(exc) or "no picture") from exc
+
+    async def _wait_for_picture(self, viewing: Viewing) -> None:
+        # The plugin's info says how long ago the mountpoint last received media (age_ms),
+        # counted from its creation while nothing came: a camera sending 15 pictures a second
+        # keeps it near zero, a silent one lets it grow with the time since creation.
+        created = time.monotonic()
+        deadline = created + self.frames_timeout
+        while time.monotonic() < deadline:
+            await asyncio.sleep(0.25)
+            info = await viewing.handle.request({"request": "info", "id": viewing.mount_id, "secret": viewing.secret})
+            media = (info.get("info") or {}).get("media") or []
+            since_created_ms = (time.monotonic() - created) * 1000
+            if any(m.get("age_ms") is not None and m["age_ms"] < min(300, since_created_ms - 150) for m in media):
+                return
+        raise CameraUnavailable(f"no picture from the camera within {self.frames_timeout:g} s")
+
+    async def _offer(self, handle: SipHandle) -> dict[str, Any]:
+        async with asyncio.timeout(10):
+            while True:
+                for event in await handle.events():
+                    if event.kind == "error":
+                        raise CameraUnavailable(f"the gateway: {event.data.get('reason')}")
+                    if event.jsep and event.jsep.get("type") == "offer":
+                        return event.jsep
+
+    async def answer(self, lookin_id: int, jsep: dict[str, Any]) -> None:
+        viewing = self._open.get(lookin_id)
+        if viewing is None:
+            raise CameraUnavailable("not open on this node")
+        await viewing.handle.send({"request": "start"}, {**jsep, "trickle": False})
+
+    async def close(self, lookin_id: int, *, shown: bool = True) -> float | None:
+        """Stop the picture and remove the mountpoint; how many seconds it was open (None: it
+        was not open here). ``shown``: a picture was offered (its closing is audited)."""
+        viewing = self._open.pop(lookin_id, None)
+        if viewing is None or viewing.closed:
+            return None
+        viewing.closed = True
+        if viewing.closer is not None and viewing.closer is not asyncio.current_task():
+            viewing.closer.cancel()
+        try:
+            await viewing.handle.request({"request": "destroy", "id": viewing.mount_id, "secret": viewing.secret})
+        except GatewayError as exc:
+            log.warning("camera look-in %s: the mountpoint could not be removed: %s", lookin_id, exc)
+        await viewing.handle.close()
+        seconds = round(time.monotonic() - viewing.opened, 1)
+        if shown and self.on_closed is not None:
+            try:
+                await self.on_closed(lookin_id, seconds)
+            except Exception:  # noqa: BLE001 - the picture is closed; the log says what was not recorded
+                log.exception("camera look-in %s closed after %s s; the audit record failed", lookin_id, seconds)
+        return seconds
+
+    async def _close_after(self, viewing: Viewing, seconds: float) -> None:
+        await asyncio.sleep(max(0.0, seconds))
+        await self.close(viewing.lookin_id)
+
+    async def stop(self) -> None:
+        for lookin_id in list(self._open):
+            await self.close(lookin_id)

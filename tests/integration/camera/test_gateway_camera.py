@@ -1,0 +1,92 @@
+"""A camera look-in's picture through the real gateway (Janus's streaming plugin) with GStreamer
+as the camera: offered only once the camera's packets arrive, reported unavailable when none
+do, and closed by the node after the look-in's length whatever the browser does."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from respons.demo import camera as simulated
+from respons.digital_supervision.camera import MOUNT_BASE, CameraUnavailable, Cameras, Source
+from respons.voice.gateway import STREAMING_PLUGIN, Gateway as GatewayApi, GatewayError
+from tests.voice_stack import Gateway, camera_port, require_camera
+
+
+@pytest.fixture(scope="module")
+def gateway(tmp_path_factory):
+    require_camera()
+    gateway = Gateway(tmp_path_factory.mktemp("janus")).start()
+    yield gateway
+    gateway.stop()
+
+
+@pytest.fixture
+def camera(tmp_path):
+    process = simulated.start(camera_port(), log_path=tmp_path / "camera.log")
+    yield process
+    simulated.stop(process)
+
+
+def cameras(gateway, frames_timeout: float = 5.0) -> Cameras:
+    return Cameras(GatewayApi(gateway.config.url, gateway.config.api_secret), frames_timeout=frames_timeout)
+
+
+async def mountpoint_exists(api: GatewayApi, lookin_id: int) -> bool:
+    handle = await api.open_handle(STREAMING_PLUGIN)
+    try:
+        listed = await handle.request({"request": "list", "admin_key": api.api_secret})
+        return any(m.get("id") == MOUNT_BASE + lookin_id for m in listed.get("list") or [])
+    finally:
+        await handle.close()
+
+
+def test_a_sending_camera_is_offered_to_the_browser_and_closed_after_the_look_ins_length(gateway, camera):
+    async def scenario():
+        node = cameras(gateway)
+        offer = await node.open(41, Source.parse(f"rtp:{camera_port()}/vp8"), seconds=2.0)
+        assert offer["type"] == "offer" and "m=video" in offer["sdp"] and "VP8" in offer["sdp"]
+        assert node.is_open(41) and await mountpoint_exists(node.gateway, 41)
+        await asyncio.sleep(2.5)
+        assert not node.is_open(41), "closed by the node after the look-in's length"
+        assert not await mountpoint_exists(node.gateway, 41)
+        await node.gateway.close()
+
+    asyncio.run(scenario())
+
+
+def test_a_camera_that_sends_nothing_is_unavailable_and_leaves_no_mountpoint(gateway):
+    async def scenario():
+        node = cameras(gateway, frames_timeout=1.5)
+        with pytest.raises(CameraUnavailable, match="no picture"):
+            await node.open(42, Source.parse(f"rtp:{camera_port(1)}/vp8"), seconds=30)
+        assert not node.is_open(42) and not await mountpoint_exists(node.gateway, 42)
+        await node.gateway.close()
+
+    asyncio.run(scenario())
+
+
+def test_a_look_in_is_opened_once_and_a_closed_one_cannot_be_answered(gateway, camera):
+    async def scenario():
+        node = cameras(gateway)
+        await node.open(43, Source.parse(f"rtp:{camera_port()}/vp8"), seconds=30)
+        with pytest.raises(CameraUnavailable):
+            await node.open(43, Source.parse(f"rtp:{camera_port()}/vp8"), seconds=30)
+        assert await node.close(43) is not None
+        with pytest.raises(CameraUnavailable):
+            await node.answer(43, {"type": "answer", "sdp": "v=0"})
+        await node.gateway.close()
+
+    asyncio.run(scenario())
+
+
+def test_sources_are_read_as_documented():
+    assert Source.parse("rtp:20410/vp8") == Source("rtp", port=20410, codec="vp8")
+    assert Source.parse("rtp:20410/h264").mountpoint()["media"][0]["codec"] == "h264"
+    assert Source.parse("rtsp://10.0.0.5/stream1").mountpoint() == {
+        "type": "rtsp", "url": "rtsp://10.0.0.5/stream1", "video": True, "audio": False}
+    for bad in ("rtp:80/vp8", "http://x", ""):
+        with pytest.raises(ValueError):
+            Source.parse(bad)
+    assert GatewayError
