@@ -406,6 +406,8 @@ ROUTES: dict[tuple[str, str], Route] = {
         "roles: operator", _page(lambda w, p: f"/round/lookins/{w.foreign_lookin(p)}")),
     ("POST", "/round/lookins/{lookin_id}/start"): PageRoute(
         "roles: operator", _page(lambda w, p: f"/round/lookins/{w.foreign_lookin(p)}/start", method="POST", data={})),
+    ("POST", "/round/after-alarm/{alarm_id}"): PageRoute(
+        "roles: operator", _page(lambda w, p: f"/round/after-alarm/{w.foreign_alarm(p)}", method="POST", data={})),
     ("POST", "/round/lookins/{lookin_id}/camera"): PageRoute(
         "roles: operator", _page(lambda w, p: f"/round/lookins/{w.foreign_lookin(p)}/camera", method="POST", data={})),
     ("POST", "/round/lookins/{lookin_id}/camera/answer"): PageRoute(

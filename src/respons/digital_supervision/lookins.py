@@ -23,7 +23,9 @@ from respons.digital_supervision.outcomes import LookAgain, Outcome, RaiseAlarm,
 from respons.digital_supervision.plans import DEFAULT_RECHECK, Kind, due_between
 from respons.digital_supervision.rounds import Reason, State, Window, closes_at, in_window, late_at
 from respons.domain.alarm_types import alarm_type
+from respons.domain.lifecycle import Event, EventKind, State as AlarmState
 from respons.engine import receiving
+from respons.engine.timeline import append_event
 from respons.engine.periodic import PeriodicWorker
 from respons.engine.routing import RulesCache
 from respons.store.journal import Journal, announce
@@ -207,10 +209,48 @@ def finish(conn: Connection, lookin_id: int, outcome: Outcome, *, note: str | No
         # The camera failed: the person is phoned instead, now, as a look-in of its own.
         added += store.add_lookins(conn, [_row(_plan_ref(row), Reason.FALLBACK, Kind.PHONE, now, now, rules.window,
                                                previous_id=lookin_id)])
+    if row["alarm_id"] is not None:
+        append_event(conn, row["alarm_id"], Event(EventKind.LOOK_IN, now, actor, {
+            "phase": "finished", "lookin_id": lookin_id, "method": row["method"], "outcome": outcome.value}))
     announce(conn, changed(row["municipality_id"], lookin_id, "finished", actor))
     for new_id in added:
         announce(conn, changed(row["municipality_id"], new_id, "added", actor))
     return store.lookin(conn, lookin_id)
+
+
+# --- after an alarm (event-based) ------------------------------------------------------------------
+
+def event_allowed(conn: Connection, alarm: dict[str, Any], *, today) -> bool:
+    """Does the person's plan allow a look-in after this (open) alarm (the card's button)."""
+    return (alarm.get("recipient_id") is not None and alarm.get("state") != AlarmState.CLOSED
+            and store.event_plan(conn, alarm["recipient_id"], today) is not None)
+
+
+def after_alarm(conn: Connection, alarm_id: str, *, actor: str, visible_to: frozenset[int], now: datetime,
+                rules: Rules) -> Started | Refusal:
+    """A look-in after one of the person's alarms (a bed exit, a fall, no activity), started at
+    once for the operator: only while the alarm is open and only when the person's plan allows
+    event-based supervision. On the alarm's timeline; a refusal is audited."""
+    alarm = store.alarm_of(conn, alarm_id)
+    if alarm is None or alarm["municipality_id"] not in visible_to:
+        raise LookinNotFound(alarm_id)
+    plan = store.event_plan(conn, alarm["recipient_id"], now.astimezone(OSLO).date()) if alarm["recipient_id"] else None
+    refusal = (Refusal("alarm_closed") if alarm["state"] == AlarmState.CLOSED
+               else Refusal("no_event_plan") if plan is None else None)
+    if refusal is not None:
+        audit.append(conn, now=now, actor=actor, action=audit.LOOK_IN_REFUSED, municipality_id=alarm["municipality_id"],
+                     recipient_id=alarm["recipient_id"], alarm_id=alarm_id, purpose=PURPOSE,
+                     details={"reason": Reason.EVENT.value, "refused": refusal.code})
+        return refusal
+    [lookin_id] = store.add_lookins(conn, [_row(plan, Reason.EVENT, Kind(plan["kind"]), now, now, rules.window,
+                                                alarm_id=alarm_id)]) or [None]
+    if lookin_id is None:
+        return Refusal("taken")  # the same moment's look-in for this plan exists: a colleague's
+    started = start(conn, lookin_id, actor=actor, visible_to=visible_to, now=now, rules=rules, open_alarm=True)
+    if isinstance(started, Started):
+        append_event(conn, alarm_id, Event(EventKind.LOOK_IN, now, actor, {
+            "phase": "started", "lookin_id": lookin_id, "method": plan["kind"]}))
+    return started
 
 
 def watchable(row: dict[str, Any], *, actor: str, now: datetime) -> Refusal | None:

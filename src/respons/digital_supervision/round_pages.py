@@ -10,6 +10,7 @@ Routes parse, call ``lookins`` through the journal and render.
 from __future__ import annotations
 
 from datetime import datetime
+from html import escape
 from itertools import groupby
 from typing import Any
 
@@ -23,6 +24,7 @@ from respons.digital_supervision.outcomes import Outcome
 from respons.digital_supervision.rounds import ShiftSpan, next_shift, shift_at
 from respons.domain.access import Role
 from respons.store import queries
+from respons.web import i18n
 from respons.web.access import Principal
 from respons.web.pages import PageRefused, page_access, render
 from respons.web.runtime import runtime
@@ -65,12 +67,28 @@ def _round(request: Request, principal: Principal, span: ShiftSpan) -> list[dict
 
 
 @router.get("")
-def round_page(request: Request, shift: str = "now", principal: Principal = Depends(operator_page)):
+def round_page(request: Request, shift: str = "now", lookin: int | None = None,
+               principal: Principal = Depends(operator_page)):
     span = _shift(request, shift)
     rows = _round(request, principal, span)
     settings = runtime(request).settings
     return render(request, "supervision/round.html", span=span, which=shift, groups=_groups(rows), count=len(rows),
+                  open_lookin=lookin if any(r["id"] == lookin for r in rows) else None,
                   heartbeat_seconds=settings.sse_heartbeat_seconds, **_context(request, principal, rows))
+
+
+@router.post("/after-alarm/{alarm_id}")
+async def after_alarm(request: Request, alarm_id: str, principal: Principal = Depends(operator_page)):
+    """The alarm card's "Innsyn": a look-in after this alarm, started at once, shown in the round."""
+    rt = runtime(request)
+    result = await _run(request, lambda conn: lookins.after_alarm(
+        conn, alarm_id, actor=principal.actor, visible_to=principal.scope.alarms, now=rt.clock(), rules=rt.rounds))
+    if isinstance(result, lookins.Refusal):
+        t = i18n.translator(i18n.language_of(request))
+        return HTMLResponse(f'<p class="alert alert-error" role="alert" id="look-in-refusal">'
+                            f'{escape(t("round.refused." + result.code))}</p>', status_code=409)
+    target = f"/round?lookin={result.lookin['id']}"
+    return Response(status_code=204, headers={"HX-Redirect": target})
 
 
 @router.get("/list")

@@ -13,7 +13,7 @@ from sqlalchemy.engine import Connection
 from respons.digital_supervision.plans import AgreedTime, Kind, Plan
 from respons.digital_supervision.rounds import State
 from respons.store.db import claimable_ids, is_postgres
-from respons.store.tables import devices, municipalities, recipients, supervision_lookins, supervision_plans
+from respons.store.tables import alarms, devices, municipalities, recipients, supervision_lookins, supervision_plans
 
 
 def add(conn: Connection, *, municipality_id: int, recipient_id: int, plan: Plan, now: datetime, actor: str) -> int:
@@ -190,4 +190,21 @@ def camera_of(conn: Connection, recipient_id: int) -> dict[str, Any] | None:
     row = conn.execute(select(devices.c.id, devices.c.identity, devices.c.video_source).where(
         devices.c.recipient_id == recipient_id, devices.c.active.is_(True), devices.c.video_source.is_not(None),
     ).order_by(devices.c.id).limit(1)).mappings().first()
+    return dict(row) if row else None
+
+
+def alarm_of(conn: Connection, alarm_id: str) -> dict[str, Any] | None:
+    """The alarm an event-based look-in follows (read from the alarm core's rows)."""
+    row = conn.execute(select(alarms.c.id, alarms.c.state, alarms.c.municipality_id, alarms.c.recipient_id)
+                       .where(alarms.c.id == alarm_id)).mappings().first()
+    return dict(row) if row else None
+
+
+def event_plan(conn: Connection, recipient_id: int, today: date) -> dict[str, Any] | None:
+    """The person's plan in force today that allows look-ins after an alarm."""
+    row = conn.execute(select(supervision_plans).where(
+        supervision_plans.c.recipient_id == recipient_id, supervision_plans.c.event_based.is_(True),
+        supervision_plans.c.valid_from <= today,
+        or_(supervision_plans.c.valid_to.is_(None), supervision_plans.c.valid_to >= today),
+    ).order_by(supervision_plans.c.valid_from.desc(), supervision_plans.c.id.desc()).limit(1)).mappings().first()
     return dict(row) if row else None

@@ -124,4 +124,10 @@ i18n.register({
                                 "Only whoever started the look-in can record its outcome."),
     "round.refused.outcome": ("Dette utfallet gjelder bare kameratilsyn.", "That outcome only applies to camera look-ins."),
     "round.refused.no_outcome": ("Velg et utfall.", "Choose an outcome."),
+    "round.refused.no_event_plan": ("Brukerens tilsynsplan tillater ikke innsyn etter alarm.",
+                                    "The person's supervision plan does not allow a look-in after an alarm."),
+    "round.refused.not_camera": ("Dette er ikke et kameratilsyn.", "This is not a camera look-in."),
+    "round.refused.view_over": ("Innsynets tid er ute.", "The look-in's time is over."),
+    "round.after_alarm": ("Innsyn etter alarmen", "Look in after the alarm"),
+    "round.back_to_alarm": ("Tilbake til alarmen", "Back to the alarm"),
 })

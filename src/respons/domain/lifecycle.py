@@ -49,6 +49,9 @@ class EventKind(StrEnum):
     # A call through the voice gateway, written by the system as it happens: ringing,
     # answered, ended, failed, lost (voice/calls.py). Calls may end after the alarm closed.
     CALL = "call"
+    # A look-in by camera (or phone) after this alarm (digital supervision, event-based):
+    # started, then its outcome. Recorded in any state, as a call is.
+    LOOK_IN = "look_in"
 
 
 class Outcome(StrEnum):
@@ -171,6 +174,7 @@ _ALLOWED_FROM: dict[EventKind, frozenset[State]] = {
     EventKind.CLOSED: frozenset({State.RESOLVED}),
     EventKind.CLEARED: frozenset(OPEN_STATES),
     EventKind.CALL: frozenset(State),
+    EventKind.LOOK_IN: frozenset(State),
 }
 
 _REFUSAL_HINTS: dict[EventKind, str] = {
@@ -191,6 +195,7 @@ _REFUSAL_HINTS: dict[EventKind, str] = {
     EventKind.CLOSED: "record an outcome (resolve) before closing",
     EventKind.CLEARED: "the alarm is already closed",
     EventKind.CALL: "a call can always be recorded",
+    EventKind.LOOK_IN: "a look-in can always be recorded",
 }
 
 
@@ -217,7 +222,7 @@ def apply(alarm: AlarmProjection, event: Event) -> AlarmProjection:
             return replace(alarm, seq=seq, state=State.QUEUED, queued_at=event.at)
         case EventKind.OFFERED:
             return replace(alarm, seq=seq, state=State.OFFERED)
-        case EventKind.DECLINED | EventKind.MISSION_ACCEPTED | EventKind.CALL:
+        case EventKind.DECLINED | EventKind.MISSION_ACCEPTED | EventKind.CALL | EventKind.LOOK_IN:
             return replace(alarm, seq=seq)
         case EventKind.MISSING_RESPONSE:
             return replace(alarm, seq=seq, missing_response=True)

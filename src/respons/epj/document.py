@@ -251,6 +251,9 @@ _ACTION_TEXT = {
     "done": "Hjemmetjenesten ferdig",
 }
 _RESULT_TEXT = {"answered": "svarte", "no_answer": "svarte ikke", "busy": "opptatt"}
+_LOOK_IN_METHOD = {"camera": "Kameratilsyn", "sensor": "Sensorsjekk", "phone": "Telefontilsyn"}
+_LOOK_IN_OUTCOME = {"seen_well": "sett, alt vel", "seen_needs_help": "sett, trenger hjelp", "not_seen": "ikke sett",
+                    "camera_unavailable": "kamera utilgjengelig"}
 _CALLED = {"unit": "alarmenheten", "person": "brukeren"}
 _CALL_FAILURE = {"busy": "opptatt", "no_answer": "svarte ikke", "rejected": "avvist", "unreachable": "kom ikke fram",
                  "cancelled": "avbrutt", "gateway": "tale utilgjengelig"}
@@ -295,6 +298,11 @@ def _line(record: AlarmRecord, event: Event) -> str:
         return f"{text}{' – ' + result if result else ''}{extra} ({who})"
     if event.kind is EventKind.CALL:
         return _call_line(record, event)
+    if event.kind is EventKind.LOOK_IN:
+        how = _LOOK_IN_METHOD.get(event.data.get("method", ""), "Tilsyn")
+        if event.data.get("phase") == "finished":
+            return f"{how} etter alarmen: {_LOOK_IN_OUTCOME.get(event.data.get('outcome', ''), '')} ({who})"
+        return f"{how} etter alarmen startet ({who})"
     template = _LINE_BY_KIND.get(event.kind)
     return template.format(who=who) if template else ""
 

@@ -199,6 +199,10 @@ def composition_event(kind: EventKind, detail: str | None = None) -> Code | None
         return EVENT_BY_ACTION.get(Action(detail)) if detail in Action._value2member_map_ else None
     if kind is EventKind.CALL:
         return CONVERSATION if detail == "answered" else None
+    if kind is EventKind.LOOK_IN:
+        # A look-in after the alarm is a measure taken, counted once its outcome is recorded
+        # (the look-in's own document is digital_supervision's).
+        return MEASURE if detail == "finished" else None
     return EVENT_BY_KIND.get(kind)
 
 

@@ -34,6 +34,7 @@ _KIND = {
     EventKind.CLOSED: ("registrer utfall før du lukker", "record an outcome before closing"),
     EventKind.CLEARED: ("alarmen er allerede lukket", "the alarm is already closed"),
     EventKind.CALL: ("samtalen kan ikke registreres", "the call cannot be recorded"),
+    EventKind.LOOK_IN: ("innsynet kan ikke registreres", "the look-in cannot be recorded"),
     EventKind.RECEIVED: ("alarmen er allerede mottatt", "the alarm has already been received"),
 }
 

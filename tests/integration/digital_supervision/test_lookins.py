@@ -14,7 +14,7 @@ from respons.digital_supervision import lookins, store
 from respons.digital_supervision.outcomes import Outcome
 from respons.digital_supervision.plans import AgreedTime, Kind, Plan
 from respons.digital_supervision.rounds import Window
-from respons.domain.lifecycle import State as AlarmState
+from respons.domain.lifecycle import Outcome as AlarmOutcome, State as AlarmState
 from respons.store.tables import alarms, audit_log, supervision_lookins
 from tests.factories import full_day
 
@@ -204,3 +204,42 @@ def test_an_ended_plans_look_ins_after_its_last_day_are_cancelled(world):
     sweep(world)
     world.journal.run_sync(lambda c: lookins.plan_ended(c, plan_id, datetime(2026, 12, 4, 23, 0, tzinfo=UTC)))
     assert [r["state"] for r in rows(world)] == ["due", "cancelled"]
+
+
+def test_a_look_in_after_an_open_alarm_is_allowed_by_the_plan_and_on_the_alarms_timeline(world):
+    world.windows(full_day(1, categories=["sensor", "supervision"]))
+    world.clock.now = datetime(2026, 12, 4, 2, 0, tzinfo=UTC)
+    alarm_id = world.alarm("bed_exit")
+    refused = world.journal.run_sync(lambda c: lookins.after_alarm(c, alarm_id, actor="user:7", visible_to=world.scope,
+                                                                   now=world.clock(), rules=RULES))
+    assert refused.code == "no_event_plan"
+    add_plan(world, time(23, 0), event_based=True)
+    started = world.journal.run_sync(lambda c: lookins.after_alarm(c, alarm_id, actor="user:7", visible_to=world.scope,
+                                                                   now=world.clock(), rules=RULES))
+    lookin = started.lookin
+    assert (lookin["reason"], lookin["alarm_id"], lookin["state"]) == ("event", alarm_id, "started")
+    world.clock.now += timedelta(seconds=20)
+    finish(world, lookin["id"], Outcome.SEEN_WELL)
+    looked = [d for k, d in world.events(alarm_id) if k == "look_in"]
+    assert [(d["phase"], d.get("outcome")) for d in looked] == [("started", None), ("finished", "seen_well")]
+    assert [d["refused"] for d in audited(world, "look_in_refused")] == ["no_event_plan"]
+
+
+def test_no_look_in_after_a_closed_alarm_and_the_attempt_is_audited(world):
+    world.windows(full_day(1, categories=["sensor", "supervision"]))
+    world.clock.now = datetime(2026, 12, 4, 2, 0, tzinfo=UTC)
+    add_plan(world, time(23, 0), event_based=True)
+    alarm_id = world.alarm("bed_exit")
+    from respons.engine import alarms as alarm_service
+
+    world.journal.run_sync(lambda c: alarm_service.answer(c, alarm_id, now=world.clock(), actor="user:7",
+                                                          visible_to=world.scope))
+    world.journal.run_sync(lambda c: alarm_service.resolve(c, alarm_id, outcome=AlarmOutcome.FALSE_ALARM, note=None, now=world.clock(),
+                                                           actor="user:7", visible_to=world.scope))
+    world.journal.run_sync(lambda c: alarm_service.close(c, alarm_id, now=world.clock(), actor="user:7",
+                                                         visible_to=world.scope))
+    refused = world.journal.run_sync(lambda c: lookins.after_alarm(c, alarm_id, actor="user:7", visible_to=world.scope,
+                                                                   now=world.clock(), rules=RULES))
+    assert refused.code == "alarm_closed"
+    assert [d["refused"] for d in audited(world, "look_in_refused")] == ["alarm_closed"]
+    assert rows(world) == [] or all(r["reason"] != "event" for r in rows(world))

@@ -164,3 +164,31 @@ def test_a_cameras_video_source_is_checked_when_it_is_registered(engine, registr
             add_device(conn, {**values, "video_source": bad}, municipality_id=registry.municipality_ids[0],
                        allowed=None, now=EVENING, actor="test")
         assert refused.value.problems[0]["field"] == "video_source"
+
+
+def test_the_alarm_card_offers_a_look_in_after_the_alarm_when_the_plan_allows_it(as_user, engine, registry):
+    from respons.engine import receiving
+    from respons.domain.alarm_types import alarm_type
+
+    person = registry.recipient_ids[0]
+    with write_transaction(engine) as conn:
+        alarm_id = receiving.receive(conn, receiving.NewAlarm(registry.municipality_ids[0], person, None,
+                                                              alarm_type("bed_exit"), "http", "test", EVENING),
+                                     now=EVENING, answer_deadline=timedelta(seconds=60)).alarm_id
+    anne = as_user("anne", [(Role.OPERATOR, None)])
+    assert 'id="look-in-button"' not in anne.get(f"/console/alarms/{alarm_id}/work").text
+    refused = anne.post(f"/round/after-alarm/{alarm_id}")
+    assert refused.status_code == 409 and "tillater ikke innsyn etter alarm" in refused.text
+    with write_transaction(engine) as conn:
+        store.add(conn, municipality_id=registry.municipality_ids[0], recipient_id=person, now=EVENING, actor="user:1",
+                  plan=Plan(kind=Kind.CAMERA, times=(), max_seconds=30, consent_by="Brukeren selv",
+                            consent_on=date(2026, 12, 1), valid_from=date(2026, 12, 1), event_based=True))
+    assert 'id="look-in-button"' in anne.get(f"/console/alarms/{alarm_id}/work").text
+    started = anne.post(f"/round/after-alarm/{alarm_id}")
+    assert started.status_code == 204
+    lookin = int(started.headers["HX-Redirect"].split("=")[1])
+    page = anne.get(started.headers["HX-Redirect"]).text
+    assert f'data-open-lookin="{lookin}"' in page and "etter alarm" in page
+    work = anne.get(f"/console/alarms/{alarm_id}/work").text
+    assert "Innsyn" in work and "Kameratilsyn" in work
+    assert anne.post("/round/after-alarm/00000000-0000-0000-0000-000000000000").status_code == 404

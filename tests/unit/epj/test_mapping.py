@@ -69,11 +69,14 @@ def test_every_action_and_every_care_event_has_a_composition_event_and_routing_i
     assert all(vkp.composition_event(EventKind.ACTION, a.value) is not None for a in Action)
     routing = {EventKind.QUEUED, EventKind.OFFERED, EventKind.DECLINED, EventKind.ESCALATED, EventKind.HANDED_BACK,
                EventKind.ANSWER_TIME_EXCEEDED, EventKind.MISSING_RESPONSE, EventKind.NOTE, EventKind.ACTION}
-    for kind in set(EventKind) - {EventKind.CALL}:
+    for kind in set(EventKind) - {EventKind.CALL, EventKind.LOOK_IN}:
         assert (vkp.composition_event(kind) is None) == (kind in routing), kind
     # A call through the gateway is one conversation, counted when it was answered.
     assert [vkp.composition_event(EventKind.CALL, phase) for phase in ("ringing", "answered", "ended")] == [
         None, vkp.CONVERSATION, None]
+    # A look-in after the alarm is a measure, once its outcome is recorded.
+    assert [vkp.composition_event(EventKind.LOOK_IN, phase) for phase in ("started", "finished")] == [
+        None, vkp.MEASURE]
     assert "routing" in vkp.GAPS
     assert vkp.composition_event(EventKind.ACTION, "something_new") is None
 

@@ -31,6 +31,8 @@ from respons.domain.lifecycle import (
 from respons.engine import alarms as alarm_service
 from respons.engine import missions
 from respons.epj import care as epj_care
+from respons.clock import OSLO
+from respons.digital_supervision import lookins
 from respons.epj import outbox
 from respons.store import queries
 from respons.web import i18n
@@ -264,6 +266,8 @@ def _load_work(request: Request, alarm_id: str, principal: Principal) -> dict | 
         if detail is None:
             return None
         names = queries.actor_names(conn, {e["actor"] for e in detail["timeline"]} | {detail.get("answered_by")})
+        # The person's plan allows a look-in after an alarm (digital supervision): the card offers one.
+        detail["look_in_allowed"] = lookins.event_allowed(conn, detail, today=rt.clock().astimezone(OSLO).date())
     detail["actor_names"] = names
     detail["answered_by_name"] = names.get(detail.get("answered_by") or "", detail.get("answered_by"))
     detail["mine"] = detail.get("answered_by") == principal.actor

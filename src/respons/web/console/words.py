@@ -168,6 +168,7 @@ register(
         "console.outcome.false_alarm": ("Feilalarm", "False alarm"),
         "console.outcome.cleared": ("Opphørt av seg selv", "Cleared by itself"),
         "console.storm": ("Strømbrudd: {n} enheter i kommunen", "Power failure: {n} devices in the municipality"),
+        "console.event.look_in": ("Innsyn", "Look-in"),
         "console.event.received": ("Alarm mottatt", "Alarm received"),
         "console.event.queued": ("Satt i kø", "Queued"),
         "console.event.answered": ("Besvart", "Answered"),

@@ -377,6 +377,9 @@
     document.addEventListener("keydown", onKey);
     tick();
     setInterval(tick, 1000);
+    // Come from an alarm's card ("Innsyn"): that look-in, already started, is shown at once.
+    const opened = roundEl.dataset.openLookin && document.getElementById("lookin-" + roundEl.dataset.openLookin);
+    if (opened) select(opened);
   }
 
   document.addEventListener("DOMContentLoaded", init);
