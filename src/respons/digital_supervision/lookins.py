@@ -10,6 +10,7 @@ a round, neither lose a look-in nor repeat one.
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -82,7 +83,7 @@ def schedule(conn: Connection, now: datetime, rules: Rules, *, limit: int = SWEE
 
 def _row(plan_row: dict[str, Any], reason: Reason, method: Kind, due_at: datetime, now: datetime, window: Window,
          **extra) -> dict[str, Any]:
-    return {"plan_id": plan_row["id"], "municipality_id": plan_row["municipality_id"],
+    return {"uid": str(uuid.uuid4()), "plan_id": plan_row["id"], "municipality_id": plan_row["municipality_id"],
             "recipient_id": plan_row["recipient_id"], "reason": reason.value, "method": method.value,
             "due_at": due_at, "closes_at": closes_at(due_at, window), "check_at": late_at(due_at, window),
             "state": State.DUE.value, "late": False, "shifted": False, "planned_local": None, "previous_id": None,

@@ -84,6 +84,29 @@ class AlarmRecord:
     device_display: str | None = None
 
 
+@dataclass(frozen=True)
+class LookinRecord:
+    """A digital supervision look-in with its outcome (digital_supervision/), as its document says it."""
+
+    uid: str  # the look-in's own UUID: its resources are named by it
+    method: str  # camera, sensor, phone
+    event_based: bool  # after an alarm (its first look-in's reason)
+    reason: str  # planned, recheck, fallback, event
+    outcome: str
+    note: str | None
+    planned_local: str | None  # the agreed wall-clock time of a planned look-in
+    started_by: str
+    started_at: datetime
+    finished_at: datetime
+    recipient_national_id: str
+    recipient_name: str
+    municipality: Organisation
+    centre: Organisation
+    people: dict[str, Person] = field(default_factory=dict)
+    alarm_id: str | None = None  # the alarm an event-based look-in followed
+    followed: tuple[str, ...] = ()  # what came of it, in words ("Ny sjekk kl. 23:15")
+
+
 def resource_id(alarm_id: str, resource: str) -> str:
     """A stable UUID per alarm and resource type (RFC 4122 version 5, named by the alarm)."""
     return str(uuid.uuid5(uuid.UUID(alarm_id), resource))
@@ -414,3 +437,68 @@ def build_dose(dose: DoseRecord) -> dict:
         "whenHandedOver": fhir_time(dose.dispensed_at),
     }
     return {"resourceType": "Bundle", "type": "transaction", "entry": [_entry(dispense, rid)]}
+
+
+# --- a digital supervision look-in ------------------------------------------------------------------
+
+_LOOK_IN_REASON = {"planned": "ved avtalt tid", "recheck": "ny sjekk etter ikke sett",
+                   "fallback": "i stedet for kamera", "event": "etter alarm"}
+
+
+def build_lookin(record: LookinRecord) -> dict:
+    """The transaction Bundle of one look-in: a VkpEncounter with the supervision's code
+    (4.26 planned, 4.25 event-based camera look-in; 4 for a phone look-in), its reason and how
+    the operator looked in, and a VkpComposition with what was agreed, the outcome, what
+    followed and the operator's note. A sensor look-in has no VKP mode: not documentable."""
+    codes = vkp.look_in_codes(record.method, record.event_based)
+    if codes is None:
+        raise NotDocumentable("sensor_look_in", vkp.GAPS["sensor_look_in"])
+    code, reason, mode = codes
+    ids = {kind: resource_id(record.uid, kind) for kind in ("Encounter", "Composition")}
+    patient = {"identifier": {"system": vkp.national_id_system(record.recipient_national_id),
+                              "value": record.recipient_national_id}, "display": record.recipient_name}
+    operator = _practitioner(record, record.started_by)
+    encounter = {
+        "resourceType": "Encounter",
+        "meta": {"profile": [vkp.PROFILE["Encounter"]]},
+        "identifier": [_uuid_identifier(ids["Encounter"])],
+        "status": "finished",
+        "class": vkp.VIRTUAL.coding(),
+        "type": [code.concept()],
+        "subject": patient,
+        "participant": [{"type": [mode.concept()], "individual": operator}],
+        "period": {"start": fhir_time(record.started_at), "end": fhir_time(record.finished_at)},
+        "reasonCode": [reason.concept()],
+    }
+    how = {"camera": "Kameratilsyn", "phone": "Telefontilsyn"}[record.method]
+    agreed = f" (avtalt {record.planned_local[11:16]})" if record.planned_local else ""
+    what = f"{how} {_LOOK_IN_REASON.get(record.reason, '')}{agreed}, {_local(record.started_at)}."
+    outcome = f"{_LOOK_IN_OUTCOME.get(record.outcome, record.outcome).capitalize()} ({_who(record, record.started_by)})."
+    sections = [_section(vkp.SECTION_EVENT, "Hendelse", [what]),
+                _section(vkp.SECTION_FOLLOW_UP, "Oppfølging", [outcome, *record.followed])]
+    if record.note:
+        sections.append(_section(vkp.SECTION_COMMENT, "Notat", [record.note]))
+    handled = {"code": [vkp.HANDLED.concept()],
+               "period": {"start": fhir_time(record.started_at), "end": fhir_time(record.started_at)}}
+    if record.alarm_id:
+        # The alarm it followed, named as that alarm's own document names its DetectedIssue.
+        handled["detail"] = [{"identifier": _uuid_identifier(resource_id(record.alarm_id, "DetectedIssue"))}]
+    composition = {
+        "resourceType": "Composition",
+        "meta": {"profile": [vkp.PROFILE["Composition"]]},
+        "identifier": _uuid_identifier(ids["Composition"]),
+        "status": "final",
+        "type": {**vkp.DOCUMENT_TYPE.concept(), "text": "Dokumentasjon fra responssenteret"},
+        "category": [vkp.CATEGORY_SAFETY.concept()],
+        "subject": patient,
+        "encounter": {"reference": entry_url(ids["Encounter"])},
+        "date": fhir_time(record.finished_at),
+        "author": [operator, _organisation_reference(record.centre)],
+        "title": f"{code.display} – {fhir_time(record.started_at)[:16].replace('T', ' ')}",
+        "custodian": _organisation_reference(record.municipality),
+        "event": [handled, {"code": [vkp.MEASURE.concept()],
+                            "period": {"start": fhir_time(record.finished_at), "end": fhir_time(record.finished_at)}}],
+        "section": sections,
+    }
+    return {"resourceType": "Bundle", "type": "transaction",
+            "entry": [_entry(encounter, ids["Encounter"]), _entry(composition, ids["Composition"])]}

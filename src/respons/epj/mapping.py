@@ -104,6 +104,9 @@ TECHNOLOGY_BY_DEVICE_KIND: dict[str, Code] = {
 DISPENSER_KINDS = frozenset({"medication_dispenser"})
 
 GAPS: dict[str, str] = {
+    "sensor_look_in": "A look at the home's sensors in a supervision round has no participant mode in VKP "
+                      "(vkp-encounter-mode: picture, two-way voice, listening in), which the Encounter requires; "
+                      "such look-ins are kept as not documented, with this reason.",
     "severity": "VKP's severity level (vkp-severity-level) is an extension whose context is Flag, which the R4 "
                 "set has no profile for, and its coding system is fixed to the value set's URL; DetectedIssue "
                 "carries the base R4 severity (high, moderate, low) instead.",
@@ -218,9 +221,31 @@ DOCUMENT_TYPE = Code(LOINC, "34109-9", "Note")
 # --- the conversation: Encounter ------------------------------------------------------------
 
 TWO_WAY_VOICE = Code(ENCOUNTER_MODES, "2", "toveis tale")
+PICTURE_SUPERVISION = Code(ENCOUNTER_MODES, "1", "bildetilsyn")
 EVENT_BASED = Code(ENCOUNTER_REASONS, "2", "hendelsesbasert tilsyn")
 PLANNED = Code(ENCOUNTER_REASONS, "1", "planlagt tilsyn")
 VIRTUAL = Code(ACT_CODE, "VR", "virtual")
+
+
+# --- a digital supervision look-in (digital_supervision/, docs/supervision.md) --------------------
+
+# The supervision's own code (Encounter.type; VKP binds no value set there): camera look-ins
+# have their own codes, a phone look-in only the technology's.
+PLANNED_CAMERA = _alert("4.26", "Planlagt kameratilsyn")
+EVENT_CAMERA = _alert("4.25", "Hendelsesbasert kameratilsyn")
+DIGITAL_SUPERVISION = _alert("4", "Digitalt tilsyn")
+# How the operator looked in (Encounter.participant.type, required binding vkp-encounter-mode).
+LOOK_IN_MODE = {"camera": PICTURE_SUPERVISION, "phone": TWO_WAY_VOICE}
+
+
+def look_in_codes(method: str, event_based: bool) -> tuple[Code, Code, Code] | None:
+    """(the supervision's code, the reason, the mode) of a look-in, or None: VKP has no mode
+    for a look at the home's sensors (``GAPS["sensor_look_in"]``)."""
+    mode = LOOK_IN_MODE.get(method)
+    if mode is None:
+        return None
+    code = (EVENT_CAMERA if event_based else PLANNED_CAMERA) if method == "camera" else DIGITAL_SUPERVISION
+    return code, EVENT_BASED if event_based else PLANNED, mode
 
 
 def spoke_with_recipient(action: str | None, result: str | None) -> bool:

@@ -22,10 +22,10 @@ from respons.auth import audit
 from respons.domain.alarm_types import NOT_A_SERVICE
 from respons.domain.lifecycle import EventKind, State
 from respons.epj import delivery, document, validation
-from respons.epj.store import alarm_record, dose_record
+from respons.epj.store import alarm_record, dose_record, lookin_record
 from respons.store.alarms import municipality_of
 from respons.store.db import claimable_ids
-from respons.store.tables import alarms, epj_documents, medication_doses
+from respons.store.tables import alarms, epj_documents, medication_doses, supervision_lookins
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +40,9 @@ def react(conn: Connection, change: dict[str, Any]) -> None:
     addendum = kind == EventKind.NOTE.value and state == State.CLOSED.value
     if ends or addendum:
         enqueue(conn, change["alarm_id"])
+    elif kind == "lookin" and change.get("what") == "finished":
+        # A supervision look-in's outcome was recorded (digital_supervision/lookins.finish).
+        enqueue_lookin(conn, change["lookin_id"])
 
 
 def enqueue(conn: Connection, alarm_id: str) -> int | None:
@@ -73,8 +76,20 @@ def enqueue_dose(conn: Connection, dose_id: str, *, now: datetime) -> int:
                   municipality_id=municipality_id, now=now)
 
 
+def enqueue_lookin(conn: Connection, lookin_id: int) -> int:
+    """Build, validate and queue a finished look-in's document (a VkpEncounter and a VkpComposition)."""
+    existing = conn.execute(select(epj_documents.c.id).where(epj_documents.c.lookin_id == lookin_id)).scalar()
+    if existing is not None:
+        return existing  # the same unit written twice: one row
+    record = lookin_record(conn, lookin_id)
+    municipality_id = conn.execute(select(supervision_lookins.c.municipality_id)
+                                   .where(supervision_lookins.c.id == lookin_id)).scalar_one()
+    return _queue(conn, lambda: document.build_lookin(record), lookin_id=lookin_id, version=1,
+                  municipality_id=municipality_id, now=record.finished_at)
+
+
 def _queue(conn: Connection, build, *, version: int, municipality_id: int, now: datetime, alarm_id: str | None = None,
-           dose_id: str | None = None) -> int:
+           dose_id: str | None = None, lookin_id: int | None = None) -> int:
     """The document as ``waiting`` when it builds and validates, else ``not_documented`` with why."""
     bundle, problems = None, None
     try:
@@ -85,11 +100,12 @@ def _queue(conn: Connection, build, *, version: int, municipality_id: int, now: 
     except document.NotDocumentable as exc:
         problems = [f"{exc.reason}: {exc}"]
     except Exception as exc:  # noqa: BLE001 - a fault in building must never undo the close
-        log.exception("could not build the VKP document of %s", alarm_id or f"dose {dose_id}")
+        log.exception("could not build the VKP document of %s",
+                      alarm_id or (f"dose {dose_id}" if dose_id else f"look-in {lookin_id}"))
         problems = [f"internal: {type(exc).__name__}: {exc}"]
     valid = problems is None
     return conn.execute(insert(epj_documents).values(
-        alarm_id=alarm_id, dose_id=dose_id, municipality_id=municipality_id, version=version,
+        alarm_id=alarm_id, dose_id=dose_id, lookin_id=lookin_id, municipality_id=municipality_id, version=version,
         state=WAITING if valid else NOT_DOCUMENTED, bundle=bundle if valid else None, problems=problems,
         due_at=now if valid else None, created_at=now,
     )).inserted_primary_key[0]
@@ -117,17 +133,20 @@ def documents_of(conn: Connection, alarm_id: str) -> list[dict[str, Any]]:
 @dataclass(frozen=True)
 class Claim:
     document_id: int
-    alarm_id: str | None  # None: a dispenser's dose (dose_id)
+    alarm_id: str | None  # None: a dispenser's dose (dose_id) or a look-in (lookin_id)
     municipality_id: int
     bundle: dict
     attempts: int
     token: str  # the claim's fence: only this claim may record the answer
     dose_id: str | None = None
+    lookin_id: int | None = None
 
     @property
     def subject(self) -> str:
         """What the document records, for the logs."""
-        return f"alarm {self.alarm_id}" if self.alarm_id else f"dose {self.dose_id}"
+        if self.alarm_id:
+            return f"alarm {self.alarm_id}"
+        return f"dose {self.dose_id}" if self.dose_id else f"look-in {self.lookin_id}"
 
 
 def claim_due(conn: Connection, *, now: datetime, node: str, lease: timedelta, limit: int = 20) -> list[Claim]:
@@ -142,10 +161,12 @@ def claim_due(conn: Connection, *, now: datetime, node: str, lease: timedelta, l
         update(epj_documents).where(epj_documents.c.id.in_(ids), due)
         .values(claimed_by=token, lease_until=now + lease)
         .returning(epj_documents.c.id, epj_documents.c.alarm_id, epj_documents.c.municipality_id,
-                   epj_documents.c.bundle, epj_documents.c.attempts, epj_documents.c.due_at, epj_documents.c.dose_id)
+                   epj_documents.c.bundle, epj_documents.c.attempts, epj_documents.c.due_at, epj_documents.c.dose_id,
+                   epj_documents.c.lookin_id)
     ).all()
     rows.sort(key=lambda r: (r.due_at, r.id))
-    return [Claim(r.id, r.alarm_id, r.municipality_id, r.bundle, r.attempts, token, r.dose_id) for r in rows]
+    return [Claim(r.id, r.alarm_id, r.municipality_id, r.bundle, r.attempts, token, r.dose_id, r.lookin_id)
+            for r in rows]
 
 
 def record(conn: Connection, claim: Claim, result: delivery.Result, *, now: datetime) -> bool:
@@ -179,7 +200,7 @@ def resend_document(conn: Connection, document_id: int, *, now: datetime, actor:
     refusal is only worth sending again once its cause is fixed at the EPJ). Only the newest
     version of an alarm's document. In the audit log."""
     row = conn.execute(select(epj_documents.c.id, epj_documents.c.state, epj_documents.c.alarm_id,
-                              epj_documents.c.dose_id, epj_documents.c.municipality_id)
+                              epj_documents.c.dose_id, epj_documents.c.lookin_id, epj_documents.c.municipality_id)
                        .where(epj_documents.c.id == document_id)).first()
     if row is None or row.state not in (WAITING, REFUSED, FAILED):
         return None
@@ -188,7 +209,8 @@ def resend_document(conn: Connection, document_id: int, *, now: datetime, actor:
     audit.append(conn, now=now, actor=actor, action=audit.UPDATE, alarm_id=row.alarm_id,
                  municipality_id=row.municipality_id,
                  details={"entity": "epj_document", "document_id": row.id, "resend": True, "was": row.state,
-                          **({"dose_id": row.dose_id} if row.dose_id else {})})
+                          **({"dose_id": row.dose_id} if row.dose_id else {}),
+                          **({"lookin_id": row.lookin_id} if row.lookin_id else {})})
     return row.id
 
 
@@ -197,7 +219,8 @@ def undelivered(conn: Connection, *, limit: int = 500) -> list[dict[str, Any]]:
     without trouble: refused, not documented, or waiting after a failed try (the
     administrator's list), newest first."""
     rows = conn.execute(
-        select(epj_documents.c.id, epj_documents.c.alarm_id, epj_documents.c.dose_id, epj_documents.c.municipality_id, epj_documents.c.version, epj_documents.c.state,
+        select(epj_documents.c.id, epj_documents.c.alarm_id, epj_documents.c.dose_id, epj_documents.c.lookin_id,
+               epj_documents.c.municipality_id, epj_documents.c.version, epj_documents.c.state,
                epj_documents.c.attempts, epj_documents.c.due_at, epj_documents.c.problems, epj_documents.c.outcome,
                epj_documents.c.last_error, epj_documents.c.status_code, epj_documents.c.created_at)
         .where(or_(epj_documents.c.state.in_((REFUSED, FAILED, NOT_DOCUMENTED)),

@@ -14,6 +14,7 @@ register(
         "epj.col.created": ("Laget", "Made"),
         "epj.col.municipality": ("Kommune", "Municipality"),
         "epj.col.alarm": ("Alarm", "Alarm"),
+        "epj.lookin": ("Tilsyn", "Look-in"),
         "epj.dose": ("Dose", "Dose"),
         "epj.col.state": ("Status", "State"),
         "epj.col.attempts": ("Forsøk", "Attempts"),

@@ -333,6 +333,7 @@ epj_documents = Table(
     # What the document records: an alarm (its timeline) or a medication dispenser's dose.
     Column("alarm_id", String(36), ForeignKey("alarms.id"), index=True),
     Column("dose_id", String(36), ForeignKey("medication_doses.id"), unique=True),
+    Column("lookin_id", Integer, ForeignKey("supervision_lookins.id"), unique=True),  # a supervision look-in
     Column("municipality_id", Integer, ForeignKey("municipalities.id"), nullable=False),
     Column("version", Integer, nullable=False),  # the alarm's seq the document was built from (a dose: 1)
     Column("state", String(20), nullable=False),
@@ -350,7 +351,8 @@ epj_documents = Table(
     CheckConstraint("state in ('waiting', 'delivered', 'refused', 'failed', 'not_documented', 'superseded')",
                     name="state"),
     UniqueConstraint("alarm_id", "version", name="uq_epj_documents_alarm_version"),
-    CheckConstraint("(alarm_id IS NULL) <> (dose_id IS NULL)", name="one_subject"),
+    CheckConstraint("(CASE WHEN alarm_id IS NULL THEN 0 ELSE 1 END) + (CASE WHEN dose_id IS NULL THEN 0 ELSE 1 END)"
+                    " + (CASE WHEN lookin_id IS NULL THEN 0 ELSE 1 END) = 1", name="one_subject"),
 )
 Index("ix_epj_documents_state_due", epj_documents.c.state, epj_documents.c.due_at)
 
@@ -487,6 +489,9 @@ supervision_lookins = Table(
     "supervision_lookins",
     metadata,
     Column("id", Integer, primary_key=True),
+    # The look-in's identity outside this installation (its EPJ document's resources are named
+    # by it, as an alarm's are by the alarm's UUID).
+    Column("uid", String(36), nullable=False, unique=True),
     Column("plan_id", Integer, ForeignKey("supervision_plans.id", ondelete="CASCADE"), nullable=False),
     Column("municipality_id", Integer, ForeignKey("municipalities.id"), nullable=False),
     Column("recipient_id", Integer, ForeignKey("recipients.id", ondelete="CASCADE"), nullable=False, index=True),

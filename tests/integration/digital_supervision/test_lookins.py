@@ -243,3 +243,27 @@ def test_no_look_in_after_a_closed_alarm_and_the_attempt_is_audited(world):
     assert refused.code == "alarm_closed"
     assert [d["refused"] for d in audited(world, "look_in_refused")] == ["alarm_closed"]
     assert rows(world) == [] or all(r["reason"] != "event" for r in rows(world))
+
+
+def test_a_finished_look_in_is_documented_for_the_patient_record_through_the_outbox(world):
+    from respons.store.tables import epj_documents
+
+    world.clock.now = datetime(2026, 12, 4, 22, 0, tzinfo=UTC)
+    add_plan(world, time(23, 0))
+    add_plan(world, time(23, 5), kind=Kind.SENSOR)
+    sweep(world)
+    camera, sensor = rows(world)
+    for lookin in (camera, sensor):
+        start(world, lookin["id"])
+    world.clock.now += timedelta(seconds=30)
+    finish(world, camera["id"], Outcome.SEEN_WELL)
+    finish(world, sensor["id"], Outcome.SEEN_WELL)
+    finish(world, camera["id"], Outcome.SEEN_WELL)  # refused (already recorded): no second document
+    with world.engine.connect() as conn:
+        documents = {r.lookin_id: r for r in conn.execute(select(epj_documents))}
+    assert set(documents) == {camera["id"], sensor["id"]}
+    assert documents[camera["id"]].state == "waiting" and documents[camera["id"]].alarm_id is None
+    encounter = documents[camera["id"]].bundle["entry"][0]["resource"]
+    assert encounter["type"][0]["coding"][0]["code"] == "4.26"
+    assert documents[sensor["id"]].state == "not_documented"
+    assert documents[sensor["id"]].problems[0].startswith("sensor_look_in")
