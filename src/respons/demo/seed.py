@@ -502,8 +502,8 @@ class _Seeder:
         components = [
             {"kind": "per_user_month", "price": "32.74" if backup_only else "106.97",
              "label": "Kun backup" if backup_only else "Full responstjeneste"},
-            {"kind": "per_event", "price": "12.50", "label": "GPS og digitalt tilsyn",
-             "alarm_types": ["geofence_exit", "supervision_due"]},
+            {"kind": "per_event", "price": "12.50", "label": "GPS", "alarm_types": ["geofence_exit"]},
+            {"kind": "per_supervision", "price": "45.00", "label": "Digitalt tilsyn"},
             {"kind": "budget_share", "budget": DEMO_BUDGET, "label": "Andel av systemkostnader"},
         ]
         if spec.role == "cooperating":

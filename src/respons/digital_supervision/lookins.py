@@ -74,15 +74,16 @@ def schedule(conn: Connection, now: datetime, rules: Rules, *, limit: int = SWEE
         start = row["scheduled_until"] or now - rules.window.window
         plan = store.plan_of(row)
         store.add_lookins(conn, [
-            _row(row, Reason.PLANNED, plan.kind, due.at, now, rules.window,
+            new_lookin(row, Reason.PLANNED, plan.kind, due.at, now, rules.window,
                  planned_local=due.planned.isoformat(timespec="minutes"), shifted=due.shifted)
             for due in due_between(plan, start, until)])
         store.scheduled(conn, row["id"], until)
     return len(plans)
 
 
-def _row(plan_row: dict[str, Any], reason: Reason, method: Kind, due_at: datetime, now: datetime, window: Window,
-         **extra) -> dict[str, Any]:
+def new_lookin(plan_row: dict[str, Any], reason: Reason, method: Kind, due_at: datetime, now: datetime, window: Window,
+               **extra) -> dict[str, Any]:
+    """A look-in row of the plan (``id``, ``municipality_id``, ``recipient_id``), due at ``due_at``."""
     return {"uid": str(uuid.uuid4()), "plan_id": plan_row["id"], "municipality_id": plan_row["municipality_id"],
             "recipient_id": plan_row["recipient_id"], "reason": reason.value, "method": method.value,
             "due_at": due_at, "closes_at": closes_at(due_at, window), "check_at": late_at(due_at, window),
@@ -202,13 +203,13 @@ def finish(conn: Connection, lookin_id: int, outcome: Outcome, *, note: str | No
     added = []
     for step in then.steps:
         if isinstance(step, LookAgain):
-            added += store.add_lookins(conn, [_row(_plan_ref(row), Reason.RECHECK, Kind(row["method"]), step.at, now,
+            added += store.add_lookins(conn, [new_lookin(_plan_ref(row), Reason.RECHECK, Kind(row["method"]), step.at, now,
                                                    rules.window, previous_id=lookin_id)])
         elif isinstance(step, RaiseAlarm):
             _raise(conn, row, step, now, rules, actor=actor)
     if then.fallback_call:
         # The camera failed: the person is phoned instead, now, as a look-in of its own.
-        added += store.add_lookins(conn, [_row(_plan_ref(row), Reason.FALLBACK, Kind.PHONE, now, now, rules.window,
+        added += store.add_lookins(conn, [new_lookin(_plan_ref(row), Reason.FALLBACK, Kind.PHONE, now, now, rules.window,
                                                previous_id=lookin_id)])
     if row["alarm_id"] is not None:
         append_event(conn, row["alarm_id"], Event(EventKind.LOOK_IN, now, actor, {
@@ -243,7 +244,7 @@ def after_alarm(conn: Connection, alarm_id: str, *, actor: str, visible_to: froz
                      recipient_id=alarm["recipient_id"], alarm_id=alarm_id, purpose=PURPOSE,
                      details={"reason": Reason.EVENT.value, "refused": refusal.code})
         return refusal
-    [lookin_id] = store.add_lookins(conn, [_row(plan, Reason.EVENT, Kind(plan["kind"]), now, now, rules.window,
+    [lookin_id] = store.add_lookins(conn, [new_lookin(plan, Reason.EVENT, Kind(plan["kind"]), now, now, rules.window,
                                                 alarm_id=alarm_id)]) or [None]
     if lookin_id is None:
         return Refusal("taken")  # the same moment's look-in for this plan exists: a colleague's

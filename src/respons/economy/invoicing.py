@@ -26,6 +26,7 @@ from respons.economy.pricing import (
     InvoicePeriod,
     Line,
     PerEvent,
+    PerSupervision,
     PerUserMonth,
     PriceModelError,
     Usage,
@@ -119,6 +120,8 @@ def compute(conn: Connection, centre_id: int, period: InvoicePeriod) -> list[Com
     days = economy.active_days(conn, ids, period, filters)
     priced = {t for m in in_force for c in m.model.components if isinstance(c, PerEvent) for t in c.alarm_types}
     events = economy.events_by_type(conn, ids, period, priced)
+    supervisions = economy.supervisions_done(conn, ids, period) if any(
+        isinstance(c, PerSupervision) for m in in_force for c in m.model.components) else {}
     people = economy.populations(conn, ids)
     deflators = economy.deflator_table(conn)
     shares = _budget_shares(conn, centre_id, period, in_force, people)
@@ -126,7 +129,8 @@ def compute(conn: Connection, centre_id: int, period: InvoicePeriod) -> list[Com
     for m in in_force:
         usage = Usage(population=people[m.municipality_id],
                       user_days={f: days[(m.municipality_id, f)].by_month for f in filters},
-                      events=events.get(m.municipality_id, {}))
+                      events=events.get(m.municipality_id, {}),
+                      supervisions=supervisions.get(m.municipality_id, 0))
         try:
             lines = lines_for(m.model, usage, period, deflators=deflators, budget_shares=shares.get(m.municipality_id))
         except ValueError as error:
@@ -329,7 +333,8 @@ def line_owner(conn: Connection, line_id: int):
 
 def line_contents(conn: Connection, line: StoredLine, period: InvoicePeriod) -> tuple[list, list]:
     """What a line counted: (people, events). People: (id, given name, family name, active
-    days) by name, for a per-user line; events: the alarms of a per-event line."""
+    days) by name, for a per-user line; events: the alarms of a per-event line, the look-ins
+    of a per-supervision line."""
     people, events = [], []
     if line.kind == "per_user_month":
         days = counted_recipients(conn, line.id)
@@ -337,6 +342,8 @@ def line_contents(conn: Connection, line: StoredLine, period: InvoicePeriod) -> 
                         key=lambda p: (p[2], p[1], p[0]))
     elif line.kind == "per_event":
         events = economy.events_counted(conn, line.municipality_id, line.basis["alarm_types"], period)
+    elif line.kind == "per_supervision":
+        events = economy.supervisions_counted(conn, line.municipality_id, period)
     return people, events
 
 

@@ -20,6 +20,7 @@ from respons.economy.pricing import (
     BudgetShare,
     InvoicePeriod,
     PerEvent,
+    PerSupervision,
     PerInhabitant,
     PerUserMonth,
     PriceModelError,
@@ -255,6 +256,8 @@ def describe(component, language: str = i18n.DEFAULT_LANGUAGE) -> str:
             types = ", ".join(sorted((ALARM_TYPES[a].label_en if language == "en" else ALARM_TYPES[a].label_nb)
                                      if a in ALARM_TYPES else a for a in component.alarm_types))
             return t("economy.component.per_event", label=label, price=component.price, types=types)
+        case PerSupervision():
+            return t("economy.component.per_supervision", label=label, price=component.price)
         case BudgetShare():
             return t("economy.component.budget_share", label=label, budget=component.budget)
         case PerInhabitant():

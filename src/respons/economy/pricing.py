@@ -10,7 +10,9 @@ components; each turns what a municipality used in a period (``Usage``) into inv
   only: 30 % of full in Farsund); ``device_kinds`` limits it to recipients with such devices
   (a per-patient price for follow-up kits); without it, it is per active user regardless of
   technology (Fredrikstad).
-- ``PerEvent``: per alarm of some types (digital supervision, GPS, sensors).
+- ``PerEvent``: per alarm of some types (GPS, sensors).
+- ``PerSupervision``: per completed digital supervision (a look-in whose outcome was recorded:
+  seed 001's "aktivitetsbasert pris per hendelse/gjennomført tilsyn").
 - ``BudgetShare``: a share of a centre budget, split between the participating municipalities
   by a fixed part in equal shares and the rest by population (Værnes 41/59 for answering and
   15/85 for systems, Kongsberg 20/80).
@@ -125,6 +127,13 @@ class PerEvent:
 
 
 @dataclass(frozen=True)
+class PerSupervision:
+    price: Decimal  # NOK per completed look-in (planned, look again, by phone instead, after an alarm)
+    label: str = "Digitalt tilsyn"
+    kind: str = field(default="per_supervision", init=False)
+
+
+@dataclass(frozen=True)
 class BudgetShare:
     budget: str  # the name of a centre budget for the year ("svartjeneste", "systemer")
     label: str = "Andel av budsjett"
@@ -140,7 +149,7 @@ class PerInhabitant:
     kind: str = field(default="per_inhabitant", init=False)
 
 
-Component = PerUserMonth | PerEvent | BudgetShare | PerInhabitant
+Component = PerUserMonth | PerEvent | PerSupervision | BudgetShare | PerInhabitant
 
 
 @dataclass(frozen=True)
@@ -204,6 +213,7 @@ class Usage:
     # Active user-days per month, per user filter (None: every active recipient).
     user_days: Mapping[frozenset[str] | None, Mapping[date, int]]
     events: Mapping[str, int]  # alarms received in the period by type
+    supervisions: int = 0  # look-ins with a recorded outcome in the period
 
 
 @dataclass(frozen=True)
@@ -244,6 +254,10 @@ def lines_for(model: PriceModel, usage: Usage, period: InvoicePeriod, *, deflato
                 count = sum(usage.events.get(t, 0) for t in component.alarm_types)
                 lines.append(Line(index, component.kind, component.label, Decimal(count), "hendelser", unit_price,
                                   round_nok(unit_price * count)))
+            case PerSupervision():
+                unit_price = deflators.index(component.price, base_year=model.base_year, year=year)
+                lines.append(Line(index, component.kind, component.label, Decimal(usage.supervisions), "tilsyn",
+                                  unit_price, round_nok(unit_price * usage.supervisions)))
             case BudgetShare():
                 amount = (budget_shares or {}).get(index)
                 if amount is None:
@@ -290,6 +304,8 @@ def component_to_data(component: Component) -> dict:
         case PerEvent():
             return {"kind": component.kind, "price": str(component.price), "label": component.label,
                     "alarm_types": sorted(component.alarm_types)}
+        case PerSupervision():
+            return {"kind": component.kind, "price": str(component.price), "label": component.label}
         case BudgetShare():
             return {"kind": component.kind, "budget": component.budget, "label": component.label}
         case PerInhabitant():
@@ -314,6 +330,8 @@ def component_from_data(data: dict) -> Component:
                 if not types:
                     raise PriceModelError("Pris per hendelse må si hvilke alarmtyper den gjelder.", "event_types")
                 return PerEvent(_price(data), frozenset(types), label=label or "Hendelser")
+            case "per_supervision":
+                return PerSupervision(_price(data), label=label or "Digitalt tilsyn")
             case "budget_share":
                 if not data.get("budget"):
                     raise PriceModelError("Andel av budsjett må si hvilket budsjett.", "share_budget")
@@ -332,8 +350,8 @@ def component_from_data(data: dict) -> Component:
             raise
         raise PriceModelError(f"Ugyldig priskomponent {kind!r}: {error}", "invalid_component", kind=kind,
                               error=error) from None
-    raise PriceModelError(f"Ukjent priskomponent {kind!r}; kjente er per_user_month, per_event, budget_share "
-                          f"og per_inhabitant.", "unknown_component", kind=kind)
+    raise PriceModelError(f"Ukjent priskomponent {kind!r}; kjente er per_user_month, per_event, per_supervision, "
+                          f"budget_share og per_inhabitant.", "unknown_component", kind=kind)
 
 
 def model_from_data(components: list[dict], base_year: int) -> PriceModel:

@@ -31,6 +31,7 @@ from respons.store.tables import (
     price_models,
     recipients,
     service_periods,
+    supervision_lookins,
 )
 
 UserFilter = frozenset[str] | None
@@ -203,6 +204,30 @@ def events_by_type(conn: Connection, municipality_ids: Iterable[int], period: In
     for municipality_id, alarm_type, n in rows:
         counted[municipality_id][alarm_type] = n
     return counted
+
+
+def supervisions_done(conn: Connection, municipality_ids: Iterable[int], period: InvoicePeriod) -> dict[int, int]:
+    """Look-ins whose outcome was recorded in the period, by municipality (read from
+    digital_supervision's rows): what a per-supervision price counts."""
+    start, end = period_instants(period)
+    rows = conn.execute(
+        select(supervision_lookins.c.municipality_id, func.count())
+        .where(supervision_lookins.c.municipality_id.in_(sorted(municipality_ids)),
+               supervision_lookins.c.state == "done", supervision_lookins.c.finished_at >= start,
+               supervision_lookins.c.finished_at < end)
+        .group_by(supervision_lookins.c.municipality_id)).all()
+    return dict(rows)
+
+
+def supervisions_counted(conn: Connection, municipality_id: int, period: InvoicePeriod):
+    """The look-ins behind a per-supervision line (its drill-down), oldest first."""
+    start, end = period_instants(period)
+    return conn.execute(
+        select(supervision_lookins.c.id, supervision_lookins.c.method, supervision_lookins.c.reason,
+               supervision_lookins.c.finished_at)
+        .where(supervision_lookins.c.municipality_id == municipality_id, supervision_lookins.c.state == "done",
+               supervision_lookins.c.finished_at >= start, supervision_lookins.c.finished_at < end)
+        .order_by(supervision_lookins.c.finished_at)).all()
 
 
 def events_counted(conn: Connection, municipality_id: int, alarm_types: Iterable[str], period: InvoicePeriod):

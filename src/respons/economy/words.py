@@ -70,10 +70,10 @@ register(
         "economy.models.new": ("Ny prismodell", "New price model"),
         "economy.models.hint": ("Gjelder fra den første dagen i måneden og avslutter kommunens forrige modell. Prisene "
                                 "gis i basisåret og indekseres med kommunal deflator for senere år. Komponentene: "
-                                "per_user_month, per_event, budget_share og per_inhabitant (se dokumentasjonen).",
+                                "per_user_month, per_event, per_supervision, budget_share og per_inhabitant (se dokumentasjonen).",
                                 "Applies from the first day of the month and ends the municipality's previous model. "
                                 "Prices are given in the base year and indexed by the municipal deflator for later "
-                                "years. Components: per_user_month, per_event, budget_share and per_inhabitant (see "
+                                "years. Components: per_user_month, per_event, per_supervision, budget_share and per_inhabitant (see "
                                 "the documentation)."),
         "economy.municipality": ("Kommune", "Municipality"),
         "economy.valid": ("Gjelder", "Valid"),
@@ -106,6 +106,12 @@ register(
                                              "{label}: NOK {price} per user per month{share}{kinds}"),
         "economy.component.label.PerUserMonth": ("Brukere", "Users"),
         "economy.component.label.PerEvent": ("Hendelser", "Events"),
+        "economy.component.label.PerSupervision": ("Digitalt tilsyn", "Digital supervision"),
+        "economy.component.per_supervision": ("{label}: {price} kr per gjennomført tilsyn",
+                                              "{label}: NOK {price} per completed supervision"),
+        "economy.unit.per_supervision": ("tilsyn", "look-ins"),
+        "economy.supervisions": ("Gjennomførte tilsyn", "Completed look-ins"),
+        "economy.done_at": ("Utført", "Done"),
         "economy.component.label.BudgetShare": ("Andel av budsjett", "Share of the budget"),
         "economy.component.label.PerInhabitant": ("Samarbeidsavgift per innbygger", "Collaboration fee per inhabitant"),
         "economy.component.with_devices": (", brukere med {kinds}", ", users with {kinds}"),
@@ -178,9 +184,9 @@ register(
                                     "The due day is written MM-DD, for example 01-15, not {value!r}."),
         "economy.refusal.invalid_component": ("Ugyldig priskomponent {kind!r}: {error}", "Invalid price component {kind!r}: {error}"),
         "economy.refusal.unknown_component": ("Ukjent priskomponent {kind!r}; kjente er per_user_month, per_event, "
-                                              "budget_share og per_inhabitant.",
+                                              "per_supervision, budget_share og per_inhabitant.",
                                               "Unknown price component {kind!r}; the known ones are per_user_month, "
-                                              "per_event, budget_share and per_inhabitant."),
+                                              "per_event, per_supervision, budget_share and per_inhabitant."),
         "economy.refusal.no_components": ("En prismodell trenger minst én komponent.", "A price model needs at least one component."),
         "economy.refusal.price": ("Prisen må være et ikke-negativt beløp i kroner og øre, ikke {value!r}.",
                                   "The price must be a non-negative amount in kroner and øre, not {value!r}."),

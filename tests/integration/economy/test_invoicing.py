@@ -162,3 +162,39 @@ def test_the_register_keeps_service_periods_when_recipients_come_and_go(engine, 
         periods = conn.execute(select(service_periods.c.starts_on, service_periods.c.ends_on)
                                .where(service_periods.c.recipient_id == rid).order_by(service_periods.c.starts_on)).all()
     assert [tuple(p) for p in periods] == [(date(2026, 2, 3), date(2026, 2, 10)), (date(2026, 2, 23), None)]
+
+
+def test_completed_supervisions_are_counted_per_municipality_and_month(engine, economy_world):
+    from datetime import datetime
+
+    from respons.digital_supervision import lookins, store as supervision
+    from respons.digital_supervision.plans import AgreedTime, Kind, Plan
+    from respons.digital_supervision.rounds import Window
+
+    centre_id, a, b, people = economy_world
+    with engine.begin() as conn:
+        model = conn.execute(select(price_models.c.id, price_models.c.components)
+                             .join(agreements, agreements.c.id == price_models.c.agreement_id)
+                             .where(agreements.c.municipality_id == b)).one()
+        conn.execute(update(price_models).where(price_models.c.id == model.id).values(
+            components=[*model.components, {"kind": "per_supervision", "price": "45.00", "label": "Kameratilsyn"}]))
+        plan_id = supervision.add(conn, municipality_id=b, recipient_id=people[b][0], now=NOW, actor="test", plan=Plan(
+            kind=Kind.CAMERA, times=(AgreedTime(datetime(2026, 1, 1, 23).time()),), max_seconds=30,
+            consent_by="Brukeren selv", consent_on=date(2025, 12, 1), valid_from=date(2025, 12, 1)))
+        plan = {"id": plan_id, "municipality_id": b, "recipient_id": people[b][0]}
+        done_at = [datetime(2026, 1, 1, 0, 10, tzinfo=UTC), datetime(2026, 1, 20, 22, 0, tzinfo=UTC),
+                   datetime(2026, 1, 31, 22, 59, tzinfo=UTC),  # 23:59 on 31 January in Oslo: January's
+                   datetime(2026, 1, 31, 23, 0, tzinfo=UTC)]  # 00:00 on 1 February in Oslo: February's
+        rows = [lookins.new_lookin(plan, lookins.Reason.PLANNED, Kind.CAMERA, at, at, Window()) |
+                {"state": "done", "outcome": "seen_well", "started_by": "user:7", "started_at": at,
+                 "finished_by": "user:7", "finished_at": at} for at in done_at]
+        supervision.add_lookins(conn, rows)
+        supervision.add_lookins(conn, [lookins.new_lookin(  # not done: not billed
+            plan, lookins.Reason.RECHECK, Kind.CAMERA, done_at[1] + timedelta(minutes=15), NOW, Window())
+            | {"state": "missed"}])
+        outcome = invoicing.run(conn, centre_id, JANUARY, actor="user:1", now=NOW)
+    with engine.connect() as conn:
+        [line] = [line for line in invoicing.stored_lines(conn, outcome.run_id) if line.kind == "per_supervision"]
+        assert (line.municipality_id, line.description, line.quantity) == (b, "Kameratilsyn", D(3))
+        _, behind = invoicing.line_contents(conn, line, JANUARY)
+        assert [e.finished_at for e in behind] == done_at[:3]

@@ -99,7 +99,7 @@ ALLOWED_IN_BOTH = {
 }
 # Codes a person is meant to type: the keys of a price model's JSON, which the prices page
 # explains (economy/prices). Nothing else may show a code.
-CODES_TO_TYPE = {"per_user_month", "per_event", "budget_share", "per_inhabitant", "alarm_types", "device_kinds"}
+CODES_TO_TYPE = {"per_user_month", "per_event", "per_supervision", "budget_share", "per_inhabitant", "alarm_types", "device_kinds"}
 
 
 # Ids are no words of any language: a random alarm id such as …-5d61a2ec2add would otherwise

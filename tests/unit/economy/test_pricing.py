@@ -16,6 +16,7 @@ from respons.economy.pricing import (
     Deflators,
     InvoicePeriod,
     PerEvent,
+    PerSupervision,
     PerInhabitant,
     PerUserMonth,
     PriceModel,
@@ -136,6 +137,14 @@ def test_events_follow_up_patients_and_the_fee_per_inhabitant_in_one_model():
         "the fee per inhabitant is invoiced once a year, in the period of its due date"
 
 
+def test_completed_supervisions_are_priced_per_look_in_and_indexed_like_any_price():
+    model = PriceModel((PerSupervision(D("45.00")),), base_year=2025)
+    used = Usage(population=0, user_days={}, events={"supervision_due": 4}, supervisions=93)
+    [line] = lines_for(model, used, InvoicePeriod(date(2026, 1, 1), 1), deflators=Deflators({2026: D("0.043")}))
+    # 45.00 indexed by 4.3 % is 46.94 (to the øre) a look-in; the alarms missed look-ins raised are not look-ins.
+    assert (line.kind, line.quantity, line.unit, line.amount) == ("per_supervision", D(93), "tilsyn", D("4365.42"))
+
+
 def test_a_budget_share_line_needs_its_allocation():
     model = PriceModel((BudgetShare("svartjeneste"),), base_year=2026)
     period = InvoicePeriod(date(2026, 1, 1), 1)
@@ -157,7 +166,7 @@ def test_a_stored_price_model_reads_back_as_it_was_written():
 
     components = (PerUserMonth(D("106.97"), label="Full", share=D("0.30"), device_kinds=frozenset({"safety_alarm"})),
                   PerEvent(D("12.50"), frozenset({"geofence_exit"})), BudgetShare("systemer"),
-                  PerInhabitant(D("3.00"), due_month=1, due_day=15))
+                  PerInhabitant(D("3.00"), due_month=1, due_day=15), PerSupervision(D("45.00")))
     assert tuple(component_from_data(component_to_data(c)) for c in components) == components
 
 
