@@ -79,6 +79,9 @@ class Settings(BaseSettings):
     supervision_late_minutes: float = Field(default=5.0, gt=0, le=120)
     supervision_recheck_minutes: float = Field(default=15.0, ge=1, le=240)
     round_poll_seconds: float = Field(default=5.0, gt=0)
+    # The statistics' assumption (docs/statistics.md): a planned look-in that found the person
+    # well replaced a visit by the night patrol of this many minutes, driving included.
+    supervision_visit_minutes: float = Field(default=30.0, ge=0, le=240)
     # The patient record's delivery worker (docs/epj.md): how often it looks for documents due,
     # how long a claim holds before another node may take it, how long one delivery may take.
     epj_poll_seconds: float = 2.0

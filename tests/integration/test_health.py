@@ -172,11 +172,12 @@ def _small_disk(path: Path, size: str = "32m"):
 
 def _fill(disk: Path) -> Path:
     filler = disk / "filler"
-    with open(filler, "wb") as f:
+    # Unbuffered: a buffered file that hit the full disk tries to write its buffer again when
+    # it is closed, and that second ENOSPC escaped the test now and then.
+    with open(filler, "wb", buffering=0) as f:
         try:
             while True:
                 f.write(b"\0" * 65536)
-                f.flush()
         except OSError:
             pass
     return filler

@@ -208,3 +208,13 @@ def event_plan(conn: Connection, recipient_id: int, today: date) -> dict[str, An
         or_(supervision_plans.c.valid_to.is_(None), supervision_plans.c.valid_to >= today),
     ).order_by(supervision_plans.c.valid_from.desc(), supervision_plans.c.id.desc()).limit(1)).mappings().first()
     return dict(row) if row else None
+
+
+def lookin_facts(conn: Connection, *, municipality_id: int, start: datetime, end: datetime) -> list[tuple]:
+    """(reason, state, late, outcome, escalated) of each look-in due in [start, end), for the
+    statistics (statistics/supervision.py); cancelled ones were never due."""
+    return [tuple(r) for r in conn.execute(
+        select(supervision_lookins.c.reason, supervision_lookins.c.state, supervision_lookins.c.late,
+               supervision_lookins.c.outcome, supervision_lookins.c.raised_alarm_id.is_not(None))
+        .where(supervision_lookins.c.municipality_id == municipality_id, supervision_lookins.c.due_at >= start,
+               supervision_lookins.c.due_at < end, supervision_lookins.c.state != State.CANCELLED))]

@@ -54,6 +54,7 @@ async def key_figures(
         k = service.figures(conn, wanted, now=rt.clock(), minutes_per_cleared_alarm=MINUTES_PER_CLEARED_ALARM)
         documented = service.documentation(conn, wanted)
         talked = service.voice_calls(conn, wanted)
+        supervised = service.supervision(conn, wanted, now=rt.clock(), minutes_per_visit=rt.settings.supervision_visit_minutes)
     body = asdict(k)
     body.pop("frequent_recipients")  # who calls most is for the municipality's own follow-up, not an export
     return {"municipality_id": municipality_id, "period": period.value, "from": wanted.first_day.isoformat(),
@@ -61,7 +62,9 @@ async def key_figures(
             "escalation_share": k.escalation_share,
             "documentation": {**asdict(documented), "share_within_target": documented.share_within_target},
             "calls": {**asdict(talked), "calls_per_alarm": talked.calls_per_alarm,
-                      "talk_seconds_per_alarm": talked.talk_seconds_per_alarm}}
+                      "talk_seconds_per_alarm": talked.talk_seconds_per_alarm},
+            "supervision": {**asdict(supervised), "share_on_time": supervised.share_on_time,
+                            "minutes_per_visit": rt.settings.supervision_visit_minutes}}
 
 
 @router.get("/alarms.csv", summary="One row per alarm of one municipality and Oslo period (for Power BI)",

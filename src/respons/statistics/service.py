@@ -16,6 +16,8 @@ from sqlalchemy.engine import Connection
 from respons.auth import audit
 from respons.epj import outbox
 from respons.statistics.documentation import DocumentFact, Documentation, documentation as documentation_of
+from respons.digital_supervision import store as supervision_store
+from respons.statistics.supervision import LookinFact, Supervision, supervision as supervision_of
 from respons.statistics.voice import CallFact, Calls, calls as calls_of
 from respons.voice import store as voice_store
 from respons.statistics.rules import OSLO, AlarmFact, KeyFigures, Period, period_bounds, period_of
@@ -69,6 +71,15 @@ def voice_calls(conn: Connection, request: PeriodRequest) -> Calls:
     start, end = request.bounds
     return calls_of(CallFact(*row) for row in voice_store.call_facts(conn, municipality_id=request.municipality_id,
                                                                      start=start, end=end))
+
+
+def supervision(conn: Connection, request: PeriodRequest, *, now: datetime, minutes_per_visit: float) -> Supervision:
+    """The period's look-ins due so far (digital supervision): planned, on time, late, missed,
+    rechecks, escalations, and the home visits they replaced."""
+    start, end = request.bounds
+    return supervision_of((LookinFact(*row) for row in supervision_store.lookin_facts(
+        conn, municipality_id=request.municipality_id, start=start, end=min(end, now))),
+        minutes_per_visit=minutes_per_visit)
 
 
 def breakdown(conn: Connection, request: PeriodRequest, by: Grouping, *, now: datetime,

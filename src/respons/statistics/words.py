@@ -115,6 +115,13 @@ register(
                               "{calls} calls, {answered} answered, for {alarms} alarms"),
         "stats.calls.rest": ("{per_alarm} samtaler og {talk} s taletid per alarm; {failed} kom ikke gjennom, {lost} brutt",
                              "{per_alarm} calls and {talk} s talk time per alarm; {failed} did not go through, {lost} lost"),
+        "stats.supervision": ("Digitalt tilsyn", "Digital supervision"),
+        "stats.supervision.value": ("{planned} planlagte innsyn: {on_time} i tide, {late} forsinket, {missed} ikke utført",
+                                    "{planned} planned look-ins: {on_time} on time, {late} late, {missed} missed"),
+        "stats.supervision.rest": ("{rechecks} nye sjekker, {after_alarms} etter alarm, {escalations} sendt videre som "
+                                   "alarm; {hours} timer hjemmebesøk spart ({minutes} min per besøk)",
+                                   "{rechecks} looked for again, {after_alarms} after an alarm, {escalations} passed on "
+                                   "as alarms; {hours} hours of home visits saved ({minutes} min a visit)"),
         "stats.documented": ("Dokumentert i EPJ innen 5 min", "Documented in the EPJ within 5 min"),
         "stats.documented.value": ("{share} av {total} avsluttede alarmer", "{share} of {total} closed alarms"),
         "stats.documented.rest": (
