@@ -133,8 +133,11 @@ def test_every_recipient_has_a_safety_alarm_and_device_identities_are_unique(see
     assert with_alarm == {r.id for r in rows(engine, select(recipients.c.id))}
     assert any(d.recipient_id is None for d in all_devices)  # spares on the shelf
     assert len({d.kind for d in all_devices}) >= 5
+    cameras = [d for d in all_devices if d.kind == "camera"]
+    assert len(cameras) == 3 and all(d.video_source.startswith("rtp:") for d in cameras)
     for d in all_devices:
-        if d.recipient_id is not None:
+        # A supervision camera sends its picture to the gateway, no heartbeats to Respons.
+        if d.recipient_id is not None and d.kind != "camera":
             assert d.last_seen_at == NOW
             assert (d.alert_after - NOW).total_seconds() == d.heartbeat_interval_s + d.heartbeat_grace_s
 

@@ -79,6 +79,12 @@ def _start_demo_voice():
     console.print("Demo voice: gateway, a simulated alarm unit and a simulated phone line on this machine "
                   "(press T on an answered alarm; phone numbers answer with your own voice and reach no one).",
                   markup=False)
+    from respons.demo import camera
+
+    missing = camera.available()
+    console.print(f"Demo cameras: {missing}; camera look-ins in the round (/round) say the camera is unavailable."
+                  if missing else "Demo cameras: three simulated supervision cameras on this machine (the round, "
+                  "/round: look-ins at :00, :20 and :40 every hour; nothing is recorded).", markup=False)
     return processes, settings
 
 

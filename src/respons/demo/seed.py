@@ -30,6 +30,7 @@ from sqlalchemy.engine import Connection
 from respons.auth.audit import GENESIS_HASH
 from respons.store.tables import audit_head
 from respons.demo.alarm_unit import DEMO_UNIT_URI
+from respons.demo.supervision import seed_supervision
 from respons.demo.users import describe_demo_users, seed_demo_users
 from respons.domain.alarm_types import Category
 from respons.domain.identity import synthetic_national_id
@@ -304,11 +305,12 @@ def seed_demo(
         if is_postgres(conn):
             _move_sequences_past_explicit_ids(conn, EXPLICIT_ID_TABLES)
         seed_demo_users(conn, now=now)
+        counts["supervision_plans"] = seed_supervision(conn, now=now) if counts["recipients"] >= 33 else 0
         history = _history(conn, now=now, days=history_days, seed=seed) if history_days else 0
     return (
         f"Demo data: {counts['centres']} centre, {counts['municipalities']} municipalities, "
         f"{counts['recipients']} recipients, {counts['devices']} devices ({counts['spare_devices']} spare), "
-        f"{counts['contacts']} contacts, {counts['staff']} staff"
+        f"{counts['contacts']} contacts, {counts['staff']} staff, {counts['supervision_plans']} supervision plans"
         + (f", {history} handled alarms over the last {history_days} days. " if history else ". ") +
         "All people are invented; national identity numbers are synthetic (month + 80).\n"
         + describe_demo_users(now=now)

@@ -14,7 +14,8 @@ import secrets
 import subprocess
 from pathlib import Path
 
-from respons.demo import alarm_unit, phone_line
+from respons.demo import alarm_unit, camera, phone_line
+from respons.demo.supervision import DEMO_CAMERA_PORTS
 from respons.voice import janus
 
 FOLDER = Path("var") / "demo-voice"
@@ -35,7 +36,8 @@ def start(folder: Path = FOLDER) -> tuple[list[subprocess.Popen], dict[str, str]
     folder.mkdir(parents=True, exist_ok=True)
     config = janus.GatewayConfig(folder=(folder / "janus").resolve(), http_port=GATEWAY_PORT,
                                  api_secret=secrets.token_hex(16), media_ip=janus.lan_address(),
-                                 webrtc_ports=(20300, 20399), sip_rtp_ports=(20400, 20499))
+                                 webrtc_ports=(20300, 20399), sip_rtp_ports=(20400, 20499),
+                                 stream_ports=(20650, 20699))
     gateway = janus.start(config, folder / "janus.log")
     user, _, rest = alarm_unit.DEMO_UNIT_URI.removeprefix("sip:").partition("@")
     microphone = folder / "unit-microphone.wav"
@@ -46,6 +48,11 @@ def start(folder: Path = FOLDER) -> tuple[list[subprocess.Popen], dict[str, str]
         microphone=microphone.resolve(), rtp_ports=(20500, 20599)))
     line = phone_line.LineConfig(folder=(folder / "phone-line").resolve(), sip_port=LINE_SIP_PORT,
                                  media_port=LINE_MEDIA_PORT)
-    return [gateway, unit, phone_line.start(line)], {"voice_gateway_url": config.url,
+    # The demo's supervision cameras (demo/supervision.py): GStreamer's test picture to the
+    # gateway, when GStreamer is installed (scripts/ensure-camera.sh); without it the round's
+    # camera look-ins say "camera unavailable", as they would for a broken camera.
+    cameras = [camera.start(port, log_path=folder / f"camera-{port}.log") for port in DEMO_CAMERA_PORTS
+               if camera.available() is None]
+    return [gateway, unit, phone_line.start(line), *cameras], {"voice_gateway_url": config.url,
                                                      "voice_gateway_secret": config.api_secret,
                                                      "voice_trunk": line.trunk}

@@ -30,6 +30,8 @@
     played: [],          // [{kind, id, at}] for the browser tests
     lastReminder: 0,
     live: null,
+    rowUpdates: [],      // {id, ms}: event arrival to row in place (bench/round_list.py)
+    tick: { count: 0, totalMs: 0, maxMs: 0 },  // cost of the once-a-second repaint
   };
   window.respons = window.respons || {};
   window.respons.round = state;
@@ -59,6 +61,15 @@
   const WORD = { later: "Later", open: "Open", due_now: "DueNow", late: "Late", missed: "Missed" };
 
   function tick() {
+    const started = performance.now();
+    paintClocks();
+    const spent = performance.now() - started;
+    state.tick.count++;
+    state.tick.totalMs += spent;
+    state.tick.maxMs = Math.max(state.tick.maxMs, spent);
+  }
+
+  function paintClocks() {
     const now = Date.now();
     let anyLate = false;
     for (const row of document.querySelectorAll("tr.lookin-row")) {
@@ -262,7 +273,7 @@
 
   async function refreshRow(id) {
     const row = document.getElementById("lookin-" + id);
-    if (!row) { reloadList(); return; }
+    if (!row) return reloadList();
     const answer = await fetch(`/round/rows/${id}`, { credentials: "same-origin" });
     if (!answer.ok) { row.remove(); return; }
     const holder = document.createElement("tbody");
@@ -270,7 +281,7 @@
     const fresh = holder.firstElementChild;
     fresh.setAttribute("aria-selected", id === state.selectedId ? "true" : "false");
     row.replaceWith(fresh);
-    tick();
+    paintClocks();
   }
 
   async function reloadList() {
@@ -279,7 +290,7 @@
     $("#round-list").innerHTML = await answer.text();
     const selected = state.selectedId && document.getElementById("lookin-" + state.selectedId);
     if (selected) selected.setAttribute("aria-selected", "true");
-    tick();
+    paintClocks();
   }
 
   // ---- keys -------------------------------------------------------------------------------------
@@ -332,7 +343,11 @@
     if (type === "reload") { reloadList(); return; }
     if (!data || !data.lookin_id) return;
     const id = String(data.lookin_id);
-    refreshRow(id);
+    const arrived = performance.now();
+    refreshRow(id).then(() => {
+      state.rowUpdates.push({ id, ms: performance.now() - arrived });
+      if (state.rowUpdates.length > 1000) state.rowUpdates.shift();
+    });
     // A colleague started or recorded the look-in shown here: show what they did. This
     // operator's own start or outcome shows through its own answer (a panel fetched now could
     // land after it and take away a choice already made).
@@ -349,6 +364,7 @@
   function init() {
     roundEl = $("#round");
     if (!roundEl) return;
+    state.reloadList = reloadList;  // for bench/round_list.py
     watcher = ResponsLive.watch({
       element: roundEl, streamSelector: "#live",
       heartbeatMs: (Number(roundEl.dataset.heartbeatSeconds) || 3) * 1000,
