@@ -160,6 +160,7 @@ class Node:
         """The device listeners the settings ask for, and voice."""
         settings, rt = self.runtime.settings, self.runtime
         await rt.voice.start()
+        await rt.cameras.remove_stale()
         if settings.dc09_port is not None:
             dc09 = Dc09Receiver(rt.journal, rt.clock, answer_deadline_seconds=settings.answer_deadline_seconds,
                                 retransmit_seconds=settings.dc09_retransmit_seconds, rules_cache=rt.rules)

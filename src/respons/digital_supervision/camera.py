@@ -17,6 +17,8 @@ must reach the same node (sticky sessions behind a load balancer; docs/nodes.md)
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
 import logging
 import re
 import secrets
@@ -101,8 +103,11 @@ class Cameras:
             raise CameraUnavailable("no gateway")
         if lookin_id in self._open:
             raise CameraUnavailable("already open")  # one picture per look-in, once
-        handle = await self.gateway.open_handle(STREAMING_PLUGIN)
-        mount_id, secret, pin = MOUNT_BASE + lookin_id, secrets.token_hex(16), secrets.token_hex(8)
+        try:
+            handle = await self.gateway.open_handle(STREAMING_PLUGIN)
+        except GatewayError as exc:
+            raise CameraUnavailable(str(exc)) from exc
+        mount_id, secret, pin = MOUNT_BASE + lookin_id, self._secret(lookin_id), secrets.token_hex(8)
         viewing = Viewing(lookin_id, handle, mount_id, secret)
         try:
             await handle.request({"request": "create", "admin_key": self.gateway.api_secret, "id": mount_id,
@@ -146,7 +151,43 @@ class Cameras:
         viewing = self._open.get(lookin_id)
         if viewing is None:
             raise CameraUnavailable("not open on this node")
-        await viewing.handle.send({"request": "start"}, {**jsep, "trickle": False})
+        try:
+            await viewing.handle.send({"request": "start"}, {**jsep, "trickle": False})
+        except GatewayError as exc:
+            await self.close(lookin_id)
+            raise CameraUnavailable(str(exc)) from exc
+
+    def _secret(self, lookin_id: int) -> str:
+        # Derived from the gateway's API secret: a node restarted in the middle of a look-in
+        # can still remove the mountpoint it made (``remove_stale``), and nobody else can.
+        return hmac.new(self.gateway.api_secret.encode(), f"lookin:{lookin_id}".encode(), hashlib.sha256).hexdigest()[:32]
+
+    async def remove_stale(self) -> int:
+        """Remove the look-ins' mountpoints this node no longer holds (it stopped in the middle
+        of one): a camera's packets must not wait in the gateway for nobody. At start."""
+        if self.gateway is None:
+            return 0
+        removed = 0
+        try:
+            handle = await self.gateway.open_handle(STREAMING_PLUGIN)
+        except GatewayError:
+            return 0  # no gateway now: nothing of ours is in it either
+        try:
+            listed = await handle.request({"request": "list", "admin_key": self.gateway.api_secret})
+            for mount in listed.get("list") or []:
+                lookin_id = int(mount.get("id", 0)) - MOUNT_BASE
+                if lookin_id > 0 and lookin_id not in self._open:
+                    try:
+                        await handle.request({"request": "destroy", "id": MOUNT_BASE + lookin_id,
+                                              "secret": self._secret(lookin_id)})
+                        removed += 1
+                    except GatewayError as exc:
+                        log.warning("a stale camera mountpoint %s could not be removed: %s", mount.get("id"), exc)
+        except GatewayError as exc:
+            log.warning("the gateway's camera mountpoints could not be listed: %s", exc)
+        finally:
+            await handle.close()
+        return removed
 
     async def close(self, lookin_id: int, *, shown: bool = True) -> float | None:
         """Stop the picture and remove the mountpoint; how many seconds it was open (None: it

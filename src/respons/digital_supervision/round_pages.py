@@ -67,13 +67,13 @@ def _round(request: Request, principal: Principal, span: ShiftSpan) -> list[dict
 
 
 @router.get("")
-def round_page(request: Request, shift: str = "now", lookin: int | None = None,
+def round_page(request: Request, shift: str = "now", lookin: str = "",
                principal: Principal = Depends(operator_page)):
     span = _shift(request, shift)
     rows = _round(request, principal, span)
     settings = runtime(request).settings
     return render(request, "supervision/round.html", span=span, which=shift, groups=_groups(rows), count=len(rows),
-                  open_lookin=lookin if any(r["id"] == lookin for r in rows) else None,
+                  open_lookin=next((r["id"] for r in rows if str(r["id"]) == lookin), None),
                   heartbeat_seconds=settings.sse_heartbeat_seconds, **_context(request, principal, rows))
 
 

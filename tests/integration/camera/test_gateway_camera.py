@@ -90,3 +90,18 @@ def test_sources_are_read_as_documented():
         with pytest.raises(ValueError):
             Source.parse(bad)
     assert GatewayError
+
+
+def test_a_node_restarted_in_the_middle_of_a_look_in_removes_its_mountpoint(gateway, camera):
+    async def scenario():
+        before = cameras(gateway)
+        await before.open(44, Source.parse(f"rtp:{camera_port()}/vp8"), seconds=60)
+        before._open.clear()  # the node stopped without closing (SIGKILL): its memory is gone
+        after = cameras(gateway)
+        assert await mountpoint_exists(after.gateway, 44)
+        assert await after.remove_stale() == 1
+        assert not await mountpoint_exists(after.gateway, 44)
+        await before.gateway.close()
+        await after.gateway.close()
+
+    asyncio.run(scenario())
