@@ -75,12 +75,13 @@ def level_db(path: Path, hz: float) -> float:
 class Gateway:
     """Janus, configured by Respons's own voice/janus.py, on ports of its own."""
 
-    def __init__(self, folder: Path):
+    def __init__(self, folder: Path, *, session_timeout: int = 60):
         base = _rtp_base()
         self.config = janus.GatewayConfig(folder=folder, http_port=free_port(), api_secret=secrets.token_hex(16),
                                           media_ip=janus.lan_address() or "127.0.0.1",
                                           webrtc_ports=(base, base + 99), sip_rtp_ports=(base + 100, base + 199),
-                                          stream_ports=(base + 300, base + 349))
+                                          stream_ports=(base + 300, base + 349),
+                                          session_timeout_seconds=session_timeout)
         self.log = folder / "janus.log"
         self.process: subprocess.Popen | None = None
 

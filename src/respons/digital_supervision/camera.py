@@ -76,18 +76,21 @@ class Viewing:
     secret: str
     opened: float = field(default_factory=time.monotonic)
     closer: asyncio.Task | None = None
+    poller: asyncio.Task | None = None  # keeps the gateway's session alive
     closed: bool = False
 
 
 class Cameras:
     """The camera look-ins open on this node."""
 
-    def __init__(self, gateway: Gateway | None, *, frames_timeout: float = 5.0,
+    def __init__(self, gateway: Gateway | None, *, frames_timeout: float = 5.0, keepalive_seconds: float = 20.0,
                  on_closed: Callable[[int, float], Awaitable[Any]] | None = None):
         self.gateway = gateway
         self.frames_timeout = frames_timeout
+        self.keepalive_seconds = keepalive_seconds
         self.on_closed = on_closed  # (look-in, seconds open): for the audit log
         self._open: dict[int, Viewing] = {}
+        self._opening: set[int] = set()
 
     @property
     def configured(self) -> bool:
@@ -101,8 +104,17 @@ class Cameras:
         gateway's offer for the browser; the picture stops after ``seconds``."""
         if self.gateway is None:
             raise CameraUnavailable("no gateway")
-        if lookin_id in self._open:
-            raise CameraUnavailable("already open")  # one picture per look-in, once
+        if lookin_id in self._opening:
+            raise CameraUnavailable("being opened")  # two requests at once (two tabs): one picture
+        self._opening.add(lookin_id)
+        try:
+            # Asked again (the operator's page was reloaded): the old picture ends, a new one starts.
+            await self.close(lookin_id)
+            return await self._open_new(lookin_id, source, seconds)
+        finally:
+            self._opening.discard(lookin_id)
+
+    async def _open_new(self, lookin_id: int, source: Source, seconds: float) -> dict[str, Any]:
         try:
             handle = await self.gateway.open_handle(STREAMING_PLUGIN)
         except GatewayError as exc:
@@ -117,7 +129,12 @@ class Cameras:
             viewing.closer = asyncio.get_running_loop().create_task(self._close_after(viewing, seconds))
             await self._wait_for_picture(viewing)
             await handle.send({"request": "watch", "id": mount_id, "pin": pin})
-            return await self._offer(handle)
+            offer = await self._offer(handle)
+            # The gateway drops a session it has not heard from for a minute; a look-in may last
+            # five. A long poll does not count as hearing from it (only a request's start does),
+            # so the session is kept alive by an explicit keep-alive, well inside the timeout.
+            viewing.poller = asyncio.get_running_loop().create_task(self._keep_alive(viewing))
+            return offer
         except (GatewayError, CameraUnavailable, asyncio.TimeoutError) as exc:
             await self.close(lookin_id, shown=False)
             await handle.close()
@@ -146,6 +163,17 @@ class Cameras:
                         raise CameraUnavailable(f"the gateway: {event.data.get('reason')}")
                     if event.jsep and event.jsep.get("type") == "offer":
                         return event.jsep
+
+    async def _keep_alive(self, viewing: Viewing) -> None:
+        while not viewing.closed:
+            await asyncio.sleep(self.keepalive_seconds)
+            try:
+                await viewing.handle.keepalive()
+            except GatewayError as exc:
+                if not viewing.closed:
+                    log.warning("camera look-in %s: the gateway's session ended (%s)", viewing.lookin_id, exc)
+                    await self.close(viewing.lookin_id)
+                return
 
     async def answer(self, lookin_id: int, jsep: dict[str, Any]) -> None:
         viewing = self._open.get(lookin_id)
@@ -196,12 +224,16 @@ class Cameras:
         if viewing is None or viewing.closed:
             return None
         viewing.closed = True
-        if viewing.closer is not None and viewing.closer is not asyncio.current_task():
-            viewing.closer.cancel()
+        for task in (viewing.closer, viewing.poller):
+            if task is not None and task is not asyncio.current_task():
+                task.cancel()
         try:
             await viewing.handle.request({"request": "destroy", "id": viewing.mount_id, "secret": viewing.secret})
         except GatewayError as exc:
-            log.warning("camera look-in %s: the mountpoint could not be removed: %s", lookin_id, exc)
+            # The session is gone (the gateway timed it out, or restarted): the mountpoint may
+            # not be; remove it through a session of its own (the secret is derived).
+            log.warning("camera look-in %s: removing the mountpoint again (%s)", lookin_id, exc)
+            await self.remove_stale()
         await viewing.handle.close()
         seconds = round(time.monotonic() - viewing.opened, 1)
         if shown and self.on_closed is not None:

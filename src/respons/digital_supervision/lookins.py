@@ -40,6 +40,9 @@ HORIZON = timedelta(hours=24)
 RESCHEDULE_BEFORE = timedelta(hours=23)
 SWEEP_LIMIT = 200
 LOOKIN_CHANGED = "lookin"
+# A look-in started and never recorded (the browser crashed, the shift ended) is not left open:
+# this long after its picture closed, the sweep marks it missed and raises an alarm.
+OUTCOME_GRACE = timedelta(minutes=10)
 
 
 @dataclass(frozen=True)
@@ -92,25 +95,42 @@ def new_lookin(plan_row: dict[str, Any], reason: Reason, method: Kind, due_at: d
 
 
 def plan_ended(conn: Connection, plan_id: int, from_moment: datetime) -> int:
-    """The plan ends: its look-ins from ``from_moment`` (the day after its last) are cancelled."""
-    return store.cancel_from(conn, plan_id, from_moment)
+    """The plan ends: its look-ins not yet started from ``from_moment`` on are cancelled, and
+    the round lists hear of it."""
+    cancelled = store.cancel_from(conn, plan_id, from_moment)
+    for row in cancelled:
+        announce(conn, changed(row["municipality_id"], row["id"], "cancelled"))
+    return len(cancelled)
 
 
 # --- the sweep: late and missed -------------------------------------------------------------------
 
 def sweep(conn: Connection, now: datetime, rules: Rules, *, limit: int = SWEEP_LIMIT) -> int:
-    """Schedule, mark late look-ins, and raise an alarm for each missed one; returns the work done."""
-    work = schedule(conn, now, rules, limit=limit)
-    for row in store.now_late(conn, now=now, limit=limit):
+    """Schedule, mark late look-ins, and raise an alarm for each missed one; returns the work
+    done. (The worker runs the three steps as units of their own: ``SWEEP_STEPS``.)"""
+    return sum(step(conn, now, rules, limit=limit) for step in SWEEP_STEPS)
+
+
+def mark_late(conn: Connection, now: datetime, rules: Rules, *, limit: int = SWEEP_LIMIT) -> int:
+    rows = store.now_late(conn, now=now, limit=limit)
+    for row in rows:
         announce(conn, changed(row["municipality_id"], row["id"], "late"))
-        work += 1
-    for row in store.now_missed(conn, now=now, limit=limit):
-        # Nobody looked in while the window was open: the person was not seen when agreed,
-        # and that must reach someone as an alarm, never pass in silence.
-        _raise(conn, row, RaiseAlarm("supervision_due", "missed"), now, rules, actor=ACTOR)
+    return len(rows)
+
+
+def raise_missed(conn: Connection, now: datetime, rules: Rules, *, limit: int = SWEEP_LIMIT) -> int:
+    """Look-ins nobody started while their window was open, and look-ins started and never
+    recorded: the person was not (known to be) seen when agreed, and that must reach someone
+    as an alarm, never pass in silence."""
+    missed = store.now_missed(conn, now=now, limit=limit)
+    for row in missed:
+        _raise(conn, row, RaiseAlarm("supervision_due", "missed" if row["started_by"] is None else "not_recorded"),
+               now, rules, actor=ACTOR)
         announce(conn, changed(row["municipality_id"], row["id"], "missed"))
-        work += 1
-    return work
+    return len(missed)
+
+
+SWEEP_STEPS = (schedule, mark_late, raise_missed)
 
 
 # --- an operator's look-in -------------------------------------------------------------------------
@@ -147,17 +167,19 @@ def start(conn: Connection, lookin_id: int, *, actor: str, visible_to: frozenset
     outside the window is audited and committed: an attempt to look outside the agreed time
     is itself something the municipality must be able to see."""
     row = _visible(conn, lookin_id, visible_to)
+    if row["state"] == State.STARTED and row["started_by"] == actor:
+        return Started(row, row["view_until"])  # asked again (a second key press, a reload): the same look-in
     refusal = _start_refusal(row, now, rules, open_alarm)
-    if refusal is None and not store.start(conn, lookin_id, actor=actor, now=now,
-                                           view_until=now + timedelta(seconds=row["max_seconds"])):
-        refusal = Refusal("taken")
+    view_until = now + timedelta(seconds=row["max_seconds"])
+    if refusal is None and not store.start(conn, lookin_id, actor=actor, now=now, view_until=view_until,
+                                           check_at=view_until + OUTCOME_GRACE):
+        refusal = _start_refusal(store.lookin(conn, lookin_id), now, rules, open_alarm) or Refusal("taken")
     if refusal is not None:
         if refusal.code in ("outside_window", "alarm_closed"):
             audit.append(conn, now=now, actor=actor, action=audit.LOOK_IN_REFUSED, municipality_id=row["municipality_id"],
                          recipient_id=row["recipient_id"], alarm_id=row["alarm_id"], purpose=PURPOSE,
                          details=_why(row) | {"refused": refusal.code})
         return refusal
-    view_until = now + timedelta(seconds=row["max_seconds"])
     audit.append(conn, now=now, actor=actor, action=audit.LOOK_IN, municipality_id=row["municipality_id"],
                  recipient_id=row["recipient_id"], alarm_id=row["alarm_id"], purpose=PURPOSE,
                  details=_why(row) | {"max_seconds": row["max_seconds"]})
@@ -168,6 +190,7 @@ def start(conn: Connection, lookin_id: int, *, actor: str, visible_to: frozenset
 
 def _start_refusal(row: dict[str, Any], now: datetime, rules: Rules, open_alarm: bool) -> Refusal | None:
     if row["state"] != State.DUE:
+        # missed, cancelled: said as such (a start that lost to the sweep is told the window closed)
         return Refusal({State.STARTED: "taken", State.DONE: "finished"}.get(row["state"], row["state"]))
     if row["reason"] == Reason.EVENT:
         return None if open_alarm else Refusal("alarm_closed")
@@ -192,7 +215,8 @@ def finish(conn: Connection, lookin_id: int, outcome: Outcome, *, note: str | No
     if outcome is Outcome.CAMERA_UNAVAILABLE and row["method"] != Kind.CAMERA:
         return Refusal("outcome")
     if row["state"] != State.STARTED or row["started_by"] != actor:
-        return Refusal("not_yours" if row["state"] == State.STARTED else "finished")
+        return Refusal("not_yours" if row["state"] == State.STARTED else
+                       "missed" if row["state"] == State.MISSED else "finished")
     if not store.finish(conn, lookin_id, actor=actor, outcome=outcome.value, note=note, now=now):
         return Refusal("finished")
     audit.append(conn, now=now, actor=actor, action=audit.LOOK_IN_ENDED, municipality_id=row["municipality_id"],
@@ -244,6 +268,11 @@ def after_alarm(conn: Connection, alarm_id: str, *, actor: str, visible_to: froz
                      recipient_id=alarm["recipient_id"], alarm_id=alarm_id, purpose=PURPOSE,
                      details={"reason": Reason.EVENT.value, "refused": refusal.code})
         return refusal
+    already = store.open_after(conn, alarm_id)
+    if already is not None:
+        # One look-in after an alarm at a time: the operator's own again, or a colleague's.
+        return Started(store.lookin(conn, already["id"]), already["view_until"]) if (
+            already["started_by"] == actor) else Refusal("taken")
     [lookin_id] = store.add_lookins(conn, [new_lookin(plan, Reason.EVENT, Kind(plan["kind"]), now, now, rules.window,
                                                 alarm_id=alarm_id)]) or [None]
     if lookin_id is None:
@@ -312,9 +341,13 @@ class RoundWorker(PeriodicWorker):
         self._journal, self._clock, self._rules = journal, clock, rules
 
     async def run_once(self) -> int:
+        # Each step its own unit: a row that fails one step never holds back the others (a
+        # plan that cannot be scheduled must not stop the alarm for a missed look-in).
         total = 0
-        while True:
-            work = await self._journal.run(lambda conn: sweep(conn, self._clock(), self._rules))
-            total += work
-            if work < SWEEP_LIMIT:
-                return total
+        for step in SWEEP_STEPS:
+            while True:
+                work = await self._journal.run(lambda conn: step(conn, self._clock(), self._rules))
+                total += work
+                if work < SWEEP_LIMIT:
+                    break
+        return total

@@ -9,28 +9,30 @@ Routes parse, call ``lookins`` through the journal and render.
 
 from __future__ import annotations
 
+import inspect
+import json
 from datetime import datetime
-from html import escape
 from itertools import groupby
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Depends, Form, Path, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel, Field
 
-from respons.digital_supervision import lookins, store, words  # noqa: F401  (words: the pages' i18n keys)
-from respons.digital_supervision.camera import CameraUnavailable, Source
+from respons.digital_supervision import lookins, store, viewing, words  # noqa: F401  (words: the pages' i18n keys)
 from respons.digital_supervision.outcomes import Outcome
 from respons.digital_supervision.rounds import ShiftSpan, next_shift, shift_at
 from respons.domain.access import Role
 from respons.store import queries
-from respons.web import i18n
 from respons.web.access import Principal
 from respons.web.pages import PageRefused, page_access, render
 from respons.web.runtime import runtime
 from respons.web.sse import change_stream
 
 router = APIRouter(prefix="/round", include_in_schema=False)
+# A database id: larger numbers are refused before they reach the database (SQLite's integers
+# end at 2^63, and a number beyond is a 500 there).
+LookinId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 operator_page = page_access(Role.OPERATOR)
 
 
@@ -84,11 +86,11 @@ async def after_alarm(request: Request, alarm_id: str, principal: Principal = De
     result = await _run(request, lambda conn: lookins.after_alarm(
         conn, alarm_id, actor=principal.actor, visible_to=principal.scope.alarms, now=rt.clock(), rules=rt.rounds))
     if isinstance(result, lookins.Refusal):
-        t = i18n.translator(i18n.language_of(request))
-        return HTMLResponse(f'<p class="alert alert-error" role="alert" id="look-in-refusal">'
-                            f'{escape(t("round.refused." + result.code))}</p>', status_code=409)
+        return render(request, "supervision/_look_in_refusal.html", status_code=409, refusal=result)
+    # The round opens in a window of its own: the console stays where it is (the operator may
+    # be on a call with the person whose alarm this is).
     target = f"/round?lookin={result.lookin['id']}"
-    return Response(status_code=204, headers={"HX-Redirect": target})
+    return Response(status_code=204, headers={"HX-Trigger": json.dumps({"respons:open-round": {"url": target}})})
 
 
 @router.get("/list")
@@ -99,7 +101,7 @@ def round_list(request: Request, shift: str = "now", principal: Principal = Depe
 
 
 @router.get("/rows/{lookin_id}")
-def round_row(request: Request, lookin_id: int, principal: Principal = Depends(operator_page)):
+def round_row(request: Request, lookin_id: LookinId, principal: Principal = Depends(operator_page)):
     row = _lookin(request, lookin_id, principal)
     return render(request, "supervision/_round_row.html", lookin=row, **_context(request, principal, [row]))
 
@@ -128,12 +130,12 @@ def _panel(request: Request, principal: Principal, row: dict[str, Any], *, statu
 
 
 @router.get("/lookins/{lookin_id}")
-def lookin_panel(request: Request, lookin_id: int, principal: Principal = Depends(operator_page)):
+def lookin_panel(request: Request, lookin_id: LookinId, principal: Principal = Depends(operator_page)):
     return _panel(request, principal, _lookin(request, lookin_id, principal))
 
 
 @router.post("/lookins/{lookin_id}/start")
-async def start(request: Request, lookin_id: int, principal: Principal = Depends(operator_page)):
+async def start(request: Request, lookin_id: LookinId, principal: Principal = Depends(operator_page)):
     rt = runtime(request)
     result = await _run(request, lambda conn: lookins.start(
         conn, lookin_id, actor=principal.actor, visible_to=principal.scope.alarms, now=rt.clock(), rules=rt.rounds,
@@ -144,7 +146,7 @@ async def start(request: Request, lookin_id: int, principal: Principal = Depends
 
 
 @router.post("/lookins/{lookin_id}/finish")
-async def finish(request: Request, lookin_id: int, outcome: str = Form(""), note: str = Form("", max_length=2000),
+async def finish(request: Request, lookin_id: LookinId, outcome: str = Form(""), note: str = Form("", max_length=2000),
                  principal: Principal = Depends(operator_page)):
     rt = runtime(request)
     try:
@@ -161,28 +163,18 @@ async def finish(request: Request, lookin_id: int, outcome: str = Form(""), note
     return _panel(request, principal, result)
 
 
-# --- the camera's picture (round.js; digital_supervision/camera.py) ---------------------------------
+# --- the camera's picture (round.js; digital_supervision/viewing.py) --------------------------------
 
 @router.post("/lookins/{lookin_id}/camera")
-async def camera(request: Request, lookin_id: int, principal: Principal = Depends(operator_page)):
+async def camera(request: Request, lookin_id: LookinId, principal: Principal = Depends(operator_page)):
     """The gateway's offer of the camera's picture, for the operator who started the look-in,
     until its length runs out; 409 with why when there is none to show."""
     rt = runtime(request)
-    row, now = _lookin(request, lookin_id, principal), rt.clock()
-    refusal = lookins.watchable(row, actor=principal.actor, now=now)
-    if refusal is not None:
-        return JSONResponse({"error": refusal.code}, status_code=409)
-    with rt.engine.connect() as conn:
-        device = store.camera_of(conn, row["recipient_id"])
-    if device is None:
-        return JSONResponse({"error": "camera_unavailable", "reason": "no camera"}, status_code=409)
-    try:
-        offer = await rt.cameras.open(lookin_id, Source.parse(device["video_source"]),
-                                      seconds=(row["view_until"] - now).total_seconds())
-    except CameraUnavailable as exc:
-        return JSONResponse({"error": "camera_unavailable", "reason": str(exc)}, status_code=409)
-    await rt.journal.run(lambda conn: lookins.camera_opened(conn, row, device, actor=principal.actor, now=now))
-    return {"offer": offer}
+    result = await _run(request, viewing.open_picture(rt.journal, rt.cameras, rt.clock, lookin_id,
+                                                      actor=principal.actor, visible_to=principal.scope.alarms))
+    if isinstance(result, lookins.Refusal):
+        return JSONResponse({"error": result.code, **result.params}, status_code=409)
+    return {"offer": result}
 
 
 class CameraAnswer(BaseModel):
@@ -190,30 +182,30 @@ class CameraAnswer(BaseModel):
 
 
 @router.post("/lookins/{lookin_id}/camera/answer")
-async def camera_answer(request: Request, lookin_id: int, body: CameraAnswer,
+async def camera_answer(request: Request, lookin_id: LookinId, body: CameraAnswer,
                         principal: Principal = Depends(operator_page)):
     rt = runtime(request)
-    row = _lookin(request, lookin_id, principal)
-    if lookins.watchable(row, actor=principal.actor, now=rt.clock()) is not None:
-        return JSONResponse({"error": "not_yours"}, status_code=409)
-    try:
-        await rt.cameras.answer(lookin_id, {"type": "answer", "sdp": body.sdp})
-    except CameraUnavailable as exc:
-        return JSONResponse({"error": "camera_unavailable", "reason": str(exc)}, status_code=409)
+    refusal = await _run(request, viewing.answer_picture(rt.journal, rt.cameras, rt.clock, lookin_id, body.sdp,
+                                                         actor=principal.actor, visible_to=principal.scope.alarms))
+    if refusal is not None:
+        return JSONResponse({"error": refusal.code, **refusal.params}, status_code=409)
     return Response(status_code=204)
 
 
 @router.post("/lookins/{lookin_id}/camera/close")
-async def camera_close(request: Request, lookin_id: int, principal: Principal = Depends(operator_page)):
-    row = _lookin(request, lookin_id, principal)
-    if row["started_by"] != principal.actor:
-        return JSONResponse({"error": "not_yours"}, status_code=409)
-    await runtime(request).cameras.close(lookin_id)
+async def camera_close(request: Request, lookin_id: LookinId, principal: Principal = Depends(operator_page)):
+    rt = runtime(request)
+    refusal = await _run(request, viewing.close_picture(rt.engine, rt.cameras, lookin_id, actor=principal.actor,
+                                                        visible_to=principal.scope.alarms))
+    if refusal is not None:
+        return JSONResponse({"error": refusal.code}, status_code=409)
     return Response(status_code=204)
 
 
 async def _run(request: Request, work):
+    """A unit of work (a function of the connection) through the journal, or a coroutine of a
+    service; a look-in or alarm outside the operator's reach is 404."""
     try:
-        return await runtime(request).journal.run(work)
+        return await (work if inspect.isawaitable(work) else runtime(request).journal.run(work))
     except lookins.LookinNotFound:
         raise PageRefused(404, "error.404") from None

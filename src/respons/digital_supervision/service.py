@@ -90,9 +90,10 @@ def end_plan(conn: Connection, recipient_id: int, plan_id: int, valid_to: date, 
     if problems:
         raise _refused(problems)
     store.end(conn, plan_id, valid_to)
-    # Look-ins already scheduled past the last day will not be done.
+    # Look-ins already scheduled past the last day will not be done. Ended today (consent
+    # withdrawn): none from now on — a camera must not open tonight on a withdrawn consent.
     day_after = datetime.combine(valid_to + timedelta(days=1), time(0), tzinfo=OSLO).astimezone(timezone.utc)
-    lookins.plan_ended(conn, plan_id, day_after)
+    lookins.plan_ended(conn, plan_id, now if valid_to == today else day_after)
     audit.append(conn, now=now, actor=actor, action=audit.UPDATE, municipality_id=municipality_id,
                  recipient_id=recipient_id, purpose=ADMINISTRATION,
                  details={"entity": "supervision_plan", "supervision_plan_id": plan_id, "fields": ["valid_to"]})

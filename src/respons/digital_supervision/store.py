@@ -80,11 +80,21 @@ def add_lookins(conn: Connection, rows: Iterable[dict[str, Any]]) -> list[int]:
                              .returning(supervision_lookins.c.id), rows).scalars())
 
 
-def cancel_from(conn: Connection, plan_id: int, moment: datetime) -> int:
+def cancel_from(conn: Connection, plan_id: int, moment: datetime) -> list[dict[str, Any]]:
     """The plan ended: its look-ins due from ``moment`` on will not be done."""
-    return conn.execute(update(supervision_lookins).where(
+    return [dict(r) for r in conn.execute(update(supervision_lookins).where(
         supervision_lookins.c.plan_id == plan_id, supervision_lookins.c.state == State.DUE,
-        supervision_lookins.c.due_at >= moment).values(state=State.CANCELLED, check_at=None)).rowcount
+        supervision_lookins.c.due_at >= moment).values(state=State.CANCELLED, check_at=None)
+        .returning(supervision_lookins.c.id, supervision_lookins.c.municipality_id)).mappings()]
+
+
+def open_after(conn: Connection, alarm_id: str) -> dict[str, Any] | None:
+    """The look-in after this alarm that is still going on, if any."""
+    row = conn.execute(select(supervision_lookins.c.id, supervision_lookins.c.started_by,
+                              supervision_lookins.c.view_until).where(
+        supervision_lookins.c.alarm_id == alarm_id,
+        supervision_lookins.c.state.in_([State.DUE, State.STARTED]))).mappings().first()
+    return dict(row) if row else None
 
 
 # --- the round ------------------------------------------------------------------------------------
@@ -126,11 +136,14 @@ def lookin(conn: Connection, lookin_id: int) -> dict[str, Any] | None:
     return dict(row) if row else None
 
 
-def start(conn: Connection, lookin_id: int, *, actor: str, now: datetime, view_until: datetime) -> bool:
-    """Start a look-in nobody has started (one UPDATE: of two operators, one wins)."""
+def start(conn: Connection, lookin_id: int, *, actor: str, now: datetime, view_until: datetime,
+          check_at: datetime) -> bool:
+    """Start a look-in nobody has started (one UPDATE: of two operators, one wins); ``check_at``:
+    when the sweep gives up waiting for its outcome."""
     return conn.execute(update(supervision_lookins).where(
         supervision_lookins.c.id == lookin_id, supervision_lookins.c.state == State.DUE,
-    ).values(state=State.STARTED, started_by=actor, started_at=now, view_until=view_until, check_at=None)).rowcount == 1
+    ).values(state=State.STARTED, started_by=actor, started_at=now, view_until=view_until,
+             check_at=check_at)).rowcount == 1
 
 
 def finish(conn: Connection, lookin_id: int, *, actor: str, outcome: str, note: str | None, now: datetime) -> bool:
@@ -138,7 +151,7 @@ def finish(conn: Connection, lookin_id: int, *, actor: str, outcome: str, note: 
         supervision_lookins.c.id == lookin_id, supervision_lookins.c.state == State.STARTED,
         supervision_lookins.c.started_by == actor,
     ).values(state=State.DONE, outcome=outcome, note=note, finished_by=actor, finished_at=now,
-             view_until=None)).rowcount == 1
+             view_until=None, check_at=None)).rowcount == 1
 
 
 def followed_by(conn: Connection, lookin_id: int) -> list[dict[str, Any]]:
@@ -165,9 +178,11 @@ def now_late(conn: Connection, *, now: datetime, limit: int) -> list[dict[str, A
 
 
 def now_missed(conn: Connection, *, now: datetime, limit: int) -> list[dict[str, Any]]:
-    """Look-ins whose window closed before anybody started them: marked missed, once."""
-    due = and_(supervision_lookins.c.state == State.DUE, supervision_lookins.c.check_at <= now,
-               supervision_lookins.c.closes_at <= now)
+    """Look-ins whose window closed before anybody started them, and look-ins started whose
+    outcome never came: marked missed, once."""
+    due = or_(and_(supervision_lookins.c.state == State.DUE, supervision_lookins.c.check_at <= now,
+                   supervision_lookins.c.closes_at <= now),
+              and_(supervision_lookins.c.state == State.STARTED, supervision_lookins.c.check_at <= now))
     candidates = select(supervision_lookins.c.id).where(due).order_by(supervision_lookins.c.check_at).limit(limit)
     rows = conn.execute(
         update(supervision_lookins).where(supervision_lookins.c.id.in_(claimable_ids(conn, candidates, "missed")), due)

@@ -208,13 +208,13 @@ def events_by_type(conn: Connection, municipality_ids: Iterable[int], period: In
 
 def supervisions_done(conn: Connection, municipality_ids: Iterable[int], period: InvoicePeriod) -> dict[int, int]:
     """Look-ins whose outcome was recorded in the period, by municipality (read from
-    digital_supervision's rows): what a per-supervision price counts."""
+    digital_supervision's rows): what a per-supervision price counts. A camera look-in that
+    found the camera unavailable is not counted; the phone call in its place is."""
     start, end = period_instants(period)
     rows = conn.execute(
         select(supervision_lookins.c.municipality_id, func.count())
         .where(supervision_lookins.c.municipality_id.in_(sorted(municipality_ids)),
-               supervision_lookins.c.state == "done", supervision_lookins.c.finished_at >= start,
-               supervision_lookins.c.finished_at < end)
+               *_completed(start, end))
         .group_by(supervision_lookins.c.municipality_id)).all()
     return dict(rows)
 
@@ -225,9 +225,14 @@ def supervisions_counted(conn: Connection, municipality_id: int, period: Invoice
     return conn.execute(
         select(supervision_lookins.c.id, supervision_lookins.c.method, supervision_lookins.c.reason,
                supervision_lookins.c.finished_at)
-        .where(supervision_lookins.c.municipality_id == municipality_id, supervision_lookins.c.state == "done",
-               supervision_lookins.c.finished_at >= start, supervision_lookins.c.finished_at < end)
+        .where(supervision_lookins.c.municipality_id == municipality_id, *_completed(start, end))
         .order_by(supervision_lookins.c.finished_at)).all()
+
+
+def _completed(start: datetime, end: datetime) -> tuple:
+    # A camera that showed nothing is no supervision: the phone call made instead is.
+    return (supervision_lookins.c.state == "done", supervision_lookins.c.outcome != "camera_unavailable",
+            supervision_lookins.c.finished_at >= start, supervision_lookins.c.finished_at < end)
 
 
 def events_counted(conn: Connection, municipality_id: int, alarm_types: Iterable[str], period: InvoicePeriod):

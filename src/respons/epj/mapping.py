@@ -106,7 +106,7 @@ DISPENSER_KINDS = frozenset({"medication_dispenser"})
 GAPS: dict[str, str] = {
     "sensor_look_in": "A look at the home's sensors in a supervision round has no participant mode in VKP "
                       "(vkp-encounter-mode: picture, two-way voice, listening in), which the Encounter requires; "
-                      "such look-ins are kept as not documented, with this reason.",
+                      "such look-ins get no document (the round and the statistics keep them).",
     "severity": "VKP's severity level (vkp-severity-level) is an extension whose context is Flag, which the R4 "
                 "set has no profile for, and its coding system is fixed to the value set's URL; DetectedIssue "
                 "carries the base R4 severity (high, moderate, low) instead.",

@@ -128,6 +128,10 @@ class SipHandle:
             message["jsep"] = jsep
         await self.gateway._post(f"/{self.session}/{self.handle}", message)
 
+    async def keepalive(self) -> None:
+        """Tell the gateway the session is still wanted (it drops one silent for its timeout)."""
+        await self.gateway._post(f"/{self.session}", {"janus": "keepalive"})
+
     async def request(self, body: dict[str, Any]) -> dict[str, Any]:
         """A plugin request the plugin answers at once (the streaming plugin's create, info,
         destroy): its answer, or GatewayError with the plugin's reason."""

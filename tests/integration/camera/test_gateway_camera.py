@@ -67,13 +67,19 @@ def test_a_camera_that_sends_nothing_is_unavailable_and_leaves_no_mountpoint(gat
     asyncio.run(scenario())
 
 
-def test_a_look_in_is_opened_once_and_a_closed_one_cannot_be_answered(gateway, camera):
+def test_a_look_in_opened_again_replaces_its_picture_and_a_closed_one_cannot_be_answered(gateway, camera):
     async def scenario():
+        closed = []
+
+        async def on_closed(lookin_id, seconds):
+            closed.append(lookin_id)
+
         node = cameras(gateway)
+        node.on_closed = on_closed
         await node.open(43, Source.parse(f"rtp:{camera_port()}/vp8"), seconds=30)
-        with pytest.raises(CameraUnavailable):
-            await node.open(43, Source.parse(f"rtp:{camera_port()}/vp8"), seconds=30)
-        assert await node.close(43) is not None
+        again = await node.open(43, Source.parse(f"rtp:{camera_port()}/vp8"), seconds=30)  # the page was reloaded
+        assert again["type"] == "offer" and closed == [43], "the first picture closed (and said so) first"
+        assert await node.close(43) is not None and closed == [43, 43]
         with pytest.raises(CameraUnavailable):
             await node.answer(43, {"type": "answer", "sdp": "v=0"})
         await node.gateway.close()
@@ -105,3 +111,23 @@ def test_a_node_restarted_in_the_middle_of_a_look_in_removes_its_mountpoint(gate
         await after.gateway.close()
 
     asyncio.run(scenario())
+
+
+def test_a_look_in_longer_than_the_gateways_session_timeout_keeps_its_picture(tmp_path, camera):
+    require_camera()
+    short = Gateway(tmp_path / "janus", session_timeout=3).start()  # sessions dropped after 3 s of silence
+
+    async def scenario():
+        node = cameras(short)
+        node.keepalive_seconds = 1.0  # as 20 s is to the gateway's usual 60
+        await node.open(45, Source.parse(f"rtp:{camera_port()}/vp8"), seconds=9)
+        await asyncio.sleep(6)
+        assert node.is_open(45) and await mountpoint_exists(node.gateway, 45), "kept alive by its long poll"
+        await asyncio.sleep(4)
+        assert not node.is_open(45) and not await mountpoint_exists(node.gateway, 45)
+        await node.gateway.close()
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        short.stop()

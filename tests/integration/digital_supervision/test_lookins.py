@@ -206,6 +206,38 @@ def test_an_ended_plans_look_ins_after_its_last_day_are_cancelled(world):
     assert [r["state"] for r in rows(world)] == ["due", "cancelled"]
 
 
+def test_a_plan_ended_today_for_withdrawn_consent_stops_tonights_look_ins_at_once(world, registry):
+    from respons.digital_supervision import service
+
+    world.clock.now = datetime(2026, 12, 4, 12, 0, tzinfo=UTC)
+    plan_id = add_plan(world, time(23, 0), time(3, 0))
+    sweep(world)
+    world.journal.run_sync(lambda c: service.end_plan(c, world.recipient, plan_id, date(2026, 12, 4), allowed=None,
+                                                      today=date(2026, 12, 4), now=world.clock(), actor="user:1"))
+    assert [r["state"] for r in rows(world)] == ["cancelled", "cancelled"]
+
+
+def test_a_look_in_started_and_never_recorded_is_missed_and_raises_an_alarm(world):
+    world.windows(full_day(1, categories=["supervision"]))
+    world.clock.now = datetime(2026, 12, 4, 22, 0, tzinfo=UTC)
+    add_plan(world, time(23, 0))
+    sweep(world)
+    lookin = rows(world)[0]
+    start(world, lookin["id"])
+    assert start(world, lookin["id"]).lookin["id"] == lookin["id"], "asked again by the same operator: the same"
+    world.clock.now += timedelta(seconds=30) + lookins.OUTCOME_GRACE - timedelta(seconds=1)
+    sweep(world)
+    assert rows(world)[0]["state"] == "started"
+    world.clock.now += timedelta(seconds=1)
+    sweep(world)
+    missed = rows(world)[0]
+    assert missed["state"] == "missed" and missed["raised_alarm_id"]
+    with world.engine.connect() as conn:
+        payload = conn.execute(select(alarms.c.payload).where(alarms.c.id == missed["raised_alarm_id"])).scalar_one()
+    assert payload["supervision"]["reason"] == "not_recorded"
+    assert finish(world, lookin["id"], Outcome.SEEN_WELL).code == "missed"
+
+
 def test_a_look_in_after_an_open_alarm_is_allowed_by_the_plan_and_on_the_alarms_timeline(world):
     world.windows(full_day(1, categories=["sensor", "supervision"]))
     world.clock.now = datetime(2026, 12, 4, 2, 0, tzinfo=UTC)
@@ -261,9 +293,7 @@ def test_a_finished_look_in_is_documented_for_the_patient_record_through_the_out
     finish(world, camera["id"], Outcome.SEEN_WELL)  # refused (already recorded): no second document
     with world.engine.connect() as conn:
         documents = {r.lookin_id: r for r in conn.execute(select(epj_documents))}
-    assert set(documents) == {camera["id"], sensor["id"]}
+    assert set(documents) == {camera["id"]}, "a sensor look-in has no VKP mode: not documented, not listed"
     assert documents[camera["id"]].state == "waiting" and documents[camera["id"]].alarm_id is None
     encounter = documents[camera["id"]].bundle["entry"][0]["resource"]
     assert encounter["type"][0]["coding"][0]["code"] == "4.26"
-    assert documents[sensor["id"]].state == "not_documented"
-    assert documents[sensor["id"]].problems[0].startswith("sensor_look_in")

@@ -188,6 +188,10 @@ def test_completed_supervisions_are_counted_per_municipality_and_month(engine, e
         rows = [lookins.new_lookin(plan, lookins.Reason.PLANNED, Kind.CAMERA, at, at, Window()) |
                 {"state": "done", "outcome": "seen_well", "started_by": "user:7", "started_at": at,
                  "finished_by": "user:7", "finished_at": at} for at in done_at]
+        rows[1]["outcome"] = "camera_unavailable"  # no picture: not a supervision (the call instead is)
+        rows.append(lookins.new_lookin(plan, lookins.Reason.FALLBACK, Kind.PHONE, done_at[1], done_at[1], Window()) | {
+            "state": "done", "outcome": "seen_well", "started_by": "user:7", "started_at": done_at[1],
+            "finished_by": "user:7", "finished_at": done_at[1] + timedelta(minutes=1)})
         supervision.add_lookins(conn, rows)
         supervision.add_lookins(conn, [lookins.new_lookin(  # not done: not billed
             plan, lookins.Reason.RECHECK, Kind.CAMERA, done_at[1] + timedelta(minutes=15), NOW, Window())
@@ -197,4 +201,5 @@ def test_completed_supervisions_are_counted_per_municipality_and_month(engine, e
         [line] = [line for line in invoicing.stored_lines(conn, outcome.run_id) if line.kind == "per_supervision"]
         assert (line.municipality_id, line.description, line.quantity) == (b, "Kameratilsyn", D(3))
         _, behind = invoicing.line_contents(conn, line, JANUARY)
-        assert [e.finished_at for e in behind] == done_at[:3]
+        assert [(e.finished_at, e.method) for e in behind] == [
+            (done_at[0], "camera"), (done_at[1] + timedelta(minutes=1), "phone"), (done_at[2], "camera")]

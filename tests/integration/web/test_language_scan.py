@@ -526,7 +526,8 @@ def _tour(app, engine, clock, people, language) -> None:
                       data={**plan, "times": "22:00\n22:10\nkl 7", "max_seconds": "900", "valid_from": "i morgen"},
                       expect=422)
     with engine.connect() as conn:
-        plan_id = conn.execute(select(tables.supervision_plans.c.id)).scalar()
+        plan_id = conn.execute(select(tables.supervision_plans.c.id)
+                               .where(tables.supervision_plans.c.recipient_id == recipient)).scalar()
     municipality.post(f"/admin/registry/recipients/{recipient}/supervision/{plan_id}/end",
                       "refusal: a plan ended in the past", data={"valid_to": "2020-01-01"}, expect=422)
     # The round: a second plan due now, so one look-in is in its window and one is not.

@@ -593,9 +593,19 @@
     try { return JSON.parse(text); } catch (e) { return null; }
   }
 
+  // "Innsyn etter alarmen" (digital supervision): the look-in opens in the round's own window,
+  // so the console (and a call on it) stays; a blocked pop-up falls back to this window.
+  function openRound(event) {
+    const url = event.detail && event.detail.url;
+    if (!url) return;
+    const opened = window.open(url, "respons-round");
+    if (!opened) window.location.assign(url);
+  }
+
   function init() {
     consoleEl = $("#console");
     if (!consoleEl) return;
+    document.body.addEventListener("respons:open-round", openRound);
     state.reloadQueue = reloadQueue;  // for bench/console_queue.py
     state.alertTick = alertTick;      // for the browser tests
     queueBody = $("#queue-body");

@@ -43,8 +43,12 @@
   function fill(text, values) { return text.replace(/\{(\w+)\}/g, (_, k) => (k in values ? values[k] : "")); }
 
   function play(kind, id) {
-    state.played.push({ kind, id, at: Date.now(), audio: ResponsSounds.play(kind) });
+    const audio = ResponsSounds.play(kind);
+    state.played.push({ kind, id, at: Date.now(), audio });
     if (state.played.length > 500) state.played.shift();
+    // The browser holds sound back until the page is clicked: the banner asks for that click,
+    // so a late look-in's siren is never silent without the operator knowing.
+    if (audio === "suspended") $("#sound-banner").hidden = false;
   }
 
   // ---- clocks ---------------------------------------------------------------------------------
@@ -133,15 +137,19 @@
     const panel = $("#lookin");
     if (!panel || panel.dataset.method !== "camera" || !working() || !panel.dataset.viewUntil) return;
     const id = panel.dataset.lookinId;
-    if (state.camera && state.camera.lookinId === id) return;
+    if (state.camera && state.camera.lookinId === id && !state.camera.ended) return;
     stopCamera();
+    // answeredAt: the frame watchdog starts only once the picture is on its way (the server
+    // itself waits up to 5 s for a camera's packets before it offers anything).
     const cam = { lookinId: id, pc: null, frames: 0, firstFrameAt: null, lastFrameAt: null,
-                  startedAt: performance.now(), ended: null };
+                  answeredAt: null, ended: null };
     state.camera = cam;
+    const gone = () => state.camera !== cam || cam.ended;
     const offered = await post(`/round/lookins/${id}/camera`);
-    if (state.camera !== cam) return;
+    if (gone()) return;
     if (!offered.ok) { stopCamera("unavailable"); return; }
     const { offer } = await offered.json();
+    if (gone()) return;
     const pc = new RTCPeerConnection();
     cam.pc = pc;
     const video = $("#camera-video");
@@ -153,9 +161,11 @@
     await pc.setRemoteDescription(offer);
     await pc.setLocalDescription(await pc.createAnswer());
     await gathered(pc);
-    if (state.camera !== cam) return;
+    if (gone()) { pc.close(); return; }  // left meanwhile: this connection must not linger
     const answered = await post(`/round/lookins/${id}/camera/answer`, { sdp: pc.localDescription.sdp });
+    if (gone()) { pc.close(); return; }
     if (!answered.ok) { stopCamera("unavailable"); return; }
+    cam.answeredAt = performance.now();
     const onFrame = () => {
       if (state.camera !== cam || cam.ended) return;
       const now = performance.now();
@@ -170,9 +180,9 @@
   // Once a second (tick): a picture that never came, or stopped, is not shown.
   function watchCamera(now) {
     const cam = state.camera;
-    if (!cam || cam.ended) return;
+    if (!cam || cam.ended || cam.answeredAt === null) return;
     const t = performance.now();
-    if (cam.firstFrameAt === null ? t - cam.startedAt > NO_FIRST_FRAME_MS : t - cam.lastFrameAt > NO_FRAMES_MS) {
+    if (cam.firstFrameAt === null ? t - cam.answeredAt > NO_FIRST_FRAME_MS : t - cam.lastFrameAt > NO_FRAMES_MS) {
       stopCamera("unavailable");
     }
   }
@@ -241,13 +251,18 @@
 
   // S: start the chosen look-in, whether or not its panel has arrived yet.
   async function startChosen() {
-    if (!state.selectedId || working()) return;
+    if (!state.selectedId || working() || state.starting) return;
     const id = state.selectedId, seq = ++panelSeq;
-    const answer = await fetch(`/round/lookins/${id}/start`, {
-      method: "POST", credentials: "same-origin", headers: { "X-CSRF-Token": csrf() } });
-    if (seq !== panelSeq) return;
-    if (answer.ok || answer.status === 409) showPanel(await answer.text());
-    refreshRow(id);
+    state.starting = true;
+    try {
+      const answer = await fetch(`/round/lookins/${id}/start`, {
+        method: "POST", credentials: "same-origin", headers: { "X-CSRF-Token": csrf() } });
+      if (seq !== panelSeq) return;
+      if (answer.ok || answer.status === 409) showPanel(await answer.text());
+      refreshRow(id);
+    } finally {
+      state.starting = false;
+    }
   }
 
   function showPanel(html) {
@@ -271,13 +286,22 @@
     if (heading) heading.focus();
   }
 
+  // Per row, only the newest fetch is put in place: two changes of one look-in in quick
+  // succession (started, then recorded) may be answered out of order.
+  const rowSeq = new Map();
+
   async function refreshRow(id) {
-    const row = document.getElementById("lookin-" + id);
-    if (!row) return reloadList();
+    if (!document.getElementById("lookin-" + id)) return reloadList();
+    const seq = (rowSeq.get(id) || 0) + 1;
+    rowSeq.set(id, seq);
     const answer = await fetch(`/round/rows/${id}`, { credentials: "same-origin" });
-    if (!answer.ok) { row.remove(); return; }
+    const text = answer.ok ? (await answer.text()).trim() : null;
+    if (rowSeq.get(id) !== seq) return;
+    const row = document.getElementById("lookin-" + id);  // the one in the page now
+    if (!row) return;
+    if (text === null) { row.remove(); return; }
     const holder = document.createElement("tbody");
-    holder.innerHTML = (await answer.text()).trim();
+    holder.innerHTML = text;
     const fresh = holder.firstElementChild;
     fresh.setAttribute("aria-selected", id === state.selectedId ? "true" : "false");
     row.replaceWith(fresh);
@@ -348,10 +372,12 @@
       state.rowUpdates.push({ id, ms: performance.now() - arrived });
       if (state.rowUpdates.length > 1000) state.rowUpdates.shift();
     });
-    // A colleague started or recorded the look-in shown here: show what they did. This
-    // operator's own start or outcome shows through its own answer (a panel fetched now could
-    // land after it and take away a choice already made).
-    if (id === state.selectedId && data.by !== roundEl.dataset.user && !working()) loadPanel(id);
+    // A colleague started or recorded the look-in shown here, or it was missed or cancelled:
+    // show it. This operator's own start or outcome shows through its own answer (a panel
+    // fetched now could land after it and take away a choice already made), and "late" changes
+    // nothing in the panel.
+    if (id === state.selectedId && data.what !== "late" && data.by !== roundEl.dataset.user && !working()
+        && !state.starting) loadPanel(id);
   }
 
   function setLive(up) {
@@ -391,6 +417,9 @@
       if (panel) refreshRow(panel.dataset.lookinId);
     });
     document.addEventListener("keydown", onKey);
+    $("#sound-enable").addEventListener("click", () => {
+      ResponsSounds.audio().resume().then(() => { $("#sound-banner").hidden = true; });
+    });
     tick();
     setInterval(tick, 1000);
     // Come from an alarm's card ("Innsyn"): that look-in, already started, is shown at once.
