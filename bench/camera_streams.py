@@ -124,18 +124,19 @@ async def measure(browser, gateway: Gateway, count: int, seconds: float, workdir
 
 
 async def run(counts: list[int], seconds: float) -> tuple[list[dict], str]:
-    with tempfile.TemporaryDirectory() as tmp, async_playwright() as p:
-        chromium, reason = find_chromium()
-        if chromium is None:
-            sys.exit(reason)
-        browser = await p.chromium.launch(executable_path=chromium, args=["--autoplay-policy=no-user-gesture-required"])
-        gateway = Gateway(Path(tmp) / "janus").start()
-        try:
-            results = [await measure(browser, gateway, count, seconds, Path(tmp)) for count in counts]
-        finally:
-            gateway.stop()
-            version = browser.version
-            await browser.close()
+    with tempfile.TemporaryDirectory() as tmp:
+        async with async_playwright() as p:
+            chromium, reason = find_chromium()
+            if chromium is None:
+                sys.exit(reason)
+            browser = await p.chromium.launch(executable_path=chromium, args=["--autoplay-policy=no-user-gesture-required"])
+            gateway = Gateway(Path(tmp) / "janus").start()
+            try:
+                results = [await measure(browser, gateway, count, seconds, Path(tmp)) for count in counts]
+            finally:
+                gateway.stop()
+                version = browser.version
+                await browser.close()
     return results, version
 
 

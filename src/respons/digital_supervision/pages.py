@@ -39,8 +39,11 @@ def _plans(request: Request, recipient_id: int, principal: Principal) -> list[di
 
 def _page(request: Request, recipient_id: int, principal: Principal, form: Form | None = None, *, status: int = 200,
           saved: bool = False, ended: bool = False, end_problem: dict | None = None):
+    plans = _plans(request, recipient_id, principal)  # 404 outside the caller's municipality first
+    with runtime(request).engine.connect() as conn:
+        looked = service.history(conn, recipient_id, allowed=principal.scope.registry)
     return render(request, "supervision/plans.html", status_code=status, recipient_id=recipient_id,
-                  plans=_plans(request, recipient_id, principal), form=form or _empty_form(), saved=saved,
+                  plans=plans, history=looked, form=form or _empty_form(), saved=saved,
                   ended=ended, end_problem=end_problem)
 
 

@@ -104,6 +104,12 @@ def list_plans(conn: Connection, recipient_id: int, *, allowed: frozenset[int] |
     return [_shown(row) for row in store.of_recipient(conn, recipient_id)]
 
 
+def history(conn: Connection, recipient_id: int, *, allowed: frozenset[int] | None) -> list[dict[str, Any]]:
+    """The person's latest look-ins that happened or should have: the supervision timeline."""
+    recipient_municipality(conn, recipient_id, allowed)
+    return store.of_person(conn, recipient_id)
+
+
 def _shown(row: dict[str, Any]) -> dict[str, Any]:
     def day(value: date | None) -> str | None:
         return value.isoformat() if value else None

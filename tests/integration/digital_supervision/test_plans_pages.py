@@ -79,3 +79,28 @@ def test_a_plan_is_ended_from_its_row_and_a_date_in_the_past_is_refused_beside_i
     ended = marit.post(f"{page(person)}/{plan_id}/end", data={"valid_to": FORM["valid_from"]}, follow_redirects=False)
     assert ended.status_code == 303
     assert "Planen er avsluttet." in marit.get(ended.headers["location"]).text
+
+
+
+def test_the_persons_page_shows_their_look_ins_as_they_happened(marit, registry, engine):
+    from datetime import datetime, timedelta, timezone
+
+    from respons.digital_supervision import lookins, store
+    from respons.digital_supervision.rounds import Reason, Window
+    from respons.digital_supervision.plans import Kind
+    from respons.store.db import write_transaction
+
+    person = registry.recipient_ids[0]
+    assert "Ingen tilsyn er utført ennå." in marit.get(page(person)).text
+    marit.post(page(person), data=FORM, follow_redirects=False)
+    at = datetime(2026, 12, 1, 22, 0, tzinfo=timezone.utc)
+    with write_transaction(engine) as conn:
+        [plan] = store.of_recipient(conn, person)
+        store.add_lookins(conn, [lookins.new_lookin(plan, Reason.PLANNED, Kind.CAMERA, at, at, Window()) | {
+            "state": "done", "outcome": "not_seen", "started_by": "user:9", "started_at": at, "finished_by": "user:9",
+            "finished_at": at + timedelta(seconds=30)}])
+        store.add_lookins(conn, [lookins.new_lookin(plan, Reason.PLANNED, Kind.CAMERA, at + timedelta(hours=4), at,
+                                                    Window()) | {"state": "missed"}])
+    shown = marit.get(page(person)).text
+    history = shown[shown.index('id="history"'):]
+    assert "01.12.2026 23:00" in history and "Ikke sett" in history and "Ikke utført: alarm sendt" in history

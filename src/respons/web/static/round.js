@@ -76,13 +76,17 @@
   function paintClocks() {
     const now = Date.now();
     let anyLate = false;
-    for (const row of document.querySelectorAll("tr.lookin-row")) {
-      const cell = row.querySelector(".lk-clock");
-      if (row.dataset.state !== "due") { cell.textContent = ""; delete row.dataset.clock; continue; }
+    // Only rows still due have a clock (rows rendered started or done have none), and the DOM
+    // is written only where the text or state changed: most minutes, nothing changes.
+    for (const row of document.querySelectorAll('tr.lookin-row[data-state="due"]')) {
       let [clock, minutes] = clockOf(row, now);
       if (row.dataset.late === "1" && clock !== "missed") clock = "late";  // the server said so
-      row.dataset.clock = clock;
-      cell.textContent = fill(words(WORD[clock]), { m: minutes });
+      const text = fill(words(WORD[clock]), { m: minutes });
+      if (row.dataset.clock !== clock) row.dataset.clock = clock;
+      if (row.dataset.clockText !== text) {
+        row.dataset.clockText = text;
+        row.querySelector(".lk-clock").textContent = text;
+      }
       const id = row.dataset.lookinId;
       const had = state.sounded.get(id);
       if (clock === "late") {
