@@ -35,6 +35,8 @@ class PlanIn(BaseModel):
     event_based: bool = Field(False, description="Look-ins after one of the person's alarms are allowed too.")
     checklist: list[Text] = Field(default=[], max_length=20)
     instructions: Text | None = None
+    fallback: Text = Field("phone", pattern=r"^(phone|visit)$",
+                           description="When the camera shows nothing: phone the person, or send a visit (an alarm).")
     consent_by: Text = Field(description="Who consented: the person, or whoever may consent for them.")
     consent_on: date
     valid_from: date

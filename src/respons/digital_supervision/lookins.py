@@ -21,7 +21,7 @@ from respons.auth import audit
 from respons.clock import OSLO, Clock
 from respons.digital_supervision import store
 from respons.digital_supervision.outcomes import LookAgain, Outcome, RaiseAlarm, after
-from respons.digital_supervision.plans import DEFAULT_RECHECK, Kind, due_between
+from respons.digital_supervision.plans import DEFAULT_RECHECK, Fallback, Kind, due_between
 from respons.digital_supervision.rounds import Reason, State, Window, closes_at, in_window, late_at
 from respons.domain.alarm_types import alarm_type
 from respons.domain.lifecycle import Event, EventKind, State as AlarmState
@@ -223,7 +223,8 @@ def finish(conn: Connection, lookin_id: int, outcome: Outcome, *, note: str | No
                  recipient_id=row["recipient_id"], alarm_id=row["alarm_id"], purpose=PURPOSE,
                  details=_why(row) | {"outcome": outcome.value,
                                       "seconds": round((now - row["started_at"]).total_seconds())})
-    then = after(outcome, recheck=row["reason"] == Reason.RECHECK, now=now, recheck_after=rules.recheck)
+    then = after(outcome, recheck=row["reason"] == Reason.RECHECK, now=now, recheck_after=rules.recheck,
+                 fallback=Fallback(row["fallback"]))
     added = []
     for step in then.steps:
         if isinstance(step, LookAgain):
@@ -325,7 +326,7 @@ def _raise(conn: Connection, row: dict[str, Any], step: RaiseAlarm, now: datetim
         alarm_type=alarm_type(step.alarm_type), source=SOURCE, actor=actor, occurred_at=now,
         payload={"supervision": {"lookin_id": row["id"], "reason": step.reason, "method": row["method"],
                                  "due_at": row["due_at"].isoformat(), "planned": row["planned_local"]}},
-        idempotency_scope=SOURCE, idempotency_key=f"{row['id']}:{step.reason}",
+        idempotency_scope=SOURCE, idempotency_key=f"{row['id']}:{step.alarm_type}:{step.reason}",
     ), now=now, answer_deadline=rules.answer_deadline, rules_cache=rules.rules_cache)
     store.raised(conn, row["id"], received.alarm_id)
     return received.alarm_id

@@ -3,7 +3,8 @@
 Seen and well: done. Seen and in need of help: an alarm, routed like any other (home care,
 the night patrol). Not seen: look again after the recheck interval; not seen again: an alarm
 to the night patrol, who go to the door. Camera unavailable: a technician alarm, and the
-plan's fallback (a phone call) in its place.
+plan's fallback in its place: a phone call, or (for a person who cannot take one) a visit by
+the night patrol, raised as an alarm.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from respons.digital_supervision.plans import DEFAULT_RECHECK
+from respons.digital_supervision.plans import DEFAULT_RECHECK, Fallback
 
 
 class Outcome(StrEnum):
@@ -48,8 +49,10 @@ class Then:
     fallback_call: bool = False  # the plan's fallback: phone the person instead
 
 
-def after(outcome: Outcome, *, recheck: bool, now: datetime, recheck_after: timedelta = DEFAULT_RECHECK) -> Then:
-    """What follows ``outcome`` of a look-in (``recheck``: it was itself the look-again)."""
+def after(outcome: Outcome, *, recheck: bool, now: datetime, recheck_after: timedelta = DEFAULT_RECHECK,
+          fallback: Fallback = Fallback.PHONE) -> Then:
+    """What follows ``outcome`` of a look-in (``recheck``: it was itself the look-again;
+    ``fallback``: the plan's replacement for a camera that shows nothing)."""
     match outcome:
         case Outcome.SEEN_WELL:
             return Then((Done(),))
@@ -59,6 +62,9 @@ def after(outcome: Outcome, *, recheck: bool, now: datetime, recheck_after: time
             return Then((LookAgain(now + recheck_after),))
         case Outcome.NOT_SEEN:
             return Then((RaiseAlarm("supervision_due", "not_seen_twice"),))
+        case Outcome.CAMERA_UNAVAILABLE if fallback is Fallback.VISIT:
+            return Then((RaiseAlarm("device_fault", "camera_unavailable"),
+                         RaiseAlarm("supervision_due", "camera_unavailable")))
         case Outcome.CAMERA_UNAVAILABLE:
             return Then((RaiseAlarm("device_fault", "camera_unavailable"),), fallback_call=True)
     raise ValueError(f"unknown outcome {outcome!r}")

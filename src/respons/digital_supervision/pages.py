@@ -23,7 +23,7 @@ from respons.web.runtime import runtime
 router = APIRouter(prefix="/admin/registry", include_in_schema=False)
 municipality_admin = page_access(Role.MUNICIPALITY_ADMIN)
 
-FIELDS = ("kind", "times", "max_seconds", "event_based", "checklist", "instructions", "consent_by", "consent_on",
+FIELDS = ("kind", "times", "max_seconds", "event_based", "fallback", "checklist", "instructions", "consent_by", "consent_on",
           "valid_from", "valid_to")
 # "03:00 1-5" or "03:00 1,3,5": a time and, optionally, its ISO weekdays.
 _TIME_LINE = re.compile(r"^\s*([0-9]{1,2}:[0-9]{2})(?:\s+([1-7](?:\s*[-,]\s*[1-7])*))?\s*$")
@@ -48,7 +48,7 @@ def _page(request: Request, recipient_id: int, principal: Principal, form: Form 
 
 
 def _empty_form() -> Form:
-    return Form("s", FIELDS, {"kind": "camera", "max_seconds": "30"})
+    return Form("s", FIELDS, {"kind": "camera", "max_seconds": "30", "fallback": "phone"})
 
 
 @router.get("/recipients/{recipient_id}/supervision")
@@ -108,6 +108,7 @@ def _values(typed: dict[str, str], t) -> tuple[dict[str, Any], list[dict[str, st
     """The form's text as the service's values, or what cannot be read, per field."""
     problems: list[dict[str, str]] = []
     values: dict[str, Any] = {"kind": typed["kind"], "event_based": typed["event_based"] in ("1", "on"),
+                              "fallback": typed["fallback"] or "phone",
                               "consent_by": typed["consent_by"].strip(), "instructions": typed["instructions"].strip(),
                               "checklist": [line.strip() for line in typed["checklist"].splitlines() if line.strip()]}
     times = []

@@ -29,6 +29,13 @@ class Kind(StrEnum):
     PHONE = "phone"  # a phone call to the person
 
 
+class Fallback(StrEnum):
+    """What replaces a camera look-in when the camera shows nothing (the plan decides)."""
+
+    PHONE = "phone"  # the operator phones the person, now, as a look-in of its own
+    VISIT = "visit"  # the person cannot take a call: the night patrol goes (an alarm)
+
+
 @dataclass(frozen=True)
 class AgreedTime:
     """A time of day (Oslo wall clock) on some weekdays (ISO: 1 Monday … 7 Sunday)."""
@@ -49,6 +56,7 @@ class Plan:
     event_based: bool = False  # look-ins after an alarm of the person's are allowed too
     checklist: tuple[str, ...] = ()
     instructions: str = ""
+    fallback: Fallback = Fallback.PHONE
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from sqlalchemy.engine import Connection
 from respons.auth import audit
 from respons.clock import OSLO
 from respons.digital_supervision import lookins, store
-from respons.digital_supervision.plans import AgreedTime, Kind, Plan, Problem, check, end_problems
+from respons.digital_supervision.plans import AgreedTime, Fallback, Kind, Plan, Problem, check, end_problems
 from respons.digital_supervision import words  # noqa: F401  (registers the refusals' words)
 from respons.registry.service import ADMINISTRATION, Invalid, NotFound, Problem as FieldProblem, recipient_municipality
 from respons.web import i18n
@@ -22,7 +22,7 @@ from respons.web import i18n
 # Which field each refusal is about; its words are in words.py (the API answers the bokmål).
 _FIELDS = {"kind": "kind", "time": "times", "no_times": "times", "max_seconds": "max_seconds",
            "valid_period": "valid_to", "end_in_past": "valid_to", "end_later": "valid_to", "consent_missing": "consent_by", "consent_after_start": "consent_on",
-           "checklist": "checklist", "weekdays": "times", "times_collide": "times"}
+           "checklist": "checklist", "weekdays": "times", "times_collide": "times", "fallback": "fallback"}
 _BOKMAL = i18n.translator("nb")
 
 
@@ -51,13 +51,17 @@ def _parse(values: dict[str, Any]) -> tuple[Plan | None, list[Problem]]:
             problems.append(Problem("time", {"at": str((agreed or {}).get("at", ""))[:10]}))
             continue
         times.append(AgreedTime(at.replace(second=0, microsecond=0), frozenset(agreed.get("weekdays") or range(1, 8))))
+    try:
+        fallback = Fallback(values.get("fallback") or Fallback.PHONE.value)
+    except ValueError:
+        problems.append(Problem("fallback"))
     if kind is None or problems:
         return None, problems
     return Plan(kind=kind, times=tuple(times), max_seconds=values["max_seconds"],
                 consent_by=values.get("consent_by") or "", consent_on=values["consent_on"],
                 valid_from=values["valid_from"], valid_to=values.get("valid_to"),
                 event_based=bool(values.get("event_based")), checklist=tuple(values.get("checklist") or ()),
-                instructions=values.get("instructions") or ""), []
+                instructions=values.get("instructions") or "", fallback=fallback), []
 
 
 def add_plan(conn: Connection, recipient_id: int, values: dict[str, Any], *, allowed: frozenset[int] | None,
@@ -115,5 +119,5 @@ def _shown(row: dict[str, Any]) -> dict[str, Any]:
         return value.isoformat() if value else None
     return {"id": row["id"], "kind": row["kind"], "times": row["times"], "max_seconds": row["max_seconds"],
             "event_based": row["event_based"], "checklist": row["checklist"], "instructions": row["instructions"],
-            "consent_by": row["consent_by"], "consent_on": day(row["consent_on"]),
+            "fallback": row["fallback"], "consent_by": row["consent_by"], "consent_on": day(row["consent_on"]),
             "valid_from": day(row["valid_from"]), "valid_to": day(row["valid_to"])}

@@ -10,7 +10,7 @@ from sqlalchemy import and_, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
-from respons.digital_supervision.plans import AgreedTime, Kind, Plan
+from respons.digital_supervision.plans import AgreedTime, Fallback, Kind, Plan
 from respons.digital_supervision.rounds import State
 from respons.store.db import claimable_ids, is_postgres
 from respons.store.tables import alarms, devices, municipalities, recipients, supervision_lookins, supervision_plans
@@ -22,7 +22,8 @@ def add(conn: Connection, *, municipality_id: int, recipient_id: int, plan: Plan
         times=[{"at": t.at.strftime("%H:%M"), "weekdays": sorted(t.weekdays)} for t in plan.times],
         max_seconds=plan.max_seconds, event_based=plan.event_based, checklist=list(plan.checklist),
         instructions=plan.instructions or None, consent_by=plan.consent_by, consent_on=plan.consent_on,
-        valid_from=plan.valid_from, valid_to=plan.valid_to, created_at=now, created_by=actor,
+        valid_from=plan.valid_from, valid_to=plan.valid_to, fallback=plan.fallback.value, created_at=now,
+        created_by=actor,
     )).inserted_primary_key[0]
 
 
@@ -37,7 +38,8 @@ def plan_of(row: dict[str, Any]) -> Plan:
                 times=tuple(AgreedTime(time.fromisoformat(t["at"]), frozenset(t["weekdays"])) for t in row["times"]),
                 max_seconds=row["max_seconds"], consent_by=row["consent_by"], consent_on=row["consent_on"],
                 valid_from=row["valid_from"], valid_to=row["valid_to"], event_based=row["event_based"],
-                checklist=tuple(row["checklist"]), instructions=row["instructions"] or "")
+                checklist=tuple(row["checklist"]), instructions=row["instructions"] or "",
+                fallback=Fallback(row["fallback"]))
 
 
 def get(conn: Connection, plan_id: int) -> dict[str, Any] | None:
@@ -131,7 +133,8 @@ def round_of(conn: Connection, *, municipality_ids: Iterable[int], starts: datet
 
 def lookin(conn: Connection, lookin_id: int) -> dict[str, Any] | None:
     row = conn.execute(_joined(select(*_ROUND_COLUMNS, supervision_plans.c.kind, supervision_plans.c.checklist,
-                                      supervision_plans.c.instructions, supervision_plans.c.event_based))
+                                      supervision_plans.c.instructions, supervision_plans.c.event_based,
+                                      supervision_plans.c.fallback))
                        .where(supervision_lookins.c.id == lookin_id)).mappings().first()
     return dict(row) if row else None
 

@@ -477,6 +477,8 @@ supervision_plans = Table(
     # The look-ins of this plan exist as rows up to here (digital_supervision/rounds.py):
     # the sweep adds the next day's when it comes near, so each span is scheduled once.
     Column("scheduled_until", UTCDateTime),
+    # What replaces a camera look-in when the camera shows nothing: phone or visit.
+    Column("fallback", String(10), nullable=False, server_default="phone"),
     CheckConstraint("kind in ('camera', 'sensor', 'phone')", name="kind"),
 )
 

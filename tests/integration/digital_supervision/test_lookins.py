@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from respons.digital_supervision import lookins, store
 from respons.digital_supervision.outcomes import Outcome
-from respons.digital_supervision.plans import AgreedTime, Kind, Plan
+from respons.digital_supervision.plans import AgreedTime, Fallback, Kind, Plan
 from respons.digital_supervision.rounds import Window
 from respons.domain.lifecycle import Outcome as AlarmOutcome, State as AlarmState
 from respons.store.tables import alarms, audit_log, supervision_lookins
@@ -29,9 +29,10 @@ def world(routing_world):
     return routing_world
 
 
-def add_plan(world, *times: time, kind: Kind = Kind.CAMERA, valid_from=date(2026, 12, 1), event_based=False) -> int:
+def add_plan(world, *times: time, kind: Kind = Kind.CAMERA, valid_from=date(2026, 12, 1), event_based=False,
+             fallback: Fallback = Fallback.PHONE) -> int:
     plan = Plan(kind=kind, times=tuple(AgreedTime(t) for t in times), max_seconds=30, consent_by="Brukeren selv",
-                consent_on=valid_from, valid_from=valid_from, event_based=event_based)
+                consent_on=valid_from, valid_from=valid_from, event_based=event_based, fallback=fallback)
     return world.journal.run_sync(lambda c: store.add(c, municipality_id=world.municipality,
                                                       recipient_id=world.recipient, plan=plan, now=world.clock(),
                                                       actor="user:1"))
@@ -297,3 +298,18 @@ def test_a_finished_look_in_is_documented_for_the_patient_record_through_the_out
     assert documents[camera["id"]].state == "waiting" and documents[camera["id"]].alarm_id is None
     encounter = documents[camera["id"]].bundle["entry"][0]["resource"]
     assert encounter["type"][0]["coding"][0]["code"] == "4.26"
+
+
+
+def test_a_camera_that_shows_nothing_for_a_person_who_cannot_take_a_call_sends_the_night_patrol(world):
+    world.windows(full_day(1, categories=["supervision", "technical"]))
+    world.clock.now = datetime(2026, 12, 4, 22, 0, tzinfo=UTC)
+    add_plan(world, time(23, 0), fallback=Fallback.VISIT)
+    sweep(world)
+    [camera] = rows(world)
+    start(world, camera["id"])
+    finish(world, camera["id"], Outcome.CAMERA_UNAVAILABLE)
+    assert len(rows(world)) == 1, "no phone look-in: this person is visited instead"
+    with world.engine.connect() as conn:
+        raised = sorted((a.type, a.payload["supervision"]["reason"]) for a in conn.execute(select(alarms)))
+    assert raised == [("device_fault", "camera_unavailable"), ("supervision_due", "camera_unavailable")]

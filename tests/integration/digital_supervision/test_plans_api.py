@@ -104,3 +104,12 @@ def test_a_plan_is_ended_from_today_on_audited_and_never_backwards_or_for_anothe
         updates = [d for (d,) in conn.execute(select(audit_log.c.details).where(audit_log.c.action == "update"))
                    if d.get("entity") == "supervision_plan"]
     assert updates == [{"entity": "supervision_plan", "supervision_plan_id": plan_id, "fields": ["valid_to"]}]
+
+
+
+def test_a_camera_plan_says_what_replaces_a_camera_that_shows_nothing(as_user, registry):
+    marit = as_user("marit", [(Role.MUNICIPALITY_ADMIN, registry.municipality_ids[0])])
+    person = registry.recipient_ids[0]
+    assert marit.post(plans_url(person), json={**NIGHT, "fallback": "visit"}).status_code == 201
+    assert [p["fallback"] for p in marit.get(plans_url(person)).json()] == ["visit"]
+    assert marit.post(plans_url(person), json={**NIGHT, "fallback": "carrier pigeon"}).status_code == 422

@@ -25,3 +25,18 @@ def test_not_seen_is_looked_for_again_after_the_recheck_and_not_seen_again_is_an
 def test_a_camera_that_is_unavailable_raises_a_technician_alarm_and_falls_back_to_a_call():
     then = after(Outcome.CAMERA_UNAVAILABLE, recheck=False, now=NOW)
     assert then.steps == (RaiseAlarm("device_fault", "camera_unavailable"),) and then.fallback_call
+
+
+def test_a_camera_that_shows_nothing_falls_back_as_the_plan_says():
+    from datetime import datetime, timezone
+
+    from respons.digital_supervision.outcomes import Outcome, RaiseAlarm, after
+    from respons.digital_supervision.plans import Fallback
+
+    now = datetime(2026, 12, 4, 22, tzinfo=timezone.utc)
+    phone = after(Outcome.CAMERA_UNAVAILABLE, recheck=False, now=now)
+    assert phone.fallback_call and phone.steps == (RaiseAlarm("device_fault", "camera_unavailable"),)
+    visit = after(Outcome.CAMERA_UNAVAILABLE, recheck=False, now=now, fallback=Fallback.VISIT)
+    assert not visit.fallback_call
+    assert visit.steps == (RaiseAlarm("device_fault", "camera_unavailable"),
+                           RaiseAlarm("supervision_due", "camera_unavailable"))
