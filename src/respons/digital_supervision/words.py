@@ -13,6 +13,7 @@ i18n.register({
     "supervision.back": ("Tilbake til brukeren", "Back to the person"),
     "supervision.history": ("Tilsyn (siste 20)", "Look-ins (latest 20)"),
     "supervision.history.none": ("Ingen tilsyn er utført ennå.", "No look-ins yet."),
+    "supervision.recent": ("Siste tilsyn", "Latest look-ins"),
     "supervision.kind.camera": ("Kameratilsyn", "Camera look-in"),
     "supervision.kind.sensor": ("Sensorsjekk", "Sensor check"),
     "supervision.kind.phone": ("Telefonsamtale", "Phone call"),

@@ -195,3 +195,7 @@ def test_the_alarm_card_offers_a_look_in_after_the_alarm_when_the_plan_allows_it
     work = anne.get(f"/console/alarms/{alarm_id}/work").text
     assert "Innsyn" in work and "Kameratilsyn" in work
     assert anne.post("/round/after-alarm/00000000-0000-0000-0000-000000000000").status_code == 404
+    anne.post(f"/round/lookins/{lookin}/finish", data={"outcome": "seen_well"})
+    card = anne.get(f"/console/alarms/{alarm_id}", headers={"HX-Request": "true"}).text
+    looked = card[card.index('id="card-look-ins"'):]
+    assert "Siste tilsyn" in looked and "Kameratilsyn" in looked and "Sett, alt vel" in looked

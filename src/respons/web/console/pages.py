@@ -32,7 +32,7 @@ from respons.engine import alarms as alarm_service
 from respons.engine import missions
 from respons.epj import care as epj_care
 from respons.clock import OSLO
-from respons.digital_supervision import lookins
+from respons.digital_supervision import lookins, service as supervision
 from respons.epj import outbox
 from respons.store import queries
 from respons.web import i18n
@@ -337,8 +337,13 @@ async def _card_response(request: Request, alarm_id: str, principal: Principal, 
         return _not_found(request)
     person = await recipient_reads.read_for_alarm(rt.journal, rt.engine, rt.clock, actor=principal.actor, alarm=alarm,
                                                   via="console")
+    looked = []
+    if person and alarm.get("recipient_id") is not None:
+        # The person's latest look-ins (digital supervision), read with the record just audited.
+        with rt.engine.connect() as conn:
+            looked = supervision.history(conn, alarm["recipient_id"], allowed=None)[:5]
     context = dict(alarm=alarm, person=person, contacts=person["contacts"] if person else [], error=None, notice=None,
-                   epj=_epj_status(request, alarm), **_context(request))
+                   epj=_epj_status(request, alarm), looked=looked, **_context(request))
     if request.headers.get("HX-Request"):
         return render(request, "console/_card.html", status_code=status_code, **context)
     items = _queue(request, principal)
