@@ -4,9 +4,10 @@
 
 A throw-away demo database (synthetic people only), a real server, a night-shift queue
 with alarms of every age and priority, then the queue and one alarm's card as the
-operator sees them, and (where the voice peers are installed: scripts/ensure-voice.sh) the
-card during a call with the alarm unit. Run it after changing the console's look; commit
-the PNGs.
+operator sees them, (where the voice peers are installed: scripts/ensure-voice.sh) the
+card during a call with the alarm unit, and (where GStreamer is too: scripts/ensure-camera.sh)
+the supervision round during a camera look-in with the demo's simulated camera. Run it after
+changing the console's look; commit the PNGs.
 """
 
 from __future__ import annotations
@@ -29,7 +30,8 @@ from respons.domain.alarm_types import alarm_type  # noqa: E402
 from respons.engine import alarms as service  # noqa: E402
 from respons.engine import receiving
 from respons.store.migrate import upgrade  # noqa: E402
-from respons.demo import alarm_unit  # noqa: E402
+from respons.demo import alarm_unit, camera  # noqa: E402
+from respons.demo.supervision import DEMO_CAMERA_PORTS  # noqa: E402
 from respons.store.tables import devices  # noqa: E402
 from respons.voice import janus  # noqa: E402
 from tests.browser.harness import VIEWPORT, Account, launch, log_in  # noqa: E402
@@ -94,6 +96,7 @@ def voice_peers(folder: Path, database_url: str):
 
 def main() -> None:
     OUT.mkdir(parents=True, exist_ok=True)
+    shots: list[str] = []
     with tempfile.TemporaryDirectory() as tmp:
         database_url = f"sqlite:///{tmp}/screenshots.db"
         build_world(database_url)
@@ -137,6 +140,22 @@ def main() -> None:
                     page.keyboard.press("h")
                     expect(page.locator("#voice-state")).to_have_attribute("data-state", "ended", timeout=10_000)
 
+                if peers and camera.available() is None:
+                    # The round: the demo's camera look-in due now (one of three every 20 minutes).
+                    cameras = [camera.start(port) for port in DEMO_CAMERA_PORTS]
+                    try:
+                        page.goto(server.url + "/round")
+                        expect(page.locator("tr.lookin-row").first).to_be_visible(timeout=15_000)
+                        page.keyboard.press("n")
+                        page.keyboard.press("s")
+                        page.wait_for_function("window.respons.round.camera && window.respons.round.camera.frames > 30",
+                                               timeout=20_000)
+                        page.screenshot(path=str(OUT / "round-lookin.png"))
+                        shots.append("round-lookin.png")
+                    finally:
+                        for process in cameras:
+                            camera.stop(process)
+
                 # The statistics an auditor lands on: last month in the host municipality.
                 stats = browser.new_context(viewport=VIEWPORT, locale="nb-NO").new_page()
                 log_in(stats, server.url, Account("revisor", "demo-revisor-2026"))
@@ -153,6 +172,8 @@ def main() -> None:
                 for peer in peers:
                     peer.stop()
     for name in ("console-queue.png", "console-card.png", "statistics.png") + (("console-call.png",) if peers else ()):
+        print(f"wrote {OUT / name}")
+    for name in shots:
         print(f"wrote {OUT / name}")
 
 

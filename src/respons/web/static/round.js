@@ -55,7 +55,8 @@
 
   function clockOf(row, now) {
     const due = Number(row.dataset.due), win = Number(row.dataset.window), lateAfter = Number(roundEl.dataset.lateAfter);
-    if (now < due - win) return ["later", Math.ceil((due - win - now) / 60000)];
+    // "in n min" counts to the agreed time (the row's time), not to the window's opening.
+    if (now < due - win) return ["later", Math.ceil((due - now) / 60000)];
     if (now < due) return ["open", 0];
     if (now < due + lateAfter) return ["due_now", 0];
     if (now < due + win) return ["late", Math.floor((now - due) / 60000)];
