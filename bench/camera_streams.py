@@ -26,28 +26,26 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
-import os
-import platform
 import statistics
 import sys
 import tempfile
 import time
-from datetime import datetime, timezone
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
 
 from playwright.async_api import async_playwright  # noqa: E402
 from rich.console import Console  # noqa: E402
-from rich.table import Table  # noqa: E402
 
 from respons.demo import camera as simulated  # noqa: E402
 from respons.digital_supervision.camera import Cameras, Source  # noqa: E402
 from respons.voice.gateway import Gateway as GatewayApi  # noqa: E402
 from tests.browser.harness import find_chromium  # noqa: E402
 from tests.voice_stack import Gateway, camera_port  # noqa: E402
+from intake_http import process_cpu_seconds  # noqa: E402
+import ratios  # noqa: E402
 
 VIEWER = """
 async ([id, offer]) => {
@@ -74,11 +72,6 @@ async ([id, offer]) => {
 """
 
 
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 async def measure(browser, gateway: Gateway, count: int, seconds: float, workdir: Path) -> dict:
     cameras = [simulated.start(camera_port(n), log_path=workdir / f"camera-{n}.log") for n in range(count)]
     node = Cameras(GatewayApi(gateway.config.url, gateway.config.api_secret))
@@ -95,13 +88,13 @@ async def measure(browser, gateway: Gateway, count: int, seconds: float, workdir
         await page.wait_for_function(f"Object.values(window.viewers).filter(v => v.first !== null).length === {count}",
                                      timeout=20_000)
         first_frames = await page.evaluate("Object.values(window.viewers).map(v => v.first - v.answeredAt)")
-        janus_before = cpu_seconds(gateway.process.pid)
-        cams_before = sum(cpu_seconds(c.pid) for c in cameras)
+        janus_before = process_cpu_seconds(gateway.process.pid)
+        cams_before = sum(process_cpu_seconds(c.pid) for c in cameras)
         frames_before = await page.evaluate("Object.values(window.viewers).map(v => v.frames)")
         await asyncio.sleep(seconds)
         frames_after = await page.evaluate("Object.values(window.viewers).map(v => v.frames)")
-        janus_used = cpu_seconds(gateway.process.pid) - janus_before
-        cams_used = sum(cpu_seconds(c.pid) for c in cameras) - cams_before
+        janus_used = process_cpu_seconds(gateway.process.pid) - janus_before
+        cams_used = sum(process_cpu_seconds(c.pid) for c in cameras) - cams_before
         fps = [(after - before) / seconds for before, after in zip(frames_before, frames_after)]
         for n in range(count):
             await node.close(1000 + n)
@@ -147,27 +140,9 @@ def main() -> None:
     args = parser.parse_args()
     results, version = asyncio.run(run([int(c) for c in args.counts.split(",")], args.seconds))
     console = Console()
-    reference = results[0]
-    table = Table(title="Camera look-ins at once through the gateway (real Janus, GStreamer cameras, Chromium)")
-    table.add_column("measure")
-    for r in results:
-        table.add_column(f"{r['lookins_at_once']} at once", justify="right")
-    if len(results) > 1:
-        table.add_column(f"ratio {results[-1]['lookins_at_once']}/{reference['lookins_at_once']}", justify="right")
-    for key in [k for k in reference if k != "lookins_at_once"]:
-        cells = [str(r[key]) for r in results]
-        ratio = f"{results[-1][key] / reference[key]:.2f}×" if len(results) > 1 and reference[key] else ""
-        table.add_row(key, *cells, *([ratio] if len(results) > 1 else []))
-    console.print(table)
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-    out = ROOT / "bench" / "results" / f"camera_streams-{stamp}.json"
-    out.write_text(json.dumps({
-        "benchmark": "camera_streams", "when": stamp, "seconds": args.seconds,
-        "machine": {"platform": platform.platform(), "python": platform.python_version(), "cpus": os.cpu_count(),
-                    "chromium": version},
-        "results": results,
-    }, indent=2) + "\n")
-    console.print(f"wrote {out.relative_to(ROOT)}")
+    ratios.print_table(console, "Camera look-ins at once through the gateway (real Janus, GStreamer cameras, Chromium)",
+                       results, "lookins_at_once", "at once")
+    ratios.write(console, "camera_streams", results, seconds=args.seconds, machine={"chromium": version})
 
 
 if __name__ == "__main__":

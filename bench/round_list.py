@@ -27,9 +27,6 @@ The result is a table with ratios to the 10-look-in reference and
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import platform
 import statistics
 import sys
 import tempfile
@@ -41,10 +38,10 @@ import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
 
 from playwright.sync_api import expect, sync_playwright  # noqa: E402
 from rich.console import Console  # noqa: E402
-from rich.table import Table  # noqa: E402
 from sqlalchemy import create_engine, select  # noqa: E402
 
 from respons.demo.seed import seed_demo  # noqa: E402
@@ -56,6 +53,8 @@ from respons.store.migrate import upgrade  # noqa: E402
 from respons.store.tables import recipients  # noqa: E402
 from tests.browser.harness import VIEWPORT, Account, find_chromium, launch, log_in  # noqa: E402
 from tests.chaos.server import ServerProcess, free_port  # noqa: E402
+from intake_http import percentile, process_cpu_seconds  # noqa: E402
+import ratios  # noqa: E402
 
 LONG_TASKS = """
 window.__longTasks = [];
@@ -92,11 +91,6 @@ def build(database_url: str, size: int, startable: int) -> list[int]:
     return ids[:startable]
 
 
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def measure(browser, size: int, changes: int, workdir: Path) -> dict:
     database_url = f"sqlite:///{workdir / f'round-{size}.db'}"
     startable = build(database_url, size, changes)
@@ -129,7 +123,7 @@ def measure(browser, size: int, changes: int, workdir: Path) -> dict:
         page.evaluate("window.__longTasks = []; window.respons.round.rowUpdates = [];"
                       " window.respons.round.tick = {count: 0, totalMs: 0, maxMs: 0}")
         end_to_end = []
-        cpu_before = cpu_seconds(server.process.pid)
+        cpu_before = process_cpu_seconds(server.process.pid)
         with httpx.Client(base_url=server.url, cookies=their_cookies, headers={"X-CSRF-Token": csrf}) as them:
             for lookin in startable:
                 assert them.post(f"/round/lookins/{lookin}/start").status_code == 200
@@ -138,7 +132,7 @@ def measure(browser, size: int, changes: int, workdir: Path) -> dict:
                 done = time.perf_counter()
                 expect(page.locator(f"#lookin-{lookin}")).to_have_attribute("data-state", "done", timeout=15_000)
                 end_to_end.append((time.perf_counter() - done) * 1000)
-        cpu_used = cpu_seconds(server.process.pid) - cpu_before
+        cpu_used = process_cpu_seconds(server.process.pid) - cpu_before
         page.wait_for_timeout(3000)  # a few more clock ticks
         updates = [u["ms"] for u in page.evaluate("window.respons.round.rowUpdates")]
         tick = page.evaluate("window.respons.round.tick")
@@ -155,9 +149,9 @@ def measure(browser, size: int, changes: int, workdir: Path) -> dict:
         "server_render_ms_median": round(statistics.median(render), 1),
         "page_load_ms": round(navigation["load"], 1),
         "row_refresh_ms_p50": round(statistics.median(updates), 1),
-        "row_refresh_ms_p95": round(_p95(updates), 1),
+        "row_refresh_ms_p95": round(percentile(sorted(updates), 95), 1),
         "answer_to_row_ms_p50": round(statistics.median(end_to_end), 1),
-        "answer_to_row_ms_p95": round(_p95(end_to_end), 1),
+        "answer_to_row_ms_p95": round(percentile(sorted(end_to_end), 95), 1),
         "clock_tick_ms_mean": round(tick["totalMs"] / max(1, tick["count"]), 2),
         "clock_tick_ms_max": round(tick["maxMs"], 2),
         "full_reload_ms": round(reload_ms, 1),
@@ -166,11 +160,6 @@ def measure(browser, size: int, changes: int, workdir: Path) -> dict:
         "server_cpu_ms_per_lookin": round(cpu_used * 1000 / len(startable), 1),
         "changes": len(startable),
     }
-
-
-def _p95(values: list[float]) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(0.95 * (len(ordered) - 1))))]
 
 
 def main() -> None:
@@ -192,28 +181,9 @@ def main() -> None:
             results.append(measure(browser, size, min(args.changes, size), Path(tmp)))
         browser.close()
 
-    reference = results[0]
-    table = Table(title="The supervision round with a big night (SQLite, real Chromium)")
-    table.add_column("measure")
-    for r in results:
-        table.add_column(f"{r['lookins']} look-ins", justify="right")
-    if len(results) > 1:
-        table.add_column(f"ratio {results[-1]['lookins']}/{reference['lookins']}", justify="right")
-    for key in [k for k in reference if k not in ("lookins", "changes")]:
-        cells = [str(r[key]) for r in results]
-        ratio = f"{results[-1][key] / reference[key]:.2f}×" if len(results) > 1 and reference[key] else ""
-        table.add_row(key, *cells, *([ratio] if len(results) > 1 else []))
-    console.print(table)
-
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-    out = ROOT / "bench" / "results" / f"round_list-{stamp}.json"
-    out.write_text(json.dumps({
-        "benchmark": "round_list", "when": stamp,
-        "machine": {"platform": platform.platform(), "python": platform.python_version(), "cpus": os.cpu_count(),
-                    "chromium": version},
-        "results": results,
-    }, indent=2) + "\n")
-    console.print(f"wrote {out.relative_to(ROOT)}")
+    ratios.print_table(console, "The supervision round with a big night (SQLite, real Chromium)", results,
+                       "lookins", "look-ins", skip=("changes",))
+    ratios.write(console, "round_list", results, machine={"chromium": version})
 
 
 if __name__ == "__main__":

@@ -153,7 +153,8 @@ class Started:
     view_until: datetime
 
 
-def _visible(conn: Connection, lookin_id: int, visible_to: frozenset[int]) -> dict[str, Any]:
+def visible(conn: Connection, lookin_id: int, visible_to: frozenset[int]) -> dict[str, Any]:
+    """The look-in, if it is of a municipality the caller works for (else LookinNotFound)."""
     row = store.lookin(conn, lookin_id)
     if row is None or row["municipality_id"] not in visible_to:
         raise LookinNotFound(lookin_id)
@@ -166,7 +167,7 @@ def start(conn: Connection, lookin_id: int, *, actor: str, visible_to: frozenset
     the alarm it follows is open (event; ``open_alarm`` is the caller's check). A refusal
     outside the window is audited and committed: an attempt to look outside the agreed time
     is itself something the municipality must be able to see."""
-    row = _visible(conn, lookin_id, visible_to)
+    row = visible(conn, lookin_id, visible_to)
     if row["state"] == State.STARTED and row["started_by"] == actor:
         return Started(row, row["view_until"])  # asked again (a second key press, a reload): the same look-in
     refusal = _start_refusal(row, now, rules, open_alarm)
@@ -211,7 +212,7 @@ def finish(conn: Connection, lookin_id: int, outcome: Outcome, *, note: str | No
     """Record the outcome of a look-in the actor started, and what follows from it: a look
     again after the recheck interval, an alarm routed like any other, or the plan's fallback
     (a phone call) when the camera failed. Audited with how long the look-in lasted."""
-    row = _visible(conn, lookin_id, visible_to)
+    row = visible(conn, lookin_id, visible_to)
     if outcome is Outcome.CAMERA_UNAVAILABLE and row["method"] != Kind.CAMERA:
         return Refusal("outcome")
     if row["state"] != State.STARTED or row["started_by"] != actor:

@@ -115,10 +115,10 @@ async def round_events(request: Request, principal: Principal = Depends(operator
 
 def _lookin(request: Request, lookin_id: int, principal: Principal) -> dict[str, Any]:
     with runtime(request).engine.connect() as conn:
-        row = store.lookin(conn, lookin_id)
-    if row is None or row["municipality_id"] not in principal.scope.alarms:
-        raise PageRefused(404, "error.404")
-    return row
+        try:
+            return lookins.visible(conn, lookin_id, principal.scope.alarms)
+        except lookins.LookinNotFound:
+            raise PageRefused(404, "error.404") from None
 
 
 def _panel(request: Request, principal: Principal, row: dict[str, Any], *, status_code: int = 200,

@@ -23,9 +23,7 @@ from respons.store.journal import Journal
 
 def _checked(conn: Connection, lookin_id: int, *, actor: str, visible_to: frozenset[int],
              now: datetime) -> tuple[dict[str, Any], dict[str, Any]] | lookins.Refusal:
-    row = store.lookin(conn, lookin_id)
-    if row is None or row["municipality_id"] not in visible_to:
-        raise lookins.LookinNotFound(lookin_id)
+    row = lookins.visible(conn, lookin_id, visible_to)
     refusal = lookins.watchable(row, actor=actor, now=now)
     device = store.camera_of(conn, row["recipient_id"]) if refusal is None else None
     if refusal is None and device is None:
@@ -78,9 +76,7 @@ async def close_picture(engine, cameras: Cameras, lookin_id: int, *, actor: str,
                         visible_to: frozenset[int]) -> lookins.Refusal | None:
     """The operator closes the picture before its time (the outcome, leaving the look-in)."""
     with engine.connect() as conn:
-        row = store.lookin(conn, lookin_id)
-    if row is None or row["municipality_id"] not in visible_to:
-        raise lookins.LookinNotFound(lookin_id)
+        row = lookins.visible(conn, lookin_id, visible_to)
     if row["started_by"] != actor:
         return lookins.Refusal("not_yours")
     await cameras.close(lookin_id)

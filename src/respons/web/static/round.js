@@ -37,6 +37,7 @@
   window.respons.round = state;
 
   let roundEl, watcher;
+  const { post, gathered } = window.ResponsSignalling;  // signalling.js
   const $ = (selector, root) => (root || document).querySelector(selector);
 
   function words(key) { return roundEl.dataset["w" + key] || ""; }
@@ -117,21 +118,6 @@
 
   const NO_FIRST_FRAME_MS = 5000, NO_FRAMES_MS = 3000;
   state.camera = null;  // { lookinId, pc, frames, firstFrameAt, lastFrameAt, startedAt, ended }
-
-  async function post(path, body) {
-    const headers = { "X-CSRF-Token": csrf() };
-    if (body) headers["Content-Type"] = "application/json";
-    return fetch(path, { method: "POST", credentials: "same-origin", headers, body: body ? JSON.stringify(body) : undefined });
-  }
-
-  function gathered(pc) {
-    // No trickle: the answer carries every candidate, so Respons hands the gateway one message.
-    return new Promise((resolve) => {
-      if (pc.iceGatheringState === "complete") return resolve();
-      pc.addEventListener("icegatheringstatechange", () => { if (pc.iceGatheringState === "complete") resolve(); });
-      setTimeout(resolve, 3000);
-    });
-  }
 
   function cameraSay(key) {
     const box = $("#camera"), status = $("#camera-status");
@@ -249,19 +235,13 @@
     showPanel(await answer.text());
   }
 
-  function csrf() {
-    try { return JSON.parse(document.body.getAttribute("hx-headers") || "{}")["X-CSRF-Token"] || ""; }
-    catch (e) { return ""; }
-  }
-
   // S: start the chosen look-in, whether or not its panel has arrived yet.
   async function startChosen() {
     if (!state.selectedId || working() || state.starting) return;
     const id = state.selectedId, seq = ++panelSeq;
     state.starting = true;
     try {
-      const answer = await fetch(`/round/lookins/${id}/start`, {
-        method: "POST", credentials: "same-origin", headers: { "X-CSRF-Token": csrf() } });
+      const answer = await post(`/round/lookins/${id}/start`);
       if (seq !== panelSeq) return;
       if (answer.ok || answer.status === 409) showPanel(await answer.text());
       refreshRow(id);

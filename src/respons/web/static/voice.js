@@ -13,16 +13,7 @@
   const held = new Map();  // call id -> a call on hold
   let ticker = null;
 
-  function csrf() {
-    try { return JSON.parse(document.body.getAttribute("hx-headers") || "{}")["X-CSRF-Token"] || ""; }
-    catch (e) { return ""; }
-  }
-
-  function post(path, body) {
-    const headers = { "X-CSRF-Token": csrf() };
-    if (body) headers["Content-Type"] = "application/json";
-    return fetch(path, { method: "POST", credentials: "same-origin", headers, body: body ? JSON.stringify(body) : undefined });
-  }
+  const { post, gathered } = window.ResponsSignalling;  // signalling.js
 
   function panel() { return $("#voice"); }
   function panelAlarm() { const p = panel(); return p ? p.dataset.alarmId : null; }
@@ -169,15 +160,6 @@
       if (call === current) voice.remoteStream = current.audio.srcObject;
     };
     return pc;
-  }
-
-  function gathered(pc) {
-    // No trickle: the SDP carries every candidate, so Respons hands the gateway one message.
-    return new Promise((resolve) => {
-      if (pc.iceGatheringState === "complete") return resolve();
-      pc.addEventListener("icegatheringstatechange", () => { if (pc.iceGatheringState === "complete") resolve(); });
-      setTimeout(resolve, 3000);
-    });
   }
 
   // "Ring opp": the operator calls someone the alarm has an address for.
