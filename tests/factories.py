@@ -341,13 +341,14 @@ class Scenario:
             self.zone = conn.execute(select(zones.c.id).where(zones.c.municipality_id == self.municipality)).scalar_one()
         self.scope = frozenset(registry.municipality_ids)
 
-    def windows(self, *windows: dict, resend_seconds: int | None = None) -> None:
+    def windows(self, *windows: dict, resend_seconds: int | None = None, kin_confirm_minutes: int | None = None) -> None:
         with self.engine.begin() as conn:
             agreement = conn.execute(select(agreements.c.id).where(agreements.c.municipality_id == self.municipality)).scalar_one()
             conn.execute(delete(agreement_windows).where(agreement_windows.c.agreement_id == agreement))
             conn.execute(insert(agreement_windows), [{"agreement_id": agreement, "weekdays": "1234567", "device_kinds": None, **w}
                                                      for w in windows])
-            conn.execute(update(agreements).where(agreements.c.id == agreement).values(resend_seconds=resend_seconds))
+            conn.execute(update(agreements).where(agreements.c.id == agreement)
+                         .values(resend_seconds=resend_seconds, kin_confirm_minutes=kin_confirm_minutes))
 
     def responder(self, name: str, *, zones_: list[int] | None = None, technician: bool = False) -> int:
         role = Role.TECHNICIAN if technician else Role.RESPONDER

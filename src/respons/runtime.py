@@ -36,6 +36,8 @@ from respons.engine.timers import Handlers, TimerWorker
 from respons.epj import outbox as epj_outbox
 from respons.epj.care import CareReader
 from respons.epj.worker import DeliveryWorker
+from respons.messages import providers as message_providers
+from respons.messages.worker import MessageWorker
 from respons.voice.service import Voice, VoiceSettings
 from respons.intake.dc09.receiver import Receiver as Dc09Receiver
 from respons.intake.mqtt.receiver import Broker as MqttBroker, Receiver as MqttReceiver
@@ -84,6 +86,7 @@ class Runtime:
     voice: Voice | None = None  # calls through the gateway (docs/voice.md)
     rounds: RoundRules = field(default_factory=RoundRules)  # digital supervision (docs/supervision.md)
     cameras: Cameras = field(default_factory=lambda: Cameras(None))  # camera look-ins open on this node
+    push_key: str | None = None  # the VAPID public key phones subscribe with; None: Web Push off
 
     @property
     def answer_deadline(self) -> timedelta:
@@ -104,6 +107,7 @@ class Node:
     supervisor: SupervisionWorker
     epj: DeliveryWorker
     round_worker: RoundWorker
+    messages: MessageWorker
     listeners: list = field(default_factory=list)  # started device listeners, stopped in reverse
 
     @classmethod
@@ -142,25 +146,35 @@ class Node:
                              answer_deadline=timedelta(seconds=settings.answer_deadline_seconds), rules_cache=rules,
                              tokens=runtime.care.tokens)
         round_worker = RoundWorker(journal, clock, runtime.rounds, poll_seconds=settings.round_poll_seconds)
-        return cls(runtime=runtime, relay=relay, supervisor=supervisor, epj=epj, round_worker=round_worker)
+        sending = message_providers.build(settings)
+        messages = MessageWorker(journal, clock, node=name, sms=sending.sms, push=sending.push,
+                                 poll_seconds=settings.message_poll_seconds, lease_seconds=settings.message_lease_seconds,
+                                 link_base=settings.public_url, allow_list=sending.allow_list)
+        live.observe(messages)  # a commit on any node queued a message: send it now
+        runtime.push_key = sending.push.public_key if sending.push else None
+        log.info("%s", sending.summary)
+        return cls(runtime=runtime, relay=relay, supervisor=supervisor, epj=epj, round_worker=round_worker,
+                   messages=messages)
 
     @property
     def name(self) -> str:
         return node_name(self.runtime.settings)
 
     def start_workers(self) -> None:
-        """The timer worker, the supervision sweep, the EPJ delivery and the rounds' sweep (tests
-        may run a node without them)."""
+        """The timer worker, the supervision sweep, the EPJ delivery, the rounds' sweep and the
+        messages' delivery (tests may run a node without them)."""
         self.runtime.timers.start()
         self.supervisor.start()
         self.epj.start()
         self.round_worker.start()
+        self.messages.start()
 
     async def start_listeners(self) -> None:
         """The device listeners the settings ask for, and voice."""
         settings, rt = self.runtime.settings, self.runtime
         await rt.voice.start()
         await rt.cameras.remove_stale()
+        await self.messages.start_providers()  # the SMSC session: receipts and replies arrive on it
         if settings.dc09_port is not None:
             dc09 = Dc09Receiver(rt.journal, rt.clock, answer_deadline_seconds=settings.answer_deadline_seconds,
                                 retransmit_seconds=settings.dc09_retransmit_seconds, rules_cache=rt.rules)
@@ -200,6 +214,7 @@ class Node:
         await self.runtime.cameras.stop()
         await self.runtime.voice.stop()
         await self.round_worker.stop()
+        await self.messages.stop()
         await self.epj.stop()
         await self.supervisor.stop()
         await self.runtime.timers.stop()

@@ -123,6 +123,42 @@ class Settings(BaseSettings):
     # "sip:centre@respons.kommune.no" or "gsm:+4722000000"; unset: their own receiver (cre 61).
     voice_scaip_call_to: str | None = Field(default=None, pattern=r"^(gsm|sip):[^<>&\s]{1,250}$")
 
+    # Messages to the outside (docs/messages.md). SMS: "none" (next-of-kin requests fail at
+    # once and the centre takes the alarm), "smpp" (an SMSC or aggregator over SMPP 3.4) or
+    # "http" (an HTTP SMS API of the usual shape).
+    sms_provider: Literal["none", "smpp", "http"] = "none"
+    # The number replies come back to (a short code or +47…); letters make an alphanumeric
+    # sender, which next of kin cannot answer, so "OK" replies would never arrive.
+    sms_sender: str = Field(default="", max_length=20)
+    smpp_host: str = "127.0.0.1"
+    smpp_port: int = 2775
+    smpp_system_id: str = Field(default="", max_length=15)
+    smpp_password: str = Field(default="", max_length=8)
+    sms_http_url: str | None = None
+    sms_http_token: str = ""
+    # What the HTTP provider must send (Authorization: Bearer …) with its receipts and replies.
+    sms_callback_token: str = ""
+    # Only numbers starting with one of these (comma-separated: "+4740000001,+4799") may be
+    # sent to; empty: any. A test installation on a real provider names its own phones here.
+    sms_allow: Annotated[list[str], NoDecode] = []
+    # "demo" and "test" installations send SMS only to a local SMSC (a loopback address) or to
+    # an allow-list, never to anyone else (docs/messages.md, "Safety").
+    installation: Literal["production", "test", "demo"] = "production"
+    # The installation's address as next of kin's phones and the SMS provider reach it
+    # (https://respons.kommune.no): the one-time confirmation link and the HTTP provider's
+    # callbacks. Unset: requests carry no link (a reply still confirms).
+    public_url: str | None = Field(default=None, pattern=r"^https?://[^\s]+$")
+    message_poll_seconds: float = Field(default=2.0, gt=0)
+    # A claimed message whose node did not record the provider's answer within this long is
+    # another node's to send (or to recognise by its receipt).
+    message_lease_seconds: float = Field(default=30.0, gt=0)
+    # Web Push to the responder app (docs/messages.md): the VAPID private key (base64url, the
+    # raw 32 bytes: `respons push-keys` makes one) and whom push services may contact.
+    vapid_private_key: str = ""
+    vapid_subject: str = "mailto:drift@respons.invalid"
+    # Push services allowed besides the public ones (hosts; e.g. a local one in tests).
+    push_services: Annotated[list[str], NoDecode] = []
+
     timezone: str = "Europe/Oslo"
     # Report and invoice files the command line writes (`respons report file`, `respons
     # invoice export`) go here unless --out names a file; relative to the working directory,
@@ -166,6 +202,14 @@ class Settings(BaseSettings):
             value = json.loads(text) if text.startswith("[") else [p for p in text.split(",") if p.strip()]
         # Normalised, and a malformed entry stops the start-up instead of trusting nothing silently.
         return [str(ipaddress.ip_network(str(p).strip(), strict=False)) for p in value if str(p).strip()]
+
+    @field_validator("sms_allow", "push_services", mode="before")
+    @classmethod
+    def _list_from_text(cls, value):
+        if isinstance(value, str):
+            text = value.strip()
+            value = json.loads(text) if text.startswith("[") else text.split(",")
+        return [str(v).strip() for v in value if str(v).strip()]
 
     @model_validator(mode="after")
     def _late_inside_window(self):

@@ -480,6 +480,29 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("POST", "/app/duty/off"): PageRoute(_RESPONDER, _page("/app/duty/off", method="POST"), default_permitted=frozenset({303})),
     ("GET", "/app/events"): PageRoute(_RESPONDER, _page("/app/events"), default_permitted=frozenset({200})),
     ("GET", "/app/sw.js"): Route("public", _page("/app/sw.js"), default_permitted=frozenset({200})),
+    # ---- Messages (messages/pages.py, messages/api.py) ----
+    # Web Push is off on this installation (no VAPID key): the phone is told so.
+    ("GET", "/app/push/key"): PageRoute(_RESPONDER, _page("/app/push/key")),
+    ("POST", "/app/push/subscriptions"): PageRoute(
+        _RESPONDER, _page("/app/push/subscriptions", method="POST",
+                          json={"endpoint": "https://fcm.googleapis.com/fcm/send/abc",
+                                "keys": {"p256dh": "B" * 40, "auth": "A" * 16}})),
+    ("POST", "/app/push/unsubscribe"): PageRoute(
+        _RESPONDER, _page("/app/push/unsubscribe", method="POST",
+                          json={"endpoint": "https://fcm.googleapis.com/fcm/send/abc",
+                                "keys": {"p256dh": "B" * 40, "auth": "A" * 16}}), default_permitted=frozenset({200})),
+    # The service worker's acknowledgement: the message's random id is the key; an unknown one changes nothing.
+    ("POST", "/app/push/{uid}/shown"): Route(
+        "public", _page("/app/push/00000000-0000-0000-0000-000000000000/shown", method="POST"),
+        default_permitted=frozenset({204})),
+    # Next of kin's one-time link: a token that is not one of ours is 404 for everyone.
+    ("GET", "/k/{token}"): Route("public", _page("/k/" + "x" * 24)),
+    ("POST", "/k/{token}"): Route("public", _page("/k/" + "x" * 24, method="POST")),
+    # The HTTP SMS provider's callbacks: none on an installation without a callback token.
+    ("POST", "/api/v1/messages/receipts"): Route(
+        "public", lambda c, w, p: c.post("/api/v1/messages/receipts", json={"id": "1", "status": "delivered"})),
+    ("POST", "/api/v1/messages/inbound"): Route(
+        "public", lambda c, w, p: c.post("/api/v1/messages/inbound", json={"from": "+4741234567", "text": "OK"})),
     ("GET", "/app/alarms/{alarm_id}"): PageRoute(_RESPONDER, _page(lambda w, p: f"/app/alarms/{w.foreign_alarm(p)}")),
     ("POST", "/app/alarms/{alarm_id}/accept"): PageRoute(
         _RESPONDER, _page(lambda w, p: f"/app/alarms/{w.foreign_alarm(p)}/accept", method="POST")),

@@ -12,22 +12,15 @@ import threading
 from datetime import datetime, time, timedelta, timezone
 
 import pytest
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import select
 
 from respons.domain.alarm_types import alarm_type
 from respons.domain.lifecycle import IllegalTransition, State
-from respons.engine import alarms as service
 from respons.engine import receiving
-from respons.engine import timeline as alarm_timeline
 from respons.engine import routing, timers
 from respons.runtime import REACTIONS, TIMER_HANDLERS
 from respons.store.journal import Journal
-from respons.store.tables import (
-    alarms,
-    contacts,
-    recipients,
-    sms_outbox,
-)
+from respons.store.tables import alarms
 from tests.factories import CARE, LEASE, dispatched, full_day, routing_action
 
 
@@ -157,35 +150,6 @@ def test_a_responder_hands_the_alarm_back_to_the_centre_with_its_history(world):
     assert world.kinds(alarm_id) == ["received", "offered", "answered", "handed_back"]
     world.advance(61)
     assert world.kinds(alarm_id)[-1] == "answer_time_exceeded", "the centre's answer clock starts at the hand-back"
-
-
-def test_chosen_alarms_go_to_next_of_kin_by_sms(world):
-    world.windows(full_day(1))
-    with world.engine.begin() as conn:
-        conn.execute(update(recipients).where(recipients.c.id == world.recipient).values(kin_categories=["sensor"]))
-        conn.execute(insert(contacts).values(municipality_id=world.municipality, recipient_id=world.recipient,
-                                             name="Kari Nordmann", relation="datter", phone="+4740000001", priority=1,
-                                             receives_alarms=True))
-    alarm_id = world.alarm("door_opened")
-    assert world.state(alarm_id) is State.CLOSED
-    assert world.kinds(alarm_id) == ["received", "kin_notified", "resolved", "closed"]
-    with world.engine.connect() as conn:
-        messages = conn.execute(select(sms_outbox.c.to_phone, sms_outbox.c.body, sms_outbox.c.alarm_id)).all()
-        assert conn.execute(select(alarms.c.outcome).where(alarms.c.id == alarm_id)).scalar_one() == "next_of_kin"
-    assert [(m.to_phone, m.alarm_id) for m in messages] == [("+4740000001", alarm_id)]
-    assert "Dør åpnet" in messages[0].body
-    # Other categories follow the agreement as usual.
-    assert world.state(world.alarm("button_press")) is State.QUEUED
-
-
-def test_next_of_kin_without_a_contact_who_takes_alarms_falls_back_to_the_centre(world):
-    world.windows(full_day(1))
-    with world.engine.begin() as conn:
-        conn.execute(update(recipients).where(recipients.c.id == world.recipient).values(kin_categories=["sensor"]))
-    alarm_id = world.alarm("door_opened")
-    assert world.state(alarm_id) is State.QUEUED and world.kinds(alarm_id)[-1] == "escalated"
-    with world.engine.connect() as conn:
-        assert conn.execute(select(func.count()).select_from(sms_outbox)).scalar_one() == 0
 
 
 def test_technical_alarms_go_to_the_municipalitys_technicians(world):

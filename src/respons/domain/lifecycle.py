@@ -31,7 +31,13 @@ class EventKind(StrEnum):
     DECLINED = "declined"  # one responder said no; the offer stands for the others
     ESCALATED = "escalated"  # nobody accepted in time: to the centre, with its history
     HANDED_BACK = "handed_back"  # a responder gives the alarm back to the centre
-    KIN_NOTIFIED = "kin_notified"  # sent straight to next of kin by SMS
+    # Written before next of kin had to confirm (until 2026-12): the SMS counted as handled.
+    # Kept so those timelines still fold; routing now writes KIN_ASKED and KIN_CONFIRMED.
+    KIN_NOTIFIED = "kin_notified"
+    # Next of kin asked by SMS to go; the alarm is theirs to confirm within the step's time
+    # (docs/messages.md). Not confirmed in time, or no message delivered: the next step.
+    KIN_ASKED = "kin_asked"
+    KIN_CONFIRMED = "kin_confirmed"  # a next of kin said they go (an SMS reply, or the link)
     MISSION_ACCEPTED = "mission_accepted"  # home care took the mission the centre dispatched
     MISSING_RESPONSE = "missing_response"  # a dispatched mission was not accepted/completed in time
     ANSWERED = "answered"
@@ -52,6 +58,9 @@ class EventKind(StrEnum):
     # A look-in by camera (or phone) after this alarm (digital supervision, event-based):
     # started, then its outcome. Recorded in any state, as a call is.
     LOOK_IN = "look_in"
+    # A message to the outside (SMS, push) changed state: queued, sent, delivered, failed,
+    # expired, or a reply came. Written by the system in any state, as a call is.
+    MESSAGE = "message"
 
 
 class Outcome(StrEnum):
@@ -160,6 +169,8 @@ _ALLOWED_FROM: dict[EventKind, frozenset[State]] = {
     EventKind.ESCALATED: frozenset({State.OFFERED, State.RECEIVED}),
     EventKind.HANDED_BACK: frozenset({State.ANSWERED}),
     EventKind.KIN_NOTIFIED: frozenset({State.RECEIVED}),
+    EventKind.KIN_ASKED: frozenset({State.RECEIVED, State.OFFERED}),
+    EventKind.KIN_CONFIRMED: frozenset({State.OFFERED}),
     EventKind.MISSION_ACCEPTED: frozenset({State.ANSWERED, State.RESOLVED}),
     EventKind.MISSING_RESPONSE: frozenset({State.ANSWERED, State.RESOLVED}),
     EventKind.ANSWERED: frozenset({State.QUEUED, State.OFFERED}),
@@ -175,6 +186,7 @@ _ALLOWED_FROM: dict[EventKind, frozenset[State]] = {
     EventKind.CLEARED: frozenset(OPEN_STATES),
     EventKind.CALL: frozenset(State),
     EventKind.LOOK_IN: frozenset(State),
+    EventKind.MESSAGE: frozenset(State),
 }
 
 _REFUSAL_HINTS: dict[EventKind, str] = {
@@ -184,6 +196,8 @@ _REFUSAL_HINTS: dict[EventKind, str] = {
     EventKind.ESCALATED: "only an alarm nobody has accepted escalates",
     EventKind.HANDED_BACK: "only an alarm someone has taken can be handed back",
     EventKind.KIN_NOTIFIED: "next of kin are notified when the alarm arrives",
+    EventKind.KIN_ASKED: "next of kin are asked when the alarm reaches their step",
+    EventKind.KIN_CONFIRMED: "only an alarm waiting for next of kin can be confirmed by them",
     EventKind.MISSION_ACCEPTED: "only a dispatched mission of an open alarm can be accepted",
     EventKind.MISSING_RESPONSE: "missing response only concerns a mission of an open alarm",
     EventKind.ANSWERED: "only a waiting or offered alarm can be answered or accepted",
@@ -196,6 +210,7 @@ _REFUSAL_HINTS: dict[EventKind, str] = {
     EventKind.CLEARED: "the alarm is already closed",
     EventKind.CALL: "a call can always be recorded",
     EventKind.LOOK_IN: "a look-in can always be recorded",
+    EventKind.MESSAGE: "a message can always be recorded",
 }
 
 
@@ -220,9 +235,13 @@ def apply(alarm: AlarmProjection, event: Event) -> AlarmProjection:
     match event.kind:
         case EventKind.QUEUED | EventKind.ESCALATED:
             return replace(alarm, seq=seq, state=State.QUEUED, queued_at=event.at)
-        case EventKind.OFFERED:
+        case EventKind.OFFERED | EventKind.KIN_ASKED:
+            # Offered to next of kin: nobody holds it until one of them confirms.
             return replace(alarm, seq=seq, state=State.OFFERED)
-        case EventKind.DECLINED | EventKind.MISSION_ACCEPTED | EventKind.CALL | EventKind.LOOK_IN:
+        case EventKind.KIN_CONFIRMED:
+            return replace(alarm, seq=seq, state=State.ANSWERED, answered_at=event.at, answered_by=event.actor)
+        case (EventKind.DECLINED | EventKind.MISSION_ACCEPTED | EventKind.CALL | EventKind.LOOK_IN
+              | EventKind.MESSAGE):
             return replace(alarm, seq=seq)
         case EventKind.MISSING_RESPONSE:
             return replace(alarm, seq=seq, missing_response=True)

@@ -17,3 +17,13 @@ def normalise_phone(raw: str, default_region: str = "NO") -> str:
     if not phonenumbers.is_valid_number(parsed):
         raise InvalidPhoneNumber(f"{raw!r} is not a valid phone number.")
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+
+def is_mobile(e164: str) -> bool:
+    """Can this number receive an SMS? (Norwegian mobile numbers start with 4 or 9; the
+    numbering plan's metadata decides, also abroad.)"""
+    try:
+        kind = phonenumbers.number_type(phonenumbers.parse(e164, None))
+    except phonenumbers.NumberParseException:
+        return False
+    return kind in (phonenumbers.PhoneNumberType.MOBILE, phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE)

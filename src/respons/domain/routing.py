@@ -24,7 +24,9 @@ Whatever the windows say:
 - **staffed housing**: an alarm from a recipient in a staffed-housing zone goes to that
   zone's own staff first, with the centre as backup;
 - **next of kin**: recipients chosen by the municipality can have chosen categories sent
-  straight to a contact by SMS; the centre is the backup if the SMS cannot be sent;
+  straight to their contacts by SMS; the alarm is handled only when one of them confirms
+  within ``kin_confirm_seconds`` (a reply or the message's link), else — or when no message
+  can be delivered — the centre takes it. Plan: ``[next of kin (300 s), centre]``;
 - **technical** alarms routed away from the centre go to the municipality's technicians,
   not to the care zone;
 - **system** alarms (the centre's own integrations failing, e.g. EPJ delivery) go to the
@@ -48,6 +50,7 @@ OSLO = ZoneInfo("Europe/Oslo")
 
 DEFAULT_BACKUP_MINUTES = 4  # Farsund pilot: no answer within 4 minutes -> the centre
 DEFAULT_RESEND_SECONDS = 60
+DEFAULT_KIN_CONFIRM_SECONDS = 5 * 60
 # A live change: a municipality's agreement changed; rules caches drop their copy.
 AGREEMENT_CHANGED = "agreement_changed"
 
@@ -119,6 +122,9 @@ class AgreementRules:
     staffed_housing_zones: frozenset[int] = frozenset()
     # recipient id -> categories that go straight to next of kin
     next_of_kin: dict[int, frozenset[str]] = field(default_factory=dict)
+    # How long next of kin have to confirm that they go before the alarm moves on (the
+    # agreement's ``kin_confirm_minutes``; docs/messages.md).
+    kin_confirm_seconds: int = DEFAULT_KIN_CONFIRM_SECONDS
 
 
 @dataclass(frozen=True)
@@ -190,7 +196,9 @@ def plan_route(alarm: AlarmFacts, rules: AgreementRules | None, now: datetime) -
 
     kin_categories = rules.next_of_kin.get(alarm.recipient_id, frozenset()) if alarm.recipient_id else frozenset()
     if alarm.category in kin_categories:
-        return RoutingPlan((Step(Target.NEXT_OF_KIN, seconds=0), Step(Target.CENTRE)), Reason.NEXT_OF_KIN)
+        # Handled only when one of them confirms within the time; else the centre.
+        return RoutingPlan((Step(Target.NEXT_OF_KIN, seconds=rules.kin_confirm_seconds), Step(Target.CENTRE)),
+                           Reason.NEXT_OF_KIN)
 
     window = window_at(rules, alarm.category, now, alarm.device_kind)
     if alarm.zone_id is not None and alarm.zone_id in rules.staffed_housing_zones and alarm.category != TECHNICAL:

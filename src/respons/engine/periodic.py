@@ -27,12 +27,32 @@ class PeriodicWorker:
     def __init__(self, *, poll_seconds: float):
         self._poll = poll_seconds
         self._task: asyncio.Task | None = None
+        self._wake: asyncio.Event | None = None
+        self._loop_ref: asyncio.AbstractEventLoop | None = None
 
     async def run_once(self) -> int:
         raise NotImplementedError
 
     def start(self) -> None:
-        self._task = asyncio.get_running_loop().create_task(self._loop(), name=self.name)
+        self._loop_ref = asyncio.get_running_loop()
+        self._wake = asyncio.Event()
+        self._task = self._loop_ref.create_task(self._loop(), name=self.name)
+
+    def wake(self) -> None:
+        """Do the next round now instead of after the poll (safe from any thread: the live
+        bus calls it from the journal's thread after a commit that queued work)."""
+        if self._loop_ref is not None and self._wake is not None and not self._loop_ref.is_closed():
+            self._loop_ref.call_soon_threadsafe(self._wake.set)
+
+    async def _sleep(self) -> None:
+        if self._wake is None:
+            await asyncio.sleep(self._poll)
+            return
+        try:
+            await asyncio.wait_for(self._wake.wait(), self._poll)
+        except asyncio.TimeoutError:
+            pass
+        self._wake.clear()
 
     async def stop(self) -> None:
         if self._task:
@@ -67,4 +87,4 @@ class PeriodicWorker:
                 if failing is not None:
                     log.warning("%s: rounds succeed again after %d failures", self.name, failures)
                     failing, failures = None, 0
-            await asyncio.sleep(self._poll)
+            await self._sleep()

@@ -8,9 +8,12 @@ that arrive afterwards. ``enter_step`` carries out one step:
 - centre: ``queued`` / ``escalated`` event, and the centre's answer deadline starts;
 - zone / technicians: ``offered`` to everyone on duty there, a resend timer, and (when the
   step has a time limit) an escalation timer to the next step;
-- next of kin: an SMS through the provider (recorded in ``sms_outbox`` in the same
-  transaction), then the alarm is resolved and closed as handled by next of kin; without a
-  contact who takes alarms, on to the next step (the centre).
+- next of kin: an SMS to each contact who takes alarms, queued in the messages outbox in the
+  same transaction (messages/outbox.py; the worker sends after the commit), and the alarm is
+  theirs to confirm within the step's time. A confirmation (an SMS reply or the message's
+  link: ``kin_confirmed``) resolves and closes it as handled by next of kin; no confirmation
+  in time, every message failed, or every contact said no → the next step (the centre), with
+  the reason on the timeline. Without a contact who takes alarms, on to the next step at once.
 
 Entering a step, accepting and escalating cancel the running resend and escalation timers,
 which bumps their fence: a timer from a step the alarm has left can never act (DESIGN.md
@@ -40,11 +43,10 @@ from respons.engine import timeline, timers
 from respons.store import alarms as alarm_rows
 from respons.store.alarms import AlarmNotFound
 from respons.store.journal import announce
-from respons.integrations import sms
+from respons.messages import outbox as messages
 from respons.store.tables import (
     agreement_windows,
     agreements,
-    contacts,
     devices,
     recipients,
     responder_presence,
@@ -83,7 +85,9 @@ def load_rules(conn: Connection, municipality_id: int, today: date) -> Agreement
     staffed = frozenset(conn.execute(select(zones.c.id).where(zones.c.municipality_id == municipality_id,
                                                               zones.c.staffed_housing.is_(True))).scalars())
     return AgreementRules(windows=windows, resend_seconds=agreement.resend_seconds or routing.DEFAULT_RESEND_SECONDS,
-                          staffed_housing_zones=staffed)
+                          staffed_housing_zones=staffed,
+                          kin_confirm_seconds=60 * agreement.kin_confirm_minutes if agreement.kin_confirm_minutes
+                          else routing.DEFAULT_KIN_CONFIRM_SECONDS)
 
 
 # Agreement rules change seldom and are read for every arriving alarm: a node keeps them for
@@ -161,7 +165,12 @@ def plan_for(conn: Connection, *, municipality_id: int, recipient_id: int | None
 # --- walking the plan --------------------------------------------------------------------------
 
 
-def enter_step(conn: Connection, alarm_id: str, index: int, now: datetime, *, escalation: bool = False) -> None:
+# Why an alarm left a next-of-kin step for the next one (on the ``escalated`` event).
+KIN_NOT_CONFIRMED, KIN_UNREACHABLE, KIN_DECLINED, NO_KIN = "kin_not_confirmed", "kin_unreachable", "kin_declined", "no_kin"
+
+
+def enter_step(conn: Connection, alarm_id: str, index: int, now: datetime, *, escalation: bool = False,
+               reason: str | None = None) -> None:
     row = alarm_rows.route_of(conn, alarm_id)
     plan = RoutingPlan.from_json(row.route)
     step = plan.steps[index]
@@ -169,14 +178,15 @@ def enter_step(conn: Connection, alarm_id: str, index: int, now: datetime, *, es
     _cancel_route_timers(conn, alarm_id)
     if step.target is Target.CENTRE:
         kind = EventKind.ESCALATED if escalation else EventKind.QUEUED
-        timeline.append_event(conn, alarm_id, Event(kind, now, SYSTEM, {"to": "response_centre", "step": index}))
+        data: dict[str, Any] = {"to": "response_centre", "step": index, **({"reason": reason} if reason else {})}
+        timeline.append_event(conn, alarm_id, Event(kind, now, SYSTEM, data))
         timeline.start_answer_deadline(conn, alarm_id, now)
         return
     if step.target is Target.NEXT_OF_KIN:
-        if _notify_next_of_kin(conn, alarm_id, row.municipality_id, row.recipient_id, now):
-            return
-        return enter_step(conn, alarm_id, index + 1, now, escalation=True)
-    _offer(conn, alarm_id, index, step, row.municipality_id, now, round_=1)
+        if not _ask_next_of_kin(conn, alarm_id, index, step, row.municipality_id, row.recipient_id, now):
+            return enter_step(conn, alarm_id, index + 1, now, escalation=True, reason=NO_KIN)
+    else:
+        _offer(conn, alarm_id, index, step, row.municipality_id, now, round_=1)
     if step.seconds is not None and index + 1 < len(plan.steps):
         timers.schedule(conn, ESCALATE, alarm_id=alarm_id, due_at=now + timedelta(seconds=step.seconds), now=now)
 
@@ -186,6 +196,10 @@ def _offer(conn: Connection, alarm_id: str, index: int, step: Step, municipality
     data: dict[str, Any] = {"target": step.target.value, "zone_id": step.zone_id, "to": on_duty, "round": round_,
                             "step": index}
     timeline.append_event(conn, alarm_id, Event(EventKind.OFFERED, now, SYSTEM, data))
+    if on_duty:
+        # Their phones hear of it even with the app closed (Web Push, after the commit).
+        messages.push_offer(conn, alarm_id, municipality_id=municipality_id, user_ids=on_duty, step=index,
+                            label=_offer_label(conn, alarm_id), now=now)
     if step.resend_seconds:
         timers.schedule(conn, RESEND, alarm_id=alarm_id, due_at=now + timedelta(seconds=step.resend_seconds), now=now)
 
@@ -217,11 +231,14 @@ def on_resend(conn: Connection, alarm_id: str, now: datetime) -> None:
 
 
 def on_escalate(conn: Connection, alarm_id: str, now: datetime) -> None:
-    """Timer handler: nobody accepted within the step's time limit; on to the next step."""
+    """Timer handler: nobody accepted (or no next of kin confirmed) within the step's time
+    limit; on to the next step."""
     row = alarm_rows.routing_state(conn, alarm_id)
     if row is None or row.state != State.OFFERED:
         return
-    enter_step(conn, alarm_id, (row.route_step or 0) + 1, now, escalation=True)
+    index = row.route_step or 0
+    kin = RoutingPlan.from_json(row.route).steps[index].target is Target.NEXT_OF_KIN
+    enter_step(conn, alarm_id, index + 1, now, escalation=True, reason=KIN_NOT_CONFIRMED if kin else None)
 
 
 # --- responders ----------------------------------------------------------------------------------
@@ -400,22 +417,56 @@ def colleagues(conn: Connection, zone_ids: list[int]) -> list[dict]:
 # --- next of kin -------------------------------------------------------------------------------------
 
 
-def _notify_next_of_kin(conn: Connection, alarm_id: str, municipality_id: int, recipient_id: int | None,
-                        now: datetime) -> bool:
+def _ask_next_of_kin(conn: Connection, alarm_id: str, index: int, step: Step, municipality_id: int,
+                     recipient_id: int | None, now: datetime) -> bool:
     if recipient_id is None:
         return False
-    kin = conn.execute(select(contacts).where(contacts.c.recipient_id == recipient_id, contacts.c.receives_alarms.is_(True))
-                       .order_by(contacts.c.priority)).all()
-    if not kin:
+    seconds = step.seconds or routing.DEFAULT_KIN_CONFIRM_SECONDS
+    asked = messages.ask_next_of_kin(conn, alarm_id, municipality_id=municipality_id, recipient_id=recipient_id,
+                                     seconds=seconds, now=now)
+    if not asked:
         return False
-    alarm = alarm_rows.kin_message_facts(conn, alarm_id)
-    body = (f"Respons: {ALARM_TYPES[alarm.type].label_nb} hos {alarm.given_name}, {alarm.address}. "
-            "Du er satt opp til å ta slike varsler. Ring 113 ved akutt fare.")
-    sent = [sms.send(conn, to_phone=c.phone, body=body, alarm_id=alarm_id, municipality_id=municipality_id, now=now) for c in kin]
-    timeline.append_event(conn, alarm_id, Event(EventKind.KIN_NOTIFIED, now, SYSTEM, {
-        "contacts": [{"contact_id": c.id, "name": c.name, "phone": c.phone} for c in kin], "sms_ids": sent}))
-    # The next of kin take it from here: the alarm is resolved and closed by the system,
-    # with the outcome on record for statistics.
-    timeline.append_event(conn, alarm_id, Event(EventKind.RESOLVED, now, SYSTEM, {"outcome": Outcome.NEXT_OF_KIN.value}))
+    # Offered to them: handled only when one of them confirms (``kin_confirmed``).
+    timeline.append_event(conn, alarm_id, Event(EventKind.KIN_ASKED, now, SYSTEM, {
+        "contacts": asked, "step": index, "confirm_by": (now + timedelta(seconds=seconds)).isoformat()}))
+    return True
+
+
+def waiting_for_kin(conn: Connection, alarm_id: str) -> bool:
+    """Is the alarm offered to next of kin now (their confirmation still counts)?"""
+    row = alarm_rows.routing_state(conn, alarm_id)
+    return (row is not None and row.state == State.OFFERED
+            and RoutingPlan.from_json(row.route).steps[row.route_step or 0].target is Target.NEXT_OF_KIN)
+
+
+def kin_confirmed(conn: Connection, alarm_id: str, *, contact_id: int | None, name: str | None, via: str,
+                  now: datetime) -> bool:
+    """A next of kin says they go: the alarm is theirs, resolved and closed as handled by
+    next of kin. False when the alarm no longer waits for them (the centre has it: their
+    answer is still on the timeline, written by the caller)."""
+    if not waiting_for_kin(conn, alarm_id):
+        return False
+    actor = f"contact:{contact_id}" if contact_id is not None else SYSTEM
+    _cancel_route_timers(conn, alarm_id)
+    timeline.append_event(conn, alarm_id, Event(EventKind.KIN_CONFIRMED, now, actor, {"via": via, "name": name}))
+    timeline.append_event(conn, alarm_id, Event(EventKind.RESOLVED, now, actor, {"outcome": Outcome.NEXT_OF_KIN.value}))
     timeline.append_event(conn, alarm_id, Event(EventKind.CLOSED, now, SYSTEM))
     return True
+
+
+def kin_unavailable(conn: Connection, alarm_id: str, *, reason: str, now: datetime) -> bool:
+    """Nobody asked can confirm any more (every message failed, or every contact said no):
+    the next step now, not at the end of the time."""
+    if not waiting_for_kin(conn, alarm_id):
+        return False
+    row = alarm_rows.routing_state(conn, alarm_id)
+    enter_step(conn, alarm_id, (row.route_step or 0) + 1, now, escalation=True, reason=reason)
+    return True
+
+
+def _offer_label(conn: Connection, alarm_id: str) -> str:
+    """What a responder's lock screen says about an offer: the alarm's type and zone, no
+    name or address (the person is named in the app, behind the log-in)."""
+    facts = alarm_rows.offer_facts(conn, alarm_id)
+    label = ALARM_TYPES[facts.type].label_nb
+    return f"{label} – {facts.zone}" if facts.zone else label

@@ -256,6 +256,7 @@ _LINE_BY_KIND = {
     EventKind.ESCALATED: "Sendt videre til responssenteret",
     EventKind.HANDED_BACK: "Levert tilbake til responssenteret av {who}",
     EventKind.KIN_NOTIFIED: "Pårørende varslet på SMS",
+    EventKind.KIN_ASKED: "Pårørende spurt på SMS om å dra dit",
     EventKind.MISSION_ACCEPTED: "Oppdraget tatt av {who}",
     EventKind.MISSING_RESPONSE: "Hjemmetjenesten har ikke svart i tide",
     EventKind.ANSWERED: "Besvart av {who}",
@@ -280,6 +281,25 @@ _LOOK_IN_OUTCOME = {"seen_well": "sett, alt vel", "seen_needs_help": "sett, tren
 _CALLED = {"unit": "alarmenheten", "person": "brukeren"}
 _CALL_FAILURE = {"busy": "opptatt", "no_answer": "svarte ikke", "rejected": "avvist", "unreachable": "kom ikke fram",
                  "cancelled": "avbrutt", "gateway": "tale utilgjengelig"}
+
+
+_ESCALATION_REASON = {"kin_not_confirmed": "ingen pårørende bekreftet i tide",
+                      "kin_unreachable": "ingen melding til pårørende kom fram",
+                      "kin_declined": "pårørende kunne ikke", "no_kin": "ingen pårørende tar alarmer"}
+_MESSAGE_PHASE = {"delivered": "levert", "failed": "kom ikke fram", "expired": "ikke sendt i tide",
+                  "confirmed": "bekreftet", "declined": "svarte nei", "reply": "svarte"}
+
+
+def _message_line(event: Event) -> str:
+    """A message's outcome (sent and retried are routine; the compiled text keeps the rest)."""
+    data = event.data
+    phase = _MESSAGE_PHASE.get(data.get("phase", ""))
+    if phase is None:
+        return ""
+    what = "SMS" if data.get("channel") == "sms" else "Varsel"
+    to = f" til {data['to_name']}" if data.get("to_name") else ""
+    text = f": «{data['text']}»" if data.get("phase") == "reply" and data.get("text") else ""
+    return f"{what}{to}: {phase}{text}"
 
 
 def _call_line(record: AlarmRecord, event: Event) -> str:
@@ -321,6 +341,13 @@ def _line(record: AlarmRecord, event: Event) -> str:
         return f"{text}{' – ' + result if result else ''}{extra} ({who})"
     if event.kind is EventKind.CALL:
         return _call_line(record, event)
+    if event.kind is EventKind.ESCALATED and event.data.get("reason") in _ESCALATION_REASON:
+        return f"Sendt videre til responssenteret: {_ESCALATION_REASON[event.data['reason']]}"
+    if event.kind is EventKind.KIN_CONFIRMED:
+        name = event.data.get("name")
+        return f"Pårørende{' ' + name if name else ''} bekreftet at de drar dit"
+    if event.kind is EventKind.MESSAGE:
+        return _message_line(event)
     if event.kind is EventKind.LOOK_IN:
         how = _LOOK_IN_METHOD.get(event.data.get("method", ""), "Tilsyn")
         if event.data.get("phase") == "finished":

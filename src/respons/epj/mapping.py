@@ -120,8 +120,8 @@ GAPS: dict[str, str] = {
     "practitioner_identity": "VKP identifies practitioners by national identity number; Respons does not hold "
                              "its staff's numbers and sends the HPR number where the registry has it, else the "
                              "name only.",
-    "routing": "Offers to home care, declines, escalations and hand-backs have no composition event code; they "
-               "are in the compiled text (section 2) with their times.",
+    "routing": "Offers to home care, declines, escalations, hand-backs and the states of messages (SMS, push) have "
+               "no composition event code; they are in the compiled text (section 2) with their times.",
     "digital_encounter_type": "vkp-digital-Encounter binds participant.type to vkp-encounter-type-v090, which "
                               "the published set does not contain; Respons uses vkp-Encounter.",
 }
@@ -176,6 +176,8 @@ EVENT_BY_KIND: dict[EventKind, Code] = {
     EventKind.ANSWERED: HANDLED,
     EventKind.TAKEN_OVER: HANDLED,
     EventKind.KIN_NOTIFIED: OTHER_ACTOR,
+    EventKind.KIN_ASKED: OTHER_ACTOR,
+    EventKind.KIN_CONFIRMED: OTHER_ACTOR,
     EventKind.MISSION_ACCEPTED: CALL_OUT,
     EventKind.RESOLVED: MEASURE,
     EventKind.CLOSED: ACKNOWLEDGED,

@@ -28,7 +28,7 @@ from respons.domain.alarm_types import Category
 from respons.domain.routing import agreement_changed
 from respons.registry.completeness import Gap, RecipientFacts, gaps, is_blank
 from respons.domain.identity import InvalidNationalId, parse_national_id
-from respons.domain.phones import InvalidPhoneNumber, normalise_phone
+from respons.domain.phones import InvalidPhoneNumber, is_mobile, normalise_phone
 from respons.store import queries
 from respons.store.journal import announce
 from respons.domain.dc09_keys import BadKey, parse_key
@@ -364,6 +364,10 @@ def add_contact(conn: Connection, recipient_id: int, values: dict[str, Any], *, 
     _text(values, "relation", "Relasjon", problems, max_length=50, required=True)
     _text(values, "notes", "Merknader", problems, max_length=2000, required=False)
     values["phone"] = _phone(values.get("phone"), "phone", problems, required=True)
+    if values["phone"] and values.get("receives_alarms") and not is_mobile(values["phone"]):
+        # Alarms reach next of kin by SMS, and a landline takes none: the registrar is told
+        # now, not the night the message fails (docs/messages.md).
+        problems.add("phone", "Den som skal få alarmer på SMS, må ha et mobilnummer", "phone_not_mobile")
     priority = values.get("priority")
     if not isinstance(priority, int) or isinstance(priority, bool) or priority < 1:
         problems.add("priority", "Prioriteten må være et heltall på 1 eller mer (1 ringes først)", "priority")

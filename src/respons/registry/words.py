@@ -56,6 +56,8 @@ register(
         "admin.problem.too_long": ("{label} kan ha høyst {max_length} tegn", "{label} can have at most {max_length} characters"),
         "admin.problem.phone_missing": ("Telefonnummer mangler", "The phone number is missing"),
         "admin.problem.phone_invalid": ("Ugyldig telefonnummer", "Invalid phone number"),
+        "admin.problem.phone_not_mobile": ("Den som skal få alarmer på SMS, må ha et mobilnummer",
+                                           "Someone who is to get alarms by SMS needs a mobile number"),
         "admin.problem.unknown_zone": ("Ukjent sone i denne kommunen", "Unknown zone in this municipality"),
         "admin.problem.national_id": ("Ugyldig fødselsnummer", "Invalid national identity number"),
         "admin.problem.national_id.length": ("Ugyldig fødselsnummer: det må ha nøyaktig 11 sifre",

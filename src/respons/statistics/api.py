@@ -55,6 +55,7 @@ async def key_figures(
         documented = service.documentation(conn, wanted)
         talked = service.voice_calls(conn, wanted)
         supervised = service.supervision(conn, wanted, now=rt.clock(), minutes_per_visit=rt.settings.supervision_visit_minutes)
+        messaged = service.messages(conn, wanted)
     body = asdict(k)
     body.pop("frequent_recipients")  # who calls most is for the municipality's own follow-up, not an export
     return {"municipality_id": municipality_id, "period": period.value, "from": wanted.first_day.isoformat(),
@@ -64,7 +65,8 @@ async def key_figures(
             "calls": {**asdict(talked), "calls_per_alarm": talked.calls_per_alarm,
                       "talk_seconds_per_alarm": talked.talk_seconds_per_alarm},
             "supervision": {**asdict(supervised), "share_on_time": supervised.share_on_time,
-                            "minutes_per_visit": rt.settings.supervision_visit_minutes}}
+                            "minutes_per_visit": rt.settings.supervision_visit_minutes},
+            "messages": {channel: {**asdict(c), "share_delivered": c.share_delivered} for channel, c in messaged.items()}}
 
 
 @router.get("/alarms.csv", summary="One row per alarm of one municipality and Oslo period (for Power BI)",

@@ -116,6 +116,7 @@ async def dashboard(request: Request, municipality_id: str | None = Query(None),
         documented = service.documentation(conn, wanted)
         talked = service.voice_calls(conn, wanted)
         supervised = service.supervision(conn, wanted, now=now, minutes_per_visit=rt.settings.supervision_visit_minutes)
+        messaged = service.messages(conn, wanted)
     peak = max(figures.by_hour.values(), default=0)
     t = i18n.translator(i18n.language_of(request))
     # (label, drill-down key, figures): zones by name with recipients without a zone last.
@@ -125,7 +126,7 @@ async def dashboard(request: Request, municipality_id: str | None = Query(None),
     return render(request, "statistics/dashboard.html", wanted=wanted, names=names, k=figures, peak=peak,
                   periods=list(Period), query=_query(wanted), minutes=MINUTES_PER_CLEARED_ALARM,
                   type_label=_type_label(request), zone_parts=zone_parts, category_parts=category_parts,
-                  documented=documented, talked=talked, supervised=supervised,
+                  documented=documented, talked=talked, supervised=supervised, messaged=messaged,
                   visit_minutes=rt.settings.supervision_visit_minutes)
 
 

@@ -19,6 +19,8 @@ from respons.statistics.documentation import DocumentFact, Documentation, docume
 from respons.digital_supervision import store as supervision_store
 from respons.statistics.supervision import LookinFact, Supervision, supervision as supervision_of
 from respons.statistics.voice import CallFact, Calls, calls as calls_of
+from respons.statistics.messages import Channel, MessageFact, by_channel
+from respons.messages import store as message_store
 from respons.voice import store as voice_store
 from respons.statistics.rules import OSLO, AlarmFact, KeyFigures, Period, period_bounds, period_of
 from respons.statistics.store import Grouping, alarm_facts, key_figures_by
@@ -80,6 +82,14 @@ def supervision(conn: Connection, request: PeriodRequest, *, now: datetime, minu
     return supervision_of((LookinFact(*row) for row in supervision_store.lookin_facts(
         conn, municipality_id=request.municipality_id, start=start, end=min(end, now))),
         minutes_per_visit=minutes_per_visit)
+
+
+def messages(conn: Connection, request: PeriodRequest) -> dict[str, Channel]:
+    """The period's messages by channel: sent, delivered, failed, expired, time to delivery and
+    to confirmation (docs/messages.md, "Figures")."""
+    start, end = request.bounds
+    return by_channel(MessageFact(*row) for row in message_store.figure_rows(
+        conn, municipality_id=request.municipality_id, start=start, end=end))
 
 
 def breakdown(conn: Connection, request: PeriodRequest, by: Grouping, *, now: datetime,

@@ -21,7 +21,7 @@ from sqlalchemy.engine import Connection, Row
 
 from respons.domain.lifecycle import OPEN_STATES, AlarmProjection, Event, EventKind, Outcome, State
 from respons.store.db import is_postgres
-from respons.store.tables import alarm_events, alarms, contacts, recipients
+from respons.store.tables import alarm_events, alarms, contacts, recipients, zones
 
 _OPEN = sorted(s.value for s in OPEN_STATES)
 
@@ -250,9 +250,17 @@ def field_candidates(conn: Connection, municipalities: frozenset[int]) -> list[R
 
 
 def kin_message_facts(conn: Connection, alarm_id: str) -> Row:
-    """(type, given_name, address) for the SMS to next of kin."""
+    """(type, given_name, address) for the SMS that asks next of kin to go."""
     return conn.execute(select(alarms.c.type, recipients.c.given_name, recipients.c.address)
                         .join(recipients, recipients.c.id == alarms.c.recipient_id).where(alarms.c.id == alarm_id)).one()
+
+
+def offer_facts(conn: Connection, alarm_id: str) -> Row:
+    """(type, zone name or None) for the push that tells a responder's phone of an offer."""
+    return conn.execute(select(alarms.c.type, zones.c.name.label("zone"))
+                        .select_from(alarms.outerjoin(recipients, recipients.c.id == alarms.c.recipient_id)
+                                     .outerjoin(zones, zones.c.id == recipients.c.zone_id))
+                        .where(alarms.c.id == alarm_id)).one()
 
 
 def dispatch_target(conn: Connection, alarm_id: str) -> Row | None:

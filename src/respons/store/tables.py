@@ -79,6 +79,9 @@ agreements = Table(
     Column("notes", Text),
     Column("created_at", UTCDateTime, nullable=False),
     Column("resend_seconds", Integer),  # routing: offer again this often (default 60)
+    # Next of kin asked by SMS have this long to confirm before the centre takes the alarm
+    # (default 5; docs/messages.md).
+    Column("kin_confirm_minutes", SmallInteger),
 )
 
 # An agreement is a set of time windows, each with its own service model (seed 000 §8:
@@ -287,21 +290,83 @@ responder_presence = Table(
     Index("ix_responder_presence_user", "user_id", "logged_out_at"),
 )
 
-# Text messages, written in the same transaction as the event that sends them; a provider
-# delivers them afterwards (the local provider only records them).
-sms_outbox = Table(
-    "sms_outbox",
+# Every message to the outside (SMS to next of kin, Web Push to a responder's phone): written
+# in the unit of work of the change that sends it, delivered after the commit by a node's
+# worker, its state kept here and on the alarm's timeline (messages/store.py, docs/messages.md).
+messages = Table(
+    "messages",
     metadata,
     Column("id", Integer, primary_key=True),
-    Column("created_at", UTCDateTime, nullable=False),
-    Column("alarm_id", String(36), ForeignKey("alarms.id")),
-    Column("municipality_id", Integer, ForeignKey("municipalities.id"), nullable=False),
-    Column("to_phone", String(20), nullable=False),
+    # Our id for the message toward the provider (the HTTP API's reference; the SMS's short
+    # code), unique so a retried send is recognisable as the same message.
+    Column("uid", String(36), nullable=False, unique=True),
+    # What it is for, made unique per purpose (e.g. "kin:<alarm>:<contact>"): the same
+    # change written twice queues one message.
+    Column("dedupe_key", String(120), nullable=False, unique=True),
+    Column("channel", String(10), nullable=False),  # sms | push
+    Column("purpose", String(20), nullable=False),  # kin_request | offer | mission
+    Column("alarm_id", String(36), ForeignKey("alarms.id"), index=True),
+    Column("municipality_id", Integer, ForeignKey("municipalities.id"), nullable=False, index=True),
+    Column("contact_id", Integer, ForeignKey("contacts.id", ondelete="SET NULL")),
+    Column("user_id", Integer, ForeignKey("users.id")),
+    Column("subscription_id", Integer, ForeignKey("push_subscriptions.id", ondelete="SET NULL")),
+    Column("to_address", String(20)),  # E.164 (SMS)
     Column("body", Text, nullable=False),
-    Column("status", String(12), nullable=False),  # queued | sent | failed
+    Column("code", String(8)),  # the SMS's short code; a reply may name it ("OK K7Q2")
+    # queued → sending → sent → delivered; failed; expired (not sent in time, or the provider
+    # gave up). "sending": claimed and handed to the provider, its answer not yet recorded.
+    Column("state", String(12), nullable=False),
+    Column("attempts", Integer, nullable=False, server_default=text("0")),
+    Column("due_at", UTCDateTime),  # next attempt; NULL when nothing more is to be done
+    Column("expires_at", UTCDateTime, nullable=False),  # not sent by then: expired, never late
+    Column("claimed_by", String(100)),
+    Column("lease_until", UTCDateTime),
     Column("provider", String(40)),
+    Column("segments", SmallInteger),  # the SMS's parts; each has its provider id (message_parts)
+    Column("created_at", UTCDateTime, nullable=False),
     Column("sent_at", UTCDateTime),
-    Column("error", Text),
+    Column("delivered_at", UTCDateTime),
+    Column("failed_at", UTCDateTime),
+    Column("confirmed_at", UTCDateTime),  # next of kin said they go (a reply, or the link)
+    Column("declined_at", UTCDateTime),  # next of kin said no
+    Column("last_error", Text),
+    # A one-time link to confirm by (next of kin): only its SHA-256 is kept.
+    Column("link_hash", String(64), unique=True),
+    Index("ix_messages_due", "state", "due_at"),
+    Index("ix_messages_to_address", "to_address", "created_at"),
+)
+
+# What the provider took, by its own id: one row per SMS part over SMPP, one per message over
+# an HTTP API or a push service. Receipts find their message here. A receipt that comes before
+# its send is recorded (a fast SMSC), or for a send whose node died before recording it, waits
+# here without a message (``message_id`` NULL) with its number and first characters.
+message_parts = Table(
+    "message_parts",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("message_id", Integer, ForeignKey("messages.id", ondelete="CASCADE"), index=True),
+    Column("provider", String(40), nullable=False),
+    Column("ref", String(100), nullable=False),
+    Column("state", String(12)),  # the part's receipt: delivered | failed | expired; NULL: none yet
+    Column("receipt_at", UTCDateTime),
+    Column("number", String(20)),  # a waiting receipt's phone number
+    Column("text_start", String(40)),  # and its first characters (SMPP 3.4 Appendix B: 20)
+    UniqueConstraint("provider", "ref", name="uq_message_parts_provider_ref"),
+)
+
+# A responder's phone that asked for Web Push (the app's service worker); a push service that
+# answers 404/410 has forgotten it (``gone_at``).
+push_subscriptions = Table(
+    "push_subscriptions",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("user_id", Integer, ForeignKey("users.id"), nullable=False, index=True),
+    Column("endpoint", Text, nullable=False),
+    Column("endpoint_hash", String(64), nullable=False, unique=True),
+    Column("p256dh", String(200), nullable=False),
+    Column("auth", String(100), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("gone_at", UTCDateTime),
 )
 
 # A dose a medication dispenser reports as given (epj/doses.py): not an alarm, but documented

@@ -23,6 +23,7 @@ from respons.web.responder import pages as responder_app
 from respons.deviations import api as deviations_api, pages as deviation_pages
 from respons.economy import pages as economy_pages
 from respons.epj import pages as epj_pages
+from respons.messages import api as messages_api, pages as message_pages
 from respons.voice import pages as voice_pages
 from respons.digital_supervision import api as supervision_api, pages as supervision_pages, round_pages
 from respons.registry import api as registry_api, pages as registry_pages
@@ -105,6 +106,8 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock, *,
     app.include_router(epj_pages.router)
     app.include_router(voice_pages.router)
     app.include_router(voice_pages.app_router)
+    app.include_router(message_pages.router)
+    app.include_router(messages_api.router)
     # Vendored, never a CDN: the console must work on a closed hospital network.
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     install_page_handlers(app)

@@ -32,7 +32,8 @@ FEATURES = WEB.parent
 TEMPLATE_DIRS = [WEB / "templates", WEB / "console" / "templates", WEB / "responder" / "templates",
                  FEATURES / "registry" / "templates", FEATURES / "statistics" / "templates",
                  FEATURES / "deviations" / "templates", FEATURES / "economy" / "templates", FEATURES / "epj" / "templates",
-                 FEATURES / "voice" / "templates", FEATURES / "digital_supervision" / "templates"]
+                 FEATURES / "voice" / "templates", FEATURES / "digital_supervision" / "templates",
+                 FEATURES / "messages" / "templates"]
 STATIC_DIR = WEB / "static"
 
 environment = Environment(
@@ -50,6 +51,8 @@ def _oslo(value: datetime | None, fmt: str = "%d.%m.%Y %H:%M") -> str:
 
 environment.filters["oslo"] = _oslo
 environment.filters["oslo_time"] = lambda v: _oslo(v, "%H:%M:%S")
+# A time kept as ISO text in an event's data (e.g. when next of kin must answer by).
+environment.filters["iso_oslo_time"] = lambda v: _oslo(datetime.fromisoformat(v), "%H:%M") if v else ""
 
 
 class LoginRequired(Exception):

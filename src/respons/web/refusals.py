@@ -21,6 +21,9 @@ _KIND = {
     EventKind.ESCALATED: ("bare en alarm ingen har tatt, eskaleres", "only an alarm nobody has accepted escalates"),
     EventKind.HANDED_BACK: ("bare en alarm noen har tatt, kan gis tilbake", "only an alarm someone has taken can be handed back"),
     EventKind.KIN_NOTIFIED: ("pårørende varsles når alarmen kommer inn", "next of kin are notified when the alarm arrives"),
+    EventKind.KIN_ASKED: ("pårørende spørres når alarmen når deres trinn", "next of kin are asked when the alarm reaches their step"),
+    EventKind.KIN_CONFIRMED: ("bare en alarm som venter på pårørende kan bekreftes av dem",
+                              "only an alarm waiting for next of kin can be confirmed by them"),
     EventKind.MISSION_ACCEPTED: ("bare et oppdrag på en åpen alarm kan tas", "only a dispatched mission of an open alarm can be accepted"),
     EventKind.MISSING_RESPONSE: ("manglende respons gjelder bare oppdrag på åpne alarmer",
                                  "missing response only concerns a mission of an open alarm"),
@@ -35,6 +38,7 @@ _KIND = {
     EventKind.CLEARED: ("alarmen er allerede lukket", "the alarm is already closed"),
     EventKind.CALL: ("samtalen kan ikke registreres", "the call cannot be recorded"),
     EventKind.LOOK_IN: ("innsynet kan ikke registreres", "the look-in cannot be recorded"),
+    EventKind.MESSAGE: ("meldingen kan ikke registreres", "the message cannot be recorded"),
     EventKind.RECEIVED: ("alarmen er allerede mottatt", "the alarm has already been received"),
 }
 

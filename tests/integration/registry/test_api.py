@@ -198,6 +198,13 @@ def test_contacts_and_devices(municipality_admin, engine, own, foreign, registry
     bad = municipality_admin.post(f"{RECIPIENTS}/{rid}/contacts", json={**contact, "phone": "nei", "priority": 0})
     assert bad.status_code == 422
     assert {p["field"] for p in bad.json()["details"]} == {"phone", "priority"}
+    # Alarms reach next of kin by SMS: a landline cannot take them, and the registrar is told why.
+    landline = municipality_admin.post(f"{RECIPIENTS}/{rid}/contacts", json={**contact, "phone": "22 00 00 00"})
+    assert landline.status_code == 422
+    assert [(p["field"], p["problem"]) for p in landline.json()["details"]] == [
+        ("phone", "Den som skal få alarmer på SMS, må ha et mobilnummer")]
+    assert municipality_admin.post(f"{RECIPIENTS}/{rid}/contacts",
+                                   json={**contact, "phone": "22 00 00 00", "receives_alarms": False}).status_code == 201
 
     device = {"municipality_id": own, "recipient_id": rid, "kind": "safety_alarm", "protocol": "http", "identity": "TA-NEW-1"}
     assert municipality_admin.post("/api/v1/registry/devices", json=device).status_code == 201
@@ -209,7 +216,7 @@ def test_contacts_and_devices(municipality_admin, engine, own, foreign, registry
     assert cross.status_code == 422 and cross.json()["details"][0]["field"] == "recipient_id"
 
     record = municipality_admin.get(f"{RECIPIENTS}/{rid}").json()
-    assert [c["phone"] for c in record["contacts"]] == ["+4741234567"]
+    assert [c["phone"] for c in record["contacts"]] == ["+4741234567", "+4722000000"]
     assert [d["identity"] for d in record["devices"]] == ["TA-NEW-1"]
     listed = municipality_admin.get(f"/api/v1/registry/devices?municipality_id={own}").json()
     assert "TA-NEW-1" in {d["identity"] for d in listed} and all(d["municipality_id"] == own for d in listed)

@@ -89,9 +89,15 @@ def test_staffed_housing_goes_to_its_own_staff_with_the_centre_as_backup_even_un
 
 def test_chosen_alarms_of_chosen_recipients_go_to_next_of_kin_with_the_centre_behind():
     kin = rules(Window(ServiceModel.FULL_RESPONSE, *ALL_DAY, CARE), next_of_kin={1: frozenset({"sensor"})})
-    assert plan_route(alarm("sensor", recipient=1), kin, NOON).steps == (Step(Target.NEXT_OF_KIN, 0), Step(Target.CENTRE))
+    assert plan_route(alarm("sensor", recipient=1), kin, NOON).steps == (Step(Target.NEXT_OF_KIN, 300), Step(Target.CENTRE))
     assert plan_route(alarm("assistance", recipient=1), kin, NOON).steps == (Step(Target.CENTRE),)
     assert plan_route(alarm("sensor", recipient=2), kin, NOON).steps == (Step(Target.CENTRE),)
+
+
+def test_next_of_kin_have_the_agreements_time_to_confirm():
+    kin = rules(Window(ServiceModel.FULL_RESPONSE, *ALL_DAY, CARE), next_of_kin={1: frozenset({"sensor"})},
+                kin_confirm_seconds=120)
+    assert plan_route(alarm("sensor", recipient=1), kin, NOON).first == Step(Target.NEXT_OF_KIN, 120)
 
 
 def test_technical_alarms_routed_away_from_the_centre_go_to_technicians():

@@ -68,7 +68,8 @@ def test_every_priority_has_a_base_severity_and_every_category_a_composition_cat
 def test_every_action_and_every_care_event_has_a_composition_event_and_routing_is_a_stated_gap():
     assert all(vkp.composition_event(EventKind.ACTION, a.value) is not None for a in Action)
     routing = {EventKind.QUEUED, EventKind.OFFERED, EventKind.DECLINED, EventKind.ESCALATED, EventKind.HANDED_BACK,
-               EventKind.ANSWER_TIME_EXCEEDED, EventKind.MISSING_RESPONSE, EventKind.NOTE, EventKind.ACTION}
+               EventKind.ANSWER_TIME_EXCEEDED, EventKind.MISSING_RESPONSE, EventKind.NOTE, EventKind.ACTION,
+               EventKind.MESSAGE}
     for kind in set(EventKind) - {EventKind.CALL, EventKind.LOOK_IN}:
         assert (vkp.composition_event(kind) is None) == (kind in routing), kind
     # A call through the gateway is one conversation, counted when it was answered.

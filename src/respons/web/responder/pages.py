@@ -289,6 +289,8 @@ async def events(request: Request, principal: Principal = Depends(responder_page
 
 @router.get("/sw.js", dependencies=[Depends(public())])
 def service_worker():
-    # Served from /app/ so its scope is the app; it caches nothing an alarm depends on.
+    # Served from /app/ so its scope is the app; it caches nothing an alarm depends on. Its
+    # scope is "/app" (the home screen itself, not only what is under "/app/"): wider than the
+    # script's folder, which the browser allows only with this header.
     return FileResponse(Path(STATIC_DIR) / "app-sw.js", media_type="text/javascript",
-                        headers={"Cache-Control": "no-cache"})
+                        headers={"Cache-Control": "no-cache", "Service-Worker-Allowed": "/app"})

@@ -8,12 +8,16 @@
  * live=true; after 2.5 heartbeats of silence (or live=false) a banner says the screen is
  * not up to date, a warning sounds, a new stream is opened, and on recovery the lists are
  * refetched, so an offer that came meanwhile starts the alert.
+ *
+ * Web Push: "Slå på varsler" subscribes this phone (the browser's push service, VAPID key
+ * from /app/push/key) so the service worker (app-sw.js) shows offers while the app is closed.
  */
 (function () {
   "use strict";
   const state = {
     alerting: false, timer: null, audio: null, alerts: 0, known: new Set(), warnings: 0,
     live: null,  // the stream watcher's state (static/live.js), set in init()
+    push: null,  // the service worker's registration once Web Push is set up
   };
   window.responsApp = state;
   const $ = (sel) => document.querySelector(sel);
@@ -124,7 +128,57 @@
     });
     const seen = $("#app-seen");
     if (seen) seen.addEventListener("click", stopAlert);
-    if ("serviceWorker" in navigator) navigator.serviceWorker.register("/app/sw.js", { scope: "/app" }).catch(() => {});
+    if ("serviceWorker" in navigator) {
+      navigator.serviceWorker.register("/app/sw.js", { scope: "/app" }).then(setUpPush).catch(() => {});
+    }
+  }
+
+  // ---- Web Push: alerts while the app is closed (docs/messages.md) ---------------------------
+
+  function keyBytes(base64url) {
+    const raw = atob(base64url.replace(/-/g, "+").replace(/_/g, "/") + "=".repeat((4 - base64url.length % 4) % 4));
+    return Uint8Array.from(raw, (c) => c.charCodeAt(0));
+  }
+
+  function pushSays(box, what) {
+    const status = box.querySelector("#push-status");
+    status.textContent = box.dataset[what] || "";
+    box.dataset.state = what;
+    const button = box.querySelector("#push-toggle");
+    button.hidden = what === "unsupported" || what === "unavailable" || what === "denied";
+    button.textContent = what === "on" ? box.dataset.disable : box.dataset.enable;
+  }
+
+  async function setUpPush(registration) {
+    const box = $("#push");
+    if (!box) return;
+    state.push = { registration };
+    if (!("PushManager" in window) || !("Notification" in window)) return pushSays(box, "unsupported");
+    const answer = await fetch("/app/push/key", { credentials: "same-origin" });
+    if (!answer.ok) return pushSays(box, "unavailable");
+    const key = (await answer.json()).key;
+    let subscription = await registration.pushManager.getSubscription();
+    if (subscription && Notification.permission === "granted") {
+      // Told again on every start: the phone may have a new owner, or the server a new database.
+      await ResponsSignalling.post("/app/push/subscriptions", subscription.toJSON());
+    }
+    pushSays(box, subscription ? "on" : (Notification.permission === "denied" ? "denied" : "off"));
+    box.querySelector("#push-toggle").addEventListener("click", async () => {
+      subscription = await registration.pushManager.getSubscription();
+      try {
+        if (subscription) {
+          await ResponsSignalling.post("/app/push/unsubscribe", subscription.toJSON());
+          await subscription.unsubscribe();
+          return pushSays(box, "off");
+        }
+        if (await Notification.requestPermission() !== "granted") return pushSays(box, "denied");
+        subscription = await registration.pushManager.subscribe({ userVisibleOnly: true, applicationServerKey: keyBytes(key) });
+        const saved = await ResponsSignalling.post("/app/push/subscriptions", subscription.toJSON());
+        pushSays(box, saved.ok ? "on" : "failed");
+      } catch (e) {
+        pushSays(box, "failed");
+      }
+    });
   }
 
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", init);

@@ -1,1 +1,0 @@
-"""Integrations with the world outside: each behind a small interface with a local implementation."""

@@ -1,0 +1,214 @@
+"""SMS over SMPP 3.4, the protocol SMS centres and Norwegian aggregators offer their customers
+(docs/messages.md, "SMPP"). The session is the well-kept ``aiosmpplib`` (asyncio): it binds as
+a transceiver, keeps the link with enquire_link, reconnects, and hands us every PDU.
+
+What Respons does itself, and why:
+
+- **Splitting** (messages/texts.py): one submit_sm per part with its own user data header,
+  counted in septets. The library's splitter counts characters, so a long text with a €
+  would give an oversized part.
+- **Nothing queued in memory**: a part is handed to the library only while the session is
+  bound, and one whose answer does not come in time is withdrawn before it can be sent
+  later behind our back; the outbox tries the message again (messages/worker.py).
+- **Receipts and replies** go to the worker's callbacks with the SMSC's id, the number and
+  the text, and are matched against the outbox in the database — not against the library's
+  in-memory correlation, which a restart forgets.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+
+from aiosmpplib import (
+    ESME,
+    NPI,
+    TON,
+    AbstractBroker,
+    AbstractHook,
+    BindMode,
+    DeliverSm,
+    PhoneNumber,
+    SmppCommandStatus,
+    SmppMessage,
+    SmppSessionState,
+    SubmitSm,
+    SubmitSmResp,
+)
+from aiosmpplib.retrytimer import SimpleExponentialBackoff
+
+from respons.messages import rules, texts
+
+log = logging.getLogger(__name__)
+
+Receipt = Callable[[str, str, str, str], Awaitable[None]]  # (smsc id, stat, number, first text)
+Reply = Callable[[str, str], Awaitable[None]]  # (number, text)
+
+
+def address(number: str) -> PhoneNumber:
+    """An E.164 number as SMPP wants it: international, ISDN numbering, no plus; a short code
+    or other digits as they are; letters as an alphanumeric sender (which cannot be replied to)."""
+    if number.startswith("+") and number[1:].isdigit():
+        return PhoneNumber(number[1:], TON.INTERNATIONAL, NPI.ISDN)
+    if number.isdigit():
+        return PhoneNumber(number, TON.UNKNOWN, NPI.ISDN)
+    return PhoneNumber(number[:11], TON.ALPHANUMERIC, NPI.UNKNOWN)
+
+
+def e164(number: str, ton: int) -> str:
+    """A number from the SMSC as the registry stores phones."""
+    digits = number.lstrip("+")
+    if ton == TON.INTERNATIONAL or number.startswith("+") or (digits.startswith("47") and len(digits) == 10):
+        return "+" + digits
+    return digits
+
+
+class _Parts(AbstractBroker):
+    """What the session sends next: only parts we still wait for (see the module's docstring)."""
+
+    def __init__(self) -> None:
+        self._queue: asyncio.Queue[SubmitSm] = asyncio.Queue()
+        self.withdrawn: set[str] = set()
+
+    async def enqueue(self, message: SmppMessage) -> None:
+        await self._queue.put(message)  # type: ignore[arg-type]
+
+    async def dequeue(self) -> SmppMessage:
+        while True:
+            message = await self._queue.get()
+            if message.log_id not in self.withdrawn:
+                return message
+            self.withdrawn.discard(message.log_id)
+
+
+class _Hook(AbstractHook):
+    def __init__(self, provider: "SmppProvider") -> None:
+        self._provider = provider
+
+    async def sending(self, smpp_message, pdu, client_id) -> None:
+        return None
+
+    async def received(self, smpp_message, pdu, client_id) -> None:
+        await self._provider._received(smpp_message)
+
+    async def send_error(self, smpp_message, error, client_id) -> None:
+        self._provider._answer(smpp_message.log_id, error)
+
+
+class SmppProvider:
+    name = "smpp"
+
+    def __init__(self, *, host: str, port: int, system_id: str, password: str, sender: str,
+                 answer_seconds: float = 10.0, enquire_link_seconds: float = 30.0):
+        self._settings = dict(host=host, port=port, system_id=system_id, password=password)
+        self._sender = address(sender)
+        self._answer_seconds = answer_seconds
+        self._enquire_link_seconds = enquire_link_seconds
+        self._parts = _Parts()
+        self._waiting: dict[str, asyncio.Future] = {}
+        self._esme: ESME | None = None
+        self._task: asyncio.Task | None = None
+        self._on_receipt: Receipt | None = None
+        self._on_reply: Reply | None = None
+
+    @property
+    def bound(self) -> bool:
+        return self._esme is not None and self._esme.session_state == SmppSessionState.BOUND_TRX
+
+    async def start(self, *, on_receipt: Receipt, on_reply: Reply) -> None:
+        self._on_receipt, self._on_reply = on_receipt, on_reply
+        s = self._settings
+        self._esme = ESME(smsc_host=s["host"], smsc_port=s["port"], system_id=s["system_id"], password=s["password"],
+                          bind_mode=BindMode.TRANSCEIVER, hook=_Hook(self), broker=self._parts,
+                          enquire_link_interval=float(self._enquire_link_seconds), log_level=logging.WARNING,
+                          socket_timeout=10.0, client_id="respons",
+                          # SMPP leaves data_coding 0 to the SMSC; in Norway it is GSM 03.38 (the
+                          # library would read replies as ASCII and lose æ, ø and å).
+                          default_encoding="gsm0338",
+                          # Back within 4 s of an SMSC that returns (the library's default waits up to 32 s).
+                          retry_timer=SimpleExponentialBackoff(min_delay=500, max_increases=3))
+        self._task = asyncio.get_running_loop().create_task(self._esme.start(), name="respons-smpp")
+
+    async def stop(self) -> None:
+        if self._esme is not None:
+            try:
+                await asyncio.wait_for(self._esme.stop(), 5)
+            except (asyncio.TimeoutError, OSError):
+                pass
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except (asyncio.CancelledError, Exception):  # noqa: BLE001 - stopping: its end is not news
+                pass
+        for future in self._waiting.values():
+            if not future.done():
+                future.cancel()
+
+    async def send(self, uid: str, to: str, body: str, reference: int) -> rules.Result:
+        """Each part in turn; the SMSC's ids when it took them all."""
+        if not self.bound:
+            return rules.Result(rules.RETRY, error="the SMSC is not connected", again_in=rules.FIRST_RETRY)
+        encoded = texts.encode(body, reference)
+        refs: list[str] = []
+        for index, part in enumerate(encoded.parts):
+            log_id = f"{uid}/{index + 1}"
+            message = SubmitSm(short_message=body[:1] or " ", source=self._sender, destination=address(to),
+                               esm_class=0x40 if encoded.split else 0, registered_delivery=0b1, log_id=log_id,
+                               encoding="gsm0338" if encoded.data_coding == texts.GSM_DEFAULT else "ucs2")
+            # Our own bytes (header and septets); the library only frames them. With
+            # auto_message_payload (its default) it does not split again.
+            message.set_encoded_message(part)
+            future = asyncio.get_running_loop().create_future()
+            self._waiting[log_id] = future
+            await self._parts.enqueue(message)
+            try:
+                answer = await asyncio.wait_for(asyncio.shield(future), self._answer_seconds)
+            except asyncio.TimeoutError:
+                self._parts.withdrawn.add(log_id)
+                error = f"the SMSC did not answer part {index + 1} of {len(encoded.parts)} in {self._answer_seconds:g} s"
+                return rules.Result(rules.RETRY, tuple(refs), error=error)
+            finally:
+                self._waiting.pop(log_id, None)
+            if isinstance(answer, BaseException):
+                return rules.Result(rules.RETRY, tuple(refs), error=f"{type(answer).__name__}: {answer}"[:300])
+            status, message_id = answer
+            verdict = rules.smpp_verdict(status)
+            if verdict != rules.SENT_OK:
+                # A later part refused after earlier ones went: the person may get half of it,
+                # so the whole message is tried again (the receipt of the half still counts).
+                return rules.Result(verdict, tuple(refs), error=f"SMSC answered {_status_name(status)} to part {index + 1}")
+            refs.append(message_id)
+        return rules.Result(rules.SENT_OK, tuple(refs))
+
+    def _answer(self, log_id: str, answer) -> None:
+        future = self._waiting.get(log_id)
+        if future is not None and not future.done():
+            future.set_result(answer)
+
+    async def _received(self, message: SmppMessage | None) -> None:
+        if isinstance(message, SubmitSmResp):
+            self._answer(message.log_id, (int(message.command_status), message.message_id))
+        elif isinstance(message, DeliverSm):
+            try:
+                await self._delivered(message)
+            except Exception:  # noqa: BLE001 - a fault here must not end the session
+                log.exception("could not handle a deliver_sm from the SMSC")
+
+    async def _delivered(self, message: DeliverSm) -> None:
+        number = e164(message.source.number, message.source.ton)
+        if message.is_receipt():
+            receipt = message.parse_receipt()
+            ref = str(receipt.get("id") or "")
+            if ref and self._on_receipt is not None:
+                await self._on_receipt(ref, str(receipt.get("stat") or ""), number, str(receipt.get("text") or ""))
+        elif self._on_reply is not None:
+            await self._on_reply(number, message.short_message or message.message_payload)
+
+
+def _status_name(status: int) -> str:
+    try:
+        return SmppCommandStatus(status).name
+    except ValueError:
+        return f"0x{status:02X}"

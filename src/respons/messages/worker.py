@@ -1,0 +1,111 @@
+"""Delivers the outbox's messages after the commit that queued them (docs/messages.md).
+
+Each round: expire what was not sent in time, claim a few due messages (safe across nodes),
+hand each to its channel's provider, and record the answer in a unit of its own. The worker
+wakes at once when a commit queued a message (``messages_queued`` on the live bus, from any
+node), and otherwise every ``poll_seconds``. Receipts and replies arrive on the provider's
+connection and become units of work here too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import timedelta
+from typing import Any
+
+from respons.clock import Clock
+from respons.engine.periodic import PeriodicWorker
+from respons.messages import rules, service, store
+from respons.messages.outbox import QUEUED_EVENT
+from respons.store.journal import Lane
+
+log = logging.getLogger(__name__)
+
+EXPIRE_EVERY = timedelta(seconds=5)
+
+
+class MessageWorker(PeriodicWorker):
+    name = "respons-messages"
+
+    def __init__(self, journal, clock: Clock, *, node: str, sms, push, poll_seconds: float, lease_seconds: float,
+                 link_base: str | None = None, allow_list: tuple[str, ...] | None = None, batch: int = 50,
+                 concurrency: int = 8):
+        super().__init__(poll_seconds=poll_seconds)
+        self._journal, self._clock, self._node = journal, clock, node
+        self.sms, self.push = sms, push
+        self._lease = timedelta(seconds=lease_seconds)
+        self._link_base, self._allow_list = link_base, allow_list
+        self._batch, self._concurrency = batch, max(1, concurrency)
+        self._next_expiry = None
+        self.sent = 0
+
+    # As an observer of the live bus (engine/live.py): a commit queued a message.
+    def changes(self, changes: list[dict]) -> None:
+        if any(change.get("event") == QUEUED_EVENT for change in changes):
+            self.wake()
+
+    def resync(self) -> None:
+        self.wake()
+
+    async def start_providers(self) -> None:
+        if self.sms is not None:
+            await self.sms.start(on_receipt=self.on_receipt, on_reply=self.on_reply)
+
+    async def stop(self) -> None:
+        await super().stop()
+        if self.sms is not None:
+            await self.sms.stop()
+
+    async def run_once(self) -> int:
+        now = self._clock()
+        if self._next_expiry is None or now >= self._next_expiry:
+            self._next_expiry = now + EXPIRE_EVERY
+            await self._journal.run(lambda conn: service.expire(conn, now), lane=Lane.TECHNICAL)
+        claims = await self._journal.run(lambda conn: store.claim_due(
+            conn, now=self._clock(), node=self._node, lease=self._lease, limit=self._batch, link_base=self._link_base))
+        if not claims:
+            return 0
+        gate = asyncio.Semaphore(self._concurrency)
+
+        async def deliver(claim: store.Claim) -> None:
+            if claim.resumed and claim.channel == rules.SMS and self.sms is not None:
+                if await self._journal.run(lambda conn: service.recovered(conn, claim, provider=self.sms.name,
+                                                                          now=self._clock())) is not None:
+                    return  # its node died after the SMSC took it: sent once, not twice
+            async with gate:
+                provider, result = await self._send(claim)
+            await self._journal.run(lambda conn: service.recorded(conn, claim, result, provider=provider,
+                                                                  now=self._clock()))
+            if result.verdict == rules.SENT_OK:
+                self.sent += 1
+
+        await asyncio.gather(*(deliver(claim) for claim in claims))
+        if len(claims) == self._batch:
+            self.wake()  # more may be due: no pause between full rounds
+        return len(claims)
+
+    async def _send(self, claim: store.Claim) -> tuple[str, rules.Result]:
+        if claim.channel == rules.PUSH:
+            if self.push is None:
+                return "none", rules.Result(rules.REFUSED, error="Web Push is not configured (RESPONS_VAPID_PRIVATE_KEY)")
+            # The push service keeps it for the phone only as long as it is of use.
+            ttl = int((claim.expires_at - self._clock()).total_seconds()) if claim.expires_at else 600
+            return self.push.name, await self.push.send(claim.uid, claim.subscription, claim.body, claim.alarm_id,
+                                                        max(0, ttl))
+        if self.sms is None:
+            return "none", rules.Result(rules.REFUSED, error="no SMS provider is configured (RESPONS_SMS_PROVIDER)")
+        if not rules.allowed(claim.to_address or "", self._allow_list):
+            return self.sms.name, rules.Result(rules.REFUSED, error="the number is not on this installation's allow-list "
+                                                                    "(RESPONS_SMS_ALLOW)")
+        return self.sms.name, await self.sms.send(claim.uid, claim.to_address, claim.body, claim.reference)
+
+    # --- from the provider's connection ---------------------------------------------------------
+
+    async def on_receipt(self, ref: str, stat: str, number: str, text_start: str) -> None:
+        provider = self.sms.name if self.sms is not None else "smpp"
+        await self._journal.run(lambda conn: service.receipt(conn, provider=provider, ref=ref, stat=stat, number=number,
+                                                             text_start=text_start, now=self._clock()))
+
+    async def on_reply(self, number: str, text: str) -> Any:
+        return await self._journal.run(lambda conn: service.reply(conn, number=number, text=text, now=self._clock()))

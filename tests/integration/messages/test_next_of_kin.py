@@ -1,0 +1,275 @@
+"""Next of kin asked by SMS must confirm: the outbox, the provider's answers, receipts and
+replies as units of work with an injected clock, on SQLite and PostgreSQL (docs/messages.md).
+
+The provider's answers are given as the provider would give them (``rules.Result``); the
+real SMSC is in test_smsc.py."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import insert, select, update
+
+from respons.domain.lifecycle import State
+from respons.messages import rules, service, store
+from respons.store.tables import contacts, messages, recipients
+from tests.factories import full_day
+
+SENT = rules.Result(rules.SENT_OK, ("smsc-1",))
+
+
+@pytest.fixture
+def world(routing_world):
+    routing_world.windows(full_day(1), kin_confirm_minutes=5)
+    with routing_world.engine.begin() as conn:
+        conn.execute(update(recipients).where(recipients.c.id == routing_world.recipient)
+                     .values(kin_categories=["sensor"]))
+    return routing_world
+
+
+def add_kin(world, name: str, phone: str, priority: int = 1, receives: bool = True) -> int:
+    with world.engine.begin() as conn:
+        return conn.execute(insert(contacts).values(
+            municipality_id=world.municipality, recipient_id=world.recipient, name=name, relation="datter",
+            phone=phone, priority=priority, receives_alarms=receives)).inserted_primary_key[0]
+
+
+def queued(world) -> list:
+    with world.engine.connect() as conn:
+        return conn.execute(select(messages).order_by(messages.c.id)).all()
+
+
+def send_all(world, result: rules.Result = SENT, provider: str = "smpp") -> list:
+    """What the worker does with everything due: claim, then record the provider's answer."""
+    claims = world.journal.run_sync(lambda c: store.claim_due(c, now=world.clock(), node="n1",
+                                                              lease=timedelta(seconds=30)))
+    for i, claim in enumerate(claims):
+        answer = rules.Result(result.verdict, (f"{claim.uid}-{i}",) if result.refs else (), error=result.error)
+        world.journal.run_sync(lambda c: service.recorded(c, claim, answer, provider=provider, now=world.clock()))
+    return claims
+
+
+def phases(world, alarm_id: str) -> list[str]:
+    return [d["phase"] for k, d in world.events(alarm_id) if k == "message"]
+
+
+def test_a_next_of_kin_alarm_queues_an_sms_in_its_own_unit_and_waits_for_confirmation(world):
+    add_kin(world, "Kari Nordmann", "+4740000001")
+    add_kin(world, "Ola Nordmann", "+4740000002", priority=2)
+    add_kin(world, "Per Nabo", "+4740000003", priority=3, receives=False)
+    alarm_id = world.alarm("door_opened")
+    assert world.state(alarm_id) is State.OFFERED, "handled only when confirmed"
+    assert world.kinds(alarm_id) == ["received", "kin_asked"]
+    rows = queued(world)
+    assert [(r.to_address, r.state, r.channel) for r in rows] == [("+4740000001", "queued", "sms"),
+                                                                 ("+4740000002", "queued", "sms")]
+    assert rows[0].body.startswith(f"Respons {rows[0].code}: Dør åpnet hos ") and "Svar OK innen 5 min" in rows[0].body
+    asked = world.events(alarm_id)[1][1]
+    assert [c["name"] for c in asked["contacts"]] == ["Kari Nordmann", "Ola Nordmann"]
+
+
+def test_sent_delivered_and_an_ok_reply_closes_the_alarm_as_handled_by_next_of_kin(world):
+    kari = add_kin(world, "Kari Nordmann", "+4740000001")
+    alarm_id = world.alarm("door_opened")
+    send_all(world)
+    uid = queued(world)[0].uid
+    world.journal.run_sync(lambda c: service.receipt(c, provider="smpp", ref=f"{uid}-0", stat="DELIVRD",
+                                                     number="+4740000001", text_start="", now=world.clock()))
+    assert queued(world)[0].state == "delivered"
+    assert world.state(alarm_id) is State.OFFERED, "delivered is not confirmed"
+    world.clock.now += timedelta(seconds=40)
+    outcome = world.journal.run_sync(lambda c: service.reply(c, number="4740000001", text="OK", now=world.clock()))
+    assert outcome == "confirmed"
+    assert world.state(alarm_id) is State.CLOSED
+    kinds = world.kinds(alarm_id)
+    assert kinds[-4:] == ["message", "kin_confirmed", "resolved", "closed"]
+    assert phases(world, alarm_id) == ["sent", "delivered", "confirmed"]
+    confirmed = next(e for e in world.events(alarm_id) if e[0] == "kin_confirmed")[1]
+    assert confirmed["name"] == "Kari Nordmann" and confirmed["via"] == "sms"
+    with world.engine.connect() as conn:
+        from respons.store.tables import alarms
+        row = conn.execute(select(alarms.c.outcome, alarms.c.answered_by).where(alarms.c.id == alarm_id)).one()
+    assert (row.outcome, row.answered_by) == ("next_of_kin", f"contact:{kari}")
+    # The escalation timer was cancelled: nothing happens at the end of the time.
+    world.advance(600)
+    assert world.state(alarm_id) is State.CLOSED
+
+
+def test_no_confirmation_within_the_time_escalates_to_the_centre_with_the_reason(world):
+    add_kin(world, "Kari Nordmann", "+4740000001")
+    alarm_id = world.alarm("door_opened")
+    send_all(world)
+    world.advance(299)
+    assert world.state(alarm_id) is State.OFFERED
+    world.advance(1)
+    assert world.state(alarm_id) is State.QUEUED
+    escalated = [d for k, d in world.events(alarm_id) if k == "escalated"]
+    assert escalated == [{"to": "response_centre", "step": 1, "reason": "kin_not_confirmed"}]
+    # A late "OK" is news for the operator, and never closes the alarm as handled.
+    outcome = world.journal.run_sync(lambda c: service.reply(c, number="+4740000001", text="ok", now=world.clock()))
+    assert outcome == "late" and world.state(alarm_id) is State.QUEUED
+    late = [d for k, d in world.events(alarm_id) if k == "message" and d["phase"] == "confirmed"]
+    assert late and late[0]["late"] is True
+
+
+def test_every_message_failing_escalates_at_once_not_at_the_end_of_the_time(world):
+    add_kin(world, "Kari Nordmann", "+4740000001")
+    add_kin(world, "Ola Nordmann", "+4740000002", priority=2)
+    alarm_id = world.alarm("door_opened")
+    claims = world.journal.run_sync(lambda c: store.claim_due(c, now=world.clock(), node="n1",
+                                                              lease=timedelta(seconds=30)))
+    refused = rules.Result(rules.REFUSED, error="SMSC answered ESME_RINVDSTADR")
+    world.journal.run_sync(lambda c: service.recorded(c, claims[0], refused, provider="smpp", now=world.clock()))
+    assert world.state(alarm_id) is State.OFFERED, "Ola may still confirm"
+    world.journal.run_sync(lambda c: service.recorded(c, claims[1], SENT, provider="smpp", now=world.clock()))
+    uid = queued(world)[1].uid
+    world.journal.run_sync(lambda c: service.receipt(c, provider="smpp", ref="smsc-1", stat="UNDELIV",
+                                                     number="+4740000002", text_start="", now=world.clock()))
+    assert world.state(alarm_id) is State.QUEUED
+    assert [d.get("reason") for k, d in world.events(alarm_id) if k == "escalated"] == ["kin_unreachable"]
+    assert phases(world, alarm_id) == ["failed", "sent", "failed"]
+    assert uid
+
+
+def test_every_contact_saying_no_escalates_at_once(world):
+    add_kin(world, "Kari Nordmann", "+4740000001")
+    add_kin(world, "Ola Nordmann", "+4740000002", priority=2)
+    alarm_id = world.alarm("door_opened")
+    send_all(world)
+    world.journal.run_sync(lambda c: service.reply(c, number="+4740000001", text="Nei, er på jobb", now=world.clock()))
+    assert world.state(alarm_id) is State.OFFERED
+    world.journal.run_sync(lambda c: service.reply(c, number="+4740000002", text="Hvem er dette?", now=world.clock()))
+    assert world.state(alarm_id) is State.OFFERED, "an answer that is neither yes nor no decides nothing"
+    world.journal.run_sync(lambda c: service.reply(c, number="+4740000002", text="nei", now=world.clock()))
+    assert world.state(alarm_id) is State.QUEUED
+    assert [d.get("reason") for k, d in world.events(alarm_id) if k == "escalated"] == ["kin_declined"]
+    texts_kept = [d.get("text") for k, d in world.events(alarm_id) if k == "message" and d["phase"] == "reply"]
+    assert texts_kept == ["Hvem er dette?"]
+
+
+def test_a_reply_naming_a_code_answers_that_request_and_one_from_a_stranger_is_ignored(world):
+    add_kin(world, "Kari Nordmann", "+4740000001")
+    first = world.alarm("door_opened")
+    world.clock.now += timedelta(seconds=5)
+    second = world.alarm("door_opened")
+    send_all(world)
+    code_of_first = queued(world)[0].code
+    world.journal.run_sync(lambda c: service.reply(c, number="+4740000001", text=f"OK {code_of_first}",
+                                                   now=world.clock()))
+    assert world.state(first) is State.CLOSED and world.state(second) is State.OFFERED
+    assert world.journal.run_sync(lambda c: service.reply(c, number="+4799999999", text="OK",
+                                                          now=world.clock())) is None
+    assert world.state(second) is State.OFFERED
+
+
+def test_a_message_not_sent_in_time_expires_and_is_never_sent_late(world):
+    add_kin(world, "Kari Nordmann", "+4740000001")
+    alarm_id = world.alarm("door_opened")
+    world.clock.now += timedelta(seconds=301)
+    expired = world.journal.run_sync(lambda c: service.expire(c, world.clock()))
+    assert expired == 1 and queued(world)[0].state == "expired"
+    assert send_all(world) == []
+    assert "expired" in phases(world, alarm_id)
+
+
+def test_a_provider_that_is_down_is_tried_again_with_backoff_and_said_once_on_the_timeline(world):
+    add_kin(world, "Kari Nordmann", "+4740000001")
+    alarm_id = world.alarm("door_opened")
+    down = rules.Result(rules.RETRY, error="the SMSC is not connected")
+    send_all(world, down)
+    row = queued(world)[0]
+    assert (row.state, row.attempts, row.due_at - world.clock()) == ("queued", 1, timedelta(seconds=2))
+    assert send_all(world, down) == [], "not due before its time"
+    world.clock.now += timedelta(seconds=2)
+    send_all(world, down)
+    assert queued(world)[0].due_at - world.clock() == timedelta(seconds=4)
+    world.clock.now += timedelta(seconds=4)
+    send_all(world)
+    assert queued(world)[0].state == "sent" and queued(world)[0].attempts == 3
+    assert phases(world, alarm_id) == ["retrying", "sent"]
+
+
+def test_a_claim_whose_node_died_is_taken_after_its_lease_and_its_answer_is_the_new_nodes(world):
+    add_kin(world, "Kari Nordmann", "+4740000001")
+    alarm_id = world.alarm("door_opened")
+    dead = world.journal.run_sync(lambda c: store.claim_due(c, now=world.clock(), node="dead",
+                                                            lease=timedelta(seconds=30)))
+    assert len(dead) == 1 and not dead[0].resumed
+    assert world.journal.run_sync(lambda c: store.claim_due(c, now=world.clock(), node="n2",
+                                                            lease=timedelta(seconds=30))) == []
+    world.clock.now += timedelta(seconds=31)
+    taken = world.journal.run_sync(lambda c: store.claim_due(c, now=world.clock(), node="n2",
+                                                             lease=timedelta(seconds=30)))
+    assert len(taken) == 1 and taken[0].resumed, "it may have reached the SMSC before the node died"
+    assert world.journal.run_sync(lambda c: service.recorded(c, dead[0], SENT, provider="smpp",
+                                                             now=world.clock())) is None, "the dead claim's answer is void"
+    world.journal.run_sync(lambda c: service.recorded(c, taken[0], SENT, provider="smpp", now=world.clock()))
+    sent = [d for k, d in world.events(alarm_id) if k == "message" and d["phase"] == "sent"]
+    assert len(sent) == 1 and sent[0]["resent"] is True
+
+
+def test_a_receipt_recognises_a_send_interrupted_before_its_answer_was_recorded(world):
+    add_kin(world, "Kari Nordmann", "+4740000001")
+    alarm_id = world.alarm("door_opened")
+    world.journal.run_sync(lambda c: store.claim_due(c, now=world.clock(), node="dead", lease=timedelta(seconds=30)))
+    body = queued(world)[0].body
+    # The node died after the SMSC took the message: its receipt comes with the SMSC's id
+    # (never recorded) and the message's first 20 characters, and waits.
+    assert world.journal.run_sync(lambda c: service.receipt(c, provider="smpp", ref="smsc-77", stat="DELIVRD",
+                                                            number="+4740000001", text_start=body[:20],
+                                                            now=world.clock())) is None
+    world.clock.now += timedelta(seconds=31)
+    [again] = world.journal.run_sync(lambda c: store.claim_due(c, now=world.clock(), node="n2",
+                                                               lease=timedelta(seconds=30)))
+    assert again.resumed
+    row = world.journal.run_sync(lambda c: service.recovered(c, again, provider="smpp", now=world.clock()))
+    assert row is not None and row.state == "delivered", "recognised: not sent a second time"
+    assert phases(world, alarm_id) == ["sent", "delivered"]
+    sent = next(d for k, d in world.events(alarm_id) if k == "message")
+    assert sent["recovered"] is True
+
+
+def test_a_receipt_that_comes_before_its_send_is_recorded_is_kept_for_it(world):
+    add_kin(world, "Kari Nordmann", "+4740000001")
+    alarm_id = world.alarm("door_opened")
+    [claim] = world.journal.run_sync(lambda c: store.claim_due(c, now=world.clock(), node="n1",
+                                                               lease=timedelta(seconds=30)))
+    # A fast SMSC: both parts' receipts arrive while the node is still recording its answer.
+    for ref in ("p1", "p2"):
+        world.journal.run_sync(lambda c, r=ref: service.receipt(c, provider="smpp", ref=r, stat="DELIVRD",
+                                                                number="+4740000001", text_start="x",
+                                                                now=world.clock()))
+    world.journal.run_sync(lambda c: service.recorded(c, claim, rules.Result(rules.SENT_OK, ("p1", "p2")),
+                                                      provider="smpp", now=world.clock()))
+    assert (queued(world)[0].state, queued(world)[0].segments) == ("delivered", 2)
+    assert phases(world, alarm_id) == ["delivered"]
+
+
+def test_a_receipt_for_an_unknown_message_is_ignored(world):
+    assert world.journal.run_sync(lambda c: service.receipt(c, provider="smpp", ref="nobody", stat="DELIVRD",
+                                                            number="+4740000009", text_start="Respons ABC1: Fall h",
+                                                            now=world.clock())) is None
+
+
+def test_the_one_time_link_confirms_once(world):
+    add_kin(world, "Kari Nordmann", "+4740000001")
+    alarm_id = world.alarm("door_opened")
+    claims = world.journal.run_sync(lambda c: store.claim_due(c, now=world.clock(), node="n1",
+                                                              lease=timedelta(seconds=30),
+                                                              link_base="https://respons.example"))
+    body = claims[0].body
+    token = body.split("/k/")[1].split()[0]
+    assert queued(world)[0].body == body, "what is sent is what is kept"
+    assert world.journal.run_sync(lambda c: service.confirm_link(c, token, now=world.clock())) == "confirmed"
+    assert world.state(alarm_id) is State.CLOSED
+    assert world.journal.run_sync(lambda c: service.confirm_link(c, token, now=world.clock())) == "used"
+    assert world.journal.run_sync(lambda c: service.confirm_link(c, "x" * 24, now=world.clock())) is None
+
+
+def test_without_next_of_kin_who_take_alarms_the_centre_has_it_at_once(world):
+    add_kin(world, "Per Nabo", "+4740000003", receives=False)
+    alarm_id = world.alarm("door_opened")
+    assert world.state(alarm_id) is State.QUEUED
+    assert [d.get("reason") for k, d in world.events(alarm_id) if k == "escalated"] == ["no_kin"]
+    assert queued(world) == []
