@@ -246,3 +246,39 @@ def test_mqtt_acknowledgements_are_timed(migrated_url, registry, engine, clock):
         while time.monotonic() < deadline and value(scrape(client), "respons_ack_seconds_count", protocol="mqtt") == before:
             time.sleep(0.1)
         assert value(scrape(client), "respons_ack_seconds_count", protocol="mqtt") == before + 1
+
+
+def test_messages_by_channel_and_state_and_their_median_times(app, registry, engine, clock):
+    """A next-of-kin request queued, sent, delivered and confirmed moves its gauges."""
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from respons.messages import rules, service, store
+    from respons.store.tables import agreements, contacts, recipients
+
+    municipality, recipient = registry.municipality_ids[0], registry.recipient_ids[0]
+    with engine.begin() as conn:
+        number = conn.execute(select(municipalities.c.number).where(municipalities.c.id == municipality)).scalar_one()
+        conn.execute(update(recipients).where(recipients.c.id == recipient).values(kin_categories=["fall"]))
+        conn.execute(update(agreements).where(agreements.c.municipality_id == municipality).values(kin_confirm_minutes=5))
+        conn.execute(insert(contacts).values(municipality_id=municipality, recipient_id=recipient, name="Kari",
+                                             relation="datter", phone="+4741000001", priority=1, receives_alarms=True))
+    intake = {"Authorization": f"Bearer {registry.intake_tokens[municipality]}"}
+    with TestClient(app, base_url="https://testserver") as client:
+        assert client.post("/api/v1/alarms", json=alarm(registry, "k-1"), headers=intake).status_code == 202
+        assert value(scrape(client), "respons_messages", municipality=number, channel="sms", state="queued") == 1
+        journal = app.state.runtime.journal
+        [claim] = journal.run_sync(lambda c: store.claim_due(c, now=clock(), node="n1", lease=timedelta(seconds=30)))
+        journal.run_sync(lambda c: service.recorded(c, claim, rules.Result(rules.SENT_OK, ("s-1",)), provider="smpp",
+                                                    now=clock()))
+        clock.advance(seconds=4)
+        journal.run_sync(lambda c: service.receipt(c, provider="smpp", ref="s-1", stat="DELIVRD", number=None,
+                                                   text_start="", now=clock()))
+        clock.advance(seconds=56)
+        journal.run_sync(lambda c: service.reply(c, number="+4741000001", text="OK", now=clock()))
+        after = scrape(client)
+    assert value(after, "respons_messages", municipality=number, channel="sms", state="queued") == 0
+    assert value(after, "respons_messages", municipality=number, channel="sms", state="delivered") == 1
+    assert value(after, "respons_message_median_seconds", municipality=number, channel="sms", to="delivery") == 4
+    assert value(after, "respons_message_median_seconds", municipality=number, channel="sms", to="confirmation") == 60

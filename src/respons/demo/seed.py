@@ -23,7 +23,7 @@ from datetime import date, datetime, time, timedelta, timezone
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from sqlalchemy import Engine, Table, func, insert, select, text
+from sqlalchemy import Engine, Table, func, insert, null, select, text
 from sqlalchemy.engine import Connection
 
 
@@ -541,7 +541,11 @@ class _Seeder:
                 row, person, elderly = self._recipient_row(spec, municipality_id, zone_ids)
                 people.append(row)
                 periods.append(self._service_period_row(row))
-                contact_rows.extend(self._contact_rows(row, person, elderly))
+                kin = self._contact_rows(row, person, elderly)
+                contact_rows.extend(kin)
+                # A contact who takes alarms takes the sensors' (a door left open, no movement):
+                # those go to them by SMS first, and to the centre unless one of them confirms.
+                row["kin_categories"] = ["sensor"] if any(c["receives_alarms"] for c in kin) else null()
                 chunk_devices.extend(self._device_rows(row))
             # Parents before children: contacts and devices refer to the recipients.
             self._insert(recipients, people)

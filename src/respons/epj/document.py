@@ -407,6 +407,8 @@ def _who(record: AlarmRecord, actor: str) -> str:
     person = record.people.get(actor)
     if person is not None:
         return person.display
+    if actor.startswith("contact:"):
+        return "pårørende"  # a next of kin who confirmed (named in the event's own line)
     return "systemet" if not actor.startswith("user:") else actor
 
 

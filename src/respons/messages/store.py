@@ -21,7 +21,7 @@ from sqlalchemy.engine import Connection
 
 from respons.messages import rules, texts
 from respons.store.db import claimable_ids
-from respons.store.tables import contacts, message_parts, messages, push_subscriptions
+from respons.store.tables import contacts, message_parts, messages, municipalities, push_subscriptions
 
 m = messages.c
 INTERRUPTED = "interrupted: the node sending it stopped before the provider's answer was recorded"
@@ -356,11 +356,23 @@ def of_alarm(conn: Connection, alarm_id: str) -> list[dict[str, Any]]:
     return [dict(r._mapping) for r in rows]
 
 
-def counts(conn: Connection) -> list[tuple[int, str, str, int]]:
-    """(municipality id, channel, state, messages) for /metrics."""
-    return [tuple(r) for r in conn.execute(select(m.municipality_id, m.channel, m.state, func.count())
-                                           .group_by(m.municipality_id, m.channel, m.state)
-                                           .order_by(m.municipality_id, m.channel, m.state))]
+def counts(conn: Connection) -> list[tuple[str, str, str, int]]:
+    """(municipality number, channel, state, messages) for /metrics."""
+    return [tuple(r) for r in conn.execute(
+        select(municipalities.c.number, m.channel, m.state, func.count())
+        .join(municipalities, municipalities.c.id == m.municipality_id)
+        .group_by(municipalities.c.number, m.channel, m.state)
+        .order_by(municipalities.c.number, m.channel, m.state))]
+
+
+def recent_times(conn: Connection, *, since: datetime) -> list[tuple[str, str, datetime, datetime | None,
+                                                                       datetime | None]]:
+    """(municipality number, channel, created, delivered, confirmed) of the messages queued
+    since ``since``, for /metrics' medians."""
+    return [tuple(r) for r in conn.execute(
+        select(municipalities.c.number, m.channel, m.created_at, m.delivered_at, m.confirmed_at)
+        .join(municipalities, municipalities.c.id == m.municipality_id)
+        .where(m.created_at >= since))]
 
 
 def figure_rows(conn: Connection, *, municipality_id: int, start: datetime, end: datetime) -> list[Any]:

@@ -94,6 +94,8 @@ def _summary(r, now: datetime, members: int | None = None) -> dict:
         "answer_seconds": round(max(0.0, (end - start).total_seconds()), 1),
         "route_step": r.route_step,
         "route": r.route,
+        # Offered to next of kin (not to home care): waiting for one of them to confirm.
+        "with_kin": r.state == "offered" and _step_target(r.route, r.route_step) == "next_of_kin",
         "mission": r.mission,
         "missing_response": r.missing_response,
         "answer_time_exceeded": r.answer_time_exceeded,
@@ -101,6 +103,12 @@ def _summary(r, now: datetime, members: int | None = None) -> dict:
         # A storm's group alarm: how many devices' AC-loss alarms it holds.
         "members": members if r.source == storms.SOURCE else None,
     }
+
+
+def _step_target(route: dict | None, step: int | None) -> str | None:
+    steps = (route or {}).get("steps") or []
+    index = step or 0
+    return steps[index].get("target") if 0 <= index < len(steps) else None
 
 
 def queue_item(conn: Connection, alarm_id: str, *, now: datetime, in_municipalities: frozenset[int]) -> dict | None:
@@ -133,12 +141,18 @@ def alarm_detail(conn: Connection, alarm_id: str, *, now: datetime, in_municipal
 
 
 def actor_names(conn: Connection, actors: set[str | None]) -> dict[str, str]:
-    """Display names for timeline actors ("user:12" -> "Kari Operatør"); others keep their id."""
+    """Display names for timeline actors ("user:12" -> "Kari Operatør", "contact:3" -> the
+    next of kin who confirmed); others keep their id."""
+    names: dict[str, str] = {}
     user_ids = {int(a.split(":", 1)[1]) for a in actors if a and a.startswith("user:") and a[5:].isdigit()}
-    if not user_ids:
-        return {}
-    rows = conn.execute(select(users.c.id, users.c.display_name).where(users.c.id.in_(sorted(user_ids))))
-    return {f"user:{r.id}": r.display_name for r in rows}
+    if user_ids:
+        rows = conn.execute(select(users.c.id, users.c.display_name).where(users.c.id.in_(sorted(user_ids))))
+        names.update({f"user:{r.id}": r.display_name for r in rows})
+    contact_ids = {int(a.split(":", 1)[1]) for a in actors if a and a.startswith("contact:") and a[8:].isdigit()}
+    if contact_ids:
+        rows = conn.execute(select(contacts.c.id, contacts.c.name).where(contacts.c.id.in_(sorted(contact_ids))))
+        names.update({f"contact:{r.id}": r.name for r in rows})
+    return names
 
 
 def with_taker_names(conn: Connection, items: list[dict]) -> list[dict]:

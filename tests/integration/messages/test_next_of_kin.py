@@ -273,3 +273,28 @@ def test_without_next_of_kin_who_take_alarms_the_centre_has_it_at_once(world):
     assert world.state(alarm_id) is State.QUEUED
     assert [d.get("reason") for k, d in world.events(alarm_id) if k == "escalated"] == ["no_kin"]
     assert queued(world) == []
+
+
+def test_the_statistics_count_the_days_messages_by_channel(world):
+    from respons.statistics import service as statistics
+    from respons.statistics.rules import Period
+
+    add_kin(world, "Kari Nordmann", "+4740000001")
+    add_kin(world, "Ola Nordmann", "+4740000002", priority=2)
+    world.alarm("door_opened")
+    claims = world.journal.run_sync(lambda c: store.claim_due(c, now=world.clock(), node="n1",
+                                                              lease=timedelta(seconds=30)))
+    world.journal.run_sync(lambda c: service.recorded(c, claims[0], rules.Result(rules.SENT_OK, ("a",)),
+                                                      provider="smpp", now=world.clock()))
+    world.journal.run_sync(lambda c: service.recorded(c, claims[1], rules.Result(rules.REFUSED, error="no"),
+                                                      provider="smpp", now=world.clock()))
+    world.clock.now += timedelta(seconds=8)
+    world.journal.run_sync(lambda c: service.receipt(c, provider="smpp", ref="a", stat="DELIVRD", number=None,
+                                                     text_start="", now=world.clock()))
+    world.clock.now += timedelta(seconds=30)
+    world.journal.run_sync(lambda c: service.reply(c, number="+4740000001", text="ok", now=world.clock()))
+    request = statistics.PeriodRequest.containing(world.municipality, Period.DAY, world.clock().date())
+    with world.engine.connect() as conn:
+        sms = statistics.messages(conn, request)["sms"]
+    assert (sms.queued, sms.sent, sms.delivered, sms.failed, sms.confirmed) == (2, 1, 1, 1, 1)
+    assert (sms.median_seconds_to_delivery, sms.median_seconds_to_confirmation) == (8.0, 38.0)

@@ -256,7 +256,7 @@ def _page_routes(app) -> set[str]:
 
     # console.js and voice.js read /console/voice and /console/calls/{id} (/app/calls/{id} in
     # the app) as JSON (no words).
-    not_pages = ("/api/", "/healthz", "/livez", "/readyz", "/metrics", "/app/events", "/app/sw.js",
+    not_pages = ("/api/", "/healthz", "/livez", "/readyz", "/metrics", "/app/events", "/app/sw.js", "/app/push/",
                  "/economy/runs/{run_id}/export", "/console/voice", "/console/calls/", "/app/calls/",
                  "/round/events")
     return {r.path for r in walk(app.routes) if "GET" in r.methods and not r.path.startswith(not_pages)}
@@ -360,6 +360,28 @@ def _new_alarm(app, engine, clock, municipality_number: str, type_code: str) -> 
     journal = app.state.runtime.journal
     return journal.run_sync(lambda conn: receiving.receive(conn, new, now=clock(),
                                                               answer_deadline=timedelta(seconds=60))).alarm_id
+
+
+def _next_of_kin_request(app, engine, clock) -> tuple[str, str]:
+    """A sensor alarm of a demo person whose contact takes alarms, its SMS claimed for sending
+    with its one-time link: (alarm id, the link's token)."""
+    from respons.messages import store as messages
+
+    with engine.connect() as conn:
+        person = conn.execute(select(tables.devices.c.id, tables.devices.c.identity, tables.devices.c.recipient_id,
+                                     tables.devices.c.municipality_id)
+                              .join(tables.recipients, tables.recipients.c.id == tables.devices.c.recipient_id)
+                              .where(tables.recipients.c.kin_categories.is_not(None))
+                              .order_by(tables.devices.c.id)).first()
+    new = receiving.NewAlarm(person.municipality_id, person.recipient_id, person.id, alarm_type("door_opened"), "http",
+                             f"device:{person.identity}", clock())
+    journal = app.state.runtime.journal
+    alarm_id = journal.run_sync(lambda conn: receiving.receive(conn, new, now=clock(),
+                                                                  answer_deadline=timedelta(seconds=60))).alarm_id
+    claims = journal.run_sync(lambda conn: messages.claim_due(conn, now=clock(), node="scan", lease=timedelta(minutes=5),
+                                                               link_base="https://respons.example"))
+    body = next(c.body for c in claims if c.alarm_id == alarm_id)
+    return alarm_id, body.split("/k/")[1].split()[0]
 
 
 def _tour(app, engine, clock, people, language) -> None:
@@ -605,6 +627,14 @@ def _tour(app, engine, clock, people, language) -> None:
 
     # --- log-in, errors ----------------------------------------------------------------------------
     anonymous.page("/login", "/login")
+    # --- next of kin: asked by SMS, confirming through the message's link --------------------
+    kin_alarm, token = _next_of_kin_request(app, engine, clock)
+    operator.page(f"/console/alarms/{kin_alarm}", "/console/alarms/{alarm_id}")
+    anonymous.page(f"/k/{token}", "/k/{token}")
+    anonymous.post(f"/k/{token}", "confirm through the link", expect=200)
+    anonymous.post(f"/k/{token}", "the link used again", expect=200)
+    anonymous.page("/k/" + "x" * 24, "/k/{token}", expect=404)
+    operator.page(f"/console/alarms/{kin_alarm}", "/console/alarms/{alarm_id}")
     anonymous.post("/login", "refusal: a wrong password", data={"username": "operator", "password": "feil"})
     anonymous.post("/login", "refusal: an administrator without a code",
                    data={"username": "vertsadmin", "password": _demo("vertsadmin").password})

@@ -55,6 +55,7 @@ register(
         "console.state.received": ("Mottatt", "Received"),
         "console.state.queued": ("Venter", "Waiting"),
         "console.state.offered": ("Hos hjemmetjenesten", "With home care"),
+        "console.state.offered_kin": ("Venter på pårørende", "Waiting for next of kin"),
         "console.state.answered": ("Besvart", "Answered"),
         "console.state.resolved": ("Utfall registrert", "Outcome recorded"),
         "console.state.closed": ("Lukket", "Closed"),
@@ -144,6 +145,11 @@ register(
         "console.work.with_home_care": (
             "Alarmen er tilbudt hjemmetjenesten. Svar for å ta den selv.",
             "The alarm is offered to home care. Answer to take it yourself.",
+        ),
+        "console.work.with_kin": (
+            "Pårørende er spurt på SMS og har ikke bekreftet ennå; uten svar i tide kommer alarmen hit. Svar for å ta den selv.",
+            "Next of kin were asked by SMS and have not confirmed yet; without an answer in time the alarm comes here. "
+            "Answer to take it yourself.",
         ),
         "console.work.answer_first": ("Svar på alarmen for å håndtere den.", "Answer the alarm to handle it."),
         "console.work.closed": ("Alarmen er lukket.", "The alarm is closed."),
