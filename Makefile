@@ -34,9 +34,10 @@ demo: $(INSTALLED)
 	@bash scripts/ensure-fhir-server.sh || echo "Demo EPJ: the FHIR server could not be installed (Node from npm); the demo runs without a patient record."
 	@bash scripts/ensure-voice.sh || echo "Demo voice: the gateway and baresip could not be installed (Debian packages); the demo runs without voice."
 	@bash scripts/ensure-camera.sh || echo "Demo camera: GStreamer could not be installed (Debian packages); the demo runs without a camera picture."
+	@bash scripts/ensure-message-peers.sh || echo "Demo messages: the local SMS centre could not be installed (Node from npm); next-of-kin alarms go to the centre."
 	$(BIN)/respons migrate
 	$(BIN)/respons demo
-	$(BIN)/respons serve --simulate --demo-epj --demo-voice
+	$(BIN)/respons serve --simulate --demo-epj --demo-voice --demo-messages
 
 ## test: install and run the whole suite (SQLite always; PostgreSQL when reachable), in parallel
 test: $(INSTALLED)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from respons import __version__
-from respons.cli import access, audit, backup, demo, epj, invoice, report, server
+from respons.cli import access, audit, backup, demo, epj, invoice, messages, report, server
 
 app = typer.Typer(
     help="Respons: an open platform for municipal response services (responstjenester).\n\n"
@@ -36,6 +36,7 @@ app.command()(backup.restore)
 app.command()(server.serve)
 app.command()(demo.demo)
 app.command()(demo.simulate)
+app.command("push-keys")(messages.push_keys)
 app.add_typer(audit.audit_app, name="audit")
 app.add_typer(report.report_app, name="report")
 app.add_typer(invoice.invoice_app, name="invoice")

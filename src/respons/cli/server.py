@@ -32,6 +32,8 @@ def serve(
                                                             "with the demo's care plans, see `respons demo`)."),
     demo_voice: bool = typer.Option(False, "--demo-voice", help="Also run the demo's voice: the media gateway and "
                                                                 "one simulated alarm unit on this machine."),
+    demo_messages: bool = typer.Option(False, "--demo-messages", help="Also run the demo's SMS centre on this "
+                                       "machine (SMPP; next of kin answer from it) and send SMS there only."),
 ) -> None:
     """Run the server: HTTP API, journal writer and timer worker."""
     # Here, not at the top: the web application takes longer to import than every other
@@ -52,12 +54,14 @@ def serve(
     epj_process = _start_demo_epj() if demo_epj else None
     voice_processes, voice_settings = _start_demo_voice() if demo_voice else ([], {})
     settings = settings.model_copy(update=voice_settings) if voice_settings else settings
+    message_processes, message_settings = _start_demo_messages() if demo_messages else ([], {})
+    settings = settings.model_copy(update=message_settings) if message_settings else settings
     if simulate:
         start_background_simulator(f"http://{host}:{port}", speed=speed, database_url=settings.database_url)
     try:
         server.run(create_app(settings), host=host, port=port)
     finally:
-        for process in [epj_process, *voice_processes]:
+        for process in [epj_process, *voice_processes, *message_processes]:
             if process is not None:
                 process.terminate()
 
@@ -86,6 +90,36 @@ def _start_demo_voice():
                   if missing else "Demo cameras: three simulated supervision cameras on this machine (the round, "
                   "/round: look-ins at :00, :20 and :40 every hour; nothing is recorded).", markup=False)
     return processes, settings
+
+
+def _start_demo_messages():
+    """The demo's SMS centre and its next of kin, or one line saying why the demo sends no SMS."""
+    from respons.demo import smsc
+
+    if not smsc.available():
+        console.print("Demo messages: not installed (bash scripts/ensure-message-peers.sh); next-of-kin alarms go "
+                      "to the centre.", markup=False)
+        return [], {}
+    try:
+        process = smsc.start()
+    except (RuntimeError, OSError) as exc:
+        console.print(f"Demo messages: did not start ({exc}); next-of-kin alarms go to the centre.", markup=False)
+        return [], {}
+    sender = "2222"
+    replies = smsc.KinReplies(sender=sender).start()
+    console.print(f"Demo messages: SMS go to a local SMS centre on this machine (127.0.0.1:{smsc.PORT}, "
+                  f"{smsc.JOURNAL}); nothing reaches a phone. Its next of kin answer some requests with OK. "
+                  "Web Push is off in the demo (it would need a push service outside this machine).", markup=False)
+    settings = {"sms_provider": "smpp", "smpp_host": "127.0.0.1", "smpp_port": smsc.PORT,
+                "smpp_system_id": smsc.SYSTEM_ID, "smpp_password": smsc.PASSWORD, "sms_sender": sender,
+                "installation": "demo", "vapid_private_key": ""}
+
+    class _Stopper:  # terminate() like the other processes: the SMS centre and the replies
+        def terminate(self):
+            replies.stop()
+            process.terminate()
+
+    return [_Stopper()], settings
 
 
 def _start_demo_epj():

@@ -91,3 +91,51 @@ def start_node(script: Path, arguments: list[str], *, ready: Callable[[], bool],
         process.terminate()
         process.wait(timeout=10)
     raise RuntimeError(f"{script.name} did not start: {log_file.read_text(errors='replace')[-2000:]}")
+
+
+class KinReplies:
+    """The demo's next of kin: they read the requests that reach the local SMS centre and
+    answer some of them by SMS ("OK" after a while, sometimes "Nei", sometimes nothing), so
+    the demo shows an alarm handled by next of kin and one that comes to the centre."""
+
+    def __init__(self, *, control_port: int = CONTROL_PORT, sender: str, seed: int = 7, poll_seconds: float = 2.0):
+        import random
+        import threading
+
+        self._control = f"http://127.0.0.1:{control_port}/control"
+        self._sender, self._poll = sender, poll_seconds
+        self._rng = random.Random(seed)
+        self._seen: set[str] = set()
+        self._due: list[tuple[float, str, str]] = []  # (when, number, text)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="respons-demo-kin", daemon=True)
+
+    def start(self) -> "KinReplies":
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._poll):
+            try:
+                self._round()
+            except (httpx.HTTPError, ValueError):
+                pass  # the SMS centre is restarting: next round
+
+    def _round(self) -> None:
+        for record in httpx.get(f"{self._control}/messages", timeout=5).json()["messages"]:
+            text, key = record.get("text") or "", record["message_id"]
+            if key in self._seen or not text.startswith("Respons "):
+                continue
+            self._seen.add(key)
+            answer = self._rng.choices(("OK", "Ja, jeg drar", "Nei, er bortreist", None), weights=(55, 15, 10, 20))[0]
+            if answer is not None:
+                self._due.append((time.monotonic() + self._rng.uniform(15, 90), "+" + record["destination"].lstrip("+"),
+                                  answer))
+        now = time.monotonic()
+        for item in [d for d in self._due if d[0] <= now]:
+            self._due.remove(item)
+            httpx.post(f"{self._control}/mo", json={"source": item[1], "destination": self._sender, "text": item[2]},
+                       timeout=5)

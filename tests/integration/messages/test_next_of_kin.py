@@ -94,6 +94,14 @@ def test_sent_delivered_and_an_ok_reply_closes_the_alarm_as_handled_by_next_of_k
     # The escalation timer was cancelled: nothing happens at the end of the time.
     world.advance(600)
     assert world.state(alarm_id) is State.CLOSED
+    # The patient record gets the alarm's document, valid, with who went and how they were asked.
+    from respons.store.tables import epj_documents
+    with world.engine.connect() as conn:
+        document = conn.execute(select(epj_documents.c.state, epj_documents.c.bundle, epj_documents.c.problems)
+                                .where(epj_documents.c.alarm_id == alarm_id)).one()
+    assert document.state == "waiting", document.problems
+    assert "Pårørende Kari Nordmann bekreftet at de drar dit" in str(document.bundle)
+    assert "SMS til Kari Nordmann: levert" in str(document.bundle)
 
 
 def test_no_confirmation_within_the_time_escalates_to_the_centre_with_the_reason(world):
