@@ -165,4 +165,9 @@ def test_a_subscription_the_push_service_has_forgotten_is_not_used_again(new_pag
         assert conn.execute(select(push_subscriptions.c.gone_at)).scalar() is not None
     # The app on screen still alerts as before: the offer is in its list.
     expect(phone.locator(f"#offer-{alarm_id}")).to_be_visible(timeout=LIVE)
+    # The next offer is not pushed to the forgotten subscription at all.
+    second = world.send_alarm(type="fall")
+    expect(phone.locator(f"#offer-{second}")).to_be_visible(timeout=LIVE)
+    with engine.connect() as conn:
+        assert conn.execute(select(messages.c.id).where(messages.c.alarm_id == second)).first() is None
     engine.dispose()

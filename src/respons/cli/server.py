@@ -96,15 +96,19 @@ def _start_demo_messages():
     """The demo's SMS centre and its next of kin, or one line saying why the demo sends no SMS."""
     from respons.demo import smsc
 
+    # The demo's people have valid mobile numbers that may be someone's: whatever the
+    # environment says, a demo sends SMS to the local SMS centre or to nobody.
+    nobody = {"sms_provider": "none", "installation": "demo", "vapid_private_key": ""}
     if not smsc.available():
-        console.print("Demo messages: not installed (bash scripts/ensure-message-peers.sh); next-of-kin alarms go "
-                      "to the centre.", markup=False)
-        return [], {}
+        console.print("Demo messages: not installed (bash scripts/ensure-message-peers.sh); no SMS is sent, and "
+                      "next-of-kin alarms go to the centre.", markup=False)
+        return [], nobody
     try:
         process = smsc.start()
     except (RuntimeError, OSError) as exc:
-        console.print(f"Demo messages: did not start ({exc}); next-of-kin alarms go to the centre.", markup=False)
-        return [], {}
+        console.print(f"Demo messages: did not start ({exc}); no SMS is sent, and next-of-kin alarms go to the "
+                      "centre.", markup=False)
+        return [], nobody
     sender = "2222"
     replies = smsc.KinReplies(sender=sender).start()
     console.print(f"Demo messages: SMS go to a local SMS centre on this machine (127.0.0.1:{smsc.PORT}, "

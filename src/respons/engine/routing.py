@@ -167,6 +167,7 @@ def plan_for(conn: Connection, *, municipality_id: int, recipient_id: int | None
 
 # Why an alarm left a next-of-kin step for the next one (on the ``escalated`` event).
 KIN_NOT_CONFIRMED, KIN_UNREACHABLE, KIN_DECLINED, NO_KIN = "kin_not_confirmed", "kin_unreachable", "kin_declined", "no_kin"
+KIN_NONE = "kin_none"  # some said no, the others could not be reached
 
 
 def enter_step(conn: Connection, alarm_id: str, index: int, now: datetime, *, escalation: bool = False,
@@ -199,7 +200,7 @@ def _offer(conn: Connection, alarm_id: str, index: int, step: Step, municipality
     if on_duty:
         # Their phones hear of it even with the app closed (Web Push, after the commit).
         messages.push_offer(conn, alarm_id, municipality_id=municipality_id, user_ids=on_duty, step=index,
-                            label=_offer_label(conn, alarm_id), now=now)
+                            label=_offer_label(conn, alarm_id), now=now, step_seconds=step.seconds)
     if step.resend_seconds:
         timers.schedule(conn, RESEND, alarm_id=alarm_id, due_at=now + timedelta(seconds=step.resend_seconds), now=now)
 
@@ -433,7 +434,8 @@ def _ask_next_of_kin(conn: Connection, alarm_id: str, index: int, step: Step, mu
 
 
 def waiting_for_kin(conn: Connection, alarm_id: str) -> bool:
-    """Is the alarm offered to next of kin now (their confirmation still counts)?"""
+    """Is the alarm offered to next of kin now (their confirmation still counts)? Reads the
+    alarm's row under its lock (PostgreSQL): what follows in the unit holds until it commits."""
     row = alarm_rows.routing_state(conn, alarm_id)
     return (row is not None and row.state == State.OFFERED
             and RoutingPlan.from_json(row.route).steps[row.route_step or 0].target is Target.NEXT_OF_KIN)

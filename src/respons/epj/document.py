@@ -285,7 +285,8 @@ _CALL_FAILURE = {"busy": "opptatt", "no_answer": "svarte ikke", "rejected": "avv
 
 _ESCALATION_REASON = {"kin_not_confirmed": "ingen pårørende bekreftet i tide",
                       "kin_unreachable": "ingen melding til pårørende kom fram",
-                      "kin_declined": "pårørende kunne ikke", "no_kin": "ingen pårørende tar alarmer"}
+                      "kin_declined": "pårørende kunne ikke", "no_kin": "ingen pårørende tar alarmer",
+                      "kin_none": "noen pårørende sa nei, de andre ble ikke nådd"}
 _MESSAGE_PHASE = {"delivered": "levert", "failed": "kom ikke fram", "expired": "ikke sendt i tide",
                   "confirmed": "bekreftet", "declined": "svarte nei", "reply": "svarte"}
 

@@ -37,7 +37,7 @@ class HttpSmsProvider:
     async def stop(self) -> None:
         await self._client.aclose()
 
-    async def send(self, uid: str, to: str, body: str, reference: int) -> rules.Result:
+    async def send(self, uid: str, to: str, body: str, reference: int, attempt: int = 0) -> rules.Result:
         payload = {"to": to, "from": self._sender, "text": body, "reference": uid}
         if self._callback_url:
             payload["callback_url"] = self._callback_url

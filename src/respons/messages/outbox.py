@@ -49,14 +49,16 @@ def ask_next_of_kin(conn: Connection, alarm_id: str, *, municipality_id: int, re
 
 
 def push_offer(conn: Connection, alarm_id: str, *, municipality_id: int, user_ids: list[int], step: int,
-               label: str, now: datetime) -> int:
+               label: str, now: datetime, step_seconds: int | None = None) -> int:
     """A Web Push to each phone of the responders an offer goes to (once per step: the
-    app's own alert repeats while it is open). The number queued."""
+    app's own alert repeats while it is open), kept by the push service no longer than the
+    step lasts. The number queued."""
+    lifetime = min(OFFER_PUSH_LIFETIME, timedelta(seconds=step_seconds)) if step_seconds else OFFER_PUSH_LIFETIME
     queued = 0
     for subscription in store.subscriptions_of(conn, user_ids):
         _, _, new = store.queue(
             conn, dedupe_key=f"offer:{alarm_id}:{step}:{subscription.id}", channel=rules.PUSH, purpose=rules.OFFER,
-            municipality_id=municipality_id, body=label, now=now, expires_at=now + OFFER_PUSH_LIFETIME,
+            municipality_id=municipality_id, body=label, now=now, expires_at=now + lifetime,
             alarm_id=alarm_id, user_id=subscription.user_id, subscription_id=subscription.id)
         queued += new
     if queued:

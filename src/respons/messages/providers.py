@@ -82,7 +82,7 @@ def build(settings: Settings) -> Providers:
         limits = []
         if allow:
             limits.append("only to " + ", ".join(allow))
-        if settings.installation != "production":
+        if settings.installation != "production" and _loopback(sms_host(settings)):
             limits.append(f"a {settings.installation} installation: nothing reaches a real phone")
         sms_line = f"SMS over {settings.sms_provider.upper()} via {where} from {settings.sms_sender}" + (
             f" ({'; '.join(limits)})" if limits else "")

@@ -42,6 +42,9 @@ class Result:
     # Try again after this long instead of backing off: nothing was sent, and the message is
     # not the cause (the SMSC is not connected yet).
     again_in: timedelta | None = None
+    # The provider may have taken it after all (its answer never came): before it is sent
+    # again, its receipts are looked for (store.recover_interrupted).
+    uncertain: bool = False
 
 
 # SMPP 3.4 §5.1.3 command_status values worth trying again: the SMSC is busy or its queue

@@ -39,6 +39,22 @@ def _on_timeline(conn: Connection, row: Any, phase: str, now: datetime, **extra:
     timeline.append_event(conn, row.alarm_id, Event(EventKind.MESSAGE, now, SYSTEM, data))
 
 
+MOVED_ON = "not sent: the alarm had moved on"
+
+
+def claim(conn: Connection, *, now: datetime, node: str, lease: timedelta, limit: int,
+          link_base: str | None = None) -> list[store.Claim]:
+    """Messages due now, for this node to send; one whose alarm has moved on since it was
+    queued (its next of kin confirmed or the centre has it, the offer was taken or escalated)
+    is not sent at all, and its timeline says so."""
+    claims = store.claim_due(conn, now=now, node=node, lease=lease, limit=limit, link_base=link_base)
+    gone = store.moved_on(conn, claims)
+    for c in claims:
+        if c.message_id in gone and (row := store.cancel(conn, c, now=now, why=MOVED_ON)) is not None:
+            _on_timeline(conn, row, rules.EXPIRED, now, error=MOVED_ON)
+    return [c for c in claims if c.message_id not in gone]
+
+
 def recorded(conn: Connection, claim: store.Claim, result: rules.Result, *, provider: str, now: datetime) -> Any | None:
     """The provider's answer to one send (None: the claim was lost; another node's counts)."""
     row = store.record(conn, claim, result, provider=provider, now=now)
@@ -84,6 +100,7 @@ def receipt(conn: Connection, *, provider: str, ref: str, stat: str, number: str
     state = rules.receipt_state(stat)
     if state is None:
         return None  # on its way (ENROUTE, ACCEPTD): the final receipt follows
+    number = _phone(number)
     found = store.receipt(conn, provider=provider, ref=ref, state=state, now=now, number=number,
                           text_start=text_start)
     if found is None:
@@ -103,29 +120,49 @@ def receipt(conn: Connection, *, provider: str, ref: str, stat: str, number: str
 def reply(conn: Connection, *, number: str, text: str, now: datetime) -> str | None:
     """An SMS from a phone (mobile originated). A reply to a next-of-kin request confirms
     ("OK", "JA") or declines ("NEI") it; anything else is kept on the alarm's timeline for the
-    operator. What happened ("confirmed", "late", "declined", "noted"), or None when the
-    number was asked nothing (logged without the text, which may be personal)."""
-    try:
-        phone = normalise_phone(number)
-    except InvalidPhoneNumber:
-        phone = number
+    operator. Which request: the one whose short code the reply names; else the one still
+    waiting for this person; with two or more waiting and no code, none is confirmed — the
+    reply is put on each alarm (the centre gets them at the end of the time, and sees it).
+    What happened ("confirmed", "late", "used", "declined", "noted", "unclear"), or None when
+    the number was sent no request (logged without the text, which may be personal)."""
+    phone = _phone(number)
     said = texts.read_reply(text)
-    asked = store.asked_from(conn, phone, code=said.code, since=now - REPLY_WINDOW)
+    asked = store.asked_from(conn, phone, since=now - REPLY_WINDOW)
     if not asked:
-        log.warning("an SMS from a number with no request waiting for its answer: ignored")
+        log.warning("an SMS from a number with no request sent to it: ignored")
         return None
-    request = asked[0]
-    row = store.by_uid(conn, request.uid)
     kept = (text or "")[:REPLY_TEXT_KEPT]
+    named = [r for r in asked if said.code and r.code == said.code]
+    if named:
+        request = named[0]
+    else:
+        waiting = [r for r in asked if routing.waiting_for_kin(conn, r.alarm_id) and r.confirmed_at is None]
+        if len(waiting) > 1 and said.intent is not None:
+            # "OK" to which? Never guess for a person's safety: every alarm it may be for hears it.
+            for r in waiting:
+                _on_timeline(conn, store.by_uid(conn, r.uid), "reply", now, text=kept, unclear=True)
+            return "unclear"
+        request = waiting[0] if waiting else asked[0]
+    row = store.by_uid(conn, request.uid)
     if said.intent == texts.CONFIRM:
         return _confirmed(conn, request, row, now, via="sms", text=kept)
     if said.intent == texts.DECLINE:
-        store.mark_declined(conn, request.id, now=now)
-        _on_timeline(conn, row, "declined", now, text=kept)
-        _kin_check(conn, request.alarm_id, now)
+        if store.mark_declined(conn, request.id, now=now):
+            _on_timeline(conn, row, "declined", now, text=kept)
+            _kin_check(conn, request.alarm_id, now)
         return "declined"
     _on_timeline(conn, row, "reply", now, text=kept)
     return "noted"
+
+
+def _phone(number: str | None) -> str | None:
+    """A number from a provider as the registry stores phones (E.164), if it is one."""
+    if not number:
+        return number
+    try:
+        return normalise_phone(number)
+    except InvalidPhoneNumber:
+        return number
 
 
 def confirm_link(conn: Connection, token: str, *, now: datetime) -> str | None:
@@ -140,9 +177,11 @@ def confirm_link(conn: Connection, token: str, *, now: datetime) -> str | None:
 
 
 def _confirmed(conn: Connection, request: Any, row: Any, now: datetime, *, via: str, text: str | None = None) -> str:
-    store.mark_confirmed(conn, request.id, now=now)
+    if not store.mark_confirmed(conn, request.id, now=now):
+        return "used"  # this person confirmed before (a second "OK", or the link after the SMS)
     if not routing.waiting_for_kin(conn, request.alarm_id):
-        # The centre has the alarm by now: that they go is still news for the operator.
+        # The alarm has moved on (another next of kin confirmed, the time ran out, an operator
+        # took it): that this person goes is still news for whoever has it.
         _on_timeline(conn, row, "confirmed", now, text=text, via=via, late=True)
         return "late"
     _on_timeline(conn, row, "confirmed", now, text=text, via=via)
@@ -170,7 +209,9 @@ def push_shown(conn: Connection, uid: str, *, now: datetime) -> bool:
 def _kin_check(conn: Connection, alarm_id: str | None, now: datetime) -> None:
     """Every next of kin asked has failed, expired or said no: nobody will confirm, so the
     alarm goes on to its next step now instead of at the end of the time."""
-    if alarm_id is None:
+    if alarm_id is None or not routing.waiting_for_kin(conn, alarm_id):
+        # (waiting_for_kin locks the alarm's row on PostgreSQL first: two contacts' failures
+        # or "no"s on two nodes are then counted one after the other, and the last one sees both.)
         return
     requests = store.kin_requests_of(conn, alarm_id)
     if not requests or any(r.confirmed_at is not None for r in requests):
@@ -178,5 +219,6 @@ def _kin_check(conn: Connection, alarm_id: str | None, now: datetime) -> None:
     declined = {r.id for r in requests if r.declined_at is not None}
     unreachable = {r.id for r in requests if r.state in (rules.FAILED, rules.EXPIRED)} - declined
     if len(declined) + len(unreachable) == len(requests):
-        reason = routing.KIN_DECLINED if declined else routing.KIN_UNREACHABLE
+        reason = (routing.KIN_DECLINED if not unreachable else routing.KIN_UNREACHABLE if not declined
+                  else routing.KIN_NONE)
         routing.kin_unavailable(conn, alarm_id, reason=reason, now=now)

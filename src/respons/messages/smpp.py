@@ -8,11 +8,13 @@ What Respons does itself, and why:
   counted in septets. The library's splitter counts characters, so a long text with a €
   would give an oversized part.
 - **Nothing queued in memory**: a part is handed to the library only while the session is
-  bound, and one whose answer does not come in time is withdrawn before it can be sent
-  later behind our back; the outbox tries the message again (messages/worker.py).
+  bound, and one whose answer does not come in time is withdrawn if the session has not taken
+  it yet; if it has, the SMSC may have it, and the outbox waits for its receipts before
+  sending it again (messages/worker.py, store.recover_interrupted).
 - **Receipts and replies** go to the worker's callbacks with the SMSC's id, the number and
-  the text, and are matched against the outbox in the database — not against the library's
-  in-memory correlation, which a restart forgets.
+  the text, from a queue of their own (never on the session's receive loop), and are matched
+  against the outbox in the database — not against the library's in-memory correlation, which
+  a restart forgets.
 """
 
 from __future__ import annotations
@@ -43,6 +45,8 @@ from respons.messages import rules, texts
 log = logging.getLogger(__name__)
 
 Receipt = Callable[[str, str, str, str], Awaitable[None]]  # (smsc id, stat, number, first text)
+# A receipt or reply whose unit fails (the database is away) is tried again after these waits.
+INBOX_RETRIES = (1.0, 2.0, 4.0, 8.0, None)
 Reply = Callable[[str, str], Awaitable[None]]  # (number, text)
 
 
@@ -65,21 +69,31 @@ def e164(number: str, ton: int) -> str:
 
 
 class _Parts(AbstractBroker):
-    """What the session sends next: only parts we still wait for (see the module's docstring)."""
+    """What the session sends next: only parts we still wait for (see the module's docstring).
+    A part can be withdrawn only while it waits here; once the session took it, it may have
+    reached the SMSC, and ``withdraw`` says so."""
 
     def __init__(self) -> None:
         self._queue: asyncio.Queue[SubmitSm] = asyncio.Queue()
-        self.withdrawn: set[str] = set()
+        self._waiting: set[str] = set()  # log ids enqueued and not yet taken by the session
 
     async def enqueue(self, message: SmppMessage) -> None:
+        self._waiting.add(message.log_id)
         await self._queue.put(message)  # type: ignore[arg-type]
 
     async def dequeue(self) -> SmppMessage:
         while True:
             message = await self._queue.get()
-            if message.log_id not in self.withdrawn:
+            if message.log_id in self._waiting:
+                self._waiting.discard(message.log_id)
                 return message
-            self.withdrawn.discard(message.log_id)
+
+    def withdraw(self, log_id: str) -> bool:
+        """True: never handed to the session (it will not be sent); False: it may have been."""
+        if log_id in self._waiting:
+            self._waiting.discard(log_id)
+            return True
+        return False
 
 
 class _Hook(AbstractHook):
@@ -111,6 +125,8 @@ class SmppProvider:
         self._task: asyncio.Task | None = None
         self._on_receipt: Receipt | None = None
         self._on_reply: Reply | None = None
+        self._inbox: asyncio.Queue[DeliverSm] = asyncio.Queue()
+        self._reader: asyncio.Task | None = None
 
     @property
     def bound(self) -> bool:
@@ -129,6 +145,7 @@ class SmppProvider:
                           # Back within 4 s of an SMSC that returns (the library's default waits up to 32 s).
                           retry_timer=SimpleExponentialBackoff(min_delay=500, max_increases=3))
         self._task = asyncio.get_running_loop().create_task(self._esme.start(), name="respons-smpp")
+        self._reader = asyncio.get_running_loop().create_task(self._read_inbox(), name="respons-smpp-inbox")
 
     async def stop(self) -> None:
         if self._esme is not None:
@@ -136,6 +153,8 @@ class SmppProvider:
                 await asyncio.wait_for(self._esme.stop(), 5)
             except (asyncio.TimeoutError, OSError):
                 pass
+        if self._reader is not None:
+            self._reader.cancel()
         if self._task is not None:
             self._task.cancel()
             try:
@@ -146,14 +165,16 @@ class SmppProvider:
             if not future.done():
                 future.cancel()
 
-    async def send(self, uid: str, to: str, body: str, reference: int) -> rules.Result:
+    async def send(self, uid: str, to: str, body: str, reference: int, attempt: int = 0) -> rules.Result:
         """Each part in turn; the SMSC's ids when it took them all."""
         if not self.bound:
             return rules.Result(rules.RETRY, error="the SMSC is not connected", again_in=rules.FIRST_RETRY)
         encoded = texts.encode(body, reference)
         refs: list[str] = []
         for index, part in enumerate(encoded.parts):
-            log_id = f"{uid}/{index + 1}"
+            # One id per part and attempt: a part from an earlier attempt that the session still
+            # holds is never mistaken for this one.
+            log_id = f"{uid}/{attempt}/{index + 1}"
             message = SubmitSm(short_message=body[:1] or " ", source=self._sender, destination=address(to),
                                esm_class=0x40 if encoded.split else 0, registered_delivery=0b1, log_id=log_id,
                                encoding="gsm0338" if encoded.data_coding == texts.GSM_DEFAULT else "ucs2")
@@ -166,19 +187,25 @@ class SmppProvider:
             try:
                 answer = await asyncio.wait_for(asyncio.shield(future), self._answer_seconds)
             except asyncio.TimeoutError:
-                self._parts.withdrawn.add(log_id)
                 error = f"the SMSC did not answer part {index + 1} of {len(encoded.parts)} in {self._answer_seconds:g} s"
-                return rules.Result(rules.RETRY, tuple(refs), error=error)
+                if self._parts.withdraw(log_id) and not refs:
+                    return rules.Result(rules.RETRY, error=error)
+                # Handed to the session (or an earlier part went): the SMSC may have it. Tried
+                # again only after its receipts had time to say so (store.recover_interrupted).
+                return rules.Result(rules.RETRY, tuple(refs), error=error, uncertain=True)
             finally:
                 self._waiting.pop(log_id, None)
             if isinstance(answer, BaseException):
-                return rules.Result(rules.RETRY, tuple(refs), error=f"{type(answer).__name__}: {answer}"[:300])
+                return rules.Result(rules.RETRY, tuple(refs), error=f"{type(answer).__name__}: {answer}"[:300],
+                                    uncertain=bool(refs))
             status, message_id = answer
             verdict = rules.smpp_verdict(status)
             if verdict != rules.SENT_OK:
-                # A later part refused after earlier ones went: the person may get half of it,
-                # so the whole message is tried again (the receipt of the half still counts).
-                return rules.Result(verdict, tuple(refs), error=f"SMSC answered {_status_name(status)} to part {index + 1}")
+                # A later part refused after earlier ones went: the person may have the first
+                # parts. Refused for good, the message fails (the next of kin rule moves the
+                # alarm on); to be tried again, it waits for the earlier parts' receipts first.
+                return rules.Result(verdict, tuple(refs), error=f"SMSC answered {_status_name(status)} to part {index + 1}",
+                                    uncertain=bool(refs) and verdict == rules.RETRY)
             refs.append(message_id)
         return rules.Result(rules.SENT_OK, tuple(refs))
 
@@ -191,10 +218,22 @@ class SmppProvider:
         if isinstance(message, SubmitSmResp):
             self._answer(message.log_id, (int(message.command_status), message.message_id))
         elif isinstance(message, DeliverSm):
-            try:
-                await self._delivered(message)
-            except Exception:  # noqa: BLE001 - a fault here must not end the session
-                log.exception("could not handle a deliver_sm from the SMSC")
+            # Not handled on the library's receive loop: a slow commit there would hold back
+            # every submit_sm_resp and enquire_link on the session (and drop it).
+            self._inbox.put_nowait(message)
+
+    async def _read_inbox(self) -> None:
+        while True:
+            message = await self._inbox.get()
+            for wait in INBOX_RETRIES:
+                try:
+                    await self._delivered(message)
+                    break
+                except Exception:  # noqa: BLE001 - the database may be back in a moment
+                    if wait is None:
+                        log.exception("could not record a receipt or reply from the SMSC; it is lost")
+                    else:
+                        await asyncio.sleep(wait)
 
     async def _delivered(self, message: DeliverSm) -> None:
         number = e164(message.source.number, message.source.ton)

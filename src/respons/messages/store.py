@@ -17,14 +17,20 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, case, delete, func, insert, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
 from respons.messages import rules, texts
-from respons.store.db import claimable_ids
-from respons.store.tables import contacts, message_parts, messages, municipalities, push_subscriptions
+from respons.store.db import claimable_ids, is_postgres
+from respons.store.tables import alarms, contacts, message_parts, messages, municipalities, push_subscriptions
 
 m = messages.c
+# A message that may have reached the provider without Respons knowing: its last_error says
+# so, and the next claim looks for its receipts before sending it again.
 INTERRUPTED = "interrupted: the node sending it stopped before the provider's answer was recorded"
+UNCERTAIN = "uncertain: "
+UNCERTAIN_WAIT = timedelta(seconds=30)
+RECORDED = "recorded"  # the local recorder's rows from before 2026-12 (migration 0025): never sent
 
 
 def sha256(text: str) -> str:
@@ -93,6 +99,38 @@ def expire_due(conn: Connection, now: datetime) -> list[Any]:
                                    m.last_error)).all()
 
 
+def moved_on(conn: Connection, claims: list[Claim]) -> set[int]:
+    """The claimed messages whose alarm no longer waits for them: a next-of-kin request for an
+    alarm not offered to next of kin any more (confirmed, escalated, answered, cleared), an
+    offer's push for an alarm not on offer any more. Their ids."""
+    alarm_ids = {c.alarm_id for c in claims if c.alarm_id}
+    if not alarm_ids:
+        return set()
+    now_at = {r.id: r for r in conn.execute(select(alarms.c.id, alarms.c.state, alarms.c.route, alarms.c.route_step)
+                                            .where(alarms.c.id.in_(sorted(alarm_ids))))}
+    gone = set()
+    for claim in claims:
+        row = now_at.get(claim.alarm_id)
+        if row is None:
+            continue
+        steps = (row.route or {}).get("steps") or []
+        index = row.route_step or 0
+        target = steps[index].get("target") if 0 <= index < len(steps) else None
+        waiting = row.state == "offered" and (target == "next_of_kin") == (claim.purpose == rules.KIN_REQUEST)
+        if not waiting:
+            gone.add(claim.message_id)
+    return gone
+
+
+def cancel(conn: Connection, claim: Claim, *, now: datetime, why: str) -> Any | None:
+    """A claimed message that is not to be sent after all: expired, with why; its row."""
+    return conn.execute(update(messages).where(m.id == claim.message_id, m.claimed_by == claim.token)
+                        .values(state=rules.EXPIRED, due_at=None, claimed_by=None, lease_until=None, failed_at=now,
+                                last_error=why)
+                        .returning(m.id, m.uid, m.alarm_id, m.channel, m.purpose, m.contact_id, m.user_id,
+                                   m.last_error)).first()
+
+
 def claim_due(conn: Connection, *, now: datetime, node: str, lease: timedelta, limit: int = 50,
               link_base: str | None = None) -> list[Claim]:
     """Messages due now, claimed for ``lease``: queued ones whose time came, and ones a node
@@ -127,7 +165,8 @@ def claim_due(conn: Connection, *, now: datetime, node: str, lease: timedelta, l
                                                                                  push_subscriptions.c.gone_at.is_(None)))}
     rows = sorted(rows, key=lambda r: (r.due_at, r.id))
     return [Claim(r.id, r.uid, r.channel, r.purpose, r.alarm_id, r.municipality_id, r.to_address, bodies[r.id], r.attempts,
-                  token, resumed=r.last_error == INTERRUPTED, expires_at=r.expires_at,
+                  token, resumed=bool(r.last_error) and r.last_error.startswith((INTERRUPTED, UNCERTAIN)),
+                  expires_at=r.expires_at,
                   subscription=subscriptions.get(r.subscription_id))
             for r in rows]
 
@@ -144,6 +183,11 @@ def record(conn: Connection, claim: Claim, result: rules.Result, *, provider: st
             values["delivered_at"] = now
     elif result.verdict == rules.REFUSED:
         values.update(state=rules.FAILED, due_at=None, failed_at=now, last_error=result.error)
+    elif result.uncertain:
+        # The provider may have it: tried again only after its receipts had time to come,
+        # and then only if they did not (recover_interrupted).
+        values.update(state=rules.QUEUED, due_at=now + max(rules.next_attempt_in(attempts), UNCERTAIN_WAIT),
+                      last_error=f"{UNCERTAIN}{result.error}", segments=len(texts.split(claim.body)[1]))
     else:
         wait = result.again_in if result.again_in is not None else rules.next_attempt_in(attempts)
         values.update(state=rules.QUEUED, due_at=now + wait, last_error=result.error)
@@ -155,7 +199,7 @@ def record(conn: Connection, claim: Claim, result: rules.Result, *, provider: st
     if row is not None and result.gone and row.subscription_id is not None:
         conn.execute(update(push_subscriptions).where(push_subscriptions.c.id == row.subscription_id)
                      .values(gone_at=now))
-    if row is not None and result.verdict == rules.SENT_OK and result.refs:
+    if row is not None and result.refs and (result.verdict == rules.SENT_OK or result.uncertain):
         # A fast SMSC's receipts may have come before this answer was recorded: they waited.
         early = attach(conn, claim.message_id, provider, result.refs)
         if early:
@@ -164,17 +208,24 @@ def record(conn: Connection, claim: Claim, result: rules.Result, *, provider: st
     return row
 
 
+def _part_if_absent(conn: Connection, **values: Any) -> None:
+    """A part's row unless the provider's id has one already. On the unique key, not by a
+    look first: a receipt on one node and the send's record on another may race for it."""
+    dialect = postgresql if is_postgres(conn) else sqlite
+    conn.execute(dialect.insert(message_parts).values(**values).on_conflict_do_nothing(
+        index_elements=[message_parts.c.provider, message_parts.c.ref]))
+
+
 def attach(conn: Connection, message_id: int, provider: str, refs) -> int:
     """The provider's ids for the message's parts; how many had a receipt waiting."""
     waiting = 0
     for ref in refs:
-        part = conn.execute(select(message_parts.c.id, message_parts.c.message_id, message_parts.c.state)
-                            .where(message_parts.c.provider == provider, message_parts.c.ref == ref)).first()
-        if part is None:
-            conn.execute(insert(message_parts).values(message_id=message_id, provider=provider, ref=ref))
-        elif part.message_id is None:
-            conn.execute(update(message_parts).where(message_parts.c.id == part.id).values(message_id=message_id))
-            waiting += part.state is not None
+        _part_if_absent(conn, message_id=message_id, provider=provider, ref=ref)
+        adopted = conn.execute(update(message_parts)
+                               .where(message_parts.c.provider == provider, message_parts.c.ref == ref,
+                                      message_parts.c.message_id.is_(None))
+                               .values(message_id=message_id).returning(message_parts.c.state)).first()
+        waiting += adopted is not None and adopted.state is not None
     return waiting
 
 
@@ -186,13 +237,9 @@ def receipt(conn: Connection, *, provider: str, ref: str, state: str, now: datet
     """A part's receipt: (the message's row, whether this receipt settled its state — every
     part delivered, or one failed). None when no message has this id (yet): the receipt
     waits with its number and first characters (``attach``, ``recover_interrupted``)."""
-    part = conn.execute(select(message_parts.c.id, message_parts.c.message_id)
-                        .where(message_parts.c.provider == provider, message_parts.c.ref == ref)).first()
-    if part is None:
-        conn.execute(insert(message_parts).values(provider=provider, ref=ref, state=state, receipt_at=now,
-                                                  number=number, text_start=(text_start or "")[:40] or None))
-        return None
-    conn.execute(update(message_parts).where(message_parts.c.id == part.id).values(state=state, receipt_at=now))
+    _part_if_absent(conn, provider=provider, ref=ref, number=number, text_start=(text_start or "")[:40] or None)
+    part = conn.execute(update(message_parts).where(message_parts.c.provider == provider, message_parts.c.ref == ref)
+                        .values(state=state, receipt_at=now).returning(message_parts.c.message_id)).one()
     if part.message_id is None:
         return None
     return settle(conn, part.message_id, now=now)
@@ -217,25 +264,33 @@ def settle(conn: Connection, message_id: int, *, now: datetime) -> tuple[Any, bo
 
 
 def recover_interrupted(conn: Connection, claim: Claim, *, provider: str, now: datetime) -> Any | None:
-    """A message whose node died between handing it to the SMSC and recording the answer:
-    if the SMSC took it, its receipts have come meanwhile and wait here, recognised by the
-    number and the first characters of each part (the message starts with its own short
-    code). Then it was sent, and is not sent again: its row. None: no sign it was sent."""
+    """A message that may have reached the SMSC without Respons recording it (its node died
+    between handing it over and recording the answer, or the answer never came): if the SMSC
+    took every part, their receipts have come meanwhile — recorded for the parts whose ids
+    Respons has, and waiting here for the others, recognised by the number and the first
+    characters of each part (the message starts with its own short code). Then it was sent,
+    and is not sent again: its row. None: not every part is accounted for; send it again."""
     if claim.channel != rules.SMS or not claim.to_address:
         return None
     _, parts = texts.split(claim.body)
-    starts = {part[:20] for part in parts}
-    waiting = conn.execute(select(message_parts.c.id, message_parts.c.ref, message_parts.c.text_start)
+    known = {p.ref for p in conn.execute(select(message_parts.c.ref).where(message_parts.c.message_id == claim.message_id,
+                                                                          message_parts.c.provider == provider))}
+    waiting = conn.execute(select(message_parts.c.ref, message_parts.c.text_start)
                            .where(message_parts.c.message_id.is_(None), message_parts.c.provider == provider,
                                   message_parts.c.number == claim.to_address)).all()
-    found = [w for w in waiting if w.text_start and w.text_start[:20] in starts]
-    if not found or not any(claim.body.startswith(w.text_start[:20]) for w in found):
+    unaccounted = [part[:20] for part in parts]
+    found = []
+    for receipt in waiting:
+        start = (receipt.text_start or "")[:20]
+        if start and start in unaccounted:
+            unaccounted.remove(start)
+            found.append(receipt.ref)
+    if len(unaccounted) > len(known):
         return None
-    segments = len(parts)
     conn.execute(update(messages).where(m.id == claim.message_id, m.claimed_by == claim.token)
-                 .values(state=rules.SENT, sent_at=now, due_at=None, claimed_by=None, lease_until=None,
-                         provider=provider, segments=segments, last_error=None))
-    attach(conn, claim.message_id, provider, [w.ref for w in found])
+                 .values(state=rules.SENT, sent_at=func.coalesce(m.sent_at, now), due_at=None, claimed_by=None,
+                         lease_until=None, provider=provider, segments=len(parts), last_error=None))
+    attach(conn, claim.message_id, provider, found)
     settled, _ = settle(conn, claim.message_id, now=now)
     return settled
 
@@ -262,23 +317,23 @@ def mark_delivered(conn: Connection, message_id: int, *, now: datetime) -> Any |
     """A push the phone's service worker says it showed: delivered (once)."""
     done = conn.execute(update(messages).where(m.id == message_id, m.state.in_((rules.SENT, rules.SENDING)))
                         .values(state=rules.DELIVERED, delivered_at=now, due_at=None, claimed_by=None,
-                                lease_until=None))
+                                lease_until=None,
+                                # Shown before the sending node recorded the push service's answer.
+                                sent_at=func.coalesce(m.sent_at, now)))
     return _row(conn, message_id) if done.rowcount else None
 
 
 # --- replies and confirmations -----------------------------------------------------------------------
 
 
-def asked_from(conn: Connection, phone: str, *, code: str | None, since: datetime) -> list[Any]:
-    """The next-of-kin requests sent to ``phone`` since ``since``, newest first (a reply
-    answers the newest, or the one whose code it names)."""
-    query = (select(m.id, m.uid, m.alarm_id, m.contact_id, m.code, m.confirmed_at, m.created_at)
-             .where(m.to_address == phone, m.purpose == rules.KIN_REQUEST, m.created_at >= since,
-                    m.state.not_in((rules.FAILED, rules.EXPIRED)))
-             .order_by(m.created_at.desc(), m.id.desc()))
-    if code:
-        query = query.where(m.code == code)
-    return conn.execute(query.limit(10)).all()
+def asked_from(conn: Connection, phone: str, *, since: datetime) -> list[Any]:
+    """The next-of-kin requests sent to ``phone`` since ``since`` (sent: the phone may have
+    them; a request still queued cannot be answered), newest first."""
+    return conn.execute(select(m.id, m.uid, m.alarm_id, m.contact_id, m.code, m.confirmed_at, m.declined_at,
+                               m.created_at)
+                        .where(m.to_address == phone, m.purpose == rules.KIN_REQUEST, m.created_at >= since,
+                               m.sent_at.is_not(None))
+                        .order_by(m.created_at.desc(), m.id.desc()).limit(20)).all()
 
 
 def by_link(conn: Connection, token: str) -> Any | None:
@@ -379,4 +434,5 @@ def figure_rows(conn: Connection, *, municipality_id: int, start: datetime, end:
     """Each message of the municipality queued in [start, end), for the statistics."""
     return conn.execute(select(m.channel, m.purpose, m.state, m.created_at, m.sent_at, m.delivered_at,
                                m.confirmed_at)
-                        .where(m.municipality_id == municipality_id, m.created_at >= start, m.created_at < end)).all()
+                        .where(m.municipality_id == municipality_id, m.created_at >= start, m.created_at < end,
+                               m.purpose != RECORDED)).all()

@@ -16,8 +16,8 @@ register(
         "kin.confirmed": ("Takk. Responssenteret vet at du drar dit.",
                           "Thank you. The response centre knows you are going there."),
         "kin.used": ("Dette er allerede bekreftet.", "This has already been confirmed."),
-        "kin.late": ("Takk. Tiden for å bekrefte var ute, og responssenteret har alarmen nå; de ser at du drar.",
-                     "Thank you. The time to confirm had run out and the response centre has the alarm now; "
+        "kin.late": ("Takk. Alarmen var allerede tatt hånd om eller sendt videre til responssenteret; de ser at du drar.",
+                     "Thank you. The alarm had already been taken care of or passed on to the response centre; "
                      "they can see that you are going."),
         "kin.unknown": ("Denne lenken er ikke gyldig.", "This link is not valid."),
         # The responder app: push to this phone.
@@ -49,7 +49,7 @@ register(
         "message.phase.confirmed": ("bekreftet: drar dit", "confirmed: going there"),
         "message.phase.declined": ("svarte nei", "said no"),
         "message.phase.reply": ("svar", "reply"),
-        "message.late": ("etter at tiden var ute", "after the time ran out"),
+        "message.late": ("etter at alarmen hadde gått videre", "after the alarm had moved on"),
         "message.resent": ("sendt på nytt etter et avbrudd; kan komme fram to ganger",
                            "sent again after an interruption; may arrive twice"),
         "message.recovered": ("sendt før et avbrudd, funnet igjen fra kvitteringen",
@@ -61,5 +61,9 @@ register(
         "console.escalation.kin_unreachable": ("ingen melding til pårørende kom fram", "no message reached next of kin"),
         "console.escalation.kin_declined": ("pårørende kunne ikke", "next of kin could not go"),
         "console.escalation.no_kin": ("ingen pårørende tar alarmer", "no next of kin take alarms"),
+        "console.escalation.kin_none": ("noen pårørende sa nei, de andre ble ikke nådd",
+                                        "some next of kin said no, the others could not be reached"),
+        "message.unclear": ("uklart hvilken alarm svaret gjelder: flere venter på denne personen",
+                            "unclear which alarm the reply is for: several wait for this person"),
     }
 )

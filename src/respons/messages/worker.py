@@ -29,14 +29,16 @@ class MessageWorker(PeriodicWorker):
     name = "respons-messages"
 
     def __init__(self, journal, clock: Clock, *, node: str, sms, push, poll_seconds: float, lease_seconds: float,
-                 link_base: str | None = None, allow_list: tuple[str, ...] | None = None, batch: int = 50,
-                 concurrency: int = 8):
+                 link_base: str | None = None, allow_list: tuple[str, ...] | None = None, concurrency: int = 8):
         super().__init__(poll_seconds=poll_seconds)
         self._journal, self._clock, self._node = journal, clock, node
         self.sms, self.push = sms, push
         self._lease = timedelta(seconds=lease_seconds)
         self._link_base, self._allow_list = link_base, allow_list
-        self._batch, self._concurrency = batch, max(1, concurrency)
+        # A round claims only what it sends at once: a claim never waits for its turn while its
+        # lease (another node may take it) or its time (never sent late) runs out.
+        self._concurrency = max(1, concurrency)
+        self._batch = self._concurrency
         self._next_expiry = None
         self.sent = 0
 
@@ -62,19 +64,16 @@ class MessageWorker(PeriodicWorker):
         if self._next_expiry is None or now >= self._next_expiry:
             self._next_expiry = now + EXPIRE_EVERY
             await self._journal.run(lambda conn: service.expire(conn, now), lane=Lane.TECHNICAL)
-        claims = await self._journal.run(lambda conn: store.claim_due(
+        claims = await self._journal.run(lambda conn: service.claim(
             conn, now=self._clock(), node=self._node, lease=self._lease, limit=self._batch, link_base=self._link_base))
         if not claims:
             return 0
-        gate = asyncio.Semaphore(self._concurrency)
-
         async def deliver(claim: store.Claim) -> None:
             if claim.resumed and claim.channel == rules.SMS and self.sms is not None:
                 if await self._journal.run(lambda conn: service.recovered(conn, claim, provider=self.sms.name,
                                                                           now=self._clock())) is not None:
-                    return  # its node died after the SMSC took it: sent once, not twice
-            async with gate:
-                provider, result = await self._send(claim)
+                    return  # the SMSC took it before: sent once, not twice
+            provider, result = await self._send(claim)
             await self._journal.run(lambda conn: service.recorded(conn, claim, result, provider=provider,
                                                                   now=self._clock()))
             if result.verdict == rules.SENT_OK:
@@ -98,7 +97,8 @@ class MessageWorker(PeriodicWorker):
         if not rules.allowed(claim.to_address or "", self._allow_list):
             return self.sms.name, rules.Result(rules.REFUSED, error="the number is not on this installation's allow-list "
                                                                     "(RESPONS_SMS_ALLOW)")
-        return self.sms.name, await self.sms.send(claim.uid, claim.to_address, claim.body, claim.reference)
+        return self.sms.name, await self.sms.send(claim.uid, claim.to_address, claim.body, claim.reference,
+                                                  claim.attempts)
 
     # --- from the provider's connection ---------------------------------------------------------
 

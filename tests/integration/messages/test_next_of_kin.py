@@ -131,13 +131,11 @@ def test_every_message_failing_escalates_at_once_not_at_the_end_of_the_time(worl
     world.journal.run_sync(lambda c: service.recorded(c, claims[0], refused, provider="smpp", now=world.clock()))
     assert world.state(alarm_id) is State.OFFERED, "Ola may still confirm"
     world.journal.run_sync(lambda c: service.recorded(c, claims[1], SENT, provider="smpp", now=world.clock()))
-    uid = queued(world)[1].uid
     world.journal.run_sync(lambda c: service.receipt(c, provider="smpp", ref="smsc-1", stat="UNDELIV",
                                                      number="+4740000002", text_start="", now=world.clock()))
     assert world.state(alarm_id) is State.QUEUED
     assert [d.get("reason") for k, d in world.events(alarm_id) if k == "escalated"] == ["kin_unreachable"]
     assert phases(world, alarm_id) == ["failed", "sent", "failed"]
-    assert uid
 
 
 def test_every_contact_saying_no_escalates_at_once(world):
@@ -306,3 +304,94 @@ def test_the_statistics_count_the_days_messages_by_channel(world):
         sms = statistics.messages(conn, request)["sms"]
     assert (sms.queued, sms.sent, sms.delivered, sms.failed, sms.confirmed) == (2, 1, 1, 1, 1)
     assert (sms.median_seconds_to_delivery, sms.median_seconds_to_confirmation) == (8.0, 38.0)
+
+
+def test_an_ok_to_one_of_two_waiting_requests_without_a_code_confirms_neither(world):
+    add_kin(world, "Kari Nordmann", "+4740000001")
+    first = world.alarm("door_opened")
+    world.clock.now += timedelta(seconds=5)
+    second = world.alarm("door_opened")
+    send_all(world)
+    assert world.journal.run_sync(lambda c: service.reply(c, number="+4740000001", text="OK",
+                                                          now=world.clock())) == "unclear"
+    assert world.state(first) is State.OFFERED and world.state(second) is State.OFFERED
+    for alarm_id in (first, second):
+        [noted] = [d for k, d in world.events(alarm_id) if k == "message" and d["phase"] == "reply"]
+        assert noted["unclear"] is True and noted["text"] == "OK"
+    # A code that names no request is no code: with one request left waiting, it is that one's.
+    world.journal.run_sync(lambda c: service.reply(c, number="+4740000001", text=f"OK {queued(world)[0].code}",
+                                                   now=world.clock()))
+    assert world.state(first) is State.CLOSED
+    assert world.journal.run_sync(lambda c: service.reply(c, number="+4740000001", text="ok 2222",
+                                                          now=world.clock())) == "confirmed"
+    assert world.state(second) is State.CLOSED
+
+
+def test_a_reply_before_the_request_was_sent_answers_nothing(world):
+    add_kin(world, "Kari Nordmann", "+4740000001")
+    alarm_id = world.alarm("door_opened")
+    assert world.journal.run_sync(lambda c: service.reply(c, number="+4740000001", text="OK",
+                                                          now=world.clock())) is None
+    assert world.state(alarm_id) is State.OFFERED
+
+
+def test_a_second_ok_and_the_link_after_it_change_nothing(world):
+    add_kin(world, "Kari Nordmann", "+4740000001")
+    alarm_id = world.alarm("door_opened")
+    claims = world.journal.run_sync(lambda c: store.claim_due(c, now=world.clock(), node="n1",
+                                                              lease=timedelta(seconds=30),
+                                                              link_base="https://respons.example"))
+    world.journal.run_sync(lambda c: service.recorded(c, claims[0], SENT, provider="smpp", now=world.clock()))
+    token = claims[0].body.split("/k/")[1].split()[0]
+    assert world.journal.run_sync(lambda c: service.reply(c, number="+4740000001", text="OK",
+                                                          now=world.clock())) == "confirmed"
+    assert world.journal.run_sync(lambda c: service.reply(c, number="+4740000001", text="OK!",
+                                                          now=world.clock())) == "used"
+    assert world.journal.run_sync(lambda c: service.confirm_link(c, token, now=world.clock())) == "used"
+    assert phases(world, alarm_id) == ["sent", "confirmed"]
+
+
+def test_a_request_for_an_alarm_that_moved_on_is_not_sent(world):
+    from respons.engine import alarms as operator
+
+    add_kin(world, "Kari Nordmann", "+4740000001")
+    alarm_id = world.alarm("door_opened")
+    # The operator answers it before the SMSC could be reached.
+    world.journal.run_sync(lambda c: operator.answer(c, alarm_id, actor="user:999", visible_to=None,
+                                                     now=world.clock()))
+    claims = world.journal.run_sync(lambda c: service.claim(c, now=world.clock(), node="n1",
+                                                            lease=timedelta(seconds=30), limit=8))
+    assert claims == [] and queued(world)[0].state == "expired"
+    assert [d["error"] for k, d in world.events(alarm_id) if k == "message"] == [service.MOVED_ON]
+
+
+def test_an_answer_that_never_came_waits_for_the_receipts_before_sending_again(world):
+    add_kin(world, "Kari Nordmann", "+4740000001")
+    alarm_id = world.alarm("door_opened")
+    [claim] = world.journal.run_sync(lambda c: store.claim_due(c, now=world.clock(), node="n1",
+                                                               lease=timedelta(seconds=30)))
+    # The part left for the SMSC; its answer did not come in time (a dropped session).
+    lost = rules.Result(rules.RETRY, error="the SMSC did not answer part 1 of 1 in 10 s", uncertain=True)
+    world.journal.run_sync(lambda c: service.recorded(c, claim, lost, provider="smpp", now=world.clock()))
+    row = queued(world)[0]
+    assert row.state == "queued" and row.due_at - world.clock() == store.UNCERTAIN_WAIT
+    # Its receipt comes on the new session: it was sent after all, and is not sent again.
+    world.journal.run_sync(lambda c: service.receipt(c, provider="smpp", ref="smsc-9", stat="DELIVRD",
+                                                     number="4740000001", text_start=row.body[:20], now=world.clock()))
+    world.clock.now += store.UNCERTAIN_WAIT
+    [again] = world.journal.run_sync(lambda c: store.claim_due(c, now=world.clock(), node="n1",
+                                                               lease=timedelta(seconds=30)))
+    assert again.resumed
+    assert world.journal.run_sync(lambda c: service.recovered(c, again, provider="smpp",
+                                                              now=world.clock())).state == "delivered"
+    # Without a receipt it would have been sent again.
+    add_kin(world, "Ola Nordmann", "+4740000002", priority=2)
+    other = world.alarm("door_opened")
+    [claim] = [c for c in world.journal.run_sync(lambda c: store.claim_due(
+        c, now=world.clock(), node="n1", lease=timedelta(seconds=30))) if c.to_address == "+4740000002"]
+    world.journal.run_sync(lambda c: service.recorded(c, claim, lost, provider="smpp", now=world.clock()))
+    world.clock.now += store.UNCERTAIN_WAIT
+    [again] = [c for c in world.journal.run_sync(lambda c: store.claim_due(
+        c, now=world.clock(), node="n1", lease=timedelta(seconds=30))) if c.to_address == "+4740000002"]
+    assert world.journal.run_sync(lambda c: service.recovered(c, again, provider="smpp", now=world.clock())) is None
+    assert world.state(alarm_id) is State.OFFERED and world.state(other) is State.OFFERED

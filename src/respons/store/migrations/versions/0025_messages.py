@@ -99,18 +99,18 @@ def upgrade() -> None:
         sa.UniqueConstraint('provider', 'ref', name='uq_message_parts_provider_ref'),
     )
     op.create_index(op.f('ix_message_parts_message_id'), 'message_parts', ['message_id'], unique=False)
-    # The local recorder's rows: kept as what they were, messages marked sent that were never
-    # delivered to anyone.
+    # The local recorder's rows: kept as what they were — recorded, never sent to anyone — so
+    # they count as no sent message and no reply can answer them.
     old = sa.table('sms_outbox', sa.column('id'), sa.column('created_at'), sa.column('alarm_id'),
                    sa.column('municipality_id'), sa.column('to_phone'), sa.column('body'), sa.column('status'),
                    sa.column('provider'), sa.column('sent_at'), sa.column('error'))
     rows = op.get_bind().execute(sa.select(old)).all()
     if rows:
         op.bulk_insert(messages, [
-            dict(uid=str(uuid.uuid4()), dedupe_key=f"sms_outbox:{r.id}", channel='sms', purpose='kin_request',
+            dict(uid=str(uuid.uuid4()), dedupe_key=f"sms_outbox:{r.id}", channel='sms', purpose='recorded',
                  alarm_id=r.alarm_id, municipality_id=r.municipality_id, to_address=r.to_phone, body=r.body,
-                 state=r.status, attempts=1, expires_at=r.created_at, provider=r.provider, created_at=r.created_at,
-                 sent_at=r.sent_at, last_error=r.error)
+                 state='not_sent', attempts=0, expires_at=r.created_at, provider=r.provider, created_at=r.created_at,
+                 last_error=r.error or "recorded by the local recorder; never sent")
             for r in rows])
     op.drop_table('sms_outbox')
 
