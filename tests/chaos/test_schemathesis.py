@@ -13,7 +13,8 @@ Which operations each caller is given, and why:
 - operator: the queue, alarms, the live stream, deviations and ``auth/me``;
 - host administrator: everything else behind a log-in (administration, registry, audit,
   statistics, deviations, ``auth/me``);
-- anonymous: the public routes (log-in, health);
+- anonymous: the public routes (log-in, health, and the HTTP SMS provider's callbacks, which
+  answer 404 on an installation without a callback token, as this one);
 - a session of its own: ``auth/logout``, because logging out ends the session every later
   case would use.
 Nothing else is left out. The live stream (``/api/v1/queue/events``) is kept in, bounded by
@@ -49,7 +50,7 @@ OPERATOR = {"--include-tag": ["operator", "deviations"], "--include-path": ["/ap
 HOST_ADMIN = {"--include-tag": ["admin", "registry", "audit", "statistics", "deviations"],
               "--include-path": ["/api/v1/auth/me"]}
 INTAKE = {"--include-tag": ["intake"]}
-PUBLIC = {"--include-tag": ["health"], "--include-path": ["/api/v1/auth/login"]}
+PUBLIC = {"--include-tag": ["health", "messages"], "--include-path": ["/api/v1/auth/login"]}
 LOGOUT = {"--include-path": ["/api/v1/auth/logout"]}
 
 

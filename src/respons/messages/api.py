@@ -13,6 +13,7 @@ from pydantic import BaseModel, Field
 from respons.messages import service
 from respons.web.access import public
 from respons.web.bounds import Text
+from respons.web.errors import ErrorOut
 from respons.web.runtime import runtime
 
 router = APIRouter(prefix="/api/v1/messages", tags=["messages"])
@@ -33,6 +34,20 @@ class InboundIn(BaseModel):
     text: Text = Field(max_length=2000)
 
 
+class ReceiptOut(BaseModel):
+    known: bool = Field(description="False: no message of ours has this id (logged and ignored).")
+
+
+class InboundOut(BaseModel):
+    outcome: str | None = Field(description="confirmed, late, used, declined, noted, unclear; null: the number "
+                                            "was sent no request")
+
+
+CALLBACK_ERRORS = {401: {"model": ErrorOut, "description": "Wrong or missing callback token."},
+                   404: {"model": ErrorOut, "description": "No SMS callbacks on this installation "
+                                                           "(RESPONS_SMS_CALLBACK_TOKEN is not set)."}}
+
+
 def _refused(request: Request) -> JSONResponse | None:
     expected = runtime(request).settings.sms_callback_token
     if not expected:
@@ -43,7 +58,8 @@ def _refused(request: Request) -> JSONResponse | None:
     return None
 
 
-@router.post("/receipts", dependencies=[Depends(public())])
+@router.post("/receipts", dependencies=[Depends(public())], response_model=ReceiptOut, responses=CALLBACK_ERRORS,
+             summary="A delivery receipt from the HTTP SMS provider")
 async def receipt(request: Request, body: ReceiptIn):
     """A delivery receipt. One for a message Respons did not send is logged and ignored (200,
     so the provider stops sending it)."""
@@ -55,7 +71,8 @@ async def receipt(request: Request, body: ReceiptIn):
     return {"known": row is not None}
 
 
-@router.post("/inbound", dependencies=[Depends(public())])
+@router.post("/inbound", dependencies=[Depends(public())], response_model=InboundOut, responses=CALLBACK_ERRORS,
+             summary="An SMS to the centre's number, from the HTTP SMS provider")
 async def inbound(request: Request, body: InboundIn):
     """An SMS to the centre's number: a reply to a next-of-kin request confirms or declines it."""
     if (refusal := _refused(request)) is not None:
