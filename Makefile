@@ -59,6 +59,7 @@ bench: $(BENCH_INSTALLED)
 	$(BIN)/python bench/live_latency.py --alarms 200
 	$(BIN)/python bench/voice_calls.py --devices 200 --calls 200
 	$(BIN)/python bench/round_list.py --sizes 10,300
+	$(BIN)/python bench/messages.py --count 500
 	$(BIN)/python bench/camera_streams.py --counts 1,4,8
 
 ## screenshots: regenerate docs/screenshots/*.png (1920x1080, and the queue at 1366x768 and 1440x900) in real Chromium
