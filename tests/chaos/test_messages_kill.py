@@ -83,7 +83,12 @@ def test_a_node_killed_while_sending_loses_no_message_and_sends_none_twice(migra
         server.start()
         try:
             wait_for(lambda: counted(engine, "sent", "delivered") == ALARMS, 90, "every message sent after the restart")
-            wait_for(lambda: counted(engine, "delivered") == ALARMS, 30, "every receipt")
+            # Receipts: those of the messages sent after the restart all come. One the killed node
+            # had already acknowledged to the SMSC but not yet committed is lost (docs/messages.md,
+            # "Limits"): its message stays "sent". Only messages sent before the kill can lose one.
+            wait_for(lambda: counted(engine, "delivered") >= ALARMS - at_kill, 30, "the receipts after the restart")
+            time.sleep(1.0)
+            lost_receipts = ALARMS - counted(engine, "delivered")
         finally:
             server.stop()
         at_smsc = assembled(smsc.messages())
@@ -94,4 +99,5 @@ def test_a_node_killed_while_sending_loses_no_message_and_sends_none_twice(migra
         sent = conn.execute(select(messages.c.to_address, messages.c.body)).all()
     assert Counter((m["destination"], m["text"]) for m in at_smsc) == Counter(
         (to.lstrip("+"), body) for to, body in sent), "each message at the SMSC exactly once"
-    print(f"{at_kill} at the SMSC when killed, {claimed} claimed and unanswered; {len(at_smsc)} after the restart")
+    print(f"{at_kill} at the SMSC when killed, {claimed} claimed and unanswered; {len(at_smsc)} after the restart; "
+          f"{lost_receipts} receipts lost with the killed node")

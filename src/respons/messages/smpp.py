@@ -47,6 +47,7 @@ log = logging.getLogger(__name__)
 Receipt = Callable[[str, str, str, str], Awaitable[None]]  # (smsc id, stat, number, first text)
 # A receipt or reply whose unit fails (the database is away) is tried again after these waits.
 INBOX_RETRIES = (1.0, 2.0, 4.0, 8.0, None)
+INBOX_BATCH = 100
 Reply = Callable[[str, str], Awaitable[None]]  # (number, text)
 
 
@@ -224,16 +225,23 @@ class SmppProvider:
 
     async def _read_inbox(self) -> None:
         while True:
-            message = await self._inbox.get()
-            for wait in INBOX_RETRIES:
-                try:
-                    await self._delivered(message)
-                    break
-                except Exception:  # noqa: BLE001 - the database may be back in a moment
-                    if wait is None:
-                        log.exception("could not record a receipt or reply from the SMSC; it is lost")
-                    else:
-                        await asyncio.sleep(wait)
+            # What has come meanwhile goes to the journal together (one group commit): the SMSC
+            # counts these as delivered, so the time they wait for their commit is kept short.
+            batch = [await self._inbox.get()]
+            while not self._inbox.empty() and len(batch) < INBOX_BATCH:
+                batch.append(self._inbox.get_nowait())
+            await asyncio.gather(*(self._record(message) for message in batch))
+
+    async def _record(self, message: DeliverSm) -> None:
+        for wait in INBOX_RETRIES:
+            try:
+                await self._delivered(message)
+                return
+            except Exception:  # noqa: BLE001 - the database may be back in a moment
+                if wait is None:
+                    log.exception("could not record a receipt or reply from the SMSC; it is lost")
+                else:
+                    await asyncio.sleep(wait)
 
     async def _delivered(self, message: DeliverSm) -> None:
         number = e164(message.source.number, message.source.ton)
