@@ -82,15 +82,15 @@ def receipt_state(stat: str) -> str | None:
     return _RECEIPT.get((stat or "").strip().upper())
 
 
-def combined(receipts: dict[str, str], parts: int) -> str | None:
-    """A split SMS's state from its parts' receipts: delivered when every part is; failed or
-    expired as soon as one part is (the person cannot read half a request)."""
-    states = list(receipts.values())
-    for final in (FAILED, EXPIRED):
-        if final in states:
-            return final
-    if parts and sum(1 for s in states if s == DELIVERED) >= parts:
+def combined(by_part: dict[int, set[str]], parts: int) -> str | None:
+    """A split SMS's state from its parts' receipts (a part sent twice has two): delivered when
+    every part was delivered at least once; failed or expired when a part has only such
+    receipts (the person cannot read half a request); None while receipts are missing."""
+    if parts and all(DELIVERED in by_part.get(n, ()) for n in range(1, parts + 1)):
         return DELIVERED
+    for states in by_part.values():
+        if states and DELIVERED not in states:
+            return FAILED if FAILED in states else EXPIRED if EXPIRED in states else None
     return None
 
 

@@ -25,6 +25,8 @@ SYSTEM = "system:messages"
 # A reply is matched to a request sent to the same number within this long.
 REPLY_WINDOW = timedelta(hours=24)
 REPLY_TEXT_KEPT = 160  # characters of a reply kept on the timeline
+# Two requests to one person within this long: a reply without a code confirms neither.
+AMBIGUOUS_WITHIN = timedelta(minutes=30)
 
 
 def _on_timeline(conn: Connection, row: Any, phase: str, now: datetime, **extra: Any) -> None:
@@ -40,18 +42,20 @@ def _on_timeline(conn: Connection, row: Any, phase: str, now: datetime, **extra:
 
 
 MOVED_ON = "not sent: the alarm had moved on"
+MOVED_ON_MAYBE_SENT = "not sent again: the alarm had moved on (it may have reached the phone before)"
 
 
 def claim(conn: Connection, *, now: datetime, node: str, lease: timedelta, limit: int,
-          link_base: str | None = None) -> list[store.Claim]:
+          link_base: str | None = None, channel: str | None = None) -> list[store.Claim]:
     """Messages due now, for this node to send; one whose alarm has moved on since it was
     queued (its next of kin confirmed or the centre has it, the offer was taken or escalated)
     is not sent at all, and its timeline says so."""
-    claims = store.claim_due(conn, now=now, node=node, lease=lease, limit=limit, link_base=link_base)
+    claims = store.claim_due(conn, now=now, node=node, lease=lease, limit=limit, link_base=link_base, channel=channel)
     gone = store.moved_on(conn, claims)
     for c in claims:
-        if c.message_id in gone and (row := store.cancel(conn, c, now=now, why=MOVED_ON)) is not None:
-            _on_timeline(conn, row, rules.EXPIRED, now, error=MOVED_ON)
+        why = MOVED_ON_MAYBE_SENT if c.resumed else MOVED_ON
+        if c.message_id in gone and (row := store.cancel(conn, c, now=now, why=why)) is not None:
+            _on_timeline(conn, row, rules.EXPIRED, now, error=why)
     return [c for c in claims if c.message_id not in gone]
 
 
@@ -131,15 +135,18 @@ def reply(conn: Connection, *, number: str, text: str, now: datetime) -> str | N
     if not asked:
         log.warning("an SMS from a number with no request sent to it: ignored")
         return None
-    kept = (text or "")[:REPLY_TEXT_KEPT]
+    kept = texts.printable(text)[:REPLY_TEXT_KEPT]
     named = [r for r in asked if said.code and r.code == said.code]
     if named:
         request = named[0]
     else:
         waiting = [r for r in asked if routing.waiting_for_kin(conn, r.alarm_id) and r.confirmed_at is None]
-        if len(waiting) > 1 and said.intent is not None:
-            # "OK" to which? Never guess for a person's safety: every alarm it may be for hears it.
-            for r in waiting:
+        recent = [r for r in asked if r.created_at >= now - AMBIGUOUS_WITHIN]
+        if said.intent is not None and len(recent) > 1:
+            # "OK" to which? Two requests to this person lately (both parents; or a second "OK"
+            # meant for the first): never guess for someone's safety. Every alarm it may be
+            # for hears it, and the one still waiting goes to the centre at the end of its time.
+            for r in (waiting or recent[:1]):
                 _on_timeline(conn, store.by_uid(conn, r.uid), "reply", now, text=kept, unclear=True)
             return "unclear"
         request = waiting[0] if waiting else asked[0]
@@ -177,9 +184,12 @@ def confirm_link(conn: Connection, token: str, *, now: datetime) -> str | None:
 
 
 def _confirmed(conn: Connection, request: Any, row: Any, now: datetime, *, via: str, text: str | None = None) -> str:
+    # The alarm's row first (locked on PostgreSQL), then the message's: the order the other
+    # units that touch both keep.
+    waiting = routing.waiting_for_kin(conn, request.alarm_id)
     if not store.mark_confirmed(conn, request.id, now=now):
         return "used"  # this person confirmed before (a second "OK", or the link after the SMS)
-    if not routing.waiting_for_kin(conn, request.alarm_id):
+    if not waiting:
         # The alarm has moved on (another next of kin confirmed, the time ran out, an operator
         # took it): that this person goes is still news for whoever has it.
         _on_timeline(conn, row, "confirmed", now, text=text, via=via, late=True)

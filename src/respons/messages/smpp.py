@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable
 
 from aiosmpplib import (
@@ -30,6 +31,7 @@ from aiosmpplib import (
     AbstractBroker,
     AbstractHook,
     BindMode,
+    BindTransceiverResp,
     DeliverSm,
     PhoneNumber,
     SmppCommandStatus,
@@ -48,6 +50,9 @@ Receipt = Callable[[str, str, str, str], Awaitable[None]]  # (smsc id, stat, num
 # A receipt or reply whose unit fails (the database is away) is tried again after these waits.
 INBOX_RETRIES = (1.0, 2.0, 4.0, 8.0, None)
 INBOX_BATCH = 100
+# After a bind, the SMSC sends the receipts it kept for us; a message that may have been sent
+# before is recognised only once they have had this long to come.
+RECEIPT_GRACE = 5.0
 Reply = Callable[[str, str], Awaitable[None]]  # (number, text)
 
 
@@ -89,6 +94,9 @@ class _Parts(AbstractBroker):
                 self._waiting.discard(message.log_id)
                 return message
 
+    def waiting(self, log_id: str) -> bool:
+        return log_id in self._waiting
+
     def withdraw(self, log_id: str) -> bool:
         """True: never handed to the session (it will not be sent); False: it may have been."""
         if log_id in self._waiting:
@@ -128,10 +136,19 @@ class SmppProvider:
         self._on_reply: Reply | None = None
         self._inbox: asyncio.Queue[DeliverSm] = asyncio.Queue()
         self._reader: asyncio.Task | None = None
+        self._recording: set[asyncio.Task] = set()  # receipts and replies on their way to the journal
+        self._slots = asyncio.Semaphore(INBOX_BATCH)
+        self._bound_at: float | None = None  # when the current session was bound (monotonic)
 
     @property
     def bound(self) -> bool:
         return self._esme is not None and self._esme.session_state == SmppSessionState.BOUND_TRX
+
+    @property
+    def receipts_settled(self) -> bool:
+        """Has the session been bound long enough for the receipts the SMSC kept for us to
+        have come? Only then can a message that may have been sent before be recognised."""
+        return self.bound and self._bound_at is not None and time.monotonic() - self._bound_at >= RECEIPT_GRACE
 
     async def start(self, *, on_receipt: Receipt, on_reply: Reply) -> None:
         self._on_receipt, self._on_reply = on_receipt, on_reply
@@ -156,6 +173,11 @@ class SmppProvider:
                 pass
         if self._reader is not None:
             self._reader.cancel()
+        # What the SMSC was told we have: record it before going (for a while).
+        pending = [*self._recording, *(asyncio.ensure_future(self._record(self._inbox.get_nowait()))
+                                       for _ in range(self._inbox.qsize()))]
+        if pending:
+            await asyncio.wait(pending, timeout=5)
         if self._task is not None:
             self._task.cancel()
             try:
@@ -186,11 +208,11 @@ class SmppProvider:
             self._waiting[log_id] = future
             await self._parts.enqueue(message)
             try:
-                answer = await asyncio.wait_for(asyncio.shield(future), self._answer_seconds)
-            except asyncio.TimeoutError:
-                error = f"the SMSC did not answer part {index + 1} of {len(encoded.parts)} in {self._answer_seconds:g} s"
+                answer = await self._answer_for(future, log_id)
+            except asyncio.TimeoutError as exc:
+                error = f"{exc} (part {index + 1} of {len(encoded.parts)})"
                 if self._parts.withdraw(log_id) and not refs:
-                    return rules.Result(rules.RETRY, error=error)
+                    return rules.Result(rules.RETRY, error=error, again_in=rules.FIRST_RETRY)
                 # Handed to the session (or an earlier part went): the SMSC may have it. Tried
                 # again only after its receipts had time to say so (store.recover_interrupted).
                 return rules.Result(rules.RETRY, tuple(refs), error=error, uncertain=True)
@@ -210,13 +232,28 @@ class SmppProvider:
             refs.append(message_id)
         return rules.Result(rules.SENT_OK, tuple(refs))
 
+    async def _answer_for(self, future: asyncio.Future, log_id: str):
+        """The SMSC's answer to a part; TimeoutError when it does not come in time, or at once
+        when the session drops while the part still waits to be sent (it never will be)."""
+        deadline = time.monotonic() + self._answer_seconds
+        while True:
+            try:
+                return await asyncio.wait_for(asyncio.shield(future), min(0.5, max(0.0, deadline - time.monotonic())))
+            except asyncio.TimeoutError:
+                if not self.bound and self._parts.waiting(log_id):
+                    raise asyncio.TimeoutError("the session to the SMSC dropped before it was sent") from None
+                if time.monotonic() >= deadline:
+                    raise asyncio.TimeoutError(f"the SMSC did not answer in {self._answer_seconds:g} s") from None
+
     def _answer(self, log_id: str, answer) -> None:
         future = self._waiting.get(log_id)
         if future is not None and not future.done():
             future.set_result(answer)
 
     async def _received(self, message: SmppMessage | None) -> None:
-        if isinstance(message, SubmitSmResp):
+        if isinstance(message, BindTransceiverResp):
+            self._bound_at = time.monotonic()
+        elif isinstance(message, SubmitSmResp):
             self._answer(message.log_id, (int(message.command_status), message.message_id))
         elif isinstance(message, DeliverSm):
             # Not handled on the library's receive loop: a slow commit there would hold back
@@ -225,12 +262,18 @@ class SmppProvider:
 
     async def _read_inbox(self) -> None:
         while True:
-            # What has come meanwhile goes to the journal together (one group commit): the SMSC
-            # counts these as delivered, so the time they wait for their commit is kept short.
-            batch = [await self._inbox.get()]
-            while not self._inbox.empty() and len(batch) < INBOX_BATCH:
-                batch.append(self._inbox.get_nowait())
-            await asyncio.gather(*(self._record(message) for message in batch))
+            # Each on its way at once, up to INBOX_BATCH together (they share the journal's
+            # group commits): the SMSC counts them as delivered, so their wait for the commit
+            # is kept short, and one that keeps failing holds up no other.
+            message = await self._inbox.get()
+            await self._slots.acquire()
+            task = asyncio.get_running_loop().create_task(self._record(message))
+            self._recording.add(task)
+            task.add_done_callback(self._recorded)
+
+    def _recorded(self, task: asyncio.Task) -> None:
+        self._recording.discard(task)
+        self._slots.release()
 
     async def _record(self, message: DeliverSm) -> None:
         for wait in INBOX_RETRIES:

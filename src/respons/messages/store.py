@@ -10,6 +10,7 @@ writes the provider's answer only while that claim still holds.
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
 import uuid
 from dataclasses import dataclass
@@ -30,6 +31,7 @@ m = messages.c
 INTERRUPTED = "interrupted: the node sending it stopped before the provider's answer was recorded"
 UNCERTAIN = "uncertain: "
 UNCERTAIN_WAIT = timedelta(seconds=30)
+MATCH_AT_LEAST = 12  # characters of a receipt's text that must match to recognise a part
 RECORDED = "recorded"  # the local recorder's rows from before 2026-12 (migration 0025): never sent
 
 
@@ -81,6 +83,7 @@ class Claim:
     resumed: bool  # claimed before by a node that never answered: it may have been sent
     expires_at: datetime | None = None
     subscription: dict[str, Any] | None = None  # push: endpoint and keys
+    step: int | None = None  # an offer's push: the routing step it was queued for
 
     @property
     def reference(self) -> int:
@@ -97,6 +100,11 @@ def expire_due(conn: Connection, now: datetime) -> list[Any]:
                                 last_error=func.coalesce(m.last_error, "not sent in time"))
                         .returning(m.id, m.uid, m.alarm_id, m.channel, m.purpose, m.contact_id, m.user_id,
                                    m.last_error)).all()
+
+
+def _offer_step(dedupe_key: str) -> int | None:
+    parts = dedupe_key.split(":")  # offer:<alarm>:<step>:<subscription> (messages/outbox.py)
+    return int(parts[2]) if len(parts) == 4 and parts[2].isdigit() else None
 
 
 def moved_on(conn: Connection, claims: list[Claim]) -> set[int]:
@@ -117,6 +125,8 @@ def moved_on(conn: Connection, claims: list[Claim]) -> set[int]:
         index = row.route_step or 0
         target = steps[index].get("target") if 0 <= index < len(steps) else None
         waiting = row.state == "offered" and (target == "next_of_kin") == (claim.purpose == rules.KIN_REQUEST)
+        if waiting and claim.purpose == rules.OFFER and claim.step is not None:
+            waiting = claim.step == index  # an offer's push belongs to its step
         if not waiting:
             gone.add(claim.message_id)
     return gone
@@ -132,7 +142,7 @@ def cancel(conn: Connection, claim: Claim, *, now: datetime, why: str) -> Any | 
 
 
 def claim_due(conn: Connection, *, now: datetime, node: str, lease: timedelta, limit: int = 50,
-              link_base: str | None = None) -> list[Claim]:
+              link_base: str | None = None, channel: str | None = None) -> list[Claim]:
     """Messages due now, claimed for ``lease``: queued ones whose time came, and ones a node
     claimed and never answered for (its lease ran out: it died, or lost its database).
     With ``link_base`` (the installation's public address), a next-of-kin request gets its
@@ -140,6 +150,8 @@ def claim_due(conn: Connection, *, now: datetime, node: str, lease: timedelta, l
     due = and_(or_(and_(m.state == rules.QUEUED, m.due_at <= now),
                    and_(m.state == rules.SENDING, m.lease_until < now)),
                m.expires_at > now)
+    if channel is not None:
+        due = and_(due, m.channel == channel)
     candidates = select(m.id).where(due).order_by(m.due_at, m.id).limit(limit)
     ids = claimable_ids(conn, candidates, "due_messages")
     token = f"{node}/{uuid.uuid4()}"
@@ -149,7 +161,8 @@ def claim_due(conn: Connection, *, now: datetime, node: str, lease: timedelta, l
                 # Still "sending" from an earlier claim: that node never recorded an answer.
                 last_error=case((m.state == rules.SENDING, INTERRUPTED), else_=m.last_error))
         .returning(m.id, m.uid, m.channel, m.purpose, m.alarm_id, m.municipality_id, m.to_address, m.body,
-                   m.attempts, m.subscription_id, m.due_at, m.last_error, m.link_hash, m.expires_at)).all()
+                   m.attempts, m.subscription_id, m.due_at, m.last_error, m.link_hash, m.expires_at,
+                   m.dedupe_key)).all()
     bodies = {r.id: r.body for r in rows}
     if link_base:
         for r in rows:
@@ -166,8 +179,8 @@ def claim_due(conn: Connection, *, now: datetime, node: str, lease: timedelta, l
     rows = sorted(rows, key=lambda r: (r.due_at, r.id))
     return [Claim(r.id, r.uid, r.channel, r.purpose, r.alarm_id, r.municipality_id, r.to_address, bodies[r.id], r.attempts,
                   token, resumed=bool(r.last_error) and r.last_error.startswith((INTERRUPTED, UNCERTAIN)),
-                  expires_at=r.expires_at,
-                  subscription=subscriptions.get(r.subscription_id))
+                  expires_at=r.expires_at, subscription=subscriptions.get(r.subscription_id),
+                  step=_offer_step(r.dedupe_key) if r.purpose == rules.OFFER else None)
             for r in rows]
 
 
@@ -185,9 +198,10 @@ def record(conn: Connection, claim: Claim, result: rules.Result, *, provider: st
         values.update(state=rules.FAILED, due_at=None, failed_at=now, last_error=result.error)
     elif result.uncertain:
         # The provider may have it: tried again only after its receipts had time to come,
-        # and then only if they did not (recover_interrupted).
-        values.update(state=rules.QUEUED, due_at=now + max(rules.next_attempt_in(attempts), UNCERTAIN_WAIT),
-                      last_error=f"{UNCERTAIN}{result.error}", segments=len(texts.split(claim.body)[1]))
+        # and then only if they did not (recover_interrupted). The mark stays until then.
+        wait = result.again_in if result.again_in is not None else max(rules.next_attempt_in(attempts), UNCERTAIN_WAIT)
+        values.update(state=rules.QUEUED, due_at=now + wait, last_error=f"{UNCERTAIN}{result.error}",
+                      segments=len(texts.split(claim.body)[1]))
     else:
         wait = result.again_in if result.again_in is not None else rules.next_attempt_in(attempts)
         values.update(state=rules.QUEUED, due_at=now + wait, last_error=result.error)
@@ -216,15 +230,16 @@ def _part_if_absent(conn: Connection, **values: Any) -> None:
         index_elements=[message_parts.c.provider, message_parts.c.ref]))
 
 
-def attach(conn: Connection, message_id: int, provider: str, refs) -> int:
-    """The provider's ids for the message's parts; how many had a receipt waiting."""
+def attach(conn: Connection, message_id: int, provider: str, refs, first_part: int = 1) -> int:
+    """The provider's ids for the message's parts (``refs[0]`` is part ``first_part``); how
+    many had a receipt waiting."""
     waiting = 0
-    for ref in refs:
-        _part_if_absent(conn, message_id=message_id, provider=provider, ref=ref)
+    for seq, ref in enumerate(refs, start=first_part):
+        _part_if_absent(conn, message_id=message_id, provider=provider, ref=ref, seq=seq)
         adopted = conn.execute(update(message_parts)
                                .where(message_parts.c.provider == provider, message_parts.c.ref == ref,
                                       message_parts.c.message_id.is_(None))
-                               .values(message_id=message_id).returning(message_parts.c.state)).first()
+                               .values(message_id=message_id, seq=seq).returning(message_parts.c.state)).first()
         waiting += adopted is not None and adopted.state is not None
     return waiting
 
@@ -235,9 +250,9 @@ def attach(conn: Connection, message_id: int, provider: str, refs) -> int:
 def receipt(conn: Connection, *, provider: str, ref: str, state: str, now: datetime, number: str | None = None,
             text_start: str | None = None) -> tuple[Any, bool] | None:
     """A part's receipt: (the message's row, whether this receipt settled its state — every
-    part delivered, or one failed). None when no message has this id (yet): the receipt
+    part delivered, or one failed), or None when no message has this id (yet): the receipt
     waits with its number and first characters (``attach``, ``recover_interrupted``)."""
-    _part_if_absent(conn, provider=provider, ref=ref, number=number, text_start=(text_start or "")[:40] or None)
+    _part_if_absent(conn, provider=provider, ref=ref, number=number, text_start=receipt_text(text_start)[:40] or None)
     part = conn.execute(update(message_parts).where(message_parts.c.provider == provider, message_parts.c.ref == ref)
                         .values(state=state, receipt_at=now).returning(message_parts.c.message_id)).one()
     if part.message_id is None:
@@ -246,13 +261,14 @@ def receipt(conn: Connection, *, provider: str, ref: str, state: str, now: datet
 
 
 def settle(conn: Connection, message_id: int, *, now: datetime) -> tuple[Any, bool]:
-    """The message's state from its parts' receipts (rules.combined): its row after, and
-    whether it changed now."""
+    """The message's state from its parts' receipts (rules.combined, by part number: a part
+    sent twice counts once): its row after, and whether it changed now."""
     row = conn.execute(select(m.id, m.state, m.segments).where(m.id == message_id)).one()
-    parts = {p.ref: p.state for p in conn.execute(select(message_parts.c.ref, message_parts.c.state)
-                                                   .where(message_parts.c.message_id == message_id))
-             if p.state is not None}
-    final = rules.combined(parts, row.segments or 1)
+    by_part: dict[int, set[str]] = {}
+    for p in conn.execute(select(message_parts.c.seq, message_parts.c.state)
+                          .where(message_parts.c.message_id == message_id, message_parts.c.state.is_not(None))):
+        by_part.setdefault(p.seq or 1, set()).add(p.state)
+    final = rules.combined(by_part, row.segments or 1)
     changed = final is not None and row.state in (rules.SENT, rules.SENDING, rules.QUEUED)
     if changed:
         values: dict[str, Any] = {"state": final, "due_at": None, "claimed_by": None, "lease_until": None}
@@ -263,34 +279,50 @@ def settle(conn: Connection, message_id: int, *, now: datetime) -> tuple[Any, bo
     return _row(conn, message_id), changed
 
 
+# A concatenation header (TS 23.040: IEI 00 with an 8-bit reference, or 08 with 16 bits) as
+# some SMSCs leave it at the start of a receipt's text.
+_HEADER = re.compile(r"^(\x05\x00\x03[\s\S]{3}|\x06\x08\x04[\s\S]{4})")
+
+
+_UNSTORABLE = re.compile(r"[\x00-\x09\x0b-\x1f]")
+
+
+def receipt_text(text_start: str | None) -> str:
+    """A receipt's first characters as comparable text: some SMSCs put the part's first raw
+    octets there, concatenation header included (and PostgreSQL stores no NUL)."""
+    return _UNSTORABLE.sub("", _HEADER.sub("", text_start or ""))
+
+
 def recover_interrupted(conn: Connection, claim: Claim, *, provider: str, now: datetime) -> Any | None:
     """A message that may have reached the SMSC without Respons recording it (its node died
     between handing it over and recording the answer, or the answer never came): if the SMSC
     took every part, their receipts have come meanwhile — recorded for the parts whose ids
     Respons has, and waiting here for the others, recognised by the number and the first
     characters of each part (the message starts with its own short code). Then it was sent,
-    and is not sent again: its row. None: not every part is accounted for; send it again."""
+    and is not sent again: its row. None: some part is not accounted for; send it again."""
     if claim.channel != rules.SMS or not claim.to_address:
         return None
     _, parts = texts.split(claim.body)
-    known = {p.ref for p in conn.execute(select(message_parts.c.ref).where(message_parts.c.message_id == claim.message_id,
-                                                                          message_parts.c.provider == provider))}
+    accounted = {p.seq for p in conn.execute(select(message_parts.c.seq).where(
+        message_parts.c.message_id == claim.message_id, message_parts.c.provider == provider))}
     waiting = conn.execute(select(message_parts.c.ref, message_parts.c.text_start)
                            .where(message_parts.c.message_id.is_(None), message_parts.c.provider == provider,
                                   message_parts.c.number == claim.to_address)).all()
-    unaccounted = [part[:20] for part in parts]
-    found = []
+    found: dict[int, str] = {}
     for receipt in waiting:
-        start = (receipt.text_start or "")[:20]
-        if start and start in unaccounted:
-            unaccounted.remove(start)
-            found.append(receipt.ref)
-    if len(unaccounted) > len(known):
+        text = receipt_text(receipt.text_start)
+        if len(text) < MATCH_AT_LEAST:
+            continue
+        seq = next((n for n, part in enumerate(parts, start=1) if part.startswith(text[:20]) and n not in found), None)
+        if seq is not None:
+            found[seq] = receipt.ref
+    if not set(range(1, len(parts) + 1)) <= accounted | set(found):
         return None
     conn.execute(update(messages).where(m.id == claim.message_id, m.claimed_by == claim.token)
                  .values(state=rules.SENT, sent_at=func.coalesce(m.sent_at, now), due_at=None, claimed_by=None,
                          lease_until=None, provider=provider, segments=len(parts), last_error=None))
-    attach(conn, claim.message_id, provider, found)
+    for seq, ref in found.items():
+        attach(conn, claim.message_id, provider, [ref], first_part=seq)
     settled, _ = settle(conn, claim.message_id, now=now)
     return settled
 
@@ -327,12 +359,15 @@ def mark_delivered(conn: Connection, message_id: int, *, now: datetime) -> Any |
 
 
 def asked_from(conn: Connection, phone: str, *, since: datetime) -> list[Any]:
-    """The next-of-kin requests sent to ``phone`` since ``since`` (sent: the phone may have
-    them; a request still queued cannot be answered), newest first."""
+    """The next-of-kin requests to ``phone`` since ``since`` that may have reached it — sent,
+    or handed to the SMSC with the answer unrecorded (a request still queued cannot have been
+    read) — newest first."""
+    may_have_reached = or_(m.sent_at.is_not(None), m.state == rules.SENDING, m.last_error.like(f"{INTERRUPTED}%"),
+                           m.last_error.like(f"{UNCERTAIN}%"))
     return conn.execute(select(m.id, m.uid, m.alarm_id, m.contact_id, m.code, m.confirmed_at, m.declined_at,
                                m.created_at)
                         .where(m.to_address == phone, m.purpose == rules.KIN_REQUEST, m.created_at >= since,
-                               m.sent_at.is_not(None))
+                               may_have_reached)
                         .order_by(m.created_at.desc(), m.id.desc()).limit(20)).all()
 
 
@@ -368,16 +403,16 @@ def contact_name(conn: Connection, contact_id: int | None) -> str | None:
 
 
 def subscribe(conn: Connection, *, user_id: int, endpoint: str, p256dh: str, auth: str, now: datetime) -> int:
-    """The phone's subscription, for this user (a phone handed to a colleague becomes theirs)."""
-    key = sha256(endpoint)
-    existing = conn.execute(select(push_subscriptions.c.id).where(push_subscriptions.c.endpoint_hash == key)).scalar()
-    if existing is not None:
-        conn.execute(update(push_subscriptions).where(push_subscriptions.c.id == existing)
-                     .values(user_id=user_id, p256dh=p256dh, auth=auth, gone_at=None))
-        return existing
-    return conn.execute(insert(push_subscriptions).values(
-        user_id=user_id, endpoint=endpoint, endpoint_hash=key, p256dh=p256dh, auth=auth, created_at=now,
-    )).inserted_primary_key[0]
+    """The phone's subscription, for this user (a phone handed to a colleague becomes theirs).
+    On the endpoint's unique key: two nodes told at once make one row."""
+    dialect = postgresql if is_postgres(conn) else sqlite
+    statement = dialect.insert(push_subscriptions).values(user_id=user_id, endpoint=endpoint,
+                                                          endpoint_hash=sha256(endpoint), p256dh=p256dh, auth=auth,
+                                                          created_at=now)
+    return conn.execute(statement.on_conflict_do_update(
+        index_elements=[push_subscriptions.c.endpoint_hash],
+        set_={"user_id": user_id, "p256dh": p256dh, "auth": auth, "gone_at": None},
+    ).returning(push_subscriptions.c.id)).scalar_one()
 
 
 def unsubscribe(conn: Connection, *, user_id: int, endpoint: str, now: datetime) -> bool:

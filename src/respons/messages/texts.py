@@ -100,6 +100,14 @@ def new_code() -> str:
 
 # --- replies -------------------------------------------------------------------------------------
 
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def printable(text: str) -> str:
+    """A person's text as it can be kept and shown: without control characters (PostgreSQL
+    stores no NUL, and a screen shows none of them)."""
+    return _CONTROL.sub("", text or "")
+
 CONFIRM, DECLINE = "confirm", "decline"
 _CONFIRM_WORDS = frozenset({"ok", "okay", "oki", "ja", "j", "jo", "yes", "jepp", "kommer", "drar"})
 _DECLINE_WORDS = frozenset({"nei", "n", "no", "nope"})

@@ -35,10 +35,12 @@ class MessageWorker(PeriodicWorker):
         self.sms, self.push = sms, push
         self._lease = timedelta(seconds=lease_seconds)
         self._link_base, self._allow_list = link_base, allow_list
-        # A round claims only what it sends at once: a claim never waits for its turn while its
-        # lease (another node may take it) or its time (never sent late) runs out.
+        # Each channel sends up to ``concurrency`` at once, and a round claims only what frees
+        # up: a claim never waits its turn while its lease (another node may take it) or its
+        # time (never sent late) runs out, and a slow SMSC never holds up home care's pushes.
         self._concurrency = max(1, concurrency)
-        self._batch = self._concurrency
+        self._busy = {rules.SMS: 0, rules.PUSH: 0}
+        self._sending: set[asyncio.Task] = set()
         self._next_expiry = None
         self.sent = 0
 
@@ -56,6 +58,11 @@ class MessageWorker(PeriodicWorker):
 
     async def stop(self) -> None:
         await super().stop()
+        if self._sending:
+            # Sends under way end with their answer recorded, or are left to the lease.
+            await asyncio.wait(list(self._sending), timeout=15)
+            for task in self._sending:
+                task.cancel()
         if self.sms is not None:
             await self.sms.stop()
 
@@ -64,12 +71,38 @@ class MessageWorker(PeriodicWorker):
         if self._next_expiry is None or now >= self._next_expiry:
             self._next_expiry = now + EXPIRE_EVERY
             await self._journal.run(lambda conn: service.expire(conn, now), lane=Lane.TECHNICAL)
-        claims = await self._journal.run(lambda conn: service.claim(
-            conn, now=self._clock(), node=self._node, lease=self._lease, limit=self._batch, link_base=self._link_base))
-        if not claims:
-            return 0
-        async def deliver(claim: store.Claim) -> None:
+        claimed = 0
+        for channel in (rules.PUSH, rules.SMS):
+            free = self._concurrency - self._busy[channel]
+            if free <= 0:
+                continue
+            claims = await self._journal.run(lambda conn, c=channel, n=free: service.claim(
+                conn, now=self._clock(), node=self._node, lease=self._lease, limit=n, link_base=self._link_base,
+                channel=c))
+            for claim in claims:
+                self._busy[channel] += 1
+                task = asyncio.get_running_loop().create_task(self._deliver(claim))
+                self._sending.add(task)
+                task.add_done_callback(lambda t, c=channel: self._done(t, c))
+            claimed += len(claims)
+        return claimed
+
+    def _done(self, task: asyncio.Task, channel: str) -> None:
+        self._sending.discard(task)
+        self._busy[channel] -= 1
+        self.wake()  # a slot is free: more may be due
+
+    async def _deliver(self, claim: store.Claim) -> None:
+        try:
             if claim.resumed and claim.channel == rules.SMS and self.sms is not None:
+                if not getattr(self.sms, "receipts_settled", True):
+                    # It may be at the SMSC already; its receipts come only on a session bound a
+                    # while: wait for them, keeping the mark (never sent again blind).
+                    result = rules.Result(rules.RETRY, error="waiting for the SMSC's receipts after a new session",
+                                          again_in=rules.FIRST_RETRY, uncertain=True)
+                    await self._journal.run(lambda conn: service.recorded(conn, claim, result, provider=self.sms.name,
+                                                                          now=self._clock()))
+                    return
                 if await self._journal.run(lambda conn: service.recovered(conn, claim, provider=self.sms.name,
                                                                           now=self._clock())) is not None:
                     return  # the SMSC took it before: sent once, not twice
@@ -78,11 +111,10 @@ class MessageWorker(PeriodicWorker):
                                                                   now=self._clock()))
             if result.verdict == rules.SENT_OK:
                 self.sent += 1
-
-        await asyncio.gather(*(deliver(claim) for claim in claims))
-        if len(claims) == self._batch:
-            self.wake()  # more may be due: no pause between full rounds
-        return len(claims)
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # noqa: BLE001 - the claim's lease gives it to the next round
+            log.exception("sending message %s failed", claim.uid)
 
     async def _send(self, claim: store.Claim) -> tuple[str, rules.Result]:
         if claim.channel == rules.PUSH:

@@ -347,6 +347,7 @@ message_parts = Table(
     Column("message_id", Integer, ForeignKey("messages.id", ondelete="CASCADE"), index=True),
     Column("provider", String(40), nullable=False),
     Column("ref", String(100), nullable=False),
+    Column("seq", SmallInteger),  # which part of the message (1…); NULL while a receipt waits
     Column("state", String(12)),  # the part's receipt: delivered | failed | expired; NULL: none yet
     Column("receipt_at", UTCDateTime),
     Column("number", String(20)),  # a waiting receipt's phone number

@@ -152,6 +152,10 @@ def test_every_contact_saying_no_escalates_at_once(world):
     assert [d.get("reason") for k, d in world.events(alarm_id) if k == "escalated"] == ["kin_declined"]
     texts_kept = [d.get("text") for k, d in world.events(alarm_id) if k == "message" and d["phase"] == "reply"]
     assert texts_kept == ["Hvem er dette?"]
+    # What a phone sends is kept as text a screen and both databases can hold.
+    world.journal.run_sync(lambda c: service.reply(c, number="+4740000002", text="Hei\x00\x1b der",
+                                                   now=world.clock()))
+    assert [d.get("text") for k, d in world.events(alarm_id) if k == "message" and d["phase"] == "reply"][-1] == "Hei der"
 
 
 def test_a_reply_naming_a_code_answers_that_request_and_one_from_a_stranger_is_ignored(world):
@@ -318,12 +322,17 @@ def test_an_ok_to_one_of_two_waiting_requests_without_a_code_confirms_neither(wo
     for alarm_id in (first, second):
         [noted] = [d for k, d in world.events(alarm_id) if k == "message" and d["phase"] == "reply"]
         assert noted["unclear"] is True and noted["text"] == "OK"
-    # A code that names no request is no code: with one request left waiting, it is that one's.
+    # The code decides.
     world.journal.run_sync(lambda c: service.reply(c, number="+4740000001", text=f"OK {queued(world)[0].code}",
                                                    now=world.clock()))
-    assert world.state(first) is State.CLOSED
+    assert world.state(first) is State.CLOSED and world.state(second) is State.OFFERED
+    # With one left waiting, a codeless (or wrongly coded) "OK" could still be meant for the
+    # first — a second "OK" for it — and must not close the second.
     assert world.journal.run_sync(lambda c: service.reply(c, number="+4740000001", text="ok 2222",
-                                                          now=world.clock())) == "confirmed"
+                                                          now=world.clock())) == "unclear"
+    assert world.state(second) is State.OFFERED
+    world.journal.run_sync(lambda c: service.reply(c, number="+4740000001", text=f"ja {queued(world)[1].code}",
+                                                   now=world.clock()))
     assert world.state(second) is State.CLOSED
 
 
@@ -395,3 +404,109 @@ def test_an_answer_that_never_came_waits_for_the_receipts_before_sending_again(w
         c, now=world.clock(), node="n1", lease=timedelta(seconds=30))) if c.to_address == "+4740000002"]
     assert world.journal.run_sync(lambda c: service.recovered(c, again, provider="smpp", now=world.clock())) is None
     assert world.state(alarm_id) is State.OFFERED and world.state(other) is State.OFFERED
+
+
+def _two_part_request(world):
+    """A request long enough for two SMS parts (the link makes it so)."""
+    add_kin(world, "Kari Nordmann", "+4740000001")
+    alarm_id = world.alarm("door_opened")
+    [claim] = world.journal.run_sync(lambda c: store.claim_due(c, now=world.clock(), node="n1",
+                                                               lease=timedelta(seconds=30),
+                                                               link_base="https://respons.kommune.example"))
+    from respons.messages import texts
+    assert len(texts.split(claim.body)[1]) == 2
+    return alarm_id, claim
+
+
+def test_a_part_refused_twice_is_never_counted_as_sent_by_the_first_parts_receipts(world):
+    alarm_id, claim = _two_part_request(world)
+    # Part 1 taken (A), part 2 throttled: the person may have half of it.
+    half = rules.Result(rules.RETRY, ("A",), error="SMSC answered ESME_RTHROTTLED to part 2", uncertain=True)
+    world.journal.run_sync(lambda c: service.recorded(c, claim, half, provider="smpp", now=world.clock()))
+    world.journal.run_sync(lambda c: service.receipt(c, provider="smpp", ref="A", stat="DELIVRD", number=None,
+                                                     text_start="", now=world.clock()))
+    assert queued(world)[0].state == "queued", "part 1 delivered is not the message delivered"
+    world.clock.now += store.UNCERTAIN_WAIT
+    [again] = world.journal.run_sync(lambda c: store.claim_due(c, now=world.clock(), node="n1",
+                                                               lease=timedelta(seconds=30)))
+    assert again.resumed
+    assert world.journal.run_sync(lambda c: service.recovered(c, again, provider="smpp", now=world.clock())) is None
+    # Sent again, and again only part 1 goes (B): still not sent, still not delivered.
+    half_again = rules.Result(rules.RETRY, ("B",), error="SMSC answered ESME_RTHROTTLED to part 2", uncertain=True)
+    world.journal.run_sync(lambda c: service.recorded(c, again, half_again, provider="smpp", now=world.clock()))
+    world.journal.run_sync(lambda c: service.receipt(c, provider="smpp", ref="B", stat="DELIVRD", number=None,
+                                                     text_start="", now=world.clock()))
+    world.clock.now += store.UNCERTAIN_WAIT
+    [third] = world.journal.run_sync(lambda c: store.claim_due(c, now=world.clock(), node="n1",
+                                                               lease=timedelta(seconds=30)))
+    assert world.journal.run_sync(lambda c: service.recovered(c, third, provider="smpp", now=world.clock())) is None
+    assert queued(world)[0].state == "sending" and world.state(alarm_id) is State.OFFERED
+
+
+def test_receipts_with_the_raw_concatenation_header_recognise_a_split_message(world):
+    alarm_id, claim = _two_part_request(world)
+    from respons.messages import texts
+    _, parts = texts.split(claim.body)
+    # The node died after the SMSC took both parts; this SMSC's receipts carry the raw octets.
+    for ref, n, part in (("p1", 1, parts[0]), ("p2", 2, parts[1])):
+        header = bytes((5, 0, 3, 7, 2, n)).decode("latin-1")
+        world.journal.run_sync(lambda c, r=ref, t=header + part[:14]: service.receipt(
+            c, provider="smpp", ref=r, stat="DELIVRD", number="+4740000001", text_start=t, now=world.clock()))
+    world.clock.now += timedelta(seconds=31)
+    [again] = world.journal.run_sync(lambda c: store.claim_due(c, now=world.clock(), node="n2",
+                                                               lease=timedelta(seconds=30)))
+    row = world.journal.run_sync(lambda c: service.recovered(c, again, provider="smpp", now=world.clock()))
+    assert row is not None and row.state == "delivered"
+    assert world.state(alarm_id) is State.OFFERED
+
+
+def test_an_ok_to_a_request_whose_answer_was_never_recorded_counts(world):
+    add_kin(world, "Kari Nordmann", "+4740000001")
+    alarm_id = world.alarm("door_opened")
+    world.journal.run_sync(lambda c: store.claim_due(c, now=world.clock(), node="n1", lease=timedelta(seconds=30)))
+    # Handed to the SMSC; the answer lost; the person read it and answers.
+    assert world.journal.run_sync(lambda c: service.reply(c, number="+4740000001", text="OK",
+                                                          now=world.clock())) == "confirmed"
+    assert world.state(alarm_id) is State.CLOSED
+
+
+def test_a_resumed_request_waits_for_the_new_sessions_receipts_before_anything_is_sent(world):
+    import asyncio
+
+    from respons.messages.worker import MessageWorker
+
+    class NewSession:
+        name = "smpp"
+        receipts_settled = False  # bound a moment ago: the SMSC's kept receipts may still come
+
+        async def send(self, *args):
+            raise AssertionError("sent blind: it may be at the SMSC already")
+
+    add_kin(world, "Kari Nordmann", "+4740000001")
+    world.alarm("door_opened")
+    world.journal.run_sync(lambda c: store.claim_due(c, now=world.clock(), node="dead", lease=timedelta(seconds=30)))
+    world.clock.now += timedelta(seconds=31)
+    [again] = world.journal.run_sync(lambda c: store.claim_due(c, now=world.clock(), node="n2",
+                                                               lease=timedelta(seconds=30)))
+    worker = MessageWorker(world.journal, world.clock, node="n2", sms=NewSession(), push=None, poll_seconds=1,
+                           lease_seconds=30)
+    asyncio.run(worker._deliver(again))
+    row = queued(world)[0]
+    assert row.state == "queued" and row.last_error.startswith(store.UNCERTAIN)
+    assert row.due_at - world.clock() == rules.FIRST_RETRY
+    world.clock.now += rules.FIRST_RETRY
+    [later] = world.journal.run_sync(lambda c: store.claim_due(c, now=world.clock(), node="n2",
+                                                               lease=timedelta(seconds=30)))
+    assert later.resumed, "the mark stays until its receipts could have come"
+
+
+def test_a_phone_told_twice_at_once_is_one_subscription_of_its_latest_user(world):
+    hilde, per = world.responder("hilde"), world.responder("per")
+    endpoint = "https://fcm.googleapis.com/fcm/send/abc"
+    first = world.journal.run_sync(lambda c: store.subscribe(c, user_id=hilde, endpoint=endpoint, p256dh="B" * 40,
+                                                             auth="A" * 16, now=world.clock()))
+    second = world.journal.run_sync(lambda c: store.subscribe(c, user_id=per, endpoint=endpoint, p256dh="C" * 40,
+                                                              auth="D" * 16, now=world.clock()))
+    assert first == second
+    with world.engine.connect() as conn:
+        assert [s.user_id for s in store.subscriptions_of(conn, [hilde, per])] == [per]

@@ -40,10 +40,15 @@ def test_receipts_name_final_states_and_pass_over_intermediate_ones():
 
 
 def test_a_split_sms_is_delivered_only_when_every_part_is_and_failed_when_one_part_fails():
-    assert rules.combined({"a": rules.DELIVERED}, 2) is None
-    assert rules.combined({"a": rules.DELIVERED, "b": rules.DELIVERED}, 2) == rules.DELIVERED
-    assert rules.combined({"a": rules.DELIVERED, "b": rules.FAILED}, 2) == rules.FAILED
-    assert rules.combined({"a": rules.EXPIRED}, 3) == rules.EXPIRED
+    D, F, E = rules.DELIVERED, rules.FAILED, rules.EXPIRED
+    assert rules.combined({1: {D}}, 2) is None
+    assert rules.combined({1: {D}, 2: {D}}, 2) == D
+    assert rules.combined({1: {D}, 2: {F}}, 2) == F
+    assert rules.combined({1: {E}}, 3) == E
+    # Part 1 sent twice (two receipts), part 2 never: not delivered.
+    assert rules.combined({1: {D, D}}, 2) is None
+    # A part that failed once and arrived when sent again is delivered.
+    assert rules.combined({1: {F, D}, 2: {D}}, 2) == D
 
 
 def test_the_allow_list_admits_only_its_prefixes():

@@ -89,6 +89,7 @@ def upgrade() -> None:
         sa.Column('message_id', sa.Integer(), nullable=True),
         sa.Column('provider', sa.String(length=40), nullable=False),
         sa.Column('ref', sa.String(length=100), nullable=False),
+        sa.Column('seq', sa.SmallInteger(), nullable=True),
         sa.Column('state', sa.String(length=12), nullable=True),
         sa.Column('receipt_at', UTCDateTime(), nullable=True),
         sa.Column('number', sa.String(length=20), nullable=True),
