@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
 from respons.domain.access import Role
-from respons.messages import push, service, store
+from respons.messages import service
 from respons.messages import words  # noqa: F401  (registers the pages' words)
 from respons.web.access import Principal, public
 from respons.web.pages import page_access, render
@@ -69,20 +69,20 @@ async def subscribe(request: Request, subscription: Subscription, principal: Pri
     rt = runtime(request)
     if rt.push_key is None:
         return JSONResponse({"error": "push_unavailable"}, status_code=404)
-    if not push.service_allowed(subscription.endpoint, tuple(rt.settings.push_services)):
+    saved = await rt.journal.run(lambda conn: service.subscribe(
+        conn, user_id=principal.id, endpoint=subscription.endpoint, p256dh=subscription.keys.p256dh,
+        auth=subscription.keys.auth, extra_services=tuple(rt.settings.push_services), now=rt.clock()))
+    if saved is None:
         return JSONResponse({"error": "push_service_not_allowed",
                              "message": "The subscription's push service is not one Respons sends to."}, status_code=422)
-    await rt.journal.run(lambda conn: store.subscribe(conn, user_id=principal.id, endpoint=subscription.endpoint,
-                                                      p256dh=subscription.keys.p256dh, auth=subscription.keys.auth,
-                                                      now=rt.clock()))
     return {"subscribed": True}
 
 
 @router.post("/app/push/unsubscribe")
 async def unsubscribe(request: Request, subscription: Subscription, principal: Principal = Depends(responder_page)):
     rt = runtime(request)
-    await rt.journal.run(lambda conn: store.unsubscribe(conn, user_id=principal.id, endpoint=subscription.endpoint,
-                                                        now=rt.clock()))
+    await rt.journal.run(lambda conn: service.unsubscribe(conn, user_id=principal.id, endpoint=subscription.endpoint,
+                                                          now=rt.clock()))
     return {"subscribed": False}
 
 

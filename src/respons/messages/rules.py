@@ -38,7 +38,6 @@ class Result:
     refs: tuple[str, ...] = ()  # the provider's id(s) for what it took
     error: str | None = None
     gone: bool = False  # push: the subscription no longer exists (404/410)
-    delivered: bool = False  # the provider knows it arrived on the phone already
     # Try again after this long instead of backing off: nothing was sent, and the message is
     # not the cause (the SMSC is not connected yet).
     again_in: timedelta | None = None

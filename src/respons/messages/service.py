@@ -16,7 +16,7 @@ from sqlalchemy.engine import Connection
 from respons.domain.lifecycle import Event, EventKind
 from respons.domain.phones import InvalidPhoneNumber, normalise_phone
 from respons.engine import routing, timeline
-from respons.messages import rules, store, texts
+from respons.messages import push, rules, store, texts
 from respons.store.queries import actor_names
 
 log = logging.getLogger(__name__)
@@ -203,6 +203,19 @@ def _confirmed(conn: Connection, request: Any, row: Any, now: datetime, *, via: 
 def link_facts(conn: Connection, token: str) -> Any | None:
     """What the confirmation page may show before the person presses: nothing personal."""
     return store.by_link(conn, token)
+
+
+def subscribe(conn: Connection, *, user_id: int, endpoint: str, p256dh: str, auth: str, extra_services: tuple[str, ...],
+              now: datetime) -> int | None:
+    """A phone's Web Push subscription for this user; None when its push service is not one
+    Respons sends to (push.service_allowed: a user must not make Respons post anywhere)."""
+    if not push.service_allowed(endpoint, extra_services):
+        return None
+    return store.subscribe(conn, user_id=user_id, endpoint=endpoint, p256dh=p256dh, auth=auth, now=now)
+
+
+def unsubscribe(conn: Connection, *, user_id: int, endpoint: str, now: datetime) -> bool:
+    return store.unsubscribe(conn, user_id=user_id, endpoint=endpoint, now=now)
 
 
 def push_shown(conn: Connection, uid: str, *, now: datetime) -> bool:

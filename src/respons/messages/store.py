@@ -190,10 +190,8 @@ def record(conn: Connection, claim: Claim, result: rules.Result, *, provider: st
     attempts = claim.attempts + 1
     values: dict[str, Any] = {"attempts": attempts, "claimed_by": None, "lease_until": None, "provider": provider}
     if result.verdict == rules.SENT_OK:
-        values.update(state=rules.DELIVERED if result.delivered else rules.SENT, due_at=None, sent_at=now,
-                      last_error=None, segments=max(1, len(result.refs)))
-        if result.delivered:
-            values["delivered_at"] = now
+        values.update(state=rules.SENT, due_at=None, sent_at=now, last_error=None,
+                      segments=max(1, len(result.refs)))
     elif result.verdict == rules.REFUSED:
         values.update(state=rules.FAILED, due_at=None, failed_at=now, last_error=result.error)
     elif result.uncertain:
@@ -431,19 +429,7 @@ def subscriptions_of(conn: Connection, user_ids: list[int]) -> list[Any]:
                         .order_by(push_subscriptions.c.id)).all()
 
 
-def has_subscription(conn: Connection, user_id: int) -> bool:
-    return bool(subscriptions_of(conn, [user_id]))
-
-
 # --- lists and figures -------------------------------------------------------------------------------
-
-
-def of_alarm(conn: Connection, alarm_id: str) -> list[dict[str, Any]]:
-    rows = conn.execute(select(m.id, m.channel, m.purpose, m.state, m.to_address, m.contact_id, m.user_id,
-                               m.attempts, m.created_at, m.sent_at, m.delivered_at, m.failed_at, m.confirmed_at,
-                               m.last_error)
-                        .where(m.alarm_id == alarm_id).order_by(m.id))
-    return [dict(r._mapping) for r in rows]
 
 
 def counts(conn: Connection) -> list[tuple[str, str, str, int]]:

@@ -40,13 +40,18 @@ def queued(world) -> list:
         return conn.execute(select(messages).order_by(messages.c.id)).all()
 
 
+def claim_now(world, node: str = "n1", **options) -> list[store.Claim]:
+    """What a node's worker claims now (lease 30 s)."""
+    return world.journal.run_sync(lambda c: store.claim_due(c, now=world.clock(), node=node,
+                                                            lease=timedelta(seconds=30), **options))
+
+
 def send_all(world, result: rules.Result = SENT, provider: str = "smpp") -> list:
     """What the worker does with everything due: claim, then record the provider's answer."""
-    claims = world.journal.run_sync(lambda c: store.claim_due(c, now=world.clock(), node="n1",
-                                                              lease=timedelta(seconds=30)))
-    for i, claim in enumerate(claims):
-        answer = rules.Result(result.verdict, (f"{claim.uid}-{i}",) if result.refs else (), error=result.error)
-        world.journal.run_sync(lambda c: service.recorded(c, claim, answer, provider=provider, now=world.clock()))
+    claims = claim_now(world)
+    for i, claimed in enumerate(claims):
+        answer = rules.Result(result.verdict, (f"{claimed.uid}-{i}",) if result.refs else (), error=result.error)
+        world.journal.run_sync(lambda c: service.recorded(c, claimed, answer, provider=provider, now=world.clock()))
     return claims
 
 
@@ -125,8 +130,7 @@ def test_every_message_failing_escalates_at_once_not_at_the_end_of_the_time(worl
     add_kin(world, "Kari Nordmann", "+4740000001")
     add_kin(world, "Ola Nordmann", "+4740000002", priority=2)
     alarm_id = world.alarm("door_opened")
-    claims = world.journal.run_sync(lambda c: store.claim_due(c, now=world.clock(), node="n1",
-                                                              lease=timedelta(seconds=30)))
+    claims = claim_now(world, "n1")
     refused = rules.Result(rules.REFUSED, error="SMSC answered ESME_RINVDSTADR")
     world.journal.run_sync(lambda c: service.recorded(c, claims[0], refused, provider="smpp", now=world.clock()))
     assert world.state(alarm_id) is State.OFFERED, "Ola may still confirm"
@@ -203,14 +207,11 @@ def test_a_provider_that_is_down_is_tried_again_with_backoff_and_said_once_on_th
 def test_a_claim_whose_node_died_is_taken_after_its_lease_and_its_answer_is_the_new_nodes(world):
     add_kin(world, "Kari Nordmann", "+4740000001")
     alarm_id = world.alarm("door_opened")
-    dead = world.journal.run_sync(lambda c: store.claim_due(c, now=world.clock(), node="dead",
-                                                            lease=timedelta(seconds=30)))
+    dead = claim_now(world, "dead")
     assert len(dead) == 1 and not dead[0].resumed
-    assert world.journal.run_sync(lambda c: store.claim_due(c, now=world.clock(), node="n2",
-                                                            lease=timedelta(seconds=30))) == []
+    assert claim_now(world, "n2") == []
     world.clock.now += timedelta(seconds=31)
-    taken = world.journal.run_sync(lambda c: store.claim_due(c, now=world.clock(), node="n2",
-                                                             lease=timedelta(seconds=30)))
+    taken = claim_now(world, "n2")
     assert len(taken) == 1 and taken[0].resumed, "it may have reached the SMSC before the node died"
     assert world.journal.run_sync(lambda c: service.recorded(c, dead[0], SENT, provider="smpp",
                                                              now=world.clock())) is None, "the dead claim's answer is void"
@@ -222,7 +223,7 @@ def test_a_claim_whose_node_died_is_taken_after_its_lease_and_its_answer_is_the_
 def test_a_receipt_recognises_a_send_interrupted_before_its_answer_was_recorded(world):
     add_kin(world, "Kari Nordmann", "+4740000001")
     alarm_id = world.alarm("door_opened")
-    world.journal.run_sync(lambda c: store.claim_due(c, now=world.clock(), node="dead", lease=timedelta(seconds=30)))
+    claim_now(world, "dead")
     body = queued(world)[0].body
     # The node died after the SMSC took the message: its receipt comes with the SMSC's id
     # (never recorded) and the message's first 20 characters, and waits.
@@ -230,8 +231,7 @@ def test_a_receipt_recognises_a_send_interrupted_before_its_answer_was_recorded(
                                                             number="+4740000001", text_start=body[:20],
                                                             now=world.clock())) is None
     world.clock.now += timedelta(seconds=31)
-    [again] = world.journal.run_sync(lambda c: store.claim_due(c, now=world.clock(), node="n2",
-                                                               lease=timedelta(seconds=30)))
+    [again] = claim_now(world, "n2")
     assert again.resumed
     row = world.journal.run_sync(lambda c: service.recovered(c, again, provider="smpp", now=world.clock()))
     assert row is not None and row.state == "delivered", "recognised: not sent a second time"
@@ -243,8 +243,7 @@ def test_a_receipt_recognises_a_send_interrupted_before_its_answer_was_recorded(
 def test_a_receipt_that_comes_before_its_send_is_recorded_is_kept_for_it(world):
     add_kin(world, "Kari Nordmann", "+4740000001")
     alarm_id = world.alarm("door_opened")
-    [claim] = world.journal.run_sync(lambda c: store.claim_due(c, now=world.clock(), node="n1",
-                                                               lease=timedelta(seconds=30)))
+    [claim] = claim_now(world, "n1")
     # A fast SMSC: both parts' receipts arrive while the node is still recording its answer.
     for ref in ("p1", "p2"):
         world.journal.run_sync(lambda c, r=ref: service.receipt(c, provider="smpp", ref=r, stat="DELIVRD",
@@ -265,9 +264,7 @@ def test_a_receipt_for_an_unknown_message_is_ignored(world):
 def test_the_one_time_link_confirms_once(world):
     add_kin(world, "Kari Nordmann", "+4740000001")
     alarm_id = world.alarm("door_opened")
-    claims = world.journal.run_sync(lambda c: store.claim_due(c, now=world.clock(), node="n1",
-                                                              lease=timedelta(seconds=30),
-                                                              link_base="https://respons.example"))
+    claims = claim_now(world, "n1", link_base="https://respons.example")
     body = claims[0].body
     token = body.split("/k/")[1].split()[0]
     assert queued(world)[0].body == body, "what is sent is what is kept"
@@ -292,8 +289,7 @@ def test_the_statistics_count_the_days_messages_by_channel(world):
     add_kin(world, "Kari Nordmann", "+4740000001")
     add_kin(world, "Ola Nordmann", "+4740000002", priority=2)
     world.alarm("door_opened")
-    claims = world.journal.run_sync(lambda c: store.claim_due(c, now=world.clock(), node="n1",
-                                                              lease=timedelta(seconds=30)))
+    claims = claim_now(world, "n1")
     world.journal.run_sync(lambda c: service.recorded(c, claims[0], rules.Result(rules.SENT_OK, ("a",)),
                                                       provider="smpp", now=world.clock()))
     world.journal.run_sync(lambda c: service.recorded(c, claims[1], rules.Result(rules.REFUSED, error="no"),
@@ -347,9 +343,7 @@ def test_a_reply_before_the_request_was_sent_answers_nothing(world):
 def test_a_second_ok_and_the_link_after_it_change_nothing(world):
     add_kin(world, "Kari Nordmann", "+4740000001")
     alarm_id = world.alarm("door_opened")
-    claims = world.journal.run_sync(lambda c: store.claim_due(c, now=world.clock(), node="n1",
-                                                              lease=timedelta(seconds=30),
-                                                              link_base="https://respons.example"))
+    claims = claim_now(world, "n1", link_base="https://respons.example")
     world.journal.run_sync(lambda c: service.recorded(c, claims[0], SENT, provider="smpp", now=world.clock()))
     token = claims[0].body.split("/k/")[1].split()[0]
     assert world.journal.run_sync(lambda c: service.reply(c, number="+4740000001", text="OK",
@@ -377,8 +371,7 @@ def test_a_request_for_an_alarm_that_moved_on_is_not_sent(world):
 def test_an_answer_that_never_came_waits_for_the_receipts_before_sending_again(world):
     add_kin(world, "Kari Nordmann", "+4740000001")
     alarm_id = world.alarm("door_opened")
-    [claim] = world.journal.run_sync(lambda c: store.claim_due(c, now=world.clock(), node="n1",
-                                                               lease=timedelta(seconds=30)))
+    [claim] = claim_now(world, "n1")
     # The part left for the SMSC; its answer did not come in time (a dropped session).
     lost = rules.Result(rules.RETRY, error="the SMSC did not answer part 1 of 1 in 10 s", uncertain=True)
     world.journal.run_sync(lambda c: service.recorded(c, claim, lost, provider="smpp", now=world.clock()))
@@ -388,20 +381,17 @@ def test_an_answer_that_never_came_waits_for_the_receipts_before_sending_again(w
     world.journal.run_sync(lambda c: service.receipt(c, provider="smpp", ref="smsc-9", stat="DELIVRD",
                                                      number="4740000001", text_start=row.body[:20], now=world.clock()))
     world.clock.now += store.UNCERTAIN_WAIT
-    [again] = world.journal.run_sync(lambda c: store.claim_due(c, now=world.clock(), node="n1",
-                                                               lease=timedelta(seconds=30)))
+    [again] = claim_now(world, "n1")
     assert again.resumed
     assert world.journal.run_sync(lambda c: service.recovered(c, again, provider="smpp",
                                                               now=world.clock())).state == "delivered"
     # Without a receipt it would have been sent again.
     add_kin(world, "Ola Nordmann", "+4740000002", priority=2)
     other = world.alarm("door_opened")
-    [claim] = [c for c in world.journal.run_sync(lambda c: store.claim_due(
-        c, now=world.clock(), node="n1", lease=timedelta(seconds=30))) if c.to_address == "+4740000002"]
+    [claim] = [c for c in claim_now(world, "n1") if c.to_address == "+4740000002"]
     world.journal.run_sync(lambda c: service.recorded(c, claim, lost, provider="smpp", now=world.clock()))
     world.clock.now += store.UNCERTAIN_WAIT
-    [again] = [c for c in world.journal.run_sync(lambda c: store.claim_due(
-        c, now=world.clock(), node="n1", lease=timedelta(seconds=30))) if c.to_address == "+4740000002"]
+    [again] = [c for c in claim_now(world, "n1") if c.to_address == "+4740000002"]
     assert world.journal.run_sync(lambda c: service.recovered(c, again, provider="smpp", now=world.clock())) is None
     assert world.state(alarm_id) is State.OFFERED and world.state(other) is State.OFFERED
 
@@ -410,9 +400,7 @@ def _two_part_request(world):
     """A request long enough for two SMS parts (the link makes it so)."""
     add_kin(world, "Kari Nordmann", "+4740000001")
     alarm_id = world.alarm("door_opened")
-    [claim] = world.journal.run_sync(lambda c: store.claim_due(c, now=world.clock(), node="n1",
-                                                               lease=timedelta(seconds=30),
-                                                               link_base="https://respons.kommune.example"))
+    [claim] = claim_now(world, "n1", link_base="https://respons.kommune.example")
     from respons.messages import texts
     assert len(texts.split(claim.body)[1]) == 2
     return alarm_id, claim
@@ -427,8 +415,7 @@ def test_a_part_refused_twice_is_never_counted_as_sent_by_the_first_parts_receip
                                                      text_start="", now=world.clock()))
     assert queued(world)[0].state == "queued", "part 1 delivered is not the message delivered"
     world.clock.now += store.UNCERTAIN_WAIT
-    [again] = world.journal.run_sync(lambda c: store.claim_due(c, now=world.clock(), node="n1",
-                                                               lease=timedelta(seconds=30)))
+    [again] = claim_now(world, "n1")
     assert again.resumed
     assert world.journal.run_sync(lambda c: service.recovered(c, again, provider="smpp", now=world.clock())) is None
     # Sent again, and again only part 1 goes (B): still not sent, still not delivered.
@@ -437,8 +424,7 @@ def test_a_part_refused_twice_is_never_counted_as_sent_by_the_first_parts_receip
     world.journal.run_sync(lambda c: service.receipt(c, provider="smpp", ref="B", stat="DELIVRD", number=None,
                                                      text_start="", now=world.clock()))
     world.clock.now += store.UNCERTAIN_WAIT
-    [third] = world.journal.run_sync(lambda c: store.claim_due(c, now=world.clock(), node="n1",
-                                                               lease=timedelta(seconds=30)))
+    [third] = claim_now(world, "n1")
     assert world.journal.run_sync(lambda c: service.recovered(c, third, provider="smpp", now=world.clock())) is None
     assert queued(world)[0].state == "sending" and world.state(alarm_id) is State.OFFERED
 
@@ -453,8 +439,7 @@ def test_receipts_with_the_raw_concatenation_header_recognise_a_split_message(wo
         world.journal.run_sync(lambda c, r=ref, t=header + part[:14]: service.receipt(
             c, provider="smpp", ref=r, stat="DELIVRD", number="+4740000001", text_start=t, now=world.clock()))
     world.clock.now += timedelta(seconds=31)
-    [again] = world.journal.run_sync(lambda c: store.claim_due(c, now=world.clock(), node="n2",
-                                                               lease=timedelta(seconds=30)))
+    [again] = claim_now(world, "n2")
     row = world.journal.run_sync(lambda c: service.recovered(c, again, provider="smpp", now=world.clock()))
     assert row is not None and row.state == "delivered"
     assert world.state(alarm_id) is State.OFFERED
@@ -463,7 +448,7 @@ def test_receipts_with_the_raw_concatenation_header_recognise_a_split_message(wo
 def test_an_ok_to_a_request_whose_answer_was_never_recorded_counts(world):
     add_kin(world, "Kari Nordmann", "+4740000001")
     alarm_id = world.alarm("door_opened")
-    world.journal.run_sync(lambda c: store.claim_due(c, now=world.clock(), node="n1", lease=timedelta(seconds=30)))
+    claim_now(world, "n1")
     # Handed to the SMSC; the answer lost; the person read it and answers.
     assert world.journal.run_sync(lambda c: service.reply(c, number="+4740000001", text="OK",
                                                           now=world.clock())) == "confirmed"
@@ -484,10 +469,9 @@ def test_a_resumed_request_waits_for_the_new_sessions_receipts_before_anything_i
 
     add_kin(world, "Kari Nordmann", "+4740000001")
     world.alarm("door_opened")
-    world.journal.run_sync(lambda c: store.claim_due(c, now=world.clock(), node="dead", lease=timedelta(seconds=30)))
+    claim_now(world, "dead")
     world.clock.now += timedelta(seconds=31)
-    [again] = world.journal.run_sync(lambda c: store.claim_due(c, now=world.clock(), node="n2",
-                                                               lease=timedelta(seconds=30)))
+    [again] = claim_now(world, "n2")
     worker = MessageWorker(world.journal, world.clock, node="n2", sms=NewSession(), push=None, poll_seconds=1,
                            lease_seconds=30)
     asyncio.run(worker._deliver(again))
@@ -495,8 +479,7 @@ def test_a_resumed_request_waits_for_the_new_sessions_receipts_before_anything_i
     assert row.state == "queued" and row.last_error.startswith(store.UNCERTAIN)
     assert row.due_at - world.clock() == rules.FIRST_RETRY
     world.clock.now += rules.FIRST_RETRY
-    [later] = world.journal.run_sync(lambda c: store.claim_due(c, now=world.clock(), node="n2",
-                                                               lease=timedelta(seconds=30)))
+    [later] = claim_now(world, "n2")
     assert later.resumed, "the mark stays until its receipts could have come"
 
 
