@@ -262,6 +262,7 @@ def frame_kinds(role: str) -> list[str]:
         "alarm": ["cid_1101", "cid_1100"],
         "assistance": ["cid_1101", "cid_1100"],
         "technical": ["cid_1301", "null"],
+        "link": ["null"],
     }[role]
 
 
@@ -278,6 +279,7 @@ def make_frame(kind: str, account: str, sequence: str, zone: int, now: datetime)
 async def _panel(reader, writer, account: str, role: str, clock: dict[str, float], window: dict[str, list[float]],
                  acked: Counter, errors: Counter) -> None:
     kinds = frame_kinds(role)
+    accounts = account if isinstance(account, list) else [account]
     perf = time.perf_counter
     interval = clock["interval"]  # 0: closed loop; else one frame per interval (paced, like real panels)
     next_at = clock["start"] + (random.random() * interval if interval else 0.0)
@@ -291,7 +293,7 @@ async def _panel(reader, writer, account: str, role: str, clock: dict[str, float
             next_at += interval
         kind = kinds[n % len(kinds)]
         sequence = f"{n % 9999 + 1:04d}"
-        frame = make_frame(kind, account, sequence, n, datetime.now(timezone.utc))
+        frame = make_frame(kind, accounts[n % len(accounts)], sequence, n, datetime.now(timezone.utc))
         n += 1
         sent = perf()
         writer.write(frame)
@@ -326,7 +328,7 @@ async def _load(config: dict[str, Any]) -> dict[str, Any]:
         offset = time.perf_counter() - time.time()
         clock = {"start": go["start"] + offset, "measure_from": go["measure_from"] + offset, "end": go["end"] + offset,
                  "interval": go.get("interval", 0.0)}
-        window: dict[str, list[float]] = {"alarm": [], "assistance": [], "technical": []}
+        window: dict[str, list[float]] = {"alarm": [], "assistance": [], "technical": [], "link": []}
         acked: Counter = Counter()
         errors: Counter = Counter()
         tasks = [
@@ -424,16 +426,81 @@ def latency_summary(values: list[float]) -> dict[str, Any]:
 
 
 def panels_for(scenario: str, accounts: list[str], assist: int) -> list[list[str]]:
+    if scenario != "linktests":
+        accounts = [a for a in accounts if not a.startswith(LINK_PREFIX)]
     if scenario == "alarms":
         return [[account, "alarm"] for account in accounts]
+    if scenario == "linktests":
+        # Each connection a concentrator for its share of the devices, each of which is heard
+        # once in a while: every link test moves a deadline (issue 21, goal 5).
+        link = [a for a in accounts if a.startswith(LINK_PREFIX)] or accounts
+        connections = len([a for a in accounts if not a.startswith(LINK_PREFIX)])
+        return [[link[i::connections], "link"] for i in range(connections)]
     # Spread the assistance panels over the connection list (and so over the load processes).
     step = max(1, len(accounts) // max(1, assist))
     assisting = set(range(0, step * assist, step))
     return [[account, "assistance" if i in assisting else "technical"] for i, account in enumerate(accounts)]
 
 
+class BackendCpu:
+    """CPU time of the PostgreSQL backends serving one database, from /proc (the database
+    runs on this machine): the part of a durable frame's cost the server process does not
+    see. Backends that appear during the window count from their start."""
+
+    def __init__(self, admin_url: str, database: str):
+        from sqlalchemy import create_engine
+
+        self._engine = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+        self._database = database
+
+    def sample(self) -> dict[int, float]:
+        from sqlalchemy import text
+
+        with self._engine.connect() as conn:
+            pids = conn.execute(text("SELECT pid FROM pg_stat_activity WHERE datname = :d"),
+                                {"d": self._database}).scalars().all()
+        out = {}
+        for pid in pids:
+            try:
+                out[pid] = process_cpu_seconds(pid)
+            except OSError:
+                pass  # gone meanwhile
+        return out
+
+    @staticmethod
+    def spent(before: dict[int, float], after: dict[int, float]) -> float:
+        return sum(cpu - before.get(pid, 0.0) for pid, cpu in after.items())
+
+    def close(self) -> None:
+        self._engine.dispose()
+
+
+def profile_summary(collapsed: Path, top: int = 25) -> dict[str, Any]:
+    """The py-spy samples (collapsed stacks) as the share of samples in which each function is
+    on the stack (inclusive) and on top (self), the biggest first."""
+    inclusive: Counter = Counter()
+    own: Counter = Counter()
+    total = 0
+    for line in collapsed.read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        if not stack:
+            continue
+        n = int(count)
+        total += n
+        frames = [f.split(" (")[0] + " (" + f.split(" (")[1].split(":")[0].split("/")[-1] + ")" if " (" in f else f
+                  for f in stack.split(";")]
+        for frame in set(frames):
+            inclusive[frame] += n
+        own[frames[-1]] += n
+    share = lambda n: round(100.0 * n / max(1, total), 1)  # noqa: E731
+    return {"samples": total,
+            "inclusive_percent": {f: share(n) for f, n in inclusive.most_common(top)},
+            "self_percent": {f: share(n) for f, n in own.most_common(top)}}
+
+
 def run_load(server: ServerProcess, panels: list[list[str]], procs: int, warmup: float, seconds: float,
-             workdir: Path, rate: float = 0.0) -> dict[str, Any]:
+             workdir: Path, rate: float = 0.0, backends: BackendCpu | None = None,
+             profile: Path | None = None) -> dict[str, Any]:
     from intake_http import machine_cpu_times
 
     shares = [share for share in (panels[i::procs] for i in range(procs)) if share]
@@ -453,10 +520,21 @@ def run_load(server: ServerProcess, panels: list[list[str]], procs: int, warmup:
         time.sleep(max(0.0, times["measure_from"] - time.time()))
         journal0 = server.stats().get("journal") if server.kind == "respons" else None
         server_cpu0, load_cpu0, machine0 = server.cpu_seconds(), [l.cpu_seconds() for l in loads], machine_cpu_times()
+        backend0 = backends.sample() if backends else {}
+        spy = None
+        if profile is not None:
+            # Sampling the server for the measured window (its own CPU is not the server's).
+            spy = subprocess.Popen([str(Path(sys.executable).parent / "py-spy"), "record", "--pid", str(server.proc.pid),
+                                    "--duration", str(int(seconds)), "--rate", "200", "--format", "raw", "--threads",
+                                    "--output", str(profile), "--nonblocking"],
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         time.sleep(max(0.0, times["end"] - time.time()))
         server_cpu1, load_cpu1, machine1 = server.cpu_seconds(), [l.cpu_seconds() for l in loads], machine_cpu_times()
+        backend_cpu = BackendCpu.spent(backend0, backends.sample()) if backends else 0.0
         journal1 = server.stats().get("journal") if server.kind == "respons" else None
         results = [json.loads(Path(load.read()["result_path"]).read_text()) for load in loads]
+        if spy is not None:
+            spy.wait(timeout=60)
     finally:
         for load in loads:
             load.kill()
@@ -474,6 +552,7 @@ def run_load(server: ServerProcess, panels: list[list[str]], procs: int, warmup:
         "connections": len(panels),
         "connect_seconds": round(connect_s, 2),
         "seconds": seconds,
+        "window_epoch": [times["measure_from"], times["end"]],
         "acked_in_window": len(all_window),
         "frames_per_s": len(all_window) / seconds,
         "latency_ms": latency_summary(all_window),
@@ -485,11 +564,18 @@ def run_load(server: ServerProcess, panels: list[list[str]], procs: int, warmup:
         "acked_total_incl_warmup": {k: v for k, v in sorted(acked.items()) if not k.startswith("window:")},
         "errors": dict(errors),
         "cpu": {
+            # The goal's unit (issue 21): CPU per ACKed frame of the server process plus the
+            # database backends serving it, from /proc.
+            "ms_per_frame": round(1000.0 * (server_cpu1 - server_cpu0 + backend_cpu) / max(1, len(all_window)), 4),
+            "server_ms_per_frame": round(1000.0 * (server_cpu1 - server_cpu0) / max(1, len(all_window)), 4),
+            "database_ms_per_frame": round(1000.0 * backend_cpu / max(1, len(all_window)), 4),
             "server_percent_of_one_core": round(100.0 * (server_cpu1 - server_cpu0) / seconds, 1),
             "load_generator_percent_of_one_core": [round(100.0 * (b - a) / seconds, 1) for a, b in zip(load_cpu0, load_cpu1)],
             "machine_busy_percent_of_all_cores": round(100.0 * machine_busy, 1),
         },
     }
+    if profile is not None and profile.exists():
+        step["profile"] = profile_summary(profile)
     if journal0 and journal1:
         batches = journal1["batches"] - journal0["batches"]
         units = journal1["units"] - journal0["units"]
@@ -503,6 +589,7 @@ def ratios(respons: dict[str, Any], reference: dict[str, Any]) -> dict[str, Any]
         return None if a is None or not b else a / b
 
     out = {"frames_per_s": ratio(respons["frames_per_s"], reference["frames_per_s"]),
+           "cpu_per_frame": ratio(respons["cpu"]["ms_per_frame"], reference["cpu"]["ms_per_frame"]),
            "latency": {p: ratio(respons["latency_ms"][p], reference["latency_ms"][p]) for p in ("p50", "p95", "p99")}}
     out["by_role"] = {
         role: {"frames_per_s": ratio(r["frames_per_s"], reference["by_role"].get(role, {}).get("frames_per_s")),
@@ -513,9 +600,13 @@ def ratios(respons: dict[str, Any], reference: dict[str, Any]) -> dict[str, Any]
     return out
 
 
-def insert_fixture(engine, n: int, seed: int = 42) -> list[str]:
-    """One centre, one municipality, n recipients with one ``sia_dc09`` device each; returns
-    the devices' accounts (hex, as the panels send them)."""
+LINK_PREFIX = "E"
+
+
+def insert_fixture(engine, n: int, seed: int = 42, link_devices: int = 0) -> list[str]:
+    """One centre, one municipality, n recipients with one ``sia_dc09`` device each, and
+    ``link_devices`` more devices (no recipient; last heard an hour ago, so a link test moves
+    each one's deadline); returns the accounts (hex, as the panels send them)."""
     import random
     from datetime import date, timedelta
 
@@ -550,7 +641,15 @@ def insert_fixture(engine, n: int, seed: int = 42) -> list[str]:
                  identity=account, heartbeat_interval_s=3600, heartbeat_grace_s=300, created_at=now)
             for rid, account in zip(recipient_ids, accounts)
         ])
-    return accounts
+        link = [f"{LINK_PREFIX}{i:07X}" for i in range(link_devices)]
+        an_hour_ago = now - timedelta(hours=1)
+        for start in range(0, len(link), 10_000):
+            conn.execute(insert(devices), [
+                dict(municipality_id=municipality_id, kind="safety_alarm", protocol="sia_dc09", identity=account,
+                     heartbeat_interval_s=3600, heartbeat_grace_s=300, last_seen_at=an_hour_ago,
+                     alert_after=an_hour_ago + timedelta(seconds=3900), created_at=now)
+                for account in link[start:start + 10_000]])
+    return accounts + link
 
 
 def stored_alarms(url: str) -> dict[str, int]:
@@ -568,6 +667,24 @@ def stored_alarms(url: str) -> dict[str, int]:
     finally:
         engine.dispose()
     return {t: n for t, n in rows}
+
+
+def deadline_moves(url: str, start: float, end: float) -> int:
+    """Devices whose deadline a link test moved inside the window (each is heard at most once
+    in it: the connections cycle through more devices than they reach in the window)."""
+    from sqlalchemy import func, select
+
+    from respons.store.db import make_engine
+    from respons.store.tables import devices
+
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            return conn.execute(select(func.count()).select_from(devices).where(
+                devices.c.last_seen_at >= datetime.fromtimestamp(start, timezone.utc),
+                devices.c.last_seen_at <= datetime.fromtimestamp(end, timezone.utc))).scalar_one()
+    finally:
+        engine.dispose()
 
 
 def expected_alarms(acked_total: dict[str, int]) -> dict[str, int]:
@@ -592,11 +709,16 @@ def bench_database(kind: str, args: argparse.Namespace, workdir: Path, out) -> d
         out.print(f"migrating and registering {args.connections} DC-09 devices …")
         upgrade(url)
         engine = make_engine(url)
-        accounts = insert_fixture(engine, args.connections)
+        accounts = insert_fixture(engine, args.connections,
+                                  link_devices=args.link_devices if "linktests" in (args.scenarios or []) else 0)
         result["database"] = database_facts(engine)
         engine.dispose()
 
-        scenarios = ["alarms", "storm"] if args.storm else ["alarms"]
+        scenarios = args.scenarios or (["alarms", "storm"] if args.storm else ["alarms"])
+        backends = None
+        if kind != "sqlite":
+            backends = BackendCpu(args.pg_admin_url, result["database_location"]["database"])
+            cleanup.callback(backends.close)
         result["scenarios"] = []
         for scenario in scenarios:
             panels = panels_for(scenario, accounts, args.storm_assist)
@@ -619,9 +741,12 @@ def bench_database(kind: str, args: argparse.Namespace, workdir: Path, out) -> d
                                                "max_batch": args.max_batch}, workdir)
             cleanup.callback(server.stop)
             server.start()
-            entry["respons"] = run_load(server, panels, args.load_procs, args.warmup_seconds, args.seconds, workdir, args.rate)
+            entry["respons"] = run_load(server, panels, args.load_procs, args.warmup_seconds, args.seconds, workdir, args.rate,
+                                        backends, workdir / f"profile-{kind}-{scenario}.txt" if args.profile else None)
             final = server.stop()
             entry["respons"]["final_journal_stats"] = (final or {}).get("journal")
+            if scenario == "linktests":
+                entry["respons"]["deadline_moves_per_s"] = deadline_moves(url, *entry["respons"]["window_epoch"]) / args.seconds
 
             # Every ACKed alarm frame must be an alarm row. Read after the server has stopped.
             after = stored_alarms(url)
@@ -739,6 +864,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--rate", type=float, default=0.0,
                         help="paced panels: this many frames/s in all (each panel sends every connections/rate s, "
                              "or as soon as its previous ACK came if that is later); 0: closed loop, as fast as ACKs come")
+    parser.add_argument("--scenarios", nargs="+", choices=["alarms", "storm", "linktests"], default=None,
+                        help="which scenarios to run (default: alarms, and storm with --storm)")
+    parser.add_argument("--profile", action="store_true",
+                        help="sample the Respons server with py-spy during the window; the summary goes in the result")
+    parser.add_argument("--link-devices", type=int, default=300_000,
+                        help="devices the linktests scenario's connections send link tests for")
     parser.add_argument("--load-procs", type=int, default=2, help="load generator processes (asyncio each)")
     parser.add_argument("--window-ms", type=float, default=2.0, help="journal group-commit window")
     parser.add_argument("--max-batch", type=int, default=500, help="journal max units per commit")

@@ -129,6 +129,7 @@ class Node:
         supervisor = SupervisionWorker(journal, clock, poll_seconds=settings.supervision_poll_seconds,
                                        answer_deadline=timedelta(seconds=settings.answer_deadline_seconds),
                                        rules_cache=rules)
+        live.observe(supervisor)  # a device registered on any node: its deadline may be the earliest
         runtime = Runtime(settings=settings, engine=engine, journal=journal, clock=clock, timers=timers, live=live,
                           rules=rules, rounds=round_rules(settings, rules))
         runtime.voice = Voice(VoiceSettings(

@@ -153,7 +153,7 @@ def seed_history(conn: Connection, *, now: datetime, days: int, rng: random.Rand
                     e.kind is EventKind.ESCALATED for e in events) else 0, mission=mission,
                 **projection_columns(projection)))
             event_rows += [event_row(alarm_id, i, e) for i, e in enumerate(events, start=1)]
-        alarm_store.insert_history(conn, alarm_rows, event_rows)
+        alarm_store.insert_many(conn, alarm_rows, event_rows)
         written += len(alarm_rows)
     return written
 

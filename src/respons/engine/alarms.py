@@ -18,7 +18,7 @@ from respons.domain import lifecycle
 from respons.domain import storms as storm_rules
 from respons.domain.lifecycle import Action, AlarmProjection, CallResult, Event, EventKind, IllegalTransition, Outcome
 from respons.engine import timers
-from respons.engine.timeline import ANSWER_DEADLINE, append_event
+from respons.engine.timeline import ANSWER_DEADLINE, announce_change, append_event
 from respons.store import alarms as alarm_rows
 from respons.store.alarms import AlarmNotFound
 
@@ -63,11 +63,19 @@ def resolve(
 
 def clear(conn: Connection, alarm_id: str, *, actor: str, now: datetime, reason: str,
           outcome: Outcome = Outcome.CLEARED) -> AlarmProjection:
-    """The system ends an alarm whose cause went away (see EventKind.CLEARED); its timers stop."""
+    """The system ends an alarm whose cause went away (see EventKind.CLEARED); its timers stop.
+    A storm member that was the last open one of its group clears the group too (an outage
+    whose devices are all back in contact is over)."""
     projection = append_event(conn, alarm_id, Event(EventKind.CLEARED, now, actor, {"reason": reason,
                                                                                    "outcome": outcome.value}))
     timers.cancel_all(conn, alarm_id=alarm_id)
     _close_storm_members(conn, alarm_id, projection, now)
+    leader = alarm_rows.group_of(conn, alarm_id)
+    if leader is not None and reason != STORM_GROUP_CLOSED and not alarm_rows.has_open_members(conn, leader):
+        try:
+            clear(conn, leader, actor=storm_rules.ACTOR, now=now, reason="all_members_cleared")
+        except IllegalTransition:
+            pass  # the group is closed already
     return projection
 
 
@@ -77,13 +85,48 @@ def close(conn: Connection, alarm_id: str, *, actor: str, visible_to: frozenset[
     return projection
 
 
+STORM_GROUP_CLOSED = "storm_group_closed"
+# Members cleared in the unit that closes their group; the rest by the supervision worker,
+# this many per unit (clear_members): each cleared member of a person is a document for the
+# patient record, and an outage of 50,000 cleared in one unit would hold the journal, and
+# every alarm behind it, for a minute.
+MEMBERS_PER_UNIT = 200
+
+
 def _close_storm_members(conn: Connection, alarm_id: str, projection: AlarmProjection, now: datetime) -> None:
     """A storm's group alarm is closed: so is every member still open, with its outcome."""
     if alarm_rows.source_of(conn, alarm_id) != storm_rules.SOURCE:
         return
-    for member in alarm_rows.open_members(conn, alarm_id):
-        clear(conn, member, actor=storm_rules.ACTOR, now=now, reason="storm_group_closed",
-              outcome=projection.outcome or Outcome.CLEARED)
+    clear_members(conn, alarm_id, outcome=projection.outcome or Outcome.CLEARED, now=now)
+
+
+def clear_members(conn: Connection, leader_id: str, *, outcome: Outcome, now: datetime,
+                  limit: int = MEMBERS_PER_UNIT) -> int:
+    """Clear up to ``limit`` open members of a closed group, with its outcome; returns how many.
+
+    Written in batched statements, not one ``clear`` each. Members have no timers to stop:
+    a member's clocks stop when it joins (engine/storms.join), and one that arrives as a
+    member never gets any."""
+    changes = []
+    for row in alarm_rows.open_members(conn, leader_id, limit=limit):
+        event = Event(EventKind.CLEARED, now, storm_rules.ACTOR, {"reason": STORM_GROUP_CLOSED, "outcome": outcome.value})
+        changes.append((row, event, lifecycle.apply(alarm_rows.projection_from_row(row), event)))
+    alarm_rows.write_events(conn, [(row.id, event, after) for row, event, after in changes])
+    for row, event, after in changes:
+        announce_change(conn, row.id, row.municipality_id, after, event.kind, priority=row.priority)
+    return len(changes)
+
+
+def clear_members_of_closed_groups(conn: Connection, now: datetime, *, limit: int = MEMBERS_PER_UNIT) -> int:
+    """The members a group's close left open (more than ``MEMBERS_PER_UNIT``), up to ``limit``;
+    a unit of the supervision worker. Returns how many were cleared."""
+    cleared = 0
+    for group in alarm_rows.closed_groups_with_open_members(conn, source=storm_rules.SOURCE, limit=10):
+        cleared += clear_members(conn, group.id, outcome=Outcome(group.outcome or Outcome.CLEARED.value),
+                                 now=now, limit=limit - cleared)
+        if cleared >= limit:
+            break
+    return cleared
 
 
 def record_action(

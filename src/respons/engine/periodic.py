@@ -44,12 +44,17 @@ class PeriodicWorker:
         if self._loop_ref is not None and self._wake is not None and not self._loop_ref.is_closed():
             self._loop_ref.call_soon_threadsafe(self._wake.set)
 
+    def _wait_seconds(self) -> float:
+        """How long to sleep after a round (a worker that knows its next due time says less)."""
+        return self._poll
+
     async def _sleep(self) -> None:
+        wait = self._wait_seconds()
         if self._wake is None:
-            await asyncio.sleep(self._poll)
+            await asyncio.sleep(wait)
             return
         try:
-            await asyncio.wait_for(self._wake.wait(), self._poll)
+            await asyncio.wait_for(self._wake.wait(), wait)
         except asyncio.TimeoutError:
             pass
         self._wake.clear()

@@ -33,6 +33,7 @@ from respons.engine import receiving, supervision
 from respons.engine.receiving import NewAlarm, Received
 from respons.engine.routing import RulesCache
 from respons.store import alarms as alarm_rows
+from respons.store.db import one_of
 from respons.store.tables import devices, municipalities
 
 
@@ -74,6 +75,24 @@ def identify_in_municipality(conn: Connection, identity: str, municipality_id: i
 
 def heard(conn: Connection, device: Row, now: datetime) -> None:
     supervision.seen(conn, device, now)
+
+
+# What engine/supervision.seen reads of a device: a heartbeat batch reads no more.
+_SUPERVISION_COLUMNS = (devices.c.id, devices.c.identity, devices.c.heartbeat_interval_s, devices.c.heartbeat_grace_s,
+                        devices.c.last_seen_at, devices.c.alert_after, devices.c.silent_since, devices.c.silent_alarm_id)
+
+
+def heard_many(conn: Connection, protocol: str, heard_at: dict[str, datetime]) -> set[str]:
+    """Signs of life from many devices of one protocol (identity → when), identified with one
+    query and written in one batched statement; returns the identities that are active
+    devices (the others are the caller's to refuse)."""
+    if not heard_at:
+        return set()
+    found = conn.execute(select(*_SUPERVISION_COLUMNS).where(devices.c.protocol == protocol,
+                                               one_of(conn, devices.c.identity, heard_at),
+                                               devices.c.active.is_(True))).all()
+    supervision.seen_many(conn, [(device, heard_at[device.identity]) for device in found])
+    return {device.identity for device in found}
 
 
 def raise_alarm(conn: Connection, device: Row, *, alarm_type: AlarmType, source: str, occurred_at: datetime,

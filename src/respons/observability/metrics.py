@@ -54,8 +54,8 @@ HTTP_SECONDS = Histogram(
     ["method", "route"], buckets=LATENCY_BUCKETS)
 
 
-def alarm_received(source: str, type_code: str) -> None:
-    ALARMS_RECEIVED.labels(source, type_code).inc()
+def alarm_received(source: str, type_code: str, count: int = 1) -> None:
+    ALARMS_RECEIVED.labels(source, type_code).inc(count)
 
 
 def ack(protocol: str, started: float) -> None:

@@ -90,6 +90,10 @@ class DeviceIn(BaseModel):
                                       description="A supervision camera's picture: rtp:<port>/vp8 or /h264 (the "
                                       "camera sends RTP to the gateway's port) or an rtsp:// address the gateway "
                                       "fetches (docs/supervision.md).")
+    network: Text | None = Field(None, examples=["Telenor", "Telia basestasjon 4711"],
+                                 description="The network the device reports through (an operator, a base station, "
+                                 "an internet provider): when many devices fall silent at once, lost contact is "
+                                 "grouped per municipality and network (docs/supervision-of-devices.md).")
 
 
 class ZoneIn(BaseModel):

@@ -45,7 +45,7 @@ RECIPIENT_FIELDS = ("given_name", "family_name", "national_id", "phone", "addres
                     "latitude", "longitude", "key_box", "language", "response_notes", "active")
 CONTACT_FIELDS = ("name", "relation", "phone", "priority", "receives_alarms", "notes")
 DEVICE_FIELDS = ("kind", "protocol", "identity", "recipient_id", "heartbeat_interval_s", "heartbeat_grace_s",
-                 "voice_uri", "video_source")
+                 "voice_uri", "video_source", "network")
 ZONE_FIELDS = ("code", "name")
 STAFF_FIELDS = ("name", "role", "competence", "phone", "zone_id", "hpr_number")
 

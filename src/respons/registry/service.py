@@ -26,6 +26,7 @@ from stdnum.no import orgnr
 from respons.auth import audit
 from respons.domain.alarm_types import Category
 from respons.domain.routing import agreement_changed
+from respons.engine import supervision
 from respons.registry.completeness import Gap, RecipientFacts, gaps, is_blank
 from respons.domain.identity import InvalidNationalId, parse_national_id
 from respons.domain.phones import InvalidPhoneNumber, is_mobile, normalise_phone
@@ -403,6 +404,7 @@ def add_device(conn: Connection, values: dict[str, Any], *, municipality_id: int
     if values.get("voice_uri") and not _VOICE_URI.match(values["voice_uri"]):
         problems.add("voice_uri", "En taleadresse er en SIP-adresse, for eksempel sip:enhet@10.0.0.5", "voice_uri")
     _text(values, "video_source", "Videokilde", problems, max_length=300, required=False)
+    _text(values, "network", "Nett", problems, max_length=100, required=False)
     if values.get("video_source") and not video_source_valid(values["video_source"]):
         problems.add("video_source", "En videokilde er rtp:<port>/vp8, rtp:<port>/h264 eller en rtsp://-adresse",
                      "video_source")
@@ -439,17 +441,19 @@ def add_device(conn: Connection, values: dict[str, Any], *, municipality_id: int
             identity=values["identity"], heartbeat_interval_s=watched,
             heartbeat_grace_s=values.get("heartbeat_grace_s"), dc09_key=values.get("dc09_key"),
             base_unit_id=base_unit_id, voice_uri=values.get("voice_uri") or None,
-            video_source=values.get("video_source") or None, created_at=now,
+            video_source=values.get("video_source") or None, network=values.get("network") or None, created_at=now,
             # Supervision starts at registration: a device that never reports is also silent.
             alert_after=now + timedelta(seconds=watched + (values.get("heartbeat_grace_s") or 0)) if watched else None,
         )
     ).inserted_primary_key[0]
+    if watched:
+        supervision.deadlines_changed(conn, municipality_id)
     audit.append(conn, now=now, actor=actor, action=audit.CREATE, municipality_id=municipality_id, recipient_id=recipient_id,
                  purpose=ADMINISTRATION,
                  details={"entity": "device", "device_id": device_id,
                           "fields": sorted(k for k in ("recipient_id", "kind", "protocol", "identity", "heartbeat_interval_s",
                                                        "heartbeat_grace_s", "dc09_key", "base_unit_id", "voice_uri",
-                                                       "video_source")
+                                                       "video_source", "network")
                                            if values.get(k) is not None)})
     return device_id
 

@@ -20,8 +20,8 @@ from sqlalchemy import bindparam, desc, func, insert, select, update
 from sqlalchemy.engine import Connection, Row
 
 from respons.domain.lifecycle import OPEN_STATES, AlarmProjection, Event, EventKind, Outcome, State
-from respons.store.db import is_postgres
-from respons.store.tables import alarm_events, alarms, contacts, recipients, zones
+from respons.store.db import insert_rows, is_postgres, one_of
+from respons.store.tables import alarm_events, alarms, contacts, devices, recipients, zones
 
 _OPEN = sorted(s.value for s in OPEN_STATES)
 
@@ -88,12 +88,11 @@ def insert_alarm(conn: Connection, columns: dict[str, Any], events: list[Event])
     conn.execute(_INSERT_EVENT, [event_row(columns["id"], seq, e) for seq, e in enumerate(events, start=1)])
 
 
-def insert_history(conn: Connection, alarm_rows: list[dict[str, Any]], event_rows: list[dict[str, Any]]) -> None:
-    """Bulk rows for the demo's history (demo/history.py), in slices a driver accepts."""
-    for i in range(0, len(alarm_rows), 1000):
-        conn.execute(_INSERT_ALARM, alarm_rows[i:i + 1000])
-    for i in range(0, len(event_rows), 2000):
-        conn.execute(_INSERT_EVENT, event_rows[i:i + 2000])
+def insert_many(conn: Connection, alarm_rows: list[dict[str, Any]], event_rows: list[dict[str, Any]]) -> None:
+    """Many alarm rows and their events at once (a network outage's lost contact, the demo's
+    history): COPY on PostgreSQL, batched inserts on SQLite (store/db.insert_rows)."""
+    insert_rows(conn, alarms, alarm_rows)
+    insert_rows(conn, alarm_events, event_rows)
 
 
 def write_event(conn: Connection, alarm_id: str, event: Event, after: AlarmProjection) -> None:
@@ -112,6 +111,23 @@ def set_mission(conn: Connection, alarm_id: str, mission: dict[str, Any]) -> Non
 
 def set_group(conn: Connection, member_ids: list[str], leader_id: str) -> None:
     conn.execute(update(alarms).where(alarms.c.id.in_(member_ids)).values(group_id=leader_id))
+
+
+_PROJECTION_NAMES = ("state", "seq", "queued_at", "answered_at", "answered_by", "resolved_at", "outcome",
+                     "closed_at", "answer_time_exceeded", "missing_response", "arrived_at")  # projection_columns
+_SET_PROJECTION = update(alarms).where(alarms.c.id == bindparam("alarm_id")).values(
+    # Bound names may not be column names in an UPDATE's SET: prefixed.
+    **{name: bindparam(f"p_{name}") for name in _PROJECTION_NAMES})
+
+
+def write_events(conn: Connection, changes: list[tuple[str, Event, AlarmProjection]]) -> None:
+    """Many alarms' next events with their projections (one per alarm), as two batched
+    statements: closing a storm of thousands of members in one round trip per slice."""
+    if not changes:
+        return
+    conn.execute(_INSERT_EVENT, [event_row(alarm_id, after.seq, event) for alarm_id, event, after in changes])
+    conn.execute(_SET_PROJECTION, [{"alarm_id": alarm_id, **{f"p_{k}": v for k, v in projection_columns(after).items()}}
+                                   for alarm_id, _event, after in changes])
 
 
 # --- reads the core decides on ---------------------------------------------------------------
@@ -146,6 +162,20 @@ _BY_IDEMPOTENCY = select(alarms.c.id, alarms.c.state, alarms.c.received_at, alar
 
 def by_idempotency(conn: Connection, scope: str | None, key: str) -> Row | None:
     return conn.execute(_BY_IDEMPOTENCY, {"scope": scope, "key": key}).first()
+
+
+def by_idempotency_many(conn: Connection, pairs: list[tuple[str, str]]) -> dict[tuple[str, str], Row]:
+    """The alarms already stored under these (scope, key) pairs, by pair."""
+    if not pairs:
+        return {}
+    # By scope alone, a prefix of the unique index (a tuple IN of a thousand pairs costs
+    # PostgreSQL five times more); the few other keys of a scope are dropped here.
+    wanted = set(pairs)
+    rows = conn.execute(select(alarms.c.id, alarms.c.state, alarms.c.received_at, alarms.c.idempotency_scope,
+                               alarms.c.idempotency_key)
+                        .where(one_of(conn, alarms.c.idempotency_scope, {scope for scope, _key in pairs}))).all()
+    return {(r.idempotency_scope, r.idempotency_key): r for r in rows
+            if (r.idempotency_scope, r.idempotency_key) in wanted}
 
 
 _SENT_SINCE = select(alarms.c.id).where(
@@ -286,26 +316,30 @@ def mission_and_state(conn: Connection, alarm_id: str) -> Row | None:
 # --- storms --------------------------------------------------------------------------------------
 
 
-def open_storm_leader(conn: Connection, municipality_id: int, *, source: str) -> str | None:
-    # Asked on every AC loss, so it must stay cheap as the table grows: only open storm
-    # alarms (a handful at most) are read, through ix_alarms_source_state, and the
-    # municipality is picked here. Filtering on municipality in SQL lets SQLite's planner
-    # prefer the municipality index and walk all of its alarms.
-    query = select(alarms.c.id, alarms.c.municipality_id).where(alarms.c.source == source, alarms.c.state.in_(_OPEN))
+def open_storm_leaders(conn: Connection, *, source: str) -> list[Row]:
+    """(id, municipality_id, type, payload) of every open group alarm; the engine picks its own.
+
+    Asked on every AC loss and every lost-contact batch, so it must stay cheap as the table
+    grows: only open storm alarms (a handful at most) are read, through ix_alarms_source_state.
+    Filtering on municipality in SQL lets SQLite's planner prefer the municipality index and
+    walk all of its alarms."""
+    query = (select(alarms.c.id, alarms.c.municipality_id, alarms.c.type, alarms.c.payload)
+             .where(alarms.c.source == source, alarms.c.state.in_(_OPEN)).order_by(alarms.c.received_at))
     if is_postgres(conn):
         # A node adding a member waits for another that is closing the group right now.
         query = query.with_for_update()
-    for leader_id, leader_municipality in conn.execute(query):
-        if leader_municipality == municipality_id:
-            return leader_id
-    return None
+    return conn.execute(query).all()
 
 
 def recent_open(conn: Connection, *, priority: int, since: datetime) -> list[Row]:
-    # Read through the queue index (open state, priority, received in the window): the open
-    # alarms of one priority from the last minutes, never a municipality's whole history.
+    """(id, municipality_id, type, source, group_id, network) of the open alarms of one priority
+    received since ``since``; ``network`` is their device's (devices.network), if any.
+
+    Read through the queue index (open state, priority, received in the window): the open
+    alarms of one priority from the last minutes, never a municipality's whole history."""
     return conn.execute(select(alarms.c.id, alarms.c.municipality_id, alarms.c.type, alarms.c.source,
-                               alarms.c.group_id)
+                               alarms.c.group_id, devices.c.network)
+                        .select_from(alarms.outerjoin(devices, devices.c.id == alarms.c.device_id))
                         .where(alarms.c.state.in_(_OPEN), alarms.c.priority == priority,
                                alarms.c.received_at >= since)
                         .order_by(alarms.c.received_at)).all()
@@ -333,9 +367,32 @@ def member_counts(conn: Connection, leader_ids: list[str]) -> dict[str, int]:
     return {group_id: n for group_id, n in rows}
 
 
-def open_members(conn: Connection, leader_id: str) -> list[str]:
-    return list(conn.execute(select(alarms.c.id).where(alarms.c.group_id == leader_id,
-                                                       alarms.c.state.in_(_OPEN))).scalars())
+def open_members(conn: Connection, leader_id: str, *, limit: int | None = None) -> list[Row]:
+    """The group's open members, whole rows (through ix_alarms_group_state)."""
+    query = select(alarms).where(alarms.c.group_id == leader_id, alarms.c.state.in_(_OPEN)).order_by(alarms.c.id)
+    if limit is not None:
+        query = query.limit(limit)
+    return conn.execute(query).all()
+
+
+def has_open_members(conn: Connection, leader_id: str) -> bool:
+    return conn.execute(select(alarms.c.id).where(alarms.c.group_id == leader_id, alarms.c.state.in_(_OPEN))
+                        .limit(1)).first() is not None
+
+
+def group_of(conn: Connection, alarm_id: str) -> str | None:
+    return conn.execute(select(alarms.c.group_id).where(alarms.c.id == alarm_id)).scalar()
+
+
+def closed_groups_with_open_members(conn: Connection, *, source: str, limit: int) -> list[Row]:
+    """(id, outcome) of closed group alarms that still have open members: a storm of thousands
+    is closed in slices (engine/alarms.py), the rest by the supervision worker."""
+    member = alarms.alias("member")
+    return conn.execute(select(alarms.c.id, alarms.c.outcome)
+                        .where(alarms.c.source == source, alarms.c.state == State.CLOSED.value,
+                               select(member.c.id).where(member.c.group_id == alarms.c.id,
+                                                         member.c.state.in_(_OPEN)).exists())
+                        .limit(limit)).all()
 
 
 # --- deviations ----------------------------------------------------------------------------------

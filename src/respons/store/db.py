@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 
-from sqlalchemy import Engine, Select, create_engine, event, select
+from sqlalchemy import Engine, Select, Table, any_, bindparam, create_engine, event, select
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
@@ -66,6 +67,40 @@ def write_transaction(engine: Engine):
     with engine.connect().execution_options(**WRITE) as conn:
         with conn.begin():
             yield conn
+
+
+def one_of(conn: Connection, column, values):
+    """``column IN values`` for a long list: on PostgreSQL ``= ANY(array)``, one parameter, so
+    the driver does not parse a statement with a thousand placeholders each time (13 ms per
+    thousand, measured in a supervision sweep)."""
+    values = list(values)
+    if is_postgres(conn):
+        return column == any_(bindparam(None, values, type_=ARRAY(column.type)))
+    return column.in_(values)
+
+
+def insert_rows(conn: Connection, table: Table, rows: list[dict], *, slice_size: int = 1000) -> None:
+    """Many rows of ``table`` (every dict with the same keys), inside the caller's transaction.
+
+    On PostgreSQL through COPY: 2.4× faster than pipelined INSERTs for 50,000 alarms and their
+    events (bench/supervision.py's outage), and the values pass through the columns' own
+    bind processors, so the types (UTC datetimes, JSON) are what an INSERT would write.
+    Elsewhere as executemany, in slices a driver accepts."""
+    if not rows:
+        return
+    if not is_postgres(conn):
+        for start in range(0, len(rows), slice_size):
+            conn.execute(table.insert(), rows[start:start + slice_size])
+        return
+    dialect = conn.dialect
+    names = list(rows[0])
+    processors = [table.c[name].type.dialect_impl(dialect).bind_processor(dialect) for name in names]
+    statement = f'COPY "{table.name}" ({", ".join(f"{chr(34)}{name}{chr(34)}" for name in names)}) FROM STDIN'
+    cursor = conn.connection.driver_connection.cursor()
+    with cursor.copy(statement) as copy:
+        for row in rows:
+            copy.write_row([value if process is None else process(value)
+                            for process, value in zip(processors, (row[name] for name in names))])
 
 
 def is_postgres(engine_or_connection) -> bool:

@@ -100,9 +100,16 @@ def _summary(r, now: datetime, members: int | None = None) -> dict:
         "missing_response": r.missing_response,
         "answer_time_exceeded": r.answer_time_exceeded,
         "group_id": r.group_id,
-        # A storm's group alarm: how many devices' AC-loss alarms it holds.
+        # A storm's group alarm: how many devices' alarms it holds, and what kind of storm
+        # (a power failure, or an outage: devices out of contact, per network where known).
         "members": members if r.source == storms.SOURCE else None,
+        "storm": _storm(r.payload) if r.source == storms.SOURCE else None,
     }
+
+
+def _storm(payload: dict | None) -> dict:
+    storm = (payload or {}).get("storm") or {}
+    return {"kind": storm.get("kind", storms.POWER.name), "network": storm.get("network")}
 
 
 def _step_target(route: dict | None, step: int | None) -> str | None:

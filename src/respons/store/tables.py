@@ -186,6 +186,9 @@ devices = Table(
     # A supervision camera's picture (docs/supervision.md, "The camera"): "rtp:<port>/<codec>"
     # (the camera sends RTP to the gateway's port) or "rtsp://…" (the gateway fetches it).
     Column("video_source", String(300)),
+    # The network it reports through, where the registry knows it (an operator, a base
+    # station, an internet provider): lost contact is grouped by it (domain/storms.py).
+    Column("network", String(100)),
 )
 Index("ix_devices_alert_after", devices.c.alert_after)
 
@@ -264,7 +267,7 @@ alarms = Table(
     UniqueConstraint("idempotency_scope", "idempotency_key", name="uq_alarms_idempotency"),
 )
 Index("ix_alarms_queue", alarms.c.state, alarms.c.priority, alarms.c.received_at)
-Index("ix_alarms_group", alarms.c.group_id)
+Index("ix_alarms_group_state", alarms.c.group_id, alarms.c.state)
 # Finds a municipality's open storm group alarm on every AC loss (engine/storms.py): storms are
 # rare, so (source, state) narrows to a handful of rows however large the table grows.
 Index("ix_alarms_source_state", alarms.c.source, alarms.c.state)

@@ -153,7 +153,7 @@ def open_envelope(envelope: Envelope, *, now: datetime, key: bytes | None = None
     stamp = None
     if fields["timestamp"] is not None:
         try:
-            stamp = datetime.strptime(fields["timestamp"], TIMESTAMP_FORMAT).replace(tzinfo=timezone.utc)
+            stamp = _timestamp(fields["timestamp"])
         except ValueError:
             return Refusal(Answer.DUH, f"timestamp {fields['timestamp']!r} is not HH:MM:SS,MM-DD-YYYY")
     frame = Frame(
@@ -175,6 +175,19 @@ def parse(raw: bytes, *, now: datetime, key: bytes | None = None,
     if isinstance(envelope, Refusal):
         return envelope
     return open_envelope(envelope, now=now, key=key, window=window)
+
+
+_STAMP = re.compile(r"(\d\d):(\d\d):(\d\d),(\d\d)-(\d\d)-(\d{4})")
+
+
+def _timestamp(text: str) -> datetime:
+    """``HH:MM:SS,MM-DD-YYYY`` in UTC; ValueError if it is not a time. (strptime took a twentieth
+    of a link test's CPU.)"""
+    match = _STAMP.fullmatch(text)
+    if match is None:
+        raise ValueError(text)
+    hour, minute, second, month, day, year = map(int, match.groups())
+    return datetime(year, month, day, hour, minute, second, tzinfo=timezone.utc)
 
 
 def build(token: str, *, sequence: str, account: str, prefix: str = "0", receiver: str | None = None,

@@ -44,6 +44,7 @@ from respons.intake import devices as device_intake
 from respons.intake.devices import IntakeSettings
 from respons.intake.dc09 import contact_id as codes
 from respons.intake.listeners import Listener
+from respons.intake.heartbeats import Heartbeats
 from respons.intake.dc09.frames import Answer, Frame, FrameSplitter, Refusal, answer, open_envelope, read
 from respons.store import alarms as alarm_rows
 from respons.store import quarantine
@@ -69,6 +70,11 @@ class Message:
     frame: Frame
     event: codes.Event | None = None  # None for a link test (NULL) and for a frame not understood
     problem: tuple[str, str] | None = None  # (quarantine reason, message) when not understood
+
+    @property
+    def heartbeat(self) -> bool:
+        """A link test or a periodic test: only a sign of life."""
+        return self.problem is None and (self.event is None or self.event.meaning is codes.Meaning.HEARTBEAT)
 
 
 def interpret(frame: Frame) -> Message:
@@ -123,9 +129,9 @@ def handle(conn: Connection, frame: Frame, raw: bytes, *, now: datetime, remote:
         _keep(conn, raw, remote, *message.problem, now)
         return Answer.DUH
     device_intake.heard(conn, device, now)
-    event = message.event
-    if event is None or event.meaning is codes.Meaning.HEARTBEAT:
+    if message.heartbeat:
         return Answer.ACK
+    event = message.event
     if event.alarm_type is None:
         _keep(conn, raw, remote, "unknown_event_code", f"Event code {event.code} has no meaning in Respons yet.", now)
         return Answer.DUH
@@ -156,7 +162,7 @@ def lane_of(message: Message) -> Lane:
     event = message.event
     if message.problem is not None:
         return Lane.LIFE
-    if event is None or event.meaning is codes.Meaning.HEARTBEAT:
+    if message.heartbeat:
         return Lane.TECHNICAL
     if event.alarm_type is None:
         return Lane.LIFE
@@ -213,6 +219,7 @@ class Receiver(Listener):
         self.answer_deadline_seconds = answer_deadline_seconds
         self.retransmit_seconds = retransmit_seconds
         self.keys = KeyRing(journal.engine)
+        self.heartbeats = Heartbeats(journal, SOURCE)
 
     async def answer_for(self, raw: bytes, remote: str | None) -> bytes | None:
         now = self.clock()
@@ -232,6 +239,10 @@ class Receiver(Listener):
                                            lane=Lane.LIFE)
                 return answer(result.answer, result.frame, now=now)
             message = interpret(result)
+            # A sign of life from a known panel is committed with the others read meanwhile;
+            # an unknown account goes through the whole unit below, which keeps the frame.
+            if message.heartbeat and await self.heartbeats.heard(result.account, now):
+                return answer(Answer.ACK, result, now=self.clock(), key=key)
             reply = await self.journal.run(lambda conn: handle(conn, result, raw, now=now, remote=remote,
                                                                  answer_deadline_seconds=self.answer_deadline_seconds,
                                                                  retransmit_seconds=self.retransmit_seconds,

@@ -173,7 +173,11 @@ register(
         "console.outcome.technician": ("Teknisk – til tekniker", "Technical – to technician"),
         "console.outcome.false_alarm": ("Feilalarm", "False alarm"),
         "console.outcome.cleared": ("Opphørt av seg selv", "Cleared by itself"),
-        "console.storm": ("Strømbrudd: {n} enheter i kommunen", "Power failure: {n} devices in the municipality"),
+        "console.storm.power": ("Strømbrudd: {n} enheter i kommunen", "Power failure: {n} devices in the municipality"),
+        # An outage is shown to the centre too, whoever it is routed to: these people cannot
+        # reach the centre until their devices are back.
+        "console.storm.outage": ("Samband nede: {n} enheter kan ikke varsle",
+                                 "Outage: {n} devices cannot raise alarms"),
         "console.event.look_in": ("Innsyn", "Look-in"),
         "console.event.received": ("Alarm mottatt", "Alarm received"),
         "console.event.queued": ("Satt i kø", "Queued"),

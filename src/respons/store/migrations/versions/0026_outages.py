@@ -1,0 +1,27 @@
+"""outages: the network a device reports through (devices.network), and a storm's open members
+found by one index lookup (ix_alarms_group_state replaces ix_alarms_group)
+
+Revision ID: 0026
+Revises: 0025
+"""
+import sqlalchemy as sa
+from alembic import op
+
+revision = '0026'
+down_revision = '0025'
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table('devices') as batch:
+        batch.add_column(sa.Column('network', sa.String(length=100), nullable=True))
+    op.drop_index('ix_alarms_group', table_name='alarms')
+    op.create_index('ix_alarms_group_state', 'alarms', ['group_id', 'state'], unique=False)
+
+
+def downgrade() -> None:
+    op.drop_index('ix_alarms_group_state', table_name='alarms')
+    op.create_index('ix_alarms_group', 'alarms', ['group_id'], unique=False)
+    with op.batch_alter_table('devices') as batch:
+        batch.drop_column('network')
