@@ -475,32 +475,10 @@ class BackendCpu:
         self._engine.dispose()
 
 
-def profile_summary(collapsed: Path, top: int = 25) -> dict[str, Any]:
-    """The py-spy samples (collapsed stacks) as the share of samples in which each function is
-    on the stack (inclusive) and on top (self), the biggest first."""
-    inclusive: Counter = Counter()
-    own: Counter = Counter()
-    total = 0
-    for line in collapsed.read_text().splitlines():
-        stack, _, count = line.rpartition(" ")
-        if not stack:
-            continue
-        n = int(count)
-        total += n
-        frames = [f.split(" (")[0] + " (" + f.split(" (")[1].split(":")[0].split("/")[-1] + ")" if " (" in f else f
-                  for f in stack.split(";")]
-        for frame in set(frames):
-            inclusive[frame] += n
-        own[frames[-1]] += n
-    share = lambda n: round(100.0 * n / max(1, total), 1)  # noqa: E731
-    return {"samples": total,
-            "inclusive_percent": {f: share(n) for f, n in inclusive.most_common(top)},
-            "self_percent": {f: share(n) for f, n in own.most_common(top)}}
-
-
 def run_load(server: ServerProcess, panels: list[list[str]], procs: int, warmup: float, seconds: float,
              workdir: Path, rate: float = 0.0, backends: BackendCpu | None = None,
              profile: Path | None = None) -> dict[str, Any]:
+    import profiling
     from intake_http import machine_cpu_times
 
     shares = [share for share in (panels[i::procs] for i in range(procs)) if share]
@@ -524,10 +502,7 @@ def run_load(server: ServerProcess, panels: list[list[str]], procs: int, warmup:
         spy = None
         if profile is not None:
             # Sampling the server for the measured window (its own CPU is not the server's).
-            spy = subprocess.Popen([str(Path(sys.executable).parent / "py-spy"), "record", "--pid", str(server.proc.pid),
-                                    "--duration", str(int(seconds)), "--rate", "200", "--format", "raw", "--threads",
-                                    "--output", str(profile), "--nonblocking"],
-                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            spy = profiling.record(server.proc.pid, seconds, profile)
         time.sleep(max(0.0, times["end"] - time.time()))
         server_cpu1, load_cpu1, machine1 = server.cpu_seconds(), [l.cpu_seconds() for l in loads], machine_cpu_times()
         backend_cpu = BackendCpu.spent(backend0, backends.sample()) if backends else 0.0
@@ -575,7 +550,7 @@ def run_load(server: ServerProcess, panels: list[list[str]], procs: int, warmup:
         },
     }
     if profile is not None and profile.exists():
-        step["profile"] = profile_summary(profile)
+        step["profile"] = profiling.summary(profile)
     if journal0 and journal1:
         batches = journal1["batches"] - journal0["batches"]
         units = journal1["units"] - journal0["units"]

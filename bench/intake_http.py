@@ -558,13 +558,21 @@ def run_load(client: str, base_url: str, senders: int, seconds: float, identitie
 
 
 def load_step(
-    server: Server, client: str, senders: int, seconds: float, identities: list[str], run_id: str, label: str
+    server: Server, client: str, senders: int, seconds: float, identities: list[str], run_id: str, label: str,
+    profile: Path | None = None,
 ) -> dict[str, Any]:
     before = server.health()["journal"]
     server_cpu0, client_cpu0, machine0 = server.cpu_seconds(), own_cpu_seconds(), machine_cpu_times()
+    spy = None
+    if profile is not None:
+        import profiling
+
+        spy = profiling.record(server.proc.pid, seconds, profile)
     latencies, errors, duplicates, elapsed = run_load(
         client, server.base_url, senders, seconds, identities, f"{LOAD_KEY_PREFIX}{run_id}-{label}-"
     )
+    if spy is not None:
+        spy.wait(timeout=60)
     server_cpu, client_cpu = server.cpu_seconds() - server_cpu0, own_cpu_seconds() - client_cpu0
     machine1 = machine_cpu_times()
     machine_busy = (machine1[0] - machine0[0]) / max(1, machine1[1] - machine0[1])
@@ -573,7 +581,7 @@ def load_step(
     batches = after["batches"] - before["batches"]
     units = after["units"] - before["units"]
     ms = lambda v: None if v is None else round(v * 1000.0, 3)  # noqa: E731
-    return {
+    step = {
         "senders": senders,
         "seconds": round(elapsed, 3),
         "acked": len(latencies),
@@ -594,12 +602,18 @@ def load_step(
             "largest_batch_so_far": after["largest_batch"],
         },
         "cpu": {
+            "server_ms_per_alarm": round(1000.0 * server_cpu / max(1, len(latencies)), 4),
             "server_percent_of_one_core": round(100.0 * server_cpu / elapsed, 1),
             "load_generator_percent_of_one_core": round(100.0 * client_cpu / elapsed, 1),
             # everything on the machine (server, load generator, PostgreSQL, anybody else) over all cores
             "machine_busy_percent_of_all_cores": round(100.0 * machine_busy, 1),
         },
     }
+    if profile is not None and profile.exists():
+        import profiling
+
+        step["profile"] = profiling.summary(profile)
+    return step
 
 
 # --- one database ----------------------------------------------------------------------
@@ -699,7 +713,8 @@ def bench_database(kind: str, args: argparse.Namespace, workdir: Path, run_id: s
         steps = []
         for senders in args.senders:
             console.print(f"load: {senders} senders for {args.seconds} s …")
-            step = load_step(server, args.client, senders, args.seconds, fixture["identities"], run_id, f"s{senders}")
+            step = load_step(server, args.client, senders, args.seconds, fixture["identities"], run_id, f"s{senders}",
+                             workdir / f"profile-{kind}-{senders}.txt" if args.profile else None)
             step["ratio_to_raw_single_row"] = step["alarms_per_s"] / reference["single_row"]["rows_per_s"]
             steps.append(step)
             total_acked += step["acked"]
@@ -805,6 +820,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--client", choices=["raw", "httpx"], default="raw",
                         help="load generator: raw = minimal HTTP/1.1 on asyncio streams (cheap on CPU), httpx = httpx.AsyncClient")
     parser.add_argument("--recipients", type=int, default=500, help="synthetic recipients, one http device each")
+    parser.add_argument("--profile", action="store_true",
+                        help="sample the server with py-spy during each step; the summary goes in the result")
     parser.add_argument("--ref-seconds", type=float, default=3.0, help="duration of each reference insert loop")
     parser.add_argument("--warmup-seconds", type=float, default=2.0, help="unrecorded warm-up load before the steps")
     parser.add_argument("--pg-admin-url", default=os.environ.get("RESPONS_BENCH_POSTGRES_URL", DEFAULT_PG_ADMIN_URL),

@@ -113,3 +113,24 @@ def test_dc09_link_tests_from_many_panels_are_acknowledged_after_one_batched_com
     with engine.connect() as conn:
         kept = conn.execute(select(func.count()).select_from(quarantine).where(quarantine.c.reason == "unknown_account")).scalar()
     assert kept == 1, "the unknown panel's frame is kept for an administrator"
+
+
+def test_a_network_coming_back_is_taken_a_slice_per_unit_and_every_panel_is_answered(engine, registry, journal):
+    from respons.intake import heartbeats as heartbeats_module
+
+    now = datetime.now(timezone.utc).replace(microsecond=0)
+    silent = [add(engine, registry, f"BK{n:03X}", last_seen=now - timedelta(hours=2)) for n in range(120)]
+    with engine.begin() as conn:
+        supervision.sweep(conn, now - timedelta(minutes=30), answer_deadline=timedelta(seconds=60))
+    heartbeats = Heartbeats(journal, PROTOCOL)
+
+    async def scenario():
+        return await asyncio.gather(*(heartbeats.heard(row(engine, d).identity, now) for d in silent))
+
+    assert asyncio.run(scenario()) == [True] * len(silent)
+    assert heartbeats.batches >= len(silent) // heartbeats_module.RETURNS_PER_UNIT, "in slices"
+    assert all(row(engine, d).silent_since is None for d in silent)
+    with engine.connect() as conn:
+        still_open = conn.execute(select(func.count()).select_from(alarms).where(
+            alarms.c.device_id.in_(silent), alarms.c.state != "closed")).scalar()
+    assert still_open == 0

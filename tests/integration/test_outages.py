@@ -213,7 +213,7 @@ def test_a_member_retransmitted_into_the_group_finds_its_alarm(engine, registry)
         alarm_type=supervision.LOST_CONTACT, source=supervision.SOURCE, actor=supervision.ACTOR, occurred_at=DUE,
         idempotency_scope=f"{supervision.SOURCE}:{device.id}", idempotency_key=DUE.isoformat())
     with engine.begin() as conn:
-        (received,) = receiving.receive_members(conn, [again], leader.id, municipality_id=municipality, now=DUE)
+        (received,) = receiving.receive_members(conn, [(again, DUE)], leader.id, municipality_id=municipality)
     assert received.duplicate and received.alarm_id == device.silent_alarm_id
     assert len(members(engine, leader.id)) == 6
 
@@ -244,3 +244,85 @@ def test_the_worker_wakes_at_the_earliest_deadline_not_at_its_poll(engine, regis
             await worker.stop()
 
     assert asyncio.run(scenario()), "raised at its deadline, long before the 60 s poll"
+
+
+def test_two_nodes_sweeping_one_outage_make_one_group_alarm(engine, registry):
+    """Two sweeps, each its own slice of the same outage at the same moment (SKIP LOCKED):
+    the second waits for the first's group alarm and joins it."""
+    if engine.dialect.name != "postgresql":
+        return  # one writer on SQLite: nothing runs at the same moment
+    import threading
+
+    municipality = registry.municipality_ids[0]
+    add_devices(engine, municipality, registry.recipient_ids[0], 20, "TWO")
+    at = DUE + timedelta(seconds=1)
+    first = engine.connect()
+    transaction = first.begin()
+    assert supervision.sweep(first, at, answer_deadline=DEADLINE, limit=10) == 10
+    second_done = threading.Event()
+
+    def second_node():
+        with engine.begin() as conn:
+            supervision.sweep(conn, at, answer_deadline=DEADLINE, limit=10)
+        second_done.set()
+
+    thread = threading.Thread(target=second_node)
+    thread.start()
+    try:
+        assert not second_done.wait(1.0), "the second sweep waits for the first's group"
+    finally:
+        transaction.commit()
+        first.close()
+        thread.join(10)
+    (leader,) = groups(engine)
+    assert len(members(engine, leader.id)) == 20
+
+
+def test_a_group_is_not_cleared_while_another_node_adds_members_to_it(engine, registry):
+    """The last member's device comes back while a sweep on another node is adding new
+    members: the group stays open for them."""
+    if engine.dialect.name != "postgresql":
+        return
+    import threading
+
+    municipality = registry.municipality_ids[0]
+    old = add_devices(engine, municipality, registry.recipient_ids[0], 5, "OLD")
+    sweep_all(engine, DUE + timedelta(seconds=1))
+    (leader,) = groups(engine)
+    back = DUE + timedelta(minutes=5)
+    for device_id in old[:-1]:
+        seen(engine, device_id, back)
+    add_devices(engine, municipality, registry.recipient_ids[0], 5, "NEW", due=back)
+    sweeping = engine.connect()
+    transaction = sweeping.begin()
+    assert supervision.sweep(sweeping, back + timedelta(seconds=1), answer_deadline=DEADLINE) == 5
+    thread = threading.Thread(target=seen, args=(engine, old[-1], back + timedelta(seconds=2)))
+    thread.start()
+    thread.join(1.0)
+    transaction.commit()
+    sweeping.close()
+    thread.join(10)
+    (leader,) = groups(engine)
+    assert leader.state != "closed", "five new members are out: the outage is not over"
+    open_members = [m for m in members(engine, leader.id) if m.state != "closed"]
+    assert len(open_members) == 5
+
+
+def test_a_registration_tells_every_supervision_worker_to_look_again(engine, registry):
+    from respons.registry import service as registry_service
+    from respons.store.journal import Journal
+
+    published: list[dict] = []
+    journal = Journal(engine, window_ms=1, on_commit=published.extend).start()
+    try:
+        journal.run_sync(lambda conn: registry_service.add_device(
+            conn, {"kind": "safety_alarm", "protocol": "http", "identity": "REG-1", "heartbeat_interval_s": 60},
+            municipality_id=registry.municipality_ids[0], allowed=None, now=T0, actor="user:1"))
+    finally:
+        journal.close()
+    assert supervision.DEADLINES_CHANGED in [c.get("event") for c in published]
+    worker = SupervisionWorker(journal, lambda: T0, poll_seconds=60, answer_deadline=DEADLINE)
+    woken = []
+    worker.wake = lambda: woken.append(True)  # type: ignore[method-assign]
+    worker.changes(published)
+    assert woken, "the worker on this node (and, by the relay, on the others) wakes"

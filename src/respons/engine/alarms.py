@@ -69,13 +69,18 @@ def clear(conn: Connection, alarm_id: str, *, actor: str, now: datetime, reason:
     projection = append_event(conn, alarm_id, Event(EventKind.CLEARED, now, actor, {"reason": reason,
                                                                                    "outcome": outcome.value}))
     timers.cancel_all(conn, alarm_id=alarm_id)
-    _close_storm_members(conn, alarm_id, projection, now)
+    if reason != ALL_MEMBERS_CLEARED:
+        _close_storm_members(conn, alarm_id, projection, now)
     leader = alarm_rows.group_of(conn, alarm_id)
-    if leader is not None and reason != STORM_GROUP_CLOSED and not alarm_rows.has_open_members(conn, leader):
-        try:
-            clear(conn, leader, actor=storm_rules.ACTOR, now=now, reason="all_members_cleared")
-        except IllegalTransition:
-            pass  # the group is closed already
+    if leader is not None and reason != STORM_GROUP_CLOSED:
+        # The group's row first: another node adding members holds it until it commits, and
+        # only then is "no open member left" true (PostgreSQL; SQLite has one writer).
+        alarm_rows.for_update(conn, leader)
+        if not alarm_rows.has_open_members(conn, leader):
+            try:
+                clear(conn, leader, actor=storm_rules.ACTOR, now=now, reason=ALL_MEMBERS_CLEARED)
+            except IllegalTransition:
+                pass  # the group is closed already
     return projection
 
 
@@ -86,6 +91,7 @@ def close(conn: Connection, alarm_id: str, *, actor: str, visible_to: frozenset[
 
 
 STORM_GROUP_CLOSED = "storm_group_closed"
+ALL_MEMBERS_CLEARED = "all_members_cleared"  # a group whose members have all cleared clears itself
 # Members cleared in the unit that closes their group; the rest by the supervision worker,
 # this many per unit (clear_members): each cleared member of a person is a document for the
 # patient record, and an outage of 50,000 cleared in one unit would hold the journal, and

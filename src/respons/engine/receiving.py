@@ -26,6 +26,7 @@ from respons.engine import routing, storms, timeline, timers
 from respons.engine.routing import RulesCache
 from respons.observability import metrics
 from respons.store import alarms as alarm_rows
+from respons.store.db import lock_for_transaction
 from respons.store.journal import after_commit
 
 
@@ -114,6 +115,97 @@ def receive(conn: Connection, new: NewAlarm, *, now: datetime, answer_deadline: 
     return Received(alarm_id=alarm_id, duplicate=False, state=projection.state, received_at=now)
 
 
+def receive_many(conn: Connection, arrivals: list[tuple[NewAlarm, datetime]], *, answer_deadline: timedelta,
+                 rules_cache: RulesCache | None = None) -> list[Received | IdempotencyConflict]:
+    """``receive`` for many alarms at once (a batch unit, intake/batches.py), each with the
+    time it arrived: the same alarms, events, answer deadlines and announcements, with one
+    query per kind of lookup and one batched insert per table for the common case (a new
+    alarm straight to the centre). An alarm that may join a storm, or whose plan starts
+    elsewhere than the centre, takes ``receive`` itself, in order. A retransmit finds its
+    alarm, also one made earlier in the same batch; a key reused for a different request is
+    that item's ``IdempotencyConflict`` (returned, not raised: the others are written)."""
+    results: list[Received | IdempotencyConflict | None] = [None] * len(arrivals)
+    stored = alarm_rows.by_idempotency_many(
+        conn, [(new.idempotency_scope, new.idempotency_key) for new, _now in arrivals if new.idempotency_key is not None])
+    candidates: list[int] = []  # -1 - index: through ``receive`` itself, in order
+    storming: dict[storm_rules.GroupKey, list[int]] = {}
+    for index, (new, now) in enumerate(arrivals):
+        row = stored.get(_key(new))
+        if row is not None:
+            results[index] = _known(new, row.id, row.request_fingerprint, State(row.state), row.received_at)
+        elif (kind := storm_rules.kind_of(new.alarm_type.code, new.source)) is not None:
+            storming.setdefault(storm_rules.key_for(kind, new.municipality_id, new.network), []).append(index)
+        else:
+            candidates.append(index)
+    for key, indexes in storming.items():
+        # Together, as the sequence of ``receive`` would leave them: all members of the storm
+        # they make or join (the first few of a new storm join it at once instead of being
+        # routed first and grouped a moment later), or each an alarm of its own.
+        now = max(arrivals[i][1] for i in indexes)
+        leader = storm_leader(conn, key, arriving=len(indexes), now=now, answer_deadline=answer_deadline,
+                              rules_cache=rules_cache)
+        if leader is None:
+            candidates += [-1 - i for i in indexes]
+        else:
+            members = receive_members(conn, [arrivals[i] for i in indexes], leader, municipality_id=key.municipality_id)
+            for i, result in zip(indexes, members):
+                results[i] = result
+    direct = [i for i in candidates if i >= 0]
+    plans = dict(zip(direct, routing.plan_many(conn, [routing.PlanRequest(
+        arrivals[i][0].municipality_id, arrivals[i][0].recipient_id, arrivals[i][0].alarm_type.category.value,
+        arrivals[i][0].device_id) for i in direct], now=max((arrivals[i][1] for i in direct), default=None),
+        rules_cache=rules_cache))) if direct else {}
+    made: dict[tuple[str | None, str], tuple[str, str | None, State, datetime]] = {}
+    alarm_columns, event_rows, deadlines, queued = [], [], [], []
+    for candidate in candidates:
+        index = candidate if candidate >= 0 else -1 - candidate
+        new, now = arrivals[index]
+        key = _key(new)
+        if key in made:
+            results[index] = _known(new, *made[key])
+            continue
+        plan = plans.get(index)
+        if plan is None or plan.first.target is not RouteTarget.CENTRE:
+            received = receive(conn, new, now=now, answer_deadline=answer_deadline, rules_cache=rules_cache)
+            results[index] = received
+        else:
+            alarm_id = str(uuid.uuid4())
+            received_event = _received_event(new, now)
+            queued_event = Event(EventKind.QUEUED, now, routing.SYSTEM, {"to": "response_centre", "step": 0,
+                                                                         "reason": plan.reason.value})
+            projection = lifecycle.apply(lifecycle.start(received_event), queued_event)
+            alarm_columns.append({**_columns(new, alarm_id, now), "route": plan.to_json(), "route_step": 0,
+                                  **alarm_rows.projection_columns(projection)})
+            event_rows += [alarm_rows.event_row(alarm_id, 1, received_event), alarm_rows.event_row(alarm_id, 2, queued_event)]
+            deadlines.append((alarm_id, now + answer_deadline))
+            queued.append((alarm_id, new, projection))
+            received = Received(alarm_id=alarm_id, duplicate=False, state=projection.state, received_at=now)
+            results[index] = received
+        if key is not None:
+            made[key] = (received.alarm_id, new.fingerprint, received.state, received.received_at)
+    if alarm_columns:
+        alarm_rows.insert_many(conn, alarm_columns, event_rows)
+        timers.schedule_many(conn, timeline.ANSWER_DEADLINE, deadlines, now=max(now for _new, now in arrivals))
+        counts = Counter((new.source, new.alarm_type.code) for _id, new, _p in queued)
+        after_commit(conn, lambda: [metrics.alarm_received(source, code, n) for (source, code), n in counts.items()])
+        for alarm_id, new, projection in queued:
+            timeline.announce_change(conn, alarm_id, new.municipality_id, projection, EventKind.QUEUED,
+                                     priority=int(new.alarm_type.priority))
+    return results  # type: ignore[return-value]
+
+
+def _key(new: NewAlarm) -> tuple[str | None, str] | None:
+    return (new.idempotency_scope, new.idempotency_key) if new.idempotency_key is not None else None
+
+
+def _known(new: NewAlarm, alarm_id: str, fingerprint: str | None, state: State,
+           received_at: datetime) -> Received | IdempotencyConflict:
+    """A retransmit of an alarm already made (or the key reused for a different request)."""
+    if new.fingerprint is not None and fingerprint not in (None, new.fingerprint):
+        return IdempotencyConflict(new.idempotency_key, alarm_id)
+    return Received(alarm_id=alarm_id, duplicate=True, state=state, received_at=received_at)
+
+
 def _received_event(new: NewAlarm, now: datetime) -> Event:
     data = {"source": new.source, "occurred_at": new.occurred_at.isoformat()}
     if new.clock_suspect is not None:
@@ -154,6 +246,9 @@ def storm_leader(conn: Connection, key: storm_rules.GroupKey, *, arriving: int, 
                  answer_deadline: timedelta, rules_cache: RulesCache | None) -> str | None:
     """The open group alarm for ``key``, or a new one if ``arriving`` alarms with the recent
     ungrouped ones make a storm (they join it); None if they do not."""
+    # Two nodes sweeping one outage (each its own slice, SKIP LOCKED) must not each form a
+    # group: the second waits here until the first has committed its leader, then finds it.
+    lock_for_transaction(conn, f"storm:{key.kind.name}:{key.municipality_id}:{key.network}")
     leader = storms.open_leader(conn, key)
     if leader is not None:
         return leader
@@ -178,21 +273,27 @@ def _receive_member(conn: Connection, new: NewAlarm, alarm_id: str, received: Ev
     return Received(alarm_id=alarm_id, duplicate=False, state=projection.state, received_at=now)
 
 
-def receive_members(conn: Connection, news: list[NewAlarm], leader: str, *, municipality_id: int,
-                    now: datetime) -> list[Received]:
-    """Many alarms that join one open storm at once (a network outage's lost contact), as
-    batched inserts: what ``receive`` would do for each, for a fraction of the statements.
-    A retransmit (an idempotency key already stored) finds its alarm, as in ``receive``."""
-    existing = alarm_rows.by_idempotency_many(
-        conn, [(n.idempotency_scope, n.idempotency_key) for n in news if n.idempotency_key is not None])
-    results: list[Received] = []
+def receive_members(conn: Connection, arrivals: list[tuple[NewAlarm, datetime]], leader: str, *,
+                    municipality_id: int) -> list[Received | IdempotencyConflict]:
+    """Many alarms that join one open storm at once (a network outage's lost contact, a
+    batch of AC losses), each with the time it arrived, as batched inserts: what ``receive``
+    would do for each, for a fraction of the statements. A retransmit (a key already stored,
+    or one made earlier in this call) finds its alarm, as in ``receive``."""
+    stored = alarm_rows.by_idempotency_many(
+        conn, [(new.idempotency_scope, new.idempotency_key) for new, _now in arrivals if new.idempotency_key is not None])
+    made: dict[tuple[str | None, str], tuple[str, str | None, State, datetime]] = {}
+    results: list[Received | IdempotencyConflict] = []
     alarm_columns: list[dict[str, Any]] = []
     event_rows: list[dict[str, Any]] = []
-    for new in news:
-        found = existing.get((new.idempotency_scope, new.idempotency_key))
-        if found is not None:
-            results.append(Received(alarm_id=found.id, duplicate=True, state=State(found.state),
-                                    received_at=found.received_at))
+    counts: Counter = Counter()
+    for new, now in arrivals:
+        key = _key(new)
+        row = stored.get(key) if key is not None else None
+        if row is not None:
+            results.append(_known(new, row.id, row.request_fingerprint, State(row.state), row.received_at))
+            continue
+        if key in made:
+            results.append(_known(new, *made[key]))
             continue
         alarm_id = str(uuid.uuid4())
         received = _received_event(new, now)
@@ -201,10 +302,12 @@ def receive_members(conn: Connection, news: list[NewAlarm], leader: str, *, muni
                               **alarm_rows.projection_columns(projection)})
         event_rows.append(alarm_rows.event_row(alarm_id, 1, received))
         results.append(Received(alarm_id=alarm_id, duplicate=False, state=projection.state, received_at=now))
+        counts[(new.source, new.alarm_type.code)] += 1
+        if key is not None:
+            made[key] = (alarm_id, new.fingerprint, projection.state, now)
     alarm_rows.insert_many(conn, alarm_columns, event_rows)
-    counts = Counter((n.source, n.alarm_type.code) for n in news)
     after_commit(conn, lambda: [metrics.alarm_received(source, code, n) for (source, code), n in counts.items()])
-    storms.join(conn, leader, [], municipality_id=municipality_id, now=now)
+    storms.join(conn, leader, [], municipality_id=municipality_id, now=max(now for _new, now in arrivals))
     return results
 
 

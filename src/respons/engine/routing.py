@@ -42,6 +42,7 @@ from respons.domain.routing import AgreementRules, AlarmFacts, RoutingPlan, Step
 from respons.engine import timeline, timers
 from respons.store import alarms as alarm_rows
 from respons.store.alarms import AlarmNotFound
+from respons.store.db import one_of
 from respons.store.journal import announce
 from respons.messages import outbox as messages
 from respons.store.tables import (
@@ -160,6 +161,43 @@ def plan_for(conn: Connection, *, municipality_id: int, recipient_id: int | None
     if rules is not None and kin:
         rules = dataclasses.replace(rules, next_of_kin={recipient_id: kin})
     return routing.plan_route(AlarmFacts(category, recipient_id, zone_id, device_kind), rules, now)
+
+
+@dataclasses.dataclass(frozen=True)
+class PlanRequest:
+    municipality_id: int
+    recipient_id: int | None
+    category: str
+    device_id: int | None
+
+
+def plan_many(conn: Connection, requests: list[PlanRequest], *, now: datetime,
+              rules_cache: RulesCache | None = None) -> list[RoutingPlan]:
+    """``plan_for`` for many alarms at once (a batch unit, engine/receiving.receive_many): the
+    recipients' zones and next-of-kin choices and the devices' kinds in one query each."""
+    recipient_ids = {r.recipient_id for r in requests if r.recipient_id is not None}
+    device_ids = {r.device_id for r in requests if r.device_id is not None}
+    people = {row.id: row for row in conn.execute(
+        select(recipients.c.id, recipients.c.zone_id, recipients.c.kin_categories)
+        .where(one_of(conn, recipients.c.id, recipient_ids)))} if recipient_ids else {}
+    owned = {row.id: row for row in conn.execute(
+        select(devices.c.id, devices.c.kind, devices.c.recipient_id).where(one_of(conn, devices.c.id, device_ids)))
+    } if device_ids else {}
+    today = routing.oslo_date(now)
+    plans = []
+    for request in requests:
+        person = people.get(request.recipient_id)
+        zone_id, kin = (person.zone_id, frozenset(person.kin_categories or ())) if person else (None, frozenset())
+        rules = (rules_cache.rules(conn, request.municipality_id, today) if rules_cache
+                 else load_rules(conn, request.municipality_id, today))
+        if rules is not None and kin:
+            rules = dataclasses.replace(rules, next_of_kin={request.recipient_id: kin})
+        device = owned.get(request.device_id)
+        # As plan_for: a recipient's alarm takes the kind of the recipient's own device only.
+        kind = device.kind if device and (request.recipient_id is None or device.recipient_id == request.recipient_id) else None
+        facts = AlarmFacts(request.category, request.recipient_id, zone_id, kind)
+        plans.append(routing.plan_route(facts, rules, now))
+    return plans
 
 
 # --- walking the plan --------------------------------------------------------------------------

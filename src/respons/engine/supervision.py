@@ -51,6 +51,10 @@ LOST_CONTACT = alarm_type("device_silent")
 # Devices per unit of the sweep: an outage of 50,000 is 50 units, and an assistance alarm
 # waits for at most one of them (the journal's lanes put it first in the next batch).
 SWEEP_LIMIT = 1000
+# Lost contacts raised one alarm at a time (routed, timed) per unit: each is a few statements
+# and a plan, so a unit of a thousand would hold the journal for seconds. More than this many
+# silent devices outside any outage (many municipalities with a few each) wait for the next unit.
+LONE_PER_UNIT = 100
 
 
 def deadline(device: Row, now: datetime) -> datetime | None:
@@ -167,9 +171,15 @@ def sweep(conn: Connection, now: datetime, *, answer_deadline: timedelta, limit:
         if device.base_unit_id not in silent_bases:
             key = storm_rules.key_for(storm_rules.OUTAGE, device.municipality_id, device.network)
             outages.setdefault(key, []).append(device)
+    handled = len(inhibited)
+    lone_budget = LONE_PER_UNIT
     for key, silent in outages.items():
-        _raise_lost_contact(conn, key, silent, now, answer_deadline=answer_deadline, rules_cache=rules_cache)
-    return len(due)
+        lone_budget -= _raise_lost_contact(conn, key, silent, now, answer_deadline=answer_deadline,
+                                           rules_cache=rules_cache, lone_budget=lone_budget)
+        handled += len(silent) if lone_budget >= 0 else 0
+        if lone_budget < 0:
+            break  # the rest stay due: the next unit takes them
+    return handled
 
 
 _SILENT = update(devices).where(devices.c.id == bindparam("device_id")).values(
@@ -177,17 +187,22 @@ _SILENT = update(devices).where(devices.c.id == bindparam("device_id")).values(
 
 
 def _raise_lost_contact(conn: Connection, key: storm_rules.GroupKey, silent: list[Row], now: datetime, *,
-                        answer_deadline: timedelta, rules_cache: RulesCache | None) -> None:
+                        answer_deadline: timedelta, rules_cache: RulesCache | None, lone_budget: int) -> int:
+    """Raise the devices' lost contact; returns how many took the one-alarm path, or more than
+    ``lone_budget`` (and nothing done) when they would not fit in this unit."""
     leader = receiving.storm_leader(conn, key, arriving=len(silent), now=now, answer_deadline=answer_deadline,
                                     rules_cache=rules_cache)
     if leader is None:
+        if len(silent) > lone_budget:
+            return lone_budget + 1
         received = [receiving.receive(conn, _lost_contact(device), now=now, answer_deadline=answer_deadline,
                                       rules_cache=rules_cache) for device in silent]
     else:
-        received = receiving.receive_members(conn, [_lost_contact(device) for device in silent], leader,
-                                             municipality_id=key.municipality_id, now=now)
+        received = receiving.receive_members(conn, [(_lost_contact(device), now) for device in silent], leader,
+                                             municipality_id=key.municipality_id)
     conn.execute(_SILENT, [{"device_id": device.id, "now": now, "alarm_id": alarm.alarm_id}
                            for device, alarm in zip(silent, received)])
+    return 0 if leader is not None else len(silent)
 
 
 def _lost_contact(device: Row) -> receiving.NewAlarm:
@@ -218,6 +233,7 @@ def next_deadline(conn: Connection) -> datetime | None:
 # due devices may be locked by another node's sweep (SKIP LOCKED), and their deadline stays
 # the earliest until it commits; without a floor this node would spin on them.
 MIN_WAIT = timedelta(milliseconds=100)
+CLEARING_SLICES_PER_ROUND = 5
 
 
 class SupervisionWorker(PeriodicWorker):
@@ -244,11 +260,17 @@ class SupervisionWorker(PeriodicWorker):
         while True:
             handled, self._next = await self._journal.run(self._round, lane=Lane.TECHNICAL)
             total += handled
-            if handled < SWEEP_LIMIT:
+            # Again while devices are still due (a full unit, or one that left the rest for the
+            # next); not when nothing could be taken (another node holds them: SKIP LOCKED).
+            if handled == 0 or self._next is None or self._next > self._clock():
                 break
-        while await self._journal.run(lambda conn: alarm_actions.clear_members_of_closed_groups(conn, self._clock()),
-                                      lane=Lane.TECHNICAL) >= alarm_actions.MEMBERS_PER_UNIT:
-            pass
+        for _slice in range(CLEARING_SLICES_PER_ROUND):
+            # A closed group's members, a few slices a round: a group of 50,000 must not keep
+            # the sweep waiting.
+            cleared = await self._journal.run(
+                lambda conn: alarm_actions.clear_members_of_closed_groups(conn, self._clock()), lane=Lane.TECHNICAL)
+            if cleared < alarm_actions.MEMBERS_PER_UNIT:
+                break
         if self._planner_checked is None or time.monotonic() - self._planner_checked > planner.CHECK_EVERY.total_seconds():
             self._planner_checked = time.monotonic()
             # Off the journal and off the event loop: ANALYZE of a million devices takes a second.

@@ -39,7 +39,7 @@ from sqlalchemy.engine import Connection
 
 from respons.clock import Clock
 from respons.engine.periodic import PeriodicWorker
-from respons.store.db import claimable_ids
+from respons.store.db import claimable_ids, insert_rows
 from respons.observability import metrics
 from respons.store.journal import JournalUnavailable, after_commit
 from respons.store.tables import timers
@@ -62,6 +62,12 @@ def schedule(conn: Connection, kind: str, *, alarm_id: str | None, due_at: datet
 
 
 _INSERT_TIMER = insert(timers)
+
+
+def schedule_many(conn: Connection, kind: str, due: list[tuple[str, datetime]], *, now: datetime) -> None:
+    """``schedule`` for many alarms at once (alarm id, due at), as one batched insert."""
+    insert_rows(conn, timers, [dict(kind=kind, alarm_id=alarm_id, due_at=due_at, state="pending", fence=0,
+                                    created_at=now) for alarm_id, due_at in due])
 
 
 def cancel(conn: Connection, kind: str, *, alarm_id: str) -> int:

@@ -33,7 +33,7 @@ from respons.engine import receiving, supervision
 from respons.engine.receiving import NewAlarm, Received
 from respons.engine.routing import RulesCache
 from respons.store import alarms as alarm_rows
-from respons.store.db import one_of
+from respons.store.db import is_postgres, one_of
 from respons.store.tables import devices, municipalities
 
 
@@ -82,29 +82,75 @@ _SUPERVISION_COLUMNS = (devices.c.id, devices.c.identity, devices.c.heartbeat_in
                         devices.c.last_seen_at, devices.c.alert_after, devices.c.silent_since, devices.c.silent_alarm_id)
 
 
-def heard_many(conn: Connection, protocol: str, heard_at: dict[str, datetime]) -> set[str]:
+def heard_many(conn: Connection, protocol: str, heard_at: dict[str, datetime], *,
+               returns: int | None = None) -> tuple[set[str], set[str]]:
     """Signs of life from many devices of one protocol (identity → when), identified with one
-    query and written in one batched statement; returns the identities that are active
-    devices (the others are the caller's to refuse)."""
+    query and written in one batched statement. Returns the identities that are active
+    devices (the others are the caller's to refuse), and those left for later: silent devices
+    beyond the first ``returns`` (each return clears an alarm: not thousands in one unit)."""
     if not heard_at:
-        return set()
-    found = conn.execute(select(*_SUPERVISION_COLUMNS).where(devices.c.protocol == protocol,
-                                               one_of(conn, devices.c.identity, heard_at),
-                                               devices.c.active.is_(True))).all()
-    supervision.seen_many(conn, [(device, heard_at[device.identity]) for device in found])
-    return {device.identity for device in found}
+        return set(), set()
+    query = (select(*_SUPERVISION_COLUMNS)
+             .where(devices.c.protocol == protocol, one_of(conn, devices.c.identity, heard_at),
+                    devices.c.active.is_(True)).order_by(devices.c.id))
+    if is_postgres(conn):
+        # A sweep on another node may be marking one of them silent: wait for it and read what
+        # it committed, or a silent device would get a deadline and keep its open alarm. In id
+        # order, so two batches never wait for each other crosswise.
+        query = query.with_for_update()
+    found = conn.execute(query).all()
+    later: set[str] = set()
+    if returns is not None:
+        coming_back = [device.identity for device in found if device.silent_since is not None]
+        later = set(coming_back[returns:])
+    supervision.seen_many(conn, [(device, heard_at[device.identity]) for device in found
+                                 if device.identity not in later])
+    return {device.identity for device in found}, later
+
+
+def identify_many(conn: Connection, protocol: str, identities: set[str]) -> dict[str, Row]:
+    """``identify`` for many identities at once (a batch unit): the active devices, by identity."""
+    if not identities:
+        return {}
+    query = (select(devices).where(devices.c.protocol == protocol, one_of(conn, devices.c.identity, identities),
+                                   devices.c.active.is_(True)).order_by(devices.c.id))
+    if is_postgres(conn):
+        query = query.with_for_update()  # as in heard_many: what a sweep on another node committed
+    return {row.identity: row for row in conn.execute(query)}
+
+
+def heard_all(conn: Connection, heard: list[tuple[Row, datetime]]) -> None:
+    """``heard`` for devices already identified (a batch unit), in one batched update."""
+    supervision.seen_many(conn, heard)
+
+
+def new_alarm(device: Row, *, alarm_type: AlarmType, source: str, occurred_at: datetime,
+              payload: dict[str, Any] | None, idempotency_scope: str | None, idempotency_key: str | None,
+              fingerprint: str | None, clock_suspect: dict[str, Any] | None = None) -> NewAlarm:
+    """What the device raises: an alarm for its recipient, in its municipality, by it."""
+    return NewAlarm(
+        municipality_id=device.municipality_id, recipient_id=device.recipient_id, device_id=device.id,
+        alarm_type=alarm_type, source=source, actor=actor(device), occurred_at=occurred_at, payload=payload,
+        idempotency_scope=idempotency_scope, idempotency_key=idempotency_key, fingerprint=fingerprint,
+        clock_suspect=clock_suspect, network=device.network)
 
 
 def raise_alarm(conn: Connection, device: Row, *, alarm_type: AlarmType, source: str, occurred_at: datetime,
                 payload: dict[str, Any] | None, idempotency_scope: str | None, idempotency_key: str | None,
                 fingerprint: str | None, now: datetime, settings: IntakeSettings,
                 clock_suspect: dict[str, Any] | None = None) -> Received:
-    return receiving.receive(conn, NewAlarm(
-        municipality_id=device.municipality_id, recipient_id=device.recipient_id, device_id=device.id,
-        alarm_type=alarm_type, source=source, actor=actor(device), occurred_at=occurred_at, payload=payload,
+    return receiving.receive(conn, new_alarm(
+        device, alarm_type=alarm_type, source=source, occurred_at=occurred_at, payload=payload,
         idempotency_scope=idempotency_scope, idempotency_key=idempotency_key, fingerprint=fingerprint,
         clock_suspect=clock_suspect,
     ), now=now, answer_deadline=settings.answer_deadline, rules_cache=settings.rules_cache)
+
+
+def raise_many(conn: Connection, arrivals: list[tuple[NewAlarm, datetime]],
+               settings: IntakeSettings) -> list[Received | receiving.IdempotencyConflict]:
+    """``raise_alarm`` for many alarms at once (a batch unit): engine/receiving.receive_many."""
+    return receiving.receive_many(conn, arrivals, answer_deadline=settings.answer_deadline,
+                                  rules_cache=settings.rules_cache)
 
 
 class Restored(Enum):

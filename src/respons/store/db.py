@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 from contextlib import contextmanager
 
-from sqlalchemy import Engine, Select, Table, any_, bindparam, create_engine, event, select
+from sqlalchemy import Engine, Select, Table, any_, bindparam, create_engine, event, select, text
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
@@ -69,6 +70,14 @@ def write_transaction(engine: Engine):
             yield conn
 
 
+def lock_for_transaction(conn: Connection, name: str) -> None:
+    """Serialise transactions on ``name`` until this one ends (PostgreSQL's advisory lock; on
+    SQLite the journal is the only writer, so there is nothing to wait for)."""
+    if is_postgres(conn):
+        key = int.from_bytes(hashlib.blake2b(name.encode(), digest_size=8).digest(), "big", signed=True)
+        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+
+
 def one_of(conn: Connection, column, values):
     """``column IN values`` for a long list: on PostgreSQL ``= ANY(array)``, one parameter, so
     the driver does not parse a statement with a thousand placeholders each time (13 ms per
@@ -96,11 +105,16 @@ def insert_rows(conn: Connection, table: Table, rows: list[dict], *, slice_size:
     names = list(rows[0])
     processors = [table.c[name].type.dialect_impl(dialect).bind_processor(dialect) for name in names]
     statement = f'COPY "{table.name}" ({", ".join(f"{chr(34)}{name}{chr(34)}" for name in names)}) FROM STDIN'
-    cursor = conn.connection.driver_connection.cursor()
-    with cursor.copy(statement) as copy:
-        for row in rows:
-            copy.write_row([value if process is None else process(value)
-                            for process, value in zip(processors, (row[name] for name in names))])
+    driver = conn.connection.driver_connection
+    try:
+        with driver.cursor() as cursor, cursor.copy(statement) as copy:
+            for row in rows:
+                copy.write_row([value if process is None else process(value)
+                                for process, value in zip(processors, (row[name] for name in names))])
+    except driver.Error as exc:
+        # As SQLAlchemy would have raised it: ``unavailability`` then tells a dropped
+        # connection or a full disk from a fault of the unit.
+        raise DBAPIError.instance(statement, None, exc, type(driver).Error) from exc
 
 
 def is_postgres(engine_or_connection) -> bool:

@@ -45,6 +45,9 @@ def stale_tables(engine: Engine) -> list[str]:
                                           "fraction": STALE_FRACTION}).scalars())
 
 
+_warned: set[str] = set()
+
+
 def keep_informed(engine: Engine) -> list[str]:
     """ANALYZE the hot tables that changed in bulk since their statistics; returns their names."""
     stale = stale_tables(engine)
@@ -52,4 +55,9 @@ def keep_informed(engine: Engine) -> list[str]:
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             conn.execute(text(f'ANALYZE "{table}"'))  # a name from HOT_TABLES, never from input
         log.info("planner: analysed %s after a bulk change", table)
+    still = set(stale) & set(stale_tables(engine)) - _warned
+    for table in still:
+        # ANALYZE by a role that does not own the table only warns (and analyses nothing).
+        log.warning("planner: %s could not be analysed (is the node's database role its owner?)", table)
+        _warned.add(table)
     return stale

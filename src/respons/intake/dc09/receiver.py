@@ -39,11 +39,13 @@ from sqlalchemy.engine import Connection
 from respons.clock import Clock
 from respons.domain.alarm_types import alarm_type
 from respons.domain.dc09_keys import BadKey, parse_key
+from respons.engine import receiving
 from respons.engine.routing import RulesCache
 from respons.intake import devices as device_intake
 from respons.intake.devices import IntakeSettings
 from respons.intake.dc09 import contact_id as codes
 from respons.intake.listeners import Listener
+from respons.intake.batches import Batcher
 from respons.intake.heartbeats import Heartbeats
 from respons.intake.dc09.frames import Answer, Frame, FrameSplitter, Refusal, answer, open_envelope, read
 from respons.store import alarms as alarm_rows
@@ -60,6 +62,8 @@ DEFAULT_DEADLINE_SECONDS = 60
 # real repeat of the same event into the first alarm once the sequence number has wrapped
 # (0001-9999) or on a panel that does not advance it.
 DEFAULT_RETRANSMIT_SECONDS = 300.0
+# Frames per batch unit: an alarm batch of this many is written in tens of milliseconds.
+MAX_BATCH = 200
 
 
 @dataclass(frozen=True)
@@ -144,17 +148,70 @@ def handle(conn: Connection, frame: Frame, raw: bytes, *, now: datetime, remote:
         return Answer.ACK  # sent first in the previous slot, within the window: that alarm
     # A retransmit in the same slot finds the alarm it made before (duplicate) and is simply
     # acknowledged again.
-    device_intake.raise_alarm(
-        conn, device, alarm_type=alarm_type(event.alarm_type), source=SOURCE, occurred_at=frame.timestamp or now,
+    receiving.receive(conn, _new_alarm(device, frame, event, key, now), now=now,
+                      answer_deadline=timedelta(seconds=answer_deadline_seconds), rules_cache=rules_cache)
+    return Answer.ACK
+
+
+def _new_alarm(device, frame: Frame, event: codes.Event, key: str, now: datetime) -> receiving.NewAlarm:
+    return device_intake.new_alarm(
+        device, alarm_type=alarm_type(event.alarm_type), source=SOURCE, occurred_at=frame.timestamp or now,
         payload={"dc09": {"token": frame.token, "sequence": frame.sequence, "code": event.code, "zone": event.zone,
                           "group": event.group, "xdata": list(frame.xdata)}},
         # A retransmit repeats account, sequence and content: the same key, the same alarm.
-        idempotency_scope=scope, idempotency_key=key,
+        idempotency_scope=f"{SOURCE}:{frame.account}", idempotency_key=key,
         # The key covers the whole content, so a key found again is always the same content.
-        fingerprint=key,
-        now=now, settings=IntakeSettings.of(answer_deadline_seconds, rules_cache),
-    )
-    return Answer.ACK
+        fingerprint=key)
+
+
+@dataclass(frozen=True)
+class Incoming:
+    """A readable frame waiting for its batch: what ``handle`` needs of it."""
+
+    frame: Frame
+    raw: bytes
+    message: Message
+    now: datetime
+    remote: str | None
+
+
+def handle_many(conn: Connection, incoming: list[Incoming], *, answer_deadline_seconds: float = DEFAULT_DEADLINE_SECONDS,
+                retransmit_seconds: float = DEFAULT_RETRANSMIT_SECONDS,
+                rules_cache: RulesCache | None = None) -> list[Answer | BaseException]:
+    """``handle`` for a batch of frames (intake/batches.py): the panels are identified in one
+    query, heard in one update, their retransmits looked up in one query and their alarms
+    written by ``receiving.receive_many``. A frame that is not a known panel's alarm (unknown
+    account, not understood, a restore, an event code with no meaning) takes ``handle`` alone."""
+    found = device_intake.identify_many(conn, SOURCE, {item.frame.account for item in incoming})
+    answers: list[Answer | BaseException | None] = [None] * len(incoming)
+    heard, raising = [], []
+    for index, item in enumerate(incoming):
+        device, event = found.get(item.frame.account), item.message.event
+        if (device is None or item.message.problem is not None or event is None or item.message.heartbeat
+                or event.alarm_type is None or event.meaning is codes.Meaning.RESTORE):
+            answers[index] = handle(conn, item.frame, item.raw, now=item.now, remote=item.remote,
+                                    answer_deadline_seconds=answer_deadline_seconds,
+                                    retransmit_seconds=retransmit_seconds, message=item.message, rules_cache=rules_cache)
+            continue
+        heard.append((device, item.now))
+        raising.append((index, item, device, *retransmit_key(item.frame, now=item.now, window_seconds=retransmit_seconds)))
+    device_intake.heard_all(conn, heard)
+    window = timedelta(seconds=retransmit_seconds)
+    earlier = {pair: row.received_at for pair, row in alarm_rows.by_idempotency_many(
+        conn, [(f"{SOURCE}:{item.frame.account}", previous) for _i, item, _d, _key, previous in raising
+               if previous is not None]).items()}
+    arrivals, indexes = [], []
+    for index, item, device, key, previous in raising:
+        first = earlier.get((f"{SOURCE}:{item.frame.account}", previous)) if previous is not None else None
+        if first is not None and first >= item.now - window:
+            answers[index] = Answer.ACK  # sent first in the previous slot, within the window: that alarm
+            continue
+        arrivals.append((_new_alarm(device, item.frame, item.message.event, key, item.now), item.now))
+        indexes.append(index)
+    received = device_intake.raise_many(conn, arrivals, IntakeSettings.of(answer_deadline_seconds, rules_cache))
+    for index, result in zip(indexes, received):
+        answers[index] = result if isinstance(result, BaseException) else Answer.ACK
+    return answers  # type: ignore[return-value]
 
 
 def lane_of(message: Message) -> Lane:
@@ -220,6 +277,14 @@ class Receiver(Listener):
         self.retransmit_seconds = retransmit_seconds
         self.keys = KeyRing(journal.engine)
         self.heartbeats = Heartbeats(journal, SOURCE)
+        # Frames are written in batches per lane (intake/batches.py): an assistance alarm
+        # never waits in a batch of AC losses.
+        self.batches = {lane: Batcher(journal, self._handle_many, lane=lane, max_batch=MAX_BATCH)
+                        for lane in (Lane.LIFE, Lane.TECHNICAL)}
+
+    def _handle_many(self, conn: Connection, incoming: list[Incoming]) -> list[Answer | BaseException]:
+        return handle_many(conn, incoming, answer_deadline_seconds=self.answer_deadline_seconds,
+                           retransmit_seconds=self.retransmit_seconds, rules_cache=self.rules_cache)
 
     async def answer_for(self, raw: bytes, remote: str | None) -> bytes | None:
         now = self.clock()
@@ -243,11 +308,7 @@ class Receiver(Listener):
             # an unknown account goes through the whole unit below, which keeps the frame.
             if message.heartbeat and await self.heartbeats.heard(result.account, now):
                 return answer(Answer.ACK, result, now=self.clock(), key=key)
-            reply = await self.journal.run(lambda conn: handle(conn, result, raw, now=now, remote=remote,
-                                                                 answer_deadline_seconds=self.answer_deadline_seconds,
-                                                                 retransmit_seconds=self.retransmit_seconds,
-                                                                 message=message, rules_cache=self.rules_cache),
-                                           lane=lane_of(message))
+            reply = await self.batches[lane_of(message)].add(Incoming(result, raw, message, now, remote))
         except JournalUnavailable:
             # Nothing was stored: say nothing, and the panel sends the frame again.
             log.warning("DC-09 frame from %s not answered: the journal did not commit", remote)

@@ -1,0 +1,119 @@
+"""Batch-aware units of work: what a listener reads while the previous batch is being
+committed goes into the next one, and a batch is one unit for the journal.
+
+Each message through the journal alone costs a handful of statements (find the device, look
+for a retransmit, insert the alarm, its events, its answer deadline), and at a thousand panels
+the statements' overhead, not the database, is most of the CPU (bench/dc09_receiver.py,
+docs/benchmarks.md). A *batch unit* does the same work for many messages with one query per
+kind of lookup and one batched insert per table (``intake/devices.heard_many``,
+``engine/receiving.receive_many``).
+
+The rules every message keeps (DESIGN.md invariant 1):
+
+- a sender's answer waits for the commit that holds its message: ``add`` returns only then;
+- one batch is in flight at a time per ``Batcher``; the messages that arrive meanwhile wait for
+  the next (under load the batches grow by themselves; alone, a message is a batch of one and
+  goes at once);
+- a batch unit that raises is not retried as a batch: each of its messages is then written in
+  a unit of its own, so one message that cannot be written (a bug, a race with another node)
+  fails alone instead of failing every batch it lands in;
+- when the database does not commit (``JournalUnavailable``), or the journal is closed, every
+  message of the batch gets that error: nothing was written, the sender is told nothing and
+  sends again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from concurrent.futures import Future
+from typing import Callable, Generic, TypeVar
+
+from sqlalchemy.engine import Connection
+
+from respons.store.db import DatabaseUnavailable
+from respons.store.journal import Journal, JournalClosed, Lane
+
+# A batch unit's result for an item it left for the next batch (it had done enough for one
+# unit): the item goes to the front of the next batch, and its sender keeps waiting.
+AGAIN = object()
+
+Item = TypeVar("Item")
+Result = TypeVar("Result")
+
+# A batch unit's results, one per item: a value, or an exception for that item alone.
+BatchUnit = Callable[[Connection, list[Item]], list[Result | BaseException]]
+
+
+class Batcher(Generic[Item, Result]):
+    def __init__(self, journal: Journal, unit: BatchUnit, *, lane: Lane, max_batch: int):
+        self._journal = journal
+        self._unit = unit
+        self._lane = lane
+        self._max_batch = max_batch
+        self._waiting: list[tuple[Item, asyncio.Future]] = []
+        self._in_flight = False
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self.batches = 0
+
+    async def add(self, item: Item) -> Result:
+        """The item's result, once the unit that wrote it has committed."""
+        self._loop = asyncio.get_running_loop()
+        waiter = self._loop.create_future()
+        self._waiting.append((item, waiter))
+        if not self._in_flight:
+            self._in_flight = True
+            # After the callbacks already queued: what was read in this turn of the loop joins.
+            self._loop.call_soon(self._flush)
+        return await waiter
+
+    def _flush(self) -> None:
+        batch, self._waiting = self._waiting[:self._max_batch], self._waiting[self._max_batch:]
+        items = [item for item, _waiter in batch]
+        self._submit(lambda conn: self._unit(conn, items), lambda done: self._committed(batch, done))
+
+    def _submit(self, work, then: Callable[[Future], None]) -> None:
+        loop = self._loop
+        try:
+            future = self._journal.submit(work, lane=self._lane)
+        except JournalClosed as exc:  # the node is stopping
+            failed: Future = Future()
+            failed.set_exception(exc)
+            then(failed)
+            return
+        future.add_done_callback(lambda done: loop.call_soon_threadsafe(then, done))
+
+    def _committed(self, batch: list[tuple[Item, asyncio.Future]], done: Future) -> None:
+        self.batches += 1
+        error = done.exception()
+        if error is None:
+            again = []
+            for (item, waiter), result in zip(batch, done.result()):
+                if result is AGAIN:
+                    again.append((item, waiter))
+                else:
+                    _settle(waiter, result)
+            self._waiting[:0] = again
+        elif isinstance(error, (DatabaseUnavailable, JournalClosed)) or len(batch) == 1:
+            for _item, waiter in batch:
+                _settle(waiter, error)
+        else:
+            # One of them may be to blame: each in a unit of its own.
+            for item, waiter in batch:
+                self._submit(lambda conn, item=item: self._unit(conn, [item])[0],
+                             lambda one, waiter=waiter: _settle(waiter, one.exception() or one.result()))
+        self._next()
+
+    def _next(self) -> None:
+        if self._waiting:
+            self._flush()
+        else:
+            self._in_flight = False
+
+
+def _settle(waiter: asyncio.Future, result) -> None:
+    if waiter.done():
+        return  # the sender went away meanwhile
+    if isinstance(result, BaseException):
+        waiter.set_exception(result)
+    else:
+        waiter.set_result(result)
