@@ -19,7 +19,7 @@ def record(pid: int, seconds: float, output: Path) -> subprocess.Popen:
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
-def summary(collapsed: Path, top: int = 25) -> dict[str, Any]:
+def summary(collapsed: Path, top: int = 40) -> dict[str, Any]:
     """The samples as the share in which each function is on the stack (inclusive) and on
     top (self), the biggest first. A thread waiting (the journal's queue, a socket) is sampled
     too: read "self" of ``Condition.wait`` and ``Connection.wait`` as waiting, not work."""

@@ -31,6 +31,7 @@ from respons.digital_supervision.lookins import RoundWorker, Rules as RoundRules
 from respons.digital_supervision.rounds import Window
 from respons.engine.live import LiveBus
 from respons.engine.routing import RulesCache
+from respons.intake.http import HttpAlarms
 from respons.engine.supervision import SupervisionWorker
 from respons.engine.timers import Handlers, TimerWorker
 from respons.epj import outbox as epj_outbox
@@ -87,6 +88,7 @@ class Runtime:
     rounds: RoundRules = field(default_factory=RoundRules)  # digital supervision (docs/supervision.md)
     cameras: Cameras = field(default_factory=lambda: Cameras(None))  # camera look-ins open on this node
     push_key: str | None = None  # the VAPID public key phones subscribe with; None: Web Push off
+    http_alarms: HttpAlarms | None = None  # POST /api/v1/alarms in batches (intake/http.py)
 
     @property
     def answer_deadline(self) -> timedelta:
@@ -132,6 +134,10 @@ class Node:
         live.observe(supervisor)  # a device registered on any node: its deadline may be the earliest
         runtime = Runtime(settings=settings, engine=engine, journal=journal, clock=clock, timers=timers, live=live,
                           rules=rules, rounds=round_rules(settings, rules))
+        runtime.http_alarms = HttpAlarms(
+            journal, answer_deadline=runtime.answer_deadline, rules_cache=rules,
+            clock_future=timedelta(seconds=settings.intake_clock_future_seconds),
+            clock_past=timedelta(seconds=settings.intake_clock_past_seconds))
         runtime.voice = Voice(VoiceSettings(
             gateway_url=settings.voice_gateway_url, gateway_secret=settings.voice_gateway_secret,
             trunk=settings.voice_trunk, caller_id=settings.voice_caller_id, ring_seconds=settings.voice_ring_seconds,

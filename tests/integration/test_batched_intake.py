@@ -43,13 +43,15 @@ def snapshot(engine, alarm_id: str) -> tuple:
     with engine.connect() as conn:
         row = conn.execute(select(alarms).where(alarms.c.id == alarm_id)).one()
         events = conn.execute(select(alarm_events.c.seq, alarm_events.c.kind,
-                                     func.substr(alarm_events.c.actor, 1, 7))  # "device:" or "system:"
+                                     func.substr(alarm_events.c.actor, 1, 7),  # "device:" or "system:"
+                                     alarm_events.c.data)
                               .where(alarm_events.c.alarm_id == alarm_id).order_by(alarm_events.c.seq)).all()
         deadlines = conn.execute(select(timers.c.kind, timers.c.state, timers.c.due_at)
                                  .where(timers.c.alarm_id == alarm_id)).all()
+    payload = {k: v for k, v in (row.payload or {}).get("dc09", {}).items() if k != "zone"}
     return ((row.type, row.category, row.priority, row.state, row.seq, row.route_step, row.route, row.source,
-             row.recipient_id is not None, row.group_id),
-            [tuple(e) for e in events],
+             row.recipient_id is not None, row.group_id, payload, row.occurred_at == row.received_at),
+            [(seq, kind, actor, data) for seq, kind, actor, data in events],
             [(kind, state, (due - row.received_at).total_seconds()) for kind, state, due in deadlines])
 
 
@@ -73,6 +75,11 @@ def test_alarm_frames_from_many_panels_in_one_batch_are_the_alarms_one_at_a_time
 
     replies = asyncio.run(together())
     assert tokens(replies, now) == ["ACK"] * 121 + ["DUH", "ACK"]
+    with engine.connect() as conn:
+        notes = conn.execute(select(alarm_events.c.data).join(alarms, alarms.c.id == alarm_events.c.alarm_id)
+                             .where(alarms.c.idempotency_scope == f"sia_dc09:{accounts[1]}",
+                                    alarm_events.c.kind == "note")).scalars().all()
+    assert len(notes) == 1, "the restore in the same batch as its alarm is noted on it, as one at a time"
     assert receiver.batches[Lane.LIFE].batches <= 5, "written in batches, not a unit each"
 
     with engine.connect() as conn:
@@ -87,7 +94,7 @@ def test_alarm_frames_from_many_panels_in_one_batch_are_the_alarms_one_at_a_time
     alone = snapshot(engine, by_panel["C999"][0])
     assert alone[0][3] == "queued" and [e[1] for e in alone[1]] == ["received", "queued"]
     assert alone[2] == [("answer_deadline", "pending", float(DEADLINE))]
-    for account in accounts:
+    for account in accounts[:1] + accounts[2:]:  # accounts[1] has its restore noted besides
         assert snapshot(engine, by_panel[account][0]) == alone, f"{account}: not what one alarm alone makes"
 
 

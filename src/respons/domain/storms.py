@@ -59,6 +59,11 @@ class GroupKey:
     municipality_id: int
     network: str | None
 
+    @property
+    def sort_key(self) -> tuple[str, int, str]:
+        """The order in which a unit takes several keys' locks (the same on every node)."""
+        return (self.kind.name, self.municipality_id, self.network or "")
+
 
 def kind_of(alarm_type_code: str, source: str) -> StormKind | None:
     """The storm an alarm of this type can be grouped into (a leader never joins another)."""

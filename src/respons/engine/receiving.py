@@ -137,12 +137,14 @@ def receive_many(conn: Connection, arrivals: list[tuple[NewAlarm, datetime]], *,
             storming.setdefault(storm_rules.key_for(kind, new.municipality_id, new.network), []).append(index)
         else:
             candidates.append(index)
-    for key, indexes in storming.items():
+    for key, indexes in sorted(storming.items(), key=lambda item: item[0].sort_key):
         # Together, as the sequence of ``receive`` would leave them: all members of the storm
         # they make or join (the first few of a new storm join it at once instead of being
         # routed first and grouped a moment later), or each an alarm of its own.
         now = max(arrivals[i][1] for i in indexes)
-        leader = storm_leader(conn, key, arriving=len(indexes), now=now, answer_deadline=answer_deadline,
+        # A retransmit in the batch is not another device's alarm.
+        arriving = len({_key(arrivals[i][0]) or i for i in indexes})
+        leader = storm_leader(conn, key, arriving=arriving, now=now, answer_deadline=answer_deadline,
                               rules_cache=rules_cache)
         if leader is None:
             candidates += [-1 - i for i in indexes]
@@ -153,8 +155,7 @@ def receive_many(conn: Connection, arrivals: list[tuple[NewAlarm, datetime]], *,
     direct = [i for i in candidates if i >= 0]
     plans = dict(zip(direct, routing.plan_many(conn, [routing.PlanRequest(
         arrivals[i][0].municipality_id, arrivals[i][0].recipient_id, arrivals[i][0].alarm_type.category.value,
-        arrivals[i][0].device_id) for i in direct], now=max((arrivals[i][1] for i in direct), default=None),
-        rules_cache=rules_cache))) if direct else {}
+        arrivals[i][0].device_id, arrivals[i][1]) for i in direct], rules_cache=rules_cache))) if direct else {}
     made: dict[tuple[str | None, str], tuple[str, str | None, State, datetime]] = {}
     alarm_columns, event_rows, deadlines, queued = [], [], [], []
     for candidate in candidates:

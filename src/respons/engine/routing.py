@@ -169,9 +169,10 @@ class PlanRequest:
     recipient_id: int | None
     category: str
     device_id: int | None
+    now: datetime  # when the alarm arrived: the agreement, the day and the hour it is planned for
 
 
-def plan_many(conn: Connection, requests: list[PlanRequest], *, now: datetime,
+def plan_many(conn: Connection, requests: list[PlanRequest], *,
               rules_cache: RulesCache | None = None) -> list[RoutingPlan]:
     """``plan_for`` for many alarms at once (a batch unit, engine/receiving.receive_many): the
     recipients' zones and next-of-kin choices and the devices' kinds in one query each."""
@@ -183,9 +184,9 @@ def plan_many(conn: Connection, requests: list[PlanRequest], *, now: datetime,
     owned = {row.id: row for row in conn.execute(
         select(devices.c.id, devices.c.kind, devices.c.recipient_id).where(one_of(conn, devices.c.id, device_ids)))
     } if device_ids else {}
-    today = routing.oslo_date(now)
     plans = []
     for request in requests:
+        today = routing.oslo_date(request.now)
         person = people.get(request.recipient_id)
         zone_id, kin = (person.zone_id, frozenset(person.kin_categories or ())) if person else (None, frozenset())
         rules = (rules_cache.rules(conn, request.municipality_id, today) if rules_cache
@@ -196,7 +197,7 @@ def plan_many(conn: Connection, requests: list[PlanRequest], *, now: datetime,
         # As plan_for: a recipient's alarm takes the kind of the recipient's own device only.
         kind = device.kind if device and (request.recipient_id is None or device.recipient_id == request.recipient_id) else None
         facts = AlarmFacts(request.category, request.recipient_id, zone_id, kind)
-        plans.append(routing.plan_route(facts, rules, now))
+        plans.append(routing.plan_route(facts, rules, request.now))
     return plans
 
 

@@ -173,7 +173,9 @@ def sweep(conn: Connection, now: datetime, *, answer_deadline: timedelta, limit:
             outages.setdefault(key, []).append(device)
     handled = len(inhibited)
     lone_budget = LONE_PER_UNIT
-    for key, silent in outages.items():
+    # In key order, as every unit takes storm keys' locks (receiving.storm_leader): two nodes
+    # never wait for each other crosswise.
+    for key, silent in sorted(outages.items(), key=lambda item: item[0].sort_key):
         lone_budget -= _raise_lost_contact(conn, key, silent, now, answer_deadline=answer_deadline,
                                            rules_cache=rules_cache, lone_budget=lone_budget)
         handled += len(silent) if lone_budget >= 0 else 0

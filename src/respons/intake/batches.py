@@ -11,9 +11,12 @@ kind of lookup and one batched insert per table (``intake/devices.heard_many``,
 The rules every message keeps (DESIGN.md invariant 1):
 
 - a sender's answer waits for the commit that holds its message: ``add`` returns only then;
-- one batch is in flight at a time per ``Batcher``; the messages that arrive meanwhile wait for
-  the next (under load the batches grow by themselves; alone, a message is a batch of one and
-  goes at once);
+- one batch is in flight at a time per ``Batcher`` (two for life-safety alarms); the messages
+  that arrive meanwhile wait for the next (under load the batches grow by themselves; alone, a
+  message is a batch of one and goes at once);
+- a unit may leave an item for the next batch (``AGAIN``: a second frame of the same panel,
+  a device coming back beyond what one unit clears); it goes first next time, within half a
+  batch;
 - a batch unit that raises is not retried as a batch: each of its messages is then written in
   a unit of its own, so one message that cannot be written (a bug, a race with another node)
   fails alone instead of failing every batch it lands in;
@@ -45,13 +48,18 @@ BatchUnit = Callable[[Connection, list[Item]], list[Result | BaseException]]
 
 
 class Batcher(Generic[Item, Result]):
-    def __init__(self, journal: Journal, unit: BatchUnit, *, lane: Lane, max_batch: int):
+    def __init__(self, journal: Journal, unit: BatchUnit, *, lane: Lane, max_batch: int, in_flight: int = 1):
         self._journal = journal
         self._unit = unit
         self._lane = lane
         self._max_batch = max_batch
+        # Batches submitted and not yet committed. Two for life-safety alarms: the next batch
+        # then waits in the journal's queue, not here, and goes in the journal's very next
+        # transaction.
+        self._max_in_flight = in_flight
+        self._in_flight = 0
         self._waiting: list[tuple[Item, asyncio.Future]] = []
-        self._in_flight = False
+        self._again: list[tuple[Item, asyncio.Future]] = []  # left by a unit for the next batch
         self._loop: asyncio.AbstractEventLoop | None = None
         self.batches = 0
 
@@ -60,16 +68,29 @@ class Batcher(Generic[Item, Result]):
         self._loop = asyncio.get_running_loop()
         waiter = self._loop.create_future()
         self._waiting.append((item, waiter))
-        if not self._in_flight:
-            self._in_flight = True
+        if self._in_flight < self._max_in_flight:
+            self._in_flight += 1
             # After the callbacks already queued: what was read in this turn of the loop joins.
             self._loop.call_soon(self._flush)
         return await waiter
 
     def _flush(self) -> None:
-        batch, self._waiting = self._waiting[:self._max_batch], self._waiting[self._max_batch:]
+        # What a unit left for later goes first, but fills at most half a batch: the items that
+        # keep arriving are not crowded out.
+        again, self._again = self._again[:self._max_batch // 2], self._again[self._max_batch // 2:]
+        room = self._max_batch - len(again)
+        batch, self._waiting = again + self._waiting[:room], self._waiting[room:]
+        if not batch:
+            self._in_flight -= 1
+            return
         items = [item for item, _waiter in batch]
-        self._submit(lambda conn: self._unit(conn, items), lambda done: self._committed(batch, done))
+        self._submit(lambda conn: self._checked(conn, items), lambda done: self._committed(batch, done))
+
+    def _checked(self, conn: Connection, items: list[Item]) -> list:
+        results = self._unit(conn, items)
+        if len(results) != len(items):
+            raise RuntimeError(f"a batch unit gave {len(results)} results for {len(items)} items")
+        return results
 
     def _submit(self, work, then: Callable[[Future], None]) -> None:
         loop = self._loop
@@ -83,31 +104,40 @@ class Batcher(Generic[Item, Result]):
         future.add_done_callback(lambda done: loop.call_soon_threadsafe(then, done))
 
     def _committed(self, batch: list[tuple[Item, asyncio.Future]], done: Future) -> None:
-        self.batches += 1
-        error = done.exception()
-        if error is None:
-            again = []
-            for (item, waiter), result in zip(batch, done.result()):
-                if result is AGAIN:
-                    again.append((item, waiter))
-                else:
-                    _settle(waiter, result)
-            self._waiting[:0] = again
-        elif isinstance(error, (DatabaseUnavailable, JournalClosed)) or len(batch) == 1:
-            for _item, waiter in batch:
-                _settle(waiter, error)
+        try:
+            self.batches += 1
+            error = done.exception()
+            if error is None:
+                for (item, waiter), result in zip(batch, done.result()):
+                    self._settle(item, waiter, result)
+            elif isinstance(error, (DatabaseUnavailable, JournalClosed)) or len(batch) == 1:
+                for _item, waiter in batch:
+                    _settle(waiter, error)
+            else:
+                # One of them may be to blame: each in a unit of its own.
+                for item, waiter in batch:
+                    self._submit(lambda conn, item=item: self._checked(conn, [item])[0],
+                                 lambda one, item=item, waiter=waiter: self._settle(
+                                     item, waiter, one.exception() or one.result()))
+        finally:
+            self._next()
+
+    def _settle(self, item: Item, waiter: asyncio.Future, result) -> None:
+        if result is AGAIN:
+            self._again.append((item, waiter))
+            self._wake()
         else:
-            # One of them may be to blame: each in a unit of its own.
-            for item, waiter in batch:
-                self._submit(lambda conn, item=item: self._unit(conn, [item])[0],
-                             lambda one, waiter=waiter: _settle(waiter, one.exception() or one.result()))
-        self._next()
+            _settle(waiter, result)
+
+    def _wake(self) -> None:
+        if self._in_flight < self._max_in_flight:
+            self._in_flight += 1
+            self._loop.call_soon(self._flush)
 
     def _next(self) -> None:
-        if self._waiting:
-            self._flush()
-        else:
-            self._in_flight = False
+        self._in_flight -= 1
+        if self._waiting or self._again:
+            self._wake()
 
 
 def _settle(waiter: asyncio.Future, result) -> None:

@@ -96,12 +96,17 @@ def heard_many(conn: Connection, protocol: str, heard_at: dict[str, datetime], *
     if is_postgres(conn):
         # A sweep on another node may be marking one of them silent: wait for it and read what
         # it committed, or a silent device would get a deadline and keep its open alarm. In id
-        # order, so two batches never wait for each other crosswise.
-        query = query.with_for_update()
+        # order; FOR NO KEY UPDATE, so alarms inserted for these devices (a foreign key to them)
+        # do not wait for it. (Crosswise waits between units of two batches on two nodes end in
+        # a deadlock, and the journal writes its batch again: store/journal.py.)
+        query = query.with_for_update(key_share=True)
     found = conn.execute(query).all()
     later: set[str] = set()
     if returns is not None:
-        coming_back = [device.identity for device in found if device.silent_since is not None]
+        # In the order they were heard (the ones left for later come first next time), so no
+        # device waits behind ever newer ones.
+        order = {identity: n for n, identity in enumerate(heard_at)}
+        coming_back = sorted((device.identity for device in found if device.silent_since is not None), key=order.get)
         later = set(coming_back[returns:])
     supervision.seen_many(conn, [(device, heard_at[device.identity]) for device in found
                                  if device.identity not in later])
@@ -115,7 +120,18 @@ def identify_many(conn: Connection, protocol: str, identities: set[str]) -> dict
     query = (select(devices).where(devices.c.protocol == protocol, one_of(conn, devices.c.identity, identities),
                                    devices.c.active.is_(True)).order_by(devices.c.id))
     if is_postgres(conn):
-        query = query.with_for_update()  # as in heard_many: what a sweep on another node committed
+        query = query.with_for_update(key_share=True)  # as in heard_many
+    return {row.identity: row for row in conn.execute(query)}
+
+
+def identify_many_anywhere(conn: Connection, identities: set[str]) -> dict[str, Row]:
+    """``identify_in_municipality`` for many identities (a batch unit): the devices by identity
+    (unique across protocols); the caller checks each one's municipality."""
+    if not identities:
+        return {}
+    query = select(devices).where(one_of(conn, devices.c.identity, identities)).order_by(devices.c.id)
+    if is_postgres(conn):
+        query = query.with_for_update(key_share=True)  # as in heard_many
     return {row.identity: row for row in conn.execute(query)}
 
 

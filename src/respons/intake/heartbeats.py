@@ -25,7 +25,7 @@ from respons.store.journal import Journal, Lane
 
 # Heartbeats per unit: a unit this long (a few milliseconds) is the longest an alarm arriving
 # meanwhile waits behind it.
-MAX_BATCH = 1000
+MAX_BATCH = 300
 # Devices coming back from silence per unit: each clears its lost-contact alarm (an event, a
 # patient-record document), so a network coming back after an outage is taken in slices.
 RETURNS_PER_UNIT = 50

@@ -12,6 +12,7 @@ import json
 import math
 import re
 from dataclasses import dataclass
+from functools import partial
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -27,6 +28,8 @@ from respons.epj import doses
 from respons.intake import devices as device_intake
 from respons.store import quarantine
 from respons.store.quarantine import RawInput
+from respons.intake.batches import Batcher
+from respons.store.journal import Journal, Lane
 from respons.store.tables import recipients
 
 SOURCE = "http"
@@ -153,10 +156,19 @@ def receive_http_alarm(
     if isinstance(target, str):
         qid = quarantine.keep(conn, raw, reason="unknown_device", message=target, now=now)
         return Rejected(422, "unknown_device", target, qid)
+    new = _new_alarm(alarm, target, idempotency_key, now, clock_future=clock_future, clock_past=clock_past)
+    try:
+        return receiving.receive(conn, new, now=now, answer_deadline=answer_deadline, rules_cache=rules_cache)
+    except receiving.IdempotencyConflict as exc:
+        return _conflict(conn, raw, exc, now)
+
+
+def _new_alarm(alarm: AlarmIn, target: tuple[int, int | None, int | None], idempotency_key: str | None,
+               now: datetime, *, clock_future: timedelta, clock_past: timedelta) -> receiving.NewAlarm:
     municipality_id, recipient_id, device_id = target
     # Still an alarm when the device's clock is wrong: marked on its timeline, never refused.
     suspect = clock_check.check(alarm.occurred_at, now, future=clock_future, past=clock_past)
-    new = receiving.NewAlarm(
+    return receiving.NewAlarm(
         municipality_id=municipality_id,
         recipient_id=recipient_id,
         device_id=device_id,
@@ -170,11 +182,78 @@ def receive_http_alarm(
         fingerprint=alarm.fingerprint(),
         clock_suspect=suspect.as_data() if suspect else None,
     )
-    try:
-        return receiving.receive(conn, new, now=now, answer_deadline=answer_deadline, rules_cache=rules_cache)
-    except receiving.IdempotencyConflict as exc:
-        qid = quarantine.keep(conn, raw, reason="idempotency_conflict", message=str(exc), now=now)
-        return Rejected(409, "idempotency_conflict", str(exc), qid)
+
+
+def _conflict(conn: Connection, raw: RawInput, exc: receiving.IdempotencyConflict, now: datetime) -> Rejected:
+    qid = quarantine.keep(conn, raw, reason="idempotency_conflict", message=str(exc), now=now)
+    return Rejected(409, "idempotency_conflict", str(exc), qid)
+
+
+@dataclass(frozen=True)
+class HttpAlarm:
+    """One ``POST /api/v1/alarms``, parsed, waiting for its batch."""
+
+    alarm: AlarmIn
+    raw: RawInput
+    municipality_id: int  # the sender's, from its API token
+    idempotency_key: str | None
+    now: datetime
+
+
+def receive_http_alarms(conn: Connection, requests: list[HttpAlarm], *, answer_deadline: timedelta,
+                        clock_future: timedelta = clock_check.DEFAULT_FUTURE,
+                        clock_past: timedelta = clock_check.DEFAULT_PAST,
+                        rules_cache: RulesCache | None = None) -> list[receiving.Received | Rejected]:
+    """``receive_http_alarm`` for a batch of requests (intake/batches.py): the devices found in
+    one query and heard in one update, the alarms written by ``receiving.receive_many``. An
+    alarm for a recipient (no device) takes ``receive_http_alarm`` alone."""
+    results: list[receiving.Received | Rejected | None] = [None] * len(requests)
+    found = device_intake.identify_many_anywhere(conn, {r.alarm.device for r in requests if r.alarm.device})
+    heard, arrivals, indexes = [], [], []
+    for index, request in enumerate(requests):
+        alarm = request.alarm
+        if alarm.device is None:
+            results[index] = receive_http_alarm(
+                conn, alarm, request.raw, municipality_id=request.municipality_id,
+                idempotency_key=request.idempotency_key, now=request.now, answer_deadline=answer_deadline,
+                clock_future=clock_future, clock_past=clock_past, rules_cache=rules_cache)
+            continue
+        row = found.get(alarm.device)
+        if row is None or row.municipality_id != request.municipality_id:
+            message = _unknown_device(alarm.device)
+            qid = quarantine.keep(conn, request.raw, reason="unknown_device", message=message, now=request.now)
+            results[index] = Rejected(422, "unknown_device", message, qid)
+            continue
+        heard.append((row, request.now))
+        arrivals.append((_new_alarm(alarm, (row.municipality_id, row.recipient_id, row.id), request.idempotency_key,
+                                    request.now, clock_future=clock_future, clock_past=clock_past), request.now))
+        indexes.append(index)
+    device_intake.heard_all(conn, heard)
+    for index, result in zip(indexes, receiving.receive_many(conn, arrivals, answer_deadline=answer_deadline,
+                                                             rules_cache=rules_cache)):
+        request = requests[index]
+        results[index] = (_conflict(conn, request.raw, result, request.now)
+                          if isinstance(result, receiving.IdempotencyConflict) else result)
+    return results  # type: ignore[return-value]
+
+
+class HttpAlarms:
+    """The node's ``POST /api/v1/alarms`` intake in batches, one ``Batcher`` per lane (an
+    assistance alarm never waits in a batch of technical ones)."""
+
+    MAX_BATCH = 200
+
+    def __init__(self, journal: Journal, *, answer_deadline: timedelta, clock_future: timedelta,
+                 clock_past: timedelta, rules_cache: RulesCache | None):
+        unit = partial(receive_http_alarms, answer_deadline=answer_deadline, clock_future=clock_future,
+                       clock_past=clock_past, rules_cache=rules_cache)
+        self._batches = {lane: Batcher(journal, unit, lane=lane, max_batch=self.MAX_BATCH,
+                                       in_flight=2 if lane is Lane.LIFE else 1)
+                         for lane in (Lane.LIFE, Lane.TECHNICAL)}
+
+    async def receive(self, request: HttpAlarm) -> receiving.Received | Rejected:
+        """Once committed: the alarm (new or found again), or why it was refused."""
+        return await self._batches[Lane.for_alarm(alarm_type(request.alarm.type))].add(request)
 
 
 def _scope(alarm: AlarmIn) -> str:
@@ -193,11 +272,7 @@ def _identify(conn: Connection, alarm: AlarmIn, municipality_id: int, now: datet
     if alarm.device is not None:
         row = device_intake.identify_in_municipality(conn, alarm.device, municipality_id)
         if row is None:
-            return (
-                f"Unknown device {alarm.device!r}: no device with this identity is registered for the "
-                "municipality of your API token. Register it (with its recipient) in Respons, or check the identity "
-                "the platform sends and the token it uses."
-            )
+            return _unknown_device(alarm.device)
         # An alarm is a sign of life, as a heartbeat is on the other protocols: it pushes the
         # device's deadline on and clears a lost-contact alarm (engine/supervision.py).
         device_intake.heard(conn, row, now)
@@ -210,6 +285,12 @@ def _identify(conn: Connection, alarm: AlarmIn, municipality_id: int, now: datet
     if row is None:
         return f"Unknown recipient_id {alarm.recipient_id}: no service recipient with this id in the municipality of your API token."
     return row.municipality_id, row.id, None
+
+
+def _unknown_device(identity: str) -> str:
+    return (f"Unknown device {identity!r}: no device with this identity is registered for the "
+            "municipality of your API token. Register it (with its recipient) in Respons, or check the identity "
+            "the platform sends and the token it uses.")
 
 
 def describe_validation_errors(errors: list[dict[str, Any]]) -> list[dict[str, str]]:

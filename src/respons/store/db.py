@@ -190,6 +190,18 @@ def unavailability(exc: BaseException) -> str | None:
     return None
 
 
+def lost_a_conflict(exc: BaseException) -> bool:
+    """Was this transaction PostgreSQL's victim of a deadlock or a serialisation conflict
+    (SQLSTATE 40P01, 40001)? Then nothing of it was written, and written again it succeeds."""
+    for _ in range(4):
+        if exc is None:
+            return False
+        if isinstance(exc, DBAPIError) and getattr(exc.orig, "sqlstate", None) in ("40P01", "40001"):
+            return True
+        exc = exc.__cause__
+    return False
+
+
 def _dbapi_reason(exc: DBAPIError) -> str | None:
     if exc.connection_invalidated:
         return UNREACHABLE

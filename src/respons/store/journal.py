@@ -63,7 +63,7 @@ from sqlalchemy.engine import Connection
 
 from respons.domain.alarm_types import AlarmType, Category
 from respons.observability import metrics
-from respons.store.db import BUSY, WRITE, DatabaseUnavailable, unavailability
+from respons.store.db import BUSY, WRITE, DatabaseUnavailable, lost_a_conflict, unavailability
 
 log = logging.getLogger(__name__)
 
@@ -99,6 +99,7 @@ class JournalUnavailable(DatabaseUnavailable):
 
 
 COMMIT_FAILED = "commit_failed"
+CONFLICT_RETRIES = 2
 
 
 class JournalClosed(RuntimeError):
@@ -123,6 +124,7 @@ class JournalStats:
     units: int = 0
     largest_batch: int = 0
     rewritten_batches: int = 0  # written again with each unit isolated because one failed
+    conflict_retries: int = 0  # written again after losing a deadlock to another node
 
 
 Reaction = Callable[[Connection, dict[str, Any]], None]
@@ -273,11 +275,7 @@ class Journal:
         # unit is a function of the connection, so running it a second time is safe.
         started = time.perf_counter()
         try:
-            try:
-                outcomes, changes, afters = self._write(batch, isolated=len(batch) == 1)
-            except _UnitFailed:
-                self.stats.rewritten_batches += 1
-                outcomes, changes, afters = self._write(batch, isolated=True)
+            outcomes, changes, afters = self._write_retrying(batch)
         except Exception as exc:
             metrics.JOURNAL_COMMIT_SECONDS.observe(time.perf_counter() - started)
             reason = unavailability(exc)
@@ -310,6 +308,23 @@ class Journal:
                 self._on_commit(changes)
             except Exception:  # a live view must never break the write path
                 log.exception("publishing %d committed changes failed", len(changes))
+
+    def _write_retrying(self, batch: list[_Item]):
+        for attempt in range(CONFLICT_RETRIES + 1):
+            try:
+                try:
+                    return self._write(batch, isolated=len(batch) == 1)
+                except _UnitFailed:
+                    self.stats.rewritten_batches += 1
+                    return self._write(batch, isolated=True)
+            except Exception as exc:
+                # PostgreSQL chose this batch as a deadlock's victim (two nodes' batches each
+                # holding rows the other wants): nothing of it was written, and written again
+                # it goes through, so nobody is told "try again later" for it.
+                if attempt == CONFLICT_RETRIES or not lost_a_conflict(exc):
+                    raise
+                self.stats.conflict_retries += 1
+        raise AssertionError("unreachable")
 
     def _failed(self, units: int, reason: str | None, exc: Exception) -> None:
         if reason is None:

@@ -4,6 +4,8 @@ branch on."""
 
 from __future__ import annotations
 
+from concurrent.futures import Future
+
 import pytest
 from fastapi.testclient import TestClient
 
@@ -29,7 +31,13 @@ def _journal_fails(client) -> None:
     async def run(work, **_):
         raise JournalUnavailable("read_only")
 
+    def submit(work, **_):  # the batch-aware intake (intake/batches.py) submits and waits
+        failed: Future = Future()
+        failed.set_exception(JournalUnavailable("read_only"))
+        return failed
+
     client.app.state.runtime.journal.run = run
+    client.app.state.runtime.journal.submit = submit
 
 
 def _operator(client, engine, clock) -> dict[str, str]:

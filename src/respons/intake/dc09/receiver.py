@@ -45,7 +45,7 @@ from respons.intake import devices as device_intake
 from respons.intake.devices import IntakeSettings
 from respons.intake.dc09 import contact_id as codes
 from respons.intake.listeners import Listener
-from respons.intake.batches import Batcher
+from respons.intake.batches import AGAIN, Batcher
 from respons.intake.heartbeats import Heartbeats
 from respons.intake.dc09.frames import Answer, Frame, FrameSplitter, Refusal, answer, open_envelope, read
 from respons.store import alarms as alarm_rows
@@ -63,7 +63,7 @@ DEFAULT_DEADLINE_SECONDS = 60
 # (0001-9999) or on a panel that does not advance it.
 DEFAULT_RETRANSMIT_SECONDS = 300.0
 # Frames per batch unit: an alarm batch of this many is written in tens of milliseconds.
-MAX_BATCH = 200
+MAX_BATCH = 100
 
 
 @dataclass(frozen=True)
@@ -183,9 +183,16 @@ def handle_many(conn: Connection, incoming: list[Incoming], *, answer_deadline_s
     written by ``receiving.receive_many``. A frame that is not a known panel's alarm (unknown
     account, not understood, a restore, an event code with no meaning) takes ``handle`` alone."""
     found = device_intake.identify_many(conn, SOURCE, {item.frame.account for item in incoming})
-    answers: list[Answer | BaseException | None] = [None] * len(incoming)
+    answers: list[Answer | BaseException | object | None] = [None] * len(incoming)
     heard, raising = [], []
+    accounts: set[str] = set()
     for index, item in enumerate(incoming):
+        if item.frame.account in accounts:
+            # One frame per panel per batch: its next one (a restore of this alarm, a
+            # retransmit over its other path) must see this one committed, as one at a time.
+            answers[index] = AGAIN
+            continue
+        accounts.add(item.frame.account)
         device, event = found.get(item.frame.account), item.message.event
         if (device is None or item.message.problem is not None or event is None or item.message.heartbeat
                 or event.alarm_type is None or event.meaning is codes.Meaning.RESTORE):
@@ -279,7 +286,8 @@ class Receiver(Listener):
         self.heartbeats = Heartbeats(journal, SOURCE)
         # Frames are written in batches per lane (intake/batches.py): an assistance alarm
         # never waits in a batch of AC losses.
-        self.batches = {lane: Batcher(journal, self._handle_many, lane=lane, max_batch=MAX_BATCH)
+        self.batches = {lane: Batcher(journal, self._handle_many, lane=lane, max_batch=MAX_BATCH,
+                                      in_flight=2 if lane is Lane.LIFE else 1)
                         for lane in (Lane.LIFE, Lane.TECHNICAL)}
 
     def _handle_many(self, conn: Connection, incoming: list[Incoming]) -> list[Answer | BaseException]:

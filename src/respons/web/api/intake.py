@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Annotated, Callable
 
 from fastapi import APIRouter, Depends, Header, HTTPException, Request
@@ -15,9 +15,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from starlette.requests import ClientDisconnect
 
 from respons.auth import accounts
-from respons.domain.alarm_types import alarm_type
 from respons.domain.lifecycle import State
-from respons.intake.http import (AlarmIn, DoseIn, Rejected, describe_validation_errors, parse_body, receive_http_alarm,
+from respons.intake.http import (AlarmIn, DoseIn, HttpAlarm, Rejected, describe_validation_errors, parse_body,
                                  receive_http_dose)
 from respons.store import quarantine
 from respons.store.journal import Lane
@@ -143,22 +142,8 @@ async def post_alarm(
         problems = [{"field": "idempotency_key", "problem": "differs from the Idempotency-Key header"}]
         return error_response(422, "invalid_payload", message, quarantine_id=qid, problems=problems, details=problems)
     key = idempotency_key or alarm.idempotency_key
-    settings = rt.settings
-    result = await rt.journal.run(
-        lambda conn: receive_http_alarm(
-            conn,
-            alarm,
-            raw,
-            municipality_id=principal.token.municipality_id,
-            idempotency_key=key,
-            now=rt.clock(),
-            answer_deadline=rt.answer_deadline,
-            clock_future=timedelta(seconds=settings.intake_clock_future_seconds),
-            clock_past=timedelta(seconds=settings.intake_clock_past_seconds),
-            rules_cache=rt.rules,
-        ),
-        lane=Lane.for_alarm(alarm_type(alarm.type)),
-    )
+    # Written in a batch with the alarms that arrive meanwhile, answered after its commit.
+    result = await rt.http_alarms.receive(HttpAlarm(alarm, raw, principal.token.municipality_id, key, rt.clock()))
     if isinstance(result, Rejected):
         return error_response(result.status, result.reason, result.message, quarantine_id=result.quarantine_id)
     return AlarmAccepted(
