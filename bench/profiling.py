@@ -28,8 +28,8 @@ def summary(collapsed: Path, top: int = 40) -> dict[str, Any]:
     total = 0
     for line in collapsed.read_text().splitlines():
         stack, _, count = line.rpartition(" ")
-        if not stack:
-            continue
+        if not stack or not count.isdigit():
+            continue  # not a sample line (py-spy may note an idle or gone thread)
         n = int(count)
         total += n
         frames = [_name(frame) for frame in stack.split(";")]
