@@ -115,5 +115,5 @@ def test_a_storm_killed_midway_loses_no_acknowledged_frame_and_stores_none_twice
     ac_losses = [row for row in stored if row.source == "sia_dc09" and row.type == "power_lost"]
     assistance = [row for row in stored if row.source == "sia_dc09" and row.type != "power_lost"]
     assert [row.type for row in leaders] == ["power_lost"], "one group alarm for the municipality's storm"
-    assert sum(1 for row in ac_losses if row.group_id is None) < storms.THRESHOLD, "all but the first few grouped"
+    assert sum(1 for row in ac_losses if row.group_id is None) < storms.POWER.threshold, "all but the first few grouped"
     assert all(row.group_id is None for row in assistance), "an assistance alarm is never hidden in a group"

@@ -100,7 +100,7 @@ def test_ac_loss_spread_over_more_than_the_window_is_not_a_storm(engine, registr
     municipality = registry.municipality_ids[0]
     panels = add_panels(engine, municipality, registry.recipient_ids[0], 6, "D")
     for i, panel in enumerate(panels):
-        ac_loss(engine, panel, municipality, T0 + i * (storms.WINDOW / 4 + timedelta(seconds=30)))
+        ac_loss(engine, panel, municipality, T0 + i * (storms.POWER.window / 4 + timedelta(seconds=30)))
     rows = queue(engine, registry, T0 + timedelta(hours=1))
     assert len(rows) == 6 and all(r["members"] is None for r in rows)
 

@@ -45,11 +45,6 @@ POWER = StormKind("power", "power_lost", threshold=5, window=timedelta(minutes=1
 OUTAGE = StormKind("outage", "device_silent", threshold=5, window=timedelta(minutes=10), by_network=True)
 KINDS = {kind.alarm_type: kind for kind in (POWER, OUTAGE)}
 
-# The power-failure rule, by the names older code and tests use.
-STORM_TYPE = POWER.alarm_type
-THRESHOLD = POWER.threshold
-WINDOW = POWER.window
-
 
 @dataclass(frozen=True)
 class GroupKey:
@@ -70,10 +65,6 @@ def kind_of(alarm_type_code: str, source: str) -> StormKind | None:
     if source == SOURCE:
         return None
     return KINDS.get(alarm_type_code)
-
-
-def may_join(alarm_type_code: str, source: str) -> bool:
-    return kind_of(alarm_type_code, source) is not None
 
 
 def key_for(kind: StormKind, municipality_id: int, network: str | None) -> GroupKey:

@@ -2,9 +2,10 @@
 
 ``receive`` is the unit of work every intake ends in (HTTP, DC-09, SCAIP, MQTT through
 ``intake/devices.py``, and lost contact from supervision). It asks routing for the plan
-(``engine/routing.plan_for``), joins a power-failure storm when the rule says so
+(``engine/routing.plan_for``), joins a storm (power failure, outage) when the rule says so
 (``engine/storms``), and for the common case, straight to the centre, writes the alarm
-with its final projection in one insert and starts the answer deadline.
+with its final projection in one insert and starts the answer deadline. ``receive_many`` does
+the same for a batch (intake/batches.py), ``receive_members`` for many members of one storm.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from sqlalchemy.engine import Connection
 from respons.domain import lifecycle
 from respons.domain import storms as storm_rules
 from respons.domain.alarm_types import AlarmType, alarm_type
-from respons.domain.lifecycle import AlarmProjection, Event, EventKind, State
+from respons.domain.lifecycle import Event, EventKind, State
 from respons.domain.routing import Target as RouteTarget
 from respons.engine import routing, storms, timeline, timers
 from respons.engine.routing import RulesCache
@@ -83,14 +84,18 @@ def receive(conn: Connection, new: NewAlarm, *, now: datetime, answer_deadline: 
         existing = _find_by_idempotency(conn, new)
         if existing is not None:
             return existing
+    leader = _storm_leader(conn, new, now=now, answer_deadline=answer_deadline, rules_cache=rules_cache)
+    if leader is not None:
+        # A storm member: stored like any alarm, but neither routed nor timed; its leader is.
+        (member,) = receive_members(conn, [(new, now)], leader, municipality_id=new.municipality_id)
+        if isinstance(member, IdempotencyConflict):
+            raise member
+        return member
     alarm_id = str(uuid.uuid4())
     # Counted after the COMMIT, once: a unit can run twice, or be rolled back.
     after_commit(conn, lambda: metrics.alarm_received(new.source, new.alarm_type.code))
     received = _received_event(new, now)
     projection = lifecycle.start(received)
-    leader = _storm_leader(conn, new, now=now, answer_deadline=answer_deadline, rules_cache=rules_cache)
-    if leader is not None:
-        return _receive_member(conn, new, alarm_id, received, projection, leader, now=now)
     plan = routing.plan_for(conn, municipality_id=new.municipality_id, recipient_id=new.recipient_id,
                             category=new.alarm_type.category.value, device_id=new.device_id, now=now,
                             rules_cache=rules_cache)
@@ -263,15 +268,6 @@ def storm_leader(conn: Connection, key: storm_rules.GroupKey, *, arriving: int, 
     ), now=now, answer_deadline=answer_deadline, rules_cache=rules_cache).alarm_id
     storms.join(conn, leader, recent, municipality_id=key.municipality_id, now=now)
     return leader
-
-
-def _receive_member(conn: Connection, new: NewAlarm, alarm_id: str, received: Event, projection: AlarmProjection,
-                    leader: str, *, now: datetime) -> Received:
-    """A storm member: stored like any alarm, but neither routed nor timed; its leader is."""
-    alarm_rows.insert_alarm(conn, {**_columns(new, alarm_id, now), "group_id": leader,
-                                   **alarm_rows.projection_columns(projection)}, [received])
-    storms.join(conn, leader, [], municipality_id=new.municipality_id, now=now)
-    return Received(alarm_id=alarm_id, duplicate=False, state=projection.state, received_at=now)
 
 
 def receive_members(conn: Connection, arrivals: list[tuple[NewAlarm, datetime]], leader: str, *,

@@ -156,11 +156,17 @@ def plan_for(conn: Connection, *, municipality_id: int, recipient_id: int | None
             zone_id, kin, device_kind = person.zone_id, frozenset(person.kin_categories or ()), person.kind
     elif device_id is not None:
         device_kind = conn.execute(select(devices.c.kind).where(devices.c.id == device_id)).scalar_one_or_none()
+    return _plan(conn, municipality_id, AlarmFacts(category, recipient_id, zone_id, device_kind), kin, now, rules_cache)
+
+
+def _plan(conn: Connection, municipality_id: int, facts: AlarmFacts, kin: frozenset[str], now: datetime,
+          rules_cache: RulesCache | None) -> RoutingPlan:
+    """The plan for an alarm with these facts under the agreement in force on its Oslo day."""
     today = routing.oslo_date(now)
     rules = rules_cache.rules(conn, municipality_id, today) if rules_cache else load_rules(conn, municipality_id, today)
     if rules is not None and kin:
-        rules = dataclasses.replace(rules, next_of_kin={recipient_id: kin})
-    return routing.plan_route(AlarmFacts(category, recipient_id, zone_id, device_kind), rules, now)
+        rules = dataclasses.replace(rules, next_of_kin={facts.recipient_id: kin})
+    return routing.plan_route(facts, rules, now)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -186,18 +192,13 @@ def plan_many(conn: Connection, requests: list[PlanRequest], *,
     } if device_ids else {}
     plans = []
     for request in requests:
-        today = routing.oslo_date(request.now)
         person = people.get(request.recipient_id)
         zone_id, kin = (person.zone_id, frozenset(person.kin_categories or ())) if person else (None, frozenset())
-        rules = (rules_cache.rules(conn, request.municipality_id, today) if rules_cache
-                 else load_rules(conn, request.municipality_id, today))
-        if rules is not None and kin:
-            rules = dataclasses.replace(rules, next_of_kin={request.recipient_id: kin})
         device = owned.get(request.device_id)
         # As plan_for: a recipient's alarm takes the kind of the recipient's own device only.
         kind = device.kind if device and (request.recipient_id is None or device.recipient_id == request.recipient_id) else None
         facts = AlarmFacts(request.category, request.recipient_id, zone_id, kind)
-        plans.append(routing.plan_route(facts, rules, request.now))
+        plans.append(_plan(conn, request.municipality_id, facts, kin, request.now, rules_cache))
     return plans
 
 

@@ -113,10 +113,10 @@ def deadlines_changed(conn: Connection, municipality_id: int) -> None:
     announce(conn, {"event": DEADLINES_CHANGED, "municipality_id": municipality_id})
 
 
-def seen_many(conn: Connection, heard: list[tuple[Row, datetime]]) -> int:
+def seen_many(conn: Connection, heard: list[tuple[Row, datetime]]) -> None:
     """Signs of life from many devices at once (a batch of heartbeats, intake/heartbeats.py):
     the deadline moves in one batched statement; a device that was silent takes the whole
-    path of ``seen``. Returns how many deadlines moved."""
+    path of ``seen``."""
     moves = []
     for device, now in heard:
         if device.silent_since is not None:
@@ -125,7 +125,6 @@ def seen_many(conn: Connection, heard: list[tuple[Row, datetime]]) -> int:
             moves.append(move)
     if moves:
         conn.execute(_SEEN, moves)
-    return len(moves)
 
 
 def _wake_peripherals(conn: Connection, base_unit_id: int, now: datetime) -> None:

@@ -90,17 +90,8 @@ def heard_many(conn: Connection, protocol: str, heard_at: dict[str, datetime], *
     beyond the first ``returns`` (each return clears an alarm: not thousands in one unit)."""
     if not heard_at:
         return set(), set()
-    query = (select(*_SUPERVISION_COLUMNS)
-             .where(devices.c.protocol == protocol, one_of(conn, devices.c.identity, heard_at),
-                    devices.c.active.is_(True)).order_by(devices.c.id))
-    if is_postgres(conn):
-        # A sweep on another node may be marking one of them silent: wait for it and read what
-        # it committed, or a silent device would get a deadline and keep its open alarm. In id
-        # order; FOR NO KEY UPDATE, so alarms inserted for these devices (a foreign key to them)
-        # do not wait for it. (Crosswise waits between units of two batches on two nodes end in
-        # a deadlock, and the journal writes its batch again: store/journal.py.)
-        query = query.with_for_update(key_share=True)
-    found = conn.execute(query).all()
+    found = list(_locked_by_identity(conn, _SUPERVISION_COLUMNS, heard_at, devices.c.protocol == protocol,
+                                     devices.c.active.is_(True)).values())
     later: set[str] = set()
     if returns is not None:
         # In the order they were heard (the ones left for later come first next time), so no
@@ -115,23 +106,28 @@ def heard_many(conn: Connection, protocol: str, heard_at: dict[str, datetime], *
 
 def identify_many(conn: Connection, protocol: str, identities: set[str]) -> dict[str, Row]:
     """``identify`` for many identities at once (a batch unit): the active devices, by identity."""
-    if not identities:
-        return {}
-    query = (select(devices).where(devices.c.protocol == protocol, one_of(conn, devices.c.identity, identities),
-                                   devices.c.active.is_(True)).order_by(devices.c.id))
-    if is_postgres(conn):
-        query = query.with_for_update(key_share=True)  # as in heard_many
-    return {row.identity: row for row in conn.execute(query)}
+    return _locked_by_identity(conn, (devices,), identities, devices.c.protocol == protocol,
+                               devices.c.active.is_(True))
 
 
 def identify_many_anywhere(conn: Connection, identities: set[str]) -> dict[str, Row]:
     """``identify_in_municipality`` for many identities (a batch unit): the devices by identity
     (unique across protocols); the caller checks each one's municipality."""
+    return _locked_by_identity(conn, (devices,), identities)
+
+
+def _locked_by_identity(conn: Connection, columns, identities, *where) -> dict[str, Row]:
+    """The devices with these identities (and ``where``), by identity, in one query (a batch
+    unit). Locked on PostgreSQL: a sweep on another node may be marking one of them silent,
+    so wait for it and read what it committed, or a silent device would get a deadline and
+    keep its open alarm. In id order; FOR NO KEY UPDATE, so alarms inserted for these devices
+    (a foreign key to them) do not wait. (Crosswise waits between two nodes' batches end in a
+    deadlock, and the journal writes its batch again: store/journal.py.)"""
     if not identities:
         return {}
-    query = select(devices).where(one_of(conn, devices.c.identity, identities)).order_by(devices.c.id)
+    query = select(*columns).where(one_of(conn, devices.c.identity, identities), *where).order_by(devices.c.id)
     if is_postgres(conn):
-        query = query.with_for_update(key_share=True)  # as in heard_many
+        query = query.with_for_update(key_share=True)
     return {row.identity: row for row in conn.execute(query)}
 
 
