@@ -660,6 +660,12 @@ def fresh_database(kind: str, cleanup: ExitStack, *, pg_admin_url: str, sqlite_p
     return make_url(pg_admin_url).set(database=name).render_as_string(hide_password=False), {"database": name}
 
 
+def profile_path(args: argparse.Namespace, kind: str, senders: int, run_id: str) -> Path:
+    """The sampled stacks (py-spy's collapsed format, for a flame graph) next to the result."""
+    args.out_dir.mkdir(parents=True, exist_ok=True)
+    return args.out_dir / f"intake_http-profile-{kind}-{senders}-{run_id}.txt"
+
+
 def bench_database(kind: str, args: argparse.Namespace, workdir: Path, run_id: str) -> dict[str, Any]:
     started_at = datetime.now(timezone.utc)
     result: dict[str, Any] = {
@@ -714,7 +720,7 @@ def bench_database(kind: str, args: argparse.Namespace, workdir: Path, run_id: s
         for senders in args.senders:
             console.print(f"load: {senders} senders for {args.seconds} s …")
             step = load_step(server, args.client, senders, args.seconds, fixture["identities"], run_id, f"s{senders}",
-                             workdir / f"profile-{kind}-{senders}.txt" if args.profile else None)
+                             profile_path(args, kind, senders, run_id) if args.profile else None)
             step["ratio_to_raw_single_row"] = step["alarms_per_s"] / reference["single_row"]["rows_per_s"]
             steps.append(step)
             total_acked += step["acked"]

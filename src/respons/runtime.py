@@ -23,6 +23,7 @@ from types import MappingProxyType
 
 from sqlalchemy import Engine
 
+from respons.auth.token_cache import TokenCache
 from respons.clock import Clock
 from respons.engine import missions, routing, timeline
 from respons.deviations import service as deviations
@@ -89,6 +90,7 @@ class Runtime:
     cameras: Cameras = field(default_factory=lambda: Cameras(None))  # camera look-ins open on this node
     push_key: str | None = None  # the VAPID public key phones subscribe with; None: Web Push off
     http_alarms: HttpAlarms | None = None  # POST /api/v1/alarms in batches (intake/http.py)
+    tokens: TokenCache = field(default_factory=TokenCache)  # valid API tokens, briefly (auth/token_cache.py)
 
     @property
     def answer_deadline(self) -> timedelta:
@@ -134,6 +136,7 @@ class Node:
         live.observe(supervisor)  # a device registered on any node: its deadline may be the earliest
         runtime = Runtime(settings=settings, engine=engine, journal=journal, clock=clock, timers=timers, live=live,
                           rules=rules, rounds=round_rules(settings, rules))
+        live.observe(runtime.tokens)  # a token revoked on any node: forgotten by every node
         runtime.http_alarms = HttpAlarms(
             journal, answer_deadline=runtime.answer_deadline, rules_cache=rules,
             clock_future=timedelta(seconds=settings.intake_clock_future_seconds),

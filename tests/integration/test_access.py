@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from respons.auth import audit, totp
+from respons.auth.token_cache import TTL, TokenCache
 from respons.domain.access import Role
 from respons.settings import Settings
-from respons.store.tables import alarms, audit_log
+from respons.store.tables import alarms, api_tokens, audit_log
 from respons.web.app import create_app
-from tests.factories import PASSWORD, add_user, log_in
+from tests.factories import PASSWORD, T0, add_user, log_in
 
 
 @pytest.fixture
@@ -136,6 +139,54 @@ def test_revoked_and_unknown_tokens_are_refused(client, registry, engine, clock)
     assert client.post("/api/v1/alarms", json=body, headers=token_headers).status_code == 401
     actions = [a for a, _ in audit_actions(engine)]
     assert "token_create" in actions and "token_revoke" in actions
+
+
+def test_a_token_revoked_outside_the_journal_is_refused_within_the_cache_ttl(client, registry, engine):
+    # A revocation nobody announced (SQL by hand, another process on SQLite) is honoured once
+    # the node looks the token up again: at most TTL after it last did (auth/token_cache.py).
+    monotonic = FakeMonotonic()
+    client.app.state.runtime.tokens = TokenCache(ttl=5.0, monotonic=monotonic)
+    a = registry.municipality_ids[0]
+    body = {"device": registry.devices_by_municipality[a][0], "type": "fall", "occurred_at": "2026-11-23T01:59:00Z"}
+    headers = {"Authorization": f"Bearer {registry.intake_tokens[a]}"}
+    assert client.post("/api/v1/alarms", json=body, headers=headers).status_code == 202
+    with engine.begin() as conn:
+        conn.execute(update(api_tokens).where(api_tokens.c.municipality_id == a).values(revoked_at=T0))
+    monotonic.now += 4.0
+    assert client.post("/api/v1/alarms", json=body, headers=headers).status_code == 202  # still trusted
+    monotonic.now += 1.0
+    assert client.post("/api/v1/alarms", json=body, headers=headers).status_code == 401
+
+
+def test_a_token_revoked_on_one_node_is_refused_by_the_other_at_once(migrated_url, registry, engine, clock):
+    if not migrated_url.startswith("postgresql"):
+        pytest.skip("one node on SQLite: the announcement has no other node to reach")
+    a = registry.municipality_ids[0]
+    body = {"device": registry.devices_by_municipality[a][0], "type": "fall", "occurred_at": "2026-11-23T01:59:00Z"}
+    admin = add_user(engine, "hanne", [(Role.HOST_ADMIN, None)])
+    nodes = [create_app(Settings(database_url=migrated_url, node_name=name), clock, run_timers=False)
+             for name in ("node-a", "node-b")]
+    with TestClient(nodes[0], base_url="https://testserver") as first, \
+            TestClient(nodes[1], base_url="https://testserver") as second:
+        csrf = log_in(first, admin, clock)
+        issued = first.post("/api/v1/admin/tokens", json={"name": "Leverandør", "municipality_id": a}, headers=csrf).json()
+        headers = {"Authorization": f"Bearer {issued['token']}"}
+        assert second.post("/api/v1/alarms", json=body, headers=headers).status_code == 202  # now remembered there
+        assert first.delete(f"/api/v1/admin/tokens/{issued['id']}", headers=csrf).status_code == 204
+        # Well inside the cache's TTL: only the announcement can have made node B forget.
+        deadline = time.monotonic() + TTL / 2
+        while (status := second.post("/api/v1/alarms", json=body, headers=headers).status_code) == 202:
+            assert time.monotonic() < deadline, "node B still accepts a token node A revoked"
+            time.sleep(0.05)
+        assert status == 401
+
+
+class FakeMonotonic:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
 
 
 def test_unauthenticated_garbage_is_not_quarantined(client, engine):

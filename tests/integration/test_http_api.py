@@ -171,6 +171,11 @@ def test_openapi_documents_intake_and_operator_endpoints_with_examples(client):
         assert path in spec["paths"], path
     intake = spec["paths"]["/api/v1/alarms"]["post"]
     assert {"202", "409", "422", "503"} <= set(intake["responses"])
+    # What the intake's own reading of the request checks is what the document declares.
+    header = next(p for p in intake["parameters"] if p["name"] == "Idempotency-Key")
+    assert header["in"] == "header" and header["schema"]["anyOf"][0]["maxLength"] == 200
+    assert intake["requestBody"]["content"]["application/json"]["schema"]["$ref"].endswith("/AlarmIn")
+    assert intake["responses"]["202"]["content"]["application/json"]["schema"]["$ref"].endswith("/AlarmAccepted")
     assert spec["components"]["schemas"]["AlarmIn"]["examples"][0]["type"] == "fall"
     assert client.get("/docs").status_code == 200
 

@@ -151,6 +151,27 @@ def test_numbers_json_has_no_place_for_are_422_and_kept(client, registry, engine
     assert_refused_and_kept(post_raw(client, body), engine, body, says="not valid JSON")
 
 
+def test_a_json_alarm_declared_as_another_type_is_422_and_kept(client, registry, engine):
+    # Read as FastAPI reads a body: JSON only when the sender says so (or says nothing).
+    body = json.dumps(alarm_json(registry)).encode()
+    response = post_raw(client, body, **{"content-type": "text/plain"})
+    assert_refused_and_kept(response, engine, body, says="(body): Input should be a valid dictionary")
+    assert post_raw(client, body, **{"content-type": "application/vnd.vendor+json"}).status_code == 202
+
+
+@pytest.mark.parametrize("body", [b"[1, 2]", b'"fall"', b"17"])
+def test_a_body_that_is_not_an_object_is_422_naming_the_body(client, engine, body):
+    assert_refused_and_kept(post_raw(client, body), engine, body,
+                            says="(body): Input should be a valid dictionary or object to extract fields from")
+
+
+def test_header_and_body_problems_are_told_together(client, engine):
+    body = json.dumps({"type": 5}).encode()
+    answer, _row = assert_refused_and_kept(post_raw(client, body, **{"Idempotency-Key": "k" * 201}), engine, body)
+    fields = [p["field"] for p in answer["problems"]]
+    assert fields[0] == "header.Idempotency-Key" and "type" in fields and "occurred_at" in fields
+
+
 def test_a_revoked_token_refused_with_401_but_what_it_sent_is_kept(client, registry, engine):
     token_id = _token_id(engine, registry)
     with engine.begin() as conn:

@@ -11,11 +11,12 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, delete, func, insert, select, update
+from sqlalchemy import and_, bindparam, delete, func, insert, select, update
 from sqlalchemy.engine import Connection
 
 from respons.auth import audit, passwords, totp
 from respons.domain.access import CENTRE_ROLES, Grant, Role
+from respons.store.journal import announce
 from respons.store.tables import api_tokens, login_failures, role_grants, sessions, users
 
 # Failed log-ins slow the attacker down; they never lock a person out from where they work
@@ -42,6 +43,10 @@ ACCOUNT_UNDER_ATTACK = 10
 ACCOUNT_WINDOW = timedelta(minutes=15)
 
 TOKEN_PREFIX = "rsp_"
+
+# Announced when a token stops being valid: every node's cache of valid tokens
+# (auth/token_cache.py) forgets what it remembers.
+TOKENS_CHANGED = "api_tokens_changed"
 
 
 def _sha256(value: str) -> str:
@@ -400,18 +405,19 @@ def revoke_token(conn: Connection, token_id: int, *, actor: str, now: datetime) 
     if row is None:
         return False
     conn.execute(update(api_tokens).where(api_tokens.c.id == token_id).values(revoked_at=now))
+    announce(conn, {"event": TOKENS_CHANGED})
     audit.append(conn, now=now, actor=actor, action=audit.TOKEN_REVOKE, municipality_id=row.municipality_id, details={"token_id": token_id})
     return True
+
+
+_VALID_TOKEN = select(api_tokens.c.id, api_tokens.c.municipality_id, api_tokens.c.purpose).where(
+    and_(api_tokens.c.token_hash == bindparam("token_hash"), api_tokens.c.revoked_at.is_(None)))
 
 
 def token_for(conn: Connection, token: str) -> TokenInfo | None:
     if not token.startswith(TOKEN_PREFIX):
         return None
-    row = conn.execute(
-        select(api_tokens.c.id, api_tokens.c.municipality_id, api_tokens.c.purpose).where(
-            and_(api_tokens.c.token_hash == _sha256(token), api_tokens.c.revoked_at.is_(None))
-        )
-    ).first()
+    row = conn.execute(_VALID_TOKEN, {"token_hash": _sha256(token)}).first()
     return TokenInfo(row.id, row.municipality_id, row.purpose) if row else None
 
 

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from contextlib import contextmanager
 
-from sqlalchemy import Engine, Select, Table, any_, bindparam, create_engine, event, select, text
+from sqlalchemy import Engine, Select, String, Table, any_, bindparam, create_engine, event, func, select, text
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
@@ -79,42 +80,80 @@ def lock_for_transaction(conn: Connection, name: str) -> None:
 
 
 def one_of(conn: Connection, column, values):
-    """``column IN values`` for a long list: on PostgreSQL ``= ANY(array)``, one parameter, so
-    the driver does not parse a statement with a thousand placeholders each time (13 ms per
-    thousand, measured in a supervision sweep)."""
+    """``column IN values`` (numbers or text) for a long list, as one parameter whatever its
+    length: the statement is the same for every list, compiled once. On PostgreSQL
+    ``= ANY(array)``, so the driver does not parse a statement with a thousand placeholders
+    each time (13 ms per thousand, measured in a supervision sweep); on SQLite ``IN (SELECT
+    value FROM json_each(?))``, each value a probe of the column's index, where an expanded
+    ``IN (?, ?, …)`` was rendered again for every call (a twentieth of the HTTP intake's
+    journal time per alarm)."""
     values = list(values)
     if is_postgres(conn):
         return column == any_(bindparam(None, values, type_=ARRAY(column.type)))
-    return column.in_(values)
+    listed = func.json_each(bindparam(None, json.dumps(values), type_=String)).table_valued("value")
+    return column.in_(select(listed.c.value))
 
 
-def insert_rows(conn: Connection, table: Table, rows: list[dict], *, slice_size: int = 1000) -> None:
+def insert_rows(conn: Connection, table: Table, rows: list[dict]) -> None:
     """Many rows of ``table`` (every dict with the same keys), inside the caller's transaction.
 
-    On PostgreSQL through COPY: 2.4× faster than pipelined INSERTs for 50,000 alarms and their
-    events (bench/supervision.py's outage), and the values pass through the columns' own
-    bind processors, so the types (UTC datetimes, JSON) are what an INSERT would write.
-    Elsewhere as executemany, in slices a driver accepts."""
+    Straight to the driver, each value through its column's own bind processor (so the types
+    — UTC datetimes, JSON — are what an INSERT through SQLAlchemy would write), without
+    SQLAlchemy's per-row parameter handling around it: on PostgreSQL through COPY (2.4×
+    faster than pipelined INSERTs for 50,000 alarms and their events, bench/supervision.py),
+    on SQLite as one ``executemany`` of tuples (that handling was a third of the HTTP
+    intake's journal time per alarm, docs/benchmarks.md, "Issue 21")."""
     if not rows:
         return
-    if not is_postgres(conn):
-        for start in range(0, len(rows), slice_size):
-            conn.execute(table.insert(), rows[start:start + slice_size])
-        return
     dialect = conn.dialect
-    names = list(rows[0])
-    processors = [table.c[name].type.dialect_impl(dialect).bind_processor(dialect) for name in names]
-    statement = f'COPY "{table.name}" ({", ".join(f"{chr(34)}{name}{chr(34)}" for name in names)}) FROM STDIN'
+    names = tuple(rows[0])
+    processors = _processors(table, names, dialect)
+    values = ([value if process is None else process(value) for process, value in zip(processors, map(row.__getitem__, names))]
+              for row in rows)
     driver = conn.connection.driver_connection
+    if is_postgres(conn):
+        statement = f'COPY "{table.name}" ({", ".join(f"{chr(34)}{name}{chr(34)}" for name in names)}) FROM STDIN'
+    else:
+        statement = _insert_sql(table, names, dialect)
     try:
-        with driver.cursor() as cursor, cursor.copy(statement) as copy:
-            for row in rows:
-                copy.write_row([value if process is None else process(value)
-                                for process, value in zip(processors, (row[name] for name in names))])
-    except driver.Error as exc:
+        if is_postgres(conn):
+            with driver.cursor() as cursor, cursor.copy(statement) as copy:
+                for row in values:
+                    copy.write_row(row)
+        else:
+            cursor = driver.cursor()
+            try:
+                cursor.executemany(statement, values)
+            finally:
+                cursor.close()
+    except dialect.loaded_dbapi.Error as exc:
         # As SQLAlchemy would have raised it: ``unavailability`` then tells a dropped
         # connection or a full disk from a fault of the unit.
-        raise DBAPIError.instance(statement, None, exc, type(driver).Error) from exc
+        raise DBAPIError.instance(statement, None, exc, dialect.loaded_dbapi.Error) from exc
+
+
+_PROCESSORS: dict[tuple, list] = {}
+_INSERTS: dict[tuple, str] = {}
+
+
+def _processors(table: Table, names: tuple[str, ...], dialect) -> list:
+    key = (table.name, names, dialect.name)
+    found = _PROCESSORS.get(key)
+    if found is None:
+        found = _PROCESSORS[key] = [table.c[name].type.dialect_impl(dialect).bind_processor(dialect) for name in names]
+    return found
+
+
+def _insert_sql(table: Table, names: tuple[str, ...], dialect) -> str:
+    key = (table.name, names, dialect.name)
+    found = _INSERTS.get(key)
+    if found is None:
+        quote = dialect.identifier_preparer.quote
+        # Written here rather than compiled: the values are positional, in ``names``' order
+        # (a compiled INSERT lists the columns in the table's order).
+        found = _INSERTS[key] = (f"INSERT INTO {quote(table.name)} ({', '.join(quote(name) for name in names)}) "
+                                 f"VALUES ({', '.join('?' * len(names))})")
+    return found
 
 
 def is_postgres(engine_or_connection) -> bool:

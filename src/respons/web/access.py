@@ -121,15 +121,14 @@ def _authenticate(request: Request, policy: Policy) -> Principal:
 def _lookup(request: Request, policy: Policy) -> Principal:
     rt = runtime(request)
     authorization = request.headers.get("authorization", "")
+    if authorization[:7].lower() == "bearer ":
+        token = _token(rt, authorization[7:].strip())
+        if token is None:
+            raise _unauthorized("The API token is unknown or revoked.")
+        if policy.token_purpose is None or token.purpose != policy.token_purpose:
+            raise _forbidden("This API token cannot be used here.")
+        return Principal("token", token.token_id, frozenset(), _EMPTY_SCOPE, token=token)
     with rt.engine.connect() as conn:
-        if authorization.lower().startswith("bearer "):
-            token = accounts.token_for(conn, authorization[7:].strip())
-            if token is None:
-                raise _unauthorized("The API token is unknown or revoked.")
-            if policy.token_purpose is None or token.purpose != policy.token_purpose:
-                raise _forbidden("This API token cannot be used here.")
-            return Principal("token", token.token_id, frozenset(), _EMPTY_SCOPE, token=token)
-
         if policy.token_purpose is not None:
             raise _unauthorized(f"Send an API token with purpose {policy.token_purpose!r}: Authorization: Bearer rsp_…")
         cookie = request.cookies.get(SESSION_COOKIE)
@@ -144,6 +143,18 @@ def _lookup(request: Request, policy: Policy) -> Principal:
         raise _forbidden("Your roles do not give access to this.")
     today = rt.clock().astimezone(OSLO).date()
     return Principal("user", session.user_id, grants, derive_scope(grants, periods, today=today), session=session)
+
+
+def _token(rt, secret: str) -> accounts.TokenInfo | None:
+    """The token's info if it is valid: remembered for a few seconds (auth/token_cache.py,
+    which also says when a revocation takes effect), else read."""
+    token = rt.tokens.get(secret)
+    if token is None:
+        with rt.engine.connect() as conn:
+            token = accounts.token_for(conn, secret)
+        if token is not None:
+            rt.tokens.remember(secret, token)
+    return token
 
 
 def _unauthorized(message: str) -> HTTPException:

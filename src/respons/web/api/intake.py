@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated, Callable
+from typing import Annotated, Any, Callable
 
 from fastapi import APIRouter, Depends, Header, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from fastapi.routing import APIRoute
-from pydantic import BaseModel
+from pydantic import BaseModel, StringConstraints, TypeAdapter, ValidationError
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.requests import ClientDisconnect
 
@@ -82,11 +82,49 @@ class QuarantiningRoute(APIRoute):
             request._body = read.body
             request._json = parsed.value
             try:
-                return await handler(request)
+                return await self.endpoint_step(handler, request, parsed.value)
             except RequestValidationError as exc:
                 return await _refuse_payload(request, read.body, describe_validation_errors(exc.errors()))
 
         return checked
+
+    async def endpoint_step(self, handler: Callable, request: Request, body: Any) -> Response:
+        """Step 4 and the endpoint: FastAPI's own handler (dependencies, model, response)."""
+        return await handler(request)
+
+
+class AlarmIntakeRoute(QuarantiningRoute):
+    """``POST /api/v1/alarms``, the one route that takes a request every millisecond in a
+    storm: step 4 and the answer without FastAPI's per-request machinery.
+
+    FastAPI solves the endpoint's dependencies again for every request (cache keys, security
+    schemes, parameter lists), then validates and encodes the response model: 20 % of the
+    intake's CPU per alarm (docs/benchmarks.md, "Issue 21"). Here the same checks are made
+    directly: the ``Idempotency-Key`` header and the body against the very types the
+    endpoint declares (its signature stays what the OpenAPI document shows), errors in
+    FastAPI's shape, the principal the route already authenticated, and ``AlarmAccepted``
+    written as JSON. The endpoint itself (``post_alarm``) calls the same ``accept_alarm``."""
+
+    async def endpoint_step(self, handler: Callable, request: Request, body: Any) -> Response:
+        errors = []
+        key = request.headers.get("idempotency-key")
+        if key is not None:
+            try:
+                _IDEMPOTENCY_HEADER.validate_python(key)
+            except ValidationError as exc:
+                errors += [{**e, "loc": ("header", "Idempotency-Key", *e["loc"])} for e in exc.errors()]
+        try:
+            # As FastAPI reads a body: JSON unless the sender declared another type.
+            alarm = _ALARM_BODY.validate_python(body if _declares_json(request) else await request.body(),
+                                               from_attributes=True)
+        except ValidationError as exc:
+            errors += [{**e, "loc": ("body", *e["loc"])} for e in exc.errors()]
+        if errors:
+            raise RequestValidationError(errors)
+        answer = await accept_alarm(request, alarm, key, request.state.principal)
+        if isinstance(answer, Response):
+            return answer
+        return Response(answer.model_dump_json(), status_code=202, media_type="application/json")
 
 
 router = APIRouter(prefix="/api/v1", tags=["intake"], route_class=QuarantiningRoute)
@@ -99,8 +137,49 @@ class AlarmAccepted(BaseModel):
     received_at: datetime
 
 
-@router.post(
+IDEMPOTENCY_KEY_MAX = 200
+IdempotencyKeyHeader = Annotated[str | None, Header(alias="Idempotency-Key", max_length=IDEMPOTENCY_KEY_MAX)]
+# The same constraints, for AlarmIntakeRoute's direct reading of the request.
+_IDEMPOTENCY_HEADER = TypeAdapter(Annotated[str, StringConstraints(max_length=IDEMPOTENCY_KEY_MAX)])
+_ALARM_BODY = TypeAdapter(AlarmIn)
+
+
+@answers_unavailable(NOTHING_STORED)  # also for what the route keeps in quarantine before the endpoint
+async def post_alarm(
+    alarm: AlarmIn,
+    request: Request,
+    idempotency_key: IdempotencyKeyHeader = None,
+    principal: Principal = Depends(intake_sender),
+):
+    return await accept_alarm(request, alarm, idempotency_key, principal)
+
+
+async def accept_alarm(request: Request, alarm: AlarmIn, idempotency_key: str | None,
+                       principal: Principal) -> AlarmAccepted | Response:
+    rt = runtime(request)
+    raw = _raw_input(request, await request.body())
+    if idempotency_key and alarm.idempotency_key and idempotency_key != alarm.idempotency_key:
+        message = "The Idempotency-Key header and the idempotency_key field differ; send one, or the same in both."
+        qid = await rt.journal.run(
+            lambda conn: quarantine.keep(conn, raw, reason="invalid_payload", message=message, now=rt.clock())
+        )
+        problems = [{"field": "idempotency_key", "problem": "differs from the Idempotency-Key header"}]
+        return error_response(422, "invalid_payload", message, quarantine_id=qid, problems=problems, details=problems)
+    key = idempotency_key or alarm.idempotency_key
+    # Written in a batch with the alarms that arrive meanwhile, answered after its commit.
+    result = await rt.http_alarms.receive(HttpAlarm(alarm, raw, principal.token.municipality_id, key, rt.clock()))
+    if isinstance(result, Rejected):
+        return error_response(result.status, result.reason, result.message, quarantine_id=result.quarantine_id)
+    return AlarmAccepted(
+        alarm_id=result.alarm_id, duplicate=result.duplicate, state=result.state, received_at=result.received_at
+    )
+
+
+router.add_api_route(
     "/alarms",
+    post_alarm,
+    methods=["POST"],
+    route_class_override=AlarmIntakeRoute,
     status_code=202,
     response_model=AlarmAccepted,
     summary="Deliver an alarm",
@@ -125,30 +204,6 @@ class AlarmAccepted(BaseModel):
         503: {"model": ErrorOut, "description": "The database did not commit; nothing was stored. Retry."},
     },
 )
-@answers_unavailable(NOTHING_STORED)  # also for what the route keeps in quarantine before the endpoint
-async def post_alarm(
-    alarm: AlarmIn,
-    request: Request,
-    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)] = None,
-    principal: Principal = Depends(intake_sender),
-):
-    rt = runtime(request)
-    raw = _raw_input(request, await request.body())
-    if idempotency_key and alarm.idempotency_key and idempotency_key != alarm.idempotency_key:
-        message = "The Idempotency-Key header and the idempotency_key field differ; send one, or the same in both."
-        qid = await rt.journal.run(
-            lambda conn: quarantine.keep(conn, raw, reason="invalid_payload", message=message, now=rt.clock())
-        )
-        problems = [{"field": "idempotency_key", "problem": "differs from the Idempotency-Key header"}]
-        return error_response(422, "invalid_payload", message, quarantine_id=qid, problems=problems, details=problems)
-    key = idempotency_key or alarm.idempotency_key
-    # Written in a batch with the alarms that arrive meanwhile, answered after its commit.
-    result = await rt.http_alarms.receive(HttpAlarm(alarm, raw, principal.token.municipality_id, key, rt.clock()))
-    if isinstance(result, Rejected):
-        return error_response(result.status, result.reason, result.message, quarantine_id=result.quarantine_id)
-    return AlarmAccepted(
-        alarm_id=result.alarm_id, duplicate=result.duplicate, state=result.state, received_at=result.received_at
-    )
 
 
 class DoseAccepted(BaseModel):
@@ -255,6 +310,15 @@ async def _read_limited(request: Request, limit: int) -> _Read:
         if len(body) > limit:
             return _Read(bytes(body[:TOO_LARGE_HEAD]), too_large=True, declared=declared)
     return _Read(bytes(body), declared=declared)
+
+
+def _declares_json(request: Request) -> bool:
+    """No Content-Type, ``application/json`` or ``application/…+json``."""
+    declared = request.headers.get("content-type")
+    if not declared:
+        return True
+    media_type = declared.split(";", 1)[0].strip().lower()
+    return media_type == "application/json" or (media_type.startswith("application/") and media_type.endswith("+json"))
 
 
 def _content_length(request: Request) -> int | None:
