@@ -69,6 +69,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+import profiling  # bench/profiling.py, beside this script
+
 HOST = "127.0.0.1"
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 DEFAULT_PG_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
@@ -477,8 +479,7 @@ class BackendCpu:
 
 def run_load(server: ServerProcess, panels: list[list[str]], procs: int, warmup: float, seconds: float,
              workdir: Path, rate: float = 0.0, backends: BackendCpu | None = None,
-             profile: Path | None = None) -> dict[str, Any]:
-    import profiling
+             profile: Path | None = None, gil_only: bool = False) -> dict[str, Any]:
     from intake_http import machine_cpu_times
 
     shares = [share for share in (panels[i::procs] for i in range(procs)) if share]
@@ -502,7 +503,7 @@ def run_load(server: ServerProcess, panels: list[list[str]], procs: int, warmup:
         spy = None
         if profile is not None:
             # Sampling the server for the measured window (its own CPU is not the server's).
-            spy = profiling.record(server.proc.pid, seconds, profile)
+            spy = profiling.record(server.proc.pid, seconds, profile, gil_only=gil_only)
         time.sleep(max(0.0, times["end"] - time.time()))
         server_cpu1, load_cpu1, machine1 = server.cpu_seconds(), [l.cpu_seconds() for l in loads], machine_cpu_times()
         backend_cpu = BackendCpu.spent(backend0, backends.sample()) if backends else 0.0
@@ -717,7 +718,8 @@ def bench_database(kind: str, args: argparse.Namespace, workdir: Path, out) -> d
             cleanup.callback(server.stop)
             server.start()
             entry["respons"] = run_load(server, panels, args.load_procs, args.warmup_seconds, args.seconds, workdir, args.rate,
-                                        backends, workdir / f"profile-{kind}-{scenario}.txt" if args.profile else None)
+                                        backends, profiling.kept(args.out_dir, f"dc09_receiver-profile-{kind}-{scenario}") if args.profile else None,
+                                        gil_only=args.profile_gil)
             final = server.stop()
             entry["respons"]["final_journal_stats"] = (final or {}).get("journal")
             if scenario == "linktests":
@@ -843,6 +845,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="which scenarios to run (default: alarms, and storm with --storm)")
     parser.add_argument("--profile", action="store_true",
                         help="sample the Respons server with py-spy during the window; the summary goes in the result")
+    parser.add_argument("--profile-gil", action="store_true",
+                        help="with --profile: sample only the thread holding the GIL (Python's own CPU)")
     parser.add_argument("--link-devices", type=int, default=300_000,
                         help="devices the linktests scenario's connections send link tests for")
     parser.add_argument("--load-procs", type=int, default=2, help="load generator processes (asyncio each)")

@@ -56,6 +56,7 @@ from rich.table import Table
 from sqlalchemy import create_engine, func, insert, select, text
 from sqlalchemy.engine import Engine, make_url
 
+import profiling  # bench/profiling.py, beside this script
 from respons.auth import accounts
 from respons.domain.alarm_types import alarm_type
 from respons.domain.identity import synthetic_national_id
@@ -559,15 +560,14 @@ def run_load(client: str, base_url: str, senders: int, seconds: float, identitie
 
 def load_step(
     server: Server, client: str, senders: int, seconds: float, identities: list[str], run_id: str, label: str,
-    profile: Path | None = None,
+    profile: Path | None = None, gil_only: bool = False,
 ) -> dict[str, Any]:
     before = server.health()["journal"]
     server_cpu0, client_cpu0, machine0 = server.cpu_seconds(), own_cpu_seconds(), machine_cpu_times()
     spy = None
     if profile is not None:
-        import profiling
 
-        spy = profiling.record(server.proc.pid, seconds, profile)
+        spy = profiling.record(server.proc.pid, seconds, profile, gil_only=gil_only)
     latencies, errors, duplicates, elapsed = run_load(
         client, server.base_url, senders, seconds, identities, f"{LOAD_KEY_PREFIX}{run_id}-{label}-"
     )
@@ -610,7 +610,6 @@ def load_step(
         },
     }
     if profile is not None and profile.exists():
-        import profiling
 
         step["profile"] = profiling.summary(profile)
     return step
@@ -658,12 +657,6 @@ def fresh_database(kind: str, cleanup: ExitStack, *, pg_admin_url: str, sqlite_p
 
     cleanup.callback(drop)
     return make_url(pg_admin_url).set(database=name).render_as_string(hide_password=False), {"database": name}
-
-
-def profile_path(args: argparse.Namespace, kind: str, senders: int, run_id: str) -> Path:
-    """The sampled stacks (py-spy's collapsed format, for a flame graph) next to the result."""
-    args.out_dir.mkdir(parents=True, exist_ok=True)
-    return args.out_dir / f"intake_http-profile-{kind}-{senders}-{run_id}.txt"
 
 
 def bench_database(kind: str, args: argparse.Namespace, workdir: Path, run_id: str) -> dict[str, Any]:
@@ -720,7 +713,8 @@ def bench_database(kind: str, args: argparse.Namespace, workdir: Path, run_id: s
         for senders in args.senders:
             console.print(f"load: {senders} senders for {args.seconds} s …")
             step = load_step(server, args.client, senders, args.seconds, fixture["identities"], run_id, f"s{senders}",
-                             profile_path(args, kind, senders, run_id) if args.profile else None)
+                             profiling.kept(args.out_dir, f"intake_http-profile-{kind}-{senders}") if args.profile else None,
+                             gil_only=args.profile_gil)
             step["ratio_to_raw_single_row"] = step["alarms_per_s"] / reference["single_row"]["rows_per_s"]
             steps.append(step)
             total_acked += step["acked"]
@@ -828,6 +822,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--recipients", type=int, default=500, help="synthetic recipients, one http device each")
     parser.add_argument("--profile", action="store_true",
                         help="sample the server with py-spy during each step; the summary goes in the result")
+    parser.add_argument("--profile-gil", action="store_true",
+                        help="with --profile: sample only the thread holding the GIL (Python's own CPU)")
     parser.add_argument("--ref-seconds", type=float, default=3.0, help="duration of each reference insert loop")
     parser.add_argument("--warmup-seconds", type=float, default=2.0, help="unrecorded warm-up load before the steps")
     parser.add_argument("--pg-admin-url", default=os.environ.get("RESPONS_BENCH_POSTGRES_URL", DEFAULT_PG_ADMIN_URL),

@@ -5,18 +5,29 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
 
-def record(pid: int, seconds: float, output: Path) -> subprocess.Popen:
+def record(pid: int, seconds: float, output: Path, *, gil_only: bool = False) -> subprocess.Popen:
     """py-spy on ``pid`` for ``seconds`` (every thread, 200 samples a second, collapsed
-    stacks to ``output``), without stopping the process it samples."""
+    stacks to ``output``), without stopping the process it samples. ``gil_only``: only the
+    thread holding the GIL is sampled, so the shares are of Python's own CPU (a thread
+    waiting for the GIL, or for the database, is not counted; C code that releases the GIL,
+    such as SQLite's, is not either)."""
     return subprocess.Popen([str(Path(sys.executable).parent / "py-spy"), "record", "--pid", str(pid),
                              "--duration", str(int(seconds)), "--rate", "200", "--format", "raw", "--threads",
-                             "--output", str(output), "--nonblocking"],
+                             "--output", str(output), "--nonblocking", *(["--gil"] if gil_only else [])],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def kept(out_dir: Path, name: str) -> Path:
+    """Where the sampled stacks are kept, next to the result (py-spy's collapsed format, for
+    a flame graph)."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    return out_dir / f"{name}-{time.strftime('%Y%m%dT%H%M%S')}.txt"
 
 
 def summary(collapsed: Path, top: int = 40) -> dict[str, Any]:

@@ -42,7 +42,7 @@ from respons.domain.routing import AgreementRules, AlarmFacts, RoutingPlan, Step
 from respons.engine import timeline, timers
 from respons.store import alarms as alarm_rows
 from respons.store.alarms import AlarmNotFound
-from respons.store.db import one_of
+from respons.store.db import ForEachDatabase, in_list, list_value
 from respons.store.journal import announce
 from respons.messages import outbox as messages
 from respons.store.tables import (
@@ -178,18 +178,22 @@ class PlanRequest:
     now: datetime  # when the alarm arrived: the agreement, the day and the hour it is planned for
 
 
+_PEOPLE = ForEachDatabase(lambda postgres: select(recipients.c.id, recipients.c.zone_id, recipients.c.kin_categories)
+                          .where(in_list(postgres, recipients.c.id, "ids")))
+_DEVICES = ForEachDatabase(lambda postgres: select(devices.c.id, devices.c.kind, devices.c.recipient_id)
+                           .where(in_list(postgres, devices.c.id, "ids")))
+
+
 def plan_many(conn: Connection, requests: list[PlanRequest], *,
               rules_cache: RulesCache | None = None) -> list[RoutingPlan]:
     """``plan_for`` for many alarms at once (a batch unit, engine/receiving.receive_many): the
     recipients' zones and next-of-kin choices and the devices' kinds in one query each."""
     recipient_ids = {r.recipient_id for r in requests if r.recipient_id is not None}
     device_ids = {r.device_id for r in requests if r.device_id is not None}
-    people = {row.id: row for row in conn.execute(
-        select(recipients.c.id, recipients.c.zone_id, recipients.c.kin_categories)
-        .where(one_of(conn, recipients.c.id, recipient_ids)))} if recipient_ids else {}
-    owned = {row.id: row for row in conn.execute(
-        select(devices.c.id, devices.c.kind, devices.c.recipient_id).where(one_of(conn, devices.c.id, device_ids)))
-    } if device_ids else {}
+    people = {row.id: row for row in conn.execute(_PEOPLE(conn), {"ids": list_value(conn, recipient_ids)})
+              } if recipient_ids else {}
+    owned = {row.id: row for row in conn.execute(_DEVICES(conn), {"ids": list_value(conn, device_ids)})
+             } if device_ids else {}
     plans = []
     for request in requests:
         person = people.get(request.recipient_id)

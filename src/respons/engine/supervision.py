@@ -39,7 +39,7 @@ from respons.engine import alarms as alarm_actions
 from respons.engine import receiving
 from respons.engine.routing import RulesCache
 from respons.engine.periodic import PeriodicWorker
-from respons.store.db import is_postgres
+from respons.store.db import is_postgres, update_rows
 from respons.store import planner
 from respons.store.journal import Journal, Lane, announce
 from respons.store.tables import devices
@@ -68,20 +68,16 @@ def deadline(device: Row, now: datetime) -> datetime | None:
 # lost-contact alarm can then come at most this much early, never late.
 REFRESH_AFTER = timedelta(seconds=60)
 
-_SEEN = update(devices).where(devices.c.id == bindparam("device_id")).values(
-    last_seen_at=bindparam("now"), alert_after=bindparam("alert_after"))
-
-
 def deadline_move(device: Row, now: datetime) -> dict | None:
-    """What a sign of life from a device that is not silent writes (the parameters of
-    ``_SEEN``), or None: a heartbeat that changes nothing writes nothing."""
+    """What a sign of life from a device that is not silent writes (its row's new values), or
+    None: a heartbeat that changes nothing writes nothing."""
     new_deadline = deadline(device, now)
     fresh = device.last_seen_at is not None and now - device.last_seen_at < REFRESH_AFTER
     if fresh and (device.alert_after is None) == (new_deadline is None):
         # Seen a moment ago: the deadline stands within REFRESH_AFTER (or there is none:
         # an unsupervised device's last_seen_at is not worth a write per message).
         return None
-    return {"device_id": device.id, "now": now, "alert_after": new_deadline}
+    return {"id": device.id, "last_seen_at": now, "alert_after": new_deadline}
 
 
 def seen(conn: Connection, device: Row, now: datetime) -> None:
@@ -90,7 +86,7 @@ def seen(conn: Connection, device: Row, now: datetime) -> None:
     if device.silent_since is None:
         move = deadline_move(device, now)
         if move is not None:
-            conn.execute(_SEEN, move)
+            update_rows(conn, devices, [move])
         return
     new_deadline = deadline(device, now)
     conn.execute(update(devices).where(devices.c.id == device.id).values(
@@ -123,8 +119,7 @@ def seen_many(conn: Connection, heard: list[tuple[Row, datetime]]) -> None:
             seen(conn, device, now)
         elif (move := deadline_move(device, now)) is not None:
             moves.append(move)
-    if moves:
-        conn.execute(_SEEN, moves)
+    update_rows(conn, devices, moves)
 
 
 def _wake_peripherals(conn: Connection, base_unit_id: int, now: datetime) -> None:

@@ -33,7 +33,7 @@ from respons.engine import receiving, supervision
 from respons.engine.receiving import NewAlarm, Received
 from respons.engine.routing import RulesCache
 from respons.store import alarms as alarm_rows
-from respons.store.db import is_postgres, one_of
+from respons.store.db import ForEachDatabase, in_list, list_value
 from respons.store.tables import devices, municipalities
 
 
@@ -90,8 +90,7 @@ def heard_many(conn: Connection, protocol: str, heard_at: dict[str, datetime], *
     beyond the first ``returns`` (each return clears an alarm: not thousands in one unit)."""
     if not heard_at:
         return set(), set()
-    found = list(_locked_by_identity(conn, _SUPERVISION_COLUMNS, heard_at, devices.c.protocol == protocol,
-                                     devices.c.active.is_(True)).values())
+    found = list(_locked_by_identity(conn, _HEARD, heard_at, protocol=protocol).values())
     later: set[str] = set()
     if returns is not None:
         # In the order they were heard (the ones left for later come first next time), so no
@@ -106,17 +105,29 @@ def heard_many(conn: Connection, protocol: str, heard_at: dict[str, datetime], *
 
 def identify_many(conn: Connection, protocol: str, identities: set[str]) -> dict[str, Row]:
     """``identify`` for many identities at once (a batch unit): the active devices, by identity."""
-    return _locked_by_identity(conn, (devices,), identities, devices.c.protocol == protocol,
-                               devices.c.active.is_(True))
+    return _locked_by_identity(conn, _ACTIVE, identities, protocol=protocol)
 
 
 def identify_many_anywhere(conn: Connection, identities: set[str]) -> dict[str, Row]:
     """``identify_in_municipality`` for many identities (a batch unit): the devices by identity
     (unique across protocols); the caller checks each one's municipality."""
-    return _locked_by_identity(conn, (devices,), identities)
+    return _locked_by_identity(conn, _ANY, identities)
 
 
-def _locked_by_identity(conn: Connection, columns, identities, *where) -> dict[str, Row]:
+def _by_identity(columns, *where) -> ForEachDatabase:
+    def build(postgres: bool):
+        query = select(*columns).where(in_list(postgres, devices.c.identity, "identities"), *where).order_by(devices.c.id)
+        return query.with_for_update(key_share=True) if postgres else query
+    return ForEachDatabase(build)
+
+
+_OF_PROTOCOL = (devices.c.protocol == bindparam("protocol"), devices.c.active.is_(True))
+_HEARD = _by_identity(_SUPERVISION_COLUMNS, *_OF_PROTOCOL)
+_ACTIVE = _by_identity((devices,), *_OF_PROTOCOL)
+_ANY = _by_identity((devices,))
+
+
+def _locked_by_identity(conn: Connection, query: ForEachDatabase, identities, **parameters) -> dict[str, Row]:
     """The devices with these identities (and ``where``), by identity, in one query (a batch
     unit). Locked on PostgreSQL: a sweep on another node may be marking one of them silent,
     so wait for it and read what it committed, or a silent device would get a deadline and
@@ -125,10 +136,8 @@ def _locked_by_identity(conn: Connection, columns, identities, *where) -> dict[s
     deadlock, and the journal writes its batch again: store/journal.py.)"""
     if not identities:
         return {}
-    query = select(*columns).where(one_of(conn, devices.c.identity, identities), *where).order_by(devices.c.id)
-    if is_postgres(conn):
-        query = query.with_for_update(key_share=True)
-    return {row.identity: row for row in conn.execute(query)}
+    return {row.identity: row for row in conn.execute(query(conn), {"identities": list_value(conn, identities),
+                                                                     **parameters})}
 
 
 def heard_all(conn: Connection, heard: list[tuple[Row, datetime]]) -> None:

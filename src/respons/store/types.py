@@ -28,6 +28,44 @@ class UTCDateTime(TypeDecorator):
             return value.replace(tzinfo=None)
         return value
 
+    def bind_processor(self, dialect):
+        if dialect.name != "sqlite":
+            return super().bind_processor(dialect)
+
+        # The value straight to the text SQLite stores, in one step: the same text as
+        # SQLAlchemy's SQLite DATETIME writes ("2026-12-04 10:00:00.000000", so text
+        # comparisons keep ordering by time), for a sixth of the CPU (a batch of alarms
+        # formats a dozen datetimes per alarm).
+        def to_text(value: datetime | None) -> str | None:
+            if value is None:
+                return None
+            if value.tzinfo is None:
+                raise ValueError("naive datetime given to a UTC column; pass an aware datetime")
+            if value.tzinfo is not timezone.utc:
+                value = value.astimezone(timezone.utc)
+            return value.isoformat(" ", "microseconds")[:26]  # without its "+00:00"
+
+        return to_text
+
+    def result_processor(self, dialect, coltype):
+        if dialect.name != "sqlite":
+            return super().result_processor(dialect, coltype)
+        theirs = super().result_processor(dialect, coltype)
+
+        # The text read back in one step, by the C parser (SQLAlchemy's SQLite DATETIME reads
+        # it with a regular expression: a tenth of a heartbeat's CPU for three columns).
+        def from_text(value):
+            if value is None:
+                return None
+            if isinstance(value, str):
+                try:
+                    return datetime.fromisoformat(value).replace(tzinfo=timezone.utc)
+                except ValueError:
+                    pass
+            return theirs(value) if theirs else value
+
+        return from_text
+
     def process_result_value(self, value: datetime | None, dialect):
         if value is None:
             return None

@@ -74,6 +74,7 @@ _ENVELOPE = re.compile(
 # What follows the "[" of a clear frame, or of a decrypted one.
 _CONTENT = re.compile(r"^(?P<data>[^\[\]]*)\](?P<xdata>(?:\[[^\[\]]*\])*)(?:_(?P<timestamp>[^\r]*))?$", re.S)
 _ENCRYPTED = re.compile(r"^[0-9A-Fa-f]+$")
+_XDATA = re.compile(r"\[([^\[\]]*)\]")
 
 
 @dataclass(frozen=True)
@@ -136,18 +137,16 @@ def read(raw: bytes) -> Envelope | Refusal:
 def open_envelope(envelope: Envelope, *, now: datetime, key: bytes | None = None,
                   window: tuple[timedelta, timedelta] = DEFAULT_WINDOW) -> Frame | Refusal:
     """Decrypt (with the account's key) and check the content and the time window."""
-    echo = Frame(envelope.token, envelope.encrypted, envelope.sequence, envelope.receiver, envelope.prefix,
-                 envelope.account, "")
     content = envelope.rest
     if envelope.encrypted:
         if key is None:
-            return Refusal(Answer.DUH, f"encrypted frame, but account {envelope.account} has no DC-09 key", echo)
+            return Refusal(Answer.DUH, f"encrypted frame, but account {envelope.account} has no DC-09 key", _echo(envelope))
         if not _ENCRYPTED.match(content):
-            return Refusal(Answer.DUH, "the encrypted part is not hex", echo)
+            return Refusal(Answer.DUH, "the encrypted part is not hex", _echo(envelope))
         try:
             content = crypto.decrypt(content, key)
         except crypto.Undecryptable as exc:
-            return Refusal(Answer.DUH, f"could not decrypt: {exc}", echo)
+            return Refusal(Answer.DUH, f"could not decrypt: {exc}", _echo(envelope))
     fields = _CONTENT.match(content)
     if fields is None:
         return Refusal(Answer.DUH, "the message's fields (id, sequence, L-prefix, #account, [data]) are not as DC-09 defines")
@@ -160,13 +159,19 @@ def open_envelope(envelope: Envelope, *, now: datetime, key: bytes | None = None
     frame = Frame(
         token=envelope.token, encrypted=envelope.encrypted, sequence=envelope.sequence, receiver=envelope.receiver,
         prefix=envelope.prefix, account=envelope.account, data=fields["data"],
-        xdata=tuple(x for x in re.findall(r"\[([^\[\]]*)\]", fields["xdata"] or "")), timestamp=stamp,
+        xdata=tuple(_XDATA.findall(fields["xdata"])) if fields["xdata"] else (), timestamp=stamp,
     )
     if frame.encrypted and stamp is None:
         return Refusal(Answer.NAK, "an encrypted frame must carry a timestamp", frame)
     if stamp is not None and not (window[0] <= stamp - now <= window[1]):
         return Refusal(Answer.NAK, f"timestamp {stamp:%H:%M:%S} is outside the window around the receiver's time", frame)
     return frame
+
+
+def _echo(envelope: Envelope) -> Frame:
+    """What a refusal of an envelope that could not be opened echoes."""
+    return Frame(envelope.token, envelope.encrypted, envelope.sequence, envelope.receiver, envelope.prefix,
+                 envelope.account, "")
 
 
 def parse(raw: bytes, *, now: datetime, key: bytes | None = None,

@@ -1,0 +1,81 @@
+"""store/db.py's writes straight to the driver (``insert_rows``, ``update_rows``) and its
+one-parameter lists (``in_list``), on both databases: what they write must be what
+SQLAlchemy would have written, whatever order the caller's dicts list their columns in."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from sqlalchemy import exc, insert, select
+
+from respons.store.db import ForEachDatabase, in_list, insert_rows, list_value, update_rows
+from respons.store.tables import devices
+
+T = datetime(2026, 12, 4, 22, 0, 5, 123456, tzinfo=timezone.utc)
+OSLO_WINTER = timezone(timedelta(hours=1))
+
+
+def _device(registry, identity: str, **values) -> dict:
+    return dict(municipality_id=registry.municipality_ids[0], kind="safety_alarm", protocol="http", identity=identity,
+                created_at=T, **values)
+
+
+def test_inserted_rows_read_back_as_sqlalchemy_wrote_them(engine, registry):
+    with engine.begin() as conn:
+        conn.execute(insert(devices), [_device(registry, "T-REF", last_seen_at=T, heartbeat_interval_s=60)])
+        insert_rows(conn, devices, [
+            # Columns in another order than the table's, and a time in another zone.
+            dict(heartbeat_interval_s=60, last_seen_at=T.astimezone(OSLO_WINTER), identity="T-1",
+                 **{k: v for k, v in _device(registry, "x").items() if k != "identity"}),
+            dict(heartbeat_interval_s=None, last_seen_at=None, identity="T-2",
+                 **{k: v for k, v in _device(registry, "x").items() if k != "identity"}),
+        ])
+    with engine.connect() as conn:
+        rows = {r.identity: r for r in conn.execute(select(devices).where(devices.c.identity.like("T-%")))}
+    assert rows["T-1"].last_seen_at == T == rows["T-REF"].last_seen_at
+    assert rows["T-1"].heartbeat_interval_s == 60 and rows["T-1"].kind == "safety_alarm"
+    assert rows["T-2"].last_seen_at is None and rows["T-2"].heartbeat_interval_s is None
+    with engine.connect() as conn:  # compared by the database as times, not as text
+        later = conn.execute(select(devices.c.identity).where(devices.c.last_seen_at > T - timedelta(microseconds=1),
+                                                              devices.c.identity.like("T-%"))).scalars().all()
+    assert sorted(later) == ["T-1", "T-REF"]
+
+
+def test_updated_rows_are_found_by_their_key_whatever_the_order(engine, registry):
+    with engine.begin() as conn:
+        insert_rows(conn, devices, [_device(registry, f"U-{i}") for i in range(3)])
+        ids = dict(conn.execute(select(devices.c.identity, devices.c.id).where(devices.c.identity.like("U-%"))).all())
+        update_rows(conn, devices, [
+            {"last_seen_at": T, "id": ids["U-0"], "alert_after": T + timedelta(minutes=5)},
+            {"last_seen_at": T.astimezone(OSLO_WINTER), "id": ids["U-2"], "alert_after": None},
+        ])
+    with engine.connect() as conn:
+        rows = {r.identity: r for r in conn.execute(select(devices).where(devices.c.identity.like("U-%")))}
+    assert (rows["U-0"].last_seen_at, rows["U-0"].alert_after) == (T, T + timedelta(minutes=5))
+    assert (rows["U-1"].last_seen_at, rows["U-1"].alert_after) == (None, None)
+    assert (rows["U-2"].last_seen_at, rows["U-2"].alert_after) == (T, None)
+
+
+def test_a_refused_row_raises_as_sqlalchemy_would(engine, registry):
+    with engine.begin() as conn:
+        insert_rows(conn, devices, [_device(registry, "D-1")])
+    with pytest.raises(exc.IntegrityError), engine.begin() as conn:
+        insert_rows(conn, devices, [_device(registry, "D-1")])  # the identity is unique
+
+
+_BY_IDENTITY = ForEachDatabase(lambda postgres: select(devices.c.identity).where(
+    in_list(postgres, devices.c.identity, "identities")))
+_BY_ID = ForEachDatabase(lambda postgres: select(devices.c.id).where(in_list(postgres, devices.c.id, "ids")))
+
+
+@pytest.mark.parametrize("size", [1, 3, 1500])
+def test_a_list_of_any_length_is_one_parameter(engine, registry, size):
+    with engine.begin() as conn:
+        insert_rows(conn, devices, [_device(registry, f"L-{i}") for i in range(3)])
+        wanted = {f"L-{i}" for i in range(3)} | {f"missing-{i}" for i in range(size)}
+        found = set(conn.execute(_BY_IDENTITY(conn), {"identities": list_value(conn, wanted)}).scalars())
+        ids = set(conn.execute(select(devices.c.id).where(devices.c.identity.in_(found))).scalars())
+        by_id = set(conn.execute(_BY_ID(conn), {"ids": list_value(conn, ids | {-1})}).scalars())
+    assert found == {"L-0", "L-1", "L-2"} and by_id == ids
+    assert _BY_IDENTITY(conn) is _BY_IDENTITY(conn)  # built once per database
