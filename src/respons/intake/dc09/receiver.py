@@ -31,7 +31,7 @@ import logging
 import time
 from datetime import datetime, timedelta
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from sqlalchemy import Engine, select
 from sqlalchemy.engine import Connection
@@ -66,8 +66,7 @@ DEFAULT_RETRANSMIT_SECONDS = 300.0
 MAX_BATCH = 100
 
 
-@dataclass(frozen=True)
-class Message:
+class Message(NamedTuple):  # immutable, and built for every frame (as frames.Frame)
     """What a readable frame says, decoded once: the journal lane is chosen from it before
     the unit of work runs, and the unit acts on it."""
 
@@ -164,8 +163,7 @@ def _new_alarm(device, frame: Frame, event: codes.Event, key: str, now: datetime
         fingerprint=key)
 
 
-@dataclass(frozen=True)
-class Incoming:
+class Incoming(NamedTuple):
     """A readable frame waiting for its batch: what ``handle`` needs of it."""
 
     frame: Frame
