@@ -181,6 +181,37 @@ def test_a_token_revoked_on_one_node_is_refused_by_the_other_at_once(migrated_ur
         assert status == 401
 
 
+def test_a_lookup_racing_a_revocation_does_not_leave_the_token_trusted(client, registry, engine, clock, monkeypatch):
+    # The lookup reads the token valid; before it returns, the revocation commits and the
+    # live bus tells the cache (another thread). The lookup's answer must not be remembered.
+    from respons.auth import accounts
+    from respons.web import access
+
+    rt = client.app.state.runtime
+    a = registry.municipality_ids[0]
+    with engine.connect() as conn:
+        token_id = conn.execute(select(api_tokens.c.id).where(api_tokens.c.municipality_id == a)).scalar_one()
+    original, raced = accounts.token_for, []
+
+    def lookup_overtaken_by_a_revocation(conn, token):
+        found = original(conn, token)
+        if not raced:
+            raced.append(True)
+            told = rt.tokens.generation
+            rt.journal.submit(lambda c: accounts.revoke_token(c, token_id, actor="test", now=clock())).result()
+            deadline = time.monotonic() + 5
+            while rt.tokens.generation == told:  # the bus tells the cache just after the commit
+                assert time.monotonic() < deadline
+                time.sleep(0.001)
+        return found
+
+    monkeypatch.setattr(access.accounts, "token_for", lookup_overtaken_by_a_revocation)
+    body = {"device": registry.devices_by_municipality[a][0], "type": "fall", "occurred_at": "2026-11-23T01:59:00Z"}
+    headers = {"Authorization": f"Bearer {registry.intake_tokens[a]}"}
+    assert client.post("/api/v1/alarms", json=body, headers=headers).status_code == 202  # read before the revocation
+    assert client.post("/api/v1/alarms", json=body, headers=headers).status_code == 401
+
+
 class FakeMonotonic:
     def __init__(self) -> None:
         self.now = 1000.0

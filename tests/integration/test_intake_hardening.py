@@ -159,6 +159,14 @@ def test_a_json_alarm_declared_as_another_type_is_422_and_kept(client, registry,
     assert post_raw(client, body, **{"content-type": "application/vnd.vendor+json"}).status_code == 202
 
 
+def test_a_json_alarm_without_a_content_type_is_422_and_kept(client, registry, engine):
+    # FastAPI is strict about it by default, and the intake reads the body as FastAPI would.
+    body = json.dumps(alarm_json(registry)).encode()
+    response = client.post("/api/v1/alarms", content=body)
+    assert "content-type" not in response.request.headers
+    assert_refused_and_kept(response, engine, body, says="(body): Input should be a valid dictionary")
+
+
 @pytest.mark.parametrize("body", [b"[1, 2]", b'"fall"', b"17"])
 def test_a_body_that_is_not_an_object_is_422_naming_the_body(client, engine, body):
     assert_refused_and_kept(post_raw(client, body), engine, body,

@@ -3,13 +3,17 @@
 Every ``POST /api/v1/alarms`` carries the sender's token. Looking it up cost a statement
 built, a pool checkout and a query on the event loop per request: a fifth of the HTTP
 intake's CPU (docs/benchmarks.md, "Issue 21"). A token that was valid a moment ago is
-almost always still valid, so a valid token is remembered for ``TTL``; an unknown, revoked
-or wrong-purpose token is never remembered (it is looked up every time, as before).
+almost always still valid, so a valid token (its municipality and purpose; the purpose is
+checked against the route on every request) is remembered for ``TTL``; an unknown or
+revoked token is never remembered (it is looked up every time, as before).
 
 When a revocation takes effect:
 - at once on every node that hears it: ``accounts.revoke_token`` announces
   ``TOKENS_CHANGED`` on the live bus (LISTEN/NOTIFY between PostgreSQL nodes), and every
-  node's cache forgets everything; a resync of the bus (changes may have been missed) too;
+  node's cache forgets everything; a resync of the bus (changes may have been missed) too.
+  The node that revoked forgets before it answers the revocation (web/api/access_admin.py).
+  A lookup that read the token before the revocation and finishes after the cache forgot
+  does not put it back (``generation``);
 - within ``TTL`` otherwise: a revocation written outside the journal (another process on
   SQLite, or SQL by hand) is not announced, and a remembered token is looked up again at the
   latest ``TTL`` after it was.
@@ -42,6 +46,7 @@ class TokenCache:
         self._monotonic = monotonic
         self._lock = threading.Lock()
         self._valid: dict[str, tuple[TokenInfo, float]] = {}
+        self._generation = 0  # one more each time the cache forgets
 
     def get(self, token: str) -> TokenInfo | None:
         """The token's info if it was found valid less than ``ttl`` ago, else None (look it up)."""
@@ -56,15 +61,26 @@ class TokenCache:
                 return None
             return info
 
-    def remember(self, token: str, info: TokenInfo) -> None:
-        """``token`` was just found valid (never call this for a refused one)."""
+    @property
+    def generation(self) -> int:
+        """Read before looking a token up; give it to ``remember``."""
+        return self._generation
+
+    def remember(self, token: str, info: TokenInfo, generation: int) -> None:
+        """``token`` was found valid by a lookup begun at ``generation`` (never call this for
+        a refused one). Not remembered if the cache forgot since: the lookup may have read
+        the token before a revocation it was told of meanwhile (threads: the journal's, the
+        relay's)."""
         with self._lock:
+            if generation != self._generation:
+                return
             if len(self._valid) >= MAX_TOKENS:
                 self._valid.clear()
             self._valid[_key(token)] = (info, self._monotonic() + self._ttl)
 
     def forget(self) -> None:
         with self._lock:
+            self._generation += 1
             self._valid.clear()
 
     # As an observer of the live bus, on every node.

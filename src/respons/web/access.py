@@ -150,10 +150,11 @@ def _token(rt, secret: str) -> accounts.TokenInfo | None:
     which also says when a revocation takes effect), else read."""
     token = rt.tokens.get(secret)
     if token is None:
+        generation = rt.tokens.generation
         with rt.engine.connect() as conn:
             token = accounts.token_for(conn, secret)
         if token is not None:
-            rt.tokens.remember(secret, token)
+            rt.tokens.remember(secret, token, generation)
     return token
 
 

@@ -40,9 +40,10 @@ def test_read_back_as_sqlalchemy_reads_it(moment):
     assert ours_back(text).tzinfo is timezone.utc
 
 
-@pytest.mark.parametrize("text", ["2026-12-04 10:00:00", "2026-12-04", "2026-12-04T10:00:00.250000"])
+@pytest.mark.parametrize("text", ["2026-12-04 10:00:00", "2026-12-04", "2026-12-04T10:00:00.250000",
+                                  "2026-12-04 10:00:00+02:00", "2026-12-04T10:00:00-05:30"])
 def test_text_written_by_others_reads_as_sqlalchemy_reads_it(text):
-    # CURRENT_TIMESTAMP's form, a date alone, an ISO "T"
+    # CURRENT_TIMESTAMP's form, a date alone, an ISO "T", an offset (written by hand)
     assert ours_back(text) == UTCDateTime().process_result_value(_THEIRS_BACK(text), SQLITE)
 
 

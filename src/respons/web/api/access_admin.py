@@ -119,6 +119,9 @@ async def revoke_token(request: Request, token_id: Annotated[DbId, Path()], prin
     if not await rt.journal.run(lambda conn: administration.revoke_token_in_scope(
             conn, token_id, scope=principal.scope, actor=principal.actor, now=rt.clock())):
         raise not_found("token")
+    # Before the answer: the live bus tells this node's cache too, but only after the journal
+    # has answered (auth/token_cache.py).
+    rt.tokens.forget()
     return Response(status_code=204)
 
 

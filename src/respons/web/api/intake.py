@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import email.message
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any, Callable
 
 from fastapi import APIRouter, Depends, Header, HTTPException, Request
+from fastapi.datastructures import DefaultPlaceholder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from fastapi.routing import APIRoute
@@ -114,9 +116,9 @@ class AlarmIntakeRoute(QuarantiningRoute):
             except ValidationError as exc:
                 errors += [{**e, "loc": ("header", "Idempotency-Key", *e["loc"])} for e in exc.errors()]
         try:
-            # As FastAPI reads a body: JSON unless the sender declared another type.
-            alarm = _ALARM_BODY.validate_python(body if _declares_json(request) else await request.body(),
-                                               from_attributes=True)
+            # As FastAPI reads a body: JSON only if the sender declared JSON.
+            json_body = _declares_json(request, strict=_setting(self.strict_content_type))
+            alarm = _ALARM_BODY.validate_python(body if json_body else await request.body(), from_attributes=True)
         except ValidationError as exc:
             errors += [{**e, "loc": ("body", *e["loc"])} for e in exc.errors()]
         if errors:
@@ -312,13 +314,25 @@ async def _read_limited(request: Request, limit: int) -> _Read:
     return _Read(bytes(body), declared=declared)
 
 
-def _declares_json(request: Request) -> bool:
-    """No Content-Type, ``application/json`` or ``application/…+json``."""
+def _declares_json(request: Request, *, strict: bool) -> bool:
+    """Whether FastAPI would read the body as JSON (fastapi/routing.py, the request handler):
+    ``application/json`` or ``application/…+json``; no Content-Type only when the route is
+    not strict about it (FastAPI's default is strict)."""
     declared = request.headers.get("content-type")
     if not declared:
-        return True
-    media_type = declared.split(";", 1)[0].strip().lower()
-    return media_type == "application/json" or (media_type.startswith("application/") and media_type.endswith("+json"))
+        return not strict
+    if declared == "application/json":
+        return True  # nearly every request: no need to parse the header
+    message = email.message.Message()
+    message["content-type"] = declared
+    if message.get_content_maintype() != "application":
+        return False
+    subtype = message.get_content_subtype()
+    return subtype == "json" or subtype.endswith("+json")
+
+
+def _setting(value):
+    return value.value if isinstance(value, DefaultPlaceholder) else value
 
 
 def _content_length(request: Request) -> int | None:
