@@ -454,24 +454,35 @@ class BackendCpu:
 
         self._engine = create_engine(admin_url, isolation_level="AUTOCOMMIT")
         self._database = database
+        self.described: dict[int, str] = {}
 
     def sample(self) -> dict[int, float]:
         from sqlalchemy import text
 
         with self._engine.connect() as conn:
-            pids = conn.execute(text("SELECT pid FROM pg_stat_activity WHERE datname = :d"),
-                                {"d": self._database}).scalars().all()
+            rows = conn.execute(text("SELECT pid, backend_type, left(query, 60) AS query FROM pg_stat_activity "
+                                     "WHERE datname = :d"), {"d": self._database}).all()
         out = {}
-        for pid in pids:
+        for row in rows:
             try:
-                out[pid] = process_cpu_seconds(pid)
+                out[row.pid] = process_cpu_seconds(row.pid)
             except OSError:
-                pass  # gone meanwhile
+                continue  # gone meanwhile
+            # What each backend does, to tell where the database's CPU goes: the node's
+            # connections by their last statement (a LISTEN is the live relay's).
+            self.described[row.pid] = f"{row.backend_type}: {' '.join((row.query or '').split())}"
         return out
+
 
     @staticmethod
     def spent(before: dict[int, float], after: dict[int, float]) -> float:
         return sum(cpu - before.get(pid, 0.0) for pid, cpu in after.items())
+
+    def by_backend(self, before: dict[int, float], after: dict[int, float], frames: int, top: int = 6) -> list:
+        """The backends that spent most, ms per frame each, with what they last ran."""
+        spent = sorted(((cpu - before.get(pid, 0.0), pid) for pid, cpu in after.items()), reverse=True)[:top]
+        return [{"ms_per_frame": round(1000.0 * cpu / max(1, frames), 4), "backend": self.described.get(pid, "?")}
+                for cpu, pid in spent]
 
     def close(self) -> None:
         self._engine.dispose()
@@ -506,7 +517,8 @@ def run_load(server: ServerProcess, panels: list[list[str]], procs: int, warmup:
             spy = profiling.record(server.proc.pid, seconds, profile, gil_only=gil_only)
         time.sleep(max(0.0, times["end"] - time.time()))
         server_cpu1, load_cpu1, machine1 = server.cpu_seconds(), [l.cpu_seconds() for l in loads], machine_cpu_times()
-        backend_cpu = BackendCpu.spent(backend0, backends.sample()) if backends else 0.0
+        backend1 = backends.sample() if backends else {}
+        backend_cpu = BackendCpu.spent(backend0, backend1)
         journal1 = server.stats().get("journal") if server.kind == "respons" else None
         results = [json.loads(Path(load.read()["result_path"]).read_text()) for load in loads]
         if spy is not None:
@@ -550,6 +562,8 @@ def run_load(server: ServerProcess, panels: list[list[str]], procs: int, warmup:
             "machine_busy_percent_of_all_cores": round(100.0 * machine_busy, 1),
         },
     }
+    if backends:
+        step["cpu"]["database_by_backend"] = backends.by_backend(backend0, backend1, len(all_window))
     if profile is not None and profile.exists():
         step["profile"] = profiling.summary(profile)
     if journal0 and journal1:
