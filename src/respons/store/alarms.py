@@ -22,7 +22,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Connection, Row
 
 from respons.domain.lifecycle import OPEN_STATES, AlarmProjection, Event, EventKind, Outcome, State
-from respons.store.db import insert_rows, is_postgres
+from respons.store.db import insert_rows, is_postgres, run_unprepared
 from respons.store.tables import alarm_events, alarms, contacts, devices, recipients, zones
 
 _OPEN = sorted(s.value for s in OPEN_STATES)
@@ -172,7 +172,9 @@ def by_idempotency_many(conn: Connection, pairs: list[tuple[str, str]]) -> dict[
         return {}
     pairs = sorted(set(pairs))
     if is_postgres(conn):
-        found = conn.execute(_BY_PAIRS_POSTGRES, {"scopes": [s for s, _k in pairs], "keys": [k for _s, k in pairs]})
+        # Planned for each list (store/db.run_unprepared says why).
+        found = run_unprepared(conn, _BY_PAIRS_POSTGRES, {"scopes": [s for s, _k in pairs],
+                                                          "keys": [k for _s, k in pairs]})
     else:
         found = conn.execute(_BY_PAIRS_SQLITE, {"pairs": json.dumps(pairs)})
     return {(r.idempotency_scope, r.idempotency_key): r for r in found}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections import namedtuple
 from contextlib import contextmanager
 from typing import Callable
 
@@ -187,6 +188,49 @@ def _update_sql(table: Table, names: tuple[str, ...], dialect) -> str:
         found = _STATEMENTS[cache_key] = (f"UPDATE {quote(table.name)} SET {', '.join(f'{quote(n)} = {marker}' for n in changed)}"
                                           f" WHERE {quote(key)} = {marker}")
     return found
+
+
+def run_unprepared(conn: Connection, statement: Select, parameters: dict) -> list:
+    """The rows of ``statement`` (PostgreSQL), planned for these parameters every time.
+
+    psycopg prepares a statement it has run five times, and PostgreSQL may then keep one
+    generic plan for it, chosen for whatever the tables looked like at the time. For a lookup
+    by a unique key joined to a list, a plan chosen while `alarms` was new and unanalysed was
+    a scan of the whole table, kept as the table grew: 4 ms a batch at 26,000 alarms, where a
+    plan for the actual list probes the index in 0.3 ms (measured with pg_stat_statements and
+    EXPLAIN ANALYZE; docs/benchmarks.md). Switching that off for every statement
+    (``plan_cache_mode``) made the heartbeats' batched updates plan each row, so only the
+    statements that need it come here. Values come back through the columns' own result
+    processors, as SQLAlchemy's rows would."""
+    dialect = conn.dialect
+    sql, processors, row_type = _unprepared(statement, dialect)
+    cursor = conn.connection.driver_connection.cursor()
+    try:
+        cursor.execute(sql, parameters, prepare=False)
+        rows = cursor.fetchall()
+    except dialect.loaded_dbapi.Error as exc:
+        raise DBAPIError.instance(sql, parameters, exc, dialect.loaded_dbapi.Error) from exc
+    finally:
+        cursor.close()
+    return [row_type(*(value if process is None else process(value) for process, value in zip(processors, row)))
+            for row in rows]
+
+
+_UNPREPARED: dict[tuple, tuple] = {}
+
+
+def _unprepared(statement: Select, dialect) -> tuple:
+    key = (id(statement), dialect.name)
+    found = _UNPREPARED.get(key)
+    if found is None:
+        columns = list(statement.selected_columns)
+        found = _UNPREPARED[key] = (
+            str(statement.compile(dialect=dialect)),
+            [column.type.dialect_impl(dialect).result_processor(dialect, None) for column in columns],
+            namedtuple("Row", [column.key for column in columns]),
+            statement,  # kept alive, so that its id is not reused
+        )
+    return found[:3]
 
 
 _PROCESSORS: dict[tuple, list] = {}

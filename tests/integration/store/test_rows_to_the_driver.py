@@ -79,3 +79,23 @@ def test_a_list_of_any_length_is_one_parameter(engine, registry, size):
         by_id = set(conn.execute(_BY_ID(conn), {"ids": list_value(conn, ids | {-1})}).scalars())
     assert found == {"L-0", "L-1", "L-2"} and by_id == ids
     assert _BY_IDENTITY(conn) is _BY_IDENTITY(conn)  # built once per database
+
+
+def test_an_unprepared_statement_reads_what_sqlalchemy_reads(engine, registry):
+    if engine.dialect.name != "postgresql":
+        pytest.skip("only PostgreSQL keeps prepared statements' generic plans")
+    from respons.store.db import run_unprepared
+
+    query = select(devices.c.identity, devices.c.last_seen_at, devices.c.heartbeat_interval_s).where(
+        in_list(True, devices.c.identity, "identities"))
+    with engine.begin() as conn:
+        insert_rows(conn, devices, [_device(registry, "P-1", last_seen_at=T.astimezone(OSLO_WINTER),
+                                            heartbeat_interval_s=60),
+                                    _device(registry, "P-2", last_seen_at=None, heartbeat_interval_s=None)])
+        params = {"identities": ["P-1", "P-2", "P-none"]}
+        theirs = sorted(tuple(r) for r in conn.execute(query, params))
+        for _ in range(7):  # past psycopg's prepare threshold: still planned each time
+            ours = sorted(tuple(r) for r in run_unprepared(conn, query, params))
+        rows = {r.identity: r for r in run_unprepared(conn, query, params)}
+    assert ours == theirs and rows["P-1"].last_seen_at == T and rows["P-1"].last_seen_at.tzinfo is timezone.utc
+    assert rows["P-2"].last_seen_at is None
