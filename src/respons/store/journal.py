@@ -290,6 +290,10 @@ class Journal:
             log.warning("journal: the database commits again, after %d failed batches in %.1f s",
                         self._failed_batches, time.monotonic() - self._failing_since)
             self._failing_since, self._failed_batches = None, 0
+            # Connections that readers opened during the outage are still in the pool: a
+            # SQLite one opened while the file was read-only stays read-only, and the next
+            # batch could draw it. Fresh ones from here on.
+            self.engine.dispose()
         metrics.JOURNAL_COMMIT_SECONDS.observe(time.perf_counter() - started)
         metrics.JOURNAL_BATCH_UNITS.observe(len(batch))
         self._tell(None)
