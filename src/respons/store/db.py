@@ -133,29 +133,15 @@ def insert_rows(conn: Connection, table: Table, rows: list[dict]) -> None:
         return
     dialect = conn.dialect
     names = tuple(rows[0])
-    processors = _processors(table, names, dialect)
-    values = ([value if process is None else process(value) for process, value in zip(processors, map(row.__getitem__, names))]
-              for row in rows)
-    driver = conn.connection.driver_connection
+    values = _processed(rows, names, _processors(table, names, dialect))
     if is_postgres(conn):
         statement = f'COPY "{table.name}" ({", ".join(f"{chr(34)}{name}{chr(34)}" for name in names)}) FROM STDIN'
+        with _raised_as_sqlalchemy_would(dialect, statement), conn.connection.driver_connection.cursor() as cursor, \
+                cursor.copy(statement) as copy:
+            for row in values:
+                copy.write_row(row)
     else:
-        statement = _insert_sql(table, names, dialect)
-    try:
-        if is_postgres(conn):
-            with driver.cursor() as cursor, cursor.copy(statement) as copy:
-                for row in values:
-                    copy.write_row(row)
-        else:
-            cursor = driver.cursor()
-            try:
-                cursor.executemany(statement, values)
-            finally:
-                cursor.close()
-    except dialect.loaded_dbapi.Error as exc:
-        # As SQLAlchemy would have raised it: ``unavailability`` then tells a dropped
-        # connection or a full disk from a fault of the unit.
-        raise DBAPIError.instance(statement, None, exc, dialect.loaded_dbapi.Error) from exc
+        _executemany(conn, _insert_sql(table, names, dialect), values)
 
 
 def update_rows(conn: Connection, table: Table, rows: list[dict], *, key: str = "id") -> None:
@@ -166,17 +152,32 @@ def update_rows(conn: Connection, table: Table, rows: list[dict], *, key: str = 
         return
     dialect = conn.dialect
     names = tuple(name for name in rows[0] if name != key) + (key,)  # the key's placeholder is last
-    processors = _processors(table, names, dialect)
-    statement = _update_sql(table, names, dialect)
-    values = ([value if process is None else process(value) for process, value in zip(processors, map(row.__getitem__, names))]
-              for row in rows)
+    _executemany(conn, _update_sql(table, names, dialect), _processed(rows, names, _processors(table, names, dialect)))
+
+
+def _processed(rows: list[dict], names: tuple[str, ...], processors: list):
+    """The rows as the driver takes them: values in ``names``' order, each through its processor."""
+    return ([value if process is None else process(value) for process, value in zip(processors, map(row.__getitem__, names))]
+            for row in rows)
+
+
+def _executemany(conn: Connection, statement: str, values) -> None:
     cursor = conn.connection.driver_connection.cursor()
     try:
-        cursor.executemany(statement, values)
-    except dialect.loaded_dbapi.Error as exc:
-        raise DBAPIError.instance(statement, None, exc, dialect.loaded_dbapi.Error) from exc
+        with _raised_as_sqlalchemy_would(conn.dialect, statement):
+            cursor.executemany(statement, values)
     finally:
         cursor.close()
+
+
+@contextmanager
+def _raised_as_sqlalchemy_would(dialect, statement: str, parameters=None):
+    """A driver's error as SQLAlchemy raises it: ``unavailability`` then tells a dropped
+    connection or a full disk from a fault of the unit, and the journal a lost deadlock."""
+    try:
+        yield
+    except dialect.loaded_dbapi.Error as exc:
+        raise DBAPIError.instance(statement, parameters, exc, dialect.loaded_dbapi.Error) from exc
 
 
 def _update_sql(table: Table, names: tuple[str, ...], dialect) -> str:
@@ -200,18 +201,13 @@ def run_unprepared(conn: Connection, statement: Select, parameters: dict) -> lis
     plan for the actual list probes the index in 0.3 ms (measured with pg_stat_statements and
     EXPLAIN ANALYZE; docs/benchmarks.md). Switching that off for every statement
     (``plan_cache_mode``) made the heartbeats' batched updates plan each row, so only the
-    statements that need it come here. Values come back through the columns' own result
-    processors, as SQLAlchemy's rows would."""
+    statements that need it come here. ``parameters`` go to the driver as they are; values
+    come back through the columns' own result processors, as SQLAlchemy's rows would."""
     dialect = conn.dialect
     sql, processors, row_type = _unprepared(statement, dialect)
-    cursor = conn.connection.driver_connection.cursor()
-    try:
+    with _raised_as_sqlalchemy_would(dialect, sql, parameters), conn.connection.driver_connection.cursor() as cursor:
         cursor.execute(sql, parameters, prepare=False)
         rows = cursor.fetchall()
-    except dialect.loaded_dbapi.Error as exc:
-        raise DBAPIError.instance(sql, parameters, exc, dialect.loaded_dbapi.Error) from exc
-    finally:
-        cursor.close()
     return [row_type(*(value if process is None else process(value) for process, value in zip(processors, row)))
             for row in rows]
 
