@@ -57,6 +57,23 @@ def test_updated_rows_are_found_by_their_key_whatever_the_order(engine, registry
     assert (rows["U-2"].last_seen_at, rows["U-2"].alert_after) == (T, None)
 
 
+@pytest.mark.parametrize("awkward", ['a,"b"}', "back\\slash\\", "{NULL}", "NULL", "", " spaced ", "ø\nline"])
+def test_updated_text_arrives_as_given_and_a_repeated_key_ends_as_its_last_row(engine, registry, awkward):
+    with engine.begin() as conn:
+        insert_rows(conn, devices, [_device(registry, f"W-{i}", network="before") for i in range(3)])
+        ids = dict(conn.execute(select(devices.c.identity, devices.c.id).where(devices.c.identity.like("W-%"))).all())
+        update_rows(conn, devices, [
+            {"id": ids["W-0"], "network": "first", "last_seen_at": T},
+            {"id": ids["W-1"], "network": None, "last_seen_at": None},
+            {"id": ids["W-0"], "network": awkward, "last_seen_at": T + timedelta(seconds=1)},
+        ])
+    with engine.connect() as conn:
+        rows = {r.identity: r for r in conn.execute(select(devices).where(devices.c.identity.like("W-%")))}
+    assert (rows["W-0"].network, rows["W-0"].last_seen_at) == (awkward, T + timedelta(seconds=1))
+    assert (rows["W-1"].network, rows["W-1"].last_seen_at) == (None, None)
+    assert rows["W-2"].network == "before"
+
+
 def test_a_refused_row_raises_as_sqlalchemy_would(engine, registry):
     with engine.begin() as conn:
         insert_rows(conn, devices, [_device(registry, "D-1")])
