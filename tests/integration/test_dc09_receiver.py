@@ -97,6 +97,64 @@ def test_coalesced_and_split_frames_are_each_answered_after_commit_and_a_retrans
     assert seen.last_seen_at == NOW and seen.alert_after == NOW + timedelta(seconds=3900)
 
 
+def test_frames_sent_faster_than_they_are_committed_are_all_answered_in_order(engine, registry, journal):
+    register(engine, registry)
+    sequences = [f"{n:04d}" for n in range(1, 151)]  # more than a connection reads ahead before pausing
+
+    async def flood(receiver):
+        reader, writer = await asyncio.open_connection("127.0.0.1", receiver.tcp_port)
+        writer.write(b"".join(cid(sequence) for sequence in sequences))  # not one answer read meanwhile
+        await writer.drain()
+        splitter, answers = FrameSplitter(), []
+        while len(answers) < len(sequences):
+            data = await asyncio.wait_for(reader.read(4096), 10)
+            assert data, "the receiver closed the connection"
+            answers += splitter.feed(data)
+        writer.close()
+        return [parse(raw, now=NOW) for raw in answers]
+
+    answers = run(journal, flood)
+    assert [(a.token, a.sequence) for a in answers] == [("ACK", sequence) for sequence in sequences]
+    assert count(engine, alarms) == len(sequences)
+
+
+def test_a_panel_that_closes_its_sending_side_gets_its_answers_and_then_the_end(engine, registry, journal):
+    register(engine, registry)
+
+    async def send_and_close(receiver):
+        reader, writer = await asyncio.open_connection("127.0.0.1", receiver.tcp_port)
+        writer.write(cid("0001") + cid("0002", f"#{ACCOUNT}|1110 01 002"))
+        writer.write_eof()
+        received = b""
+        while data := await asyncio.wait_for(reader.read(4096), 10):
+            received += data  # until the receiver closes
+        writer.close()
+        return [parse(raw, now=NOW) for raw in FrameSplitter().feed(received)]
+
+    answers = run(journal, send_and_close)
+    assert [(a.token, a.sequence) for a in answers] == [("ACK", "0001"), ("ACK", "0002")]
+    assert count(engine, alarms) == 2
+
+
+def test_a_panel_gone_before_its_answer_still_has_its_alarm_and_the_next_connection_is_served(
+        engine, registry, journal):
+    register(engine, registry)
+
+    async def hang_up_then_again(receiver):
+        _reader, writer = await asyncio.open_connection("127.0.0.1", receiver.tcp_port)
+        writer.write(cid("0001"))
+        writer.transport.abort()  # gone at once: the answer has nowhere to go
+        for _ in range(100):
+            if count(engine, alarms) == 1:
+                break
+            await asyncio.sleep(0.05)
+        return await exchange_tcp(receiver.tcp_port, [cid("0002", f"#{ACCOUNT}|1110 01 002")], 1)
+
+    answers = run(journal, hang_up_then_again)
+    assert [(a.token, a.sequence) for a in answers] == [("ACK", "0002")]
+    assert count(engine, alarms) == 2
+
+
 def test_every_refusal_is_answered_and_unknown_accounts_are_kept(engine, registry, journal):
     register(engine, registry)
     good = cid("0010")

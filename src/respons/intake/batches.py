@@ -10,7 +10,8 @@ kind of lookup and one batched insert per table (``intake/devices.heard_many``,
 
 The rules every message keeps (DESIGN.md invariant 1):
 
-- a sender's answer waits for the commit that holds its message: ``add`` returns only then;
+- a sender's answer waits for the commit that holds its message: ``add`` returns only then
+  (``submit`` calls its callback only then: a listener without a coroutine per message);
 - one batch is in flight at a time per ``Batcher`` (two for life-safety alarms); the messages
   that arrive meanwhile wait for the next (under load the batches grow by themselves; alone, a
   message is a batch of one and goes at once);
@@ -28,6 +29,7 @@ The rules every message keeps (DESIGN.md invariant 1):
 from __future__ import annotations
 
 import asyncio
+import logging
 from concurrent.futures import Future
 from typing import Callable, Generic, TypeVar
 
@@ -35,6 +37,8 @@ from sqlalchemy.engine import Connection
 
 from respons.store.db import DatabaseUnavailable
 from respons.store.journal import Journal, JournalClosed, Lane
+
+log = logging.getLogger(__name__)
 
 # A batch unit's result for an item it left for the next batch (it had done enough for one
 # unit): the item goes to the front of the next batch, and its sender keeps waiting.
@@ -45,6 +49,8 @@ Result = TypeVar("Result")
 
 # A batch unit's results, one per item: a value, or an exception for that item alone.
 BatchUnit = Callable[[Connection, list[Item]], list[Result | BaseException]]
+# Told an item's result (or the exception for it) once the unit that wrote it has committed.
+Then = Callable[[object], None]
 
 
 class Batcher(Generic[Item, Result]):
@@ -58,21 +64,26 @@ class Batcher(Generic[Item, Result]):
         # transaction.
         self._max_in_flight = in_flight
         self._in_flight = 0
-        self._waiting: list[tuple[Item, asyncio.Future]] = []
-        self._again: list[tuple[Item, asyncio.Future]] = []  # left by a unit for the next batch
+        self._waiting: list[tuple[Item, Then]] = []
+        self._again: list[tuple[Item, Then]] = []  # left by a unit for the next batch
         self._loop: asyncio.AbstractEventLoop | None = None
         self.batches = 0
 
     async def add(self, item: Item) -> Result:
         """The item's result, once the unit that wrote it has committed."""
+        waiter = asyncio.get_running_loop().create_future()
+        self.submit(item, lambda result: _settle(waiter, result))
+        return await waiter
+
+    def submit(self, item: Item, then: Then) -> None:
+        """``then(result)`` on the event loop once the unit that wrote the item has committed;
+        ``result`` is an exception if it failed. Called on the event loop."""
         self._loop = asyncio.get_running_loop()
-        waiter = self._loop.create_future()
-        self._waiting.append((item, waiter))
+        self._waiting.append((item, then))
         if self._in_flight < self._max_in_flight:
             self._in_flight += 1
             # After the callbacks already queued: what was read in this turn of the loop joins.
             self._loop.call_soon(self._flush)
-        return await waiter
 
     def _flush(self) -> None:
         # What a unit left for later goes first, but fills at most half a batch: the items that
@@ -83,7 +94,7 @@ class Batcher(Generic[Item, Result]):
         if not batch:
             self._in_flight -= 1
             return
-        items = [item for item, _waiter in batch]
+        items = [item for item, _then in batch]
         self._submit(lambda conn: self._checked(conn, items), lambda done: self._committed(batch, done))
 
     def _checked(self, conn: Connection, items: list[Item]) -> list:
@@ -103,31 +114,31 @@ class Batcher(Generic[Item, Result]):
             return
         future.add_done_callback(lambda done: loop.call_soon_threadsafe(then, done))
 
-    def _committed(self, batch: list[tuple[Item, asyncio.Future]], done: Future) -> None:
+    def _committed(self, batch: list[tuple[Item, Then]], done: Future) -> None:
         try:
             self.batches += 1
             error = done.exception()
             if error is None:
-                for (item, waiter), result in zip(batch, done.result()):
-                    self._settle(item, waiter, result)
+                for (item, then), result in zip(batch, done.result()):
+                    self._settle(item, then, result)
             elif isinstance(error, (DatabaseUnavailable, JournalClosed)) or len(batch) == 1:
-                for _item, waiter in batch:
-                    _settle(waiter, error)
+                for _item, then in batch:
+                    _tell(then, error)
             else:
                 # One of them may be to blame: each in a unit of its own.
-                for item, waiter in batch:
+                for item, then in batch:
                     self._submit(lambda conn, item=item: self._checked(conn, [item])[0],
-                                 lambda one, item=item, waiter=waiter: self._settle(
-                                     item, waiter, one.exception() or one.result()))
+                                 lambda one, item=item, then=then: self._settle(
+                                     item, then, one.exception() or one.result()))
         finally:
             self._next()
 
-    def _settle(self, item: Item, waiter: asyncio.Future, result) -> None:
+    def _settle(self, item: Item, then: Then, result) -> None:
         if result is AGAIN:
-            self._again.append((item, waiter))
+            self._again.append((item, then))
             self._wake()
         else:
-            _settle(waiter, result)
+            _tell(then, result)
 
     def _wake(self) -> None:
         if self._in_flight < self._max_in_flight:
@@ -138,6 +149,14 @@ class Batcher(Generic[Item, Result]):
         self._in_flight -= 1
         if self._waiting or self._again:
             self._wake()
+
+
+def _tell(then: Then, result) -> None:
+    # One sender's callback failing must not keep the rest of its batch from their answers.
+    try:
+        then(result)
+    except Exception:
+        log.exception("a batch's result could not be handed on")
 
 
 def _settle(waiter: asyncio.Future, result) -> None:

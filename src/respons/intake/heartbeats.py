@@ -16,6 +16,7 @@ administrator). A batch goes in the journal's technical lane, behind every alarm
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Callable
 
 from sqlalchemy.engine import Connection
 
@@ -48,6 +49,11 @@ class Heartbeats:
         identity that is no active device of this protocol. Raises what the journal raised
         (``JournalUnavailable``: nothing was written, say nothing)."""
         return await self._batcher.add((identity, now))
+
+    def submit(self, identity: str, now: datetime, then: Callable[[bool | BaseException], None]) -> None:
+        """``heard`` for a caller with a callback: ``then`` gets its result (or the exception)
+        on the event loop once committed."""
+        self._batcher.submit((identity, now), then)
 
     def _unit(self, conn: Connection, items: list[tuple[str, datetime]]) -> list[bool | object]:
         heard_at: dict[str, datetime] = {}

@@ -1,7 +1,8 @@
 """TCP and UDP on one port, for the device receivers (DC-09, SCAIP).
 
 A receiver subclasses ``Listener`` and says what to do with a TCP connection (its own
-framing: LF…CR frames, SIP messages by Content-Length) and what to answer a datagram. Each
+framing: LF…CR frames, SIP messages by Content-Length; as a coroutine on a stream pair, or as
+a protocol of its own) and what to answer a datagram. Each
 datagram is answered in a task of its own, kept referenced until it is done (the event
 loop holds tasks only weakly, and an unreferenced task can vanish mid-commit).
 """
@@ -19,7 +20,7 @@ class Listener:
         self.udp_port: int | None = None
 
     async def start(self, host: str, tcp_port: int, udp_port: int | None = None) -> None:
-        server = await asyncio.start_server(self._tcp_client, host, tcp_port)
+        server = await asyncio.get_running_loop().create_server(self._tcp_protocol, host, tcp_port)
         self._servers.append(server)
         self.tcp_port = server.sockets[0].getsockname()[1]
         if udp_port is not None:
@@ -34,6 +35,12 @@ class Listener:
             if hasattr(server, "wait_closed"):
                 await server.wait_closed()
         self._servers.clear()
+
+    def _tcp_protocol(self) -> asyncio.Protocol:
+        """The protocol for one TCP connection: by default a stream pair handed to
+        ``_tcp_client`` (what ``asyncio.start_server`` does); a receiver whose every message
+        counts may answer in a protocol of its own instead (DC-09)."""
+        return asyncio.StreamReaderProtocol(asyncio.StreamReader(), self._tcp_client)
 
     async def _tcp_client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         raise NotImplementedError

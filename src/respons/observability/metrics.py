@@ -64,8 +64,25 @@ def ack(protocol: str, started: float) -> None:
 
 
 def timed_answers(receiver, protocol: str) -> None:
-    """Time a device receiver's ``answer_for`` (DC-09, SCAIP: the bytes are sent as soon as
-    it returns), so the receivers need not know about metrics."""
+    """Time a device receiver's answers (DC-09, SCAIP: the bytes are sent as soon as the
+    answer is there), so the receivers need not know about metrics. DC-09 answers through a
+    callback (``answer``, which its ``answer_for`` also goes through), SCAIP by returning
+    from ``answer_for``."""
+    if hasattr(receiver, "answer"):
+        answer = receiver.answer
+
+        def timed_callback(raw, remote, then):
+            started = time.perf_counter()
+
+            def answered(reply):
+                if reply is not None:
+                    ack(protocol, started)
+                then(reply)
+
+            answer(raw, remote, answered)
+
+        receiver.answer = timed_callback
+        return
     answer_for = receiver.answer_for
 
     async def timed(*args, **kwargs):

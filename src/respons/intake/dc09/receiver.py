@@ -29,9 +29,10 @@ import asyncio
 import hashlib
 import logging
 import time
+from collections import deque
 from datetime import datetime, timedelta
 
-from typing import NamedTuple
+from typing import Callable, NamedTuple
 
 from sqlalchemy import Engine, select
 from sqlalchemy.engine import Connection
@@ -64,6 +65,9 @@ DEFAULT_DEADLINE_SECONDS = 60
 DEFAULT_RETRANSMIT_SECONDS = 300.0
 # Answers buffered for a connection before the receiver waits for the panel to read them.
 WRITE_BUFFER_LIMIT = 64 * 1024
+# Frames read from one connection and not yet answered before its reading is paused (a panel
+# waits for each ACK; only a misbehaving sender gets here).
+MAX_UNANSWERED = 64
 # Frames per batch unit: an alarm batch of this many is written in tens of milliseconds.
 MAX_BATCH = 100
 
@@ -294,61 +298,160 @@ class Receiver(Listener):
         return handle_many(conn, incoming, answer_deadline_seconds=self.answer_deadline_seconds,
                            retransmit_seconds=self.retransmit_seconds, rules_cache=self.rules_cache)
 
-    async def answer_for(self, raw: bytes, remote: str | None) -> bytes | None:
+    def answer(self, raw: bytes, remote: str | None, then: Callable[[bytes | None], None]) -> None:
+        """Work out the answer to one frame and hand it to ``then`` once the unit that holds the
+        frame has committed (None: say nothing, so the panel sends the frame again). Called on
+        the event loop, which calls ``then`` later.
+
+        Callbacks rather than a coroutine per frame: with hundreds of panels each sending a
+        frame a second, suspending and resuming a chain of coroutines for every frame was a
+        seventh of a link test's CPU (docs/benchmarks.md). The steps below are the same
+        pipeline: read → open → decode → commit (heartbeats, or the lane's batch) → answer."""
         now = self.clock()
         envelope = read(raw)
-        key = None
         if isinstance(envelope, Refusal):
-            result = envelope
+            self._refused(envelope, raw, remote, now, then)
+        elif envelope.encrypted:
+            # The account's key may need a query: in a thread, off the event loop.
+            lookup = asyncio.ensure_future(asyncio.to_thread(self.keys.key, envelope.account))
+            lookup.add_done_callback(lambda done: self._after(
+                done.exception() or done.result(), remote, then,
+                lambda key: self._opened(open_envelope(envelope, now=now, key=key), raw, remote, now, key, then)))
         else:
-            if envelope.encrypted:
-                key = await asyncio.to_thread(self.keys.key, envelope.account)
-            result = open_envelope(envelope, now=now, key=key)
-        try:
-            if isinstance(result, Refusal):
-                if result.answer is Answer.DUH:
-                    # A frame we cannot understand may still be somebody's alarm: keep it.
-                    await self.journal.run(lambda conn: _keep(conn, raw, remote, "unreadable_frame", result.reason, now),
-                                           lane=Lane.LIFE)
-                return answer(result.answer, result.frame, now=now)
-            message = interpret(result)
+            self._opened(open_envelope(envelope, now=now, key=None), raw, remote, now, None, then)
+
+    async def answer_for(self, raw: bytes, remote: str | None) -> bytes | None:
+        """``answer`` awaited: the answer to one frame, once it is committed."""
+        answered = asyncio.get_running_loop().create_future()
+        self.answer(raw, remote, lambda reply: answered.done() or answered.set_result(reply))
+        return await answered
+
+    def _opened(self, result: Frame | Refusal, raw: bytes, remote: str | None, now: datetime, key: bytes | None,
+                then: Callable[[bytes | None], None]) -> None:
+        if isinstance(result, Refusal):
+            self._refused(result, raw, remote, now, then)
+            return
+        message = interpret(result)
+
+        def reply(kind: Answer) -> None:
+            then(answer(kind, result, now=self.clock(), key=key))
+
+        def in_its_batch(_known=None) -> None:
+            self.batches[lane_of(message)].submit(Incoming(result, raw, message, now, remote),
+                                                  lambda outcome: self._after(outcome, remote, then, reply))
+
+        if message.heartbeat:
             # A sign of life from a known panel is committed with the others read meanwhile;
-            # an unknown account goes through the whole unit below, which keeps the frame.
-            if message.heartbeat and await self.heartbeats.heard(result.account, now):
-                return answer(Answer.ACK, result, now=self.clock(), key=key)
-            reply = await self.batches[lane_of(message)].add(Incoming(result, raw, message, now, remote))
-        except JournalUnavailable:
+            # an unknown account goes through the whole unit, which keeps the frame.
+            self.heartbeats.submit(result.account, now, lambda known: self._after(
+                known, remote, then, lambda known: reply(Answer.ACK) if known else in_its_batch()))
+        else:
+            in_its_batch()
+
+    def _refused(self, refusal: Refusal, raw: bytes, remote: str | None, now: datetime,
+                 then: Callable[[bytes | None], None]) -> None:
+        refused = answer(refusal.answer, refusal.frame, now=now)
+        if refusal.answer is not Answer.DUH:
+            then(refused)
+            return
+        # A frame we cannot understand may still be somebody's alarm: keep it, then answer.
+        kept = asyncio.wrap_future(self.journal.submit(
+            lambda conn: _keep(conn, raw, remote, "unreadable_frame", refusal.reason, now), lane=Lane.LIFE))
+        kept.add_done_callback(lambda done: self._after(done.exception() or done.result(), remote, then,
+                                                        lambda _id: then(refused)))
+
+    @staticmethod
+    def _after(outcome, remote: str | None, then: Callable[[bytes | None], None], go_on: Callable) -> None:
+        """``go_on(outcome)``, unless a step failed: then the frame is not answered."""
+        if isinstance(outcome, JournalUnavailable):
             # Nothing was stored: say nothing, and the panel sends the frame again.
             log.warning("DC-09 frame from %s not answered: the journal did not commit", remote)
-            return None
-        except Exception:
+            then(None)
+        elif isinstance(outcome, BaseException):
             # The unit was rolled back (a bug, or another node storing the same retransmit at
-            # the same instant): no ACK, so the panel sends it again; the connection stays.
-            log.exception("DC-09 frame from %s not answered: its unit of work failed", remote)
-            return None
-        return answer(reply, result, now=self.clock(), key=key)
+            # the same instant), or the key could not be read: no ACK, so the panel sends it
+            # again; the connection stays.
+            log.error("DC-09 frame from %s not answered: %s", remote, outcome, exc_info=outcome)
+            then(None)
+        else:
+            go_on(outcome)
 
     async def _datagram(self, data: bytes, remote: str, send=None) -> list[bytes]:
         answers = [await self.answer_for(raw, remote) for raw in FrameSplitter().feed(data)]
         return [a for a in answers if a is not None]
 
-    async def _tcp_client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        peer = writer.get_extra_info("peername")
-        remote = peer[0] if peer else None
-        splitter = FrameSplitter()
-        try:
-            while data := await reader.read(4096):
-                # Frames of one connection are answered in order, each after its commit.
-                for raw in splitter.feed(data):
-                    reply = await self.answer_for(raw, remote)
-                    if reply is not None:
-                        writer.write(reply)
-                        # Waits only for a panel that does not read its answers (the kernel's
-                        # buffer full, then ours past the high-water mark): an ACK of forty
-                        # bytes is sent at once, and a wait per frame cost a link test 3 %.
-                        if writer.transport.get_write_buffer_size() > WRITE_BUFFER_LIMIT:
-                            await writer.drain()
-        except (ConnectionError, asyncio.IncompleteReadError):
-            pass
-        finally:
-            writer.close()
+    def _tcp_protocol(self) -> asyncio.Protocol:
+        return _PanelConnection(self)
+
+
+class _PanelConnection(asyncio.Protocol):
+    """One panel's TCP connection. Frames are answered in the order they came, each after its
+    commit, one at a time: a panel's restore must find its alarm committed, as its next frame
+    after a retransmit must find the first. A plain protocol rather than a stream and a task
+    per connection (the costs are in ``Receiver.answer``).
+
+    Flow: a panel that sends faster than its frames are committed gets its reading paused
+    (``MAX_UNANSWERED`` frames waiting), and one that does not read its answers too (the
+    transport's buffer past ``WRITE_BUFFER_LIMIT``), so neither grows memory. A panel that
+    closes its sending side still gets the answers to what it sent, then the connection closes."""
+
+    def __init__(self, receiver: Receiver):
+        self.receiver = receiver
+        self.splitter = FrameSplitter()
+        self.waiting: deque[bytes] = deque()
+        self.transport: asyncio.Transport | None = None
+        self.remote: str | None = None
+        self.answering = False  # a frame of this connection is between its read and its answer
+        self.reading_paused = False
+        self.writing_paused = False
+        self.ended = False  # the panel sent its last byte
+        self.closed = False
+
+    def connection_made(self, transport) -> None:
+        self.transport = transport
+        peer = transport.get_extra_info("peername")
+        self.remote = peer[0] if peer else None
+        transport.set_write_buffer_limits(high=WRITE_BUFFER_LIMIT)
+
+    def data_received(self, data: bytes) -> None:
+        self.waiting.extend(self.splitter.feed(data))
+        if len(self.waiting) >= MAX_UNANSWERED and not self.reading_paused:
+            self.reading_paused = True
+            self.transport.pause_reading()
+        self._next()
+
+    def eof_received(self) -> bool:
+        self.ended = True
+        self._next()
+        return True  # keep the sending side open for the answers still to come
+
+    def pause_writing(self) -> None:
+        self.writing_paused = True
+
+    def resume_writing(self) -> None:
+        self.writing_paused = False
+        self._next()
+
+    def connection_lost(self, exc) -> None:
+        self.closed = True
+        self.waiting.clear()
+
+    def _next(self) -> None:
+        if self.answering or self.closed or self.writing_paused:
+            return
+        if self.waiting:
+            self.answering = True
+            self.receiver.answer(self.waiting.popleft(), self.remote, self._answered)
+        elif self.ended:
+            self.transport.close()
+        if self.reading_paused and len(self.waiting) < MAX_UNANSWERED // 2:
+            self.reading_paused = False
+            self.transport.resume_reading()
+
+    def _answered(self, reply: bytes | None) -> None:
+        self.answering = False
+        if self.closed:
+            return
+        if reply is not None:
+            self.transport.write(reply)
+        self._next()
