@@ -33,7 +33,7 @@ from respons.engine import receiving, supervision
 from respons.engine.receiving import NewAlarm, Received
 from respons.engine.routing import RulesCache
 from respons.store import alarms as alarm_rows
-from respons.store.db import ForEachDatabase, in_list, list_value
+from respons.store.db import ForEachDatabase, fetch_rows, in_list, list_value
 from respons.store.tables import devices, municipalities
 
 
@@ -136,8 +136,8 @@ def _locked_by_identity(conn: Connection, query: ForEachDatabase, identities, **
     deadlock, and the journal writes its batch again: store/journal.py.)"""
     if not identities:
         return {}
-    return {row.identity: row for row in conn.execute(query(conn), {"identities": list_value(conn, identities),
-                                                                     **parameters})}
+    return {row.identity: row for row in fetch_rows(conn, query(conn), {"identities": list_value(conn, identities),
+                                                                         **parameters})}
 
 
 def heard_all(conn: Connection, heard: list[tuple[Row, datetime]]) -> None:

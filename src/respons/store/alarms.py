@@ -17,12 +17,12 @@ import json
 from datetime import datetime
 from typing import Any, Iterable
 
-from sqlalchemy import String, and_, bindparam, column, desc, func, insert, literal_column, select, update
+from sqlalchemy import String, and_, bindparam, cast, column, desc, func, insert, literal_column, select, update
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Connection, Row
 
 from respons.domain.lifecycle import OPEN_STATES, AlarmProjection, Event, EventKind, Outcome, State
-from respons.store.db import insert_rows, is_postgres, run_unprepared
+from respons.store.db import array_text, fetch_rows, insert_rows, is_postgres
 from respons.store.tables import alarm_events, alarms, contacts, devices, recipients, zones
 
 _OPEN = sorted(s.value for s in OPEN_STATES)
@@ -172,9 +172,9 @@ def by_idempotency_many(conn: Connection, pairs: list[tuple[str, str]]) -> dict[
         return {}
     pairs = sorted(set(pairs))
     if is_postgres(conn):
-        # Planned for each list (store/db.run_unprepared says why).
-        found = run_unprepared(conn, _BY_PAIRS_POSTGRES, {"scopes": [s for s, _k in pairs],
-                                                          "keys": [k for _s, k in pairs]})
+        # Planned for each list (store/db.fetch_rows says why).
+        found = fetch_rows(conn, _BY_PAIRS_POSTGRES, {"scopes": array_text(s for s, _k in pairs),
+                                                      "keys": array_text(k for _s, k in pairs)}, plan_each_time=True)
     else:
         found = conn.execute(_BY_PAIRS_SQLITE, {"pairs": json.dumps(pairs)})
     return {(r.idempotency_scope, r.idempotency_key): r for r in found}
@@ -186,7 +186,7 @@ def by_idempotency_many(conn: Connection, pairs: list[tuple[str, str]]) -> dict[
 _PAIR_COLUMNS = (alarms.c.id, alarms.c.state, alarms.c.received_at, alarms.c.request_fingerprint,
                  alarms.c.idempotency_scope, alarms.c.idempotency_key)
 # PostgreSQL: the pairs as two arrays (a row-value IN of a thousand pairs cost it 60 ms).
-_WANTED = func.unnest(bindparam("scopes", type_=ARRAY(String)), bindparam("keys", type_=ARRAY(String))
+_WANTED = func.unnest(cast(bindparam("scopes", type_=String), ARRAY(String)), cast(bindparam("keys", type_=String), ARRAY(String))
                       ).table_valued(column("scope", String), column("key", String)).render_derived()
 _BY_PAIRS_POSTGRES = select(*_PAIR_COLUMNS).join_from(
     alarms, _WANTED, and_(alarms.c.idempotency_scope == _WANTED.c.scope, alarms.c.idempotency_key == _WANTED.c.key))

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import hashlib
 import json
+from datetime import date, datetime
 from collections import namedtuple
-from contextlib import contextmanager
-from typing import Callable
+from contextlib import closing, contextmanager
+from typing import Any, Callable, NamedTuple
 
-from sqlalchemy import Engine, Select, String, Table, any_, bindparam, create_engine, event, func, select, text
+from sqlalchemy import Engine, Select, String, Table, TypeDecorator, any_, bindparam, cast, create_engine, event, func, select, text
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.sql import Executable
+from sqlalchemy.sql.compiler import Compiled
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
@@ -92,15 +94,16 @@ def in_list(postgres: bool, column, name: str):
     and building the statement anew for every batch cost the HTTP intake a tenth of its
     journal time per alarm."""
     if postgres:
-        return column == any_(bindparam(name, type_=ARRAY(column.type)))
+        return column == any_(cast(bindparam(name, type_=String), ARRAY(column.type)))
     listed = func.json_each(bindparam(name, type_=String)).table_valued("value")
     return column.in_(select(listed.c.value))
 
 
-def list_value(conn: Connection, values) -> list | str:
-    """The parameter of an ``in_list``."""
-    values = list(values)
-    return values if is_postgres(conn) else json.dumps(values)
+def list_value(conn: Connection, values) -> str:
+    """The parameter of an ``in_list``: one text, an array's on PostgreSQL (``array_text``;
+    psycopg's own adaptation of a list checks each element against regular expressions,
+    a third of reading 300 devices by identity), JSON on SQLite."""
+    return array_text(values) if is_postgres(conn) else json.dumps(list(values))
 
 
 class ForEachDatabase:
@@ -166,15 +169,39 @@ def update_rows(conn: Connection, table: Table, rows: list[dict], *, key: str = 
     columns = zip(*_processed(rows, names, _processors(table, names, dialect)))
     statement = _update_from_arrays_sql(table, names, dialect)
     with _raised_as_sqlalchemy_would(dialect, statement), conn.connection.driver_connection.cursor() as cursor:
-        cursor.execute(statement, [_array_text(column) for column in columns])
+        cursor.execute(statement, [array_text(column, text=text)
+                                   for column, text in zip(columns, _texts(table, names))])
 
 
-def _array_text(values) -> str:
-    """PostgreSQL's text form of an array of scalars: every element quoted, so that no value
-    (a comma, a brace, a quote in a text) can end it early; None is NULL."""
+def array_text(values, *, text: bool = True) -> str:
+    """PostgreSQL's text form of an array of scalars; None is NULL. Text elements are quoted,
+    so that no value (a comma, a brace, a quote) can end one early. ``text=False``: numbers,
+    times and the like, whose text has none of those, go as they print (a third of the cost
+    of quoting a heartbeat's two times)."""
+    if not text:
+        return "{" + ",".join("NULL" if value is None else str(value) for value in values) + "}"
     return "{" + ",".join("NULL" if value is None else
                           '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
                           for value in values) + "}"
+
+
+def _texts(table: Table, names: tuple[str, ...]) -> list[bool]:
+    """Whether each column may hold text that must be quoted in an array (when unsure: yes)."""
+    key = ("texts", table.name, names)
+    found = _STATEMENTS.get(key)
+    if found is None:
+        found = _STATEMENTS[key] = [not _prints_plainly(table.c[name].type) for name in names]
+    return found
+
+
+def _prints_plainly(column_type) -> bool:
+    if isinstance(column_type, TypeDecorator):  # UTCDateTime: what it stores
+        column_type = column_type.impl_instance
+    try:
+        python_type = column_type.python_type
+    except NotImplementedError:
+        return False
+    return issubclass(python_type, (int, float, datetime, date)) and not issubclass(python_type, str)
 
 
 def _update_from_arrays_sql(table: Table, names: tuple[str, ...], dialect) -> str:
@@ -227,9 +254,15 @@ def _update_sql(table: Table, names: tuple[str, ...], dialect) -> str:
     return found
 
 
-def run_unprepared(conn: Connection, statement: Select, parameters: dict) -> list:
-    """The rows of ``statement`` (PostgreSQL), planned for these parameters every time.
+def fetch_rows(conn: Connection, statement: Select, parameters: dict, *, plan_each_time: bool = False) -> list:
+    """The rows of ``statement`` as plain named tuples, straight from the driver: for the
+    lookups a batch unit makes of hundreds of rows (the devices of a heartbeat batch). The
+    values come through the columns' own result processors and the parameters through the
+    binds' processors, as with SQLAlchemy; what is left out is its per-row machinery — a
+    SQLAlchemy row cost 4.5 µs to read and 0.35 µs per attribute read, a named tuple 3.6 and
+    0.01 (300 devices, 8 columns; docs/benchmarks.md).
 
+    ``plan_each_time`` (PostgreSQL): plan the statement for these parameters every time.
     psycopg prepares a statement it has run five times, and PostgreSQL may then keep one
     generic plan for it, chosen for whatever the tables looked like at the time. For a lookup
     by a unique key joined to a list, a plan chosen while `alarms` was new and unanalysed was
@@ -237,36 +270,58 @@ def run_unprepared(conn: Connection, statement: Select, parameters: dict) -> lis
     plan for the actual list probes the index in 0.3 ms (measured with pg_stat_statements and
     EXPLAIN ANALYZE; docs/benchmarks.md). Switching that off for every statement
     (``plan_cache_mode``) made the heartbeats' batched updates plan each row, so only the
-    statements that need it come here. ``parameters`` go to the driver as they are; values
-    come back through the columns' own result processors, as SQLAlchemy's rows would."""
+    statements that need it ask."""
     dialect = conn.dialect
-    sql, processors, row_type = _unprepared(statement, dialect)
-    with _raised_as_sqlalchemy_would(dialect, sql, parameters), conn.connection.driver_connection.cursor() as cursor:
-        cursor.execute(sql, parameters, prepare=False)
+    direct = _direct(statement, dialect)
+    values = direct.compiled.construct_params(parameters)
+    for name, process in direct.bind_processors:
+        values[name] = process(values[name])
+    if direct.positions is not None:  # SQLite: qmark, in the statement's order
+        values = tuple(values[name] for name in direct.positions)
+    with _raised_as_sqlalchemy_would(dialect, direct.sql, values), \
+            closing(conn.connection.driver_connection.cursor()) as cursor:
+        if plan_each_time and is_postgres(conn):
+            cursor.execute(direct.sql, values, prepare=False)
+        else:
+            cursor.execute(direct.sql, values)
         rows = cursor.fetchall()
+    row_type, processors = direct.row_type, direct.result_processors
     return [row_type(*(value if process is None else process(value) for process, value in zip(processors, row)))
             for row in rows]
 
 
-_UNPREPARED: dict[tuple, tuple] = {}
+class _Direct(NamedTuple):
+    compiled: Compiled
+    sql: str
+    positions: tuple[str, ...] | None
+    bind_processors: list[tuple[str, Callable]]
+    result_processors: list
+    row_type: type
+    statement: Select  # kept alive, so that its id is not reused
 
 
-def _unprepared(statement: Select, dialect) -> tuple:
+_DIRECT: dict[tuple, _Direct] = {}
+
+
+def _direct(statement: Select, dialect) -> _Direct:
     key = (id(statement), dialect.name)
-    found = _UNPREPARED.get(key)
+    found = _DIRECT.get(key)
     if found is None:
+        compiled = statement.compile(dialect=dialect)
+        if any(bind.expanding for bind in compiled.binds.values()):
+            raise ValueError("fetch_rows takes a list as one parameter (in_list), not an expanding IN")
+        binds = ((name, bind.type.dialect_impl(dialect).bind_processor(dialect)) for name, bind in compiled.binds.items())
         columns = list(statement.selected_columns)
-        found = _UNPREPARED[key] = (
-            str(statement.compile(dialect=dialect)),
+        found = _DIRECT[key] = _Direct(
+            compiled, str(compiled), tuple(compiled.positiontup) if compiled.positional else None,
+            [(name, process) for name, process in binds if process is not None],
             [column.type.dialect_impl(dialect).result_processor(dialect, None) for column in columns],
-            namedtuple("Row", [column.key for column in columns]),
-            statement,  # kept alive, so that its id is not reused
-        )
-    return found[:3]
+            namedtuple("Row", [column.key for column in columns]), statement)
+    return found
 
 
 _PROCESSORS: dict[tuple, list] = {}
-_STATEMENTS: dict[tuple, str] = {}
+_STATEMENTS: dict[tuple, Any] = {}
 
 
 def _processors(table: Table, names: tuple[str, ...], dialect) -> list:

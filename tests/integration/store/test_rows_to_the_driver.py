@@ -7,9 +7,9 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from sqlalchemy import exc, insert, select
+from sqlalchemy import bindparam, exc, insert, or_, select
 
-from respons.store.db import ForEachDatabase, in_list, insert_rows, list_value, update_rows
+from respons.store.db import ForEachDatabase, fetch_rows, in_list, insert_rows, list_value, update_rows
 from respons.store.tables import devices
 
 T = datetime(2026, 12, 4, 22, 0, 5, 123456, tzinfo=timezone.utc)
@@ -98,21 +98,24 @@ def test_a_list_of_any_length_is_one_parameter(engine, registry, size):
     assert _BY_IDENTITY(conn) is _BY_IDENTITY(conn)  # built once per database
 
 
-def test_an_unprepared_statement_reads_what_sqlalchemy_reads(engine, registry):
-    if engine.dialect.name != "postgresql":
-        pytest.skip("only PostgreSQL keeps prepared statements' generic plans")
-    from respons.store.db import run_unprepared
-
-    query = select(devices.c.identity, devices.c.last_seen_at, devices.c.heartbeat_interval_s).where(
-        in_list(True, devices.c.identity, "identities"))
+def test_rows_fetched_from_the_driver_are_what_sqlalchemy_reads(engine, registry):
+    # A list parameter, a time parameter (its bind processor: text on SQLite) and a literal
+    # (a bind of SQLAlchemy's own naming) together.
+    query = ForEachDatabase(lambda postgres: select(
+        devices.c.identity, devices.c.last_seen_at, devices.c.heartbeat_interval_s).where(
+        in_list(postgres, devices.c.identity, "identities"), devices.c.kind == "safety_alarm",
+        or_(devices.c.last_seen_at.is_(None), devices.c.last_seen_at <= bindparam("until"))))
     with engine.begin() as conn:
         insert_rows(conn, devices, [_device(registry, "P-1", last_seen_at=T.astimezone(OSLO_WINTER),
                                             heartbeat_interval_s=60),
-                                    _device(registry, "P-2", last_seen_at=None, heartbeat_interval_s=None)])
-        params = {"identities": ["P-1", "P-2", "P-none"]}
-        theirs = sorted(tuple(r) for r in conn.execute(query, params))
-        for _ in range(7):  # past psycopg's prepare threshold: still planned each time
-            ours = sorted(tuple(r) for r in run_unprepared(conn, query, params))
-        rows = {r.identity: r for r in run_unprepared(conn, query, params)}
-    assert ours == theirs and rows["P-1"].last_seen_at == T and rows["P-1"].last_seen_at.tzinfo is timezone.utc
-    assert rows["P-2"].last_seen_at is None
+                                    _device(registry, "P-2", last_seen_at=None, heartbeat_interval_s=None),
+                                    _device(registry, "P-3", last_seen_at=T + timedelta(hours=1), heartbeat_interval_s=None)])
+        params = {"identities": list_value(conn, ["P-1", "P-2", "P-3", "P-none"]), "until": T.astimezone(OSLO_WINTER)}
+        theirs = sorted(tuple(r) for r in conn.execute(query(conn), params))
+        ours = sorted(tuple(r) for r in fetch_rows(conn, query(conn), params))
+        # Past psycopg's prepare threshold (PostgreSQL): still planned each time, same rows.
+        again = [sorted(tuple(r) for r in fetch_rows(conn, query(conn), params, plan_each_time=True)) for _ in range(7)]
+        rows = {r.identity: r for r in fetch_rows(conn, query(conn), params)}
+    assert ours == theirs == again[-1] and sorted(rows) == ["P-1", "P-2"]
+    assert rows["P-1"].last_seen_at == T and rows["P-1"].last_seen_at.tzinfo is timezone.utc
+    assert rows["P-2"].last_seen_at is None and rows["P-1"].heartbeat_interval_s == 60

@@ -5,6 +5,7 @@ ordered, and the same aware UTC datetimes read back."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
 
 import pytest
 from hypothesis import given, strategies as st
@@ -53,11 +54,27 @@ def test_none_stays_none_and_naive_is_refused():
         ours(datetime(2026, 12, 4, 10, 0))
 
 
-def test_postgresql_keeps_sqlalchemys_processing():
-    from sqlalchemy.dialects import postgresql
+from sqlalchemy.dialects import postgresql  # noqa: E402  (the psycopg dialect, no connection)
 
-    dialect = postgresql.dialect()
-    moment = datetime(2026, 12, 4, 11, 0, tzinfo=timezone(timedelta(hours=1)))
-    processor = UTCDateTime().bind_processor(dialect)
-    value = processor(moment) if processor else UTCDateTime().process_bind_param(moment, dialect)
-    assert value == datetime(2026, 12, 4, 10, 0, tzinfo=timezone.utc) and value.tzinfo is timezone.utc
+POSTGRESQL = postgresql.dialect()
+pg_in = UTCDateTime().bind_processor(POSTGRESQL)
+pg_out = UTCDateTime().result_processor(POSTGRESQL, None)
+driver_zones = st.one_of(zones, st.sampled_from([ZoneInfo("Etc/UTC"), ZoneInfo("Europe/Oslo")]))
+
+
+@given(st.datetimes(min_value=datetime(2, 1, 1), max_value=datetime(9998, 12, 31), timezones=driver_zones))
+def test_postgresql_values_are_sqlalchemys_both_ways(moment):
+    theirs_in = UTCDateTime().process_bind_param(moment, POSTGRESQL)
+    theirs_out = UTCDateTime().process_result_value(moment, POSTGRESQL)
+    # The same instant (compared as timestamps: an aware time in a DST fold compares unequal
+    # across zones by Python's rules, PEP 495), in timezone.utc.
+    assert pg_in(moment) == theirs_in and pg_in(moment).timestamp() == moment.timestamp()
+    assert pg_out(moment) == theirs_out and pg_out(moment).timestamp() == moment.timestamp()
+    assert pg_in(moment).tzinfo is timezone.utc and pg_out(moment).tzinfo is timezone.utc
+
+
+def test_postgresql_none_stays_none_and_naive_is_refused_in_and_read_as_utc_out():
+    assert pg_in(None) is None and pg_out(None) is None
+    with pytest.raises(ValueError, match="naive"):
+        pg_in(datetime(2026, 12, 4, 10, 0))
+    assert pg_out(datetime(2026, 12, 4, 10, 0)) == datetime(2026, 12, 4, 10, 0, tzinfo=timezone.utc)
