@@ -10,7 +10,6 @@ the same for a batch (intake/batches.py), ``receive_members`` for many members o
 
 from __future__ import annotations
 
-import uuid
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -91,7 +90,7 @@ def receive(conn: Connection, new: NewAlarm, *, now: datetime, answer_deadline: 
         if isinstance(member, IdempotencyConflict):
             raise member
         return member
-    alarm_id = str(uuid.uuid4())
+    alarm_id = alarm_rows.new_id()
     # Counted after the COMMIT, once: a unit can run twice, or be rolled back.
     after_commit(conn, lambda: metrics.alarm_received(new.source, new.alarm_type.code))
     received = _received_event(new, now)
@@ -175,7 +174,7 @@ def receive_many(conn: Connection, arrivals: list[tuple[NewAlarm, datetime]], *,
             received = receive(conn, new, now=now, answer_deadline=answer_deadline, rules_cache=rules_cache)
             results[index] = received
         else:
-            alarm_id = str(uuid.uuid4())
+            alarm_id = alarm_rows.new_id()
             received_event = _received_event(new, now)
             queued_event = Event(EventKind.QUEUED, now, routing.SYSTEM, {"to": "response_centre", "step": 0,
                                                                          "reason": plan.reason.value})
@@ -292,7 +291,7 @@ def receive_members(conn: Connection, arrivals: list[tuple[NewAlarm, datetime]],
         if key in made:
             results.append(_known(new, *made[key]))
             continue
-        alarm_id = str(uuid.uuid4())
+        alarm_id = alarm_rows.new_id()
         received = _received_event(new, now)
         projection = lifecycle.start(received)
         alarm_columns.append({**_columns(new, alarm_id, now), "group_id": leader,
