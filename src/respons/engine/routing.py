@@ -42,7 +42,7 @@ from respons.domain.routing import AgreementRules, AlarmFacts, RoutingPlan, Step
 from respons.engine import timeline, timers
 from respons.store import alarms as alarm_rows
 from respons.store.alarms import AlarmNotFound
-from respons.store.db import ForEachDatabase, in_list, list_value
+from respons.store.db import ForEachDatabase, fetch_rows, in_list, list_value
 from respons.store.journal import announce
 from respons.messages import outbox as messages
 from respons.store.tables import (
@@ -190,9 +190,9 @@ def plan_many(conn: Connection, requests: list[PlanRequest], *,
     recipients' zones and next-of-kin choices and the devices' kinds in one query each."""
     recipient_ids = {r.recipient_id for r in requests if r.recipient_id is not None}
     device_ids = {r.device_id for r in requests if r.device_id is not None}
-    people = {row.id: row for row in conn.execute(_PEOPLE(conn), {"ids": list_value(conn, recipient_ids)})
+    people = {row.id: row for row in fetch_rows(conn, _PEOPLE(conn), {"ids": list_value(conn, recipient_ids)})
               } if recipient_ids else {}
-    owned = {row.id: row for row in conn.execute(_DEVICES(conn), {"ids": list_value(conn, device_ids)})
+    owned = {row.id: row for row in fetch_rows(conn, _DEVICES(conn), {"ids": list_value(conn, device_ids)})
              } if device_ids else {}
     plans = []
     for request in requests:

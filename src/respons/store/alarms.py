@@ -17,13 +17,12 @@ import json
 from datetime import datetime
 from typing import Any, Iterable
 
-from sqlalchemy import String, and_, bindparam, cast, column, desc, func, insert, literal_column, select, update
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy import String, and_, bindparam, column, desc, func, insert, literal_column, select, update
 from sqlalchemy.engine import Connection, Row
 from uuid_utils import uuid7
 
 from respons.domain.lifecycle import OPEN_STATES, AlarmProjection, Event, EventKind, Outcome, State
-from respons.store.db import array_text, fetch_rows, insert_rows, is_postgres
+from respons.store.db import ArrayText, array_text, fetch_rows, insert_rows, is_postgres
 from respons.store.tables import alarm_events, alarms, contacts, devices, recipients, zones
 
 _OPEN = sorted(s.value for s in OPEN_STATES)
@@ -198,7 +197,7 @@ def by_idempotency_many(conn: Connection, pairs: list[tuple[str, str]]) -> dict[
 _PAIR_COLUMNS = (alarms.c.id, alarms.c.state, alarms.c.received_at, alarms.c.request_fingerprint,
                  alarms.c.idempotency_scope, alarms.c.idempotency_key)
 # PostgreSQL: the pairs as two arrays (a row-value IN of a thousand pairs cost it 60 ms).
-_WANTED = func.unnest(cast(bindparam("scopes", type_=String), ARRAY(String)), cast(bindparam("keys", type_=String), ARRAY(String))
+_WANTED = func.unnest(bindparam("scopes", type_=ArrayText(String)), bindparam("keys", type_=ArrayText(String))
                       ).table_valued(column("scope", String), column("key", String)).render_derived()
 _BY_PAIRS_POSTGRES = select(*_PAIR_COLUMNS).join_from(
     alarms, _WANTED, and_(alarms.c.idempotency_scope == _WANTED.c.scope, alarms.c.idempotency_key == _WANTED.c.key))

@@ -269,7 +269,9 @@ alarms = Table(
     UniqueConstraint("idempotency_scope", "idempotency_key", name="uq_alarms_idempotency"),
 )
 Index("ix_alarms_queue", alarms.c.state, alarms.c.priority, alarms.c.received_at)
-Index("ix_alarms_group_state", alarms.c.group_id, alarms.c.state)
+# A storm's members (engine/storms.py), and only they: an alarm of no group is not written to it.
+Index("ix_alarms_group_state", alarms.c.group_id, alarms.c.state, sqlite_where=alarms.c.group_id.is_not(None),
+      postgresql_where=alarms.c.group_id.is_not(None))
 # Finds a municipality's open storm group alarm on every AC loss (engine/storms.py): storms are
 # rare, so (source, state) narrows to a handful of rows however large the table grows.
 Index("ix_alarms_source_state", alarms.c.source, alarms.c.state)
