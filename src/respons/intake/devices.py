@@ -104,7 +104,8 @@ def heard_many(conn: Connection, protocol: str, heard_at: dict[str, datetime], *
 
 
 def identify_many(conn: Connection, protocol: str, identities: set[str]) -> dict[str, Row]:
-    """``identify`` for many identities at once (a batch unit): the active devices, by identity."""
+    """``identify`` for many identities at once (a batch unit): the active devices, by identity,
+    with what hearing them and raising their alarms reads (``_RAISING_COLUMNS``)."""
     return _locked_by_identity(conn, _ACTIVE, identities, protocol=protocol)
 
 
@@ -122,8 +123,12 @@ def _by_identity(columns, *where) -> ForEachDatabase:
 
 
 _OF_PROTOCOL = (devices.c.protocol == bindparam("protocol"), devices.c.active.is_(True))
+# What a batch unit reads of a device it hears and raises alarms for (engine/supervision.seen,
+# new_alarm): not the whole row, whose other columns a batch of a hundred panels would convert
+# for nothing.
+_RAISING_COLUMNS = _SUPERVISION_COLUMNS + (devices.c.municipality_id, devices.c.recipient_id, devices.c.network)
 _HEARD = _by_identity(_SUPERVISION_COLUMNS, *_OF_PROTOCOL)
-_ACTIVE = _by_identity((devices,), *_OF_PROTOCOL)
+_ACTIVE = _by_identity(_RAISING_COLUMNS, *_OF_PROTOCOL)
 _ANY = _by_identity((devices,))
 
 
