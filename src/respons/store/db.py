@@ -316,9 +316,18 @@ def fetch_rows(conn: Connection, statement: Select, parameters: dict, *, plan_ea
         else:
             cursor.execute(direct.sql, values)
         rows = cursor.fetchall()
-    row_type, processors = direct.row_type, direct.result_processors
-    return [row_type(*(value if process is None else process(value) for process, value in zip(processors, row)))
-            for row in rows]
+    make, processed = direct.row_type._make, direct.result_processors
+    if not processed:
+        return list(map(make, rows))
+    # Only the columns that have a processor are touched (a generator per row over every
+    # column cost more than the lookup itself on SQLite).
+    made = []
+    for row in rows:
+        values = list(row)
+        for index, process in processed:
+            values[index] = process(values[index])
+        made.append(make(values))
+    return made
 
 
 class _Direct(NamedTuple):
@@ -326,7 +335,7 @@ class _Direct(NamedTuple):
     sql: str
     positions: tuple[str, ...] | None
     bind_processors: list[tuple[str, Callable]]
-    result_processors: list
+    result_processors: list[tuple[int, Callable]]  # (column index, processor), for those that have one
     row_type: type
     statement: Select  # kept alive, so that its id is not reused
 
@@ -346,7 +355,9 @@ def _direct(statement: Select, dialect) -> _Direct:
         found = _DIRECT[key] = _Direct(
             compiled, str(compiled), tuple(compiled.positiontup) if compiled.positional else None,
             [(name, process) for name, process in binds if process is not None],
-            [column.type.dialect_impl(dialect).result_processor(dialect, None) for column in columns],
+            [(index, process) for index, process in enumerate(
+                column.type.dialect_impl(dialect).result_processor(dialect, None) for column in columns)
+             if process is not None],
             namedtuple("Row", [column.key for column in columns]), statement)
     return found
 
