@@ -118,6 +118,20 @@ def test_frames_sent_faster_than_they_are_committed_are_all_answered_in_order(en
     assert count(engine, alarms) == len(sequences)
 
 
+def test_thousands_of_damaged_frames_in_one_write_are_each_refused_and_the_connection_still_serves(
+        engine, registry, journal):
+    register(engine, registry)
+    # A link test first (answered after its commit), then 3,000 two-byte "frames" (each
+    # answered NAK at once), then an alarm.
+    link = build("NULL", sequence="0001", account=ACCOUNT, prefix="0", receiver="1", timestamp=NOW)
+    payload = link + b"\n\r" * 3000 + cid("0002")
+    answers = run(journal, lambda r: exchange_tcp_raw(r.tcp_port, [payload], 3002))
+    first, last = parse(answers[0], now=NOW), parse(answers[-1], now=NOW)
+    assert (first.token, first.sequence, last.token, last.sequence) == ("ACK", "0001", "ACK", "0002")
+    assert all(b'"NAK"' in answer for answer in answers[1:-1]) and len(answers) == 3002
+    assert count(engine, alarms) == 1
+
+
 def test_a_panel_that_closes_its_sending_side_gets_its_answers_and_then_the_end(engine, registry, journal):
     register(engine, registry)
 

@@ -1,7 +1,8 @@
 """The DC-09 receiver's TCP connection (``_PanelConnection``) without sockets or a database:
 frames answered one at a time and in order, reading paused for a sender that runs ahead,
-no new frame started while the panel does not read its answers, and the end after the last
-answer when the panel closes its sending side."""
+no new frame started while the panel does not read its answers, the end after the last
+answer when the panel closes its sending side, answers given at once (a NAK) without a call
+chain per frame, and a receiver's fault costing one frame its answer, not the connection."""
 
 from __future__ import annotations
 
@@ -32,6 +33,9 @@ class Transport:
     def close(self):
         self.closed = True
 
+    def is_closing(self):
+        return self.closed
+
 
 class Receiver:
     """Holds each frame until the test commits it."""
@@ -47,6 +51,18 @@ class Receiver:
         raw, then = self.asked.pop(0)
         then(None if reply is None else reply + raw)
         return raw
+
+
+class AtOnce:
+    """Answers every frame within ``answer`` itself, as a NAK is answered; or raises."""
+
+    def __init__(self, fail_on: bytes | None = None):
+        self.fail_on = fail_on
+
+    def answer(self, raw, remote, then):
+        if raw == self.fail_on:
+            raise RuntimeError("a fault in the receiver")
+        then(b"NAK" + raw)
 
 
 def frame(n: int) -> bytes:
@@ -112,3 +128,20 @@ def test_an_answer_for_a_connection_already_gone_is_dropped():
     connection.connection_lost(ConnectionResetError())
     receiver.commit_next()
     assert transport.written == [] and not receiver.asked, "frame 2 is not started for nobody"
+
+
+def test_thousands_of_frames_answered_at_once_are_answered_in_order_without_recursion():
+    transport = Transport()
+    connection = _PanelConnection(AtOnce())
+    connection.connection_made(transport)
+    connection.data_received(b"".join(frame(n) for n in range(5000)))
+    assert transport.written == [b"NAK" + frame(n) for n in range(5000)] and transport.reading
+
+
+def test_a_frame_the_receiver_fails_on_is_not_answered_and_the_next_ones_are():
+    transport = Transport()
+    connection = _PanelConnection(AtOnce(fail_on=frame(1)))
+    connection.connection_made(transport)
+    connection.data_received(frame(0) + frame(1) + frame(2))
+    connection.eof_received()
+    assert transport.written == [b"NAK" + frame(0), b"NAK" + frame(2)] and transport.closed

@@ -51,7 +51,7 @@ from respons.intake.heartbeats import Heartbeats
 from respons.intake.dc09.frames import Answer, Frame, FrameSplitter, Refusal, answer, open_envelope, read
 from respons.store import alarms as alarm_rows
 from respons.store import quarantine
-from respons.store.journal import Journal, JournalUnavailable, Lane
+from respons.store.journal import Journal, JournalClosed, JournalUnavailable, Lane
 from respons.store.tables import devices
 
 log = logging.getLogger(__name__)
@@ -315,7 +315,7 @@ class Receiver(Listener):
             # The account's key may need a query: in a thread, off the event loop.
             lookup = asyncio.ensure_future(asyncio.to_thread(self.keys.key, envelope.account))
             lookup.add_done_callback(lambda done: self._after(
-                done.exception() or done.result(), remote, then,
+                _outcome(done), remote, then,
                 lambda key: self._opened(open_envelope(envelope, now=now, key=key), raw, remote, now, key, then)))
         else:
             self._opened(open_envelope(envelope, now=now, key=None), raw, remote, now, None, then)
@@ -355,10 +355,13 @@ class Receiver(Listener):
             then(refused)
             return
         # A frame we cannot understand may still be somebody's alarm: keep it, then answer.
-        kept = asyncio.wrap_future(self.journal.submit(
-            lambda conn: _keep(conn, raw, remote, "unreadable_frame", refusal.reason, now), lane=Lane.LIFE))
-        kept.add_done_callback(lambda done: self._after(done.exception() or done.result(), remote, then,
-                                                        lambda _id: then(refused)))
+        try:
+            kept = asyncio.wrap_future(self.journal.submit(
+                lambda conn: _keep(conn, raw, remote, "unreadable_frame", refusal.reason, now), lane=Lane.LIFE))
+        except JournalClosed as exc:  # the node is stopping: nothing kept, nothing said
+            self._after(exc, remote, then, then)
+            return
+        kept.add_done_callback(lambda done: self._after(_outcome(done), remote, then, lambda _id: then(refused)))
 
     @staticmethod
     def _after(outcome, remote: str | None, then: Callable[[bytes | None], None], go_on: Callable) -> None:
@@ -384,6 +387,13 @@ class Receiver(Listener):
         return _PanelConnection(self)
 
 
+def _outcome(done: asyncio.Future):
+    """A finished future's result, or the exception it ended with (a cancelled one: CancelledError)."""
+    if done.cancelled():
+        return asyncio.CancelledError()
+    return done.exception() or done.result()
+
+
 class _PanelConnection(asyncio.Protocol):
     """One panel's TCP connection. Frames are answered in the order they came, each after its
     commit, one at a time: a panel's restore must find its alarm committed, as its next frame
@@ -406,6 +416,7 @@ class _PanelConnection(asyncio.Protocol):
         self.writing_paused = False
         self.ended = False  # the panel sent its last byte
         self.closed = False
+        self.starting = False  # _next's loop is running (an answer given at once lets it go on)
 
     def connection_made(self, transport) -> None:
         self.transport = transport
@@ -437,21 +448,35 @@ class _PanelConnection(asyncio.Protocol):
         self.waiting.clear()
 
     def _next(self) -> None:
-        if self.answering or self.closed or self.writing_paused:
-            return
-        if self.waiting:
-            self.answering = True
-            self.receiver.answer(self.waiting.popleft(), self.remote, self._answered)
-        elif self.ended:
-            self.transport.close()
-        if self.reading_paused and len(self.waiting) < MAX_UNANSWERED // 2:
-            self.reading_paused = False
-            self.transport.resume_reading()
+        # A loop, not a recursion: an answer can come back within ``answer`` itself (a NAK
+        # needs no commit), and thousands of two-byte "frames" in one read would otherwise
+        # nest a call chain per frame until Python gives up.
+        if self.starting:
+            return  # the loop below goes on with the next frame
+        self.starting = True
+        try:
+            while not (self.answering or self.closed or self.writing_paused) and self.waiting:
+                self.answering = True
+                try:
+                    self.receiver.answer(self.waiting.popleft(), self.remote, self._answered)
+                except Exception:
+                    # A fault of the receiver must not leave the connection waiting for ever.
+                    log.exception("DC-09 frame from %s not answered: reading it failed", self.remote)
+                    self._answered(None)
+            if self.closed:
+                return
+            if self.ended and not self.answering and not self.waiting:
+                self.transport.close()
+            elif self.reading_paused and len(self.waiting) < MAX_UNANSWERED // 2:
+                self.reading_paused = False
+                self.transport.resume_reading()
+        finally:
+            self.starting = False
 
     def _answered(self, reply: bytes | None) -> None:
         self.answering = False
         if self.closed:
             return
-        if reply is not None:
+        if reply is not None and not self.transport.is_closing():
             self.transport.write(reply)
         self._next()
