@@ -198,10 +198,9 @@ def update_rows(conn: Connection, table: Table, rows: list[dict], *, key: str = 
         return
     rows = list({row[key]: row for row in rows}.values())  # the last row of a key, as in turn
     columns = zip(*_processed(rows, names, _processors(table, names, dialect)))
-    statement = _update_from_arrays_sql(table, names, dialect)
+    statement, texts = _update_from_arrays(table, names, dialect)
     with _raised_as_sqlalchemy_would(dialect, statement), conn.connection.driver_connection.cursor() as cursor:
-        cursor.execute(statement, [array_text(column, text=text)
-                                   for column, text in zip(columns, _texts(table, names))])
+        cursor.execute(statement, [array_text(column, text=text) for column, text in zip(columns, texts)])
 
 
 def array_text(values, *, text: bool = True) -> str:
@@ -216,26 +215,9 @@ def array_text(values, *, text: bool = True) -> str:
                           for value in values) + "}"
 
 
-def _texts(table: Table, names: tuple[str, ...]) -> list[bool]:
-    """Whether each column may hold text that must be quoted in an array (when unsure: yes)."""
-    key = ("texts", table.name, names)
-    found = _STATEMENTS.get(key)
-    if found is None:
-        found = _STATEMENTS[key] = [not _prints_plainly(table.c[name].type) for name in names]
-    return found
-
-
-def _prints_plainly(column_type) -> bool:
-    if isinstance(column_type, TypeDecorator):  # UTCDateTime: what it stores
-        column_type = column_type.impl_instance
-    try:
-        python_type = column_type.python_type
-    except NotImplementedError:
-        return False
-    return issubclass(python_type, (int, float, datetime, date)) and not issubclass(python_type, str)
-
-
-def _update_from_arrays_sql(table: Table, names: tuple[str, ...], dialect) -> str:
+def _update_from_arrays(table: Table, names: tuple[str, ...], dialect) -> tuple[str, list[bool]]:
+    """The ``UPDATE … FROM unnest(…)`` for these columns, and whether each column's array
+    elements must be quoted as text (when unsure: yes)."""
     cache_key = ("update from arrays", table.name, names, dialect.name)
     found = _STATEMENTS.get(cache_key)
     if found is None:
@@ -245,8 +227,18 @@ def _update_from_arrays_sql(table: Table, names: tuple[str, ...], dialect) -> st
         found = _STATEMENTS[cache_key] = (
             f"UPDATE {quote(table.name)} SET {', '.join(f'{quote(n)} = v.{quote(n)}' for n in changed)}"
             f" FROM unnest({arrays}) AS v({', '.join(quote(n) for n in names)})"
-            f" WHERE {quote(table.name)}.{quote(key)} = v.{quote(key)}")
+            f" WHERE {quote(table.name)}.{quote(key)} = v.{quote(key)}",
+            [not _prints_plainly(table.c[name].type) for name in names])
     return found
+
+
+def _prints_plainly(column_type) -> bool:
+    if isinstance(column_type, TypeDecorator):  # UTCDateTime: what it stores
+        column_type = column_type.impl_instance
+    try:
+        return issubclass(column_type.python_type, (int, float, datetime, date))
+    except NotImplementedError:
+        return False
 
 
 def _processed(rows: list[dict], names: tuple[str, ...], processors: list):

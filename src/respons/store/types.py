@@ -19,12 +19,8 @@ class UTCDateTime(TypeDecorator):
     cache_ok = True
 
     def process_bind_param(self, value: datetime | None, dialect):
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError("naive datetime given to a UTC column; pass an aware datetime")
-        value = value.astimezone(timezone.utc)
-        if dialect.name == "sqlite":
+        value = _to_utc(value)
+        if value is not None and dialect.name == "sqlite":
             return value.replace(tzinfo=None)
         return value
 
@@ -32,30 +28,17 @@ class UTCDateTime(TypeDecorator):
         if dialect.name != "sqlite":
             if self.impl_instance.dialect_impl(dialect).bind_processor(dialect) is not None:
                 return super().bind_processor(dialect)
-
             # The driver takes the aware datetime itself; only the UTC conversion is left, done
             # without TypeDecorator's wrapping (a batch of heartbeats binds two times a device).
-            def to_utc(value: datetime | None) -> datetime | None:
-                if value is None or value.tzinfo is timezone.utc:
-                    return value
-                if value.tzinfo is None:
-                    raise ValueError("naive datetime given to a UTC column; pass an aware datetime")
-                return value.astimezone(timezone.utc)
-
-            return to_utc
+            return _to_utc
 
         # The value straight to the text SQLite stores, in one step: the same text as
         # SQLAlchemy's SQLite DATETIME writes ("2026-12-04 10:00:00.000000", so text
         # comparisons keep ordering by time), for a sixth of the CPU (a batch of alarms
         # formats a dozen datetimes per alarm).
         def to_text(value: datetime | None) -> str | None:
-            if value is None:
-                return None
-            if value.tzinfo is None:
-                raise ValueError("naive datetime given to a UTC column; pass an aware datetime")
-            if value.tzinfo is not timezone.utc:
-                value = value.astimezone(timezone.utc)
-            return value.isoformat(" ", "microseconds")[:26]  # without its "+00:00"
+            value = _to_utc(value)
+            return None if value is None else value.isoformat(" ", "microseconds")[:26]  # without its "+00:00"
 
         return to_text
 
@@ -64,10 +47,10 @@ class UTCDateTime(TypeDecorator):
             if self.impl_instance.dialect_impl(dialect).result_processor(dialect, coltype) is not None:
                 return super().result_processor(dialect, coltype)
             # The driver gives aware datetimes in the session's zone (the server's default,
-            # often Etc/UTC as a ZoneInfo): the same instant in timezone.utc, as
-            # process_result_value makes it, in one step (reading 300 devices' three times
-            # through TypeDecorator was a sixth of a heartbeat batch's Python).
-            return self._from_driver
+            # often Etc/UTC as a ZoneInfo): the same instant in timezone.utc, in one step
+            # (reading 300 devices' three times through TypeDecorator was a sixth of a
+            # heartbeat batch's Python).
+            return _from_stored
         theirs = super().result_processor(dialect, coltype)
 
         # The text read back in one step (SQLAlchemy's path, its SQLite DATETIME's parsing
@@ -83,22 +66,28 @@ class UTCDateTime(TypeDecorator):
                 else:
                     # Text this type wrote is naive UTC; text with an offset (written by hand
                     # or another tool) means what it says.
-                    return moment.astimezone(timezone.utc) if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+                    return _from_stored(moment)
             return theirs(value) if theirs else value
 
         return from_text
 
-    @staticmethod
-    def _from_driver(value: datetime | None) -> datetime | None:
-        if value is None or value.tzinfo is timezone.utc:
-            return value
-        if value.tzinfo is None:
-            return value.replace(tzinfo=timezone.utc)
-        return value.astimezone(timezone.utc)
-
     def process_result_value(self, value: datetime | None, dialect):
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            return value.replace(tzinfo=timezone.utc)
-        return value.astimezone(timezone.utc)
+        return _from_stored(value)
+
+
+def _to_utc(value: datetime | None) -> datetime | None:
+    """A time on its way in, in timezone.utc; a naive one is refused."""
+    if value is None or value.tzinfo is timezone.utc:
+        return value
+    if value.tzinfo is None:
+        raise ValueError("naive datetime given to a UTC column; pass an aware datetime")
+    return value.astimezone(timezone.utc)
+
+
+def _from_stored(value: datetime | None) -> datetime | None:
+    """A time on its way out, in timezone.utc; a naive one is UTC (SQLite keeps no zone)."""
+    if value is None or value.tzinfo is timezone.utc:
+        return value
+    if value.tzinfo is None:
+        return value.replace(tzinfo=timezone.utc)
+    return value.astimezone(timezone.utc)
