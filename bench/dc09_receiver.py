@@ -124,7 +124,7 @@ def serve_respons(config: dict[str, Any]) -> None:
     from respons.clock import system_clock
     from respons.engine.routing import RulesCache
     from respons.intake.dc09.receiver import Receiver
-    from respons.runtime import REACTIONS
+    from respons.runtime import REACTIONS, settle_heap
     from respons.store.db import make_engine
     from respons.store.journal import Journal
 
@@ -148,6 +148,7 @@ def serve_respons(config: dict[str, Any]) -> None:
             loop.add_signal_handler(sig, stop.set)
         loop.add_signal_handler(signal.SIGUSR1, lambda: emit({"journal": stats()}))
         await receiver.start(HOST, 0)
+        settle_heap()  # as the server does once its node is up (web/server.py)
         emit({"ready": True, "port": receiver.tcp_port})
         await stop.wait()
         await receiver.stop()

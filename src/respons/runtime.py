@@ -13,6 +13,7 @@ reading this file.
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import socket
@@ -102,6 +103,28 @@ def round_rules(settings: Settings, rules: RulesCache | None) -> RoundRules:
                                     late_after=timedelta(minutes=settings.supervision_late_minutes)),
                       recheck=timedelta(minutes=settings.supervision_recheck_minutes),
                       answer_deadline=timedelta(seconds=settings.answer_deadline_seconds), rules_cache=rules)
+
+
+# Allocations (of objects the cycle collector tracks) between two of its young collections:
+# Python's default is 700.
+YOUNG_COLLECTION_EVERY = 50_000
+
+
+def settle_heap() -> None:
+    """Once a serving process has built its node: what exists now lives as long as the
+    process, so the cycle collector stops looking at it (``gc.freeze``), and looks at the
+    young objects less often. A full collection walked every one of the ~130,000 objects
+    the modules, the engine and the app hold, and young collections ran every 700
+    allocations: together a seventh of the DC-09 receiver's CPU per alarm, for nothing, as
+    the alarm path makes no garbage cycles (docs/benchmarks.md, "Issue 21"). Objects still
+    die when their last reference goes; a cycle is still collected, later.
+
+    The serving process only (web/server.py): a test process builds many nodes, and freezing
+    each would keep whatever cycles the tests before it left."""
+    gc.collect()
+    gc.freeze()
+    _, older, oldest = gc.get_threshold()
+    gc.set_threshold(YOUNG_COLLECTION_EVERY, older, oldest)
 
 
 @dataclass

@@ -14,6 +14,8 @@ from types import FrameType
 import uvicorn
 from fastapi import FastAPI
 
+from respons.runtime import settle_heap
+
 # Requests in flight (an alarm waiting for its commit takes milliseconds) get this long.
 GRACEFUL_SHUTDOWN_SECONDS = 5
 
@@ -22,6 +24,11 @@ class _Server(uvicorn.Server):
     def __init__(self, config: uvicorn.Config, app: FastAPI):
         super().__init__(config)
         self._app = app
+
+    async def startup(self, sockets=None) -> None:
+        await super().startup(sockets=sockets)  # the app's lifespan has built the node
+        if not self.should_exit:
+            settle_heap()
 
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
         runtime = getattr(self._app.state, "runtime", None)
