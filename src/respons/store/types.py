@@ -36,9 +36,24 @@ class UTCDateTime(TypeDecorator):
         # SQLAlchemy's SQLite DATETIME writes ("2026-12-04 10:00:00.000000", so text
         # comparisons keep ordering by time), for a sixth of the CPU (a batch of alarms
         # formats a dozen datetimes per alarm).
+        # The same instant is written several times an alarm (received, queued, two events,
+        # its deadline's creation): each text is made once, kept in a small table (a dict's
+        # reads and writes are atomic, so the journal and the web threads can share it).
+        # Only UTC times are kept: two Oslo times of the autumn's repeated hour compare equal
+        # (same zone: the wall clock is compared, ``fold`` ignored) but are an hour apart.
+        written: dict[datetime, str] = {}
+
         def to_text(value: datetime | None) -> str | None:
-            value = _to_utc(value)
-            return None if value is None else value.isoformat(" ", "microseconds")[:26]  # without its "+00:00"
+            if value is None:
+                return None
+            if value.tzinfo is not timezone.utc:
+                return _to_utc(value).isoformat(" ", "microseconds")[:26]  # without its "+00:00"
+            text = written.get(value)
+            if text is None:
+                if len(written) >= _TEXTS_KEPT:
+                    written.clear()
+                text = written[value] = value.isoformat(" ", "microseconds")[:26]
+            return text
 
         return to_text
 
@@ -73,6 +88,9 @@ class UTCDateTime(TypeDecorator):
 
     def process_result_value(self, value: datetime | None, dialect):
         return _from_stored(value)
+
+
+_TEXTS_KEPT = 4096
 
 
 def _to_utc(value: datetime | None) -> datetime | None:

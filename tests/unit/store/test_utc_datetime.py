@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given, strategies as st
 from sqlalchemy import DateTime, create_engine
 
+from respons.store import types
 from respons.store.types import UTCDateTime
 
 SQLITE = create_engine("sqlite://").dialect
@@ -46,6 +47,35 @@ def test_read_back_as_sqlalchemy_reads_it(moment):
 def test_text_written_by_others_reads_as_sqlalchemy_reads_it(text):
     # CURRENT_TIMESTAMP's form, a date alone, an ISO "T", an offset (written by hand)
     assert ours_back(text) == UTCDateTime().process_result_value(_THEIRS_BACK(text), SQLITE)
+
+
+@given(st.lists(st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2100, 1, 1),
+                             timezones=st.sampled_from([timezone.utc, ZoneInfo("Europe/Oslo")])), max_size=30))
+def test_a_time_written_again_gets_its_own_text(moments):
+    # The texts of times already written are kept: a later time, equal or not, in any zone,
+    # must still get the text of its own instant.
+    writer = UTCDateTime().bind_processor(SQLITE)
+    for moment in moments + moments[::-1]:
+        assert writer(moment) == _SQLALCHEMYS(UTCDateTime().process_bind_param(moment, SQLITE))
+
+
+def test_the_repeated_autumn_hour_in_oslo_is_two_hours_of_text():
+    # Same zone, same wall clock: Python calls these equal (fold is ignored), an hour apart.
+    oslo = ZoneInfo("Europe/Oslo")
+    first, second = datetime(2026, 10, 25, 2, 30, tzinfo=oslo), datetime(2026, 10, 25, 2, 30, fold=1, tzinfo=oslo)
+    writer = UTCDateTime().bind_processor(SQLITE)
+    assert first == second
+    assert (writer(first), writer(second), writer(first)) == (
+        "2026-10-25 00:30:00.000000", "2026-10-25 01:30:00.000000", "2026-10-25 00:30:00.000000")
+
+
+def test_the_kept_texts_stay_few():
+    writer = UTCDateTime().bind_processor(SQLITE)
+    start = datetime(2026, 12, 5, tzinfo=timezone.utc)
+    texts = [writer(start + timedelta(seconds=i)) for i in range(3 * types._TEXTS_KEPT)]
+    assert texts[-1] == "2026-12-05 03:24:47.000000" and len(set(texts)) == 3 * types._TEXTS_KEPT
+    kept = next(cell.cell_contents for cell in writer.__closure__ if isinstance(cell.cell_contents, dict))
+    assert len(kept) <= types._TEXTS_KEPT
 
 
 def test_none_stays_none_and_naive_is_refused():
