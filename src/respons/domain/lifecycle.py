@@ -9,7 +9,7 @@ writes it in the same transaction as the event, so the two cannot disagree.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from enum import StrEnum
 from typing import Any, Iterable
@@ -214,6 +214,23 @@ _REFUSAL_HINTS: dict[EventKind, str] = {
 }
 
 
+_PROJECTION_FIELDS = frozenset(f.name for f in fields(AlarmProjection))
+
+
+def _changed(alarm: AlarmProjection, **changes: Any) -> AlarmProjection:
+    """``dataclasses.replace`` for the projection, which it does for every event of every
+    alarm (the intake folds two per alarm, a timeline read one per event): replace looks at
+    each of the sixteen fields on every call, 3.2 µs; a copy of the instance's values with
+    the changes is 0.7 µs. The projection has no ``__post_init__`` to skip."""
+    if not changes.keys() <= _PROJECTION_FIELDS:
+        raise TypeError(f"AlarmProjection has no field {sorted(changes.keys() - _PROJECTION_FIELDS)}")
+    changed = object.__new__(AlarmProjection)
+    values = changed.__dict__  # frozen: written past its __setattr__, as its own __init__ does
+    values.update(alarm.__dict__)
+    values.update(changes)
+    return changed
+
+
 def start(event: Event) -> AlarmProjection:
     if event.kind is not EventKind.RECEIVED:
         raise IllegalTransition(event.kind, None, "A timeline must start with a 'received' event.", reason="no_events")
@@ -234,44 +251,44 @@ def apply(alarm: AlarmProjection, event: Event) -> AlarmProjection:
     seq = alarm.seq + 1
     match event.kind:
         case EventKind.QUEUED | EventKind.ESCALATED:
-            return replace(alarm, seq=seq, state=State.QUEUED, queued_at=event.at)
+            return _changed(alarm, seq=seq, state=State.QUEUED, queued_at=event.at)
         case EventKind.OFFERED | EventKind.KIN_ASKED:
             # Offered to next of kin: nobody holds it until one of them confirms.
-            return replace(alarm, seq=seq, state=State.OFFERED)
+            return _changed(alarm, seq=seq, state=State.OFFERED)
         case EventKind.KIN_CONFIRMED:
-            return replace(alarm, seq=seq, state=State.ANSWERED, answered_at=event.at, answered_by=event.actor)
+            return _changed(alarm, seq=seq, state=State.ANSWERED, answered_at=event.at, answered_by=event.actor)
         case (EventKind.DECLINED | EventKind.MISSION_ACCEPTED | EventKind.CALL | EventKind.LOOK_IN
               | EventKind.MESSAGE):
-            return replace(alarm, seq=seq)
+            return _changed(alarm, seq=seq)
         case EventKind.MISSING_RESPONSE:
-            return replace(alarm, seq=seq, missing_response=True)
+            return _changed(alarm, seq=seq, missing_response=True)
         case EventKind.KIN_NOTIFIED:
             # Next of kin have it: taken, by the routing on their behalf.
-            return replace(alarm, seq=seq, state=State.ANSWERED, answered_at=event.at, answered_by=event.actor)
+            return _changed(alarm, seq=seq, state=State.ANSWERED, answered_at=event.at, answered_by=event.actor)
         case EventKind.HANDED_BACK:
             # Back in the centre's queue: nobody holds it any more, and the centre's answer
             # clock starts from the hand-back.
-            return replace(alarm, seq=seq, state=State.QUEUED, queued_at=event.at, answered_at=None, answered_by=None)
+            return _changed(alarm, seq=seq, state=State.QUEUED, queued_at=event.at, answered_at=None, answered_by=None)
         case EventKind.ANSWERED:
-            return replace(alarm, seq=seq, state=State.ANSWERED, answered_at=event.at, answered_by=event.actor)
+            return _changed(alarm, seq=seq, state=State.ANSWERED, answered_at=event.at, answered_by=event.actor)
         case EventKind.TAKEN_OVER:
             if event.actor == alarm.answered_by:
                 raise IllegalTransition(event.kind, alarm.state, "You already hold this alarm.", reason="already_holder")
-            return replace(alarm, seq=seq, answered_by=event.actor)
+            return _changed(alarm, seq=seq, answered_by=event.actor)
         case EventKind.NOTE:
             if not str(event.data.get("text", "")).strip():
                 raise IllegalTransition(event.kind, alarm.state, "A note needs some text.", reason="note_empty")
             if alarm.state is State.CLOSED and not event.data.get("addendum"):
                 raise IllegalTransition(event.kind, alarm.state, "Cannot note: the alarm is closed; "
                                         "a note after close is an addendum.", reason="note_after_close")
-            return replace(alarm, seq=seq)
+            return _changed(alarm, seq=seq)
         case EventKind.ACTION:
             _check_action(event, alarm.state)
             if event.data.get("action") == Action.ARRIVED and alarm.arrived_at is None:
-                return replace(alarm, seq=seq, arrived_at=event.at)
-            return replace(alarm, seq=seq)
+                return _changed(alarm, seq=seq, arrived_at=event.at)
+            return _changed(alarm, seq=seq)
         case EventKind.ANSWER_TIME_EXCEEDED:
-            return replace(alarm, seq=seq, answer_time_exceeded=True)
+            return _changed(alarm, seq=seq, answer_time_exceeded=True)
         case EventKind.RESOLVED:
             try:
                 outcome = Outcome(event.data.get("outcome"))
@@ -283,13 +300,13 @@ def apply(alarm: AlarmProjection, event: Event) -> AlarmProjection:
             if outcome not in OPERATOR_OUTCOMES:
                 raise IllegalTransition(event.kind, alarm.state, "'cleared' is recorded by the system when the cause "
                                         "goes away; choose what was done.", reason="cleared_is_system")
-            return replace(alarm, seq=seq, state=State.RESOLVED, resolved_at=event.at, outcome=outcome)
+            return _changed(alarm, seq=seq, state=State.RESOLVED, resolved_at=event.at, outcome=outcome)
         case EventKind.CLOSED:
-            return replace(alarm, seq=seq, state=State.CLOSED, closed_at=event.at)
+            return _changed(alarm, seq=seq, state=State.CLOSED, closed_at=event.at)
         case EventKind.CLEARED:
             # An outcome recorded by a person (resolved first) is kept.
             outcome = alarm.outcome or Outcome(event.data.get("outcome", Outcome.CLEARED.value))
-            return replace(alarm, seq=seq, state=State.CLOSED, closed_at=event.at, outcome=outcome,
+            return _changed(alarm, seq=seq, state=State.CLOSED, closed_at=event.at, outcome=outcome,
                            resolved_at=alarm.resolved_at or event.at)
     raise AssertionError(f"unhandled event kind {event.kind}")  # pragma: no cover
 

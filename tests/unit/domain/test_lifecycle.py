@@ -233,3 +233,21 @@ def test_closing_a_closed_alarm_is_refused_for_what_it_is_not_as_a_holder_questi
     with pytest.raises(IllegalTransition) as refused:
         apply(closed, ev(EventKind.CLOSED, 60, "user:2"))
     assert not isinstance(refused.value, NotHolder)
+
+
+def test_a_changed_projection_is_what_dataclasses_replace_makes():
+    # apply's copy of the projection (lifecycle._changed) takes the fast way round
+    # dataclasses.replace: the same projection, the original untouched, a wrong name refused.
+    import dataclasses
+
+    from respons.domain.lifecycle import _changed
+
+    before = start(Event(EventKind.RECEIVED, T0, "device:1", {}))
+    after = _changed(before, seq=2, state=State.QUEUED, queued_at=T0)
+    assert after == dataclasses.replace(before, seq=2, state=State.QUEUED, queued_at=T0)
+    assert before.state is State.RECEIVED and before.seq == 1 and before.queued_at is None
+    assert hash(after) == hash(dataclasses.replace(before, seq=2, state=State.QUEUED, queued_at=T0))
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        after.seq = 3
+    with pytest.raises(TypeError, match="queud_at"):
+        _changed(before, queud_at=T0)
