@@ -157,6 +157,19 @@ def test_the_nak_is_the_standards_fixed_form_with_the_receivers_utc_time(at, exp
     assert answer(Answer.NAK, None, now=oslo) == expected, "the time is written in UTC"
 
 
+@pytest.mark.parametrize("receiver", ["1", None])
+@pytest.mark.parametrize("stamped", [True, False])
+def test_the_clear_ack_is_the_frame_build_writes(receiver, stamped):
+    # 5.5.3.1: "ACK" echoing sequence, receiver, prefix and account, empty data, and the
+    # receiver's time when the frame carried one. Written at once (frames.answer), it must be
+    # the bytes the general builder writes.
+    parsed = parse(frame(receiver=receiver, timestamp=NOW if stamped else None), now=NOW)
+    assert answer(Answer.ACK, parsed, now=NOW) == build(
+        "ACK", sequence="0042", account="1234", prefix="0", receiver=receiver, timestamp=NOW if stamped else None)
+    stamp = "_" + NOW.strftime("%H:%M:%S,%m-%d-%Y") if stamped else ""
+    assert answer(Answer.ACK, parsed, now=NOW) == raw(f'"ACK"0042{"R1" if receiver else ""}L0#1234[]{stamp}')
+
+
 def test_the_duh_echoes_the_frame_without_data_or_timestamp_in_clear():
     assert answer(Answer.DUH, parse(frame(), now=NOW), now=NOW) == raw('"DUH"0042R1L0#1234[]')
     assert answer(Answer.DUH, parse(frame(receiver=None), now=NOW), now=NOW) == raw('"DUH"0042L0#1234[]')

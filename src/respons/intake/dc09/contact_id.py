@@ -13,8 +13,8 @@ and kept in quarantine for an administrator, because it could be a real alarm.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from enum import StrEnum
+from typing import NamedTuple
 
 
 class Meaning(StrEnum):
@@ -62,8 +62,7 @@ SIA_CODES: dict[str, tuple[str | None, Meaning]] = {
 }
 
 
-@dataclass(frozen=True)
-class Event:
+class Event(NamedTuple):  # immutable, and read from every alarm frame (as frames.Frame)
     code: str  # "101" (Contact ID) or "MA" (SIA)
     alarm_type: str | None
     meaning: Meaning

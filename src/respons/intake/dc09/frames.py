@@ -215,11 +215,11 @@ def build(token: str, *, sequence: str, account: str, prefix: str = "0", receive
         if timestamp is None:
             raise ValueError("an encrypted DC-09 frame carries a timestamp")
         token, content = "*" + token, crypto.encrypt(content, key)
-    message = f'"{token}"{sequence}' + (f"R{receiver}" if receiver else "") + f"L{prefix}#{account}[{content}"
-    body = message.encode("ascii")
-    if len(body) > 0xFFF:
-        raise ValueError("a DC-09 message is at most 4095 bytes")
-    return b"\n" + f"{crc16_arc(body):04X}0{len(body):03X}".encode("ascii") + body + b"\r"
+    return _framed(_message(token, sequence, receiver, prefix, account, content))
+
+
+def _message(token: str, sequence: str, receiver: str | None, prefix: str, account: str, content: str) -> str:
+    return f'"{token}"{sequence}' + (f"R{receiver}" if receiver else "") + f"L{prefix}#{account}[{content}"
 
 
 # ANSI/SIA DC-09-2013, 5.5.3.2 "NAK - Negative Acknowledgement" (kept in DC-09-2021): the CSR
@@ -241,6 +241,8 @@ DUH_UNREAD_MESSAGE = '"DUH"0000R0L0A0[]'
 
 def _framed(message: str) -> bytes:
     body = message.encode("ascii")
+    if len(body) > 0xFFF:
+        raise ValueError("a DC-09 message is at most 4095 bytes")
     return b"\n" + f"{crc16_arc(body):04X}0{len(body):03X}".encode("ascii") + body + b"\r"
 
 
@@ -256,9 +258,11 @@ def answer(kind: Answer, frame: Frame | None, *, now: datetime, key: bytes | Non
             return _framed(DUH_UNREAD_MESSAGE)
         raise ValueError("an ACK answers a frame that was read")
     if kind is Answer.DUH:
+        return _framed(_message("DUH", frame.sequence, frame.receiver, frame.prefix, frame.account, "]"))
+    if frame.encrypted and key is not None:
         return build(kind.value, sequence=frame.sequence, account=frame.account, prefix=frame.prefix,
-                     receiver=frame.receiver)
-    encrypt = frame.encrypted and key is not None
-    return build(kind.value, sequence=frame.sequence, account=frame.account, prefix=frame.prefix,
-                 receiver=frame.receiver, key=key if encrypt else None,
-                 timestamp=now if frame.timestamp or encrypt else None)
+                     receiver=frame.receiver, key=key, timestamp=now)
+    # The clear ACK, every panel's every frame: its message written at once rather than
+    # through ``build`` (half its cost).
+    return _framed(_message("ACK", frame.sequence, frame.receiver, frame.prefix, frame.account,
+                            "]_" + _stamp_text(int(now.timestamp())) if frame.timestamp else "]"))
