@@ -167,10 +167,12 @@ def _insert_event(conn: Connection, deviation_id: int, seq: int, event: Deviatio
 
 def react(conn: Connection, change: dict[str, Any]) -> None:
     """A journal reaction (respons/runtime.py): propose what an alarm's change calls for."""
+    # The members themselves, not .value (StrEnum: equal to their text): this runs for
+    # every change of every alarm, and an enum's .value is a property lookup each time.
     kind = change.get("event")
-    if kind == EventKind.ANSWERED.value:
+    if kind == EventKind.ANSWERED:
         _late_answer(conn, change["alarm_id"])
-    elif kind == EventKind.MISSING_RESPONSE.value:
+    elif kind == EventKind.MISSING_RESPONSE:
         _missing_response(conn, change["alarm_id"])
 
 

@@ -37,8 +37,9 @@ NOT_DOCUMENTED, SUPERSEDED = "not_documented", "superseded"
 def react(conn: Connection, change: dict[str, Any]) -> None:
     """A journal reaction: a new version of the document when the alarm ends or is amended."""
     kind, state = change.get("event"), change.get("state")
-    ends = kind in (EventKind.CLOSED.value, EventKind.CLEARED.value)
-    addendum = kind == EventKind.NOTE.value and state == State.CLOSED.value
+    # The members, not .value (StrEnum: equal to their text), for every change of every alarm.
+    ends = kind == EventKind.CLOSED or kind == EventKind.CLEARED
+    addendum = kind == EventKind.NOTE and state == State.CLOSED
     if ends or addendum:
         enqueue(conn, change["alarm_id"])
     elif kind == "lookin" and change.get("what") == "finished":

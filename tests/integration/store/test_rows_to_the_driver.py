@@ -119,3 +119,21 @@ def test_rows_fetched_from_the_driver_are_what_sqlalchemy_reads(engine, registry
     assert ours == theirs == again[-1] and sorted(rows) == ["P-1", "P-2"]
     assert rows["P-1"].last_seen_at == T and rows["P-1"].last_seen_at.tzinfo is timezone.utc
     assert rows["P-2"].last_seen_at is None and rows["P-1"].heartbeat_interval_s == 60
+
+
+def test_every_column_of_fetched_rows_is_what_sqlalchemy_reads_in_its_order(engine, registry):
+    # All of a device's columns (booleans, times, awkward text, NULLs), in the statement's order.
+    query = ForEachDatabase(lambda postgres: select(devices).where(in_list(postgres, devices.c.identity, "identities"))
+                            .order_by(devices.c.identity.desc()))
+    awkward = ['quote " and \\ backslash', "ÆØÅ æøå — ✓", "[1, 2]", '{"not": "json"}', "", "null"]
+    with engine.begin() as conn:
+        insert_rows(conn, devices, [_device(registry, f"O-{i}", network=text, active=i % 2 == 0, heartbeat_interval_s=i,
+                                            last_seen_at=T + timedelta(microseconds=i) if i else None)
+                                    for i, text in enumerate(awkward)])
+        params = {"identities": list_value(conn, [f"O-{i}" for i in range(len(awkward))])}
+        theirs = [tuple(r) for r in conn.execute(query(conn), params)]
+        ours = [tuple(r) for r in fetch_rows(conn, query(conn), params)]
+        nothing = fetch_rows(conn, query(conn), {"identities": list_value(conn, ["O-none"])})
+    assert ours == theirs and [row[list(devices.c.keys()).index("identity")] for row in ours] == [
+        f"O-{i}" for i in reversed(range(len(awkward)))]
+    assert nothing == []
