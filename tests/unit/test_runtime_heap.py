@@ -4,8 +4,11 @@ then is frozen out of the cycle collector's walks, and young collections come le
 from __future__ import annotations
 
 import asyncio
+import signal
 import subprocess
 import sys
+
+import pytest
 
 import uvicorn
 from fastapi import FastAPI
@@ -39,11 +42,28 @@ def test_the_server_settles_the_heap_after_the_app_has_started(monkeypatch):
     assert steps == ["lifespan and sockets", "settled"]
 
 
-def test_a_server_that_failed_to_start_is_not_settled(monkeypatch):
+def _never_settled():
+    raise AssertionError("settled")
+
+
+def test_a_server_that_fails_to_start_is_not_settled(monkeypatch):
     async def failed(self, sockets=None):
-        self.should_exit = True  # as uvicorn does when the lifespan or the bind fails
+        raise SystemExit(3)  # uvicorn's way when the lifespan or the bind fails
 
     monkeypatch.setattr(uvicorn.Server, "startup", failed)
-    monkeypatch.setattr(server, "settle_heap", lambda: (_ for _ in ()).throw(AssertionError("settled")))
+    monkeypatch.setattr(server, "settle_heap", _never_settled)
     app = FastAPI()
-    asyncio.run(server._Server(server.config(app, host="127.0.0.1", port=0), app).startup())
+    with pytest.raises(SystemExit):
+        asyncio.run(server._Server(server.config(app, host="127.0.0.1", port=0), app).startup())
+
+
+def test_a_server_told_to_stop_while_starting_is_not_settled(monkeypatch):
+    async def interrupted(self, sockets=None):
+        self.handle_exit(signal.SIGTERM, None)  # SIGTERM arrived during the start
+
+    monkeypatch.setattr(uvicorn.Server, "startup", interrupted)
+    monkeypatch.setattr(server, "settle_heap", _never_settled)
+    app = FastAPI()
+    started = server._Server(server.config(app, host="127.0.0.1", port=0), app)
+    asyncio.run(started.startup())
+    assert started.should_exit

@@ -36,23 +36,16 @@ class UTCDateTime(TypeDecorator):
         # SQLAlchemy's SQLite DATETIME writes ("2026-12-04 10:00:00.000000", so text
         # comparisons keep ordering by time), for a sixth of the CPU (a batch of alarms
         # formats a dozen datetimes per alarm).
-        # The same instant is written several times an alarm (received, queued, two events,
-        # its deadline's creation): each text is made once, kept in a small table (a dict's
-        # reads and writes are atomic, so the journal and the web threads can share it).
-        # Only UTC times are kept: two Oslo times of the autumn's repeated hour compare equal
-        # (same zone: the wall clock is compared, ``fold`` ignored) but are an hour apart.
-        written: dict[datetime, str] = {}
-
         def to_text(value: datetime | None) -> str | None:
             if value is None:
                 return None
             if value.tzinfo is not timezone.utc:
                 return _to_utc(value).isoformat(" ", "microseconds")[:26]  # without its "+00:00"
-            text = written.get(value)
+            text = _TEXTS.get(value)
             if text is None:
-                if len(written) >= _TEXTS_KEPT:
-                    written.clear()
-                text = written[value] = value.isoformat(" ", "microseconds")[:26]
+                if len(_TEXTS) >= _TEXTS_KEPT:
+                    _TEXTS.clear()
+                text = _TEXTS[value] = value.isoformat(" ", "microseconds")[:26]
             return text
 
         return to_text
@@ -90,6 +83,12 @@ class UTCDateTime(TypeDecorator):
         return _from_stored(value)
 
 
+# The SQLite text of UTC times written lately, for every UTCDateTime column: an alarm writes
+# the same instant five times (received and queued on its row, two events, its deadline's
+# creation), each text made once. A dict's reads and writes are atomic, so the journal and the
+# web threads share it. Only UTC times are kept: two Oslo times of the autumn's repeated hour
+# compare equal (same zone: the wall clock is compared, ``fold`` ignored) but are an hour apart.
+_TEXTS: dict[datetime, str] = {}
 _TEXTS_KEPT = 4096
 
 

@@ -26,8 +26,9 @@ class _Server(uvicorn.Server):
         self._app = app
 
     async def startup(self, sockets=None) -> None:
-        await super().startup(sockets=sockets)  # the app's lifespan has built the node
-        if not self.should_exit:
+        # The app's lifespan builds the node in here; a failed start raises SystemExit.
+        await super().startup(sockets=sockets)
+        if not self.should_exit:  # not stopping already (a signal during the start)
             settle_heap()
 
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
