@@ -44,6 +44,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from enum import IntEnum, StrEnum
+from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 OSLO = ZoneInfo("Europe/Oslo")
@@ -127,8 +128,7 @@ class AgreementRules:
     kin_confirm_seconds: int = DEFAULT_KIN_CONFIRM_SECONDS
 
 
-@dataclass(frozen=True)
-class AlarmFacts:
+class AlarmFacts(NamedTuple):  # immutable, and one per alarm routed (as intake's frames)
     category: str
     recipient_id: int | None
     zone_id: int | None
@@ -184,15 +184,20 @@ def window_at(rules: AgreementRules, category: str, now: datetime, device_kind: 
     return None
 
 
+# The plans that need no agreement, made once (a plan is immutable): most alarms get one.
+_CENTRE_ONLY_FOR = {reason: RoutingPlan(CENTRE_ONLY, reason) for reason in (Reason.EMERGENCY, Reason.SYSTEM,
+                                                                             Reason.UNMATCHED)}
+
+
 def plan_route(alarm: AlarmFacts, rules: AgreementRules | None, now: datetime) -> RoutingPlan:
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
     if alarm.category in EMERGENCY_CATEGORIES:
-        return RoutingPlan(CENTRE_ONLY, Reason.EMERGENCY)
+        return _CENTRE_ONLY_FOR[Reason.EMERGENCY]
     if alarm.category == SYSTEM:
-        return RoutingPlan(CENTRE_ONLY, Reason.SYSTEM)
+        return _CENTRE_ONLY_FOR[Reason.SYSTEM]
     if rules is None:
-        return RoutingPlan(CENTRE_ONLY, Reason.UNMATCHED)
+        return _CENTRE_ONLY_FOR[Reason.UNMATCHED]
 
     kin_categories = rules.next_of_kin.get(alarm.recipient_id, frozenset()) if alarm.recipient_id else frozenset()
     if alarm.category in kin_categories:

@@ -30,7 +30,7 @@ from __future__ import annotations
 import dataclasses
 import time
 from datetime import date, datetime, timedelta
-from typing import Any, Callable
+from typing import Any, Callable, NamedTuple
 
 from sqlalchemy import and_, bindparam, insert, or_, select, update
 from sqlalchemy.engine import Connection
@@ -169,8 +169,7 @@ def _plan(conn: Connection, municipality_id: int, facts: AlarmFacts, kin: frozen
     return routing.plan_route(facts, rules, now)
 
 
-@dataclasses.dataclass(frozen=True)
-class PlanRequest:
+class PlanRequest(NamedTuple):  # immutable, and one per alarm of a batch (as frames.Frame)
     municipality_id: int
     recipient_id: int | None
     category: str

@@ -179,7 +179,10 @@ def test_an_smsc_down_for_30_seconds_during_50_alarms_gets_every_message_exactly
                 later.append(world.alarm("door_opened"))
                 await asyncio.sleep(0.1)
             await asyncio.sleep(max(0.0, 30 - (time.monotonic() - down_at)))
-            assert {r.state for r in rows(world)[10:]} == {"queued"}, "nothing is lost while the SMSC is down"
+            # Still to do, every one (messages/rules.OPEN): waiting for its next try, or being
+            # tried right now by the worker (back to waiting when the SMSC refuses; a test
+            # machine under load has caught one in that moment).
+            assert {r.state for r in rows(world)[10:]} <= {"queued", "sending"}, "nothing is lost while the SMSC is down"
             smsc.start()
             await until(lambda: sum(r.state == "delivered" for r in rows(world)) == 50, timeout=60,
                         what="all fifty delivered")

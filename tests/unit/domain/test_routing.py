@@ -183,3 +183,16 @@ def test_an_alarm_is_taken_by_its_holder_or_by_whoever_accepted_its_mission_unti
     assert not taken_by(answered_by="user:1", mission={"accepted_by": "user:7", "done_at": "2026-12-04T01:00:00"},
                                 actor="user:7")
     assert not taken_by(answered_by=None, mission={"accepted_by": None}, actor="user:7")
+
+
+@pytest.mark.parametrize("facts, agreement, reason", [
+    (alarm("fire"), None, Reason.EMERGENCY), (alarm("system"), None, Reason.SYSTEM), (alarm(), None, Reason.UNMATCHED)])
+def test_the_plans_that_need_no_agreement_are_shared_and_stay_as_they_are(facts, agreement, reason):
+    # Made once and handed to every such alarm: immutable, and its JSON a fresh dict each time.
+    first, second = plan_route(facts, agreement, NOON), plan_route(facts, agreement, at(2027, 6, 1, 3))
+    assert first == second == RoutingPlan((Step(Target.CENTRE),), reason)
+    routed = first.to_json()
+    routed["steps"].append({"target": "zone"})
+    assert second.to_json() == RoutingPlan((Step(Target.CENTRE),), reason).to_json()
+    with pytest.raises(AttributeError):
+        first.reason = Reason.NO_ZONE
