@@ -45,15 +45,13 @@ sys.path.insert(0, str(ROOT))
 from rich.console import Console  # noqa: E402
 
 from bench.dc09_receiver import insert_fixture, make_frame  # noqa: E402
-from bench.intake_http import DEFAULT_PG_ADMIN_URL, fresh_database  # noqa: E402
+from bench.intake_http import DEFAULT_PG_ADMIN_URL, fresh_engine  # noqa: E402
 from bench.ratios import write  # noqa: E402
 from respons.engine.routing import RulesCache  # noqa: E402
 from respons.intake.dc09 import receiver  # noqa: E402
 from respons.intake.dc09.frames import open_envelope, read  # noqa: E402
 from respons.runtime import REACTIONS  # noqa: E402
-from respons.store.db import make_engine  # noqa: E402
 from respons.store.journal import Journal  # noqa: E402
-from respons.store.migrate import upgrade  # noqa: E402
 
 console = Console()
 
@@ -107,10 +105,7 @@ class Busy:
 
 def bench(kind: str, args: argparse.Namespace, workdir: Path) -> dict:
     with ExitStack() as cleanup:
-        url, where = fresh_database(kind, cleanup, pg_admin_url=args.pg_admin_url, sqlite_path=workdir / f"{kind}.db")
-        upgrade(url)
-        engine = make_engine(url)
-        cleanup.callback(engine.dispose)
+        engine, where = fresh_engine(kind, cleanup, pg_admin_url=args.pg_admin_url, sqlite_path=workdir / f"{kind}.db")
         accounts = insert_fixture(engine, args.batch)
         journal = Journal(engine, window_ms=2, reactions=REACTIONS).start()
         cleanup.callback(journal.close)

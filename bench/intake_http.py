@@ -659,6 +659,16 @@ def fresh_database(kind: str, cleanup: ExitStack, *, pg_admin_url: str, sqlite_p
     return make_url(pg_admin_url).set(database=name).render_as_string(hide_password=False), {"database": name}
 
 
+def fresh_engine(kind: str, cleanup: ExitStack, *, pg_admin_url: str, sqlite_path: Path) -> tuple[Engine, dict[str, Any]]:
+    """``fresh_database`` migrated to the newest schema, and an engine on it (disposed when
+    ``cleanup`` closes), for a benchmark that works in its own process."""
+    url, where = fresh_database(kind, cleanup, pg_admin_url=pg_admin_url, sqlite_path=sqlite_path)
+    upgrade(url)
+    engine = make_engine(url)
+    cleanup.callback(engine.dispose)
+    return engine, where
+
+
 def bench_database(kind: str, args: argparse.Namespace, workdir: Path, run_id: str) -> dict[str, Any]:
     started_at = datetime.now(timezone.utc)
     result: dict[str, Any] = {

@@ -38,15 +38,14 @@ sys.path.insert(0, str(ROOT))
 from rich.console import Console  # noqa: E402
 from sqlalchemy import func, insert, select, update  # noqa: E402
 
-from bench.intake_http import DEFAULT_PG_ADMIN_URL, fresh_database, percentile, process_cpu_seconds  # noqa: E402
+from bench.intake_http import DEFAULT_PG_ADMIN_URL, fresh_engine, percentile, process_cpu_seconds  # noqa: E402
 from bench.ratios import write  # noqa: E402
 from respons.clock import system_clock  # noqa: E402
 from respons.engine import supervision  # noqa: E402
 from respons.runtime import REACTIONS  # noqa: E402
 from respons.store import planner  # noqa: E402
-from respons.store.db import is_postgres, make_engine  # noqa: E402
+from respons.store.db import is_postgres  # noqa: E402
 from respons.store.journal import Journal, Lane  # noqa: E402
-from respons.store.migrate import upgrade  # noqa: E402
 from respons.store.tables import alarms, devices  # noqa: E402
 from tests.factories import seed_registry  # noqa: E402
 
@@ -150,10 +149,7 @@ def outage(engine, journal: Journal, silent: int) -> dict:
 
 def bench(kind: str, args: argparse.Namespace, workdir: Path) -> dict:
     with ExitStack() as cleanup:
-        url, where = fresh_database(kind, cleanup, pg_admin_url=args.pg_admin_url, sqlite_path=workdir / f"{kind}.db")
-        upgrade(url)
-        engine = make_engine(url)
-        cleanup.callback(engine.dispose)
+        engine, where = fresh_engine(kind, cleanup, pg_admin_url=args.pg_admin_url, sqlite_path=workdir / f"{kind}.db")
         t0 = time.perf_counter()
         fleet(engine, args.devices, system_clock())
         result = {"db": kind, "devices": args.devices, "insert_seconds": round(time.perf_counter() - t0, 1)}

@@ -115,8 +115,8 @@ def settle_heap() -> None:
     process, so the cycle collector stops looking at it (``gc.freeze``), and looks at the
     young objects less often. A full collection walked every one of the ~130,000 objects
     the modules, the engine and the app hold, and young collections ran every 700
-    allocations: together a seventh of the DC-09 receiver's CPU per alarm, for nothing, as
-    the alarm path makes no garbage cycles (docs/benchmarks.md, "Issue 21"). Objects still
+    allocations: together about a tenth of the DC-09 receiver's CPU per alarm, for nothing,
+    as the alarm path makes no garbage cycles (docs/benchmarks.md, "Issue 21"). Objects still
     die when their last reference goes; a cycle is still collected, later.
 
     The serving process only (web/server.py): a test process builds many nodes, and freezing

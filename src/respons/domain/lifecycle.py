@@ -307,7 +307,7 @@ def apply(alarm: AlarmProjection, event: Event) -> AlarmProjection:
             # An outcome recorded by a person (resolved first) is kept.
             outcome = alarm.outcome or Outcome(event.data.get("outcome", Outcome.CLEARED.value))
             return _changed(alarm, seq=seq, state=State.CLOSED, closed_at=event.at, outcome=outcome,
-                           resolved_at=alarm.resolved_at or event.at)
+                            resolved_at=alarm.resolved_at or event.at)
     raise AssertionError(f"unhandled event kind {event.kind}")  # pragma: no cover
 
 
