@@ -15,6 +15,8 @@ from typing import Annotated, Literal
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from respons import maps
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="RESPONS_", env_file=".env", extra="ignore")
@@ -177,6 +179,10 @@ class Settings(BaseSettings):
     sse_heartbeat_seconds: float = 3.0
     # How long an operator's "sound off" lasts (it never silences an alarm past its deadline).
     console_mute_seconds: int = 120
+    # The card's map link (web/maps.py): the municipality's own map service as a template with
+    # {lat}, {lon} and/or {address}, e.g. https://kart.example.kommune.no/?lat={lat}&lon={lon};
+    # None: a geo: link, opened by the phone's or the workstation's map application.
+    map_url: str | None = None
     cookie_secure: bool = True
 
     # Operations (docs/operations-health.md). /readyz is 200 only while the node can commit:
@@ -202,6 +208,19 @@ class Settings(BaseSettings):
             value = json.loads(text) if text.startswith("[") else [p for p in text.split(",") if p.strip()]
         # Normalised, and a malformed entry stops the start-up instead of trusting nothing silently.
         return [str(ipaddress.ip_network(str(p).strip(), strict=False)) for p in value if str(p).strip()]
+
+    @field_validator("map_url")
+    @classmethod
+    def _map_template(cls, value: str | None):
+        if value is None or not value.strip():
+            return None
+        value = value.strip()
+        if not value.startswith(("https://", "http://")):
+            raise ValueError("RESPONS_MAP_URL must be an http(s) address")
+        asked = maps.placeholders(value)
+        if not asked or asked - maps.PLACEHOLDERS:
+            raise ValueError("RESPONS_MAP_URL must use {lat} and {lon} and/or {address}, and no other {name}")
+        return value
 
     @field_validator("sms_allow", "push_services", mode="before")
     @classmethod

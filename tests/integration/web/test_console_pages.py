@@ -14,7 +14,7 @@ from respons.domain.access import Role
 from respons.domain.alarm_types import alarm_type
 from respons.engine import receiving
 from respons.settings import Settings
-from respons.store.tables import alarm_events, audit_log, contacts, epj_documents, planned_visits
+from respons.store.tables import alarm_events, audit_log, contacts, epj_documents, planned_visits, recipients
 from respons.web.app import create_app
 from tests.factories import T0, add_user, log_in
 
@@ -93,6 +93,28 @@ def test_opening_the_card_is_an_audited_read_and_the_live_work_refresh_is_not(ap
     full = client.get(f"/console/alarms/{alarm_id}")
     assert 'id="queue"' in full.text and 'id="card"' in full.text
     assert reads(engine, alarm_id) == 2
+    client.__exit__(None, None, None)
+
+
+def test_the_cards_map_link_goes_to_the_configured_map_service_or_else_to_the_workstations_map(
+        migrated_url, engine, clock, registry, alarms):
+    # Closed network: never a public map site; the municipality's own service when configured.
+    by_position = create_app(Settings(database_url=migrated_url, cookie_secure=False,
+                                      map_url="https://kart.example.no/?lat={lat}&lon={lon}"), clock, run_timers=False)
+    client, _headers, _user = operator(by_position, engine, clock, "anne")
+    card = client.get(f"/console/alarms/{alarms['fall']}", headers=HX).text
+    assert 'href="geo:0,0?q=Testveien%202%2C' in card, "no coordinates: the template cannot be filled"
+    with engine.begin() as conn:
+        conn.execute(update(recipients).where(recipients.c.id == registry.recipient_ids[1])
+                     .values(latitude=58.146, longitude=7.995))
+    card = client.get(f"/console/alarms/{alarms['fall']}", headers=HX).text
+    assert 'href="https://kart.example.no/?lat=58.14600&amp;lon=7.99500"' in card
+    assert "openstreetmap" not in card
+    client.__exit__(None, None, None)
+
+    default = create_app(Settings(database_url=migrated_url, cookie_secure=False), clock, run_timers=False)
+    client, _headers, _user = operator(default, engine, clock, "bjorn")
+    assert 'href="geo:58.14600,7.99500"' in client.get(f"/console/alarms/{alarms['fall']}", headers=HX).text
     client.__exit__(None, None, None)
 
 

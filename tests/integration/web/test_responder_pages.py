@@ -90,6 +90,8 @@ def test_offers_reach_the_zone_on_duty_and_the_first_to_accept_wins(app, engine,
 
     page = hilde.get(f"/app/alarms/{alarm_id}")
     assert page.status_code == 200 and "Testveien 1" in page.text
+    # The phone's own map application finds the address (no public map site: docs/console.md).
+    assert 'id="map-link"' in page.text and 'href="geo:0,0?q=Testveien%201%2C' in page.text
     with engine.connect() as conn:
         assert conn.execute(select(audit_log.c.actor).where(audit_log.c.alarm_id == alarm_id)).scalars().all() == [
             f"user:{hilde.get('/api/v1/auth/me').json()['user_id']}"]

@@ -17,11 +17,13 @@ taken, 404: outside your municipalities) come back as the work section with a me
 from __future__ import annotations
 
 from datetime import timedelta
+from functools import partial
 from typing import Callable
 
 from fastapi import APIRouter, Depends, Form, Request, Response
 from fastapi.responses import HTMLResponse
 
+from respons import maps
 from respons.auth import recipient_reads
 from respons.domain.access import Role
 from respons.domain.alarm_types import ALARM_TYPES
@@ -71,6 +73,7 @@ def _context(request: Request) -> dict:
         "heartbeat_seconds": settings.sse_heartbeat_seconds,
         "mute_seconds": settings.console_mute_seconds,
         "alert_repeat_seconds": ALERT_REPEAT_SECONDS,
+        "map_link": partial(maps.card_link, settings.map_url),
     }
     mute = context["mute_seconds"]
     # "2" or "1,5" (minutes on the mute button), in the page's language.

@@ -11,11 +11,13 @@ Every step is a timeline event the centre sees live in its console.
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 
+from respons import maps
 from respons.auth import recipient_reads
 from respons.domain.access import Role
 from respons.domain.alarm_types import ALARM_TYPES
@@ -65,7 +67,8 @@ def _context(request: Request) -> dict:
     lang = i18n.language_of(request)
     return {"type_label": lambda code: getattr(ALARM_TYPES[code], "label_nb" if lang == "nb" else "label_en"),
             "call_results": [r.value for r in CallResult],
-            "heartbeat_seconds": runtime(request).settings.sse_heartbeat_seconds}
+            "heartbeat_seconds": runtime(request).settings.sse_heartbeat_seconds,
+            "map_link": partial(maps.card_link, runtime(request).settings.map_url)}
 
 
 def _home_data(request: Request, principal: Principal) -> dict:
