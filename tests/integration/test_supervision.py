@@ -5,6 +5,8 @@ devices through the deadline index."""
 from __future__ import annotations
 
 import asyncio
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from datetime import timedelta
 
 import pytest
@@ -14,7 +16,7 @@ from respons.domain.lifecycle import State
 from respons.engine import supervision
 from respons.engine.supervision import SupervisionWorker
 from respons.intake.dc09.frames import build, parse
-from respons.intake.dc09.receiver import handle
+from respons.intake.dc09.receiver import Answer, handle
 from respons.store.tables import alarms, devices, timers
 from tests.factories import T0, FakeClock
 
@@ -89,6 +91,38 @@ def test_a_dc09_link_test_is_a_sign_of_life_that_clears_lost_contact(engine, reg
         handle(conn, parse(link_test, now=back), link_test, now=back, remote="127.0.0.1")
     (alarm,) = lost_contact(engine)
     assert alarm.state == "closed" and alarm.outcome == "cleared"
+
+
+def test_a_link_test_during_another_nodes_sweep_waits_for_it_and_clears_what_it_raised(engine, registry):
+    # PostgreSQL, two nodes: the sweep marks the panel silent while its link test is being
+    # written elsewhere. The link test must read what the sweep committed (and clear the
+    # alarm), not the row from before it, which would leave a talking panel marked silent
+    # with its lost-contact alarm open.
+    if engine.dialect.name != "postgresql":
+        pytest.skip("one writer on SQLite: a unit never overlaps another's")
+    panel = add_device(engine, registry, "5C4")
+    back = DUE + timedelta(seconds=2)
+    link_test = build("NULL", sequence="0001", account="5C4", timestamp=back)
+    sweeping = engine.connect()
+    sweeping.begin()
+    assert supervision.sweep(sweeping, DUE + timedelta(seconds=1), answer_deadline=DEADLINE) == 1
+
+    def write_link_test():
+        with engine.begin() as conn:
+            return handle(conn, parse(link_test, now=back), link_test, now=back, remote="127.0.0.1")
+
+    with ThreadPoolExecutor(1) as pool:
+        answered = pool.submit(write_link_test)
+        with pytest.raises(FutureTimeout):
+            answered.result(timeout=0.5)  # waits for the sweep's lock on the panel
+        sweeping.commit()
+        sweeping.close()
+        assert answered.result(timeout=10) is Answer.ACK
+    (alarm,) = lost_contact(engine)
+    assert (alarm.state, alarm.outcome) == ("closed", "cleared")
+    returned = device(engine, panel)
+    assert (returned.silent_since, returned.silent_alarm_id) == (None, None)
+    assert returned.alert_after == back + timedelta(seconds=INTERVAL + GRACE)
 
 
 def test_a_silent_base_unit_inhibits_its_peripherals_and_wakes_them_when_it_returns(engine, registry):

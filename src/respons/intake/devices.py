@@ -50,27 +50,34 @@ class IntakeSettings:
         return cls(timedelta(seconds=answer_deadline_seconds), rules_cache)
 
 
-_BY_PROTOCOL = select(devices).where(devices.c.protocol == bindparam("protocol"),
-                                     devices.c.identity == bindparam("identity"), devices.c.active.is_(True))
+def _locked(query) -> ForEachDatabase:
+    """``query`` for one device, locked on PostgreSQL as a batch's devices are
+    (``_locked_by_identity``: every caller goes on to ``heard``, which must see what a sweep
+    on another node committed)."""
+    return ForEachDatabase(lambda postgres: query.with_for_update(key_share=True, of=devices) if postgres else query)
+
+
+_BY_PROTOCOL = _locked(select(devices).where(devices.c.protocol == bindparam("protocol"),
+                                             devices.c.identity == bindparam("identity"), devices.c.active.is_(True)))
 # MQTT topics name the municipality by its number: read with the device, in one round trip.
-_BY_PROTOCOL_WITH_NUMBER = (select(devices, municipalities.c.number.label("municipality_number"))
-                            .join(municipalities, municipalities.c.id == devices.c.municipality_id)
-                            .where(devices.c.protocol == bindparam("protocol"),
-                                   devices.c.identity == bindparam("identity"), devices.c.active.is_(True)))
-_IN_MUNICIPALITY = select(devices).where(devices.c.identity == bindparam("identity"),
-                                         devices.c.municipality_id == bindparam("municipality_id"))
+_BY_PROTOCOL_WITH_NUMBER = _locked(select(devices, municipalities.c.number.label("municipality_number"))
+                                   .join(municipalities, municipalities.c.id == devices.c.municipality_id)
+                                   .where(devices.c.protocol == bindparam("protocol"),
+                                          devices.c.identity == bindparam("identity"), devices.c.active.is_(True)))
+_IN_MUNICIPALITY = _locked(select(devices).where(devices.c.identity == bindparam("identity"),
+                                                 devices.c.municipality_id == bindparam("municipality_id")))
 
 
 def identify(conn: Connection, protocol: str, identity: str, *, with_municipality_number: bool = False) -> Row | None:
     """The active device registered for ``protocol`` with this identity, or None."""
     query = _BY_PROTOCOL_WITH_NUMBER if with_municipality_number else _BY_PROTOCOL
-    return conn.execute(query, {"protocol": protocol, "identity": identity}).first()
+    return conn.execute(query(conn), {"protocol": protocol, "identity": identity}).first()
 
 
 def identify_in_municipality(conn: Connection, identity: str, municipality_id: int) -> Row | None:
     """A device of the sender's municipality, whatever its protocol (the HTTP intake: a
     vendor platform reports for devices it relays)."""
-    return conn.execute(_IN_MUNICIPALITY, {"identity": identity, "municipality_id": municipality_id}).first()
+    return conn.execute(_IN_MUNICIPALITY(conn), {"identity": identity, "municipality_id": municipality_id}).first()
 
 
 def heard(conn: Connection, device: Row, now: datetime) -> None:
