@@ -16,6 +16,9 @@ def run_migrations_online() -> None:
             target_metadata=metadata,
             render_as_batch=connection.dialect.name == "sqlite",
             compare_type=True,
+            # Each migration commits on its own: an index built CONCURRENTLY (migrations/online.py)
+            # commits what came before it anyway, and a failure then leaves a clear revision.
+            transaction_per_migration=True,
         )
         with context.begin_transaction():
             context.run_migrations()

@@ -7,6 +7,8 @@ Revises: 0025
 import sqlalchemy as sa
 from alembic import op
 
+from respons.store.migrations.online import outside_transaction
+
 revision = '0026'
 down_revision = '0025'
 branch_labels = None
@@ -16,8 +18,10 @@ depends_on = None
 def upgrade() -> None:
     with op.batch_alter_table('devices') as batch:
         batch.add_column(sa.Column('network', sa.String(length=100), nullable=True))
-    op.drop_index('ix_alarms_group', table_name='alarms')
-    op.create_index('ix_alarms_group_state', 'alarms', ['group_id', 'state'], unique=False)
+    with outside_transaction():  # alarms keep coming meanwhile
+        op.drop_index('ix_alarms_group', table_name='alarms', postgresql_concurrently=True)
+        op.create_index('ix_alarms_group_state', 'alarms', ['group_id', 'state'], unique=False,
+                        postgresql_concurrently=True)
 
 
 def downgrade() -> None:

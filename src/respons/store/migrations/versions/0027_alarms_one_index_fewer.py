@@ -6,6 +6,8 @@ Revises: 0026
 """
 from alembic import op
 
+from respons.store.migrations.online import outside_transaction
+
 revision = '0027'
 down_revision = '0026'
 branch_labels = None
@@ -13,7 +15,8 @@ depends_on = None
 
 
 def upgrade() -> None:
-    op.drop_index('ix_alarms_municipality_id', table_name='alarms')
+    with outside_transaction():  # alarms keep coming meanwhile
+        op.drop_index('ix_alarms_municipality_id', table_name='alarms', postgresql_concurrently=True)
 
 
 def downgrade() -> None:

@@ -8,6 +8,8 @@ Revises: 0027
 import sqlalchemy as sa
 from alembic import op
 
+from respons.store.migrations.online import outside_transaction
+
 revision = '0028'
 down_revision = '0027'
 branch_labels = None
@@ -17,9 +19,10 @@ _MEMBERS = sa.text("group_id IS NOT NULL")
 
 
 def upgrade() -> None:
-    op.drop_index('ix_alarms_group_state', table_name='alarms')
-    op.create_index('ix_alarms_group_state', 'alarms', ['group_id', 'state'], unique=False,
-                    sqlite_where=_MEMBERS, postgresql_where=_MEMBERS)
+    with outside_transaction():  # alarms keep coming meanwhile
+        op.drop_index('ix_alarms_group_state', table_name='alarms', postgresql_concurrently=True)
+        op.create_index('ix_alarms_group_state', 'alarms', ['group_id', 'state'], unique=False,
+                        sqlite_where=_MEMBERS, postgresql_where=_MEMBERS, postgresql_concurrently=True)
 
 
 def downgrade() -> None:
