@@ -103,26 +103,43 @@ def test_a_link_test_during_another_nodes_sweep_waits_for_it_and_clears_what_it_
     panel = add_device(engine, registry, "5C4")
     back = DUE + timedelta(seconds=2)
     link_test = build("NULL", sequence="0001", account="5C4", timestamp=back)
-    sweeping = engine.connect()
-    sweeping.begin()
-    assert supervision.sweep(sweeping, DUE + timedelta(seconds=1), answer_deadline=DEADLINE) == 1
 
     def write_link_test():
         with engine.begin() as conn:
             return handle(conn, parse(link_test, now=back), link_test, now=back, remote="127.0.0.1")
 
-    with ThreadPoolExecutor(1) as pool:
+    with engine.connect() as sweeping, ThreadPoolExecutor(1) as pool:
+        sweeping.begin()
+        assert supervision.sweep(sweeping, DUE + timedelta(seconds=1), answer_deadline=DEADLINE) == 1
         answered = pool.submit(write_link_test)
-        with pytest.raises(FutureTimeout):
-            answered.result(timeout=0.5)  # waits for the sweep's lock on the panel
-        sweeping.commit()
-        sweeping.close()
+        try:
+            with pytest.raises(FutureTimeout):
+                answered.result(timeout=0.5)  # waits for the sweep's lock on the panel
+        finally:
+            sweeping.commit()
         assert answered.result(timeout=10) is Answer.ACK
     (alarm,) = lost_contact(engine)
     assert (alarm.state, alarm.outcome) == ("closed", "cleared")
     returned = device(engine, panel)
     assert (returned.silent_since, returned.silent_alarm_id) == (None, None)
     assert returned.alert_after == back + timedelta(seconds=INTERVAL + GRACE)
+
+
+def test_a_link_test_that_changes_nothing_takes_no_lock(engine, registry):
+    # Heard a moment ago: the deadline stands, nothing is written, and nothing waits for a
+    # lock another unit holds on the panel (PostgreSQL; SQLite has one writer).
+    if engine.dialect.name != "postgresql":
+        pytest.skip("one writer on SQLite: a unit never overlaps another's")
+    add_device(engine, registry, "5C4")
+    now = T0 + timedelta(seconds=30)
+    link_test = build("NULL", sequence="0001", account="5C4", timestamp=now)
+    with engine.connect() as holder:
+        holder.begin()
+        holder.execute(select(devices.c.id).where(devices.c.identity == "5C4").with_for_update())
+        with engine.begin() as conn:
+            conn.execute(text("SET LOCAL lock_timeout = '2s'"))
+            assert handle(conn, parse(link_test, now=now), link_test, now=now, remote="127.0.0.1") is Answer.ACK
+        holder.rollback()
 
 
 def test_a_silent_base_unit_inhibits_its_peripherals_and_wakes_them_when_it_returns(engine, registry):

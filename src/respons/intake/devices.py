@@ -33,7 +33,7 @@ from respons.engine import receiving, supervision
 from respons.engine.receiving import NewAlarm, Received
 from respons.engine.routing import RulesCache
 from respons.store import alarms as alarm_rows
-from respons.store.db import ForEachDatabase, fetch_rows, in_list, list_value
+from respons.store.db import ForEachDatabase, fetch_rows, in_list, is_postgres, list_value
 from respons.store.tables import devices, municipalities
 
 
@@ -50,43 +50,42 @@ class IntakeSettings:
         return cls(timedelta(seconds=answer_deadline_seconds), rules_cache)
 
 
-def _locked(query) -> ForEachDatabase:
-    """``query`` for one device, locked on PostgreSQL as a batch's devices are
-    (``_locked_by_identity``: every caller goes on to ``heard``, which must see what a sweep
-    on another node committed)."""
-    return ForEachDatabase(lambda postgres: query.with_for_update(key_share=True, of=devices) if postgres else query)
-
-
-_BY_PROTOCOL = _locked(select(devices).where(devices.c.protocol == bindparam("protocol"),
-                                             devices.c.identity == bindparam("identity"), devices.c.active.is_(True)))
+# What engine/supervision.seen reads of a device: a heartbeat batch reads no more.
+_SUPERVISION_COLUMNS = (devices.c.id, devices.c.identity, devices.c.heartbeat_interval_s, devices.c.heartbeat_grace_s,
+                        devices.c.last_seen_at, devices.c.alert_after, devices.c.silent_since, devices.c.silent_alarm_id)
+_BY_PROTOCOL = select(devices).where(devices.c.protocol == bindparam("protocol"),
+                                     devices.c.identity == bindparam("identity"), devices.c.active.is_(True))
 # MQTT topics name the municipality by its number: read with the device, in one round trip.
-_BY_PROTOCOL_WITH_NUMBER = _locked(select(devices, municipalities.c.number.label("municipality_number"))
-                                   .join(municipalities, municipalities.c.id == devices.c.municipality_id)
-                                   .where(devices.c.protocol == bindparam("protocol"),
-                                          devices.c.identity == bindparam("identity"), devices.c.active.is_(True)))
-_IN_MUNICIPALITY = _locked(select(devices).where(devices.c.identity == bindparam("identity"),
-                                                 devices.c.municipality_id == bindparam("municipality_id")))
+_BY_PROTOCOL_WITH_NUMBER = (select(devices, municipalities.c.number.label("municipality_number"))
+                            .join(municipalities, municipalities.c.id == devices.c.municipality_id)
+                            .where(devices.c.protocol == bindparam("protocol"),
+                                   devices.c.identity == bindparam("identity"), devices.c.active.is_(True)))
+_IN_MUNICIPALITY = select(devices).where(devices.c.identity == bindparam("identity"),
+                                         devices.c.municipality_id == bindparam("municipality_id"))
+_LOCKED = select(*_SUPERVISION_COLUMNS).where(devices.c.id == bindparam("device_id")).with_for_update(key_share=True)
 
 
 def identify(conn: Connection, protocol: str, identity: str, *, with_municipality_number: bool = False) -> Row | None:
     """The active device registered for ``protocol`` with this identity, or None."""
     query = _BY_PROTOCOL_WITH_NUMBER if with_municipality_number else _BY_PROTOCOL
-    return conn.execute(query(conn), {"protocol": protocol, "identity": identity}).first()
+    return conn.execute(query, {"protocol": protocol, "identity": identity}).first()
 
 
 def identify_in_municipality(conn: Connection, identity: str, municipality_id: int) -> Row | None:
     """A device of the sender's municipality, whatever its protocol (the HTTP intake: a
     vendor platform reports for devices it relays)."""
-    return conn.execute(_IN_MUNICIPALITY(conn), {"identity": identity, "municipality_id": municipality_id}).first()
+    return conn.execute(_IN_MUNICIPALITY, {"identity": identity, "municipality_id": municipality_id}).first()
 
 
 def heard(conn: Connection, device: Row, now: datetime) -> None:
+    """A sign of life from a device ``identify`` found. On PostgreSQL a device this is about to
+    write is read again, locked: a sweep on another node may have marked it silent since, and
+    written on the row read before, it would get a deadline and keep its open alarm. (Read
+    unlocked first, so a sign of life that changes nothing writes nothing, not even a lock;
+    batches lock as they read: ``_locked_by_identity``.)"""
+    if is_postgres(conn) and (device.silent_since is not None or supervision.deadline_move(device, now) is not None):
+        device = conn.execute(_LOCKED, {"device_id": device.id}).one()
     supervision.seen(conn, device, now)
-
-
-# What engine/supervision.seen reads of a device: a heartbeat batch reads no more.
-_SUPERVISION_COLUMNS = (devices.c.id, devices.c.identity, devices.c.heartbeat_interval_s, devices.c.heartbeat_grace_s,
-                        devices.c.last_seen_at, devices.c.alert_after, devices.c.silent_since, devices.c.silent_alarm_id)
 
 
 def heard_many(conn: Connection, protocol: str, heard_at: dict[str, datetime], *,
