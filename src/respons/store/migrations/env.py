@@ -17,7 +17,7 @@ def run_migrations_online() -> None:
             render_as_batch=connection.dialect.name == "sqlite",
             compare_type=True,
             # Each migration commits on its own: an index built CONCURRENTLY (migrations/online.py)
-            # commits what came before it anyway, and a failure then leaves a clear revision.
+            # commits what came before it anyway, so the migrations before it are done for good.
             transaction_per_migration=True,
         )
         with context.begin_transaction():

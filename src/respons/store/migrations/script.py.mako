@@ -16,6 +16,8 @@ depends_on = ${repr(depends_on)}
 
 
 def upgrade() -> None:
+    # An index on a table the intake writes (alarms, alarm_events, devices, timers): through
+    # respons.store.migrations.online, built concurrently on PostgreSQL (docs/operations.md).
     ${upgrades if upgrades else "pass"}
 
 

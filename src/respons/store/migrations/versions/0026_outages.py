@@ -7,7 +7,7 @@ Revises: 0025
 import sqlalchemy as sa
 from alembic import op
 
-from respons.store.migrations.online import outside_transaction
+from respons.store.migrations import online
 
 revision = '0026'
 down_revision = '0025'
@@ -16,12 +16,12 @@ depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table('devices') as batch:
-        batch.add_column(sa.Column('network', sa.String(length=100), nullable=True))
-    with outside_transaction():  # alarms keep coming meanwhile
-        op.drop_index('ix_alarms_group', table_name='alarms', postgresql_concurrently=True)
-        op.create_index('ix_alarms_group_state', 'alarms', ['group_id', 'state'], unique=False,
-                        postgresql_concurrently=True)
+    # IF NOT EXISTS on PostgreSQL: a run that failed at the index below has committed this.
+    op.add_column('devices', sa.Column('network', sa.String(length=100), nullable=True),
+                  if_not_exists=True if online.postgres() else None)
+    # The new index first: the table is never without one for group lookups.
+    online.build_index('ix_alarms_group_state', 'alarms', ['group_id', 'state'], unique=False)
+    online.drop_index('ix_alarms_group', 'alarms')
 
 
 def downgrade() -> None:

@@ -6,7 +6,7 @@ Revises: 0026
 """
 from alembic import op
 
-from respons.store.migrations.online import outside_transaction
+from respons.store.migrations import online
 
 revision = '0027'
 down_revision = '0026'
@@ -15,8 +15,7 @@ depends_on = None
 
 
 def upgrade() -> None:
-    with outside_transaction():  # alarms keep coming meanwhile
-        op.drop_index('ix_alarms_municipality_id', table_name='alarms', postgresql_concurrently=True)
+    online.drop_index('ix_alarms_municipality_id', 'alarms')
 
 
 def downgrade() -> None:

@@ -8,7 +8,7 @@ Revises: 0027
 import sqlalchemy as sa
 from alembic import op
 
-from respons.store.migrations.online import outside_transaction
+from respons.store.migrations import online
 
 revision = '0028'
 down_revision = '0027'
@@ -19,10 +19,8 @@ _MEMBERS = sa.text("group_id IS NOT NULL")
 
 
 def upgrade() -> None:
-    with outside_transaction():  # alarms keep coming meanwhile
-        op.drop_index('ix_alarms_group_state', table_name='alarms', postgresql_concurrently=True)
-        op.create_index('ix_alarms_group_state', 'alarms', ['group_id', 'state'], unique=False,
-                        sqlite_where=_MEMBERS, postgresql_where=_MEMBERS, postgresql_concurrently=True)
+    online.rebuild_index('ix_alarms_group_state', 'alarms', ['group_id', 'state'], unique=False,
+                         sqlite_where=_MEMBERS, postgresql_where=_MEMBERS)
 
 
 def downgrade() -> None:
