@@ -4,7 +4,8 @@ Respons runs on a closed network (DESIGN.md): a link to a public map service wou
 in the centre, and would send a recipient's position to a third party. So the link is either
 the municipality's own map service, configured as a template (``RESPONS_MAP_URL``, e.g.
 ``https://kart.example.kommune.no/?lat={lat}&lon={lon}``), or, by default, a ``geo:`` URI
-(RFC 5870), which the phone's or the workstation's own map application opens.
+(RFC 5870), which an Android phone's or a workstation's own map application opens (an
+iPhone's does not: there, configure the service).
 """
 
 from __future__ import annotations
@@ -21,6 +22,25 @@ def placeholders(template: str) -> set[str]:
     return {name for _text, name, _spec, _conversion in Formatter().parse(template) if name is not None}
 
 
+def template_problem(template: str) -> str | None:
+    """Why ``template`` cannot be a map service's link, or None. Checked when the node starts,
+    so that a card never fails on it: a recipient's position and address go over TLS only,
+    and every placeholder is filled in exactly as ``map_link`` writes it."""
+    if not template.lower().startswith("https://"):
+        return "must be an https:// address (it carries a recipient's position)"
+    try:
+        fields = [(name, spec, conversion) for _text, name, spec, conversion in Formatter().parse(template)
+                  if name is not None]
+    except ValueError as exc:
+        return f"is not a valid template ({exc})"
+    names = {name for name, _spec, _conversion in fields}
+    if not names or names - PLACEHOLDERS or any(spec or conversion for _name, spec, conversion in fields):
+        return "may use only {lat}, {lon} and {address}, as they are (no format or conversion), and must use one"
+    if ("lat" in names) != ("lon" in names):
+        return "must use {lat} and {lon} together"
+    return None
+
+
 def map_link(template: str | None, *, latitude: float | None, longitude: float | None,
              address: str | None) -> str | None:
     """Where the card's map link goes; None when nothing is known to point at.
@@ -28,8 +48,8 @@ def map_link(template: str | None, *, latitude: float | None, longitude: float |
     Coordinates are written with five decimals (about a metre) and a full stop, whatever the
     page's language: they are a URL's, not a reader's, numbers. A template is used when it
     asks only for what is known; otherwise the ``geo:`` URI: ``geo:58.14600,7.99500``, or for
-    an address without coordinates ``geo:0,0?q=<address>`` (the query form phones' map
-    applications understand)."""
+    an address without coordinates ``geo:0,0?q=<address>`` (Android's query form, not RFC
+    5870's: there ``0,0`` would be a point in the Gulf of Guinea)."""
     values: dict[str, str] = {}
     if latitude is not None and longitude is not None:
         values["lat"], values["lon"] = f"{latitude:.5f}", f"{longitude:.5f}"

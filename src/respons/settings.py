@@ -179,8 +179,8 @@ class Settings(BaseSettings):
     sse_heartbeat_seconds: float = 3.0
     # How long an operator's "sound off" lasts (it never silences an alarm past its deadline).
     console_mute_seconds: int = 120
-    # The card's map link (web/maps.py): the municipality's own map service as a template with
-    # {lat}, {lon} and/or {address}, e.g. https://kart.example.kommune.no/?lat={lat}&lon={lon};
+    # The card's map link (respons/maps.py): the municipality's own map service, an https://
+    # template with {lat} and {lon} and/or {address}, e.g. https://kart.example.kommune.no/?lat={lat}&lon={lon};
     # None: a geo: link, opened by the phone's or the workstation's map application.
     map_url: str | None = None
     cookie_secure: bool = True
@@ -214,13 +214,10 @@ class Settings(BaseSettings):
     def _map_template(cls, value: str | None):
         if value is None or not value.strip():
             return None
-        value = value.strip()
-        if not value.startswith(("https://", "http://")):
-            raise ValueError("RESPONS_MAP_URL must be an http(s) address")
-        asked = maps.placeholders(value)
-        if not asked or asked - maps.PLACEHOLDERS:
-            raise ValueError("RESPONS_MAP_URL must use {lat} and {lon} and/or {address}, and no other {name}")
-        return value
+        problem = maps.template_problem(value.strip())
+        if problem is not None:
+            raise ValueError(f"RESPONS_MAP_URL {problem}")
+        return value.strip()
 
     @field_validator("sms_allow", "push_services", mode="before")
     @classmethod

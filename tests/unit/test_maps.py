@@ -53,13 +53,25 @@ def test_card_link_reads_a_recipient_card():
 @pytest.mark.parametrize("template", [
     "ftp://kart.example.no/{lat}/{lon}",  # not a web address
     "javascript:alert({lat})",
+    "http://kart.example.no/?lat={lat}&lon={lon}",  # a position in clear text
     "https://kart.example.no/",  # asks for nothing
     "https://kart.example.no/{lat}/{lon}/{zoom}",  # a name nobody fills in
     "https://kart.example.no/{lat",  # not a template
+    "https://kart.example.no/?lat={lat:.2f}&lon={lon}",  # a format the text values cannot take
+    "https://kart.example.no/?lat={lat!r}&lon={lon}",  # a conversion
+    "https://kart.example.no/?lat={lat}",  # half a position
 ])
 def test_settings_refuse_a_map_template_that_cannot_work(template):
     with pytest.raises(ValidationError, match="map_url"):
         Settings(map_url=template)
+
+
+def test_every_template_the_settings_take_fills_in_without_failing():
+    for template in ("HTTPS://kart.example.no/?lat={lat}&lon={lon}", "https://kart.example.no/sok?q={address}",
+                     "https://kart.example.no/{lat}/{lon}?q={address}"):
+        taken = Settings(map_url=template).map_url
+        assert map_link(taken, **KRISTIANSAND, address="Testveien 1").startswith(("HTTPS://", "https://"))
+        assert map_link(taken, latitude=None, longitude=None, address="Testveien 1")
 
 
 def test_settings_take_a_map_template_and_an_empty_one_means_none():
