@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, and_, func, insert, or_, select, update
+from sqlalchemy import Connection, and_, exists, func, insert, or_, select, update
 
 from respons.auth import audit
 from respons.domain.alarm_types import NOT_A_SERVICE
@@ -194,6 +194,21 @@ def record(conn: Connection, claim: Claim, result: delivery.Result, *, now: date
     return done.rowcount == 1
 
 
+def still_claimed(conn: Connection, claim: Claim) -> bool:
+    """Whether the claim still holds, read just before sending: a version an addendum
+    superseded meanwhile must not reach the EPJ after the newer one (the EPJ keeps whichever
+    came last)."""
+    return conn.execute(select(epj_documents.c.id).where(
+        epj_documents.c.id == claim.document_id, epj_documents.c.claimed_by == claim.token,
+        epj_documents.c.state == WAITING)).first() is not None
+
+
+def _newest():
+    """No newer version of the same alarm's document (doses and look-ins have one each)."""
+    newer = epj_documents.alias("newer")
+    return ~exists().where(newer.c.alarm_id == epj_documents.c.alarm_id, newer.c.version > epj_documents.c.version)
+
+
 def resend(conn: Connection, alarm_id: str, *, now: datetime, actor: str) -> int | None:
     """An administrator's re-send of the alarm's newest document (see ``resend_document``)."""
     newest = conn.execute(select(epj_documents.c.id).where(epj_documents.c.alarm_id == alarm_id)
@@ -207,9 +222,9 @@ def resend_document(conn: Connection, document_id: int, *, now: datetime, actor:
     version of an alarm's document. In the audit log."""
     row = conn.execute(select(epj_documents.c.id, epj_documents.c.state, epj_documents.c.alarm_id,
                               epj_documents.c.dose_id, epj_documents.c.lookin_id, epj_documents.c.municipality_id)
-                       .where(epj_documents.c.id == document_id)).first()
+                       .where(epj_documents.c.id == document_id, _newest())).first()
     if row is None or row.state not in (WAITING, REFUSED, FAILED):
-        return None
+        return None  # unknown, on its way or done, or an older version: sent now, it would undo the newer
     conn.execute(update(epj_documents).where(epj_documents.c.id == row.id)
                  .values(state=WAITING, due_at=now, claimed_by=None, lease_until=None))
     audit.append(conn, now=now, actor=actor, action=audit.UPDATE, alarm_id=row.alarm_id,
@@ -230,7 +245,7 @@ def undelivered(conn: Connection, *, limit: int = 500) -> list[dict[str, Any]]:
                epj_documents.c.attempts, epj_documents.c.due_at, epj_documents.c.problems, epj_documents.c.outcome,
                epj_documents.c.last_error, epj_documents.c.status_code, epj_documents.c.created_at)
         .where(or_(epj_documents.c.state.in_((REFUSED, FAILED, NOT_DOCUMENTED)),
-                   and_(epj_documents.c.state == WAITING, epj_documents.c.attempts > 0)))
+                   and_(epj_documents.c.state == WAITING, epj_documents.c.attempts > 0)), _newest())
         .order_by(epj_documents.c.created_at.desc()).limit(limit))
     return [dict(r._mapping) for r in rows]
 

@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import ssl
 from datetime import datetime, timedelta
 
+import certifi
 import httpx
 from sqlalchemy import Engine
 
@@ -35,7 +37,11 @@ class DeliveryWorker(PeriodicWorker):
         self._journal, self._engine, self._clock, self._node = journal, engine, clock, node
         self._lease = timedelta(seconds=lease_seconds)
         self._timeout = timeout_seconds
-        self._batch = batch
+        # No more claimed than can be sent within half the lease, `concurrency` at a time, if
+        # every send takes its whole timeout (an EPJ that hangs): a claim still waiting for its
+        # turn when its lease ran out would be taken and sent by another node as well.
+        waves = max(1, int(lease_seconds // (2 * timeout_seconds)))
+        self._batch = max(1, min(batch, max(1, concurrency) * waves))
         self._alarm_after, self._answer_deadline, self._rules_cache = alarm_after, answer_deadline, rules_cache
         self._next_sweep: datetime | None = None
         self._tokens = tokens or helseid.Tokens()
@@ -66,21 +72,26 @@ class DeliveryWorker(PeriodicWorker):
         gate = asyncio.Semaphore(self._concurrency)
         clients: dict[int, httpx.AsyncClient] = {}  # one per endpoint and round: connections are reused
 
-        async def send(claim: outbox.Claim) -> delivery.Result:
+        async def deliver(claim: outbox.Claim) -> None:
             async with gate:
-                return await self._send(claim, endpoints.get(claim.municipality_id), clients)
-
-        try:
-            results = await asyncio.gather(*(send(claim) for claim in claims))
-        finally:
-            for client in clients.values():
-                await client.aclose()
-        for claim, result in zip(claims, results):
-            recorded = await self._journal.run(lambda conn, c=claim, r=result: self._record(conn, c, r))
+                result = await self._send_one(claim, endpoints.get(claim.municipality_id), clients)
+            # Recorded as soon as it is known, not when the whole round has been sent: a round
+            # slower than the lease would otherwise find its claims taken and its answers void.
+            recorded = await self._journal.run(lambda conn: self._record(conn, claim, result))
             if recorded and result.verdict == delivery.DELIVERED:
                 self.delivered += 1
             elif recorded and result.verdict == delivery.REFUSED:
                 log.warning("the EPJ refused the document of %s: %s", claim.subject, result.error)
+
+        try:
+            # Every claim runs to its end before the clients close, whatever another's fate.
+            outcomes = await asyncio.gather(*(deliver(claim) for claim in claims), return_exceptions=True)
+        finally:
+            for client in clients.values():
+                await client.aclose()
+        for outcome in outcomes:
+            if isinstance(outcome, BaseException):
+                raise outcome  # an answer not recorded (the journal did not commit): retried after the lease
         return len(claims)
 
     def _record(self, conn, claim: outbox.Claim, result: delivery.Result) -> bool:
@@ -94,9 +105,22 @@ class DeliveryWorker(PeriodicWorker):
             watch.failed(conn, claim.municipality_id, now=now, error=result.error, alarm_after=self._alarm_after)
         return True
 
+    def _still_claimed(self, claim: outbox.Claim) -> bool:
+        with self._engine.connect() as conn:
+            return outbox.still_claimed(conn, claim)
+
     def _endpoints(self, municipality_ids: set[int]) -> dict[int, Endpoint]:
         with self._engine.connect() as conn:
             return endpoints_for(conn, municipality_ids)
+
+    async def _send_one(self, claim: outbox.Claim, endpoint: Endpoint | None,
+                        clients: dict[int, httpx.AsyncClient]) -> delivery.Result:
+        """``_send``, where anything unforeseen is this document's retry, not the round's end."""
+        try:
+            return await self._send(claim, endpoint, clients)
+        except Exception as exc:
+            log.exception("sending the document of %s failed", claim.subject)
+            return delivery.Result(delivery.RETRY, error=f"{type(exc).__name__}: {exc}"[:500])
 
     async def _send(self, claim: outbox.Claim, endpoint: Endpoint | None,
                     clients: dict[int, httpx.AsyncClient]) -> delivery.Result:
@@ -113,13 +137,22 @@ class DeliveryWorker(PeriodicWorker):
                 return delivery.Result(delivery.RETRY, error=str(exc)[:500])
         client = clients.get(endpoint.municipality_id)
         if client is None:
-            cert = (endpoint.cert_file, endpoint.key_file) if endpoint.auth == "mtls" else None
-            client = clients[endpoint.municipality_id] = httpx.AsyncClient(timeout=self._timeout, cert=cert,
-                                                                            verify=endpoint.ca_file or True)
+            try:
+                client = clients[endpoint.municipality_id] = httpx.AsyncClient(timeout=self._timeout,
+                                                                                verify=_tls(endpoint))
+            except OSError as exc:  # missing, unreadable, or a certificate and key that do not match (ssl.SSLError)
+                # ssl names no file: the administrator is told which ones were tried.
+                files = ", ".join(name for name in (endpoint.cert_file, endpoint.key_file, endpoint.ca_file) if name)
+                return delivery.Result(delivery.RETRY, error=f"the endpoint's TLS files cannot be used ({files}): "
+                                                             f"{type(exc).__name__}: {exc}"[:500])
+        if not await asyncio.to_thread(self._still_claimed, claim):
+            # Superseded by an addendum (or taken after the lease) while it waited: recording
+            # this fails the claim's fence, and nothing older reaches the EPJ after the newer.
+            return delivery.Result(delivery.RETRY, error="no longer this claim's to send")
         try:
             response = await client.post(endpoint.base_url, json=claim.bundle,
                                          headers={"Content-Type": FHIR_JSON, "Accept": FHIR_JSON, **authorization})
-        except (httpx.HTTPError, OSError) as exc:  # OSError: a certificate or key file that cannot be read
+        except (httpx.HTTPError, OSError) as exc:
             return delivery.Result(delivery.RETRY, error=f"{type(exc).__name__}: {exc}"[:500])
         if response.status_code == 401:
             self._tokens.forget(endpoint.municipality_id)  # expired or revoked early: a new one next time
@@ -128,3 +161,12 @@ class DeliveryWorker(PeriodicWorker):
         except ValueError:
             body = None
         return delivery.classify(response.status_code, body)
+
+
+def _tls(endpoint: Endpoint) -> ssl.SSLContext:
+    """The endpoint's TLS: its CA file, else the CAs httpx trusts by default (certifi's), and
+    for mutual TLS the client's certificate and key. Reads the files now (OSError if it cannot)."""
+    context = ssl.create_default_context(cafile=endpoint.ca_file or certifi.where())
+    if endpoint.auth == "mtls":
+        context.load_cert_chain(endpoint.cert_file, endpoint.key_file)
+    return context

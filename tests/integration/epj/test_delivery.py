@@ -4,15 +4,16 @@ lost its lease."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
 import pytest
 from sqlalchemy import select, update
 
 from respons.engine import alarms as service
-from respons.epj import delivery, outbox
+from respons.epj import delivery, endpoints, outbox
 from respons.epj import mapping as vkp
-from respons.store.tables import epj_documents
+from respons.store.tables import epj_delivery_faults, epj_documents
 from tests.factories import T0, FakeClock, drain_deliveries as drain
 
 def states(engine) -> dict[str, int]:
@@ -136,3 +137,39 @@ def test_without_an_endpoint_the_document_waits_and_says_why_once(engine, journa
     told = [r.getMessage() for r in caplog.records if "has no EPJ endpoint" in r.getMessage()]
     assert told == [f"municipality {registry.municipality_ids[1]} has no EPJ endpoint: its documents wait "
                     "(respons epj endpoint)"]
+
+
+def test_a_municipality_whose_tls_files_cannot_be_used_waits_counted_as_failing_and_the_others_go(
+        engine, journal, world, registry, epj_down, make_worker, tmp_path):
+    # A renewed certificate not yet in place: the client cannot be made. That document waits
+    # with the reason (and starts the watch's clock toward the system alarm); the same round's
+    # other documents are sent and recorded.
+    clock = FakeClock(T0 + timedelta(minutes=5))
+    epj_down.start()
+    world(2)
+    elsewhere = registry.municipality_ids[1]
+    with engine.begin() as conn:
+        endpoints.set_endpoint(conn, elsewhere, base_url=epj_down.base_url, auth="mtls", now=T0, actor="test",
+                               cert_file=str(tmp_path / "missing.crt"), key_file=str(tmp_path / "missing.key"))
+        first = conn.execute(select(epj_documents.c.id).order_by(epj_documents.c.id)).scalars().first()
+        conn.execute(update(epj_documents).where(epj_documents.c.id == first).values(municipality_id=elsewhere))
+    drain(make_worker(clock))
+    with engine.connect() as conn:
+        rows = {r.municipality_id: r for r in conn.execute(select(epj_documents))}
+        fault = conn.execute(select(epj_delivery_faults).where(epj_delivery_faults.c.municipality_id == elsewhere)).one()
+    assert rows[registry.municipality_ids[0]].state == "delivered"
+    waiting = rows[elsewhere]
+    assert (waiting.state, waiting.attempts) == ("waiting", 1)
+    assert "TLS files cannot be used" in waiting.last_error and "missing.crt" in waiting.last_error
+    assert fault.failing_since == clock() and fault.failures == 1
+
+
+def test_a_round_claims_no_more_than_it_can_send_within_half_its_lease(engine, journal, world, epj_down, make_worker):
+    # Four at a time, each allowed 30 s: with a 60 s lease, four; with 240 s, sixteen. More
+    # would wait behind the others past their lease, and another node would send them too.
+    clock = FakeClock(T0 + timedelta(minutes=5))
+    epj_down.start()
+    world(20)
+    assert asyncio.run(make_worker(clock, lease_seconds=60).run_once()) == 4
+    assert asyncio.run(make_worker(clock, lease_seconds=240).run_once()) == 16
+    assert states(engine) == {"delivered": 20}

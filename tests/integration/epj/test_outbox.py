@@ -13,7 +13,7 @@ from respons.domain.alarm_types import alarm_type
 from respons.domain.lifecycle import Action, CallResult, Outcome, State
 from respons.engine import alarms as service
 from respons.engine import receiving
-from respons.epj import document, outbox, validation
+from respons.epj import delivery, document, outbox, validation
 from respons.epj.store import alarm_record
 from respons.store.tables import alarms, devices, epj_documents, recipients
 from tests.factories import T0, add_user
@@ -90,6 +90,37 @@ def test_a_delivered_version_is_not_superseded_by_an_addendum(engine, journal, r
     journal.run_sync(lambda c: service.add_note(c, alarm_id, actor=operator, visible_to=None, text="Tillegg.",
                                                 now=T0 + timedelta(minutes=5)))
     assert [(d["version"], d["state"]) for d in documents(engine, alarm_id)] == [(7, "waiting"), (6, "delivered")]
+
+
+def test_an_older_version_is_neither_listed_nor_sent_again_once_a_newer_exists(engine, journal, registry, operator):
+    # The EPJ keeps whichever version reached it last: a refused version 6 sent again after
+    # version 7 would take the addendum back out of the patient record.
+    alarm_id = receive(journal, registry, device_id=device(engine, registry))
+    handle(journal, alarm_id, operator)
+    with engine.begin() as conn:
+        [claim] = outbox.claim_due(conn, now=T0 + timedelta(minutes=2), node="n1", lease=timedelta(minutes=2))
+        outbox.record(conn, claim, delivery.Result(delivery.REFUSED, 422, error="refused"), now=T0 + timedelta(minutes=2))
+        assert [row["version"] for row in outbox.undelivered(conn)] == [6]
+    journal.run_sync(lambda c: service.add_note(c, alarm_id, actor=operator, visible_to=None, text="Tillegg.",
+                                                now=T0 + timedelta(minutes=5)))
+    newer, older = documents(engine, alarm_id)
+    assert (newer["version"], newer["state"], older["version"], older["state"]) == (7, "waiting", 6, "refused")
+    with engine.begin() as conn:
+        assert outbox.undelivered(conn) == [], "version 7 is on its way; version 6 is history"
+        assert outbox.resend_document(conn, older["id"], now=T0 + timedelta(minutes=6), actor="user:1") is None
+    assert documents(engine, alarm_id)[1]["state"] == "refused"
+
+
+def test_a_claim_superseded_while_it_waited_is_not_sent(engine, journal, registry, operator):
+    alarm_id = receive(journal, registry, device_id=device(engine, registry))
+    handle(journal, alarm_id, operator)
+    with engine.begin() as conn:
+        [claim] = outbox.claim_due(conn, now=T0 + timedelta(minutes=2), node="n1", lease=timedelta(minutes=2))
+        assert outbox.still_claimed(conn, claim)
+    journal.run_sync(lambda c: service.add_note(c, alarm_id, actor=operator, visible_to=None, text="Tillegg.",
+                                                now=T0 + timedelta(minutes=3)))
+    with engine.connect() as conn:
+        assert not outbox.still_claimed(conn, claim)
 
 
 def test_an_alarm_vkp_cannot_code_is_kept_as_not_documented_and_closes_all_the_same(engine, journal, registry, operator):
