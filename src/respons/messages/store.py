@@ -184,6 +184,13 @@ def claim_due(conn: Connection, *, now: datetime, node: str, lease: timedelta, l
             for r in rows]
 
 
+def extend_lease(conn: Connection, claim: Claim, *, until: datetime) -> bool:
+    """Keep a claim whose send is still under way (False: it is no longer this claim's)."""
+    return conn.execute(update(messages).where(m.id == claim.message_id, m.claimed_by == claim.token,
+                                               m.state == rules.SENDING)
+                        .values(lease_until=until)).rowcount == 1
+
+
 def record(conn: Connection, claim: Claim, result: rules.Result, *, provider: str, now: datetime) -> Any | None:
     """The provider's answer, if the claim still holds: the message's row as it is now, or
     None (the lease ran out and another node took it; that node's answer counts)."""

@@ -29,11 +29,17 @@ class MessageWorker(PeriodicWorker):
     name = "respons-messages"
 
     def __init__(self, journal, clock: Clock, *, node: str, sms, push, poll_seconds: float, lease_seconds: float,
-                 link_base: str | None = None, allow_list: tuple[str, ...] | None = None, concurrency: int = 8):
+                 link_base: str | None = None, allow_list: tuple[str, ...] | None = None, concurrency: int = 8,
+                 renew_seconds: float | None = None):
         super().__init__(poll_seconds=poll_seconds)
         self._journal, self._clock, self._node = journal, clock, node
         self.sms, self.push = sms, push
         self._lease = timedelta(seconds=lease_seconds)
+        # A send under way keeps its claim: an SMS of several parts to a slow SMSC (each part
+        # may wait its answer for seconds) can outlast the lease, and a claim whose lease ran
+        # out is taken — by another node, or by this one — and sent again. A node that dies
+        # stops renewing, and its claims are taken after the lease, as before.
+        self._renew_seconds = renew_seconds if renew_seconds is not None else lease_seconds / 3
         self._link_base, self._allow_list = link_base, allow_list
         # Each channel sends up to ``concurrency`` at once, and a round claims only what frees
         # up: a claim never waits its turn while its lease (another node may take it) or its
@@ -93,6 +99,25 @@ class MessageWorker(PeriodicWorker):
         self.wake()  # a slot is free: more may be due
 
     async def _deliver(self, claim: store.Claim) -> None:
+        keeper = asyncio.get_running_loop().create_task(self._keep_claim(claim))
+        try:
+            await self._deliver_claimed(claim)
+        finally:
+            keeper.cancel()
+
+    async def _keep_claim(self, claim: store.Claim) -> None:
+        while True:
+            await asyncio.sleep(self._renew_seconds)
+            try:
+                kept = await self._journal.run(lambda conn: store.extend_lease(
+                    conn, claim, until=self._clock() + self._lease), lane=Lane.TECHNICAL)
+            except Exception as exc:  # noqa: BLE001 - no database: the lease decides, as for a dead node
+                log.warning("message %s: its claim could not be renewed (%s)", claim.uid, exc)
+                continue
+            if not kept:
+                return  # answered meanwhile, or no longer this claim's
+
+    async def _deliver_claimed(self, claim: store.Claim) -> None:
         try:
             if claim.resumed and claim.channel == rules.SMS and self.sms is not None:
                 if not getattr(self.sms, "receipts_settled", True):

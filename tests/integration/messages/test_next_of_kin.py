@@ -483,6 +483,38 @@ def test_a_resumed_request_waits_for_the_new_sessions_receipts_before_anything_i
     assert later.resumed, "the mark stays until its receipts could have come"
 
 
+def test_a_send_slower_than_the_lease_keeps_its_claim_and_is_sent_once(world):
+    # Four UCS-2 parts to an SMSC that takes 8-9 s for each: longer than the 30 s lease. The
+    # claim is renewed while the send is under way, so no node takes it and sends it again.
+    import asyncio
+
+    from respons.messages.worker import MessageWorker
+
+    taken_meanwhile = []
+
+    class SlowSmsc:
+        name = "smpp"
+        sends = 0
+
+        async def send(self, uid, to, body, reference, attempt):
+            SlowSmsc.sends += 1
+            for _part in range(4):
+                world.clock.now += timedelta(seconds=9)
+                await asyncio.sleep(0.2)  # the claim's keeper runs meanwhile
+            taken_meanwhile.extend(claim_now(world, "n2"))  # 36 s after the claim
+            return rules.Result(rules.SENT_OK, ("m1", "m2", "m3", "m4"))
+
+    add_kin(world, "Kari Nordmann", "+4740000001")
+    world.alarm("door_opened")
+    [claim] = claim_now(world, "n1")
+    worker = MessageWorker(world.journal, world.clock, node="n1", sms=SlowSmsc(), push=None, poll_seconds=1,
+                           lease_seconds=30, renew_seconds=0.05)
+    asyncio.run(worker._deliver(claim))
+    assert taken_meanwhile == [] and SlowSmsc.sends == 1
+    row = queued(world)[0]
+    assert (row.state, row.claimed_by, row.lease_until) == ("sent", None, None)
+
+
 def test_a_phone_told_twice_at_once_is_one_subscription_of_its_latest_user(world):
     hilde, per = world.responder("hilde"), world.responder("per")
     endpoint = "https://fcm.googleapis.com/fcm/send/abc"
