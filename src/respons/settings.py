@@ -87,8 +87,8 @@ class Settings(BaseSettings):
     # The patient record's delivery worker (docs/epj.md): how often it looks for documents due,
     # how long a claim holds before another node may take it, how long one delivery may take.
     epj_poll_seconds: float = 2.0
-    epj_lease_seconds: float = 120.0
-    epj_timeout_seconds: float = 30.0
+    epj_lease_seconds: float = Field(default=120.0, gt=0)
+    epj_timeout_seconds: float = Field(default=30.0, gt=0)
     # Deliveries to a municipality's EPJ that have all failed for this long raise a technical
     # alarm at the centre, for the host administrator (docs/epj.md).
     epj_alarm_after_seconds: float = Field(default=900.0, gt=0)
@@ -226,6 +226,14 @@ class Settings(BaseSettings):
             text = value.strip()
             value = json.loads(text) if text.startswith("[") else text.split(",")
         return [str(v).strip() for v in value if str(v).strip()]
+
+    @model_validator(mode="after")
+    def _epj_sends_fit_their_lease(self):
+        # A round claims what it can send within half the lease (epj/worker.py): with less
+        # than two timeouts' worth, a send could outlast its claim and go out twice.
+        if self.epj_lease_seconds < 2 * self.epj_timeout_seconds:
+            raise ValueError("RESPONS_EPJ_LEASE_SECONDS must be at least twice RESPONS_EPJ_TIMEOUT_SECONDS")
+        return self
 
     @model_validator(mode="after")
     def _late_inside_window(self):

@@ -48,7 +48,7 @@ def test_a_node_killed_while_delivering_loses_nothing_and_the_epj_gets_no_second
     epj = fhir_server_or_skip(free_port(), tmp_path / "fhir.log").start()
     try:
         close_alarms(engine, DOCUMENTS, epj.base_url)
-        settings = {"epj_poll_seconds": "0.2", "epj_lease_seconds": "3"}
+        settings = {"epj_poll_seconds": "0.2", "epj_lease_seconds": "6", "epj_timeout_seconds": "3"}
         port = free_port()
         server = ServerProcess(migrated_url, port, tmp_path / "server.log", **settings)
         server.start()

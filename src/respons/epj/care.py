@@ -22,7 +22,7 @@ from respons.auth import audit
 from respons.auth.recipient_reads import PURPOSE
 from respons.epj import helseid
 from respons.epj import mapping as vkp
-from respons.epj.endpoints import Endpoint, endpoints_for
+from respons.epj.endpoints import Endpoint, endpoints_for, tls_context
 from respons.epj.profiles import code_systems
 from respons.epj.store import national_id_of
 
@@ -116,11 +116,10 @@ class CareReader:
         return view
 
     def _fetch(self, endpoint: Endpoint, national_id: str, now: datetime) -> CareView:
-        cert = (endpoint.cert_file, endpoint.key_file) if endpoint.auth == "mtls" else None
         system = vkp.national_id_system(national_id)
         try:
             authorization = self.tokens.authorization(endpoint, now)
-            with httpx.Client(timeout=self.timeout_seconds, cert=cert, verify=endpoint.ca_file or True,
+            with httpx.Client(timeout=self.timeout_seconds, verify=tls_context(endpoint),
                               headers={"Accept": "application/fhir+json", **authorization}) as client:
                 patients = client.get(f"{endpoint.base_url}/Patient", params={"identifier": f"{system}|{national_id}"})
                 patients.raise_for_status()

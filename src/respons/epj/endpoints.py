@@ -3,9 +3,13 @@ This module owns ``epj_endpoints`` (docs/epj.md, "Configuration per municipality
 
 from __future__ import annotations
 
+import os
+import ssl
 from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import urlparse
+
+import httpx
 
 from sqlalchemy import Connection, delete, insert, select
 
@@ -72,3 +76,25 @@ def endpoints_for(conn: Connection, municipality_ids: set[int]) -> dict[int, End
     rows = conn.execute(select(epj_endpoints).where(epj_endpoints.c.municipality_id.in_(municipality_ids)))
     return {r.municipality_id: Endpoint(r.municipality_id, r.base_url, r.auth, r.key_file, r.cert_file, r.ca_file,
                                         r.enabled, r.client_id, r.token_url, r.scope) for r in rows}
+
+
+def tls_context(endpoint: Endpoint) -> ssl.SSLContext:
+    """The TLS an endpoint is reached with (delivery and the card's reads alike): its CA file or
+    folder, else what httpx trusts by default (certifi's bundle, or SSL_CERT_FILE /
+    SSL_CERT_DIR where the host sets them), and for mutual TLS the client's certificate and
+    key. Reads the files now: OSError (ssl.SSLError among them) if one cannot be used."""
+    if endpoint.ca_file and os.path.isdir(endpoint.ca_file):
+        context = ssl.create_default_context(capath=endpoint.ca_file)
+    elif endpoint.ca_file:
+        context = ssl.create_default_context(cafile=endpoint.ca_file)
+    else:
+        context = httpx.create_ssl_context(verify=True, trust_env=True)
+    if endpoint.auth == "mtls":
+        context.load_cert_chain(endpoint.cert_file, endpoint.key_file)
+    return context
+
+
+def tls_files(endpoint: Endpoint) -> str:
+    """The files ``tls_context`` reads, for an error an administrator can act on."""
+    files = (endpoint.cert_file, endpoint.key_file) if endpoint.auth == "mtls" else ()
+    return ", ".join(name for name in (*files, endpoint.ca_file) if name)

@@ -158,8 +158,13 @@ class Claim:
 def claim_due(conn: Connection, *, now: datetime, node: str, lease: timedelta, limit: int = 20) -> list[Claim]:
     """Documents due for delivery, claimed for ``lease`` (like the timers, engine/timers.py: a
     claim another node holds is skipped, one whose node died is taken after its lease)."""
+    older = epj_documents.alias("older")
+    # A version an addendum superseded while a node was sending it keeps that claim's lease:
+    # the newer waits for it, so that it reaches the EPJ last (the EPJ keeps the last one).
+    older_in_flight = exists().where(older.c.alarm_id == epj_documents.c.alarm_id,
+                                     older.c.version < epj_documents.c.version, older.c.lease_until >= now)
     due = and_(epj_documents.c.state == WAITING, epj_documents.c.due_at <= now,
-               or_(epj_documents.c.lease_until.is_(None), epj_documents.c.lease_until < now))
+               or_(epj_documents.c.lease_until.is_(None), epj_documents.c.lease_until < now), ~older_in_flight)
     candidates = select(epj_documents.c.id).where(due).order_by(epj_documents.c.due_at, epj_documents.c.id).limit(limit)
     ids = claimable_ids(conn, candidates, "due_documents")
     token = f"{node}/{uuid.uuid4()}"
@@ -191,7 +196,15 @@ def record(conn: Connection, claim: Claim, result: delivery.Result, *, now: date
                         .where(epj_documents.c.id == claim.document_id, epj_documents.c.claimed_by == claim.token,
                                epj_documents.c.state == WAITING)
                         .values(**values))
-    return done.rowcount == 1
+    if done.rowcount == 1:
+        return True
+    # Superseded while it was sent: its send is over, so the newer version need not wait
+    # for this claim's lease to run out (claim_due).
+    conn.execute(update(epj_documents).where(epj_documents.c.id == claim.document_id,
+                                             epj_documents.c.claimed_by == claim.token,
+                                             epj_documents.c.state == SUPERSEDED)
+                 .values(claimed_by=None, lease_until=None))
+    return False
 
 
 def still_claimed(conn: Connection, claim: Claim) -> bool:

@@ -6,10 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import ssl
 from datetime import datetime, timedelta
 
-import certifi
 import httpx
 from sqlalchemy import Engine
 
@@ -17,7 +15,7 @@ from respons.clock import Clock
 from respons.engine.periodic import PeriodicWorker
 from respons.engine.routing import RulesCache
 from respons.epj import delivery, helseid, outbox, watch
-from respons.epj.endpoints import AUTH_METHODS, Endpoint, endpoints_for
+from respons.epj.endpoints import AUTH_METHODS, Endpoint, endpoints_for, tls_context, tls_files
 from respons.store.journal import Lane
 
 log = logging.getLogger(__name__)
@@ -42,6 +40,7 @@ class DeliveryWorker(PeriodicWorker):
         # turn when its lease ran out would be taken and sent by another node as well.
         waves = max(1, int(lease_seconds // (2 * timeout_seconds)))
         self._batch = max(1, min(batch, max(1, concurrency) * waves))
+        self._full = False  # the last round claimed a whole batch
         self._alarm_after, self._answer_deadline, self._rules_cache = alarm_after, answer_deadline, rules_cache
         self._next_sweep: datetime | None = None
         self._tokens = tokens or helseid.Tokens()
@@ -59,6 +58,7 @@ class DeliveryWorker(PeriodicWorker):
             self._next_sweep = now + SWEEP_EVERY
             await self._journal.run(lambda conn: watch.sweep(
                 conn, now, answer_deadline=self._answer_deadline, rules_cache=self._rules_cache), lane=Lane.TECHNICAL)
+        self._full = False
         claims = await self._journal.run(lambda conn: outbox.claim_due(
             conn, now=self._clock(), node=self._node, lease=self._lease, limit=self._batch))
         if not claims:
@@ -89,10 +89,17 @@ class DeliveryWorker(PeriodicWorker):
         finally:
             for client in clients.values():
                 await client.aclose()
-        for outcome in outcomes:
-            if isinstance(outcome, BaseException):
-                raise outcome  # an answer not recorded (the journal did not commit): retried after the lease
+        failures = [outcome for outcome in outcomes if isinstance(outcome, BaseException)]
+        for failure in failures[1:]:
+            log.warning("an EPJ answer was not recorded: %s", failure)
+        if failures:
+            raise failures[0]  # answers not recorded (the journal did not commit): retried after the lease
+        self._full = len(claims) == self._batch
         return len(claims)
+
+    def _wait_seconds(self) -> float:
+        # A full round leaves more due (a backlog after an outage): the next goes at once.
+        return 0.0 if self._full else super()._wait_seconds()
 
     def _record(self, conn, claim: outbox.Claim, result: delivery.Result) -> bool:
         """The answer, and what it says about the municipality's EPJ, in one unit."""
@@ -115,9 +122,14 @@ class DeliveryWorker(PeriodicWorker):
 
     async def _send_one(self, claim: outbox.Claim, endpoint: Endpoint | None,
                         clients: dict[int, httpx.AsyncClient]) -> delivery.Result:
-        """``_send``, where anything unforeseen is this document's retry, not the round's end."""
+        """``_send``, within the timeout as a whole (httpx's applies to each step: connecting,
+        each chunk read, the token fetch before it — a trickling server would never end), and
+        where anything unforeseen is this document's retry, not the round's end."""
         try:
-            return await self._send(claim, endpoint, clients)
+            async with asyncio.timeout(self._timeout):
+                return await self._send(claim, endpoint, clients)
+        except TimeoutError:
+            return delivery.Result(delivery.RETRY, error=f"no answer within {self._timeout:g} s")
         except Exception as exc:
             log.exception("sending the document of %s failed", claim.subject)
             return delivery.Result(delivery.RETRY, error=f"{type(exc).__name__}: {exc}"[:500])
@@ -139,12 +151,11 @@ class DeliveryWorker(PeriodicWorker):
         if client is None:
             try:
                 client = clients[endpoint.municipality_id] = httpx.AsyncClient(timeout=self._timeout,
-                                                                                verify=_tls(endpoint))
+                                                                                verify=tls_context(endpoint))
             except OSError as exc:  # missing, unreadable, or a certificate and key that do not match (ssl.SSLError)
                 # ssl names no file: the administrator is told which ones were tried.
-                files = ", ".join(name for name in (endpoint.cert_file, endpoint.key_file, endpoint.ca_file) if name)
-                return delivery.Result(delivery.RETRY, error=f"the endpoint's TLS files cannot be used ({files}): "
-                                                             f"{type(exc).__name__}: {exc}"[:500])
+                return delivery.Result(delivery.RETRY, error=f"the endpoint's TLS files cannot be used "
+                                                             f"({tls_files(endpoint)}): {type(exc).__name__}: {exc}"[:500])
         if not await asyncio.to_thread(self._still_claimed, claim):
             # Superseded by an addendum (or taken after the lease) while it waited: recording
             # this fails the claim's fence, and nothing older reaches the EPJ after the newer.
@@ -162,11 +173,3 @@ class DeliveryWorker(PeriodicWorker):
             body = None
         return delivery.classify(response.status_code, body)
 
-
-def _tls(endpoint: Endpoint) -> ssl.SSLContext:
-    """The endpoint's TLS: its CA file, else the CAs httpx trusts by default (certifi's), and
-    for mutual TLS the client's certificate and key. Reads the files now (OSError if it cannot)."""
-    context = ssl.create_default_context(cafile=endpoint.ca_file or certifi.where())
-    if endpoint.auth == "mtls":
-        context.load_cert_chain(endpoint.cert_file, endpoint.key_file)
-    return context

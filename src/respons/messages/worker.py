@@ -110,7 +110,7 @@ class MessageWorker(PeriodicWorker):
             await asyncio.sleep(self._renew_seconds)
             try:
                 kept = await self._journal.run(lambda conn: store.extend_lease(
-                    conn, claim, until=self._clock() + self._lease), lane=Lane.TECHNICAL)
+                    conn, claim, until=self._clock() + self._lease))  # the default lane: before the lease ends in a storm
             except Exception as exc:  # noqa: BLE001 - no database: the lease decides, as for a dead node
                 log.warning("message %s: its claim could not be renewed (%s)", claim.uid, exc)
                 continue

@@ -123,6 +123,25 @@ def test_a_claim_superseded_while_it_waited_is_not_sent(engine, journal, registr
         assert not outbox.still_claimed(conn, claim)
 
 
+def test_a_newer_version_waits_while_an_older_ones_send_may_be_under_way(engine, journal, registry, operator):
+    # Node n1 is sending version 6 when the addendum writes version 7: n2 must not deliver 7
+    # before 6 lands (the EPJ keeps the last), so 7 waits for 6's claim to end or run out.
+    alarm_id = receive(journal, registry, device_id=device(engine, registry))
+    handle(journal, alarm_id, operator)
+    at = T0 + timedelta(minutes=2)
+    with engine.begin() as conn:
+        [sending] = outbox.claim_due(conn, now=at, node="n1", lease=timedelta(minutes=2))
+    journal.run_sync(lambda c: service.add_note(c, alarm_id, actor=operator, visible_to=None, text="Tillegg.",
+                                                now=at + timedelta(seconds=1)))
+    with engine.begin() as conn:
+        assert outbox.claim_due(conn, now=at + timedelta(seconds=2), node="n2", lease=timedelta(minutes=2)) == []
+        # n1's send ends (its answer does not count: superseded); 7 goes at once, not after the lease.
+        assert not outbox.record(conn, sending, delivery.Result(delivery.DELIVERED, 200), now=at + timedelta(seconds=3))
+        [newer] = outbox.claim_due(conn, now=at + timedelta(seconds=4), node="n2", lease=timedelta(minutes=2))
+    assert newer.document_id == documents(engine, alarm_id)[0]["id"]
+    assert documents(engine, alarm_id)[1]["state"] == "superseded"
+
+
 def test_an_alarm_vkp_cannot_code_is_kept_as_not_documented_and_closes_all_the_same(engine, journal, registry, operator):
     alarm_id = receive(journal, registry, "device_fault", device_id=device(engine, registry, kind="door_lock_2000"))
     handle(journal, alarm_id, operator)
