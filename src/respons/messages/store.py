@@ -95,9 +95,14 @@ def expire_due(conn: Connection, now: datetime) -> list[Any]:
     """Messages not sent by their ``expires_at``: expired, never sent late. Their rows."""
     late = and_(m.state.in_(rules.OPEN), m.expires_at <= now,
                 or_(m.lease_until.is_(None), m.lease_until < now))
+    # One still "sending" was handed to the provider by a node that stopped before its answer
+    # was recorded: it may have reached the phone, so it keeps that mark (asked_from counts
+    # it, and the relative's "OK" is still heard).
+    why = case((and_(m.state == rules.SENDING, m.last_error.is_(None)), f"{INTERRUPTED}; not tried again in time"),
+               else_=func.coalesce(m.last_error, "not sent in time"))
     return conn.execute(update(messages).where(late)
                         .values(state=rules.EXPIRED, due_at=None, claimed_by=None, lease_until=None, failed_at=now,
-                                last_error=func.coalesce(m.last_error, "not sent in time"))
+                                last_error=why)
                         .returning(m.id, m.uid, m.alarm_id, m.channel, m.purpose, m.contact_id, m.user_id,
                                    m.last_error)).all()
 

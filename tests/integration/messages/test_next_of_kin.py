@@ -455,6 +455,19 @@ def test_an_ok_to_a_request_whose_answer_was_never_recorded_counts(world):
     assert world.state(alarm_id) is State.CLOSED
 
 
+def test_a_request_whose_sender_died_keeps_its_mark_when_it_expires_and_the_ok_is_heard(world):
+    add_kin(world, "Kari Nordmann", "+4740000001")
+    world.alarm("door_opened")
+    claim_now(world, "n1")  # handed to the SMSC; the node died before the answer was recorded
+    world.clock.now += timedelta(minutes=6)  # past the lease and the request's time
+    [expired] = world.journal.run_sync(lambda c: store.expire_due(c, world.clock()))
+    assert expired.last_error.startswith(store.INTERRUPTED), "it may have reached the phone"
+    # The relative did get it, and answers while the alarm still waits for them: it counts
+    # (before, the expired row no longer said it may have been sent, and the OK was ignored).
+    assert world.journal.run_sync(lambda c: service.reply(c, number="+4740000001", text="OK",
+                                                          now=world.clock())) == "confirmed"
+
+
 def test_a_resumed_request_waits_for_the_new_sessions_receipts_before_anything_is_sent(world):
     import asyncio
 
