@@ -17,9 +17,15 @@ from urllib.parse import quote
 PLACEHOLDERS = frozenset({"lat", "lon", "address"})
 
 
+def _fields(template: str) -> list[tuple[str, str, str | None]]:
+    """(name, format, conversion) of each ``{…}`` (ValueError if it is not a valid template)."""
+    return [(name, spec, conversion) for _text, name, spec, conversion in Formatter().parse(template)
+            if name is not None]
+
+
 def placeholders(template: str) -> set[str]:
-    """The ``{names}`` a template asks for (ValueError if it is not a valid template)."""
-    return {name for _text, name, _spec, _conversion in Formatter().parse(template) if name is not None}
+    """The ``{names}`` a template asks for."""
+    return {name for name, _spec, _conversion in _fields(template)}
 
 
 def template_problem(template: str) -> str | None:
@@ -29,8 +35,7 @@ def template_problem(template: str) -> str | None:
     if not template.lower().startswith("https://"):
         return "must be an https:// address (it carries a recipient's position)"
     try:
-        fields = [(name, spec, conversion) for _text, name, spec, conversion in Formatter().parse(template)
-                  if name is not None]
+        fields = _fields(template)
     except ValueError as exc:
         return f"is not a valid template ({exc})"
     names = {name for name, _spec, _conversion in fields}

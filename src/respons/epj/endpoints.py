@@ -10,7 +10,6 @@ from datetime import datetime
 from urllib.parse import urlparse
 
 import httpx
-
 from sqlalchemy import Connection, delete, insert, select
 
 from respons.auth import audit

@@ -157,8 +157,9 @@ class DeliveryWorker(PeriodicWorker):
                 return delivery.Result(delivery.RETRY, error=f"the endpoint's TLS files cannot be used "
                                                              f"({tls_files(endpoint)}): {type(exc).__name__}: {exc}"[:500])
         if not await asyncio.to_thread(self._still_claimed, claim):
-            # Superseded by an addendum (or taken after the lease) while it waited: recording
-            # this fails the claim's fence, and nothing older reaches the EPJ after the newer.
+            # Superseded by an addendum (or taken after the lease) while it waited: not sent,
+            # and recording this fails the claim's fence (the newer version waits for this
+            # claim in outbox.claim_due, so it still reaches the EPJ last).
             return delivery.Result(delivery.RETRY, error="no longer this claim's to send")
         try:
             response = await client.post(endpoint.base_url, json=claim.bundle,
@@ -172,4 +173,3 @@ class DeliveryWorker(PeriodicWorker):
         except ValueError:
             body = None
         return delivery.classify(response.status_code, body)
-
