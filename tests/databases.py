@@ -60,6 +60,23 @@ def require_postgres() -> None:
         pytest.skip(problem)
 
 
+def wait_for_lock_waiter(engine, timeout: float = 10.0) -> bool:
+    """Until a session of this PostgreSQL database waits for a lock another holds (a unit that
+    has reached the row or table another unit is writing); False if none does in ``timeout``."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    with engine.connect() as watch:
+        while True:
+            waiting = watch.execute(text(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                "AND wait_event_type = 'Lock'")).scalar_one()
+            if waiting or time.monotonic() >= deadline:
+                return bool(waiting)
+            watch.rollback()  # pg_stat_activity is read once per transaction
+            time.sleep(0.05)
+
+
 def postgres_url_of(name: str) -> str:
     return make_url(POSTGRES_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
 

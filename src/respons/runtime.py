@@ -41,7 +41,7 @@ from respons.epj.care import CareReader
 from respons.epj.worker import DeliveryWorker
 from respons.messages import providers as message_providers
 from respons.messages.worker import MessageWorker
-from respons.voice.service import Voice, VoiceSettings
+from respons.voice.service import NODE_SILENT, SilentNodeCalls, Voice, VoiceSettings
 from respons.intake.dc09.receiver import Receiver as Dc09Receiver
 from respons.intake.mqtt.receiver import Broker as MqttBroker, Receiver as MqttReceiver
 from respons.intake.scaip.messages import VoiceMode
@@ -135,6 +135,7 @@ class Node:
     epj: DeliveryWorker
     round_worker: RoundWorker
     messages: MessageWorker
+    silent_node_calls: SilentNodeCalls
     listeners: list = field(default_factory=list)  # started device listeners, stopped in reverse
 
     @classmethod
@@ -173,6 +174,7 @@ class Node:
         # The same gateway, its streaming plugin; each camera closing is audited with its length.
         runtime.cameras = Cameras(runtime.voice.gateway, on_closed=lambda lookin_id, seconds: journal.run(
             lambda conn: camera_closed(conn, lookin_id, seconds=seconds, now=clock())))
+        live.observe(runtime.cameras)  # a consent withdrawn on any node: the picture shown here ends
         epj = DeliveryWorker(journal, engine, clock, node=name, poll_seconds=settings.epj_poll_seconds,
                              lease_seconds=settings.epj_lease_seconds, timeout_seconds=settings.epj_timeout_seconds,
                              alarm_after=timedelta(seconds=settings.epj_alarm_after_seconds),
@@ -187,20 +189,23 @@ class Node:
         runtime.push_key = sending.push.public_key if sending.push else None
         log.info("%s", sending.summary)
         return cls(runtime=runtime, relay=relay, supervisor=supervisor, epj=epj, round_worker=round_worker,
-                   messages=messages)
+                   messages=messages, silent_node_calls=SilentNodeCalls(
+                       journal, engine, clock, node=name,
+                       silent_for=max(NODE_SILENT, timedelta(seconds=4 * settings.readiness_probe_seconds))))
 
     @property
     def name(self) -> str:
         return node_name(self.runtime.settings)
 
     def start_workers(self) -> None:
-        """The timer worker, the supervision sweep, the EPJ delivery, the rounds' sweep and the
-        messages' delivery (tests may run a node without them)."""
+        """The timer worker, the supervision sweep, the EPJ delivery, the rounds' sweep, the
+        messages' delivery and the calls of nodes gone (tests may run a node without them)."""
         self.runtime.timers.start()
         self.supervisor.start()
         self.epj.start()
         self.round_worker.start()
         self.messages.start()
+        self.silent_node_calls.start()
 
     async def start_listeners(self) -> None:
         """The device listeners the settings ask for, and voice."""
@@ -246,6 +251,7 @@ class Node:
             await listener.stop()
         await self.runtime.cameras.stop()
         await self.runtime.voice.stop()
+        await self.silent_node_calls.stop()
         await self.round_worker.stop()
         await self.messages.stop()
         await self.epj.stop()

@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 
 from respons.domain.access import Role
 from respons.settings import Settings
-from respons.store.tables import api_tokens, role_grants
+from respons.store.tables import api_tokens, contacts, role_grants
 from respons.web.app import create_app
 from tests.factories import add_user, log_in, seed_registry
 
@@ -216,6 +216,36 @@ def test_text_with_nul_or_a_lone_surrogate_is_refused_by_name(host_admin, engine
     for response, field in cases:
         assert_error(response, 422, "invalid_request", field)
     assert count(engine, api_tokens) == tokens_before
+
+
+def test_pages_refuse_nul_in_their_path_query_or_form_and_ids_beyond_the_column(host_admin, engine, registry):
+    """The pages take forms and path segments, which the API's ``Text`` does not reach: a NUL
+    there answered 500 on PostgreSQL (and was stored on SQLite), an id of 10^20 overflowed."""
+    municipality_id = registry.municipality_ids[0]
+    recipient_id = registry.recipient_ids[0]
+    cases = [
+        host_admin.get(f"/admin/registry/{municipality_id}/recipients?q=Ola%00"),
+        host_admin.get("/console/alarms/a%00b/voice"),
+        host_admin.post(f"/admin/registry/recipients/{recipient_id}/contacts",
+                        data={"name": "Kari\x00 Nordmann", "phone": "+4740000009", "relation": "datter"}),
+        host_admin.post(f"/admin/registry/recipients/{recipient_id}/contacts",
+                        headers={"Content-Type": "application/x-www-form-urlencoded"},
+                        content=b"name=Kari\x00Nordmann&phone=%2B4740000009&relation=datter"),  # a raw NUL byte
+        host_admin.post("/console/alarms/a/calls", json={"target": "unit", "sdp": "v=0\u0000 x x x x"}),
+        # FastAPI reads a body without a content type as JSON too.
+        host_admin.post("/console/alarms/a/calls", content=b'{"target": "unit", "sdp": "v=0\\u0000 x x x x"}',
+                        headers={"Content-Type": ""}),
+    ]
+    for response in cases:
+        assert_error(response, 422, "invalid_request")
+    for path in (f"/admin/registry/{BIG}", f"/deviations/{BIG}", f"/economy/runs/{BIG}",
+                 f"/admin/registry/recipients/{BIG}"):
+        assert_error(host_admin.get(path), 422, "invalid_request")
+    with engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(contacts).where(contacts.c.name.like("Kari%"))).scalar() == 0
+    # Read before the session is checked, so bounded.
+    too_large = host_admin.post("/console/alarms/a/calls", json={"target": "unit", "sdp": "x" * (2 * 1024 * 1024)})
+    assert_error(too_large, 413, "request_too_large")
 
 
 def test_an_empty_body_in_quarantine_can_be_listed(host_admin, registry):

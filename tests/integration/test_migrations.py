@@ -110,11 +110,11 @@ def test_the_alarms_indexes_change_while_alarms_are_still_written(database_url):
     PostgreSQL, so while one waits for an open transaction an alarm is still written; a plain
     DROP/CREATE INDEX would queue every alarm behind it."""
     import threading
-    import time
 
     from sqlalchemy import text
 
     from respons.store.migrate import upgrade
+    from tests.databases import wait_for_lock_waiter
 
     if not database_url.startswith("postgresql"):
         pytest.skip("one writer on SQLite: a migration and an alarm never write at the same time")
@@ -126,16 +126,7 @@ def test_the_alarms_indexes_change_while_alarms_are_still_written(database_url):
             _write_alarm(open_unit, "in-flight", municipality)
             try:
                 migrating.start()
-                with engine.connect() as watch:  # until the migration waits for that unit
-                    for _ in range(200):
-                        waiting = watch.execute(text(
-                            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-                            "AND wait_event_type = 'Lock'")).scalar_one()
-                        if waiting:
-                            break
-                        watch.rollback()  # pg_stat_activity is read once per transaction
-                        time.sleep(0.05)
-                assert waiting, "the migration should be waiting for the open unit"
+                assert wait_for_lock_waiter(engine), "the migration should be waiting for the open unit"
                 with engine.begin() as conn:  # another node's alarm, meanwhile
                     conn.execute(text("SET LOCAL lock_timeout = '3s'"))
                     _write_alarm(conn, "during-the-migration", municipality)

@@ -19,7 +19,8 @@ from respons.store.journal import JournalUnavailable
 from respons.web import i18n
 from respons.web.access import Principal
 from respons.deviations.api import HANDLERS, READERS, REGISTRARS, handling_scope, deviation_scope
-from respons.deviations import words# noqa: F401  (registers the pages' words)
+from respons.deviations import words  # noqa: F401  (registers the pages' words)
+from respons.web.bounds import DbId
 from respons.web.pages import PageRefused, done, page_access, render
 from respons.web.runtime import runtime
 
@@ -136,7 +137,7 @@ def _type_label(request: Request):
 
 
 @router.get("/{deviation_id}")
-def detail(request: Request, deviation_id: int, principal: Principal = Depends(readers)):
+def detail(request: Request, deviation_id: DbId, principal: Principal = Depends(readers)):
     return _detail(request, principal, deviation_id)
 
 
@@ -151,7 +152,7 @@ def _detail(request: Request, principal: Principal, deviation_id: int, *, error:
 
 
 @router.post("/{deviation_id}/events")
-async def change(request: Request, deviation_id: int, principal: Principal = Depends(page_access(*HANDLERS))):
+async def change(request: Request, deviation_id: DbId, principal: Principal = Depends(page_access(*HANDLERS))):
     form = await request.form()
     kind = str(form.get("kind", ""))
     if kind not in service.CHANGES:

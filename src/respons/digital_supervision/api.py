@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field
 
 from respons.digital_supervision import service
 from respons.domain.access import Role
-from respons.registry.api import ERRORS, Failure, read_only, run_unit
+from respons.registry.api import ERRORS, Failure, run_unit
 from respons.web.access import Principal, access
 from respons.web.bounds import DbId, DbInt, Text
 from respons.clock import OSLO
@@ -60,9 +60,14 @@ async def add_plan(body: PlanIn, request: Request, recipient_id: Annotated[DbId,
     return {"id": result, "recipient_id": recipient_id}
 
 
-@router.get("/recipients/{recipient_id}/supervision-plans", summary="A person's supervision plans", responses=ERRORS)
-def list_plans(request: Request, recipient_id: Annotated[DbId, Path()], principal: Principal = Depends(municipality_admin)):
-    return read_only(request, lambda conn: service.list_plans(conn, recipient_id, allowed=_scope(principal)))
+@router.get("/recipients/{recipient_id}/supervision-plans", summary="A person's supervision plans (audited read)",
+            responses=ERRORS)
+async def list_plans(request: Request, recipient_id: Annotated[DbId, Path()],
+                     principal: Principal = Depends(municipality_admin)):
+    now = runtime(request).clock()
+    read = await run_unit(request, lambda conn: service.read_plans(conn, recipient_id, allowed=_scope(principal),
+                                                                   now=now, actor=principal.actor))
+    return read.response if isinstance(read, Failure) else read[0]
 
 
 class EndIn(BaseModel):

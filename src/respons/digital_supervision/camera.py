@@ -26,6 +26,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable
 
+from respons.digital_supervision.lookins import LOOKIN_CHANGED, WITHDRAWN
 from respons.voice.gateway import STREAMING_PLUGIN, Gateway, GatewayError, SipHandle
 
 log = logging.getLogger(__name__)
@@ -80,6 +81,14 @@ class Viewing:
     closed: bool = False
 
 
+def ended_from_outside(change: dict[str, Any]) -> int | None:
+    """The look-in whose picture a change on the live bus ends (``lookins.consent_withdrawn``
+    announces ``{"event": "lookin", "what": "withdrawn", "lookin_id": …}``), or None."""
+    if change.get("event") == LOOKIN_CHANGED and change.get("what") == WITHDRAWN:
+        return change.get("lookin_id")
+    return None
+
+
 class Cameras:
     """The camera look-ins open on this node."""
 
@@ -91,6 +100,20 @@ class Cameras:
         self.on_closed = on_closed  # (look-in, seconds open): for the audit log
         self._open: dict[int, Viewing] = {}
         self._opening: set[int] = set()
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    # The live bus's observer (engine/live.py): every node hears every node's changes.
+    def changes(self, changes: list[dict[str, Any]]) -> None:
+        """A look-in's picture ended from outside (``ended_from_outside``: consent withdrawn,
+        on whichever node): if this node shows it, it closes now. Called in the publishing
+        thread: the close is handed to the event loop."""
+        for change in changes:
+            lookin_id = ended_from_outside(change)
+            if lookin_id is not None and lookin_id in self._open and self._loop is not None:
+                self._loop.call_soon_threadsafe(lambda i=lookin_id: asyncio.ensure_future(self.close(i)))
+
+    def resync(self) -> None:
+        pass
 
     @property
     def configured(self) -> bool:
@@ -104,6 +127,7 @@ class Cameras:
         gateway's offer for the browser; the picture stops after ``seconds``."""
         if self.gateway is None:
             raise CameraUnavailable("no gateway")
+        self._loop = asyncio.get_running_loop()
         if lookin_id in self._opening:
             raise CameraUnavailable("being opened")  # two requests at once (two tabs): one picture
         self._opening.add(lookin_id)

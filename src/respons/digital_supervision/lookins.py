@@ -40,6 +40,7 @@ HORIZON = timedelta(hours=24)
 RESCHEDULE_BEFORE = timedelta(hours=23)
 SWEEP_LIMIT = 200
 LOOKIN_CHANGED = "lookin"
+WITHDRAWN = "withdrawn"  # a look-in's picture ended by the consent's withdrawal (camera.ended_from_outside)
 # A look-in started and never recorded (the browser crashed, the shift ended) is not left open:
 # this long after its picture closed, the sweep marks it missed and raises an alarm.
 OUTCOME_GRACE = timedelta(minutes=10)
@@ -97,10 +98,25 @@ def new_lookin(plan_row: dict[str, Any], reason: Reason, method: Kind, due_at: d
 def plan_ended(conn: Connection, plan_id: int, from_moment: datetime) -> int:
     """The plan ends: its look-ins not yet started from ``from_moment`` on are cancelled, and
     the round lists hear of it."""
-    cancelled = store.cancel_from(conn, plan_id, from_moment)
-    for row in cancelled:
+    return _cancelled(conn, store.cancel_from(conn, plan_id, from_moment))
+
+
+def consent_withdrawn(conn: Connection, plan_id: int, now: datetime) -> list[int]:
+    """The plan ends now: no look-in of it starts from here on (also one whose window is open
+    this minute), and a picture being watched ends: announced as ``withdrawn``, which the
+    operator's browser and the node that shows the picture (``camera.Cameras.changes``) hear
+    after the commit, on any node. Returns the look-ins whose picture ended."""
+    _cancelled(conn, store.cancel_open(conn, plan_id, now))
+    ended = store.end_views(conn, plan_id, now)
+    for row in ended:
+        announce(conn, changed(row["municipality_id"], row["id"], WITHDRAWN))
+    return [row["id"] for row in ended]
+
+
+def _cancelled(conn: Connection, rows: list[dict[str, Any]]) -> int:
+    for row in rows:
         announce(conn, changed(row["municipality_id"], row["id"], "cancelled"))
-    return len(cancelled)
+    return len(rows)
 
 
 # --- the sweep: late and missed -------------------------------------------------------------------
@@ -190,6 +206,8 @@ def start(conn: Connection, lookin_id: int, *, actor: str, visible_to: frozenset
 
 
 def _start_refusal(row: dict[str, Any], now: datetime, rules: Rules, open_alarm: bool) -> Refusal | None:
+    if _withdrawn(row):
+        return Refusal("cancelled")
     if row["state"] != State.DUE:
         # missed, cancelled: said as such (a start that lost to the sweep is told the window closed)
         return Refusal({State.STARTED: "taken", State.DONE: "finished"}.get(row["state"], row["state"]))
@@ -199,6 +217,13 @@ def _start_refusal(row: dict[str, Any], now: datetime, rules: Rules, open_alarm:
         return Refusal("outside_window", {"opens": row["due_at"] - rules.window.window,
                                           "closes": row["closes_at"]})
     return None
+
+
+def _withdrawn(row: dict[str, Any]) -> bool:
+    """Consent to the look-in's plan was withdrawn (the plan ended on the day): a second line
+    behind the cancelled rows. Set only at the moment of withdrawal, so whatever ``now`` a
+    unit begun just before it carries, it is refused."""
+    return row.get("withdrawn_at") is not None
 
 
 def _why(row: dict[str, Any]) -> dict[str, Any]:
@@ -225,7 +250,7 @@ def finish(conn: Connection, lookin_id: int, outcome: Outcome, *, note: str | No
                  details=_why(row) | {"outcome": outcome.value,
                                       "seconds": round((now - row["started_at"]).total_seconds())})
     then = after(outcome, recheck=row["reason"] == Reason.RECHECK, now=now, recheck_after=rules.recheck,
-                 fallback=Fallback(row["fallback"]))
+                 fallback=Fallback(row["fallback"]), withdrawn=row["withdrawn_at"] is not None)
     added = []
     for step in then.steps:
         if isinstance(step, LookAgain):
@@ -259,10 +284,15 @@ def after_alarm(conn: Connection, alarm_id: str, *, actor: str, visible_to: froz
     """A look-in after one of the person's alarms (a bed exit, a fall, no activity), started at
     once for the operator: only while the alarm is open and only when the person's plan allows
     event-based supervision. On the alarm's timeline; a refusal is audited."""
-    alarm = store.alarm_of(conn, alarm_id)
+    # Locked: two operators pressing "Innsyn" at once through two nodes would each find no
+    # look-in and each start one; the second waits here and finds the first's.
+    alarm = store.alarm_of(conn, alarm_id, lock=True)
     if alarm is None or alarm["municipality_id"] not in visible_to:
         raise LookinNotFound(alarm_id)
-    plan = store.event_plan(conn, alarm["recipient_id"], now.astimezone(OSLO).date()) if alarm["recipient_id"] else None
+    # The plan read for share: a withdrawal on another node waits for this unit, and then ends
+    # the look-in it starts (its picture), rather than missing it.
+    plan = (store.event_plan(conn, alarm["recipient_id"], now.astimezone(OSLO).date(), lock=True)
+            if alarm["recipient_id"] else None)
     refusal = (Refusal("alarm_closed") if alarm["state"] == AlarmState.CLOSED
                else Refusal("no_event_plan") if plan is None else None)
     if refusal is not None:
@@ -291,6 +321,8 @@ def watchable(row: dict[str, Any], *, actor: str, now: datetime) -> Refusal | No
     length (the start was only allowed in the window, or for an open alarm)."""
     if row["method"] != Kind.CAMERA:
         return Refusal("not_camera")
+    if _withdrawn(row):
+        return Refusal("cancelled")
     if row["state"] != State.STARTED or row["started_by"] != actor:
         return Refusal("not_yours")
     if row["view_until"] is None or now >= row["view_until"]:

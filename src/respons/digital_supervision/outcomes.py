@@ -5,6 +5,10 @@ the night patrol). Not seen: look again after the recheck interval; not seen aga
 to the night patrol, who go to the door. Camera unavailable: a technician alarm, and the
 plan's fallback in its place: a phone call, or (for a person who cannot take one) a visit by
 the night patrol, raised as an alarm.
+
+A look-in whose plan's consent was withdrawn while it went on starts nothing more under that
+plan: no look again, no fallback call or visit. What the operator saw still counts (seen and in
+need of help is an alarm), and a camera that showed nothing is still the technician's alarm.
 """
 
 from __future__ import annotations
@@ -50,9 +54,18 @@ class Then:
 
 
 def after(outcome: Outcome, *, recheck: bool, now: datetime, recheck_after: timedelta = DEFAULT_RECHECK,
-          fallback: Fallback = Fallback.PHONE) -> Then:
+          fallback: Fallback = Fallback.PHONE, withdrawn: bool = False) -> Then:
     """What follows ``outcome`` of a look-in (``recheck``: it was itself the look-again;
-    ``fallback``: the plan's replacement for a camera that shows nothing)."""
+    ``fallback``: the plan's replacement for a camera that shows nothing; ``withdrawn``: the
+    plan's consent was withdrawn meanwhile)."""
+    if withdrawn:
+        match outcome:
+            case Outcome.SEEN_NEEDS_HELP:
+                return Then((RaiseAlarm("supervision_due", "seen_needs_help"),))
+            case Outcome.CAMERA_UNAVAILABLE:
+                return Then((RaiseAlarm("device_fault", "camera_unavailable"),))
+            case Outcome.SEEN_WELL | Outcome.NOT_SEEN:
+                return Then((Done(),))
     match outcome:
         case Outcome.SEEN_WELL:
             return Then((Done(),))

@@ -14,9 +14,10 @@ from respons.digital_supervision import service, words  # noqa: F401  (words: th
 from respons.clock import OSLO
 from respons.domain.access import Role
 from respons.registry.pages import Form
-from respons.registry.service import Invalid, NotFound
+from respons.registry.service import Invalid, NotFound, recipient_municipality
 from respons.web import i18n
 from respons.web.access import Principal
+from respons.web.bounds import DbId
 from respons.web.pages import PageRefused, done, page_access, render
 from respons.web.runtime import runtime
 
@@ -29,19 +30,23 @@ FIELDS = ("kind", "times", "max_seconds", "event_based", "fallback", "checklist"
 _TIME_LINE = re.compile(r"^\s*([0-9]{1,2}:[0-9]{2})(?:\s+([1-7](?:\s*[-,]\s*[1-7])*))?\s*$")
 
 
-def _plans(request: Request, recipient_id: int, principal: Principal) -> list[dict[str, Any]]:
+def _in_scope(request: Request, recipient_id: int, principal: Principal) -> None:
+    """404 for a person outside the caller's municipality (before a form is read)."""
     with runtime(request).engine.connect() as conn:
         try:
-            return service.list_plans(conn, recipient_id, allowed=principal.scope.registry)
+            recipient_municipality(conn, recipient_id, principal.scope.registry)
         except NotFound:
             raise PageRefused(404, "error.404") from None
 
 
-def _page(request: Request, recipient_id: int, principal: Principal, form: Form | None = None, *, status: int = 200,
-          saved: bool = False, ended: bool = False, end_problem: dict | None = None):
-    plans = _plans(request, recipient_id, principal)  # 404 outside the caller's municipality first
-    with runtime(request).engine.connect() as conn:
-        looked = service.history(conn, recipient_id, allowed=principal.scope.registry)
+async def _page(request: Request, recipient_id: int, principal: Principal, form: Form | None = None, *,
+                status: int = 200, saved: bool = False, ended: bool = False, end_problem: dict | None = None):
+    now = runtime(request).clock()
+    try:
+        plans, looked = await runtime(request).journal.run(lambda conn: service.read_plans(
+            conn, recipient_id, allowed=principal.scope.registry, now=now, actor=principal.actor))
+    except NotFound:
+        raise PageRefused(404, "error.404") from None
     return render(request, "supervision/plans.html", status_code=status, recipient_id=recipient_id,
                   plans=plans, history=looked, form=form or _empty_form(), saved=saved,
                   ended=ended, end_problem=end_problem)
@@ -52,14 +57,14 @@ def _empty_form() -> Form:
 
 
 @router.get("/recipients/{recipient_id}/supervision")
-def plans(request: Request, recipient_id: int, saved: str = "", ended: str = "",
-          principal: Principal = Depends(municipality_admin)):
-    return _page(request, recipient_id, principal, saved=bool(saved), ended=bool(ended))
+async def plans(request: Request, recipient_id: DbId, saved: str = "", ended: str = "",
+                principal: Principal = Depends(municipality_admin)):
+    return await _page(request, recipient_id, principal, saved=bool(saved), ended=bool(ended))
 
 
 @router.post("/recipients/{recipient_id}/supervision")
-async def add_plan(request: Request, recipient_id: int, principal: Principal = Depends(municipality_admin)):
-    _plans(request, recipient_id, principal)  # outside the caller's municipality: 404 before the form is read
+async def add_plan(request: Request, recipient_id: DbId, principal: Principal = Depends(municipality_admin)):
+    _in_scope(request, recipient_id, principal)
     posted = await request.form()
     typed = {name: str(posted.get(name, "")) for name in FIELDS}
     t = i18n.translator(i18n.language_of(request))
@@ -76,12 +81,12 @@ async def add_plan(request: Request, recipient_id: int, principal: Principal = D
                         for p in refused.named]
         else:
             return done(request, f"/admin/registry/recipients/{recipient_id}/supervision?saved={plan_id}")
-    return _page(request, recipient_id, principal, Form("s", FIELDS, typed, problems), status=422)
+    return await _page(request, recipient_id, principal, Form("s", FIELDS, typed, problems), status=422)
 
 
 @router.post("/recipients/{recipient_id}/supervision/{plan_id}/end")
-async def end_plan(request: Request, recipient_id: int, plan_id: int, principal: Principal = Depends(municipality_admin)):
-    _plans(request, recipient_id, principal)  # outside the caller's municipality: 404 before the form is read
+async def end_plan(request: Request, recipient_id: DbId, plan_id: DbId, principal: Principal = Depends(municipality_admin)):
+    _in_scope(request, recipient_id, principal)
     typed = str((await request.form()).get("valid_to", ""))
     t = i18n.translator(i18n.language_of(request))
     now = runtime(request).clock()
@@ -100,7 +105,7 @@ async def end_plan(request: Request, recipient_id: int, plan_id: int, principal:
             problem = " ".join(t(p.key, **p.params) for p in refused.named)
         else:
             return done(request, f"/admin/registry/recipients/{recipient_id}/supervision?ended={plan_id}")
-    return _page(request, recipient_id, principal, status=422,
+    return await _page(request, recipient_id, principal, status=422,
                  end_problem={"plan_id": plan_id, "text": problem, "typed": typed})
 
 

@@ -50,7 +50,11 @@ def _parse(values: dict[str, Any]) -> tuple[Plan | None, list[Problem]]:
         except (TypeError, ValueError, KeyError):
             problems.append(Problem("time", {"at": str((agreed or {}).get("at", ""))[:10]}))
             continue
-        times.append(AgreedTime(at.replace(second=0, microsecond=0), frozenset(agreed.get("weekdays") or range(1, 8))))
+        # Every day only when no days were given: an empty list is a mistake to refuse, not
+        # nightly look-ins nobody decided.
+        weekdays = agreed.get("weekdays")
+        times.append(AgreedTime(at.replace(second=0, microsecond=0),
+                                frozenset(range(1, 8) if weekdays is None else weekdays)))
     try:
         fallback = Fallback(values.get("fallback") or Fallback.PHONE.value)
     except ValueError:
@@ -93,23 +97,39 @@ def end_plan(conn: Connection, recipient_id: int, plan_id: int, valid_to: date, 
     problems = end_problems(store.plan_of(row), valid_to, today=today)
     if problems:
         raise _refused(problems)
-    store.end(conn, plan_id, valid_to)
-    # Look-ins already scheduled past the last day will not be done. Ended today (consent
-    # withdrawn): none from now on — a camera must not open tonight on a withdrawn consent.
-    day_after = datetime.combine(valid_to + timedelta(days=1), time(0), tzinfo=OSLO).astimezone(timezone.utc)
-    lookins.plan_ended(conn, plan_id, now if valid_to == today else day_after)
+    # Ended today, consent is withdrawn: from this moment no look-in of the plan starts, also
+    # one whose window is open now or one after an alarm, and a picture being watched ends — a
+    # camera must not open tonight on a withdrawn consent. Ended later: the look-ins already
+    # scheduled past the last day will not be done.
+    withdrawn = valid_to == today
+    if not store.end(conn, plan_id, valid_to, withdrawn_at=now if withdrawn else None):
+        # Another administrator ended it earlier meanwhile: an ended plan is not lengthened.
+        raise _refused(end_problems(store.plan_of(store.get(conn, plan_id)), valid_to, today=today))
+    if withdrawn:
+        lookins.consent_withdrawn(conn, plan_id, now)
+    else:
+        day_after = datetime.combine(valid_to + timedelta(days=1), time(0), tzinfo=OSLO).astimezone(timezone.utc)
+        lookins.plan_ended(conn, plan_id, day_after)
     audit.append(conn, now=now, actor=actor, action=audit.UPDATE, municipality_id=municipality_id,
                  recipient_id=recipient_id, purpose=ADMINISTRATION,
-                 details={"entity": "supervision_plan", "supervision_plan_id": plan_id, "fields": ["valid_to"]})
+                 details={"entity": "supervision_plan", "supervision_plan_id": plan_id, "fields": ["valid_to"]}
+                 | ({"withdrawn": True} if withdrawn else {}))
 
 
-def list_plans(conn: Connection, recipient_id: int, *, allowed: frozenset[int] | None) -> list[dict[str, Any]]:
-    recipient_municipality(conn, recipient_id, allowed)
-    return [_shown(row) for row in store.of_recipient(conn, recipient_id)]
+def read_plans(conn: Connection, recipient_id: int, *, allowed: frozenset[int] | None, now: datetime,
+               actor: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The person's plans and their latest look-ins that happened or should have (the
+    supervision timeline): consent, instructions and outcomes are part of the person's record,
+    so the read is audited, as the registry's record is, before it is returned (a unit of work)."""
+    municipality_id = recipient_municipality(conn, recipient_id, allowed)
+    audit.append(conn, now=now, actor=actor, action=audit.READ_RECIPIENT, municipality_id=municipality_id,
+                 recipient_id=recipient_id, purpose=ADMINISTRATION, details={"entity": "supervision_plans"})
+    return [_shown(row) for row in store.of_recipient(conn, recipient_id)], store.of_person(conn, recipient_id)
 
 
 def history(conn: Connection, recipient_id: int, *, allowed: frozenset[int] | None) -> list[dict[str, Any]]:
-    """The person's latest look-ins that happened or should have: the supervision timeline."""
+    """The person's latest look-ins, for a screen that has audited its read of the person
+    already (the console's alarm card)."""
     recipient_municipality(conn, recipient_id, allowed)
     return store.of_person(conn, recipient_id)
 
@@ -120,4 +140,5 @@ def _shown(row: dict[str, Any]) -> dict[str, Any]:
     return {"id": row["id"], "kind": row["kind"], "times": row["times"], "max_seconds": row["max_seconds"],
             "event_based": row["event_based"], "checklist": row["checklist"], "instructions": row["instructions"],
             "fallback": row["fallback"], "consent_by": row["consent_by"], "consent_on": day(row["consent_on"]),
-            "valid_from": day(row["valid_from"]), "valid_to": day(row["valid_to"])}
+            "valid_from": day(row["valid_from"]), "valid_to": day(row["valid_to"]),
+            "withdrawn_at": row["withdrawn_at"].isoformat() if row["withdrawn_at"] else None}

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import date, datetime, time, timedelta
 from typing import Any, Iterable
 
-from sqlalchemy import and_, insert, or_, select, update
+from sqlalchemy import and_, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
@@ -47,8 +47,17 @@ def get(conn: Connection, plan_id: int) -> dict[str, Any] | None:
     return dict(row) if row else None
 
 
-def end(conn: Connection, plan_id: int, valid_to) -> None:
-    conn.execute(update(supervision_plans).where(supervision_plans.c.id == plan_id).values(valid_to=valid_to))
+def end(conn: Connection, plan_id: int, valid_to: date, *, withdrawn_at: datetime | None = None) -> bool:
+    """The plan's last day (and the moment consent was withdrawn); False when it ends earlier
+    already — an administrator's end committed meanwhile (the one UPDATE decides)."""
+    values: dict[str, Any] = {"valid_to": valid_to}
+    if withdrawn_at is not None:
+        # Ended today a second time: consent was withdrawn at the first.
+        values["withdrawn_at"] = func.coalesce(supervision_plans.c.withdrawn_at, withdrawn_at)
+    return conn.execute(update(supervision_plans).where(
+        supervision_plans.c.id == plan_id,
+        or_(supervision_plans.c.valid_to.is_(None), supervision_plans.c.valid_to >= valid_to),
+    ).values(**values)).rowcount == 1
 
 
 # --- scheduling: plans become look-in rows ----------------------------------------------------
@@ -57,7 +66,8 @@ def plans_to_schedule(conn: Connection, *, before: datetime, today: date, limit:
     """Plans in force whose look-ins are scheduled only up to before ``before`` (or not yet)."""
     query = (select(supervision_plans)
              .where(or_(supervision_plans.c.scheduled_until.is_(None), supervision_plans.c.scheduled_until < before),
-                    or_(supervision_plans.c.valid_to.is_(None), supervision_plans.c.valid_to >= today - timedelta(days=1)))
+                    or_(supervision_plans.c.valid_to.is_(None), supervision_plans.c.valid_to >= today - timedelta(days=1)),
+                    supervision_plans.c.withdrawn_at.is_(None))
              .order_by(supervision_plans.c.id).limit(limit))
     if is_postgres(conn):
         # Nodes sweeping together never schedule the same plan (the unique key would stop a
@@ -84,9 +94,28 @@ def add_lookins(conn: Connection, rows: Iterable[dict[str, Any]]) -> list[int]:
 
 def cancel_from(conn: Connection, plan_id: int, moment: datetime) -> list[dict[str, Any]]:
     """The plan ended: its look-ins due from ``moment`` on will not be done."""
+    return _cancel(conn, plan_id, supervision_lookins.c.due_at >= moment)
+
+
+def cancel_open(conn: Connection, plan_id: int, now: datetime) -> list[dict[str, Any]]:
+    """Consent withdrawn: none of the plan's look-ins not yet started will be done, also one
+    due a moment ago whose window is still open (one whose window has closed is missed)."""
+    return _cancel(conn, plan_id, supervision_lookins.c.closes_at > now)
+
+
+def _cancel(conn: Connection, plan_id: int, condition) -> list[dict[str, Any]]:
     return [dict(r) for r in conn.execute(update(supervision_lookins).where(
-        supervision_lookins.c.plan_id == plan_id, supervision_lookins.c.state == State.DUE,
-        supervision_lookins.c.due_at >= moment).values(state=State.CANCELLED, check_at=None)
+        supervision_lookins.c.plan_id == plan_id, supervision_lookins.c.state == State.DUE, condition)
+        .values(state=State.CANCELLED, check_at=None)
+        .returning(supervision_lookins.c.id, supervision_lookins.c.municipality_id)).mappings()]
+
+
+def end_views(conn: Connection, plan_id: int, now: datetime) -> list[dict[str, Any]]:
+    """Consent withdrawn during a look-in: its picture ends now. The look-in stays started, so
+    the operator still records what was seen."""
+    return [dict(r) for r in conn.execute(update(supervision_lookins).where(
+        supervision_lookins.c.plan_id == plan_id, supervision_lookins.c.state == State.STARTED,
+        supervision_lookins.c.view_until > now).values(view_until=now)
         .returning(supervision_lookins.c.id, supervision_lookins.c.municipality_id)).mappings()]
 
 
@@ -134,7 +163,7 @@ def round_of(conn: Connection, *, municipality_ids: Iterable[int], starts: datet
 def lookin(conn: Connection, lookin_id: int) -> dict[str, Any] | None:
     row = conn.execute(_joined(select(*_ROUND_COLUMNS, supervision_plans.c.kind, supervision_plans.c.checklist,
                                       supervision_plans.c.instructions, supervision_plans.c.event_based,
-                                      supervision_plans.c.fallback))
+                                      supervision_plans.c.fallback, supervision_plans.c.withdrawn_at))
                        .where(supervision_lookins.c.id == lookin_id)).mappings().first()
     return dict(row) if row else None
 
@@ -211,20 +240,29 @@ def camera_of(conn: Connection, recipient_id: int) -> dict[str, Any] | None:
     return dict(row) if row else None
 
 
-def alarm_of(conn: Connection, alarm_id: str) -> dict[str, Any] | None:
-    """The alarm an event-based look-in follows (read from the alarm core's rows)."""
-    row = conn.execute(select(alarms.c.id, alarms.c.state, alarms.c.municipality_id, alarms.c.recipient_id)
-                       .where(alarms.c.id == alarm_id)).mappings().first()
+def alarm_of(conn: Connection, alarm_id: str, *, lock: bool = False) -> dict[str, Any] | None:
+    """The alarm an event-based look-in follows (read from the alarm core's rows); ``lock``:
+    held until the unit ends on PostgreSQL (FOR NO KEY UPDATE, as the core's own changes)."""
+    query = select(alarms.c.id, alarms.c.state, alarms.c.municipality_id, alarms.c.recipient_id).where(
+        alarms.c.id == alarm_id)
+    if lock and is_postgres(conn):
+        query = query.with_for_update(key_share=True)
+    row = conn.execute(query).mappings().first()
     return dict(row) if row else None
 
 
-def event_plan(conn: Connection, recipient_id: int, today: date) -> dict[str, Any] | None:
-    """The person's plan in force today that allows look-ins after an alarm."""
-    row = conn.execute(select(supervision_plans).where(
+def event_plan(conn: Connection, recipient_id: int, today: date, *, lock: bool = False) -> dict[str, Any] | None:
+    """The person's plan in force today that allows look-ins after an alarm (``lock``: FOR
+    SHARE on PostgreSQL, until the unit ends: its withdrawal waits)."""
+    query = select(supervision_plans).where(
         supervision_plans.c.recipient_id == recipient_id, supervision_plans.c.event_based.is_(True),
         supervision_plans.c.valid_from <= today,
         or_(supervision_plans.c.valid_to.is_(None), supervision_plans.c.valid_to >= today),
-    ).order_by(supervision_plans.c.valid_from.desc(), supervision_plans.c.id.desc()).limit(1)).mappings().first()
+        supervision_plans.c.withdrawn_at.is_(None),
+    ).order_by(supervision_plans.c.valid_from.desc(), supervision_plans.c.id.desc()).limit(1)
+    if lock and is_postgres(conn):
+        query = query.with_for_update(read=True)
+    row = conn.execute(query).mappings().first()
     return dict(row) if row else None
 
 

@@ -36,7 +36,8 @@ from respons.domain.alarm_types import ALARM_TYPES
 from respons.formatting import duration
 from respons.web import i18n, labels
 from respons.web.access import Principal
-from respons.economy import words# noqa: F401  (registers the pages' words)
+from respons.economy import words  # noqa: F401  (registers the pages' words)
+from respons.web.bounds import DbId
 from respons.web.pages import PageRefused, done, page_access, render
 from respons.web.runtime import runtime
 
@@ -140,7 +141,7 @@ def _visible_run(conn, run_id: int, scope: frozenset[int] | None):
 
 
 @router.get("/runs/{run_id}")
-def run_page(request: Request, run_id: int, principal: Principal = Depends(readers)):
+def run_page(request: Request, run_id: DbId, principal: Principal = Depends(readers)):
     scope = invoice_scope(principal)
     with runtime(request).engine.connect() as conn:
         document = _visible_run(conn, run_id, scope)
@@ -149,12 +150,12 @@ def run_page(request: Request, run_id: int, principal: Principal = Depends(reade
 
 
 @router.post("/runs/{run_id}/approve")
-async def approve(request: Request, run_id: int, principal: Principal = Depends(host)):
+async def approve(request: Request, run_id: DbId, principal: Principal = Depends(host)):
     return await _change(request, principal, run_id, invoicing.approve, f"/economy/runs/{run_id}")
 
 
 @router.post("/runs/{run_id}/discard")
-async def discard(request: Request, run_id: int, principal: Principal = Depends(host)):
+async def discard(request: Request, run_id: DbId, principal: Principal = Depends(host)):
     return await _change(request, principal, run_id, invoicing.discard, "/economy")
 
 
@@ -173,7 +174,7 @@ async def _change(request: Request, principal: Principal, run_id: int, unit, don
 
 
 @router.get("/runs/{run_id}/export.{file_format}")
-def export(request: Request, run_id: int, file_format: str, principal: Principal = Depends(readers)):
+def export(request: Request, run_id: DbId, file_format: str, principal: Principal = Depends(readers)):
     renderers = {"pdf": ("application/pdf", invoices.to_pdf),
                  "xlsx": ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", invoices.to_xlsx),
                  "csv": ("text/csv; charset=utf-8", invoices.to_csv)}
@@ -187,7 +188,7 @@ def export(request: Request, run_id: int, file_format: str, principal: Principal
 
 
 @router.get("/lines/{line_id}")
-async def line_page(request: Request, line_id: int, principal: Principal = Depends(readers)):
+async def line_page(request: Request, line_id: DbId, principal: Principal = Depends(readers)):
     """What a line counted: the recipients (by name) and their active days, or the alarms.
     Names are personal data: the look is written to the audit log before it is shown."""
     scope = invoice_scope(principal)

@@ -32,8 +32,9 @@ from respons.domain.access import Role
 from respons.registry import service
 from respons.web import i18n, labels
 from respons.web.access import Principal
-from respons.registry import words# noqa: F401  (registers the registry pages' i18n keys)
+from respons.registry import words  # noqa: F401  (registers the registry pages' i18n keys)
 from respons.registry.problems import conflict_text, problem_text
+from respons.web.bounds import DbId
 from respons.web.pages import PageRefused, done, page_access, render
 from respons.web.runtime import runtime
 
@@ -237,7 +238,7 @@ def registry_home(request: Request, principal: Principal = Depends(registry_admi
 
 
 @router.get("/{municipality_id}")
-def overview(request: Request, municipality_id: int, principal: Principal = Depends(registry_admin)):
+def overview(request: Request, municipality_id: DbId, principal: Principal = Depends(registry_admin)):
     return _overview(request, principal, municipality_id)
 
 
@@ -253,7 +254,7 @@ def _overview(request: Request, principal: Principal, municipality_id: int):
 
 
 @router.get("/{municipality_id}/recipients")
-def recipients(request: Request, municipality_id: int, q: str = "", principal: Principal = Depends(registry_admin)):
+def recipients(request: Request, municipality_id: DbId, q: str = "", principal: Principal = Depends(registry_admin)):
     frame = _work_in_municipality(request, principal, municipality_id)
     found = _read(request, lambda conn: service.list_recipients(conn, municipality_id=municipality_id,
                                                                 allowed=_allowed(principal), search=q[:100]))
@@ -261,7 +262,7 @@ def recipients(request: Request, municipality_id: int, q: str = "", principal: P
 
 
 @router.get("/{municipality_id}/recipients/new")
-def new_recipient(request: Request, municipality_id: int, principal: Principal = Depends(registry_admin)):
+def new_recipient(request: Request, municipality_id: DbId, principal: Principal = Depends(registry_admin)):
     frame = _work_in_municipality(request, principal, municipality_id)
     form = Form("r", RECIPIENT_FIELDS, {"language": "nb"})
     return render(request, "admin/recipient_new.html", section="recipients", form=form,
@@ -269,7 +270,7 @@ def new_recipient(request: Request, municipality_id: int, principal: Principal =
 
 
 @router.post("/{municipality_id}/recipients")
-async def create_recipient(request: Request, municipality_id: int, principal: Principal = Depends(registry_admin)):
+async def create_recipient(request: Request, municipality_id: DbId, principal: Principal = Depends(registry_admin)):
     frame = _work_in_municipality(request, principal, municipality_id)
     typed = _typed(await request.form(), RECIPIENT_FIELDS)
     values, problems = _engine_values(typed, _t(request))
@@ -287,7 +288,7 @@ async def create_recipient(request: Request, municipality_id: int, principal: Pr
 
 
 @router.get("/recipients/{recipient_id}")
-async def recipient(request: Request, recipient_id: int, saved: str = "", principal: Principal = Depends(registry_admin)):
+async def recipient(request: Request, recipient_id: DbId, saved: str = "", principal: Principal = Depends(registry_admin)):
     """One recipient's full record: written to the audit log before it is shown."""
     now = runtime(request).clock()
     record = await _run(request, lambda conn: service.read_recipient(conn, recipient_id, allowed=_allowed(principal), now=now,
@@ -309,7 +310,7 @@ def _record_values(record: dict[str, Any]) -> dict[str, Any]:
 
 
 @router.post("/recipients/{recipient_id}")
-async def update_recipient(request: Request, recipient_id: int, principal: Principal = Depends(registry_admin)):
+async def update_recipient(request: Request, recipient_id: DbId, principal: Principal = Depends(registry_admin)):
     """Changes the fields sent (the page sends them all), like the API's PATCH."""
     allowed = _allowed(principal)
     municipality_id = _read(request, lambda conn: service.recipient_municipality(conn, recipient_id, allowed))
@@ -329,7 +330,7 @@ async def update_recipient(request: Request, recipient_id: int, principal: Princ
 
 
 @router.post("/recipients/{recipient_id}/contacts")
-async def add_contact(request: Request, recipient_id: int, principal: Principal = Depends(registry_admin)):
+async def add_contact(request: Request, recipient_id: DbId, principal: Principal = Depends(registry_admin)):
     allowed = _allowed(principal)
     _read(request, lambda conn: service.recipient_municipality(conn, recipient_id, allowed))
     typed = _typed(await request.form(), CONTACT_FIELDS)
@@ -350,7 +351,7 @@ async def add_contact(request: Request, recipient_id: int, principal: Principal 
 
 
 @router.get("/{municipality_id}/devices")
-def devices(request: Request, municipality_id: int, recipient_id: str = "", principal: Principal = Depends(registry_admin)):
+def devices(request: Request, municipality_id: DbId, recipient_id: str = "", principal: Principal = Depends(registry_admin)):
     frame = _work_in_municipality(request, principal, municipality_id)
     # ``recipient_id`` preselects the recipient when coming from their page.
     form = Form("d", DEVICE_FIELDS, {"protocol": "http", "kind": "safety_alarm", "recipient_id": recipient_id})
@@ -358,7 +359,7 @@ def devices(request: Request, municipality_id: int, recipient_id: str = "", prin
 
 
 @router.post("/{municipality_id}/devices")
-async def add_device(request: Request, municipality_id: int, principal: Principal = Depends(registry_admin)):
+async def add_device(request: Request, municipality_id: DbId, principal: Principal = Depends(registry_admin)):
     frame = _work_in_municipality(request, principal, municipality_id)
     typed = _typed(await request.form(), DEVICE_FIELDS)
     saved = await _create_in(request, principal, municipality_id, typed, service.add_device)
@@ -387,13 +388,13 @@ def _devices_page(request: Request, principal: Principal, frame: dict, form: For
 
 
 @router.get("/{municipality_id}/zones")
-def zones(request: Request, municipality_id: int, principal: Principal = Depends(registry_admin)):
+def zones(request: Request, municipality_id: DbId, principal: Principal = Depends(registry_admin)):
     frame = _work_in_municipality(request, principal, municipality_id)
     return _zones_page(request, principal, frame, Form("z", ZONE_FIELDS))
 
 
 @router.post("/{municipality_id}/zones")
-async def add_zone(request: Request, municipality_id: int, principal: Principal = Depends(registry_admin)):
+async def add_zone(request: Request, municipality_id: DbId, principal: Principal = Depends(registry_admin)):
     frame = _work_in_municipality(request, principal, municipality_id)
     typed = _typed(await request.form(), ZONE_FIELDS)
     saved = await _create_in(request, principal, municipality_id, typed, service.add_zone)
@@ -411,13 +412,13 @@ def _zones_page(request: Request, principal: Principal, frame: dict, form: Form,
 
 
 @router.get("/{municipality_id}/staff")
-def staff(request: Request, municipality_id: int, principal: Principal = Depends(registry_admin)):
+def staff(request: Request, municipality_id: DbId, principal: Principal = Depends(registry_admin)):
     frame = _work_in_municipality(request, principal, municipality_id)
     return _staff_page(request, principal, frame, Form("s", STAFF_FIELDS, {"role": "responder"}))
 
 
 @router.post("/{municipality_id}/staff")
-async def add_staff(request: Request, municipality_id: int, principal: Principal = Depends(registry_admin)):
+async def add_staff(request: Request, municipality_id: DbId, principal: Principal = Depends(registry_admin)):
     frame = _work_in_municipality(request, principal, municipality_id)
     typed = _typed(await request.form(), STAFF_FIELDS)
     saved = await _create_in(request, principal, municipality_id, typed, service.add_staff)
@@ -453,7 +454,7 @@ async def _create_in(request: Request, principal: Principal, municipality_id: in
 
 
 @router.get("/{municipality_id}/completeness")
-def completeness(request: Request, municipality_id: int, principal: Principal = Depends(registry_admin)):
+def completeness(request: Request, municipality_id: DbId, principal: Principal = Depends(registry_admin)):
     frame = _work_in_municipality(request, principal, municipality_id)
     allowed = _allowed(principal)
     report = _read(request, lambda conn: service.completeness(conn, municipality_id=municipality_id, allowed=allowed))

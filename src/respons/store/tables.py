@@ -523,6 +523,10 @@ voice_calls = Table(
     CheckConstraint("state in ('ringing', 'answered', 'ended', 'failed', 'lost')", name="state"),
     CheckConstraint("direction in ('outbound', 'inbound')", name="direction"),
 )
+# The calls still going on, by node: what a restarted node and the sweep for nodes gone look
+# for (voice/store.py), a handful of rows however many calls the years have made.
+_CALL_UNFINISHED = voice_calls.c.state.in_(["ringing", "answered"])
+Index("ix_voice_calls_unfinished", voice_calls.c.node, sqlite_where=_CALL_UNFINISHED, postgresql_where=_CALL_UNFINISHED)
 
 # --- digital supervision (digital_supervision/) -------------------------------------------------
 
@@ -552,6 +556,9 @@ supervision_plans = Table(
     Column("scheduled_until", UTCDateTime),
     # What replaces a camera look-in when the camera shows nothing: phone or visit.
     Column("fallback", String(10), nullable=False, server_default="phone"),
+    # Ended on the day itself: consent withdrawn at this moment. ``valid_to`` is a date, and a
+    # camera must not open later that same day (digital_supervision/service.end_plan).
+    Column("withdrawn_at", UTCDateTime),
     CheckConstraint("kind in ('camera', 'sensor', 'phone')", name="kind"),
 )
 

@@ -9,13 +9,15 @@ the device's INVITE gets 302 Moved Temporarily to that session, which the device
 From then on the device and the gateway speak to each other directly.
 
 A CANCEL before that (the person's unit gave up) gets 200, and the INVITE 487 (RFC 3261 §9.2).
-REGISTER is accepted from the gateway's address only.
+An INVITE sent again after its final answer (302, 487, 480: lost on UDP) gets that answer again
+for Timer H's 32 s (§17.2.1), not a second call. REGISTER is accepted from the gateway's address only.
 """
 
 from __future__ import annotations
 
 import logging
 import re
+import time
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -25,8 +27,19 @@ log = logging.getLogger(__name__)
 
 Send = Callable[[bytes], None]
 REGISTER_SECONDS = 300
+# RFC 3261 §17.2.1: an INVITE server transaction that sent a final answer absorbs the INVITE's
+# retransmissions for Timer H (64 × T1 = 32 s).
+COMPLETED_SECONDS = 32.0
 _URI = re.compile(r"<?(sips?:[^>;\s]+)")
 _USER = re.compile(r"sips?:([^@;>\s]+)@")
+_BRANCH = re.compile(r";\s*branch=([^;,\s]+)", re.IGNORECASE)
+
+
+def _transaction(request: sip.Request) -> tuple[str, str | None, str | None]:
+    """What names an INVITE's server transaction (RFC 3261 §17.2.3): the top Via's branch,
+    with the Call-ID and CSeq for a device whose branch is not unique."""
+    found = _BRANCH.search(request.get("Via") or "")
+    return request.call_id, request.get("CSeq"), found.group(1) if found else None
 
 
 def uri_of(header: str | None) -> str | None:
@@ -49,6 +62,7 @@ class Pending:
     send: Send
     call_id: str | None = None  # ours (voice_calls.id), once stored
     last: bytes | None = None  # the last answer, for a retransmitted INVITE
+    cancelled: bool = False  # the device's CANCEL came (perhaps while the call was being stored)
 
 
 @dataclass
@@ -59,6 +73,10 @@ class InboundSip:
     gateway_hosts: frozenset[str] = frozenset({"127.0.0.1"})
     contacts: dict[str, str] = field(default_factory=dict)  # registered user → Contact URI
     pending: dict[str, Pending] = field(default_factory=dict)  # SIP Call-ID → INVITE
+    # The transaction (``_transaction``) → (until when, the final answer) of INVITEs answered
+    # lately: a device that tries again after a 503 sends a new transaction, which is a new call.
+    completed: dict[tuple[str, str | None, str | None], tuple[float, bytes]] = field(default_factory=dict)
+    clock: Callable[[], float] = time.monotonic
 
     HANDLED = frozenset({"INVITE", "CANCEL", "REGISTER", "BYE"})
 
@@ -92,6 +110,9 @@ class InboundSip:
         known = self.pending.get(request.call_id)
         if known is not None:
             return known.last  # a retransmission: the same answer again (RFC 3261 §17.2.1)
+        answered = self.completed.get(_transaction(request))
+        if answered is not None and answered[0] > self.clock():
+            return answered[1]  # its final answer was lost: sent again, no second call
         if request.get("To") and sip.has_tag(request.get("To") or ""):
             return sip.response(request, 481, reason="Call/Transaction Does Not Exist")  # a re-INVITE: not ours
         pending = Pending(request, send)
@@ -105,17 +126,22 @@ class InboundSip:
                                                         request_user=user_of(request.uri))
         except Exception:  # noqa: BLE001 - the device must hear something: it may be a person in need
             log.exception("voice: an incoming call from %s could not be stored", remote)
-            self.pending.pop(request.call_id, None)
-            self._answer(pending, 503, reason="Service Unavailable", extra=(("Retry-After", "5"),))
+            if self.pending.pop(request.call_id, None) is pending:
+                self._final(pending, 503, reason="Service Unavailable", extra=(("Retry-After", "5"),))
             return None
-        self._answer(pending, 180, reason="Ringing")
+        if pending.cancelled:
+            # The CANCEL came while the call was being stored: it had no call to end then.
+            await self.voice.caller_gave_up(pending.call_id)
+        elif self.pending.get(request.call_id) is pending:  # not answered finally meanwhile
+            self._answer(pending, 180, reason="Ringing")
         return None
 
     async def _cancel(self, request: sip.Request) -> bytes:
         pending = self.pending.pop(request.call_id, None)
         if pending is None:
             return sip.response(request, 481, reason="Call/Transaction Does Not Exist")
-        pending.send(sip.response(pending.request, 487, reason="Request Terminated"))
+        pending.cancelled = True
+        self._final(pending, 487, reason="Request Terminated")
         if pending.call_id is not None:
             await self.voice.caller_gave_up(pending.call_id)
         return sip.response(request, 200)
@@ -126,13 +152,21 @@ class InboundSip:
         pending = self.pending.pop(sip_call_id, None)
         if pending is None:
             return False
-        self._answer(pending, 302, reason="Moved Temporarily", extra=(("Contact", f"<{contact}>"),))
+        self._final(pending, 302, reason="Moved Temporarily", extra=(("Contact", f"<{contact}>"),))
         return True
 
     def refuse(self, sip_call_id: str, status: int, reason: str) -> None:
         pending = self.pending.pop(sip_call_id, None)
         if pending is not None:
-            self._answer(pending, status, reason=reason)
+            self._final(pending, status, reason=reason)
+
+    def _final(self, pending: Pending, status: int, *, reason: str, extra: tuple[tuple[str, str], ...] = ()) -> None:
+        """The INVITE's final answer, kept for its retransmissions (``completed``)."""
+        self._answer(pending, status, reason=reason, extra=extra)
+        now = self.clock()
+        for transaction in [t for t, (until, _) in self.completed.items() if until <= now]:
+            del self.completed[transaction]
+        self.completed[_transaction(pending.request)] = (now + COMPLETED_SECONDS, pending.last)
 
     @staticmethod
     def _answer(pending: Pending, status: int, *, reason: str, extra: tuple[tuple[str, str], ...] = ()) -> None:

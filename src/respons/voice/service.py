@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -25,6 +26,7 @@ from respons.domain.access import Role
 from respons.domain.lifecycle import Event, EventKind, IllegalTransition
 from respons.domain.alarm_types import SYSTEM_SOURCE, alarm_type
 from respons.engine import alarms as alarm_work, receiving, routing
+from respons.engine.periodic import PeriodicWorker
 from respons.engine.routing import RulesCache
 from respons.engine.timeline import append_event
 from respons.store import queries
@@ -43,6 +45,13 @@ UNKNOWN = "unknown"  # the target kind of such a call
 REQUEST_SECONDS = 0.5
 # A unit asked to call a colleague (transfer) that has not called within this long did not follow.
 TRANSFER_SECONDS = 20.0
+# A node that has written no heartbeat (web/health.py, every 5 s) for this long is gone: its
+# calls are ended by the others. Long, because ending a call that still has audio is worse
+# than a minute's delay in saying it was lost (at least four probes: ``silent_for``).
+NODE_SILENT = timedelta(seconds=60)
+SILENT_NODES_POLL_SECONDS = 10.0
+# How long a stopping node waits for its calls to hang up before it cuts them short.
+STOP_SECONDS = 5.0
 
 
 class VoiceUnavailable(Exception):
@@ -140,10 +149,25 @@ class Voice:
     async def stop(self) -> None:
         if self._probe is not None:
             self._probe.cancel()
-        for session in list(self._sessions.values()):
-            await session.hang_up(reason="node_stopping")
-        for session in list(self._sessions.values()):
-            await session.finished()
+        # Hang-ups asked all at once, and one deadline for them and for the calls to end: a
+        # call that rings untaken waits on its row with no end, and a gateway that does not
+        # answer holds each request for its timeout. So the node's stop (the journal, the
+        # workers) finishes before the service manager kills it (systemd's TimeoutStopSec=20).
+        # A call cut short here is said below.
+        sessions = list(self._sessions.values())
+        waiting = [asyncio.create_task(s.hang_up(reason="node_stopping")) for s in sessions]
+        waiting += [s.task for s in sessions if s.task is not None and not s.task.done()]
+        if waiting:
+            _, stuck = await asyncio.wait(waiting, timeout=STOP_SECONDS)
+            for task in stuck:
+                task.cancel()
+            if stuck:  # their clean-up (closing a gateway handle) gets a moment, not a timeout
+                await asyncio.wait(stuck, timeout=1.0)
+        try:
+            if await asyncio.to_thread(self._has_orphans):
+                await self.journal.run(lambda conn: self._lose_orphans(conn, reason="node_stopping"))
+        except Exception as e:  # noqa: BLE001 - the next start, or another node, says it then
+            log.warning("voice: calls cut short by the stop are not closed yet: %s", e)
         if self.gateway is not None:
             await self.gateway.close()
 
@@ -388,10 +412,9 @@ class Voice:
         ends (here, or on its own node when it next looks: CallSession._watch_transfer)."""
         def unit(conn: Connection) -> bool:
             handed = store.get(conn, handed_id)
-            if handed is None or handed["transfer_to"] != to or handed["state"] != State.ANSWERED.value:
+            if handed is None or not store.end_transfer(conn, handed_id, to=to):
                 return False
             now = self.clock()
-            store.change(conn, handed_id, transfer_to=None)
             _timeline(conn, handed["alarm_id"], now, "system", handed_id, "transferred", to=to,
                       to_name=self._name_of(conn, to))
             if handed["alarm_id"]:
@@ -466,13 +489,66 @@ class Voice:
         with self.engine.connect() as conn:
             return bool(store.unfinished_of_node(conn, self.node))
 
-    def _lose_orphans(self, conn: Connection) -> int:
-        now = self.clock()
-        orphans = store.unfinished_of_node(conn, self.node)
-        for call in orphans:
-            _end(conn, call, now, State.LOST if call["state"] == State.ANSWERED.value else State.FAILED,
-                 failure=None if call["state"] == State.ANSWERED.value else Failure.GATEWAY.value, reason="node_restarted")
-        return len(orphans)
+    def _lose_orphans(self, conn: Connection, *, reason: str = "node_restarted") -> int:
+        return _lose(conn, store.unfinished_of_node(conn, self.node), self.clock(), reason=reason)
+
+
+def lose_calls_of_silent_nodes(conn: Connection, *, now: datetime, node: str,
+                               silent_for: timedelta = NODE_SILENT) -> int:
+    """Calls whose node has stopped beating: said on their timelines as lost (talking) or failed
+    (ringing), as their own node does at its restart — which, under a name with its pid in it,
+    it never does. A unit of work; two nodes sweeping together end each call once."""
+    return _lose(conn, store.unfinished_of_silent_nodes(conn, node=node, heard_since=now - silent_for), now,
+                 reason="node_gone")
+
+
+def _lose(conn: Connection, unfinished: list[dict[str, Any]], now: datetime, *, reason: str) -> int:
+    """Calls nobody speaks to the gateway for any more: lost (talking) or failed (ringing), on
+    their timelines; each once, whoever else ends it at the same moment (the one UPDATE)."""
+    ended = 0
+    for call in unfinished:
+        answered = call["state"] == State.ANSWERED.value
+        state, failure = (State.LOST, None) if answered else (State.FAILED, Failure.GATEWAY.value)
+        if store.finish_if_unfinished(conn, call["id"], state=state.value, failure=failure, ended_at=now):
+            _end_event(conn, call, now, state, failure=failure, reason=reason)
+            ended += 1
+    return ended
+
+
+class SilentNodeCalls(PeriodicWorker):
+    """Every node looks, now and then, for calls whose node is gone (``lose_calls_of_silent_nodes``).
+    A read first: nothing found writes nothing.
+
+    Silence counts only while the database could be reached: after an outage every node's
+    heartbeat is old, and the nodes that are alive beat again within seconds. So a node
+    sweeps only once its own reads have gone through for ``silent_for`` without a break."""
+
+    name = "respons-calls"
+
+    def __init__(self, journal: Journal, engine: Engine, clock: Clock, *, node: str,
+                 silent_for: timedelta = NODE_SILENT, poll_seconds: float = SILENT_NODES_POLL_SECONDS):
+        super().__init__(poll_seconds=poll_seconds)
+        self._journal, self._engine, self._clock, self._node = journal, engine, clock, node
+        self._silent_for = silent_for
+        self._reading_since: float | None = None  # monotonic: reads unbroken since then
+
+    def _found(self) -> bool:
+        with self._engine.connect() as conn:
+            return bool(store.unfinished_of_silent_nodes(conn, node=self._node,
+                                                         heard_since=self._clock() - self._silent_for))
+
+    async def run_once(self) -> int:
+        try:
+            found = await asyncio.to_thread(self._found)
+        except Exception:
+            self._reading_since = None
+            raise
+        if self._reading_since is None:
+            self._reading_since = time.monotonic()
+        if not found or time.monotonic() - self._reading_since < self._silent_for.total_seconds():
+            return 0
+        return await self._journal.run(lambda conn: lose_calls_of_silent_nodes(
+            conn, now=self._clock(), node=self._node, silent_for=self._silent_for))
 
 
 def _timeline(conn: Connection, alarm_id: str | None, now: datetime, actor: str, call_id: str, phase: str,
@@ -556,9 +632,8 @@ class CallSession:
 
         def unit(conn: Connection) -> None:
             row = store.get(conn, self.call_id)
-            if row is None or row["transfer_to"] is None:
+            if row is None or row["transfer_to"] is None or not store.end_transfer(conn, self.call_id):
                 return
-            store.change(conn, self.call_id, transfer_to=None)
             _timeline(conn, self.alarm_id, self.voice.clock(), "system", self.call_id, "transfer_failed",
                       to=row["transfer_to"], to_name=Voice._name_of(conn, row["transfer_to"]), reason=reason,
                       sip_code=sip_code)

@@ -9,7 +9,7 @@ from sqlalchemy import insert, or_, select, update
 from sqlalchemy.engine import Connection
 
 from respons.domain.alarm_types import NOT_A_SERVICE
-from respons.store.tables import alarms, contacts, devices, municipalities, recipients, voice_calls
+from respons.store.tables import alarms, contacts, devices, municipalities, node_heartbeats, recipients, voice_calls
 from respons.voice.calls import State
 
 
@@ -59,12 +59,30 @@ def for_alarm(conn: Connection, alarm_id: str) -> list[dict[str, Any]]:
     return [dict(r) for r in rows]
 
 
+_UNFINISHED = voice_calls.c.state.in_([State.RINGING.value, State.ANSWERED.value])
+
+
 def unfinished_of_node(conn: Connection, node: str) -> list[dict[str, Any]]:
     """Calls this node was speaking to the gateway for: after a restart, they are lost."""
-    rows = conn.execute(select(voice_calls).where(voice_calls.c.node == node,
-                                                  voice_calls.c.state.in_([State.RINGING.value,
-                                                                           State.ANSWERED.value]))).mappings()
+    rows = conn.execute(select(voice_calls).where(voice_calls.c.node == node, _UNFINISHED)).mappings()
     return [dict(r) for r in rows]
+
+
+def unfinished_of_silent_nodes(conn: Connection, *, node: str, heard_since: datetime) -> list[dict[str, Any]]:
+    """Calls of other nodes that have not written their heartbeat (``node_heartbeats``, every
+    few seconds while they serve) since ``heard_since``: the node died, or came back under
+    another name (hostname:pid), and nobody speaks to the gateway for these calls any more."""
+    alive = select(node_heartbeats.c.node).where(node_heartbeats.c.beat_at >= heard_since)
+    rows = conn.execute(select(voice_calls).where(_UNFINISHED, voice_calls.c.node != node,
+                                                  voice_calls.c.node.not_in(alive))).mappings()
+    return [dict(r) for r in rows]
+
+
+def finish_if_unfinished(conn: Connection, call_id: str, **values: Any) -> bool:
+    """A call's last change, only if it is still ringing or answered: of two nodes ending the
+    same call, one does (the one UPDATE decides)."""
+    return conn.execute(update(voice_calls).where(voice_calls.c.id == call_id, _UNFINISHED)
+                        .values(version=voice_calls.c.version + 1, **values)).rowcount == 1
 
 
 def alarm_to_call(conn: Connection, alarm_id: str) -> dict[str, Any] | None:
@@ -190,6 +208,17 @@ def begin_transfer(conn: Connection, call_id: str, *, to: str, operator: str) ->
     if begun.rowcount != 1:
         return None
     return conn.execute(select(voice_calls.c.version).where(voice_calls.c.id == call_id)).scalar()
+
+
+def end_transfer(conn: Connection, call_id: str, *, to: str | None = None) -> bool:
+    """The transfer under way on ``call_id`` is over (done: ``to`` answered its answered call;
+    failed: ``to`` None); False when it was over already. The one UPDATE decides, so of two
+    nodes seeing the same answer (or an answer and the transfer's time running out at the same
+    moment) one records it."""
+    condition = (voice_calls.c.transfer_to.is_not(None) if to is None
+                 else (voice_calls.c.transfer_to == to) & (voice_calls.c.state == State.ANSWERED.value))
+    return conn.execute(update(voice_calls).where(voice_calls.c.id == call_id, condition)
+                        .values(transfer_to=None, version=voice_calls.c.version + 1)).rowcount == 1
 
 
 def transfer_of(conn: Connection, call_id: str, *, since: datetime) -> dict[str, Any] | None:

@@ -30,6 +30,7 @@ from respons.registry import api as registry_api, pages as registry_pages
 from respons.statistics import api as statistics_api, pages as statistics_pages
 from respons.web.pages import STATIC_DIR, install_page_handlers
 from respons.web.errors import install_error_handlers
+from respons.web.nul_guard import NulGuard
 
 log = logging.getLogger(__name__)
 
@@ -116,6 +117,9 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock, *,
     # Vendored, never a CDN: the console must work on a closed hospital network.
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     install_page_handlers(app)
+    # A NUL in a page's path, query or form: 422 before a route sees it (web/nul_guard.py).
+    # Added before the access log, which therefore wraps (and logs) the refusal.
+    app.add_middleware(NulGuard)
     # /livez, /readyz, /healthz, and 503 with Retry-After for every database outage.
     health.install(app)
     # /metrics, the access log and X-Request-ID (docs/operations-health.md).

@@ -5,17 +5,21 @@ twice, or by a restarted node, makes nothing twice."""
 
 from __future__ import annotations
 
+import threading
 from datetime import date, datetime, time, timedelta, timezone
 
 import pytest
 from sqlalchemy import select
 
+from respons.clock import OSLO
 from respons.digital_supervision import lookins, store
 from respons.digital_supervision.outcomes import Outcome
 from respons.digital_supervision.plans import AgreedTime, Fallback, Kind, Plan
 from respons.digital_supervision.rounds import Window
 from respons.domain.lifecycle import Outcome as AlarmOutcome, State as AlarmState
+from respons.store.db import is_postgres
 from respons.store.tables import alarms, audit_log, supervision_lookins
+from tests.databases import wait_for_lock_waiter
 from tests.factories import full_day
 
 UTC = timezone.utc
@@ -218,6 +222,69 @@ def test_a_plan_ended_today_for_withdrawn_consent_stops_tonights_look_ins_at_onc
     assert [r["state"] for r in rows(world)] == ["cancelled", "cancelled"]
 
 
+def end_today(world, plan_id: int) -> None:
+    from respons.digital_supervision import service
+
+    today = world.clock().astimezone(OSLO).date()
+    return world.journal.run_sync(lambda c: service.end_plan(c, world.recipient, plan_id, today, allowed=None,
+                                                             today=today, now=world.clock(), actor="user:1"))
+
+
+def test_consent_withdrawn_in_a_look_ins_window_stops_it_and_any_look_in_after_an_alarm_that_day(world, registry):
+    world.windows(full_day(1, categories=["sensor", "supervision"]))
+    world.clock.now = datetime(2026, 12, 4, 12, 0, tzinfo=UTC)
+    plan_id = add_plan(world, time(23, 0), time(23, 40), event_based=True)
+    sweep(world)
+    # 23:02 Oslo: the 23:00 look-in is in its window, not started. Consent is withdrawn.
+    world.clock.now = datetime(2026, 12, 4, 22, 2, tzinfo=UTC)
+    end_today(world, plan_id)
+    assert [r["state"] for r in rows(world)] == ["cancelled", "cancelled"]
+    assert start(world, rows(world)[0]["id"]).code == "cancelled"
+    # The same evening's alarm opens no camera either, though the plan's last day is today.
+    alarm_id = world.alarm("bed_exit")
+    refused = world.journal.run_sync(lambda c: lookins.after_alarm(c, alarm_id, actor="user:7", visible_to=world.scope,
+                                                                   now=world.clock(), rules=RULES))
+    assert refused.code == "no_event_plan"
+    assert len(rows(world)) == 2
+
+
+def test_consent_withdrawn_just_after_midnight_is_not_followed_by_that_evenings_look_ins(world, registry):
+    world.clock.now = datetime(2026, 12, 4, 22, 40, tzinfo=UTC)  # 23:40 Oslo
+    plan_id = add_plan(world, time(23, 50))
+    sweep(world)  # scheduled until 23:40 tomorrow: tomorrow's 23:50 is not a row yet
+    world.clock.now = datetime(2026, 12, 4, 23, 10, tzinfo=UTC)  # 00:10 Oslo, Dec 5: the plan's last day
+    end_today(world, plan_id)
+    world.clock.now += timedelta(minutes=35)  # less than 23 hours scheduled: the sweep would go on
+    sweep(world)
+    assert [(r["planned_local"], r["state"]) for r in rows(world) if r["due_at"] > world.clock()] == []
+
+
+def test_consent_withdrawn_during_a_look_in_ends_its_picture_and_keeps_it_to_be_recorded(world, registry):
+    world.clock.now = datetime(2026, 12, 4, 22, 1, tzinfo=UTC)
+    plan_id = add_plan(world, time(23, 0))
+    sweep(world)
+    lookin = rows(world)[0]
+    start(world, lookin["id"])
+    world.clock.now += timedelta(seconds=5)
+    end_today(world, plan_id)
+    row = store_lookin(world, lookin["id"])
+    assert (row["state"], row["view_until"]) == ("started", world.clock())
+    assert lookins.watchable(row, actor="user:7", now=world.clock()).code == "cancelled"
+    # Not seen in the few seconds she had: recorded, and no look again under a withdrawn consent.
+    assert finish(world, lookin["id"], Outcome.NOT_SEEN)["state"] == "done"
+    assert [r["reason"] for r in rows(world) if r["state"] == "due"] == []
+    # Ended today again: consent was withdrawn at the first moment, not the second.
+    first = row["withdrawn_at"]
+    world.clock.now += timedelta(minutes=1)
+    end_today(world, plan_id)
+    assert store_lookin(world, lookin["id"])["withdrawn_at"] == first
+
+
+def store_lookin(world, lookin_id: int) -> dict:
+    with world.engine.connect() as conn:
+        return store.lookin(conn, lookin_id)
+
+
 def test_a_look_in_started_and_never_recorded_is_missed_and_raises_an_alarm(world):
     world.windows(full_day(1, categories=["supervision"]))
     world.clock.now = datetime(2026, 12, 4, 22, 0, tzinfo=UTC)
@@ -256,6 +323,30 @@ def test_a_look_in_after_an_open_alarm_is_allowed_by_the_plan_and_on_the_alarms_
     looked = [d for k, d in world.events(alarm_id) if k == "look_in"]
     assert [(d["phase"], d.get("outcome")) for d in looked] == [("started", None), ("finished", "seen_well")]
     assert [d["refused"] for d in audited(world, "look_in_refused")] == ["no_event_plan"]
+
+
+def test_two_operators_asking_to_look_in_after_one_alarm_through_two_nodes_get_one_look_in(world):
+    if not is_postgres(world.engine):
+        pytest.skip("one writer on SQLite: the second unit reads after the first has committed")
+    world.windows(full_day(1, categories=["sensor", "supervision"]))
+    world.clock.now = datetime(2026, 12, 4, 2, 0, tzinfo=UTC)
+    add_plan(world, time(23, 0), event_based=True)
+    alarm_id = world.alarm("bed_exit")
+    results = {}
+    with world.engine.connect() as node_a:  # Anne's unit, not committed yet
+        a_tx = node_a.begin()
+        results["anne"] = lookins.after_alarm(node_a, alarm_id, actor="user:7", visible_to=world.scope,
+                                              now=world.clock(), rules=RULES)
+        bjorn = threading.Thread(target=lambda: results.setdefault("bjorn", world.journal.run_sync(
+            lambda c: lookins.after_alarm(c, alarm_id, actor="user:8", visible_to=world.scope,
+                                          now=world.clock() + timedelta(seconds=1), rules=RULES))))
+        bjorn.start()
+        assert wait_for_lock_waiter(world.engine), "Bjørn's unit should wait for Anne's"
+        a_tx.commit()
+    bjorn.join(10)
+    assert isinstance(results["anne"], lookins.Started)
+    assert results["bjorn"] == lookins.Refusal("taken")
+    assert [r["reason"] for r in rows(world)] == ["event"]
 
 
 def test_no_look_in_after_a_closed_alarm_and_the_attempt_is_audited(world):

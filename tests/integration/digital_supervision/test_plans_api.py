@@ -53,6 +53,11 @@ def test_the_municipalitys_administrator_records_a_plan_that_is_stored_audited_a
     assert stored.municipality_id == registry.municipality_ids[0] and stored.created_by.startswith("user:")
     assert any(d.get("entity") == "supervision_plan" and d["supervision_plan_id"] == made.json()["id"]
                for _, d in logged)
+    # Consent, instructions and the look-ins are the person's record: reading them is audited.
+    with engine.connect() as conn:
+        reads = conn.execute(select(audit_log.c.recipient_id, audit_log.c.details).where(
+            audit_log.c.action == "read_recipient")).all()
+    assert [(r.recipient_id, r.details) for r in reads] == [(own_person, {"entity": "supervision_plans"})]
 
 
 def test_a_plan_that_cannot_be_followed_is_refused_with_every_reason_in_norwegian(as_user, engine, registry):
@@ -68,6 +73,9 @@ def test_a_plan_that_cannot_be_followed_is_refused_with_every_reason_in_norwegia
     }
     bad_time = marit.post(plans_url(registry.recipient_ids[0]), json={**NIGHT, "times": [{"at": "25:61"}]})
     assert bad_time.status_code == 422 and "Ugyldig klokkeslett «25:61»" in bad_time.text
+    # No days is a mistake, not every night.
+    no_days = marit.post(plans_url(registry.recipient_ids[0]), json={**NIGHT, "times": [{"at": "23:00", "weekdays": []}]})
+    assert no_days.status_code == 422 and {p["field"] for p in no_days.json()["details"]} == {"times"}
     with engine.connect() as conn:
         assert conn.execute(select(supervision_plans.c.id)).first() is None
 

@@ -1,7 +1,8 @@
 """voice_calls on both databases: which open alarm a caller's call belongs to, two operators
 taking the same ringing call at the same moment (one gets it), a call handed to a colleague
 (it rings for them alone, and taking it takes the alarm over), and the calls of a node that
-stopped mid-call (lost, on the timeline, after its restart)."""
+stopped mid-call (lost, on the timeline, after its restart, or by the others once it stops
+beating)."""
 
 from __future__ import annotations
 
@@ -10,13 +11,16 @@ import dataclasses
 import threading
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import select, update
 
 from respons.engine import alarms as alarm_work, receiving
+from respons.store import heartbeats
 from respons.store.db import is_postgres
 from respons.store.tables import alarm_events, alarms, devices
-from respons.voice import store
-from respons.voice.service import Voice, VoiceSettings
+from respons.voice import service as voice_service, store
+from respons.voice.service import NODE_SILENT, SilentNodeCalls, Voice, VoiceSettings, lose_calls_of_silent_nodes
+from tests.databases import wait_for_lock_waiter
 from tests.factories import T0, new_alarm
 
 WINDOW = timedelta(minutes=15)
@@ -110,6 +114,114 @@ def test_calls_a_node_was_speaking_for_when_it_stopped_are_lost_on_its_timeline_
     assert sorted((p["phase"], p.get("seconds"), p.get("reason")) for p in phases) == [
         ("failed", None, "node_restarted"), ("lost", 42, "node_restarted")]
     assert voice.problem == "not_configured"
+
+
+def test_a_node_stops_in_bounded_time_while_a_units_call_rings_untaken_and_says_so(engine, journal, registry,
+                                                                                      monkeypatch):
+    """A unit's own call rings until someone takes it; stopping the node must not wait for that
+    (it held the journal and every worker open until the service manager killed the node)."""
+    monkeypatch.setattr(voice_service, "STOP_SECONDS", 0.2)
+    identity = registry.device_identities[0]
+    alarm_id = alarm_from(engine, journal, registry, identity, key="k1")
+    settings = VoiceSettings(gateway_url=None, gateway_secret=None, trunk=None, caller_id="c", ring_seconds=30,
+                             probe_seconds=2)
+    voice = Voice(settings, journal, engine, lambda: T0 + timedelta(seconds=5), "n1")
+
+    async def ring_then_stop() -> str:
+        await voice.start()
+        call_id = await voice.incoming(caller=f"sip:{identity}@10.0.0.5", caller_user=identity, sip_call_id="sip-1")
+        await asyncio.wait_for(voice.stop(), timeout=30)  # a guard against the hang, not a timing
+        return call_id
+
+    call_id = asyncio.run(ring_then_stop())
+    with engine.connect() as conn:
+        call = store.get(conn, call_id)
+        phases = [e.data for e in conn.execute(select(alarm_events.c.data).where(
+            alarm_events.c.alarm_id == alarm_id, alarm_events.c.kind == "call").order_by(alarm_events.c.seq))]
+    assert call["state"] == "failed"
+    assert [(p["phase"], p.get("reason")) for p in phases] == [("ringing", None), ("failed", "node_stopping")]
+
+
+def test_calls_of_a_node_that_stopped_beating_are_ended_by_the_others_once(engine, journal, registry):
+    """A node named hostname:pid comes back under another name and never finds its old calls:
+    the nodes still beating end them, each once, however many sweep."""
+    alarm_id = alarm_from(engine, journal, registry, registry.device_identities[0], key="k1")
+    now = T0 + timedelta(minutes=5)
+    with engine.begin() as conn:
+        heartbeats.beat(conn, node="host:4711", now=now - NODE_SILENT - timedelta(seconds=1), started_at=T0)
+        heartbeats.beat(conn, node="alive", now=now - timedelta(seconds=5), started_at=T0)
+        for call_id, node, state in (("old-talking", "host:4711", "answered"), ("old-ringing", "host:4711", "ringing"),
+                                     ("no-beat-ever", "n9", "answered"), ("alive", "alive", "answered"),
+                                     ("mine", "sweeper", "ringing"), ("old-ended", "host:4711", "ended")):
+            store.add(conn, call_id=call_id, alarm_id=alarm_id, municipality_id=registry.municipality_ids[0],
+                      direction="outbound", target_kind="unit", target_label="unit", address="sip:unit@10.0.0.5",
+                      operator="user:1", node=node, now=T0)
+            store.change(conn, call_id, state=state, answered_at=T0 if state == "answered" else None)
+    for _ in range(2):  # a second sweep, or a second node's, ends nothing twice
+        journal.run_sync(lambda conn: lose_calls_of_silent_nodes(conn, now=now, node="sweeper"))
+    with engine.connect() as conn:
+        states = {c: store.get(conn, c)["state"] for c in ("old-talking", "old-ringing", "no-beat-ever", "alive",
+                                                            "mine", "old-ended")}
+        phases = [e.data for e in conn.execute(select(alarm_events.c.data).where(
+            alarm_events.c.alarm_id == alarm_id, alarm_events.c.kind == "call").order_by(alarm_events.c.seq))]
+    assert states == {"old-talking": "lost", "old-ringing": "failed", "no-beat-ever": "lost", "alive": "answered",
+                      "mine": "ringing", "old-ended": "ended"}
+    assert sorted((p["call_id"], p["phase"], p.get("reason")) for p in phases) == [
+        ("no-beat-ever", "lost", "node_gone"), ("old-ringing", "failed", "node_gone"),
+        ("old-talking", "lost", "node_gone")]
+
+
+def test_a_node_ends_a_silent_nodes_calls_only_once_it_has_itself_read_the_database_for_as_long(engine, journal,
+                                                                                                  registry):
+    """After a database outage every heartbeat is old: a node that has just reached the database
+    again must not take the others' live calls for lost before they have had time to beat."""
+    alarm_id = alarm_from(engine, journal, registry, registry.device_identities[0], key="k1")
+    with engine.begin() as conn:
+        store.add(conn, call_id="talking", alarm_id=alarm_id, municipality_id=registry.municipality_ids[0],
+                  direction="outbound", target_kind="unit", target_label="unit", address="sip:unit@10.0.0.5",
+                  operator="user:1", node="gone", now=T0)
+        store.change(conn, "talking", state="answered", answered_at=T0)
+    worker = SilentNodeCalls(journal, engine, lambda: T0 + timedelta(minutes=5), node="sweeper",
+                             silent_for=timedelta(seconds=0.5))
+
+    async def twice() -> tuple[int, int]:
+        first = await worker.run_once()  # reads only now: not yet
+        await asyncio.sleep(0.6)
+        return first, await worker.run_once()
+
+    assert asyncio.run(twice()) == (0, 1)
+    with engine.connect() as conn:
+        assert store.get(conn, "talking")["state"] == "lost"
+
+
+def test_two_nodes_seeing_the_colleagues_answer_at_once_record_the_transfer_once(engine, journal, registry):
+    """Node A records the transfer and has not committed; node B saw the handed call before
+    A's change and must not record it a second time once A commits."""
+    if not is_postgres(engine):
+        pytest.skip("one writer on SQLite: B's unit reads after A's commit")
+    alarm_id = alarm_from(engine, journal, registry, registry.device_identities[0], key="k1")
+    with engine.begin() as conn:
+        store.add(conn, call_id="handed", alarm_id=alarm_id, municipality_id=registry.municipality_ids[0],
+                  direction="outbound", target_kind="unit", target_label="unit", address="sip:alarm@10.0.0.5",
+                  operator="user:1", node="n1", now=T0)
+        store.change(conn, "handed", state="answered", answered_at=T0)
+        store.begin_transfer(conn, "handed", to="user:2", operator="user:1")
+    settings = VoiceSettings(gateway_url=None, gateway_secret=None, trunk=None, caller_id="c", ring_seconds=30,
+                             probe_seconds=2)
+    node_b = Voice(settings, journal, engine, lambda: T0 + timedelta(seconds=30), "n2")
+    node_a = engine.connect()
+    a_tx = node_a.begin()
+    assert store.end_transfer(node_a, "handed", to="user:2")  # holds the row until A commits
+    b = threading.Thread(target=lambda: asyncio.run(node_b.transfer_answered("handed", "user:2")))
+    b.start()
+    assert wait_for_lock_waiter(engine), "B should have read the call and wait for A's row lock"
+    a_tx.commit()
+    node_a.close()
+    b.join(10)
+    with engine.connect() as conn:
+        phases = [d.get("phase") for (d,) in conn.execute(select(alarm_events.c.data).where(
+            alarm_events.c.alarm_id == alarm_id, alarm_events.c.kind == "call"))]
+    assert "transferred" not in phases, "B recorded the transfer A had recorded"
 
 
 def test_a_call_handed_to_a_colleague_rings_for_them_alone_and_once_answered_they_hold_the_alarm(engine, journal,

@@ -40,3 +40,15 @@ def test_a_camera_that_shows_nothing_falls_back_as_the_plan_says():
     assert not visit.fallback_call
     assert visit.steps == (RaiseAlarm("device_fault", "camera_unavailable"),
                            RaiseAlarm("supervision_due", "camera_unavailable"))
+
+
+def test_after_the_consent_is_withdrawn_nothing_more_is_started_under_the_plan_but_what_was_seen_counts():
+    from respons.digital_supervision.plans import Fallback
+
+    for outcome in (Outcome.SEEN_WELL, Outcome.NOT_SEEN):
+        assert after(outcome, recheck=False, now=NOW, withdrawn=True).steps == (Done(),)
+    assert after(Outcome.SEEN_NEEDS_HELP, recheck=False, now=NOW, withdrawn=True).steps == (
+        RaiseAlarm("supervision_due", "seen_needs_help"),)
+    for fallback in Fallback:
+        then = after(Outcome.CAMERA_UNAVAILABLE, recheck=False, now=NOW, fallback=fallback, withdrawn=True)
+        assert then.steps == (RaiseAlarm("device_fault", "camera_unavailable"),) and not then.fallback_call

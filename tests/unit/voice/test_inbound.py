@@ -69,6 +69,25 @@ def test_an_invite_rings_at_once_and_a_retransmission_gets_the_same_answer_witho
     moved = parse_response(sent[0])
     assert (moved.status, moved.get("Contact"), moved.get("To")) == (302, "<sip:in-1@127.0.0.1:35926>", tag)
     assert not sip.redirect("c1@unit", "sip:in-1@127.0.0.1:35926")  # once
+    # The 302 was lost: the INVITE sent again gets it again, and makes no second call.
+    assert [(r.status, r.get("Contact")) for r in run(sip, request("INVITE"))] == [(302, "<sip:in-1@127.0.0.1:35926>")]
+    assert len(calls.incoming_calls) == 1
+
+
+def test_an_invite_answered_finally_is_answered_the_same_for_32_seconds_then_forgotten():
+    calls, now = Calls(), [1000.0]
+    sip = InboundSip(calls, clock=lambda: now[0])
+    run(sip, request("INVITE"))
+    sip.refuse("c1@unit", 480, "Temporarily Unavailable")
+    now[0] += 31
+    assert [r.status for r in run(sip, request("INVITE"))] == [480]
+    # A new transaction of the same call (the device tries again) is a new call, at once;
+    # RFC 3261 names it by its branch.
+    assert [r.status for r in run(sip, request("INVITE", cseq=2))] == [100, 180]
+    assert len(calls.incoming_calls) == 2
+    now[0] += 2
+    sip.refuse("c1@unit", 480, "Temporarily Unavailable")  # prunes the first, past its 32 s
+    assert list(sip.completed) == [("c1@unit", "2 INVITE", "z9hG4bK-c1@unit-2")]
 
 
 def test_a_cancel_before_anyone_takes_the_call_ends_the_invite_with_487_and_the_call_as_given_up():
@@ -82,6 +101,36 @@ def test_a_cancel_before_anyone_takes_the_call_ends_the_invite_with_487_and_the_
     assert parse_response(invite_answers[-1]).get("CSeq") == "1 INVITE"
     assert calls.gave_up == ["call-1"]
     assert [r.status for r in run(sip, request("CANCEL", call_id="unknown@unit"))] == [481]
+    assert [r.status for r in run(sip, request("INVITE"))] == [487]  # the 487 was lost: again, no new call
+    assert len(calls.incoming_calls) == 1
+
+
+def test_a_cancel_while_the_call_is_being_stored_gives_the_stored_call_up_and_no_180_follows_the_487():
+    calls = Calls()
+    sip = InboundSip(calls)
+    storing = asyncio.Event()
+    stored = asyncio.Event()
+
+    async def slow_incoming(**call) -> str:
+        storing.set()
+        await stored.wait()
+        return await Calls.incoming(calls, **call)
+
+    calls.incoming = slow_incoming
+    invite_answers: list[bytes] = []
+
+    async def scenario():
+        invite = asyncio.create_task(sip.on_request(request("INVITE"), "10.0.0.5", invite_answers.append))
+        await storing.wait()
+        cancelled = await sip.on_request(request("CANCEL"), "10.0.0.5", invite_answers.append)
+        stored.set()
+        await invite
+        return cancelled
+
+    cancelled = asyncio.run(scenario())
+    assert parse_response(cancelled).status == 200
+    assert [parse_response(raw).status for raw in invite_answers] == [100, 487]
+    assert calls.gave_up == ["call-1"]
 
 
 def test_only_the_gateway_registers_and_a_registration_can_be_withdrawn():
@@ -105,4 +154,6 @@ def test_a_bye_or_a_reinvite_is_not_ours_and_a_call_that_cannot_be_stored_is_ref
     answers = run(broken, request("INVITE", call_id="c2@unit"))
     assert [r.status for r in answers] == [100, 503]
     assert answers[-1].get("Retry-After") == "5"
-    assert broken.pending == {}  # the device may send it again as a new call
+    assert broken.pending == {}
+    broken.voice.fail = False  # the device tries again (a new transaction): a new call
+    assert [r.status for r in run(broken, request("INVITE", call_id="c2@unit", cseq=2))] == [100, 180]

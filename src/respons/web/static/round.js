@@ -118,6 +118,7 @@
 
   const NO_FIRST_FRAME_MS = 5000, NO_FRAMES_MS = 3000;
   state.camera = null;  // { lookinId, pc, frames, firstFrameAt, lastFrameAt, startedAt, ended }
+  state.withdrawn = new Set();  // look-ins whose picture the consent's withdrawal ended
 
   function cameraSay(key) {
     const box = $("#camera"), status = $("#camera-status");
@@ -127,6 +128,7 @@
   async function startCamera() {
     const panel = $("#lookin");
     if (!panel || panel.dataset.method !== "camera" || !working() || !panel.dataset.viewUntil) return;
+    if (Number(panel.dataset.viewUntil) <= Date.now()) return;  // its time is over (or the consent withdrawn)
     const id = panel.dataset.lookinId;
     if (state.camera && state.camera.lookinId === id && !state.camera.ended) return;
     stopCamera();
@@ -138,7 +140,7 @@
     const gone = () => state.camera !== cam || cam.ended;
     const offered = await post(`/round/lookins/${id}/camera`);
     if (gone()) return;
-    if (!offered.ok) { stopCamera("unavailable"); return; }
+    if (!offered.ok) { stopCamera(await refusedAsClosed(offered) ? "closed" : "unavailable"); return; }
     const { offer } = await offered.json();
     if (gone()) return;
     const pc = new RTCPeerConnection();
@@ -155,7 +157,7 @@
     if (gone()) { pc.close(); return; }  // left meanwhile: this connection must not linger
     const answered = await post(`/round/lookins/${id}/camera/answer`, { sdp: pc.localDescription.sdp });
     if (gone()) { pc.close(); return; }
-    if (!answered.ok) { stopCamera("unavailable"); return; }
+    if (!answered.ok) { stopCamera(await refusedAsClosed(answered) ? "closed" : "unavailable"); return; }
     cam.answeredAt = performance.now();
     const onFrame = () => {
       if (state.camera !== cam || cam.ended) return;
@@ -191,9 +193,26 @@
         cameraSay("Unavailable");
         const choice = $('#outcome-form input[value="camera_unavailable"]');
         if (choice && !$('#outcome-form input[name="outcome"]:checked')) { choice.checked = true; }
-      } else if (why === "closed") cameraSay("Closed");
+      } else if (why === "closed" || why === "withdrawn") cameraSay("Closed");
     }
     if (why !== "closed" && why !== "unavailable") post(`/round/lookins/${cam.lookinId}/camera/close`);
+  }
+
+  // The server said there is no picture because the look-in's time is over or the consent was
+  // withdrawn: the picture is closed, not "unavailable" (which would offer outcome 4, the
+  // camera failed, and with it a fallback call).
+  async function refusedAsClosed(answer) {
+    if (answer.status !== 409) return false;
+    try { return ["view_over", "cancelled"].includes((await answer.json()).error); } catch (e) { return false; }
+  }
+
+  // Consent was withdrawn while this look-in's picture was shown: it ends now, whichever node
+  // sends it, and is not opened again. The look-in stays open for its outcome.
+  function endPicture(id) {
+    state.withdrawn.add(id);
+    const panel = $("#lookin");
+    if (panel && panel.dataset.lookinId === id) panel.dataset.viewUntil = "0";
+    if (state.camera && state.camera.lookinId === id) stopCamera("withdrawn");
   }
 
   // ---- the list ---------------------------------------------------------------------------------
@@ -260,6 +279,8 @@
   // Whatever brought a new panel: its timer, its camera, and the operator's focus.
   function panelShown() {
     const panel = $("#lookin");
+    // A panel answered before the consent was withdrawn still carries the old time.
+    if (panel && state.withdrawn.has(panel.dataset.lookinId)) panel.dataset.viewUntil = "0";
     if (state.camera && (!panel || panel.dataset.lookinId !== state.camera.lookinId || !working())) stopCamera();
     paintTimer(Date.now());
     startCamera();
@@ -352,6 +373,7 @@
     if (type === "reload") { reloadList(); return; }
     if (!data || !data.lookin_id) return;
     const id = String(data.lookin_id);
+    if (data.what === "withdrawn") endPicture(id);
     const arrived = performance.now();
     refreshRow(id).then(() => {
       state.rowUpdates.push({ id, ms: performance.now() - arrived });
