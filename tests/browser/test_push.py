@@ -148,6 +148,9 @@ def test_a_subscription_the_push_service_has_forgotten_is_not_used_again(new_pag
     log_in(phone, world.url, responder(world, "per"))
     phone.check("input[name=zone_id]")
     phone.click("#duty-form button[type=submit]")
+    # Going on duty loads the page again: the toggle clicked must be the new page's.
+    expect(phone.locator("#duty-zones")).to_be_visible(timeout=LIVE)
+    expect(phone.locator("#push")).to_have_attribute("data-state", "off", timeout=LIVE)
     phone.click("#push-toggle")
     expect(phone.locator("#push")).to_have_attribute("data-state", "on", timeout=LIVE)
     push_service.expire(subscription["clientHash"])

@@ -104,7 +104,7 @@ def test_every_acknowledged_alarm_survives_sigkill_and_retries_make_no_duplicate
 def test_answer_deadline_due_while_the_server_was_down_fires_after_restart(migrated_url, engine, tmp_path):
     registry = seed_registry(engine, municipalities_count=1, recipients_per=1)
     server = ServerProcess(
-        migrated_url, free_port(), tmp_path / "server.log", answer_deadline_seconds=1.0, timer_poll_seconds=0.1
+        migrated_url, free_port(), tmp_path / "server.log", answer_deadline_seconds=5.0, timer_poll_seconds=0.1
     )
     server.start()
     try:
@@ -113,8 +113,8 @@ def test_answer_deadline_due_while_the_server_was_down_fires_after_restart(migra
             json={"device": registry.device_identities[0], "type": "fall", "occurred_at": datetime.now(timezone.utc).isoformat()},
             headers={"Authorization": f"Bearer {registry.intake_tokens[registry.municipality_ids[0]]}"},
         ).json()["alarm_id"]
-        server.kill()  # well before the one-second deadline
-        time.sleep(2.0)  # the deadline passes while nothing runs
+        server.kill()  # well before the five-second deadline, even on a loaded machine
+        time.sleep(6.0)  # the deadline passes while nothing runs
         with engine.connect() as conn:
             kinds = [k for (k,) in conn.execute(select(alarm_events.c.kind).where(alarm_events.c.alarm_id == alarm_id))]
         assert "answer_time_exceeded" not in kinds, "nothing may fire while the server is down"
@@ -131,7 +131,7 @@ def test_answer_deadline_due_while_the_server_was_down_fires_after_restart(migra
         _wait_for(lambda: exceeded(), "the overdue answer deadline to fire after restart", timeout=15)
         event = exceeded()[0]
         assert datetime.fromisoformat(event["at"].replace("Z", "+00:00")) >= restarted_at
-        assert event["data"]["waited_seconds"] >= 2.0
+        assert event["data"]["waited_seconds"] >= 6.0
     finally:
         server.stop()
 
