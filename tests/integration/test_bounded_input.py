@@ -140,6 +140,23 @@ def test_a_role_granted_twice_is_409_and_stored_once(host_admin, engine, registr
         assert count(engine, role_grants, role_grants.c.user_id == someone.id) == 2
 
 
+def test_a_centre_role_is_held_once_even_when_two_nodes_grant_it_at_the_same_moment(engine, someone):
+    """The check before the write cannot see another node's grant being written; the unique
+    constraint treats the NULL municipality as different, so the database's own index stops
+    the second (and the API answers 409 grant_exists for it)."""
+    from datetime import datetime, timezone
+
+    from sqlalchemy import insert
+    from sqlalchemy.exc import IntegrityError
+
+    grant = dict(user_id=someone.id, role="auditor", municipality_id=None, granted_at=datetime.now(timezone.utc))
+    with engine.begin() as conn:
+        conn.execute(insert(role_grants).values(**grant))
+    with pytest.raises(IntegrityError):
+        with engine.begin() as conn:
+            conn.execute(insert(role_grants).values(**grant))
+
+
 # --- the framework's own errors in the one shape -------------------------------------------------
 
 

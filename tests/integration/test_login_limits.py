@@ -87,6 +87,50 @@ def test_a_totp_code_is_accepted_once(clients, engine, clock):
     assert last_step == int(clock().timestamp()) // 30
 
 
+def test_passwords_are_checked_outside_the_journal_thread_that_commits_the_alarms(clients, engine, clock, monkeypatch):
+    """argon2 costs a quarter of a second by design: on the journal's one writer thread, a
+    shift's log-ins (or anyone's guesses) would hold back every alarm's commit."""
+    from respons.auth import passwords
+
+    add_user(engine, "olga", [(Role.OPERATOR, None)])
+    threads = []
+    verify = passwords.verify_password
+
+    def recording(stored, password):
+        threads.append(threading.current_thread().name)
+        return verify(stored, password)
+
+    monkeypatch.setattr(passwords, "verify_password", recording)
+    desk = clients(OPERATOR_DESK)
+    assert attempt(desk, "olga").status_code == 200
+    assert attempt(desk, "olga", password="wrong").status_code == 401
+    assert attempt(desk, "nobody").status_code == 401
+    assert len(threads) == 3 and not any(name.startswith("respons-journal") for name in threads), threads
+
+
+def test_a_code_that_is_not_ascii_digits_is_a_wrong_code_whatever_the_password(clients, engine, clock):
+    """A non-ASCII code answered a right password with a 500 and a wrong one with 401: the
+    password could be confirmed without the second factor, and unaudited."""
+    admin = add_user(engine, "hanne", [(Role.HOST_ADMIN, None)])
+    desk = clients(OPERATOR_DESK)
+    for password in (PASSWORD, "wrong password"):
+        for code in ("é12345", "１２３４５６"):
+            refused = attempt(desk, "hanne", password=password, code=code)
+            assert refused.status_code == 401 and refused.json()["error"] == "bad_credentials", (password, code)
+    assert failed_reasons(engine).count("bad_totp") == 2
+    clock.advance(seconds=120)  # past the failures' wait
+    # A code copied with a no-break space in the middle is still the code.
+    code = totp.code_at(admin.totp_secret, clock())
+    assert attempt(desk, "hanne", code=f"{code[:3]}\u00a0{code[3:]}").status_code == 200
+
+
+def test_the_log_in_page_refuses_a_non_ascii_form_token_as_any_wrong_one(clients):
+    page = clients(OPERATOR_DESK)
+    page.cookies.set("respons_login_csrf", "abc")
+    answer = page.post("/login", data={"username": "x", "password": "y", "login_csrf": "é"})
+    assert answer.status_code == 403
+
+
 def test_a_code_from_the_next_step_cannot_be_used_again_in_that_step(clients, engine, clock):
     """A phone running 30 s fast sends the next step's code; once used, the code of the
     current step (earlier) is refused too, and so is the same code again."""
@@ -100,6 +144,21 @@ def test_a_code_from_the_next_step_cannot_be_used_again_in_that_step(clients, en
 
 
 # --- failed log-ins slow the attacker, never lock the operator out -----------------------------
+
+
+def test_an_ipv6_attacker_taking_a_fresh_address_for_each_guess_is_counted_as_one_host(clients, engine, clock):
+    """One ordinary IPv6 /64 is one host with 2^64 addresses: counted by the full address, each
+    guess from a fresh one was never held back. The audit keeps each full address."""
+    add_user(engine, "operator", [(Role.OPERATOR, None)])
+    answers = [attempt(clients(f"2001:db8:66:1::{n:x}"), "operator", "guess guess guess") for n in range(1, 6)]
+    assert [a.status_code for a in answers[:3]] == [401, 401, 401]
+    assert answers[4].status_code == 429 and answers[4].json()["error"] == "throttled"
+    assert set(failure_addresses(engine)) == {"2001:db8:66:1::/64"}
+    with engine.connect() as conn:
+        audited = {r["details"]["remote_addr"] for r in audit.search(conn, action=audit.LOGIN_FAILED)}
+    assert "2001:db8:66:1::1" in audited
+    # Another /64 (another home, another phone) is not held back by it.
+    assert attempt(clients("2001:db8:77:1::1"), "operator").status_code == 200
 
 
 def test_an_attacker_at_one_address_does_not_stop_the_operator_at_another(clients, engine, clock):

@@ -6,17 +6,21 @@ Secrets (session cookies, API tokens) are random, shown once, and stored only as
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import ipaddress
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import and_, bindparam, delete, func, insert, select, update
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import SQLAlchemyError
 
 from respons.auth import audit, passwords, totp
 from respons.domain.access import CENTRE_ROLES, Grant, Role
-from respons.store.journal import announce
+from respons.store.journal import Journal, announce
 from respons.store.tables import api_tokens, login_failures, role_grants, sessions, users
 
 # Failed log-ins slow the attacker down; they never lock a person out from where they work
@@ -164,6 +168,37 @@ class LoggedIn:
     expires_at: datetime
 
 
+@dataclass(frozen=True)
+class PasswordChecked:
+    """A password checked against the hash the account had, outside the journal: argon2 takes
+    a quarter of a second of CPU by design, and the journal's one writer thread commits every
+    alarm. ``log_in`` uses the verdict only if the hash is still the one checked."""
+
+    password_hash: str | None  # the hash checked against (None: no such user)
+    ok: bool
+    new_hash: str | None = None  # today's parameters, when the old hash needed it
+
+
+def check_password(engine: Engine, username: str, password: str) -> PasswordChecked:
+    """The verdict ``log_in`` needs (call it in a worker thread): always verified, against a
+    dummy hash for an unknown name, so the time taken says nothing."""
+    with engine.connect() as conn:
+        stored = conn.execute(select(users.c.password_hash)
+                              .where(users.c.username == username.strip().lower())).scalar()
+    ok = passwords.verify_password(stored, password)
+    rehash = ok and stored is not None and passwords.needs_rehash(stored)
+    return PasswordChecked(stored, ok, passwords.hash_password(password) if rehash else None)
+
+
+async def log_in_through(journal: Journal, engine: Engine, **attempt: Any) -> "LoggedIn | LoginRefused":
+    """``log_in`` as a unit of work, its password checked first in a worker thread."""
+    try:
+        checked = await asyncio.to_thread(check_password, engine, attempt["username"], attempt["password"])
+    except SQLAlchemyError:
+        checked = None  # the unit checks it itself (and, if the database is down, says so)
+    return await journal.run(lambda conn: log_in(conn, checked=checked, **attempt))
+
+
 def log_in(
     conn: Connection,
     *,
@@ -174,8 +209,10 @@ def log_in(
     user_agent: str | None,
     now: datetime,
     session_ttl: timedelta,
+    checked: PasswordChecked | None = None,
 ) -> LoggedIn | LoginRefused:
-    """Check the credentials and open a session, or return why not.
+    """Check the credentials and open a session, or return why not (``checked``: the password
+    verified beforehand, outside the unit: ``log_in_through``).
 
     A refusal is *returned*, not raised, so that the failure counters and the audit record
     commit together with the refusal (a raised error would roll them back).
@@ -188,13 +225,17 @@ def log_in(
     """
     username = username.strip().lower()
     remote_addr = remote_addr[:64]
-    held = _held_back(conn, username, remote_addr, now)
+    held = _held_back(conn, username, throttle_key(remote_addr), now)
     if held is not None:
         return _refuse(conn, username, remote_addr, now, held, count=False)
 
     user = conn.execute(select(users).where(users.c.username == username)).first()
-    # Always verified (a dummy hash for an unknown name): the time taken says nothing.
-    password_ok = passwords.verify_password(user.password_hash if user else None, password)
+    if checked is not None and checked.password_hash == (user.password_hash if user else None):
+        password_ok = checked.ok
+    else:  # not checked beforehand, or the password changed meanwhile: checked here
+        # Always verified (a dummy hash for an unknown name): the time taken says nothing.
+        password_ok = passwords.verify_password(user.password_hash if user else None, password)
+        checked = None
     if user is None or not user.active or not password_ok:
         return _refuse(conn, username, remote_addr, now, _bad_credentials("bad_credentials"), user=user)
 
@@ -224,11 +265,13 @@ def log_in(
     values = {"last_login_at": now}
     if passwords.needs_rehash(user.password_hash):
         # The only moment we hold the password: bring its hash up to today's argon2 parameters.
-        values["password_hash"] = passwords.hash_password(password)
+        values["password_hash"] = (checked.new_hash if checked is not None and checked.new_hash
+                                   else passwords.hash_password(password))
     conn.execute(update(users).where(users.c.id == user.id).values(**values))
     # A success from this address ends its backoff for this account. Only this pair's
     # failures go: the address's failures for other names still count against it.
-    conn.execute(delete(login_failures).where(login_failures.c.username == username, login_failures.c.remote_addr == remote_addr))
+    conn.execute(delete(login_failures).where(login_failures.c.username == username,
+                                              login_failures.c.remote_addr == throttle_key(remote_addr)))
     _purge_stale(conn, now=now)
     session_token = secrets.token_urlsafe(32)
     csrf_token = secrets.token_urlsafe(32)
@@ -299,9 +342,23 @@ def _held_back(conn: Connection, username: str, remote_addr: str, now: datetime)
     )
 
 
+def throttle_key(remote_addr: str) -> str:
+    """The address failures are counted against: an IPv6 client by its /64, which one host
+    (one home, one phone) holds whole — counted by the full address, each guess could come
+    from a fresh one. The audit record keeps the full address."""
+    try:
+        address = ipaddress.ip_address(remote_addr)
+    except ValueError:
+        return remote_addr
+    if address.version == 6:
+        return str(ipaddress.ip_network(f"{address}/64", strict=False))
+    return remote_addr
+
+
 def _refuse(conn, username, remote_addr, now, refusal: LoginRefused, *, user=None, count: bool = True) -> LoginRefused:
     if count:
-        conn.execute(insert(login_failures).values(at=now, username=username[:100], remote_addr=remote_addr))
+        conn.execute(insert(login_failures).values(at=now, username=username[:100],
+                                                   remote_addr=throttle_key(remote_addr)))
     # The audit log can never be edited, and people do type their password into the user
     # name field: a name that matches no account is kept only as a hash (enough to tell
     # one guessed name from another in an investigation).
@@ -322,7 +379,7 @@ def unlock(conn: Connection, username: str, *, actor: str, now: datetime, remote
         return None
     condition = login_failures.c.username == username
     if remote_addr is not None:
-        condition = and_(condition, login_failures.c.remote_addr == remote_addr)
+        condition = and_(condition, login_failures.c.remote_addr == throttle_key(remote_addr))
     cleared = conn.execute(delete(login_failures).where(condition)).rowcount
     # Also clear the lock columns used before 0011, so an upgraded database holds no stale lock.
     conn.execute(update(users).where(users.c.id == user_id).values(failed_logins=0, locked_until=None))

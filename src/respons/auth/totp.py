@@ -35,7 +35,12 @@ def matching_step(secret: str, code: str, *, now: datetime, after: int | None = 
     used twice, nor an older one that is still inside the tolerance window.
     """
     otp = pyotp.TOTP(secret)
-    code = code.strip().replace(" ", "")
+    # Any Unicode space an app puts in when the code is copied ("123 456" with a no-break
+    # space); then only ASCII digits are a code: compare_digest refuses non-ASCII text with a
+    # TypeError, which would answer a right password with a 500 instead of "wrong code".
+    code = "".join(code.split())
+    if not (code.isascii() and code.isdigit()):
+        return None
     current = otp.timecode(now)
     for step in range(current - VALID_WINDOW, current + VALID_WINDOW + 1):
         if after is not None and step <= after:

@@ -33,13 +33,23 @@ NOT_FOUND = {404: {"model": ErrorOut, "description": "No such municipality among
 
 
 def deviation_scope(principal: Principal) -> frozenset[int]:
-    """Municipality roles and the host: statistics scope; operators: the municipalities they serve."""
+    """Whose deviations the caller reads: municipality roles and the host, their statistics
+    scope; operators, the municipalities they serve."""
     return principal.scope.statistics | (principal.scope.alarms if principal.has(Role.OPERATOR) else frozenset())
 
 
+def registering_scope(principal: Principal) -> frozenset[int]:
+    """Where the caller registers one: the municipalities they administer (the host: every
+    one), and an operator's served ones. Not the statistics scope: a centre auditor reads
+    every municipality's deviations and registers none."""
+    return principal.scope.registry | (principal.scope.alarms if principal.has(Role.OPERATOR) else frozenset())
+
+
 def handling_scope(principal: Principal) -> frozenset[int]:
-    return principal.scope.statistics if principal.has(Role.HOST_ADMIN) or principal.has(Role.MUNICIPALITY_ADMIN) \
-        else frozenset()
+    """Whose deviations the caller handles (confirm, assign, close): the municipalities they
+    administer, never by another grant's reach (an administrator who is also the centre's
+    auditor handles their own municipality's only)."""
+    return principal.scope.registry
 
 
 class DeviationIn(BaseModel):
@@ -87,7 +97,7 @@ def summary(request: Request, year: int = Query(..., ge=2000, le=2100), municipa
 @router.post("", status_code=201, summary="Register a deviation", responses=ERRORS)
 @answers_unavailable(DEVIATION_NOT_SAVED)
 async def register(body: DeviationIn, request: Request, principal: Principal = Depends(access(*REGISTRARS))):
-    if body.municipality_id not in deviation_scope(principal):
+    if body.municipality_id not in registering_scope(principal):
         raise not_found("municipality")
     rt = runtime(request)
 
@@ -99,6 +109,8 @@ async def register(body: DeviationIn, request: Request, principal: Principal = D
     try:
         return {"id": await rt.journal.run(work)}
     except IllegalDeviationChange as exc:
+        if exc.key == "already_registered":
+            return error_response(409, "already_registered", str(exc))
         return error_response(422, "invalid_deviation", str(exc))
 
 

@@ -18,7 +18,7 @@ from respons.formatting import duration
 from respons.store.journal import JournalUnavailable
 from respons.web import i18n
 from respons.web.access import Principal
-from respons.deviations.api import HANDLERS, READERS, REGISTRARS, handling_scope, deviation_scope
+from respons.deviations.api import HANDLERS, READERS, REGISTRARS, deviation_scope, handling_scope, registering_scope
 from respons.deviations import words  # noqa: F401  (registers the pages' words)
 from respons.web.bounds import DbId
 from respons.web.pages import PageRefused, done, page_access, render
@@ -77,7 +77,7 @@ async def register(request: Request, principal: Principal = Depends(readers)):
         municipality_id = int(typed["municipality_id"])
     except ValueError:
         municipality_id = -1
-    if municipality_id not in context["names"]:
+    if municipality_id not in registering_scope(principal):
         raise PageRefused(404, "error.404")
     rt = runtime(request)
     try:

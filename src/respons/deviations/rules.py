@@ -55,6 +55,12 @@ class DeviationEventKind(StrEnum):
     CLOSED = "closed"
 
 
+# The columns' lengths (deviations.title, .assigned_to): the pages' forms send whatever is
+# typed, and PostgreSQL refuses a longer value with an error, not a refusal.
+TITLE_MAX = 200
+ASSIGNEE_MAX = 100
+
+
 class IllegalDeviationChange(ValueError):
     """A refused change. ``key`` names the reason for the screens, which say it in the
     reader's language (``dev.error.<key>``); the message is the API's, in English."""
@@ -109,6 +115,8 @@ def start(event: DeviationEvent) -> Deviation:
     title = str(event.data.get("title", "")).strip()
     if not title:
         raise IllegalDeviationChange("A deviation needs a short title.", "title_missing")
+    if len(title) > TITLE_MAX:
+        raise IllegalDeviationChange(f"A deviation's title is at most {TITLE_MAX} characters.", "too_long")
     try:
         category = DeviationCategory(event.data.get("category"))
         severity = Severity(event.data.get("severity", Severity.MEDIUM.value))
@@ -126,7 +134,10 @@ def apply(deviation: Deviation, event: DeviationEvent) -> Deviation:
     match event.kind:
         case DeviationEventKind.REGISTERED:
             # Confirming a proposal may correct its severity.
-            severity = Severity(event.data.get("severity", deviation.severity.value))
+            try:
+                severity = Severity(event.data.get("severity", deviation.severity.value))
+            except ValueError as exc:
+                raise IllegalDeviationChange(str(exc), "invalid_value") from None
             return replace(deviation, seq=seq, state=DeviationState.REGISTERED, severity=severity)
         case DeviationEventKind.DISMISSED:
             return replace(deviation, seq=seq, state=DeviationState.DISMISSED, closed_at=event.at,
@@ -135,6 +146,8 @@ def apply(deviation: Deviation, event: DeviationEvent) -> Deviation:
             to = str(event.data.get("to", "")).strip()
             if not to:
                 raise IllegalDeviationChange("Say who handles the deviation.", "assignee_missing")
+            if len(to) > ASSIGNEE_MAX:
+                raise IllegalDeviationChange(f"Who handles it is at most {ASSIGNEE_MAX} characters.", "too_long")
             return replace(deviation, seq=seq, state=DeviationState.IN_PROGRESS, assigned_to=to)
         case DeviationEventKind.ACTION:
             if not str(event.data.get("text", "")).strip():

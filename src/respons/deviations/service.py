@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
 from respons.auth import audit
@@ -67,6 +68,9 @@ def register(conn: Connection, *, municipality_id: int, category: str, title: st
                            {"category": category, "severity": severity, "title": title})
     deviation_id = _insert(conn, rules.start(event), event, municipality_id=municipality_id, alarm_id=alarm_id,
                            description=description, system=False)
+    if deviation_id is None:
+        raise IllegalDeviationChange("A deviation of this category is already registered (or proposed) for the alarm.",
+                                     "already_registered")
     audit.append(conn, now=now, actor=actor, action=audit.CREATE, municipality_id=municipality_id, alarm_id=alarm_id,
                  details={"entity": "deviation", "deviation_id": deviation_id, "category": category})
     return deviation_id
@@ -74,10 +78,8 @@ def register(conn: Connection, *, municipality_id: int, category: str, title: st
 
 def propose(conn: Connection, *, alarm_id: str, category: DeviationCategory, title: str, now: datetime,
             data: dict[str, Any] | None = None) -> int | None:
-    """A deviation the system suggests from an alarm; None if it was proposed before."""
-    if conn.execute(select(deviations.c.id).where(deviations.c.alarm_id == alarm_id,
-                                                  deviations.c.category == category.value)).first() is not None:
-        return None
+    """A deviation the system suggests from an alarm; None if one of the category exists for
+    the alarm (proposed before, or registered by a person)."""
     municipality_id = alarm_rows.municipality_of(conn, alarm_id)
     event = DeviationEvent(DeviationEventKind.PROPOSED, now, SYSTEM,
                            {"category": category.value, "severity": Severity.MEDIUM.value, "title": title, **(data or {})})
@@ -86,11 +88,18 @@ def propose(conn: Connection, *, alarm_id: str, category: DeviationCategory, tit
 
 
 def _insert(conn: Connection, deviation: Deviation, event: DeviationEvent, *, municipality_id: int,
-            alarm_id: str | None, description: str | None, system: bool) -> int:
-    deviation_id = conn.execute(insert(deviations).values(
+            alarm_id: str | None, description: str | None, system: bool) -> int | None:
+    """The new deviation's id; None if the alarm has one of the category already (one per
+    alarm and category). ON CONFLICT, not a look first: a person's registration and the
+    system's proposal in an alarm's own unit may race on two nodes, and the alarm's unit
+    must not fail for it."""
+    dialect = postgresql if is_postgres(conn) else sqlite
+    deviation_id = conn.execute(dialect.insert(deviations).values(
         municipality_id=municipality_id, alarm_id=alarm_id, description=description, proposed_by_system=system,
-        created_by=event.actor, **_columns(deviation))).inserted_primary_key[0]
-    _insert_event(conn, deviation_id, 1, event)
+        created_by=event.actor, **_columns(deviation)).on_conflict_do_nothing(
+        index_elements=[deviations.c.alarm_id, deviations.c.category]).returning(deviations.c.id)).scalar()
+    if deviation_id is not None:
+        _insert_event(conn, deviation_id, 1, event)
     return deviation_id
 
 

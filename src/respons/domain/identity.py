@@ -37,7 +37,9 @@ class NationalId:
 def parse_national_id(raw: str, *, today: date) -> NationalId:
     """Validate a national identity number; ``today`` rules out birth dates in the future."""
     number = fnr.compact(raw)
-    if len(number) != 11 or not number.isdigit():
+    # ASCII digits only: "²" or Arabic-Indic digits pass str.isdigit(), and then either fail in
+    # the check-digit arithmetic or are stored as a second "number" for the same person.
+    if len(number) != 11 or not (number.isascii() and number.isdigit()):
         raise InvalidNationalId("length", "A national identity number has exactly 11 digits.")
     if number[9] != fnr.calc_check_digit1(number) or number[10] != fnr.calc_check_digit2(number):
         raise InvalidNationalId("check_digits", "The check digits of the national identity number do not match.")

@@ -80,16 +80,35 @@ def _nok(amount: Decimal | None) -> str:
     return "" if amount is None else f"{amount:.2f}"
 
 
+# Cells a spreadsheet would take for a formula (OWASP's CSV injection): a price model's label
+# and a municipality's name are typed by people, and the invoice goes to other municipalities.
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+TEXT_COLUMNS = frozenset({"run_state", "municipality", "description", "kind", "unit"})
+
+
+def spreadsheet_text(value: str) -> str:
+    """Text a spreadsheet shows as text: one that would start a formula gets a leading '."""
+    return "'" + value if value.startswith(_FORMULA_STARTS) else value
+
+
+def _rows(document: InvoiceDocument) -> list[list]:
+    rows = []
+    for mid, lines, _ in document.by_municipality():
+        number, name = document.names[mid]
+        for line in lines:
+            rows.append([document.run_id, document.state, document.first.isoformat(), document.end.isoformat(),
+                         number, name, line.id, line.description, line.kind, str(line.quantity), line.unit,
+                         _nok(line.unit_price), _nok(line.amount), line.due_on.isoformat() if line.due_on else ""])
+    return rows
+
+
 def to_csv(document: InvoiceDocument) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(CSV_COLUMNS)
-    for mid, lines, _ in document.by_municipality():
-        number, name = document.names[mid]
-        for line in lines:
-            writer.writerow([document.run_id, document.state, document.first.isoformat(), document.end.isoformat(),
-                             number, name, line.id, line.description, line.kind, str(line.quantity), line.unit,
-                             _nok(line.unit_price), _nok(line.amount), line.due_on.isoformat() if line.due_on else ""])
+    for row in _rows(document):
+        writer.writerow([spreadsheet_text(value) if column in TEXT_COLUMNS else value
+                         for value, column in zip(row, CSV_COLUMNS)])
     return out.getvalue()
 
 
@@ -106,18 +125,26 @@ def to_xlsx(document: InvoiceDocument) -> bytes:
     summary.append(["Kommunenummer", "Kommune", "Beløp (NOK)"])
     for mid, _, subtotal in document.by_municipality():
         summary.append([*document.names[mid], float(subtotal)])
+        _as_text(summary[summary.max_row][1])
     summary.append(["", "Samlet", float(document.total)])
     for row in summary.iter_rows(min_row=4, min_col=3, max_col=3):
         row[0].number_format = "#,##0.00"
     lines = book.create_sheet("Linjer")
     lines.append(list(CSV_COLUMNS))
-    for row in csv.reader(io.StringIO(to_csv(document))):
-        if row[0] == "run_id":
-            continue
-        lines.append([_typed(value, column) for value, column in zip(row, CSV_COLUMNS)])
+    for row in _rows(document):
+        lines.append([_typed(str(value), column) for value, column in zip(row, CSV_COLUMNS)])
+        for cell, column in zip(lines[lines.max_row], CSV_COLUMNS):
+            if column in TEXT_COLUMNS:
+                _as_text(cell)
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()
+
+
+def _as_text(cell) -> None:
+    """A text cell stays text: openpyxl makes any string that starts with = a formula."""
+    if isinstance(cell.value, str):
+        cell.data_type = "s"
 
 
 def _typed(value: str, column: str):

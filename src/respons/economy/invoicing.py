@@ -34,7 +34,7 @@ from respons.economy.pricing import (
     split_budget,
 )
 from respons.economy import store as economy
-from respons.store.db import write_transaction
+from respons.store.db import lock_for_transaction, write_transaction
 from respons.store.tables import invoice_lines, invoice_runs
 
 PURPOSE = "invoicing"
@@ -183,12 +183,14 @@ def store(conn: Connection, centre_id: int, period: InvoicePeriod, computed: lis
     the write lock only for this (on SQLite the alarm journal waits for it). Whether the
     period is approved is decided here, inside the write transaction."""
     total = sum((c.line.amount for c in computed), Decimal(0))
+    _lock_runs(conn, centre_id)
     existing = conn.execute(select(invoice_runs.c.id, invoice_runs.c.state).where(
         invoice_runs.c.centre_id == centre_id, invoice_runs.c.period_first == period.first,
         invoice_runs.c.months == period.months)).all()
     approved = next((r.id for r in existing if r.state == "approved"), None)
     if approved is not None:
         return RunOutcome(None, approved, total, len(computed), differences(stored_lines(conn, approved), computed))
+    _refuse_overlap(conn, centre_id, period)
     for r in existing:  # an earlier draft of the same period is replaced
         conn.execute(delete(invoice_runs).where(invoice_runs.c.id == r.id))
     run_id = conn.execute(insert(invoice_runs).values(
@@ -211,20 +213,50 @@ def _store_lines(conn: Connection, run_id: int, computed: list[ComputedLine]) ->
     ) for c in computed])
 
 
+def _lock_runs(conn: Connection, centre_id: int) -> None:
+    """One change of a centre's runs at a time (PostgreSQL; SQLite has one writer): two nodes
+    computing the same period, or approving overlapping ones, would each see none of the other."""
+    lock_for_transaction(conn, f"invoice_runs:{centre_id}")
+
+
+def _refuse_overlap(conn: Connection, centre_id: int, period: InvoicePeriod, *, run_id: int | None = None) -> None:
+    """A month is invoiced once: no run may cover a month an approved run covers."""
+    for other in conn.execute(select(invoice_runs.c.id, invoice_runs.c.period_first, invoice_runs.c.months).where(
+            invoice_runs.c.centre_id == centre_id, invoice_runs.c.state == "approved")):
+        approved = InvoicePeriod(other.period_first, other.months)
+        if other.id != run_id and approved.first < period.end and period.first < approved.end:
+            raise InvoiceRefused(
+                f"Perioden overlapper fakturakjøring {other.id} ({approved.first:%m.%Y}, {approved.months} mnd), "
+                "som er godkjent: en måned faktureres én gang.", "overlaps_approved", run=other.id,
+                first=f"{approved.first:%m.%Y}", months=approved.months)
+
+
+def _run_state(conn: Connection, run_id: int):
+    return conn.execute(select(invoice_runs.c.state, invoice_runs.c.centre_id, invoice_runs.c.period_first,
+                               invoice_runs.c.months).where(invoice_runs.c.id == run_id)).first()
+
+
 def approve(conn: Connection, run_id: int, *, actor: str, now: datetime) -> None:
-    row = conn.execute(select(invoice_runs.c.state).where(invoice_runs.c.id == run_id)).first()
+    row = _run_state(conn, run_id)
+    if row is not None:
+        _lock_runs(conn, row.centre_id)
+        row = _run_state(conn, run_id)  # as it is now that no other change of the centre's runs is under way
     if row is None:
         raise InvoiceRefused("Fakturakjøringen finnes ikke.", "no_run")
     if row.state == "approved":
         raise InvoiceRefused("Fakturakjøringen er allerede godkjent og kan ikke endres.", "already_approved")
-    conn.execute(update(invoice_runs).where(invoice_runs.c.id == run_id)
+    _refuse_overlap(conn, row.centre_id, InvoicePeriod(row.period_first, row.months), run_id=run_id)
+    conn.execute(update(invoice_runs).where(invoice_runs.c.id == run_id, invoice_runs.c.state == "draft")
                  .values(state="approved", approved_at=now, approved_by=actor))
     audit.append(conn, now=now, actor=actor, action=audit.UPDATE, purpose=PURPOSE,
                  details={"entity": "invoice_run", "run": run_id, "state": "approved"})
 
 
 def discard(conn: Connection, run_id: int, *, actor: str, now: datetime) -> None:
-    row = conn.execute(select(invoice_runs.c.state).where(invoice_runs.c.id == run_id)).first()
+    row = _run_state(conn, run_id)
+    if row is not None:
+        _lock_runs(conn, row.centre_id)
+        row = _run_state(conn, run_id)
     if row is None:
         raise InvoiceRefused("Fakturakjøringen finnes ikke.", "no_run")
     if row.state == "approved":

@@ -14,6 +14,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
+from respons.clock import OSLO
 from respons.domain.access import Role
 from respons.economy.costs import CentreCosts, cost_figures
 from respons.economy.pricing import (
@@ -37,7 +38,7 @@ from respons.formatting import duration
 from respons.web import i18n, labels
 from respons.web.access import Principal
 from respons.economy import words  # noqa: F401  (registers the pages' words)
-from respons.web.bounds import DbId
+from respons.web.bounds import INT_MAX, DbId
 from respons.web.pages import PageRefused, done, page_access, render
 from respons.web.runtime import runtime
 
@@ -60,7 +61,7 @@ def _overview_page(request: Request, scope: frozenset[int] | None, *, typed: dic
                    error: str | None = None, status_code: int = 200):
     """The host's runs (drafts too) and the form for a new one; a municipality's approved
     invoices with its own totals."""
-    today = runtime(request).clock().date()
+    today = runtime(request).clock().astimezone(OSLO).date()
     with runtime(request).engine.connect() as conn:
         rows = []
         for run in invoicing.runs(conn, approved_only=scope is not None):
@@ -209,13 +210,13 @@ async def line_page(request: Request, line_id: DbId, principal: Principal = Depe
 @router.get("/planner")
 def planner(request: Request, days: int = Query(90, ge=7, le=366), target_share: float = Query(0.95, gt=0, lt=1),
             target_seconds: int = Query(60, ge=5, le=600), minimum: int = Query(2, ge=1, le=10),
-            year: int | None = Query(None, ge=2000, le=2100), other_costs: Decimal = Query(Decimal(0), ge=0),
+            year: int | None = Query(None, ge=2000, le=2100), other_costs: Decimal = Query(Decimal(0), ge=0, le=10**12),
             principal: Principal = Depends(host)):
     """Operators per hour and shift from the measured alarms, what the staff costs, and the
     cost per unit and per alarm that gives with the year's measured volumes (seed 001's
     comparison of real centres)."""
     rt = runtime(request)
-    year = year or rt.clock().year
+    year = year or rt.clock().astimezone(OSLO).year
     with rt.engine.connect() as conn:
         measured = staffing_plans.measured(conn, now=rt.clock(), days=days)
         units, alarms_in_year = staffing_plans.measured_volumes(conn, year=year)
@@ -272,7 +273,7 @@ def _prices_page(request: Request, *, status_code: int = 200, error: str | None 
         models = prices.listing(conn)
         budget_rows, deflator_rows = prices.year_rows(conn)
         names = all_municipality_names(conn)
-    year = runtime(request).clock().year
+    year = runtime(request).clock().astimezone(OSLO).year
     typed = {"valid_from": f"{year + 1}-01", "base_year": str(year + 1), "components": EXAMPLE_COMPONENTS,
              "year": str(year + 1), **(typed or {})}
     return render(request, "economy/prices.html", status_code=status_code, models=models,
@@ -292,15 +293,18 @@ async def add_price_model(request: Request, principal: Principal = Depends(host)
     rt = runtime(request)
     try:
         year, month = (int(part) for part in typed["valid_from"].split("-"))
+        valid_from = date(year, month, 1)
         components = json.loads(typed["components"])
         if not isinstance(components, list) or not all(isinstance(c, dict) for c in components):
             raise ValueError
         municipality_id, base_year = int(typed["municipality_id"]), int(typed["base_year"])
+        if not (2000 <= year <= 2100 and 2000 <= base_year <= 2100 and 1 <= municipality_id <= INT_MAX):
+            raise ValueError
     except ValueError:
         return _prices_page(request, status_code=422, typed=typed, error=_t(request)("economy.error.model_form"))
     try:
         await rt.journal.run(lambda conn: prices.add_model(
-            conn, municipality_id=municipality_id, valid_from=date(year, month, 1), base_year=base_year,
+            conn, municipality_id=municipality_id, valid_from=valid_from, base_year=base_year,
             components=components, actor=principal.actor, now=rt.clock()))
     except (PriceModelError, JournalUnavailable) as refused:
         return _prices_page(request, status_code=422, typed=typed, error=_refusal(request, refused))
@@ -314,6 +318,8 @@ async def set_budget(request: Request, principal: Principal = Depends(host)):
     rt = runtime(request)
     try:
         year = int(typed["year"])
+        if not 2000 <= year <= 2100:
+            raise ValueError
         await rt.journal.run(lambda conn: prices.set_budget(
             conn, centre_id=invoicing.only_centre_id(conn), year=year, name=typed["name"], amount=typed["amount"],
             fixed_share=typed["fixed_share"], actor=principal.actor, now=rt.clock()))
@@ -332,6 +338,8 @@ async def set_deflator(request: Request, principal: Principal = Depends(host)):
     rt = runtime(request)
     try:
         year = int(typed["deflator_year"])
+        if not 2000 <= year <= 2100:
+            raise ValueError
         await rt.journal.run(lambda conn: prices.set_deflator(
             conn, year=year, percent=typed["percent"], source=typed["source"], actor=principal.actor, now=rt.clock()))
     except ValueError as refused:

@@ -87,10 +87,14 @@ def _last_month(end: date) -> str:
     return f"{12 if end.month == 1 else end.month - 1:02d}.{end.year - (end.month == 1)}"
 
 
+BUDGET_NAME_MAX = 60  # budgets.name
+BUDGET_MAX = Decimal(10) ** 12  # kroner
+
+
 def set_budget(conn: Connection, *, centre_id: int, year: int, name: str, amount: str, fixed_share: str, actor: str,
                now: datetime) -> None:
     name = name.strip()
-    if not name:
+    if not name or len(name) > BUDGET_NAME_MAX:
         raise PriceModelError("Budsjettet trenger et navn (det prismodellene viser til).", "budget_name")
     try:
         kroner = Decimal(amount.replace(" ", "").replace(",", "."))
@@ -98,7 +102,10 @@ def set_budget(conn: Connection, *, centre_id: int, year: int, name: str, amount
     except InvalidOperation:
         raise PriceModelError("Beløpet skrives i kroner (med øre), den faste andelen som et tall mellom 0 og 1.",
                               "budget_amount") from None
-    if kroner < 0 or kroner != kroner.quantize(Decimal("0.01")) or not 0 <= share <= 1:
+    # NaN and infinity parse, and then make every comparison raise; a budget beyond a trillion
+    # kroner is a typing error, and beyond the column's range an overflow.
+    if (not kroner.is_finite() or not share.is_finite() or kroner < 0 or kroner > BUDGET_MAX
+            or kroner != kroner.quantize(Decimal("0.01")) or not 0 <= share <= 1):
         raise PriceModelError("Beløpet skrives i kroner (med øre), den faste andelen som et tall mellom 0 og 1.",
                               "budget_amount")
     _refuse_if_year_approved(conn, year)
@@ -114,7 +121,7 @@ def set_deflator(conn: Connection, *, year: int, percent: str, source: str | Non
         rate = Decimal(percent.replace(",", ".").rstrip("% ")) / 100
     except InvalidOperation:
         raise PriceModelError("Deflatoren skrives i prosent, for eksempel 4,3.", "deflator") from None
-    if not Decimal("-0.2") < rate < Decimal("0.5"):
+    if not rate.is_finite() or not Decimal("-0.2") < rate < Decimal("0.5"):
         raise PriceModelError("Deflatoren skrives i prosent, for eksempel 4,3.", "deflator")
     _refuse_if_year_approved(conn, year)
     conn.execute(delete(deflators).where(deflators.c.year == year))

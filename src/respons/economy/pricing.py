@@ -36,6 +36,7 @@ from fractions import Fraction
 from typing import Hashable, Mapping
 
 ORE = Decimal("0.01")
+LABEL_MAX = 200  # invoice_lines.description
 ONE = Decimal(1)
 
 
@@ -179,8 +180,10 @@ class InvoicePeriod:
     months: int
 
     def __post_init__(self):
-        if self.first.day != 1 or self.months < 1:
-            raise ValueError("an invoice period is one or more whole months")
+        # Invoices are monthly, quarterly or yearly; a period of 100,000 months ran past the
+        # calendar's end inside the computation (a 500, not a refusal).
+        if self.first.day != 1 or not 1 <= self.months <= 12:
+            raise ValueError("an invoice period is one to twelve whole months")
 
     @property
     def end(self) -> date:
@@ -319,17 +322,22 @@ def component_from_data(data: dict) -> Component:
     messages: an administrator enters these)."""
     kind = data.get("kind")
     label = data.get("label")
+    if label is not None and (not isinstance(label, str) or len(label) > LABEL_MAX):
+        # A line's description (invoice_lines.description): a longer or non-text label saved
+        # fine and then failed every invoice run that used the model.
+        raise PriceModelError(f"Navnet på en priskomponent er tekst på høyst {LABEL_MAX} tegn.", "label",
+                              most=LABEL_MAX)
     try:
         match kind:
             case "per_user_month":
                 kinds = data.get("device_kinds")
                 return PerUserMonth(_price(data), label=label or "Brukere", share=_share(data.get("share", "1")),
-                                    device_kinds=frozenset(kinds) if kinds else None)
+                                    device_kinds=_names(kinds, "device_kinds") if kinds else None)
             case "per_event":
                 types = data.get("alarm_types") or []
                 if not types:
                     raise PriceModelError("Pris per hendelse må si hvilke alarmtyper den gjelder.", "event_types")
-                return PerEvent(_price(data), frozenset(types), label=label or "Hendelser")
+                return PerEvent(_price(data), _names(types, "alarm_types"), label=label or "Hendelser")
             case "per_supervision":
                 return PerSupervision(_price(data), label=label or "Digitalt tilsyn")
             case "budget_share":
@@ -358,6 +366,13 @@ def model_from_data(components: list[dict], base_year: int) -> PriceModel:
     if not components:
         raise PriceModelError("En prismodell trenger minst én komponent.", "no_components")
     return PriceModel(tuple(component_from_data(c) for c in components), base_year=base_year)
+
+
+def _names(value, field: str) -> frozenset[str]:
+    """A list of names (alarm types, device kinds): "gps" is not ["g", "p", "s"]."""
+    if not isinstance(value, list) or not all(isinstance(name, str) for name in value):
+        raise PriceModelError(f"{field} skrives som en liste med navn, for eksempel [\"gps\"].", "names", field=field)
+    return frozenset(value)
 
 
 def _price(data: dict) -> Decimal:

@@ -10,6 +10,7 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import func, or_, select
 from sqlalchemy.engine import Connection
 
+from respons.domain.alarm_types import NOT_A_SERVICE
 from respons.economy import staffing
 from respons.economy.pricing import InvoicePeriod
 from respons.economy import store as economy
@@ -50,6 +51,8 @@ def measured_volumes(conn: Connection, *, year: int) -> tuple[int, int]:
     units = conn.execute(select(func.count(func.distinct(service_periods.c.recipient_id))).where(
         service_periods.c.starts_on <= on, or_(service_periods.c.ends_on.is_(None), service_periods.c.ends_on > on))
     ).scalar_one()
+    # As the statistics count them: a storm's group alarm and the centre's own system alarms
+    # are not alarms received (domain/alarm_types.NOT_A_SERVICE).
     received = conn.execute(select(func.count()).select_from(alarms).where(
-        alarms.c.received_at >= start, alarms.c.received_at < end)).scalar_one()
+        alarms.c.received_at >= start, alarms.c.received_at < end, alarms.c.source.not_in(NOT_A_SERVICE))).scalar_one()
     return units, received

@@ -171,6 +171,10 @@ register(
                                              "The invoice run is already approved and cannot be changed."),
         "economy.refusal.approved_kept": ("En godkjent fakturakjøring kan ikke slettes.",
                                           "An approved invoice run cannot be deleted."),
+        "economy.refusal.overlaps_approved": ("Perioden overlapper fakturakjøring {run} ({first}, {months} mnd), som er "
+                                              "godkjent: en måned faktureres én gang.",
+                                              "The period overlaps invoice run {run} ({first}, {months} months), which "
+                                              "is approved: a month is invoiced once."),
         "economy.refusal.before_base_year": ("En pris fra {base_year} kan ikke brukes for {year}.",
                                              "A price from {base_year} cannot be used for {year}."),
         "economy.refusal.missing_deflator": ("Mangler kommunal deflator for {missing}; legg den inn før du fakturerer {year}.",
@@ -182,6 +186,10 @@ register(
                                          "A share of a budget must say which budget."),
         "economy.refusal.due_day": ("Forfallsdagen skrives MM-DD, for eksempel 01-15, ikke {value!r}.",
                                     "The due day is written MM-DD, for example 01-15, not {value!r}."),
+        "economy.refusal.label": ("Navnet på en priskomponent er tekst på høyst {most} tegn.",
+                                  "A price component's name is text of at most {most} characters."),
+        "economy.refusal.names": ("{field} skrives som en liste med navn, for eksempel [\"gps\"].",
+                                  "{field} is written as a list of names, for example [\"gps\"]."),
         "economy.refusal.invalid_component": ("Ugyldig priskomponent {kind!r}: {error}", "Invalid price component {kind!r}: {error}"),
         "economy.refusal.unknown_component": ("Ukjent priskomponent {kind!r}; kjente er per_user_month, per_event, "
                                               "per_supervision, budget_share og per_inhabitant.",

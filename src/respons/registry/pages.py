@@ -34,7 +34,7 @@ from respons.web import i18n, labels
 from respons.web.access import Principal
 from respons.registry import words  # noqa: F401  (registers the registry pages' i18n keys)
 from respons.registry.problems import conflict_text, problem_text
-from respons.web.bounds import DbId
+from respons.web.bounds import INT_MAX, INT_MIN, SMALLINT_MAX, DbId
 from respons.web.pages import PageRefused, done, page_access, render
 from respons.web.runtime import runtime
 
@@ -104,10 +104,13 @@ def _choice(raw: str, name: str, problems: list, t) -> int | None:
     if not raw.strip():
         return None
     try:
-        return int(raw)
+        chosen = int(raw)
     except ValueError:
+        chosen = 0
+    if not 1 <= chosen <= INT_MAX:  # an id beyond the column's range names no row (and overflows)
         problems.append({"field": name, "problem": t("admin.problem.choice")})
         return None
+    return chosen
 
 
 def _decimal(raw: str, name: str, problems: list, t) -> float | None:
@@ -121,14 +124,16 @@ def _decimal(raw: str, name: str, problems: list, t) -> float | None:
         return None
 
 
-def _whole(raw: str) -> int | str | None:
-    """A whole number, or the text as typed: the engine refuses it with its own message."""
+def _whole(raw: str, largest: int = INT_MAX) -> int | str | None:
+    """A whole number the column can hold, or the text as typed: the engine refuses it with its
+    own message (as the API's bounds do before it: web/bounds.py)."""
     if not raw.strip():
         return None
     try:
-        return int(raw.strip())
+        number = int(raw.strip())
     except ValueError:
         return raw
+    return number if INT_MIN <= number <= largest else raw
 
 
 def _engine_values(typed: dict[str, str], t) -> tuple[dict[str, Any], list[dict[str, str]]]:
@@ -140,7 +145,9 @@ def _engine_values(typed: dict[str, str], t) -> tuple[dict[str, Any], list[dict[
             values[name] = _choice(raw, name, problems, t)
         elif name in ("latitude", "longitude"):
             values[name] = _decimal(raw, name, problems, t)
-        elif name in ("priority", "heartbeat_interval_s", "heartbeat_grace_s"):
+        elif name == "priority":
+            values[name] = _whole(raw, SMALLINT_MAX)
+        elif name in ("heartbeat_interval_s", "heartbeat_grace_s"):
             values[name] = _whole(raw)
         elif name in ("active", "receives_alarms"):
             values[name] = raw in ("1", "on")

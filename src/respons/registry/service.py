@@ -31,6 +31,7 @@ from respons.registry.completeness import Gap, RecipientFacts, gaps, is_blank
 from respons.domain.identity import InvalidNationalId, parse_national_id
 from respons.domain.phones import InvalidPhoneNumber, is_mobile, normalise_phone
 from respons.store import queries
+from respons.store.db import is_postgres
 from respons.store.journal import announce
 from respons.domain.dc09_keys import BadKey, parse_key
 from respons.store.tables import (
@@ -213,7 +214,7 @@ def _validate_recipient(conn: Connection, values: dict[str, Any], municipality_i
         values["phone"] = _phone(values["phone"], "phone", problems)
     if "postal_code" in values:
         code = str(values["postal_code"] or "").strip()
-        if len(code) != 4 or not code.isdigit():
+        if len(code) != 4 or not (code.isascii() and code.isdigit()):
             problems.add("postal_code", "Postnummeret må ha fire sifre", "postal_code")
         values["postal_code"] = code
     if values.get("latitude") is not None and not -90 <= values["latitude"] <= 90:
@@ -258,8 +259,11 @@ def create_recipient(conn: Connection, values: dict[str, Any], *, municipality_i
     return recipient_id
 
 
-def _recipient_row(conn: Connection, recipient_id: int, allowed: frozenset[int] | None):
-    row = conn.execute(select(recipients).where(recipients.c.id == recipient_id)).first()
+def _recipient_row(conn: Connection, recipient_id: int, allowed: frozenset[int] | None, *, lock: bool = False):
+    query = select(recipients).where(recipients.c.id == recipient_id)
+    if lock and is_postgres(conn):
+        query = query.with_for_update(key_share=True)
+    row = conn.execute(query).first()
     if row is None or not _visible(allowed, row.municipality_id):
         raise NotFound("recipient")
     return row
@@ -275,7 +279,9 @@ def recipient_municipality(conn: Connection, recipient_id: int, allowed: frozens
 
 def update_recipient(conn: Connection, recipient_id: int, values: dict[str, Any], *, allowed: frozenset[int] | None,
                      now: datetime, today: date, actor: str) -> list[str]:
-    row = _recipient_row(conn, recipient_id, allowed)
+    # Locked: the same save arriving twice through two nodes would each see the person
+    # inactive and each open a service period, and one would stay open for every invoice.
+    row = _recipient_row(conn, recipient_id, allowed, lock=True)
     values = {k: v for k, v in values.items() if k in RECIPIENT_FIELDS}
     _validate_recipient(conn, values, row.municipality_id, today=today, exclude_id=recipient_id)
     changed = sorted(k for k, v in values.items() if getattr(row, k) != v)
@@ -295,9 +301,10 @@ def _start_service(conn: Connection, recipient_id: int, today: date) -> None:
 
 
 def _end_service(conn: Connection, recipient_id: int, today: date) -> None:
-    open_period = conn.execute(select(service_periods.c.id, service_periods.c.starts_on).where(
-        service_periods.c.recipient_id == recipient_id, service_periods.c.ends_on.is_(None))).first()
-    if open_period is not None:
+    # Every open period (there should be one; a second, left by an older race, must not keep
+    # the person on every later invoice).
+    for open_period in conn.execute(select(service_periods.c.id, service_periods.c.starts_on).where(
+            service_periods.c.recipient_id == recipient_id, service_periods.c.ends_on.is_(None))).all():
         conn.execute(update(service_periods).where(service_periods.c.id == open_period.id)
                      .values(ends_on=max(today, open_period.starts_on)))
 
@@ -566,7 +573,7 @@ def _hpr_number(raw: Any, problems: "_Problems") -> str | None:
     number = str(raw or "").replace(" ", "").strip()
     if not number:
         return None
-    if not number.isdigit() or len(number) > 9:
+    if not (number.isascii() and number.isdigit()) or len(number) > 9:
         problems.add("hpr_number", "HPR-nummeret består av inntil ni sifre", "hpr_number")
     return number
 
@@ -595,7 +602,7 @@ def add_municipality(conn: Connection, values: dict[str, Any], *, now: datetime,
     values = dict(values)
     _text(values, "name", "Navn", problems, max_length=100, required=True)
     number = str(values.get("number") or "").strip()
-    if len(number) != 4 or not number.isdigit():
+    if len(number) != 4 or not (number.isascii() and number.isdigit()):
         problems.add("number", "Kommunenummeret må ha fire sifre", "municipality_number")
     population = values.get("population")
     if not isinstance(population, int) or population < 0:

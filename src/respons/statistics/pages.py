@@ -143,7 +143,7 @@ async def alarms(request: Request, municipality_id: str | None = Query(None), pe
         chosen, wanted_period, day = _parameters(municipality_id, period, on, municipality_required=True)
         if show not in ("all", "late"):
             raise BadParameter("stats.bad.show", show)
-        if zone is not None and zone != "none" and not zone.isdigit():
+        if zone is not None and zone != "none" and not (zone.isascii() and zone.isdigit()):
             raise BadParameter("stats.bad.zone", zone)
     except BadParameter as exc:
         return _bad(request, exc)

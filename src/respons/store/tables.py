@@ -736,6 +736,10 @@ role_grants = Table(
         "role in ('host_admin', 'operator', 'responder', 'technician', 'municipality_admin', 'auditor')", name="role"
     ),
 )
+# A role for the whole centre (no municipality) once per user: the constraint above treats NULLs
+# as different, so two nodes granting it at once would both succeed without this.
+Index("uq_role_grants_centre_role", role_grants.c.user_id, role_grants.c.role, unique=True,
+      sqlite_where=role_grants.c.municipality_id.is_(None), postgresql_where=role_grants.c.municipality_id.is_(None))
 
 # Server-side sessions. Only the SHA-256 of the cookie value is stored, so a copy of the
 # database does not hand out live sessions.

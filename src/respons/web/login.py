@@ -96,18 +96,16 @@ async def login_submit(
 ):
     t = i18n.translator(i18n.language_of(request))
     cookie = request.cookies.get(LOGIN_CSRF_COOKIE, "")
-    if not cookie or not secrets.compare_digest(cookie, login_csrf):
+    # Compared as bytes: compare_digest refuses non-ASCII text (a TypeError, a 500 for anyone).
+    if not cookie or not secrets.compare_digest(cookie.encode(), login_csrf.encode()):
         return _login_page(request, status_code=403, error="login.csrf", username=username, next_path=next)
     rt = runtime(request)
     address = client_address(request, rt.settings.trusted_proxies)
     try:
-        result = await rt.journal.run(
-            lambda conn: accounts.log_in(
-                conn, username=username, password=password, totp_code=totp or None, remote_addr=address,
-                user_agent=request.headers.get("user-agent"), now=rt.clock(),
-                session_ttl=timedelta(hours=rt.settings.session_hours),
-            )
-        )
+        result = await accounts.log_in_through(
+            rt.journal, rt.engine, username=username, password=password, totp_code=totp or None,
+            remote_addr=address, user_agent=request.headers.get("user-agent"), now=rt.clock(),
+            session_ttl=timedelta(hours=rt.settings.session_hours))
     except JournalUnavailable:
         # Not the app's error page (web/unavailable.py): the form stays, with the user name
         # typed, so the person only has to press the button again.

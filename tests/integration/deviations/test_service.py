@@ -75,6 +75,23 @@ def test_an_operator_registers_and_the_municipality_handles_it_to_a_conclusion(p
     assert (summary["total"], summary["by_category"], summary["by_state"]) == (1, {"cooperation": 1}, {"closed": 1})
 
 
+def test_an_administrator_who_is_also_the_centres_auditor_handles_only_their_own_municipality(people):
+    """The auditor's grant lets them read every municipality's deviations; it must not let the
+    administrator of one handle, or register, another's."""
+    registry, as_user = people
+    own, foreign = registry.municipality_ids[:2]
+    olga = as_user("olga", [(Role.OPERATOR, None)])
+    theirs = olga.post("/api/v1/deviations", json={"municipality_id": foreign, "category": "cooperation",
+                                                   "title": "Nattevakt svarte ikke"}).json()["id"]
+    both = as_user("anita", [(Role.MUNICIPALITY_ADMIN, own), (Role.AUDITOR, None)])
+    assert both.get(f"/api/v1/deviations/{theirs}").status_code == 200  # read, as the auditor
+    assert both.post(f"/api/v1/deviations/{theirs}/events", json={"kind": "assign", "to": "x"}).status_code == 404
+    assert both.post("/api/v1/deviations", json={"municipality_id": foreign, "category": "other",
+                                                 "title": "x"}).status_code == 404
+    assert both.post("/api/v1/deviations", json={"municipality_id": own, "category": "other",
+                                                 "title": "x"}).status_code == 201
+
+
 def test_an_answer_over_two_minutes_is_proposed_once(engine, registry, journal):
     at = NOW
 
@@ -95,6 +112,33 @@ def test_an_answer_over_two_minutes_is_proposed_once(engine, registry, journal):
         rows = conn.execute(select(deviations)).all()
     assert [(r.alarm_id, r.category, r.state, r.proposed_by_system) for r in rows] == [(late, "answer_time", "proposed", True)]
     assert rows[0].title == "Alarmen ble besvart etter 121 sekunder"
+
+
+def test_a_deviation_registered_by_a_person_and_one_proposed_for_the_same_alarm_and_category_are_one(engine, registry,
+                                                                                                      journal):
+    """One per alarm and category: a person's second registration is refused by name (it was a
+    500), and the system's proposal after a person's registration proposes nothing, without
+    failing the alarm's own unit."""
+    from respons.deviations import service as deviations_service
+    from respons.deviations.rules import DeviationCategory, IllegalDeviationChange
+
+    alarm_id = journal.run_sync(lambda conn: receiving.receive(conn, receiving.NewAlarm(
+        registry.municipality_ids[0], registry.recipient_ids[0], None, alarm_type("fall"), "http", "t", NOW),
+        now=NOW, answer_deadline=timedelta(seconds=60)).alarm_id)
+
+    def register(conn):
+        return deviations_service.register(conn, municipality_id=registry.municipality_ids[0], category="answer_time",
+                                           title="Svarte sent", alarm_id=alarm_id, actor="user:1", now=NOW)
+
+    first = journal.run_sync(register)
+    with pytest.raises(IllegalDeviationChange) as refused:
+        journal.run_sync(register)
+    assert refused.value.key == "already_registered"
+    proposed = journal.run_sync(lambda conn: deviations_service.propose(
+        conn, alarm_id=alarm_id, category=DeviationCategory.ANSWER_TIME, title="Besvart sent", now=NOW))
+    assert proposed is None
+    with engine.connect() as conn:
+        assert conn.execute(select(deviations.c.id)).scalars().all() == [first]
 
 
 def test_a_missing_response_is_proposed_once_for_a_person_to_confirm(world):

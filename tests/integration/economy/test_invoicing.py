@@ -73,6 +73,30 @@ def test_a_january_is_invoiced_as_counted_by_hand_and_each_line_drills_down(engi
         assert conn.execute(select(invoice_runs.c.id)).scalars().all() == [again.run_id]
 
 
+def test_a_month_is_invoiced_once_whatever_periods_the_runs_are_made_for(engine, economy_world):
+    """An approved January and a draft for January to March: approving the draft would invoice
+    January twice (its users, events, the fee due on the 15th and a twelfth of each budget)."""
+    centre_id, a, b, people = economy_world
+    quarter = InvoicePeriod(date(2026, 1, 1), 3)
+    with engine.begin() as conn:
+        draft = invoicing.run(conn, centre_id, quarter, actor="user:1", now=NOW).run_id
+        january = invoicing.run(conn, centre_id, JANUARY, actor="user:1", now=NOW).run_id
+        invoicing.approve(conn, january, actor="user:2", now=NOW)
+    with engine.begin() as conn:
+        with pytest.raises(invoicing.InvoiceRefused, match="overlapper") as refused:
+            invoicing.approve(conn, draft, actor="user:2", now=NOW)
+        assert (refused.value.key, refused.value.params["run"]) == ("overlaps_approved", january)
+        with pytest.raises(invoicing.InvoiceRefused, match="overlapper"):
+            invoicing.run(conn, centre_id, quarter, actor="user:1", now=NOW)
+        # February to March does not overlap: it is computed and can be approved.
+        spring = invoicing.run(conn, centre_id, InvoicePeriod(date(2026, 2, 1), 2), actor="user:1", now=NOW).run_id
+        invoicing.approve(conn, spring, actor="user:2", now=NOW)
+    with engine.connect() as conn:
+        approved = conn.execute(select(invoice_runs.c.id).where(invoice_runs.c.state == "approved")
+                                .order_by(invoice_runs.c.id)).scalars().all()
+    assert approved == [january, spring]
+
+
 def test_an_approved_run_cannot_be_altered_and_a_late_registration_shows_as_a_difference(engine, economy_world):
     centre_id, a, b, people = economy_world
     with engine.begin() as conn:

@@ -439,6 +439,26 @@ def test_the_completeness_report_lists_what_is_missing_until_it_is_registered(ma
     assert NB("admin.recipient.complete") in page
 
 
+def test_numbers_beyond_their_columns_are_refused_at_the_field_not_a_500(marit, own, registry):
+    """The API bounds its integers (web/bounds.py); the pages sent whatever was typed on, and a
+    huge number overflowed the column (or the clock: a heartbeat of 10^12 seconds)."""
+    recipient_id = registry.recipient_ids[0]
+    device = {"kind": "fall_sensor", "protocol": "scaip", "identity": "FS-0000009", "recipient_id": str(recipient_id),
+              "heartbeat_interval_s": "3600", "heartbeat_grace_s": "300"}
+    for name, value in (("heartbeat_interval_s", "1000000000000"), ("heartbeat_grace_s", "3000000000"),
+                        ("recipient_id", "100000000000000000000")):
+        refused = marit.post(f"/admin/registry/{own}/devices", data={**device, name: value})
+        assert refused.status_code == 422 and field_problem(refused.text, f"d-{name}"), (name, refused.status_code)
+    contact = {"name": "Ola Nordmann", "relation": "sønn", "phone": "912 34 567"}
+    for priority in ("40000", str(10**20)):
+        refused = marit.post(f"/admin/registry/recipients/{recipient_id}/contacts", data={**contact, "priority": priority})
+        assert refused.status_code == 422 and field_problem(refused.text, "c-priority").startswith("Prioriteten")
+    staff_member = {"name": "Nina Natt", "role": "responder", "competence": "nurse", "phone": "912 34 568",
+                    "zone_id": "100000000000000000000"}
+    refused = marit.post(f"/admin/registry/{own}/staff", data=staff_member)
+    assert refused.status_code == 422 and field_problem(refused.text, "s-zone_id")
+
+
 def test_a_zone_form_posted_without_fields_is_refused_not_a_500(marit, own):
     """A form posted with no fields at all reached the engine without its keys (KeyError)."""
     response = marit.post(f"/admin/registry/{own}/zones", data={})

@@ -76,3 +76,20 @@ def test_the_committees_summary_counts_deviations_and_keeps_dismissed_proposals_
     assert (s.total, s.dismissed, s.proposed_by_system) == (2, 1, 1)
     assert s.by_category == {"cooperation": 1, "missing_response": 1}
     assert s.by_severity == {"high": 1, "medium": 1} and s.by_state == {"closed": 1, "proposed": 1}
+
+
+def test_a_confirmation_with_an_unknown_severity_and_texts_longer_than_their_columns_are_refused_by_name():
+    """The pages send what was typed: an unknown severity was a 500, a longer text a 500 on
+    PostgreSQL (the columns' lengths)."""
+    proposed = start(PROPOSED)
+    with pytest.raises(IllegalDeviationChange) as refused:
+        apply(proposed, ev(K.REGISTERED, severity="x"))
+    assert refused.value.key == "invalid_value"
+    confirmed = apply(proposed, ev(K.REGISTERED))
+    with pytest.raises(IllegalDeviationChange) as refused:
+        apply(confirmed, ev(K.ASSIGNED, to="x" * 101))
+    assert refused.value.key == "too_long"
+    assert apply(confirmed, ev(K.ASSIGNED, to="x" * 100)).assigned_to == "x" * 100
+    with pytest.raises(IllegalDeviationChange) as refused:
+        start(ev(K.REGISTERED, category="other", title="x" * 201))
+    assert refused.value.key == "too_long"

@@ -33,6 +33,10 @@ def test_real_number_is_accepted_and_not_synthetic():
         ("1510869508", "exactly 11 digits"),
         ("15108695077", "check digits"),
         ("abcdefghijk", "exactly 11 digits"),
+        # Digits to str.isdigit() but not numbers anyone can use: refused, not a 500 or a
+        # second registration of the same person under another spelling.
+        ("²7854006843", "exactly 11 digits"),
+        ("\u0661\u0667\u0668\u0665\u0664\u0660\u0660\u0666\u0668\u0664\u0663", "exactly 11 digits"),
     ],
 )
 def test_invalid_numbers_are_refused_with_a_reason(number, problem):

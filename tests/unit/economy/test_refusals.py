@@ -14,7 +14,7 @@ from respons.economy.pricing import Deflators, PriceModelError, component_from_d
 from respons.economy import invoicing
 from respons.economy import price_models
 from respons.web import i18n
-from respons.economy import pages# noqa: F401  (registers the words)
+from respons.economy import pages  # noqa: F401  (registers the words)
 
 NB, EN = i18n.translator("nb"), i18n.translator("en")
 REFUSALS = ("PriceModelError", "InvoiceRefused")
@@ -63,6 +63,19 @@ def _refused(make) -> PriceModelError:
     lambda: component_from_data({"kind": "per_user_month", "price": "1.001"}),
     lambda: component_from_data({"kind": "per_user_month", "price": "1", "share": "2"}),
     lambda: model_from_data([], 2026),
+    # A label the invoice line cannot hold, a list that is a string, amounts that are not numbers:
+    # each was stored (and failed every run after) or a 500.
+    lambda: component_from_data({"kind": "per_supervision", "price": "1", "label": "x" * 201}),
+    lambda: component_from_data({"kind": "per_supervision", "price": "1", "label": {"a": 1}}),
+    lambda: component_from_data({"kind": "per_event", "price": "1", "alarm_types": "gps"}),
+    lambda: component_from_data({"kind": "per_user_month", "price": "1", "device_kinds": [["x"]]}),
+    lambda: price_models.set_budget(None, centre_id=1, year=2026, name="Drift", amount="NaN", fixed_share="0.4",
+                                    actor="user:1", now=None),
+    lambda: price_models.set_budget(None, centre_id=1, year=2026, name="Drift", amount="1e20", fixed_share="0.4",
+                                    actor="user:1", now=None),
+    lambda: price_models.set_budget(None, centre_id=1, year=2026, name="x" * 61, amount="1", fixed_share="0.4",
+                                    actor="user:1", now=None),
+    lambda: price_models.set_deflator(None, year=2026, percent="NaN", source=None, actor="user:1", now=None),
 ])
 def test_a_refusal_with_values_says_the_same_in_bokmal_and_its_meaning_in_english(make):
     refused = _refused(make)

@@ -70,6 +70,9 @@ async def create_user(body: UserIn, request: Request, principal: Principal = Dep
         )
     except accounts.AccountError as exc:
         return error_response(409, "user_exists", str(exc))
+    except IntegrityError:
+        # Another node (or a retried request) created the same user name in the same instant.
+        return error_response(409, "user_exists", f"The user name {body.username.strip().lower()!r} is taken.")
     return {"id": user_id, "username": body.username.lower()}
 
 

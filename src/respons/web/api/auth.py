@@ -60,13 +60,10 @@ class MeOut(BaseModel):
 async def login(body: LoginIn, request: Request, response: Response):
     rt = runtime(request)
     address = client_address(request, rt.settings.trusted_proxies)
-    result = await rt.journal.run(
-        lambda conn: accounts.log_in(
-            conn, username=body.username, password=body.password, totp_code=body.totp, remote_addr=address,
-            user_agent=request.headers.get("user-agent"), now=rt.clock(),
-            session_ttl=timedelta(hours=rt.settings.session_hours),
-        )
-    )
+    result = await accounts.log_in_through(
+        rt.journal, rt.engine, username=body.username, password=body.password, totp_code=body.totp,
+        remote_addr=address, user_agent=request.headers.get("user-agent"), now=rt.clock(),
+        session_ttl=timedelta(hours=rt.settings.session_hours))
     if isinstance(result, accounts.LoginRefused):
         status = 429 if result.reason in ("throttled", "address_limited") else 401
         headers = {"Retry-After": str(result.retry_after)} if result.retry_after else None
