@@ -10,8 +10,10 @@ import asyncio
 import hashlib
 import ipaddress
 import secrets
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 from sqlalchemy import and_, bindparam, delete, func, insert, select, update
@@ -176,24 +178,35 @@ class PasswordChecked:
 
     password_hash: str | None  # the hash checked against (None: no such user)
     ok: bool
-    new_hash: str | None = None  # today's parameters, when the old hash needed it
 
 
-def check_password(engine: Engine, username: str, password: str) -> PasswordChecked:
+# Password checks run here, two at a time: not on the journal's thread, and not in the default
+# pool the calls, the EPJ and the pages' reads share (each check holds 64 MiB for its time).
+_CHECKS = ThreadPoolExecutor(max_workers=2, thread_name_prefix="respons-password")
+_NOT_CHECKED = "not checked: held back"  # no hash is this: the unit refuses before it looks
+
+
+def check_password(engine: Engine, username: str, password: str, *, remote_addr: str,
+                   now: datetime) -> PasswordChecked:
     """The verdict ``log_in`` needs (call it in a worker thread): always verified, against a
-    dummy hash for an unknown name, so the time taken says nothing."""
+    dummy hash for an unknown name, so the time taken says nothing; not at all for an attempt
+    that is held back (the unit refuses it before the password counts). Verification only: a
+    hash brought up to today's parameters is made after the whole log-in has succeeded, so
+    the time taken cannot tell a right password before the code is checked."""
+    username = username.strip().lower()
     with engine.connect() as conn:
-        stored = conn.execute(select(users.c.password_hash)
-                              .where(users.c.username == username.strip().lower())).scalar()
-    ok = passwords.verify_password(stored, password)
-    rehash = ok and stored is not None and passwords.needs_rehash(stored)
-    return PasswordChecked(stored, ok, passwords.hash_password(password) if rehash else None)
+        if _held_back(conn, username, throttle_key(remote_addr[:64]), now) is not None:
+            return PasswordChecked(_NOT_CHECKED, False)
+        stored = conn.execute(select(users.c.password_hash).where(users.c.username == username)).scalar()
+    return PasswordChecked(stored, passwords.verify_password(stored, password))
 
 
 async def log_in_through(journal: Journal, engine: Engine, **attempt: Any) -> "LoggedIn | LoginRefused":
-    """``log_in`` as a unit of work, its password checked first in a worker thread."""
+    """``log_in`` as a unit of work, its password checked first (``check_password``)."""
     try:
-        checked = await asyncio.to_thread(check_password, engine, attempt["username"], attempt["password"])
+        checked = await asyncio.get_running_loop().run_in_executor(_CHECKS, partial(
+            check_password, engine, attempt["username"], attempt["password"], remote_addr=attempt["remote_addr"],
+            now=attempt["now"]))
     except SQLAlchemyError:
         checked = None  # the unit checks it itself (and, if the database is down, says so)
     return await journal.run(lambda conn: log_in(conn, checked=checked, **attempt))
@@ -264,9 +277,9 @@ def log_in(
 
     values = {"last_login_at": now}
     if passwords.needs_rehash(user.password_hash):
-        # The only moment we hold the password: bring its hash up to today's argon2 parameters.
-        values["password_hash"] = (checked.new_hash if checked is not None and checked.new_hash
-                                   else passwords.hash_password(password))
+        # The only moment we hold the password: bring its hash up to today's argon2 parameters
+        # (here, after the whole log-in succeeded; once per account after a parameter change).
+        values["password_hash"] = passwords.hash_password(password)
     conn.execute(update(users).where(users.c.id == user.id).values(**values))
     # A success from this address ends its backoff for this account. Only this pair's
     # failures go: the address's failures for other names still count against it.
@@ -343,14 +356,18 @@ def _held_back(conn: Connection, username: str, remote_addr: str, now: datetime)
 
 
 def throttle_key(remote_addr: str) -> str:
-    """The address failures are counted against: an IPv6 client by its /64, which one host
-    (one home, one phone) holds whole — counted by the full address, each guess could come
-    from a fresh one. The audit record keeps the full address."""
+    """The address failures are counted against: a client on the internet's IPv6 by its /64,
+    which one host (a home, a phone) holds whole — counted by the full address, each guess
+    could come from a fresh one. A private, unique-local or link-local address (the centre's
+    own network, where many consoles share a /64) is counted by itself. The audit record
+    keeps the full address."""
     try:
         address = ipaddress.ip_address(remote_addr)
     except ValueError:
         return remote_addr
-    if address.version == 6:
+    if address.version == 6 and address.ipv4_mapped is not None:
+        return str(address.ipv4_mapped)
+    if address.version == 6 and address.is_global:
         return str(ipaddress.ip_network(f"{address}/64", strict=False))
     return remote_addr
 

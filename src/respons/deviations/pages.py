@@ -52,7 +52,10 @@ def _context(request: Request, principal: Principal) -> dict:
     with runtime(request).engine.connect() as conn:
         names = statistics.municipality_names(conn, deviation_scope(principal))
     language = i18n.language_of(request)
-    return {"title_of": lambda row: shown_title(row, language),"names": names, "categories": list(DeviationCategory), "severities": list(Severity),
+    # The form offers only where the caller may register (not every municipality they read).
+    registrable = {mid: name for mid, name in names.items() if mid in registering_scope(principal)}
+    return {"title_of": lambda row: shown_title(row, language), "names": names, "registrable": registrable,
+            "categories": list(DeviationCategory), "severities": list(Severity),
             "can_register": any(principal.has(r) for r in REGISTRARS), "can_handle": any(principal.has(r) for r in HANDLERS)}
 
 
@@ -113,7 +116,7 @@ def new(request: Request, alarm_id: str | None = Query(None), principal: Princip
     typed: dict[str, str] = {}
     if alarm_id:
         with runtime(request).engine.connect() as conn:
-            alarm = service.alarm_for_deviation(conn, alarm_id, municipality_ids=frozenset(context["names"]))
+            alarm = service.alarm_for_deviation(conn, alarm_id, municipality_ids=frozenset(context["registrable"]))
         if alarm is None:
             raise PageRefused(404, "error.404")
         typed = {"alarm_id": alarm["id"], "municipality_id": str(alarm["municipality_id"])}

@@ -357,6 +357,15 @@ def compute_and_store(engine: Engine, period: InvoicePeriod, *, actor: str, cloc
         return store(conn, centre_id, period, computed, actor=actor, now=clock())
 
 
+def change_in_own_transaction(engine: Engine, change: Callable[..., None], run_id: int, *, actor: str,
+                              now: datetime) -> None:
+    """``approve`` or ``discard`` for a server, in a short write transaction of its own, as
+    ``compute_and_store``: not in the alarm journal, where the runs' lock would make a batch
+    of alarms wait for a run being stored, and take the audit log's lock in the other order."""
+    with write_transaction(engine) as conn:
+        change(conn, run_id, actor=actor, now=now)
+
+
 def line_owner(conn: Connection, line_id: int):
     """The line's ``run_id`` and ``municipality_id``, or None."""
     return conn.execute(select(invoice_lines.c.run_id, invoice_lines.c.municipality_id)

@@ -165,8 +165,9 @@ async def _change(request: Request, principal: Principal, run_id: int, unit, don
     with rt.engine.connect() as conn:
         _visible_run(conn, run_id, None)
     try:
-        await rt.journal.run(lambda conn: unit(conn, run_id, actor=principal.actor, now=rt.clock()))
-    except (invoicing.InvoiceRefused, JournalUnavailable) as refused:
+        await run_in_threadpool(invoicing.change_in_own_transaction, rt.engine, unit, run_id, actor=principal.actor,
+                                now=rt.clock())
+    except invoicing.InvoiceRefused as refused:
         with rt.engine.connect() as conn:
             document = _visible_run(conn, run_id, None)
         return render(request, "economy/run.html", status_code=409, document=document, host=True,

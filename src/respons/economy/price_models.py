@@ -17,7 +17,8 @@ from sqlalchemy import delete, insert, select, update
 from sqlalchemy.engine import Connection
 
 from respons.auth import audit
-from respons.economy.pricing import Component, PriceModelError, component_to_data, model_from_data
+from respons.economy.pricing import (Component, PriceModelError, component_to_data, model_from_data,
+                                     refuse_unstorable)
 from respons.store.tables import agreements, budgets, deflators, invoice_runs, municipalities, price_models
 
 PURPOSE = "invoicing"
@@ -49,6 +50,7 @@ def add_model(conn: Connection, *, municipality_id: int, valid_from: date, base_
               actor: str, now: datetime) -> int:
     if valid_from.day != 1:
         raise PriceModelError("En prismodell gjelder fra den første dagen i en måned.", "first_day")
+    refuse_unstorable(components)
     model = model_from_data(components, base_year)  # refuses what it cannot use, with the reason
     agreement = conn.execute(select(agreements.c.id).where(agreements.c.municipality_id == municipality_id)
                              .order_by(agreements.c.valid_from.desc())).first()

@@ -322,22 +322,17 @@ def component_from_data(data: dict) -> Component:
     messages: an administrator enters these)."""
     kind = data.get("kind")
     label = data.get("label")
-    if label is not None and (not isinstance(label, str) or len(label) > LABEL_MAX):
-        # A line's description (invoice_lines.description): a longer or non-text label saved
-        # fine and then failed every invoice run that used the model.
-        raise PriceModelError(f"Navnet på en priskomponent er tekst på høyst {LABEL_MAX} tegn.", "label",
-                              most=LABEL_MAX)
     try:
         match kind:
             case "per_user_month":
                 kinds = data.get("device_kinds")
                 return PerUserMonth(_price(data), label=label or "Brukere", share=_share(data.get("share", "1")),
-                                    device_kinds=_names(kinds, "device_kinds") if kinds else None)
+                                    device_kinds=frozenset(kinds) if kinds else None)
             case "per_event":
                 types = data.get("alarm_types") or []
                 if not types:
                     raise PriceModelError("Pris per hendelse må si hvilke alarmtyper den gjelder.", "event_types")
-                return PerEvent(_price(data), _names(types, "alarm_types"), label=label or "Hendelser")
+                return PerEvent(_price(data), frozenset(types), label=label or "Hendelser")
             case "per_supervision":
                 return PerSupervision(_price(data), label=label or "Digitalt tilsyn")
             case "budget_share":
@@ -362,17 +357,28 @@ def component_from_data(data: dict) -> Component:
                           f"budget_share og per_inhabitant.", "unknown_component", kind=kind)
 
 
+def refuse_unstorable(components: list[dict]) -> None:
+    """What a new model must not hold though a component would read it: a label that is not
+    text or is longer than an invoice line's description (it saved, and then failed every run
+    that used the model), a string where a list of names belongs ("gps" is not ["g", "p",
+    "s"]). Checked when a model is added, not when a stored one is read: an older model that
+    breaks the rule is still shown and used as before."""
+    for data in components:
+        label = data.get("label")
+        if label is not None and (not isinstance(label, str) or len(label) > LABEL_MAX):
+            raise PriceModelError(f"Navnet på en priskomponent er tekst på høyst {LABEL_MAX} tegn.", "label",
+                                  most=LABEL_MAX)
+        for listed in ("alarm_types", "device_kinds"):
+            value = data.get(listed)
+            if value is not None and (not isinstance(value, list) or not all(isinstance(n, str) for n in value)):
+                raise PriceModelError(f"{listed} skrives som en liste med navn, for eksempel [\"gps\"].", "names",
+                                      field=listed)
+
+
 def model_from_data(components: list[dict], base_year: int) -> PriceModel:
     if not components:
         raise PriceModelError("En prismodell trenger minst én komponent.", "no_components")
     return PriceModel(tuple(component_from_data(c) for c in components), base_year=base_year)
-
-
-def _names(value, field: str) -> frozenset[str]:
-    """A list of names (alarm types, device kinds): "gps" is not ["g", "p", "s"]."""
-    if not isinstance(value, list) or not all(isinstance(name, str) for name in value):
-        raise PriceModelError(f"{field} skrives som en liste med navn, for eksempel [\"gps\"].", "names", field=field)
-    return frozenset(value)
 
 
 def _price(data: dict) -> Decimal:

@@ -10,7 +10,7 @@ from decimal import Decimal
 import pytest
 
 from respons.economy import pricing
-from respons.economy.pricing import Deflators, PriceModelError, component_from_data, model_from_data
+from respons.economy.pricing import Deflators, PriceModelError, component_from_data, model_from_data, refuse_unstorable
 from respons.economy import invoicing
 from respons.economy import price_models
 from respons.web import i18n
@@ -65,10 +65,10 @@ def _refused(make) -> PriceModelError:
     lambda: model_from_data([], 2026),
     # A label the invoice line cannot hold, a list that is a string, amounts that are not numbers:
     # each was stored (and failed every run after) or a 500.
-    lambda: component_from_data({"kind": "per_supervision", "price": "1", "label": "x" * 201}),
-    lambda: component_from_data({"kind": "per_supervision", "price": "1", "label": {"a": 1}}),
-    lambda: component_from_data({"kind": "per_event", "price": "1", "alarm_types": "gps"}),
-    lambda: component_from_data({"kind": "per_user_month", "price": "1", "device_kinds": [["x"]]}),
+    lambda: refuse_unstorable([{"kind": "per_supervision", "price": "1", "label": "x" * 201}]),
+    lambda: refuse_unstorable([{"kind": "per_supervision", "price": "1", "label": {"a": 1}}]),
+    lambda: refuse_unstorable([{"kind": "per_event", "price": "1", "alarm_types": "gps"}]),
+    lambda: refuse_unstorable([{"kind": "per_user_month", "price": "1", "device_kinds": [["x"]]}]),
     lambda: price_models.set_budget(None, centre_id=1, year=2026, name="Drift", amount="NaN", fixed_share="0.4",
                                     actor="user:1", now=None),
     lambda: price_models.set_budget(None, centre_id=1, year=2026, name="Drift", amount="1e20", fixed_share="0.4",
