@@ -130,7 +130,17 @@ def _invoice_words(request: Request) -> dict:
         key = f"economy.unit.{line.kind}"
         return t(key) if key in i18n.CATALOGUE else line.unit
 
-    return {"run_title": run_title, "unit": unit, "month_names": MONTHS[language]}
+    def line_label(description: str) -> str:
+        # A component the host gave no label stored the domain's bokmål default on its lines
+        # (the documents keep it): a page says it in the reader's language, as ``describe`` does.
+        default = _DEFAULT_LABELS.get(description)
+        return t(f"economy.component.label.{default}") if default else description
+
+    return {"run_title": run_title, "unit": unit, "month_names": MONTHS[language], "line_label": line_label}
+
+
+_DEFAULT_LABELS = {cls.__dataclass_fields__["label"].default: cls.__name__
+                   for cls in (PerUserMonth, PerEvent, PerSupervision, BudgetShare, PerInhabitant)}
 
 
 def _visible_run(conn, run_id: int, scope: frozenset[int] | None):

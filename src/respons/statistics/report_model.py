@@ -17,6 +17,8 @@ from respons.deviations.rules import YearSummary
 from respons.statistics.rules import AlarmFact, Counts, Distribution, KeyFigures, Period
 from respons.statistics import service as statistics
 from respons.formatting import decimal, duration, percent
+from respons.deviations import words as _deviation_words  # noqa: F401  (the categories' names)
+from respons.web import i18n
 
 MONTHS_NB = ("januar", "februar", "mars", "april", "mai", "juni", "juli", "august", "september", "oktober",
              "november", "desember")
@@ -63,6 +65,13 @@ EXPLANATIONS_EN = (
     ("Hours saved", "Alarms cleared by the centre times the time a call-out would have taken home care."),
 )
 EXPLANATIONS_BY_LANGUAGE = {"nb": EXPLANATIONS, "en": EXPLANATIONS_EN}
+_NB = i18n.translator("nb")
+
+
+def category_nb(code: str) -> str:
+    """A deviation category's name in the reports, which are bokmål (never its code)."""
+    key = f"dev.category.{code}"
+    return _NB(key) if key in i18n.CATALOGUE else code
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from reportlab.lib.units import cm
 from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
 
-from respons.statistics.report_model import EXPLANATIONS, MONTHS_NB, Report, key_rows
+from respons.statistics.report_model import EXPLANATIONS, MONTHS_NB, Report, category_nb, key_rows
 
 
 def render(report: Report) -> bytes:
@@ -94,7 +94,7 @@ def render_year(report) -> bytes:
              Paragraph(f"{d.total} avvik registrert ({d.proposed_by_system} foreslått av systemet og bekreftet eller under "
                        f"vurdering); {d.dismissed} forslag avvist.", styles["Normal"])]
     if d.by_category:
-        story.append(Table([["Kategori", "Antall"]] + [[c, str(n)] for c, n in sorted(d.by_category.items())],
+        story.append(Table([["Kategori", "Antall"]] + [[category_nb(c), str(n)] for c, n in sorted(d.by_category.items())],
                            style=TableStyle([("FONTSIZE", (0, 0), (-1, -1), 9),
                                              ("FONTNAME", (0, 0), (-1, 0), "Helvetica-Bold")])))
     story += [Spacer(1, 0.4 * cm), Paragraph("Hva tallene betyr", styles["Heading2"])]

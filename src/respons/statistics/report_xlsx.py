@@ -12,7 +12,7 @@ from openpyxl.styles import Font
 
 from respons.statistics.rules import Period
 from respons.statistics.service import CSV_COLUMNS, fact_values
-from respons.statistics.report_model import Report, key_rows, period_title
+from respons.statistics.report_model import Report, category_nb, key_rows, period_title
 
 
 def render(report: Report) -> bytes:
@@ -82,7 +82,7 @@ def render_year(report) -> bytes:
     deviations.append(["Foreslått av systemet", d.proposed_by_system])
     deviations.append(["Forslag avvist", d.dismissed])
     for category, n in sorted(d.by_category.items()):
-        deviations.append([f"Kategori: {category}", n])
+        deviations.append([f"Kategori: {category_nb(category)}", n])
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()

@@ -50,6 +50,13 @@ def test_the_host_computes_checks_and_approves_and_a_municipality_sees_its_own_a
     assert "Faktura for responstjenesten: januar 2026 (utkast)" in page
     assert re.search(r'id="run-total">194 296,47<', page)
     assert page.count('class="data invoice-lines"') == 2 and 'id="approve-run"' in page
+    # A component without a label of its own is named in the reader's language (the documents
+    # keep bokmål); a label the host wrote is shown as written.
+    hanne.cookies.set(i18n.LANGUAGE_COOKIE, "en")
+    english = hanne.get(run_url).text
+    assert "Share of the budget" in english and "Andel av budsjett" not in english
+    assert "Full responstjeneste" in english
+    hanne.cookies.set(i18n.LANGUAGE_COOKIE, "nb")
 
     line_ids = [int(i) for i in re.findall(r'data-line-id="(\d+)"', page)]
     users = hanne.get(f"/economy/lines/{line_ids[0]}").text

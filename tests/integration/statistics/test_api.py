@@ -128,6 +128,8 @@ def test_the_yearly_report_across_municipalities_covers_the_callers_scope(world,
     rows = {r[1]: r for r in book["2026"].iter_rows(min_row=2, values_only=True)}
     assert (rows["Testkommune 0"][2], rows["Testkommune 1"][2], rows["Samlet"][2]) == (3, 1, 4)
     assert [tuple(r) for r in book["Avvik"].iter_rows(max_row=1, values_only=True)] == [("Avvik", 1)]
+    # The category by its bokmål name, never its code.
+    assert ("Kategori: Samarbeid/avtale", 1) in [tuple(r) for r in book["Avvik"].iter_rows(values_only=True)]
     text = PdfReader(io.BytesIO(hanne.get("/api/v1/statistics/yearly-report.pdf?year=2026").content)).pages[0].extract_text()
     assert "Responstjenesten i samarbeidet: 2026" in text and "Testkommune 1 (9001)" in text and "Samlet" in text
 
