@@ -19,6 +19,7 @@ from __future__ import annotations
 import os
 import shutil
 import sqlite3
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -63,8 +64,6 @@ def require_postgres() -> None:
 def wait_for_lock_waiter(engine, timeout: float = 10.0) -> bool:
     """Until a session of this PostgreSQL database waits for a lock another holds (a unit that
     has reached the row or table another unit is writing); False if none does in ``timeout``."""
-    import time
-
     deadline = time.monotonic() + timeout
     with engine.connect() as watch:
         while True:

@@ -53,7 +53,8 @@ def _context(request: Request, principal: Principal) -> dict:
         names = statistics.municipality_names(conn, deviation_scope(principal))
     language = i18n.language_of(request)
     # The form offers only where the caller may register (not every municipality they read).
-    registrable = {mid: name for mid, name in names.items() if mid in registering_scope(principal)}
+    may_register = registering_scope(principal)
+    registrable = {mid: name for mid, name in names.items() if mid in may_register}
     return {"title_of": lambda row: shown_title(row, language), "names": names, "registrable": registrable,
             "categories": list(DeviationCategory), "severities": list(Severity),
             "can_register": any(principal.has(r) for r in REGISTRARS), "can_handle": any(principal.has(r) for r in HANDLERS)}

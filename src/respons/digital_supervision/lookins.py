@@ -101,16 +101,14 @@ def plan_ended(conn: Connection, plan_id: int, from_moment: datetime) -> int:
     return _cancelled(conn, store.cancel_from(conn, plan_id, from_moment))
 
 
-def consent_withdrawn(conn: Connection, plan_id: int, now: datetime) -> list[int]:
+def consent_withdrawn(conn: Connection, plan_id: int, now: datetime) -> None:
     """The plan ends now: no look-in of it starts from here on (also one whose window is open
     this minute), and a picture being watched ends: announced as ``withdrawn``, which the
     operator's browser and the node that shows the picture (``camera.Cameras.changes``) hear
-    after the commit, on any node. Returns the look-ins whose picture ended."""
+    after the commit, on any node."""
     _cancelled(conn, store.cancel_open(conn, plan_id, now))
-    ended = store.end_views(conn, plan_id, now)
-    for row in ended:
+    for row in store.end_views(conn, plan_id, now):
         announce(conn, changed(row["municipality_id"], row["id"], WITHDRAWN))
-    return [row["id"] for row in ended]
 
 
 def _cancelled(conn: Connection, rows: list[dict[str, Any]]) -> int:

@@ -24,6 +24,18 @@ from tests.databases import wait_for_lock_waiter
 from tests.factories import T0, new_alarm
 
 WINDOW = timedelta(minutes=15)
+NO_GATEWAY = VoiceSettings(gateway_url=None, gateway_secret=None, trunk=None, caller_id="c", ring_seconds=30,
+                           probe_seconds=2)
+
+
+def a_call(conn, registry, alarm_id: str, call_id: str, *, node: str = "n1", state: str = "ringing",
+           direction: str = "outbound", operator: str | None = "user:1", address: str = "sip:unit@10.0.0.5") -> None:
+    """A call's row as the node speaking for it would have written it, in ``state``."""
+    store.add(conn, call_id=call_id, alarm_id=alarm_id, municipality_id=registry.municipality_ids[0],
+              direction=direction, target_kind="unit", target_label="unit", address=address, operator=operator,
+              node=node, now=T0)
+    if state != "ringing":
+        store.change(conn, call_id, state=state, answered_at=T0 if state == "answered" else None)
 
 
 def alarm_from(engine, journal, registry, identity: str, *, key: str, payload=None, source="http", at=T0) -> str:
@@ -63,9 +75,7 @@ def test_a_call_belongs_to_the_newest_open_alarm_of_its_unit_by_identity_voice_a
 def test_two_operators_taking_one_ringing_call_at_once_one_gets_it(engine, journal, registry):
     alarm_id = alarm_from(engine, journal, registry, registry.device_identities[0], key="k1")
     with engine.begin() as conn:
-        store.add(conn, call_id="c1", alarm_id=alarm_id, municipality_id=registry.municipality_ids[0],
-                  direction="inbound", target_kind="unit", target_label="unit", address="sip:unit@10.0.0.5",
-                  operator=None, node="n1", now=T0)
+        a_call(conn, registry, alarm_id, "c1", direction="inbound", operator=None)
     results: dict[str, bool] = {}
     anne = engine.connect()
     anne_tx = anne.begin()
@@ -98,13 +108,8 @@ def test_calls_a_node_was_speaking_for_when_it_stopped_are_lost_on_its_timeline_
     alarm_id = alarm_from(engine, journal, registry, registry.device_identities[0], key="k1")
     with engine.begin() as conn:
         for call_id, state in (("talking", "answered"), ("ringing", "ringing"), ("other-node", "answered")):
-            store.add(conn, call_id=call_id, alarm_id=alarm_id, municipality_id=registry.municipality_ids[0],
-                      direction="outbound", target_kind="unit", target_label="unit", address="sip:unit@10.0.0.5",
-                      operator="user:1", node="n2" if call_id == "other-node" else "n1", now=T0)
-            store.change(conn, call_id, state=state, answered_at=T0 if state == "answered" else None)
-    settings = VoiceSettings(gateway_url=None, gateway_secret=None, trunk=None, caller_id="c", ring_seconds=30,
-                             probe_seconds=2)
-    voice = Voice(settings, journal, engine, lambda: T0 + timedelta(seconds=42), "n1")
+            a_call(conn, registry, alarm_id, call_id, node="n2" if call_id == "other-node" else "n1", state=state)
+    voice = Voice(NO_GATEWAY, journal, engine, lambda: T0 + timedelta(seconds=42), "n1")
     asyncio.run(voice.start())
     with engine.connect() as conn:
         states = {c: store.get(conn, c)["state"] for c in ("talking", "ringing", "other-node")}
@@ -123,9 +128,7 @@ def test_a_node_stops_in_bounded_time_while_a_units_call_rings_untaken_and_says_
     monkeypatch.setattr(voice_service, "STOP_SECONDS", 0.2)
     identity = registry.device_identities[0]
     alarm_id = alarm_from(engine, journal, registry, identity, key="k1")
-    settings = VoiceSettings(gateway_url=None, gateway_secret=None, trunk=None, caller_id="c", ring_seconds=30,
-                             probe_seconds=2)
-    voice = Voice(settings, journal, engine, lambda: T0 + timedelta(seconds=5), "n1")
+    voice = Voice(NO_GATEWAY, journal, engine, lambda: T0 + timedelta(seconds=5), "n1")
 
     async def ring_then_stop() -> str:
         await voice.start()
@@ -153,10 +156,7 @@ def test_calls_of_a_node_that_stopped_beating_are_ended_by_the_others_once(engin
         for call_id, node, state in (("old-talking", "host:4711", "answered"), ("old-ringing", "host:4711", "ringing"),
                                      ("no-beat-ever", "n9", "answered"), ("alive", "alive", "answered"),
                                      ("mine", "sweeper", "ringing"), ("old-ended", "host:4711", "ended")):
-            store.add(conn, call_id=call_id, alarm_id=alarm_id, municipality_id=registry.municipality_ids[0],
-                      direction="outbound", target_kind="unit", target_label="unit", address="sip:unit@10.0.0.5",
-                      operator="user:1", node=node, now=T0)
-            store.change(conn, call_id, state=state, answered_at=T0 if state == "answered" else None)
+            a_call(conn, registry, alarm_id, call_id, node=node, state=state)
     for _ in range(2):  # a second sweep, or a second node's, ends nothing twice
         journal.run_sync(lambda conn: lose_calls_of_silent_nodes(conn, now=now, node="sweeper"))
     with engine.connect() as conn:
@@ -177,10 +177,7 @@ def test_a_node_ends_a_silent_nodes_calls_only_once_it_has_itself_read_the_datab
     again must not take the others' live calls for lost before they have had time to beat."""
     alarm_id = alarm_from(engine, journal, registry, registry.device_identities[0], key="k1")
     with engine.begin() as conn:
-        store.add(conn, call_id="talking", alarm_id=alarm_id, municipality_id=registry.municipality_ids[0],
-                  direction="outbound", target_kind="unit", target_label="unit", address="sip:unit@10.0.0.5",
-                  operator="user:1", node="gone", now=T0)
-        store.change(conn, "talking", state="answered", answered_at=T0)
+        a_call(conn, registry, alarm_id, "talking", node="gone", state="answered")
     worker = SilentNodeCalls(journal, engine, lambda: T0 + timedelta(minutes=5), node="sweeper",
                              silent_for=timedelta(seconds=0.5))
 
@@ -201,14 +198,9 @@ def test_two_nodes_seeing_the_colleagues_answer_at_once_record_the_transfer_once
         pytest.skip("one writer on SQLite: B's unit reads after A's commit")
     alarm_id = alarm_from(engine, journal, registry, registry.device_identities[0], key="k1")
     with engine.begin() as conn:
-        store.add(conn, call_id="handed", alarm_id=alarm_id, municipality_id=registry.municipality_ids[0],
-                  direction="outbound", target_kind="unit", target_label="unit", address="sip:alarm@10.0.0.5",
-                  operator="user:1", node="n1", now=T0)
-        store.change(conn, "handed", state="answered", answered_at=T0)
+        a_call(conn, registry, alarm_id, "handed", state="answered", address="sip:alarm@10.0.0.5")
         store.begin_transfer(conn, "handed", to="user:2", operator="user:1")
-    settings = VoiceSettings(gateway_url=None, gateway_secret=None, trunk=None, caller_id="c", ring_seconds=30,
-                             probe_seconds=2)
-    node_b = Voice(settings, journal, engine, lambda: T0 + timedelta(seconds=30), "n2")
+    node_b = Voice(NO_GATEWAY, journal, engine, lambda: T0 + timedelta(seconds=30), "n2")
     node_a = engine.connect()
     a_tx = node_a.begin()
     assert store.end_transfer(node_a, "handed", to="user:2")  # holds the row until A commits
@@ -229,17 +221,12 @@ def test_a_call_handed_to_a_colleague_rings_for_them_alone_and_once_answered_the
     alarm_id = alarm_from(engine, journal, registry, registry.device_identities[0], key="k1")
     journal.run_sync(lambda conn: alarm_work.answer(conn, alarm_id, actor="user:1", visible_to=None, now=T0))
     with engine.begin() as conn:
-        store.add(conn, call_id="handed", alarm_id=alarm_id, municipality_id=registry.municipality_ids[0],
-                  direction="outbound", target_kind="unit", target_label="unit", address="sip:alarm@10.0.0.5",
-                  operator="user:1", node="n1", now=T0)
-        store.change(conn, "handed", state="answered", answered_at=T0)
+        a_call(conn, registry, alarm_id, "handed", state="answered", address="sip:alarm@10.0.0.5")
         # Two clicks on "Sett over", or another operator's: one transfer is begun, by its operator.
         assert store.begin_transfer(conn, "handed", to="user:2", operator="user:3") is None
         assert store.begin_transfer(conn, "handed", to="user:2", operator="user:1") is not None
         assert store.begin_transfer(conn, "handed", to="user:4", operator="user:1") is None
-    settings = VoiceSettings(gateway_url=None, gateway_secret=None, trunk=None, caller_id="c", ring_seconds=30,
-                             probe_seconds=2)
-    voice = Voice(settings, journal, engine, lambda: T0 + timedelta(seconds=30), "n1")
+    voice = Voice(NO_GATEWAY, journal, engine, lambda: T0 + timedelta(seconds=30), "n1")
 
     async def scenario() -> tuple[str, bool | None, bool | None]:
         # The unit calls again at the address that names the handed call (its From says nothing).
@@ -276,9 +263,7 @@ def test_a_ringing_call_given_up_and_taken_at_the_same_moment_is_one_or_the_othe
     alarm_id = alarm_from(engine, journal, registry, registry.device_identities[0], key="k1")
     with engine.begin() as conn:
         for call_id in ("given-up-first", "taken-first"):
-            store.add(conn, call_id=call_id, alarm_id=alarm_id, municipality_id=registry.municipality_ids[0],
-                      direction="inbound", target_kind="unit", target_label="unit", address="sip:unit@10.0.0.5",
-                      operator=None, node="n1", now=T0)
+            a_call(conn, registry, alarm_id, call_id, direction="inbound", operator=None)
         assert store.end_if_untaken(conn, "given-up-first", now=T0, failure="no_answer")
         assert not store.take(conn, "given-up-first", "user:1")
         assert store.take(conn, "taken-first", "user:1")
